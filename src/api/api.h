@@ -1,0 +1,32 @@
+/*
+ * api.h — the endpoint handlers and the route table.
+ *
+ * One file per endpoint, all of one shape: a context struct, a field spec for
+ * the body (if any), a validate step, a transaction callback run by db_run,
+ * and one reply builder.
+ */
+#ifndef CHATPAY_API_API_H
+#define CHATPAY_API_API_H
+
+#include <stddef.h>
+
+#include "http/http.h"
+
+extern const struct route api_routes[];
+extern const size_t api_route_count;
+
+void api_config_get(struct req *r);
+void api_integration_put(struct req *r);
+void api_livez(struct req *r);
+void api_readyz(struct req *r);
+void api_metrics(struct req *r);
+void api_openapi(struct req *r);
+void api_index(struct req *r);
+
+/* Answer a failed db_run: 503 for transient trouble, 500 for faults. */
+void api_reply_db_error(struct req *r, enum db_status st);
+
+/* The masked form of the caller's key: prefix, stars, last four. */
+const char *api_masked_key(struct req *r);
+
+#endif

@@ -1,0 +1,56 @@
+/*
+ * health.c — GET /livez, /readyz, /metrics: for load balancers and monitoring.
+ *
+ * /livez answers as long as the process serves HTTP. /readyz also checks that
+ * the database answers and that its schema is at the version this binary
+ * expects (so a node is taken out of rotation during a migration mismatch).
+ */
+#include "api/api.h"
+
+#include "app.h"
+#include "http/server.h"
+
+void api_livez(struct req *r)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "status", json_object_new_string("ok"));
+    reply_json(r, 200, o);
+    json_object_put(o);
+}
+
+struct ready_ctx {
+    int current, latest;
+};
+
+static enum db_status ready_cb(struct db_tx *tx, void *cls)
+{
+    struct ready_ctx *c = cls;
+    enum db_status st = db_tx_ops(tx)->ping(tx);
+    if (st < 0)
+        return st;
+    return db_tx_ops(tx)->schema_version(tx, &c->current, &c->latest);
+}
+
+void api_readyz(struct req *r)
+{
+    struct ready_ctx c = {0};
+    enum db_status st = db_run(r->app->db, DB_READ, "readyz", ready_cb, &c);
+    bool db_ok = st >= 0;
+    bool schema_ok = db_ok && c.current == c.latest;
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "status", json_object_new_string(schema_ok ? "ready" : "not ready"));
+    json_object_object_add(o, "database", json_object_new_string(db_ok ? "ok" : "unreachable"));
+    if (db_ok) {
+        json_object_object_add(o, "schemaVersion", json_object_new_int(c.current));
+        json_object_object_add(o, "expectedSchemaVersion", json_object_new_int(c.latest));
+    }
+    reply_json(r, schema_ok ? 200 : 503, o);
+    json_object_put(o);
+}
+
+void api_metrics(struct req *r)
+{
+    size_t len;
+    char *text = http_metrics_text(r->arena, &len);
+    reply_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+}

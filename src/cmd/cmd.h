@@ -1,0 +1,66 @@
+/*
+ * cmd.h — the command-line commands and what they share.
+ *
+ * Exit codes: 0 success, 1 runtime error (one clear line on stderr),
+ * 2 usage error (message and usage on stderr). --help prints to stdout.
+ */
+#ifndef CHATPAY_CMD_CMD_H
+#define CHATPAY_CMD_CMD_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "db/db.h"
+
+enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+int cmd_serve(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
+int cmd_merchant(int argc, char **argv);
+int cmd_apikey(int argc, char **argv);
+int cmd_integrator(int argc, char **argv);
+
+/* Report a usage error: "chatpay: <msg>" then the usage text, on stderr.
+ * Returns EXIT_USAGE. */
+int cmd_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Report a runtime error: one line on stderr. Returns EXIT_RUNTIME. */
+int cmd_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Build the configuration from defaults, the INI file (config_flag, else
+ * CHATPAY_CONFIG), the environment, then db_flag. Prints and returns false
+ * on error. */
+bool cmd_config(struct config *c, const char *config_flag, const char *db_flag);
+
+/* Open the database of c and apply pending migrations. Prints on error. */
+struct db *cmd_open_db(const struct config *c);
+
+/* API keys: "cp_sandbox_" / "cp_live_" + 43 base62 characters (256 bits). */
+#define API_KEY_MAX 64
+bool admin_apikey_create(struct db *db, const char *merchant_id, enum db_environment env,
+                         char key[API_KEY_MAX], struct db_api_key *out);
+
+/* A new merchant and its first API key, in one transaction. `currencies` is a
+ * comma-separated list of ISO 4217 codes (first = default). Returns false
+ * with a message in err (a usage problem when *usage is set). */
+struct merchant_new {
+    const char *name;
+    enum db_environment environment;
+    const char *currencies;
+    bool sms_enabled;
+    bool whatsapp_enabled;
+};
+bool admin_merchant_create(struct db *db, const struct merchant_new *in, struct db_merchant *out,
+                           char key[API_KEY_MAX], struct db_api_key *key_out, char *err,
+                           size_t errlen);
+
+/* Parse and check a currency list; fills list/n. Returns false with err. */
+bool admin_parse_currencies(const char *csv, struct db_currency *list, size_t *n, char *err,
+                            size_t errlen);
+
+/* Print a JSON value (json-c object) pretty to stdout, then free it. */
+struct json_object;
+void cmd_print_json(struct json_object *o);
+
+#endif

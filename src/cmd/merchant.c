@@ -1,0 +1,447 @@
+/*
+ * merchant.c — `chatpay merchant create|list|show|update`.
+ */
+#include "cmd/cmd.h"
+
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util/crypto.h"
+
+static const char usage[] =
+    "usage: chatpay merchant create --name NAME [--environment sandbox|production]\n"
+    "                               [--currencies ZAR,USD,...] [--channels sms,whatsapp|none]\n"
+    "                               [--db URL] [--config FILE] [--json]\n"
+    "       chatpay merchant list   [--db URL] [--config FILE] [--json]\n"
+    "       chatpay merchant show   MERCHANT_ID [--db URL] [--config FILE] [--json]\n"
+    "       chatpay merchant update MERCHANT_ID [--name NAME] [--environment ENV]\n"
+    "                               [--currencies LIST] [--channels LIST]\n"
+    "                               [--db URL] [--config FILE] [--json]\n"
+    "\n"
+    "create   add a merchant and print its first API key (shown once).\n"
+    "         Defaults: environment sandbox, currencies USD (the first listed is the\n"
+    "         default currency), channels sms,whatsapp.\n"
+    "list     every merchant.\n"
+    "show     one merchant with its currencies, integrators and API keys (masked).\n"
+    "update   change name, environment, currencies or channels.\n";
+
+enum {
+    OPT_NAME = 1,
+    OPT_ENV,
+    OPT_CURRENCIES,
+    OPT_CHANNELS,
+    OPT_DB,
+    OPT_CONFIG,
+    OPT_JSON,
+    OPT_HELP
+};
+
+static const struct option options[] = {
+    {"name", required_argument, NULL, OPT_NAME},
+    {"environment", required_argument, NULL, OPT_ENV},
+    {"currencies", required_argument, NULL, OPT_CURRENCIES},
+    {"channels", required_argument, NULL, OPT_CHANNELS},
+    {"db", required_argument, NULL, OPT_DB},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+struct merchant_args {
+    const char *name, *environment, *currencies, *channels, *db, *config;
+    bool json;
+    const char *id;
+};
+
+/* Parse "sms,whatsapp" / "sms" / "whatsapp" / "none". */
+static bool parse_channels(const char *s, bool *sms, bool *wa)
+{
+    *sms = *wa = false;
+    if (strcasecmp(s, "none") == 0)
+        return true;
+    const char *p = s;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        if (n == 3 && strncasecmp(p, "sms", 3) == 0)
+            *sms = true;
+        else if (n == 8 && strncasecmp(p, "whatsapp", 8) == 0)
+            *wa = true;
+        else
+            return false;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return *sms || *wa;
+}
+
+static json_object *merchant_json(const struct db_merchant *m)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "merchantId", json_object_new_string(m->id));
+    json_object_object_add(o, "name", json_object_new_string(m->name));
+    json_object_object_add(o, "environment",
+                           json_object_new_string(db_environment_name(m->environment)));
+    json_object_object_add(o, "smsChannelEnabled", json_object_new_boolean(m->sms_enabled));
+    json_object_object_add(o, "whatsappChannelEnabled",
+                           json_object_new_boolean(m->whatsapp_enabled));
+    char ts[40];
+    time_format_rfc3339(m->created_at, ts, sizeof ts);
+    json_object_object_add(o, "createdAt", json_object_new_string(ts));
+    time_format_rfc3339(m->updated_at, ts, sizeof ts);
+    json_object_object_add(o, "updatedAt", json_object_new_string(ts));
+    return o;
+}
+
+static json_object *currencies_json(const struct db_currency *list, size_t n)
+{
+    json_object *a = json_object_new_array();
+    for (size_t i = 0; i < n; i++)
+        json_object_array_add(a, json_object_new_string(list[i].code));
+    return a;
+}
+
+static void print_currencies(const struct db_currency *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        printf("%s%s%s", i ? ", " : "", list[i].code, list[i].is_default ? " (default)" : "");
+    putchar('\n');
+}
+
+static int do_create(struct merchant_args *a, struct db *db)
+{
+    struct merchant_new in = {
+        .name = a->name,
+        .environment = ENV_SANDBOX,
+        .currencies = a->currencies ? a->currencies : "USD",
+        .sms_enabled = true,
+        .whatsapp_enabled = true,
+    };
+    if (a->environment && !db_environment_parse(a->environment, &in.environment))
+        return cmd_usage_error(usage, "--environment: must be sandbox or production");
+    if (a->channels && !parse_channels(a->channels, &in.sms_enabled, &in.whatsapp_enabled))
+        return cmd_usage_error(usage, "--channels: must be sms, whatsapp, sms,whatsapp or none");
+    struct db_currency check[DB_MAX_CURRENCIES];
+    size_t ncheck;
+    char err[300];
+    if (!admin_parse_currencies(in.currencies, check, &ncheck, err, sizeof err))
+        return cmd_usage_error(usage, "--%s", err);
+    if (strlen(a->name) == 0 || strlen(a->name) > DB_NAME_MAX)
+        return cmd_usage_error(usage, "--name: must be 1 to %d characters", DB_NAME_MAX);
+    struct db_merchant m;
+    struct db_api_key k;
+    char key[API_KEY_MAX];
+    if (!admin_merchant_create(db, &in, &m, key, &k, err, sizeof err))
+        return cmd_fail("%s", err);
+    if (a->json) {
+        json_object *o = merchant_json(&m);
+        json_object_object_add(o, "currencies", currencies_json(check, ncheck));
+        json_object_object_add(o, "defaultCurrency", json_object_new_string(check[0].code));
+        json_object_object_add(o, "apiKey", json_object_new_string(key));
+        json_object_object_add(o, "apiKeyId", json_object_new_string(k.id));
+        cmd_print_json(o);
+    } else {
+        printf("Merchant created.\n"
+               "  merchantId:  %s\n"
+               "  name:        %s\n"
+               "  environment: %s\n"
+               "  currencies:  ",
+               m.id, m.name, db_environment_name(m.environment));
+        print_currencies(check, ncheck);
+        printf("  API key id:  %s\n"
+               "  API key:     %s\n"
+               "The API key is shown only once: store it now.\n",
+               k.id, key);
+    }
+    return 0;
+}
+
+static void list_cb(void *cls, const struct db_merchant *m)
+{
+    json_object *arr = cls;
+    if (arr) {
+        json_object_array_add(arr, merchant_json(m));
+        return;
+    }
+    printf("%-36s  %-10s  %s\n", m->id, db_environment_name(m->environment), m->name);
+}
+
+struct list_ctx {
+    json_object *arr;
+};
+
+static enum db_status list_txn(struct db_tx *tx, void *cls)
+{
+    json_object *arr = cls;
+    return DB_CALL(tx, merchants, list, list_cb, arr);
+}
+
+static int do_list(struct merchant_args *a, struct db *db)
+{
+    json_object *arr = a->json ? json_object_new_array() : NULL;
+    if (!a->json)
+        printf("%-36s  %-10s  %s\n", "MERCHANT_ID", "ENV", "NAME");
+    enum db_status st = db_run(db, DB_READ, "merchant_list", list_txn, arr);
+    if (st < 0) {
+        json_object_put(arr);
+        return cmd_fail("could not list merchants");
+    }
+    if (arr)
+        cmd_print_json(arr);
+    return 0;
+}
+
+struct show_ctx {
+    const char *id;
+    struct db_merchant m;
+    struct db_currency cur[DB_MAX_CURRENCIES];
+    size_t ncur;
+    json_object *integrators, *keys;
+};
+
+static void show_integrator(void *cls, const struct db_integrator *it)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "applicationId", json_object_new_string(it->application_id));
+    json_object_object_add(o, "name", json_object_new_string(it->name));
+    json_object_object_add(o, "type", json_object_new_string(db_integrator_type_name(it->type)));
+    json_object_object_add(o, "status",
+                           json_object_new_string(db_integrator_status_name(it->status)));
+    json_object_array_add(cls, o);
+}
+
+static void show_key(void *cls, const struct db_api_key *k)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "id", json_object_new_string(k->id));
+    char masked[64];
+    snprintf(masked, sizeof masked, "%s****%s", k->prefix, k->last4);
+    json_object_object_add(o, "key", json_object_new_string(masked));
+    json_object_object_add(o, "revoked", json_object_new_boolean(k->revoked_at != 0));
+    json_object_array_add(cls, o);
+}
+
+static enum db_status show_txn(struct db_tx *tx, void *cls)
+{
+    struct show_ctx *c = cls;
+    enum db_status st = DB_CALL(tx, merchants, get, c->id, &c->m);
+    if (st <= 0)
+        return st;
+    st = DB_CALL(tx, currencies, list, c->id, c->cur, DB_MAX_CURRENCIES, &c->ncur);
+    if (st < 0)
+        return st;
+    json_object_put(c->integrators);
+    json_object_put(c->keys);
+    c->integrators = json_object_new_array();
+    c->keys = json_object_new_array();
+    st = DB_CALL(tx, integrators, list, c->id, show_integrator, c->integrators);
+    if (st < 0)
+        return st;
+    st = DB_CALL(tx, api_keys, list, c->id, show_key, c->keys);
+    if (st < 0)
+        return st;
+    return DB_ONE_RESULT;
+}
+
+static int do_show(struct merchant_args *a, struct db *db)
+{
+    struct show_ctx c = {.id = a->id};
+    enum db_status st = db_run(db, DB_READ, "merchant_show", show_txn, &c);
+    if (st <= 0) {
+        json_object_put(c.integrators);
+        json_object_put(c.keys);
+        return st < 0 ? cmd_fail("could not read merchant %s", a->id)
+                      : cmd_fail("no merchant %s", a->id);
+    }
+    json_object *o = merchant_json(&c.m);
+    json_object_object_add(o, "currencies", currencies_json(c.cur, c.ncur));
+    json_object_object_add(o, "integrators", c.integrators);
+    json_object_object_add(o, "apiKeys", c.keys);
+    if (a->json) {
+        cmd_print_json(o);
+        return 0;
+    }
+    printf("merchantId:   %s\nname:         %s\nenvironment:  %s\nchannels:     %s%s%s\n"
+           "currencies:   ",
+           c.m.id, c.m.name, db_environment_name(c.m.environment), c.m.sms_enabled ? "sms " : "",
+           c.m.whatsapp_enabled ? "whatsapp" : "",
+           (!c.m.sms_enabled && !c.m.whatsapp_enabled) ? "none" : "");
+    print_currencies(c.cur, c.ncur);
+    printf("integrators:  %zu\n", json_object_array_length(c.integrators));
+    for (size_t i = 0; i < json_object_array_length(c.integrators); i++) {
+        json_object *it = json_object_array_get_idx(c.integrators, i), *v;
+        json_object_object_get_ex(it, "applicationId", &v);
+        printf("  %s", json_object_get_string(v));
+        json_object_object_get_ex(it, "type", &v);
+        printf("  %-18s", json_object_get_string(v));
+        json_object_object_get_ex(it, "status", &v);
+        printf("  %-11s", json_object_get_string(v));
+        json_object_object_get_ex(it, "name", &v);
+        printf("  %s\n", json_object_get_string(v));
+    }
+    printf("API keys:     %zu\n", json_object_array_length(c.keys));
+    for (size_t i = 0; i < json_object_array_length(c.keys); i++) {
+        json_object *k = json_object_array_get_idx(c.keys, i), *v;
+        json_object_object_get_ex(k, "id", &v);
+        printf("  %s", json_object_get_string(v));
+        json_object_object_get_ex(k, "key", &v);
+        printf("  %s", json_object_get_string(v));
+        json_object_object_get_ex(k, "revoked", &v);
+        printf("%s\n", json_object_get_boolean(v) ? "  (revoked)" : "");
+    }
+    json_object_put(o);
+    return 0;
+}
+
+struct update_ctx {
+    struct merchant_args *a;
+    struct db_merchant m;
+    struct db_currency cur[DB_MAX_CURRENCIES];
+    size_t ncur;
+    bool set_currencies;
+    bool sms, wa;
+};
+
+static enum db_status update_txn(struct db_tx *tx, void *cls)
+{
+    struct update_ctx *c = cls;
+    enum db_status st = DB_CALL(tx, merchants, get, c->a->id, &c->m);
+    if (st <= 0)
+        return st == 0 ? DB_ROLLBACK : st;
+    if (c->a->name)
+        snprintf(c->m.name, sizeof c->m.name, "%s", c->a->name);
+    if (c->a->environment)
+        db_environment_parse(c->a->environment, &c->m.environment);
+    if (c->a->channels) {
+        c->m.sms_enabled = c->sms;
+        c->m.whatsapp_enabled = c->wa;
+    }
+    c->m.updated_at = time_now();
+    st = DB_CALL(tx, merchants, update, &c->m);
+    if (st < 0)
+        return st;
+    if (c->set_currencies) {
+        st = DB_CALL(tx, currencies, set, c->m.id, c->cur, c->ncur);
+        if (st < 0)
+            return st;
+    }
+    return DB_ONE_RESULT;
+}
+
+static int do_update(struct merchant_args *a, struct db *db)
+{
+    struct update_ctx c = {.a = a};
+    enum db_environment env;
+    if (a->environment && !db_environment_parse(a->environment, &env))
+        return cmd_usage_error(usage, "--environment: must be sandbox or production");
+    if (a->channels && !parse_channels(a->channels, &c.sms, &c.wa))
+        return cmd_usage_error(usage, "--channels: must be sms, whatsapp, sms,whatsapp or none");
+    if (a->name && (strlen(a->name) == 0 || strlen(a->name) > DB_NAME_MAX))
+        return cmd_usage_error(usage, "--name: must be 1 to %d characters", DB_NAME_MAX);
+    char err[300];
+    if (a->currencies) {
+        if (!admin_parse_currencies(a->currencies, c.cur, &c.ncur, err, sizeof err))
+            return cmd_usage_error(usage, "--%s", err);
+        c.set_currencies = true;
+    }
+    if (!a->name && !a->environment && !a->channels && !a->currencies)
+        return cmd_usage_error(usage, "merchant update: nothing to change");
+    enum db_status st = db_run(db, DB_WRITE, "merchant_update", update_txn, &c);
+    if (st == DB_ROLLBACK)
+        return cmd_fail("no merchant %s", a->id);
+    if (st < 0)
+        return cmd_fail("could not update merchant %s", a->id);
+    if (a->json)
+        cmd_print_json(merchant_json(&c.m));
+    else
+        printf("Merchant %s updated.\n", c.m.id);
+    return 0;
+}
+
+int cmd_merchant(int argc, char **argv)
+{
+    if (argc < 2)
+        return cmd_usage_error(usage, "merchant: missing subcommand");
+    const char *sub = argv[1];
+    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    struct merchant_args a = {0};
+    optind = 1;
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc - 1, argv + 1, "", options, NULL)) != -1) {
+        switch (opt) {
+        case OPT_NAME:
+            a.name = optarg;
+            break;
+        case OPT_ENV:
+            a.environment = optarg;
+            break;
+        case OPT_CURRENCIES:
+            a.currencies = optarg;
+            break;
+        case OPT_CHANNELS:
+            a.channels = optarg;
+            break;
+        case OPT_DB:
+            a.db = optarg;
+            break;
+        case OPT_CONFIG:
+            a.config = optarg;
+            break;
+        case OPT_JSON:
+            a.json = true;
+            break;
+        case OPT_HELP:
+            fputs(usage, stdout);
+            return 0;
+        default:
+            return cmd_usage_error(usage, "merchant %s: unknown or incomplete option %s", sub,
+                                   argv[optind]);
+        }
+    }
+    int npos = argc - 1 - optind;
+    char **pos = argv + 1 + optind;
+    bool wants_id = strcmp(sub, "show") == 0 || strcmp(sub, "update") == 0;
+    if (strcmp(sub, "create") != 0 && strcmp(sub, "list") != 0 && !wants_id)
+        return cmd_usage_error(usage, "merchant: unknown subcommand \"%s\"", sub);
+    if (wants_id) {
+        if (npos != 1)
+            return cmd_usage_error(usage, "merchant %s: expected one MERCHANT_ID", sub);
+        a.id = pos[0];
+    } else if (npos != 0) {
+        return cmd_usage_error(usage, "merchant %s: unexpected argument \"%s\"", sub, pos[0]);
+    }
+    if (strcmp(sub, "create") == 0 && !a.name)
+        return cmd_usage_error(usage, "merchant create: --name is required");
+    if (strcmp(sub, "update") != 0 && strcmp(sub, "create") != 0 &&
+        (a.name || a.environment || a.currencies || a.channels))
+        return cmd_usage_error(usage,
+                               "merchant %s: takes no --name/--environment/--currencies/"
+                               "--channels",
+                               sub);
+
+    struct config cfg;
+    if (!cmd_config(&cfg, a.config, a.db))
+        return EXIT_RUNTIME;
+    struct db *db = cmd_open_db(&cfg);
+    if (!db)
+        return EXIT_RUNTIME;
+    int rc;
+    if (strcmp(sub, "create") == 0)
+        rc = do_create(&a, db);
+    else if (strcmp(sub, "list") == 0)
+        rc = do_list(&a, db);
+    else if (strcmp(sub, "show") == 0)
+        rc = do_show(&a, db);
+    else
+        rc = do_update(&a, db);
+    db_close(db);
+    return rc;
+}

@@ -1,0 +1,204 @@
+/*
+ * serve.c — `chatpay serve`: the HTTP API and pages.
+ *
+ * Start-up: configuration (flags > environment > INI file > defaults), open
+ * the database and migrate, in --dev create a sandbox merchant if there is
+ * none, start the HTTP server. SIGTERM/SIGINT stop accepting connections,
+ * wait for requests in flight (up to drain_timeout) and exit 0.
+ */
+#include "cmd/cmd.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/api.h"
+#include "app.h"
+#include "http/server.h"
+#include "util/log.h"
+
+static const char usage[] =
+    "usage: chatpay serve [--listen HOST:PORT] [--db URL] [--public-url URL]\n"
+    "                     [--config FILE] [--dev]\n"
+    "\n"
+    "  --listen HOST:PORT   address to listen on (CHATPAY_LISTEN; default " CONFIG_DEFAULT_LISTEN
+    ")\n"
+    "  --db URL             database (CHATPAY_DB; default " CONFIG_DEFAULT_DB ")\n"
+    "  --public-url URL     base URL of links and documents (CHATPAY_PUBLIC_URL;\n"
+    "                       default http://<listen>)\n"
+    "  --config FILE        INI file with the same settings (CHATPAY_CONFIG)\n"
+    "  --dev                development: create a sandbox merchant when the database has\n"
+    "                       none and print its API key\n"
+    "\n"
+    "Flags override environment variables, which override the file.\n";
+
+enum { OPT_LISTEN = 1, OPT_DB, OPT_PUBLIC_URL, OPT_CONFIG, OPT_DEV, OPT_HELP };
+
+static const struct option options[] = {
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"db", required_argument, NULL, OPT_DB},
+    {"public-url", required_argument, NULL, OPT_PUBLIC_URL},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"dev", no_argument, NULL, OPT_DEV},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+static enum db_status count_txn(struct db_tx *tx, void *cls)
+{
+    return DB_CALL(tx, merchants, count, (int64_t *)cls);
+}
+
+/* --dev: make sure there is a merchant to try the API with. */
+static bool dev_merchant(struct db *db, const struct config *cfg)
+{
+    int64_t n = 0;
+    if (db_run(db, DB_READ, "merchant_count", count_txn, &n) < 0) {
+        cmd_fail("could not count merchants");
+        return false;
+    }
+    if (n > 0) {
+        printf("  Merchants:  %lld in the database (chatpay merchant list; a new key:\n"
+               "              chatpay apikey create --merchant MERCHANT_ID)\n",
+               (long long)n);
+        return true;
+    }
+    struct merchant_new in = {
+        .name = "Sandbox Store",
+        .environment = ENV_SANDBOX,
+        .currencies = "ZAR,USD,EUR",
+        .sms_enabled = true,
+        .whatsapp_enabled = true,
+    };
+    struct db_merchant m;
+    struct db_api_key k;
+    char key[API_KEY_MAX], err[300];
+    if (!admin_merchant_create(db, &in, &m, key, &k, err, sizeof err)) {
+        cmd_fail("%s", err);
+        return false;
+    }
+    printf("  Sandbox merchant \"%s\" created: merchantId %s\n"
+           "  API key:    %s   (shown once: store it now)\n"
+           "  Try:        curl -H 'Authorization: %s' %s/api/v2/config\n",
+           m.name, m.id, key, key, cfg->public_url);
+    return true;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    const char *listen = NULL, *dburl = NULL, *public_url = NULL, *config = NULL;
+    bool dev = false;
+    optind = 1;
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (opt) {
+        case OPT_LISTEN:
+            listen = optarg;
+            break;
+        case OPT_DB:
+            dburl = optarg;
+            break;
+        case OPT_PUBLIC_URL:
+            public_url = optarg;
+            break;
+        case OPT_CONFIG:
+            config = optarg;
+            break;
+        case OPT_DEV:
+            dev = true;
+            break;
+        case OPT_HELP:
+            fputs(usage, stdout);
+            return 0;
+        default:
+            return cmd_usage_error(usage, "serve: unknown or incomplete option %s",
+                                   argv[optind - 1]);
+        }
+    }
+    if (optind != argc)
+        return cmd_usage_error(usage, "serve: unexpected argument \"%s\"", argv[optind]);
+
+    static struct config cfg;
+    if (!cmd_config(&cfg, config, dburl))
+        return EXIT_RUNTIME;
+    char err[512];
+    if (listen && !config_set(&cfg, "listen", listen, err, sizeof err))
+        return cmd_usage_error(usage, "--%s", err);
+    if (public_url && !config_set(&cfg, "public_url", public_url, err, sizeof err))
+        return cmd_usage_error(usage, "--public-url: %s", err);
+    cfg.dev = dev;
+    if (!config_finish(&cfg, err, sizeof err))
+        return cmd_fail("%s", err);
+
+    char host[256];
+    uint16_t port;
+    if (!config_split_listen(cfg.listen, host, sizeof host, &port))
+        return cmd_fail("listen: expected HOST:PORT, got \"%s\"", cfg.listen);
+
+    /* Block the stop signals before any thread starts, so that every thread
+     * inherits the mask and only sigwait() below receives them. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct db *db = cmd_open_db(&cfg);
+    if (!db)
+        return EXIT_RUNTIME;
+    static struct app app;
+    app.cfg = &cfg;
+    app.db = db;
+    app.started_at = time_now();
+
+    struct http_server_config hc = {
+        .host = host,
+        .port = port,
+        .threads = cfg.threads,
+        .max_connections = cfg.max_connections,
+        .per_ip_connections = cfg.per_ip_connections,
+        .connection_timeout = cfg.connection_timeout,
+        .max_body = cfg.max_body,
+    };
+    struct http_server *srv =
+        http_server_start(&hc, api_routes, api_route_count, &app, err, sizeof err);
+    if (!srv) {
+        db_close(db);
+        return cmd_fail("%s", err);
+    }
+    printf("chatpay %s listening on http://%s\n"
+           "  API docs:   %s/openapi.json\n"
+           "  Database:   %s\n",
+           CHATPAY_VERSION, cfg.listen, cfg.public_url, cfg.db);
+    if (dev && !dev_merchant(db, &cfg)) {
+        http_server_stop(srv);
+        db_close(db);
+        return EXIT_RUNTIME;
+    }
+    fflush(stdout);
+    log_fields(LOG_INFO, "listening",
+               (struct log_field[]){LFS("listen", cfg.listen), LFS("public_url", cfg.public_url),
+                                    LFS("db", cfg.db), LFS("version", CHATPAY_VERSION)},
+               4);
+
+    int sig = 0;
+    sigwait(&stop, &sig);
+    log_info("signal %d: draining requests in flight", sig);
+    http_server_quiesce(srv);
+    usec_t deadline = time_mono() + (usec_t)cfg.drain_timeout * 1000000;
+    while (http_server_inflight(srv) > 0 && time_mono() < deadline) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    unsigned left = http_server_inflight(srv);
+    if (left)
+        log_warn("%u requests still in flight after %us; closing", left, cfg.drain_timeout);
+    http_server_stop(srv);
+    db_close(db);
+    log_info("stopped");
+    return 0;
+}

@@ -1,0 +1,240 @@
+/*
+ * config.c — configuration sources and their precedence (see config.h).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+
+void config_init(struct config *c)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->listen, sizeof c->listen, "%s", CONFIG_DEFAULT_LISTEN);
+    snprintf(c->db, sizeof c->db, "%s", CONFIG_DEFAULT_DB);
+    c->threads = 0;
+    c->max_connections = 4096;
+    c->per_ip_connections = 1024;
+    c->connection_timeout = 30;
+    c->max_body = 64 * 1024;
+    c->drain_timeout = 15;
+    snprintf(c->log_level, sizeof c->log_level, "info");
+}
+
+static bool copy_str(char *dst, size_t cap, const char *key, const char *v, char *err,
+                     size_t errlen)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n >= cap) {
+        snprintf(err, errlen, "%s: must be 1 to %zu characters", key, cap - 1);
+        return false;
+    }
+    memcpy(dst, v, n + 1);
+    return true;
+}
+
+static bool parse_uint(const char *key, const char *v, unsigned long min, unsigned long max,
+                       unsigned long *out, char *err, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    unsigned long x = strtoul(v, &end, 10);
+    if (errno || end == v || *end || v[0] == '-' || x < min || x > max) {
+        snprintf(err, errlen, "%s: must be a whole number from %lu to %lu", key, min, max);
+        return false;
+    }
+    *out = x;
+    return true;
+}
+
+bool config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen)
+{
+    unsigned long x;
+    if (strcmp(key, "listen") == 0) {
+        char host[256];
+        uint16_t port;
+        if (!config_split_listen(value, host, sizeof host, &port)) {
+            snprintf(err, errlen, "listen: expected HOST:PORT, got \"%s\"", value);
+            return false;
+        }
+        return copy_str(c->listen, sizeof c->listen, key, value, err, errlen);
+    }
+    if (strcmp(key, "db") == 0)
+        return copy_str(c->db, sizeof c->db, key, value, err, errlen);
+    if (strcmp(key, "public_url") == 0) {
+        if (strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0) {
+            snprintf(err, errlen, "public_url: must start with http:// or https://");
+            return false;
+        }
+        if (!copy_str(c->public_url, sizeof c->public_url, key, value, err, errlen))
+            return false;
+        size_t n = strlen(c->public_url);
+        while (n > 8 && c->public_url[n - 1] == '/')
+            c->public_url[--n] = '\0';
+        return true;
+    }
+    if (strcmp(key, "threads") == 0) {
+        if (!parse_uint(key, value, 0, 256, &x, err, errlen))
+            return false;
+        c->threads = (unsigned)x;
+        return true;
+    }
+    if (strcmp(key, "max_connections") == 0) {
+        if (!parse_uint(key, value, 1, 1000000, &x, err, errlen))
+            return false;
+        c->max_connections = (unsigned)x;
+        return true;
+    }
+    if (strcmp(key, "per_ip_connections") == 0) {
+        if (!parse_uint(key, value, 0, 1000000, &x, err, errlen))
+            return false;
+        c->per_ip_connections = (unsigned)x;
+        return true;
+    }
+    if (strcmp(key, "connection_timeout") == 0) {
+        if (!parse_uint(key, value, 1, 3600, &x, err, errlen))
+            return false;
+        c->connection_timeout = (unsigned)x;
+        return true;
+    }
+    if (strcmp(key, "max_body") == 0) {
+        if (!parse_uint(key, value, 1024, 16 * 1024 * 1024, &x, err, errlen))
+            return false;
+        c->max_body = x;
+        return true;
+    }
+    if (strcmp(key, "drain_timeout") == 0) {
+        if (!parse_uint(key, value, 0, 600, &x, err, errlen))
+            return false;
+        c->drain_timeout = (unsigned)x;
+        return true;
+    }
+    if (strcmp(key, "log_level") == 0) {
+        enum log_level l;
+        if (!log_parse_level(value, &l)) {
+            snprintf(err, errlen, "log_level: must be debug, info, warn, error or off");
+            return false;
+        }
+        return copy_str(c->log_level, sizeof c->log_level, key, value, err, errlen);
+    }
+    snprintf(err, errlen, "unknown setting \"%s\"", key);
+    return false;
+}
+
+struct ini_ctx {
+    struct config *c;
+    char *err;
+    size_t errlen;
+    const char *path;
+    bool failed;
+};
+
+static int ini_cb(void *user, const char *section, const char *name, const char *value)
+{
+    struct ini_ctx *x = user;
+    if (x->failed)
+        return 0;
+    if (section[0] && strcmp(section, "chatpay") != 0) {
+        snprintf(x->err, x->errlen, "%s: unknown section [%s]", x->path, section);
+        x->failed = true;
+        return 0;
+    }
+    char msg[300];
+    if (!config_set(x->c, name, value, msg, sizeof msg)) {
+        snprintf(x->err, x->errlen, "%s: %s", x->path, msg);
+        x->failed = true;
+        return 0;
+    }
+    return 1;
+}
+
+bool config_load_file(struct config *c, const char *path, char *err, size_t errlen)
+{
+    struct ini_ctx x = {.c = c, .err = err, .errlen = errlen, .path = path};
+    int rc = ini_parse(path, ini_cb, &x);
+    if (x.failed)
+        return false;
+    if (rc == -1) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return false;
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: syntax error on line %d", path, rc);
+        return false;
+    }
+    snprintf(c->config_file, sizeof c->config_file, "%s", path);
+    return true;
+}
+
+bool config_load_env(struct config *c, char *err, size_t errlen)
+{
+    static const struct {
+        const char *env, *key;
+    } vars[] = {
+        {"CHATPAY_LISTEN", "listen"},
+        {"CHATPAY_DB", "db"},
+        {"CHATPAY_PUBLIC_URL", "public_url"},
+        {"CHATPAY_LOG_LEVEL", "log_level"},
+    };
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i].env);
+        if (!v || !*v)
+            continue;
+        char msg[300];
+        if (!config_set(c, vars[i].key, v, msg, sizeof msg)) {
+            snprintf(err, errlen, "%s: %s", vars[i].env, msg);
+            return false;
+        }
+    }
+    return true;
+}
+
+bool config_split_listen(const char *listen, char *host, size_t hostcap, uint16_t *port)
+{
+    const char *colon;
+    const char *h = listen;
+    size_t hl;
+    if (listen[0] == '[') {
+        const char *close = strchr(listen, ']');
+        if (!close || close[1] != ':')
+            return false;
+        h = listen + 1;
+        hl = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(listen, ':');
+        if (!colon)
+            return false;
+        hl = (size_t)(colon - listen);
+    }
+    if (hl == 0 || hl >= hostcap)
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    if (errno || end == colon + 1 || *end || p > 65535 || colon[1] == '-')
+        return false;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    *port = (uint16_t)p;
+    return true;
+}
+
+bool config_finish(struct config *c, char *err, size_t errlen)
+{
+    if (!c->public_url[0]) {
+        int n = snprintf(c->public_url, sizeof c->public_url, "http://%s", c->listen);
+        if (n < 0 || (size_t)n >= sizeof c->public_url) {
+            snprintf(err, errlen, "public_url: too long");
+            return false;
+        }
+    }
+    enum log_level l;
+    if (log_parse_level(c->log_level, &l))
+        log_set_level(l);
+    return true;
+}

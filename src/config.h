@@ -1,0 +1,51 @@
+/*
+ * config.h — server configuration: defaults < INI file < environment < flags.
+ *
+ * The INI file (inih) takes these keys, in a [chatpay] section or at the top:
+ *   listen, db, public_url, threads, max_connections, per_ip_connections,
+ *   connection_timeout, max_body, log_level, drain_timeout
+ */
+#ifndef CHATPAY_CONFIG_H
+#define CHATPAY_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_DEFAULT_LISTEN "127.0.0.1:8080"
+#define CONFIG_DEFAULT_DB     "sqlite:var/chatpay.db"
+
+struct config {
+    char listen[256];     /* HOST:PORT; [v6]:PORT for IPv6 */
+    char db[1024];        /* database URL */
+    char public_url[512]; /* base of links and docs; default http://<listen> */
+    char config_file[1024];
+    bool dev;
+    unsigned threads;            /* HTTP thread pool size; 0 → number of cores */
+    unsigned max_connections;    /* total open connections */
+    unsigned per_ip_connections; /* open connections per client address */
+    unsigned connection_timeout; /* seconds of inactivity before a connection is closed */
+    size_t max_body;             /* default request body cap in bytes */
+    unsigned drain_timeout;      /* seconds to wait for in-flight requests on shutdown */
+    char log_level[16];
+};
+
+/* Defaults. */
+void config_init(struct config *c);
+
+/* Read an INI file into c. Returns false with a one-line message in err. */
+bool config_load_file(struct config *c, const char *path, char *err, size_t errlen);
+
+/* Apply CHATPAY_* environment variables. Returns false with a message. */
+bool config_load_env(struct config *c, char *err, size_t errlen);
+
+/* Set one key (as in the INI file) from text. Returns false with a message. */
+bool config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen);
+
+/* Fill derived values (public_url from listen) and check consistency. */
+bool config_finish(struct config *c, char *err, size_t errlen);
+
+/* Split "host:port" / "[v6]:port". Returns false when malformed. */
+bool config_split_listen(const char *listen, char *host, size_t hostcap, uint16_t *port);
+
+#endif

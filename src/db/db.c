@@ -1,0 +1,257 @@
+/*
+ * db.c — opening databases, per-thread connections and the transaction runner.
+ *
+ * Invariant: a struct db_tx is used by exactly one thread; SQLite connections
+ * are opened without internal mutexes for that reason.
+ */
+#include "db/db_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "util/crypto.h"
+#include "util/log.h"
+
+/* How many times a transaction is tried before giving up on transient errors. */
+enum { DB_MAX_ATTEMPTS = 20 };
+
+struct db *db_open(const char *url, char *err, size_t errlen)
+{
+    const struct db_backend *backend = NULL;
+    const char *target = NULL;
+    if (strncmp(url, "sqlite://", 9) == 0) {
+        backend = &db_sqlite_backend;
+        target = url + 9;
+    } else if (strncmp(url, "sqlite:", 7) == 0) {
+        backend = &db_sqlite_backend;
+        target = url + 7;
+    } else if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
+        snprintf(err, errlen, "database URL %s: PostgreSQL support is not built into this version",
+                 url);
+        return NULL;
+    } else {
+        snprintf(err, errlen, "database URL %s: expected sqlite:PATH", url);
+        return NULL;
+    }
+    if (!*target) {
+        snprintf(err, errlen, "database URL %s: empty path", url);
+        return NULL;
+    }
+    struct db *db = calloc(1, sizeof *db);
+    if (!db || !(db->target = strdup(target))) {
+        free(db);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    db->backend = backend;
+    pthread_key_create(&db->key, NULL);
+    pthread_mutex_init(&db->lock, NULL);
+    /* open this thread's connection now so that a bad path fails here */
+    void *conn = backend->conn_open(db, err, errlen);
+    if (!conn) {
+        pthread_key_delete(db->key);
+        pthread_mutex_destroy(&db->lock);
+        free(db->target);
+        free(db);
+        return NULL;
+    }
+    struct db_tx *tx = calloc(1, sizeof *tx);
+    if (!tx)
+        abort();
+    tx->db = db;
+    tx->conn = conn;
+    tx->next = db->all;
+    db->all = tx;
+    pthread_setspecific(db->key, tx);
+    return db;
+}
+
+struct db_tx *db_thread_tx(struct db *db)
+{
+    struct db_tx *tx = pthread_getspecific(db->key);
+    if (tx)
+        return tx;
+    char err[256];
+    void *conn = db->backend->conn_open(db, err, sizeof err);
+    if (!conn) {
+        log_error("database connection failed: %s", err);
+        return NULL;
+    }
+    tx = calloc(1, sizeof *tx);
+    if (!tx)
+        abort();
+    tx->db = db;
+    tx->conn = conn;
+    pthread_mutex_lock(&db->lock);
+    tx->next = db->all;
+    db->all = tx;
+    pthread_mutex_unlock(&db->lock);
+    pthread_setspecific(db->key, tx);
+    return tx;
+}
+
+void db_thread_release(struct db *db)
+{
+    struct db_tx *tx = pthread_getspecific(db->key);
+    if (!tx)
+        return;
+    pthread_setspecific(db->key, NULL);
+    pthread_mutex_lock(&db->lock);
+    for (struct db_tx **p = &db->all; *p; p = &(*p)->next) {
+        if (*p == tx) {
+            *p = tx->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&db->lock);
+    db->backend->conn_close(tx->conn);
+    free(tx);
+}
+
+void db_close(struct db *db)
+{
+    if (!db)
+        return;
+    struct db_tx *tx = db->all;
+    while (tx) {
+        struct db_tx *next = tx->next;
+        db->backend->conn_close(tx->conn);
+        free(tx);
+        tx = next;
+    }
+    pthread_key_delete(db->key);
+    pthread_mutex_destroy(&db->lock);
+    free(db->target);
+    free(db);
+}
+
+const struct db_ops *db_ops(const struct db *db)
+{
+    return db->backend->ops;
+}
+
+const struct db_ops *db_tx_ops(struct db_tx *tx)
+{
+    return tx->db->backend->ops;
+}
+
+enum db_status db_migrate(struct db *db)
+{
+    return db->backend->ops->migrate(db);
+}
+
+/* Sleep a random 0.5..2 ms × attempt, so that competing writers spread out. */
+static void backoff(int attempt)
+{
+    uint16_t r;
+    crypto_random(&r, sizeof r);
+    long ns = (500000L + (long)(r % 1500) * 1000L) * attempt;
+    struct timespec ts = {.tv_sec = ns / 1000000000L, .tv_nsec = ns % 1000000000L};
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+        ;
+}
+
+enum db_status db_run(struct db *db, enum db_mode mode, const char *name, db_txn_cb cb, void *cls)
+{
+    struct db_tx *tx = db_thread_tx(db);
+    if (!tx)
+        return DB_HARD_ERROR;
+    const struct db_ops *ops = db->backend->ops;
+    for (int attempt = 1; attempt <= DB_MAX_ATTEMPTS; attempt++) {
+        enum db_status st = ops->begin(tx, mode);
+        if (st == DB_SOFT_ERROR) {
+            backoff(attempt);
+            continue;
+        }
+        if (st < 0)
+            return DB_HARD_ERROR;
+        tx->in_txn = true;
+        st = cb(tx, cls);
+        if (st < 0) {
+            ops->rollback(tx);
+            tx->in_txn = false;
+            if (st == DB_SOFT_ERROR) {
+                backoff(attempt);
+                continue;
+            }
+            return st;
+        }
+        enum db_status cst = ops->commit(tx);
+        if (cst < 0) {
+            ops->rollback(tx);
+            tx->in_txn = false;
+            if (cst == DB_SOFT_ERROR) {
+                backoff(attempt);
+                continue;
+            }
+            return DB_HARD_ERROR;
+        }
+        tx->in_txn = false;
+        return st;
+    }
+    log_error("transaction %s: still busy after %d attempts", name, DB_MAX_ATTEMPTS);
+    return DB_SOFT_ERROR;
+}
+
+/* --- enum names shared by every backend and by the API ------------------------- */
+
+static const char *const env_names[] = {"SANDBOX", "PRODUCTION"};
+static const char *const integrator_status_names[] = {"ACTIVATED", "DEACTIVATED", "DELETED"};
+static const char *const integrator_type_names[] = {"OMS", "CLICKATELL_PRODUCT", "APPLICATION"};
+
+static bool parse_name(const char *s, const char *const *names, int n, int *out)
+{
+    for (int i = 0; i < n; i++) {
+        if (strcasecmp(s, names[i]) == 0) {
+            *out = i;
+            return true;
+        }
+    }
+    return false;
+}
+
+const char *db_environment_name(enum db_environment e)
+{
+    return env_names[e == ENV_PRODUCTION];
+}
+
+bool db_environment_parse(const char *s, enum db_environment *out)
+{
+    int v;
+    if (!parse_name(s, env_names, 2, &v))
+        return false;
+    *out = (enum db_environment)v;
+    return true;
+}
+
+const char *db_integrator_status_name(enum integrator_status s)
+{
+    return (unsigned)s < 3 ? integrator_status_names[s] : "DELETED";
+}
+
+bool db_integrator_status_parse(const char *s, enum integrator_status *out)
+{
+    int v;
+    if (!parse_name(s, integrator_status_names, 3, &v))
+        return false;
+    *out = (enum integrator_status)v;
+    return true;
+}
+
+const char *db_integrator_type_name(enum integrator_type t)
+{
+    return (unsigned)t < 3 ? integrator_type_names[t] : "APPLICATION";
+}
+
+bool db_integrator_type_parse(const char *s, enum integrator_type *out)
+{
+    int v;
+    if (!parse_name(s, integrator_type_names, 3, &v))
+        return false;
+    *out = (enum integrator_type)v;
+    return true;
+}

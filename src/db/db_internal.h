@@ -1,0 +1,40 @@
+/*
+ * db_internal.h — what db.c and the backends share; callers never include it.
+ */
+#ifndef CHATPAY_DB_INTERNAL_H
+#define CHATPAY_DB_INTERNAL_H
+
+#include <pthread.h>
+
+#include "db/db.h"
+
+/* A backend: its operations plus per-thread connection management. */
+struct db_backend {
+    const struct db_ops *ops;
+    /* open a connection for the calling thread; NULL + err on failure */
+    void *(*conn_open)(struct db *db, char *err, size_t errlen);
+    void (*conn_close)(void *conn);
+};
+
+/* One connection, owned by one thread (or by a CLI command). */
+struct db_tx {
+    struct db *db;
+    void *conn; /* backend connection */
+    bool in_txn;
+    struct db_tx *next; /* on db->all, for db_close */
+};
+
+struct db {
+    const struct db_backend *backend;
+    char *target;      /* backend-specific: file path for SQLite */
+    pthread_key_t key; /* the calling thread's struct db_tx */
+    pthread_mutex_t lock;
+    struct db_tx *all;
+};
+
+/* The calling thread's connection, opened on first use. NULL on failure. */
+struct db_tx *db_thread_tx(struct db *db);
+
+extern const struct db_backend db_sqlite_backend;
+
+#endif

@@ -1,0 +1,175 @@
+/*
+ * merchants.c — merchants and their supported currencies (SQLite).
+ */
+#include "db/sqlite/sqlite_internal.h"
+
+#include <string.h>
+
+#define MERCHANT_COLS "id, name, environment, sms_enabled, whatsapp_enabled, created_at, updated_at"
+
+static void read_merchant(sqlite3_stmt *st, struct db_merchant *m)
+{
+    memset(m, 0, sizeof *m);
+    sqlite_col_text(st, 0, m->id, sizeof m->id);
+    sqlite_col_text(st, 1, m->name, sizeof m->name);
+    char env[16];
+    sqlite_col_text(st, 2, env, sizeof env);
+    m->environment = strcmp(env, "PRODUCTION") == 0 ? ENV_PRODUCTION : ENV_SANDBOX;
+    m->sms_enabled = sqlite3_column_int(st, 3) != 0;
+    m->whatsapp_enabled = sqlite3_column_int(st, 4) != 0;
+    m->created_at = sqlite3_column_int64(st, 5);
+    m->updated_at = sqlite3_column_int64(st, 6);
+}
+
+enum db_status sqlite_merchants_insert(struct db_tx *tx, const struct db_merchant *m)
+{
+    sqlite3_stmt *st = sqlite_stmt(tx, STMT_MERCHANT_INSERT,
+                                   "INSERT INTO merchants (" MERCHANT_COLS ")"
+                                   " VALUES (?, ?, ?, ?, ?, ?, ?)");
+    if (!st)
+        return DB_HARD_ERROR;
+    sqlite3_bind_text(st, 1, m->id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, m->name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, db_environment_name(m->environment), -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, m->sms_enabled);
+    sqlite3_bind_int(st, 5, m->whatsapp_enabled);
+    sqlite3_bind_int64(st, 6, m->created_at);
+    sqlite3_bind_int64(st, 7, m->updated_at);
+    return sqlite_exec_stmt(tx, st, "merchant insert");
+}
+
+enum db_status sqlite_merchants_get(struct db_tx *tx, const char *merchant_id,
+                                    struct db_merchant *out)
+{
+    sqlite3_stmt *st =
+        sqlite_stmt(tx, STMT_MERCHANT_GET, "SELECT " MERCHANT_COLS " FROM merchants WHERE id = ?");
+    if (!st)
+        return DB_HARD_ERROR;
+    sqlite3_bind_text(st, 1, merchant_id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    enum db_status s;
+    if (rc == SQLITE_ROW) {
+        read_merchant(st, out);
+        s = DB_ONE_RESULT;
+    } else {
+        s = sqlite_status(tx, rc, "merchant get");
+    }
+    sqlite3_reset(st);
+    return s;
+}
+
+enum db_status sqlite_merchants_update(struct db_tx *tx, const struct db_merchant *m)
+{
+    sqlite3_stmt *st = sqlite_stmt(tx, STMT_MERCHANT_UPDATE,
+                                   "UPDATE merchants SET name = ?, environment = ?,"
+                                   " sms_enabled = ?, whatsapp_enabled = ?, updated_at = ?"
+                                   " WHERE id = ?");
+    if (!st)
+        return DB_HARD_ERROR;
+    sqlite3_bind_text(st, 1, m->name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, db_environment_name(m->environment), -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, m->sms_enabled);
+    sqlite3_bind_int(st, 4, m->whatsapp_enabled);
+    sqlite3_bind_int64(st, 5, m->updated_at);
+    sqlite3_bind_text(st, 6, m->id, -1, SQLITE_TRANSIENT);
+    return sqlite_exec_stmt(tx, st, "merchant update");
+}
+
+enum db_status sqlite_merchants_touch(struct db_tx *tx, const char *merchant_id, usec_t now)
+{
+    sqlite3_stmt *st = sqlite_stmt(tx, STMT_MERCHANT_TOUCH,
+                                   "UPDATE merchants SET updated_at = MAX(updated_at, ?)"
+                                   " WHERE id = ?");
+    if (!st)
+        return DB_HARD_ERROR;
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_text(st, 2, merchant_id, -1, SQLITE_TRANSIENT);
+    return sqlite_exec_stmt(tx, st, "merchant touch");
+}
+
+enum db_status sqlite_merchants_count(struct db_tx *tx, int64_t *n)
+{
+    sqlite3_stmt *st = sqlite_stmt(tx, STMT_MERCHANT_COUNT, "SELECT COUNT(*) FROM merchants");
+    if (!st)
+        return DB_HARD_ERROR;
+    int rc = sqlite3_step(st);
+    enum db_status s = DB_ONE_RESULT;
+    if (rc == SQLITE_ROW)
+        *n = sqlite3_column_int64(st, 0);
+    else
+        s = sqlite_status(tx, rc, "merchant count");
+    sqlite3_reset(st);
+    return s;
+}
+
+enum db_status sqlite_merchants_list(struct db_tx *tx, db_merchant_cb cb, void *cls)
+{
+    sqlite3_stmt *st = sqlite_stmt(tx, STMT_MERCHANT_LIST,
+                                   "SELECT " MERCHANT_COLS " FROM merchants"
+                                   " ORDER BY created_at, id");
+    if (!st)
+        return DB_HARD_ERROR;
+    int rc, n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct db_merchant m;
+        read_merchant(st, &m);
+        cb(cls, &m);
+        n++;
+    }
+    enum db_status s =
+        rc == SQLITE_DONE ? (enum db_status)n : sqlite_status(tx, rc, "merchant list");
+    sqlite3_reset(st);
+    return s;
+}
+
+enum db_status sqlite_currencies_set(struct db_tx *tx, const char *merchant_id,
+                                     const struct db_currency *list, size_t n)
+{
+    sqlite3_stmt *del = sqlite_stmt(tx, STMT_CURRENCY_DELETE,
+                                    "DELETE FROM merchant_currencies WHERE merchant_id = ?");
+    if (!del)
+        return DB_HARD_ERROR;
+    sqlite3_bind_text(del, 1, merchant_id, -1, SQLITE_TRANSIENT);
+    enum db_status s = sqlite_exec_stmt(tx, del, "currency delete");
+    if (s < 0)
+        return s;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_stmt *ins = sqlite_stmt(tx, STMT_CURRENCY_INSERT,
+                                        "INSERT INTO merchant_currencies"
+                                        " (merchant_id, code, position, is_default)"
+                                        " VALUES (?, ?, ?, ?)");
+        if (!ins)
+            return DB_HARD_ERROR;
+        sqlite3_bind_text(ins, 1, merchant_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(ins, 2, list[i].code, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(ins, 3, (sqlite3_int64)i);
+        sqlite3_bind_int(ins, 4, list[i].is_default);
+        s = sqlite_exec_stmt(tx, ins, "currency insert");
+        if (s < 0)
+            return s;
+    }
+    return (enum db_status)n;
+}
+
+enum db_status sqlite_currencies_list(struct db_tx *tx, const char *merchant_id,
+                                      struct db_currency *out, size_t cap, size_t *n)
+{
+    sqlite3_stmt *st = sqlite_stmt(tx, STMT_CURRENCY_LIST,
+                                   "SELECT code, is_default FROM merchant_currencies"
+                                   " WHERE merchant_id = ? ORDER BY position");
+    if (!st)
+        return DB_HARD_ERROR;
+    sqlite3_bind_text(st, 1, merchant_id, -1, SQLITE_TRANSIENT);
+    int rc;
+    *n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < cap) {
+        sqlite_col_text(st, 0, out[*n].code, sizeof out[*n].code);
+        out[*n].is_default = sqlite3_column_int(st, 1) != 0;
+        (*n)++;
+    }
+    enum db_status s = (rc == SQLITE_DONE || rc == SQLITE_ROW)
+                           ? (enum db_status) * n
+                           : sqlite_status(tx, rc, "currency list");
+    sqlite3_reset(st);
+    return s;
+}

@@ -1,0 +1,296 @@
+/*
+ * sqlite.c — the SQLite backend: connections, transactions, statements,
+ * migrations.
+ *
+ * Each thread gets its own connection (SQLITE_OPEN_NOMUTEX). The database runs
+ * in WAL mode with synchronous=FULL: a commit that returned is on disk. Write
+ * transactions start with BEGIN IMMEDIATE so that a busy database is reported
+ * at BEGIN (and retried by db_run) rather than half-way through.
+ */
+#include "db/sqlite/sqlite_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "util/log.h"
+
+/* How long SQLite itself waits on a lock before reporting SQLITE_BUSY (ms). */
+enum { SQLITE_BUSY_TIMEOUT_MS = 5000 };
+
+/* Create the folders leading to `path` (like mkdir -p of its dirname). */
+static bool make_parent_dirs(const char *path, char *err, size_t errlen)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n >= sizeof buf) {
+        snprintf(err, errlen, "database path too long");
+        return false;
+    }
+    memcpy(buf, path, n + 1);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0750) == -1 && errno != EEXIST) {
+            snprintf(err, errlen, "cannot create %s: %s", buf, strerror(errno));
+            return false;
+        }
+        *p = '/';
+    }
+    return true;
+}
+
+static void *conn_open(struct db *db, char *err, size_t errlen)
+{
+    if (strcmp(db->target, ":memory:") != 0 && !make_parent_dirs(db->target, err, errlen))
+        return NULL;
+    struct sqlite_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    int rc = sqlite3_open_v2(
+        db->target, &c->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open database %s: %s", db->target,
+                 c->h ? sqlite3_errmsg(c->h) : sqlite3_errstr(rc));
+        sqlite3_close(c->h);
+        free(c);
+        return NULL;
+    }
+    sqlite3_busy_timeout(c->h, SQLITE_BUSY_TIMEOUT_MS);
+    sqlite3_extended_result_codes(c->h, 1);
+    char *msg = NULL;
+    rc = sqlite3_exec(c->h,
+                      "PRAGMA journal_mode=WAL;"
+                      "PRAGMA synchronous=FULL;"
+                      "PRAGMA foreign_keys=ON;"
+                      "PRAGMA temp_store=MEMORY;",
+                      NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "cannot configure database %s: %s", db->target,
+                 msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        sqlite3_close(c->h);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void conn_close(void *p)
+{
+    struct sqlite_conn *c = p;
+    if (!c)
+        return;
+    for (int i = 0; i < STMT__COUNT; i++)
+        sqlite3_finalize(c->stmts[i]);
+    sqlite3_close(c->h);
+    free(c);
+}
+
+static struct sqlite_conn *conn_of(struct db_tx *tx)
+{
+    return tx->conn;
+}
+
+sqlite3_stmt *sqlite_stmt(struct db_tx *tx, enum sqlite_stmt_id id, const char *sql)
+{
+    struct sqlite_conn *c = conn_of(tx);
+    sqlite3_stmt *st = c->stmts[id];
+    if (st) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return st;
+    }
+    int rc = sqlite3_prepare_v3(c->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+    if (rc != SQLITE_OK) {
+        log_error("sqlite prepare failed: %s in: %s", sqlite3_errmsg(c->h), sql);
+        return NULL;
+    }
+    c->stmts[id] = st;
+    return st;
+}
+
+enum db_status sqlite_status(struct db_tx *tx, int rc, const char *what)
+{
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_DONE:
+    case SQLITE_ROW:
+        return DB_NO_RESULTS;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return DB_SOFT_ERROR;
+    default:
+        log_error("sqlite %s: %s (%d)", what, sqlite3_errmsg(conn_of(tx)->h), rc);
+        return DB_HARD_ERROR;
+    }
+}
+
+enum db_status sqlite_exec_stmt(struct db_tx *tx, sqlite3_stmt *st, const char *what)
+{
+    if (!st)
+        return DB_HARD_ERROR;
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        enum db_status s = sqlite_status(tx, rc, what);
+        sqlite3_reset(st);
+        return s;
+    }
+    int changes = sqlite3_changes(conn_of(tx)->h);
+    sqlite3_reset(st);
+    return (enum db_status)changes;
+}
+
+void sqlite_col_text(sqlite3_stmt *st, int col, char *out, size_t cap)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    size_t n = t ? (size_t)sqlite3_column_bytes(st, col) : 0;
+    if (n >= cap)
+        n = cap - 1;
+    if (n)
+        memcpy(out, t, n);
+    out[n] = '\0';
+}
+
+static enum db_status run_simple(struct db_tx *tx, enum sqlite_stmt_id id, const char *sql)
+{
+    sqlite3_stmt *st = sqlite_stmt(tx, id, sql);
+    enum db_status s = sqlite_exec_stmt(tx, st, sql);
+    return s < 0 ? s : DB_NO_RESULTS;
+}
+
+enum db_status sqlite_begin(struct db_tx *tx, enum db_mode mode)
+{
+    if (mode == DB_WRITE)
+        return run_simple(tx, STMT_BEGIN_WRITE, "BEGIN IMMEDIATE");
+    return run_simple(tx, STMT_BEGIN_READ, "BEGIN");
+}
+
+enum db_status sqlite_commit(struct db_tx *tx)
+{
+    return run_simple(tx, STMT_COMMIT, "COMMIT");
+}
+
+void sqlite_rollback(struct db_tx *tx)
+{
+    /* after some errors SQLite has already rolled back: that is fine */
+    if (!sqlite3_get_autocommit(conn_of(tx)->h))
+        (void)run_simple(tx, STMT_ROLLBACK, "ROLLBACK");
+}
+
+enum db_status sqlite_ping(struct db_tx *tx)
+{
+    sqlite3_stmt *st = sqlite_stmt(tx, STMT_PING, "SELECT 1");
+    if (!st)
+        return DB_HARD_ERROR;
+    int rc = sqlite3_step(st);
+    enum db_status s = rc == SQLITE_ROW ? DB_ONE_RESULT : sqlite_status(tx, rc, "ping");
+    sqlite3_reset(st);
+    return s;
+}
+
+enum db_status sqlite_schema_version(struct db_tx *tx, int *current, int *latest)
+{
+    *latest = sqlite_migrations[sqlite_migration_count - 1].version;
+    *current = 0;
+    sqlite3_stmt *st = sqlite_stmt(tx, STMT_SCHEMA_VERSION,
+                                   "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+    if (!st)
+        return DB_HARD_ERROR;
+    int rc = sqlite3_step(st);
+    enum db_status s = DB_ONE_RESULT;
+    if (rc == SQLITE_ROW)
+        *current = sqlite3_column_int(st, 0);
+    else
+        s = sqlite_status(tx, rc, "schema version");
+    sqlite3_reset(st);
+    return s;
+}
+
+/* Apply each pending migration in its own IMMEDIATE transaction, so that
+ * several processes starting at once apply each migration exactly once. */
+enum db_status sqlite_migrate(struct db *db)
+{
+    struct db_tx *tx = db_thread_tx(db);
+    if (!tx)
+        return DB_HARD_ERROR;
+    sqlite3 *h = conn_of(tx)->h;
+    char *msg = NULL;
+    if (sqlite3_exec(h,
+                     "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                     " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+                     " applied_at INTEGER NOT NULL)",
+                     NULL, NULL, &msg) != SQLITE_OK) {
+        log_error("cannot create schema_migrations: %s", msg ? msg : "?");
+        sqlite3_free(msg);
+        return DB_HARD_ERROR;
+    }
+    for (int i = 0; i < sqlite_migration_count; i++) {
+        const struct sqlite_migration *m = &sqlite_migrations[i];
+        if (sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK) {
+            log_error("migration %d: cannot begin: %s", m->version, msg ? msg : "?");
+            sqlite3_free(msg);
+            return DB_HARD_ERROR;
+        }
+        sqlite3_stmt *q = NULL;
+        sqlite3_prepare_v2(h, "SELECT 1 FROM schema_migrations WHERE version = ?", -1, &q, NULL);
+        sqlite3_bind_int(q, 1, m->version);
+        bool applied = sqlite3_step(q) == SQLITE_ROW;
+        sqlite3_finalize(q);
+        if (applied) {
+            sqlite3_exec(h, "COMMIT", NULL, NULL, NULL);
+            continue;
+        }
+        if (sqlite3_exec(h, m->sql, NULL, NULL, &msg) != SQLITE_OK) {
+            log_error("migration %d (%s) failed: %s", m->version, m->name, msg ? msg : "?");
+            sqlite3_free(msg);
+            sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+            return DB_HARD_ERROR;
+        }
+        sqlite3_prepare_v2(h,
+                           "INSERT INTO schema_migrations(version, name, applied_at)"
+                           " VALUES (?, ?, ?)",
+                           -1, &q, NULL);
+        sqlite3_bind_int(q, 1, m->version);
+        sqlite3_bind_text(q, 2, m->name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 3, time_now());
+        int rc = sqlite3_step(q);
+        sqlite3_finalize(q);
+        if (rc != SQLITE_DONE || sqlite3_exec(h, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
+            log_error("migration %d: cannot record: %s", m->version, msg ? msg : sqlite3_errmsg(h));
+            sqlite3_free(msg);
+            sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+            return DB_HARD_ERROR;
+        }
+        log_info("applied migration %d: %s", m->version, m->name);
+    }
+    return DB_NO_RESULTS;
+}
+
+const struct db_ops db_sqlite_ops = {
+    .backend = "sqlite",
+    .begin = sqlite_begin,
+    .commit = sqlite_commit,
+    .rollback = sqlite_rollback,
+    .migrate = sqlite_migrate,
+    .schema_version = sqlite_schema_version,
+    .ping = sqlite_ping,
+    .merchants = {sqlite_merchants_insert, sqlite_merchants_get, sqlite_merchants_update,
+                  sqlite_merchants_touch, sqlite_merchants_count, sqlite_merchants_list},
+    .currencies = {sqlite_currencies_set, sqlite_currencies_list},
+    .api_keys = {sqlite_api_keys_insert, sqlite_api_keys_find_by_hash, sqlite_api_keys_revoke,
+                 sqlite_api_keys_list},
+    .integrators = {sqlite_integrators_insert, sqlite_integrators_get,
+                    sqlite_integrators_set_status, sqlite_integrators_list},
+};
+
+const struct db_backend db_sqlite_backend = {
+    .ops = &db_sqlite_ops,
+    .conn_open = conn_open,
+    .conn_close = conn_close,
+};

@@ -1,0 +1,108 @@
+/*
+ * sqlite_internal.h — shared by the SQLite backend's files.
+ *
+ * Each connection keeps its prepared statements in a cache indexed by the
+ * statement ids below; a statement is prepared on first use and reset after
+ * each use (sqlite_stmt / sqlite_done).
+ */
+#ifndef CHATPAY_DB_SQLITE_INTERNAL_H
+#define CHATPAY_DB_SQLITE_INTERNAL_H
+
+#include <sqlite3.h>
+
+#include "db/db_internal.h"
+
+enum sqlite_stmt_id {
+    STMT_BEGIN_READ,
+    STMT_BEGIN_WRITE,
+    STMT_COMMIT,
+    STMT_ROLLBACK,
+    STMT_SCHEMA_VERSION,
+    STMT_PING,
+    STMT_MERCHANT_INSERT,
+    STMT_MERCHANT_GET,
+    STMT_MERCHANT_UPDATE,
+    STMT_MERCHANT_TOUCH,
+    STMT_MERCHANT_COUNT,
+    STMT_MERCHANT_LIST,
+    STMT_CURRENCY_DELETE,
+    STMT_CURRENCY_INSERT,
+    STMT_CURRENCY_LIST,
+    STMT_KEY_INSERT,
+    STMT_KEY_FIND,
+    STMT_KEY_REVOKE,
+    STMT_KEY_LIST,
+    STMT_INTEGRATOR_INSERT,
+    STMT_INTEGRATOR_GET,
+    STMT_INTEGRATOR_SET_STATUS,
+    STMT_INTEGRATOR_LIST,
+    STMT__COUNT
+};
+
+struct sqlite_conn {
+    sqlite3 *h;
+    sqlite3_stmt *stmts[STMT__COUNT];
+};
+
+/* The prepared statement `id` with text `sql` on tx's connection, reset and
+ * with bindings cleared. NULL on failure (logged). */
+sqlite3_stmt *sqlite_stmt(struct db_tx *tx, enum sqlite_stmt_id id, const char *sql);
+
+/* Map a result code to a db_status, logging hard errors with the statement. */
+enum db_status sqlite_status(struct db_tx *tx, int rc, const char *what);
+
+/* Run a statement that returns no rows; returns changed rows or an error. */
+enum db_status sqlite_exec_stmt(struct db_tx *tx, sqlite3_stmt *st, const char *what);
+
+/* Copy column `col` as text into out[cap] (truncating; "" for NULL). */
+void sqlite_col_text(sqlite3_stmt *st, int col, char *out, size_t cap);
+
+/* Migrations of this backend, in order; versions are 1..n. */
+struct sqlite_migration {
+    int version;
+    const char *name;
+    const char *sql;
+};
+extern const struct sqlite_migration sqlite_migrations[];
+extern const int sqlite_migration_count;
+
+/* The operations (one group per file: sqlite.c, merchants.c, api_keys.c,
+ * integrators.c); the table is in sqlite.c. */
+enum db_status sqlite_begin(struct db_tx *tx, enum db_mode mode);
+enum db_status sqlite_commit(struct db_tx *tx);
+void sqlite_rollback(struct db_tx *tx);
+enum db_status sqlite_migrate(struct db *db);
+enum db_status sqlite_schema_version(struct db_tx *tx, int *current, int *latest);
+enum db_status sqlite_ping(struct db_tx *tx);
+
+enum db_status sqlite_merchants_insert(struct db_tx *tx, const struct db_merchant *m);
+enum db_status sqlite_merchants_get(struct db_tx *tx, const char *merchant_id,
+                                    struct db_merchant *out);
+enum db_status sqlite_merchants_update(struct db_tx *tx, const struct db_merchant *m);
+enum db_status sqlite_merchants_touch(struct db_tx *tx, const char *merchant_id, usec_t now);
+enum db_status sqlite_merchants_count(struct db_tx *tx, int64_t *n);
+enum db_status sqlite_merchants_list(struct db_tx *tx, db_merchant_cb cb, void *cls);
+enum db_status sqlite_currencies_set(struct db_tx *tx, const char *merchant_id,
+                                     const struct db_currency *list, size_t n);
+enum db_status sqlite_currencies_list(struct db_tx *tx, const char *merchant_id,
+                                      struct db_currency *out, size_t cap, size_t *n);
+
+enum db_status sqlite_api_keys_insert(struct db_tx *tx, const struct db_api_key *k,
+                                      const uint8_t hash[32]);
+enum db_status sqlite_api_keys_find_by_hash(struct db_tx *tx, const uint8_t hash[32],
+                                            struct db_api_key *out, uint8_t stored_hash[32]);
+enum db_status sqlite_api_keys_revoke(struct db_tx *tx, const char *key_id, usec_t now);
+enum db_status sqlite_api_keys_list(struct db_tx *tx, const char *merchant_id, db_api_key_cb cb,
+                                    void *cls);
+
+enum db_status sqlite_integrators_insert(struct db_tx *tx, const char *merchant_id,
+                                         const struct db_integrator *it);
+enum db_status sqlite_integrators_get(struct db_tx *tx, const char *merchant_id, const char *app_id,
+                                      struct db_integrator *out);
+enum db_status sqlite_integrators_set_status(struct db_tx *tx, const char *merchant_id,
+                                             const char *app_id, enum integrator_status st,
+                                             usec_t now);
+enum db_status sqlite_integrators_list(struct db_tx *tx, const char *merchant_id,
+                                       db_integrator_cb cb, void *cls);
+
+#endif

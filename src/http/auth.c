@@ -1,0 +1,74 @@
+/*
+ * auth.c — API key authentication.
+ *
+ * The key arrives as "Authorization: <key>" (the published API's form) or
+ * "Authorization: Bearer <key>". Its SHA-256 is looked up among active keys;
+ * the stored hash is compared again in constant time. A revoked key is not
+ * found, so revocation takes effect on the next request.
+ */
+#include "http/internal.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "app.h"
+#include "util/crypto.h"
+#include "util/log.h"
+
+/* Longest Authorization value considered (real keys are ~60 characters). */
+enum { AUTH_MAX_KEY = 256 };
+
+struct auth_ctx {
+    uint8_t hash[32];
+    struct db_api_key key;
+    uint8_t stored[32];
+};
+
+static enum db_status find_key_cb(struct db_tx *tx, void *cls)
+{
+    struct auth_ctx *c = cls;
+    return DB_CALL(tx, api_keys, find_by_hash, c->hash, &c->key, c->stored);
+}
+
+static void reply_unauthorized(struct req *r, const char *why)
+{
+    reply_error(r, ERR_UNAUTHORIZED, why);
+}
+
+bool auth_api_key_or_reply(struct req *r)
+{
+    const char *h = req_header(r, "Authorization");
+    if (!h || !*h) {
+        reply_unauthorized(r, "Missing Authorization header with a Chat 2 Pay API key");
+        return false;
+    }
+    if (strncasecmp(h, "Bearer ", 7) == 0)
+        h += 7;
+    while (*h == ' ')
+        h++;
+    size_t n = strlen(h);
+    while (n && h[n - 1] == ' ')
+        n--;
+    if (n == 0 || n > AUTH_MAX_KEY) {
+        reply_unauthorized(r, NULL);
+        return false;
+    }
+    struct auth_ctx c;
+    memset(&c, 0, sizeof c);
+    crypto_sha256(h, n, c.hash);
+    enum db_status st = db_run(r->app->db, DB_READ, "auth", find_key_cb, &c);
+    if (st < 0) {
+        reply_error(r, ERR_UNAVAILABLE, "Cannot check the API key right now; try again");
+        return false;
+    }
+    if (st == DB_NO_RESULTS || !crypto_equal(c.hash, c.stored, sizeof c.hash)) {
+        reply_unauthorized(r, NULL);
+        return false;
+    }
+    memcpy(r->auth.merchant_id, c.key.merchant_id, sizeof r->auth.merchant_id);
+    memcpy(r->auth.key_id, c.key.id, sizeof r->auth.key_id);
+    memcpy(r->auth.key_prefix, c.key.prefix, sizeof r->auth.key_prefix);
+    memcpy(r->auth.key_last4, c.key.last4, sizeof r->auth.key_last4);
+    r->authenticated = true;
+    return true;
+}

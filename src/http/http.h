@@ -1,0 +1,106 @@
+/*
+ * http.h — what endpoint handlers see of the HTTP layer.
+ *
+ * The dispatcher (server.c) does everything common before a handler runs:
+ * route lookup (404/405 + Allow), body size limit (413), request id, JSON
+ * parsing of the body for routes that take one (400 naming the position),
+ * API key authentication (401). A handler then reads its inputs through
+ * req_*(), does its work and answers with exactly one reply_*() call. Every
+ * allocation of a request comes from r->arena, freed when the response has
+ * been sent.
+ *
+ * Only src/http/ includes <microhttpd.h>.
+ */
+#ifndef CHATPAY_HTTP_HTTP_H
+#define CHATPAY_HTTP_HTTP_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/errors.h"
+#include "core/fieldspec.h"
+#include "db/db.h"
+#include "util/arena.h"
+#include "util/time.h"
+
+struct app;
+struct req;
+
+typedef void (*handler_fn)(struct req *r);
+
+enum route_auth {
+    AUTH_NONE,    /* public: health, metrics, documents, pages */
+    AUTH_API_KEY, /* Authorization: <key> or Authorization: Bearer <key> */
+};
+
+/* route flags */
+#define ROUTE_JSON_BODY (1u << 0) /* body must be a JSON object; parsed into r->json */
+
+/* A route: one entry of the table in api/routes.c. Patterns are absolute
+ * paths whose segments are literal or "{name}" (matches one non-empty
+ * segment). */
+struct route {
+    const char *method;
+    const char *pattern;
+    handler_fn handler;
+    enum route_auth auth;
+    unsigned flags;
+    size_t max_body; /* bytes; 0 → the server default (64 KiB) */
+};
+
+/* The authenticated caller (AUTH_API_KEY routes). */
+struct req_auth {
+    char merchant_id[DB_UUID_LEN];
+    char key_id[DB_KEY_ID_LEN];
+    char key_prefix[24];
+    char key_last4[5];
+};
+
+#define REQ_MAX_PARAMS 4
+#define REQ_ID_LEN     33
+
+struct req {
+    struct app *app;
+    struct arena *arena;
+    const struct route *route; /* NULL when no route matched */
+    const char *method;
+    const char *path; /* without the query string */
+    char request_id[REQ_ID_LEN];
+    usec_t started; /* monotonic */
+
+    const char *param_names[REQ_MAX_PARAMS];
+    const char *param_values[REQ_MAX_PARAMS];
+    size_t nparams;
+
+    json_object *json; /* parsed body (ROUTE_JSON_BODY routes), owned by the request */
+    struct req_auth auth;
+    bool authenticated;
+
+    /* filled by the HTTP layer; handlers do not touch these */
+    struct req_private *priv;
+};
+
+/* Inputs. Returned strings live until the request completes. */
+const char *req_param(const struct req *r, const char *name);  /* path parameter */
+const char *req_query(const struct req *r, const char *name);  /* query parameter or NULL */
+const char *req_header(const struct req *r, const char *name); /* request header or NULL */
+const char *req_body(const struct req *r, size_t *len);        /* raw body (may be empty) */
+
+/* Replies. Each takes ownership of nothing; bodies are copied. */
+void reply_json(struct req *r, int status, json_object *body);
+void reply_text(struct req *r, int status, const char *content_type, const char *body, size_t len);
+/* An error from the registry, with an optional message (NULL → the default). */
+void reply_error(struct req *r, enum err_code code, const char *message);
+/* 400 with every problem found by a field spec or a handler rule. */
+void reply_field_errors(struct req *r, const struct field_errors *errs);
+/* Add a header to the reply that this request will send. */
+void reply_header(struct req *r, const char *name, const char *value);
+
+/* The status answered so far (0 before any reply). */
+int req_status(const struct req *r);
+
+/* Helpers for building bodies. */
+json_object *json_time(usec_t t); /* RFC 3339 string */
+
+#endif

@@ -1,0 +1,110 @@
+/*
+ * reply.c — building replies and the error bodies of the published API.
+ *
+ * Error body shapes (chosen by status, see core/errors.h):
+ *   400, 409, 413, 415, 422   {"message", "errors": [...], "code"}
+ *                             (the spec's BadRequestErrorResponse + code)
+ *   401                       {"timestamp", "status", "error", "message", "path"}
+ *                             (UnauthorizedErrorResponse)
+ *   404, 405, 410, 429, 5xx   {"status": "404 NOT_FOUND", "message", "errors", "code"}
+ *                             (NotFoundErrorResponse + code)
+ */
+#include "http/internal.h"
+
+#include <string.h>
+
+#include "util/log.h"
+
+json_object *json_time(usec_t t)
+{
+    char buf[40];
+    time_format_rfc3339(t, buf, sizeof buf);
+    return json_object_new_string(buf);
+}
+
+void reply_header(struct req *r, const char *name, const char *value)
+{
+    struct req_private *p = r->priv;
+    if (p->nhdr >= REPLY_MAX_HEADERS) {
+        log_error("too many reply headers; dropped %s", name);
+        return;
+    }
+    p->hdr_names[p->nhdr] = arena_strdup(r->arena, name);
+    p->hdr_values[p->nhdr] = arena_strdup(r->arena, value);
+    p->nhdr++;
+}
+
+void reply_text(struct req *r, int status, const char *content_type, const char *body, size_t len)
+{
+    struct req_private *p = r->priv;
+    if (p->status) {
+        log_error("second reply for %s %s ignored", r->method, r->path);
+        return;
+    }
+    p->status = status;
+    p->content_type = arena_strdup(r->arena, content_type);
+    p->resp_body = arena_strndup(r->arena, body, len);
+    p->resp_len = len;
+}
+
+void reply_json(struct req *r, int status, json_object *body)
+{
+    size_t len;
+    const char *s = json_object_to_json_string_length(
+        body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+    reply_text(r, status, "application/json", s, len);
+}
+
+static json_object *error_list(const char *const *items, size_t n)
+{
+    json_object *a = json_object_new_array_ext((int)n);
+    for (size_t i = 0; i < n; i++)
+        json_object_array_add(a, json_object_new_string(items[i]));
+    return a;
+}
+
+static void reply_error_list(struct req *r, enum err_code code, const char *message,
+                             const char *const *items, size_t n)
+{
+    const struct err_info *e = err_info(code);
+    const char *msg = message ? message : e->message;
+    int status = e->http_status;
+    json_object *o = json_object_new_object();
+    if (status == 401) {
+        json_object_object_add(o, "timestamp", json_time(time_now()));
+        json_object_object_add(o, "status", json_object_new_int(status));
+        json_object_object_add(o, "error", json_object_new_string(err_reason(status)));
+        json_object_object_add(o, "message", json_object_new_string(msg));
+        json_object_object_add(o, "path", json_object_new_string(r->path));
+    } else {
+        bool bad_request_shape =
+            status == 400 || status == 409 || status == 413 || status == 415 || status == 422;
+        if (!bad_request_shape)
+            json_object_object_add(o, "status", json_object_new_string(err_status_text(status)));
+        json_object_object_add(o, "message", json_object_new_string(msg));
+        json_object_object_add(o, "errors", n ? error_list(items, n) : error_list(&msg, 1));
+        json_object_object_add(o, "code", json_object_new_string(e->name));
+    }
+    if (status >= 500)
+        log_error("%s %s → %d: %s", r->method, r->path, status, msg);
+    else if (status != 404 && status != 401)
+        log_fields(LOG_WARN, "client error",
+                   (struct log_field[]){LFS("request_id", r->request_id), LFS("code", e->name),
+                                        LFS("detail", msg)},
+                   3);
+    reply_json(r, status, o);
+    json_object_put(o);
+}
+
+void reply_error(struct req *r, enum err_code code, const char *message)
+{
+    reply_error_list(r, code, message, NULL, 0);
+}
+
+void reply_field_errors(struct req *r, const struct field_errors *errs)
+{
+    const char *msg = errs->count == 1 ? "Validation failed: 1 problem"
+                                       : arena_printf(r->arena, "Validation failed: %zu problems",
+                                                      errs->count + errs->dropped);
+    reply_error_list(r, ERR_VALIDATION, msg, errs->items, errs->count);
+}

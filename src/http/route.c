@@ -1,0 +1,66 @@
+/*
+ * route.c — matching a method and path against the route table.
+ *
+ * Patterns are compared segment by segment; "{name}" captures one non-empty
+ * segment into the request's path parameters. The table is small (tens of
+ * entries), so a linear scan is both simplest and fast.
+ */
+#include "http/internal.h"
+
+#include <string.h>
+
+/* Does `path` match `pattern`? Captures go into r when r is non-NULL. */
+static bool match(const char *pattern, const char *path, struct req *r)
+{
+    const char *p = pattern, *u = path;
+    size_t n = 0;
+    while (*p && *u) {
+        if (*p != '/' || *u != '/')
+            return false;
+        p++;
+        u++;
+        size_t pl = strcspn(p, "/");
+        size_t ul = strcspn(u, "/");
+        if (pl >= 2 && p[0] == '{' && p[pl - 1] == '}') {
+            if (ul == 0 || n >= REQ_MAX_PARAMS)
+                return false;
+            if (r) {
+                r->param_names[n] = arena_strndup(r->arena, p + 1, pl - 2);
+                r->param_values[n] = arena_strndup(r->arena, u, ul);
+            }
+            n++;
+        } else if (pl != ul || memcmp(p, u, pl) != 0) {
+            return false;
+        }
+        p += pl;
+        u += ul;
+    }
+    if (*p || *u)
+        return false;
+    if (r)
+        r->nparams = n;
+    return true;
+}
+
+size_t route_match(const struct route *routes, size_t n, const char *method, const char *path,
+                   struct req *r, const char **allow)
+{
+    *allow = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(routes[i].method, method) == 0 && match(routes[i].pattern, path, NULL)) {
+            match(routes[i].pattern, path, r);
+            return i;
+        }
+    /* collect the methods that the path does take, for 405 + Allow */
+    char *list = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!match(routes[i].pattern, path, NULL))
+            continue;
+        if (list && strstr(list, routes[i].method))
+            continue;
+        list = list ? arena_printf(r->arena, "%s, %s", list, routes[i].method)
+                    : arena_strdup(r->arena, routes[i].method);
+    }
+    *allow = list;
+    return SIZE_MAX;
+}

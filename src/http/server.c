@@ -1,0 +1,434 @@
+/*
+ * server.c — the libmicrohttpd daemon and the request dispatcher.
+ *
+ * libmicrohttpd runs an epoll thread pool (one thread per core by default).
+ * Each request goes through on_request() several times:
+ *   1st call: create the request (arena, id, route match); answer nothing yet
+ *             (answering on the first call makes MHD close the connection).
+ *   upload calls: append body bytes up to the route's cap.
+ *   last call: dispatch — the common checks in one place, then the handler —
+ *             and queue the reply.
+ * on_completed() logs the request, records metrics and frees the arena.
+ */
+#include "http/internal.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "util/crypto.h"
+#include "util/log.h"
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    const struct route *routes;
+    size_t nroutes;
+    struct app *app;
+    size_t default_max_body;
+    _Atomic unsigned inflight;
+};
+
+/* Maximum JSON nesting accepted in request bodies. */
+enum { JSON_MAX_DEPTH = 32 };
+
+static const char *conn_value(const struct req *r, enum MHD_ValueKind kind, const char *name)
+{
+    return MHD_lookup_connection_value(r->priv->conn, kind, name);
+}
+
+const char *req_header(const struct req *r, const char *name)
+{
+    return conn_value(r, MHD_HEADER_KIND, name);
+}
+
+const char *req_query(const struct req *r, const char *name)
+{
+    return conn_value(r, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *req_param(const struct req *r, const char *name)
+{
+    for (size_t i = 0; i < r->nparams; i++)
+        if (strcmp(r->param_names[i], name) == 0)
+            return r->param_values[i];
+    return NULL;
+}
+
+const char *req_body(const struct req *r, size_t *len)
+{
+    *len = r->priv->body_len;
+    return r->priv->body ? r->priv->body : "";
+}
+
+int req_status(const struct req *r)
+{
+    return r->priv->status;
+}
+
+/* A request id from the client is kept when it is short and plain. */
+static bool plain_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= REQ_ID_LEN)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              c == '-' || c == '_' || c == '.'))
+            return false;
+    }
+    return true;
+}
+
+static struct req *req_new(struct http_server *s, struct MHD_Connection *conn, const char *url,
+                           const char *method)
+{
+    struct arena *a = arena_new(0);
+    struct req *r = arena_alloc(a, sizeof *r);
+    struct req_private *p = arena_alloc(a, sizeof *p);
+    r->arena = a;
+    r->priv = p;
+    r->app = s->app;
+    r->started = time_mono();
+    r->method = arena_strdup(a, method);
+    r->path = arena_strdup(a, url);
+    p->server = s;
+    p->conn = conn;
+
+    const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+    if (rid && plain_id(rid)) {
+        snprintf(r->request_id, sizeof r->request_id, "%s", rid);
+    } else {
+        uint8_t b[16];
+        crypto_random(b, sizeof b);
+        crypto_hex(b, sizeof b, r->request_id);
+    }
+
+    const char *allow = NULL;
+    p->route_index = route_match(s->routes, s->nroutes, method, url, r, &allow);
+    if (p->route_index == SIZE_MAX) {
+        p->route_error = allow ? ERR_METHOD_NOT_ALLOWED : ERR_NO_ROUTE;
+        p->allow = allow;
+        p->max_body = 0;
+    } else {
+        r->route = &s->routes[p->route_index];
+        p->max_body = r->route->max_body ? r->route->max_body : s->default_max_body;
+    }
+
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    if (cl) {
+        char *end;
+        unsigned long long v = strtoull(cl, &end, 10);
+        if (*end == '\0' && v > p->max_body)
+            p->too_large = true;
+    }
+    atomic_fetch_add(&s->inflight, 1);
+    return r;
+}
+
+static void append_body(struct req *r, const char *data, size_t n)
+{
+    struct req_private *p = r->priv;
+    if (p->too_large)
+        return;
+    if (n > p->max_body - p->body_len) {
+        p->too_large = true;
+        return;
+    }
+    if (!p->body)
+        p->body = arena_alloc(r->arena, p->max_body + 1);
+    memcpy(p->body + p->body_len, data, n);
+    p->body_len += n;
+    p->body[p->body_len] = '\0';
+}
+
+/* Line and column (1-based) of a byte offset, for JSON error messages. */
+static void line_col(const char *s, size_t off, size_t *line, size_t *col)
+{
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < off; i++) {
+        if (s[i] == '\n') {
+            (*line)++;
+            *col = 1;
+        } else {
+            (*col)++;
+        }
+    }
+}
+
+static bool content_type_is_json(const char *ct)
+{
+    if (!ct)
+        return true; /* clients of the published API often omit it */
+    size_t n = strcspn(ct, ";");
+    while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+        n--;
+    if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
+        return true;
+    /* application/something+json */
+    return n > 17 && strncasecmp(ct, "application/", 12) == 0 &&
+           strncasecmp(ct + n - 5, "+json", 5) == 0;
+}
+
+/* Parse the body as one JSON value; answer 400/415 and return false on error. */
+static bool parse_json_or_reply(struct req *r)
+{
+    if (!content_type_is_json(req_header(r, "Content-Type"))) {
+        reply_error(r, ERR_UNSUPPORTED_MEDIA, NULL);
+        return false;
+    }
+    size_t len;
+    const char *body = req_body(r, &len);
+    size_t start = strspn(body, " \t\r\n");
+    if (start == len) {
+        struct field_errors e = {0};
+        field_errors_add(&e, r->arena, "body", "is required (a JSON object)");
+        reply_field_errors(r, &e);
+        return false;
+    }
+    if (strlen(body) != len) {
+        reply_error(r, ERR_MALFORMED_JSON, "Malformed JSON: the body contains a NUL byte");
+        return false;
+    }
+    struct json_tokener *tok = json_tokener_new_ex(JSON_MAX_DEPTH);
+    if (!tok) {
+        reply_error(r, ERR_INTERNAL, NULL);
+        return false;
+    }
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    json_object *obj = json_tokener_parse_ex(tok, body, (int)len);
+    enum json_tokener_error jerr = json_tokener_get_error(tok);
+    size_t end = json_tokener_get_parse_end(tok);
+    json_tokener_free(tok);
+    const char *why = NULL;
+    size_t at = end;
+    if (jerr == json_tokener_continue) {
+        why = "unexpected end of input";
+        at = len;
+    } else if (jerr != json_tokener_success) {
+        why = json_tokener_error_desc(jerr);
+        if (at > 0 && at <= len)
+            at--; /* the tokener has consumed the offending character */
+    } else if (body[end + strspn(body + end, " \t\r\n")] != '\0') {
+        why = "unexpected data after the JSON value";
+        at = end + strspn(body + end, " \t\r\n");
+    }
+    if (why) {
+        json_object_put(obj);
+        size_t line, col;
+        line_col(body, at, &line, &col);
+        reply_error(r, ERR_MALFORMED_JSON,
+                    arena_printf(r->arena,
+                                 "Malformed JSON at line %zu, column %zu (byte offset %zu): %s",
+                                 line, col, at, why));
+        return false;
+    }
+    r->json = obj;
+    return true;
+}
+
+/* Everything common to all requests, then the handler. */
+static void dispatch(struct req *r)
+{
+    struct req_private *p = r->priv;
+    if (p->route_error == ERR_METHOD_NOT_ALLOWED) {
+        reply_header(r, "Allow", p->allow);
+        reply_error(r, ERR_METHOD_NOT_ALLOWED,
+                    arena_printf(r->arena, "Method %s is not allowed on %s; allowed: %s", r->method,
+                                 r->path, p->allow));
+        return;
+    }
+    if (p->route_error == ERR_NO_ROUTE) {
+        reply_error(r, ERR_NO_ROUTE, arena_printf(r->arena, "No endpoint at %s", r->path));
+        return;
+    }
+    if (p->too_large) {
+        reply_error(r, ERR_PAYLOAD_TOO_LARGE,
+                    arena_printf(r->arena, "Request body exceeds %zu bytes", p->max_body));
+        return;
+    }
+    if (r->route->auth == AUTH_API_KEY && !auth_api_key_or_reply(r))
+        return;
+    if ((r->route->flags & ROUTE_JSON_BODY) && !parse_json_or_reply(r))
+        return;
+    r->route->handler(r);
+    if (!p->status) {
+        log_error("handler for %s %s gave no reply", r->route->method, r->route->pattern);
+        reply_error(r, ERR_INTERNAL, NULL);
+    }
+}
+
+static enum MHD_Result queue_reply(struct req *r)
+{
+    struct req_private *p = r->priv;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        p->resp_len, (void *)(p->resp_body ? p->resp_body : ""), MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, p->content_type);
+    MHD_add_response_header(resp, "X-Request-Id", r->request_id);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    for (size_t i = 0; i < p->nhdr; i++)
+        MHD_add_response_header(resp, p->hdr_names[i], p->hdr_values[i]);
+    enum MHD_Result ret = MHD_queue_response(p->conn, (unsigned)p->status, resp);
+    MHD_destroy_response(resp);
+    p->queued = true;
+    return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+    struct http_server *s = cls;
+    struct req *r = *con_cls;
+    if (!r) {
+        r = req_new(s, conn, url, method);
+        *con_cls = r;
+        if (r->priv->too_large) {
+            /* Content-Length is over the cap: answer before the body is sent
+             * (no "100 Continue"); MHD then closes the connection */
+            dispatch(r);
+            return queue_reply(r);
+        }
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        append_body(r, upload, *upload_size);
+        *upload_size = 0;
+        if (r->priv->too_large && !r->priv->queued) {
+            /* answer now and let MHD close the connection: reading the rest
+             * of an oversized body would only waste time */
+            dispatch(r);
+            return queue_reply(r);
+        }
+        return MHD_YES;
+    }
+    if (r->priv->queued)
+        return MHD_YES;
+    dispatch(r);
+    return queue_reply(r);
+}
+
+static void log_request(const struct req *r, double ms)
+{
+    struct log_field f[] = {
+        LFS("method", r->method),
+        LFS("route", r->route ? r->route->pattern : "(none)"),
+        LFS("path", r->route ? NULL : r->path),
+        LFI("status", r->priv->status),
+        LFMS("duration_ms", ms),
+        LFS("merchant", r->authenticated ? r->auth.merchant_id : NULL),
+        LFS("request_id", r->request_id),
+    };
+    enum log_level lvl = r->priv->status >= 500 ? LOG_ERROR : LOG_INFO;
+    log_fields(lvl, "request", f, (int)(sizeof f / sizeof f[0]));
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct http_server *s = cls;
+    struct req *r = *con_cls;
+    if (!r)
+        return;
+    *con_cls = NULL;
+    double secs = (double)(time_mono() - r->started) / 1e6;
+    if (!r->priv->status)
+        r->priv->status = 499; /* the client went away before a reply */
+    metrics_observe(r->priv->route_index, r->priv->status, secs);
+    log_request(r, secs * 1e3);
+    json_object_put(r->json);
+    arena_free(r->arena);
+    atomic_fetch_sub(&s->inflight, 1);
+}
+
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && msg[n - 1] == '\n')
+        msg[--n] = '\0';
+    log_warn("http: %s", msg);
+}
+
+struct http_server *http_server_start(const struct http_server_config *cfg,
+                                      const struct route *routes, size_t n, struct app *app,
+                                      char *err, size_t errlen)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    char port[8];
+    snprintf(port, sizeof port, "%u", cfg->port);
+    int gai = getaddrinfo(cfg->host, port, &hints, &ai);
+    if (gai != 0) {
+        snprintf(err, errlen, "cannot resolve listen address %s: %s", cfg->host, gai_strerror(gai));
+        return NULL;
+    }
+    struct http_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        freeaddrinfo(ai);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->routes = routes;
+    s->nroutes = n;
+    s->app = app;
+    s->default_max_body = cfg->max_body;
+    metrics_init(routes, n);
+
+    unsigned threads = cfg->threads;
+    if (!threads) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = c > 0 ? (unsigned)c : 1;
+    }
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    s->daemon = MHD_start_daemon(
+        flags, cfg->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        cfg->connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!s->daemon) {
+        snprintf(err, errlen, "cannot listen on %s:%u (address in use or not available)", cfg->host,
+                 cfg->port);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void http_server_quiesce(struct http_server *s)
+{
+    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+}
+
+unsigned http_server_inflight(const struct http_server *s)
+{
+    return atomic_load(&((struct http_server *)s)->inflight);
+}
+
+void http_server_stop(struct http_server *s)
+{
+    if (!s)
+        return;
+    MHD_stop_daemon(s->daemon);
+    free(s);
+}

@@ -1,0 +1,42 @@
+/*
+ * server.h — starting and stopping the HTTP server (used by `chatpay serve`).
+ */
+#ifndef CHATPAY_HTTP_SERVER_H
+#define CHATPAY_HTTP_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http/http.h"
+
+struct http_server;
+
+struct http_server_config {
+    const char *host; /* numeric address or name */
+    uint16_t port;
+    unsigned threads; /* 0 → number of cores */
+    unsigned max_connections;
+    unsigned per_ip_connections; /* 0 → unlimited */
+    unsigned connection_timeout; /* seconds */
+    size_t max_body;             /* default body cap for routes that do not set one */
+};
+
+/* Start serving `routes` (a table of n entries, kept by reference). Returns
+ * NULL with a message in err on failure (address in use, bad address). */
+struct http_server *http_server_start(const struct http_server_config *cfg,
+                                      const struct route *routes, size_t n, struct app *app,
+                                      char *err, size_t errlen);
+
+/* Stop accepting new connections; requests in flight go on. */
+void http_server_quiesce(struct http_server *s);
+
+/* Requests received and not yet completed. */
+unsigned http_server_inflight(const struct http_server *s);
+
+/* Close everything and free the server. */
+void http_server_stop(struct http_server *s);
+
+/* Prometheus text exposition of the server's metrics, into the arena. */
+char *http_metrics_text(struct arena *a, size_t *len);
+
+#endif

@@ -1,0 +1,80 @@
+/*
+ * crypto.c — OpenSSL libcrypto wrappers (see crypto.h).
+ */
+#include "util/crypto.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/ref.h"
+
+void crypto_random(void *buf, size_t n)
+{
+    if (n > (size_t)INT32_MAX || RAND_bytes(buf, (int)n) != 1) {
+        fputs("chatpay: CSPRNG failure\n", stderr);
+        abort();
+    }
+}
+
+void crypto_sha256(const void *data, size_t n, uint8_t out[32])
+{
+    unsigned int len = 32;
+    if (EVP_Digest(data, n, out, &len, EVP_sha256(), NULL) != 1) {
+        fputs("chatpay: SHA-256 failure\n", stderr);
+        abort();
+    }
+}
+
+void crypto_hmac_sha256(const void *key, size_t keylen, const void *data, size_t n, uint8_t out[32])
+{
+    unsigned int len = 32;
+    if (keylen > (size_t)INT32_MAX || !HMAC(EVP_sha256(), key, (int)keylen, data, n, out, &len)) {
+        fputs("chatpay: HMAC failure\n", stderr);
+        abort();
+    }
+}
+
+bool crypto_equal(const void *a, const void *b, size_t n)
+{
+    return CRYPTO_memcmp(a, b, n) == 0;
+}
+
+void crypto_hex(const uint8_t *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+void crypto_random_base62(unsigned bits, char *out, size_t len)
+{
+    uint8_t bytes[64];
+    size_t n = (bits + 7) / 8;
+    if (bits % 8 || n > sizeof bytes || len < ref_base62_len(bits)) {
+        fputs("chatpay: reference too short for its entropy\n", stderr);
+        abort();
+    }
+    crypto_random(bytes, n);
+    if (!ref_base62_encode(bytes, n, out, len)) {
+        fputs("chatpay: base62 encoding failed\n", stderr);
+        abort();
+    }
+}
+
+void crypto_uuid_v4(char out[37])
+{
+    uint8_t b[16];
+    crypto_random(b, sizeof b);
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+    char hex[33];
+    crypto_hex(b, 16, hex);
+    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+}
