@@ -1,11 +1,54 @@
 /*
  * config_get.c — GET /api/v2/config: the caller's Chat 2 Pay configuration
  * (DetailedWidgetConfigResponse).
+ *
+ * The reply depends only on configuration data (merchant, currencies,
+ * integrators) and on the caller's key (shown masked), so each server thread
+ * keeps the last rendered body per key, valid while the database's
+ * configuration epoch is unchanged (see db_config_epoch).
  */
 #include "api/api.h"
 
 #include "app.h"
 #include "core/currency.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Rendered replies per thread, direct-mapped by key id. */
+enum { CONFIG_CACHE_SLOTS = 64, CONFIG_CACHE_MAX_BODY = 16384 };
+struct config_cache_slot {
+    const struct db *db;
+    uint64_t epoch;
+    char key_id[DB_KEY_ID_LEN];
+    char *body; /* malloc'd */
+    size_t len;
+};
+static _Thread_local struct config_cache_slot config_cache[CONFIG_CACHE_SLOTS];
+
+static struct config_cache_slot *cache_slot(const char *key_id)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const char *p = key_id; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    return &config_cache[h % CONFIG_CACHE_SLOTS];
+}
+
+static void cache_store(struct config_cache_slot *s, const struct db *db, uint64_t epoch,
+                        const char *key_id, const char *body, size_t len)
+{
+    if (len > CONFIG_CACHE_MAX_BODY)
+        return;
+    char *copy = realloc(s->body, len + 1);
+    if (!copy)
+        return;
+    memcpy(copy, body, len + 1);
+    s->body = copy;
+    s->len = len;
+    s->db = db;
+    s->epoch = epoch;
+    memcpy(s->key_id, key_id, sizeof s->key_id);
+}
 
 struct config_ctx {
     const char *merchant_id;
@@ -65,6 +108,13 @@ static json_object *integrator_json(const struct db_integrator *it)
 
 void api_config_get(struct req *r)
 {
+    uint64_t epoch = db_config_epoch(r->app->db);
+    struct config_cache_slot *slot = cache_slot(r->auth.key_id);
+    if (slot->db == r->app->db && slot->epoch == epoch && slot->body &&
+        strcmp(slot->key_id, r->auth.key_id) == 0) {
+        reply_text(r, 200, "application/json", slot->body, slot->len);
+        return;
+    }
     struct config_ctx *c = arena_alloc(r->arena, sizeof *c);
     c->merchant_id = r->auth.merchant_id;
     enum db_status st = db_run(r->app->db, DB_READ, "config_get", load_cb, c);
@@ -93,6 +143,10 @@ void api_config_get(struct req *r)
     json_object_object_add(o, "supportedCurrencies", curs);
     json_object_object_add(o, "environment",
                            json_object_new_string(db_environment_name(c->merchant.environment)));
-    reply_json(r, 200, o);
+    size_t len;
+    const char *body = json_object_to_json_string_length(
+        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+    cache_store(slot, r->app->db, epoch, r->auth.key_id, body, len);
+    reply_text(r, 200, "application/json", body, len);
     json_object_put(o);
 }

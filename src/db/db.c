@@ -7,6 +7,7 @@
 #include "db/db_internal.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,10 @@ struct db *db_open(const char *url, char *err, size_t errlen)
     pthread_mutex_init(&db->lock, NULL);
     /* open this thread's connection now so that a bad path fails here */
     void *conn = backend->conn_open(db, err, errlen);
+    if (conn && !backend->epoch_open(db, err, errlen)) {
+        backend->conn_close(conn);
+        conn = NULL;
+    }
     if (!conn) {
         pthread_key_delete(db->key);
         pthread_mutex_destroy(&db->lock);
@@ -123,10 +128,21 @@ void db_close(struct db *db)
         free(tx);
         tx = next;
     }
+    db->backend->epoch_close(db);
     pthread_key_delete(db->key);
     pthread_mutex_destroy(&db->lock);
     free(db->target);
     free(db);
+}
+
+uint64_t db_config_epoch(struct db *db)
+{
+    return atomic_load_explicit(db->epoch, memory_order_acquire);
+}
+
+void db_tx_config_changed(struct db_tx *tx)
+{
+    tx->config_changed = true;
 }
 
 const struct db_ops *db_ops(const struct db *db)
@@ -170,6 +186,7 @@ enum db_status db_run(struct db *db, enum db_mode mode, const char *name, db_txn
         if (st < 0)
             return DB_HARD_ERROR;
         tx->in_txn = true;
+        tx->config_changed = false;
         st = cb(tx, cls);
         if (st < 0) {
             ops->rollback(tx);
@@ -191,6 +208,8 @@ enum db_status db_run(struct db *db, enum db_mode mode, const char *name, db_txn
             return DB_HARD_ERROR;
         }
         tx->in_txn = false;
+        if (tx->config_changed)
+            atomic_fetch_add_explicit(db->epoch, 1, memory_order_acq_rel);
         return st;
     }
     log_error("transaction %s: still busy after %d attempts", name, DB_MAX_ATTEMPTS);

@@ -172,7 +172,19 @@ typedef enum db_status (*db_txn_cb)(struct db_tx *tx, void *cls);
  * callback asked for it, or DB_HARD_ERROR. `name` is used in logs. */
 enum db_status db_run(struct db *db, enum db_mode mode, const char *name, db_txn_cb cb, void *cls);
 
-/* Convenience wrappers, so callers read like db_merchants_get(tx, ...). */
+/* The configuration epoch: a counter that changes after every committed
+ * change to merchants, their currencies, API keys or integrators — made by
+ * this process or by any other chatpay process on the same database (for
+ * SQLite it lives in a small shared file beside the database, "<path>-epoch").
+ * In-memory caches of such data stay valid while the epoch is unchanged.
+ * Reading it costs one atomic load. */
+uint64_t db_config_epoch(struct db *db);
+
+/* Operations that change configuration call this inside the transaction;
+ * db_run advances the epoch after the commit. */
+void db_tx_config_changed(struct db_tx *tx);
+
+/* The operation table of a transaction's backend; callers use DB_CALL. */
 const struct db_ops *db_tx_ops(struct db_tx *tx);
 
 #define DB_CALL(tx, group, op, ...) (db_tx_ops(tx)->group.op((tx), __VA_ARGS__))

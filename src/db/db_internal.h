@@ -5,6 +5,7 @@
 #define CHATPAY_DB_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "db/db.h"
 
@@ -14,6 +15,9 @@ struct db_backend {
     /* open a connection for the calling thread; NULL + err on failure */
     void *(*conn_open)(struct db *db, char *err, size_t errlen);
     void (*conn_close)(void *conn);
+    /* map the shared configuration epoch counter into db->epoch */
+    bool (*epoch_open)(struct db *db, char *err, size_t errlen);
+    void (*epoch_close)(struct db *db);
 };
 
 /* One connection, owned by one thread (or by a CLI command). */
@@ -21,6 +25,7 @@ struct db_tx {
     struct db *db;
     void *conn; /* backend connection */
     bool in_txn;
+    bool config_changed; /* set by operations; db_run advances the epoch */
     struct db_tx *next; /* on db->all, for db_close */
 };
 
@@ -30,6 +35,8 @@ struct db {
     pthread_key_t key; /* the calling thread's struct db_tx */
     pthread_mutex_t lock;
     struct db_tx *all;
+    _Atomic uint64_t *epoch; /* shared configuration epoch (see db_config_epoch) */
+    void *epoch_map;         /* backend's mapping of it */
 };
 
 /* The calling thread's connection, opened on first use. NULL on failure. */

@@ -5,6 +5,11 @@
  * "Authorization: Bearer <key>". Its SHA-256 is looked up among active keys;
  * the stored hash is compared again in constant time. A revoked key is not
  * found, so revocation takes effect on the next request.
+ *
+ * Valid keys are remembered per server thread, tagged with the database's
+ * configuration epoch (db_config_epoch): any committed change to keys or
+ * merchants — revocation included, from any process — advances the epoch
+ * and so invalidates every remembered key before the next request.
  */
 #include "http/internal.h"
 
@@ -29,6 +34,16 @@ static enum db_status find_key_cb(struct db_tx *tx, void *cls)
     struct auth_ctx *c = cls;
     return DB_CALL(tx, api_keys, find_by_hash, c->hash, &c->key, c->stored);
 }
+
+/* A direct-mapped cache of valid keys, one per thread (no locking). */
+enum { AUTH_CACHE_SLOTS = 256 };
+struct auth_cache_slot {
+    const struct db *db;
+    uint64_t epoch;
+    uint8_t hash[32];
+    struct req_auth auth;
+};
+static _Thread_local struct auth_cache_slot auth_cache[AUTH_CACHE_SLOTS];
 
 static void reply_unauthorized(struct req *r, const char *why)
 {
@@ -56,6 +71,16 @@ bool auth_api_key_or_reply(struct req *r)
     struct auth_ctx c;
     memset(&c, 0, sizeof c);
     crypto_sha256(h, n, c.hash);
+    /* read the epoch before the database: a change committed after this
+     * point carries a newer epoch and invalidates what is cached below */
+    uint64_t epoch = db_config_epoch(r->app->db);
+    struct auth_cache_slot *slot = &auth_cache[c.hash[0]];
+    if (slot->db == r->app->db && slot->epoch == epoch &&
+        crypto_equal(slot->hash, c.hash, sizeof c.hash)) {
+        r->auth = slot->auth;
+        r->authenticated = true;
+        return true;
+    }
     enum db_status st = db_run(r->app->db, DB_READ, "auth", find_key_cb, &c);
     if (st < 0) {
         reply_error(r, ERR_UNAVAILABLE, "Cannot check the API key right now; try again");
@@ -70,5 +95,9 @@ bool auth_api_key_or_reply(struct req *r)
     memcpy(r->auth.key_prefix, c.key.prefix, sizeof r->auth.key_prefix);
     memcpy(r->auth.key_last4, c.key.last4, sizeof r->auth.key_last4);
     r->authenticated = true;
+    slot->db = r->app->db;
+    slot->epoch = epoch;
+    memcpy(slot->hash, c.hash, sizeof c.hash);
+    slot->auth = r->auth;
     return true;
 }

@@ -21,6 +21,7 @@ static void read_key(sqlite3_stmt *st, struct db_api_key *k)
 enum db_status sqlite_api_keys_insert(struct db_tx *tx, const struct db_api_key *k,
                                       const uint8_t hash[32])
 {
+    db_tx_config_changed(tx);
     sqlite3_stmt *st = sqlite_stmt(tx, STMT_KEY_INSERT,
                                    "INSERT INTO api_keys"
                                    " (id, merchant_id, prefix, last4, hash, created_at)"
@@ -60,6 +61,7 @@ enum db_status sqlite_api_keys_find_by_hash(struct db_tx *tx, const uint8_t hash
 
 enum db_status sqlite_api_keys_revoke(struct db_tx *tx, const char *key_id, usec_t now)
 {
+    db_tx_config_changed(tx);
     sqlite3_stmt *st = sqlite_stmt(tx, STMT_KEY_REVOKE,
                                    "UPDATE api_keys SET revoked_at = ?"
                                    " WHERE id = ? AND revoked_at IS NULL");

@@ -26,6 +26,7 @@ static void read_integrator(sqlite3_stmt *st, struct db_integrator *it)
 enum db_status sqlite_integrators_insert(struct db_tx *tx, const char *merchant_id,
                                          const struct db_integrator *it)
 {
+    db_tx_config_changed(tx);
     sqlite3_stmt *st = sqlite_stmt(tx, STMT_INTEGRATOR_INSERT,
                                    "INSERT INTO integrators"
                                    " (id, merchant_id, name, type, status, created_at, updated_at)"
@@ -68,6 +69,7 @@ enum db_status sqlite_integrators_set_status(struct db_tx *tx, const char *merch
                                              const char *app_id, enum integrator_status status,
                                              usec_t now)
 {
+    db_tx_config_changed(tx);
     sqlite3_stmt *st = sqlite_stmt(tx, STMT_INTEGRATOR_SET_STATUS,
                                    "UPDATE integrators SET status = ?, updated_at = ?"
                                    " WHERE merchant_id = ? AND id = ?");

@@ -23,6 +23,7 @@ static void read_merchant(sqlite3_stmt *st, struct db_merchant *m)
 
 enum db_status sqlite_merchants_insert(struct db_tx *tx, const struct db_merchant *m)
 {
+    db_tx_config_changed(tx);
     sqlite3_stmt *st = sqlite_stmt(tx, STMT_MERCHANT_INSERT,
                                    "INSERT INTO merchants (" MERCHANT_COLS ")"
                                    " VALUES (?, ?, ?, ?, ?, ?, ?)");
@@ -60,6 +61,7 @@ enum db_status sqlite_merchants_get(struct db_tx *tx, const char *merchant_id,
 
 enum db_status sqlite_merchants_update(struct db_tx *tx, const struct db_merchant *m)
 {
+    db_tx_config_changed(tx);
     sqlite3_stmt *st = sqlite_stmt(tx, STMT_MERCHANT_UPDATE,
                                    "UPDATE merchants SET name = ?, environment = ?,"
                                    " sms_enabled = ?, whatsapp_enabled = ?, updated_at = ?"
@@ -77,6 +79,7 @@ enum db_status sqlite_merchants_update(struct db_tx *tx, const struct db_merchan
 
 enum db_status sqlite_merchants_touch(struct db_tx *tx, const char *merchant_id, usec_t now)
 {
+    db_tx_config_changed(tx);
     sqlite3_stmt *st = sqlite_stmt(tx, STMT_MERCHANT_TOUCH,
                                    "UPDATE merchants SET updated_at = MAX(updated_at, ?)"
                                    " WHERE id = ?");
@@ -125,6 +128,7 @@ enum db_status sqlite_merchants_list(struct db_tx *tx, db_merchant_cb cb, void *
 enum db_status sqlite_currencies_set(struct db_tx *tx, const char *merchant_id,
                                      const struct db_currency *list, size_t n)
 {
+    db_tx_config_changed(tx);
     sqlite3_stmt *del = sqlite_stmt(tx, STMT_CURRENCY_DELETE,
                                     "DELETE FROM merchant_currencies WHERE merchant_id = ?");
     if (!del)

@@ -13,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "util/log.h"
 
@@ -289,8 +292,54 @@ const struct db_ops db_sqlite_ops = {
                     sqlite_integrators_set_status, sqlite_integrators_list},
 };
 
+/* The configuration epoch lives in "<database>-epoch", one page mapped
+ * MAP_SHARED by every chatpay process using the database, so that a change
+ * made by `chatpay apikey revoke` is seen by a running server at once. An
+ * in-memory database has a process-local counter instead. */
+static _Atomic uint64_t memory_epoch;
+
+static bool epoch_open(struct db *db, char *err, size_t errlen)
+{
+    if (strcmp(db->target, ":memory:") == 0) {
+        db->epoch = &memory_epoch;
+        return true;
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s-epoch", db->target);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return false;
+    }
+    long page = sysconf(_SC_PAGESIZE);
+    struct stat stt;
+    if (fstat(fd, &stt) == -1 || (stt.st_size < page && ftruncate(fd, page) == -1)) {
+        snprintf(err, errlen, "cannot size %s: %s", path, strerror(errno));
+        close(fd);
+        return false;
+    }
+    void *p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) {
+        snprintf(err, errlen, "cannot map %s: %s", path, strerror(errno));
+        return false;
+    }
+    db->epoch_map = p;
+    db->epoch = p;
+    return true;
+}
+
+static void epoch_close(struct db *db)
+{
+    if (db->epoch_map)
+        munmap(db->epoch_map, (size_t)sysconf(_SC_PAGESIZE));
+    db->epoch_map = NULL;
+}
+
 const struct db_backend db_sqlite_backend = {
     .ops = &db_sqlite_ops,
     .conn_open = conn_open,
     .conn_close = conn_close,
+    .epoch_open = epoch_open,
+    .epoch_close = epoch_close,
 };
