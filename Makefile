@@ -25,9 +25,8 @@ GIT_REV := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wvla -Wno-unused-parameter
-CFLAGS_BASE := -std=c17 -D_GNU_SOURCE -Isrc $(WARN) $(PKG_CFLAGS) \
-               -DCHATPAY_VERSION='"$(VERSION)"' -DCHATPAY_REVISION='"$(GIT_REV)"' \
-               -fno-strict-aliasing -pthread
+CFLAGS_BASE := -std=c17 -D_GNU_SOURCE -Isrc -I$(BUILD)/gen $(WARN) $(PKG_CFLAGS) \
+               -DCHATPAY_VERSION='"$(VERSION)"' -fno-strict-aliasing -pthread
 
 ifeq ($(VARIANT),asan)
 CFLAGS_V := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
@@ -53,7 +52,16 @@ FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 
 all: $(BUILD)/chatpay
 
-$(BUILD)/%.o: %.c
+# The git revision goes into a generated header that is rewritten only when it
+# changes, so that a commit does not rebuild every object.
+REVISION_H := $(BUILD)/gen/revision.h
+$(REVISION_H): FORCE
+	@mkdir -p $(dir $@)
+	@echo '#define CHATPAY_REVISION "$(GIT_REV)"' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+FORCE:
+
+$(BUILD)/%.o: %.c | $(REVISION_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 

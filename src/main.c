@@ -2,6 +2,8 @@
  * main.c — the chatpay command table.
  */
 #include <stdio.h>
+
+#include "revision.h"
 #include <string.h>
 
 #include "cmd/cmd.h"

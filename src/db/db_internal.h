@@ -26,7 +26,7 @@ struct db_tx {
     void *conn; /* backend connection */
     bool in_txn;
     bool config_changed; /* set by operations; db_run advances the epoch */
-    struct db_tx *next; /* on db->all, for db_close */
+    struct db_tx *next;  /* on db->all, for db_close */
 };
 
 struct db {

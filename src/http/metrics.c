@@ -7,6 +7,7 @@
  */
 #include "http/internal.h"
 
+#include "revision.h"
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>

@@ -1,0 +1,300 @@
+/*
+ * test_db.c — the storage contract, run against the SQLite backend on a
+ * temporary file: migrations, every operation, merchant scoping, the
+ * transaction runner (rollback writes nothing; concurrent writers all land)
+ * and the configuration epoch.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db/db.h"
+#include "util/crypto.h"
+
+static char dir[64];
+static char url[128];
+
+static int setup(void **state)
+{
+    snprintf(dir, sizeof dir, "/tmp/chatpay-test-db.XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    snprintf(url, sizeof url, "sqlite:%s/sub/t.db", dir);
+    char err[256];
+    struct db *db = db_open(url, err, sizeof err);
+    assert_non_null(db);
+    assert_true(db_migrate(db) >= 0);
+    *state = db;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    db_close(*state);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    return 0;
+}
+
+static void make_merchant(struct db_merchant *m, const char *name)
+{
+    memset(m, 0, sizeof *m);
+    crypto_uuid_v4(m->id);
+    snprintf(m->name, sizeof m->name, "%s", name);
+    m->environment = ENV_SANDBOX;
+    m->sms_enabled = true;
+    m->created_at = m->updated_at = time_now();
+}
+
+struct insert_ctx {
+    struct db_merchant m;
+    struct db_currency cur[2];
+    struct db_integrator it;
+    struct db_api_key key;
+    uint8_t hash[32];
+    bool fail_after_insert;
+};
+
+static enum db_status insert_cb(struct db_tx *tx, void *cls)
+{
+    struct insert_ctx *c = cls;
+    enum db_status st = DB_CALL(tx, merchants, insert, &c->m);
+    if (st != 1)
+        return st < 0 ? st : DB_HARD_ERROR;
+    if (c->fail_after_insert)
+        return DB_ROLLBACK;
+    st = DB_CALL(tx, currencies, set, c->m.id, c->cur, 2);
+    if (st < 0)
+        return st;
+    st = DB_CALL(tx, integrators, insert, c->m.id, &c->it);
+    if (st < 0)
+        return st;
+    return DB_CALL(tx, api_keys, insert, &c->key, c->hash);
+}
+
+static void fill(struct insert_ctx *c, const char *name)
+{
+    memset(c, 0, sizeof *c);
+    make_merchant(&c->m, name);
+    memcpy(c->cur[0].code, "EUR", 4);
+    c->cur[0].is_default = true;
+    memcpy(c->cur[1].code, "ZAR", 4);
+    crypto_uuid_v4(c->it.application_id);
+    snprintf(c->it.name, sizeof c->it.name, "shop of %s", name);
+    c->it.type = INTEGRATOR_OMS;
+    c->it.status = INTEGRATOR_ACTIVATED;
+    c->it.created_at = c->it.updated_at = time_now();
+    crypto_random_base62(64, c->key.id, 12);
+    memcpy(c->key.merchant_id, c->m.id, DB_UUID_LEN);
+    snprintf(c->key.prefix, sizeof c->key.prefix, "cp_sandbox_");
+    snprintf(c->key.last4, sizeof c->key.last4, "abcd");
+    crypto_random(c->hash, sizeof c->hash);
+}
+
+struct read_ctx {
+    const char *merchant_id;
+    const char *app_id;
+    const uint8_t *hash;
+    struct db_merchant m;
+    struct db_currency cur[8];
+    size_t ncur;
+    struct db_integrator it;
+    enum db_status it_status;
+    struct db_api_key key;
+    uint8_t stored[32];
+    enum db_status key_status;
+    int integrators_listed;
+};
+
+static void count_integrator(void *cls, const struct db_integrator *it)
+{
+    (void)it;
+    ((struct read_ctx *)cls)->integrators_listed++;
+}
+
+static enum db_status read_cb(struct db_tx *tx, void *cls)
+{
+    struct read_ctx *c = cls;
+    enum db_status st = DB_CALL(tx, merchants, get, c->merchant_id, &c->m);
+    if (st <= 0)
+        return st;
+    st = DB_CALL(tx, currencies, list, c->merchant_id, c->cur, 8, &c->ncur);
+    if (st < 0)
+        return st;
+    c->it_status = DB_CALL(tx, integrators, get, c->merchant_id, c->app_id, &c->it);
+    if (c->it_status < 0)
+        return c->it_status;
+    c->integrators_listed = 0;
+    st = DB_CALL(tx, integrators, list, c->merchant_id, count_integrator, c);
+    if (st < 0)
+        return st;
+    c->key_status = DB_CALL(tx, api_keys, find_by_hash, c->hash, &c->key, c->stored);
+    return c->key_status < 0 ? c->key_status : DB_ONE_RESULT;
+}
+
+static void test_migrate_is_idempotent(void **state)
+{
+    struct db *db = *state;
+    assert_true(db_migrate(db) >= 0);
+    assert_true(db_migrate(db) >= 0);
+}
+
+static void test_roundtrip_and_scoping(void **state)
+{
+    struct db *db = *state;
+    struct insert_ctx a, b;
+    fill(&a, "A");
+    fill(&b, "B");
+    assert_int_equal(db_run(db, DB_WRITE, "t", insert_cb, &a), 1);
+    assert_int_equal(db_run(db, DB_WRITE, "t", insert_cb, &b), 1);
+
+    struct read_ctx r = {.merchant_id = a.m.id, .app_id = a.it.application_id, .hash = a.hash};
+    assert_int_equal(db_run(db, DB_READ, "t", read_cb, &r), 1);
+    assert_string_equal(r.m.name, "A");
+    assert_int_equal(r.ncur, 2);
+    assert_string_equal(r.cur[0].code, "EUR");
+    assert_true(r.cur[0].is_default);
+    assert_string_equal(r.cur[1].code, "ZAR");
+    assert_false(r.cur[1].is_default);
+    assert_int_equal(r.it_status, 1);
+    assert_string_equal(r.it.name, "shop of A");
+    assert_int_equal(r.integrators_listed, 1);
+    assert_int_equal(r.key_status, 1);
+    assert_string_equal(r.key.merchant_id, a.m.id);
+    assert_memory_equal(r.stored, a.hash, 32);
+
+    /* merchant A cannot see merchant B's integrator */
+    struct read_ctx cross = {.merchant_id = a.m.id, .app_id = b.it.application_id, .hash = b.hash};
+    assert_int_equal(db_run(db, DB_READ, "t", read_cb, &cross), 1);
+    assert_int_equal(cross.it_status, 0);
+    assert_int_equal(cross.integrators_listed, 1);
+}
+
+static void test_rollback_writes_nothing(void **state)
+{
+    struct db *db = *state;
+    struct insert_ctx a;
+    fill(&a, "gone");
+    a.fail_after_insert = true;
+    assert_int_equal(db_run(db, DB_WRITE, "t", insert_cb, &a), DB_ROLLBACK);
+    struct read_ctx r = {.merchant_id = a.m.id, .app_id = "", .hash = a.hash};
+    assert_int_equal(db_run(db, DB_READ, "t", read_cb, &r), 0);
+}
+
+struct revoke_ctx {
+    const char *id;
+};
+
+static enum db_status revoke_cb(struct db_tx *tx, void *cls)
+{
+    struct revoke_ctx *c = cls;
+    return DB_CALL(tx, api_keys, revoke, c->id, time_now());
+}
+
+static void test_revoked_key_is_not_found_and_epoch_moves(void **state)
+{
+    struct db *db = *state;
+    struct insert_ctx a;
+    fill(&a, "R");
+    uint64_t e0 = db_config_epoch(db);
+    assert_int_equal(db_run(db, DB_WRITE, "t", insert_cb, &a), 1);
+    uint64_t e1 = db_config_epoch(db);
+    assert_true(e1 > e0);
+
+    struct read_ctx r = {.merchant_id = a.m.id, .app_id = "", .hash = a.hash};
+    assert_int_equal(db_run(db, DB_READ, "t", read_cb, &r), 1);
+    assert_int_equal(db_config_epoch(db), e1); /* reads do not move it */
+
+    struct revoke_ctx rv = {a.key.id};
+    assert_int_equal(db_run(db, DB_WRITE, "t", revoke_cb, &rv), 1);
+    assert_true(db_config_epoch(db) > e1);
+    assert_int_equal(db_run(db, DB_WRITE, "t", revoke_cb, &rv), 0); /* already revoked */
+    assert_int_equal(db_run(db, DB_READ, "t", read_cb, &r), 1);
+    assert_int_equal(r.key_status, 0);
+}
+
+static void test_epoch_is_shared_between_handles(void **state)
+{
+    struct db *db = *state;
+    char err[256];
+    struct db *other = db_open(url, err, sizeof err); /* as another process would */
+    assert_non_null(other);
+    uint64_t before = db_config_epoch(db);
+    struct insert_ctx a;
+    fill(&a, "other");
+    assert_int_equal(db_run(other, DB_WRITE, "t", insert_cb, &a), 1);
+    assert_true(db_config_epoch(db) > before);
+    db_close(other);
+}
+
+/* Several threads each insert merchants on their own connection at once:
+ * the runner retries SQLITE_BUSY and every row lands. */
+enum { WRITERS = 4, PER_WRITER = 50 };
+
+static enum db_status count_cb(struct db_tx *tx, void *cls)
+{
+    return DB_CALL(tx, merchants, count, (int64_t *)cls);
+}
+
+static void *writer(void *p)
+{
+    struct db *db = p;
+    for (int i = 0; i < PER_WRITER; i++) {
+        struct insert_ctx c;
+        fill(&c, "w");
+        if (db_run(db, DB_WRITE, "t", insert_cb, &c) != 1)
+            return (void *)1;
+    }
+    db_thread_release(db);
+    return NULL;
+}
+
+static void test_concurrent_writers(void **state)
+{
+    struct db *db = *state;
+    int64_t before = 0, after = 0;
+    assert_int_equal(db_run(db, DB_READ, "t", count_cb, &before), 1);
+    pthread_t t[WRITERS];
+    for (int i = 0; i < WRITERS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, writer, db), 0);
+    for (int i = 0; i < WRITERS; i++) {
+        void *ret;
+        pthread_join(t[i], &ret);
+        assert_null(ret);
+    }
+    assert_int_equal(db_run(db, DB_READ, "t", count_cb, &after), 1);
+    assert_int_equal(after - before, WRITERS * PER_WRITER);
+}
+
+static void test_bad_urls(void **state)
+{
+    (void)state;
+    char err[256];
+    assert_null(db_open("mysql://x", err, sizeof err));
+    assert_non_null(strstr(err, "expected sqlite:PATH"));
+    assert_null(db_open("sqlite:", err, sizeof err));
+    assert_null(db_open("sqlite:/proc/forbidden/x.db", err, sizeof err));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_migrate_is_idempotent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_roundtrip_and_scoping, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rollback_writes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_revoked_key_is_not_found_and_epoch_moves, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_epoch_is_shared_between_handles, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
+        cmocka_unit_test(test_bad_urls),
+    };
+    return cmocka_run_group_tests_name("db (sqlite)", tests, NULL, NULL);
+}
