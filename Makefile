@@ -117,6 +117,7 @@ test: deps
 
 FUZZ_CC     := clang
 FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
+               -fno-sanitize-recover=undefined \
                $(PKG_CFLAGS) -DARENA_MALLOC
 FUZZ_LIB_SRC := src/core/money.c src/core/currency.c src/core/fieldspec.c src/util/arena.c \
                 src/util/time.c
