@@ -11,7 +11,8 @@
 struct app {
     const struct config *cfg;
     struct db *db;
-    usec_t started_at; /* wall clock, for build info */
+    usec_t started_at;       /* wall clock, for build info */
+    struct workers *workers; /* background job threads (NULL in admin commands) */
 };
 
 #endif

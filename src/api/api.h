@@ -17,6 +17,12 @@ extern const size_t api_route_count;
 
 void api_config_get(struct req *r);
 void api_integration_put(struct req *r);
+void api_chat2pay_create(struct req *r);
+void api_chat2pay_status(struct req *r);
+void api_cancel(struct req *r);
+void api_sandbox_messages(struct req *r);
+void api_link_page(struct req *r);
+void api_static_css(struct req *r);
 void api_livez(struct req *r);
 void api_readyz(struct req *r);
 void api_metrics(struct req *r);

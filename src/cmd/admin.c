@@ -101,6 +101,7 @@ struct merchant_ctx {
     size_t ncurrencies;
     struct db_api_key *key;
     uint8_t hash[32];
+    char gateway_settings_id[DB_UUID_LEN];
 };
 
 static enum db_status create_merchant_cb(struct db_tx *tx, void *cls)
@@ -113,6 +114,10 @@ static enum db_status create_merchant_cb(struct db_tx *tx, void *cls)
     if (st < 0)
         return st;
     st = DB_CALL(tx, api_keys, insert, c->key, c->hash);
+    if (st < 0)
+        return st;
+    st = DB_CALL(tx, settings, gateway_settings_insert, c->m->id, c->gateway_settings_id,
+                 "Sandbox gateway", c->m->created_at);
     if (st < 0)
         return st;
     return DB_ONE_RESULT;
@@ -137,6 +142,11 @@ bool admin_merchant_create(struct db *db, const struct merchant_new *in, struct 
     out->sms_enabled = in->sms_enabled;
     out->whatsapp_enabled = in->whatsapp_enabled;
     out->created_at = out->updated_at = time_now();
+    out->default_transaction_type = 2; /* Sale */
+    out->link_ttl_s = DB_DEFAULT_LINK_TTL_S;
+    out->click_ttl_s = DB_DEFAULT_CLICK_TTL_S;
+    out->page_ttl_s = DB_DEFAULT_PAGE_TTL_S;
+    crypto_uuid_v4(c.gateway_settings_id);
     make_key(out->id, in->environment, key, key_out, c.hash);
     if (db_run(db, DB_WRITE, "merchant_create", create_merchant_cb, &c) <= 0) {
         snprintf(err, errlen, "could not store the merchant (see the log above)");

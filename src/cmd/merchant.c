@@ -19,6 +19,9 @@ static const char usage[] =
     "       chatpay merchant show   MERCHANT_ID [--db URL] [--config FILE] [--json]\n"
     "       chatpay merchant update MERCHANT_ID [--name NAME] [--environment ENV]\n"
     "                               [--currencies LIST] [--channels LIST]\n"
+    "                               [--link-ttl DUR] [--click-ttl DUR] [--page-ttl DUR]\n"
+    "                               [--transaction-type Sale|Authorization]\n"
+    "                               [--sms-from MSISDN] [--whatsapp-from MSISDN]\n"
     "                               [--db URL] [--config FILE] [--json]\n"
     "\n"
     "create   add a merchant and print its first API key (shown once).\n"
@@ -26,7 +29,11 @@ static const char usage[] =
     "         default currency), channels sms,whatsapp.\n"
     "list     every merchant.\n"
     "show     one merchant with its currencies, integrators and API keys (masked).\n"
-    "update   change name, environment, currencies or channels.\n";
+    "update   change name, environment, currencies, channels, link expiry, the default\n"
+    "         transaction type or the sender numbers. Durations: 90s, 5m, 2h, 1d.\n"
+    "         --link-ttl: an unopened link expires after this (default 5m);\n"
+    "         --click-ttl: the first open extends the link by this (default 15m);\n"
+    "         --page-ttl: the payment page lives this long (default 15m).\n";
 
 enum {
     OPT_NAME = 1,
@@ -36,7 +43,13 @@ enum {
     OPT_DB,
     OPT_CONFIG,
     OPT_JSON,
-    OPT_HELP
+    OPT_HELP,
+    OPT_LINK_TTL,
+    OPT_CLICK_TTL,
+    OPT_PAGE_TTL,
+    OPT_TXN_TYPE,
+    OPT_SMS_FROM,
+    OPT_WA_FROM,
 };
 
 static const struct option options[] = {
@@ -48,6 +61,12 @@ static const struct option options[] = {
     {"config", required_argument, NULL, OPT_CONFIG},
     {"json", no_argument, NULL, OPT_JSON},
     {"help", no_argument, NULL, OPT_HELP},
+    {"link-ttl", required_argument, NULL, OPT_LINK_TTL},
+    {"click-ttl", required_argument, NULL, OPT_CLICK_TTL},
+    {"page-ttl", required_argument, NULL, OPT_PAGE_TTL},
+    {"transaction-type", required_argument, NULL, OPT_TXN_TYPE},
+    {"sms-from", required_argument, NULL, OPT_SMS_FROM},
+    {"whatsapp-from", required_argument, NULL, OPT_WA_FROM},
     {NULL, 0, NULL, 0},
 };
 
@@ -55,7 +74,35 @@ struct merchant_args {
     const char *name, *environment, *currencies, *channels, *db, *config;
     bool json;
     const char *id;
+    const char *link_ttl, *click_ttl, *page_ttl, *txn_type, *sms_from, *wa_from;
 };
+
+/* Limits of the link durations: 30 seconds to 30 days. */
+#define TTL_MIN_S 30
+#define TTL_MAX_S (30LL * 24 * 3600)
+
+static bool parse_ttl(const char *s, int64_t *out)
+{
+    usec_t us;
+    if (!time_parse_duration(s, &us) || us % 1000000 != 0)
+        return false;
+    int64_t secs = us / 1000000;
+    if (secs < TTL_MIN_S || secs > TTL_MAX_S)
+        return false;
+    *out = secs;
+    return true;
+}
+
+/* "+27820000000" / "27820000000" → digits; false when not a 7–15 digit number. */
+static bool parse_msisdn(const char *s, char out[16])
+{
+    const char *d = s[0] == '+' ? s + 1 : s;
+    size_t n = strlen(d);
+    if (n < 7 || n > 15 || d[0] == '0' || strspn(d, "0123456789") != n)
+        return false;
+    memcpy(out, d, n + 1);
+    return true;
+}
 
 /* Parse "sms,whatsapp" / "sms" / "whatsapp" / "none". */
 static bool parse_channels(const char *s, bool *sms, bool *wa)
@@ -94,6 +141,14 @@ static json_object *merchant_json(const struct db_merchant *m)
     json_object_object_add(o, "createdAt", json_object_new_string(ts));
     time_format_rfc3339(m->updated_at, ts, sizeof ts);
     json_object_object_add(o, "updatedAt", json_object_new_string(ts));
+    json_object_object_add(
+        o, "defaultTransactionType",
+        json_object_new_string(m->default_transaction_type == 1 ? "Authorization" : "Sale"));
+    json_object_object_add(o, "linkTtlSeconds", json_object_new_int64(m->link_ttl_s));
+    json_object_object_add(o, "clickTtlSeconds", json_object_new_int64(m->click_ttl_s));
+    json_object_object_add(o, "pageTtlSeconds", json_object_new_int64(m->page_ttl_s));
+    json_object_object_add(o, "smsFrom", json_object_new_string(m->sms_from));
+    json_object_object_add(o, "whatsappFrom", json_object_new_string(m->whatsapp_from));
     return o;
 }
 
@@ -304,6 +359,9 @@ struct update_ctx {
     size_t ncur;
     bool set_currencies;
     bool sms, wa;
+    int64_t link_ttl, click_ttl, page_ttl;
+    int txn_type;
+    char sms_from[16], wa_from[16];
 };
 
 static enum db_status update_txn(struct db_tx *tx, void *cls)
@@ -320,6 +378,18 @@ static enum db_status update_txn(struct db_tx *tx, void *cls)
         c->m.sms_enabled = c->sms;
         c->m.whatsapp_enabled = c->wa;
     }
+    if (c->link_ttl)
+        c->m.link_ttl_s = c->link_ttl;
+    if (c->click_ttl)
+        c->m.click_ttl_s = c->click_ttl;
+    if (c->page_ttl)
+        c->m.page_ttl_s = c->page_ttl;
+    if (c->txn_type)
+        c->m.default_transaction_type = c->txn_type;
+    if (c->a->sms_from)
+        memcpy(c->m.sms_from, c->sms_from, sizeof c->m.sms_from);
+    if (c->a->wa_from)
+        memcpy(c->m.whatsapp_from, c->wa_from, sizeof c->m.whatsapp_from);
     c->m.updated_at = time_now();
     st = DB_CALL(tx, merchants, update, &c->m);
     if (st < 0)
@@ -348,7 +418,26 @@ static int do_update(struct merchant_args *a, struct db *db)
             return cmd_usage_error(usage, "--%s", err);
         c.set_currencies = true;
     }
-    if (!a->name && !a->environment && !a->channels && !a->currencies)
+    if (a->link_ttl && !parse_ttl(a->link_ttl, &c.link_ttl))
+        return cmd_usage_error(usage, "--link-ttl: a duration from 30s to 30d, like 90s, 5m, 2h");
+    if (a->click_ttl && !parse_ttl(a->click_ttl, &c.click_ttl))
+        return cmd_usage_error(usage, "--click-ttl: a duration from 30s to 30d, like 90s, 5m, 2h");
+    if (a->page_ttl && !parse_ttl(a->page_ttl, &c.page_ttl))
+        return cmd_usage_error(usage, "--page-ttl: a duration from 30s to 30d, like 90s, 5m, 2h");
+    if (a->txn_type) {
+        if (strcasecmp(a->txn_type, "Sale") == 0)
+            c.txn_type = 2;
+        else if (strcasecmp(a->txn_type, "Authorization") == 0)
+            c.txn_type = 1;
+        else
+            return cmd_usage_error(usage, "--transaction-type: must be Sale or Authorization");
+    }
+    if (a->sms_from && !parse_msisdn(a->sms_from, c.sms_from))
+        return cmd_usage_error(usage, "--sms-from: an international number of 7 to 15 digits");
+    if (a->wa_from && !parse_msisdn(a->wa_from, c.wa_from))
+        return cmd_usage_error(usage, "--whatsapp-from: an international number of 7 to 15 digits");
+    if (!a->name && !a->environment && !a->channels && !a->currencies && !a->link_ttl &&
+        !a->click_ttl && !a->page_ttl && !a->txn_type && !a->sms_from && !a->wa_from)
         return cmd_usage_error(usage, "merchant update: nothing to change");
     enum db_status st = db_run(db, DB_WRITE, "merchant_update", update_txn, &c);
     if (st == DB_ROLLBACK)
@@ -401,6 +490,24 @@ int cmd_merchant(int argc, char **argv)
         case OPT_HELP:
             fputs(usage, stdout);
             return 0;
+        case OPT_LINK_TTL:
+            a.link_ttl = optarg;
+            break;
+        case OPT_CLICK_TTL:
+            a.click_ttl = optarg;
+            break;
+        case OPT_PAGE_TTL:
+            a.page_ttl = optarg;
+            break;
+        case OPT_TXN_TYPE:
+            a.txn_type = optarg;
+            break;
+        case OPT_SMS_FROM:
+            a.sms_from = optarg;
+            break;
+        case OPT_WA_FROM:
+            a.wa_from = optarg;
+            break;
         default:
             return cmd_usage_error(usage, "merchant %s: unknown or incomplete option %s", sub,
                                    argv[optind]);
@@ -420,6 +527,14 @@ int cmd_merchant(int argc, char **argv)
     }
     if (strcmp(sub, "create") == 0 && !a.name)
         return cmd_usage_error(usage, "merchant create: --name is required");
+    bool settings =
+        a.link_ttl || a.click_ttl || a.page_ttl || a.txn_type || a.sms_from || a.wa_from;
+    if (strcmp(sub, "update") != 0 && settings)
+        return cmd_usage_error(usage,
+                               "merchant %s: --link-ttl, --click-ttl, --page-ttl, "
+                               "--transaction-type, --sms-from and --whatsapp-from are options "
+                               "of merchant update",
+                               sub);
     if (strcmp(sub, "update") != 0 && strcmp(sub, "create") != 0 &&
         (a.name || a.environment || a.currencies || a.channels))
         return cmd_usage_error(usage,

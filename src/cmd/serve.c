@@ -17,6 +17,7 @@
 #include "api/api.h"
 #include "app.h"
 #include "http/server.h"
+#include "jobs/worker.h"
 #include "util/log.h"
 
 static const char usage[] =
@@ -170,11 +171,18 @@ int cmd_serve(int argc, char **argv)
         db_close(db);
         return cmd_fail("%s", err);
     }
+    app.workers = workers_start(&app, 2);
+    if (!app.workers) {
+        http_server_stop(srv);
+        db_close(db);
+        return cmd_fail("cannot start the background workers");
+    }
     printf("chatpay %s listening on http://%s\n"
            "  API docs:   %s/openapi.json\n"
            "  Database:   %s\n",
            CHATPAY_VERSION, cfg.listen, cfg.public_url, cfg.db);
     if (dev && !dev_merchant(db, &cfg)) {
+        workers_stop(app.workers);
         http_server_stop(srv);
         db_close(db);
         return EXIT_RUNTIME;
@@ -198,6 +206,7 @@ int cmd_serve(int argc, char **argv)
     if (left)
         log_warn("%u requests still in flight after %us; closing", left, cfg.drain_timeout);
     http_server_stop(srv);
+    workers_stop(app.workers);
     db_close(db);
     log_info("stopped");
     return 0;

@@ -64,8 +64,19 @@ struct db_merchant {
     bool sms_enabled;
     bool whatsapp_enabled;
     usec_t created_at;
-    usec_t updated_at; /* last change to the merchant's configuration */
+    usec_t updated_at;            /* last change to the merchant's configuration */
+    int default_transaction_type; /* TXN_SALE or TXN_AUTHORIZATION (core/status.h) */
+    int64_t link_ttl_s;           /* an unopened link expires after this many seconds */
+    int64_t click_ttl_s;          /* the first open extends the link to now + this */
+    int64_t page_ttl_s;           /* the payment page lives this long after the first open */
+    char sms_from[16];            /* sender number for SMS ("" = the provider's default) */
+    char whatsapp_from[16];       /* sender number for WhatsApp */
 };
+
+/* Defaults of a new merchant (the published API's behaviour). */
+#define DB_DEFAULT_LINK_TTL_S  300
+#define DB_DEFAULT_CLICK_TTL_S 900
+#define DB_DEFAULT_PAGE_TTL_S  900
 
 /* A supported currency of a merchant, in the merchant's order. */
 struct db_currency {
@@ -91,6 +102,89 @@ struct db_api_key {
     usec_t created_at;
     usec_t revoked_at; /* 0 when active */
 };
+
+/* A payment link. Variable-length text lives in the arena given to the read. */
+#define DB_REF_LEN 32
+struct db_link {
+    int64_t id;
+    char merchant_id[DB_UUID_LEN];
+    char ref[DB_REF_LEN];   /* paymentLinkRef */
+    char token[DB_REF_LEN]; /* the secret in <public-url>/p/<token> */
+    const char *order_number;
+    int channel; /* enum channel_type */
+    char msisdn_to[16];
+    char msisdn_from[16]; /* "" when not given */
+    char currency[4];
+    int64_t total_minor;
+    bool has_subtotal, has_tax;
+    int64_t subtotal_minor, tax_minor;
+    int transaction_type;                  /* enum transaction_type */
+    char application_id[DB_UUID_LEN];      /* "" when not given */
+    char gateway_settings_id[DB_UUID_LEN]; /* "" when not given */
+    const char *reconciliation_id;         /* NULL when not given */
+    const char *merchant_descriptor;       /* NULL when not given */
+    const char *additional_data;           /* JSON object text or NULL */
+    const char *line_items;                /* JSON array text (normalised) or NULL */
+    bool auto_reversal;
+    usec_t request_timestamp; /* the client's "timestamp" */
+    int status;               /* current transactionStatus id (core/status.h) */
+    int payment_status;       /* enum payment_status */
+    bool live;                /* not expired, cancelled or failed to send */
+    usec_t created_at;
+    usec_t expires_at;       /* the link stops working at this time */
+    usec_t clicked_at;       /* first open; 0 before */
+    usec_t page_expires_at;  /* payment page deadline; 0 before the first open */
+    const char *receipt_ref; /* receiptLinkRef or NULL */
+};
+
+/* One entry of a link's history (transactionStatuses). */
+struct db_link_status {
+    int status;
+    usec_t created_at;
+    int http_code;             /* 0 when no provider answered */
+    const char *response_code; /* NULL when none */
+    const char *response_desc; /* NULL when none */
+};
+
+/* A durable job (the outbox). */
+enum job_kind { JOB_SEND_LINK = 1, JOB_DELIVERY_RECEIPT, JOB_SEND_CANCEL };
+struct db_job {
+    int64_t id;
+    char merchant_id[DB_UUID_LEN];
+    int kind; /* enum job_kind */
+    int64_t link_id;
+    int64_t arg; /* kind-specific (JOB_DELIVERY_RECEIPT: message id) */
+    usec_t run_at;
+    int attempts; /* times claimed so far, including this one */
+};
+
+/* A message recorded by the sandbox channel. */
+struct db_message {
+    int64_t id;
+    char merchant_id[DB_UUID_LEN];
+    int64_t job_id; /* the job that sent it (unique: a retried job sends once) */
+    int64_t link_id;
+    int channel;
+    char msisdn_from[16];
+    char msisdn_to[16];
+    const char *text;
+    const char *status; /* "SENT", "DELIVERED", "FAILED", "UNDELIVERED" */
+    usec_t created_at;
+};
+
+/* An idempotency record: the first request with a key, and its reply. */
+enum idem_state { IDEM_IN_PROGRESS = 0, IDEM_DONE = 1 };
+struct db_idempotency {
+    uint8_t request_hash[32];
+    int state;        /* enum idem_state */
+    int status;       /* HTTP status of the stored reply */
+    const char *body; /* the stored reply body (arena) */
+    usec_t created_at;
+};
+
+typedef void (*db_link_status_cb)(void *cls, const struct db_link_status *s);
+typedef void (*db_message_cb)(void *cls, const struct db_message *m);
+typedef void (*db_link_id_cb)(void *cls, int64_t link_id, const char *merchant_id);
 
 typedef void (*db_merchant_cb)(void *cls, const struct db_merchant *m);
 typedef void (*db_api_key_cb)(void *cls, const struct db_api_key *k);
@@ -136,6 +230,83 @@ struct db_ops {
         enum db_status (*list)(struct db_tx *tx, const char *merchant_id, db_api_key_cb cb,
                                void *cls);
     } api_keys;
+
+    struct {
+        /* is `id` one of the merchant's payment gateway settings? */
+        enum db_status (*gateway_settings_exists)(struct db_tx *tx, const char *merchant_id,
+                                                  const char *id);
+        enum db_status (*gateway_settings_insert)(struct db_tx *tx, const char *merchant_id,
+                                                  const char *id, const char *name, usec_t now);
+    } settings;
+
+    struct {
+        /* sets l->id */
+        enum db_status (*insert)(struct db_tx *tx, struct db_link *l);
+        enum db_status (*get_by_ref)(struct db_tx *tx, const char *merchant_id, const char *ref,
+                                     struct arena *a, struct db_link *out);
+        /* the newest link for an order number */
+        enum db_status (*get_by_order)(struct db_tx *tx, const char *merchant_id,
+                                       const char *order_number, struct arena *a,
+                                       struct db_link *out);
+        enum db_status (*get_by_receipt)(struct db_tx *tx, const char *merchant_id,
+                                         const char *receipt_ref, struct arena *a,
+                                         struct db_link *out);
+        enum db_status (*get_by_id)(struct db_tx *tx, const char *merchant_id, int64_t id,
+                                    struct arena *a, struct db_link *out);
+        /* by the token of /p/<token>; the token itself identifies the merchant */
+        enum db_status (*get_by_token)(struct db_tx *tx, const char *token, struct arena *a,
+                                       struct db_link *out);
+        /* live links for an order (not expired at `now`) */
+        enum db_status (*count_live)(struct db_tx *tx, const char *merchant_id,
+                                     const char *order_number, usec_t now, int64_t *n);
+        /* store status, payment_status, live, expires_at, clicked_at, page_expires_at */
+        enum db_status (*update)(struct db_tx *tx, const struct db_link *l);
+        /* live links whose expiry has passed (workers: across merchants) */
+        enum db_status (*list_expired)(struct db_tx *tx, usec_t now, int limit, db_link_id_cb cb,
+                                       void *cls);
+        enum db_status (*status_append)(struct db_tx *tx, const char *merchant_id, int64_t link_id,
+                                        const struct db_link_status *s);
+        enum db_status (*status_list)(struct db_tx *tx, const char *merchant_id, int64_t link_id,
+                                      struct arena *a, db_link_status_cb cb, void *cls);
+    } links;
+
+    struct {
+        /* sets j->id */
+        enum db_status (*insert)(struct db_tx *tx, struct db_job *j);
+        /* take the next due job and lock it until now + lease (workers: across merchants) */
+        enum db_status (*claim)(struct db_tx *tx, usec_t now, usec_t lease, struct db_job *out);
+        enum db_status (*complete)(struct db_tx *tx, int64_t id, usec_t now);
+        enum db_status (*retry)(struct db_tx *tx, int64_t id, usec_t run_at, const char *error);
+        enum db_status (*count_pending)(struct db_tx *tx, int64_t *n);
+    } jobs;
+
+    struct {
+        /* sets m->id; DB_NO_RESULTS when the job already sent its message */
+        enum db_status (*insert)(struct db_tx *tx, struct db_message *m);
+        enum db_status (*get_by_job)(struct db_tx *tx, int64_t job_id, struct arena *a,
+                                     struct db_message *out);
+        enum db_status (*set_status)(struct db_tx *tx, const char *merchant_id, int64_t id,
+                                     const char *status);
+        /* newest first; to may be NULL for all */
+        enum db_status (*list)(struct db_tx *tx, const char *merchant_id, const char *to, int limit,
+                               struct arena *a, db_message_cb cb, void *cls);
+    } messages;
+
+    struct {
+        /* insert an IN_PROGRESS record; DB_NO_RESULTS when the key exists */
+        enum db_status (*begin)(struct db_tx *tx, const char *merchant_id, const char *key,
+                                const uint8_t hash[32], usec_t now);
+        enum db_status (*get)(struct db_tx *tx, const char *merchant_id, const char *key,
+                              struct arena *a, struct db_idempotency *out);
+        /* replace a stale or finished record by a new IN_PROGRESS one */
+        enum db_status (*restart)(struct db_tx *tx, const char *merchant_id, const char *key,
+                                  const uint8_t hash[32], usec_t now);
+        enum db_status (*finish)(struct db_tx *tx, const char *merchant_id, const char *key,
+                                 int status, const char *body);
+        enum db_status (*forget)(struct db_tx *tx, const char *merchant_id, const char *key);
+        /* drop records older than `before` */
+        enum db_status (*purge)(struct db_tx *tx, usec_t before);
+    } idempotency;
 
     struct {
         enum db_status (*insert)(struct db_tx *tx, const char *merchant_id,

@@ -35,7 +35,8 @@ enum route_auth {
 };
 
 /* route flags */
-#define ROUTE_JSON_BODY (1u << 0) /* body must be a JSON object; parsed into r->json */
+#define ROUTE_JSON_BODY (1u << 0)  /* body must be a JSON object; parsed into r->json */
+#define ROUTE_IDEMPOTENT (1u << 1) /* honours the Idempotency-Key header (see idempotency.c) */
 
 /* A route: one entry of the table in api/routes.c. Patterns are absolute
  * paths whose segments are literal or "{name}" (matches one non-empty
@@ -96,6 +97,12 @@ void reply_error(struct req *r, enum err_code code, const char *message);
 void reply_field_errors(struct req *r, const struct field_errors *errs);
 /* Add a header to the reply that this request will send. */
 void reply_header(struct req *r, const char *name, const char *value);
+
+/* Store the reply of an idempotent request inside the handler's own write
+ * transaction, so that the record and the effect commit together. A no-op
+ * when the request carries no Idempotency-Key. */
+enum db_status http_idempotency_store(struct db_tx *tx, struct req *r, int status,
+                                      const char *body);
 
 /* The status answered so far (0 before any reply). */
 int req_status(const struct req *r);

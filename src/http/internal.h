@@ -35,6 +35,11 @@ struct req_private {
     const char *hdr_values[REPLY_MAX_HEADERS];
     size_t nhdr;
     bool queued;
+
+    /* idempotency (ROUTE_IDEMPOTENT routes with an Idempotency-Key header) */
+    const char *idem_key;
+    uint8_t idem_hash[32];
+    bool idem_stored; /* the handler stored its reply in its transaction */
 };
 
 /* Route matching (route.c). Returns the index of the matching route or
@@ -45,6 +50,12 @@ size_t route_match(const struct route *routes, size_t n, const char *method, con
 
 /* Authentication (auth.c): fills r->auth or answers 401/503 itself. */
 bool auth_api_key_or_reply(struct req *r);
+
+/* Idempotency (idempotency.c): before the handler, either claims the key
+ * (returns true: run the handler) or answers (replay, 409, 422) and returns
+ * false; after the handler, stores the reply unless the handler did. */
+bool idempotency_begin_or_reply(struct req *r);
+void idempotency_end(struct req *r);
 
 /* Metrics (metrics.c). */
 void metrics_init(const struct route *routes, size_t n);

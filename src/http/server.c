@@ -258,7 +258,11 @@ static void dispatch(struct req *r)
         return;
     if ((r->route->flags & ROUTE_JSON_BODY) && !parse_json_or_reply(r))
         return;
+    if ((r->route->flags & ROUTE_IDEMPOTENT) && !idempotency_begin_or_reply(r))
+        return;
     r->route->handler(r);
+    if (p->idem_key)
+        idempotency_end(r);
     if (!p->status) {
         log_error("handler for %s %s gave no reply", r->route->method, r->route->pattern);
         reply_error(r, ERR_INTERNAL, NULL);

@@ -5,7 +5,9 @@
 
 #include <string.h>
 
-#define MERCHANT_COLS "id, name, environment, sms_enabled, whatsapp_enabled, created_at, updated_at"
+#define MERCHANT_COLS                                                                              \
+    "id, name, environment, sms_enabled, whatsapp_enabled, created_at, updated_at,"                \
+    " default_transaction_type, link_ttl_s, click_ttl_s, page_ttl_s, sms_from, whatsapp_from"
 
 static void read_merchant(sqlite3_stmt *st, struct db_merchant *m)
 {
@@ -19,6 +21,29 @@ static void read_merchant(sqlite3_stmt *st, struct db_merchant *m)
     m->whatsapp_enabled = sqlite3_column_int(st, 4) != 0;
     m->created_at = sqlite3_column_int64(st, 5);
     m->updated_at = sqlite3_column_int64(st, 6);
+    m->default_transaction_type = sqlite3_column_int(st, 7);
+    m->link_ttl_s = sqlite3_column_int64(st, 8);
+    m->click_ttl_s = sqlite3_column_int64(st, 9);
+    m->page_ttl_s = sqlite3_column_int64(st, 10);
+    sqlite_col_text(st, 11, m->sms_from, sizeof m->sms_from);
+    sqlite_col_text(st, 12, m->whatsapp_from, sizeof m->whatsapp_from);
+}
+
+/* Bind the settable columns at positions first..first+11 (all but id). */
+static void bind_merchant(sqlite3_stmt *st, int first, const struct db_merchant *m)
+{
+    sqlite3_bind_text(st, first, m->name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, first + 1, db_environment_name(m->environment), -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, first + 2, m->sms_enabled);
+    sqlite3_bind_int(st, first + 3, m->whatsapp_enabled);
+    sqlite3_bind_int64(st, first + 4, m->created_at);
+    sqlite3_bind_int64(st, first + 5, m->updated_at);
+    sqlite3_bind_int(st, first + 6, m->default_transaction_type ? m->default_transaction_type : 2);
+    sqlite3_bind_int64(st, first + 7, m->link_ttl_s ? m->link_ttl_s : DB_DEFAULT_LINK_TTL_S);
+    sqlite3_bind_int64(st, first + 8, m->click_ttl_s ? m->click_ttl_s : DB_DEFAULT_CLICK_TTL_S);
+    sqlite3_bind_int64(st, first + 9, m->page_ttl_s ? m->page_ttl_s : DB_DEFAULT_PAGE_TTL_S);
+    sqlite3_bind_text(st, first + 10, m->sms_from, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, first + 11, m->whatsapp_from, -1, SQLITE_TRANSIENT);
 }
 
 enum db_status sqlite_merchants_insert(struct db_tx *tx, const struct db_merchant *m)
@@ -26,16 +51,11 @@ enum db_status sqlite_merchants_insert(struct db_tx *tx, const struct db_merchan
     db_tx_config_changed(tx);
     sqlite3_stmt *st = sqlite_stmt(tx, STMT_MERCHANT_INSERT,
                                    "INSERT INTO merchants (" MERCHANT_COLS ")"
-                                   " VALUES (?, ?, ?, ?, ?, ?, ?)");
+                                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (!st)
         return DB_HARD_ERROR;
     sqlite3_bind_text(st, 1, m->id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, m->name, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 3, db_environment_name(m->environment), -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 4, m->sms_enabled);
-    sqlite3_bind_int(st, 5, m->whatsapp_enabled);
-    sqlite3_bind_int64(st, 6, m->created_at);
-    sqlite3_bind_int64(st, 7, m->updated_at);
+    bind_merchant(st, 2, m);
     return sqlite_exec_stmt(tx, st, "merchant insert");
 }
 
@@ -64,16 +84,15 @@ enum db_status sqlite_merchants_update(struct db_tx *tx, const struct db_merchan
     db_tx_config_changed(tx);
     sqlite3_stmt *st = sqlite_stmt(tx, STMT_MERCHANT_UPDATE,
                                    "UPDATE merchants SET name = ?, environment = ?,"
-                                   " sms_enabled = ?, whatsapp_enabled = ?, updated_at = ?"
+                                   " sms_enabled = ?, whatsapp_enabled = ?, created_at = ?,"
+                                   " updated_at = ?, default_transaction_type = ?,"
+                                   " link_ttl_s = ?, click_ttl_s = ?, page_ttl_s = ?,"
+                                   " sms_from = ?, whatsapp_from = ?"
                                    " WHERE id = ?");
     if (!st)
         return DB_HARD_ERROR;
-    sqlite3_bind_text(st, 1, m->name, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, db_environment_name(m->environment), -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 3, m->sms_enabled);
-    sqlite3_bind_int(st, 4, m->whatsapp_enabled);
-    sqlite3_bind_int64(st, 5, m->updated_at);
-    sqlite3_bind_text(st, 6, m->id, -1, SQLITE_TRANSIENT);
+    bind_merchant(st, 1, m);
+    sqlite3_bind_text(st, 13, m->id, -1, SQLITE_TRANSIENT);
     return sqlite_exec_stmt(tx, st, "merchant update");
 }
 

@@ -36,6 +36,34 @@ enum sqlite_stmt_id {
     STMT_INTEGRATOR_GET,
     STMT_INTEGRATOR_SET_STATUS,
     STMT_INTEGRATOR_LIST,
+    STMT_GATEWAY_EXISTS,
+    STMT_GATEWAY_INSERT,
+    STMT_LINK_INSERT,
+    STMT_LINK_BY_REF,
+    STMT_LINK_BY_ORDER,
+    STMT_LINK_BY_RECEIPT,
+    STMT_LINK_BY_ID,
+    STMT_LINK_BY_TOKEN,
+    STMT_LINK_COUNT_LIVE,
+    STMT_LINK_UPDATE,
+    STMT_LINK_EXPIRED,
+    STMT_LINK_STATUS_INSERT,
+    STMT_LINK_STATUS_LIST,
+    STMT_JOB_INSERT,
+    STMT_JOB_CLAIM,
+    STMT_JOB_COMPLETE,
+    STMT_JOB_RETRY,
+    STMT_JOB_PENDING,
+    STMT_MESSAGE_INSERT,
+    STMT_MESSAGE_BY_JOB,
+    STMT_MESSAGE_STATUS,
+    STMT_MESSAGE_LIST,
+    STMT_IDEM_BEGIN,
+    STMT_IDEM_GET,
+    STMT_IDEM_RESTART,
+    STMT_IDEM_FINISH,
+    STMT_IDEM_FORGET,
+    STMT_IDEM_PURGE,
     STMT__COUNT
 };
 
@@ -104,5 +132,59 @@ enum db_status sqlite_integrators_set_status(struct db_tx *tx, const char *merch
                                              usec_t now);
 enum db_status sqlite_integrators_list(struct db_tx *tx, const char *merchant_id,
                                        db_integrator_cb cb, void *cls);
+
+enum db_status sqlite_settings_gateway_exists(struct db_tx *tx, const char *merchant_id,
+                                              const char *id);
+enum db_status sqlite_settings_gateway_insert(struct db_tx *tx, const char *merchant_id,
+                                              const char *id, const char *name, usec_t now);
+
+enum db_status sqlite_links_insert(struct db_tx *tx, struct db_link *l);
+enum db_status sqlite_links_get_by_ref(struct db_tx *tx, const char *merchant_id, const char *ref,
+                                       struct arena *a, struct db_link *out);
+enum db_status sqlite_links_get_by_order(struct db_tx *tx, const char *merchant_id,
+                                         const char *order_number, struct arena *a,
+                                         struct db_link *out);
+enum db_status sqlite_links_get_by_receipt(struct db_tx *tx, const char *merchant_id,
+                                           const char *receipt_ref, struct arena *a,
+                                           struct db_link *out);
+enum db_status sqlite_links_get_by_id(struct db_tx *tx, const char *merchant_id, int64_t id,
+                                      struct arena *a, struct db_link *out);
+enum db_status sqlite_links_get_by_token(struct db_tx *tx, const char *token, struct arena *a,
+                                         struct db_link *out);
+enum db_status sqlite_links_count_live(struct db_tx *tx, const char *merchant_id,
+                                       const char *order_number, usec_t now, int64_t *n);
+enum db_status sqlite_links_update(struct db_tx *tx, const struct db_link *l);
+enum db_status sqlite_links_list_expired(struct db_tx *tx, usec_t now, int limit,
+                                         db_link_id_cb cb, void *cls);
+enum db_status sqlite_links_status_append(struct db_tx *tx, const char *merchant_id,
+                                          int64_t link_id, const struct db_link_status *s);
+enum db_status sqlite_links_status_list(struct db_tx *tx, const char *merchant_id, int64_t link_id,
+                                        struct arena *a, db_link_status_cb cb, void *cls);
+
+enum db_status sqlite_jobs_insert(struct db_tx *tx, struct db_job *j);
+enum db_status sqlite_jobs_claim(struct db_tx *tx, usec_t now, usec_t lease, struct db_job *out);
+enum db_status sqlite_jobs_complete(struct db_tx *tx, int64_t id, usec_t now);
+enum db_status sqlite_jobs_retry(struct db_tx *tx, int64_t id, usec_t run_at, const char *error);
+enum db_status sqlite_jobs_count_pending(struct db_tx *tx, int64_t *n);
+
+enum db_status sqlite_messages_insert(struct db_tx *tx, struct db_message *m);
+enum db_status sqlite_messages_get_by_job(struct db_tx *tx, int64_t job_id, struct arena *a,
+                                          struct db_message *out);
+enum db_status sqlite_messages_set_status(struct db_tx *tx, const char *merchant_id, int64_t id,
+                                          const char *status);
+enum db_status sqlite_messages_list(struct db_tx *tx, const char *merchant_id, const char *to,
+                                    int limit, struct arena *a, db_message_cb cb, void *cls);
+
+enum db_status sqlite_idempotency_begin(struct db_tx *tx, const char *merchant_id, const char *key,
+                                        const uint8_t hash[32], usec_t now);
+enum db_status sqlite_idempotency_get(struct db_tx *tx, const char *merchant_id, const char *key,
+                                      struct arena *a, struct db_idempotency *out);
+enum db_status sqlite_idempotency_restart(struct db_tx *tx, const char *merchant_id,
+                                          const char *key, const uint8_t hash[32], usec_t now);
+enum db_status sqlite_idempotency_finish(struct db_tx *tx, const char *merchant_id,
+                                         const char *key, int status, const char *body);
+enum db_status sqlite_idempotency_forget(struct db_tx *tx, const char *merchant_id,
+                                         const char *key);
+enum db_status sqlite_idempotency_purge(struct db_tx *tx, usec_t before);
 
 #endif
