@@ -140,12 +140,17 @@ fuzz-run: fuzz
 
 # --- benchmarks ----------------------------------------------------------------
 
-bench: deps all
+build/bench/sqlite_commit: bench/sqlite_commit.c
+	@mkdir -p build/bench
+	$(CC) -std=c17 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o $@ $< \
+	    $(shell pkg-config --cflags --libs sqlite3) -pthread
+
+bench: deps all build/bench/sqlite_commit
 	bench/run
 
 # --- formatting ----------------------------------------------------------------
 
-FORMAT_FILES = $(shell find src tests/unit fuzz -name '*.[ch]')
+FORMAT_FILES = $(shell find src tests/unit fuzz bench -name '*.[ch]')
 
 format:
 	clang-format -i $(FORMAT_FILES)

@@ -51,6 +51,7 @@ struct db *db_open(const char *url, char *err, size_t errlen)
     db->backend = backend;
     pthread_key_create(&db->key, NULL);
     pthread_mutex_init(&db->lock, NULL);
+    pthread_mutex_init(&db->write_lock, NULL);
     /* open this thread's connection now so that a bad path fails here */
     void *conn = backend->conn_open(db, err, errlen);
     if (conn && !backend->epoch_open(db, err, errlen)) {
@@ -131,6 +132,7 @@ void db_close(struct db *db)
     db->backend->epoch_close(db);
     pthread_key_delete(db->key);
     pthread_mutex_destroy(&db->lock);
+    pthread_mutex_destroy(&db->write_lock);
     free(db->target);
     free(db);
 }
@@ -171,11 +173,9 @@ static void backoff(int attempt)
         ;
 }
 
-enum db_status db_run(struct db *db, enum db_mode mode, const char *name, db_txn_cb cb, void *cls)
+static enum db_status run_attempts(struct db *db, struct db_tx *tx, enum db_mode mode,
+                                   const char *name, db_txn_cb cb, void *cls)
 {
-    struct db_tx *tx = db_thread_tx(db);
-    if (!tx)
-        return DB_HARD_ERROR;
     const struct db_ops *ops = db->backend->ops;
     for (int attempt = 1; attempt <= DB_MAX_ATTEMPTS; attempt++) {
         enum db_status st = ops->begin(tx, mode);
@@ -214,6 +214,20 @@ enum db_status db_run(struct db *db, enum db_mode mode, const char *name, db_txn
     }
     log_error("transaction %s: still busy after %d attempts", name, DB_MAX_ATTEMPTS);
     return DB_SOFT_ERROR;
+}
+
+enum db_status db_run(struct db *db, enum db_mode mode, const char *name, db_txn_cb cb, void *cls)
+{
+    struct db_tx *tx = db_thread_tx(db);
+    if (!tx)
+        return DB_HARD_ERROR;
+    bool serialize = mode == DB_WRITE && db->backend->serialize_writes;
+    if (serialize)
+        pthread_mutex_lock(&db->write_lock);
+    enum db_status st = run_attempts(db, tx, mode, name, cb, cls);
+    if (serialize)
+        pthread_mutex_unlock(&db->write_lock);
+    return st;
 }
 
 /* --- enum names shared by every backend and by the API ------------------------- */

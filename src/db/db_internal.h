@@ -18,6 +18,9 @@ struct db_backend {
     /* map the shared configuration epoch counter into db->epoch */
     bool (*epoch_open)(struct db *db, char *err, size_t errlen);
     void (*epoch_close)(struct db *db);
+    /* one writer at a time: queue this process's write transactions on a
+     * mutex instead of letting them spin in the engine's busy handler */
+    bool serialize_writes;
 };
 
 /* One connection, owned by one thread (or by a CLI command). */
@@ -34,6 +37,7 @@ struct db {
     char *target;      /* backend-specific: file path for SQLite */
     pthread_key_t key; /* the calling thread's struct db_tx */
     pthread_mutex_t lock;
+    pthread_mutex_t write_lock; /* see db_backend.serialize_writes */
     struct db_tx *all;
     _Atomic uint64_t *epoch; /* shared configuration epoch (see db_config_epoch) */
     void *epoch_map;         /* backend's mapping of it */

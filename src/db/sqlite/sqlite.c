@@ -353,4 +353,5 @@ const struct db_backend db_sqlite_backend = {
     .conn_close = conn_close,
     .epoch_open = epoch_open,
     .epoch_close = epoch_close,
+    .serialize_writes = true, /* SQLite has one writer at a time anyway */
 };
