@@ -35,7 +35,7 @@ enum route_auth {
 };
 
 /* route flags */
-#define ROUTE_JSON_BODY (1u << 0)  /* body must be a JSON object; parsed into r->json */
+#define ROUTE_JSON_BODY  (1u << 0) /* body must be a JSON object; parsed into r->json */
 #define ROUTE_IDEMPOTENT (1u << 1) /* honours the Idempotency-Key header (see idempotency.c) */
 
 /* A route: one entry of the table in api/routes.c. Patterns are absolute

@@ -154,8 +154,8 @@ enum db_status sqlite_links_get_by_token(struct db_tx *tx, const char *token, st
 enum db_status sqlite_links_count_live(struct db_tx *tx, const char *merchant_id,
                                        const char *order_number, usec_t now, int64_t *n);
 enum db_status sqlite_links_update(struct db_tx *tx, const struct db_link *l);
-enum db_status sqlite_links_list_expired(struct db_tx *tx, usec_t now, int limit,
-                                         db_link_id_cb cb, void *cls);
+enum db_status sqlite_links_list_expired(struct db_tx *tx, usec_t now, int limit, db_link_id_cb cb,
+                                         void *cls);
 enum db_status sqlite_links_status_append(struct db_tx *tx, const char *merchant_id,
                                           int64_t link_id, const struct db_link_status *s);
 enum db_status sqlite_links_status_list(struct db_tx *tx, const char *merchant_id, int64_t link_id,
@@ -181,8 +181,8 @@ enum db_status sqlite_idempotency_get(struct db_tx *tx, const char *merchant_id,
                                       struct arena *a, struct db_idempotency *out);
 enum db_status sqlite_idempotency_restart(struct db_tx *tx, const char *merchant_id,
                                           const char *key, const uint8_t hash[32], usec_t now);
-enum db_status sqlite_idempotency_finish(struct db_tx *tx, const char *merchant_id,
-                                         const char *key, int status, const char *body);
+enum db_status sqlite_idempotency_finish(struct db_tx *tx, const char *merchant_id, const char *key,
+                                         int status, const char *body);
 enum db_status sqlite_idempotency_forget(struct db_tx *tx, const char *merchant_id,
                                          const char *key);
 enum db_status sqlite_idempotency_purge(struct db_tx *tx, usec_t before);
