@@ -278,6 +278,8 @@ struct db_ops {
         enum db_status (*complete)(struct db_tx *tx, int64_t id, usec_t now);
         enum db_status (*retry)(struct db_tx *tx, int64_t id, usec_t run_at, const char *error);
         enum db_status (*count_pending)(struct db_tx *tx, int64_t *n);
+        /* drop jobs finished before `before`, and sandbox messages older than it */
+        enum db_status (*purge)(struct db_tx *tx, usec_t before);
     } jobs;
 
     struct {

@@ -28,6 +28,7 @@ enum {
 };
 #define JOB_LEASE        (60LL * 1000000)        /* µs a claimed job stays locked */
 #define IDEMPOTENCY_KEEP (24LL * 3600 * 1000000) /* µs idempotency records are kept */
+#define JOBS_KEEP        (7LL * 24 * 3600 * 1000000) /* µs finished jobs and sandbox messages are kept */
 #define PURGE_EVERY      (600LL * 1000000)
 
 struct workers {
@@ -127,7 +128,11 @@ static void *job_thread(void *arg)
 
 static enum db_status purge_cb(struct db_tx *tx, void *cls)
 {
-    return DB_CALL(tx, idempotency, purge, *(usec_t *)cls);
+    usec_t now = *(usec_t *)cls;
+    enum db_status st = DB_CALL(tx, idempotency, purge, now - IDEMPOTENCY_KEEP);
+    if (st < 0)
+        return st;
+    return DB_CALL(tx, jobs, purge, now - JOBS_KEEP);
 }
 
 static void *sweeper_thread(void *arg)
@@ -140,8 +145,7 @@ static void *sweeper_thread(void *arg)
         while (jobs_expire_links(w->app, now, SWEEP_BATCH) == SWEEP_BATCH && !stopping(w))
             ;
         if (now - last_purge > PURGE_EVERY) {
-            usec_t before = now - IDEMPOTENCY_KEEP;
-            if (db_run(w->app->db, DB_WRITE, "idempotency_purge", purge_cb, &before) >= 0)
+            if (db_run(w->app->db, DB_WRITE, "purge", purge_cb, &now) >= 0)
                 last_purge = now;
         }
         struct timespec ts = {0, SWEEP_MS * 1000000L};

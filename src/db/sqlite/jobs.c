@@ -111,6 +111,23 @@ enum db_status sqlite_jobs_count_pending(struct db_tx *tx, int64_t *n)
     return s;
 }
 
+enum db_status sqlite_jobs_purge(struct db_tx *tx, usec_t before)
+{
+    sqlite3_stmt *st =
+        sqlite_stmt(tx, STMT_JOB_PURGE, "DELETE FROM jobs WHERE done_at > 0 AND done_at < ?");
+    if (!st)
+        return DB_HARD_ERROR;
+    sqlite3_bind_int64(st, 1, before);
+    enum db_status s = sqlite_exec_stmt(tx, st, "job purge");
+    if (s < 0)
+        return s;
+    st = sqlite_stmt(tx, STMT_MESSAGE_PURGE, "DELETE FROM sandbox_messages WHERE created_at < ?");
+    if (!st)
+        return DB_HARD_ERROR;
+    sqlite3_bind_int64(st, 1, before);
+    return sqlite_exec_stmt(tx, st, "message purge");
+}
+
 /* --- sandbox messages ------------------------------------------------------------ */
 
 #define MESSAGE_COLS                                                                               \

@@ -294,7 +294,7 @@ const struct db_ops db_sqlite_ops = {
               sqlite_links_count_live, sqlite_links_update, sqlite_links_list_expired,
               sqlite_links_status_append, sqlite_links_status_list},
     .jobs = {sqlite_jobs_insert, sqlite_jobs_claim, sqlite_jobs_complete, sqlite_jobs_retry,
-             sqlite_jobs_count_pending},
+             sqlite_jobs_count_pending, sqlite_jobs_purge},
     .messages = {sqlite_messages_insert, sqlite_messages_get_by_job, sqlite_messages_set_status,
                  sqlite_messages_list},
     .idempotency = {sqlite_idempotency_begin, sqlite_idempotency_get, sqlite_idempotency_restart,

@@ -54,6 +54,8 @@ enum sqlite_stmt_id {
     STMT_JOB_COMPLETE,
     STMT_JOB_RETRY,
     STMT_JOB_PENDING,
+    STMT_JOB_PURGE,
+    STMT_MESSAGE_PURGE,
     STMT_MESSAGE_INSERT,
     STMT_MESSAGE_BY_JOB,
     STMT_MESSAGE_STATUS,
@@ -166,6 +168,7 @@ enum db_status sqlite_jobs_claim(struct db_tx *tx, usec_t now, usec_t lease, str
 enum db_status sqlite_jobs_complete(struct db_tx *tx, int64_t id, usec_t now);
 enum db_status sqlite_jobs_retry(struct db_tx *tx, int64_t id, usec_t run_at, const char *error);
 enum db_status sqlite_jobs_count_pending(struct db_tx *tx, int64_t *n);
+enum db_status sqlite_jobs_purge(struct db_tx *tx, usec_t before);
 
 enum db_status sqlite_messages_insert(struct db_tx *tx, struct db_message *m);
 enum db_status sqlite_messages_get_by_job(struct db_tx *tx, int64_t job_id, struct arena *a,
