@@ -12,6 +12,7 @@
 #include "app.h"
 #include "core/currency.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,25 @@ struct config_cache_slot {
 };
 static _Thread_local struct config_cache_slot config_cache[CONFIG_CACHE_SLOTS];
 
+/* The bodies are malloc'd: a thread-specific key with a destructor frees a
+ * thread's bodies when the thread ends. */
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static void cache_free(void *p)
+{
+    struct config_cache_slot *slots = p;
+    for (size_t i = 0; i < CONFIG_CACHE_SLOTS; i++) {
+        free(slots[i].body);
+        slots[i].body = NULL;
+    }
+}
+
+static void cache_key_create(void)
+{
+    pthread_key_create(&cache_key, cache_free);
+}
+
 static struct config_cache_slot *cache_slot(const char *key_id)
 {
     uint32_t h = 2166136261u; /* FNV-1a */
@@ -39,6 +59,9 @@ static void cache_store(struct config_cache_slot *s, const struct db *db, uint64
 {
     if (len > CONFIG_CACHE_MAX_BODY)
         return;
+    pthread_once(&cache_once, cache_key_create);
+    if (!pthread_getspecific(cache_key))
+        pthread_setspecific(cache_key, config_cache);
     char *copy = realloc(s->body, len + 1);
     if (!copy)
         return;

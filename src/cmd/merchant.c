@@ -167,7 +167,7 @@ static void print_currencies(const struct db_currency *list, size_t n)
     putchar('\n');
 }
 
-static int do_create(struct merchant_args *a, struct db *db)
+static int do_create(struct merchant_args *a, const struct config *cfg)
 {
     struct merchant_new in = {
         .name = a->name,
@@ -187,10 +187,16 @@ static int do_create(struct merchant_args *a, struct db *db)
         return cmd_usage_error(usage, "--%s", err);
     if (strlen(a->name) == 0 || strlen(a->name) > DB_NAME_MAX)
         return cmd_usage_error(usage, "--name: must be 1 to %d characters", DB_NAME_MAX);
+    /* the arguments are good: only now touch the database */
+    struct db *db = cmd_open_db(cfg);
+    if (!db)
+        return EXIT_RUNTIME;
     struct db_merchant m;
     struct db_api_key k;
     char key[API_KEY_MAX];
-    if (!admin_merchant_create(db, &in, &m, key, &k, err, sizeof err))
+    bool created = admin_merchant_create(db, &in, &m, key, &k, err, sizeof err);
+    db_close(db);
+    if (!created)
         return cmd_fail("%s", err);
     if (a->json) {
         json_object *o = merchant_json(&m);
@@ -402,7 +408,7 @@ static enum db_status update_txn(struct db_tx *tx, void *cls)
     return DB_ONE_RESULT;
 }
 
-static int do_update(struct merchant_args *a, struct db *db)
+static int do_update(struct merchant_args *a, const struct config *cfg)
 {
     struct update_ctx c = {.a = a};
     enum db_environment env;
@@ -439,7 +445,12 @@ static int do_update(struct merchant_args *a, struct db *db)
     if (!a->name && !a->environment && !a->channels && !a->currencies && !a->link_ttl &&
         !a->click_ttl && !a->page_ttl && !a->txn_type && !a->sms_from && !a->wa_from)
         return cmd_usage_error(usage, "merchant update: nothing to change");
+    /* the arguments are good: only now touch the database */
+    struct db *db = cmd_open_db(cfg);
+    if (!db)
+        return EXIT_RUNTIME;
     enum db_status st = db_run(db, DB_WRITE, "merchant_update", update_txn, &c);
+    db_close(db);
     if (st == DB_ROLLBACK)
         return cmd_fail("no merchant %s", a->id);
     if (st < 0)
@@ -545,18 +556,14 @@ int cmd_merchant(int argc, char **argv)
     struct config cfg;
     if (!cmd_config(&cfg, a.config, a.db))
         return EXIT_RUNTIME;
+    if (strcmp(sub, "create") == 0)
+        return do_create(&a, &cfg);
+    if (strcmp(sub, "update") == 0)
+        return do_update(&a, &cfg);
     struct db *db = cmd_open_db(&cfg);
     if (!db)
         return EXIT_RUNTIME;
-    int rc;
-    if (strcmp(sub, "create") == 0)
-        rc = do_create(&a, db);
-    else if (strcmp(sub, "list") == 0)
-        rc = do_list(&a, db);
-    else if (strcmp(sub, "show") == 0)
-        rc = do_show(&a, db);
-    else
-        rc = do_update(&a, db);
+    int rc = strcmp(sub, "list") == 0 ? do_list(&a, db) : do_show(&a, db);
     db_close(db);
     return rc;
 }

@@ -21,6 +21,8 @@ struct req_private {
     size_t body_len;
     size_t max_body;
     bool too_large;
+    size_t discarded; /* bytes of an oversized body dropped so far */
+    bool dispatched;  /* the body is complete and the request is being answered */
 
     /* set on the first call when no route matched */
     enum err_code route_error;

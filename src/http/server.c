@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "util/crypto.h"
+#include "util/json_check.h"
 #include "util/log.h"
 
 struct http_server {
@@ -31,7 +32,9 @@ struct http_server {
     size_t nroutes;
     struct app *app;
     size_t default_max_body;
-    _Atomic unsigned inflight;
+    _Atomic unsigned dispatched; /* requests past their body, not yet completed */
+    _Atomic unsigned uploading;  /* requests still receiving their body */
+    _Atomic int64_t last_upload; /* monotonic µs of the latest upload activity */
 };
 
 /* Maximum JSON nesting accepted in request bodies. */
@@ -128,24 +131,45 @@ static struct req *req_new(struct http_server *s, struct MHD_Connection *conn, c
         if (*end == '\0' && v > p->max_body)
             p->too_large = true;
     }
-    atomic_fetch_add(&s->inflight, 1);
+    atomic_fetch_add(&s->uploading, 1);
+    atomic_store(&s->last_upload, time_mono());
     return r;
 }
 
-static void append_body(struct req *r, const char *data, size_t n)
+/* Bytes of an oversized body read and dropped before the connection is cut
+ * (a client that streams without end must not hold a thread forever). */
+enum { DISCARD_MAX = 1024 * 1024 };
+
+/* Append upload data; false when the connection should be dropped. */
+static bool append_body(struct req *r, const char *data, size_t n)
 {
     struct req_private *p = r->priv;
-    if (p->too_large)
-        return;
+    if (p->too_large) {
+        p->discarded += n;
+        return p->discarded <= DISCARD_MAX;
+    }
     if (n > p->max_body - p->body_len) {
         p->too_large = true;
-        return;
+        p->discarded = n;
+        return true;
     }
     if (!p->body)
         p->body = arena_alloc(r->arena, p->max_body + 1);
     memcpy(p->body + p->body_len, data, n);
     p->body_len += n;
     p->body[p->body_len] = '\0';
+    return true;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
 }
 
 /* Line and column (1-based) of a byte offset, for JSON error messages. */
@@ -197,31 +221,9 @@ static bool parse_json_or_reply(struct req *r)
         reply_error(r, ERR_MALFORMED_JSON, "Malformed JSON: the body contains a NUL byte");
         return false;
     }
-    struct json_tokener *tok = json_tokener_new_ex(JSON_MAX_DEPTH);
-    if (!tok) {
-        reply_error(r, ERR_INTERNAL, NULL);
-        return false;
-    }
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-    json_object *obj = json_tokener_parse_ex(tok, body, (int)len);
-    enum json_tokener_error jerr = json_tokener_get_error(tok);
-    size_t end = json_tokener_get_parse_end(tok);
-    json_tokener_free(tok);
-    const char *why = NULL;
-    size_t at = end;
-    if (jerr == json_tokener_continue) {
-        why = "unexpected end of input";
-        at = len;
-    } else if (jerr != json_tokener_success) {
-        why = json_tokener_error_desc(jerr);
-        if (at > 0 && at <= len)
-            at--; /* the tokener has consumed the offending character */
-    } else if (body[end + strspn(body + end, " \t\r\n")] != '\0') {
-        why = "unexpected data after the JSON value";
-        at = end + strspn(body + end, " \t\r\n");
-    }
-    if (why) {
-        json_object_put(obj);
+    size_t at;
+    const char *why;
+    if (!json_check(body, len, JSON_MAX_DEPTH, &at, &why)) {
         size_t line, col;
         line_col(body, at, &line, &col);
         reply_error(r, ERR_MALFORMED_JSON,
@@ -230,14 +232,36 @@ static bool parse_json_or_reply(struct req *r)
                                  line, col, at, why));
         return false;
     }
+    /* the text is valid JSON: json-c builds the tree (the terminating NUL,
+     * passed too, ends a top-level number) */
+    struct json_tokener *tok = json_tokener_new_ex(JSON_MAX_DEPTH + 1);
+    if (!tok) {
+        reply_error(r, ERR_INTERNAL, NULL);
+        return false;
+    }
+    json_object *obj = json_tokener_parse_ex(tok, body, (int)len + 1);
+    enum json_tokener_error jerr = json_tokener_get_error(tok);
+    json_tokener_free(tok);
+    if (jerr != json_tokener_success) {
+        json_object_put(obj);
+        reply_error(r, ERR_MALFORMED_JSON,
+                    arena_printf(r->arena, "Malformed JSON: %s", json_tokener_error_desc(jerr)));
+        return false;
+    }
     r->json = obj;
     return true;
 }
 
-/* Everything common to all requests, then the handler. */
+/* Everything common to all requests, then the handler. A request counts as
+ * in flight from here (its body is complete) until MHD reports it done. */
 static void dispatch(struct req *r)
 {
     struct req_private *p = r->priv;
+    if (!p->dispatched) {
+        p->dispatched = true;
+        atomic_fetch_sub(&p->server->uploading, 1);
+        atomic_fetch_add(&p->server->dispatched, 1);
+    }
     if (p->route_error == ERR_METHOD_NOT_ALLOWED) {
         reply_header(r, "Allow", p->allow);
         reply_error(r, ERR_METHOD_NOT_ALLOWED,
@@ -306,15 +330,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (*upload_size) {
-        append_body(r, upload, *upload_size);
+        /* an oversized body without Content-Length is read and dropped (MHD
+         * cannot answer in the middle of an upload); 413 comes at its end */
+        atomic_store(&s->last_upload, time_mono());
+        bool keep = append_body(r, upload, *upload_size);
         *upload_size = 0;
-        if (r->priv->too_large && !r->priv->queued) {
-            /* answer now and let MHD close the connection: reading the rest
-             * of an oversized body would only waste time */
-            dispatch(r);
-            return queue_reply(r);
-        }
-        return MHD_YES;
+        return keep ? MHD_YES : MHD_NO;
     }
     if (r->priv->queued)
         return MHD_YES;
@@ -350,9 +371,29 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         r->priv->status = 499; /* the client went away before a reply */
     metrics_observe(r->priv->route_index, r->priv->status, secs);
     log_request(r, secs * 1e3);
+    bool dispatched = r->priv->dispatched;
     json_object_put(r->json);
     arena_free(r->arena);
-    atomic_fetch_sub(&s->inflight, 1);
+    atomic_fetch_sub(dispatched ? &s->dispatched : &s->uploading, 1);
+}
+
+/* Percent-decoding of paths and query arguments, except that "%00" stays as
+ * written: a decoded NUL would cut the string short ("/livez%00x" must not
+ * be "/livez"). Returns the new length. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    char *w = s;
+    for (const char *p = s; *p; p++) {
+        int hi, lo;
+        if (p[0] == '%' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0 && (hi | lo) != 0) {
+            *w++ = (char)(hi * 16 + lo);
+            p += 2;
+        } else {
+            *w++ = *p;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
 }
 
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
@@ -401,11 +442,13 @@ struct http_server *http_server_start(const struct http_server_config *cfg,
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     s->daemon = MHD_start_daemon(
-        flags, cfg->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        flags, cfg->port, NULL, NULL, on_request, s,
+        /* the logger must come first so that every message goes through it */
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip_connections, MHD_OPTION_CONNECTION_TIMEOUT,
         cfg->connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!s->daemon) {
@@ -424,9 +467,19 @@ void http_server_quiesce(struct http_server *s)
         close(fd);
 }
 
-unsigned http_server_inflight(const struct http_server *s)
+/* An upload with no new data for this long is not waited for on shutdown:
+ * its client has most likely gone (MHD notices a closed connection only when
+ * it next reads from it). */
+#define UPLOAD_QUIET (2LL * 1000000)
+
+unsigned http_server_inflight(const struct http_server *cs)
 {
-    return atomic_load(&((struct http_server *)s)->inflight);
+    struct http_server *s = (struct http_server *)cs;
+    unsigned n = atomic_load(&s->dispatched);
+    unsigned up = atomic_load(&s->uploading);
+    if (up && time_mono() - atomic_load(&s->last_upload) < UPLOAD_QUIET)
+        n += up;
+    return n;
 }
 
 void http_server_stop(struct http_server *s)

@@ -30,7 +30,8 @@ struct http_server *http_server_start(const struct http_server_config *cfg,
 /* Stop accepting new connections; requests in flight go on. */
 void http_server_quiesce(struct http_server *s);
 
-/* Requests received and not yet completed. */
+/* Requests being answered, plus requests still uploading their body while
+ * uploads keep making progress (see UPLOAD_QUIET in server.c). */
 unsigned http_server_inflight(const struct http_server *s);
 
 /* Close everything and free the server. */

@@ -1,0 +1,505 @@
+"""The command line: help, usage errors, merchants, API keys, integrators,
+migrations, configuration precedence and `serve --dev`."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from cp_helpers import (
+    API_KEY_RE,
+    SECRETS,
+    UUID_RE,
+    ServerProcess,
+    assert_no_secrets,
+    free_port,
+    port_accepts,
+    run_cli,
+    start_server,
+)
+from openapi_check import REPO, ApiClient, parse_rfc3339
+
+CONFIG = "/api/v2/config"
+
+
+def assert_usage_error(res, *needles):
+    assert res.returncode == 2, res
+    assert any(l.startswith("chatpay: ") for l in res.stderr.splitlines()), res.stderr
+    assert "usage: chatpay" in res.stderr
+    assert res.stdout == ""
+    for n in needles:
+        assert n in res.stderr, (n, res.stderr)
+
+
+def assert_runtime_error(res, *needles):
+    assert res.returncode == 1, res
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    assert lines[0].startswith("chatpay: ")
+    assert res.stdout == ""
+    for n in needles:
+        assert n in res.stderr, (n, res.stderr)
+
+
+# ---- help and usage -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, first_line",
+    [
+        (["--help"], "usage: chatpay COMMAND"),
+        (["-h"], "usage: chatpay COMMAND"),
+        (["help"], "usage: chatpay COMMAND"),
+        (["serve", "--help"], "usage: chatpay serve"),
+        (["migrate", "--help"], "usage: chatpay migrate"),
+        (["merchant", "--help"], "usage: chatpay merchant"),
+        (["merchant", "create", "--help"], "usage: chatpay merchant"),
+        (["apikey", "--help"], "usage: chatpay apikey"),
+        (["apikey", "create", "--help"], "usage: chatpay apikey"),
+        (["integrator", "--help"], "usage: chatpay integrator"),
+        (["integrator", "add", "--help"], "usage: chatpay integrator"),
+    ],
+)
+def test_help(args, first_line, tmp_path):
+    res = run_cli(*args, cwd=tmp_path)
+    assert res.returncode == 0, res
+    assert res.stdout.startswith(first_line), res.stdout
+    assert res.stderr == ""
+    assert not (tmp_path / "var").exists()  # --help touches no database
+
+
+def test_top_level_help_lists_commands(tmp_path):
+    out = run_cli("--help", cwd=tmp_path).stdout
+    for cmd in ("serve", "migrate", "merchant", "apikey", "integrator"):
+        assert re.search(rf"^\s+{cmd}\s", out, re.M), cmd
+
+
+def test_version(tmp_path):
+    res = run_cli("--version", cwd=tmp_path)
+    assert res.returncode == 0
+    version = (REPO / "VERSION").read_text().strip()
+    assert res.stdout.startswith(f"chatpay {version} ")
+
+
+def test_no_arguments(tmp_path):
+    res = run_cli(cwd=tmp_path)
+    assert res.returncode == 2
+    assert "usage: chatpay" in res.stderr and res.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["frobnicate"], 'unknown command "frobnicate"'),
+        (["merchant"], "missing subcommand"),
+        (["merchant", "explode"], "unknown subcommand"),
+        (["merchant", "create"], "--name is required"),
+        (["merchant", "create", "--name", "X", "--bogus"], "--bogus"),
+        (["merchant", "create", "--name"], "--name"),
+        (["merchant", "create", "--name", "X", "--currencies", "XYZ"], "XYZ"),
+        (["merchant", "create", "--name", "X", "--currencies", "ZAR,ZAR"], "ZAR"),
+        (["merchant", "create", "--name", "X", "--currencies", "ZA"], "currencies"),
+        (["merchant", "create", "--name", "X", "--currencies", ""], "currencies"),
+        (["merchant", "create", "--name", "X", "--environment", "staging"], "--environment"),
+        (["merchant", "create", "--name", "X", "--channels", "fax"], "--channels"),
+        (["merchant", "create", "--name", ""], "--name"),
+        (["merchant", "create", "--name", "X", "extra"], "extra"),
+        (["merchant", "show"], "MERCHANT_ID"),
+        (["merchant", "list", "--name", "X"], "takes no"),
+        (["apikey"], "missing subcommand"),
+        (["apikey", "create"], "--merchant"),
+        (["apikey", "rotate", "--merchant", "x"], "unknown subcommand"),
+        (["apikey", "revoke"], "KEY_ID"),
+        (["apikey", "list", "--merchant", "x", "--bogus"], "--bogus"),
+        (["integrator", "add", "--merchant", "x", "--name", "N", "--type", "ROBOT"], "--type"),
+        (["integrator", "add", "--merchant", "x", "--name", "N"], "--type"),
+        (["integrator", "add", "--name", "N", "--type", "OMS"], "--merchant"),
+        (["integrator", "list", "--merchant", "x", "--type", "OMS"], "takes no"),
+        (["serve", "--bogus"], "--bogus"),
+        (["serve", "--listen", "nonsense"], "listen"),
+        (["serve", "--listen", "127.0.0.1:99999"], "listen"),
+        (["serve", "--public-url", "ftp://x"], "public-url"),
+        (["serve", "extra"], "extra"),
+        (["migrate", "--bogus"], "--bogus"),
+        (["migrate", "extra"], "extra"),
+    ],
+)
+def test_usage_errors(tmp_path, args, needle):
+    # no --db added: the arguments are exactly these (a usage error never
+    # reaches the database; the cwd has no var/ for the default one)
+    res = run_cli(*args, cwd=tmp_path, timeout=10)
+    assert_usage_error(res, needle)
+
+
+def test_usage_errors_have_no_side_effects(tmp_path):
+    """A mistyped command must not create or migrate a database (here: the
+    default sqlite:var/chatpay.db under the working directory)."""
+    cases = [
+        ["merchant", "create", "--name", "X", "--currencies", "XYZ"],
+        ["merchant", "create", "--name", "X", "--environment", "staging"],
+        ["merchant", "create", "--name", "X", "--channels", "fax"],
+        ["merchant", "create", "--name", ""],
+        ["merchant", "update", "00000000-0000-4000-8000-000000000000", "--currencies", "XYZ"],
+        ["integrator", "add", "--merchant", "x", "--name", "N", "--type", "ROBOT"],
+        ["serve", "--listen", "nonsense"],
+    ]
+    touched = []
+    for i, args in enumerate(cases):
+        cwd = tmp_path / f"case{i}"
+        cwd.mkdir()
+        res = run_cli(*args, cwd=cwd, timeout=10)
+        assert res.returncode == 2, (args, res)
+        if (cwd / "var").exists():
+            touched.append(" ".join(args))
+    assert not touched, f"usage errors that created var/chatpay.db: {touched}"
+
+
+def test_usage_error_creates_nothing(cli):
+    before = cli("merchant", "list", "--json").json()
+    for cur in ("XYZ", "ZAR,XYZ", "ZAR,,USD"):
+        assert cli("merchant", "create", "--name", "Nope", "--currencies", cur).returncode == 2
+    after = cli("merchant", "list", "--json").json()
+    assert after == before
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["merchant", "show", "00000000-0000-4000-8000-000000000000"],
+        ["merchant", "show", "UNKNOWN"],
+        ["merchant", "update", "UNKNOWN", "--name", "X"],
+        ["apikey", "create", "--merchant", "UNKNOWN"],
+        ["apikey", "list", "--merchant", "UNKNOWN"],
+        ["apikey", "revoke", "key_doesnotexist"],
+        ["integrator", "add", "--merchant", "UNKNOWN", "--name", "N", "--type", "OMS"],
+        ["integrator", "list", "--merchant", "UNKNOWN"],
+    ],
+)
+def test_unknown_ids_are_runtime_errors(cli, args):
+    assert_runtime_error(cli(*args))
+
+
+def test_bad_database_url(tmp_path):
+    res = run_cli("merchant", "list", "--db", "mysql://nowhere", cwd=tmp_path)
+    assert_runtime_error(res, "mysql://nowhere")
+    res = run_cli("migrate", "--db", "sqlite:", cwd=tmp_path)
+    assert_runtime_error(res, "empty path")
+
+
+def test_missing_config_file(tmp_path):
+    res = run_cli("migrate", "--config", str(tmp_path / "nope.ini"), "--db", f"sqlite:{tmp_path}/x.db",
+                  cwd=tmp_path)
+    assert_runtime_error(res, "nope.ini")
+
+
+# ---- merchants -----------------------------------------------------------------------------
+
+
+def test_merchant_create_json(make_merchant):
+    m = make_merchant(name="Corner Café", currencies="ZAR,USD")
+    assert UUID_RE.fullmatch(m["merchantId"])
+    assert m["name"] == "Corner Café"
+    assert m["environment"] == "SANDBOX"
+    assert m["currencies"] == ["ZAR", "USD"]
+    assert m["defaultCurrency"] == "ZAR"
+    assert API_KEY_RE.fullmatch(m["apiKey"]) and m["apiKey"].startswith("cp_sandbox_")
+    assert re.fullmatch(r"key_[0-9A-Za-z]{12}", m["apiKeyId"])
+
+
+def test_merchant_create_defaults(cli, api):
+    res = cli("merchant", "create", "--name", "Defaults", "--json")
+    assert res.returncode == 0, res.stderr
+    m = res.json()
+    SECRETS.merchant_ids.add(m["merchantId"])
+    assert m["currencies"] == ["USD"]
+    body = api.get(CONFIG, key=m["apiKey"]).body
+    assert [(c["iso"], c["isDefault"]) for c in body["supportedCurrencies"]] == [("USD", True)]
+    assert body["environment"] == "SANDBOX"
+    assert body["smsChannelEnabled"] and body["whatsappChannelEnabled"]
+
+
+def test_merchant_create_text_output(cli):
+    res = cli("merchant", "create", "--name", "Texty", "--currencies", "EUR")
+    assert res.returncode == 0, res.stderr
+    assert "Merchant created." in res.stdout
+    keys = API_KEY_RE.findall(res.stdout)
+    assert len(keys) == 1, "the key is printed once"
+    assert "EUR (default)" in res.stdout
+
+
+def test_merchant_list(cli, make_merchant):
+    a = make_merchant(name="List A")
+    b = make_merchant(name="List B", environment="production")
+    res = cli("merchant", "list", "--json")
+    assert res.returncode == 0, res.stderr
+    listed = {m["merchantId"]: m for m in res.json()}
+    assert listed[a["merchantId"]]["name"] == "List A"
+    assert listed[b["merchantId"]]["name"] == "List B"
+    assert listed[a["merchantId"]]["environment"] == "SANDBOX"
+    assert listed[b["merchantId"]]["environment"] == "PRODUCTION"
+    assert_no_secrets(res.stdout, "merchant list")
+    text = cli("merchant", "list")
+    assert text.returncode == 0 and a["merchantId"] in text.stdout and "List B" in text.stdout
+
+
+def test_merchant_show(cli, merchant, add_integrator):
+    it = add_integrator(merchant["merchantId"], name="Shown", type="CLICKATELL_PRODUCT")
+    res = cli("merchant", "show", merchant["merchantId"], "--json")
+    assert res.returncode == 0, res.stderr
+    shown = res.json()
+    assert shown["merchantId"] == merchant["merchantId"]
+    assert shown["currencies"] == ["ZAR", "USD"]
+    assert shown["integrators"] == [
+        {"applicationId": it["applicationId"], "name": "Shown", "type": "CLICKATELL_PRODUCT", "status": "ACTIVATED"}
+    ]
+    assert [k["id"] for k in shown["apiKeys"]] == [merchant["apiKeyId"]]
+    assert shown["apiKeys"][0]["key"] == "cp_sandbox_****" + merchant["apiKey"][-4:]
+    assert_no_secrets(res.stdout, "merchant show --json")
+    text = cli("merchant", "show", merchant["merchantId"])
+    assert text.returncode == 0 and "Shown" in text.stdout
+    assert_no_secrets(text.stdout, "merchant show")
+
+
+def test_merchant_update(cli, api, merchant):
+    key = merchant["apiKey"]
+    before = api.get(CONFIG, key=key).body
+    time.sleep(0.01)
+    res = cli("merchant", "update", merchant["merchantId"], "--name", "Renamed", "--currencies", "EUR,ZAR", "--json")
+    assert res.returncode == 0, res.stderr
+    assert res.json()["name"] == "Renamed"
+    after = api.get(CONFIG, key=key).body
+    assert [(c["iso"], c["id"], c["isDefault"]) for c in after["supportedCurrencies"]] == [
+        ("EUR", 978, True),
+        ("ZAR", 710, False),
+    ]
+    assert after["supportedCurrencies"][0]["symbol"] == "€"
+    assert parse_rfc3339(after["updateTime"]) > parse_rfc3339(before["updateTime"])
+    shown = cli("merchant", "show", merchant["merchantId"], "--json").json()
+    assert shown["name"] == "Renamed" and shown["currencies"] == ["EUR", "ZAR"]
+
+
+def test_merchant_update_environment_and_channels(cli, api, merchant):
+    res = cli("merchant", "update", merchant["merchantId"], "--environment", "production", "--channels", "sms")
+    assert res.returncode == 0, res.stderr
+    body = api.get(CONFIG, key=merchant["apiKey"]).body
+    assert body["environment"] == "PRODUCTION"
+    assert (body["smsChannelEnabled"], body["whatsappChannelEnabled"]) == (True, False)
+    # currencies were not touched
+    assert [c["iso"] for c in body["supportedCurrencies"]] == ["ZAR", "USD"]
+
+
+def test_merchant_update_nothing(cli, merchant):
+    assert_usage_error(cli("merchant", "update", merchant["merchantId"]), "nothing to change")
+
+
+def test_merchant_update_bad_currency_changes_nothing(cli, api, merchant):
+    assert_usage_error(cli("merchant", "update", merchant["merchantId"], "--currencies", "EUR,XYZ"), "XYZ")
+    body = api.get(CONFIG, key=merchant["apiKey"]).body
+    assert [c["iso"] for c in body["supportedCurrencies"]] == ["ZAR", "USD"]
+
+
+# ---- API keys ---------------------------------------------------------------------------------
+
+
+def test_apikey_create_and_list(cli, api, merchant):
+    res = cli("apikey", "create", "--merchant", merchant["merchantId"], "--json")
+    assert res.returncode == 0, res.stderr
+    new = res.json()
+    assert new["merchantId"] == merchant["merchantId"]
+    assert new["environment"] == "SANDBOX"
+    assert new["apiKey"] != merchant["apiKey"] and new["apiKeyId"] != merchant["apiKeyId"]
+    assert API_KEY_RE.fullmatch(new["apiKey"])
+    for key in (merchant["apiKey"], new["apiKey"]):
+        r = api.get(CONFIG, key=key)
+        assert r.status_code == 200
+        assert r.body["apiKey"] == "cp_sandbox_****" + key[-4:]
+
+    res = cli("apikey", "list", "--merchant", merchant["merchantId"], "--json")
+    assert res.returncode == 0, res.stderr
+    keys = res.json()
+    assert [k["apiKeyId"] for k in keys] == [merchant["apiKeyId"], new["apiKeyId"]]
+    assert [k["apiKey"] for k in keys] == [
+        "cp_sandbox_****" + merchant["apiKey"][-4:],
+        "cp_sandbox_****" + new["apiKey"][-4:],
+    ]
+    assert all(k["revoked"] is False for k in keys)
+    assert_no_secrets(res.stdout, "apikey list")
+
+    assert cli("apikey", "revoke", new["apiKeyId"]).returncode == 0
+    keys = cli("apikey", "list", "--merchant", merchant["merchantId"], "--json").json()
+    assert [k["revoked"] for k in keys] == [False, True]
+    assert api.get(CONFIG, key=new["apiKey"]).status_code == 401
+    assert api.get(CONFIG, key=merchant["apiKey"]).status_code == 200
+
+
+def test_apikey_for_production_merchant(cli, api, make_merchant):
+    m = make_merchant(environment="production")
+    res = cli("apikey", "create", "--merchant", m["merchantId"], "--json")
+    assert res.returncode == 0
+    new = res.json()
+    assert new["apiKey"].startswith("cp_live_") and new["environment"] == "PRODUCTION"
+    assert api.get(CONFIG, key=new["apiKey"]).body["environment"] == "PRODUCTION"
+
+
+def test_apikey_create_text_output(cli, merchant):
+    res = cli("apikey", "create", "--merchant", merchant["merchantId"])
+    assert res.returncode == 0
+    assert len(API_KEY_RE.findall(res.stdout)) == 1
+    assert "shown only once" in res.stdout
+
+
+# ---- integrators ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("type_", ["OMS", "CLICKATELL_PRODUCT", "APPLICATION"])
+def test_integrator_add_types(api, merchant, add_integrator, type_):
+    it = add_integrator(merchant["merchantId"], name=f"T {type_}", type=type_)
+    assert it["type"] == type_ and it["status"] == "ACTIVATED"
+    assert it["merchantId"] == merchant["merchantId"]
+    assert UUID_RE.fullmatch(it["applicationId"])
+    listed = api.get(CONFIG, key=merchant["apiKey"]).body["integrators"]
+    assert [(i["applicationId"], i["type"]) for i in listed] == [(it["applicationId"], type_)]
+
+
+def test_integrator_list(cli, merchant, add_integrator):
+    a = add_integrator(merchant["merchantId"], name="First")
+    b = add_integrator(merchant["merchantId"], name="Second", type="APPLICATION")
+    res = cli("integrator", "list", "--merchant", merchant["merchantId"], "--json")
+    assert res.returncode == 0, res.stderr
+    assert [(i["applicationId"], i["name"]) for i in res.json()] == [
+        (a["applicationId"], "First"),
+        (b["applicationId"], "Second"),
+    ]
+
+
+# ---- migrations -------------------------------------------------------------------------------
+
+
+def test_migrate_is_idempotent(cli, api):
+    first = cli("migrate")
+    assert first.returncode == 0, first.stderr
+    second = cli("migrate")
+    assert second.returncode == 0, second.stderr
+    m = re.search(r"schema version (\d+)", first.stdout)
+    assert m, first.stdout
+    assert second.stdout == first.stdout
+    ready = api.get("/readyz").body
+    assert ready["status"] == "ready" and ready["schemaVersion"] == int(m.group(1))
+
+
+def test_migrate_fresh_database(tmp_path):
+    db = f"sqlite:{tmp_path / 'fresh.db'}"
+    res = run_cli("migrate", db_url=db, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "fresh.db").exists()
+    again = run_cli("migrate", db_url=db, cwd=tmp_path)
+    assert again.returncode == 0 and again.stdout == res.stdout
+    assert "applied migration" not in again.stderr
+
+
+# ---- configuration precedence -----------------------------------------------------------------
+
+
+def _serve_and_find_port(tmp_path, name, ports, *, flag=None, env=None, config=None):
+    """Start serve with the given sources; return the port it listens on."""
+    args = []
+    if config:
+        args += ["--config", str(config)]
+    srv = ServerProcess(
+        workdir=tmp_path, db_url=f"sqlite:{tmp_path / 'prec.db'}", port=flag or 0, name=name,
+        extra_args=args, env=env or {}, listen_flag=flag is not None,
+    ).start()
+    try:
+        m = srv.wait_stdout(r"listening on http://127\.0\.0\.1:(\d+)")
+        port = int(m.group(1))
+        srv.port = port
+        srv.wait_live()
+        client = ApiClient(srv.base_url)
+        assert client.get("/livez").status_code == 200
+        client.close()
+        others = [p for p in ports if p != port]
+        assert not any(port_accepts(p, timeout=0.3) for p in others)
+        rc = srv.stop()
+        assert rc == 0, srv.tail()
+        return port
+    finally:
+        srv.kill()
+
+
+def test_config_precedence(tmp_path):
+    p1, p2, p3 = free_port(), free_port(), free_port()
+    while len({p1, p2, p3}) < 3:
+        p2, p3 = free_port(), free_port()
+    ini = tmp_path / "chatpay.ini"
+    ini.write_text(f"; test settings\nlisten = 127.0.0.1:{p1}\n")
+    env = {"CHATPAY_LISTEN": f"127.0.0.1:{p2}"}
+    ports = (p1, p2, p3)
+    assert _serve_and_find_port(tmp_path, "prec-all", ports, flag=p3, env=env, config=ini) == p3
+    assert _serve_and_find_port(tmp_path, "prec-env", ports, env=env, config=ini) == p2
+    assert _serve_and_find_port(tmp_path, "prec-file", ports, config=ini) == p1
+    # the file can also be named by CHATPAY_CONFIG
+    assert _serve_and_find_port(tmp_path, "prec-envfile", ports, env={"CHATPAY_CONFIG": str(ini)}) == p1
+
+
+def test_config_file_section_and_errors(tmp_path):
+    good = tmp_path / "good.ini"
+    p = free_port()
+    good.write_text(f"[chatpay]\nlisten = 127.0.0.1:{p}\n")
+    assert _serve_and_find_port(tmp_path, "section", (p,), config=good) == p
+    bad = tmp_path / "bad.ini"
+    bad.write_text("[chatpay]\nlisten = 127.0.0.1:1\nno_such_setting = 1\n")
+    res = run_cli("serve", "--config", str(bad), "--db", f"sqlite:{tmp_path / 'b.db'}", cwd=tmp_path, timeout=15)
+    assert res.returncode == 1
+    assert "no_such_setting" in res.stderr
+
+
+def test_listen_address_in_use(tmp_path, server):
+    res = run_cli("serve", "--listen", f"127.0.0.1:{server.port}", "--db", f"sqlite:{tmp_path / 'x.db'}",
+                  cwd=tmp_path, timeout=15)
+    assert res.returncode == 1
+    assert str(server.port) in res.stderr
+
+
+# ---- serve --dev ------------------------------------------------------------------------------
+
+
+def test_serve_dev(tmp_path):
+    db = f"sqlite:{tmp_path / 'dev.db'}"
+    srv = start_server(tmp_path, db, name="dev1", extra_args=["--dev"])
+    try:
+        srv.wait_stdout(r"API key:")
+        out = srv.stdout()
+        assert "Sandbox Store" in out
+        keys = API_KEY_RE.findall(out)
+        assert keys and all(k == keys[0] for k in keys) and keys[0].startswith("cp_sandbox_")
+        key = keys[0]
+        SECRETS.api_keys.add(key)
+        client = ApiClient(srv.base_url)
+        body = client.get(CONFIG, key=key).body
+        client.close()
+        assert body["environment"] == "SANDBOX"
+        assert [(c["iso"], c["isDefault"]) for c in body["supportedCurrencies"]] == [
+            ("ZAR", True), ("USD", False), ("EUR", False),
+        ]
+        assert body["apiKey"] == "cp_sandbox_****" + key[-4:]
+        assert srv.stop() == 0, srv.tail()
+    finally:
+        srv.kill()
+    assert_no_secrets(srv.log_text(), "--dev server log")
+
+    srv2 = start_server(tmp_path, db, name="dev2", extra_args=["--dev"])
+    try:
+        srv2.wait_stdout(r"Merchants:\s+1 ")
+        out2 = srv2.stdout()
+        assert "Sandbox Store" not in out2
+        assert not API_KEY_RE.search(out2), "a second --dev start printed a new key"
+        client = ApiClient(srv2.base_url)
+        assert client.get(CONFIG, key=key).status_code == 200
+        client.close()
+        assert srv2.stop() == 0, srv2.tail()
+    finally:
+        srv2.kill()
+    listed = run_cli("merchant", "list", "--json", db_url=db, cwd=tmp_path).json()
+    assert [m["name"] for m in listed] == ["Sandbox Store"]

@@ -1,0 +1,310 @@
+"""The HTTP layer: routing (404, 405 + Allow), request ids, and staying up
+under a burst of bad requests."""
+
+from __future__ import annotations
+
+import random
+import re
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from openapi_check import ApiClient, check_response
+
+CONFIG = "/api/v2/config"
+INTEGRATION = "/api/v2/integration"
+HEX32 = re.compile(r"[0-9a-f]{32}")
+
+
+# ---- routing ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/nope", "/api/v2", "/api/v2/", "/api/v2/config/", "/api/v2/config/extra", "/api/v3/config",
+     "/API/V2/CONFIG", "/livez/", "//livez", "/openapi.yaml", "/api/v2/chat-2-pay/unknown/deeper"],
+)
+def test_unknown_path(api, path):
+    r = api.get(path, undocumented=True)
+    assert r.status_code == 404, r.text
+    body = r.body
+    assert body["status"] == "404 NOT_FOUND"
+    assert body["code"] == "no_route"
+    assert isinstance(body["message"], str) and body["message"]
+    assert isinstance(body["errors"], list) and body["errors"]
+    assert r.headers["Content-Type"].startswith("application/json")
+
+
+def test_unknown_path_with_key_is_still_404(api, merchant):
+    r = api.get("/api/v2/nothing-here", key=merchant["apiKey"], undocumented=True)
+    assert r.status_code == 404
+    assert r.body["code"] == "no_route"
+
+
+def test_unknown_path_does_not_echo_markup(api):
+    r = api.get("/%3Cscript%3Ealert(1)%3C/script%3E", undocumented=True)
+    assert r.status_code == 404
+    assert r.headers["Content-Type"].startswith("application/json")
+    assert r.headers.get("X-Content-Type-Options") == "nosniff"
+
+
+@pytest.mark.parametrize(
+    "method, path, allowed",
+    [
+        ("POST", CONFIG, {"GET"}),
+        ("PUT", CONFIG, {"GET"}),
+        ("DELETE", CONFIG, {"GET"}),
+        ("PATCH", CONFIG, {"GET"}),
+        ("GET", INTEGRATION, {"PUT"}),
+        ("POST", INTEGRATION, {"PUT"}),
+        ("DELETE", INTEGRATION, {"PUT"}),
+        ("POST", "/livez", {"GET"}),
+        ("DELETE", "/metrics", {"GET"}),
+        ("PUT", "/openapi.json", {"GET"}),
+    ],
+)
+def test_wrong_method(api, method, path, allowed):
+    r = api.request(method, path, undocumented=True)
+    assert r.status_code == 405, r.text
+    assert "Allow" in r.headers
+    listed = {m.strip() for m in r.headers["Allow"].split(",")}
+    assert listed == allowed
+    body = r.body
+    assert body["status"] == "405 METHOD_NOT_ALLOWED"
+    assert body["code"] == "method_not_allowed"
+    assert method in body["message"]
+    assert isinstance(body["errors"], list) and body["errors"]
+
+
+def test_wrong_method_needs_no_key(api, merchant):
+    # 405 comes from routing, before authentication
+    r = api.request("POST", CONFIG, undocumented=True)
+    assert r.status_code == 405
+    r = api.request("POST", CONFIG, key=merchant["apiKey"], undocumented=True)
+    assert r.status_code == 405
+
+
+def test_query_string_is_not_part_of_the_route(api, merchant):
+    assert api.get("/livez?probe=1").status_code == 200
+    r = api.get(CONFIG + "?x=1&y=%zz", key=merchant["apiKey"])
+    assert r.status_code == 200
+    assert r.body["supportedCurrencies"][0]["iso"] == "ZAR"
+
+
+# ---- request ids -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rid", ["abc-123", "A.b_c-9", "x", "0123456789abcdef0123456789abcdef"])
+def test_request_id_echoed(api, rid):
+    r = api.get("/livez", headers={"X-Request-Id": rid})
+    assert r.headers["X-Request-Id"] == rid
+
+
+def test_request_id_echoed_on_errors(api, merchant):
+    h = {"X-Request-Id": "err-1"}
+    assert api.get(CONFIG, headers=h).headers["X-Request-Id"] == "err-1"
+    assert api.get("/nope", headers=h, undocumented=True).headers["X-Request-Id"] == "err-1"
+    assert api.request("POST", CONFIG, headers=h, undocumented=True).headers["X-Request-Id"] == "err-1"
+    r = api.put(INTEGRATION, key=merchant["apiKey"], headers={**h, "Content-Type": "application/json"}, data=b"{")
+    assert r.status_code == 400 and r.headers["X-Request-Id"] == "err-1"
+
+
+@pytest.mark.parametrize(
+    "rid",
+    ["has space", "a" * 33, "<script>", "semi;colon", "quote\"d", "slash/x", "x" * 200, "\u00e9t\u00e9"],
+    ids=["space", "33-chars", "markup", "semicolon", "quote", "slash", "200-chars", "latin1"],
+)
+def test_request_id_replaced_when_not_plain(api, rid):
+    headers = {"X-Request-Id": rid.encode("latin-1")}
+    r = api.get("/livez", headers=headers)
+    got = r.headers["X-Request-Id"]
+    assert HEX32.fullmatch(got), got
+
+
+def test_request_id_generated(api):
+    ids = {api.get("/livez").headers["X-Request-Id"] for _ in range(5)}
+    assert len(ids) == 5
+    assert all(HEX32.fullmatch(i) for i in ids), ids
+
+
+# ---- a burst of bad requests --------------------------------------------------------------
+
+
+def _read_response(sock: socket.socket, deadline: float) -> bytes:
+    """Read until EOF, or until a complete Content-Length response, or deadline."""
+    data = b""
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.05, deadline - time.monotonic()))
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            break
+        except OSError:
+            break
+        if not chunk:
+            break
+        data += chunk
+        head, sep, body = data.partition(b"\r\n\r\n")
+        if sep:
+            m = re.search(rb"(?im)^content-length:\s*(\d+)\s*$", head)
+            if m and len(body) >= int(m.group(1)):
+                break
+    return data
+
+
+def _parse_response(data: bytes):
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    m = re.match(rb"HTTP/1\.[01] (\d{3}) ", lines[0] + b" ")
+    assert m, f"not an HTTP response: {data[:200]!r}"
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(b":")
+        headers[k.decode("latin-1").strip()] = v.decode("latin-1").strip()
+    return int(m.group(1)), headers, body
+
+
+def raw_exchange(port, payload: bytes, *, close_early=False, timeout=3.0):
+    """Send payload on a fresh connection; None when we hang up without reading,
+    b"" when the server closed without answering, else the raw response."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        try:
+            s.sendall(payload)
+        except OSError:
+            return b""
+        if close_early:
+            return None
+        try:
+            s.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        return _read_response(s, time.monotonic() + timeout)
+
+
+RAW_GARBAGE = [
+    b"GARBAGE\r\n\r\n",
+    b"\x00\x01\x02\x03\xff\xfe\r\n\r\n",
+    b"GET\r\n\r\n",
+    b"GET / HTTP/9.9\r\nHost: x\r\n\r\n",
+    b"GET /livez HTTP/1.1\r\nHost: x\r\nBroken header line\r\n\r\n",
+    b"PUT /api/v2/integration HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n{}",
+    b"PUT /api/v2/integration HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n{}",
+    b"PUT /api/v2/integration HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+    b"GET /livez HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\n",
+    b"\r\n" * 100,
+]
+
+RAW_EARLY_CLOSE = [
+    b"",
+    b"GE",
+    b"GET /api/v2/config HTTP/1.1\r\nHost: x\r\nAuthoriz",
+    b"PUT /api/v2/integration HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    b"Content-Length: 500\r\n\r\n{\"applicationUuid\":",
+    b"PUT /api/v2/integration HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n{\"a\"",
+]
+
+# well-formed HTTP that the dispatcher answers: (payload, method, path, undocumented, status)
+RAW_ROUTED = [
+    (b"GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "GET", "/nope", True, 404),
+    (b"DELETE /api/v2/config HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "DELETE", CONFIG, True, 405),
+    (b"GET /api/v2/config HTTP/1.0\r\nAuthorization: nope\r\n\r\n", "GET", CONFIG, False, 401),
+    (b"PUT /api/v2/integration HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+     "PUT", INTEGRATION, False, 401),
+]
+
+
+def test_burst_of_bad_requests(server, merchant):
+    """200 bad requests of many kinds, 8 at a time; then the server still works."""
+    rng = random.Random(20260131)
+    key = merchant["apiKey"]
+    deadline = time.monotonic() + 60
+    local = threading.local()
+
+    def client() -> ApiClient:
+        if not hasattr(local, "api"):
+            local.api = ApiClient(server.base_url, timeout=10)
+        return local.api
+
+    def api_case(i: int, r: random.Random):
+        api = client()
+        kind = r.randrange(9)
+        if kind == 0:  # random bytes as a JSON body
+            raw = bytes(r.randrange(256) for _ in range(r.randrange(1, 200)))
+            resp = api.put(INTEGRATION, key=key, data=raw, headers={"Content-Type": "application/json"})
+            return resp.status_code in (400, 404), resp
+        if kind == 1:  # truncated valid JSON
+            raw = b'{"applicationUuid":"x","status":"ACTIVATED"}'[: r.randrange(1, 44)]
+            resp = api.put(INTEGRATION, key=key, data=raw, headers={"Content-Type": "application/json"})
+            return resp.status_code == 400, resp
+        if kind == 2:
+            resp = api.put(INTEGRATION, json={"applicationUuid": "x", "status": "ACTIVATED"})
+            return resp.status_code == 401, resp
+        if kind == 3:
+            junk = "".join(chr(r.randrange(33, 127)) for _ in range(r.randrange(1, 300)))
+            resp = api.get(CONFIG, key=junk)
+            return resp.status_code == 401, resp
+        if kind == 4:
+            resp = api.get(f"/x{r.randrange(10**6)}/{'y' * r.randrange(0, 500)}", undocumented=True)
+            return resp.status_code == 404, resp
+        if kind == 5:
+            resp = api.request(r.choice(["POST", "DELETE", "PATCH"]), CONFIG, undocumented=True)
+            return resp.status_code == 405, resp
+        if kind == 6:
+            resp = api.put(INTEGRATION, key=key, data=b"{}", headers={"Content-Type": "text/plain"})
+            return resp.status_code == 415, resp
+        if kind == 7:
+            resp = api.put(INTEGRATION, key=key, data=b" " * 70000, headers={"Content-Type": "application/json"})
+            return resp.status_code == 413, resp
+        nested = b"[" * r.randrange(30, 3000)
+        resp = api.put(INTEGRATION, key=key, data=nested, headers={"Content-Type": "application/json"})
+        return resp.status_code == 400, resp
+
+    def raw_case(i: int, r: random.Random):
+        kind = r.randrange(3)
+        if kind == 0:
+            data = raw_exchange(server.port, r.choice(RAW_GARBAGE))
+            if data:
+                status, headers, body = _parse_response(data)
+                # answered by libmicrohttpd itself (before any route): only the status is ours to check
+                return 400 <= status < 600 and status not in (500, 502, 503), f"garbage → {status}"
+            return True, "closed"
+        if kind == 1:
+            raw_exchange(server.port, r.choice(RAW_EARLY_CLOSE), close_early=True)
+            return True, "hung up"
+        payload, method, path, undocumented, status = r.choice(RAW_ROUTED)
+        data = raw_exchange(server.port, payload)
+        got, headers, body = _parse_response(data)
+        check_response(method, path, got, headers, body, undocumented=undocumented)
+        return got == status, f"{method} {path} → {got}"
+
+    def one(case):
+        i, seed = case
+        if time.monotonic() > deadline:
+            return False, "deadline passed"
+        return (raw_case if i % 5 < 2 else api_case)(i, random.Random(seed))
+
+    cases = [(i, rng.random()) for i in range(200)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(one, cases, timeout=90))
+    bad = [(i, what) for i, (ok, what) in enumerate(results) if not ok]
+    assert not bad, f"{len(bad)} unexpected answers, first: {bad[:3]}"
+    assert time.monotonic() <= deadline, "burst took too long"
+
+    # still alive and serving, database included
+    assert server.process.alive()
+    api = ApiClient(server.base_url)
+    assert api.get("/livez").status_code == 200
+    r = api.get(CONFIG, key=key)
+    assert r.status_code == 200 and r.body["apiKey"].endswith(key[-4:])
+    assert api.get("/readyz").status_code == 200
+    api.close()
+
+
+@pytest.mark.parametrize("path", ["/livez%00", "/livez%00x", "/api/v2/config%00.json"])
+def test_encoded_nul_does_not_truncate_the_path(api, merchant, path):
+    # "/livez%00…" is not "/livez": a decoded NUL must not cut the path short
+    r = api.get(path, key=merchant["apiKey"], undocumented=True)
+    assert r.status_code in (400, 404), r.status_code
