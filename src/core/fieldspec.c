@@ -10,6 +10,8 @@
  */
 #include "core/fieldspec.h"
 
+#include "util/utf8.h"
+
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -93,55 +95,6 @@ static void fs_error(struct fs_ctx *c, const char *reason)
 }
 
 /* ---- text checks ---------------------------------------------------------- */
-
-/* Decode one UTF-8 sequence from s[0..len) (len >= 1). Returns its length
- * (1..4) and the code point, or 0 when the bytes are not well-formed UTF-8
- * (Unicode Table 3-7: no overlong forms, no surrogates, nothing above
- * U+10FFFF, no truncated sequence). */
-static size_t utf8_next(const unsigned char *s, size_t len, uint32_t *cp)
-{
-    unsigned char b0 = s[0];
-    unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the 2nd byte */
-    size_t n;
-    uint32_t c;
-
-    if (b0 < 0x80) {
-        *cp = b0;
-        return 1;
-    }
-    if (b0 >= 0xC2 && b0 <= 0xDF) {
-        n = 2;
-        c = b0 & 0x1Fu;
-    } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-        n = 3;
-        c = b0 & 0x0Fu;
-        if (b0 == 0xE0)
-            lo = 0xA0; /* overlong below U+0800 */
-        else if (b0 == 0xED)
-            hi = 0x9F; /* surrogates U+D800..U+DFFF */
-    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-        n = 4;
-        c = b0 & 0x07u;
-        if (b0 == 0xF0)
-            lo = 0x90; /* overlong below U+10000 */
-        else if (b0 == 0xF4)
-            hi = 0x8F; /* above U+10FFFF */
-    } else {
-        return 0; /* continuation byte, C0/C1 (overlong) or F5..FF */
-    }
-    if (len < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        unsigned char b = s[i];
-        if (b < lo || b > hi)
-            return 0;
-        lo = 0x80;
-        hi = 0xBF;
-        c = (c << 6) | (b & 0x3Fu);
-    }
-    *cp = c;
-    return n;
-}
 
 /* Unicode general category Cc, except tab and newline. */
 static bool is_control(uint32_t cp)

@@ -24,6 +24,7 @@
  * number, currency or, for a payment request, URL makes the call return -1.
  */
 #include "core/message.h"
+#include "util/utf8.h"
 
 #include <string.h>
 
@@ -42,43 +43,6 @@
 #define AMOUNT_CAP 40
 
 /* ---- UTF-8 --------------------------------------------------------------- */
-
-/* Decode one UTF-8 character at s (s[0] != 0). Sets *n to the bytes it takes
- * and returns the code point, or -1 for a malformed sequence (overlong form,
- * surrogate, beyond U+10FFFF, truncated), in which case *n is 1 so that each
- * bad byte counts as one character. A NUL byte ends any sequence as malformed. */
-static int32_t utf8_decode(const unsigned char *s, size_t *n)
-{
-    unsigned c = s[0];
-    size_t len;
-    int32_t cp;
-
-    *n = 1;
-    if (c < 0x80)
-        return (int32_t)c;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-        cp = (int32_t)(c & 0x1F);
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        cp = (int32_t)(c & 0x0F);
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        cp = (int32_t)(c & 0x07);
-    } else {
-        return -1;
-    }
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return -1;
-        cp = (cp << 6) | (int32_t)(s[i] & 0x3F);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return -1;
-    *n = len;
-    return cp;
-}
 
 /* ---- GSM 03.38 ----------------------------------------------------------- */
 
@@ -263,7 +227,7 @@ size_t message_gsm7_septets(const char *utf8, bool *all_gsm7)
 
     while (p != NULL && *p != '\0') {
         size_t n;
-        size_t cost = gsm7_cost(utf8_decode(p, &n));
+        size_t cost = gsm7_cost(utf8_decode_z(p, &n));
         if (cost == 0) {
             all = false;
             cost = 1;
@@ -329,7 +293,7 @@ static int gsm7_clean_bounded(const char *utf8, char *out, size_t cap, size_t ma
     *complete = true;
     while (p != NULL && *p != '\0') {
         size_t n;
-        int32_t cp = utf8_decode(p, &n);
+        int32_t cp = utf8_decode_z(p, &n);
         char letter[2] = {0, 0};
         const char *rep;
         size_t rep_len, cost;
@@ -349,7 +313,7 @@ static int gsm7_clean_bounded(const char *utf8, char *out, size_t cap, size_t ma
         cost = 0;
         for (size_t i = 0; i < rep_len;) {
             size_t k;
-            cost += gsm7_cost(utf8_decode((const unsigned char *)rep + i, &k));
+            cost += gsm7_cost(utf8_decode_z((const unsigned char *)rep + i, &k));
             i += k;
         }
         if (cost > max_septets - septets) {
@@ -407,7 +371,7 @@ static int wa_clean(const char *utf8, size_t max_cp, char *out, size_t cap)
 
     while (*p != '\0') {
         size_t n;
-        int32_t cp = utf8_decode(p, &n);
+        int32_t cp = utf8_decode_z(p, &n);
 
         if ((cp >= 0x200E && cp <= 0x200F) || (cp >= 0x202A && cp <= 0x202E) ||
             (cp >= 0x2066 && cp <= 0x2069)) {
@@ -543,7 +507,7 @@ static int sms_compose(const char *const *tpls, size_t ntpl, const struct fields
     p = (const unsigned char *)f->merchant;
     while (p[cut] != '\0') {
         size_t n;
-        size_t cost = gsm7_cost(utf8_decode(p + cut, &n));
+        size_t cost = gsm7_cost(utf8_decode_z(p + cut, &n));
         if (used + cost > budget)
             break;
         used += cost;
@@ -621,6 +585,34 @@ static bool url_ok(const char *url)
     return all;
 }
 
+/* Fill the merchant and order fields for m's channel and render: SMS with
+ * the shortest of sms_tpls that fits one message, WhatsApp with wa_tpl. */
+static int compose(const struct message_link *m, const char *const *sms_tpls, size_t nsms,
+                   const char *wa_tpl, struct fields *f, char *out, size_t cap)
+{
+    if (m->channel == CHANNEL_SMS) {
+        char merchant[SMS_FIELD_CAP], order[SMS_FIELD_CAP];
+        bool whole;
+        if (!sms_fields(m, merchant, order, &whole))
+            return fail(out, cap);
+        f->merchant = merchant;
+        f->order = order;
+        return sms_compose(sms_tpls, nsms, f, whole, out, cap);
+    }
+    if (m->channel == CHANNEL_WHATSAPP) {
+        char merchant[4 * WA_MERCHANT_MAX + 4], order[4 * WA_ORDER_MAX + 4];
+        char text[MESSAGE_MAX];
+        if (!wa_fields(m, merchant, sizeof merchant, order, sizeof order))
+            return fail(out, cap);
+        f->merchant = merchant;
+        f->order = order;
+        if (render(wa_tpl, f, text, sizeof text) < 0)
+            return fail(out, cap);
+        return deliver(text, out, cap);
+    }
+    return fail(out, cap);
+}
+
 int message_payment_request(const struct message_link *m, char *out, size_t cap)
 {
     static const char *const sms_tpls[] = {
@@ -646,27 +638,7 @@ int message_payment_request(const struct message_link *m, char *out, size_t cap)
     f.amount = amount;
     f.url = m->link_url;
 
-    if (m->channel == CHANNEL_SMS) {
-        char merchant[SMS_FIELD_CAP], order[SMS_FIELD_CAP];
-        bool whole;
-        if (!sms_fields(m, merchant, order, &whole))
-            return fail(out, cap);
-        f.merchant = merchant;
-        f.order = order;
-        return sms_compose(sms_tpls, sizeof sms_tpls / sizeof sms_tpls[0], &f, whole, out, cap);
-    }
-    if (m->channel == CHANNEL_WHATSAPP) {
-        char merchant[4 * WA_MERCHANT_MAX + 4], order[4 * WA_ORDER_MAX + 4];
-        char text[MESSAGE_MAX];
-        if (!wa_fields(m, merchant, sizeof merchant, order, sizeof order))
-            return fail(out, cap);
-        f.merchant = merchant;
-        f.order = order;
-        if (render(wa_tpl, &f, text, sizeof text) < 0)
-            return fail(out, cap);
-        return deliver(text, out, cap);
-    }
-    return fail(out, cap);
+    return compose(m, sms_tpls, sizeof sms_tpls / sizeof sms_tpls[0], wa_tpl, &f, out, cap);
 }
 
 int message_cancelled(const struct message_link *m, char *out, size_t cap)
@@ -680,25 +652,5 @@ int message_cancelled(const struct message_link *m, char *out, size_t cap)
 
     if (m == NULL || out == NULL)
         return fail(out, cap);
-    if (m->channel == CHANNEL_SMS) {
-        char merchant[SMS_FIELD_CAP], order[SMS_FIELD_CAP];
-        bool whole;
-        if (!sms_fields(m, merchant, order, &whole))
-            return fail(out, cap);
-        f.merchant = merchant;
-        f.order = order;
-        return sms_compose(sms_tpls, sizeof sms_tpls / sizeof sms_tpls[0], &f, whole, out, cap);
-    }
-    if (m->channel == CHANNEL_WHATSAPP) {
-        char merchant[4 * WA_MERCHANT_MAX + 4], order[4 * WA_ORDER_MAX + 4];
-        char text[MESSAGE_MAX];
-        if (!wa_fields(m, merchant, sizeof merchant, order, sizeof order))
-            return fail(out, cap);
-        f.merchant = merchant;
-        f.order = order;
-        if (render(wa_tpl, &f, text, sizeof text) < 0)
-            return fail(out, cap);
-        return deliver(text, out, cap);
-    }
-    return fail(out, cap);
+    return compose(m, sms_tpls, sizeof sms_tpls / sizeof sms_tpls[0], wa_tpl, &f, out, cap);
 }

@@ -15,6 +15,7 @@
  * under WEB_CSP; all presentation is in web_css().
  */
 #include "web/page.h"
+#include "util/utf8.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -33,41 +34,6 @@
 #define USEC_PER_DAY  (24LL * USEC_PER_HOUR)
 
 /* ---- UTF-8 and escaping --------------------------------------------------- */
-
-/* Decode one UTF-8 character at s (s[0] != 0). Sets *n to the bytes it takes
- * and returns the code point, or -1 for a malformed sequence (then *n is 1). */
-static int32_t utf8_decode(const unsigned char *s, size_t *n)
-{
-    unsigned c = s[0];
-    size_t len;
-    int32_t cp;
-
-    *n = 1;
-    if (c < 0x80)
-        return (int32_t)c;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-        cp = (int32_t)(c & 0x1F);
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        cp = (int32_t)(c & 0x0F);
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        cp = (int32_t)(c & 0x07);
-    } else {
-        return -1;
-    }
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return -1;
-        cp = (cp << 6) | (int32_t)(s[i] & 0x3F);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return -1;
-    *n = len;
-    return cp;
-}
 
 /* Characters HTML does not allow in text (parse errors: controls other than
  * tab/LF/CR, noncharacters), and malformed bytes: shown as U+FFFD. */
@@ -107,12 +73,12 @@ char *web_escape(struct arena *a, const char *s)
         return arena_strdup(a, "");
     /* First pass: the size; second: the text. */
     for (p = (const unsigned char *)s; *p != '\0'; p += n) {
-        const char *rep = escape_for(utf8_decode(p, &n));
+        const char *rep = escape_for(utf8_decode_z(p, &n));
         need += rep != NULL ? strlen(rep) : n;
     }
     out = w = arena_alloc(a, need + 1);
     for (p = (const unsigned char *)s; *p != '\0'; p += n) {
-        const char *rep = escape_for(utf8_decode(p, &n));
+        const char *rep = escape_for(utf8_decode_z(p, &n));
         size_t len = rep != NULL ? strlen(rep) : n;
         memcpy(w, rep != NULL ? rep : (const char *)p, len);
         w += len;
@@ -132,7 +98,7 @@ static const char *clip(struct arena *a, const char *s, size_t max_cp)
         return "";
     while (s[i] != '\0') {
         size_t n;
-        (void)utf8_decode((const unsigned char *)s + i, &n);
+        (void)utf8_decode_z((const unsigned char *)s + i, &n);
         if (ncp == max_cp || i + n > max_bytes)
             break;
         ncp++;

@@ -101,14 +101,7 @@ enum db_status sqlite_jobs_count_pending(struct db_tx *tx, int64_t *n)
         sqlite_stmt(tx, STMT_JOB_PENDING, "SELECT COUNT(*) FROM jobs WHERE done_at = 0");
     if (!st)
         return DB_HARD_ERROR;
-    int rc = sqlite3_step(st);
-    enum db_status s = DB_ONE_RESULT;
-    if (rc == SQLITE_ROW)
-        *n = sqlite3_column_int64(st, 0);
-    else
-        s = sqlite_status(tx, rc, "jobs pending");
-    sqlite3_reset(st);
-    return s;
+    return sqlite_one_int64(tx, st, n, "jobs pending");
 }
 
 enum db_status sqlite_jobs_purge(struct db_tx *tx, usec_t before)

@@ -207,14 +207,7 @@ enum db_status sqlite_links_count_live(struct db_tx *tx, const char *merchant_id
     sqlite3_bind_text(st, 1, merchant_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, order_number, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 3, now);
-    int rc = sqlite3_step(st);
-    enum db_status s = DB_ONE_RESULT;
-    if (rc == SQLITE_ROW)
-        *n = sqlite3_column_int64(st, 0);
-    else
-        s = sqlite_status(tx, rc, "link count live");
-    sqlite3_reset(st);
-    return s;
+    return sqlite_one_int64(tx, st, n, "link count live");
 }
 
 enum db_status sqlite_links_update(struct db_tx *tx, const struct db_link *l)

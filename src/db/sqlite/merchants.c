@@ -114,14 +114,7 @@ enum db_status sqlite_merchants_count(struct db_tx *tx, int64_t *n)
     sqlite3_stmt *st = sqlite_stmt(tx, STMT_MERCHANT_COUNT, "SELECT COUNT(*) FROM merchants");
     if (!st)
         return DB_HARD_ERROR;
-    int rc = sqlite3_step(st);
-    enum db_status s = DB_ONE_RESULT;
-    if (rc == SQLITE_ROW)
-        *n = sqlite3_column_int64(st, 0);
-    else
-        s = sqlite_status(tx, rc, "merchant count");
-    sqlite3_reset(st);
-    return s;
+    return sqlite_one_int64(tx, st, n, "merchant count");
 }
 
 enum db_status sqlite_merchants_list(struct db_tx *tx, db_merchant_cb cb, void *cls)

@@ -149,6 +149,20 @@ enum db_status sqlite_exec_stmt(struct db_tx *tx, sqlite3_stmt *st, const char *
     return (enum db_status)changes;
 }
 
+enum db_status sqlite_one_int64(struct db_tx *tx, sqlite3_stmt *st, int64_t *out, const char *what)
+{
+    if (!st)
+        return DB_HARD_ERROR;
+    int rc = sqlite3_step(st);
+    enum db_status s = DB_ONE_RESULT;
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    else
+        s = sqlite_status(tx, rc, what);
+    sqlite3_reset(st);
+    return s;
+}
+
 void sqlite_col_text(sqlite3_stmt *st, int col, char *out, size_t cap)
 {
     const unsigned char *t = sqlite3_column_text(st, col);
@@ -203,15 +217,9 @@ enum db_status sqlite_schema_version(struct db_tx *tx, int *current, int *latest
     *current = 0;
     sqlite3_stmt *st = sqlite_stmt(tx, STMT_SCHEMA_VERSION,
                                    "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
-    if (!st)
-        return DB_HARD_ERROR;
-    int rc = sqlite3_step(st);
-    enum db_status s = DB_ONE_RESULT;
-    if (rc == SQLITE_ROW)
-        *current = sqlite3_column_int(st, 0);
-    else
-        s = sqlite_status(tx, rc, "schema version");
-    sqlite3_reset(st);
+    int64_t v = 0;
+    enum db_status s = sqlite_one_int64(tx, st, &v, "schema version");
+    *current = (int)v;
     return s;
 }
 

@@ -84,6 +84,10 @@ enum db_status sqlite_status(struct db_tx *tx, int rc, const char *what);
 /* Run a statement that returns no rows; returns changed rows or an error. */
 enum db_status sqlite_exec_stmt(struct db_tx *tx, sqlite3_stmt *st, const char *what);
 
+/* Step a query (parameters bound) whose first row's first column is an
+ * integer: into *out, DB_ONE_RESULT; DB_NO_RESULTS without a row. */
+enum db_status sqlite_one_int64(struct db_tx *tx, sqlite3_stmt *st, int64_t *out, const char *what);
+
 /* Copy column `col` as text into out[cap] (truncating; "" for NULL). */
 void sqlite_col_text(sqlite3_stmt *st, int col, char *out, size_t cap);
 

@@ -1,0 +1,20 @@
+/*
+ * utf8.h — decoding UTF-8 strictly (Unicode Table 3-7): no overlong forms,
+ * no surrogates, nothing above U+10FFFF, no truncated sequence.
+ */
+#ifndef CHATPAY_UTIL_UTF8_H
+#define CHATPAY_UTIL_UTF8_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Decode one sequence from s[0..len) (len >= 1). Returns its length (1..4)
+ * and the code point in *cp, or 0 when the bytes are not well-formed. */
+size_t utf8_next(const unsigned char *s, size_t len, uint32_t *cp);
+
+/* The same for a NUL-terminated string (s[0] != 0): returns the code point
+ * and its length in *n, or -1 with *n = 1 for a malformed sequence (so that
+ * each bad byte counts once). A NUL ends any sequence as malformed. */
+int32_t utf8_decode_z(const unsigned char *s, size_t *n);
+
+#endif
