@@ -120,7 +120,7 @@ FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,und
                -fno-sanitize-recover=undefined \
                $(PKG_CFLAGS) -DARENA_MALLOC
 FUZZ_LIB_SRC := src/core/money.c src/core/currency.c src/core/fieldspec.c src/util/arena.c \
-                src/util/time.c
+                src/util/time.c src/util/utf8.c src/util/json_check.c
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS ?= 20
 

@@ -88,8 +88,10 @@ static bool scan_string(struct scan *p)
         if (c < 0x20)
             return fail(p, "control character in a string (escape it)");
         if (c == '\\') {
-            if (p->i + 1 >= p->n)
+            if (p->i + 1 >= p->n) {
+                p->i = p->n; /* a premature end is reported at len */
                 break;
+            }
             unsigned char e = p->s[p->i + 1];
             if (e == 'u') {
                 for (size_t k = 2; k < 6; k++)
@@ -195,6 +197,11 @@ bool json_check(const char *text, size_t len, int max_depth, size_t *err_offset,
     if (!(ok = scan_value_start(&p, &opened)))
         goto out;
     if (opened) {
+        if (max_depth < 1) {
+            p.i--;
+            ok = fail(&p, "nested too deeply");
+            goto out;
+        }
         stack[depth++] = opened;
         /* inside a container: expect a member/element or the close */
         bool first = true;
