@@ -142,6 +142,9 @@ def _check_date(instance: Any) -> bool:
 # ---- OpenAPI 3.0 → JSON Schema draft 4 ----------------------------------------------
 
 
+_JAVA_ENUM = re.compile(r"^\w+\.\w+\(name=([^,()]+), id=\d+\)$")
+
+
 def _convert(node: Any, schema_map: bool = False) -> Any:
     """Copy of node with every OpenAPI `nullable` turned into JSON Schema.
 
@@ -154,6 +157,12 @@ def _convert(node: Any, schema_map: bool = False) -> Any:
     if schema_map:
         return {k: _convert(v) for k, v in node.items()}
     out = {k: _convert(v, schema_map=k in ("properties", "patternProperties")) for k, v in node.items()}
+    # The published document prints Java enums as "TransactionType.SALE(name=Sale,
+    # id=2)"; its README says servers answer with the short name ("Sale"). An
+    # enum of such values therefore also admits each value's `name`.
+    enum = out.get("enum")
+    if isinstance(enum, list) and enum and all(isinstance(v, str) and _JAVA_ENUM.match(v) for v in enum):
+        out["enum"] = enum + [_JAVA_ENUM.match(v).group(1) for v in enum]
     nullable = out.get("nullable")
     if isinstance(nullable, bool):
         del out["nullable"]
