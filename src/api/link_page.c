@@ -66,6 +66,10 @@ static enum db_status page_cb(struct db_tx *tx, void *cls)
         c->outcome = PAGE_CANCELLED;
         return DB_ONE_RESULT;
     }
+    if (l->payment_status != PAY_PENDING && l->payment_status != PAY_FAILED) {
+        c->outcome = PAGE_OPEN; /* paid or being confirmed: the page says so */
+        return DB_ONE_RESULT;
+    }
     if (l->expires_at <= c->now || l->status == LINK_PAYMENT_URL_EXPIRED) {
         c->outcome = PAGE_EXPIRED;
         return DB_ONE_RESULT;
@@ -179,6 +183,32 @@ void api_link_page(struct req *r)
         .expires_at = c.link.page_expires_at ? c.link.page_expires_at : c.link.expires_at,
         .now = c.now,
     };
+    bool paid = c.link.payment_status != PAY_PENDING && c.link.payment_status != PAY_FAILED;
+    if (paid) {
+        reply_message(r, 200, "This order is paid",
+                      arena_printf(r->arena,
+                                   "A payment for order %s has been made or is being "
+                                   "confirmed.",
+                                   c.link.order_number));
+        return;
+    }
+    if (c.link.attempts >= c.merchant.max_payment_attempts) {
+        reply_message(r, 410, "Too many payment attempts",
+                      arena_printf(r->arena,
+                                   "This link is locked after several unsuccessful payments. "
+                                   "Ask %s for a new payment link.",
+                                   merchant));
+        return;
+    }
+    if (c.link.page_expires_at && c.link.page_expires_at <= c.now) {
+        reply_message(r, 410, "This payment page has expired",
+                      arena_printf(r->arena, "Ask %s for a new payment link.", merchant));
+        return;
+    }
+    p.pay_url = arena_printf(r->arena, "/p/%s/pay", c.link.token);
+    if (c.link.payment_status == PAY_FAILED)
+        p.notice = "Your last payment did not go through and no money was taken. You can try "
+                   "again with another card.";
     struct web_line_item *items;
     p.nitems = page_items(r->arena, c.link.line_items, &items);
     p.items = items;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/payments.h"
 #include "app.h"
 #include "core/currency.h"
 #include "core/status.h"
@@ -46,6 +47,17 @@ static void add_string(json_object *o, const char *key, const char *v)
 {
     if (v)
         json_object_object_add(o, key, json_object_new_string(v));
+}
+
+struct ops_ctx {
+    const struct db_link *l;
+    json_object *list;
+};
+
+static void add_payment_entry(void *cls, const struct db_payment_op *op)
+{
+    struct ops_ctx *c = cls;
+    json_object_array_add(c->list, payments_op_json(op, c->l));
 }
 
 static void add_status_entry(void *cls, const struct db_link_status *s)
@@ -101,12 +113,20 @@ enum db_status links_status_json(struct db_tx *tx, struct arena *a, const struct
         json_object_put(history);
         return st;
     }
+    struct ops_ctx ops = {.l = l, .list = json_object_new_array()};
+    st = DB_CALL(tx, payments, list, l->merchant_id, l->id, add_payment_entry, &ops);
+    if (st < 0) {
+        json_object_put(history);
+        json_object_put(ops.list);
+        return st;
+    }
     json_object *integrator = NULL;
     if (l->application_id[0]) {
         struct db_integrator it;
         st = DB_CALL(tx, integrators, get, l->merchant_id, l->application_id, &it);
         if (st < 0) {
             json_object_put(history);
+            json_object_put(ops.list);
             return st;
         }
         if (st > 0) {
@@ -120,12 +140,16 @@ enum db_status links_status_json(struct db_tx *tx, struct arena *a, const struct
     json_object_object_add(o, "orderNumber", json_object_new_string(l->order_number));
     json_object_object_add(o, "paymentLinkRef", json_object_new_string(l->ref));
     json_object_object_add(o, "transactionStatuses", history);
-    json_object_object_add(o, "paymentStatuses", json_object_new_array());
+    json_object_object_add(o, "paymentStatuses", ops.list);
     json_object_object_add(o, "paymentStatus",
                            json_object_new_string(payment_status_name(l->payment_status)));
     char id[8];
     snprintf(id, sizeof id, "%d", l->payment_status);
     json_object_object_add(o, "paymentStatusId", json_object_new_string(id));
+    if (l->payment_status_at)
+        json_object_object_add(o, "paymentStatusTimestamp", json_time(l->payment_status_at));
+    if (l->conversion_at)
+        json_object_object_add(o, "paymentStatusConversionTime", json_time(l->conversion_at));
     json_object_object_add(o, "totalAmount", links_amount_json(l->total_minor, l->currency));
     add_string(o, "receiptLinkRef", l->receipt_ref);
     json_object_object_add(o, "channelName", json_object_new_string(channel_name(l->channel)));

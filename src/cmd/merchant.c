@@ -22,6 +22,7 @@ static const char usage[] =
     "                               [--link-ttl DUR] [--click-ttl DUR] [--page-ttl DUR]\n"
     "                               [--transaction-type Sale|Authorization]\n"
     "                               [--sms-from MSISDN] [--whatsapp-from MSISDN]\n"
+    "                               [--settlement-delay DUR] [--payment-attempts N]\n"
     "                               [--db URL] [--config FILE] [--json]\n"
     "\n"
     "create   add a merchant and print its first API key (shown once).\n"
@@ -33,7 +34,9 @@ static const char usage[] =
     "         transaction type or the sender numbers. Durations: 90s, 5m, 2h, 1d.\n"
     "         --link-ttl: an unopened link expires after this (default 5m);\n"
     "         --click-ttl: the first open extends the link by this (default 15m);\n"
-    "         --page-ttl: the payment page lives this long (default 15m).\n";
+    "         --page-ttl: the payment page lives this long (default 15m);\n"
+    "         --settlement-delay: a sale or capture settles after this (default 24h);\n"
+    "         --payment-attempts: failed payments allowed per link (1-10, default 3).\n";
 
 enum {
     OPT_NAME = 1,
@@ -50,6 +53,8 @@ enum {
     OPT_TXN_TYPE,
     OPT_SMS_FROM,
     OPT_WA_FROM,
+    OPT_SETTLEMENT,
+    OPT_ATTEMPTS,
 };
 
 static const struct option options[] = {
@@ -67,6 +72,8 @@ static const struct option options[] = {
     {"transaction-type", required_argument, NULL, OPT_TXN_TYPE},
     {"sms-from", required_argument, NULL, OPT_SMS_FROM},
     {"whatsapp-from", required_argument, NULL, OPT_WA_FROM},
+    {"settlement-delay", required_argument, NULL, OPT_SETTLEMENT},
+    {"payment-attempts", required_argument, NULL, OPT_ATTEMPTS},
     {NULL, 0, NULL, 0},
 };
 
@@ -75,6 +82,7 @@ struct merchant_args {
     bool json;
     const char *id;
     const char *link_ttl, *click_ttl, *page_ttl, *txn_type, *sms_from, *wa_from;
+    const char *settlement, *attempts;
 };
 
 /* Limits of the link durations: 30 seconds to 30 days. */
@@ -149,6 +157,9 @@ static json_object *merchant_json(const struct db_merchant *m)
     json_object_object_add(o, "pageTtlSeconds", json_object_new_int64(m->page_ttl_s));
     json_object_object_add(o, "smsFrom", json_object_new_string(m->sms_from));
     json_object_object_add(o, "whatsappFrom", json_object_new_string(m->whatsapp_from));
+    json_object_object_add(o, "settlementDelaySeconds",
+                           json_object_new_int64(m->settlement_delay_s));
+    json_object_object_add(o, "maxPaymentAttempts", json_object_new_int(m->max_payment_attempts));
     return o;
 }
 
@@ -365,8 +376,8 @@ struct update_ctx {
     size_t ncur;
     bool set_currencies;
     bool sms, wa;
-    int64_t link_ttl, click_ttl, page_ttl;
-    int txn_type;
+    int64_t link_ttl, click_ttl, page_ttl, settlement;
+    int txn_type, attempts;
     char sms_from[16], wa_from[16];
 };
 
@@ -392,6 +403,10 @@ static enum db_status update_txn(struct db_tx *tx, void *cls)
         c->m.page_ttl_s = c->page_ttl;
     if (c->txn_type)
         c->m.default_transaction_type = c->txn_type;
+    if (c->settlement)
+        c->m.settlement_delay_s = c->settlement;
+    if (c->attempts)
+        c->m.max_payment_attempts = c->attempts;
     if (c->a->sms_from)
         memcpy(c->m.sms_from, c->sms_from, sizeof c->m.sms_from);
     if (c->a->wa_from)
@@ -442,8 +457,19 @@ static int do_update(struct merchant_args *a, const struct config *cfg)
         return cmd_usage_error(usage, "--sms-from: an international number of 7 to 15 digits");
     if (a->wa_from && !parse_msisdn(a->wa_from, c.wa_from))
         return cmd_usage_error(usage, "--whatsapp-from: an international number of 7 to 15 digits");
+    if (a->settlement && !parse_ttl(a->settlement, &c.settlement))
+        return cmd_usage_error(usage,
+                               "--settlement-delay: a duration from 30s to 30d, like 90s, 5m, 24h");
+    if (a->attempts) {
+        char *end;
+        long n = strtol(a->attempts, &end, 10);
+        if (*end || end == a->attempts || n < 1 || n > 10)
+            return cmd_usage_error(usage, "--payment-attempts: a whole number from 1 to 10");
+        c.attempts = (int)n;
+    }
     if (!a->name && !a->environment && !a->channels && !a->currencies && !a->link_ttl &&
-        !a->click_ttl && !a->page_ttl && !a->txn_type && !a->sms_from && !a->wa_from)
+        !a->click_ttl && !a->page_ttl && !a->txn_type && !a->sms_from && !a->wa_from &&
+        !a->settlement && !a->attempts)
         return cmd_usage_error(usage, "merchant update: nothing to change");
     /* the arguments are good: only now touch the database */
     struct db *db = cmd_open_db(cfg);
@@ -519,6 +545,12 @@ int cmd_merchant(int argc, char **argv)
         case OPT_WA_FROM:
             a.wa_from = optarg;
             break;
+        case OPT_SETTLEMENT:
+            a.settlement = optarg;
+            break;
+        case OPT_ATTEMPTS:
+            a.attempts = optarg;
+            break;
         default:
             return cmd_usage_error(usage, "merchant %s: unknown or incomplete option %s", sub,
                                    argv[optind]);
@@ -538,8 +570,8 @@ int cmd_merchant(int argc, char **argv)
     }
     if (strcmp(sub, "create") == 0 && !a.name)
         return cmd_usage_error(usage, "merchant create: --name is required");
-    bool settings =
-        a.link_ttl || a.click_ttl || a.page_ttl || a.txn_type || a.sms_from || a.wa_from;
+    bool settings = a.link_ttl || a.click_ttl || a.page_ttl || a.txn_type || a.sms_from ||
+                    a.wa_from || a.settlement || a.attempts;
     if (strcmp(sub, "update") != 0 && settings)
         return cmd_usage_error(usage,
                                "merchant %s: --link-ttl, --click-ttl, --page-ttl, "

@@ -71,6 +71,9 @@ struct db_merchant {
     int64_t page_ttl_s;           /* the payment page lives this long after the first open */
     char sms_from[16];            /* sender number for SMS ("" = the provider's default) */
     char whatsapp_from[16];       /* sender number for WhatsApp */
+    int max_payment_attempts;     /* failed payments allowed on one link before it locks */
+    int64_t settlement_delay_s;   /* a sale or capture settles this long after it succeeded */
+    int64_t review_settle_s;      /* sandbox: a REVIEW outcome is decided this long after */
 };
 
 /* Defaults of a new merchant (the published API's behaviour). */
@@ -129,12 +132,41 @@ struct db_link {
     usec_t request_timestamp; /* the client's "timestamp" */
     int status;               /* current transactionStatus id (core/status.h) */
     int payment_status;       /* enum payment_status */
-    bool live;                /* not expired, cancelled or failed to send */
+    bool live; /* blocks a new link for the order: not expired (unless paid), cancelled,
+                  failed to send, reversed or voided */
     usec_t created_at;
-    usec_t expires_at;       /* the link stops working at this time */
-    usec_t clicked_at;       /* first open; 0 before */
-    usec_t page_expires_at;  /* payment page deadline; 0 before the first open */
-    const char *receipt_ref; /* receiptLinkRef or NULL */
+    usec_t expires_at;        /* the link stops working at this time */
+    usec_t clicked_at;        /* first open; 0 before */
+    usec_t page_expires_at;   /* payment page deadline; 0 before the first open */
+    const char *receipt_ref;  /* receiptLinkRef or NULL */
+    int attempts;             /* payments tried on this link */
+    usec_t payment_status_at; /* when payment_status last changed; 0 before */
+    usec_t conversion_at;     /* when a REVIEW outcome was finalised; 0 otherwise */
+};
+
+/* One gateway operation on a link: the payment itself (authorize or sale),
+ * then capture, reverse or void. Stored as pending before the gateway is
+ * called; finished with the gateway's answer. */
+struct db_payment_op {
+    int64_t id;
+    char merchant_id[DB_UUID_LEN];
+    int64_t link_id;
+    char ref[DB_REF_LEN];        /* our reference, the gateway's idempotency key */
+    int op;                      /* enum gw_operation (gateway/gateway.h) */
+    char parent_ref[DB_REF_LEN]; /* capture/reverse/void: the payment's ref; "" otherwise */
+    int64_t amount_minor;
+    int state;    /* 0 pending, 1 finished */
+    int decision; /* enum gw_decision; 0 while pending */
+    int response_code;
+    char request_ref[40];
+    char auth_ref[40];
+    char card_type[16];
+    char masked_pan[24];
+    char expiry[8];
+    char error_text[128];
+    usec_t gateway_at;
+    usec_t created_at;
+    usec_t updated_at;
 };
 
 /* One entry of a link's history (transactionStatuses). */
@@ -147,7 +179,14 @@ struct db_link_status {
 };
 
 /* A durable job (the outbox). */
-enum job_kind { JOB_SEND_LINK = 1, JOB_DELIVERY_RECEIPT, JOB_SEND_CANCEL };
+enum job_kind {
+    JOB_SEND_LINK = 1,
+    JOB_DELIVERY_RECEIPT,
+    JOB_SEND_CANCEL,
+    JOB_PAYMENT_QUERY, /* ask the gateway about the link's pending or unanswered operations */
+    JOB_REVIEW_SETTLE, /* ask the gateway how a REVIEW payment ended */
+    JOB_AUTO_REVERSE,  /* reverse a REVIEW payment (paymentReviewAutoReversal) */
+};
 struct db_job {
     int64_t id;
     char merchant_id[DB_UUID_LEN];
@@ -182,6 +221,31 @@ struct db_idempotency {
     usec_t created_at;
 };
 
+/* The sandbox gateway's own record of an operation (what a real gateway
+ * would keep on its side). Never holds a card number. */
+struct db_sandbox_gw {
+    char ref[DB_REF_LEN];
+    char merchant_id[DB_UUID_LEN];
+    int op;
+    char parent_ref[DB_REF_LEN];
+    int64_t amount_minor;
+    char currency[4];
+    char return_url[600];
+    int state;    /* 0 waiting for the card form, 1 waiting for 3-D Secure, 2 decided */
+    int decision; /* enum gw_decision */
+    int response_code;
+    char request_ref[40];
+    char auth_ref[40];
+    char card_type[16];
+    char masked_pan[24];
+    char expiry[8];
+    char error_text[128];
+    bool answered; /* false: the decision exists but the answer was "lost" (timeout card) */
+    usec_t created_at;
+    usec_t decided_at;
+};
+
+typedef void (*db_payment_op_cb)(void *cls, const struct db_payment_op *op);
 typedef void (*db_link_status_cb)(void *cls, const struct db_link_status *s);
 typedef void (*db_message_cb)(void *cls, const struct db_message *m);
 typedef void (*db_link_id_cb)(void *cls, int64_t link_id, const char *merchant_id);
@@ -271,10 +335,35 @@ struct db_ops {
     } links;
 
     struct {
+        /* sets op->id; DB_NO_RESULTS when a capture/reverse/void of the link
+         * is already pending or done (the unique rule), or the ref exists */
+        enum db_status (*insert)(struct db_tx *tx, struct db_payment_op *op);
+        enum db_status (*get)(struct db_tx *tx, const char *merchant_id, const char *ref,
+                              struct db_payment_op *out);
+        /* store the gateway's answer (state, decision and gateway fields of op) */
+        enum db_status (*finish)(struct db_tx *tx, const struct db_payment_op *op);
+        /* oldest first */
+        enum db_status (*list)(struct db_tx *tx, const char *merchant_id, int64_t link_id,
+                               db_payment_op_cb cb, void *cls);
+        /* pending operations created in [after, before) (workers: across merchants) */
+        enum db_status (*list_pending)(struct db_tx *tx, usec_t after, usec_t before, int limit,
+                                       db_payment_op_cb cb, void *cls);
+    } payments;
+
+    struct {
+        /* DB_NO_RESULTS when the ref exists already */
+        enum db_status (*insert)(struct db_tx *tx, const struct db_sandbox_gw *g);
+        enum db_status (*get)(struct db_tx *tx, const char *ref, struct db_sandbox_gw *out);
+        /* store state, decision and result fields */
+        enum db_status (*update)(struct db_tx *tx, const struct db_sandbox_gw *g);
+    } sandbox_gateway;
+
+    struct {
         /* sets j->id */
         enum db_status (*insert)(struct db_tx *tx, struct db_job *j);
         /* take the next due job and lock it until now + lease (workers: across merchants) */
         enum db_status (*claim)(struct db_tx *tx, usec_t now, usec_t lease, struct db_job *out);
+        /* DB_NO_RESULTS when the job was already complete */
         enum db_status (*complete)(struct db_tx *tx, int64_t id, usec_t now);
         enum db_status (*retry)(struct db_tx *tx, int64_t id, usec_t run_at, const char *error);
         enum db_status (*count_pending)(struct db_tx *tx, int64_t *n);

@@ -54,14 +54,17 @@ struct record_ctx {
     struct db_job next; /* a job to queue (kind 0: none) */
 };
 
-/* Append a status to the link's history, move its current status, and queue
- * the follow-up job, in one transaction. */
+/* Complete the job, append a status to the link's history, move its
+ * current status and queue the follow-up job, in one transaction: a job run
+ * again after a crash finds itself complete and records nothing twice. */
 static enum db_status record_cb(struct db_tx *tx, void *cls)
 {
     struct record_ctx *c = cls;
+    enum db_status st = DB_CALL(tx, jobs, complete, c->job->id, time_now());
+    if (st <= 0)
+        return st < 0 ? st : DB_ROLLBACK; /* recorded by an earlier run */
     struct db_link l;
-    enum db_status st =
-        DB_CALL(tx, links, get_by_id, c->job->merchant_id, c->job->link_id, c->a, &l);
+    st = DB_CALL(tx, links, get_by_id, c->job->merchant_id, c->job->link_id, c->a, &l);
     if (st <= 0)
         return st;
     st = DB_CALL(tx, links, status_append, l.merchant_id, l.id, &c->status);
@@ -168,7 +171,8 @@ static enum job_result run_send_link(struct app *app, const struct db_job *job, 
         r.next.run_at = time_now() + ch->receipt_delay;
         memcpy(r.next.merchant_id, job->merchant_id, sizeof r.next.merchant_id);
     }
-    if (db_run(app->db, DB_WRITE, "record_send", record_cb, &r) < 0) {
+    enum db_status rs = db_run(app->db, DB_WRITE, "record_send", record_cb, &r);
+    if (rs < 0 && rs != DB_ROLLBACK) { /* DB_ROLLBACK: an earlier run recorded it */
         *error = "cannot record the send";
         return JOB_RETRY;
     }
@@ -197,7 +201,8 @@ static enum job_result run_receipt(struct app *app, const struct db_job *job, st
                    .response_code = rc.code[0] ? rc.code : NULL,
                    .response_desc = rc.description[0] ? rc.description : NULL},
     };
-    if (db_run(app->db, DB_WRITE, "record_receipt", record_cb, &r) < 0) {
+    enum db_status rs = db_run(app->db, DB_WRITE, "record_receipt", record_cb, &r);
+    if (rs < 0 && rs != DB_ROLLBACK) { /* DB_ROLLBACK: an earlier run recorded it */
         *error = "cannot record the receipt";
         return JOB_RETRY;
     }
@@ -220,6 +225,9 @@ static enum job_result run_send_cancel(struct app *app, const struct db_job *job
 
 enum job_result jobs_run(struct app *app, const struct db_job *job, const char **error)
 {
+    if (job->kind == JOB_PAYMENT_QUERY || job->kind == JOB_REVIEW_SETTLE ||
+        job->kind == JOB_AUTO_REVERSE)
+        return payment_jobs_run(app, job, error);
     struct load_ctx c = {.job = job, .a = arena_new(0)};
     enum job_result res = JOB_DONE;
     enum db_status st = db_run(app->db, DB_READ, "job_load", load_cb, &c);
@@ -285,7 +293,8 @@ static enum db_status expire_cb(struct db_tx *tx, void *cls)
                      &l);
         if (st < 0)
             return st;
-        if (st == 0 || !l.live || l.expires_at > c->now)
+        if (st == 0 || !l.live || l.expires_at > c->now ||
+            (l.payment_status != PAY_PENDING && l.payment_status != PAY_FAILED))
             continue;
         l.live = false;
         l.status = LINK_PAYMENT_URL_EXPIRED;

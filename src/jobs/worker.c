@@ -26,9 +26,10 @@ enum {
     SWEEP_MS = 250, /* the sweeper looks for expired links this often */
     SWEEP_BATCH = 200,
 };
-#define JOB_LEASE        (60LL * 1000000)        /* µs a claimed job stays locked */
+#define JOB_LEASE        (15LL * 1000000) /* µs a claimed job stays locked; a run ends sooner */
 #define IDEMPOTENCY_KEEP (24LL * 3600 * 1000000) /* µs idempotency records are kept */
 #define JOBS_KEEP        (7LL * 24 * 3600 * 1000000) /* µs finished jobs and sandbox messages are kept */
+#define REPAIR_EVERY     (5LL * 1000000) /* µs between looks for pending payment operations */
 #define PURGE_EVERY      (600LL * 1000000)
 
 struct workers {
@@ -138,12 +139,16 @@ static enum db_status purge_cb(struct db_tx *tx, void *cls)
 static void *sweeper_thread(void *arg)
 {
     struct workers *w = arg;
-    usec_t last_purge = 0;
+    usec_t last_purge = 0, last_repair = 0;
     while (!stopping(w)) {
         usec_t now = time_now();
         /* keep going while full batches come back */
         while (jobs_expire_links(w->app, now, SWEEP_BATCH) == SWEEP_BATCH && !stopping(w))
             ;
+        if (now - last_repair > REPAIR_EVERY) {
+            jobs_repair_payments(w->app, now);
+            last_repair = now;
+        }
         if (now - last_purge > PURGE_EVERY) {
             if (db_run(w->app->db, DB_WRITE, "purge", purge_cb, &now) >= 0)
                 last_purge = now;

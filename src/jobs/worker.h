@@ -25,6 +25,15 @@ enum job_result { JOB_DONE, JOB_RETRY };
 /* Run one claimed job (link_jobs.c). On JOB_RETRY, *error says why. */
 enum job_result jobs_run(struct app *app, const struct db_job *job, const char **error);
 
+/* Payment jobs (payment_jobs.c): JOB_PAYMENT_QUERY, JOB_REVIEW_SETTLE,
+ * JOB_AUTO_REVERSE. */
+enum job_result payment_jobs_run(struct app *app, const struct db_job *job, const char **error);
+
+/* Ask the gateway about operations left pending for a while (a crash
+ * between a gateway call and its record) and record final answers. Returns
+ * how many were resolved, or -1 on error. */
+int jobs_repair_payments(struct app *app, usec_t now);
+
 /* Record PAYMENT_URL_EXPIRED on every live link whose time is up (at most
  * `limit` per call). Returns how many links expired, or -1 on error. */
 int jobs_expire_links(struct app *app, usec_t now, int limit);

@@ -18,6 +18,7 @@
 #include "util/utf8.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/money.h"
@@ -251,6 +252,45 @@ static void page_close(struct html *h)
              "</html>\n");
 }
 
+void web_buf_init(struct web_buf *b, struct arena *a)
+{
+    b->a = a;
+    b->cap = 4096;
+    b->len = 0;
+    b->data = arena_alloc(a, b->cap);
+}
+
+void web_buf_printf(struct web_buf *b, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return;
+        if ((size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = b->cap * 2 + (size_t)n;
+        char *d = arena_alloc(b->a, cap);
+        memcpy(d, b->data, b->len + 1);
+        b->data = d;
+        b->cap = cap;
+    }
+}
+
+char *web_page(struct arena *a, const char *title, const char *body_html, size_t *len)
+{
+    struct html h;
+    h_init(&h, a);
+    page_open(&h, title);
+    h_raw(&h, body_html);
+    page_close(&h);
+    return h_finish(&h, len);
+}
+
 /* One row of the totals list. */
 static void total_row(struct html *h, const char *cls, const char *label, const char *amount)
 {
@@ -377,7 +417,20 @@ char *web_link_page(struct arena *a, const struct web_link_page *p, size_t *len)
     if (p->has_tax)
         total_row(&h, NULL, "Tax", money_text(a, p->tax_minor, p->currency));
     total_row(&h, "total", "Total", total);
-    h_raw(&h, "</dl>\n</section>\n</main>\n");
+    h_raw(&h, "</dl>\n</section>\n");
+    if (p->notice) {
+        h_raw(&h, "<p class=\"notice\" role=\"alert\">");
+        h_text(&h, p->notice);
+        h_raw(&h, "</p>\n");
+    }
+    if (p->pay_url) {
+        h_raw(&h, "<form method=\"post\" action=\"");
+        h_text(&h, p->pay_url);
+        h_raw(&h, "\">\n<button type=\"submit\" class=\"button\">Pay ");
+        h_text(&h, total);
+        h_raw(&h, "</button>\n</form>\n");
+    }
+    h_raw(&h, "</main>\n");
 
     page_close(&h);
     return h_finish(&h, len);
@@ -478,6 +531,19 @@ static const char css[] =
     "padding:.75rem 1.25rem;border:0;border-radius:10px;background:var(--accent);"
     "color:var(--on-accent);font:inherit;font-weight:600;text-decoration:none;cursor:pointer}\n"
     ":focus-visible{outline:3px solid var(--accent);outline-offset:2px}\n"
+    "button.secondary{margin-top:.75rem;background:var(--bg);color:var(--text);"
+    "border:1px solid var(--line)}\n"
+    "form{margin-top:1.25rem}\n"
+    "header.sandbox{padding:.75rem 1rem;text-align:center}\n"
+    ".notice{margin:1rem 0 0;padding:.75rem;border-radius:10px;background:var(--warn-bg);"
+    "color:var(--warn-text)}\n"
+    ".field{margin:0 0 1rem}\n"
+    ".field label{display:block;margin:0 0 .25rem;font-weight:600}\n"
+    ".field input{width:100%;min-height:48px;padding:.625rem .75rem;border:1px solid "
+    "var(--muted);border-radius:8px;background:var(--card);color:var(--text);font:inherit}\n"
+    ".field input[aria-invalid=true]{border:2px solid var(--warn-line)}\n"
+    ".error{margin:0 0 .25rem;color:var(--text);font-weight:600}\n"
+    "details{margin-top:1.25rem;color:var(--muted)}\n"
     ".foot{padding:0 1rem 1.5rem;text-align:center;color:var(--muted);font-size:.8125rem}\n"
     ".foot p{margin:0}\n"
     /* visually hidden, still read by screen readers */

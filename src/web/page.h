@@ -43,6 +43,8 @@ struct web_link_page {
     bool sandbox;      /* show a clear "Sandbox — no real money" banner */
     usec_t expires_at; /* when the page stops accepting a payment */
     usec_t now;
+    const char *pay_url; /* POST target of the "Pay" button; NULL: no button */
+    const char *notice;  /* a message above the button (e.g. the last attempt failed) */
 };
 
 /* The order summary of an open link (amounts formatted with the currency's
@@ -53,6 +55,20 @@ char *web_link_page(struct arena *a, const struct web_link_page *p, size_t *len)
 /* A page for a link that cannot be used: title and explanation, e.g.
  * ("This payment link has expired", "Ask <merchant> for a new link."). */
 char *web_message_page(struct arena *a, const char *title, const char *text, size_t *len);
+
+/* A growable HTML buffer in an arena, for pages built elsewhere (the
+ * sandbox gateway's pages). The caller escapes dynamic values (web_escape). */
+struct web_buf {
+    struct arena *a;
+    char *data; /* NUL-terminated */
+    size_t len, cap;
+};
+void web_buf_init(struct web_buf *b, struct arena *a);
+void web_buf_printf(struct web_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A whole page around body_html (already HTML): doctype, head, stylesheet,
+ * footer. The title is escaped here. */
+char *web_page(struct arena *a, const char *title, const char *body_html, size_t *len);
 
 /* The stylesheet served at WEB_CSS_PATH (static, not allocated). */
 const char *web_css(size_t *len);

@@ -73,8 +73,8 @@ enum db_status sqlite_jobs_claim(struct db_tx *tx, usec_t now, usec_t lease, str
 
 enum db_status sqlite_jobs_complete(struct db_tx *tx, int64_t id, usec_t now)
 {
-    sqlite3_stmt *st =
-        sqlite_stmt(tx, STMT_JOB_COMPLETE, "UPDATE jobs SET done_at = ? WHERE id = ?");
+    sqlite3_stmt *st = sqlite_stmt(tx, STMT_JOB_COMPLETE,
+                                   "UPDATE jobs SET done_at = ? WHERE id = ? AND done_at = 0");
     if (!st)
         return DB_HARD_ERROR;
     sqlite3_bind_int64(st, 1, now);

@@ -10,7 +10,7 @@
     " total_minor, subtotal_minor, tax_minor, transaction_type, application_id,"                   \
     " gateway_settings_id, reconciliation_id, merchant_descriptor, additional_data, line_items,"   \
     " auto_reversal, request_timestamp, status, payment_status, live, created_at, expires_at,"     \
-    " clicked_at, page_expires_at, receipt_ref"
+    " clicked_at, page_expires_at, receipt_ref, attempts, payment_status_at, conversion_at"
 
 /* Column text copied into the arena; NULL for SQL NULL. */
 static const char *col_dup(sqlite3_stmt *st, int col, struct arena *a)
@@ -55,6 +55,9 @@ static void read_link(sqlite3_stmt *st, struct arena *a, struct db_link *l)
     l->clicked_at = sqlite3_column_int64(st, 26);
     l->page_expires_at = sqlite3_column_int64(st, 27);
     l->receipt_ref = col_dup(st, 28, a);
+    l->attempts = sqlite3_column_int(st, 29);
+    l->payment_status_at = sqlite3_column_int64(st, 30);
+    l->conversion_at = sqlite3_column_int64(st, 31);
 }
 
 static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
@@ -199,9 +202,11 @@ enum db_status sqlite_links_get_by_token(struct db_tx *tx, const char *token, st
 enum db_status sqlite_links_count_live(struct db_tx *tx, const char *merchant_id,
                                        const char *order_number, usec_t now, int64_t *n)
 {
-    sqlite3_stmt *st = sqlite_stmt(tx, STMT_LINK_COUNT_LIVE,
-                                   "SELECT COUNT(*) FROM links WHERE merchant_id = ?"
-                                   " AND order_number = ? AND live = 1 AND expires_at > ?");
+    sqlite3_stmt *st =
+        sqlite_stmt(tx, STMT_LINK_COUNT_LIVE,
+                    "SELECT COUNT(*) FROM links WHERE merchant_id = ?"
+                    " AND order_number = ? AND live = 1 AND (expires_at > ?"
+                    " OR payment_status IN (1, 4, 5))"); /* SUCCESS, UNKNOWN, REVIEW */
     if (!st)
         return DB_HARD_ERROR;
     sqlite3_bind_text(st, 1, merchant_id, -1, SQLITE_TRANSIENT);
@@ -214,7 +219,8 @@ enum db_status sqlite_links_update(struct db_tx *tx, const struct db_link *l)
 {
     sqlite3_stmt *st = sqlite_stmt(tx, STMT_LINK_UPDATE,
                                    "UPDATE links SET status = ?, payment_status = ?, live = ?,"
-                                   " expires_at = ?, clicked_at = ?, page_expires_at = ?"
+                                   " expires_at = ?, clicked_at = ?, page_expires_at = ?,"
+                                   " attempts = ?, payment_status_at = ?, conversion_at = ?"
                                    " WHERE merchant_id = ? AND id = ?");
     if (!st)
         return DB_HARD_ERROR;
@@ -224,8 +230,11 @@ enum db_status sqlite_links_update(struct db_tx *tx, const struct db_link *l)
     sqlite3_bind_int64(st, 4, l->expires_at);
     sqlite3_bind_int64(st, 5, l->clicked_at);
     sqlite3_bind_int64(st, 6, l->page_expires_at);
-    sqlite3_bind_text(st, 7, l->merchant_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 8, l->id);
+    sqlite3_bind_int(st, 7, l->attempts);
+    sqlite3_bind_int64(st, 8, l->payment_status_at);
+    sqlite3_bind_int64(st, 9, l->conversion_at);
+    sqlite3_bind_text(st, 10, l->merchant_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 11, l->id);
     return sqlite_exec_stmt(tx, st, "link update");
 }
 
@@ -235,6 +244,7 @@ enum db_status sqlite_links_list_expired(struct db_tx *tx, usec_t now, int limit
     sqlite3_stmt *st = sqlite_stmt(tx, STMT_LINK_EXPIRED,
                                    "SELECT id, merchant_id FROM links"
                                    " WHERE live = 1 AND expires_at <= ?"
+                                   " AND payment_status IN (2, 3)" /* FAILED, PENDING */
                                    " ORDER BY expires_at LIMIT ?");
     if (!st)
         return DB_HARD_ERROR;

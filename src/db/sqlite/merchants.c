@@ -7,7 +7,8 @@
 
 #define MERCHANT_COLS                                                                              \
     "id, name, environment, sms_enabled, whatsapp_enabled, created_at, updated_at,"                \
-    " default_transaction_type, link_ttl_s, click_ttl_s, page_ttl_s, sms_from, whatsapp_from"
+    " default_transaction_type, link_ttl_s, click_ttl_s, page_ttl_s, sms_from, whatsapp_from,"     \
+    " max_payment_attempts, settlement_delay_s, review_settle_s"
 
 static void read_merchant(sqlite3_stmt *st, struct db_merchant *m)
 {
@@ -27,6 +28,9 @@ static void read_merchant(sqlite3_stmt *st, struct db_merchant *m)
     m->page_ttl_s = sqlite3_column_int64(st, 10);
     sqlite_col_text(st, 11, m->sms_from, sizeof m->sms_from);
     sqlite_col_text(st, 12, m->whatsapp_from, sizeof m->whatsapp_from);
+    m->max_payment_attempts = sqlite3_column_int(st, 13);
+    m->settlement_delay_s = sqlite3_column_int64(st, 14);
+    m->review_settle_s = sqlite3_column_int64(st, 15);
 }
 
 /* Bind the settable columns at positions first..first+11 (all but id). */
@@ -44,6 +48,9 @@ static void bind_merchant(sqlite3_stmt *st, int first, const struct db_merchant 
     sqlite3_bind_int64(st, first + 9, m->page_ttl_s ? m->page_ttl_s : DB_DEFAULT_PAGE_TTL_S);
     sqlite3_bind_text(st, first + 10, m->sms_from, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, first + 11, m->whatsapp_from, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, first + 12, m->max_payment_attempts ? m->max_payment_attempts : 3);
+    sqlite3_bind_int64(st, first + 13, m->settlement_delay_s ? m->settlement_delay_s : 86400);
+    sqlite3_bind_int64(st, first + 14, m->review_settle_s ? m->review_settle_s : 60);
 }
 
 enum db_status sqlite_merchants_insert(struct db_tx *tx, const struct db_merchant *m)
@@ -51,7 +58,7 @@ enum db_status sqlite_merchants_insert(struct db_tx *tx, const struct db_merchan
     db_tx_config_changed(tx);
     sqlite3_stmt *st = sqlite_stmt(tx, STMT_MERCHANT_INSERT,
                                    "INSERT INTO merchants (" MERCHANT_COLS ")"
-                                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (!st)
         return DB_HARD_ERROR;
     sqlite3_bind_text(st, 1, m->id, -1, SQLITE_TRANSIENT);
@@ -87,12 +94,13 @@ enum db_status sqlite_merchants_update(struct db_tx *tx, const struct db_merchan
                                    " sms_enabled = ?, whatsapp_enabled = ?, created_at = ?,"
                                    " updated_at = ?, default_transaction_type = ?,"
                                    " link_ttl_s = ?, click_ttl_s = ?, page_ttl_s = ?,"
-                                   " sms_from = ?, whatsapp_from = ?"
+                                   " sms_from = ?, whatsapp_from = ?, max_payment_attempts = ?,"
+                                   " settlement_delay_s = ?, review_settle_s = ?"
                                    " WHERE id = ?");
     if (!st)
         return DB_HARD_ERROR;
     bind_merchant(st, 1, m);
-    sqlite3_bind_text(st, 13, m->id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 16, m->id, -1, SQLITE_TRANSIENT);
     return sqlite_exec_stmt(tx, st, "merchant update");
 }
 

@@ -66,6 +66,14 @@ enum sqlite_stmt_id {
     STMT_IDEM_FINISH,
     STMT_IDEM_FORGET,
     STMT_IDEM_PURGE,
+    STMT_PAYMENT_INSERT,
+    STMT_PAYMENT_GET,
+    STMT_PAYMENT_FINISH,
+    STMT_PAYMENT_LIST,
+    STMT_PAYMENT_PENDING,
+    STMT_SANDBOX_GW_INSERT,
+    STMT_SANDBOX_GW_GET,
+    STMT_SANDBOX_GW_UPDATE,
     STMT__COUNT
 };
 
@@ -166,6 +174,19 @@ enum db_status sqlite_links_status_append(struct db_tx *tx, const char *merchant
                                           int64_t link_id, const struct db_link_status *s);
 enum db_status sqlite_links_status_list(struct db_tx *tx, const char *merchant_id, int64_t link_id,
                                         struct arena *a, db_link_status_cb cb, void *cls);
+
+enum db_status sqlite_payments_insert(struct db_tx *tx, struct db_payment_op *o);
+enum db_status sqlite_payments_get(struct db_tx *tx, const char *merchant_id, const char *ref,
+                                   struct db_payment_op *out);
+enum db_status sqlite_payments_finish(struct db_tx *tx, const struct db_payment_op *o);
+enum db_status sqlite_payments_list(struct db_tx *tx, const char *merchant_id, int64_t link_id,
+                                    db_payment_op_cb cb, void *cls);
+enum db_status sqlite_payments_list_pending(struct db_tx *tx, usec_t after, usec_t before,
+                                            int limit, db_payment_op_cb cb, void *cls);
+
+enum db_status sqlite_sandbox_gw_insert(struct db_tx *tx, const struct db_sandbox_gw *g);
+enum db_status sqlite_sandbox_gw_get(struct db_tx *tx, const char *ref, struct db_sandbox_gw *out);
+enum db_status sqlite_sandbox_gw_update(struct db_tx *tx, const struct db_sandbox_gw *g);
 
 enum db_status sqlite_jobs_insert(struct db_tx *tx, struct db_job *j);
 enum db_status sqlite_jobs_claim(struct db_tx *tx, usec_t now, usec_t lease, struct db_job *out);

@@ -1,0 +1,73 @@
+/*
+ * gateway.h — payment gateways.
+ *
+ * chatpay never sees a card number from a real gateway: a payment begins by
+ * sending the customer's browser to the gateway's hosted checkout (for the
+ * sandbox, chatpay's own clearly-marked test form under /sandbox-gateway/),
+ * and ends when the browser returns or the gateway sends a notice; chatpay
+ * then asks the gateway for the result of its own reference. Later
+ * operations (capture, reverse, void) and repairs (query) go server to
+ * server. Every call is made with no database transaction open, after the
+ * intent has been stored, so that a crash is repaired by querying the
+ * gateway with the same reference: nothing is charged twice or lost.
+ */
+#ifndef CHATPAY_GATEWAY_GATEWAY_H
+#define CHATPAY_GATEWAY_GATEWAY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "db/db.h"
+
+enum gw_decision {
+    GW_ACCEPT = 1,
+    GW_DECLINE,
+    GW_REVIEW,
+    GW_ERROR,
+    GW_NO_ANSWER, /* timeout or not yet decided: ask again later (query) */
+};
+
+const char *gw_decision_name(enum gw_decision d); /* "ACCEPT", ... "UNKNOWN" */
+
+/* What a gateway answered for one operation. */
+struct gw_result {
+    enum gw_decision decision;
+    int response_code;    /* e.g. 100 accepted, 203 declined */
+    char request_ref[40]; /* the gateway's reference of this request */
+    char auth_ref[40];    /* authorization reconciliation reference */
+    char card_type[16];   /* "VISA", "MASTERCARD", "AMEX" */
+    char masked_pan[24];  /* first 6 + last 4 at most */
+    char expiry[8];       /* "MM/YYYY" */
+    char error_text[128]; /* reason when declined or failed */
+    usec_t at;            /* the gateway's time of the answer */
+};
+
+enum gw_operation { GW_OP_AUTHORIZE = 1, GW_OP_SALE, GW_OP_CAPTURE, GW_OP_REVERSE, GW_OP_VOID };
+
+struct gw_payment {
+    const char *merchant_id;
+    const char *ref; /* our reference of the operation (unique, also the gateway's key) */
+    int64_t amount_minor;
+    const char *currency;
+    enum gw_operation op;   /* GW_OP_AUTHORIZE or GW_OP_SALE for a payment */
+    const char *return_url; /* where the gateway sends the browser back */
+    const char *base_url;   /* chatpay's public URL (the sandbox gateway lives under it) */
+};
+
+struct gateway_ops {
+    const char *name;
+    /* The URL to send the customer's browser to (into url[cap]). */
+    bool (*begin)(struct db *db, const struct gw_payment *p, char *url, size_t cap);
+    /* The result of a payment begun with `ref` (after the browser returned). */
+    void (*result)(struct db *db, const char *merchant_id, const char *ref, struct gw_result *out);
+    /* Server-to-server operations on an earlier payment `payment_ref`, made
+     * under the operation's own reference `ref` (idempotent per ref). */
+    void (*operate)(struct db *db, const char *merchant_id, enum gw_operation op, const char *ref,
+                    const char *payment_ref, int64_t amount_minor, struct gw_result *out);
+    /* Ask again for an operation whose answer was lost or not final. */
+    void (*query)(struct db *db, const char *merchant_id, const char *ref, struct gw_result *out);
+};
+
+extern const struct gateway_ops gateway_sandbox;
+
+#endif
