@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import signal
 import socket
 import subprocess
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -309,3 +311,66 @@ def assert_no_secrets(text: str, what: str) -> None:
         f"{what} contains API keys: {len(leaked)} known, {len(shaped)} key-shaped "
         f"(first: {(leaked + shaped)[0][:16]}…)"
     )
+
+
+# ---- payment links (test_links, test_link_jobs, test_crash) ----------------------------
+
+LINKS = "/api/v2/chat-2-pay"
+LINK_STATUS = "/api/v2/chat-2-pay/transaction-status"
+SANDBOX_MESSAGES = "/api/v2/sandbox/messages"
+REQUEST_TIMESTAMP = "2026-01-31T12:00:00Z"
+
+
+def unique_order(prefix: str = "ORD") -> str:
+    """An order number no other test uses (at most 32 characters)."""
+    out = f"{prefix}-{uuid.uuid4().hex[:16]}"
+    assert len(out) <= 32, out
+    return out
+
+
+def fresh_msisdn(ending: str | None = None) -> str:
+    """A fresh international number (13 digits, no +). The sandbox channel acts
+    on the last four digits: "0000" refused, "0001" not delivered; without
+    `ending` they are 1000..9999 (sent and delivered)."""
+    if ending is None:
+        ending = f"{secrets.randbelow(9000) + 1000:04d}"
+    assert len(ending) == 4 and ending.isdigit(), ending
+    return f"2783{secrets.randbelow(10**5):05d}{ending}"
+
+
+def link_body(drop: tuple[str, ...] = (), **fields) -> dict:
+    """A valid POST /api/v2/chat-2-pay body (channel none, ZAR 115.00 =
+    100.00 + 15.00, a fresh order number and number), with `fields` set and
+    the members named in `drop` left out."""
+    body = {
+        "channel": "none",
+        "to": "+" + fresh_msisdn(),
+        "orderNumber": unique_order(),
+        "timestamp": REQUEST_TIMESTAMP,
+        "currency": "ZAR",
+        "totalAmount": 115.00,
+        "subTotalAmount": 100.00,
+        "taxAmount": 15.00,
+    }
+    body.update(fields)
+    for k in drop:
+        body.pop(k, None)
+    return body
+
+
+def poll(fetch, done, timeout: float, interval: float = 0.05):
+    """Call fetch() until done(value) is true or `timeout` seconds have passed;
+    returns the last value (the caller asserts on it). Bounded in time and in
+    calls (at most timeout / interval + 2)."""
+    deadline = time.monotonic() + timeout
+    for _ in range(int(timeout / interval) + 2):
+        value = fetch()
+        if done(value) or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+    return value
+
+
+def history_ids(status_body: dict) -> list[int]:
+    """The transactionStatusId of each entry of a transaction-status body."""
+    return [e["transactionStatusId"] for e in status_body["transactionStatuses"]]
