@@ -23,6 +23,7 @@ static const char usage[] =
     "                               [--transaction-type Sale|Authorization]\n"
     "                               [--sms-from MSISDN] [--whatsapp-from MSISDN]\n"
     "                               [--settlement-delay DUR] [--payment-attempts N]\n"
+    "                               [--review-delay DUR]\n"
     "                               [--db URL] [--config FILE] [--json]\n"
     "\n"
     "create   add a merchant and print its first API key (shown once).\n"
@@ -36,7 +37,8 @@ static const char usage[] =
     "         --click-ttl: the first open extends the link by this (default 15m);\n"
     "         --page-ttl: the payment page lives this long (default 15m);\n"
     "         --settlement-delay: a sale or capture settles after this (default 24h);\n"
-    "         --payment-attempts: failed payments allowed per link (1-10, default 3).\n";
+    "         --payment-attempts: failed payments allowed per link (1-10, default 3);\n"
+    "         --review-delay: sandbox: a REVIEW payment is decided after this (default 60s).\n";
 
 enum {
     OPT_NAME = 1,
@@ -55,6 +57,7 @@ enum {
     OPT_WA_FROM,
     OPT_SETTLEMENT,
     OPT_ATTEMPTS,
+    OPT_REVIEW,
 };
 
 static const struct option options[] = {
@@ -74,6 +77,7 @@ static const struct option options[] = {
     {"whatsapp-from", required_argument, NULL, OPT_WA_FROM},
     {"settlement-delay", required_argument, NULL, OPT_SETTLEMENT},
     {"payment-attempts", required_argument, NULL, OPT_ATTEMPTS},
+    {"review-delay", required_argument, NULL, OPT_REVIEW},
     {NULL, 0, NULL, 0},
 };
 
@@ -82,7 +86,7 @@ struct merchant_args {
     bool json;
     const char *id;
     const char *link_ttl, *click_ttl, *page_ttl, *txn_type, *sms_from, *wa_from;
-    const char *settlement, *attempts;
+    const char *settlement, *attempts, *review;
 };
 
 /* Limits of the link durations: 30 seconds to 30 days. */
@@ -160,6 +164,7 @@ static json_object *merchant_json(const struct db_merchant *m)
     json_object_object_add(o, "settlementDelaySeconds",
                            json_object_new_int64(m->settlement_delay_s));
     json_object_object_add(o, "maxPaymentAttempts", json_object_new_int(m->max_payment_attempts));
+    json_object_object_add(o, "reviewDelaySeconds", json_object_new_int64(m->review_settle_s));
     return o;
 }
 
@@ -376,7 +381,7 @@ struct update_ctx {
     size_t ncur;
     bool set_currencies;
     bool sms, wa;
-    int64_t link_ttl, click_ttl, page_ttl, settlement;
+    int64_t link_ttl, click_ttl, page_ttl, settlement, review;
     int txn_type, attempts;
     char sms_from[16], wa_from[16];
 };
@@ -407,6 +412,8 @@ static enum db_status update_txn(struct db_tx *tx, void *cls)
         c->m.settlement_delay_s = c->settlement;
     if (c->attempts)
         c->m.max_payment_attempts = c->attempts;
+    if (c->review)
+        c->m.review_settle_s = c->review;
     if (c->a->sms_from)
         memcpy(c->m.sms_from, c->sms_from, sizeof c->m.sms_from);
     if (c->a->wa_from)
@@ -460,6 +467,8 @@ static int do_update(struct merchant_args *a, const struct config *cfg)
     if (a->settlement && !parse_ttl(a->settlement, &c.settlement))
         return cmd_usage_error(usage,
                                "--settlement-delay: a duration from 30s to 30d, like 90s, 5m, 24h");
+    if (a->review && !parse_ttl(a->review, &c.review))
+        return cmd_usage_error(usage, "--review-delay: a duration from 30s to 30d, like 30s, 5m");
     if (a->attempts) {
         char *end;
         long n = strtol(a->attempts, &end, 10);
@@ -469,7 +478,7 @@ static int do_update(struct merchant_args *a, const struct config *cfg)
     }
     if (!a->name && !a->environment && !a->channels && !a->currencies && !a->link_ttl &&
         !a->click_ttl && !a->page_ttl && !a->txn_type && !a->sms_from && !a->wa_from &&
-        !a->settlement && !a->attempts)
+        !a->settlement && !a->attempts && !a->review)
         return cmd_usage_error(usage, "merchant update: nothing to change");
     /* the arguments are good: only now touch the database */
     struct db *db = cmd_open_db(cfg);
@@ -551,6 +560,9 @@ int cmd_merchant(int argc, char **argv)
         case OPT_ATTEMPTS:
             a.attempts = optarg;
             break;
+        case OPT_REVIEW:
+            a.review = optarg;
+            break;
         default:
             return cmd_usage_error(usage, "merchant %s: unknown or incomplete option %s", sub,
                                    argv[optind]);
@@ -571,7 +583,7 @@ int cmd_merchant(int argc, char **argv)
     if (strcmp(sub, "create") == 0 && !a.name)
         return cmd_usage_error(usage, "merchant create: --name is required");
     bool settings = a.link_ttl || a.click_ttl || a.page_ttl || a.txn_type || a.sms_from ||
-                    a.wa_from || a.settlement || a.attempts;
+                    a.wa_from || a.settlement || a.attempts || a.review;
     if (strcmp(sub, "update") != 0 && settings)
         return cmd_usage_error(usage,
                                "merchant %s: --link-ttl, --click-ttl, --page-ttl, "

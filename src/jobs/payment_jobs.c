@@ -21,7 +21,7 @@
 /* How long an unanswered payment is asked about before it is left to the
  * repair sweep (µs), and how far back the sweep looks. */
 #define QUERY_FOR     (10LL * 60 * 1000000)
-#define REPAIR_AFTER  (30LL * 1000000)
+#define REPAIR_AFTER  (5LL * 1000000)
 #define REPAIR_WINDOW (24LL * 3600 * 1000000)
 
 enum { OPS_MAX = 32 };
