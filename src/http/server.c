@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "util/crypto.h"
+#include "util/form.h"
 #include "util/json_check.h"
 #include "util/log.h"
 
@@ -159,17 +160,6 @@ static bool append_body(struct req *r, const char *data, size_t n)
     p->body_len += n;
     p->body[p->body_len] = '\0';
     return true;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* Line and column (1-based) of a byte offset, for JSON error messages. */
@@ -385,7 +375,8 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
     char *w = s;
     for (const char *p = s; *p; p++) {
         int hi, lo;
-        if (p[0] == '%' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0 && (hi | lo) != 0) {
+        if (p[0] == '%' && (hi = form_hexval(p[1])) >= 0 && (lo = form_hexval(p[2])) >= 0 &&
+            (hi | lo) != 0) {
             *w++ = (char)(hi * 16 + lo);
             p += 2;
         } else {

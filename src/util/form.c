@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-static int hexval(char c)
+int form_hexval(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -27,7 +27,7 @@ static bool decode(const char *s, size_t n, char *out)
             out[w++] = ' ';
         } else if (c == '%') {
             int hi, lo;
-            if (i + 2 >= n || (hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0)
+            if (i + 2 >= n || (hi = form_hexval(s[i + 1])) < 0 || (lo = form_hexval(s[i + 2])) < 0)
                 return false;
             char v = (char)(hi * 16 + lo);
             if (v == '\0')

@@ -8,6 +8,9 @@
 
 #include "util/arena.h"
 
+/* The value of a hexadecimal digit, or -1. */
+int form_hexval(char c);
+
 /* The decoded value of the first field `name` in body[0..len), copied into
  * the arena ('+' → space, %XX decoded; a value decoding to a NUL byte or
  * malformed escapes give NULL). NULL when absent. */
