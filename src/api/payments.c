@@ -180,7 +180,9 @@ json_object *payments_op_json(const struct db_payment_op *op, const struct db_li
     add_str(o, "cardType", op->card_type);
     add_str(o, "maskedCardNumber", op->masked_pan);
     add_str(o, "cardExpiryDate", op->expiry);
-    int status = op->state ? payments_status_after(op, l->payment_status) : PAY_UNKNOWN;
+    /* the status this operation produced (a capture: the payment stays SUCCESS),
+     * not the link's current one */
+    int status = op->state ? payments_status_after(op, PAY_SUCCESS) : PAY_UNKNOWN;
     json_object_object_add(o, "paymentStatus", json_object_new_string(payment_status_name(status)));
     char id[8];
     snprintf(id, sizeof id, "%d", status);

@@ -146,6 +146,9 @@ bool admin_merchant_create(struct db *db, const struct merchant_new *in, struct 
     out->link_ttl_s = DB_DEFAULT_LINK_TTL_S;
     out->click_ttl_s = DB_DEFAULT_CLICK_TTL_S;
     out->page_ttl_s = DB_DEFAULT_PAGE_TTL_S;
+    out->max_payment_attempts = DB_DEFAULT_PAYMENT_ATTEMPTS;
+    out->settlement_delay_s = DB_DEFAULT_SETTLEMENT_S;
+    out->review_settle_s = DB_DEFAULT_REVIEW_S;
     crypto_uuid_v4(c.gateway_settings_id);
     make_key(out->id, in->environment, key, key_out, c.hash);
     if (db_run(db, DB_WRITE, "merchant_create", create_merchant_cb, &c) <= 0) {

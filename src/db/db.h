@@ -74,12 +74,26 @@ struct db_merchant {
     int max_payment_attempts;     /* failed payments allowed on one link before it locks */
     int64_t settlement_delay_s;   /* a sale or capture settles this long after it succeeded */
     int64_t review_settle_s;      /* sandbox: a REVIEW outcome is decided this long after */
+    /* read only (set with merchants.logo_set): */
+    char logo_type[16]; /* media type of the logo, "" when none */
+    int64_t logo_bytes; /* its size */
+};
+
+/* A merchant's logo (the bytes live in the arena given to the read). */
+struct db_logo {
+    char type[16]; /* "image/png", "image/jpeg", "image/webp", "image/svg+xml" */
+    const void *data;
+    size_t len;
+    usec_t updated_at; /* the merchant's updated_at */
 };
 
 /* Defaults of a new merchant (the published API's behaviour). */
-#define DB_DEFAULT_LINK_TTL_S  300
-#define DB_DEFAULT_CLICK_TTL_S 900
-#define DB_DEFAULT_PAGE_TTL_S  900
+#define DB_DEFAULT_LINK_TTL_S       300
+#define DB_DEFAULT_CLICK_TTL_S      900
+#define DB_DEFAULT_PAGE_TTL_S       900
+#define DB_DEFAULT_PAYMENT_ATTEMPTS 3
+#define DB_DEFAULT_SETTLEMENT_S     86400
+#define DB_DEFAULT_REVIEW_S         60
 
 /* A supported currency of a merchant, in the merchant's order. */
 struct db_currency {
@@ -274,6 +288,13 @@ struct db_ops {
         enum db_status (*touch)(struct db_tx *tx, const char *merchant_id, usec_t now);
         enum db_status (*count)(struct db_tx *tx, int64_t *n);
         enum db_status (*list)(struct db_tx *tx, db_merchant_cb cb, void *cls);
+        /* set the logo (type: a media type, data/len its bytes) or remove it
+         * (type NULL); updated_at becomes now. DB_NO_RESULTS: no merchant */
+        enum db_status (*logo_set)(struct db_tx *tx, const char *merchant_id, const char *type,
+                                   const void *data, size_t len, usec_t now);
+        /* DB_NO_RESULTS when the merchant has no logo or does not exist */
+        enum db_status (*logo_get)(struct db_tx *tx, const char *merchant_id, struct arena *a,
+                                   struct db_logo *out);
     } merchants;
 
     struct {

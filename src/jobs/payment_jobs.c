@@ -185,6 +185,40 @@ static enum db_status merchant_cb(struct db_tx *tx, void *cls)
     return DB_CALL(tx, merchants, get, c->id, &c->m);
 }
 
+static enum db_status abandon_cb(struct db_tx *tx, void *cls)
+{
+    struct db_payment_op *op = cls;
+    return DB_CALL(tx, payments, finish, op);
+}
+
+/* A checkout the customer never completed: closed without touching the
+ * link (no money moved, nothing to report). */
+static void abandon(struct app *app, struct db_payment_op *op, usec_t now)
+{
+    op->state = 1;
+    op->decision = GW_ERROR;
+    snprintf(op->error_text, sizeof op->error_text, "checkout abandoned by the customer");
+    op->updated_at = now;
+    if (db_run(app->db, DB_WRITE, "payment_abandon", abandon_cb, op) < 0)
+        log_warn("payment operation %s: could not be closed", op->ref);
+}
+
+/* Repeat a capture, reverse or void whose answer was lost, under the same
+ * reference: the gateway does it at most once and answers again. */
+static bool redo_and_record(struct app *app, const struct gateway_ops *gw,
+                            const struct db_payment_op *op)
+{
+    struct record_ctx r = {.merchant_id = op->merchant_id, .ref = op->ref};
+    gw->operate(app->db, op->merchant_id, (enum gw_operation)op->op, op->ref, op->parent_ref,
+                op->amount_minor, &r.res);
+    if (r.res.decision == GW_NO_ANSWER)
+        return false;
+    r.a = arena_new(0);
+    enum db_status st = db_run(app->db, DB_WRITE, "payment_redo_record", record_cb, &r);
+    arena_free(r.a);
+    return st >= 0;
+}
+
 int jobs_repair_payments(struct app *app, usec_t now)
 {
     struct repair_ctx c = {.now = now};
@@ -192,12 +226,26 @@ int jobs_repair_payments(struct app *app, usec_t now)
         return -1;
     int done = 0;
     for (int i = 0; i < c.n; i++) {
-        struct merchant_ctx m = {.id = c.ops[i].merchant_id};
+        struct db_payment_op *op = &c.ops[i];
+        struct merchant_ctx m = {.id = op->merchant_id};
         if (db_run(app->db, DB_READ, "repair_merchant", merchant_cb, &m) <= 0)
             continue;
         const struct gateway_ops *gw = payments_gateway(&m.m);
-        if (gw && ask_and_record(app, gw, c.ops[i].merchant_id, c.ops[i].ref))
+        if (!gw)
+            continue;
+        bool payment = op->op == GW_OP_AUTHORIZE || op->op == GW_OP_SALE;
+        if (!payment) {
+            done += redo_and_record(app, gw, op);
+            continue;
+        }
+        if (ask_and_record(app, gw, op->merchant_id, op->ref)) {
             done++;
+            continue;
+        }
+        /* still no answer: a checkout open longer than the payment page can
+         * live was abandoned */
+        if (now - op->created_at > (m.m.page_ttl_s + 300) * 1000000)
+            abandon(app, op, now);
     }
     return done;
 }

@@ -1,5 +1,8 @@
 /*
- * merchants.c — merchants and their supported currencies (SQLite).
+ * merchants.c — merchants, their supported currencies and logos (SQLite).
+ *
+ * The logo's bytes are read only by merchants.logo_get (the page that shows
+ * it); reads of a merchant carry just its type and size.
  */
 #include "db/sqlite/sqlite_internal.h"
 
@@ -9,6 +12,8 @@
     "id, name, environment, sms_enabled, whatsapp_enabled, created_at, updated_at,"                \
     " default_transaction_type, link_ttl_s, click_ttl_s, page_ttl_s, sms_from, whatsapp_from,"     \
     " max_payment_attempts, settlement_delay_s, review_settle_s"
+/* what reads select: the columns above, then the logo's type and size */
+#define MERCHANT_SELECT MERCHANT_COLS ", COALESCE(logo_type, ''), COALESCE(length(logo), 0)"
 
 static void read_merchant(sqlite3_stmt *st, struct db_merchant *m)
 {
@@ -31,6 +36,8 @@ static void read_merchant(sqlite3_stmt *st, struct db_merchant *m)
     m->max_payment_attempts = sqlite3_column_int(st, 13);
     m->settlement_delay_s = sqlite3_column_int64(st, 14);
     m->review_settle_s = sqlite3_column_int64(st, 15);
+    sqlite_col_text(st, 16, m->logo_type, sizeof m->logo_type);
+    m->logo_bytes = sqlite3_column_int64(st, 17);
 }
 
 /* Bind the settable columns at positions first..first+11 (all but id). */
@@ -48,9 +55,13 @@ static void bind_merchant(sqlite3_stmt *st, int first, const struct db_merchant 
     sqlite3_bind_int64(st, first + 9, m->page_ttl_s ? m->page_ttl_s : DB_DEFAULT_PAGE_TTL_S);
     sqlite3_bind_text(st, first + 10, m->sms_from, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, first + 11, m->whatsapp_from, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(st, first + 12, m->max_payment_attempts ? m->max_payment_attempts : 3);
-    sqlite3_bind_int64(st, first + 13, m->settlement_delay_s ? m->settlement_delay_s : 86400);
-    sqlite3_bind_int64(st, first + 14, m->review_settle_s ? m->review_settle_s : 60);
+    sqlite3_bind_int(st, first + 12,
+                     m->max_payment_attempts ? m->max_payment_attempts
+                                             : DB_DEFAULT_PAYMENT_ATTEMPTS);
+    sqlite3_bind_int64(st, first + 13,
+                       m->settlement_delay_s ? m->settlement_delay_s : DB_DEFAULT_SETTLEMENT_S);
+    sqlite3_bind_int64(st, first + 14,
+                       m->review_settle_s ? m->review_settle_s : DB_DEFAULT_REVIEW_S);
 }
 
 enum db_status sqlite_merchants_insert(struct db_tx *tx, const struct db_merchant *m)
@@ -70,7 +81,7 @@ enum db_status sqlite_merchants_get(struct db_tx *tx, const char *merchant_id,
                                     struct db_merchant *out)
 {
     sqlite3_stmt *st =
-        sqlite_stmt(tx, STMT_MERCHANT_GET, "SELECT " MERCHANT_COLS " FROM merchants WHERE id = ?");
+        sqlite_stmt(tx, STMT_MERCHANT_GET, "SELECT " MERCHANT_SELECT " FROM merchants WHERE id = ?");
     if (!st)
         return DB_HARD_ERROR;
     sqlite3_bind_text(st, 1, merchant_id, -1, SQLITE_TRANSIENT);
@@ -128,7 +139,7 @@ enum db_status sqlite_merchants_count(struct db_tx *tx, int64_t *n)
 enum db_status sqlite_merchants_list(struct db_tx *tx, db_merchant_cb cb, void *cls)
 {
     sqlite3_stmt *st = sqlite_stmt(tx, STMT_MERCHANT_LIST,
-                                   "SELECT " MERCHANT_COLS " FROM merchants"
+                                   "SELECT " MERCHANT_SELECT " FROM merchants"
                                    " ORDER BY created_at, id");
     if (!st)
         return DB_HARD_ERROR;
@@ -141,6 +152,57 @@ enum db_status sqlite_merchants_list(struct db_tx *tx, db_merchant_cb cb, void *
     }
     enum db_status s =
         rc == SQLITE_DONE ? (enum db_status)n : sqlite_status(tx, rc, "merchant list");
+    sqlite3_reset(st);
+    return s;
+}
+
+enum db_status sqlite_merchants_logo_set(struct db_tx *tx, const char *merchant_id,
+                                         const char *type, const void *data, size_t len,
+                                         usec_t now)
+{
+    db_tx_config_changed(tx);
+    sqlite3_stmt *st = sqlite_stmt(tx, STMT_MERCHANT_LOGO_SET,
+                                   "UPDATE merchants SET logo = ?, logo_type = ?,"
+                                   " updated_at = MAX(updated_at, ?) WHERE id = ?");
+    if (!st)
+        return DB_HARD_ERROR;
+    if (type != NULL && len <= INT32_MAX) {
+        sqlite3_bind_blob(st, 1, data, (int)len, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, type, -1, SQLITE_TRANSIENT);
+    } else if (type != NULL) {
+        return DB_HARD_ERROR;
+    }
+    sqlite3_bind_int64(st, 3, now);
+    sqlite3_bind_text(st, 4, merchant_id, -1, SQLITE_TRANSIENT);
+    return sqlite_exec_stmt(tx, st, "merchant logo set");
+}
+
+enum db_status sqlite_merchants_logo_get(struct db_tx *tx, const char *merchant_id,
+                                         struct arena *a, struct db_logo *out)
+{
+    sqlite3_stmt *st = sqlite_stmt(tx, STMT_MERCHANT_LOGO_GET,
+                                   "SELECT logo_type, logo, updated_at FROM merchants"
+                                   " WHERE id = ? AND logo IS NOT NULL AND logo_type IS NOT NULL");
+    if (!st)
+        return DB_HARD_ERROR;
+    sqlite3_bind_text(st, 1, merchant_id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    enum db_status s;
+    if (rc == SQLITE_ROW) {
+        memset(out, 0, sizeof *out);
+        sqlite_col_text(st, 0, out->type, sizeof out->type);
+        const void *blob = sqlite3_column_blob(st, 1);
+        int n = sqlite3_column_bytes(st, 1);
+        out->len = n > 0 ? (size_t)n : 0;
+        void *copy = arena_alloc(a, out->len + 1);
+        if (out->len > 0)
+            memcpy(copy, blob, out->len);
+        out->data = copy;
+        out->updated_at = sqlite3_column_int64(st, 2);
+        s = DB_ONE_RESULT;
+    } else {
+        s = sqlite_status(tx, rc, "merchant logo get");
+    }
     sqlite3_reset(st);
     return s;
 }
