@@ -31,6 +31,8 @@ void api_sandbox_checkout_submit(struct req *r);
 void api_sandbox_3ds(struct req *r);
 void api_sandbox_3ds_submit(struct req *r);
 void api_static_css(struct req *r);
+void api_static_js(struct req *r);
+void api_merchant_logo(struct req *r);
 void api_livez(struct req *r);
 void api_readyz(struct req *r);
 void api_metrics(struct req *r);
@@ -42,5 +44,17 @@ void api_reply_db_error(struct req *r, enum db_status st);
 
 /* The masked form of the caller's key: prefix, stars, last four. */
 const char *api_masked_key(struct req *r);
+
+/* Customer pages (link_page.c). The page's language from Accept-Language. */
+struct web_locale;
+void api_page_locale(struct req *r, struct web_locale *out);
+/* Answer with a page, with the headers every customer page carries (CSP,
+ * no referrer, no framing, Content-Language, Vary: Accept-Language). */
+void api_reply_html(struct req *r, int status, const struct web_locale *loc, const char *html,
+                    size_t len);
+/* Answer with a message page: the title from the catalog key, the text
+ * already in the page's language. */
+void api_reply_message(struct req *r, int status, const struct web_locale *loc,
+                       const char *title_key, const char *text);
 
 #endif

@@ -1,12 +1,14 @@
 /*
  * link_page.c — GET /p/{token}: what the customer sees when opening a payment
- * link, and GET /static/chatpay.css.
+ * link; GET /m/{merchantId}/logo, the merchant's logo shown on it; and the
+ * pages' stylesheet and script, GET /static/chatpay.css and chatpay.js.
  *
  * The first open by a person records PAYMENT_LINK_CLICKED and extends the
  * link's life (click TTL) and starts the payment page's (page TTL). Link
  * preview robots of messaging apps fetch the URL too; they get the page but
  * do not count as an open. An expired, cancelled or unusable link answers
- * 410 with a page that says so.
+ * 410 with a page that says so. Every page is in the language the browser
+ * asks for (Accept-Language), English by default.
  */
 #include "api/api.h"
 
@@ -18,9 +20,13 @@
 #include "app.h"
 #include "core/currency.h"
 #include "core/status.h"
+#include "web/logo.h"
 #include "web/page.h"
 
 enum { TOKEN_MAX = 64, PAGE_ITEMS_MAX = 100 };
+
+/* How long browsers may keep the stylesheet, the script and logos. */
+#define STATIC_CACHE "public, max-age=300"
 
 /* User agents of link-preview fetchers (substring match, case-insensitive). */
 static const char *const preview_agents[] = {
@@ -94,19 +100,28 @@ static enum db_status page_cb(struct db_tx *tx, void *cls)
     return st < 0 ? st : DB_ONE_RESULT;
 }
 
-static void reply_page(struct req *r, int status, const char *html, size_t len)
+void api_page_locale(struct req *r, struct web_locale *out)
+{
+    web_locale_negotiate(NULL, req_header(r, "Accept-Language"), out);
+}
+
+void api_reply_html(struct req *r, int status, const struct web_locale *loc, const char *html,
+                    size_t len)
 {
     reply_header(r, "Content-Security-Policy", WEB_CSP);
     reply_header(r, "Referrer-Policy", "no-referrer");
     reply_header(r, "X-Frame-Options", "DENY");
+    reply_header(r, "Content-Language", web_locale_lang(loc));
+    reply_header(r, "Vary", "Accept-Language");
     reply_text(r, status, "text/html; charset=utf-8", html, len);
 }
 
-static void reply_message(struct req *r, int status, const char *title, const char *text)
+void api_reply_message(struct req *r, int status, const struct web_locale *loc,
+                       const char *title_key, const char *text)
 {
     size_t len;
-    char *html = web_message_page(r->arena, title, text, &len);
-    reply_page(r, status, html, len);
+    char *html = web_message_page(r->arena, loc, web_text(loc, title_key), text, &len);
+    api_reply_html(r, status, loc, html, len);
 }
 
 /* The stored line items (minor units) for the page. */
@@ -136,41 +151,42 @@ static size_t page_items(struct arena *a, const char *stored, struct web_line_it
 void api_link_page(struct req *r)
 {
     struct page_ctx c = {.r = r, .token = req_param(r, "token"), .now = time_now()};
+    struct web_locale loc;
+    struct arena *a = r->arena;
+    api_page_locale(r, &loc);
     c.preview = is_preview(req_header(r, "User-Agent"));
     if (strlen(c.token) > TOKEN_MAX) {
-        reply_message(r, 404, "Payment link not found",
-                      "Check that the whole link from your message was opened.");
+        api_reply_message(r, 404, &loc, "msg.not_found.title",
+                          web_text(&loc, "msg.not_found.text"));
         return;
     }
     enum db_status st = db_run(r->app->db, DB_WRITE, "link_page", page_cb, &c);
     if (st < 0) {
-        reply_message(r, 503, "Please try again",
-                      "The payment page cannot be shown right now. Try again in a moment.");
+        api_reply_message(r, 503, &loc, "msg.retry.title", web_text(&loc, "msg.retry.page"));
         return;
     }
     const char *merchant = c.merchant.name;
+    const char *new_link = WEB_TEXTF(a, &loc, "msg.new_link", merchant);
     switch (c.outcome) {
     case PAGE_UNKNOWN:
-        reply_message(r, 404, "Payment link not found",
-                      "Check that the whole link from your message was opened.");
+        api_reply_message(r, 404, &loc, "msg.not_found.title",
+                          web_text(&loc, "msg.not_found.text"));
         return;
     case PAGE_EXPIRED:
-        reply_message(r, 410, "This payment link has expired",
-                      arena_printf(r->arena, "Ask %s for a new payment link.", merchant));
+        api_reply_message(r, 410, &loc, "msg.expired.title", new_link);
         return;
     case PAGE_CANCELLED:
-        reply_message(r, 410, "This payment link was cancelled",
-                      arena_printf(r->arena, "%s cancelled order %s. No payment is due.", merchant,
-                                   c.link.order_number));
+        api_reply_message(r, 410, &loc, "msg.cancelled.title",
+                          WEB_TEXTF(a, &loc, "msg.cancelled.text", merchant, c.link.order_number));
         return;
     case PAGE_UNUSABLE:
-        reply_message(r, 410, "This payment link can no longer be used",
-                      arena_printf(r->arena, "Ask %s for a new payment link.", merchant));
+        api_reply_message(r, 410, &loc, "msg.unusable.title", new_link);
         return;
     case PAGE_OPEN:
         break;
     }
     struct web_link_page p = {
+        .loc = &loc,
         .merchant_name = merchant,
         .order_number = c.link.order_number,
         .currency = currency_find(c.link.currency),
@@ -183,48 +199,100 @@ void api_link_page(struct req *r)
         .expires_at = c.link.page_expires_at ? c.link.page_expires_at : c.link.expires_at,
         .now = c.now,
     };
-    bool paid = c.link.payment_status != PAY_PENDING && c.link.payment_status != PAY_FAILED;
-    if (paid) {
-        reply_message(r, 200, "This order is paid",
-                      arena_printf(r->arena,
-                                   "A payment for order %s has been made or is being "
-                                   "confirmed.",
-                                   c.link.order_number));
+    if (c.link.payment_status == PAY_REVERSED || c.link.payment_status == PAY_VOIDED) {
+        api_reply_message(r, 410, &loc, "msg.reversed.title",
+                          WEB_TEXTF(a, &loc, "msg.reversed.text", c.link.order_number));
         return;
     }
-    if (c.link.attempts >= c.merchant.max_payment_attempts) {
-        reply_message(r, 410, "Too many payment attempts",
-                      arena_printf(r->arena,
-                                   "This link is locked after several unsuccessful payments. "
-                                   "Ask %s for a new payment link.",
-                                   merchant));
+    bool paid = c.link.payment_status != PAY_PENDING && c.link.payment_status != PAY_FAILED;
+    if (paid) {
+        api_reply_message(r, 200, &loc, "msg.paid.title",
+                          WEB_TEXTF(a, &loc, "msg.paid.text", c.link.order_number));
+        return;
+    }
+    /* locked once the last attempt allowed has failed (one still running can
+     * be resumed from the pay button) */
+    if (c.link.attempts >= c.merchant.max_payment_attempts && c.link.payment_status == PAY_FAILED) {
+        api_reply_message(r, 410, &loc, "msg.locked.title",
+                          WEB_TEXTF(a, &loc, "msg.locked.text", merchant));
         return;
     }
     if (c.link.page_expires_at && c.link.page_expires_at <= c.now) {
-        reply_message(r, 410, "This payment page has expired",
-                      arena_printf(r->arena, "Ask %s for a new payment link.", merchant));
+        api_reply_message(r, 410, &loc, "msg.page_expired.title", new_link);
         return;
     }
-    p.pay_url = arena_printf(r->arena, "/p/%s/pay", c.link.token);
+    p.pay_url = arena_printf(a, "/p/%s/pay", c.link.token);
     if (c.link.payment_status == PAY_FAILED)
-        p.notice = "Your last payment did not go through and no money was taken. You can try "
-                   "again with another card.";
+        p.notice = web_text(&loc, "link.last_failed");
+    if (c.merchant.logo_type[0] != '\0')
+        /* the version parameter changes with every change to the merchant,
+         * so that a new logo shows at once despite the browser's cache */
+        p.logo_url =
+            arena_printf(a, "/m/%s/logo?v=%lld", c.merchant.id, (long long)c.merchant.updated_at);
     struct web_line_item *items;
-    p.nitems = page_items(r->arena, c.link.line_items, &items);
+    p.nitems = page_items(a, c.link.line_items, &items);
     p.items = items;
     size_t len;
-    char *html = p.currency ? web_link_page(r->arena, &p, &len) : NULL;
+    char *html = p.currency ? web_link_page(a, &p, &len) : NULL;
     if (!html) {
-        reply_message(r, 500, "Something went wrong",
-                      "This payment page cannot be shown. Please contact the merchant.");
+        api_reply_message(r, 500, &loc, "msg.error.title", web_text(&loc, "msg.error.text"));
         return;
     }
-    reply_page(r, 200, html, len);
+    api_reply_html(r, 200, &loc, html, len);
 }
+
+/* --- the merchant's logo --------------------------------------------------------- */
+
+struct logo_ctx {
+    const char *merchant_id;
+    struct arena *a;
+    struct db_logo logo;
+};
+
+static enum db_status logo_cb(struct db_tx *tx, void *cls)
+{
+    struct logo_ctx *c = cls;
+    return DB_CALL(tx, merchants, logo_get, c->merchant_id, c->a, &c->logo);
+}
+
+void api_merchant_logo(struct req *r)
+{
+    struct logo_ctx c = {.merchant_id = req_param(r, "merchantId"), .a = r->arena};
+    if (strlen(c.merchant_id) >= DB_UUID_LEN) {
+        reply_error(r, ERR_NOT_FOUND, "This merchant has no logo");
+        return;
+    }
+    enum db_status st = db_run(r->app->db, DB_READ, "merchant_logo", logo_cb, &c);
+    if (st < 0) {
+        api_reply_db_error(r, st);
+        return;
+    }
+    /* a stored type is checked again: only an image type ever goes out */
+    if (st == 0 || !web_logo_type_known(c.logo.type)) {
+        reply_error(r, ERR_NOT_FOUND, "This merchant has no logo");
+        return;
+    }
+    reply_header(r, "Cache-Control", STATIC_CACHE);
+    /* an SVG opened on its own runs no script and loads nothing */
+    reply_header(r, "Content-Security-Policy", WEB_LOGO_CSP);
+    reply_header(r, "Cross-Origin-Resource-Policy", "same-origin");
+    reply_text(r, 200, c.logo.type, c.logo.data, c.logo.len);
+}
+
+/* --- stylesheet and script -------------------------------------------------------- */
 
 void api_static_css(struct req *r)
 {
     size_t len;
     const char *css = web_css(&len);
+    reply_header(r, "Cache-Control", STATIC_CACHE);
     reply_text(r, 200, "text/css; charset=utf-8", css, len);
+}
+
+void api_static_js(struct req *r)
+{
+    size_t len;
+    const char *js = web_js(&len);
+    reply_header(r, "Cache-Control", STATIC_CACHE);
+    reply_text(r, 200, "text/javascript; charset=utf-8", js, len);
 }

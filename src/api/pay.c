@@ -79,16 +79,21 @@ static enum db_status pay_cb(struct db_tx *tx, void *cls)
     if (st <= 0)
         return st < 0 ? st : DB_HARD_ERROR;
     c->outcome = payable(l, &c->merchant, c->now);
-    if (c->outcome != PAY_GO)
+    if (c->outcome != PAY_GO && c->outcome != PAY_LOCKED)
         return DB_ROLLBACK;
     if (!payments_gateway(&c->merchant)) {
         c->outcome = PAY_NO_GATEWAY;
         return DB_ROLLBACK;
     }
-    /* a payment already begun (the customer came back): continue it */
+    /* a payment already begun (the customer came back): continue it, even
+     * when it was the last attempt allowed */
     st = DB_CALL(tx, payments, list, l->merchant_id, l->id, find_pending, c);
-    if (st < 0 || c->resumed)
+    if (st < 0 || c->resumed) {
+        c->outcome = PAY_GO;
         return st < 0 ? st : DB_ONE_RESULT;
+    }
+    if (c->outcome == PAY_LOCKED)
+        return DB_ROLLBACK;
     bool first_open = !l->clicked_at;
     if (first_open) {
         /* paying counts as opening the link */
@@ -120,41 +125,29 @@ static enum db_status pay_cb(struct db_tx *tx, void *cls)
     return st == 0 ? DB_SOFT_ERROR : DB_ONE_RESULT;
 }
 
-static void reply_page(struct req *r, int status, const char *title, const char *text)
+static void reply_not_payable(struct req *r, const struct web_locale *loc, enum pay_outcome o,
+                              const char *merchant)
 {
-    size_t len;
-    char *html = web_message_page(r->arena, title, text, &len);
-    reply_header(r, "Content-Security-Policy", WEB_CSP);
-    reply_header(r, "Referrer-Policy", "no-referrer");
-    reply_header(r, "X-Frame-Options", "DENY");
-    reply_text(r, status, "text/html; charset=utf-8", html, len);
-}
-
-static void reply_not_payable(struct req *r, enum pay_outcome o, const char *merchant)
-{
+    struct arena *a = r->arena;
     switch (o) {
     case PAY_NO_LINK:
-        reply_page(r, 404, "Payment link not found",
-                   "Check that the whole link from your message was opened.");
+        api_reply_message(r, 404, loc, "msg.not_found.title", web_text(loc, "msg.not_found.text"));
         return;
     case PAY_GONE:
-        reply_page(r, 410, "This payment link can no longer be used",
-                   arena_printf(r->arena, "Ask %s for a new payment link.", merchant));
+        api_reply_message(r, 410, loc, "msg.unusable.title",
+                          WEB_TEXTF(a, loc, "msg.new_link", merchant));
         return;
     case PAY_LOCKED:
-        reply_page(r, 410, "Too many payment attempts",
-                   arena_printf(r->arena,
-                                "This link is locked after several unsuccessful payments. "
-                                "Ask %s for a new payment link.",
-                                merchant));
+        api_reply_message(r, 410, loc, "msg.locked.title",
+                          WEB_TEXTF(a, loc, "msg.locked.text", merchant));
         return;
     case PAY_DONE:
-        reply_page(r, 409, "This order is already paid",
-                   "A payment for this order has been made or is being confirmed.");
+        api_reply_message(r, 409, loc, "msg.already_paid.title",
+                          web_text(loc, "msg.already_paid.text"));
         return;
     case PAY_NO_GATEWAY:
-        reply_page(r, 503, "Payments are not available",
-                   arena_printf(r->arena, "%s cannot take card payments right now.", merchant));
+        api_reply_message(r, 503, loc, "msg.no_gateway.title",
+                          WEB_TEXTF(a, loc, "msg.no_gateway.text", merchant));
         return;
     case PAY_GO:
         break;
@@ -164,13 +157,15 @@ static void reply_not_payable(struct req *r, enum pay_outcome o, const char *mer
 void api_pay(struct req *r)
 {
     struct pay_ctx c = {.r = r, .token = req_param(r, "token"), .now = time_now()};
+    struct web_locale loc;
+    api_page_locale(r, &loc);
     enum db_status st = db_run(r->app->db, DB_WRITE, "pay", pay_cb, &c);
     if (st == DB_ROLLBACK) {
-        reply_not_payable(r, c.outcome, c.merchant.name);
+        reply_not_payable(r, &loc, c.outcome, c.merchant.name);
         return;
     }
     if (st < 0) {
-        reply_page(r, 503, "Please try again", "The payment cannot start right now.");
+        api_reply_message(r, 503, &loc, "msg.retry.title", web_text(&loc, "msg.retry.pay"));
         return;
     }
     const char *back = arena_printf(r->arena, "%s/p/%s/return?ref=%s", r->app->cfg->public_url,
@@ -187,11 +182,11 @@ void api_pay(struct req *r)
     char url[800];
     const struct gateway_ops *gw = payments_gateway(&c.merchant);
     if (!gw->begin(r->app->db, &p, url, sizeof url)) {
-        reply_page(r, 503, "Please try again", "The payment cannot start right now.");
+        api_reply_message(r, 503, &loc, "msg.retry.title", web_text(&loc, "msg.retry.pay"));
         return;
     }
     reply_header(r, "Location", url);
-    reply_page(r, 303, "Continue to payment", "Continue to the payment page.");
+    api_reply_message(r, 303, &loc, "msg.continue.title", web_text(&loc, "msg.continue.text"));
 }
 
 /* --- the return from the gateway -------------------------------------------------- */
@@ -233,18 +228,23 @@ static enum db_status record_cb(struct db_tx *tx, void *cls)
 void api_pay_return(struct req *r)
 {
     struct return_ctx c = {.r = r, .token = req_param(r, "token"), .now = time_now()};
+    struct web_locale loc;
+    struct arena *a = r->arena;
+    api_page_locale(r, &loc);
     c.ref = req_query(r, "ref");
     if (!c.ref || strlen(c.ref) >= DB_REF_LEN) {
-        reply_page(r, 400, "Payment not found", "This page was opened without a payment.");
+        api_reply_message(r, 400, &loc, "msg.payment_not_found.title",
+                          web_text(&loc, "msg.payment_not_found.no_ref"));
         return;
     }
     enum db_status st = db_run(r->app->db, DB_READ, "pay_return_load", load_cb, &c);
     if (st < 0) {
-        reply_page(r, 503, "Please try again", "The payment result cannot be shown right now.");
+        api_reply_message(r, 503, &loc, "msg.retry.title", web_text(&loc, "msg.retry.result"));
         return;
     }
     if (!c.found) {
-        reply_page(r, 404, "Payment not found", "This payment does not belong to this link.");
+        api_reply_message(r, 404, &loc, "msg.payment_not_found.title",
+                          web_text(&loc, "msg.payment_not_found.other_link"));
         return;
     }
     const struct gateway_ops *gw = payments_gateway(&c.merchant);
@@ -253,8 +253,8 @@ void api_pay_return(struct req *r)
         gw->result(r->app->db, c.link.merchant_id, c.ref, &c.res);
         st = db_run(r->app->db, DB_WRITE, "pay_return_record", record_cb, &c);
         if (st < 0) {
-            reply_page(r, 503, "Please try again",
-                       "Your payment is being confirmed. Reload this page in a moment.");
+            api_reply_message(r, 503, &loc, "msg.retry.title",
+                              web_text(&loc, "msg.retry.confirming"));
             return;
         }
         links_wake_workers(r->app);
@@ -263,34 +263,31 @@ void api_pay_return(struct req *r)
     const char *order = c.link.order_number;
     int max = c.merchant.max_payment_attempts;
     switch (c.link.payment_status) {
+    case PAY_REVERSED:
+    case PAY_VOIDED:
+        api_reply_message(r, 200, &loc, "msg.reversed.title",
+                          WEB_TEXTF(a, &loc, "msg.reversed.text", order));
+        return;
     case PAY_SUCCESS:
-        reply_page(r, 200, "Payment successful",
-                   arena_printf(r->arena, "Thank you. %s has received your payment for order %s.",
-                                merchant, order));
+        api_reply_message(r, 200, &loc, "result.success.title",
+                          WEB_TEXTF(a, &loc, "result.success.text", merchant, order));
         return;
     case PAY_REVIEW:
-        reply_page(r, 200, "Payment under review",
-                   arena_printf(r->arena,
-                                "Your payment for order %s is being reviewed. %s will let you "
-                                "know the outcome.",
-                                order, merchant));
+        api_reply_message(r, 200, &loc, "result.review.title",
+                          WEB_TEXTF(a, &loc, "result.review.text", order, merchant));
         return;
     case PAY_UNKNOWN:
     case PAY_PENDING:
-        reply_page(r, 202, "Payment being confirmed",
-                   "We are waiting for the bank's answer. Reload this page in a moment; you "
-                   "will not be charged twice.");
+        api_reply_message(r, 202, &loc, "result.confirming.title",
+                          web_text(&loc, "result.confirming.text"));
         return;
     default:
         break;
     }
     bool retry = c.link.attempts < max && c.link.live && c.link.expires_at > c.now;
-    const char *title =
-        c.op.decision == GW_ERROR ? "Payment could not be processed" : "Payment declined";
-    const char *why = c.op.decision == GW_ERROR
-                          ? "Something went wrong while processing your card. No money was taken."
-                          : "Your bank declined the payment. No money was taken.";
-    reply_page(r, 200, title,
-               retry ? arena_printf(r->arena, "%s Open the link again to try another card.", why)
-                     : arena_printf(r->arena, "%s Ask %s for a new payment link.", why, merchant));
+    bool error = c.op.decision == GW_ERROR;
+    const char *why = web_text(&loc, error ? "result.error.text" : "result.declined.text");
+    api_reply_message(r, 200, &loc, error ? "result.error.title" : "result.declined.title",
+                      retry ? WEB_TEXTF(a, &loc, "result.retry", why)
+                            : WEB_TEXTF(a, &loc, "result.new_link", why, merchant));
 }

@@ -28,6 +28,8 @@ const struct route api_routes[] = {
     {"GET", "/sandbox-gateway/3ds/{ref}", api_sandbox_3ds, AUTH_NONE, 0, 0},
     {"POST", "/sandbox-gateway/3ds/{ref}", api_sandbox_3ds_submit, AUTH_NONE, 0, 4096},
     {"GET", "/static/chatpay.css", api_static_css, AUTH_NONE, 0, 0},
+    {"GET", "/static/chatpay.js", api_static_js, AUTH_NONE, 0, 0},
+    {"GET", "/m/{merchantId}/logo", api_merchant_logo, AUTH_NONE, 0, 0},
 
     /* operations */
     {"GET", "/livez", api_livez, AUTH_NONE, 0, 0},

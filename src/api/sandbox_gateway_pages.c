@@ -8,6 +8,11 @@
  * page. Card data exists only in the request's memory while the form is
  * checked; it is wiped afterwards and never stored or logged — the record
  * keeps the brand, the masked number (first 6 + last 4) and the expiry.
+ *
+ * Like chatpay's own pages, these are in the language the browser asks for
+ * (Accept-Language), with every text from the message catalogs; the form
+ * works without JavaScript, which only groups the card number and hints at
+ * a wrong check digit while typing.
  */
 #include "api/api.h"
 
@@ -53,42 +58,27 @@ static enum db_status update_cb(struct db_tx *tx, void *cls)
     return DB_CALL(tx, sandbox_gateway, update, &c->g);
 }
 
-static void send_html(struct req *r, int status, const char *html, size_t len)
-{
-    reply_header(r, "Content-Security-Policy", WEB_CSP);
-    reply_header(r, "Referrer-Policy", "no-referrer");
-    reply_header(r, "X-Frame-Options", "DENY");
-    reply_text(r, status, "text/html; charset=utf-8", html, len);
-}
-
-static void send_message(struct req *r, int status, const char *title, const char *text)
-{
-    size_t len;
-    char *html = web_message_page(r->arena, title, text, &len);
-    send_html(r, status, html, len);
-}
-
-static void redirect(struct req *r, const char *url)
+static void redirect(struct req *r, const struct web_locale *loc, const char *url)
 {
     reply_header(r, "Location", url);
-    send_message(r, 303, "Returning to the merchant", "Returning to the merchant.");
+    api_reply_message(r, 303, loc, "gw.returning", web_text(loc, "gw.returning"));
 }
 
 /* Load the record; answer 404/409 and return false when there is no form to show. */
-static bool load(struct req *r, struct gw_ctx *c, int want_state)
+static bool load(struct req *r, const struct web_locale *loc, struct gw_ctx *c, int want_state)
 {
     c->ref = req_param(r, "ref");
     if (strlen(c->ref) >= DB_REF_LEN ||
         db_run(r->app->db, DB_READ, "sandbox_gw_page", get_cb, c) < 0 || !c->found) {
-        send_message(r, 404, "Unknown payment", "The sandbox gateway has no such payment.");
+        api_reply_message(r, 404, loc, "gw.unknown.title", web_text(loc, "gw.unknown.text"));
         return false;
     }
     if (c->g.state == GW_DECIDED) {
-        redirect(r, c->g.return_url);
+        redirect(r, loc, c->g.return_url);
         return false;
     }
     if (c->g.state != want_state) {
-        send_message(r, 409, "Payment in another step", "Go back to the merchant's page.");
+        api_reply_message(r, 409, loc, "gw.other_step.title", web_text(loc, "gw.other_step.text"));
         return false;
     }
     return true;
@@ -100,75 +90,144 @@ struct form_view {
     bool has_errors;
 };
 
-static void field(struct web_buf *b, const char *id, const char *label, const char *type,
-                  const char *autocomplete, const char *inputmode, const char *value,
-                  const char *error, const char *extra)
+/* The catalog keys of the card checks' messages (gateway/cards.c gives them
+ * in English): the page shows them in its own language. */
+static const struct {
+    const char *english, *key;
+} card_messages[] = {
+    {"Enter the card number", "card.number.missing"},
+    {"Enter a valid card number", "card.number.invalid"},
+    {"This card number does not pass the check digit test", "card.number.luhn"},
+    {"Use one of the sandbox test cards", "card.number.not_test"},
+    {"Enter the expiry date", "card.expiry.missing"},
+    {"Enter the expiry date as MM/YY", "card.expiry.format"},
+    {"The expiry month must be from 01 to 12", "card.expiry.month"},
+    {"This card has expired", "card.expiry.past"},
+    {"Enter a valid expiry year", "card.expiry.year"},
+    {"Enter the security code (CVC)", "card.cvc.missing"},
+    {"Enter the 4-digit security code from the front of the card", "card.cvc.amex"},
+    {"Enter the 3-digit security code from the back of the card", "card.cvc.other"},
+    {"Enter a valid security code (CVC)", "card.cvc.invalid"},
+    {"Enter the name on the card", "card.name.missing"},
+    {"The name can be at most 100 characters", "card.name.long"},
+    {"The name contains characters that are not allowed", "card.name.chars"},
+};
+
+/* A card check's message in the page's language (a message without a key
+ * is shown as it is). */
+static const char *card_message(const struct web_locale *loc, const char *english)
 {
-    web_buf_printf(b, "<div class=\"field\"><label for=\"%s\">%s</label>", id, label);
+    if (english == NULL)
+        return NULL;
+    for (size_t i = 0; i < sizeof card_messages / sizeof card_messages[0]; i++)
+        if (strcmp(english, card_messages[i].english) == 0)
+            return web_text(loc, card_messages[i].key);
+    return english;
+}
+
+/* One labelled input. The error (if any) sits between label and input and
+ * is tied to the input with aria-describedby; hint_html is an element the
+ * script shows (hidden until then). */
+static void field(struct web_buf *b, const struct web_locale *loc, const char *id,
+                  const char *label_key, const char *type, const char *autocomplete,
+                  const char *inputmode, const char *value, const char *error, const char *extra,
+                  const char *hint_html)
+{
+    struct arena *a = b->a;
+    web_buf_printf(b, "<div class=\"field\"><label for=\"%s\">%s</label>", id,
+                   web_escape(a, web_text(loc, label_key)));
     if (error)
-        web_buf_printf(b, "<p class=\"error\" id=\"%s-error\">%s</p>", id, web_escape(b->a, error));
+        web_buf_printf(b, "<p class=\"error\" id=\"%s-error\">%s</p>", id,
+                       web_escape(a, card_message(loc, error)));
     web_buf_printf(
         b,
         "<input id=\"%s\" name=\"%s\" type=\"%s\" autocomplete=\"%s\" inputmode=\"%s\" "
-        "value=\"%s\" %s%s></div>\n",
-        id, id, type, autocomplete, inputmode, value ? web_escape(b->a, value) : "",
+        "value=\"%s\" %s%s>%s</div>\n",
+        id, id, type, autocomplete, inputmode, value ? web_escape(a, value) : "",
         extra ? extra : "",
-        error ? arena_printf(b->a, " aria-invalid=\"true\" aria-describedby=\"%s-error\"", id)
-              : "");
+        error ? arena_printf(a, " aria-invalid=\"true\" aria-describedby=\"%s-error\"", id) : "",
+        hint_html ? hint_html : "");
 }
 
-static void render_form(struct req *r, const struct db_sandbox_gw *g, const struct form_view *v,
-                        int status)
+/* The bold label and text of the sandbox banner. */
+static const char *banner(struct arena *a, const struct web_locale *loc, const char *key)
+{
+    return WEB_HTMLF(
+        a, loc, key,
+        arena_printf(a, "<strong>%s</strong>", web_escape(a, web_text(loc, "gw.label"))));
+}
+
+static void render_form(struct req *r, const struct web_locale *loc, const struct db_sandbox_gw *g,
+                        const struct form_view *v, int status)
 {
     struct web_buf b;
-    web_buf_init(&b, r->arena);
+    struct arena *a = r->arena;
+    web_buf_init(&b, a);
     const struct currency *cur = currency_find(g->currency);
-    char amount[32];
-    money_format(g->amount_minor, cur ? cur->exponent : 2, amount, sizeof amount);
+    const char *amount;
+    if (cur != NULL) {
+        amount = web_amount_html(a, loc, cur, g->amount_minor);
+    } else {
+        char num[32];
+        money_format(g->amount_minor, 2, num, sizeof num);
+        amount = web_escape(a, arena_printf(a, "%s %s", g->currency, num));
+    }
     web_buf_printf(&b,
-                   "<header class=\"sandbox\" role=\"note\"><strong>Sandbox gateway</strong> — "
-                   "test cards only; no real money moves.</header>\n<main class=\"card\">\n"
-                   "<h1>Test card payment</h1>\n<p class=\"due-amount\">%s %s</p>\n",
-                   g->currency, amount);
+                   "<header class=\"sandbox\" role=\"note\">%s</header>\n<main class=\"card\">\n"
+                   "<h1>%s</h1>\n<p class=\"due-amount\">%s</p>\n",
+                   banner(a, loc, "gw.banner"), web_escape(a, web_text(loc, "gw.heading")), amount);
     if (v->has_errors)
-        web_buf_printf(&b, "<p class=\"notice\" role=\"alert\">Please correct the fields "
-                           "marked below.</p>\n");
+        web_buf_printf(&b, "<p class=\"notice\" role=\"alert\">%s</p>\n",
+                       web_escape(a, web_text(loc, "gw.correct")));
     web_buf_printf(&b,
                    "<form method=\"post\" action=\"/sandbox-gateway/checkout/%s\" "
                    "novalidate>\n",
-                   g->ref);
-    field(&b, "name", "Name on card", "text", "cc-name", "text", v->name,
-          v->errs.name ? v->errs.name_msg : NULL, "maxlength=\"100\"");
-    field(&b, "number", "Card number", "text", "cc-number", "numeric", NULL,
-          v->errs.number ? v->errs.number_msg : NULL, "maxlength=\"23\"");
-    field(&b, "expiry", "Expiry (MM/YY)", "text", "cc-exp", "numeric", NULL,
-          v->errs.expiry ? v->errs.expiry_msg : NULL, "maxlength=\"7\" placeholder=\"MM/YY\"");
-    field(&b, "cvc", "Security code (CVC)", "password", "cc-csc", "numeric", NULL,
-          v->errs.cvc ? v->errs.cvc_msg : NULL, "maxlength=\"4\"");
-    web_buf_printf(&b, "<button type=\"submit\" class=\"button\">Pay %s %s</button>\n</form>\n",
-                   g->currency, amount);
-    web_buf_printf(&b, "<details><summary>Test cards</summary><ul>"
-                       "<li>4111 1111 1111 1111 — accepted</li>"
-                       "<li>4000 0000 0000 0002 — declined</li>"
-                       "<li>4000 0000 0000 9995 — insufficient funds</li>"
-                       "<li>4000 0000 0000 0101 — review</li>"
-                       "<li>4000 0000 0000 0119 — error</li>"
-                       "<li>4000 0000 0000 0259 — no answer (timeout)</li>"
-                       "<li>4000 0027 6000 3184 — 3-D Secure challenge</li>"
-                       "</ul><p>Any future expiry, any 3-digit CVC (4 for Amex).</p></details>\n"
-                       "</main>\n");
+                   web_escape(a, g->ref));
+    field(&b, loc, "name", "gw.name", "text", "cc-name", "text", v->name,
+          v->errs.name ? v->errs.name_msg : NULL, "maxlength=\"100\"", NULL);
+    field(&b, loc, "number", "gw.number", "text", "cc-number", "numeric", NULL,
+          v->errs.number ? v->errs.number_msg : NULL,
+          "maxlength=\"23\" data-luhn-hint=\"number-hint\"",
+          arena_printf(a, "<p class=\"hint\" id=\"number-hint\" hidden>%s</p>",
+                       web_escape(a, web_text(loc, "gw.luhn_hint"))));
+    field(&b, loc, "expiry", "gw.expiry", "text", "cc-exp", "numeric", NULL,
+          v->errs.expiry ? v->errs.expiry_msg : NULL,
+          arena_printf(a, "maxlength=\"7\" placeholder=\"%s\"",
+                       web_escape(a, web_text(loc, "gw.expiry_placeholder"))),
+          NULL);
+    field(&b, loc, "cvc", "gw.cvc", "password", "cc-csc", "numeric", NULL,
+          v->errs.cvc ? v->errs.cvc_msg : NULL, "maxlength=\"4\"", NULL);
+    web_buf_printf(&b, "<button type=\"submit\" class=\"button\">%s</button>\n</form>\n",
+                   WEB_HTMLF(a, loc, "gw.pay", amount));
+    static const struct {
+        const char *number, *key;
+    } cards[] = {
+        {"4111 1111 1111 1111", "gw.card.accept"},       {"4000 0000 0000 0002", "gw.card.decline"},
+        {"4000 0000 0000 9995", "gw.card.insufficient"}, {"4000 0000 0000 0101", "gw.card.review"},
+        {"4000 0000 0000 0119", "gw.card.error"},        {"4000 0000 0000 0259", "gw.card.timeout"},
+        {"4000 0027 6000 3184", "gw.card.3ds"},
+    };
+    web_buf_printf(&b, "<details><summary>%s</summary><ul>",
+                   web_escape(a, web_text(loc, "gw.test_cards")));
+    for (size_t i = 0; i < sizeof cards / sizeof cards[0]; i++)
+        web_buf_printf(&b, "<li><span class=\"pan\">%s</span> — %s</li>", cards[i].number,
+                       web_escape(a, web_text(loc, cards[i].key)));
+    web_buf_printf(&b, "</ul><p>%s</p></details>\n</main>\n",
+                   web_escape(a, web_text(loc, "gw.cards_note")));
     size_t len;
-    char *html = web_page(r->arena, "Sandbox gateway — test card payment", b.data, &len);
-    send_html(r, status, html, len);
+    char *html = web_page(a, loc, web_text(loc, "gw.title"), b.data, true, &len);
+    api_reply_html(r, status, loc, html, len);
 }
 
 void api_sandbox_checkout(struct req *r)
 {
     struct gw_ctx c = {0};
-    if (!load(r, &c, GW_WAITING))
+    struct web_locale loc;
+    api_page_locale(r, &loc);
+    if (!load(r, &loc, &c, GW_WAITING))
         return;
     struct form_view v = {0};
-    render_form(r, &c.g, &v, 200);
+    render_form(r, &loc, &c.g, &v, 200);
 }
 
 static void decide(struct db_sandbox_gw *g, enum gw_decision d, int code, const char *error)
@@ -192,7 +251,9 @@ static void decide(struct db_sandbox_gw *g, enum gw_decision d, int code, const 
 void api_sandbox_checkout_submit(struct req *r)
 {
     struct gw_ctx c = {0};
-    if (!load(r, &c, GW_WAITING))
+    struct web_locale loc;
+    api_page_locale(r, &loc);
+    if (!load(r, &loc, &c, GW_WAITING))
         return;
     size_t len;
     const char *body = req_body(r, &len);
@@ -221,7 +282,7 @@ void api_sandbox_checkout_submit(struct req *r)
     cards_wipe((char *)body, len);
     if (!ok) {
         v.has_errors = true;
-        render_form(r, &c.g, &v, 422);
+        render_form(r, &loc, &c.g, &v, 422);
         return;
     }
     struct db_sandbox_gw *g = &c.g;
@@ -254,43 +315,52 @@ void api_sandbox_checkout_submit(struct req *r)
         break;
     }
     if (db_run(r->app->db, DB_WRITE, "sandbox_gw_decide", update_cb, &c) < 0) {
-        send_message(r, 503, "Please try again", "The sandbox gateway is busy.");
+        api_reply_message(r, 503, &loc, "msg.retry.title", web_text(&loc, "gw.busy"));
         return;
     }
     if (c.g.state == GW_CHALLENGE) {
-        redirect(r, arena_printf(a, "/sandbox-gateway/3ds/%s", c.g.ref));
+        redirect(r, &loc, arena_printf(a, "/sandbox-gateway/3ds/%s", c.g.ref));
         return;
     }
-    redirect(r, c.g.return_url);
+    redirect(r, &loc, c.g.return_url);
 }
 
 void api_sandbox_3ds(struct req *r)
 {
     struct gw_ctx c = {0};
-    if (!load(r, &c, GW_CHALLENGE))
+    struct web_locale loc;
+    struct arena *a = r->arena;
+    api_page_locale(r, &loc);
+    if (!load(r, &loc, &c, GW_CHALLENGE))
         return;
     struct web_buf b;
-    web_buf_init(&b, r->arena);
-    web_buf_printf(&b,
-                   "<header class=\"sandbox\" role=\"note\"><strong>Sandbox gateway</strong> — "
-                   "simulated 3-D Secure check.</header>\n<main class=\"card\">\n"
-                   "<h1>Confirm this payment</h1>\n"
-                   "<p>Your bank asks you to confirm the payment with card %s.</p>\n"
-                   "<form method=\"post\" action=\"/sandbox-gateway/3ds/%s\">\n"
-                   "<button type=\"submit\" name=\"action\" value=\"approve\" class=\"button\">"
-                   "Approve</button>\n"
-                   "<button type=\"submit\" name=\"action\" value=\"deny\" class=\"button "
-                   "secondary\">Deny</button>\n</form>\n</main>\n",
-                   web_escape(r->arena, c.g.masked_pan), c.g.ref);
+    web_buf_init(&b, a);
+    web_buf_printf(
+        &b,
+        "<header class=\"sandbox\" role=\"note\">%s</header>\n<main class=\"card\">\n"
+        "<h1>%s</h1>\n"
+        "<p>%s</p>\n"
+        "<form method=\"post\" action=\"/sandbox-gateway/3ds/%s\">\n"
+        "<button type=\"submit\" name=\"action\" value=\"approve\" class=\"button\">"
+        "%s</button>\n"
+        "<button type=\"submit\" name=\"action\" value=\"deny\" class=\"button "
+        "secondary\">%s</button>\n</form>\n</main>\n",
+        banner(a, &loc, "gw.3ds.banner"), web_escape(a, web_text(&loc, "gw.3ds.heading")),
+        WEB_HTMLF(a, &loc, "gw.3ds.text",
+                  arena_printf(a, "<span class=\"pan\">%s</span>", web_escape(a, c.g.masked_pan))),
+        web_escape(a, c.g.ref), web_escape(a, web_text(&loc, "gw.3ds.approve")),
+        web_escape(a, web_text(&loc, "gw.3ds.deny")));
     size_t len;
-    char *html = web_page(r->arena, "Sandbox gateway — 3-D Secure", b.data, &len);
-    send_html(r, 200, html, len);
+    char *html = web_page(a, &loc, web_text(&loc, "gw.3ds.title"), b.data, false, &len);
+    api_reply_html(r, 200, &loc, html, len);
 }
 
 void api_sandbox_3ds_submit(struct req *r)
 {
     struct gw_ctx c = {0};
-    if (!load(r, &c, GW_CHALLENGE))
+    struct web_locale loc;
+    api_page_locale(r, &loc);
+    if (!load(r, &loc, &c, GW_CHALLENGE))
         return;
     size_t len;
     const char *body = req_body(r, &len);
@@ -300,8 +370,8 @@ void api_sandbox_3ds_submit(struct req *r)
     else
         decide(&c.g, GW_DECLINE, 476, "The cardholder did not pass 3-D Secure authentication");
     if (db_run(r->app->db, DB_WRITE, "sandbox_gw_3ds", update_cb, &c) < 0) {
-        send_message(r, 503, "Please try again", "The sandbox gateway is busy.");
+        api_reply_message(r, 503, &loc, "msg.retry.title", web_text(&loc, "gw.busy"));
         return;
     }
-    redirect(r, c.g.return_url);
+    redirect(r, &loc, c.g.return_url);
 }

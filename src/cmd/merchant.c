@@ -3,6 +3,7 @@
  */
 #include "cmd/cmd.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <strings.h>
 
 #include "util/crypto.h"
+#include "web/logo.h"
 
 static const char usage[] =
     "usage: chatpay merchant create --name NAME [--environment sandbox|production]\n"
@@ -23,7 +25,7 @@ static const char usage[] =
     "                               [--transaction-type Sale|Authorization]\n"
     "                               [--sms-from MSISDN] [--whatsapp-from MSISDN]\n"
     "                               [--settlement-delay DUR] [--payment-attempts N]\n"
-    "                               [--review-delay DUR]\n"
+    "                               [--review-delay DUR] [--logo FILE|none]\n"
     "                               [--db URL] [--config FILE] [--json]\n"
     "\n"
     "create   add a merchant and print its first API key (shown once).\n"
@@ -38,7 +40,10 @@ static const char usage[] =
     "         --page-ttl: the payment page lives this long (default 15m);\n"
     "         --settlement-delay: a sale or capture settles after this (default 24h);\n"
     "         --payment-attempts: failed payments allowed per link (1-10, default 3);\n"
-    "         --review-delay: sandbox: a REVIEW payment is decided after this (default 60s).\n";
+    "         --review-delay: sandbox: a REVIEW payment is decided after this (default 60s);\n"
+    "         --logo: the logo on the payment page, a PNG, JPEG, WebP or SVG file of at\n"
+    "         most 256 KiB (the type is told from the content); `none` removes it\n"
+    "         (write ./none for a file of that name).\n";
 
 enum {
     OPT_NAME = 1,
@@ -58,6 +63,7 @@ enum {
     OPT_SETTLEMENT,
     OPT_ATTEMPTS,
     OPT_REVIEW,
+    OPT_LOGO,
 };
 
 static const struct option options[] = {
@@ -78,6 +84,7 @@ static const struct option options[] = {
     {"settlement-delay", required_argument, NULL, OPT_SETTLEMENT},
     {"payment-attempts", required_argument, NULL, OPT_ATTEMPTS},
     {"review-delay", required_argument, NULL, OPT_REVIEW},
+    {"logo", required_argument, NULL, OPT_LOGO},
     {NULL, 0, NULL, 0},
 };
 
@@ -87,6 +94,7 @@ struct merchant_args {
     const char *id;
     const char *link_ttl, *click_ttl, *page_ttl, *txn_type, *sms_from, *wa_from;
     const char *settlement, *attempts, *review;
+    const char *logo; /* a file, or "none" */
 };
 
 /* Limits of the link durations: 30 seconds to 30 days. */
@@ -165,6 +173,9 @@ static json_object *merchant_json(const struct db_merchant *m)
                            json_object_new_int64(m->settlement_delay_s));
     json_object_object_add(o, "maxPaymentAttempts", json_object_new_int(m->max_payment_attempts));
     json_object_object_add(o, "reviewDelaySeconds", json_object_new_int64(m->review_settle_s));
+    json_object_object_add(o, "logoType",
+                           m->logo_type[0] ? json_object_new_string(m->logo_type) : NULL);
+    json_object_object_add(o, "logoBytes", json_object_new_int64(m->logo_bytes));
     return o;
 }
 
@@ -348,6 +359,10 @@ static int do_show(struct merchant_args *a, struct db *db)
            c.m.whatsapp_enabled ? "whatsapp" : "",
            (!c.m.sms_enabled && !c.m.whatsapp_enabled) ? "none" : "");
     print_currencies(c.cur, c.ncur);
+    if (c.m.logo_type[0])
+        printf("logo:         %s, %lld bytes\n", c.m.logo_type, (long long)c.m.logo_bytes);
+    else
+        printf("logo:         none\n");
     printf("integrators:  %zu\n", json_object_array_length(c.integrators));
     for (size_t i = 0; i < json_object_array_length(c.integrators); i++) {
         json_object *it = json_object_array_get_idx(c.integrators, i), *v;
@@ -384,6 +399,10 @@ struct update_ctx {
     int64_t link_ttl, click_ttl, page_ttl, settlement, review;
     int txn_type, attempts;
     char sms_from[16], wa_from[16];
+    bool set_logo;         /* --logo given */
+    const char *logo_type; /* NULL: remove the logo */
+    unsigned char *logo;   /* the file's bytes (malloc) */
+    size_t logo_len;
 };
 
 static enum db_status update_txn(struct db_tx *tx, void *cls)
@@ -422,12 +441,56 @@ static enum db_status update_txn(struct db_tx *tx, void *cls)
     st = DB_CALL(tx, merchants, update, &c->m);
     if (st < 0)
         return st;
+    if (c->set_logo) {
+        st = DB_CALL(tx, merchants, logo_set, c->m.id, c->logo_type, c->logo, c->logo_len,
+                     c->m.updated_at);
+        if (st < 0)
+            return st;
+        snprintf(c->m.logo_type, sizeof c->m.logo_type, "%s", c->logo_type ? c->logo_type : "");
+        c->m.logo_bytes = c->logo_type ? (int64_t)c->logo_len : 0;
+    }
     if (c->set_currencies) {
         st = DB_CALL(tx, currencies, set, c->m.id, c->cur, c->ncur);
         if (st < 0)
             return st;
     }
     return DB_ONE_RESULT;
+}
+
+/* Read a logo file: at most WEB_LOGO_MAX bytes, its type told from the
+ * content ("none": remove the logo). Returns 0, or the exit code after
+ * reporting the problem (c->logo is then freed). */
+static int read_logo(const char *path, struct update_ctx *c)
+{
+    c->set_logo = true;
+    if (strcmp(path, "none") == 0)
+        return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return cmd_fail("--logo: cannot open %s: %s", path, strerror(errno));
+    c->logo = malloc(WEB_LOGO_MAX + 1);
+    if (!c->logo) {
+        fclose(f);
+        return cmd_fail("--logo: out of memory");
+    }
+    c->logo_len = fread(c->logo, 1, WEB_LOGO_MAX + 1, f);
+    bool failed = ferror(f) != 0;
+    fclose(f);
+    int rc = 0;
+    if (failed)
+        rc = cmd_fail("--logo: cannot read %s", path);
+    else if (c->logo_len == 0)
+        rc = cmd_usage_error(usage, "--logo: %s is empty", path);
+    else if (c->logo_len > WEB_LOGO_MAX)
+        rc = cmd_usage_error(usage, "--logo: %s is larger than 256 KiB (%d bytes)", path,
+                             WEB_LOGO_MAX);
+    else if (!(c->logo_type = web_logo_type(c->logo, c->logo_len)))
+        rc = cmd_usage_error(usage, "--logo: %s is not a PNG, JPEG, WebP or SVG image", path);
+    if (rc != 0) {
+        free(c->logo);
+        c->logo = NULL;
+    }
+    return rc;
 }
 
 static int do_update(struct merchant_args *a, const struct config *cfg)
@@ -478,14 +541,22 @@ static int do_update(struct merchant_args *a, const struct config *cfg)
     }
     if (!a->name && !a->environment && !a->channels && !a->currencies && !a->link_ttl &&
         !a->click_ttl && !a->page_ttl && !a->txn_type && !a->sms_from && !a->wa_from &&
-        !a->settlement && !a->attempts && !a->review)
+        !a->settlement && !a->attempts && !a->review && !a->logo)
         return cmd_usage_error(usage, "merchant update: nothing to change");
+    if (a->logo) {
+        int rc = read_logo(a->logo, &c);
+        if (rc != 0)
+            return rc;
+    }
     /* the arguments are good: only now touch the database */
     struct db *db = cmd_open_db(cfg);
-    if (!db)
+    if (!db) {
+        free(c.logo);
         return EXIT_RUNTIME;
+    }
     enum db_status st = db_run(db, DB_WRITE, "merchant_update", update_txn, &c);
     db_close(db);
+    free(c.logo);
     if (st == DB_ROLLBACK)
         return cmd_fail("no merchant %s", a->id);
     if (st < 0)
@@ -563,6 +634,9 @@ int cmd_merchant(int argc, char **argv)
         case OPT_REVIEW:
             a.review = optarg;
             break;
+        case OPT_LOGO:
+            a.logo = optarg;
+            break;
         default:
             return cmd_usage_error(usage, "merchant %s: unknown or incomplete option %s", sub,
                                    argv[optind]);
@@ -583,12 +657,12 @@ int cmd_merchant(int argc, char **argv)
     if (strcmp(sub, "create") == 0 && !a.name)
         return cmd_usage_error(usage, "merchant create: --name is required");
     bool settings = a.link_ttl || a.click_ttl || a.page_ttl || a.txn_type || a.sms_from ||
-                    a.wa_from || a.settlement || a.attempts || a.review;
+                    a.wa_from || a.settlement || a.attempts || a.review || a.logo;
     if (strcmp(sub, "update") != 0 && settings)
         return cmd_usage_error(usage,
                                "merchant %s: --link-ttl, --click-ttl, --page-ttl, "
-                               "--transaction-type, --sms-from and --whatsapp-from are options "
-                               "of merchant update",
+                               "--transaction-type, --sms-from, --whatsapp-from and --logo are "
+                               "options of merchant update",
                                sub);
     if (strcmp(sub, "update") != 0 && strcmp(sub, "create") != 0 &&
         (a.name || a.environment || a.currencies || a.channels))

@@ -88,7 +88,9 @@ const char *req_query(const struct req *r, const char *name);  /* query paramete
 const char *req_header(const struct req *r, const char *name); /* request header or NULL */
 const char *req_body(const struct req *r, size_t *len);        /* raw body (may be empty) */
 
-/* Replies. Each takes ownership of nothing; bodies are copied. */
+/* Replies. Each takes ownership of nothing; bodies are copied (len bytes,
+ * which may include NUL). Every reply carries Cache-Control: no-store unless
+ * the handler sets its own with reply_header(r, "Cache-Control", ...). */
 void reply_json(struct req *r, int status, json_object *body);
 void reply_text(struct req *r, int status, const char *content_type, const char *body, size_t len);
 /* An error from the registry, with an optional message (NULL → the default). */

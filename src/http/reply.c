@@ -43,7 +43,12 @@ void reply_text(struct req *r, int status, const char *content_type, const char 
     }
     p->status = status;
     p->content_type = arena_strdup(r->arena, content_type);
-    p->resp_body = arena_strndup(r->arena, body, len);
+    /* byte for byte: a body may hold NUL (images) */
+    char *copy = arena_alloc(r->arena, len + 1);
+    if (len > 0)
+        memcpy(copy, body, len);
+    copy[len] = '\0';
+    p->resp_body = copy;
     p->resp_len = len;
 }
 

@@ -293,7 +293,12 @@ static enum MHD_Result queue_reply(struct req *r)
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, p->content_type);
     MHD_add_response_header(resp, "X-Request-Id", r->request_id);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    /* no-store unless the handler chose its own Cache-Control */
+    bool own_cache = false;
+    for (size_t i = 0; i < p->nhdr; i++)
+        own_cache = own_cache || strcasecmp(p->hdr_names[i], "Cache-Control") == 0;
+    if (!own_cache)
+        MHD_add_response_header(resp, "Cache-Control", "no-store");
     for (size_t i = 0; i < p->nhdr; i++)
         MHD_add_response_header(resp, p->hdr_names[i], p->hdr_values[i]);
     enum MHD_Result ret = MHD_queue_response(p->conn, (unsigned)p->status, resp);

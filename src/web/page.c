@@ -10,7 +10,9 @@
  * in the middle of a tag.
  *
  * Everything that does not come from this file goes through web_escape():
- * names, order number, amounts, numbers and times alike. The markup uses no
+ * names, order number, amounts, numbers, times and the catalog's texts alike
+ * (a text whose placeholders take markup is escaped first, and the markup
+ * put in holds only escaped values). The markup uses no
  * inline script, no style attribute and no <style> element, so the page works
  * under WEB_CSP; all presentation is in web_css().
  */
@@ -21,7 +23,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/money.h"
+#include "web/assets.h"
+#include "web/format.h"
 
 #define PAGE_MAX     (1024 * 1024) /* bytes: the most one page may take */
 #define PAGE_INITIAL 8192          /* first buffer size: a typical page fits */
@@ -185,20 +188,66 @@ static char *h_finish(struct html *h, size_t *len)
 
 /* ---- pieces --------------------------------------------------------------- */
 
-/* "ZAR 125.50" in the arena. */
-static const char *money_text(struct arena *a, int64_t minor, const struct currency *c)
+/* The locale to use: the page's, or English. */
+static const struct web_locale *loc_or_default(const struct web_locale *loc, struct web_locale *tmp)
 {
-    char num[32];
+    if (loc != NULL && loc->cat != NULL)
+        return loc;
+    web_locale_for(NULL, "en", tmp);
+    return tmp;
+}
 
-    if (money_format(minor, c->exponent, num, sizeof num) < 0)
-        return arena_printf(a, "%s ?", c->code); /* exponent outside 0..4: not in the table */
-    return arena_printf(a, "%s %s", c->code, num);
+char *web_html_textv(struct arena *a, const struct web_locale *loc, const char *key,
+                     const char *const *html_args, size_t nargs)
+{
+    return web_text_fill(a, web_text(loc, key), html_args, nargs, web_escape);
+}
+
+/* s with every U+00A0 NO-BREAK SPACE written as a plain space (for text that
+ * is kept on one line by the stylesheet instead). */
+static char *plain_spaces(struct arena *a, const char *s)
+{
+    size_t n = strlen(s), w = 0;
+    char *out = arena_alloc(a, n + 1);
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)s[i] == 0xC2 && (unsigned char)s[i + 1] == 0xA0) {
+            out[w++] = ' ';
+            i++;
+        } else {
+            out[w++] = s[i];
+        }
+    }
+    out[w] = '\0';
+    return out;
+}
+
+char *web_amount_html(struct arena *a, const struct web_locale *loc, const struct currency *c,
+                      int64_t minor)
+{
+    struct web_locale tmp;
+    const struct web_locale *l = loc_or_default(loc, &tmp);
+    const char *text = web_format_amount(a, l->tag, c, minor);
+    return arena_printf(a, "<span class=\"amt\">%s</span>", web_escape(a, plain_spaces(a, text)));
+}
+
+/* A count in the page's language ("1 234", "١٢"). */
+static const char *count_text(struct arena *a, const struct web_locale *l, int64_t n)
+{
+    return web_format_int(a, l->tag, n);
+}
+
+/* A counted text: the plural form for n, with n in the page's digits. */
+static char *counted(struct arena *a, const struct web_locale *l, const char *key, int64_t n)
+{
+    const char *num = count_text(a, l, n);
+    return web_text_fill(a, web_text_plural(l, key, n), &num, 1, NULL);
 }
 
 /* Time left until expiry in words: minutes below two hours (the common case:
  * links live for minutes), then hours and minutes, then days. NULL when the
  * link has expired. */
-static const char *time_left_text(struct arena *a, usec_t now, usec_t expires_at)
+static const char *time_left_text(struct arena *a, const struct web_locale *l, usec_t now,
+                                  usec_t expires_at)
 {
     int64_t left, minutes;
 
@@ -207,28 +256,36 @@ static const char *time_left_text(struct arena *a, usec_t now, usec_t expires_at
     if (left <= 0)
         return NULL;
     if (left < USEC_PER_MIN)
-        return "less than a minute";
+        return web_text(l, "time.under_minute");
     minutes = left / USEC_PER_MIN;
-    if (minutes == 1)
-        return "1 minute";
     if (minutes < 120)
-        return arena_printf(a, "%lld minutes", (long long)minutes);
+        return counted(a, l, "time.minutes", minutes);
     if (left < 2 * USEC_PER_DAY) {
         int64_t rest = minutes % 60;
+        const char *hours = counted(a, l, "time.hours", minutes / 60);
         if (rest == 0)
-            return arena_printf(a, "%lld hours", (long long)(minutes / 60));
-        return arena_printf(a, "%lld hours %lld minute%s", (long long)(minutes / 60),
-                            (long long)rest, rest == 1 ? "" : "s");
+            return hours;
+        return WEB_TEXTF(a, l, "time.hours_minutes", hours, counted(a, l, "time.minutes", rest));
     }
-    return arena_printf(a, "%lld days", (long long)(left / USEC_PER_DAY));
+    return counted(a, l, "time.days", left / USEC_PER_DAY);
+}
+
+/* Seconds left, for the script's countdown (0 when expired). */
+static int64_t seconds_left(usec_t now, usec_t expires_at)
+{
+    int64_t left;
+    if (__builtin_sub_overflow(expires_at, now, &left))
+        left = expires_at > now ? INT64_MAX : -1;
+    return left <= 0 ? 0 : left / 1000000;
 }
 
 /* The document head up to and including <body>. title is plain text. */
-static void page_open(struct html *h, const char *title)
+static void page_open(struct html *h, const struct web_locale *l, const char *title, bool script)
 {
-    h_raw(h, "<!doctype html>\n"
-             "<html lang=\"en\">\n"
-             "<head>\n"
+    h_raw(h, "<!doctype html>\n<html lang=\"");
+    h_text(h, web_locale_lang(l));
+    h_raw(h, web_locale_rtl(l) ? "\" dir=\"rtl\">\n" : "\" dir=\"ltr\">\n");
+    h_raw(h, "<head>\n"
              "<meta charset=\"utf-8\">\n"
              "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
              /* a payment link is private: keep it out of search engines and
@@ -238,15 +295,18 @@ static void page_open(struct html *h, const char *title)
              "<title>");
     h_text(h, title);
     h_raw(h, "</title>\n"
-             "<link rel=\"stylesheet\" href=\"" WEB_CSS_PATH "\">\n"
-             "</head>\n"
+             "<link rel=\"stylesheet\" href=\"" WEB_CSS_PATH "\">\n");
+    if (script)
+        h_raw(h, "<script src=\"" WEB_JS_PATH "\" defer></script>\n");
+    h_raw(h, "</head>\n"
              "<body>\n");
 }
 
-static void page_close(struct html *h)
+static void page_close(struct html *h, const struct web_locale *l)
 {
-    h_raw(h, "<footer class=\"foot\">\n"
-             "<p>Secure payment page. Never share your card PIN.</p>\n"
+    h_raw(h, "<footer class=\"foot\">\n<p>");
+    h_text(h, web_text(l, "page.footer"));
+    h_raw(h, "</p>\n"
              "</footer>\n"
              "</body>\n"
              "</html>\n");
@@ -281,18 +341,21 @@ void web_buf_printf(struct web_buf *b, const char *fmt, ...)
     }
 }
 
-char *web_page(struct arena *a, const char *title, const char *body_html, size_t *len)
+char *web_page(struct arena *a, const struct web_locale *loc, const char *title,
+               const char *body_html, bool script, size_t *len)
 {
     struct html h;
+    struct web_locale tmp;
+    const struct web_locale *l = loc_or_default(loc, &tmp);
     h_init(&h, a);
-    page_open(&h, title);
+    page_open(&h, l, title, script);
     h_raw(&h, body_html);
-    page_close(&h);
+    page_close(&h, l);
     return h_finish(&h, len);
 }
 
-/* One row of the totals list. */
-static void total_row(struct html *h, const char *cls, const char *label, const char *amount)
+/* One row of the totals list; amount_html is already HTML. */
+static void total_row(struct html *h, const char *cls, const char *label, const char *amount_html)
 {
     h_raw(h, cls != NULL ? "<div class=\"" : "<div>");
     if (cls != NULL) {
@@ -300,123 +363,161 @@ static void total_row(struct html *h, const char *cls, const char *label, const 
         h_raw(h, "\">");
     }
     h_raw(h, "<dt>");
-    h_raw(h, label);
+    h_text(h, label);
     h_raw(h, "</dt><dd>");
-    h_text(h, amount);
+    h_raw(h, amount_html);
     h_raw(h, "</dd></div>\n");
 }
 
 /* The line items as a table: the name is the row header; the amount column
  * shows the line total and, for more than one, the unit price. */
-static void items_table(struct html *h, const struct web_link_page *p, const char *order)
+static void items_table(struct html *h, const struct web_link_page *p, const struct web_locale *l,
+                        const char *order)
 {
     size_t shown = p->nitems < ITEMS_SHOWN ? p->nitems : ITEMS_SHOWN;
 
-    h_raw(h, "<table class=\"items\">\n<caption class=\"vh\">Items in order ");
-    h_text(h, order);
-    h_raw(h, "</caption>\n"
-             "<thead><tr><th scope=\"col\">Item</th>"
-             "<th scope=\"col\" class=\"num\">Qty</th>"
-             "<th scope=\"col\" class=\"num\">Amount</th></tr></thead>\n"
-             "<tbody>\n");
+    h_raw(h, "<table class=\"items\">\n<caption class=\"vh\">");
+    h_text(h, WEB_TEXTF(h->a, l, "link.items_caption", order));
+    h_raw(h, "</caption>\n<thead><tr><th scope=\"col\">");
+    h_text(h, web_text(l, "link.item"));
+    h_raw(h, "</th><th scope=\"col\" class=\"num\">");
+    h_text(h, web_text(l, "link.quantity"));
+    h_raw(h, "</th><th scope=\"col\" class=\"num\">");
+    h_text(h, web_text(l, "link.amount"));
+    h_raw(h, "</th></tr></thead>\n<tbody>\n");
     for (size_t i = 0; i < shown; i++) {
         const struct web_line_item *it = &p->items[i];
-        const char *unit = money_text(h->a, it->unit_price_minor, p->currency);
+        const char *unit = web_amount_html(h->a, l, p->currency, it->unit_price_minor);
         int64_t line;
         bool has_line = !__builtin_mul_overflow(it->quantity, it->unit_price_minor, &line);
 
         h_raw(h, "<tr><th scope=\"row\">");
         h_text(h, clip(h->a, it->name, NAME_CP_MAX));
         h_raw(h, "</th><td class=\"num\">");
-        h_text(h, arena_printf(h->a, "%lld", (long long)it->quantity));
+        h_text(h, count_text(h->a, l, it->quantity));
         h_raw(h, "</td><td class=\"num\">");
         if (it->quantity == 1) {
-            h_text(h, unit);
+            h_raw(h, unit);
         } else {
             if (has_line) {
-                h_text(h, money_text(h->a, line, p->currency));
+                h_raw(h, web_amount_html(h->a, l, p->currency, line));
                 h_raw(h, " ");
             }
             h_raw(h, "<span class=\"each\">");
-            h_text(h, unit);
-            h_raw(h, " each</span>");
+            h_raw(h, WEB_HTMLF(h->a, l, "link.each", unit));
+            h_raw(h, "</span>");
         }
         h_raw(h, "</td></tr>\n");
     }
     h_raw(h, "</tbody>\n</table>\n");
     if (p->nitems > shown) {
-        size_t more = p->nitems - shown;
         h_raw(h, "<p class=\"more\">");
-        h_text(h, arena_printf(h->a, "and %zu more item%s", more, more == 1 ? "" : "s"));
+        h_text(h, counted(h->a, l, "link.more_items", (int64_t)(p->nitems - shown)));
         h_raw(h, "</p>\n");
     }
+}
+
+/* The expiry line: time left (counted down by the script) and the instant
+ * in UTC; or that the link has expired. */
+static void expiry_line(struct html *h, const struct web_link_page *p, const struct web_locale *l)
+{
+    struct arena *a = h->a;
+    const char *left = time_left_text(a, l, p->now, p->expires_at);
+    char when[32];
+
+    if (left == NULL) {
+        h_raw(h, "<p class=\"expiry\">");
+        h_text(h, web_text(l, "link.expired"));
+        h_raw(h, "</p>\n");
+        return;
+    }
+    h_raw(h, "<p class=\"expiry\" data-expires-in=\"");
+    h_text(h, arena_printf(a, "%lld", (long long)seconds_left(p->now, p->expires_at)));
+    h_raw(h, "\" data-numbering=\"");
+    h_text(h, web_format_numbering(a, l->tag));
+    h_raw(h, "\" data-expired-text=\"");
+    h_text(h, web_text(l, "link.expired"));
+    h_raw(h, "\">");
+    const char *left_html =
+        arena_printf(a, "<strong class=\"left\" role=\"timer\">%s</strong>", web_escape(a, left));
+    const char *local = web_format_datetime(a, l->tag, p->expires_at);
+    if (local != NULL && time_format_rfc3339(p->expires_at, when, sizeof when) > 0) {
+        /* e.g. en "Nov 22, 2026, 5:04 AM UTC", fr "22 nov. 2026, 05:04 UTC" */
+        const char *shown = WEB_TEXTF(a, l, "time.utc", plain_spaces(a, local));
+        const char *time_html = arena_printf(a, "<time datetime=\"%s\">%s</time>",
+                                             web_escape(a, when), web_escape(a, shown));
+        h_raw(h, WEB_HTMLF(a, l, "link.expires_at", left_html, time_html));
+    } else {
+        h_raw(h, WEB_HTMLF(a, l, "link.expires", left_html));
+    }
+    h_raw(h, "</p>\n");
 }
 
 char *web_link_page(struct arena *a, const struct web_link_page *p, size_t *len)
 {
     struct html h;
-    const char *merchant, *order, *total, *left;
-    char when[32];
+    struct web_locale tmp;
+    const struct web_locale *l;
+    const char *merchant, *order, *total;
 
     if (len != NULL)
         *len = 0;
     if (a == NULL || p == NULL || p->currency == NULL || (p->nitems > 0 && p->items == NULL))
         return NULL;
 
+    l = loc_or_default(p->loc, &tmp);
     merchant = clip(a, p->merchant_name, NAME_CP_MAX);
     order = clip(a, p->order_number, ORDER_CP_MAX);
-    total = money_text(a, p->total_minor, p->currency);
+    total = web_amount_html(a, l, p->currency, p->total_minor);
 
     h_init(&h, a);
-    page_open(&h, arena_printf(a, "%sPay %s \xC2\xB7 order %s", p->sandbox ? "[Sandbox] " : "",
-                               merchant, order));
+    page_open(&h, l,
+              WEB_TEXTF(a, l, p->sandbox ? "link.title_sandbox" : "link.title", merchant, order),
+              p->pay_url != NULL);
 
-    if (p->sandbox)
-        h_raw(&h, "<header class=\"sandbox\">\n"
-                  "<p><strong>Sandbox</strong> \xE2\x80\x94 this is a test payment. "
-                  "No real money will be charged.</p>\n"
-                  "</header>\n");
+    if (p->sandbox) {
+        h_raw(&h, "<header class=\"sandbox\">\n<p>");
+        h_raw(&h, WEB_HTMLF(a, l, "link.sandbox_banner",
+                            arena_printf(a, "<strong>%s</strong>",
+                                         web_escape(a, web_text(l, "sandbox.label")))));
+        h_raw(&h, "</p>\n</header>\n");
+    }
 
-    h_raw(&h, "<main class=\"card\">\n<h1>");
+    h_raw(&h, "<main class=\"card\">\n");
+    if (p->logo_url != NULL) {
+        h_raw(&h, "<img class=\"logo\" src=\"");
+        h_text(&h, p->logo_url);
+        h_raw(&h, "\" alt=\"");
+        h_text(&h, merchant);
+        h_raw(&h, "\">\n");
+    }
+    h_raw(&h, "<h1>");
     h_text(&h, merchant);
-    h_raw(&h, "</h1>\n<p class=\"lede\">Payment request for order <strong class=\"ref\">");
-    h_text(&h, order);
-    h_raw(&h, "</strong></p>\n"
-              "<div class=\"due\">\n<p class=\"due-label\">Amount due</p>\n"
-              "<p class=\"due-amount\">");
-    h_text(&h, total);
+    h_raw(&h, "</h1>\n<p class=\"lede\">");
+    h_raw(&h,
+          WEB_HTMLF(a, l, "link.lede",
+                    arena_printf(a, "<strong class=\"ref\">%s</strong>", web_escape(a, order))));
+    h_raw(&h, "</p>\n<div class=\"due\">\n<p class=\"due-label\">");
+    h_text(&h, web_text(l, "link.amount_due"));
+    h_raw(&h, "</p>\n<p class=\"due-amount\">");
+    h_raw(&h, total);
     h_raw(&h, "</p>\n</div>\n");
 
-    /* Expiry: minutes left, and the instant in UTC. */
-    left = time_left_text(a, p->now, p->expires_at);
-    h_raw(&h, "<p class=\"expiry\">");
-    if (left == NULL) {
-        h_raw(&h, "This payment link has expired.");
-    } else {
-        h_raw(&h, "This link expires in <strong>");
-        h_text(&h, left);
-        h_raw(&h, "</strong>");
-        if (time_format_rfc3339(p->expires_at, when, sizeof when) > 0) {
-            /* "2026-11-22T05:04:07.000Z" shown as "2026-11-22 05:04 UTC" */
-            h_raw(&h, ", at <time datetime=\"");
-            h_text(&h, when);
-            h_raw(&h, "\">");
-            h_text(&h, arena_printf(a, "%.10s %.5s UTC", when, when + 11));
-            h_raw(&h, "</time>");
-        }
-        h_raw(&h, ".");
-    }
-    h_raw(&h, "</p>\n");
+    expiry_line(&h, p, l);
 
-    h_raw(&h, "<section aria-labelledby=\"summary\">\n<h2 id=\"summary\">Order summary</h2>\n");
+    h_raw(&h, "<section aria-labelledby=\"summary\">\n<h2 id=\"summary\">");
+    h_text(&h, web_text(l, "link.summary"));
+    h_raw(&h, "</h2>\n");
     if (p->nitems > 0)
-        items_table(&h, p, order);
+        items_table(&h, p, l, order);
     h_raw(&h, "<dl class=\"totals\">\n");
     if (p->has_subtotal)
-        total_row(&h, NULL, "Subtotal", money_text(a, p->subtotal_minor, p->currency));
+        total_row(&h, NULL, web_text(l, "link.subtotal"),
+                  web_amount_html(a, l, p->currency, p->subtotal_minor));
     if (p->has_tax)
-        total_row(&h, NULL, "Tax", money_text(a, p->tax_minor, p->currency));
-    total_row(&h, "total", "Total", total);
+        total_row(&h, NULL, web_text(l, "link.tax"),
+                  web_amount_html(a, l, p->currency, p->tax_minor));
+    total_row(&h, "total", web_text(l, "link.total"), total);
     h_raw(&h, "</dl>\n</section>\n");
     if (p->notice) {
         h_raw(&h, "<p class=\"notice\" role=\"alert\">");
@@ -426,30 +527,35 @@ char *web_link_page(struct arena *a, const struct web_link_page *p, size_t *len)
     if (p->pay_url) {
         h_raw(&h, "<form method=\"post\" action=\"");
         h_text(&h, p->pay_url);
-        h_raw(&h, "\">\n<button type=\"submit\" class=\"button\">Pay ");
-        h_text(&h, total);
+        h_raw(&h, "\">\n<button type=\"submit\" class=\"button\">");
+        h_raw(&h, WEB_HTMLF(a, l, "link.pay", total));
         h_raw(&h, "</button>\n</form>\n");
     }
     h_raw(&h, "</main>\n");
 
-    page_close(&h);
+    page_close(&h, l);
     return h_finish(&h, len);
 }
 
-char *web_message_page(struct arena *a, const char *title, const char *text, size_t *len)
+char *web_message_page(struct arena *a, const struct web_locale *loc, const char *title,
+                       const char *text, size_t *len)
 {
     struct html h;
+    struct web_locale tmp;
+    const struct web_locale *l;
     const char *t;
 
     if (len != NULL)
         *len = 0;
     if (a == NULL)
         return NULL;
+    l = loc_or_default(loc, &tmp);
     /* HTML requires a non-empty <title>; the heading says the same. */
-    t = clip(a, title != NULL && title[0] != '\0' ? title : "Payment link", TEXT_CP_MAX);
+    t = clip(a, title != NULL && title[0] != '\0' ? title : web_text(l, "page.default_title"),
+             TEXT_CP_MAX);
 
     h_init(&h, a);
-    page_open(&h, t);
+    page_open(&h, l, t, false);
     h_raw(&h, "<main class=\"card message\">\n<h1>");
     h_text(&h, t);
     h_raw(&h, "</h1>\n");
@@ -459,7 +565,7 @@ char *web_message_page(struct arena *a, const char *title, const char *text, siz
         h_raw(&h, "</p>\n");
     }
     h_raw(&h, "</main>\n");
-    page_close(&h);
+    page_close(&h, l);
     return h_finish(&h, len);
 }
 
@@ -469,7 +575,9 @@ char *web_message_page(struct arena *a, const char *title, const char *text, siz
  * text/background pair has at least 6.5:1 contrast (WCAG AA asks 4.5:1),
  * in the light and the dark scheme; the muted grey on the amount box is the
  * lowest. Tap targets are at least 48 px high. System fonts only; no
- * external URL of any kind. */
+ * external URL of any kind. Only logical properties and values (inline/
+ * block, start/end), so that dir="rtl" pages mirror without a second
+ * stylesheet; amounts are isolated runs that never wrap. */
 static const char css[] =
     ":root{color-scheme:light dark;"
     "--bg:#eef0f3;--card:#ffffff;--text:#111827;--muted:#4b5563;--line:#d1d5db;"
@@ -484,75 +592,104 @@ static const char css[] =
     "body{margin:0;min-height:100vh;display:flex;flex-direction:column;"
     "background:var(--bg);color:var(--text);"
     "font-family:system-ui,-apple-system,\"Segoe UI\",Roboto,\"Helvetica Neue\",Arial,"
-    "\"Noto Sans\",sans-serif;font-size:1rem;line-height:1.5}\n"
+    "\"Noto Sans\",\"Noto Sans Arabic\",Tahoma,sans-serif;font-size:1rem;line-height:1.5}\n"
     ".sandbox{background:var(--warn-bg);color:var(--warn-text);"
-    "border-bottom:3px solid var(--warn-line)}\n"
-    ".sandbox p{max-width:30rem;margin:0 auto;padding:.75rem 1rem;text-align:center;"
+    "border-block-end:3px solid var(--warn-line)}\n"
+    ".sandbox p{max-inline-size:30rem;margin:0 auto;padding:.75rem 1rem;text-align:center;"
     "font-weight:600}\n"
-    "main{flex:1 0 auto;width:auto;max-width:30rem;margin:1rem}\n"
-    "@media (min-width:33rem){main{width:100%;margin:2.5rem auto}}\n"
+    "main{flex:0 0 auto;inline-size:auto;max-inline-size:30rem;margin:1rem}\n"
+    "@media (min-width:33rem){main{inline-size:100%;margin:2.5rem auto}}\n"
     ".card{background:var(--card);border:1px solid var(--line);border-radius:12px;"
     "padding:1.25rem 1rem}\n"
     "@media (min-width:33rem){.card{padding:2rem}}\n"
+    ".logo{display:block;block-size:3.5rem;inline-size:auto;max-inline-size:100%;"
+    "margin:0 0 1rem;object-fit:contain;object-position:left center}\n"
+    "[dir=rtl] .logo{object-position:right center}\n"
     "h1{margin:0 0 .25rem;font-size:1.5rem;line-height:1.25;overflow-wrap:anywhere}\n"
     "h2{margin:1.75rem 0 .5rem;font-size:1.125rem;line-height:1.3}\n"
     "p{margin:0 0 .75rem}\n"
     ".lede{color:var(--muted)}\n"
-    ".ref{color:var(--text);overflow-wrap:anywhere}\n"
+    /* an order number moves to the next line whole, and breaks only when
+     * longer than a line */
+    ".ref{display:inline-block;max-inline-size:100%;color:var(--text);overflow-wrap:anywhere}\n"
+    ".amt{white-space:nowrap;unicode-bidi:isolate}\n"
     ".due{margin:1.25rem 0 .75rem;padding:1rem;border-radius:10px;background:var(--bg);"
     "text-align:center}\n"
     ".due-label{margin:0;color:var(--muted);font-size:.9375rem}\n"
     ".due-amount{margin:.25rem 0 0;font-size:2rem;font-weight:700;line-height:1.2;"
     "font-variant-numeric:tabular-nums;overflow-wrap:anywhere}\n"
+    "@media (max-width:22rem){.due-amount{font-size:1.625rem}}\n"
+    ".due-amount .amt{white-space:normal}\n"
     ".expiry{color:var(--muted);font-size:.9375rem;text-align:center}\n"
-    ".expiry strong{color:var(--text)}\n"
-    ".items{width:100%;border-collapse:collapse;font-variant-numeric:tabular-nums}\n"
-    ".items th,.items td{padding:.625rem 0;border-bottom:1px solid var(--line);"
-    "text-align:left;vertical-align:top}\n"
-    ".items thead th{padding-top:0;font-size:.8125rem;font-weight:600;letter-spacing:.04em;"
-    "text-transform:uppercase;color:var(--muted)}\n"
+    ".expiry strong{color:var(--text);font-variant-numeric:tabular-nums}\n"
+    ".expiry.over{color:var(--text);font-weight:600}\n"
+    ".items{inline-size:100%;border-collapse:collapse;font-variant-numeric:tabular-nums}\n"
+    ".items th,.items td{padding:.625rem 0;border-block-end:1px solid var(--line);"
+    "text-align:start;vertical-align:top}\n"
+    ".items thead th{padding-block-start:0;font-size:.8125rem;font-weight:600;"
+    "letter-spacing:.04em;text-transform:uppercase;color:var(--muted)}\n"
+    "[dir=rtl] .items thead th{letter-spacing:0}\n"
     ".items tbody th{font-weight:400;overflow-wrap:anywhere;word-break:break-word}\n"
-    ".items .num{padding-left:.75rem;text-align:right;white-space:nowrap}\n"
+    ".items .num{padding-inline-start:.75rem;text-align:end;white-space:nowrap}\n"
     ".each{display:block;font-size:.8125rem;color:var(--muted);white-space:normal}\n"
     ".more{margin:.5rem 0 0;color:var(--muted);font-size:.9375rem}\n"
     ".totals{margin:.75rem 0 0}\n"
     ".totals div{display:flex;justify-content:space-between;gap:1rem;padding:.25rem 0}\n"
     ".totals dt{color:var(--muted)}\n"
-    ".totals dd{margin:0;text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}\n"
-    ".totals .total{margin-top:.375rem;padding-top:.625rem;border-top:2px solid var(--text);"
-    "font-size:1.125rem;font-weight:700}\n"
+    ".totals dd{margin:0;text-align:end;font-variant-numeric:tabular-nums}\n"
+    ".totals .total{margin-block-start:.375rem;padding-block-start:.625rem;"
+    "border-block-start:2px solid var(--text);font-size:1.125rem;font-weight:700}\n"
     ".totals .total dt{color:var(--text)}\n"
     ".message h1{font-size:1.375rem}\n"
     ".message p{margin:.75rem 0 0;overflow-wrap:anywhere}\n"
     "a{color:var(--accent)}\n"
     /* tap targets: at least 48 px high for links and buttons */
-    "a,button,.button{min-height:48px}\n"
-    ".button,button{display:inline-flex;align-items:center;justify-content:center;width:100%;"
+    "a,button,.button{min-block-size:48px}\n"
+    ".button,button{display:inline-flex;flex-wrap:wrap;align-items:center;"
+    "justify-content:center;column-gap:.3em;inline-size:100%;"
     "padding:.75rem 1.25rem;border:0;border-radius:10px;background:var(--accent);"
     "color:var(--on-accent);font:inherit;font-weight:600;text-decoration:none;cursor:pointer}\n"
+    "button:disabled{opacity:.55;cursor:not-allowed}\n"
     ":focus-visible{outline:3px solid var(--accent);outline-offset:2px}\n"
-    "button.secondary{margin-top:.75rem;background:var(--bg);color:var(--text);"
+    "button.secondary{margin-block-start:.75rem;background:var(--bg);color:var(--text);"
     "border:1px solid var(--line)}\n"
-    "form{margin-top:1.25rem}\n"
+    "form{margin-block-start:1.25rem}\n"
     "header.sandbox{padding:.75rem 1rem;text-align:center}\n"
     ".notice{margin:1rem 0 0;padding:.75rem;border-radius:10px;background:var(--warn-bg);"
     "color:var(--warn-text)}\n"
     ".field{margin:0 0 1rem}\n"
     ".field label{display:block;margin:0 0 .25rem;font-weight:600}\n"
-    ".field input{width:100%;min-height:48px;padding:.625rem .75rem;border:1px solid "
+    ".field input{inline-size:100%;min-block-size:48px;padding:.625rem .75rem;border:1px solid "
     "var(--muted);border-radius:8px;background:var(--card);color:var(--text);font:inherit}\n"
+    /* card numbers, dates and codes are written left to right in every script */
+    ".field input[inputmode=numeric]{direction:ltr;text-align:start;"
+    "font-variant-numeric:tabular-nums}\n"
+    "[dir=rtl] .field input[inputmode=numeric]{text-align:end}\n"
     ".field input[aria-invalid=true]{border:2px solid var(--warn-line)}\n"
     ".error{margin:0 0 .25rem;color:var(--text);font-weight:600}\n"
-    "details{margin-top:1.25rem;color:var(--muted)}\n"
-    ".foot{padding:0 1rem 1.5rem;text-align:center;color:var(--muted);font-size:.8125rem}\n"
+    ".hint{margin:.375rem 0 0;padding:.375rem .625rem;border-radius:8px;"
+    "background:var(--warn-bg);color:var(--warn-text);font-size:.9375rem}\n"
+    ".hint[hidden]{display:none}\n"
+    "details{margin-block-start:1.25rem;color:var(--muted)}\n"
+    "details ul{padding-inline-start:1.25rem}\n"
+    ".pan{direction:ltr;unicode-bidi:isolate;white-space:nowrap;font-variant-numeric:"
+    "tabular-nums}\n"
+    /* the footer keeps to the bottom of a short page */
+    ".foot{margin-block-start:auto;padding:0 1rem 1.5rem;text-align:center;color:var(--muted);"
+    "font-size:.8125rem}\n"
     ".foot p{margin:0}\n"
     /* visually hidden, still read by screen readers */
-    ".vh{position:absolute;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;"
-    "clip:rect(0 0 0 0);clip-path:inset(50%);white-space:nowrap;border:0}\n";
+    ".vh{position:absolute;inline-size:1px;block-size:1px;margin:-1px;padding:0;"
+    "overflow:hidden;clip:rect(0 0 0 0);clip-path:inset(50%);white-space:nowrap;border:0}\n";
 
 const char *web_css(size_t *len)
 {
     if (len != NULL)
         *len = sizeof css - 1;
     return css;
+}
+
+const char *web_js(size_t *len)
+{
+    return web_assets_js(len);
 }

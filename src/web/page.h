@@ -2,10 +2,17 @@
  * page.h — the customer-facing HTML pages of a payment link.
  *
  * Pure rendering into the request arena: no I/O. Every dynamic value is
- * HTML-escaped. Pages use no inline script or style and no third-party
- * resource: the stylesheet is served by chatpay at WEB_CSS_PATH, so the
- * strict Content-Security-Policy below holds. Pages are phone-first
- * (readable at 360 px) and work without JavaScript.
+ * HTML-escaped. Every text comes from the message catalog of the page's
+ * language (web/i18n.h); amounts and numbers are formatted for it with ICU
+ * (web/format.h). Right-to-left languages get dir="rtl", and the stylesheet
+ * uses logical properties only, so one stylesheet serves both directions.
+ *
+ * Pages use no inline script or style and no third-party resource: the
+ * stylesheet and the script are served by chatpay at WEB_CSS_PATH and
+ * WEB_JS_PATH, so the strict Content-Security-Policy below holds. Pages are
+ * phone-first (readable at 360 px) and work without JavaScript: the script
+ * only enhances (a live countdown to the expiry, card number grouping and a
+ * check-digit hint on the sandbox gateway's form).
  */
 #ifndef CHATPAY_WEB_PAGE_H
 #define CHATPAY_WEB_PAGE_H
@@ -17,11 +24,13 @@
 #include "core/currency.h"
 #include "util/arena.h"
 #include "util/time.h"
+#include "web/i18n.h"
 
 #define WEB_CSS_PATH "/static/chatpay.css"
+#define WEB_JS_PATH  "/static/chatpay.js"
 #define WEB_CSP                                                                                    \
-    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "             \
-    "base-uri 'none'; frame-ancestors 'none'"
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "              \
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
 struct web_line_item {
     const char *name;
@@ -30,6 +39,7 @@ struct web_line_item {
 };
 
 struct web_link_page {
+    const struct web_locale *loc; /* the page's language; NULL: English */
     const char *merchant_name;
     const char *order_number;
     const struct currency *currency;
@@ -43,18 +53,22 @@ struct web_link_page {
     bool sandbox;      /* show a clear "Sandbox — no real money" banner */
     usec_t expires_at; /* when the page stops accepting a payment */
     usec_t now;
-    const char *pay_url; /* POST target of the "Pay" button; NULL: no button */
-    const char *notice;  /* a message above the button (e.g. the last attempt failed) */
+    const char *pay_url;  /* POST target of the "Pay" button; NULL: no button */
+    const char *notice;   /* a message above the button (e.g. the last attempt failed) */
+    const char *logo_url; /* the merchant's logo, shown with the name as alt text; NULL: none */
 };
 
-/* The order summary of an open link (amounts formatted with the currency's
- * exponent and code, e.g. "ZAR 125.50"; the expiry shown as minutes left and
- * as a UTC time). Returns NUL-terminated HTML; *len receives its length. */
+/* The order summary of an open link (amounts formatted for the language and
+ * the currency, e.g. en "ZAR 125.50", fr "125,50 ZAR"; the expiry shown as
+ * time left, which the script counts down, and as a UTC time). Returns
+ * NUL-terminated HTML; *len receives its length. */
 char *web_link_page(struct arena *a, const struct web_link_page *p, size_t *len);
 
-/* A page for a link that cannot be used: title and explanation, e.g.
- * ("This payment link has expired", "Ask <merchant> for a new link."). */
-char *web_message_page(struct arena *a, const char *title, const char *text, size_t *len);
+/* A page for a link that cannot be used: title and explanation (plain text,
+ * already in the page's language), e.g. ("This payment link has expired",
+ * "Ask <merchant> for a new link."). loc NULL: English. */
+char *web_message_page(struct arena *a, const struct web_locale *loc, const char *title,
+                       const char *text, size_t *len);
 
 /* A growable HTML buffer in an arena, for pages built elsewhere (the
  * sandbox gateway's pages). The caller escapes dynamic values (web_escape). */
@@ -67,11 +81,30 @@ void web_buf_init(struct web_buf *b, struct arena *a);
 void web_buf_printf(struct web_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* A whole page around body_html (already HTML): doctype, head, stylesheet,
- * footer. The title is escaped here. */
-char *web_page(struct arena *a, const char *title, const char *body_html, size_t *len);
+ * the script when `script` is set, footer. The title is escaped here. */
+char *web_page(struct arena *a, const struct web_locale *loc, const char *title,
+               const char *body_html, bool script, size_t *len);
+
+/* A catalog text as HTML: the text is escaped and its placeholders are
+ * filled with html_args as they are (already HTML, e.g. "<strong>…</strong>"
+ * around an escaped value). */
+char *web_html_textv(struct arena *a, const struct web_locale *loc, const char *key,
+                     const char *const *html_args, size_t nargs);
+#define WEB_HTMLF(a, l, key, ...)                                                                  \
+    web_html_textv((a), (l), (key), (const char *const[]){__VA_ARGS__},                            \
+                   sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
+
+/* An amount as HTML for the page's language: <span class="amt">…</span>,
+ * a span that never wraps (so ICU's no-break spaces are written as plain
+ * spaces) and is isolated for bidirectional text. */
+char *web_amount_html(struct arena *a, const struct web_locale *loc, const struct currency *c,
+                      int64_t minor);
 
 /* The stylesheet served at WEB_CSS_PATH (static, not allocated). */
 const char *web_css(size_t *len);
+
+/* The script served at WEB_JS_PATH (static, not allocated). */
+const char *web_js(size_t *len);
 
 /* HTML-escape s into the arena (& < > " ' escaped). */
 char *web_escape(struct arena *a, const char *s);

@@ -21,6 +21,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
+from urllib.parse import urlsplit
 
 import requests
 
@@ -374,3 +375,340 @@ def poll(fetch, done, timeout: float, interval: float = 0.05):
 def history_ids(status_body: dict) -> list[int]:
     """The transactionStatusId of each entry of a transaction-status body."""
     return [e["transactionStatusId"] for e in status_body["transactionStatuses"]]
+
+
+# ---- payments (test_payments, test_payment_crash) ---------------------------------------
+#
+# The customer's side of a payment is HTML and redirects (not JSON, so not
+# contract-checked): POST /p/{token}/pay → 303 to the sandbox gateway's
+# checkout form → POST the form → 303 back to /p/{token}/return?ref=… →
+# the result page. CARD_DATA records every card number and CVC submitted, so
+# that the database and the logs can be searched for them afterwards.
+
+PAYMENT_OPS = "/api/v2/payment/"
+HTTP_TIMEOUT = 10.0
+
+
+class SandboxCard(NamedTuple):
+    number: str  # digits only
+    spaced: str  # as printed on the card
+    brand: str  # cardType
+    cvc_len: int
+
+
+CARD_VISA = SandboxCard("4111111111111111", "4111 1111 1111 1111", "VISA", 3)
+CARD_VISA_2 = SandboxCard("4242424242424242", "4242 4242 4242 4242", "VISA", 3)
+CARD_MASTERCARD = SandboxCard("5555555555554444", "5555 5555 5555 4444", "MASTERCARD", 3)
+CARD_AMEX = SandboxCard("378282246310005", "3782 822463 10005", "AMEX", 4)
+CARD_DECLINE = SandboxCard("4000000000000002", "4000 0000 0000 0002", "VISA", 3)
+CARD_INSUFFICIENT = SandboxCard("4000000000009995", "4000 0000 0000 9995", "VISA", 3)
+CARD_REVIEW = SandboxCard("4000000000000101", "4000 0000 0000 0101", "VISA", 3)
+CARD_ERROR = SandboxCard("4000000000000119", "4000 0000 0000 0119", "VISA", 3)
+CARD_TIMEOUT = SandboxCard("4000000000000259", "4000 0000 0000 0259", "VISA", 3)
+CARD_3DS = SandboxCard("4000002760003184", "4000 0027 6000 3184", "VISA", 3)
+TEST_CARDS = (
+    CARD_VISA, CARD_VISA_2, CARD_MASTERCARD, CARD_AMEX, CARD_DECLINE, CARD_INSUFFICIENT,
+    CARD_REVIEW, CARD_ERROR, CARD_TIMEOUT, CARD_3DS,
+)
+
+
+class CardData:
+    """Card numbers (digits) and CVCs submitted to a sandbox checkout form.
+
+    The session's CVCs start with 0 (e.g. "047", "0472"): numbers are not
+    written with a leading zero anywhere else, so finding one as a token in
+    the database or a log means it leaked."""
+
+    def __init__(self) -> None:
+        self.numbers: set[str] = set()
+        self.cvcs: set[str] = set()
+        self._cvc_by_len: dict[int, str] = {}
+
+    def cvc(self, length: int) -> str:
+        """This session's CVC of `length` digits (2 to 4), leading zero."""
+        if length not in self._cvc_by_len:
+            rest = "".join(str(secrets.randbelow(9) + 1) for _ in range(length - 1))
+            self._cvc_by_len[length] = "0" + rest
+        return self._cvc_by_len[length]
+
+    def note(self, number: str | None, cvc: str | None) -> None:
+        digits = re.sub(r"\D", "", number or "")
+        if len(digits) >= 12:
+            self.numbers.add(digits)
+        if cvc and cvc.strip().isdigit():
+            self.cvcs.add(cvc.strip())
+
+
+CARD_DATA = CardData()
+
+
+def future_expiry(years: int = 3, month: int = 12) -> str:
+    """An expiry "MM/YY" `years` from now (month 10–12: no leading zero)."""
+    assert 10 <= month <= 12, month
+    return f"{month:02d}/{(time.gmtime().tm_year + years) % 100:02d}"
+
+
+def past_expiry() -> str:
+    """December of last year, "12/YY"."""
+    return f"12/{(time.gmtime().tm_year - 1) % 100:02d}"
+
+
+# -- a small HTML tree (html.parser) --
+
+_VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
+              "param", "source", "track", "wbr"}
+
+
+class HtmlNode:
+    def __init__(self, tag: str, attrs: dict[str, str | None], parent: "HtmlNode | None"):
+        self.tag = tag
+        self.attrs = attrs
+        self.parent = parent
+        self.children: list[HtmlNode | str] = []
+
+    def classes(self) -> set[str]:
+        return set((self.attrs.get("class") or "").split())
+
+    def text(self) -> str:
+        out = []
+        for c in self.children:
+            out.append(c if isinstance(c, str) else c.text())
+        return re.sub(r"\s+", " ", "".join(out)).strip()
+
+    def iter(self):
+        for c in self.children:
+            if isinstance(c, HtmlNode):
+                yield c
+                yield from c.iter()
+
+    def find_all(self, tag: str | None = None, cls: str | None = None, **attrs) -> list["HtmlNode"]:
+        out = []
+        for n in self.iter():
+            if tag is not None and n.tag != tag:
+                continue
+            if cls is not None and cls not in n.classes():
+                continue
+            if any(n.attrs.get(k.replace("_", "-")) != v for k, v in attrs.items()):
+                continue
+            out.append(n)
+        return out
+
+    def find(self, tag: str | None = None, cls: str | None = None, **attrs) -> "HtmlNode | None":
+        found = self.find_all(tag, cls, **attrs)
+        return found[0] if found else None
+
+
+def parse_html(text: str) -> HtmlNode:
+    """The document as a tree of HtmlNode (unclosed elements are closed at
+    the end; a stray end tag closes up to its element)."""
+    from html.parser import HTMLParser
+
+    root = HtmlNode("#document", {}, None)
+
+    class _P(HTMLParser):
+        def __init__(self):
+            super().__init__(convert_charrefs=True)
+            self.cur = root
+
+        def handle_starttag(self, tag, attrs):
+            node = HtmlNode(tag, dict(attrs), self.cur)
+            self.cur.children.append(node)
+            if tag not in _VOID_TAGS:
+                self.cur = node
+
+        def handle_startendtag(self, tag, attrs):
+            self.cur.children.append(HtmlNode(tag, dict(attrs), self.cur))
+
+        def handle_endtag(self, tag):
+            n = self.cur
+            while n is not None and n.tag != tag:
+                n = n.parent
+            if n is not None and n.parent is not None:
+                self.cur = n.parent
+
+        def handle_data(self, data):
+            self.cur.children.append(data)
+
+    p = _P()
+    p.feed(text)
+    p.close()
+    return root
+
+
+def page_title(doc: HtmlNode) -> str:
+    t = doc.find("title")
+    return t.text() if t else ""
+
+
+def page_h1(doc: HtmlNode) -> str:
+    h = doc.find("h1")
+    return h.text() if h else ""
+
+
+# -- the customer's browser --
+
+
+def html_request(http: requests.Session, method: str, url: str, **kw) -> requests.Response:
+    """A browser request without following redirects; the page is parsed
+    into resp.doc when it is HTML. Contract-checked when docs/openapi.json
+    documents the operation."""
+    kw.setdefault("timeout", HTTP_TIMEOUT)
+    r = http.request(method, url, allow_redirects=False, **kw)
+    # HTML is not JSON, but where docs/openapi.json documents the page the
+    # answer is checked too (status, media type, X-Request-Id)
+    from openapi_check import check_response, get_checker
+
+    path = urlsplit(url).path
+    if get_checker().doc.find_operation(method, path) is not None:
+        check_response(method, path, r.status_code, r.headers, r.content)
+    ct = r.headers.get("Content-Type", "")
+    r.doc = parse_html(r.text) if ct.startswith("text/html") else None
+    return r
+
+
+def start_payment(http: requests.Session, base_url: str, token: str) -> tuple[str, str]:
+    """POST /p/{token}/pay: 303 to the checkout form. Returns (operation
+    ref, checkout URL)."""
+    r = html_request(http, "POST", f"{base_url}/p/{token}/pay")
+    assert r.status_code == 303, f"POST /p/…/pay → {r.status_code}: {r.text[:500]}"
+    loc = r.headers.get("Location", "")
+    m = re.fullmatch(re.escape(base_url) + r"/sandbox-gateway/checkout/(op_[0-9A-Za-z]+)", loc)
+    assert m, f"pay did not redirect to the sandbox checkout of this server: {loc!r}"
+    return m.group(1), loc
+
+
+def card_form(card: SandboxCard | str, *, cvc: str | None = None, expiry: str | None = None,
+              name: str = "Thandi Mokoena", spaced: bool = False) -> dict[str, str]:
+    """The checkout form fields for a test card (this session's CVC of the
+    card's length unless given)."""
+    if isinstance(card, SandboxCard):
+        number = card.spaced if spaced else card.number
+        cvc = CARD_DATA.cvc(card.cvc_len) if cvc is None else cvc
+    else:
+        number = card
+        cvc = CARD_DATA.cvc(3) if cvc is None else cvc
+    return {"name": name, "number": number, "expiry": expiry or future_expiry(), "cvc": cvc}
+
+
+def submit_card(http: requests.Session, checkout_url: str, fields: dict[str, str]) -> requests.Response:
+    """POST the checkout form (application/x-www-form-urlencoded)."""
+    CARD_DATA.note(fields.get("number"), fields.get("cvc"))
+    return html_request(http, "POST", checkout_url, data=fields)
+
+
+def absolute(base_url: str, location: str) -> str:
+    from urllib.parse import urljoin
+
+    return urljoin(base_url + "/", location)
+
+
+# -- searching files for card data --
+
+_TIMESTAMP_RE = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+    r"|\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+)
+
+
+def card_number_pattern(digits: str) -> re.Pattern:
+    """A card number written with or without separators (space, dash, +,
+    %20) between any digits, not part of a longer digit string."""
+    sep = r"(?:[ +\-]|%20)?"
+    return re.compile(r"(?<!\d)" + sep.join(re.escape(d) for d in digits) + r"(?!\d)")
+
+
+def cvc_token_pattern(cvc: str) -> re.Pattern:
+    """A CVC as a token of its own: no letter, digit or '.' just before or
+    after it (so not a piece of a reference, number or decimal)."""
+    return re.compile(r"(?<![0-9A-Za-z.])" + re.escape(cvc) + r"(?![0-9A-Za-z]|\.\d)")
+
+
+def find_card_data_in_text(text: str, numbers, cvcs, where: str) -> list[str]:
+    """Findings (descriptions, with the secret elided) of full card numbers
+    or CVC tokens in text. Time stamps are blanked first (their fields are
+    two-digit tokens)."""
+    out = []
+    for n in sorted(numbers):
+        if card_number_pattern(n).search(text):
+            out.append(f"{where}: full card number {n[:6]}…{n[-4:]}")
+    clean = _TIMESTAMP_RE.sub(" ", text)
+    for c in sorted(cvcs):
+        m = cvc_token_pattern(c).search(clean)
+        if m:
+            ctx = clean[max(0, m.start() - 40):m.end() + 40].replace(c, "<CVC>")
+            out.append(f"{where}: CVC of {len(c)} digits as a token: …{ctx!r}…")
+    return out
+
+
+def find_card_data_in_log(path: Path, numbers, cvcs) -> list[str]:
+    """A JSON-lines log: full card numbers anywhere; CVCs in string values
+    (the "ts" value aside) and in non-JSON lines; any member whose name
+    suggests card data."""
+    text = path.read_text(errors="replace") if path.exists() else ""
+    out = []
+    for n in sorted(numbers):
+        if card_number_pattern(n).search(text):
+            out.append(f"{path.name}: full card number {n[:6]}…{n[-4:]}")
+    suspicious = re.compile(r"cvc|cvv|csc|card.?number|\bpan\b", re.I)
+
+    def walk(v, key, lineno):
+        if isinstance(v, dict):
+            for k, x in v.items():
+                if suspicious.search(k):
+                    out.append(f"{path.name}:{lineno}: member {k!r} looks like card data")
+                walk(x, k, lineno)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x, key, lineno)
+        elif isinstance(v, str) and key != "ts":
+            out.extend(find_card_data_in_text(v, (), cvcs, f"{path.name}:{lineno} ({key})"))
+
+    for i, line in enumerate(text.splitlines(), 1):
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            out.extend(find_card_data_in_text(line, (), cvcs, f"{path.name}:{i}"))
+            continue
+        walk(rec, None, i)
+    return out
+
+
+def _printable_runs(data: bytes, min_len: int):
+    for m in re.finditer(rb"[\x20-\x7e]{%d,}" % min_len, data):
+        yield m.group().decode("ascii")
+
+
+def find_card_data_in_db(db_file: Path, numbers, cvcs) -> list[str]:
+    """The SQLite database: every file of it (db, -wal, -shm, …) byte by byte
+    for full card numbers, and printable runs of 10+ characters for CVCs of
+    3+ digits; then every text and blob value of every table (read through
+    SQLite, which includes the WAL) for card numbers and any CVC token."""
+    import sqlite3
+
+    out = []
+    long_cvcs = {c for c in cvcs if len(c) >= 3}
+    for f in sorted(db_file.parent.glob(db_file.name + "*")):
+        data = f.read_bytes()
+        text = data.decode("latin-1")
+        for n in sorted(numbers):
+            if card_number_pattern(n).search(text):
+                out.append(f"{f.name}: full card number {n[:6]}…{n[-4:]} in the file's bytes")
+        for run in _printable_runs(data, 10):
+            out.extend(find_card_data_in_text(run, (), long_cvcs, f"{f.name} (bytes)"))
+    con = sqlite3.connect(f"file:{db_file}?mode=ro", uri=True, timeout=10)
+    try:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for t in tables:
+            for row in con.execute(f'SELECT * FROM "{t}"'):
+                for v in row:
+                    if isinstance(v, bytes):
+                        # binary values (key hashes, logos) are random bytes: a
+                        # 2-digit token turns up in them by chance, so only the
+                        # longer CVCs are looked for there
+                        out.extend(find_card_data_in_text(v.decode("latin-1"), numbers, long_cvcs,
+                                                          f"table {t} (binary)"))
+                    elif isinstance(v, str):
+                        out.extend(find_card_data_in_text(v, numbers, cvcs, f"table {t}"))
+    finally:
+        con.close()
+    return out

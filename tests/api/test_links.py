@@ -925,7 +925,10 @@ def test_page(api, shop, key):
     assert body["orderNumber"] in r.text
     assert shop["name"] in r.text
     assert "ZAR 115.00" in r.text
-    assert "<script" not in r.text.lower()
+    # no inline script: the only script is the external enhancement file
+    scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", r.text, re.I | re.S)
+    assert scripts, "the page should load its enhancement script"
+    assert all('src="/static/chatpay.js"' in attrs and not body.strip() for attrs, body in scripts), scripts
     assert ans["paymentLinkRef"] not in r.text
 
 

@@ -1,7 +1,8 @@
 /*
  * test_page.c — unit tests for web/page.c: HTML escaping, the order summary
- * page (document skeleton, items, totals, expiry, sandbox banner), the
- * message page and the stylesheet. Every page is also checked for what the
+ * page (document skeleton, items, totals, expiry, sandbox banner, logo), the
+ * message page, pages in other languages (French, Arabic right to left), the
+ * stylesheet and the script. Every page is also checked for what the
  * Content-Security-Policy forbids: inline script and inline style.
  */
 #include <setjmp.h>
@@ -9,15 +10,19 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "core/currency.h"
 #include "util/arena.h"
+#include "web/i18n.h"
 #include "web/page.h"
 
 #define MIN (60LL * 1000000LL)
+/* an amount as the pages write it: a span that never wraps */
+#define AMT(x) "<span class=\"amt\">" x "</span>"
 /* 2026-11-22T04:22:07Z */
 #define NOW 1795321327000000LL
 
@@ -78,13 +83,32 @@ static size_t count(const char *hay, const char *needle)
     return k;
 }
 
-/* What the CSP and the HTML rules require of every page. */
-static void assert_page_shape(const char *html, size_t len)
+/* Whether every <script> element is an external script with an empty body
+ * (the CSP allows scripts from 'self' only, never inline). */
+static bool scripts_external_only(const char *html)
 {
+    for (const char *p = strstr(html, "<script"); p != NULL; p = strstr(p + 1, "<script")) {
+        const char *end = strchr(p, '>');
+        if (end == NULL ||
+            strncmp(p, "<script src=\"" WEB_JS_PATH "\"", 13 + strlen(WEB_JS_PATH) + 1))
+            return false;
+        if (strncmp(end + 1, "</script>", 9) != 0)
+            return false;
+    }
+    return true;
+}
+
+/* What the CSP and the HTML rules require of every page; lang: the expected
+ * <html lang> ("ar" pages are right to left). */
+static void assert_page_shape_lang(const char *html, size_t len, const char *lang)
+{
+    char want[64];
     assert_non_null(html);
     assert_int_equal(strlen(html), len);
     assert_true(strncmp(html, "<!doctype html>\n", 16) == 0);
-    assert_non_null(strstr(html, "<html lang=\"en\">"));
+    snprintf(want, sizeof want, "<html lang=\"%s\" dir=\"%s\">", lang,
+             strcmp(lang, "ar") == 0 ? "rtl" : "ltr");
+    assert_non_null(strstr(html, want));
     assert_non_null(strstr(html, "<meta charset=\"utf-8\">"));
     assert_non_null(
         strstr(html, "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"));
@@ -97,7 +121,7 @@ static void assert_page_shape(const char *html, size_t len)
     assert_int_equal(count(html, "</h1>"), 1);
     assert_non_null(strstr(html, "</body>\n</html>\n"));
     /* nothing the policy would block, nothing external */
-    assert_false(contains_ci(html, "<script"));
+    assert_true(scripts_external_only(html));
     assert_false(contains_ci(html, "<style"));
     assert_false(contains_ci(html, "style="));
     assert_false(contains_ci(html, "javascript:"));
@@ -106,6 +130,11 @@ static void assert_page_shape(const char *html, size_t len)
     assert_false(in_tag(html, " on")); /* no event handler attributes (onerror=...) */
     assert_false(in_tag(html, "\ton"));
     assert_false(in_tag(html, "\non"));
+}
+
+static void assert_page_shape(const char *html, size_t len)
+{
+    assert_page_shape_lang(html, len, "en");
 }
 
 static const struct web_line_item items3[] = {
@@ -174,26 +203,37 @@ static void test_link_page_normal(void **state)
     assert_non_null(strstr(html, "<h1>Sandbox Store</h1>"));
     assert_non_null(strstr(html, "<strong class=\"ref\">1001</strong>"));
     /* amount due, and the totals */
-    assert_non_null(strstr(html, "<p class=\"due-amount\">ZAR 125.50</p>"));
-    assert_non_null(strstr(html, "<dt>Subtotal</dt><dd>ZAR 110.00</dd>"));
-    assert_non_null(strstr(html, "<dt>Tax</dt><dd>ZAR 15.50</dd>"));
-    assert_non_null(strstr(html, "<div class=\"total\"><dt>Total</dt><dd>ZAR 125.50</dd></div>"));
+    assert_non_null(strstr(html, "<p class=\"due-amount\">" AMT("ZAR 125.50") "</p>"));
+    assert_non_null(strstr(html, "<dt>Subtotal</dt><dd>" AMT("ZAR 110.00") "</dd>"));
+    assert_non_null(strstr(html, "<dt>Tax</dt><dd>" AMT("ZAR 15.50") "</dd>"));
+    assert_non_null(
+        strstr(html, "<div class=\"total\"><dt>Total</dt><dd>" AMT("ZAR 125.50") "</dd></div>"));
     /* items: name as row header, quantity, line total and unit price */
     assert_non_null(strstr(html, "<caption class=\"vh\">Items in order 1001</caption>"));
     assert_non_null(strstr(html, "<th scope=\"col\">Item</th>"));
     assert_non_null(strstr(html, "<tr><th scope=\"row\">Widget</th><td class=\"num\">2</td>"
-                                 "<td class=\"num\">ZAR 20.00 <span class=\"each\">ZAR 10.00 "
-                                 "each</span></td></tr>"));
+                                 "<td class=\"num\">" AMT("ZAR 20.00") " <span class=\"each\">" AMT(
+                                     "ZAR 10.00") " each</span></td></tr>"));
     assert_non_null(strstr(html, "<tr><th scope=\"row\">Gadget</th><td class=\"num\">1</td>"
-                                 "<td class=\"num\">ZAR 45.00</td></tr>"));
-    assert_non_null(strstr(html, "<th scope=\"row\">Sprocket</th><td class=\"num\">3</td>"
-                                 "<td class=\"num\">ZAR 45.00 <span class=\"each\">ZAR 15.00"));
+                                 "<td class=\"num\">" AMT("ZAR 45.00") "</td></tr>"));
+    assert_non_null(strstr(
+        html, "<th scope=\"row\">Sprocket</th><td class=\"num\">3</td>"
+              "<td class=\"num\">" AMT("ZAR 45.00") " <span class=\"each\">" AMT("ZAR 15.00")));
     assert_int_equal(count(html, "<tr>"), 4);
     assert_int_equal(count(html, "</tr>"), 4);
-    /* expiry: minutes left and the UTC time */
-    assert_non_null(strstr(html, "This link expires in <strong>42 minutes</strong>, at "
-                                 "<time datetime=\"2026-11-22T05:04:37.000Z\">2026-11-22 05:04 "
-                                 "UTC</time>."));
+    /* expiry: minutes left (for the script: seconds, digits, the text when
+     * over) and the time in UTC as the language writes it (ICU puts U+202F
+     * before AM) */
+    assert_non_null(strstr(html, "<p class=\"expiry\" data-expires-in=\"2550\" "
+                                 "data-numbering=\"latn\" data-expired-text=\"This payment link "
+                                 "has expired.\">"));
+    assert_non_null(strstr(html,
+                           "This link expires in <strong class=\"left\" role=\"timer\">42 "
+                           "minutes</strong> (<time datetime=\"2026-11-22T05:04:37.000Z\">Nov "
+                           "22, 2026, 5:04\xE2\x80\xAF"
+                           "AM UTC</time>)."));
+    /* no Pay button: no script either */
+    assert_null(strstr(html, "<script"));
     /* headings in order: h1, then h2 */
     assert_true(strstr(html, "<h1>") < strstr(html, "<h2"));
     assert_null(strstr(html, "<h3"));
@@ -271,17 +311,18 @@ static void test_link_page_optional_parts(void **state)
     assert_null(strstr(html, "Subtotal"));
     assert_null(strstr(html, "<dt>Tax"));
     assert_null(strstr(html, "<table"));
-    assert_non_null(strstr(html, "<dt>Total</dt><dd>ZAR 125.50</dd>"));
+    assert_non_null(strstr(html, "<dt>Total</dt><dd>" AMT("ZAR 125.50") "</dd>"));
 
     /* currencies with other exponents */
     p.currency = currency_find("JPY");
     p.total_minor = 5000;
     html = web_link_page(a, &p, &len);
-    assert_non_null(strstr(html, "<p class=\"due-amount\">JPY 5000</p>"));
+    assert_non_null(strstr(html, "<p class=\"due-amount\">" AMT("\xC2\xA5"
+                                                                "5,000") "</p>"));
     p.currency = currency_find("KWD");
     p.total_minor = 12345;
     html = web_link_page(a, &p, &len);
-    assert_non_null(strstr(html, "<p class=\"due-amount\">KWD 12.345</p>"));
+    assert_non_null(strstr(html, "<p class=\"due-amount\">" AMT("KWD 12.345") "</p>"));
 
     /* len may be NULL */
     assert_non_null(web_link_page(a, &p, NULL));
@@ -301,15 +342,17 @@ static void test_link_page_expiry(void **state)
         int64_t left;
         const char *want;
     } cases[] = {
-        {59 * 1000000LL, "expires in <strong>less than a minute</strong>"},
-        {MIN, "expires in <strong>1 minute</strong>"},
-        {2 * MIN - 1, "expires in <strong>1 minute</strong>"},
-        {2 * MIN, "expires in <strong>2 minutes</strong>"},
-        {119 * MIN + 59000000LL, "expires in <strong>119 minutes</strong>"},
-        {120 * MIN, "expires in <strong>2 hours</strong>"},
-        {121 * MIN, "expires in <strong>2 hours 1 minute</strong>"},
-        {(24 * 60 + 30) * MIN, "expires in <strong>24 hours 30 minutes</strong>"},
-        {3 * 24 * 60 * MIN + 5, "expires in <strong>3 days</strong>"},
+#define LEFT "expires in <strong class=\"left\" role=\"timer\">"
+        {59 * 1000000LL, LEFT "less than a minute</strong>"},
+        {MIN, LEFT "1 minute</strong>"},
+        {2 * MIN - 1, LEFT "1 minute</strong>"},
+        {2 * MIN, LEFT "2 minutes</strong>"},
+        {119 * MIN + 59000000LL, LEFT "119 minutes</strong>"},
+        {120 * MIN, LEFT "2 hours</strong>"},
+        {121 * MIN, LEFT "2 hours 1 minute</strong>"},
+        {(24 * 60 + 30) * MIN, LEFT "24 hours 30 minutes</strong>"},
+        {3 * 24 * 60 * MIN + 5, LEFT "3 days</strong>"},
+#undef LEFT
         {0, "This payment link has expired."},
         {-5 * MIN, "This payment link has expired."},
     };
@@ -360,11 +403,111 @@ static void test_link_page_bounded(void **state)
     assert_non_null(strstr(html, "<p class=\"more\">and 50 more items</p>"));
     assert_int_equal(count(html, "<tr>"), 101);
     assert_non_null(strstr(html, "&quot;\xE2\x80\xA6</h1>")); /* clipped with "…" */
-    assert_non_null(strstr(html, "<td class=\"num\"><span class=\"each\">ZAR 0.03 each</span>"));
+    assert_non_null(
+        strstr(html, "<td class=\"num\"><span class=\"each\">" AMT("ZAR 0.03") " each</span>"));
 
     p.nitems = 101;
     html = web_link_page(a, &p, &len);
     assert_non_null(strstr(html, "<p class=\"more\">and 1 more item</p>"));
+}
+
+/* The Pay button posts to the pay URL and brings the script; the logo shows
+ * with the merchant's name as its alt text. */
+static void test_link_page_pay_and_logo(void **state)
+{
+    struct arena *a = *state;
+    struct web_link_page p = sample();
+    size_t len = 0;
+    char *html;
+
+    p.pay_url = "/p/tok123/pay";
+    p.logo_url = "/m/5b0e/logo?v=1";
+    p.merchant_name = "Bob's \"Shop\"";
+    html = web_link_page(a, &p, &len);
+    assert_page_shape(html, len);
+    assert_non_null(strstr(html, "<script src=\"" WEB_JS_PATH "\" defer></script>\n</head>"));
+    assert_int_equal(count(html, "<script"), 1);
+    assert_non_null(strstr(
+        html, "<form method=\"post\" action=\"/p/tok123/pay\">\n"
+              "<button type=\"submit\" class=\"button\">Pay " AMT("ZAR 125.50") "</button>"));
+    assert_non_null(strstr(html, "<img class=\"logo\" src=\"/m/5b0e/logo?v=1\" "
+                                 "alt=\"Bob&#39;s &quot;Shop&quot;\">"));
+    /* the logo comes before the heading */
+    assert_true(strstr(html, "<img") < strstr(html, "<h1>"));
+
+    p.logo_url = NULL;
+    html = web_link_page(a, &p, &len);
+    assert_null(strstr(html, "<img"));
+}
+
+/* The same page in French and in Arabic (right to left, Arabic-Indic
+ * digits, six plural forms); a language without a catalog is English. */
+static void test_link_page_languages(void **state)
+{
+    struct arena *a = *state;
+    struct web_link_page p = sample();
+    struct web_locale fr, ar, de;
+    size_t len = 0;
+    char *html;
+
+    web_locale_negotiate(NULL, "fr-FR,fr;q=0.9", &fr);
+    p.loc = &fr;
+    p.pay_url = "/p/t/pay";
+    html = web_link_page(a, &p, &len);
+    assert_page_shape_lang(html, len, "fr");
+    assert_non_null(strstr(html, "<title>Payer Sandbox Store \xC2\xB7 commande 1001</title>"));
+    assert_non_null(strstr(html, "Demande de paiement pour la commande <strong class=\"ref\">1001"
+                                 "</strong>"));
+    assert_non_null(strstr(html, "<p class=\"due-amount\">" AMT("125,50 ZAR") "</p>"));
+    assert_non_null(strstr(html, "<dt>Sous-total</dt><dd>" AMT("110,00 ZAR") "</dd>"));
+    assert_non_null(strstr(html, "Ce lien expire dans <strong class=\"left\" role=\"timer\">42 "
+                                 "minutes</strong>"));
+    assert_non_null(strstr(html, "Payer " AMT("125,50 ZAR") "</button>"));
+    assert_non_null(strstr(html, "<p>Page de paiement sécurisée."));
+    assert_null(strstr(html, "Order summary"));
+
+    web_locale_negotiate(NULL, "ar", &ar);
+    p.loc = &ar;
+    p.sandbox = true;
+    p.nitems = 3;
+    html = web_link_page(a, &p, &len);
+    assert_page_shape_lang(html, len, "ar");
+    assert_non_null(strstr(html, "<strong>بيئة الاختبار</strong> — هذه عملية دفع تجريبية."));
+    assert_non_null(strstr(html, "<h2 id=\"summary\">ملخص الطلب</h2>"));
+    /* ١٢٥٫٥٠ with a right-to-left mark first */
+    assert_non_null(strstr(html, AMT("\xE2\x80\x8F١٢٥٫٥٠ ZAR")));
+    assert_non_null(strstr(html, "data-numbering=\"arab\""));
+    assert_non_null(strstr(html, "<td class=\"num\">٢</td>")); /* quantity 2 */
+    assert_non_null(strstr(html, "role=\"timer\">٤٢ دقيقة</strong>"));
+
+    /* Arabic plural forms: 1, 2, 3-10, 11-99, 100+ */
+    static struct web_line_item many[205];
+    for (size_t i = 0; i < 205; i++)
+        many[i] = (struct web_line_item){"x", 1, 1};
+    p.items = many;
+    static const struct {
+        size_t n;
+        const char *want;
+    } more[] = {{101, "ومنتج واحد آخر"},
+                {102, "ومنتجان آخران"},
+                {103, "و٣ منتجات أخرى"},
+                {111, "و١١ منتجًا آخر"},
+                {200, "و١٠٠ منتج آخر"}};
+    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) {
+        p.nitems = more[i].n;
+        html = web_link_page(a, &p, &len);
+        if (strstr(html, more[i].want) == NULL)
+            fail_msg("%zu items: no \"%s\"", more[i].n, more[i].want);
+    }
+
+    /* German has no catalog: English */
+    web_locale_negotiate(NULL, "de-DE", &de);
+    p.loc = &de;
+    p.nitems = 3;
+    p.items = items3;
+    html = web_link_page(a, &p, &len);
+    assert_page_shape_lang(html, len, "en");
+    assert_non_null(strstr(html, "Order summary"));
 }
 
 /* ---- the message page ----------------------------------------------------- */
@@ -373,7 +516,7 @@ static void test_message_page(void **state)
 {
     struct arena *a = *state;
     size_t len = 0;
-    char *html = web_message_page(a, "This payment link has expired",
+    char *html = web_message_page(a, NULL, "This payment link has expired",
                                   "Ask Sandbox Store for a new link.", &len);
 
     assert_page_shape(html, len);
@@ -387,7 +530,7 @@ static void test_message_page_escapes(void **state)
 {
     struct arena *a = *state;
     size_t len = 0;
-    char *html = web_message_page(a, "<script>alert(1)</script>",
+    char *html = web_message_page(a, NULL, "<script>alert(1)</script>",
                                   "Ask \"Bob's\" <Shop> & co for a new link.", &len);
 
     assert_page_shape(html, len);
@@ -397,12 +540,59 @@ static void test_message_page_escapes(void **state)
         strstr(html, "<p>Ask &quot;Bob&#39;s&quot; &lt;Shop&gt; &amp; co for a new link.</p>"));
 
     /* no text: no paragraph; no title: a generic one (HTML wants one) */
-    html = web_message_page(a, NULL, NULL, &len);
+    html = web_message_page(a, NULL, NULL, NULL, &len);
     assert_page_shape(html, len);
     assert_non_null(strstr(html, "<title>Payment link</title>"));
     assert_non_null(strstr(html, "<h1>Payment link</h1>\n</main>"));
-    html = web_message_page(a, "", "", &len);
+    html = web_message_page(a, NULL, "", "", &len);
     assert_non_null(strstr(html, "<h1>Payment link</h1>\n</main>"));
+}
+
+static void test_message_page_language(void **state)
+{
+    struct arena *a = *state;
+    struct web_locale l;
+    size_t len = 0;
+
+    web_locale_negotiate(NULL, "ar;q=0.9, es", &l);
+    char *html = web_message_page(a, &l, web_text(&l, "msg.expired.title"),
+                                  WEB_TEXTF(a, &l, "msg.new_link", "<Tienda>"), &len);
+    assert_page_shape_lang(html, len, "es");
+    assert_non_null(strstr(html, "<h1>Este enlace de pago ha caducado</h1>"));
+    assert_non_null(strstr(html, "<p>Pide a &lt;Tienda&gt; un nuevo enlace de pago.</p>"));
+    assert_null(strstr(html, "<script")); /* message pages need no script */
+
+    /* no title: the language's generic one */
+    web_locale_negotiate(NULL, "ar", &l);
+    html = web_message_page(a, &l, NULL, NULL, &len);
+    assert_page_shape_lang(html, len, "ar");
+    assert_non_null(strstr(html, "<h1>رابط الدفع</h1>"));
+}
+
+/* web_page (the sandbox gateway's pages) and the HTML form of a text. */
+static void test_web_page(void **state)
+{
+    struct arena *a = *state;
+    struct web_locale l;
+    size_t len = 0;
+
+    web_locale_negotiate(NULL, "pt-BR", &l);
+    char *html = web_page(a, &l, "T<>", "<main><h1>x</h1></main>\n", true, &len);
+    assert_page_shape_lang(html, len, "pt");
+    assert_non_null(strstr(html, "<title>T&lt;&gt;</title>"));
+    assert_int_equal(count(html, "<script"), 1);
+    html = web_page(a, &l, "T", "<main><h1>x</h1></main>\n", false, &len);
+    assert_null(strstr(html, "<script"));
+
+    /* the template is escaped, the arguments go in as they are */
+    assert_string_equal(WEB_HTMLF(a, &l, "link.pay", "<b>R$ 1</b>"), "Pagar <b>R$ 1</b>");
+    web_locale_negotiate(NULL, NULL, &l);
+    assert_string_equal(WEB_HTMLF(a, &l, "result.confirming.text"),
+                        "We are waiting for the bank&#39;s answer. Reload this page in a moment; "
+                        "you will not be charged twice.");
+    /* amounts: one span, no-break spaces written as plain spaces */
+    assert_string_equal(web_amount_html(a, &l, currency_find("ZAR"), 11500), AMT("ZAR 115.00"));
+    assert_string_equal(web_amount_html(a, NULL, currency_find("USD"), 11500), AMT("$115.00"));
 }
 
 /* ---- the stylesheet ------------------------------------------------------- */
@@ -429,9 +619,53 @@ static void test_css(void **state)
     assert_non_null(strstr(css, ".items"));
     assert_non_null(strstr(css, ".totals"));
     assert_non_null(strstr(css, ".vh{"));
-    assert_non_null(strstr(css, "min-height:48px"));
+    assert_non_null(strstr(css, "min-block-size:48px"));
     /* braces balance */
     assert_int_equal(count(css, "{"), count(css, "}"));
+    /* right to left works: logical properties, no physical sides */
+    assert_false(contains_ci(css, "-left"));
+    assert_false(contains_ci(css, "-right"));
+    assert_false(contains_ci(css, "text-align:left"));
+    assert_false(contains_ci(css, "text-align:right"));
+    assert_false(contains_ci(css, "float:"));
+    assert_non_null(strstr(css, "text-align:start"));
+    assert_non_null(strstr(css, "text-align:end"));
+    assert_non_null(strstr(css, "padding-inline-start"));
+    assert_non_null(strstr(css, ".amt{white-space:nowrap;unicode-bidi:isolate}"));
+    assert_non_null(strstr(css, ".logo{"));
+    assert_non_null(strstr(css, ".hint{"));
+}
+
+/* ---- the script and the policy ---------------------------------------------- */
+
+static void test_js_and_csp(void **state)
+{
+    size_t len = 0;
+    const char *js = web_js(&len);
+    (void)state;
+
+    assert_non_null(js);
+    assert_int_equal(strlen(js), len);
+    assert_true(len > 500);
+    /* what the pages hook it to */
+    assert_non_null(strstr(js, "data-expires-in"));
+    assert_non_null(strstr(js, "data-expired-text"));
+    assert_non_null(strstr(js, "data-numbering"));
+    assert_non_null(strstr(js, "data-luhn-hint"));
+    /* only enhances: builds no markup from strings, evaluates nothing, loads
+     * nothing, and holds no text of its own */
+    assert_null(strstr(js, "innerHTML"));
+    assert_null(strstr(js, "eval("));
+    assert_null(strstr(js, "XMLHttpRequest"));
+    assert_null(strstr(js, "fetch("));
+    assert_false(contains_ci(js, "http://"));
+    assert_false(contains_ci(js, "https://"));
+
+    /* the policy: the script from chatpay itself, nothing inline */
+    assert_non_null(strstr(WEB_CSP, "script-src 'self'"));
+    assert_non_null(strstr(WEB_CSP, "default-src 'none'"));
+    assert_null(strstr(WEB_CSP, "unsafe-inline"));
+    assert_null(strstr(WEB_CSP, "unsafe-eval"));
 }
 
 int main(void)
@@ -444,9 +678,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_link_page_optional_parts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_link_page_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_link_page_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_link_page_pay_and_logo, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_link_page_languages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_message_page, setup, teardown),
         cmocka_unit_test_setup_teardown(test_message_page_escapes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_message_page_language, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_web_page, setup, teardown),
         cmocka_unit_test(test_css),
+        cmocka_unit_test(test_js_and_csp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -80,8 +80,8 @@ enum db_status sqlite_merchants_insert(struct db_tx *tx, const struct db_merchan
 enum db_status sqlite_merchants_get(struct db_tx *tx, const char *merchant_id,
                                     struct db_merchant *out)
 {
-    sqlite3_stmt *st =
-        sqlite_stmt(tx, STMT_MERCHANT_GET, "SELECT " MERCHANT_SELECT " FROM merchants WHERE id = ?");
+    sqlite3_stmt *st = sqlite_stmt(tx, STMT_MERCHANT_GET,
+                                   "SELECT " MERCHANT_SELECT " FROM merchants WHERE id = ?");
     if (!st)
         return DB_HARD_ERROR;
     sqlite3_bind_text(st, 1, merchant_id, -1, SQLITE_TRANSIENT);
@@ -157,8 +157,7 @@ enum db_status sqlite_merchants_list(struct db_tx *tx, db_merchant_cb cb, void *
 }
 
 enum db_status sqlite_merchants_logo_set(struct db_tx *tx, const char *merchant_id,
-                                         const char *type, const void *data, size_t len,
-                                         usec_t now)
+                                         const char *type, const void *data, size_t len, usec_t now)
 {
     db_tx_config_changed(tx);
     sqlite3_stmt *st = sqlite_stmt(tx, STMT_MERCHANT_LOGO_SET,
@@ -177,8 +176,8 @@ enum db_status sqlite_merchants_logo_set(struct db_tx *tx, const char *merchant_
     return sqlite_exec_stmt(tx, st, "merchant logo set");
 }
 
-enum db_status sqlite_merchants_logo_get(struct db_tx *tx, const char *merchant_id,
-                                         struct arena *a, struct db_logo *out)
+enum db_status sqlite_merchants_logo_get(struct db_tx *tx, const char *merchant_id, struct arena *a,
+                                         struct db_logo *out)
 {
     sqlite3_stmt *st = sqlite_stmt(tx, STMT_MERCHANT_LOGO_GET,
                                    "SELECT logo_type, logo, updated_at FROM merchants"

@@ -204,6 +204,10 @@ const struct sqlite_migration sqlite_migrations[] = {
      "  created_at INTEGER NOT NULL,"
      "  decided_at INTEGER NOT NULL DEFAULT 0"
      ") STRICT;"},
+    {4, "merchant logos",
+     "ALTER TABLE merchants ADD COLUMN logo BLOB;"
+     "ALTER TABLE merchants ADD COLUMN logo_type TEXT"
+     "  CHECK (logo_type IN ('image/png', 'image/jpeg', 'image/webp', 'image/svg+xml'));"},
 };
 
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];

@@ -25,6 +25,8 @@ enum sqlite_stmt_id {
     STMT_MERCHANT_TOUCH,
     STMT_MERCHANT_COUNT,
     STMT_MERCHANT_LIST,
+    STMT_MERCHANT_LOGO_SET,
+    STMT_MERCHANT_LOGO_GET,
     STMT_CURRENCY_DELETE,
     STMT_CURRENCY_INSERT,
     STMT_CURRENCY_LIST,
@@ -124,6 +126,11 @@ enum db_status sqlite_merchants_update(struct db_tx *tx, const struct db_merchan
 enum db_status sqlite_merchants_touch(struct db_tx *tx, const char *merchant_id, usec_t now);
 enum db_status sqlite_merchants_count(struct db_tx *tx, int64_t *n);
 enum db_status sqlite_merchants_list(struct db_tx *tx, db_merchant_cb cb, void *cls);
+enum db_status sqlite_merchants_logo_set(struct db_tx *tx, const char *merchant_id,
+                                         const char *type, const void *data, size_t len,
+                                         usec_t now);
+enum db_status sqlite_merchants_logo_get(struct db_tx *tx, const char *merchant_id, struct arena *a,
+                                         struct db_logo *out);
 enum db_status sqlite_currencies_set(struct db_tx *tx, const char *merchant_id,
                                      const struct db_currency *list, size_t n);
 enum db_status sqlite_currencies_list(struct db_tx *tx, const char *merchant_id,
