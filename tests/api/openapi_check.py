@@ -398,7 +398,8 @@ class ResponseChecker:
                 problems.append(f"Content-Type is {mt} but the body is not JSON: {e}")
                 return None
         if mt.startswith("image/") and mt != "image/svg+xml":
-            return body  # binary: checked by type and headers, not by schema
+            # binary ("type: string, format: binary"): every byte as a character
+            return body.decode("latin-1")
         try:
             return body.decode("utf-8")
         except UnicodeDecodeError:
