@@ -7,7 +7,7 @@ One ResponseChecker holds two OpenAPI 3.0 documents:
     "4XX"-style range, then "default"), the response media type must be
     declared (exact, "type/*", then "*/*"), the body must validate against the
     schema, and headers the response declares as required must be present;
-  * ../shared/spec/chat2pay-v2.openapi.json (the publisher's, wire contract):
+  * spec/chat2pay-v2.openapi.json (the publisher's, wire contract):
     for operations it defines, the body is validated against the schema it
     gives for that status, and error bodies also against the publisher's error
     shape for that status (ERROR_SHAPES) even where the publisher did not list
@@ -49,7 +49,7 @@ from jsonschema import Draft4Validator, FormatChecker, RefResolver
 
 REPO = Path(__file__).resolve().parents[2]
 DOC_PATH = REPO / "docs" / "openapi.json"
-C2P_PATH = REPO / ".." / "shared" / "spec" / "chat2pay-v2.openapi.json"
+C2P_PATH = REPO / "spec" / "chat2pay-v2.openapi.json"
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
