@@ -293,15 +293,26 @@ static enum db_status create_cb(struct db_tx *tx, void *cls)
                              "no such payment gateway settings for this merchant");
     }
     if (b->order_number) {
-        int64_t live = 0;
-        st = DB_CALL(tx, links, count_live, m.id, b->order_number, c->now, &live);
+        enum order_block why;
+        char ref[DB_REF_LEN];
+        st = DB_CALL(tx, links, order_block, m.id, b->order_number, 0, c->now, &why, ref);
         if (st < 0)
             return st;
-        if (live > 0)
+        if (why == ORDER_PAID)
             field_errors_add(&c->errs, a, "orderNumber",
-                             "order %s already has a live payment link; cancel it or wait "
+                             "order %s is already paid (payment link %s); reverse or void that "
+                             "payment before asking for a new one",
+                             b->order_number, ref);
+        else if (why == ORDER_IN_PROGRESS)
+            field_errors_add(&c->errs, a, "orderNumber",
+                             "order %s has a payment in progress (payment link %s); wait for "
+                             "its outcome",
+                             b->order_number, ref);
+        else if (why == ORDER_LIVE)
+            field_errors_add(&c->errs, a, "orderNumber",
+                             "order %s already has a live payment link (%s); cancel it or wait "
                              "until it expires",
-                             b->order_number);
+                             b->order_number, ref);
     }
     if (c->errs.count || c->errs.dropped)
         return DB_ROLLBACK;

@@ -87,16 +87,7 @@ static enum db_status page_cb(struct db_tx *tx, void *cls)
     c->outcome = PAGE_OPEN;
     if (l->clicked_at || c->preview)
         return DB_ONE_RESULT;
-    /* the first open */
-    l->clicked_at = c->now;
-    l->expires_at = c->now + c->merchant.click_ttl_s * 1000000;
-    l->page_expires_at = c->now + c->merchant.page_ttl_s * 1000000;
-    l->status = LINK_PAYMENT_LINK_CLICKED;
-    st = DB_CALL(tx, links, update, l);
-    if (st < 0)
-        return st;
-    struct db_link_status s = {.status = LINK_PAYMENT_LINK_CLICKED, .created_at = c->now};
-    st = DB_CALL(tx, links, status_append, l->merchant_id, l->id, &s);
+    st = links_first_open(tx, l, &c->merchant, c->now);
     return st < 0 ? st : DB_ONE_RESULT;
 }
 

@@ -35,6 +35,20 @@ void links_wake_workers(struct app *app)
         workers_wake(app->workers);
 }
 
+enum db_status links_first_open(struct db_tx *tx, struct db_link *l, const struct db_merchant *m,
+                                usec_t now)
+{
+    l->clicked_at = now;
+    l->expires_at = now + m->click_ttl_s * 1000000;
+    l->page_expires_at = now + m->page_ttl_s * 1000000;
+    l->status = LINK_PAYMENT_LINK_CLICKED;
+    enum db_status st = DB_CALL(tx, links, update, l);
+    if (st < 0)
+        return st;
+    struct db_link_status s = {.status = LINK_PAYMENT_LINK_CLICKED, .created_at = now};
+    return DB_CALL(tx, links, status_append, l->merchant_id, l->id, &s);
+}
+
 json_object *links_amount_json(int64_t minor, const char *currency)
 {
     const struct currency *c = currency_find(currency);

@@ -23,6 +23,12 @@ void links_wake_workers(struct app *app);
  * ("12.50"), printed exactly as written. */
 json_object *links_amount_json(int64_t minor, const char *currency);
 
+/* The customer opens the link for the first time (the page, or the Pay
+ * button straight away): PAYMENT_LINK_CLICKED, the link lives click TTL from
+ * now and the payment page page TTL. Updates *l and stores it, inside tx. */
+enum db_status links_first_open(struct db_tx *tx, struct db_link *l, const struct db_merchant *m,
+                                usec_t now);
+
 /* TransactionStatusEndpointResponse of a link. Reads the history and the
  * integrator through tx. */
 enum db_status links_status_json(struct db_tx *tx, struct arena *a, const struct db_link *l,

@@ -94,23 +94,16 @@ static enum db_status pay_cb(struct db_tx *tx, void *cls)
     }
     if (c->outcome == PAY_LOCKED)
         return DB_ROLLBACK;
-    bool first_open = !l->clicked_at;
-    if (first_open) {
+    if (!l->clicked_at) {
         /* paying counts as opening the link */
-        l->clicked_at = c->now;
-        l->page_expires_at = c->now + c->merchant.page_ttl_s * 1000000;
-        l->status = LINK_PAYMENT_LINK_CLICKED;
+        st = links_first_open(tx, l, &c->merchant, c->now);
+        if (st < 0)
+            return st;
     }
     l->attempts++;
     st = DB_CALL(tx, links, update, l);
     if (st < 0)
         return st;
-    if (first_open) {
-        struct db_link_status s = {.status = LINK_PAYMENT_LINK_CLICKED, .created_at = c->now};
-        st = DB_CALL(tx, links, status_append, l->merchant_id, l->id, &s);
-        if (st < 0)
-            return st;
-    }
     struct db_payment_op *op = &c->op;
     memset(op, 0, sizeof *op);
     memcpy(op->merchant_id, l->merchant_id, sizeof op->merchant_id);
@@ -178,6 +171,8 @@ void api_pay(struct req *r)
         .op = (enum gw_operation)c.op.op,
         .return_url = back,
         .base_url = r->app->cfg->public_url,
+        .expires_at =
+            c.op.created_at + (c.merchant.page_ttl_s + PAYMENTS_CHECKOUT_GRACE_S) * 1000000,
     };
     char url[800];
     const struct gateway_ops *gw = payments_gateway(&c.merchant);
@@ -248,7 +243,9 @@ void api_pay_return(struct req *r)
         return;
     }
     const struct gateway_ops *gw = payments_gateway(&c.merchant);
-    if (c.op.state == 0 && gw) {
+    /* an operation chatpay closed is asked about again: a gateway that
+     * took the payment anyway says so, and it is returned */
+    if ((c.op.state == 0 || (c.op.flags & DB_OP_ABANDONED)) && gw) {
         /* ask the gateway with no transaction open, then record */
         gw->result(r->app->db, c.link.merchant_id, c.ref, &c.res);
         st = db_run(r->app->db, DB_WRITE, "pay_return_record", record_cb, &c);
@@ -262,6 +259,12 @@ void api_pay_return(struct req *r)
     const char *merchant = c.merchant.name;
     const char *order = c.link.order_number;
     int max = c.merchant.max_payment_attempts;
+    if (c.op.flags & DB_OP_ORPHAN) {
+        /* the gateway took a payment this link could not take: it is returned */
+        api_reply_message(r, 200, &loc, "result.not_taken.title",
+                          WEB_TEXTF(a, &loc, "result.not_taken.text", order, merchant));
+        return;
+    }
     switch (c.link.payment_status) {
     case PAY_REVERSED:
     case PAY_VOIDED:

@@ -47,8 +47,9 @@ struct op_ctx {
 static void collect(void *cls, const struct db_payment_op *o)
 {
     struct op_ctx *c = cls;
+    /* a payment the link could not take is returned by chatpay itself */
     if ((o->op == GW_OP_AUTHORIZE || o->op == GW_OP_SALE) && o->state == 1 &&
-        o->decision == GW_ACCEPT) {
+        o->decision == GW_ACCEPT && !(o->flags & DB_OP_ORPHAN)) {
         c->payment = *o;
         c->have_payment = true;
     }

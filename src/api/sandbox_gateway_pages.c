@@ -27,13 +27,19 @@
 #include "util/form.h"
 #include "web/page.h"
 
-enum { GW_WAITING = 0, GW_CHALLENGE = 1, GW_DECIDED = 2 };
-
 struct gw_ctx {
     const char *ref;
     struct db_sandbox_gw g;
     bool found;
+    bool closed; /* the checkout had closed (expired or cancelled) when submitted */
 };
+
+/* Has the checkout closed: cancelled by chatpay, or past its expiry? */
+static bool checkout_closed(const struct db_sandbox_gw *g, usec_t now)
+{
+    return g->state == SANDBOX_GW_CLOSED ||
+           (g->state != SANDBOX_GW_DECIDED && g->expires_at && g->expires_at <= now);
+}
 
 static enum db_status get_cb(struct db_tx *tx, void *cls)
 {
@@ -46,14 +52,24 @@ static enum db_status get_cb(struct db_tx *tx, void *cls)
 static enum db_status update_cb(struct db_tx *tx, void *cls)
 {
     struct gw_ctx *c = cls;
-    /* decide once: a second submit (back button, double click) changes nothing */
+    /* decide once: a second submit (back button, double click) changes
+     * nothing; a checkout that has closed takes no payment */
     struct db_sandbox_gw now;
     enum db_status st = DB_CALL(tx, sandbox_gateway, get, c->ref, &now);
     if (st <= 0)
         return st;
-    if (now.state == GW_DECIDED) {
+    c->closed = false;
+    if (now.state == SANDBOX_GW_DECIDED) {
         c->g = now;
         return DB_ONE_RESULT;
+    }
+    if (checkout_closed(&now, time_now())) {
+        c->closed = true;
+        c->g = now;
+        if (now.state == SANDBOX_GW_CLOSED)
+            return DB_ONE_RESULT;
+        c->g.state = SANDBOX_GW_CLOSED;
+        c->g.decided_at = time_now();
     }
     return DB_CALL(tx, sandbox_gateway, update, &c->g);
 }
@@ -64,7 +80,12 @@ static void redirect(struct req *r, const struct web_locale *loc, const char *ur
     api_reply_message(r, 303, loc, "gw.returning", web_text(loc, "gw.returning"));
 }
 
-/* Load the record; answer 404/409 and return false when there is no form to show. */
+static void reply_closed(struct req *r, const struct web_locale *loc)
+{
+    api_reply_message(r, 410, loc, "gw.closed.title", web_text(loc, "gw.closed.text"));
+}
+
+/* Load the record; answer and return false when there is no form to show. */
 static bool load(struct req *r, const struct web_locale *loc, struct gw_ctx *c, int want_state)
 {
     c->ref = req_param(r, "ref");
@@ -73,8 +94,17 @@ static bool load(struct req *r, const struct web_locale *loc, struct gw_ctx *c, 
         api_reply_message(r, 404, loc, "gw.unknown.title", web_text(loc, "gw.unknown.text"));
         return false;
     }
-    if (c->g.state == GW_DECIDED) {
-        redirect(r, loc, c->g.return_url);
+    if (c->g.state == SANDBOX_GW_DECIDED) {
+        if (c->g.return_url[0]) {
+            redirect(r, loc, c->g.return_url);
+        } else {
+            /* a capture, reversal or void: made server to server, no page of its own */
+            api_reply_message(r, 200, loc, "gw.done.title", web_text(loc, "gw.done.text"));
+        }
+        return false;
+    }
+    if (checkout_closed(&c->g, time_now())) {
+        reply_closed(r, loc);
         return false;
     }
     if (c->g.state != want_state) {
@@ -224,7 +254,7 @@ void api_sandbox_checkout(struct req *r)
     struct gw_ctx c = {0};
     struct web_locale loc;
     api_page_locale(r, &loc);
-    if (!load(r, &loc, &c, GW_WAITING))
+    if (!load(r, &loc, &c, SANDBOX_GW_WAITING))
         return;
     struct form_view v = {0};
     render_form(r, &loc, &c.g, &v, 200);
@@ -232,7 +262,7 @@ void api_sandbox_checkout(struct req *r)
 
 static void decide(struct db_sandbox_gw *g, enum gw_decision d, int code, const char *error)
 {
-    g->state = GW_DECIDED;
+    g->state = SANDBOX_GW_DECIDED;
     g->decision = d;
     g->response_code = code;
     g->answered = true;
@@ -253,7 +283,7 @@ void api_sandbox_checkout_submit(struct req *r)
     struct gw_ctx c = {0};
     struct web_locale loc;
     api_page_locale(r, &loc);
-    if (!load(r, &loc, &c, GW_WAITING))
+    if (!load(r, &loc, &c, SANDBOX_GW_WAITING))
         return;
     size_t len;
     const char *body = req_body(r, &len);
@@ -311,14 +341,18 @@ void api_sandbox_checkout_submit(struct req *r)
         g->answered = false;
         break;
     case CARD_3DS:
-        g->state = GW_CHALLENGE;
+        g->state = SANDBOX_GW_CHALLENGE;
         break;
     }
     if (db_run(r->app->db, DB_WRITE, "sandbox_gw_decide", update_cb, &c) < 0) {
         api_reply_message(r, 503, &loc, "msg.retry.title", web_text(&loc, "gw.busy"));
         return;
     }
-    if (c.g.state == GW_CHALLENGE) {
+    if (c.closed) {
+        reply_closed(r, &loc);
+        return;
+    }
+    if (c.g.state == SANDBOX_GW_CHALLENGE) {
         redirect(r, &loc, arena_printf(a, "/sandbox-gateway/3ds/%s", c.g.ref));
         return;
     }
@@ -331,7 +365,7 @@ void api_sandbox_3ds(struct req *r)
     struct web_locale loc;
     struct arena *a = r->arena;
     api_page_locale(r, &loc);
-    if (!load(r, &loc, &c, GW_CHALLENGE))
+    if (!load(r, &loc, &c, SANDBOX_GW_CHALLENGE))
         return;
     struct web_buf b;
     web_buf_init(&b, a);
@@ -360,7 +394,7 @@ void api_sandbox_3ds_submit(struct req *r)
     struct gw_ctx c = {0};
     struct web_locale loc;
     api_page_locale(r, &loc);
-    if (!load(r, &loc, &c, GW_CHALLENGE))
+    if (!load(r, &loc, &c, SANDBOX_GW_CHALLENGE))
         return;
     size_t len;
     const char *body = req_body(r, &len);
@@ -371,6 +405,10 @@ void api_sandbox_3ds_submit(struct req *r)
         decide(&c.g, GW_DECLINE, 476, "The cardholder did not pass 3-D Secure authentication");
     if (db_run(r->app->db, DB_WRITE, "sandbox_gw_3ds", update_cb, &c) < 0) {
         api_reply_message(r, 503, &loc, "msg.retry.title", web_text(&loc, "gw.busy"));
+        return;
+    }
+    if (c.closed) {
+        reply_closed(r, &loc);
         return;
     }
     redirect(r, &loc, c.g.return_url);

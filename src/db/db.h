@@ -181,6 +181,20 @@ struct db_payment_op {
     usec_t gateway_at;
     usec_t created_at;
     usec_t updated_at;
+    unsigned flags; /* DB_OP_* */
+    char note[160]; /* why chatpay closed or returned it ("" when it did not) */
+};
+
+/* Flags of a payment operation. */
+#define DB_OP_ABANDONED 1u /* closed by chatpay: the customer never completed the checkout */
+#define DB_OP_ORPHAN    2u /* accepted when its link could not take it: returned at once */
+
+/* Why an order number cannot have a new link (links.order_block). */
+enum order_block {
+    ORDER_FREE = 0,
+    ORDER_LIVE,        /* a link that has not expired and is not paid */
+    ORDER_IN_PROGRESS, /* a payment is running: pending at the gateway, UNKNOWN or REVIEW */
+    ORDER_PAID,        /* a successful payment that was not reversed or voided */
 };
 
 /* One entry of a link's history (transactionStatuses). */
@@ -235,6 +249,13 @@ struct db_idempotency {
     usec_t created_at;
 };
 
+enum sandbox_gw_state {
+    SANDBOX_GW_WAITING = 0,   /* waiting for the card form */
+    SANDBOX_GW_CHALLENGE = 1, /* waiting for 3-D Secure */
+    SANDBOX_GW_DECIDED = 2,
+    SANDBOX_GW_CLOSED = 3, /* closed without a payment (expired or cancelled) */
+};
+
 /* The sandbox gateway's own record of an operation (what a real gateway
  * would keep on its side). Never holds a card number. */
 struct db_sandbox_gw {
@@ -245,7 +266,7 @@ struct db_sandbox_gw {
     int64_t amount_minor;
     char currency[4];
     char return_url[600];
-    int state;    /* 0 waiting for the card form, 1 waiting for 3-D Secure, 2 decided */
+    int state;    /* enum sandbox_gw_state */
     int decision; /* enum gw_decision */
     int response_code;
     char request_ref[40];
@@ -257,6 +278,7 @@ struct db_sandbox_gw {
     bool answered; /* false: the decision exists but the answer was "lost" (timeout card) */
     usec_t created_at;
     usec_t decided_at;
+    usec_t expires_at; /* the checkout form refuses payments after this (0: never) */
 };
 
 typedef void (*db_payment_op_cb)(void *cls, const struct db_payment_op *op);
@@ -341,12 +363,16 @@ struct db_ops {
         /* by the token of /p/<token>; the token itself identifies the merchant */
         enum db_status (*get_by_token)(struct db_tx *tx, const char *token, struct arena *a,
                                        struct db_link *out);
-        /* live links for an order (not expired at `now`) */
-        enum db_status (*count_live)(struct db_tx *tx, const char *merchant_id,
-                                     const char *order_number, usec_t now, int64_t *n);
+        /* What keeps the order from a new link: the strongest reason among
+         * its live links other than `except_id` (0: none) into *reason,
+         * and that link's reference into ref[DB_REF_LEN] ("" when free). */
+        enum db_status (*order_block)(struct db_tx *tx, const char *merchant_id,
+                                      const char *order_number, int64_t except_id, usec_t now,
+                                      enum order_block *reason, char *ref);
         /* store status, payment_status, live, expires_at, clicked_at, page_expires_at */
         enum db_status (*update)(struct db_tx *tx, const struct db_link *l);
-        /* live links whose expiry has passed (workers: across merchants) */
+        /* live, unpaid links whose expiry has passed and that have no
+         * payment running at the gateway (workers: across merchants) */
         enum db_status (*list_expired)(struct db_tx *tx, usec_t now, int limit, db_link_id_cb cb,
                                        void *cls);
         enum db_status (*status_append)(struct db_tx *tx, const char *merchant_id, int64_t link_id,
@@ -361,7 +387,8 @@ struct db_ops {
         enum db_status (*insert)(struct db_tx *tx, struct db_payment_op *op);
         enum db_status (*get)(struct db_tx *tx, const char *merchant_id, const char *ref,
                               struct db_payment_op *out);
-        /* store the gateway's answer (state, decision and gateway fields of op) */
+        /* store the gateway's answer (state, decision and gateway fields of
+         * op) and its flags and note */
         enum db_status (*finish)(struct db_tx *tx, const struct db_payment_op *op);
         /* oldest first */
         enum db_status (*list)(struct db_tx *tx, const char *merchant_id, int64_t link_id,

@@ -52,6 +52,14 @@ struct gw_payment {
     enum gw_operation op;   /* GW_OP_AUTHORIZE or GW_OP_SALE for a payment */
     const char *return_url; /* where the gateway sends the browser back */
     const char *base_url;   /* chatpay's public URL (the sandbox gateway lives under it) */
+    usec_t expires_at;      /* the checkout takes no payment after this */
+};
+
+/* What closing a hosted checkout found (gateway_ops.cancel). */
+enum gw_cancel {
+    GW_CANCEL_CLOSED,    /* closed: no payment can follow (or none was ever begun) */
+    GW_CANCEL_COMPLETED, /* too late: the customer paid; the result is in *out */
+    GW_CANCEL_FAILED,    /* the gateway did not answer: try again later */
 };
 
 struct gateway_ops {
@@ -66,6 +74,10 @@ struct gateway_ops {
                     const char *payment_ref, int64_t amount_minor, struct gw_result *out);
     /* Ask again for an operation whose answer was lost or not final. */
     void (*query)(struct db *db, const char *merchant_id, const char *ref, struct gw_result *out);
+    /* Close the hosted checkout of a payment begun with `ref` that the
+     * customer has not completed, so that it can take no payment later. */
+    enum gw_cancel (*cancel)(struct db *db, const char *merchant_id, const char *ref,
+                             struct gw_result *out);
 };
 
 extern const struct gateway_ops gateway_sandbox;

@@ -54,6 +54,7 @@ static bool sandbox_begin(struct db *db, const struct gw_payment *p, char *url, 
     snprintf(c.g.currency, sizeof c.g.currency, "%s", p->currency);
     snprintf(c.g.return_url, sizeof c.g.return_url, "%s", p->return_url);
     c.g.created_at = time_now();
+    c.g.expires_at = p->expires_at;
     if (db_run(db, DB_WRITE, "sandbox_gw_begin", insert_cb, &c) < 0)
         return false;
     int n = snprintf(url, cap, "%s/sandbox-gateway/checkout/%s", p->base_url, p->ref);
@@ -75,7 +76,7 @@ static enum db_status answer_cb(struct db_tx *tx, void *cls)
     struct rec_ctx *c = cls;
     enum db_status st = DB_CALL(tx, sandbox_gateway, get, c->ref, &c->g);
     c->found = st > 0;
-    if (st <= 0 || c->g.state != 2)
+    if (st <= 0 || c->g.state != SANDBOX_GW_DECIDED)
         return st;
     bool review = c->g.decision == GW_REVIEW;
     if (c->g.answered && !review)
@@ -120,7 +121,7 @@ static void sandbox_result(struct db *db, const char *merchant_id, const char *r
         no_answer(out, "gateway unavailable");
         return;
     }
-    if (c.g.state != 2) {
+    if (c.g.state != SANDBOX_GW_DECIDED) {
         no_answer(out, "payment not completed at the gateway");
         return;
     }
@@ -140,11 +141,48 @@ static void sandbox_query(struct db *db, const char *merchant_id, const char *re
         no_answer(out, c.found ? "gateway unavailable" : "unknown reference");
         return;
     }
-    if (c.g.state != 2) {
+    if (c.g.state != SANDBOX_GW_DECIDED) {
         no_answer(out, "payment not completed at the gateway");
         return;
     }
     fill(&c.g, out);
+}
+
+/* Close a checkout that is still waiting for the card form or 3-D Secure;
+ * a decided one is answered instead (like a query). */
+static enum db_status cancel_cb(struct db_tx *tx, void *cls)
+{
+    struct rec_ctx *c = cls;
+    enum db_status st = DB_CALL(tx, sandbox_gateway, get, c->ref, &c->g);
+    c->found = st > 0;
+    if (st <= 0)
+        return st;
+    if (c->g.state == SANDBOX_GW_DECIDED) {
+        if (c->g.answered)
+            return st;
+        c->g.answered = true;
+    } else if (c->g.state != SANDBOX_GW_CLOSED) {
+        c->g.state = SANDBOX_GW_CLOSED;
+        c->g.decided_at = time_now();
+    } else {
+        return st;
+    }
+    return DB_CALL(tx, sandbox_gateway, update, &c->g);
+}
+
+static enum gw_cancel sandbox_cancel(struct db *db, const char *merchant_id, const char *ref,
+                                     struct gw_result *out)
+{
+    struct rec_ctx c = {.ref = ref};
+    memset(out, 0, sizeof *out);
+    if (db_run(db, DB_WRITE, "sandbox_gw_cancel", cancel_cb, &c) < 0)
+        return GW_CANCEL_FAILED;
+    if (!c.found || strcmp(c.g.merchant_id, merchant_id) != 0)
+        return GW_CANCEL_CLOSED; /* never begun here: nothing can be paid */
+    if (c.g.state != SANDBOX_GW_DECIDED)
+        return GW_CANCEL_CLOSED;
+    fill(&c.g, out);
+    return GW_CANCEL_COMPLETED;
 }
 
 struct operate_ctx {
@@ -174,13 +212,13 @@ static enum db_status operate_cb(struct db_tx *tx, void *cls)
     /* a payment under review can be reversed (paymentReviewAutoReversal) */
     bool reversible =
         pay.decision == GW_ACCEPT || (c->g.op == GW_OP_REVERSE && pay.decision == GW_REVIEW);
-    c->payment_ok =
-        st > 0 && pay.state == 2 && reversible && strcmp(pay.merchant_id, c->g.merchant_id) == 0;
+    c->payment_ok = st > 0 && pay.state == SANDBOX_GW_DECIDED && reversible &&
+                    strcmp(pay.merchant_id, c->g.merchant_id) == 0;
     snprintf(c->g.currency, sizeof c->g.currency, "%s", st > 0 ? pay.currency : "");
     st = DB_CALL(tx, sandbox_gateway, insert, &c->g);
     if (st < 0)
         return st;
-    c->g.state = 2;
+    c->g.state = SANDBOX_GW_DECIDED;
     c->g.answered = true;
     c->g.decided_at = time_now();
     char rr[21];
@@ -229,4 +267,5 @@ const struct gateway_ops gateway_sandbox = {
     .result = sandbox_result,
     .operate = sandbox_operate,
     .query = sandbox_query,
+    .cancel = sandbox_cancel,
 };

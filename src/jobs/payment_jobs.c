@@ -116,28 +116,38 @@ enum job_result payment_jobs_run(struct app *app, const struct db_job *job, cons
                 pending = true;
         } else if (job->kind == JOB_REVIEW_SETTLE && op->state == 1 && op->decision == GW_REVIEW) {
             pending = !ask_and_record(app, gw, job->merchant_id, op->ref);
-        } else if (job->kind == JOB_AUTO_REVERSE && op->state == 1 && op->decision == GW_REVIEW) {
-            /* a reverse with a reference derived from the payment's, so that a
-             * repeated job reverses once */
+        } else if (job->kind == JOB_AUTO_REVERSE && op->state == 1 &&
+                   (op->decision == GW_REVIEW ||
+                    ((op->flags & DB_OP_ORPHAN) && op->decision == GW_ACCEPT))) {
+            /* a REVIEW payment the link asked to reverse, or a payment the
+             * link could not take: returned under a reference derived from
+             * the payment's, so that a repeated job returns it once */
             struct reverse_ctx r = {.parent = op};
             memcpy(r.op.merchant_id, op->merchant_id, sizeof r.op.merchant_id);
             r.op.link_id = op->link_id;
             snprintf(r.op.ref, sizeof r.op.ref, "rv_%.26s", op->ref + 3);
             snprintf(r.op.parent_ref, sizeof r.op.parent_ref, "%s", op->ref);
-            r.op.op = GW_OP_REVERSE;
+            r.op.op = payments_return_op(op);
             r.op.amount_minor = op->amount_minor;
             r.op.created_at = time_now();
+            if (op->flags & DB_OP_ORPHAN)
+                snprintf(r.op.note, sizeof r.op.note, "Returns %s, which the link could not take",
+                         op->ref);
             if (db_run(app->db, DB_WRITE, "auto_reverse_begin", reverse_begin_cb, &r) < 0) {
                 pending = true;
                 continue;
             }
             struct record_ctx rec = {.merchant_id = job->merchant_id, .ref = r.op.ref};
-            gw->operate(app->db, job->merchant_id, GW_OP_REVERSE, r.op.ref, op->ref,
+            gw->operate(app->db, job->merchant_id, (enum gw_operation)r.op.op, r.op.ref, op->ref,
                         op->amount_minor, &rec.res);
             if (rec.res.decision == GW_NO_ANSWER) {
                 pending = true;
                 continue;
             }
+            if (rec.res.decision != GW_ACCEPT)
+                log_error("payment %s could not be returned at the gateway (%s); it needs a "
+                          "refund there",
+                          op->ref, rec.res.error_text);
             rec.a = arena_new(0);
             if (db_run(app->db, DB_WRITE, "auto_reverse_record", record_cb, &rec) < 0)
                 pending = true;
@@ -185,22 +195,41 @@ static enum db_status merchant_cb(struct db_tx *tx, void *cls)
     return DB_CALL(tx, merchants, get, c->id, &c->m);
 }
 
+struct abandon_ctx {
+    const struct db_payment_op *op;
+    struct arena *a;
+    struct db_link link;
+    struct db_payment_op out;
+};
+
 static enum db_status abandon_cb(struct db_tx *tx, void *cls)
 {
-    struct db_payment_op *op = cls;
-    return DB_CALL(tx, payments, finish, op);
+    struct abandon_ctx *c = cls;
+    return payments_close_abandoned(tx, c->a, c->op->merchant_id, c->op->ref, time_now(), &c->link,
+                                    &c->out);
 }
 
-/* A checkout the customer never completed: closed without touching the
- * link (no money moved, nothing to report). */
-static void abandon(struct app *app, struct db_payment_op *op, usec_t now)
+/* A checkout the customer never completed: closed at the gateway first, so
+ * that no payment can follow, then here. A gateway that took the payment
+ * meanwhile gives its answer, which is recorded instead. */
+static bool abandon(struct app *app, const struct gateway_ops *gw, const struct db_payment_op *op)
 {
-    op->state = 1;
-    op->decision = GW_ERROR;
-    snprintf(op->error_text, sizeof op->error_text, "checkout abandoned by the customer");
-    op->updated_at = now;
-    if (db_run(app->db, DB_WRITE, "payment_abandon", abandon_cb, op) < 0)
+    struct record_ctx r = {.merchant_id = op->merchant_id, .ref = op->ref};
+    enum gw_cancel gc = gw->cancel(app->db, op->merchant_id, op->ref, &r.res);
+    if (gc == GW_CANCEL_FAILED)
+        return false;
+    r.a = arena_new(0);
+    enum db_status st;
+    if (gc == GW_CANCEL_COMPLETED) {
+        st = db_run(app->db, DB_WRITE, "payment_query_record", record_cb, &r);
+    } else {
+        struct abandon_ctx c = {.op = op, .a = r.a};
+        st = db_run(app->db, DB_WRITE, "payment_abandon", abandon_cb, &c);
+    }
+    arena_free(r.a);
+    if (st < 0)
         log_warn("payment operation %s: could not be closed", op->ref);
+    return st >= 0;
 }
 
 /* Repeat a capture, reverse or void whose answer was lost, under the same
@@ -243,9 +272,9 @@ int jobs_repair_payments(struct app *app, usec_t now)
             continue;
         }
         /* still no answer: a checkout open longer than the payment page can
-         * live was abandoned */
-        if (now - op->created_at > (m.m.page_ttl_s + 300) * 1000000)
-            abandon(app, op, now);
+         * live, plus a grace, was abandoned */
+        if (now - op->created_at > (m.m.page_ttl_s + PAYMENTS_CHECKOUT_GRACE_S) * 1000000)
+            done += abandon(app, gw, op);
     }
     return done;
 }

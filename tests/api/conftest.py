@@ -6,6 +6,7 @@ server    (session) one `chatpay serve` on a free loopback port with a fresh
 cli       (session) cli(*args) → (returncode, stdout, stderr); adds --db.
 api       (session) ApiClient: every response checked by openapi_check.
 merchant  (function) a fresh sandbox merchant (ZAR default, USD).
+http      (function) a requests.Session: the customer's browser (cookies kept).
 make_merchant / add_integrator: factories for the other shapes.
 """
 
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import requests
 
 import cp_helpers
 from cp_helpers import SECRETS, assert_no_secrets, run_cli, start_server
@@ -140,3 +142,10 @@ def add_integrator(cli):
         return res.json()
 
     return _add
+
+
+@pytest.fixture
+def http():
+    s = requests.Session()
+    yield s
+    s.close()

@@ -534,7 +534,8 @@ def test_one_live_link_per_order(api, key, make_merchant):
     again = link_body(orderNumber=order)
     errors = assert_validation(create(api, key, again))
     assert errors == [
-        f"orderNumber: order {order} already has a live payment link; cancel it or wait until it expires"
+        f"orderNumber: order {order} already has a live payment link ({first['paymentLinkRef']}); "
+        "cancel it or wait until it expires"
     ]
     # order numbers are per merchant
     other = make_merchant()["apiKey"]

@@ -199,20 +199,48 @@ enum db_status sqlite_links_get_by_token(struct db_tx *tx, const char *token, st
     return one_link(tx, st, a, out, "link by token");
 }
 
-enum db_status sqlite_links_count_live(struct db_tx *tx, const char *merchant_id,
-                                       const char *order_number, usec_t now, int64_t *n)
+/* A payment operation (authorize or sale) of the link still waits for the
+ * gateway's answer. */
+#define PAYMENT_RUNNING(link)                                                                      \
+    "EXISTS (SELECT 1 FROM payment_ops o WHERE o.link_id = " link " AND o.state = 0"               \
+    " AND o.op IN (1, 2))"
+
+enum db_status sqlite_links_order_block(struct db_tx *tx, const char *merchant_id,
+                                        const char *order_number, int64_t except_id, usec_t now,
+                                        enum order_block *reason, char *ref)
 {
-    sqlite3_stmt *st =
-        sqlite_stmt(tx, STMT_LINK_COUNT_LIVE,
-                    "SELECT COUNT(*) FROM links WHERE merchant_id = ?"
-                    " AND order_number = ? AND live = 1 AND (expires_at > ?"
-                    " OR payment_status IN (1, 4, 5))"); /* SUCCESS, UNKNOWN, REVIEW */
+    /* the link's own reason: paid (SUCCESS), in progress (UNKNOWN, REVIEW or
+     * a payment at the gateway), live (not expired); the strongest wins */
+    sqlite3_stmt *st = sqlite_stmt(tx, STMT_LINK_ORDER_BLOCK,
+                                   "SELECT ref, CASE WHEN payment_status = 1 THEN 3"
+                                   " WHEN payment_status IN (4, 5) OR " PAYMENT_RUNNING(
+                                       "links.id") " THEN 2"
+                                                   " WHEN expires_at > ? THEN 1 ELSE 0 END AS why"
+                                                   " FROM links WHERE merchant_id = ? AND "
+                                                   "order_number = ? AND live = 1 AND id <> ?"
+                                                   " ORDER BY why DESC, id DESC LIMIT 1");
     if (!st)
         return DB_HARD_ERROR;
-    sqlite3_bind_text(st, 1, merchant_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, order_number, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 3, now);
-    return sqlite_one_int64(tx, st, n, "link count live");
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_text(st, 2, merchant_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, order_number, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 4, except_id);
+    *reason = ORDER_FREE;
+    ref[0] = '\0';
+    int rc = sqlite3_step(st);
+    enum db_status s = DB_NO_RESULTS;
+    if (rc == SQLITE_ROW) {
+        int why = sqlite3_column_int(st, 1);
+        if (why > 0) {
+            *reason = (enum order_block)why;
+            sqlite_col_text(st, 0, ref, DB_REF_LEN);
+            s = DB_ONE_RESULT;
+        }
+    } else if (rc != SQLITE_DONE) {
+        s = sqlite_status(tx, rc, "link order block");
+    }
+    sqlite3_reset(st);
+    return s;
 }
 
 enum db_status sqlite_links_update(struct db_tx *tx, const struct db_link *l)
@@ -241,11 +269,12 @@ enum db_status sqlite_links_update(struct db_tx *tx, const struct db_link *l)
 enum db_status sqlite_links_list_expired(struct db_tx *tx, usec_t now, int limit, db_link_id_cb cb,
                                          void *cls)
 {
-    sqlite3_stmt *st = sqlite_stmt(tx, STMT_LINK_EXPIRED,
-                                   "SELECT id, merchant_id FROM links"
-                                   " WHERE live = 1 AND expires_at <= ?"
-                                   " AND payment_status IN (2, 3)" /* FAILED, PENDING */
-                                   " ORDER BY expires_at LIMIT ?");
+    sqlite3_stmt *st =
+        sqlite_stmt(tx, STMT_LINK_EXPIRED,
+                    "SELECT id, merchant_id FROM links"
+                    " WHERE live = 1 AND expires_at <= ?"
+                    " AND payment_status IN (2, 3)" /* FAILED, PENDING */
+                    " AND NOT " PAYMENT_RUNNING("links.id") " ORDER BY expires_at LIMIT ?");
     if (!st)
         return DB_HARD_ERROR;
     sqlite3_bind_int64(st, 1, now);

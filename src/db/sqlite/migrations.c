@@ -208,6 +208,23 @@ const struct sqlite_migration sqlite_migrations[] = {
      "ALTER TABLE merchants ADD COLUMN logo BLOB;"
      "ALTER TABLE merchants ADD COLUMN logo_type TEXT"
      "  CHECK (logo_type IN ('image/png', 'image/jpeg', 'image/webp', 'image/svg+xml'));"},
+    {5,
+     "payments: why chatpay closed or returned an operation; follow-ups per payment;"
+     " sandbox checkout expiry",
+     /* flags: 1 the checkout was closed without an answer (abandoned), 2 the
+      * payment was accepted when its link could not take it and is returned
+      * (orphan); note: the reason, in words */
+     "ALTER TABLE payment_ops ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE payment_ops ADD COLUMN note TEXT;"
+     /* one capture or reverse, and one void, per payment (not per link: a
+      * link may hold a payment that is being returned beside its own) */
+     "DROP INDEX payment_ops_one_followup;"
+     "DROP INDEX payment_ops_one_void;"
+     "CREATE UNIQUE INDEX payment_ops_one_followup ON payment_ops(parent_ref)"
+     "  WHERE op IN (3, 4) AND (state = 0 OR decision = 1);"
+     "CREATE UNIQUE INDEX payment_ops_one_void ON payment_ops(parent_ref)"
+     "  WHERE op = 5 AND (state = 0 OR decision = 1);"
+     "ALTER TABLE sandbox_gateway ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;"},
 };
 
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];

@@ -12,7 +12,7 @@
 #define OP_COLS                                                                                    \
     "id, merchant_id, link_id, ref, op, COALESCE(parent_ref, ''), amount_minor, state,"            \
     " decision, response_code, request_ref, auth_ref, card_type, masked_pan, expiry,"              \
-    " error_text, gateway_at, created_at, updated_at"
+    " error_text, gateway_at, created_at, updated_at, flags, COALESCE(note, '')"
 
 static void read_op(sqlite3_stmt *st, struct db_payment_op *o)
 {
@@ -36,6 +36,8 @@ static void read_op(sqlite3_stmt *st, struct db_payment_op *o)
     o->gateway_at = sqlite3_column_int64(st, 16);
     o->created_at = sqlite3_column_int64(st, 17);
     o->updated_at = sqlite3_column_int64(st, 18);
+    o->flags = (unsigned)sqlite3_column_int(st, 19);
+    sqlite_col_text(st, 20, o->note, sizeof o->note);
 }
 
 static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
@@ -50,8 +52,9 @@ enum db_status sqlite_payments_insert(struct db_tx *tx, struct db_payment_op *o)
 {
     sqlite3_stmt *st = sqlite_stmt(tx, STMT_PAYMENT_INSERT,
                                    "INSERT INTO payment_ops (merchant_id, link_id, ref, op,"
-                                   " parent_ref, amount_minor, created_at, updated_at)"
-                                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
+                                   " parent_ref, amount_minor, created_at, updated_at, flags,"
+                                   " note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                                   " ON CONFLICT DO NOTHING");
     if (!st)
         return DB_HARD_ERROR;
     sqlite3_bind_text(st, 1, o->merchant_id, -1, SQLITE_TRANSIENT);
@@ -62,6 +65,8 @@ enum db_status sqlite_payments_insert(struct db_tx *tx, struct db_payment_op *o)
     sqlite3_bind_int64(st, 6, o->amount_minor);
     sqlite3_bind_int64(st, 7, o->created_at);
     sqlite3_bind_int64(st, 8, o->created_at);
+    sqlite3_bind_int(st, 9, (int)o->flags);
+    bind_text_or_null(st, 10, o->note);
     enum db_status s = sqlite_exec_stmt(tx, st, "payment op insert");
     if (s > 0)
         o->id = sqlite3_last_insert_rowid(((struct sqlite_conn *)tx->conn)->h);
@@ -96,7 +101,7 @@ enum db_status sqlite_payments_finish(struct db_tx *tx, const struct db_payment_
                                    "UPDATE payment_ops SET state = ?, decision = ?,"
                                    " response_code = ?, request_ref = ?, auth_ref = ?,"
                                    " card_type = ?, masked_pan = ?, expiry = ?, error_text = ?,"
-                                   " gateway_at = ?, updated_at = ?"
+                                   " gateway_at = ?, updated_at = ?, flags = ?, note = ?"
                                    " WHERE merchant_id = ? AND ref = ?");
     if (!st)
         return DB_HARD_ERROR;
@@ -111,8 +116,10 @@ enum db_status sqlite_payments_finish(struct db_tx *tx, const struct db_payment_
     bind_text_or_null(st, 9, o->error_text);
     sqlite3_bind_int64(st, 10, o->gateway_at);
     sqlite3_bind_int64(st, 11, o->updated_at);
-    sqlite3_bind_text(st, 12, o->merchant_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 13, o->ref, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 12, (int)o->flags);
+    bind_text_or_null(st, 13, o->note);
+    sqlite3_bind_text(st, 14, o->merchant_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 15, o->ref, -1, SQLITE_TRANSIENT);
     return sqlite_exec_stmt(tx, st, "payment op finish");
 }
 

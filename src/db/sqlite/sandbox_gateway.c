@@ -8,14 +8,14 @@
 #define GW_COLS                                                                                    \
     "ref, merchant_id, op, COALESCE(parent_ref, ''), amount_minor, currency,"                      \
     " COALESCE(return_url, ''), state, decision, response_code, request_ref, auth_ref,"            \
-    " card_type, masked_pan, expiry, error_text, answered, created_at, decided_at"
+    " card_type, masked_pan, expiry, error_text, answered, created_at, decided_at, expires_at"
 
 enum db_status sqlite_sandbox_gw_insert(struct db_tx *tx, const struct db_sandbox_gw *g)
 {
     sqlite3_stmt *st = sqlite_stmt(tx, STMT_SANDBOX_GW_INSERT,
                                    "INSERT INTO sandbox_gateway (ref, merchant_id, op, parent_ref,"
-                                   " amount_minor, currency, return_url, created_at)"
-                                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
+                                   " amount_minor, currency, return_url, created_at, expires_at)"
+                                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
     if (!st)
         return DB_HARD_ERROR;
     sqlite3_bind_text(st, 1, g->ref, -1, SQLITE_TRANSIENT);
@@ -26,6 +26,7 @@ enum db_status sqlite_sandbox_gw_insert(struct db_tx *tx, const struct db_sandbo
     sqlite3_bind_text(st, 6, g->currency, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 7, g->return_url, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 8, g->created_at);
+    sqlite3_bind_int64(st, 9, g->expires_at);
     return sqlite_exec_stmt(tx, st, "sandbox gateway insert");
 }
 
@@ -60,6 +61,7 @@ enum db_status sqlite_sandbox_gw_get(struct db_tx *tx, const char *ref, struct d
         g->answered = sqlite3_column_int(st, 16) != 0;
         g->created_at = sqlite3_column_int64(st, 17);
         g->decided_at = sqlite3_column_int64(st, 18);
+        g->expires_at = sqlite3_column_int64(st, 19);
         s = DB_ONE_RESULT;
     } else {
         s = sqlite_status(tx, rc, "sandbox gateway get");

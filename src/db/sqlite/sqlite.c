@@ -300,7 +300,7 @@ const struct db_ops db_sqlite_ops = {
     .settings = {sqlite_settings_gateway_exists, sqlite_settings_gateway_insert},
     .links = {sqlite_links_insert, sqlite_links_get_by_ref, sqlite_links_get_by_order,
               sqlite_links_get_by_receipt, sqlite_links_get_by_id, sqlite_links_get_by_token,
-              sqlite_links_count_live, sqlite_links_update, sqlite_links_list_expired,
+              sqlite_links_order_block, sqlite_links_update, sqlite_links_list_expired,
               sqlite_links_status_append, sqlite_links_status_list},
     .payments = {sqlite_payments_insert, sqlite_payments_get, sqlite_payments_finish,
                  sqlite_payments_list, sqlite_payments_list_pending},

@@ -46,7 +46,7 @@ enum sqlite_stmt_id {
     STMT_LINK_BY_RECEIPT,
     STMT_LINK_BY_ID,
     STMT_LINK_BY_TOKEN,
-    STMT_LINK_COUNT_LIVE,
+    STMT_LINK_ORDER_BLOCK,
     STMT_LINK_UPDATE,
     STMT_LINK_EXPIRED,
     STMT_LINK_STATUS_INSERT,
@@ -172,8 +172,9 @@ enum db_status sqlite_links_get_by_id(struct db_tx *tx, const char *merchant_id,
                                       struct arena *a, struct db_link *out);
 enum db_status sqlite_links_get_by_token(struct db_tx *tx, const char *token, struct arena *a,
                                          struct db_link *out);
-enum db_status sqlite_links_count_live(struct db_tx *tx, const char *merchant_id,
-                                       const char *order_number, usec_t now, int64_t *n);
+enum db_status sqlite_links_order_block(struct db_tx *tx, const char *merchant_id,
+                                        const char *order_number, int64_t except_id, usec_t now,
+                                        enum order_block *reason, char *ref);
 enum db_status sqlite_links_update(struct db_tx *tx, const struct db_link *l);
 enum db_status sqlite_links_list_expired(struct db_tx *tx, usec_t now, int limit, db_link_id_cb cb,
                                          void *cls);
