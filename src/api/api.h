@@ -8,6 +8,7 @@
 #ifndef CHATPAY_API_API_H
 #define CHATPAY_API_API_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "http/http.h"
@@ -52,6 +53,9 @@ void api_page_locale(struct req *r, struct web_locale *out);
  * no referrer, no framing, Content-Language, Vary: Accept-Language). */
 void api_reply_html(struct req *r, int status, const struct web_locale *loc, const char *html,
                     size_t len);
+/* A form post of the customer pages must come from chatpay's own pages
+ * (util/origin.h): otherwise answer 403 with a page and return false. */
+bool api_form_origin_or_reply(struct req *r, const struct web_locale *loc);
 /* Answer with a message page: the title from the catalog key, the text
  * already in the page's language. */
 void api_reply_message(struct req *r, int status, const struct web_locale *loc,

@@ -20,6 +20,7 @@
 #include "app.h"
 #include "core/currency.h"
 #include "core/status.h"
+#include "util/origin.h"
 #include "web/logo.h"
 #include "web/page.h"
 
@@ -105,6 +106,15 @@ void api_reply_html(struct req *r, int status, const struct web_locale *loc, con
     reply_header(r, "Content-Language", web_locale_lang(loc));
     reply_header(r, "Vary", "Accept-Language");
     reply_text(r, status, "text/html; charset=utf-8", html, len);
+}
+
+bool api_form_origin_or_reply(struct req *r, const struct web_locale *loc)
+{
+    if (origin_is_same_site(r->app->cfg->public_url, req_header(r, "Origin"),
+                            req_header(r, "Sec-Fetch-Site")))
+        return true;
+    api_reply_message(r, 403, loc, "msg.forbidden.title", web_text(loc, "msg.forbidden.text"));
+    return false;
 }
 
 void api_reply_message(struct req *r, int status, const struct web_locale *loc,

@@ -152,6 +152,8 @@ void api_pay(struct req *r)
     struct pay_ctx c = {.r = r, .token = req_param(r, "token"), .now = time_now()};
     struct web_locale loc;
     api_page_locale(r, &loc);
+    if (!api_form_origin_or_reply(r, &loc))
+        return;
     enum db_status st = db_run(r->app->db, DB_WRITE, "pay", pay_cb, &c);
     if (st == DB_ROLLBACK) {
         reply_not_payable(r, &loc, c.outcome, c.merchant.name);

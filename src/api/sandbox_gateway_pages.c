@@ -278,15 +278,24 @@ static void decide(struct db_sandbox_gw *g, enum gw_decision d, int code, const 
     snprintf(g->error_text, sizeof g->error_text, "%s", error ? error : "");
 }
 
+static void checkout_submit(struct req *r, const char *body, size_t len);
+
 void api_sandbox_checkout_submit(struct req *r)
+{
+    size_t len;
+    const char *body = req_body(r, &len);
+    checkout_submit(r, body, len);
+    /* the card data is not needed any more, whatever the answer was */
+    cards_wipe((char *)body, len);
+}
+
+static void checkout_submit(struct req *r, const char *body, size_t len)
 {
     struct gw_ctx c = {0};
     struct web_locale loc;
     api_page_locale(r, &loc);
-    if (!load(r, &loc, &c, SANDBOX_GW_WAITING))
+    if (!api_form_origin_or_reply(r, &loc) || !load(r, &loc, &c, SANDBOX_GW_WAITING))
         return;
-    size_t len;
-    const char *body = req_body(r, &len);
     struct arena *a = r->arena;
     char *name = form_get(a, body, len, "name");
     char *number = form_get(a, body, len, "number");
@@ -309,7 +318,6 @@ void api_sandbox_checkout_submit(struct req *r)
         cards_wipe(number, strlen(number));
     if (cvc)
         cards_wipe(cvc, strlen(cvc));
-    cards_wipe((char *)body, len);
     if (!ok) {
         v.has_errors = true;
         render_form(r, &loc, &c.g, &v, 422);
@@ -394,7 +402,7 @@ void api_sandbox_3ds_submit(struct req *r)
     struct gw_ctx c = {0};
     struct web_locale loc;
     api_page_locale(r, &loc);
-    if (!load(r, &loc, &c, SANDBOX_GW_CHALLENGE))
+    if (!api_form_origin_or_reply(r, &loc) || !load(r, &loc, &c, SANDBOX_GW_CHALLENGE))
         return;
     size_t len;
     const char *body = req_body(r, &len);

@@ -199,6 +199,37 @@ describe('payment pages in a mobile browser', { timeout: 10 * 60_000 }, () => {
     });
   });
 
+  it('refuses a Pay button on another site', { timeout: TEST_TIMEOUT }, async () => {
+    // a page of another origin (served by the browser itself) with a form
+    // that posts to the link's Pay button: the browser says where it comes
+    // from, and chatpay refuses it without starting a payment
+    const link = await server.createLink('FORGED');
+    const evil = 'http://evil.test/';
+    await withPage({}, async (page) => {
+      await page.route(evil, (route) =>
+        route.fulfill({
+          contentType: 'text/html',
+          body:
+            '<!doctype html><html lang="en"><head><title>Win a prize</title></head><body><main>' +
+            `<form method="post" action="${server.baseUrl}/p/${link.token}/pay">` +
+            '<button type="submit">Claim</button></form></main></body></html>',
+        }),
+      );
+      await open(page, evil);
+      const resp = await submit(page, () => page.getByRole('button', { name: 'Claim' }).click());
+      assert.equal(resp.status(), 403, 'a cross-site post to the Pay button is refused');
+      assert.equal(await page.getByRole('main').getByRole('heading', { level: 1 }).count(), 1);
+      await inspect(page, 'forged-pay-403');
+      await assertPaymentStatus(server, link, 'PENDING');
+      // the customer's own page still pays
+      await openLinkPage(page, link);
+      await startPayment(page, link);
+      const ok = await submitCard(page, { number: CARDS.success });
+      await assertResultPage(page, link, ok);
+      await assertPaymentStatus(server, link, 'SUCCESS');
+    });
+  });
+
   it('answers 410 with a page for a cancelled link', { timeout: TEST_TIMEOUT }, async () => {
     const link = await server.createLink('CANCEL');
     await server.cancel(link.paymentLinkRef);
