@@ -60,7 +60,7 @@ static void make_key(const char *merchant_id, enum db_environment env, char key[
                      struct db_api_key *k, uint8_t hash[32])
 {
     memset(k, 0, sizeof *k);
-    const char *prefix = env == ENV_PRODUCTION ? "cp_live_" : "cp_sandbox_";
+    const char *prefix = db_key_prefix(env);
     char secret[48];
     crypto_random_base62(256, secret, 43);
     snprintf(key, API_KEY_MAX, "%s%s", prefix, secret);

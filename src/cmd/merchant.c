@@ -403,7 +403,20 @@ struct update_ctx {
     const char *logo_type; /* NULL: remove the logo */
     unsigned char *logo;   /* the file's bytes (malloc) */
     size_t logo_len;
+    enum db_environment old_env;
+    int keys_active;  /* active keys after the update */
+    int keys_refused; /* of those, keys whose prefix the new environment refuses */
 };
+
+static void count_keys_cb(void *cls, const struct db_api_key *k)
+{
+    struct update_ctx *c = cls;
+    if (k->revoked_at)
+        return;
+    c->keys_active++;
+    if (strcmp(k->prefix, db_key_prefix(c->m.environment)) != 0)
+        c->keys_refused++;
+}
 
 static enum db_status update_txn(struct db_tx *tx, void *cls)
 {
@@ -413,6 +426,7 @@ static enum db_status update_txn(struct db_tx *tx, void *cls)
         return st == 0 ? DB_ROLLBACK : st;
     if (c->a->name)
         snprintf(c->m.name, sizeof c->m.name, "%s", c->a->name);
+    c->old_env = c->m.environment;
     if (c->a->environment)
         db_environment_parse(c->a->environment, &c->m.environment);
     if (c->a->channels) {
@@ -454,7 +468,9 @@ static enum db_status update_txn(struct db_tx *tx, void *cls)
         if (st < 0)
             return st;
     }
-    return DB_ONE_RESULT;
+    c->keys_active = c->keys_refused = 0;
+    st = DB_CALL(tx, api_keys, list, c->m.id, count_keys_cb, c);
+    return st < 0 ? st : DB_ONE_RESULT;
 }
 
 /* Read a logo file: at most WEB_LOGO_MAX bytes, its type told from the
@@ -561,10 +577,22 @@ static int do_update(struct merchant_args *a, const struct config *cfg)
         return cmd_fail("no merchant %s", a->id);
     if (st < 0)
         return cmd_fail("could not update merchant %s", a->id);
-    if (a->json)
-        cmd_print_json(merchant_json(&c.m));
-    else
-        printf("Merchant %s updated.\n", c.m.id);
+    if (a->json) {
+        json_object *o = merchant_json(&c.m);
+        if (a->environment)
+            json_object_object_add(o, "refusedApiKeys", json_object_new_int(c.keys_refused));
+        cmd_print_json(o);
+        return 0;
+    }
+    printf("Merchant %s updated.\n", c.m.id);
+    if (a->environment && c.old_env != c.m.environment)
+        printf("Environment: %s, was %s. Its %d active %s key%s %s refused from now on (while "
+               "the merchant stays in %s; they are not revoked).\n"
+               "A %s key: chatpay apikey create --merchant %s\n",
+               db_environment_name(c.m.environment), db_environment_name(c.old_env), c.keys_refused,
+               db_key_prefix(c.old_env), c.keys_refused == 1 ? "" : "s",
+               c.keys_refused == 1 ? "is" : "are", db_environment_name(c.m.environment),
+               db_key_prefix(c.m.environment), c.m.id);
     return 0;
 }
 

@@ -247,6 +247,11 @@ static bool parse_name(const char *s, const char *const *names, int n, int *out)
     return false;
 }
 
+const char *db_key_prefix(enum db_environment env)
+{
+    return env == ENV_PRODUCTION ? "cp_live_" : "cp_sandbox_";
+}
+
 const char *db_environment_name(enum db_environment e)
 {
     return env_names[e == ENV_PRODUCTION];

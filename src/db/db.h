@@ -117,8 +117,13 @@ struct db_api_key {
     char prefix[24]; /* "cp_sandbox_" / "cp_live_" */
     char last4[5];
     usec_t created_at;
-    usec_t revoked_at; /* 0 when active */
+    usec_t revoked_at;                /* 0 when active */
+    enum db_environment merchant_env; /* read only: its merchant's environment now */
 };
+
+/* The key prefix of an environment: "cp_sandbox_" or "cp_live_". A key
+ * works only while its merchant is in the environment of its prefix. */
+const char *db_key_prefix(enum db_environment env);
 
 /* A payment link. Variable-length text lives in the arena given to the read. */
 #define DB_REF_LEN 32

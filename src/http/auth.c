@@ -90,6 +90,17 @@ bool auth_api_key_or_reply(struct req *r)
         reply_unauthorized(r, NULL);
         return false;
     }
+    /* a sandbox key never moves real money, and a live key never works
+     * for a sandbox merchant: the prefix must match the merchant's
+     * environment now (a change of environment invalidates the cache) */
+    if (strcmp(c.key.prefix, db_key_prefix(c.key.merchant_env)) != 0) {
+        reply_unauthorized(r, c.key.merchant_env == ENV_PRODUCTION
+                                  ? "This is a sandbox API key and the merchant works in "
+                                    "production now: use a cp_live_ key"
+                                  : "This is a production API key and the merchant works in "
+                                    "the sandbox now: use a cp_sandbox_ key");
+        return false;
+    }
     memcpy(r->auth.merchant_id, c.key.merchant_id, sizeof r->auth.merchant_id);
     memcpy(r->auth.key_id, c.key.id, sizeof r->auth.key_id);
     memcpy(r->auth.key_prefix, c.key.prefix, sizeof r->auth.key_prefix);

@@ -280,14 +280,43 @@ def test_merchant_update(cli, api, merchant):
     assert shown["name"] == "Renamed" and shown["currencies"] == ["EUR", "ZAR"]
 
 
+SANDBOX_KEY_IN_PRODUCTION = ("This is a sandbox API key and the merchant works in production now: "
+                             "use a cp_live_ key")
+LIVE_KEY_IN_SANDBOX = ("This is a production API key and the merchant works in the sandbox now: "
+                       "use a cp_sandbox_ key")
+
+
+def assert_refused_key(r, message):
+    assert r.status_code == 401, r.text
+    assert r.body["message"] == message, r.body
+
+
 def test_merchant_update_environment_and_channels(cli, api, merchant):
-    res = cli("merchant", "update", merchant["merchantId"], "--environment", "production", "--channels", "sms")
+    mid = merchant["merchantId"]
+    res = cli("merchant", "update", mid, "--environment", "production", "--channels", "sms")
     assert res.returncode == 0, res.stderr
-    body = api.get(CONFIG, key=merchant["apiKey"]).body
+    # the change says what happened to the sandbox key, and how to get a live one
+    assert "Environment: PRODUCTION, was SANDBOX." in res.stdout, res.stdout
+    assert "Its 1 active cp_sandbox_ key is refused from now on" in res.stdout, res.stdout
+    assert f"chatpay apikey create --merchant {mid}" in res.stdout, res.stdout
+    # a sandbox key never works for a production merchant
+    assert_refused_key(api.get(CONFIG, key=merchant["apiKey"]), SANDBOX_KEY_IN_PRODUCTION)
+    live = cli("apikey", "create", "--merchant", mid, "--json").json()
+    assert live["apiKey"].startswith("cp_live_"), live
+    body = api.get(CONFIG, key=live["apiKey"]).body
     assert body["environment"] == "PRODUCTION"
     assert (body["smsChannelEnabled"], body["whatsappChannelEnabled"]) == (True, False)
     # currencies were not touched
     assert [c["iso"] for c in body["supportedCurrencies"]] == ["ZAR", "USD"]
+    # and back: the live key is refused, the sandbox key works again
+    res = cli("merchant", "update", mid, "--environment", "sandbox", "--json")
+    assert res.returncode == 0, res.stderr
+    assert res.json()["refusedApiKeys"] == 1
+    assert_refused_key(api.get(CONFIG, key=live["apiKey"]), LIVE_KEY_IN_SANDBOX)
+    assert api.get(CONFIG, key=merchant["apiKey"]).status_code == 200
+    # no change of environment: nothing refused, nothing said about keys
+    res = cli("merchant", "update", mid, "--environment", "sandbox")
+    assert res.returncode == 0 and "Environment" not in res.stdout, res.stdout
 
 
 def test_merchant_update_nothing(cli, merchant):

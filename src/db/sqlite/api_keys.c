@@ -5,7 +5,10 @@
 
 #include <string.h>
 
-#define KEY_COLS "id, merchant_id, prefix, last4, created_at, COALESCE(revoked_at, 0)"
+#define KEY_COLS                                                                                   \
+    "k.id, k.merchant_id, k.prefix, k.last4, k.created_at, COALESCE(k.revoked_at, 0),"             \
+    " m.environment = 'PRODUCTION'"
+#define KEY_FROM " FROM api_keys k JOIN merchants m ON m.id = k.merchant_id"
 
 static void read_key(sqlite3_stmt *st, struct db_api_key *k)
 {
@@ -16,6 +19,7 @@ static void read_key(sqlite3_stmt *st, struct db_api_key *k)
     sqlite_col_text(st, 3, k->last4, sizeof k->last4);
     k->created_at = sqlite3_column_int64(st, 4);
     k->revoked_at = sqlite3_column_int64(st, 5);
+    k->merchant_env = sqlite3_column_int(st, 6) ? ENV_PRODUCTION : ENV_SANDBOX;
 }
 
 enum db_status sqlite_api_keys_insert(struct db_tx *tx, const struct db_api_key *k,
@@ -41,16 +45,16 @@ enum db_status sqlite_api_keys_find_by_hash(struct db_tx *tx, const uint8_t hash
                                             struct db_api_key *out, uint8_t stored_hash[32])
 {
     sqlite3_stmt *st = sqlite_stmt(tx, STMT_KEY_FIND,
-                                   "SELECT " KEY_COLS ", hash FROM api_keys"
-                                   " WHERE hash = ? AND revoked_at IS NULL");
+                                   "SELECT " KEY_COLS ", k.hash" KEY_FROM
+                                   " WHERE k.hash = ? AND k.revoked_at IS NULL");
     if (!st)
         return DB_HARD_ERROR;
     sqlite3_bind_blob(st, 1, hash, 32, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st);
     enum db_status s;
-    if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 6) == 32) {
+    if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 7) == 32) {
         read_key(st, out);
-        memcpy(stored_hash, sqlite3_column_blob(st, 6), 32);
+        memcpy(stored_hash, sqlite3_column_blob(st, 7), 32);
         s = DB_ONE_RESULT;
     } else {
         s = rc == SQLITE_ROW ? DB_NO_RESULTS : sqlite_status(tx, rc, "api key find");
@@ -76,8 +80,8 @@ enum db_status sqlite_api_keys_list(struct db_tx *tx, const char *merchant_id, d
                                     void *cls)
 {
     sqlite3_stmt *st = sqlite_stmt(tx, STMT_KEY_LIST,
-                                   "SELECT " KEY_COLS " FROM api_keys WHERE merchant_id = ?"
-                                   " ORDER BY created_at, id");
+                                   "SELECT " KEY_COLS KEY_FROM " WHERE k.merchant_id = ?"
+                                   " ORDER BY k.created_at, k.id");
     if (!st)
         return DB_HARD_ERROR;
     sqlite3_bind_text(st, 1, merchant_id, -1, SQLITE_TRANSIENT);
