@@ -323,6 +323,10 @@ static void parse_decimal(struct fs_ctx *c, const struct field_spec *f, json_obj
         fs_error(c, "must be a number");
         return;
     }
+    /* zero has no sign: -0.0, which common JSON encoders write for a
+     * negative zero, is 0 (and 0 is what a non-negative field allows) */
+    if (d.coef == 0)
+        d.negative = false;
     if ((f->flags & FIELD_POSITIVE) && (d.negative || d.coef == 0)) {
         fs_error(c, "must be greater than 0");
         return;

@@ -308,6 +308,17 @@ def test_valid_edge_values(api, key, fields):
     assert r.status_code == 201, r.text
 
 
+@pytest.mark.parametrize("text", ["-0.0", "-0.00", "-0e3", "-0"])
+def test_negative_zero_tax_is_zero(api, key, text):
+    """Many JSON encoders write a negative zero float as -0.0; the schema's
+    minimum is 0 inclusive, and -0.0 is 0."""
+    body = link_body(totalAmount=115.00, subTotalAmount=115.00)
+    r = create_raw_amount(api, key, body, "taxAmount", text)
+    assert r.status_code == 201, r.text
+    st = status_ok(api, key, r.body["paymentLinkRef"])
+    assert st["taxAmount"] == 0 and st["totalAmount"] == 115.0, st
+
+
 @pytest.mark.parametrize(
     "currency, text",
     [("JPY", "1500"), ("JPY", "1500.0"), ("JPY", "1.5e3"), ("KWD", "1.234"), ("KWD", "1.2340"),

@@ -762,6 +762,7 @@ static void test_decimal_values(void **state)
     expect_dec("{\"v\": 0.1}", 1, 1, false); /* exact, not 0.1000000000000000055... */
     expect_dec("{\"v\": -1.5}", 15, 1, true);
     expect_dec("{\"v\": -3}", 3, 0, true);
+    expect_dec("{\"v\": -0.0}", 0, 0, false);
     expect_dec("{\"v\": 999999999999999999}", INT64_C(999999999999999999), 0, false);
 }
 
@@ -796,8 +797,10 @@ static void test_decimal_sign_flags(void **state)
     expect_dec("{\"v\": 0}", 0, 0, false);
     expect_dec("{\"v\": 0.0}", 0, 0, false);
     expect_dec("{\"v\": 3.25}", 325, 2, false);
-    expect_one_error("{\"v\": -0.0}", "must not be negative");
-    expect_one_error("{\"v\": -0e5}", "must not be negative");
+    /* a negative zero is zero */
+    expect_dec("{\"v\": -0.0}", 0, 0, false);
+    expect_dec("{\"v\": -0.00}", 0, 0, false);
+    expect_dec("{\"v\": -0e5}", 0, 0, false);
     expect_one_error("{\"v\": -1}", "must not be negative");
     expect_one_error("{\"v\": -0.01}", "must not be negative");
 }
