@@ -143,11 +143,11 @@ FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,und
                -fno-sanitize-recover=undefined \
                $(PKG_CFLAGS) -DARENA_MALLOC
 FUZZ_LIB_SRC := src/core/money.c src/core/currency.c src/core/fieldspec.c src/util/arena.c \
-                src/util/time.c src/util/utf8.c src/util/json_check.c
+                src/util/time.c src/util/utf8.c src/util/json_check.c src/web/logo.c
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS ?= 20
 
-build/fuzz/%: fuzz/%.c $(FUZZ_LIB_SRC) $(wildcard src/core/*.h src/util/*.h)
+build/fuzz/%: fuzz/%.c $(FUZZ_LIB_SRC) $(wildcard src/core/*.h src/util/*.h src/web/logo.h)
 	@mkdir -p build/fuzz
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRC) $(shell pkg-config --libs json-c) -lm
 

@@ -493,6 +493,8 @@ static int read_logo(const char *path, struct update_ctx *c)
     bool failed = ferror(f) != 0;
     fclose(f);
     int rc = 0;
+    char why[200];
+    const char *problem;
     if (failed)
         rc = cmd_fail("--logo: cannot read %s", path);
     else if (c->logo_len == 0)
@@ -502,6 +504,9 @@ static int read_logo(const char *path, struct update_ctx *c)
                              WEB_LOGO_MAX);
     else if (!(c->logo_type = web_logo_type(c->logo, c->logo_len)))
         rc = cmd_usage_error(usage, "--logo: %s is not a PNG, JPEG, WebP or SVG image", path);
+    else if (strcmp(c->logo_type, "image/svg+xml") == 0 &&
+             (problem = web_logo_svg_problem(c->logo, c->logo_len, why, sizeof why)))
+        rc = cmd_usage_error(usage, "--logo: %s: %s; remove it, or use a PNG", path, problem);
     if (rc != 0) {
         free(c->logo);
         c->logo = NULL;

@@ -25,6 +25,16 @@
  * WEB_LOGO_MAX bytes. */
 const char *web_logo_type(const void *data, size_t len);
 
+/* What keeps an SVG logo from being safe to show, or NULL when nothing
+ * does. SVG logos are refused, not cleaned, when they hold anything beyond
+ * a drawing: a script (<script>, an on* event handler, a javascript: URL),
+ * a foreign object or other embedded document (<foreignObject>, <iframe>,
+ * <object>, <embed>), an external reference (href/src other than "#id" or
+ * a data: PNG, JPEG, GIF or WebP image; CSS url() other than "#id";
+ * @import), an animation that rewrites a link or handler, or an entity
+ * declaration. The message names what was found and its line, in buf. */
+const char *web_logo_svg_problem(const void *data, size_t len, char *buf, size_t cap);
+
 /* Whether a stored type is one of those above (and so safe to send as the
  * Content-Type). */
 bool web_logo_type_known(const char *type);

@@ -107,6 +107,38 @@ def test_logo_rejects_other_files(merchant, cli, tmp_path):
     assert missing.returncode == 1
 
 
+SAFE_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10">'
+            '<defs><linearGradient id="g"/></defs><rect fill="url(#g)" width="10" height="10"/></svg>')
+
+
+@pytest.mark.parametrize("svg, what", [
+    ('<svg xmlns="http://www.w3.org/2000/svg">\n<script>alert(1)</script></svg>', "scripts (<script>) (line 2)"),
+    ('<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>', "event handler"),
+    ('<svg xmlns="http://www.w3.org/2000/svg"><foreignObject><p>x</p></foreignObject></svg>',
+     "foreign objects"),
+    ('<svg xmlns="http://www.w3.org/2000/svg"><image href="https://t.example/p.png"/></svg>',
+     "links to other documents"),
+    ('<svg xmlns="http://www.w3.org/2000/svg"><style>@import "https://x.example/a.css";</style></svg>',
+     "@import"),
+])
+def test_svg_logo_with_more_than_a_drawing_is_refused(api, merchant, cli, tmp_path, svg, what):
+    """SVG logos are refused, not cleaned, when they hold scripts, event
+    handlers, foreign objects or external references; the logo is not
+    changed."""
+    good = tmp_path / "good.svg"
+    good.write_text(SAFE_SVG)
+    assert cli("merchant", "update", merchant["merchantId"], "--logo", str(good)).returncode == 0
+    bad = tmp_path / "bad.svg"
+    bad.write_text(svg)
+    res = cli("merchant", "update", merchant["merchantId"], "--logo", str(bad))
+    assert res.returncode == 2, res
+    assert f"--logo: {bad}: SVG logos may not contain " in res.stderr, res.stderr
+    assert what in res.stderr, res.stderr
+    r = api.get(f"/m/{merchant['merchantId']}/logo")
+    assert r.status_code == 200 and r.content == SAFE_SVG.encode()
+    assert r.headers["Content-Type"] == "image/svg+xml"
+
+
 def test_unknown_merchant_has_no_logo(api):
     assert api.get("/m/00000000-0000-4000-8000-000000000000/logo").status_code == 404
 

@@ -112,12 +112,92 @@ static void test_limits(void **state)
     assert_null(strstr(WEB_LOGO_CSP, "script-src"));
 }
 
+/* The problem web_logo_svg_problem finds in a literal, or NULL. */
+static char why[200];
+#define PROBLEM(lit) web_logo_svg_problem(lit, sizeof lit - 1, why, sizeof why)
+
+static void assert_refused(const char *problem, const char *what, const char *line)
+{
+    assert_non_null(problem);
+    if (strstr(problem, what) == NULL || strstr(problem, line) == NULL)
+        fail_msg("\"%s\" does not name \"%s\" and \"%s\"", problem, what, line);
+}
+
+static void test_svg_drawings_pass(void **state)
+{
+    (void)state;
+    assert_null(PROBLEM("<svg xmlns=\"http://www.w3.org/2000/svg\" "
+                        "xmlns:xlink=\"http://www.w3.org/1999/xlink\" viewBox=\"0 0 10 10\">"
+                        "<defs><linearGradient id=\"g\"><stop offset=\"0\"/></linearGradient>"
+                        "<path id=\"p\" d=\"M0 0h10\"/></defs>"
+                        "<rect fill=\"url(#g)\" style=\"fill: url( '#g' ); stroke:#000\"/>"
+                        "<use xlink:href=\"#p\"/><use href=\"#p\"/>"
+                        "<image href=\"data:image/png;base64,iVBORw0KGgo=\"/>"
+                        "<style>.a{fill:url(#g)}</style><style><![CDATA[.b{stroke:red}]]></style>"
+                        "<text>one &lt; two, javascript: is just text</text>"
+                        "<!-- <script> in a comment --><animate attributeName=\"opacity\"/>"
+                        "</svg>"));
+    assert_null(PROBLEM("<?xml version=\"1.0\"?>\n<!DOCTYPE svg PUBLIC \"-//W3C//DTD SVG 1.1//EN\" "
+                        "\"http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd\">\n<svg/>"));
+}
+
+static void test_svg_scripts_refused(void **state)
+{
+    (void)state;
+    assert_refused(PROBLEM("<svg>\n<script>alert(1)</script></svg>"), "scripts", "line 2");
+    assert_refused(PROBLEM("<svg><SCRIPT>x</SCRIPT></svg>"), "scripts", "line 1");
+    assert_refused(PROBLEM("<svg><x:script xmlns:x=\"http://www.w3.org/2000/svg\">x</x:script>"),
+                   "scripts", "line 1");
+    assert_refused(PROBLEM("<svg onload=\"alert(1)\"/>"), "event handler", "line 1");
+    assert_refused(PROBLEM("<svg>\n\n<rect ONclick='x'/></svg>"), "event handler", "line 3");
+    assert_refused(PROBLEM("<svg><a href=\"javascript:alert(1)\"><rect/></a></svg>"),
+                   "javascript:", "line 1");
+    assert_refused(PROBLEM("<svg><a href=\" java\tscript:x\">t</a></svg>"),
+                   "javascript:", "line 1");
+    assert_refused(PROBLEM("<svg><set attributeName=\"href\" to=\"x\"/></svg>"), "animations",
+                   "line 1");
+    assert_refused(PROBLEM("<svg><animate attributeName=\"xlink:href\"/></svg>"), "animations",
+                   "line 1");
+    assert_refused(PROBLEM("<svg><set attributeName=\"onclick\"/></svg>"), "animations", "line 1");
+    assert_refused(PROBLEM("<svg><handler>x</handler></svg>"), "foreign objects", "line 1");
+}
+
+static void test_svg_foreign_and_external_refused(void **state)
+{
+    (void)state;
+    assert_refused(PROBLEM("<svg><foreignObject><div/></foreignObject></svg>"), "foreign objects",
+                   "line 1");
+    assert_refused(PROBLEM("<svg><iframe src=\"x\"/></svg>"), "foreign objects", "line 1");
+    assert_refused(PROBLEM("<svg><image href=\"https://tracker.example/p.png\"/></svg>"),
+                   "links to other documents", "line 1");
+    assert_refused(PROBLEM("<svg><use xlink:href=\"other.svg#p\"/></svg>"),
+                   "links to other documents", "line 1");
+    assert_refused(PROBLEM("<svg><image href=\"data:image/svg+xml;base64,PHN2Zz4=\"/></svg>"),
+                   "links to other documents", "line 1");
+    assert_refused(PROBLEM("<svg><use href=\"&#35;p\"/></svg>"), "links to other documents",
+                   "line 1");
+    assert_refused(PROBLEM("<svg><rect style=\"fill:url(https://x.example/a)\"/></svg>"),
+                   "CSS url()", "line 1");
+    assert_refused(PROBLEM("<svg><style>\n@import url(#x);</style></svg>"), "@import", "line 1");
+    assert_refused(PROBLEM("<svg><style>.a{background:url(\"//x.example/b\")}</style></svg>"),
+                   "CSS url()", "line 1");
+    assert_refused(PROBLEM("<svg><style><![CDATA[.a{fill:url(http://x/)}]]></style></svg>"),
+                   "CSS url()", "line 1");
+    assert_refused(PROBLEM("<!DOCTYPE svg [ <!ENTITY x \"<y>\"> ]>\n<svg/>"), "entity", "line 1");
+    assert_refused(PROBLEM("<!DOCTYPE svg [ ]>\n<svg/>"), "DTD subset", "line 1");
+    assert_refused(PROBLEM("<svg><rect width=\"1\""), "unfinished", "line 1");
+    assert_refused(PROBLEM("<svg><rect width=1/></svg>"), "unfinished", "line 1");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_raster),
         cmocka_unit_test(test_svg),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_svg_drawings_pass),
+        cmocka_unit_test(test_svg_scripts_refused),
+        cmocka_unit_test(test_svg_foreign_and_external_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
