@@ -139,7 +139,7 @@ test: deps
 # --- fuzzing (clang libFuzzer, in-process targets) ---------------------------
 
 FUZZ_CC     := clang
-FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
+FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -Isrc -Ifuzz -g -O1 -fsanitize=fuzzer,address,undefined \
                -fno-sanitize-recover=undefined \
                $(PKG_CFLAGS) -DARENA_MALLOC
 FUZZ_LIB_SRC := src/core/money.c src/core/currency.c src/core/fieldspec.c src/util/arena.c \
@@ -147,7 +147,7 @@ FUZZ_LIB_SRC := src/core/money.c src/core/currency.c src/core/fieldspec.c src/ut
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS ?= 20
 
-build/fuzz/%: fuzz/%.c $(FUZZ_LIB_SRC) $(wildcard src/core/*.h src/util/*.h src/web/logo.h)
+build/fuzz/%: fuzz/%.c fuzz/fuzz.h $(FUZZ_LIB_SRC) $(wildcard src/core/*.h src/util/*.h src/web/logo.h)
 	@mkdir -p build/fuzz
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRC) $(shell pkg-config --libs json-c) -lm
 

@@ -16,9 +16,8 @@
 
 #include <json-c/json.h>
 
+#include "fuzz.h"
 #include "core/fieldspec.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Bound json-c's own recursion as the server does. */
 #define FUZZ_JSON_DEPTH 32

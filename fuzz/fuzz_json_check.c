@@ -25,15 +25,8 @@
 
 #include <json-c/json.h>
 
+#include "fuzz.h"
 #include "util/json_check.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            abort();                                                                               \
-    } while (0)
 
 /* src/http/server.c JSON_MAX_DEPTH */
 #define SERVER_DEPTH 32
