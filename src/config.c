@@ -113,6 +113,28 @@ bool config_set(struct config *c, const char *key, const char *value, char *err,
         c->drain_timeout = (unsigned)x;
         return true;
     }
+    if (strcmp(key, "admin_listen") == 0) {
+        char host[256];
+        uint16_t port;
+        if (!config_split_listen(value, host, sizeof host, &port)) {
+            snprintf(err, errlen, "admin_listen: expected HOST:PORT, got \"%s\"", value);
+            return false;
+        }
+        return copy_str(c->admin_listen, sizeof c->admin_listen, key, value, err, errlen);
+    }
+    if (strcmp(key, "metrics_token") == 0) {
+        size_t n = strlen(value);
+        bool plain = n >= 16 && n < sizeof c->metrics_token;
+        for (size_t i = 0; plain && i < n; i++)
+            plain = value[i] > ' ' && value[i] < 0x7f;
+        if (!plain) {
+            snprintf(err, errlen,
+                     "metrics_token: must be 16 to %zu printable ASCII characters without spaces",
+                     sizeof c->metrics_token - 1);
+            return false;
+        }
+        return copy_str(c->metrics_token, sizeof c->metrics_token, key, value, err, errlen);
+    }
     if (strcmp(key, "log_level") == 0) {
         enum log_level l;
         if (!log_parse_level(value, &l)) {
@@ -179,6 +201,8 @@ bool config_load_env(struct config *c, char *err, size_t errlen)
         {"CHATPAY_DB", "db"},
         {"CHATPAY_PUBLIC_URL", "public_url"},
         {"CHATPAY_LOG_LEVEL", "log_level"},
+        {"CHATPAY_ADMIN_LISTEN", "admin_listen"},
+        {"CHATPAY_METRICS_TOKEN", "metrics_token"},
     };
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
         const char *v = getenv(vars[i].env);

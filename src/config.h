@@ -3,7 +3,8 @@
  *
  * The INI file (inih) takes these keys, in a [chatpay] section or at the top:
  *   listen, db, public_url, threads, max_connections, per_ip_connections,
- *   connection_timeout, max_body, log_level, drain_timeout
+ *   connection_timeout, max_body, log_level, drain_timeout, admin_listen,
+ *   metrics_token
  */
 #ifndef CHATPAY_CONFIG_H
 #define CHATPAY_CONFIG_H
@@ -28,6 +29,8 @@ struct config {
     size_t max_body;             /* default request body cap in bytes */
     unsigned drain_timeout;      /* seconds to wait for in-flight requests on shutdown */
     char log_level[16];
+    char admin_listen[256];  /* HOST:PORT of the operators' listener (/metrics); "" none */
+    char metrics_token[256]; /* GET /metrics needs "Authorization: Bearer <it>"; "" open */
 };
 
 /* Defaults. */

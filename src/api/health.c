@@ -7,8 +7,12 @@
  */
 #include "api/api.h"
 
+#include <string.h>
+#include <strings.h>
+
 #include "app.h"
 #include "http/server.h"
+#include "util/crypto.h"
 
 void api_livez(struct req *r)
 {
@@ -48,8 +52,30 @@ void api_readyz(struct req *r)
     json_object_put(o);
 }
 
+/* With metrics_token set, GET /metrics needs "Authorization: Bearer <token>"
+ * (compared in constant time, through hashes of equal length). */
+static bool metrics_token_ok(struct req *r)
+{
+    const char *want = r->app->cfg->metrics_token;
+    if (!want[0])
+        return true;
+    const char *h = req_header(r, "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+        return false;
+    uint8_t a[32], b[32];
+    crypto_sha256(h + 7, strlen(h + 7), a);
+    crypto_sha256(want, strlen(want), b);
+    return crypto_equal(a, b, sizeof a);
+}
+
 void api_metrics(struct req *r)
 {
+    if (!metrics_token_ok(r)) {
+        reply_header(r, "WWW-Authenticate", "Bearer realm=\"metrics\"");
+        reply_error(r, ERR_UNAUTHORIZED,
+                    "GET /metrics needs Authorization: Bearer <metrics_token> on this server");
+        return;
+    }
     size_t len;
     char *text = http_metrics_text(r->arena, &len);
     reply_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);

@@ -32,9 +32,9 @@ const struct route api_routes[] = {
     {"GET", "/m/{merchantId}/logo", api_merchant_logo, AUTH_NONE, 0, 0},
 
     /* operations */
-    {"GET", "/livez", api_livez, AUTH_NONE, 0, 0},
-    {"GET", "/readyz", api_readyz, AUTH_NONE, 0, 0},
-    {"GET", "/metrics", api_metrics, AUTH_NONE, 0, 0},
+    {"GET", "/livez", api_livez, AUTH_NONE, ROUTE_HEALTH, 0},
+    {"GET", "/readyz", api_readyz, AUTH_NONE, ROUTE_HEALTH, 0},
+    {"GET", "/metrics", api_metrics, AUTH_NONE, ROUTE_ADMIN, 0},
     {"GET", "/openapi.json", api_openapi, AUTH_NONE, 0, 0},
     {"GET", "/", api_index, AUTH_NONE, 0, 0},
 };

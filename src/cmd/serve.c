@@ -164,6 +164,8 @@ int cmd_serve(int argc, char **argv)
         .per_ip_connections = cfg.per_ip_connections,
         .connection_timeout = cfg.connection_timeout,
         .max_body = cfg.max_body,
+        /* with an admin listener, /metrics is served there only */
+        .hide_routes = cfg.admin_listen[0] ? ROUTE_ADMIN : 0,
     };
     struct http_server *srv =
         http_server_start(&hc, api_routes, api_route_count, &app, err, sizeof err);
@@ -171,8 +173,30 @@ int cmd_serve(int argc, char **argv)
         db_close(db);
         return cmd_fail("%s", err);
     }
+    struct http_server *admin = NULL;
+    if (cfg.admin_listen[0]) {
+        char ahost[256];
+        struct http_server_config ac = hc;
+        if (!config_split_listen(cfg.admin_listen, ahost, sizeof ahost, &ac.port)) {
+            http_server_stop(srv);
+            db_close(db);
+            return cmd_fail("admin_listen: expected HOST:PORT, got \"%s\"", cfg.admin_listen);
+        }
+        ac.host = ahost;
+        ac.threads = 1;
+        ac.max_connections = 64;
+        ac.hide_routes = 0;
+        ac.only_routes = ROUTE_ADMIN | ROUTE_HEALTH;
+        admin = http_server_start(&ac, api_routes, api_route_count, &app, err, sizeof err);
+        if (!admin) {
+            http_server_stop(srv);
+            db_close(db);
+            return cmd_fail("admin_listen: %s", err);
+        }
+    }
     app.workers = workers_start(&app, 2);
     if (!app.workers) {
+        http_server_stop(admin);
         http_server_stop(srv);
         db_close(db);
         return cmd_fail("cannot start the background workers");
@@ -181,8 +205,11 @@ int cmd_serve(int argc, char **argv)
            "  API docs:   %s/openapi.json\n"
            "  Database:   %s\n",
            CHATPAY_VERSION, cfg.listen, cfg.public_url, cfg.db);
+    if (admin)
+        printf("  Admin:      http://%s/metrics (and /livez, /readyz)\n", cfg.admin_listen);
     if (dev && !dev_merchant(db, &cfg)) {
         workers_stop(app.workers);
+        http_server_stop(admin);
         http_server_stop(srv);
         db_close(db);
         return EXIT_RUNTIME;
@@ -190,13 +217,15 @@ int cmd_serve(int argc, char **argv)
     fflush(stdout);
     log_fields(LOG_INFO, "listening",
                (struct log_field[]){LFS("listen", cfg.listen), LFS("public_url", cfg.public_url),
-                                    LFS("db", cfg.db), LFS("version", CHATPAY_VERSION)},
-               4);
+                                    LFS("db", cfg.db), LFS("version", CHATPAY_VERSION),
+                                    LFS("admin_listen", admin ? cfg.admin_listen : NULL)},
+               5);
 
     int sig = 0;
     sigwait(&stop, &sig);
     log_info("signal %d: draining requests in flight", sig);
     http_server_quiesce(srv);
+    http_server_stop(admin); /* operators' requests are not waited for */
     usec_t deadline = time_mono() + (usec_t)cfg.drain_timeout * 1000000;
     while (http_server_inflight(srv) > 0 && time_mono() < deadline) {
         struct timespec ts = {0, 10 * 1000 * 1000};

@@ -37,6 +37,8 @@ enum route_auth {
 /* route flags */
 #define ROUTE_JSON_BODY  (1u << 0) /* body must be a JSON object; parsed into r->json */
 #define ROUTE_IDEMPOTENT (1u << 1) /* honours the Idempotency-Key header (see idempotency.c) */
+#define ROUTE_ADMIN      (1u << 2) /* operators only: on the admin listener when there is one */
+#define ROUTE_HEALTH     (1u << 3) /* health checks: on every listener */
 
 /* A route: one entry of the table in api/routes.c. Patterns are absolute
  * paths whose segments are literal or "{name}" (matches one non-empty

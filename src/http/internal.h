@@ -44,11 +44,18 @@ struct req_private {
     bool idem_stored; /* the handler stored its reply in its transaction */
 };
 
+/* Which routes of the table a listener serves: none with a flag in
+ * `hide`, and, when `only` is not 0, only those with a flag in it. */
+struct route_view {
+    unsigned hide, only;
+};
+
 /* Route matching (route.c). Returns the index of the matching route or
  * SIZE_MAX; when the path matches with another method, *allow receives the
- * comma-separated list of methods (arena). */
-size_t route_match(const struct route *routes, size_t n, const char *method, const char *path,
-                   struct req *r, const char **allow);
+ * comma-separated list of methods (arena). Routes the view leaves out do
+ * not exist for this listener. */
+size_t route_match(const struct route *routes, size_t n, const struct route_view *view,
+                   const char *method, const char *path, struct req *r, const char **allow);
 
 /* Authentication (auth.c): fills r->auth or answers 401/503 itself. */
 bool auth_api_key_or_reply(struct req *r);

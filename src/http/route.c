@@ -42,19 +42,26 @@ static bool match(const char *pattern, const char *path, struct req *r)
     return true;
 }
 
-size_t route_match(const struct route *routes, size_t n, const char *method, const char *path,
-                   struct req *r, const char **allow)
+/* Does this listener serve the route? */
+static bool visible(const struct route *rt, const struct route_view *v)
+{
+    return !(rt->flags & v->hide) && (!v->only || (rt->flags & v->only));
+}
+
+size_t route_match(const struct route *routes, size_t n, const struct route_view *view,
+                   const char *method, const char *path, struct req *r, const char **allow)
 {
     *allow = NULL;
     for (size_t i = 0; i < n; i++)
-        if (strcmp(routes[i].method, method) == 0 && match(routes[i].pattern, path, NULL)) {
+        if (visible(&routes[i], view) && strcmp(routes[i].method, method) == 0 &&
+            match(routes[i].pattern, path, NULL)) {
             match(routes[i].pattern, path, r);
             return i;
         }
     /* collect the methods that the path does take, for 405 + Allow */
     char *list = NULL;
     for (size_t i = 0; i < n; i++) {
-        if (!match(routes[i].pattern, path, NULL))
+        if (!visible(&routes[i], view) || !match(routes[i].pattern, path, NULL))
             continue;
         if (list && strstr(list, routes[i].method))
             continue;

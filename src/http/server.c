@@ -31,6 +31,7 @@ struct http_server {
     struct MHD_Daemon *daemon;
     const struct route *routes;
     size_t nroutes;
+    struct route_view view;
     struct app *app;
     size_t default_max_body;
     _Atomic unsigned dispatched; /* requests past their body, not yet completed */
@@ -115,7 +116,7 @@ static struct req *req_new(struct http_server *s, struct MHD_Connection *conn, c
     }
 
     const char *allow = NULL;
-    p->route_index = route_match(s->routes, s->nroutes, method, url, r, &allow);
+    p->route_index = route_match(s->routes, s->nroutes, &s->view, method, url, r, &allow);
     if (p->route_index == SIZE_MAX) {
         p->route_error = allow ? ERR_METHOD_NOT_ALLOWED : ERR_NO_ROUTE;
         p->allow = allow;
@@ -425,6 +426,7 @@ struct http_server *http_server_start(const struct http_server_config *cfg,
     }
     s->routes = routes;
     s->nroutes = n;
+    s->view = (struct route_view){.hide = cfg->hide_routes, .only = cfg->only_routes};
     s->app = app;
     s->default_max_body = cfg->max_body;
     metrics_init(routes, n);

@@ -19,6 +19,10 @@ struct http_server_config {
     unsigned per_ip_connections; /* 0 → unlimited */
     unsigned connection_timeout; /* seconds */
     size_t max_body;             /* default body cap for routes that do not set one */
+    /* which routes this listener serves (ROUTE_* flags): the main listener
+     * hides ROUTE_ADMIN routes when an admin listener serves them; the admin
+     * listener serves only ROUTE_ADMIN | ROUTE_HEALTH routes */
+    unsigned hide_routes, only_routes;
 };
 
 /* Start serving `routes` (a table of n entries, kept by reference). Returns

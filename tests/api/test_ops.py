@@ -416,3 +416,75 @@ def test_clean_start_logs_no_warnings(tmp_path):
         srv.kill()
     noisy = [r for r in srv.log_records() if r.get("level") in ("warn", "error")]
     assert not noisy, noisy
+
+
+# ---- limiting /metrics: a token, or a separate admin listener ------------------------------
+
+METRICS_TOKEN = "m3trics-" + uuid.uuid4().hex
+
+
+def test_metrics_token(tmp_path):
+    """With metrics_token set, GET /metrics needs it as a Bearer token; the
+    rest of the API does not change."""
+    from openapi_check import ApiClient
+
+    srv = start_server(tmp_path, f"sqlite:{tmp_path / 'm.db'}", name="mtoken",
+                       env={"CHATPAY_METRICS_TOKEN": METRICS_TOKEN})
+    client = ApiClient(srv.base_url)
+    try:
+        for headers in ({}, {"Authorization": "Bearer wrong-token-0123456789"},
+                        {"Authorization": METRICS_TOKEN},
+                        {"Authorization": "Bearer " + METRICS_TOKEN + "x"}):
+            r = client.get("/metrics", headers=headers)
+            assert r.status_code == 401, (headers, r.text)
+            assert r.headers["WWW-Authenticate"] == 'Bearer realm="metrics"'
+            assert r.body["message"] == ("GET /metrics needs Authorization: Bearer "
+                                         "<metrics_token> on this server"), r.body
+        r = client.get("/metrics", headers={"Authorization": "Bearer " + METRICS_TOKEN})
+        assert r.status_code == 200 and "chatpay_build_info" in r.text
+        assert client.get("/livez").status_code == 200
+    finally:
+        client.close()
+        assert srv.stop() == 0, srv.tail()
+    assert METRICS_TOKEN not in srv.log_text() and METRICS_TOKEN not in srv.stdout()
+
+
+def test_metrics_token_is_checked_at_start(tmp_path):
+    res = run_cli("serve", "--db", f"sqlite:{tmp_path / 'x.db'}", "--listen", "127.0.0.1:1",
+                  env={"CHATPAY_METRICS_TOKEN": "short"}, timeout=10)
+    assert res.returncode != 0
+    assert "metrics_token: must be 16 to 255 printable ASCII characters without spaces" in res.stderr
+
+
+def test_admin_listen(tmp_path):
+    """With admin_listen, /metrics moves to that address (404 on the main
+    one); the admin listener serves only /metrics and the health checks."""
+    from cp_helpers import free_port
+    from openapi_check import ApiClient
+
+    admin_port = free_port()
+    srv = start_server(tmp_path, f"sqlite:{tmp_path / 'a.db'}", name="admin",
+                       env={"CHATPAY_ADMIN_LISTEN": f"127.0.0.1:{admin_port}"})
+    main, admin = ApiClient(srv.base_url), ApiClient(f"http://127.0.0.1:{admin_port}")
+    try:
+        r = main.get("/metrics")
+        assert r.status_code == 404, r.text
+        assert r.body["code"] == "no_route"
+        assert main.get("/livez").status_code == 200
+        r = admin.get("/metrics")
+        assert r.status_code == 200 and "chatpay_build_info" in r.text
+        for path in ("/livez", "/readyz"):
+            assert admin.get(path).status_code == 200
+        # the API is not there (the document describes the main listener, so
+        # these answers are checked by hand)
+        import requests
+
+        for path in ("/api/v2/config", "/openapi.json", "/", "/p/x"):
+            r = requests.get(f"http://127.0.0.1:{admin_port}{path}", timeout=5)
+            assert r.status_code == 404, (path, r.text)
+            assert r.json()["code"] == "no_route" and r.headers["X-Request-Id"], r.text
+        assert f"Admin:      http://127.0.0.1:{admin_port}/metrics" in srv.stdout()
+    finally:
+        main.close()
+        admin.close()
+        assert srv.stop() == 0, srv.tail()
