@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <ini.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,8 @@ void config_init(struct config *c)
     c->max_connections = 4096;
     c->per_ip_connections = 1024;
     c->connection_timeout = 30;
+    c->header_timeout = 10;
+    c->body_min_rate = 1024;
     c->max_body = 64 * 1024;
     c->drain_timeout = 15;
     snprintf(c->log_level, sizeof c->log_level, "info");
@@ -51,6 +54,23 @@ static bool parse_uint(const char *key, const char *v, unsigned long min, unsign
     return true;
 }
 
+/* The numeric settings: key, bounds, and where the value goes. */
+static const struct {
+    const char *key;
+    unsigned long min, max;
+    size_t offset;
+    bool is_size; /* a size_t member; else unsigned */
+} numbers[] = {
+    {"threads", 0, 256, offsetof(struct config, threads), false},
+    {"max_connections", 1, 1000000, offsetof(struct config, max_connections), false},
+    {"per_ip_connections", 0, 1000000, offsetof(struct config, per_ip_connections), false},
+    {"connection_timeout", 1, 3600, offsetof(struct config, connection_timeout), false},
+    {"header_timeout", 1, 300, offsetof(struct config, header_timeout), false},
+    {"body_min_rate", 0, 100000000, offsetof(struct config, body_min_rate), false},
+    {"max_body", 1024, 16 * 1024 * 1024, offsetof(struct config, max_body), true},
+    {"drain_timeout", 0, 600, offsetof(struct config, drain_timeout), false},
+};
+
 bool config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen)
 {
     unsigned long x;
@@ -77,40 +97,15 @@ bool config_set(struct config *c, const char *key, const char *value, char *err,
             c->public_url[--n] = '\0';
         return true;
     }
-    if (strcmp(key, "threads") == 0) {
-        if (!parse_uint(key, value, 0, 256, &x, err, errlen))
+    for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
+        if (strcmp(key, numbers[i].key) != 0)
+            continue;
+        if (!parse_uint(key, value, numbers[i].min, numbers[i].max, &x, err, errlen))
             return false;
-        c->threads = (unsigned)x;
-        return true;
-    }
-    if (strcmp(key, "max_connections") == 0) {
-        if (!parse_uint(key, value, 1, 1000000, &x, err, errlen))
-            return false;
-        c->max_connections = (unsigned)x;
-        return true;
-    }
-    if (strcmp(key, "per_ip_connections") == 0) {
-        if (!parse_uint(key, value, 0, 1000000, &x, err, errlen))
-            return false;
-        c->per_ip_connections = (unsigned)x;
-        return true;
-    }
-    if (strcmp(key, "connection_timeout") == 0) {
-        if (!parse_uint(key, value, 1, 3600, &x, err, errlen))
-            return false;
-        c->connection_timeout = (unsigned)x;
-        return true;
-    }
-    if (strcmp(key, "max_body") == 0) {
-        if (!parse_uint(key, value, 1024, 16 * 1024 * 1024, &x, err, errlen))
-            return false;
-        c->max_body = x;
-        return true;
-    }
-    if (strcmp(key, "drain_timeout") == 0) {
-        if (!parse_uint(key, value, 0, 600, &x, err, errlen))
-            return false;
-        c->drain_timeout = (unsigned)x;
+        if (numbers[i].is_size)
+            *(size_t *)((char *)c + numbers[i].offset) = x;
+        else
+            *(unsigned *)((char *)c + numbers[i].offset) = (unsigned)x;
         return true;
     }
     if (strcmp(key, "admin_listen") == 0) {

@@ -3,8 +3,8 @@
  *
  * The INI file (inih) takes these keys, in a [chatpay] section or at the top:
  *   listen, db, public_url, threads, max_connections, per_ip_connections,
- *   connection_timeout, max_body, log_level, drain_timeout, admin_listen,
- *   metrics_token
+ *   connection_timeout, header_timeout, body_min_rate, max_body, log_level,
+ *   drain_timeout, admin_listen, metrics_token
  */
 #ifndef CHATPAY_CONFIG_H
 #define CHATPAY_CONFIG_H
@@ -26,6 +26,8 @@ struct config {
     unsigned max_connections;    /* total open connections */
     unsigned per_ip_connections; /* open connections per client address */
     unsigned connection_timeout; /* seconds of inactivity before a connection is closed */
+    unsigned header_timeout;     /* seconds for a request line and headers to arrive */
+    unsigned body_min_rate;      /* bytes/s a request body must average; 0: no minimum */
     size_t max_body;             /* default request body cap in bytes */
     unsigned drain_timeout;      /* seconds to wait for in-flight requests on shutdown */
     char log_level[16];

@@ -163,6 +163,8 @@ int cmd_serve(int argc, char **argv)
         .max_connections = cfg.max_connections,
         .per_ip_connections = cfg.per_ip_connections,
         .connection_timeout = cfg.connection_timeout,
+        .header_timeout = cfg.header_timeout,
+        .body_min_rate = cfg.body_min_rate,
         .max_body = cfg.max_body,
         /* with an admin listener, /metrics is served there only */
         .hide_routes = cfg.admin_listen[0] ? ROUTE_ADMIN : 0,

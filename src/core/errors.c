@@ -11,6 +11,7 @@ static const struct err_info registry[ERR__COUNT] = {
     [ERR_VALIDATION] = {400, "validation_failed", "Validation failed"},
     [ERR_MALFORMED_JSON] = {400, "malformed_json", "Malformed JSON request body"},
     [ERR_BAD_REQUEST] = {400, "bad_request", "Bad request"},
+    [ERR_MALFORMED_REQUEST] = {400, "malformed_request", "Malformed HTTP request"},
     [ERR_UNAUTHORIZED] = {401, "unauthorized", "Invalid Chat 2 Pay API key"},
     [ERR_NOT_FOUND] = {404, "not_found", "Not found"},
     [ERR_NO_ROUTE] = {404, "no_route", "No such endpoint"},

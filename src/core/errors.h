@@ -16,6 +16,7 @@ enum err_code {
     ERR_VALIDATION,         /* 400: field problems listed in errors[] */
     ERR_MALFORMED_JSON,     /* 400: body is not JSON */
     ERR_BAD_REQUEST,        /* 400: a rule of the operation, message says which */
+    ERR_MALFORMED_REQUEST,  /* 400: the HTTP request itself is ambiguous or malformed */
     ERR_UNAUTHORIZED,       /* 401: missing or wrong API key */
     ERR_NOT_FOUND,          /* 404: no such resource for this merchant */
     ERR_NO_ROUTE,           /* 404: no such path */

@@ -68,7 +68,10 @@ struct req {
     struct arena *arena;
     const struct route *route; /* NULL when no route matched */
     const char *method;
-    const char *path; /* without the query string */
+    const char *path; /* without the query string, percent-decoded: any bytes */
+    /* method and path as text to show (messages, logs): well-formed UTF-8,
+     * at most about 256 characters */
+    const char *method_text, *path_text;
     char request_id[REQ_ID_LEN];
     usec_t started; /* monotonic */
 

@@ -21,8 +21,10 @@ struct req_private {
     size_t body_len;
     size_t max_body;
     bool too_large;
-    size_t discarded; /* bytes of an oversized body dropped so far */
-    bool dispatched;  /* the body is complete and the request is being answered */
+    struct guard_conn *guard;  /* the connection's entry in the guard (may be NULL) */
+    const char *framing_error; /* why the request's framing is refused (400, then close) */
+    size_t discarded;          /* bytes of an oversized body dropped so far */
+    bool dispatched;           /* the body is complete and the request is being answered */
 
     /* set on the first call when no route matched */
     enum err_code route_error;
@@ -65,6 +67,24 @@ bool auth_api_key_or_reply(struct req *r);
  * false; after the handler, stores the reply unless the handler did. */
 bool idempotency_begin_or_reply(struct req *r);
 void idempotency_end(struct req *r);
+
+/* The connection guard (guard.c): closes connections whose client is too
+ * slow with its headers or body, and idle ones near the connection limit. */
+struct conn_guard;
+struct guard_conn;
+struct conn_guard *guard_new(unsigned max_connections, unsigned header_timeout_s,
+                             unsigned body_min_rate);
+bool guard_start(struct conn_guard *g);
+void guard_free(struct conn_guard *g); /* after the daemon has stopped */
+/* MHD_OPTION_NOTIFY_CONNECTION callback (cls: the guard) */
+void guard_notify_cb(void *cls, struct MHD_Connection *conn, void **socket_context,
+                     enum MHD_ConnectionNotificationCode toe);
+struct guard_conn *guard_conn_of(struct MHD_Connection *conn);
+/* The phases of a request on its connection (any argument may be NULL). */
+void guard_request_begins(struct guard_conn *c, bool has_body);
+void guard_body_bytes(struct guard_conn *c, size_t n);
+void guard_request_dispatched(struct guard_conn *c);
+void guard_request_done(struct guard_conn *c);
 
 /* Metrics (metrics.c). */
 void metrics_init(const struct route *routes, size_t n);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "util/log.h"
+#include "util/utf8.h"
 
 json_object *json_time(usec_t t)
 {
@@ -38,7 +39,7 @@ void reply_text(struct req *r, int status, const char *content_type, const char 
 {
     struct req_private *p = r->priv;
     if (p->status) {
-        log_error("second reply for %s %s ignored", r->method, r->path);
+        log_error("second reply for %s %s ignored", r->method_text, r->path_text);
         return;
     }
     p->status = status;
@@ -60,11 +61,21 @@ void reply_json(struct req *r, int status, json_object *body)
     reply_text(r, status, "application/json", s, len);
 }
 
-static json_object *error_list(const char *const *items, size_t n)
+/* An error text as well-formed UTF-8: a message may quote what the client
+ * sent, and JSON must not carry malformed bytes (each becomes U+FFFD). */
+static const char *text(struct req *r, const char *s)
+{
+    if (utf8_valid(s))
+        return s;
+    size_t cap = strlen(s) * 3 + 8;
+    return utf8_clean(s, arena_alloc(r->arena, cap), cap);
+}
+
+static json_object *error_list(struct req *r, const char *const *items, size_t n)
 {
     json_object *a = json_object_new_array_ext((int)n);
     for (size_t i = 0; i < n; i++)
-        json_object_array_add(a, json_object_new_string(items[i]));
+        json_object_array_add(a, json_object_new_string(text(r, items[i])));
     return a;
 }
 
@@ -72,7 +83,7 @@ static void reply_error_list(struct req *r, enum err_code code, const char *mess
                              const char *const *items, size_t n)
 {
     const struct err_info *e = err_info(code);
-    const char *msg = message ? message : e->message;
+    const char *msg = text(r, message ? message : e->message);
     int status = e->http_status;
     json_object *o = json_object_new_object();
     if (status == 401) {
@@ -80,18 +91,18 @@ static void reply_error_list(struct req *r, enum err_code code, const char *mess
         json_object_object_add(o, "status", json_object_new_int(status));
         json_object_object_add(o, "error", json_object_new_string(err_reason(status)));
         json_object_object_add(o, "message", json_object_new_string(msg));
-        json_object_object_add(o, "path", json_object_new_string(r->path));
+        json_object_object_add(o, "path", json_object_new_string(r->path_text));
     } else {
         bool bad_request_shape =
             status == 400 || status == 409 || status == 413 || status == 415 || status == 422;
         if (!bad_request_shape)
             json_object_object_add(o, "status", json_object_new_string(err_status_text(status)));
         json_object_object_add(o, "message", json_object_new_string(msg));
-        json_object_object_add(o, "errors", n ? error_list(items, n) : error_list(&msg, 1));
+        json_object_object_add(o, "errors", n ? error_list(r, items, n) : error_list(r, &msg, 1));
         json_object_object_add(o, "code", json_object_new_string(e->name));
     }
     if (status >= 500)
-        log_error("%s %s → %d: %s", r->method, r->path, status, msg);
+        log_error("%s %s → %d: %s", r->method_text, r->path_text, status, msg);
     else if (status != 404 && status != 401)
         log_fields(LOG_WARN, "client error",
                    (struct log_field[]){LFS("request_id", r->request_id), LFS("code", e->name),

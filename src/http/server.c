@@ -26,6 +26,7 @@
 #include "util/form.h"
 #include "util/json_check.h"
 #include "util/log.h"
+#include "util/utf8.h"
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -37,6 +38,7 @@ struct http_server {
     _Atomic unsigned dispatched; /* requests past their body, not yet completed */
     _Atomic unsigned uploading;  /* requests still receiving their body */
     _Atomic int64_t last_upload; /* monotonic µs of the latest upload activity */
+    struct conn_guard *guard;
 };
 
 /* Maximum JSON nesting accepted in request bodies. */
@@ -91,6 +93,110 @@ static bool plain_id(const char *s)
     return true;
 }
 
+/* Request framing that a proxy in front of chatpay might read differently
+ * (request smuggling): found while the headers are walked. */
+enum { FRAMING_SPANS = 64 };
+struct framing {
+    unsigned content_length, transfer_encoding;
+    bool chunked;
+    const char *error;
+    /* where each header's name and value lie in the request's buffer */
+    const char *key[FRAMING_SPANS], *value_end[FRAMING_SPANS];
+    size_t n; /* headers seen (may exceed FRAMING_SPANS) */
+};
+
+/* Is any byte of s[0..n) a control character (NUL included; HTAB is
+ * allowed in values)? */
+static bool has_control(const char *s, size_t n, bool tab_ok)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c < 0x20 && !(tab_ok && c == '\t')) || c == 0x7f)
+            return true;
+    }
+    return false;
+}
+
+static enum MHD_Result framing_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  size_t key_size, const char *value, size_t value_size)
+{
+    struct framing *f = cls;
+    /* libmicrohttpd gives the sizes: a NUL shows as a size beyond strlen */
+    if (has_control(key, key_size, false) || (value && has_control(value, value_size, true))) {
+        f->error = "a header name or value contains a control character";
+        return MHD_NO;
+    }
+    if (f->n < FRAMING_SPANS) {
+        f->key[f->n] = key;
+        f->value_end[f->n] = value ? value + value_size : key + key_size;
+    }
+    f->n++;
+    if (strcasecmp(key, "Content-Length") == 0) {
+        f->content_length++;
+    } else if (strcasecmp(key, "Transfer-Encoding") == 0) {
+        f->transfer_encoding++;
+        const char *v = value ? value : "";
+        size_t b = strspn(v, " \t"), e = strlen(v);
+        while (e > b && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+            e--;
+        f->chunked = e - b == 7 && strncasecmp(v + b, "chunked", 7) == 0;
+    }
+    return MHD_YES;
+}
+
+/* A NUL inside a header value: libmicrohttpd 0.9.75 cuts the value there
+ * and reports the cut length, so the NUL is not seen in the value. It is
+ * seen in the request's buffer, where the headers lie in order, each line
+ * ending in its CR LF (or LF), which libmicrohttpd overwrites with zeros:
+ * between the end of one value and the next name there must be one or two
+ * zero bytes, and two to four after the last value (the empty line). When
+ * the layout is not that (a buffer that grew while the headers came in, or
+ * too many headers to follow), nothing can be told and nothing is refused.
+ * `method` is where the request starts, `size` the bytes of its head. */
+static bool nul_in_value(const struct framing *f, const char *method, size_t size)
+{
+    if (f->n == 0 || f->n > FRAMING_SPANS || !method || !size)
+        return false;
+    const char *end = method + size;
+    for (size_t i = 0; i < f->n; i++) {
+        const char *next = i + 1 < f->n ? f->key[i + 1] : end;
+        if (f->key[i] <= method || f->value_end[i] < f->key[i] || next <= f->value_end[i] ||
+            next > end)
+            return false; /* not the layout described above */
+        size_t gap = (size_t)(next - f->value_end[i]);
+        if (gap > (i + 1 < f->n ? 2u : 4u))
+            return true;
+        for (const char *g = f->value_end[i]; g < next; g++)
+            if (*g != '\0')
+                return true;
+    }
+    return false;
+}
+
+/* Why the request's framing is refused, or NULL: no control character or
+ * NUL in a header, one Content-Length at most, no Content-Length beside
+ * Transfer-Encoding, and no Transfer-Encoding but "chunked". */
+static const char *framing_error(struct MHD_Connection *conn, const char *method)
+{
+    struct framing f = {0};
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, framing_cb, &f);
+    if (f.error)
+        return f.error;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    if (ci && nul_in_value(&f, method, ci->header_size))
+        return "a header value contains a NUL byte";
+    if (f.content_length > 1)
+        return "more than one Content-Length header";
+    if (f.transfer_encoding && f.content_length)
+        return "both Content-Length and Transfer-Encoding";
+    if (f.transfer_encoding > 1)
+        return "more than one Transfer-Encoding header";
+    if (f.transfer_encoding && !f.chunked)
+        return "a Transfer-Encoding other than chunked";
+    return NULL;
+}
+
 static struct req *req_new(struct http_server *s, struct MHD_Connection *conn, const char *url,
                            const char *method)
 {
@@ -103,6 +209,9 @@ static struct req *req_new(struct http_server *s, struct MHD_Connection *conn, c
     r->started = time_mono();
     r->method = arena_strdup(a, method);
     r->path = arena_strdup(a, url);
+    r->method_text = utf8_clean(method, arena_alloc(a, 64), 64);
+    r->path_text =
+        utf8_valid(url) && strlen(url) < 256 ? r->path : utf8_clean(url, arena_alloc(a, 768), 768);
     p->server = s;
     p->conn = conn;
 
@@ -126,13 +235,18 @@ static struct req *req_new(struct http_server *s, struct MHD_Connection *conn, c
         p->max_body = r->route->max_body ? r->route->max_body : s->default_max_body;
     }
 
+    p->framing_error = framing_error(conn, method);
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    bool has_body = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
     if (cl) {
         char *end;
         unsigned long long v = strtoull(cl, &end, 10);
         if (*end == '\0' && v > p->max_body)
             p->too_large = true;
+        has_body = has_body || v > 0;
     }
+    p->guard = guard_conn_of(conn);
+    guard_request_begins(p->guard, has_body);
     atomic_fetch_add(&s->uploading, 1);
     atomic_store(&s->last_upload, time_mono());
     return r;
@@ -146,6 +260,7 @@ enum { DISCARD_MAX = 1024 * 1024 };
 static bool append_body(struct req *r, const char *data, size_t n)
 {
     struct req_private *p = r->priv;
+    guard_body_bytes(p->guard, n);
     if (p->too_large) {
         p->discarded += n;
         return p->discarded <= DISCARD_MAX;
@@ -248,20 +363,28 @@ static bool parse_json_or_reply(struct req *r)
 static void dispatch(struct req *r)
 {
     struct req_private *p = r->priv;
+    guard_request_dispatched(p->guard);
     if (!p->dispatched) {
         p->dispatched = true;
         atomic_fetch_sub(&p->server->uploading, 1);
         atomic_fetch_add(&p->server->dispatched, 1);
     }
+    if (p->framing_error) {
+        /* answered before any body is read; the connection is not reused */
+        reply_header(r, "Connection", "close");
+        reply_error(r, ERR_MALFORMED_REQUEST,
+                    arena_printf(r->arena, "Malformed HTTP request: %s", p->framing_error));
+        return;
+    }
     if (p->route_error == ERR_METHOD_NOT_ALLOWED) {
         reply_header(r, "Allow", p->allow);
         reply_error(r, ERR_METHOD_NOT_ALLOWED,
-                    arena_printf(r->arena, "Method %s is not allowed on %s; allowed: %s", r->method,
-                                 r->path, p->allow));
+                    arena_printf(r->arena, "Method %s is not allowed on %s; allowed: %s",
+                                 r->method_text, r->path_text, p->allow));
         return;
     }
     if (p->route_error == ERR_NO_ROUTE) {
-        reply_error(r, ERR_NO_ROUTE, arena_printf(r->arena, "No endpoint at %s", r->path));
+        reply_error(r, ERR_NO_ROUTE, arena_printf(r->arena, "No endpoint at %s", r->path_text));
         return;
     }
     if (p->too_large) {
@@ -317,9 +440,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!r) {
         r = req_new(s, conn, url, method);
         *con_cls = r;
-        if (r->priv->too_large) {
-            /* Content-Length is over the cap: answer before the body is sent
-             * (no "100 Continue"); MHD then closes the connection */
+        if (r->priv->too_large || r->priv->framing_error) {
+            /* Content-Length is over the cap, or the framing is refused:
+             * answer before the body is sent (no "100 Continue"); MHD then
+             * closes the connection */
             dispatch(r);
             return queue_reply(r);
         }
@@ -341,14 +465,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 static void log_request(const struct req *r, double ms)
 {
+    /* the request id first: whatever is cut from a long line, it stays */
     struct log_field f[] = {
-        LFS("method", r->method),
+        LFS("request_id", r->request_id),
+        LFS("method", r->method_text),
         LFS("route", r->route ? r->route->pattern : "(none)"),
-        LFS("path", r->route ? NULL : r->path),
         LFI("status", r->priv->status),
         LFMS("duration_ms", ms),
         LFS("merchant", r->authenticated ? r->auth.merchant_id : NULL),
-        LFS("request_id", r->request_id),
+        LFS("path", r->route ? NULL : r->path_text),
     };
     enum log_level lvl = r->priv->status >= 500 ? LOG_ERROR : LOG_INFO;
     log_fields(lvl, "request", f, (int)(sizeof f / sizeof f[0]));
@@ -368,6 +493,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     metrics_observe(r->priv->route_index, r->priv->status, secs);
     log_request(r, secs * 1e3);
     bool dispatched = r->priv->dispatched;
+    guard_request_done(r->priv->guard);
     json_object_put(r->json);
     arena_free(r->arena);
     atomic_fetch_sub(dispatched ? &s->dispatched : &s->uploading, 1);
@@ -430,6 +556,13 @@ struct http_server *http_server_start(const struct http_server_config *cfg,
     s->app = app;
     s->default_max_body = cfg->max_body;
     metrics_init(routes, n);
+    s->guard = guard_new(cfg->max_connections, cfg->header_timeout, cfg->body_min_rate);
+    if (!s->guard) {
+        freeaddrinfo(ai);
+        free(s);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
 
     unsigned threads = cfg->threads;
     if (!threads) {
@@ -446,12 +579,21 @@ struct http_server *http_server_start(const struct http_server_config *cfg,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip_connections, MHD_OPTION_CONNECTION_TIMEOUT,
         cfg->connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, guard_notify_cb,
+        s->guard, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        1024, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!s->daemon) {
         snprintf(err, errlen, "cannot listen on %s:%u (address in use or not available)", cfg->host,
                  cfg->port);
+        guard_free(s->guard);
+        free(s);
+        return NULL;
+    }
+    if (!guard_start(s->guard)) {
+        snprintf(err, errlen, "cannot start the connection guard thread");
+        MHD_stop_daemon(s->daemon);
+        guard_free(s->guard);
         free(s);
         return NULL;
     }
@@ -485,5 +627,6 @@ void http_server_stop(struct http_server *s)
     if (!s)
         return;
     MHD_stop_daemon(s->daemon);
+    guard_free(s->guard);
     free(s);
 }

@@ -17,7 +17,10 @@ struct http_server_config {
     unsigned threads; /* 0 → number of cores */
     unsigned max_connections;
     unsigned per_ip_connections; /* 0 → unlimited */
-    unsigned connection_timeout; /* seconds */
+    unsigned connection_timeout; /* seconds of silence before a connection is closed */
+    unsigned header_timeout;     /* seconds to send the request line and headers */
+    unsigned body_min_rate;      /* bytes per second a body must average (after
+                                    header_timeout); 0: no minimum */
     size_t max_body;             /* default body cap for routes that do not set one */
     /* which routes this listener serves (ROUTE_* flags): the main listener
      * hides ROUTE_ADMIN routes when an admin listener serves them; the admin

@@ -11,8 +11,15 @@
 #include <unistd.h>
 
 #include "util/time.h"
+#include "util/utf8.h"
 
 static _Atomic int log_level = LOG_INFO;
+static _Atomic int log_fd = STDERR_FILENO;
+
+void log_set_output(int fd)
+{
+    atomic_store(&log_fd, fd);
+}
 
 static const char *const level_names[] = {"debug", "info", "warn", "error", "off"};
 
@@ -37,46 +44,100 @@ bool log_parse_level(const char *name, enum log_level *out)
     return false;
 }
 
-/* A fixed line buffer: lines longer than LINE_MAX are cut and closed. */
-enum { LOG_LINE_MAX = 2048 };
+/* A line is built in a fixed buffer and is always one complete JSON object
+ * of well-formed UTF-8: a long value is cut inside its quotes (ending with
+ * "…"), a field that no longer fits at all is left out, and the closing
+ * "}\n" always has its room. */
+enum {
+    LOG_LINE_MAX = 4096,
+    LOG_VALUE_MAX = 1024, /* bytes of one value, escaped */
+    LOG_RESERVE = 2,      /* "}\n" */
+};
 struct line {
     char buf[LOG_LINE_MAX];
     size_t len;
 };
 
+static size_t room(const struct line *l)
+{
+    return LOG_LINE_MAX - LOG_RESERVE - l->len;
+}
+
 static void put_raw(struct line *l, const char *s, size_t n)
 {
-    /* keep room for the closing "}\n" */
-    if (l->len + n > LOG_LINE_MAX - 2)
-        n = LOG_LINE_MAX - 2 - l->len;
+    if (n > room(l))
+        n = room(l);
     memcpy(l->buf + l->len, s, n);
     l->len += n;
 }
 
-static void put_str(struct line *l, const char *s)
+/* A JSON string of at most `max` bytes (quotes included, max >= 8): escaped,
+ * malformed UTF-8 replaced by U+FFFD, cut with "…" when longer. */
+static void put_str_max(struct line *l, const char *s, size_t max)
 {
-    put_raw(l, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    static const char ellipsis[] = "\xE2\x80\xA6";
+    const unsigned char *p = (const unsigned char *)s;
+    size_t len = strlen(s);
+    size_t end = l->len + max - 1; /* where the closing quote goes */
+    l->buf[l->len++] = '"';
+    for (size_t i = 0; i < len;) {
         char esc[8];
-        if (*p == '"' || *p == '\\') {
+        const char *piece = esc;
+        size_t n, k = 1;
+        uint32_t cp;
+        if (p[i] == '"' || p[i] == '\\') {
             esc[0] = '\\';
-            esc[1] = (char)*p;
-            put_raw(l, esc, 2);
-        } else if (*p < 0x20) {
-            int n = snprintf(esc, sizeof esc, "\\u%04x", *p);
-            put_raw(l, esc, (size_t)n);
+            esc[1] = (char)p[i];
+            n = 2;
+        } else if (p[i] < 0x20 || p[i] == 0x7f) {
+            n = (size_t)snprintf(esc, sizeof esc, "\\u%04x", p[i]);
+        } else if (p[i] < 0x80) {
+            piece = s + i;
+            n = 1;
+        } else if ((k = utf8_next(p + i, len - i, &cp)) != 0) {
+            piece = s + i;
+            n = k;
         } else {
-            put_raw(l, (const char *)p, 1);
+            piece = "\xEF\xBF\xBD";
+            n = 3;
+            k = 1;
         }
+        /* keep room for "…" unless this is the last piece */
+        if (l->len + n + (i + k < len ? 3 : 0) > end) {
+            memcpy(l->buf + l->len, ellipsis, 3);
+            l->len += 3;
+            break;
+        }
+        memcpy(l->buf + l->len, piece, n);
+        l->len += n;
+        i += k;
     }
-    put_raw(l, "\"", 1);
+    l->buf[l->len++] = '"';
 }
 
-static void put_key(struct line *l, const char *k)
+static void put_str(struct line *l, const char *s)
 {
-    put_raw(l, ",", 1);
-    put_str(l, k);
-    put_raw(l, ":", 1);
+    put_str_max(l, s, LOG_VALUE_MAX);
+}
+
+/* ,"key": — only when the key and at least a short value still fit. */
+static bool put_key(struct line *l, const char *k)
+{
+    size_t need = strlen(k) + 4 + 24; /* a number, or a short string */
+    if (need > room(l))
+        return false;
+    /* keys are the program's own names: plain ASCII, nothing to escape */
+    put_raw(l, ",\"", 2);
+    put_raw(l, k, strlen(k));
+    put_raw(l, "\":", 2);
+    return true;
+}
+
+/* A string value after put_key: as much as fits. */
+static void put_value(struct line *l, const char *s)
+{
+    size_t max = room(l) < LOG_VALUE_MAX ? room(l) : LOG_VALUE_MAX;
+    put_str_max(l, s, max);
 }
 
 static void begin_line(struct line *l, enum log_level level, const char *msg)
@@ -94,10 +155,11 @@ static void begin_line(struct line *l, enum log_level level, const char *msg)
 
 static void end_line(struct line *l)
 {
+    /* LOG_RESERVE keeps room for these two */
     l->buf[l->len++] = '}';
     l->buf[l->len++] = '\n';
     /* one write per line; a short write on stderr is not retried */
-    ssize_t w = write(STDERR_FILENO, l->buf, l->len);
+    ssize_t w = write(atomic_load(&log_fd), l->buf, l->len);
     (void)w;
 }
 
@@ -112,20 +174,20 @@ void log_fields(enum log_level level, const char *msg, const struct log_field *f
         int k;
         switch (f[i].kind) {
         case LF_STR:
-            if (!f[i].s)
-                continue;
-            put_key(&l, f[i].key);
-            put_str(&l, f[i].s);
+            if (f[i].s && put_key(&l, f[i].key))
+                put_value(&l, f[i].s);
             break;
         case LF_INT:
-            put_key(&l, f[i].key);
-            k = snprintf(num, sizeof num, "%lld", (long long)f[i].i);
-            put_raw(&l, num, (size_t)k);
+            if (put_key(&l, f[i].key)) {
+                k = snprintf(num, sizeof num, "%lld", (long long)f[i].i);
+                put_raw(&l, num, (size_t)k);
+            }
             break;
         case LF_MS:
-            put_key(&l, f[i].key);
-            k = snprintf(num, sizeof num, "%.3f", f[i].ms);
-            put_raw(&l, num, (size_t)k);
+            if (put_key(&l, f[i].key)) {
+                k = snprintf(num, sizeof num, "%.3f", f[i].ms);
+                put_raw(&l, num, (size_t)k);
+            }
             break;
         }
     }
@@ -146,8 +208,8 @@ void log_msg(enum log_level level, const char *file, int line, const char *fmt, 
     if (level >= LOG_ERROR) {
         char where[256];
         snprintf(where, sizeof where, "%s:%d", file, line);
-        put_key(&l, "at");
-        put_str(&l, where);
+        if (put_key(&l, "at"))
+            put_value(&l, where);
     }
     end_line(&l);
 }

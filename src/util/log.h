@@ -17,6 +17,8 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_OFF };
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 bool log_parse_level(const char *name, enum log_level *out);
+/* Where lines go (a file descriptor; stderr unless set, e.g. by tests). */
+void log_set_output(int fd);
 
 /* A field to add to a line. Use the LF_* helpers. */
 enum log_field_kind { LF_STR, LF_INT, LF_MS };

@@ -65,3 +65,42 @@ int32_t utf8_decode_z(const unsigned char *s, size_t *n)
     *n = k;
     return (int32_t)cp;
 }
+
+bool utf8_valid(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t len = strlen(s);
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t k = utf8_next(p + i, len - i, &cp);
+        if (k == 0)
+            return false;
+        i += k;
+    }
+    return true;
+}
+
+char *utf8_clean(const char *s, char *out, size_t cap)
+{
+    static const char replacement[] = "\xEF\xBF\xBD", ellipsis[] = "\xE2\x80\xA6";
+    const unsigned char *p = (const unsigned char *)s;
+    size_t len = strlen(s), w = 0;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t k = utf8_next(p + i, len - i, &cp);
+        const char *src = k ? s + i : replacement;
+        size_t n = k ? k : 3;
+        /* room for this character, and for "…" if more follows */
+        size_t need = n + (i + (k ? k : 1) < len ? 3 : 0);
+        if (w + need + 1 > cap) {
+            memcpy(out + w, ellipsis, 3);
+            w += 3;
+            break;
+        }
+        memcpy(out + w, src, n);
+        w += n;
+        i += k ? k : 1;
+    }
+    out[w] = '\0';
+    return out;
+}

@@ -5,6 +5,7 @@
 #ifndef CHATPAY_UTIL_UTF8_H
 #define CHATPAY_UTIL_UTF8_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,5 +17,13 @@ size_t utf8_next(const unsigned char *s, size_t len, uint32_t *cp);
  * and its length in *n, or -1 with *n = 1 for a malformed sequence (so that
  * each bad byte counts once). A NUL ends any sequence as malformed. */
 int32_t utf8_decode_z(const unsigned char *s, size_t *n);
+
+/* Copy the NUL-terminated s into out[cap] (cap >= 8) as well-formed UTF-8:
+ * each malformed byte becomes U+FFFD. A text longer than fits is cut at a
+ * character boundary and ends with "…". Returns out. */
+char *utf8_clean(const char *s, char *out, size_t cap);
+
+/* Is the NUL-terminated s well-formed UTF-8? */
+bool utf8_valid(const char *s);
 
 #endif

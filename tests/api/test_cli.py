@@ -482,6 +482,16 @@ def test_config_file_section_and_errors(tmp_path):
     res = run_cli("serve", "--config", str(bad), "--db", f"sqlite:{tmp_path / 'b.db'}", cwd=tmp_path, timeout=15)
     assert res.returncode == 1
     assert "no_such_setting" in res.stderr
+    for setting, message in [
+        ("header_timeout = 0", "header_timeout: must be a whole number from 1 to 300"),
+        ("body_min_rate = fast", "body_min_rate: must be a whole number from 0 to 100000000"),
+        ("max_body = 10", "max_body: must be a whole number from 1024 to 16777216"),
+        ("admin_listen = nowhere", 'admin_listen: expected HOST:PORT, got "nowhere"'),
+    ]:
+        bad.write_text(f"[chatpay]\nlisten = 127.0.0.1:1\n{setting}\n")
+        res = run_cli("serve", "--config", str(bad), "--db", f"sqlite:{tmp_path / 'b.db'}", cwd=tmp_path,
+                      timeout=15)
+        assert res.returncode == 1 and message in res.stderr, (setting, res.stderr)
 
 
 def test_listen_address_in_use(tmp_path, server):

@@ -308,3 +308,133 @@ def test_encoded_nul_does_not_truncate_the_path(api, merchant, path):
     # "/livez%00…" is not "/livez": a decoded NUL must not cut the path short
     r = api.get(path, key=merchant["apiKey"], undocumented=True)
     assert r.status_code in (400, 404), r.status_code
+
+
+# ---- request framing: what a proxy might read differently ---------------------------------
+
+FRAMING = [
+    (b"POST /api/v2/chat-2-pay HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 20\r\n\r\n{}",
+     "more than one Content-Length header"),
+    (b"POST /api/v2/chat-2-pay HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+     b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "both Content-Length and Transfer-Encoding"),
+    (b"POST /api/v2/chat-2-pay HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+     "a Transfer-Encoding other than chunked"),
+    (b"POST /api/v2/chat-2-pay HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n\r\n",
+     "a Transfer-Encoding other than chunked"),
+    (b"POST /api/v2/chat-2-pay HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+     b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "more than one Transfer-Encoding header"),
+    (b"GET /livez HTTP/1.1\r\nHost: x\r\nX-A: a\x01b\r\n\r\n",
+     "a header name or value contains a control character"),
+    (b"GET /livez HTTP/1.1\r\nHost: x\r\nX-A: a\x7fb\r\n\r\n",
+     "a header name or value contains a control character"),
+    (b"GET /livez HTTP/1.1\r\nHost: x\r\nX\x1bA: b\r\n\r\n",
+     "a header name or value contains a control character"),
+    (b"GET /livez HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n", "a header value contains a NUL byte"),
+    (b"POST /api/v2/chat-2-pay HTTP/1.1\r\nHost: x\r\nContent-Length: 2\x00 9\r\n\r\n{}",
+     "a header value contains a NUL byte"),
+    (b"GET /livez HTTP/1.1\r\nX-First: \x00x\r\nHost: x\r\n\r\n", "a header value contains a NUL byte"),
+]
+
+
+def assert_json_error(data: bytes, status: int, code: str) -> dict:
+    """A raw response: the status, a JSON error body of well-formed UTF-8."""
+    got, headers, body = _parse_response(data)
+    assert got == status, data[:300]
+    assert headers.get("Content-Type", "").startswith("application/json"), headers
+    assert headers.get("X-Request-Id"), headers
+    import json
+
+    decoded = json.loads(body.decode("utf-8", errors="strict"))
+    assert decoded["code"] == code, decoded
+    return decoded
+
+
+@pytest.mark.parametrize("payload, why", FRAMING, ids=[w[:24] + str(i) for i, (_, w) in enumerate(FRAMING)])
+def test_ambiguous_framing_is_refused_and_closed(server, payload, why):
+    """400 malformed_request, answered before any body is read, and the
+    connection is not reused (a smuggled second request never runs)."""
+    smuggled = b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+        s.sendall(payload + smuggled)
+        data = _read_response(s, time.monotonic() + 5)
+        # then the server closes: nothing more comes, the smuggled GET is not answered
+        s.settimeout(2)
+        rest = b""
+        try:
+            while chunk := s.recv(4096):
+                rest += chunk
+        except socket.timeout:
+            pytest.fail("the connection stayed open after a malformed request")
+        except OSError:
+            pass
+    body = assert_json_error(data, 400, "malformed_request")
+    assert body["message"] == f"Malformed HTTP request: {why}", body
+    assert b"Connection: close" in data.split(b"\r\n\r\n")[0]
+    assert b"HTTP/1.1" not in rest, rest[:200]
+
+
+def test_normal_framing_still_works(server, merchant):
+    """Tabs in values, one Content-Length, chunked bodies, bare LF, many headers."""
+    cases = [
+        b"GET /livez HTTP/1.1\r\nHost: x\r\nX-Tab: a\tb\r\nX-Empty:\r\nConnection: close\r\n\r\n",
+        b"GET /livez HTTP/1.1\nHost: x\nConnection: close\n\n",
+        b"GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        + b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 100) for i in range(60)) + b"\r\n",
+        b"PUT /api/v2/integration HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        b"Authorization: " + merchant["apiKey"].encode() + b"\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: Chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+    ]
+    for payload in cases:
+        got, _, body = _parse_response(raw_exchange(server.port, payload))
+        assert got in (200, 400), (got, body[:200])
+        if got == 400:  # the PUT: the body arrived and was read (field errors)
+            assert b"validation_failed" in body, body
+
+
+# ---- errors are JSON of well-formed UTF-8; the log stays JSON ---------------------------------
+
+
+def test_invalid_utf8_in_path_and_method_is_never_echoed_raw(server):
+    cases = [
+        (b"GET /\xff\xfe%FF/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 404, "no_route"),
+        (b"G\xc3T /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 405, "method_not_allowed"),
+        (b"POST /api/v2/cancel/%C3%28%80 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 401, None),
+    ]
+    for payload, status, code in cases:
+        data = raw_exchange(server.port, payload)
+        got, headers, body = _parse_response(data)
+        assert got == status, data[:300]
+        text = body.decode("utf-8", errors="strict")  # raises on a malformed byte
+        assert "\ufffd" in text, text
+        if code:
+            assert_json_error(data, status, code)
+        else:
+            import json
+
+            assert json.loads(text)["path"].startswith("/api/v2/cancel/"), text
+
+
+def test_long_and_strange_paths_keep_the_log_whole(server):
+    """A request whose path is long and full of quotes, backslashes, control
+    characters and bad bytes: the answer's message is cut, and its log line is
+    one complete JSON object with its request id."""
+    junk = (b'%22%5C%0A%01%FF' + b"x" * 50) * 300  # ~20 kB once decoded
+    rid = "long-path-check-1"
+    payload = (b"GET /" + junk + b" HTTP/1.1\r\nHost: x\r\nX-Request-Id: " + rid.encode()
+               + b"\r\nConnection: close\r\n\r\n")
+    body = assert_json_error(raw_exchange(server.port, payload), 404, "no_route")
+    assert len(body["message"].encode()) < 1000, len(body["message"])
+    assert body["message"].endswith("\u2026"), body["message"][-20:]
+    recs = server.process.wait_log(lambda r: r.get("request_id") == rid and r.get("msg") == "request")
+    assert recs, "the request's log line is missing"
+    assert recs[0]["status"] == 404 and recs[0]["route"] == "(none)", recs[0]
+    assert recs[0]["path"].endswith("\u2026"), recs[0]["path"][-20:]
+    # every line of the log is JSON of well-formed UTF-8
+    raw = server.log_path.read_bytes()
+    import json
+
+    for line in raw.decode("utf-8", errors="strict").splitlines():
+        rec = json.loads(line)
+        assert isinstance(rec, dict) and "ts" in rec and "msg" in rec
+        if rec["msg"] == "request":
+            assert rec.get("request_id"), rec

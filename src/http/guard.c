@@ -1,0 +1,252 @@
+/*
+ * guard.c — slow and idle clients do not hold the server's connections.
+ *
+ * libmicrohttpd closes a connection only after `connection_timeout` seconds
+ * without a byte: a client that trickles its headers one line every few
+ * seconds keeps its connection for ever, and a few thousand of them fill
+ * every slot. The guard follows each connection through its phases,
+ *
+ *   HEAD  waiting for the request line and headers (since the connection
+ *         opened, or since the previous response on it was sent)
+ *   BODY  receiving the body (bytes counted)
+ *   BUSY  being answered
+ *
+ * and a thread closes, four times a second:
+ *   - a connection in HEAD for longer than header_timeout;
+ *   - a connection in BODY for longer than header_timeout that has received
+ *     less than body_min_rate bytes per second since its body began;
+ *   - when the server is near its connection limit (GUARD_PRESSURE), every
+ *     connection that has been in HEAD for more than a second: a real
+ *     client sends its request at once, so these are the slow ones, and
+ *     the slots they free go to new clients.
+ *
+ * Closing is shutdown(2) of the socket, which libmicrohttpd then sees and
+ * cleans up itself. The guard's mutex is held from finding a connection to
+ * its shutdown, and libmicrohttpd tells the guard that a connection closes
+ * (NOTIFY_CLOSED, under the same mutex) before it closes the descriptor, so
+ * a descriptor number is never shut down after it was reused.
+ */
+#include "http/internal.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "util/log.h"
+
+enum { GUARD_TICK_MS = 250 };
+/* near the limit: this share of max_connections is open (percent) */
+enum { GUARD_PRESSURE = 75 };
+/* under pressure, a connection that waited this long for its request is closed */
+#define GUARD_PRESSURE_IDLE (1LL * 1000000)
+
+enum phase { PHASE_HEAD, PHASE_BODY, PHASE_BUSY };
+
+struct guard_conn {
+    struct guard_conn *prev, *next;
+    int fd;
+    _Atomic int phase;     /* enum phase */
+    _Atomic int64_t since; /* monotonic µs the phase began */
+    _Atomic uint64_t body; /* body bytes received in BODY */
+};
+
+struct conn_guard {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct guard_conn *head;
+    unsigned count;
+    unsigned max_connections;
+    int64_t header_timeout_us;
+    uint64_t body_min_rate; /* bytes per second; 0: no minimum */
+    bool stop;
+    pthread_t thread;
+    bool started;
+};
+
+static void set_phase(struct guard_conn *c, enum phase p)
+{
+    atomic_store(&c->since, time_mono());
+    atomic_store(&c->phase, (int)p);
+}
+
+void guard_notify_cb(void *cls, struct MHD_Connection *conn, void **socket_context,
+                     enum MHD_ConnectionNotificationCode toe)
+{
+    struct conn_guard *g = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        struct guard_conn *c = calloc(1, sizeof *c);
+        *socket_context = c;
+        if (!c)
+            return;
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        c->fd = ci ? ci->connect_fd : -1;
+        set_phase(c, PHASE_HEAD);
+        pthread_mutex_lock(&g->mu);
+        c->next = g->head;
+        if (g->head)
+            g->head->prev = c;
+        g->head = c;
+        g->count++;
+        pthread_mutex_unlock(&g->mu);
+        return;
+    }
+    struct guard_conn *c = *socket_context;
+    if (!c)
+        return;
+    pthread_mutex_lock(&g->mu);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        g->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    g->count--;
+    pthread_mutex_unlock(&g->mu);
+    *socket_context = NULL;
+    free(c);
+}
+
+struct guard_conn *guard_conn_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+void guard_request_begins(struct guard_conn *c, bool has_body)
+{
+    if (!c)
+        return;
+    atomic_store(&c->body, 0);
+    set_phase(c, has_body ? PHASE_BODY : PHASE_BUSY);
+}
+
+void guard_body_bytes(struct guard_conn *c, size_t n)
+{
+    if (c)
+        atomic_fetch_add(&c->body, n);
+}
+
+void guard_request_dispatched(struct guard_conn *c)
+{
+    if (c && atomic_load(&c->phase) != PHASE_BUSY)
+        set_phase(c, PHASE_BUSY);
+}
+
+void guard_request_done(struct guard_conn *c)
+{
+    if (c)
+        set_phase(c, PHASE_HEAD); /* keep-alive: waiting for the next request */
+}
+
+/* Why connection c should be closed now, or NULL. */
+static const char *verdict(const struct conn_guard *g, struct guard_conn *c, int64_t now,
+                           bool pressure)
+{
+    int64_t age = now - atomic_load(&c->since);
+    switch ((enum phase)atomic_load(&c->phase)) {
+    case PHASE_HEAD:
+        if (age > g->header_timeout_us)
+            return "header_timeout";
+        if (pressure && age > GUARD_PRESSURE_IDLE)
+            return "pressure";
+        return NULL;
+    case PHASE_BODY:
+        if (g->body_min_rate && age > g->header_timeout_us &&
+            atomic_load(&c->body) < g->body_min_rate * (uint64_t)(age / 1000000))
+            return "body_min_rate";
+        return NULL;
+    case PHASE_BUSY:
+        return NULL;
+    }
+    return NULL;
+}
+
+static void sweep(struct conn_guard *g)
+{
+    int64_t now = time_mono();
+    unsigned closed[3] = {0};
+    pthread_mutex_lock(&g->mu);
+    bool pressure = (uint64_t)g->count * 100 >= (uint64_t)g->max_connections * GUARD_PRESSURE;
+    for (struct guard_conn *c = g->head; c; c = c->next) {
+        const char *why = c->fd >= 0 ? verdict(g, c, now, pressure) : NULL;
+        if (!why)
+            continue;
+        shutdown(c->fd, SHUT_RDWR);
+        /* not again until libmicrohttpd has cleaned it up */
+        set_phase(c, PHASE_BUSY);
+        closed[why[0] == 'h' ? 0 : why[0] == 'b' ? 1 : 2]++;
+    }
+    unsigned open = g->count;
+    pthread_mutex_unlock(&g->mu);
+    if (closed[0] || closed[1] || closed[2])
+        log_fields(LOG_WARN, "slow connections closed",
+                   (struct log_field[]){LFI("header_timeout", closed[0]),
+                                        LFI("body_min_rate", closed[1]),
+                                        LFI("near_limit", closed[2]), LFI("open", open)},
+                   4);
+}
+
+static void *guard_thread(void *arg)
+{
+    struct conn_guard *g = arg;
+    pthread_mutex_lock(&g->mu);
+    while (!g->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += GUARD_TICK_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&g->cv, &g->mu, &ts);
+        if (g->stop)
+            break;
+        pthread_mutex_unlock(&g->mu);
+        sweep(g);
+        pthread_mutex_lock(&g->mu);
+    }
+    pthread_mutex_unlock(&g->mu);
+    return NULL;
+}
+
+struct conn_guard *guard_new(unsigned max_connections, unsigned header_timeout_s,
+                             unsigned body_min_rate)
+{
+    struct conn_guard *g = calloc(1, sizeof *g);
+    if (!g)
+        return NULL;
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->cv, NULL);
+    g->max_connections = max_connections ? max_connections : 1;
+    g->header_timeout_us = (int64_t)header_timeout_s * 1000000;
+    g->body_min_rate = body_min_rate;
+    return g;
+}
+
+bool guard_start(struct conn_guard *g)
+{
+    g->started = pthread_create(&g->thread, NULL, guard_thread, g) == 0;
+    return g->started;
+}
+
+void guard_free(struct conn_guard *g)
+{
+    if (!g)
+        return;
+    if (g->started) {
+        pthread_mutex_lock(&g->mu);
+        g->stop = true;
+        pthread_cond_broadcast(&g->cv);
+        pthread_mutex_unlock(&g->mu);
+        pthread_join(g->thread, NULL);
+    }
+    /* the daemon is stopped: every connection has been reported closed */
+    pthread_cond_destroy(&g->cv);
+    pthread_mutex_destroy(&g->mu);
+    free(g);
+}
