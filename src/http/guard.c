@@ -11,14 +11,16 @@
  *   BODY  receiving the body (bytes counted)
  *   BUSY  being answered
  *
- * and a thread closes, four times a second:
+ * and a thread closes, ten times a second:
  *   - a connection in HEAD for longer than header_timeout;
  *   - a connection in BODY for longer than header_timeout that has received
  *     less than body_min_rate bytes per second since its body began;
  *   - when the server is near its connection limit (GUARD_PRESSURE), every
- *     connection that has been in HEAD for more than a second: a real
- *     client sends its request at once, so these are the slow ones, and
- *     the slots they free go to new clients.
+ *     connection that has been in HEAD for more than GUARD_PRESSURE_IDLE: a
+ *     real client sends its request at once, so these are the slow ones
+ *     (or idle keep-alive connections, which their clients simply open
+ *     again), and the slots they free let the server take the connections
+ *     waiting in its listen queue, new clients among them.
  *
  * Closing is shutdown(2) of the socket, which libmicrohttpd then sees and
  * cleans up itself. The guard's mutex is held from finding a connection to
@@ -37,11 +39,11 @@
 
 #include "util/log.h"
 
-enum { GUARD_TICK_MS = 250 };
+enum { GUARD_TICK_MS = 100 };
 /* near the limit: this share of max_connections is open (percent) */
 enum { GUARD_PRESSURE = 75 };
 /* under pressure, a connection that waited this long for its request is closed */
-#define GUARD_PRESSURE_IDLE (1LL * 1000000)
+#define GUARD_PRESSURE_IDLE (250LL * 1000)
 
 enum phase { PHASE_HEAD, PHASE_BODY, PHASE_BUSY };
 

@@ -3,7 +3,7 @@
 A request's line and headers must arrive within `header_timeout` seconds, and
 its body must average `body_min_rate` bytes per second once that time has
 passed; otherwise the connection is closed. Near its connection limit the
-server closes connections that have waited more than a second for a
+server closes connections that have waited more than a quarter of a second for a
 request. So a few hundred connections trickling header lines from other
 addresses do not keep a normal request waiting for even a second.
 
