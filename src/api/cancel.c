@@ -11,6 +11,8 @@
 #include "api/links.h"
 #include "app.h"
 #include "core/status.h"
+#include "db/jobs.h"
+#include "db/links.h"
 
 enum cancel_outcome { CANCEL_OK, CANCEL_UNKNOWN, CANCEL_REFUSED };
 

@@ -19,6 +19,9 @@
 #include "app.h"
 #include "core/status.h"
 #include "util/crypto.h"
+#include "db/jobs.h"
+#include "db/links.h"
+#include "db/merchants.h"
 
 /* Bounds of the published schema and ours. */
 enum {

@@ -10,6 +10,8 @@
 
 #include "api/links.h"
 #include "app.h"
+#include "db/links.h"
+#include "db/merchants.h"
 
 enum { QUERY_MAX = 128 };
 

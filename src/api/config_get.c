@@ -11,6 +11,7 @@
 
 #include "app.h"
 #include "core/currency.h"
+#include "db/merchants.h"
 
 #include <pthread.h>
 #include <stdlib.h>

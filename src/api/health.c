@@ -29,10 +29,10 @@ struct ready_ctx {
 static enum db_status ready_cb(struct db_tx *tx, void *cls)
 {
     struct ready_ctx *c = cls;
-    enum db_status st = db_tx_ops(tx)->ping(tx);
+    enum db_status st = db_ping(tx);
     if (st < 0)
         return st;
-    return db_tx_ops(tx)->schema_version(tx, &c->current, &c->latest);
+    return db_schema_version(tx, &c->current, &c->latest);
 }
 
 void api_readyz(struct req *r)

@@ -9,6 +9,7 @@
 
 #include "app.h"
 #include "util/log.h"
+#include "db/merchants.h"
 
 struct integration_body {
     const char *application_uuid;

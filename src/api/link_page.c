@@ -23,6 +23,8 @@
 #include "util/origin.h"
 #include "web/logo.h"
 #include "web/page.h"
+#include "db/links.h"
+#include "db/merchants.h"
 
 enum { TOKEN_MAX = 64, PAGE_ITEMS_MAX = 100 };
 

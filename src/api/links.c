@@ -13,6 +13,9 @@
 #include "core/status.h"
 #include "jobs/worker.h"
 #include "util/crypto.h"
+#include "db/links.h"
+#include "db/merchants.h"
+#include "db/payments.h"
 
 void links_new_ref(char *out)
 {

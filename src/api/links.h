@@ -5,6 +5,8 @@
 #define CHATPAY_API_LINKS_H
 
 #include "db/db.h"
+#include "db/links.h"
+#include "db/merchants.h"
 #include "http/http.h"
 
 struct app;

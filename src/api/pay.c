@@ -19,6 +19,9 @@
 #include "app.h"
 #include "core/status.h"
 #include "web/page.h"
+#include "db/links.h"
+#include "db/merchants.h"
+#include "db/payments.h"
 
 enum pay_outcome {
     PAY_GO,        /* a new or resumed operation: send the browser to the gateway */

@@ -25,6 +25,9 @@
 #include "app.h"
 #include "core/currency.h"
 #include "core/status.h"
+#include "db/links.h"
+#include "db/merchants.h"
+#include "db/payments.h"
 
 struct op_ctx {
     struct req *r;

@@ -17,6 +17,10 @@
 #include "api/links.h"
 #include "core/status.h"
 #include "util/crypto.h"
+#include "db/jobs.h"
+#include "db/links.h"
+#include "db/merchants.h"
+#include "db/payments.h"
 
 /* Delays of the follow-up jobs, µs. */
 #define QUERY_DELAY (2LL * 1000000)

@@ -9,6 +9,9 @@
 #include <json-c/json.h>
 
 #include "db/db.h"
+#include "db/links.h"
+#include "db/merchants.h"
+#include "db/payments.h"
 #include "gateway/gateway.h"
 
 struct app;

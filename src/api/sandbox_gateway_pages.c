@@ -26,6 +26,8 @@
 #include "util/crypto.h"
 #include "util/form.h"
 #include "web/page.h"
+#include "db/links.h"
+#include "db/sandbox.h"
 
 struct gw_ctx {
     const char *ref;

@@ -11,6 +11,8 @@
 
 #include "app.h"
 #include "core/status.h"
+#include "db/merchants.h"
+#include "db/sandbox.h"
 
 enum { MESSAGES_DEFAULT = 20, MESSAGES_MAX = 100 };
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "util/arena.h"
+#include "db/sandbox.h"
 
 static bool ends_with(const char *s, const char *suffix)
 {

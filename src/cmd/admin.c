@@ -9,6 +9,7 @@
 
 #include "core/currency.h"
 #include "util/crypto.h"
+#include "db/merchants.h"
 
 bool admin_parse_currencies(const char *csv, struct db_currency *list, size_t *n, char *err,
                             size_t errlen)

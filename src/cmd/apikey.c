@@ -2,6 +2,7 @@
  * apikey.c — `chatpay apikey create|list|revoke`.
  */
 #include "cmd/cmd.h"
+#include "db/merchants.h"
 
 #include <getopt.h>
 #include <json-c/json.h>

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "db/db.h"
+#include "db/merchants.h"
 
 enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "util/crypto.h"
+#include "db/merchants.h"
 
 static const char usage[] =
     "usage: chatpay integrator add  --merchant MERCHANT_ID --name NAME\n"

@@ -12,6 +12,7 @@
 
 #include "util/crypto.h"
 #include "web/logo.h"
+#include "db/merchants.h"
 
 static const char usage[] =
     "usage: chatpay merchant create --name NAME [--environment sandbox|production]\n"

@@ -27,7 +27,7 @@ struct version_ctx {
 static enum db_status version_txn(struct db_tx *tx, void *cls)
 {
     struct version_ctx *c = cls;
-    return db_tx_ops(tx)->schema_version(tx, &c->current, &c->latest);
+    return db_schema_version(tx, &c->current, &c->latest);
 }
 
 int cmd_migrate(int argc, char **argv)

@@ -19,6 +19,7 @@
 #include "http/server.h"
 #include "jobs/worker.h"
 #include "util/log.h"
+#include "db/merchants.h"
 
 static const char usage[] =
     "usage: chatpay serve [--listen HOST:PORT] [--db URL] [--public-url URL]\n"

@@ -147,15 +147,43 @@ void db_tx_config_changed(struct db_tx *tx)
     tx->config_changed = true;
 }
 
-const struct db_ops *db_ops(const struct db *db)
-{
-    return db->backend->ops;
-}
-
 const struct db_ops *db_tx_ops(struct db_tx *tx)
 {
     return tx->db->backend->ops;
 }
+
+const char *db_backend_name(const struct db *db)
+{
+    return db->backend->ops->backend;
+}
+
+enum db_status db_ping(struct db_tx *tx)
+{
+    return db_tx_ops(tx)->ping(tx);
+}
+
+enum db_status db_schema_version(struct db_tx *tx, int *current, int *latest)
+{
+    return db_tx_ops(tx)->schema_version(tx, current, latest);
+}
+
+/* The aggregates' operation tables (DB_CALL). */
+#define DB_AGGREGATE(name)                                                                         \
+    const struct db_##name##_ops *db_##name##_ops(struct db_tx *tx)                                \
+    {                                                                                              \
+        return &db_tx_ops(tx)->name;                                                               \
+    }
+DB_AGGREGATE(merchants)
+DB_AGGREGATE(currencies)
+DB_AGGREGATE(api_keys)
+DB_AGGREGATE(settings)
+DB_AGGREGATE(integrators)
+DB_AGGREGATE(links)
+DB_AGGREGATE(payments)
+DB_AGGREGATE(jobs)
+DB_AGGREGATE(idempotency)
+DB_AGGREGATE(messages)
+DB_AGGREGATE(sandbox_gateway)
 
 enum db_status db_migrate(struct db *db)
 {

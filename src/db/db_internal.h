@@ -7,7 +7,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "db/db.h"
+#include "db/backend.h"
 
 /* A backend: its operations plus per-thread connection management. */
 struct db_backend {

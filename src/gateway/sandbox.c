@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "util/crypto.h"
+#include "db/sandbox.h"
 
 const char *gw_decision_name(enum gw_decision d)
 {

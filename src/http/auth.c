@@ -19,6 +19,7 @@
 #include "app.h"
 #include "util/crypto.h"
 #include "util/log.h"
+#include "db/merchants.h"
 
 /* Longest Authorization value considered (real keys are ~60 characters). */
 enum { AUTH_MAX_KEY = 256 };

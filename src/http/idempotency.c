@@ -18,6 +18,7 @@
 #include "app.h"
 #include "util/crypto.h"
 #include "util/log.h"
+#include "db/idempotency.h"
 
 enum { IDEM_KEY_MAX = 255 };
 #define IDEM_LEASE (60LL * 1000000)        /* µs before an unfinished claim is abandoned */

@@ -20,6 +20,9 @@
 #include "core/status.h"
 #include "util/arena.h"
 #include "util/log.h"
+#include "db/jobs.h"
+#include "db/links.h"
+#include "db/merchants.h"
 
 struct load_ctx {
     const struct db_job *job;

@@ -17,6 +17,10 @@
 #include "core/status.h"
 #include "util/arena.h"
 #include "util/log.h"
+#include "db/jobs.h"
+#include "db/links.h"
+#include "db/merchants.h"
+#include "db/payments.h"
 
 /* How long an unanswered payment is asked about before it is left to the
  * repair sweep (µs), and how far back the sweep looks. */

@@ -18,6 +18,8 @@
 
 #include "app.h"
 #include "util/log.h"
+#include "db/idempotency.h"
+#include "db/jobs.h"
 
 enum {
     WORKERS_MAX = 16,

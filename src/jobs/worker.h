@@ -6,6 +6,7 @@
 #define CHATPAY_JOBS_WORKER_H
 
 #include "db/db.h"
+#include "db/jobs.h"
 
 struct app;
 struct workers;

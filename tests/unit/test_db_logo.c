@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "db/db.h"
+#include "db/merchants.h"
 #include "util/crypto.h"
 
 static char dir[64];

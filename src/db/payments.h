@@ -1,0 +1,73 @@
+/*
+ * payments.h — gateway operations on payment links (paymentStatuses).
+ *
+ * Part of the storage interface (db/db.h has the transaction runner): the
+ * records of this aggregate and the operations on them, which callers reach
+ * with DB_CALL(tx, group, op, ...) inside db_run. Every operation that
+ * touches merchant data takes the merchant id and scopes its query by it.
+ */
+#ifndef CHATPAY_DB_PAYMENTS_H
+#define CHATPAY_DB_PAYMENTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db/db.h"
+
+#include "db/links.h"
+#include "util/time.h"
+
+/* One gateway operation on a link: the payment itself (authorize or sale),
+ * then capture, reverse or void. Stored as pending before the gateway is
+ * called; finished with the gateway's answer. */
+struct db_payment_op {
+    int64_t id;
+    char merchant_id[DB_UUID_LEN];
+    int64_t link_id;
+    char ref[DB_REF_LEN];        /* our reference, the gateway's idempotency key */
+    int op;                      /* enum gw_operation (gateway/gateway.h) */
+    char parent_ref[DB_REF_LEN]; /* capture/reverse/void: the payment's ref; "" otherwise */
+    int64_t amount_minor;
+    int state;    /* 0 pending, 1 finished */
+    int decision; /* enum gw_decision; 0 while pending */
+    int response_code;
+    char request_ref[40];
+    char auth_ref[40];
+    char card_type[16];
+    char masked_pan[24];
+    char expiry[8];
+    char error_text[128];
+    usec_t gateway_at;
+    usec_t created_at;
+    usec_t updated_at;
+    unsigned flags; /* DB_OP_* */
+    char note[160]; /* why chatpay closed or returned it ("" when it did not) */
+};
+
+/* Flags of a payment operation. */
+#define DB_OP_ABANDONED 1u /* closed by chatpay: the customer never completed the checkout */
+#define DB_OP_ORPHAN    2u /* accepted when its link could not take it: returned at once */
+
+typedef void (*db_payment_op_cb)(void *cls, const struct db_payment_op *op);
+
+struct db_payments_ops {
+    /* sets op->id; DB_NO_RESULTS when a capture/reverse/void of the link
+     * is already pending or done (the unique rule), or the ref exists */
+    enum db_status (*insert)(struct db_tx *tx, struct db_payment_op *op);
+    enum db_status (*get)(struct db_tx *tx, const char *merchant_id, const char *ref,
+                          struct db_payment_op *out);
+    /* store the gateway's answer (state, decision and gateway fields of
+     * op) and its flags and note */
+    enum db_status (*finish)(struct db_tx *tx, const struct db_payment_op *op);
+    /* oldest first */
+    enum db_status (*list)(struct db_tx *tx, const char *merchant_id, int64_t link_id,
+                           db_payment_op_cb cb, void *cls);
+    /* pending operations created in [after, before) (workers: across merchants) */
+    enum db_status (*list_pending)(struct db_tx *tx, usec_t after, usec_t before, int limit,
+                                   db_payment_op_cb cb, void *cls);
+};
+
+const struct db_payments_ops *db_payments_ops(struct db_tx *tx);
+
+#endif
