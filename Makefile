@@ -83,7 +83,7 @@ $(BUILD)/%.o: %.c | $(REVISION_H)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 # the API document is compiled into the binary (src/api/openapi.c, .incbin)
-$(BUILD)/src/api/openapi.o: docs/openapi.json
+$(BUILD)/src/api/ops/openapi.o: docs/openapi.json
 
 $(BUILD)/libchatpay.a: $(LIB_OBJ)
 	@rm -f $@

@@ -12,7 +12,17 @@ struct app {
     const struct config *cfg;
     struct db *db;
     usec_t started_at;       /* wall clock, for build info */
-    struct workers *workers; /* background job threads (NULL in admin commands) */
+    struct workers *workers; /* background job threads (NULL when not running here) */
+    /* tell the job threads that jobs were queued (set when they run here) */
+    void (*wake)(struct workers *w);
 };
+
+/* Jobs were queued: wake the job threads now rather than at their next poll
+ * (another process's workers poll). */
+static inline void app_wake_workers(struct app *app)
+{
+    if (app->workers && app->wake)
+        app->wake(app->workers);
+}
 
 #endif

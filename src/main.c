@@ -16,6 +16,7 @@ struct command {
 
 static const struct command commands[] = {
     {"serve", cmd_serve, "run the HTTP API, payment pages and background workers"},
+    {"worker", cmd_worker, "run the background workers only (no HTTP)"},
     {"migrate", cmd_migrate, "apply database migrations and exit"},
     {"merchant", cmd_merchant, "create, list, show and update merchants"},
     {"apikey", cmd_apikey, "create, list and revoke API keys"},

@@ -7,6 +7,7 @@
 #ifndef CHATPAY_CMD_CMD_H
 #define CHATPAY_CMD_CMD_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -17,10 +18,30 @@
 enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 int cmd_serve(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_merchant(int argc, char **argv);
 int cmd_apikey(int argc, char **argv);
 int cmd_integrator(int argc, char **argv);
+
+/* One option of a command: "--name VALUE" (value set) or the flag
+ * "--name" (flag set). */
+struct cmd_option {
+    const char *name;
+    const char **value;
+    bool *flag;
+};
+
+/* Parse the options of command `name` (argv[0] is the command; a table
+ * ending with {NULL}); --help prints the usage. Options and their values
+ * may come in any order; other words are an error. Returns -1 to go on,
+ * else the exit code to return (0 after --help, EXIT_USAGE). */
+int cmd_parse_options(int argc, char **argv, const char *name, const char *usage,
+                      const struct cmd_option *opts);
+
+/* Block SIGTERM and SIGINT in every thread to come (call before starting
+ * any), so that only a sigwait() on *set receives them; ignore SIGPIPE. */
+void cmd_block_stop_signals(sigset_t *set);
 
 /* Report a usage error: "chatpay: <msg>" then the usage text, on stderr.
  * Returns EXIT_USAGE. */

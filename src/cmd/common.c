@@ -4,6 +4,9 @@
  */
 #include "cmd/cmd.h"
 
+#include <getopt.h>
+#include <pthread.h>
+
 #include <json-c/json.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -73,4 +76,47 @@ void cmd_print_json(struct json_object *o)
     puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(o);
+}
+
+int cmd_parse_options(int argc, char **argv, const char *name, const char *usage,
+                      const struct cmd_option *opts)
+{
+    enum { OPTS_MAX = 16 };
+    struct option longopts[OPTS_MAX + 2];
+    size_t n = 0;
+    for (; opts[n].name && n < OPTS_MAX; n++)
+        longopts[n] = (struct option){opts[n].name, opts[n].value ? required_argument : no_argument,
+                                      NULL, (int)n + 1};
+    longopts[n] = (struct option){"help", no_argument, NULL, (int)n + 1};
+    longopts[n + 1] = (struct option){NULL, 0, NULL, 0};
+    optind = 1;
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (opt >= 1 && (size_t)opt <= n) {
+            const struct cmd_option *o = &opts[opt - 1];
+            if (o->value)
+                *o->value = optarg;
+            else
+                *o->flag = true;
+        } else if ((size_t)opt == n + 1) {
+            fputs(usage, stdout);
+            return 0;
+        } else {
+            return cmd_usage_error(usage, "%s: unknown or incomplete option %s", name,
+                                   argv[optind - 1]);
+        }
+    }
+    if (optind != argc)
+        return cmd_usage_error(usage, "%s: unexpected argument \"%s\"", name, argv[optind]);
+    return -1;
+}
+
+void cmd_block_stop_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+    signal(SIGPIPE, SIG_IGN);
 }

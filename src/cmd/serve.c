@@ -8,7 +8,6 @@
  */
 #include "cmd/cmd.h"
 
-#include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,13 +16,13 @@
 #include "api/api.h"
 #include "app.h"
 #include "http/server.h"
-#include "jobs/worker.h"
+#include "jobs/jobs.h"
 #include "util/log.h"
 #include "db/merchants.h"
 
 static const char usage[] =
     "usage: chatpay serve [--listen HOST:PORT] [--db URL] [--public-url URL]\n"
-    "                     [--config FILE] [--dev]\n"
+    "                     [--config FILE] [--dev] [--no-workers]\n"
     "\n"
     "  --listen HOST:PORT   address to listen on (CHATPAY_LISTEN; default " CONFIG_DEFAULT_LISTEN
     ")\n"
@@ -33,20 +32,10 @@ static const char usage[] =
     "  --config FILE        INI file with the same settings (CHATPAY_CONFIG)\n"
     "  --dev                development: create a sandbox merchant when the database has\n"
     "                       none and print its API key\n"
+    "  --no-workers         serve HTTP only; background jobs are run by `chatpay worker`\n"
+    "                       processes on the same database\n"
     "\n"
     "Flags override environment variables, which override the file.\n";
-
-enum { OPT_LISTEN = 1, OPT_DB, OPT_PUBLIC_URL, OPT_CONFIG, OPT_DEV, OPT_HELP };
-
-static const struct option options[] = {
-    {"listen", required_argument, NULL, OPT_LISTEN},
-    {"db", required_argument, NULL, OPT_DB},
-    {"public-url", required_argument, NULL, OPT_PUBLIC_URL},
-    {"config", required_argument, NULL, OPT_CONFIG},
-    {"dev", no_argument, NULL, OPT_DEV},
-    {"help", no_argument, NULL, OPT_HELP},
-    {NULL, 0, NULL, 0},
-};
 
 static enum db_status count_txn(struct db_tx *tx, void *cls)
 {
@@ -91,37 +80,17 @@ static bool dev_merchant(struct db *db, const struct config *cfg)
 int cmd_serve(int argc, char **argv)
 {
     const char *listen = NULL, *dburl = NULL, *public_url = NULL, *config = NULL;
-    bool dev = false;
-    optind = 1;
-    opterr = 0;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        switch (opt) {
-        case OPT_LISTEN:
-            listen = optarg;
-            break;
-        case OPT_DB:
-            dburl = optarg;
-            break;
-        case OPT_PUBLIC_URL:
-            public_url = optarg;
-            break;
-        case OPT_CONFIG:
-            config = optarg;
-            break;
-        case OPT_DEV:
-            dev = true;
-            break;
-        case OPT_HELP:
-            fputs(usage, stdout);
-            return 0;
-        default:
-            return cmd_usage_error(usage, "serve: unknown or incomplete option %s",
-                                   argv[optind - 1]);
-        }
-    }
-    if (optind != argc)
-        return cmd_usage_error(usage, "serve: unexpected argument \"%s\"", argv[optind]);
+    bool dev = false, no_workers = false;
+    int rc = cmd_parse_options(argc, argv, "serve", usage,
+                               (const struct cmd_option[]){{"listen", &listen, NULL},
+                                                           {"db", &dburl, NULL},
+                                                           {"public-url", &public_url, NULL},
+                                                           {"config", &config, NULL},
+                                                           {"dev", NULL, &dev},
+                                                           {"no-workers", NULL, &no_workers},
+                                                           {NULL, NULL, NULL}});
+    if (rc >= 0)
+        return rc;
 
     static struct config cfg;
     if (!cmd_config(&cfg, config, dburl))
@@ -143,11 +112,7 @@ int cmd_serve(int argc, char **argv)
     /* Block the stop signals before any thread starts, so that every thread
      * inherits the mask and only sigwait() below receives them. */
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    cmd_block_stop_signals(&stop);
 
     struct db *db = cmd_open_db(&cfg);
     if (!db)
@@ -197,8 +162,11 @@ int cmd_serve(int argc, char **argv)
             return cmd_fail("admin_listen: %s", err);
         }
     }
-    app.workers = workers_start(&app, 2);
-    if (!app.workers) {
+    if (!no_workers) {
+        app.workers = workers_start(&app, &(struct workers_config){.sweeper = true});
+        app.wake = workers_wake;
+    }
+    if (!no_workers && !app.workers) {
         http_server_stop(admin);
         http_server_stop(srv);
         db_close(db);

@@ -24,8 +24,28 @@ enum job_kind {
     JOB_SEND_CANCEL,
     JOB_PAYMENT_QUERY, /* ask the gateway about the link's pending or unanswered operations */
     JOB_REVIEW_SETTLE, /* ask the gateway how a REVIEW payment ended */
-    JOB_AUTO_REVERSE,  /* reverse a REVIEW payment (paymentReviewAutoReversal) */
+    JOB_AUTO_REVERSE,  /* return a payment: a REVIEW one (paymentReviewAutoReversal) or one
+                          the link could not take */
+    JOB_KIND_MAX = JOB_AUTO_REVERSE,
 };
+
+/* The worker pools: each has threads of its own, so that slow calls of one
+ * kind (a merchant's callback URL) never delay another (sending links). */
+enum job_pool { POOL_MESSAGES = 0, POOL_PAYMENTS, POOL_CALLBACKS, POOL_COUNT };
+
+/* The pool a kind of job runs in. */
+static inline enum job_pool job_kind_pool(int kind)
+{
+    switch (kind) {
+    case JOB_PAYMENT_QUERY:
+    case JOB_REVIEW_SETTLE:
+    case JOB_AUTO_REVERSE:
+        return POOL_PAYMENTS;
+    default:
+        return POOL_MESSAGES;
+    }
+}
+
 struct db_job {
     int64_t id;
     char merchant_id[DB_UUID_LEN];
@@ -37,10 +57,14 @@ struct db_job {
 };
 
 struct db_jobs_ops {
-    /* sets j->id */
+    /* sets j->id; the job goes to the pool of its kind (job_kind_pool) */
     enum db_status (*insert)(struct db_tx *tx, struct db_job *j);
-    /* take the next due job and lock it until now + lease (workers: across merchants) */
-    enum db_status (*claim)(struct db_tx *tx, usec_t now, usec_t lease, struct db_job *out);
+    /* take the next due job of a pool and lock it until now + lease
+     * (workers: across merchants) */
+    enum db_status (*claim)(struct db_tx *tx, enum job_pool pool, usec_t now, usec_t lease,
+                            struct db_job *out);
+    /* lock a claimed job until `until` instead */
+    enum db_status (*lease)(struct db_tx *tx, int64_t id, usec_t until);
     /* DB_NO_RESULTS when the job was already complete */
     enum db_status (*complete)(struct db_tx *tx, int64_t id, usec_t now);
     enum db_status (*retry)(struct db_tx *tx, int64_t id, usec_t run_at, const char *error);

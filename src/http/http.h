@@ -22,6 +22,7 @@
 #include "core/fieldspec.h"
 #include "db/db.h"
 #include "util/arena.h"
+#include "util/json.h"
 #include "util/time.h"
 
 struct app;
@@ -113,8 +114,5 @@ enum db_status http_idempotency_store(struct db_tx *tx, struct req *r, int statu
 
 /* The status answered so far (0 before any reply). */
 int req_status(const struct req *r);
-
-/* Helpers for building bodies. */
-json_object *json_time(usec_t t); /* RFC 3339 string */
 
 #endif

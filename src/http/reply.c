@@ -16,13 +16,6 @@
 #include "util/log.h"
 #include "util/utf8.h"
 
-json_object *json_time(usec_t t)
-{
-    char buf[40];
-    time_format_rfc3339(t, buf, sizeof buf);
-    return json_object_new_string(buf);
-}
-
 void reply_header(struct req *r, const char *name, const char *value)
 {
     struct req_private *p = r->priv;

@@ -1,15 +1,14 @@
 /*
- * worker.c — job threads and the expiry sweeper.
+ * worker.c — the worker pools and the sweeper thread (see jobs.h).
  *
- * A job thread claims the next due job (a short write transaction that locks
- * it for JOB_LEASE), runs it with no transaction open, and records the
- * outcome. A thread that dies mid-job leaves the lock to run out, and the job
- * runs again: job handlers are idempotent. Failed runs are retried with
- * exponential backoff up to JOB_MAX_ATTEMPTS, then given up (logged; the
- * job keeps its last error).
+ * A pool's thread claims the next due job of its pool (one write commit that
+ * locks it), runs it with no transaction open, and — unless the runner
+ * recorded and completed it in its own transaction — completes it or
+ * schedules the next try (a second commit). A thread that dies mid-job
+ * leaves the lock to run out, and the job runs again. A job that failed
+ * max_attempts times is given up: completed, with its last error kept, and
+ * an error line in the log.
  */
-#include "jobs/worker.h"
-
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -17,58 +16,93 @@
 #include <time.h>
 
 #include "app.h"
+#include "jobs/jobs.h"
 #include "util/log.h"
-#include "db/idempotency.h"
-#include "db/jobs.h"
 
 enum {
-    WORKERS_MAX = 16,
-    JOB_MAX_ATTEMPTS = 12,
-    POLL_MS = 200,  /* idle job threads look for due jobs this often */
+    THREADS_MAX = 32,
+    POLL_MS = 200,  /* idle threads look for due jobs this often */
     SWEEP_MS = 250, /* the sweeper looks for expired links this often */
     SWEEP_BATCH = 200,
 };
-#define JOB_LEASE        (15LL * 1000000) /* µs a claimed job stays locked; a run ends sooner */
-#define IDEMPOTENCY_KEEP (24LL * 3600 * 1000000) /* µs idempotency records are kept */
-#define JOBS_KEEP        (7LL * 24 * 3600 * 1000000) /* µs finished jobs and sandbox messages are kept */
-#define REPAIR_EVERY     (5LL * 1000000) /* µs between looks for pending payment operations */
-#define PURGE_EVERY      (600LL * 1000000)
+#define CLAIM_LEASE  (60LL * 1000000)  /* µs a claim locks a job before its kind's lease is set */
+#define REPAIR_EVERY (5LL * 1000000)   /* µs between looks for pending payment operations */
+#define PURGE_EVERY  (600LL * 1000000) /* µs between purges */
+
+static const unsigned default_threads[POOL_COUNT] = {
+    [POOL_MESSAGES] = 2,
+    [POOL_PAYMENTS] = 1,
+    [POOL_CALLBACKS] = 4,
+};
+
+struct pool_thread {
+    struct workers *w;
+    enum job_pool pool;
+    pthread_t id;
+};
 
 struct workers {
     struct app *app;
-    pthread_t threads[WORKERS_MAX];
+    struct pool_thread threads[THREADS_MAX];
     unsigned n;
     pthread_t sweeper;
     bool sweeper_started;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t cv;       /* job threads: new jobs, or stop */
+    pthread_cond_t sweep_cv; /* the sweeper: stop only */
     unsigned pending_wakes;
     bool stop;
 };
 
+struct claim_ctx {
+    enum job_pool pool;
+    struct db_job job;
+};
+
 static enum db_status claim_cb(struct db_tx *tx, void *cls)
 {
-    return DB_CALL(tx, jobs, claim, time_now(), JOB_LEASE, (struct db_job *)cls);
+    struct claim_ctx *c = cls;
+    usec_t now = time_now();
+    enum db_status st = DB_CALL(tx, jobs, claim, c->pool, now, CLAIM_LEASE, &c->job);
+    if (st <= 0)
+        return st;
+    const struct job_kind_info *k = job_kind_info(c->job.kind);
+    if (k && k->lease != CLAIM_LEASE) {
+        enum db_status ls = DB_CALL(tx, jobs, lease, c->job.id, now + k->lease);
+        if (ls < 0)
+            return ls;
+    }
+    return st;
 }
 
 struct finish_ctx {
+    const struct job_kind_info *kind;
     const struct db_job *job;
     enum job_result result;
     const char *error;
+    usec_t retry_at;
 };
+
+/* The wait before the next try: the kind's backoff, doubled per failed try,
+ * at most its cap. */
+static usec_t backoff(const struct job_kind_info *k, int attempts)
+{
+    usec_t base = k ? k->backoff : 1000000, cap = k ? k->backoff_cap : 300LL * 1000000;
+    usec_t d = base;
+    for (int i = 1; i < attempts && d < cap; i++)
+        d *= 2;
+    return d < cap ? d : cap;
+}
 
 static enum db_status finish_cb(struct db_tx *tx, void *cls)
 {
     struct finish_ctx *c = cls;
     usec_t now = time_now();
-    if (c->result == JOB_DONE || c->job->attempts >= JOB_MAX_ATTEMPTS)
+    int max = c->kind ? c->kind->max_attempts : 1;
+    if (c->result == JOB_DONE || c->job->attempts >= max)
         return DB_CALL(tx, jobs, complete, c->job->id, now);
-    /* 1 s, 2 s, 4 s ... capped at 5 minutes */
-    int shift = c->job->attempts < 9 ? c->job->attempts - 1 : 8;
-    usec_t delay = (1000000LL << (shift > 0 ? shift : 0));
-    if (delay > 300LL * 1000000)
-        delay = 300LL * 1000000;
-    return DB_CALL(tx, jobs, retry, c->job->id, now + delay, c->error ? c->error : "failed");
+    usec_t at = c->retry_at ? c->retry_at : now + backoff(c->kind, c->job->attempts);
+    return DB_CALL(tx, jobs, retry, c->job->id, at, c->error ? c->error : "failed");
 }
 
 /* Wait until woken, stopped, or `ms` passed. Returns false when stopping. */
@@ -101,94 +135,119 @@ static bool stopping(struct workers *w)
     return s;
 }
 
-static void *job_thread(void *arg)
+static void run_one(struct workers *w, const struct db_job *job)
 {
-    struct workers *w = arg;
+    const struct job_kind_info *k = job_kind_info(job->kind);
+    struct job_ctx jc = {.app = w->app, .job = job, .a = arena_new(0)};
+    enum job_result res = JOB_DONE;
+    if (k) {
+        res = k->run(&jc);
+    } else {
+        log_error("job %lld: unknown kind %d", (long long)job->id, job->kind);
+    }
+    if (res == JOB_RETRY) {
+        log_fields(LOG_WARN, "job failed",
+                   (struct log_field[]){LFI("job", job->id), LFS("kind", k ? k->name : "?"),
+                                        LFI("attempt", job->attempts),
+                                        LFS("error", jc.error ? jc.error : "?")},
+                   4);
+        if (k && job->attempts >= k->max_attempts)
+            log_error("job %lld (%s) given up after %d attempts", (long long)job->id, k->name,
+                      job->attempts);
+    }
+    if (!(res == JOB_DONE && jc.completed)) {
+        struct finish_ctx f = {k, job, res, jc.error, jc.retry_at};
+        if (db_run(w->app->db, DB_WRITE, "job_finish", finish_cb, &f) < 0)
+            log_error("job %lld: could not record the outcome; it will run again",
+                      (long long)job->id);
+    }
+    arena_free(jc.a);
+}
+
+static void *pool_thread_main(void *arg)
+{
+    struct pool_thread *t = arg;
+    struct workers *w = t->w;
     struct db *db = w->app->db;
     while (!stopping(w)) {
-        struct db_job job;
-        enum db_status st = db_run(db, DB_WRITE, "job_claim", claim_cb, &job);
+        struct claim_ctx c = {.pool = t->pool};
+        enum db_status st = db_run(db, DB_WRITE, "job_claim", claim_cb, &c);
         if (st <= 0) {
             if (!idle_wait(w, POLL_MS))
                 break;
             continue;
         }
-        const char *error = NULL;
-        enum job_result res = jobs_run(w->app, &job, &error);
-        if (res == JOB_RETRY)
-            log_warn("job %lld (kind %d, attempt %d) failed: %s", (long long)job.id, job.kind,
-                     job.attempts, error ? error : "?");
-        if (res == JOB_RETRY && job.attempts >= JOB_MAX_ATTEMPTS)
-            log_error("job %lld given up after %d attempts", (long long)job.id, job.attempts);
-        struct finish_ctx f = {&job, res, error};
-        if (db_run(db, DB_WRITE, "job_finish", finish_cb, &f) < 0)
-            log_error("job %lld: could not record the outcome; it will run again",
-                      (long long)job.id);
+        run_one(w, &c.job);
     }
     db_thread_release(db);
     return NULL;
 }
 
-static enum db_status purge_cb(struct db_tx *tx, void *cls)
-{
-    usec_t now = *(usec_t *)cls;
-    enum db_status st = DB_CALL(tx, idempotency, purge, now - IDEMPOTENCY_KEEP);
-    if (st < 0)
-        return st;
-    return DB_CALL(tx, jobs, purge, now - JOBS_KEEP);
-}
-
-static void *sweeper_thread(void *arg)
+static void *sweeper_main(void *arg)
 {
     struct workers *w = arg;
     usec_t last_purge = 0, last_repair = 0;
     while (!stopping(w)) {
         usec_t now = time_now();
         /* keep going while full batches come back */
-        while (jobs_expire_links(w->app, now, SWEEP_BATCH) == SWEEP_BATCH && !stopping(w))
+        while (jobs_expire_links(w->app, SWEEP_BATCH) == SWEEP_BATCH && !stopping(w))
             ;
         if (now - last_repair > REPAIR_EVERY) {
             jobs_repair_payments(w->app, now);
             last_repair = now;
         }
-        if (now - last_purge > PURGE_EVERY) {
-            if (db_run(w->app->db, DB_WRITE, "purge", purge_cb, &now) >= 0)
-                last_purge = now;
-        }
-        struct timespec ts = {0, SWEEP_MS * 1000000L};
-        pthread_mutex_lock(&w->mu);
+        if (now - last_purge > PURGE_EVERY && jobs_purge(w->app, now))
+            last_purge = now;
         struct timespec abs;
         clock_gettime(CLOCK_REALTIME, &abs);
-        abs.tv_nsec += ts.tv_nsec;
+        abs.tv_nsec += SWEEP_MS * 1000000L;
         if (abs.tv_nsec >= 1000000000L) {
             abs.tv_sec++;
             abs.tv_nsec -= 1000000000L;
         }
+        pthread_mutex_lock(&w->mu);
         if (!w->stop)
-            pthread_cond_timedwait(&w->cv, &w->mu, &abs);
+            pthread_cond_timedwait(&w->sweep_cv, &w->mu, &abs);
         pthread_mutex_unlock(&w->mu);
     }
     db_thread_release(w->app->db);
     return NULL;
 }
 
-struct workers *workers_start(struct app *app, unsigned n)
+struct workers *workers_start(struct app *app, const struct workers_config *cfg)
 {
+    /* every kind runs in the pool its rows go to */
+    for (int k = 1; k <= JOB_KIND_MAX; k++) {
+        const struct job_kind_info *info = job_kind_info(k);
+        if (!info || info->pool != job_kind_pool(k)) {
+            log_error("job kind %d has no runner in its pool", k);
+            return NULL;
+        }
+    }
     struct workers *w = calloc(1, sizeof *w);
     if (!w)
         return NULL;
     w->app = app;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
-    if (n > WORKERS_MAX)
-        n = WORKERS_MAX;
-    for (unsigned i = 0; i < n; i++) {
-        if (pthread_create(&w->threads[i], NULL, job_thread, w) != 0)
-            break;
-        w->n++;
+    pthread_cond_init(&w->sweep_cv, NULL);
+    bool ok = true;
+    for (int p = 0; p < POOL_COUNT && ok; p++) {
+        unsigned n = cfg && cfg->threads[p] ? cfg->threads[p] : default_threads[p];
+        for (unsigned i = 0; i < n && w->n < THREADS_MAX; i++) {
+            struct pool_thread *t = &w->threads[w->n];
+            t->w = w;
+            t->pool = (enum job_pool)p;
+            if (pthread_create(&t->id, NULL, pool_thread_main, t) != 0) {
+                ok = false;
+                break;
+            }
+            w->n++;
+        }
     }
-    w->sweeper_started = pthread_create(&w->sweeper, NULL, sweeper_thread, w) == 0;
-    if (!w->n || !w->sweeper_started) {
+    if (ok && (!cfg || cfg->sweeper))
+        ok = w->sweeper_started = pthread_create(&w->sweeper, NULL, sweeper_main, w) == 0;
+    if (!ok) {
         workers_stop(w);
         return NULL;
     }
@@ -199,7 +258,7 @@ void workers_wake(struct workers *w)
 {
     pthread_mutex_lock(&w->mu);
     if (w->pending_wakes < w->n)
-        w->pending_wakes++;
+        w->pending_wakes = w->n; /* every pool: the new job's pool is not known here */
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
 }
@@ -211,12 +270,14 @@ void workers_stop(struct workers *w)
     pthread_mutex_lock(&w->mu);
     w->stop = true;
     pthread_cond_broadcast(&w->cv);
+    pthread_cond_broadcast(&w->sweep_cv);
     pthread_mutex_unlock(&w->mu);
     for (unsigned i = 0; i < w->n; i++)
-        pthread_join(w->threads[i], NULL);
+        pthread_join(w->threads[i].id, NULL);
     if (w->sweeper_started)
         pthread_join(w->sweeper, NULL);
     pthread_cond_destroy(&w->cv);
+    pthread_cond_destroy(&w->sweep_cv);
     pthread_mutex_destroy(&w->mu);
     free(w);
 }

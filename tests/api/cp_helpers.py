@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import requests
 
 # Commands that accept --db URL.
-DB_COMMANDS = {"serve", "migrate", "merchant", "apikey", "integrator"}
+DB_COMMANDS = {"serve", "worker", "migrate", "merchant", "apikey", "integrator"}
 
 API_KEY_RE = re.compile(r"cp_(?:sandbox|live)_[0-9A-Za-z]{43}")
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")

@@ -198,7 +198,8 @@ def test_send_refused_0000(api, key):
     assert r.status_code == 410, r.text
     assert "can no longer be used" in r.text
     r = api.post(CANCEL + ref, key=key)
-    assert r.status_code == 400 and r.body["message"] == "The payment link has expired", r.text
+    assert r.status_code == 400, r.text
+    assert r.body["message"] == "The payment link could not be sent and can no longer be used", r.text
     r = api.post(LINKS, key=key, json=link_body(orderNumber=body["orderNumber"]))
     assert r.status_code == 201, r.text
     # and nothing more happened to the failed one

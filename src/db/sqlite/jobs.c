@@ -22,7 +22,7 @@ enum db_status sqlite_jobs_insert(struct db_tx *tx, struct db_job *j)
 {
     sqlite3_stmt *st = sqlite_stmt(tx, STMT_JOB_INSERT,
                                    "INSERT INTO jobs (merchant_id, kind, link_id, arg, run_at,"
-                                   " created_at) VALUES (?, ?, ?, ?, ?, ?)");
+                                   " created_at, pool) VALUES (?, ?, ?, ?, ?, ?, ?)");
     if (!st)
         return DB_HARD_ERROR;
     sqlite3_bind_text(st, 1, j->merchant_id, -1, SQLITE_TRANSIENT);
@@ -31,24 +31,27 @@ enum db_status sqlite_jobs_insert(struct db_tx *tx, struct db_job *j)
     sqlite3_bind_int64(st, 4, j->arg);
     sqlite3_bind_int64(st, 5, j->run_at);
     sqlite3_bind_int64(st, 6, time_now());
+    sqlite3_bind_int(st, 7, (int)job_kind_pool(j->kind));
     enum db_status s = sqlite_exec_stmt(tx, st, "job insert");
     if (s > 0)
         j->id = sqlite3_last_insert_rowid(((struct sqlite_conn *)tx->conn)->h);
     return s;
 }
 
-enum db_status sqlite_jobs_claim(struct db_tx *tx, usec_t now, usec_t lease, struct db_job *out)
+enum db_status sqlite_jobs_claim(struct db_tx *tx, enum job_pool pool, usec_t now, usec_t lease,
+                                 struct db_job *out)
 {
-    sqlite3_stmt *st =
-        sqlite_stmt(tx, STMT_JOB_CLAIM,
-                    "UPDATE jobs SET locked_until = ?1 + ?2, attempts = attempts + 1"
-                    " WHERE id = (SELECT id FROM jobs WHERE done_at = 0 AND run_at <= ?1"
-                    "             AND locked_until <= ?1 ORDER BY run_at, id LIMIT 1)"
-                    " RETURNING id, merchant_id, kind, link_id, arg, run_at, attempts");
+    sqlite3_stmt *st = sqlite_stmt(
+        tx, STMT_JOB_CLAIM,
+        "UPDATE jobs SET locked_until = ?1 + ?2, attempts = attempts + 1"
+        " WHERE id = (SELECT id FROM jobs WHERE pool = ?3 AND done_at = 0 AND run_at <= ?1"
+        "             AND locked_until <= ?1 ORDER BY run_at, id LIMIT 1)"
+        " RETURNING id, merchant_id, kind, link_id, arg, run_at, attempts");
     if (!st)
         return DB_HARD_ERROR;
     sqlite3_bind_int64(st, 1, now);
     sqlite3_bind_int64(st, 2, lease);
+    sqlite3_bind_int(st, 3, (int)pool);
     int rc = sqlite3_step(st);
     enum db_status s;
     if (rc == SQLITE_ROW) {
@@ -69,6 +72,17 @@ enum db_status sqlite_jobs_claim(struct db_tx *tx, usec_t now, usec_t lease, str
     }
     sqlite3_reset(st);
     return s;
+}
+
+enum db_status sqlite_jobs_lease(struct db_tx *tx, int64_t id, usec_t until)
+{
+    sqlite3_stmt *st =
+        sqlite_stmt(tx, STMT_JOB_LEASE, "UPDATE jobs SET locked_until = ? WHERE id = ?");
+    if (!st)
+        return DB_HARD_ERROR;
+    sqlite3_bind_int64(st, 1, until);
+    sqlite3_bind_int64(st, 2, id);
+    return sqlite_exec_stmt(tx, st, "job lease");
 }
 
 enum db_status sqlite_jobs_complete(struct db_tx *tx, int64_t id, usec_t now)

@@ -225,6 +225,11 @@ const struct sqlite_migration sqlite_migrations[] = {
      "CREATE UNIQUE INDEX payment_ops_one_void ON payment_ops(parent_ref)"
      "  WHERE op = 5 AND (state = 0 OR decision = 1);"
      "ALTER TABLE sandbox_gateway ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;"},
+    {6, "jobs: worker pools",
+     "ALTER TABLE jobs ADD COLUMN pool INTEGER NOT NULL DEFAULT 0;"
+     "UPDATE jobs SET pool = 1 WHERE kind IN (4, 5, 6);"
+     "DROP INDEX jobs_due;"
+     "CREATE INDEX jobs_due ON jobs(pool, run_at) WHERE done_at = 0;"},
 };
 
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];

@@ -53,6 +53,7 @@ enum sqlite_stmt_id {
     STMT_LINK_STATUS_LIST,
     STMT_JOB_INSERT,
     STMT_JOB_CLAIM,
+    STMT_JOB_LEASE,
     STMT_JOB_COMPLETE,
     STMT_JOB_RETRY,
     STMT_JOB_PENDING,
@@ -197,7 +198,9 @@ enum db_status sqlite_sandbox_gw_get(struct db_tx *tx, const char *ref, struct d
 enum db_status sqlite_sandbox_gw_update(struct db_tx *tx, const struct db_sandbox_gw *g);
 
 enum db_status sqlite_jobs_insert(struct db_tx *tx, struct db_job *j);
-enum db_status sqlite_jobs_claim(struct db_tx *tx, usec_t now, usec_t lease, struct db_job *out);
+enum db_status sqlite_jobs_claim(struct db_tx *tx, enum job_pool pool, usec_t now, usec_t lease,
+                                 struct db_job *out);
+enum db_status sqlite_jobs_lease(struct db_tx *tx, int64_t id, usec_t until);
 enum db_status sqlite_jobs_complete(struct db_tx *tx, int64_t id, usec_t now);
 enum db_status sqlite_jobs_retry(struct db_tx *tx, int64_t id, usec_t run_at, const char *error);
 enum db_status sqlite_jobs_count_pending(struct db_tx *tx, int64_t *n);

@@ -14,23 +14,14 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api/links.h"
-#include "api/payments.h"
+#include "gateway/registry.h"
+#include "service/payments.h"
 #include "app.h"
 #include "core/status.h"
 #include "web/page.h"
 #include "db/links.h"
 #include "db/merchants.h"
 #include "db/payments.h"
-
-enum pay_outcome {
-    PAY_GO,        /* a new or resumed operation: send the browser to the gateway */
-    PAY_NO_LINK,   /* unknown token */
-    PAY_GONE,      /* expired, cancelled, unusable */
-    PAY_LOCKED,    /* too many failed attempts */
-    PAY_DONE,      /* already paid, or being confirmed */
-    PAY_NO_GATEWAY /* production merchant without a gateway */
-};
 
 struct pay_ctx {
     struct req *r;
@@ -43,82 +34,11 @@ struct pay_ctx {
     bool resumed;
 };
 
-static void find_pending(void *cls, const struct db_payment_op *op)
-{
-    struct pay_ctx *c = cls;
-    if (op->state == 0 && (op->op == GW_OP_AUTHORIZE || op->op == GW_OP_SALE)) {
-        c->op = *op;
-        c->resumed = true;
-    }
-}
-
-/* Is the link in a state where the customer may (still) pay? */
-static enum pay_outcome payable(const struct db_link *l, const struct db_merchant *m, usec_t now)
-{
-    if (l->payment_status == PAY_SUCCESS || l->payment_status == PAY_REVIEW ||
-        l->payment_status == PAY_UNKNOWN || l->payment_status == PAY_REVERSED ||
-        l->payment_status == PAY_VOIDED)
-        return PAY_DONE;
-    if (l->status == LINK_PAYMENT_LINK_CANCELLED || !l->live || l->expires_at <= now ||
-        (l->page_expires_at && l->page_expires_at <= now))
-        return PAY_GONE;
-    if (l->attempts >= m->max_payment_attempts)
-        return PAY_LOCKED;
-    return PAY_GO;
-}
-
 static enum db_status pay_cb(struct db_tx *tx, void *cls)
 {
     struct pay_ctx *c = cls;
-    struct db_link *l = &c->link;
-    struct arena *a = c->r->arena;
-    c->resumed = false;
-    enum db_status st = DB_CALL(tx, links, get_by_token, c->token, a, l);
-    if (st <= 0) {
-        c->outcome = PAY_NO_LINK;
-        return st < 0 ? st : DB_ROLLBACK;
-    }
-    st = DB_CALL(tx, merchants, get, l->merchant_id, &c->merchant);
-    if (st <= 0)
-        return st < 0 ? st : DB_HARD_ERROR;
-    c->outcome = payable(l, &c->merchant, c->now);
-    if (c->outcome != PAY_GO && c->outcome != PAY_LOCKED)
-        return DB_ROLLBACK;
-    if (!payments_gateway(&c->merchant)) {
-        c->outcome = PAY_NO_GATEWAY;
-        return DB_ROLLBACK;
-    }
-    /* a payment already begun (the customer came back): continue it, even
-     * when it was the last attempt allowed */
-    st = DB_CALL(tx, payments, list, l->merchant_id, l->id, find_pending, c);
-    if (st < 0 || c->resumed) {
-        c->outcome = PAY_GO;
-        return st < 0 ? st : DB_ONE_RESULT;
-    }
-    if (c->outcome == PAY_LOCKED)
-        return DB_ROLLBACK;
-    if (!l->clicked_at) {
-        /* paying counts as opening the link */
-        st = links_first_open(tx, l, &c->merchant, c->now);
-        if (st < 0)
-            return st;
-    }
-    l->attempts++;
-    st = DB_CALL(tx, links, update, l);
-    if (st < 0)
-        return st;
-    struct db_payment_op *op = &c->op;
-    memset(op, 0, sizeof *op);
-    memcpy(op->merchant_id, l->merchant_id, sizeof op->merchant_id);
-    op->link_id = l->id;
-    payments_new_ref(op->ref);
-    op->op = l->transaction_type == TXN_AUTHORIZATION ? GW_OP_AUTHORIZE : GW_OP_SALE;
-    op->amount_minor = l->total_minor;
-    op->created_at = c->now;
-    st = DB_CALL(tx, payments, insert, op);
-    if (st < 0)
-        return st;
-    return st == 0 ? DB_SOFT_ERROR : DB_ONE_RESULT;
+    struct svc s = {.tx = tx, .a = c->r->arena, .now = c->now, .cfg = c->r->app->cfg};
+    return svc_pay_begin(&s, c->token, &c->outcome, &c->link, &c->merchant, &c->op, &c->resumed);
 }
 
 static void reply_not_payable(struct req *r, const struct web_locale *loc, enum pay_outcome o,
@@ -176,12 +96,11 @@ void api_pay(struct req *r)
         .op = (enum gw_operation)c.op.op,
         .return_url = back,
         .base_url = r->app->cfg->public_url,
-        .expires_at =
-            c.op.created_at + (c.merchant.page_ttl_s + PAYMENTS_CHECKOUT_GRACE_S) * 1000000,
+        .expires_at = c.op.created_at + (c.merchant.page_ttl_s + SVC_CHECKOUT_GRACE_S) * 1000000,
     };
     char url[800];
-    const struct gateway_ops *gw = payments_gateway(&c.merchant);
-    if (!gw->begin(r->app->db, &p, url, sizeof url)) {
+    const struct gateway_ops *gw = gateway_for_merchant(&c.merchant);
+    if (!gw || !gw->begin(r->app->db, &p, url, sizeof url)) {
         api_reply_message(r, 503, &loc, "msg.retry.title", web_text(&loc, "msg.retry.pay"));
         return;
     }
@@ -221,8 +140,8 @@ static enum db_status load_cb(struct db_tx *tx, void *cls)
 static enum db_status record_cb(struct db_tx *tx, void *cls)
 {
     struct return_ctx *c = cls;
-    return payments_record(tx, c->r->arena, c->link.merchant_id, c->ref, &c->res, c->now, &c->link,
-                           &c->op);
+    struct svc s = {.tx = tx, .a = c->r->arena, .now = c->now, .cfg = c->r->app->cfg};
+    return svc_payment_record(&s, c->link.merchant_id, c->ref, &c->res, &c->link, &c->op);
 }
 
 void api_pay_return(struct req *r)
@@ -247,7 +166,7 @@ void api_pay_return(struct req *r)
                           web_text(&loc, "msg.payment_not_found.other_link"));
         return;
     }
-    const struct gateway_ops *gw = payments_gateway(&c.merchant);
+    const struct gateway_ops *gw = gateway_for_merchant(&c.merchant);
     /* an operation chatpay closed is asked about again: a gateway that
      * took the payment anyway says so, and it is returned */
     if ((c.op.state == 0 || (c.op.flags & DB_OP_ABANDONED)) && gw) {
@@ -259,7 +178,7 @@ void api_pay_return(struct req *r)
                               web_text(&loc, "msg.retry.confirming"));
             return;
         }
-        links_wake_workers(r->app);
+        app_wake_workers(r->app);
     }
     const char *merchant = c.merchant.name;
     const char *order = c.link.order_number;

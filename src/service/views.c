@@ -1,69 +1,29 @@
 /*
- * links.c — helpers shared by the payment-link endpoints (see links.h).
+ * views.c — the wire format's views of links and payments (see views.h).
  */
-#include "api/links.h"
+#include "service/views.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/payments.h"
-#include "app.h"
+#include "config.h"
 #include "core/currency.h"
 #include "core/status.h"
-#include "jobs/worker.h"
-#include "util/crypto.h"
-#include "db/links.h"
-#include "db/merchants.h"
-#include "db/payments.h"
+#include "service/payments.h"
+#include "util/json.h"
 
-void links_new_ref(char *out)
+const char *svc_link_url(struct svc *s, const char *token)
 {
-    crypto_random_base62(128, out, 22);
+    return arena_printf(s->a, "%s/p/%s", s->cfg->public_url, token);
 }
 
-void links_new_token(char *out)
-{
-    crypto_random_base62(96, out, 17);
-}
-
-const char *links_url(struct req *r, const char *token)
-{
-    return arena_printf(r->arena, "%s/p/%s", r->app->cfg->public_url, token);
-}
-
-void links_wake_workers(struct app *app)
-{
-    if (app->workers)
-        workers_wake(app->workers);
-}
-
-enum db_status links_first_open(struct db_tx *tx, struct db_link *l, const struct db_merchant *m,
-                                usec_t now)
-{
-    l->clicked_at = now;
-    l->expires_at = now + m->click_ttl_s * 1000000;
-    l->page_expires_at = now + m->page_ttl_s * 1000000;
-    l->status = LINK_PAYMENT_LINK_CLICKED;
-    enum db_status st = DB_CALL(tx, links, update, l);
-    if (st < 0)
-        return st;
-    struct db_link_status s = {.status = LINK_PAYMENT_LINK_CLICKED, .created_at = now};
-    return DB_CALL(tx, links, status_append, l->merchant_id, l->id, &s);
-}
-
-json_object *links_amount_json(int64_t minor, const char *currency)
+json_object *svc_amount_json(int64_t minor, const char *currency)
 {
     const struct currency *c = currency_find(currency);
     char text[32];
     money_format(minor, c ? c->exponent : 2, text, sizeof text);
     return json_object_new_double_s(strtod(text, NULL), text);
-}
-
-static void add_string(json_object *o, const char *key, const char *v)
-{
-    if (v)
-        json_object_object_add(o, key, json_object_new_string(v));
 }
 
 struct ops_ctx {
@@ -74,7 +34,7 @@ struct ops_ctx {
 static void add_payment_entry(void *cls, const struct db_payment_op *op)
 {
     struct ops_ctx *c = cls;
-    json_object_array_add(c->list, payments_op_json(op, c->l));
+    json_object_array_add(c->list, svc_op_view(op, c->l));
 }
 
 static void add_status_entry(void *cls, const struct db_link_status *s)
@@ -86,8 +46,8 @@ static void add_status_entry(void *cls, const struct db_link_status *s)
     json_object_object_add(e, "created", json_time(s->created_at));
     if (s->http_code)
         json_object_object_add(e, "httpResponseCode", json_object_new_int(s->http_code));
-    add_string(e, "responseCode", s->response_code);
-    add_string(e, "responseCodeDescription", s->response_desc);
+    json_add_string(e, "responseCode", s->response_code, false);
+    json_add_string(e, "responseCodeDescription", s->response_desc, false);
     json_object_array_add(cls, e);
 }
 
@@ -110,19 +70,21 @@ static json_object *line_items_json(const char *stored, const char *currency)
             json_object_object_add(o, "sku", json_object_get(v));
         if (json_object_object_get_ex(it, "unitPriceMinor", &v))
             json_object_object_add(o, "unitPrice",
-                                   links_amount_json(json_object_get_int64(v), currency));
+                                   svc_amount_json(json_object_get_int64(v), currency));
         if (json_object_object_get_ex(it, "taxAmountMinor", &v))
             json_object_object_add(o, "taxAmount",
-                                   links_amount_json(json_object_get_int64(v), currency));
+                                   svc_amount_json(json_object_get_int64(v), currency));
         json_object_array_add(out, o);
     }
     json_object_put(in);
     return out;
 }
 
-enum db_status links_status_json(struct db_tx *tx, struct arena *a, const struct db_link *l,
-                                 enum db_environment env, json_object **out)
+enum db_status svc_link_view(struct svc *s, const struct db_link *l, enum db_environment env,
+                             json_object **out)
 {
+    struct db_tx *tx = s->tx;
+    struct arena *a = s->a;
     json_object *history = json_object_new_array();
     enum db_status st =
         DB_CALL(tx, links, status_list, l->merchant_id, l->id, a, add_status_entry, history);
@@ -167,16 +129,16 @@ enum db_status links_status_json(struct db_tx *tx, struct arena *a, const struct
         json_object_object_add(o, "paymentStatusTimestamp", json_time(l->payment_status_at));
     if (l->conversion_at)
         json_object_object_add(o, "paymentStatusConversionTime", json_time(l->conversion_at));
-    json_object_object_add(o, "totalAmount", links_amount_json(l->total_minor, l->currency));
-    add_string(o, "receiptLinkRef", l->receipt_ref);
+    json_object_object_add(o, "totalAmount", svc_amount_json(l->total_minor, l->currency));
+    json_add_string(o, "receiptLinkRef", l->receipt_ref, false);
     json_object_object_add(o, "channelName", json_object_new_string(channel_name(l->channel)));
     json_object_object_add(o, "currency", json_object_new_string(l->currency));
     if (l->has_tax)
-        json_object_object_add(o, "taxAmount", links_amount_json(l->tax_minor, l->currency));
+        json_object_object_add(o, "taxAmount", svc_amount_json(l->tax_minor, l->currency));
     if (l->has_subtotal)
         json_object_object_add(o, "subTotalAmount",
-                               links_amount_json(l->subtotal_minor, l->currency));
-    add_string(o, "additionalData", l->additional_data);
+                               svc_amount_json(l->subtotal_minor, l->currency));
+    json_add_string(o, "additionalData", l->additional_data, false);
     if (integrator)
         json_object_object_add(o, "integrator", integrator);
     json_object_object_add(o, "paymentReviewAutoReversal",
@@ -184,9 +146,63 @@ enum db_status links_status_json(struct db_tx *tx, struct arena *a, const struct
     json_object_object_add(o, "transactionType",
                            json_object_new_string(transaction_type_name(l->transaction_type)));
     json_object_object_add(o, "environment", json_object_new_string(db_environment_name(env)));
-    add_string(o, "reconciliationId", l->reconciliation_id);
-    add_string(o, "merchantDescriptor", l->merchant_descriptor);
+    json_add_string(o, "reconciliationId", l->reconciliation_id, false);
+    json_add_string(o, "merchantDescriptor", l->merchant_descriptor, false);
     json_object_object_add(o, "orderLineItems", line_items_json(l->line_items, l->currency));
     *out = o;
     return DB_ONE_RESULT;
+}
+
+json_object *svc_op_view(const struct db_payment_op *op, const struct db_link *l)
+{
+    static const char *const op_names[] = {"",        "Authorization", "Sale",
+                                           "Capture", "Authorization", "Void"};
+    json_object *o = json_object_new_object();
+    json_object_object_add(
+        o, "transactionType",
+        json_object_new_string(op->op >= 1 && op->op <= 5 ? op_names[op->op] : "Sale"));
+    json_object_object_add(o, "totalAmount", svc_amount_json(op->amount_minor, l->currency));
+    json_object_object_add(
+        o, "paymentGatewayDecision",
+        json_object_new_string(op->state ? gw_decision_name(op->decision) : "UNKNOWN"));
+    json_add_string(o, "paymentGatewayReqReferenceNumber", op->request_ref, true);
+    if (op->gateway_at)
+        json_object_object_add(o, "paymentGatewayResponseTimestamp", json_time(op->gateway_at));
+    if (op->response_code)
+        json_object_object_add(o, "paymentGatewayResponseCode",
+                               json_object_new_int(op->response_code));
+    json_add_string(o, "paymentGatewayErrorDecision", op->error_text, true);
+    json_add_string(o, "paymentGatewayAuthReconciliationReferenceNumber", op->auth_ref, true);
+    json_add_string(o, "cardType", op->card_type, true);
+    json_add_string(o, "maskedCardNumber", op->masked_pan, true);
+    json_add_string(o, "cardExpiryDate", op->expiry, true);
+    json_add_string(o, "statusReason", op->note, true);
+    /* the status this operation produced (a capture: the payment stays SUCCESS),
+     * not the link's current one */
+    int status = op->state ? svc_payment_status_after(op, PAY_SUCCESS) : PAY_UNKNOWN;
+    json_object_object_add(o, "paymentStatus", json_object_new_string(payment_status_name(status)));
+    char id[8];
+    snprintf(id, sizeof id, "%d", status);
+    json_object_object_add(o, "paymentStatusId", json_object_new_string(id));
+    return o;
+}
+
+enum db_status svc_link_find_view(struct svc *s, const char *merchant_id, const char *ref,
+                                  const char *order, const char *receipt, json_object **out)
+{
+    struct db_link l;
+    enum db_status st;
+    if (ref)
+        st = DB_CALL(s->tx, links, get_by_ref, merchant_id, ref, s->a, &l);
+    else if (order)
+        st = DB_CALL(s->tx, links, get_by_order, merchant_id, order, s->a, &l);
+    else
+        st = DB_CALL(s->tx, links, get_by_receipt, merchant_id, receipt, s->a, &l);
+    if (st <= 0)
+        return st;
+    struct db_merchant m;
+    st = DB_CALL(s->tx, merchants, get, merchant_id, &m);
+    if (st <= 0)
+        return st < 0 ? st : DB_HARD_ERROR;
+    return svc_link_view(s, &l, m.environment, out);
 }

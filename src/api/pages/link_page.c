@@ -16,10 +16,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "api/links.h"
 #include "app.h"
 #include "core/currency.h"
 #include "core/status.h"
+#include "service/links.h"
 #include "util/origin.h"
 #include "web/logo.h"
 #include "web/page.h"
@@ -47,14 +47,12 @@ static bool is_preview(const char *ua)
     return false;
 }
 
-enum page_outcome { PAGE_OPEN, PAGE_UNKNOWN, PAGE_EXPIRED, PAGE_CANCELLED, PAGE_UNUSABLE };
-
 struct page_ctx {
     struct req *r;
     const char *token;
     bool preview;
     usec_t now;
-    enum page_outcome outcome;
+    enum link_visit outcome;
     struct db_link link;
     struct db_merchant merchant;
 };
@@ -62,36 +60,8 @@ struct page_ctx {
 static enum db_status page_cb(struct db_tx *tx, void *cls)
 {
     struct page_ctx *c = cls;
-    struct db_link *l = &c->link;
-    enum db_status st = DB_CALL(tx, links, get_by_token, c->token, c->r->arena, l);
-    if (st <= 0) {
-        c->outcome = PAGE_UNKNOWN;
-        return st;
-    }
-    st = DB_CALL(tx, merchants, get, l->merchant_id, &c->merchant);
-    if (st <= 0)
-        return st < 0 ? st : DB_HARD_ERROR;
-    if (l->status == LINK_PAYMENT_LINK_CANCELLED) {
-        c->outcome = PAGE_CANCELLED;
-        return DB_ONE_RESULT;
-    }
-    if (l->payment_status != PAY_PENDING && l->payment_status != PAY_FAILED) {
-        c->outcome = PAGE_OPEN; /* paid or being confirmed: the page says so */
-        return DB_ONE_RESULT;
-    }
-    if (l->expires_at <= c->now || l->status == LINK_PAYMENT_URL_EXPIRED) {
-        c->outcome = PAGE_EXPIRED;
-        return DB_ONE_RESULT;
-    }
-    if (!l->live) {
-        c->outcome = PAGE_UNUSABLE;
-        return DB_ONE_RESULT;
-    }
-    c->outcome = PAGE_OPEN;
-    if (l->clicked_at || c->preview)
-        return DB_ONE_RESULT;
-    st = links_first_open(tx, l, &c->merchant, c->now);
-    return st < 0 ? st : DB_ONE_RESULT;
+    struct svc s = {.tx = tx, .a = c->r->arena, .now = c->now, .cfg = c->r->app->cfg};
+    return svc_link_visit(&s, c->token, c->preview, &c->outcome, &c->link, &c->merchant);
 }
 
 void api_page_locale(struct req *r, struct web_locale *out)
@@ -171,21 +141,21 @@ void api_link_page(struct req *r)
     const char *merchant = c.merchant.name;
     const char *new_link = WEB_TEXTF(a, &loc, "msg.new_link", merchant);
     switch (c.outcome) {
-    case PAGE_UNKNOWN:
+    case VISIT_UNKNOWN:
         api_reply_message(r, 404, &loc, "msg.not_found.title",
                           web_text(&loc, "msg.not_found.text"));
         return;
-    case PAGE_EXPIRED:
+    case VISIT_EXPIRED:
         api_reply_message(r, 410, &loc, "msg.expired.title", new_link);
         return;
-    case PAGE_CANCELLED:
+    case VISIT_CANCELLED:
         api_reply_message(r, 410, &loc, "msg.cancelled.title",
                           WEB_TEXTF(a, &loc, "msg.cancelled.text", merchant, c.link.order_number));
         return;
-    case PAGE_UNUSABLE:
+    case VISIT_UNUSABLE:
         api_reply_message(r, 410, &loc, "msg.unusable.title", new_link);
         return;
-    case PAGE_OPEN:
+    case VISIT_OPEN:
         break;
     }
     struct web_link_page p = {

@@ -8,10 +8,8 @@
 
 #include <string.h>
 
-#include "api/links.h"
 #include "app.h"
-#include "db/links.h"
-#include "db/merchants.h"
+#include "service/views.h"
 
 enum { QUERY_MAX = 128 };
 
@@ -24,25 +22,10 @@ struct status_ctx {
 static enum db_status status_cb(struct db_tx *tx, void *cls)
 {
     struct status_ctx *c = cls;
-    const char *mid = c->r->auth.merchant_id;
-    struct arena *a = c->r->arena;
-    struct db_link l;
-    enum db_status st;
-    if (c->ref)
-        st = DB_CALL(tx, links, get_by_ref, mid, c->ref, a, &l);
-    else if (c->order)
-        st = DB_CALL(tx, links, get_by_order, mid, c->order, a, &l);
-    else
-        st = DB_CALL(tx, links, get_by_receipt, mid, c->receipt, a, &l);
-    if (st <= 0)
-        return st;
-    struct db_merchant m;
-    st = DB_CALL(tx, merchants, get, mid, &m);
-    if (st <= 0)
-        return st < 0 ? st : DB_HARD_ERROR;
+    struct svc s = {.tx = tx, .a = c->r->arena, .now = time_now(), .cfg = c->r->app->cfg};
     json_object_put(c->reply);
     c->reply = NULL;
-    return links_status_json(tx, a, &l, m.environment, &c->reply);
+    return svc_link_find_view(&s, c->r->auth.merchant_id, c->ref, c->order, c->receipt, &c->reply);
 }
 
 void api_chat2pay_status(struct req *r)

@@ -1,0 +1,60 @@
+/*
+ * auto_reverse.c — job JOB_AUTO_REVERSE: return a payment at the gateway: one
+ * held for REVIEW on a link that asked for paymentReviewAutoReversal, or one
+ * the link could not take (an orphan: service/payments.c). A void for an
+ * accepted sale, a reversal otherwise, under a reference derived from the
+ * payment's, so that the job run twice returns it once.
+ */
+#include "app.h"
+#include "jobs/common.h"
+#include "jobs/payments_common.h"
+#include "service/payments.h"
+#include "util/log.h"
+
+struct begin_ctx {
+    struct job_ctx *jc;
+    const struct db_payment_op *payment;
+    struct db_payment_op op;
+};
+
+static enum db_status begin_cb(struct db_tx *tx, void *cls)
+{
+    struct begin_ctx *c = cls;
+    struct svc s = job_svc(c->jc, tx);
+    return svc_payment_return_begin(&s, c->payment, &c->op);
+}
+
+enum job_result job_auto_reverse(struct job_ctx *jc)
+{
+    struct db_payment_op op;
+    struct db_merchant m;
+    const struct gateway_ops *gw;
+    if (job_load_payment(jc, &op, &m, &gw) == JOB_RETRY)
+        return JOB_RETRY;
+    bool returnable = op.state == 1 && (op.decision == GW_REVIEW ||
+                                        ((op.flags & DB_OP_ORPHAN) && op.decision == GW_ACCEPT));
+    if (!op.ref[0] || !returnable)
+        return JOB_DONE;
+    struct begin_ctx c = {.jc = jc, .payment = &op};
+    if (db_run(jc->app->db, DB_WRITE, "auto_reverse_begin", begin_cb, &c) < 0) {
+        jc->error = "cannot store the reversal";
+        return JOB_RETRY;
+    }
+    if (c.op.state == 1)
+        return JOB_DONE; /* answered by an earlier run */
+    struct gw_result res;
+    gw->operate(jc->app->db, op.merchant_id, (enum gw_operation)c.op.op, c.op.ref, op.ref,
+                op.amount_minor, &res);
+    if (res.decision == GW_NO_ANSWER) {
+        jc->error = "the gateway has not answered";
+        return JOB_RETRY;
+    }
+    if (res.decision != GW_ACCEPT)
+        log_error("payment %s could not be returned at the gateway (%s); it needs a refund there",
+                  op.ref, res.error_text);
+    if (!job_record_answer(jc, op.merchant_id, c.op.ref, &res)) {
+        jc->error = "cannot record the reversal";
+        return JOB_RETRY;
+    }
+    return JOB_DONE;
+}

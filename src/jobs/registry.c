@@ -1,0 +1,58 @@
+/*
+ * registry.c — every kind of job, as data (see jobs.h).
+ */
+#include "jobs/jobs.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#include "db/db.h"
+
+#define SEC (1000000LL)
+
+static const struct job_kind_info kinds[] = {
+    /* kind, name, runner, lease (longer than the slowest call a runner makes:
+     * providers and gateways are given 10 s), tries, backoff, cap, pool */
+    {JOB_SEND_LINK, "send_link", job_send_link, 15 * SEC, 12, SEC, 300 * SEC, POOL_MESSAGES},
+    {JOB_DELIVERY_RECEIPT, "delivery_receipt", job_delivery_receipt, 15 * SEC, 12, SEC, 300 * SEC,
+     POOL_MESSAGES},
+    {JOB_SEND_CANCEL, "send_cancel", job_send_cancel, 15 * SEC, 12, SEC, 300 * SEC, POOL_MESSAGES},
+    {JOB_PAYMENT_QUERY, "payment_query", job_payment_query, 15 * SEC, 12, SEC, 300 * SEC,
+     POOL_PAYMENTS},
+    {JOB_REVIEW_SETTLE, "review_settle", job_review_settle, 15 * SEC, 12, SEC, 300 * SEC,
+     POOL_PAYMENTS},
+    {JOB_AUTO_REVERSE, "auto_reverse", job_auto_reverse, 15 * SEC, 12, SEC, 300 * SEC,
+     POOL_PAYMENTS},
+};
+
+const struct job_kind_info *job_kind_info(int kind)
+{
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if ((int)kinds[i].kind == kind)
+            return &kinds[i];
+    return NULL;
+}
+
+const char *job_pool_name(enum job_pool pool)
+{
+    static const char *const names[POOL_COUNT] = {"messages", "payments", "callbacks"};
+    return (unsigned)pool < POOL_COUNT ? names[pool] : "?";
+}
+
+enum db_status job_finish_in(struct db_tx *tx, struct job_ctx *jc)
+{
+    enum db_status st = DB_CALL(tx, jobs, complete, jc->job->id, time_now());
+    if (st < 0)
+        return st;
+    return st == 0 ? DB_ROLLBACK : DB_ONE_RESULT;
+}
+
+enum job_result job_recorded(struct job_ctx *jc, enum db_status st)
+{
+    if (st >= 0 || st == DB_ROLLBACK) { /* DB_ROLLBACK: an earlier run recorded it */
+        jc->completed = true;
+        return JOB_DONE;
+    }
+    jc->error = "cannot record the outcome";
+    return JOB_RETRY;
+}

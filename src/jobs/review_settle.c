@@ -1,0 +1,22 @@
+/*
+ * review_settle.c — job JOB_REVIEW_SETTLE: once the review delay has passed,
+ * ask the gateway how a payment held for REVIEW ended, and record it.
+ */
+#include "jobs/common.h"
+#include "jobs/payments_common.h"
+
+enum job_result job_review_settle(struct job_ctx *jc)
+{
+    struct db_payment_op op;
+    struct db_merchant m;
+    const struct gateway_ops *gw;
+    if (job_load_payment(jc, &op, &m, &gw) == JOB_RETRY)
+        return JOB_RETRY;
+    if (!op.ref[0] || op.state != 1 || op.decision != GW_REVIEW)
+        return JOB_DONE;
+    if (!job_ask_and_record(jc, gw, op.merchant_id, op.ref)) {
+        jc->error = "the gateway has not decided yet";
+        return JOB_RETRY;
+    }
+    return JOB_DONE;
+}

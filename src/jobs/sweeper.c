@@ -1,0 +1,177 @@
+/*
+ * sweeper.c — what the sweeper thread does, besides jobs: expire links whose
+ * time is up, repair payment operations left pending (a crash between a
+ * gateway call and its record, a checkout nobody completed), and drop old
+ * records.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "app.h"
+#include "db/idempotency.h"
+#include "gateway/registry.h"
+#include "jobs/common.h"
+#include "service/links.h"
+#include "service/payments.h"
+#include "util/log.h"
+
+/* How long a pending operation waits before the sweep asks about it, and how
+ * far back it looks (µs). */
+#define REPAIR_AFTER     (5LL * 1000000)
+#define REPAIR_WINDOW    (24LL * 3600 * 1000000)
+#define IDEMPOTENCY_KEEP (24LL * 3600 * 1000000)     /* idempotency records are kept */
+#define JOBS_KEEP        (7LL * 24 * 3600 * 1000000) /* finished jobs and sandbox messages */
+
+enum { REPAIR_MAX = 32 };
+
+/* ---- expiry ----------------------------------------------------------------------------- */
+
+struct expire_ctx {
+    struct app *app;
+    struct arena *a;
+    int limit, listed, expired;
+};
+
+static enum db_status expire_cb(struct db_tx *tx, void *cls)
+{
+    struct expire_ctx *c = cls;
+    struct svc s = {.tx = tx, .a = c->a, .now = time_now(), .cfg = c->app->cfg};
+    return svc_links_expire_due(&s, c->limit, &c->listed, &c->expired);
+}
+
+int jobs_expire_links(struct app *app, int limit)
+{
+    struct expire_ctx c = {.app = app, .a = arena_new(0), .limit = limit};
+    enum db_status st = db_run(app->db, DB_WRITE, "expire_links", expire_cb, &c);
+    arena_free(c.a);
+    return st < 0 ? -1 : c.listed;
+}
+
+/* ---- repair ----------------------------------------------------------------------------- */
+
+struct pending {
+    struct db_payment_op ops[REPAIR_MAX];
+    int n;
+    usec_t now;
+};
+
+static void collect(void *cls, const struct db_payment_op *op)
+{
+    struct pending *p = cls;
+    if (p->n < REPAIR_MAX)
+        p->ops[p->n++] = *op;
+}
+
+static enum db_status list_cb(struct db_tx *tx, void *cls)
+{
+    struct pending *p = cls;
+    p->n = 0;
+    return DB_CALL(tx, payments, list_pending, p->now - REPAIR_WINDOW, p->now - REPAIR_AFTER,
+                   REPAIR_MAX, collect, p);
+}
+
+struct merchant_ctx {
+    const char *id;
+    struct db_merchant m;
+};
+
+static enum db_status merchant_cb(struct db_tx *tx, void *cls)
+{
+    struct merchant_ctx *c = cls;
+    return DB_CALL(tx, merchants, get, c->id, &c->m);
+}
+
+struct abandon_ctx {
+    struct job_ctx *jc;
+    const struct db_payment_op *op;
+};
+
+static enum db_status abandon_cb(struct db_tx *tx, void *cls)
+{
+    struct abandon_ctx *c = cls;
+    struct svc s = job_svc(c->jc, tx);
+    struct db_link l;
+    struct db_payment_op out;
+    return svc_payment_close_abandoned(&s, c->op->merchant_id, c->op->ref, &l, &out);
+}
+
+/* A checkout the customer never completed: closed at the gateway first, so
+ * that no payment can follow, then here. A gateway that took the payment
+ * meanwhile gives its answer, which is recorded instead. */
+static bool abandon(struct job_ctx *jc, const struct gateway_ops *gw,
+                    const struct db_payment_op *op)
+{
+    struct gw_result res;
+    enum gw_cancel gc = gw->cancel(jc->app->db, op->merchant_id, op->ref, &res);
+    if (gc == GW_CANCEL_FAILED)
+        return false;
+    if (gc == GW_CANCEL_COMPLETED)
+        return job_record_answer(jc, op->merchant_id, op->ref, &res);
+    struct abandon_ctx c = {.jc = jc, .op = op};
+    bool ok = db_run(jc->app->db, DB_WRITE, "payment_abandon", abandon_cb, &c) >= 0;
+    if (!ok)
+        log_warn("payment operation %s: could not be closed", op->ref);
+    return ok;
+}
+
+/* Repeat a capture, reverse or void whose answer was lost, under the same
+ * reference: the gateway does it at most once and answers again. */
+static bool redo_and_record(struct job_ctx *jc, const struct gateway_ops *gw,
+                            const struct db_payment_op *op)
+{
+    struct gw_result res;
+    gw->operate(jc->app->db, op->merchant_id, (enum gw_operation)op->op, op->ref, op->parent_ref,
+                op->amount_minor, &res);
+    if (res.decision == GW_NO_ANSWER)
+        return false;
+    return job_record_answer(jc, op->merchant_id, op->ref, &res);
+}
+
+int jobs_repair_payments(struct app *app, usec_t now)
+{
+    struct pending p = {.now = now};
+    if (db_run(app->db, DB_READ, "repair_list", list_cb, &p) < 0)
+        return -1;
+    struct job_ctx jc = {.app = app, .a = arena_new(0)};
+    int done = 0;
+    for (int i = 0; i < p.n; i++) {
+        const struct db_payment_op *op = &p.ops[i];
+        struct merchant_ctx m = {.id = op->merchant_id};
+        if (db_run(app->db, DB_READ, "repair_merchant", merchant_cb, &m) <= 0)
+            continue;
+        const struct gateway_ops *gw = gateway_for_merchant(&m.m);
+        if (!gw)
+            continue;
+        bool payment = op->op == GW_OP_AUTHORIZE || op->op == GW_OP_SALE;
+        if (!payment) {
+            done += redo_and_record(&jc, gw, op);
+            continue;
+        }
+        if (job_ask_and_record(&jc, gw, op->merchant_id, op->ref)) {
+            done++;
+            continue;
+        }
+        /* still no answer: a checkout open longer than the payment page can
+         * live, plus a grace, was abandoned */
+        if (now - op->created_at > (m.m.page_ttl_s + SVC_CHECKOUT_GRACE_S) * 1000000)
+            done += abandon(&jc, gw, op);
+    }
+    arena_free(jc.a);
+    return done;
+}
+
+/* ---- purge ------------------------------------------------------------------------------ */
+
+static enum db_status purge_cb(struct db_tx *tx, void *cls)
+{
+    usec_t now = *(usec_t *)cls;
+    enum db_status st = DB_CALL(tx, idempotency, purge, now - IDEMPOTENCY_KEEP);
+    if (st < 0)
+        return st;
+    return DB_CALL(tx, jobs, purge, now - JOBS_KEEP);
+}
+
+bool jobs_purge(struct app *app, usec_t now)
+{
+    return db_run(app->db, DB_WRITE, "purge", purge_cb, &now) >= 0;
+}

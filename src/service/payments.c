@@ -1,0 +1,564 @@
+/*
+ * payments.c — payment transitions (see payments.h).
+ *
+ * A link's payment status moves by core/payment_fsm.h. The gateway's
+ * answers map to its events:
+ *   authorize/sale  ACCEPT → ACCEPTED, DECLINE/ERROR → DECLINED,
+ *                   REVIEW → HELD, no answer → NO_ANSWER (asked again by a job)
+ *   REVIEW later decided by the gateway → REVIEW_ACCEPTED / REVIEW_DECLINED
+ *   capture ACCEPT → CAPTURED; reverse ACCEPT → REVERSED; void ACCEPT → VOIDED
+ * A payment attempt's answer is always in the link's history; a follow-up's
+ * only when it changes the payment status.
+ */
+#include "service/payments.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/currency.h"
+#include "core/payment_fsm.h"
+#include "core/status.h"
+#include "gateway/registry.h"
+#include "service/links.h"
+#include "util/crypto.h"
+
+/* Delay of the first query of an unanswered payment, µs. */
+#define QUERY_DELAY (2LL * 1000000)
+
+void svc_new_op_ref(char *out)
+{
+    char r[20];
+    crypto_random_base62(96, r, 17);
+    snprintf(out, DB_REF_LEN, "op_%s", r);
+}
+
+static bool is_payment(const struct db_payment_op *op)
+{
+    return op->op == GW_OP_AUTHORIZE || op->op == GW_OP_SALE;
+}
+
+/* Does this decision leave the customer's money held at the gateway? */
+static bool holds_money(enum gw_decision d)
+{
+    return d == GW_ACCEPT || d == GW_REVIEW;
+}
+
+int svc_payment_status_after(const struct db_payment_op *op, int current)
+{
+    bool payment = is_payment(op);
+    switch (op->decision) {
+    case GW_ACCEPT:
+        if (payment)
+            return PAY_SUCCESS;
+        if (op->op == GW_OP_REVERSE)
+            return PAY_REVERSED;
+        if (op->op == GW_OP_VOID)
+            return PAY_VOIDED;
+        return current; /* a capture keeps SUCCESS */
+    case GW_DECLINE:
+    case GW_ERROR:
+        return payment ? PAY_FAILED : current;
+    case GW_REVIEW:
+        return payment ? PAY_REVIEW : current;
+    default:
+        return payment ? PAY_UNKNOWN : current;
+    }
+}
+
+/* The payment event an answer to operation `op` is; -1 for a follow-up the
+ * gateway did not accept (it changes nothing). */
+static int answer_event(const struct db_payment_op *op, enum gw_decision d, bool conversion)
+{
+    if (is_payment(op)) {
+        switch (d) {
+        case GW_ACCEPT:
+            return conversion ? PAY_E_REVIEW_ACCEPTED : PAY_E_ACCEPTED;
+        case GW_REVIEW:
+            return PAY_E_HELD;
+        case GW_DECLINE:
+        case GW_ERROR:
+            return conversion ? PAY_E_REVIEW_DECLINED : PAY_E_DECLINED;
+        default:
+            return PAY_E_NO_ANSWER;
+        }
+    }
+    if (d != GW_ACCEPT)
+        return -1;
+    return op->op == GW_OP_CAPTURE ? PAY_E_CAPTURED
+           : op->op == GW_OP_VOID  ? PAY_E_VOIDED
+                                   : PAY_E_REVERSED;
+}
+
+static void copy_result(struct db_payment_op *op, const struct gw_result *res, usec_t now)
+{
+    op->state = 1;
+    op->decision = res->decision;
+    op->response_code = res->response_code;
+    snprintf(op->request_ref, sizeof op->request_ref, "%s", res->request_ref);
+    snprintf(op->auth_ref, sizeof op->auth_ref, "%s", res->auth_ref);
+    snprintf(op->card_type, sizeof op->card_type, "%s", res->card_type);
+    snprintf(op->masked_pan, sizeof op->masked_pan, "%s", res->masked_pan);
+    snprintf(op->expiry, sizeof op->expiry, "%s", res->expiry);
+    snprintf(op->error_text, sizeof op->error_text, "%s", res->error_text);
+    op->gateway_at = res->at ? res->at : now;
+    op->updated_at = now;
+}
+
+static enum db_status payment_entry(struct svc *s, const struct db_link *l, const char *code,
+                                    const char *desc)
+{
+    return svc_history(s, l,
+                       &(struct svc_entry){.status = LINK_PAYMENT_STATUS_RECEIVED,
+                                           .http = code ? 200 : 0,
+                                           .code = code,
+                                           .desc = desc});
+}
+
+/* ---- the customer pays ---------------------------------------------------------------- */
+
+static void find_pending(void *cls, const struct db_payment_op *op)
+{
+    struct db_payment_op *out = cls;
+    if (op->state == 0 && is_payment(op))
+        *out = *op;
+}
+
+enum db_status svc_pay_begin(struct svc *s, const char *token, enum pay_outcome *out,
+                             struct db_link *l, struct db_merchant *m, struct db_payment_op *op,
+                             bool *resumed)
+{
+    *resumed = false;
+    enum db_status st = DB_CALL(s->tx, links, get_by_token, token, s->a, l);
+    if (st <= 0) {
+        *out = PAY_NO_LINK;
+        return st < 0 ? st : DB_ROLLBACK;
+    }
+    st = DB_CALL(s->tx, merchants, get, l->merchant_id, m);
+    if (st <= 0)
+        return st < 0 ? st : DB_HARD_ERROR;
+    if (payment_fsm(l->payment_status, PAY_E_BEGIN)->verdict == FSM_REFUSE) {
+        *out = PAY_DONE;
+        return DB_ROLLBACK;
+    }
+    if (link_state_final(link_state_from_status(l->status)) || !l->live ||
+        l->expires_at <= s->now || (l->page_expires_at && l->page_expires_at <= s->now)) {
+        *out = PAY_GONE;
+        return DB_ROLLBACK;
+    }
+    if (!gateway_configured(m)) {
+        *out = PAY_NO_GATEWAY;
+        return DB_ROLLBACK;
+    }
+    /* a payment already begun (the customer came back): continue it, even
+     * when it was the last attempt allowed */
+    memset(op, 0, sizeof *op);
+    st = DB_CALL(s->tx, payments, list, l->merchant_id, l->id, find_pending, op);
+    if (st < 0)
+        return st;
+    if (op->ref[0]) {
+        *resumed = true;
+        *out = PAY_GO;
+        return DB_ONE_RESULT;
+    }
+    if (l->attempts >= m->max_payment_attempts) {
+        *out = PAY_LOCKED;
+        return DB_ROLLBACK;
+    }
+    /* paying counts as opening the link */
+    st = svc_link_open(s, l, m);
+    if (st < 0)
+        return st;
+    l->attempts++;
+    st = DB_CALL(s->tx, links, update, l);
+    if (st < 0)
+        return st;
+    memcpy(op->merchant_id, l->merchant_id, sizeof op->merchant_id);
+    op->link_id = l->id;
+    svc_new_op_ref(op->ref);
+    op->op = l->transaction_type == TXN_AUTHORIZATION ? GW_OP_AUTHORIZE : GW_OP_SALE;
+    op->amount_minor = l->total_minor;
+    op->created_at = s->now;
+    st = DB_CALL(s->tx, payments, insert, op);
+    if (st < 0)
+        return st;
+    *out = PAY_GO;
+    return st == 0 ? DB_SOFT_ERROR : DB_ONE_RESULT;
+}
+
+/* ---- recording answers ---------------------------------------------------------------- */
+
+/* Why the link cannot take a payment the gateway has just accepted for it
+ * (NULL: it can). `late`: the operation had been closed as abandoned. */
+static enum db_status orphan_reason(struct svc *s, const struct db_link *l, bool late,
+                                    const char **why)
+{
+    *why = NULL;
+    if (late) {
+        *why = "the checkout had been closed";
+        return DB_ONE_RESULT;
+    }
+    switch (l->payment_status) {
+    case PAY_SUCCESS:
+    case PAY_REVIEW:
+        *why = "the link had already been paid";
+        return DB_ONE_RESULT;
+    case PAY_REVERSED:
+    case PAY_VOIDED:
+        *why = "the link's payment had already been returned";
+        return DB_ONE_RESULT;
+    default:
+        break;
+    }
+    if (!l->live) {
+        enum link_state state = link_state_from_status(l->status);
+        *why = state == LINK_S_CANCELLED     ? "the link had been cancelled"
+               : state == LINK_S_SEND_FAILED ? "the link could not be sent"
+                                             : "the link had expired";
+        return DB_ONE_RESULT;
+    }
+    enum order_block block;
+    char ref[DB_REF_LEN];
+    enum db_status st = DB_CALL(s->tx, links, order_block, l->merchant_id, l->order_number, l->id,
+                                s->now, &block, ref);
+    if (st < 0)
+        return st;
+    if (block == ORDER_PAID)
+        *why = arena_printf(s->a, "the order had been paid with payment link %s", ref);
+    else if (block == ORDER_IN_PROGRESS)
+        *why = arena_printf(s->a, "the order had a payment in progress on payment link %s", ref);
+    return DB_ONE_RESULT;
+}
+
+enum gw_operation svc_payment_return_op(const struct db_payment_op *payment)
+{
+    return payment->op == GW_OP_SALE && payment->decision == GW_ACCEPT ? GW_OP_VOID : GW_OP_REVERSE;
+}
+
+/* Does the link have a payment of its own: one running, or one the gateway
+ * accepted or holds for review that is not an orphan? */
+static void find_own_payment(void *cls, const struct db_payment_op *op)
+{
+    bool *own = cls;
+    if (is_payment(op) && !(op->flags & DB_OP_ORPHAN) &&
+        (op->state == 0 || op->decision == GW_ACCEPT || op->decision == GW_REVIEW))
+        *own = true;
+}
+
+/* A reversal or void of an orphan payment was answered: the link keeps a
+ * payment of its own (it was paid otherwise), else it shows the return. */
+static enum db_status record_return(struct svc *s, struct db_link *l,
+                                    const struct db_payment_op *op)
+{
+    bool own = false;
+    enum db_status st =
+        DB_CALL(s->tx, payments, list, l->merchant_id, l->id, find_own_payment, &own);
+    if (st < 0)
+        return st;
+    if (op->decision == GW_ACCEPT && !own) {
+        l->payment_status = op->op == GW_OP_VOID ? PAY_VOIDED : PAY_REVERSED;
+        l->payment_status_at = s->now;
+        l->live = false;
+        st = DB_CALL(s->tx, links, update, l);
+        if (st < 0)
+            return st;
+    }
+    const char *how = op->op == GW_OP_VOID ? "voided" : "reversed";
+    const char *desc =
+        op->decision == GW_ACCEPT
+            ? arena_printf(s->a, "%s: the payment that was not taken has been %s",
+                           gw_decision_name(op->decision), how)
+            : arena_printf(s->a,
+                           "%s: the payment that was not taken could not be %s (%s); it is "
+                           "tried again",
+                           gw_decision_name(op->decision), how, op->error_text);
+    return payment_entry(s, l, arena_printf(s->a, "%d", op->response_code), desc);
+}
+
+/* The gateway holds money the link cannot take: keep the record, say why,
+ * and return the money at once (a job, outside this transaction); the
+ * link's own payment status is not touched. */
+static enum db_status record_orphan(struct svc *s, struct db_link *l, struct db_payment_op *op,
+                                    const char *why)
+{
+    const char *how = svc_payment_return_op(op) == GW_OP_VOID ? "voids" : "reverses";
+    op->flags = (op->flags & ~DB_OP_ABANDONED) | DB_OP_ORPHAN;
+    snprintf(op->note, sizeof op->note, "Not taken: %s; chatpay %s it automatically", why, how);
+    enum db_status st = DB_CALL(s->tx, payments, finish, op);
+    if (st < 0)
+        return st;
+    st = payment_entry(s, l, arena_printf(s->a, "%d", op->response_code),
+                       arena_printf(s->a, "%s, not taken: %s; chatpay %s it",
+                                    gw_decision_name(op->decision), why, how));
+    if (st < 0)
+        return st;
+    st = svc_enqueue(s, l, JOB_AUTO_REVERSE, op->id, s->now);
+    return st < 0 ? st : DB_ONE_RESULT;
+}
+
+enum db_status svc_payment_record(struct svc *s, const char *merchant_id, const char *ref,
+                                  const struct gw_result *res, struct db_link *l,
+                                  struct db_payment_op *op)
+{
+    enum db_status st = DB_CALL(s->tx, payments, get, merchant_id, ref, op);
+    if (st <= 0)
+        return st;
+    st = DB_CALL(s->tx, links, get_by_id, merchant_id, op->link_id, s->a, l);
+    if (st <= 0)
+        return st < 0 ? st : DB_HARD_ERROR;
+    bool payment = is_payment(op);
+    /* the gateway took a payment after chatpay had closed its checkout */
+    bool late =
+        op->state == 1 && payment && (op->flags & DB_OP_ABANDONED) && holds_money(res->decision);
+    bool conversion = op->state == 1 && payment && op->decision == GW_REVIEW &&
+                      !(op->flags & DB_OP_ORPHAN) &&
+                      (res->decision == GW_ACCEPT || res->decision == GW_DECLINE);
+    if (op->state == 1 && !conversion && !late)
+        return DB_ONE_RESULT; /* already recorded */
+    int event = answer_event(op, res->decision, conversion);
+    if (res->decision == GW_NO_ANSWER) {
+        /* still pending: the payment is UNKNOWN until a query finds it */
+        if (event != PAY_E_NO_ANSWER || op->state != 0 ||
+            payment_fsm(l->payment_status, PAY_E_NO_ANSWER)->verdict != FSM_MOVE)
+            return DB_ONE_RESULT;
+        l->payment_status = PAY_UNKNOWN;
+        l->payment_status_at = s->now;
+        st = DB_CALL(s->tx, links, update, l);
+        if (st < 0)
+            return st;
+        st = payment_entry(s, l, NULL, NULL);
+        if (st < 0)
+            return st;
+        st = svc_enqueue(s, l, JOB_PAYMENT_QUERY, op->id, s->now + QUERY_DELAY);
+        return st < 0 ? st : DB_ONE_RESULT;
+    }
+    const char *orphan = NULL;
+    if (payment && !conversion && holds_money(res->decision)) {
+        st = orphan_reason(s, l, late, &orphan);
+        if (st < 0)
+            return st;
+    }
+    copy_result(op, res, s->now);
+    if (orphan)
+        return record_orphan(s, l, op, orphan);
+    st = DB_CALL(s->tx, payments, finish, op);
+    if (st < 0)
+        return st;
+    if (!payment && op->parent_ref[0]) {
+        struct db_payment_op parent;
+        st = DB_CALL(s->tx, payments, get, merchant_id, op->parent_ref, &parent);
+        if (st < 0)
+            return st;
+        if (st > 0 && (parent.flags & DB_OP_ORPHAN))
+            return record_return(s, l, op);
+    }
+    if (event < 0)
+        return DB_ONE_RESULT; /* a follow-up the gateway did not accept */
+    const struct pay_rule *rule = payment_fsm(l->payment_status, (enum pay_event)event);
+    /* a payment attempt's answer is always history; a follow-up's only
+     * when it moves the payment */
+    bool record = rule->verdict == FSM_MOVE || (payment && rule->verdict == FSM_STAY);
+    if (rule->verdict == FSM_MOVE) {
+        l->payment_status = rule->next;
+        if (conversion)
+            l->conversion_at = s->now;
+        /* a paid order keeps its link live (no second link for the order)
+         * until the payment is reversed or voided */
+        if (l->payment_status == PAY_REVERSED || l->payment_status == PAY_VOIDED)
+            l->live = false;
+    }
+    if (record) {
+        l->payment_status_at = s->now;
+        st = DB_CALL(s->tx, links, update, l);
+        if (st < 0)
+            return st;
+        st = payment_entry(s, l, arena_printf(s->a, "%d", op->response_code),
+                           gw_decision_name(op->decision));
+        if (st < 0)
+            return st;
+    }
+    if (event == PAY_E_HELD && rule->verdict == FSM_MOVE) {
+        struct db_merchant m;
+        st = DB_CALL(s->tx, merchants, get, merchant_id, &m);
+        if (st <= 0)
+            return st < 0 ? st : DB_HARD_ERROR;
+        st = l->auto_reversal ? svc_enqueue(s, l, JOB_AUTO_REVERSE, op->id, s->now)
+                              : svc_enqueue(s, l, JOB_REVIEW_SETTLE, op->id,
+                                            s->now + m.review_settle_s * 1000000);
+        if (st < 0)
+            return st;
+    }
+    return DB_ONE_RESULT;
+}
+
+/* ---- the merchant captures or reverses ----------------------------------------------- */
+
+struct followups {
+    struct db_payment_op payment; /* the accepted authorization or sale */
+    bool have_payment;
+    struct db_payment_op capture; /* its accepted capture */
+    bool captured;
+};
+
+static void collect_followups(void *cls, const struct db_payment_op *o)
+{
+    struct followups *f = cls;
+    /* a payment the link could not take is returned by chatpay itself */
+    if (is_payment(o) && o->state == 1 && o->decision == GW_ACCEPT && !(o->flags & DB_OP_ORPHAN)) {
+        f->payment = *o;
+        f->have_payment = true;
+    }
+    if (o->op == GW_OP_CAPTURE && o->state == 1 && o->decision == GW_ACCEPT) {
+        f->capture = *o;
+        f->captured = true;
+    }
+}
+
+/* A reason of the payment table with its "%s" (if any) filled in. */
+static const char *reason_with(struct arena *a, const char *reason, const char *value)
+{
+    const char *at = strstr(reason, "%s");
+    if (!at)
+        return reason;
+    return arena_printf(a, "%.*s%s%s", (int)(at - reason), reason, value, at + 2);
+}
+
+static enum db_status refuse(const char **refused, const char *why)
+{
+    *refused = why;
+    return DB_ROLLBACK;
+}
+
+enum db_status svc_payment_op_begin(struct svc *s, const char *merchant_id, const char *ref,
+                                    bool capture, const struct money_dec *amount, struct db_link *l,
+                                    struct db_merchant *m, struct db_payment_op *op,
+                                    const char **refused)
+{
+    struct arena *a = s->a;
+    *refused = NULL;
+    enum db_status st = DB_CALL(s->tx, links, get_by_ref, merchant_id, ref, a, l);
+    if (st <= 0)
+        return st;
+    st = DB_CALL(s->tx, merchants, get, l->merchant_id, m);
+    if (st <= 0)
+        return st < 0 ? st : DB_HARD_ERROR;
+    struct followups f = {0};
+    st = DB_CALL(s->tx, payments, list, l->merchant_id, l->id, collect_followups, &f);
+    if (st < 0)
+        return st;
+    const struct pay_rule *rule =
+        payment_fsm(l->payment_status, capture ? PAY_E_CAPTURE : PAY_E_REVERSE);
+    const char *status = payment_status_name(l->payment_status);
+    if (rule->verdict == FSM_REFUSE)
+        return refuse(refused, reason_with(a, rule->reason, status));
+    if (!f.have_payment) /* SUCCESS, but only from a payment being returned */
+        return refuse(
+            refused,
+            reason_with(a,
+                        payment_fsm(PAY_PENDING, capture ? PAY_E_CAPTURE : PAY_E_REVERSE)->reason,
+                        status));
+    memset(op, 0, sizeof *op);
+    memcpy(op->merchant_id, l->merchant_id, sizeof op->merchant_id);
+    op->link_id = l->id;
+    svc_new_op_ref(op->ref);
+    op->created_at = s->now;
+    if (capture) {
+        if (f.payment.op != GW_OP_AUTHORIZE)
+            return refuse(refused, "Only an authorization can be captured; this payment was a "
+                                   "Sale");
+        if (f.captured)
+            return refuse(refused, "The authorization has already been captured");
+        int64_t minor = f.payment.amount_minor;
+        if (amount) {
+            const struct currency *cur = currency_find(l->currency);
+            enum money_status ms = money_to_minor(amount, cur ? cur->exponent : 2, &minor);
+            if (ms == MONEY_TOO_PRECISE)
+                return refuse(refused, arena_printf(a,
+                                                    "amount: has more decimal places than %s "
+                                                    "allows",
+                                                    l->currency));
+            if (ms != MONEY_OK || minor <= 0)
+                return refuse(refused, "amount: must be greater than 0");
+            if (minor > f.payment.amount_minor)
+                return refuse(refused, "amount: must not exceed the authorized amount");
+        }
+        op->op = GW_OP_CAPTURE;
+        op->amount_minor = minor;
+    } else {
+        /* settled: a sale or capture older than the settlement delay */
+        const struct db_payment_op *money = f.captured ? &f.capture : &f.payment;
+        bool moved = f.captured || f.payment.op == GW_OP_SALE;
+        if (moved && money->gateway_at + m->settlement_delay_s * 1000000 <= s->now)
+            return refuse(refused, "The payment has been settled and cannot be reversed; a "
+                                   "refund is needed (at the payment gateway)");
+        op->op = moved ? GW_OP_VOID : GW_OP_REVERSE;
+        op->amount_minor = money->amount_minor;
+    }
+    snprintf(op->parent_ref, sizeof op->parent_ref, "%s",
+             f.captured && op->op == GW_OP_VOID ? f.capture.ref : f.payment.ref);
+    st = DB_CALL(s->tx, payments, insert, op);
+    if (st < 0)
+        return st;
+    if (st == 0)
+        return refuse(refused, "Another capture, reversal or void of this payment is in "
+                               "progress or has been done");
+    return DB_ONE_RESULT;
+}
+
+/* ---- closing and returning ------------------------------------------------------------ */
+
+enum db_status svc_payment_close_abandoned(struct svc *s, const char *merchant_id, const char *ref,
+                                           struct db_link *l, struct db_payment_op *op)
+{
+    enum db_status st = DB_CALL(s->tx, payments, get, merchant_id, ref, op);
+    if (st <= 0)
+        return st;
+    if (op->state != 0)
+        return DB_ONE_RESULT; /* answered meanwhile */
+    st = DB_CALL(s->tx, links, get_by_id, merchant_id, op->link_id, s->a, l);
+    if (st <= 0)
+        return st < 0 ? st : DB_HARD_ERROR;
+    op->state = 1;
+    op->decision = GW_ERROR;
+    op->flags |= DB_OP_ABANDONED;
+    snprintf(op->error_text, sizeof op->error_text, "checkout abandoned by the customer");
+    snprintf(op->note, sizeof op->note,
+             "Closed by chatpay: the customer did not complete the checkout; nothing was charged");
+    op->updated_at = s->now;
+    st = DB_CALL(s->tx, payments, finish, op);
+    if (st < 0)
+        return st;
+    /* a payment shown as UNKNOWN (its answer was lost) now has its outcome */
+    if (is_payment(op) && payment_fsm(l->payment_status, PAY_E_ABANDONED)->verdict == FSM_MOVE) {
+        l->payment_status = payment_fsm(l->payment_status, PAY_E_ABANDONED)->next;
+        l->payment_status_at = s->now;
+        st = DB_CALL(s->tx, links, update, l);
+        if (st < 0)
+            return st;
+        st = payment_entry(s, l, NULL, "closed at the gateway without a payment");
+        if (st < 0)
+            return st;
+    }
+    return DB_ONE_RESULT;
+}
+
+enum db_status svc_payment_return_begin(struct svc *s, const struct db_payment_op *payment,
+                                        struct db_payment_op *op)
+{
+    memset(op, 0, sizeof *op);
+    memcpy(op->merchant_id, payment->merchant_id, sizeof op->merchant_id);
+    op->link_id = payment->link_id;
+    snprintf(op->ref, sizeof op->ref, "rv_%.26s", payment->ref + 3);
+    snprintf(op->parent_ref, sizeof op->parent_ref, "%s", payment->ref);
+    op->op = svc_payment_return_op(payment);
+    op->amount_minor = payment->amount_minor;
+    op->created_at = s->now;
+    if (payment->flags & DB_OP_ORPHAN)
+        snprintf(op->note, sizeof op->note, "Returns %s, which the link could not take",
+                 payment->ref);
+    enum db_status st = DB_CALL(s->tx, payments, insert, op);
+    if (st < 0)
+        return st;
+    if (st == 0) /* begun before: it is there already */
+        st = DB_CALL(s->tx, payments, get, payment->merchant_id, op->ref, op);
+    return st;
+}

@@ -1,0 +1,95 @@
+/*
+ * payments.h — payment transitions: the customer begins a payment, the
+ * gateway's answers are recorded, the merchant captures or reverses, a
+ * checkout nobody completed is closed, a payment the link cannot take is
+ * returned (see service.h). Every gateway call itself is made by the caller
+ * with no transaction open, between two of these.
+ */
+#ifndef CHATPAY_SERVICE_PAYMENTS_H
+#define CHATPAY_SERVICE_PAYMENTS_H
+
+#include <stdbool.h>
+
+#include "core/money.h"
+#include "db/links.h"
+#include "db/merchants.h"
+#include "db/payments.h"
+#include "gateway/gateway.h"
+#include "service/service.h"
+
+/* How long after a payment operation begins its hosted checkout stays open:
+ * the payment page's life plus this grace (seconds). Past it, the repair
+ * sweep closes the checkout at the gateway. */
+#define SVC_CHECKOUT_GRACE_S 300
+
+/* A new operation reference ("op_" + 96 random bits) into out[DB_REF_LEN]. */
+void svc_new_op_ref(char *out);
+
+/* The payment status that an operation's outcome gives a payment that was
+ * `current` (what the operation's log entry shows). */
+int svc_payment_status_after(const struct db_payment_op *op, int current);
+
+/* What the customer's Pay button finds. */
+enum pay_outcome {
+    PAY_GO,         /* a new or resumed operation: send the browser to the gateway */
+    PAY_NO_LINK,    /* unknown token */
+    PAY_GONE,       /* expired, cancelled, unusable, or its page's time ran out */
+    PAY_LOCKED,     /* too many failed attempts */
+    PAY_DONE,       /* already paid, or being confirmed */
+    PAY_NO_GATEWAY, /* the merchant has no payment gateway */
+};
+
+/* The customer presses Pay on link `token`: resumes the attempt still
+ * waiting at the gateway, or stores a new one (counting as the link's first
+ * open when it is). *op is the attempt; *resumed tells which. */
+enum db_status svc_pay_begin(struct svc *s, const char *token, enum pay_outcome *out,
+                             struct db_link *l, struct db_merchant *m, struct db_payment_op *op,
+                             bool *resumed);
+
+/* Record the gateway's answer `res` for the pending operation `ref`: finish
+ * the operation, move the link's payment status (core/payment_fsm.h), add
+ * PAYMENT_STATUS_RECEIVED to its history and queue follow-up jobs (query an
+ * unanswered payment, settle or auto-reverse a REVIEW). An operation that is
+ * already finished is left alone (a repeated answer changes nothing).
+ * GW_NO_ANSWER leaves the operation pending and the payment UNKNOWN.
+ *
+ * A payment the gateway accepted (or holds for review) when its link can no
+ * longer take it — the link expired, was cancelled or is paid already, the
+ * order was paid with another link, or chatpay had closed the checkout — is
+ * an orphan: it is recorded with the reason (DB_OP_ORPHAN, note, a history
+ * entry), the link's payment status is left as it is, and a job returns
+ * the money at once (svc_payment_return_op). An order never keeps two
+ * successful payments. *l and *op receive the state after recording. */
+enum db_status svc_payment_record(struct svc *s, const char *merchant_id, const char *ref,
+                                  const struct gw_result *res, struct db_link *l,
+                                  struct db_payment_op *op);
+
+/* The merchant asks to capture (amount: NULL for all of it) or to reverse
+ * link `ref`'s payment: the rules are checked and the operation stored as
+ * pending; *refused says why not (DB_ROLLBACK), and a link that is not the
+ * merchant's gives DB_NO_RESULTS. */
+enum db_status svc_payment_op_begin(struct svc *s, const char *merchant_id, const char *ref,
+                                    bool capture, const struct money_dec *amount, struct db_link *l,
+                                    struct db_merchant *m, struct db_payment_op *op,
+                                    const char **refused);
+
+/* Close a payment operation whose checkout the customer never completed,
+ * after the gateway has closed it too (gateway_ops.cancel): no money moved.
+ * A payment shown as UNKNOWN becomes FAILED. An operation answered
+ * meanwhile is left alone. */
+enum db_status svc_payment_close_abandoned(struct svc *s, const char *merchant_id, const char *ref,
+                                           struct db_link *l, struct db_payment_op *op);
+
+/* The operation that returns a payment chatpay could not take, or that a
+ * link asked to reverse when held for review: a void of an accepted sale,
+ * else a reversal. */
+enum gw_operation svc_payment_return_op(const struct db_payment_op *payment);
+
+/* Store the operation that returns `payment` (an orphan, or a REVIEW payment
+ * with paymentReviewAutoReversal) as pending, under a reference derived
+ * from the payment's so that doing it again returns it once. *op receives
+ * it (also when it existed already). */
+enum db_status svc_payment_return_begin(struct svc *s, const struct db_payment_op *payment,
+                                        struct db_payment_op *op);
+
+#endif
