@@ -16,7 +16,7 @@ VARIANT ?= release
 CC      ?= cc
 PYTHON  ?= /usr/bin/python3
 
-PKGS     := libmicrohttpd json-c sqlite3 libcrypto inih icu-uc icu-i18n
+PKGS     := libmicrohttpd json-c sqlite3 libcrypto inih icu-uc icu-i18n libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
