@@ -134,6 +134,7 @@ int cmd_serve(int argc, char **argv)
         .max_body = cfg.max_body,
         /* with an admin listener, /metrics is served there only */
         .hide_routes = cfg.admin_listen[0] ? ROUTE_ADMIN : 0,
+        .fallback = api_fallback_family,
     };
     struct http_server *srv =
         http_server_start(&hc, api_routes, api_route_count, &app, err, sizeof err);

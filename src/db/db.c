@@ -219,6 +219,8 @@ static enum db_status run_attempts(struct db *db, struct db_tx *tx, enum db_mode
         if (st < 0) {
             ops->rollback(tx);
             tx->in_txn = false;
+            atomic_fetch_add_explicit(st == DB_SOFT_ERROR ? &db->retries : &db->rollbacks, 1,
+                                      memory_order_relaxed);
             if (st == DB_SOFT_ERROR) {
                 backoff(attempt);
                 continue;
@@ -238,10 +240,19 @@ static enum db_status run_attempts(struct db *db, struct db_tx *tx, enum db_mode
         tx->in_txn = false;
         if (tx->config_changed)
             atomic_fetch_add_explicit(db->epoch, 1, memory_order_acq_rel);
+        atomic_fetch_add_explicit(&db->commits[mode == DB_WRITE], 1, memory_order_relaxed);
         return st;
     }
     log_error("transaction %s: still busy after %d attempts", name, DB_MAX_ATTEMPTS);
     return DB_SOFT_ERROR;
+}
+
+void db_stats(struct db *db, struct db_stats *out)
+{
+    out->read_commits = atomic_load_explicit(&db->commits[0], memory_order_relaxed);
+    out->write_commits = atomic_load_explicit(&db->commits[1], memory_order_relaxed);
+    out->rollbacks = atomic_load_explicit(&db->rollbacks, memory_order_relaxed);
+    out->retries = atomic_load_explicit(&db->retries, memory_order_relaxed);
 }
 
 enum db_status db_run(struct db *db, enum db_mode mode, const char *name, db_txn_cb cb, void *cls)

@@ -81,6 +81,14 @@ uint64_t db_config_epoch(struct db *db);
  * db_run advances the epoch after the commit. */
 void db_tx_config_changed(struct db_tx *tx);
 
+/* Counters of this process's transactions since the database was opened. */
+struct db_stats {
+    uint64_t read_commits, write_commits; /* committed transactions */
+    uint64_t rollbacks;                   /* callbacks that rolled back (refusals, faults) */
+    uint64_t retries;                     /* transient failures tried again */
+};
+void db_stats(struct db *db, struct db_stats *out);
+
 /* The backend's name ("sqlite"). */
 const char *db_backend_name(const struct db *db);
 

@@ -40,7 +40,8 @@ struct db {
     pthread_mutex_t write_lock; /* see db_backend.serialize_writes */
     struct db_tx *all;
     _Atomic uint64_t *epoch; /* shared configuration epoch (see db_config_epoch) */
-    void *epoch_map;         /* backend's mapping of it */
+    _Atomic uint64_t commits[2], rollbacks, retries; /* db_stats; commits by enum db_mode */
+    void *epoch_map;                                 /* backend's mapping of it */
 };
 
 /* The calling thread's connection, opened on first use. NULL on failure. */

@@ -1,13 +1,17 @@
 /*
- * http.h — what endpoint handlers see of the HTTP layer.
+ * http.h — what endpoint handlers and API families see of the HTTP layer.
  *
- * The dispatcher (server.c) does everything common before a handler runs:
- * route lookup (404/405 + Allow), body size limit (413), request id, JSON
- * parsing of the body for routes that take one (400 naming the position),
- * API key authentication (401). A handler then reads its inputs through
- * req_*(), does its work and answers with exactly one reply_*() call. Every
- * allocation of a request comes from r->arena, freed when the response has
- * been sent.
+ * http/ is transport only: it knows routes, requests and replies, not
+ * storage and not the shapes of any API. The dispatcher (server.c) does
+ * everything common before a handler runs: route lookup (404/405 + Allow),
+ * request framing (400), body size limit (413), request id, JSON parsing of
+ * the body for routes that take one (400 naming the position). Everything
+ * that depends on the API a route belongs to comes from the route's family
+ * (struct http_family): authentication, the body of error replies, and
+ * hooks around the handler (such as Idempotency-Key). A handler then reads
+ * its inputs through req_*(), does its work and answers with exactly one
+ * reply_*() call. Every allocation of a request comes from r->arena, freed
+ * when the response has been sent.
  *
  * Only src/http/ includes <microhttpd.h>.
  */
@@ -20,9 +24,7 @@
 
 #include "core/errors.h"
 #include "core/fieldspec.h"
-#include "db/db.h"
 #include "util/arena.h"
-#include "util/json.h"
 #include "util/time.h"
 
 struct app;
@@ -30,9 +32,23 @@ struct req;
 
 typedef void (*handler_fn)(struct req *r);
 
-enum route_auth {
-    AUTH_NONE,    /* public: health, metrics, documents, pages */
-    AUTH_API_KEY, /* Authorization: <key> or Authorization: Bearer <key> */
+/* An API family: what the routes of one API (Chat 2 Pay, the customer
+ * pages, operations, ...) have in common. */
+struct http_family {
+    const char *name;
+    /* Authenticate the request (fill r->auth), or answer (401, 503) and
+     * return false. NULL: public routes. */
+    bool (*authenticate_or_reply)(struct req *r);
+    /* The body of an error reply: `status` and machine `code` from the
+     * error registry, `message`, and the n problems in items (n may be 0).
+     * Calls reply_text() (or reply_json()) once. */
+    void (*render_error)(struct req *r, int status, const char *code, const char *message,
+                         const char *const *items, size_t n);
+    /* Before the handler, after authentication and body parsing: answer and
+     * return false to skip it (NULL: none). */
+    bool (*before_or_reply)(struct req *r);
+    /* After the handler has replied (NULL: none). */
+    void (*after)(struct req *r);
 };
 
 /* route flags */
@@ -48,17 +64,18 @@ struct route {
     const char *method;
     const char *pattern;
     handler_fn handler;
-    enum route_auth auth;
+    const struct http_family *family;
     unsigned flags;
     size_t max_body; /* bytes; 0 → the server default (64 KiB) */
 };
 
-/* The authenticated caller (AUTH_API_KEY routes). */
+/* The authenticated caller (routes whose family authenticates): the
+ * merchant (tenant) it acts for and the credential it used. */
 struct req_auth {
-    char merchant_id[DB_UUID_LEN];
-    char key_id[DB_KEY_ID_LEN];
-    char key_prefix[24];
-    char key_last4[5];
+    char merchant_id[40]; /* a UUID */
+    char key_id[24];      /* the credential's public id */
+    char key_prefix[24];  /* how it starts, for display ("cp_sandbox_") */
+    char key_last4[5];    /* its last four characters, for display */
 };
 
 #define REQ_MAX_PARAMS 4
@@ -83,14 +100,18 @@ struct req {
     json_object *json; /* parsed body (ROUTE_JSON_BODY routes), owned by the request */
     struct req_auth auth;
     bool authenticated;
+    void *family_state; /* the family's own per-request state (its hooks), in the arena */
 
     /* filled by the HTTP layer; handlers do not touch these */
     struct req_private *priv;
 };
 
 /* Inputs. Returned strings live until the request completes. */
-const char *req_param(const struct req *r, const char *name);  /* path parameter */
-const char *req_query(const struct req *r, const char *name);  /* query parameter or NULL */
+const char *req_param(const struct req *r, const char *name); /* path parameter */
+const char *req_query(const struct req *r, const char *name); /* query parameter or NULL */
+/* every query parameter as "name=value&..." (decoded, in the order sent),
+ * NULL when there are none */
+const char *req_query_string(struct req *r);
 const char *req_header(const struct req *r, const char *name); /* request header or NULL */
 const char *req_body(const struct req *r, size_t *len);        /* raw body (may be empty) */
 
@@ -99,20 +120,16 @@ const char *req_body(const struct req *r, size_t *len);        /* raw body (may 
  * the handler sets its own with reply_header(r, "Cache-Control", ...). */
 void reply_json(struct req *r, int status, json_object *body);
 void reply_text(struct req *r, int status, const char *content_type, const char *body, size_t len);
-/* An error from the registry, with an optional message (NULL → the default). */
+/* An error from the registry, with an optional message (NULL → the
+ * default), in the shape of the route's family. */
 void reply_error(struct req *r, enum err_code code, const char *message);
 /* 400 with every problem found by a field spec or a handler rule. */
 void reply_field_errors(struct req *r, const struct field_errors *errs);
 /* Add a header to the reply that this request will send. */
 void reply_header(struct req *r, const char *name, const char *value);
 
-/* Store the reply of an idempotent request inside the handler's own write
- * transaction, so that the record and the effect commit together. A no-op
- * when the request carries no Idempotency-Key. */
-enum db_status http_idempotency_store(struct db_tx *tx, struct req *r, int status,
-                                      const char *body);
-
-/* The status answered so far (0 before any reply). */
+/* The status answered so far (0 before any reply), and the body. */
 int req_status(const struct req *r);
+const char *req_reply_body(const struct req *r, size_t *len);
 
 #endif

@@ -40,10 +40,8 @@ struct req_private {
     size_t nhdr;
     bool queued;
 
-    /* idempotency (ROUTE_IDEMPOTENT routes with an Idempotency-Key header) */
-    const char *idem_key;
-    uint8_t idem_hash[32];
-    bool idem_stored; /* the handler stored its reply in its transaction */
+    /* renders errors of requests that matched no route */
+    const struct http_family *server_fallback;
 };
 
 /* Which routes of the table a listener serves: none with a flag in
@@ -58,15 +56,6 @@ struct route_view {
  * not exist for this listener. */
 size_t route_match(const struct route *routes, size_t n, const struct route_view *view,
                    const char *method, const char *path, struct req *r, const char **allow);
-
-/* Authentication (auth.c): fills r->auth or answers 401/503 itself. */
-bool auth_api_key_or_reply(struct req *r);
-
-/* Idempotency (idempotency.c): before the handler, either claims the key
- * (returns true: run the handler) or answers (replay, 409, 422) and returns
- * false; after the handler, stores the reply unless the handler did. */
-bool idempotency_begin_or_reply(struct req *r);
-void idempotency_end(struct req *r);
 
 /* The connection guard (guard.c): closes connections whose client is too
  * slow with its headers or body, and idle ones near the connection limit. */

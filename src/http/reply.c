@@ -1,13 +1,10 @@
 /*
- * reply.c — building replies and the error bodies of the published API.
+ * reply.c — building replies, error replies included.
  *
- * Error body shapes (chosen by status, see core/errors.h):
- *   400, 409, 413, 415, 422   {"message", "errors": [...], "code"}
- *                             (the spec's BadRequestErrorResponse + code)
- *   401                       {"timestamp", "status", "error", "message", "path"}
- *                             (UnauthorizedErrorResponse)
- *   404, 405, 410, 429, 5xx   {"status": "404 NOT_FOUND", "message", "errors", "code"}
- *                             (NotFoundErrorResponse + code)
+ * An error reply is logged here (client mistakes as warnings, our own faults
+ * as errors) and its body rendered by the route's family (or, for requests
+ * that matched no route, the server's fallback family). Texts are made
+ * well-formed UTF-8 first.
  */
 #include "http/internal.h"
 
@@ -64,36 +61,15 @@ static const char *text(struct req *r, const char *s)
     return utf8_clean(s, arena_alloc(r->arena, cap), cap);
 }
 
-static json_object *error_list(struct req *r, const char *const *items, size_t n)
-{
-    json_object *a = json_object_new_array_ext((int)n);
-    for (size_t i = 0; i < n; i++)
-        json_object_array_add(a, json_object_new_string(text(r, items[i])));
-    return a;
-}
-
 static void reply_error_list(struct req *r, enum err_code code, const char *message,
                              const char *const *items, size_t n)
 {
     const struct err_info *e = err_info(code);
     const char *msg = text(r, message ? message : e->message);
+    const char **clean = n ? arena_alloc(r->arena, n * sizeof *clean) : NULL;
+    for (size_t i = 0; i < n; i++)
+        clean[i] = text(r, items[i]);
     int status = e->http_status;
-    json_object *o = json_object_new_object();
-    if (status == 401) {
-        json_object_object_add(o, "timestamp", json_time(time_now()));
-        json_object_object_add(o, "status", json_object_new_int(status));
-        json_object_object_add(o, "error", json_object_new_string(err_reason(status)));
-        json_object_object_add(o, "message", json_object_new_string(msg));
-        json_object_object_add(o, "path", json_object_new_string(r->path_text));
-    } else {
-        bool bad_request_shape =
-            status == 400 || status == 409 || status == 413 || status == 415 || status == 422;
-        if (!bad_request_shape)
-            json_object_object_add(o, "status", json_object_new_string(err_status_text(status)));
-        json_object_object_add(o, "message", json_object_new_string(msg));
-        json_object_object_add(o, "errors", n ? error_list(r, items, n) : error_list(r, &msg, 1));
-        json_object_object_add(o, "code", json_object_new_string(e->name));
-    }
     if (status >= 500)
         log_error("%s %s → %d: %s", r->method_text, r->path_text, status, msg);
     else if (status != 404 && status != 401)
@@ -101,8 +77,14 @@ static void reply_error_list(struct req *r, enum err_code code, const char *mess
                    (struct log_field[]){LFS("request_id", r->request_id), LFS("code", e->name),
                                         LFS("detail", msg)},
                    3);
-    reply_json(r, status, o);
-    json_object_put(o);
+    const struct http_family *f = r->route ? r->route->family : r->priv->server_fallback;
+    if (f && f->render_error) {
+        f->render_error(r, status, e->name, msg, clean, n);
+        if (r->priv->status)
+            return;
+    }
+    /* no family to render it: the message as text */
+    reply_text(r, status, "text/plain; charset=utf-8", msg, strlen(msg));
 }
 
 void reply_error(struct req *r, enum err_code code, const char *message)

@@ -33,6 +33,7 @@ struct http_server {
     const struct route *routes;
     size_t nroutes;
     struct route_view view;
+    const struct http_family *fallback;
     struct app *app;
     size_t default_max_body;
     _Atomic unsigned dispatched; /* requests past their body, not yet completed */
@@ -59,6 +60,27 @@ const char *req_query(const struct req *r, const char *name)
     return conn_value(r, MHD_GET_ARGUMENT_KIND, name);
 }
 
+struct query_text {
+    struct req *r;
+    char *text;
+};
+
+static enum MHD_Result query_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+    struct query_text *q = cls;
+    q->text = q->text ? arena_printf(q->r->arena, "%s&%s=%s", q->text, key, value ? value : "")
+                      : arena_printf(q->r->arena, "%s=%s", key, value ? value : "");
+    return MHD_YES;
+}
+
+const char *req_query_string(struct req *r)
+{
+    struct query_text q = {.r = r};
+    MHD_get_connection_values(r->priv->conn, MHD_GET_ARGUMENT_KIND, query_cb, &q);
+    return q.text;
+}
+
 const char *req_param(const struct req *r, const char *name)
 {
     for (size_t i = 0; i < r->nparams; i++)
@@ -76,6 +98,12 @@ const char *req_body(const struct req *r, size_t *len)
 int req_status(const struct req *r)
 {
     return r->priv->status;
+}
+
+const char *req_reply_body(const struct req *r, size_t *len)
+{
+    *len = r->priv->resp_len;
+    return r->priv->resp_body ? r->priv->resp_body : "";
 }
 
 /* A request id from the client is kept when it is short and plain. */
@@ -214,6 +242,7 @@ static struct req *req_new(struct http_server *s, struct MHD_Connection *conn, c
         utf8_valid(url) && strlen(url) < 256 ? r->path : utf8_clean(url, arena_alloc(a, 768), 768);
     p->server = s;
     p->conn = conn;
+    p->server_fallback = s->fallback;
 
     const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
     if (rid && plain_id(rid)) {
@@ -392,15 +421,16 @@ static void dispatch(struct req *r)
                     arena_printf(r->arena, "Request body exceeds %zu bytes", p->max_body));
         return;
     }
-    if (r->route->auth == AUTH_API_KEY && !auth_api_key_or_reply(r))
+    const struct http_family *f = r->route->family;
+    if (f->authenticate_or_reply && !f->authenticate_or_reply(r))
         return;
     if ((r->route->flags & ROUTE_JSON_BODY) && !parse_json_or_reply(r))
         return;
-    if ((r->route->flags & ROUTE_IDEMPOTENT) && !idempotency_begin_or_reply(r))
+    if (f->before_or_reply && !f->before_or_reply(r))
         return;
     r->route->handler(r);
-    if (p->idem_key)
-        idempotency_end(r);
+    if (f->after)
+        f->after(r);
     if (!p->status) {
         log_error("handler for %s %s gave no reply", r->route->method, r->route->pattern);
         reply_error(r, ERR_INTERNAL, NULL);
@@ -553,6 +583,7 @@ struct http_server *http_server_start(const struct http_server_config *cfg,
     s->routes = routes;
     s->nroutes = n;
     s->view = (struct route_view){.hide = cfg->hide_routes, .only = cfg->only_routes};
+    s->fallback = cfg->fallback;
     s->app = app;
     s->default_max_body = cfg->max_body;
     metrics_init(routes, n);

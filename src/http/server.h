@@ -26,6 +26,8 @@ struct http_server_config {
      * hides ROUTE_ADMIN routes when an admin listener serves them; the admin
      * listener serves only ROUTE_ADMIN | ROUTE_HEALTH routes */
     unsigned hide_routes, only_routes;
+    /* renders the errors of requests that match no route (404, 405, ...) */
+    const struct http_family *fallback;
 };
 
 /* Start serving `routes` (a table of n entries, kept by reference). Returns

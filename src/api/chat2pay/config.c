@@ -8,10 +8,12 @@
  * configuration epoch is unchanged (see db_config_epoch).
  */
 #include "api/api.h"
+#include "api/chat2pay/chat2pay.h"
 
 #include "app.h"
 #include "core/currency.h"
 #include "db/merchants.h"
+#include "util/json.h"
 
 #include <pthread.h>
 #include <stdlib.h>

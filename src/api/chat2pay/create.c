@@ -9,6 +9,7 @@
  * request is reported at once.
  */
 #include "api/api.h"
+#include "api/chat2pay/chat2pay.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "core/status.h"
 #include "service/links.h"
 #include "service/views.h"
+#include "util/json.h"
 
 /* Bounds of the published schema and ours. */
 enum {
@@ -149,6 +151,7 @@ struct create_ctx {
     const char *reply; /* the 201 body, built inside the transaction */
     size_t reply_len;
     size_t errs_base, dropped_base; /* problems found before the transaction */
+    struct c2p_idem_claim idem;     /* Idempotency-Key */
 };
 
 /* Convert a parsed decimal to minor units of the link's currency, adding a
@@ -262,10 +265,13 @@ static enum db_status create_cb(struct db_tx *tx, void *cls)
     /* a retried transaction starts again from the problems found before it */
     c->errs.count = c->errs_base;
     c->errs.dropped = c->dropped_base;
+    enum db_status st = c2p_idem_begin(tx, r, c->now, &c->idem);
+    if (st <= 0)
+        return st;
     struct svc s = {.tx = tx, .a = r->arena, .now = c->now, .cfg = r->app->cfg};
     struct db_link l;
     struct db_merchant m;
-    enum db_status st = svc_link_create(&s, r->auth.merchant_id, &c->rq, &c->errs, &l, &m);
+    st = svc_link_create(&s, r->auth.merchant_id, &c->rq, &c->errs, &l, &m);
     if (st < 0)
         return st;
     /* the reply, stored with the idempotency key in this same transaction */
@@ -281,7 +287,7 @@ static enum db_status create_cb(struct db_tx *tx, void *cls)
         json_object_object_add(o, "paymentLink", json_object_new_string(svc_link_url(&s, l.token)));
     c->reply = json_text(r->arena, o, &c->reply_len);
     json_object_put(o);
-    st = http_idempotency_store(tx, r, 201, c->reply);
+    st = c2p_idem_store(tx, r, 201, c->reply);
     return st < 0 ? st : DB_ONE_RESULT;
 }
 
@@ -298,6 +304,8 @@ void api_chat2pay_create(struct req *r)
     /* the configuration rules run (and report) even when the syntax had problems */
     enum db_status st = db_run(r->app->db, DB_WRITE, "chat2pay_create", create_cb, c);
     json_object_put(c->items_json);
+    if (st == DB_ROLLBACK && c2p_idem_answer(r, &c->idem))
+        return;
     if (st == DB_ROLLBACK) {
         reply_field_errors(r, &c->errs);
         return;

@@ -4,12 +4,14 @@
  * EntityUpdatedResponse). A DELETED integrator is final.
  */
 #include "api/api.h"
+#include "api/chat2pay/chat2pay.h"
 
 #include <stddef.h>
 
 #include "app.h"
 #include "util/log.h"
 #include "db/merchants.h"
+#include "util/json.h"
 
 struct integration_body {
     const char *application_uuid;

@@ -18,6 +18,7 @@
  * gateway about pending operations.
  */
 #include "api/api.h"
+#include "api/chat2pay/chat2pay.h"
 
 #include <string.h>
 
@@ -25,6 +26,7 @@
 #include "gateway/registry.h"
 #include "service/payments.h"
 #include "service/views.h"
+#include "util/json.h"
 
 struct op_ctx {
     struct req *r;
@@ -38,15 +40,21 @@ struct op_ctx {
     struct db_merchant merchant;
     struct db_payment_op op; /* the new operation */
     struct gw_result res;
+    struct c2p_idem_claim idem; /* Idempotency-Key */
+    const char *reply;          /* the 200 body, built and stored with the answer */
+    size_t reply_len;
 };
 
 static enum db_status begin_cb(struct db_tx *tx, void *cls)
 {
     struct op_ctx *c = cls;
+    enum db_status st = c2p_idem_begin(tx, c->r, c->now, &c->idem);
+    if (st <= 0)
+        return st;
     struct svc s = {.tx = tx, .a = c->r->arena, .now = c->now, .cfg = c->r->app->cfg};
-    enum db_status st = svc_payment_op_begin(&s, c->r->auth.merchant_id, c->ref, c->capture,
-                                             c->has_amount ? &c->amount : NULL, &c->link,
-                                             &c->merchant, &c->op, &c->refused);
+    st = svc_payment_op_begin(&s, c->r->auth.merchant_id, c->ref, c->capture,
+                              c->has_amount ? &c->amount : NULL, &c->link, &c->merchant, &c->op,
+                              &c->refused);
     return st == 0 ? DB_ROLLBACK : st;
 }
 
@@ -54,7 +62,16 @@ static enum db_status finish_cb(struct db_tx *tx, void *cls)
 {
     struct op_ctx *c = cls;
     struct svc s = {.tx = tx, .a = c->r->arena, .now = time_now(), .cfg = c->r->app->cfg};
-    return svc_payment_record(&s, c->link.merchant_id, c->op.ref, &c->res, &c->link, &c->op);
+    enum db_status st =
+        svc_payment_record(&s, c->link.merchant_id, c->op.ref, &c->res, &c->link, &c->op);
+    if (st < 0 || c->op.state == 0)
+        return st;
+    /* the answer, stored with the Idempotency-Key in this same transaction */
+    json_object *o = svc_op_view(&c->op, &c->link);
+    c->reply = json_text(c->r->arena, o, &c->reply_len);
+    json_object_put(o);
+    enum db_status is = c2p_idem_store(tx, c->r, 200, c->reply);
+    return is < 0 ? is : st;
 }
 
 static void run(struct req *r, bool capture)
@@ -77,6 +94,8 @@ static void run(struct req *r, bool capture)
         c->has_amount = true;
     }
     enum db_status st = db_run(r->app->db, DB_WRITE, capture ? "capture" : "reverse", begin_cb, c);
+    if (st == DB_ROLLBACK && c2p_idem_answer(r, &c->idem))
+        return;
     if (st == DB_ROLLBACK && !c->refused) {
         reply_error(r, ERR_NOT_FOUND, "No payment link with this reference");
         return;
@@ -108,9 +127,7 @@ static void run(struct req *r, bool capture)
                     "The gateway did not answer; the operation will be confirmed shortly");
         return;
     }
-    json_object *o = svc_op_view(&c->op, &c->link);
-    reply_json(r, 200, o);
-    json_object_put(o);
+    reply_text(r, 200, "application/json", c->reply, c->reply_len);
 }
 
 void api_capture(struct req *r)

@@ -4,6 +4,7 @@
  * Production merchants get 404: their messages go to real providers.
  */
 #include "api/api.h"
+#include "api/chat2pay/chat2pay.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "core/status.h"
 #include "db/merchants.h"
 #include "db/sandbox.h"
+#include "util/json.h"
 
 enum { MESSAGES_DEFAULT = 20, MESSAGES_MAX = 100 };
 

@@ -5,6 +5,7 @@
  * links only.
  */
 #include "api/api.h"
+#include "api/chat2pay/chat2pay.h"
 
 #include <string.h>
 

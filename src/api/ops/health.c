@@ -6,6 +6,7 @@
  * expects (so a node is taken out of rotation during a migration mismatch).
  */
 #include "api/api.h"
+#include "api/ops/ops.h"
 
 #include <string.h>
 #include <strings.h>
@@ -78,5 +79,18 @@ void api_metrics(struct req *r)
     }
     size_t len;
     char *text = http_metrics_text(r->arena, &len);
+    struct db_stats ds;
+    db_stats(r->app->db, &ds);
+    text = arena_printf(
+        r->arena,
+        "%s# HELP chatpay_db_transactions_total Database transactions of this process.\n"
+        "# TYPE chatpay_db_transactions_total counter\n"
+        "chatpay_db_transactions_total{mode=\"read\",result=\"commit\"} %llu\n"
+        "chatpay_db_transactions_total{mode=\"write\",result=\"commit\"} %llu\n"
+        "chatpay_db_transactions_total{mode=\"any\",result=\"rollback\"} %llu\n"
+        "chatpay_db_transactions_total{mode=\"any\",result=\"retry\"} %llu\n",
+        text, (unsigned long long)ds.read_commits, (unsigned long long)ds.write_commits,
+        (unsigned long long)ds.rollbacks, (unsigned long long)ds.retries);
+    len = strlen(text);
     reply_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 }

@@ -4,6 +4,7 @@
  * and GET / (where to find it).
  */
 #include "api/api.h"
+#include "api/ops/ops.h"
 
 #include <string.h>
 

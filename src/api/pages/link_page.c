@@ -11,6 +11,7 @@
  * asks for (Accept-Language), English by default.
  */
 #include "api/api.h"
+#include "api/pages/pages.h"
 
 #include <stdlib.h>
 #include <string.h>

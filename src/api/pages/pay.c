@@ -10,6 +10,7 @@
  * or lost.
  */
 #include "api/api.h"
+#include "api/pages/pages.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -15,6 +15,7 @@
  * a wrong check digit while typing.
  */
 #include "api/api.h"
+#include "api/pages/pages.h"
 
 #include <stdio.h>
 #include <string.h>

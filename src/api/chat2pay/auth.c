@@ -1,5 +1,5 @@
 /*
- * auth.c — API key authentication.
+ * auth.c — API key authentication of the Chat 2 Pay family.
  *
  * The key arrives as "Authorization: <key>" (the published API's form) or
  * "Authorization: Bearer <key>". Its SHA-256 is looked up among active keys;
@@ -11,8 +11,9 @@
  * merchants — revocation included, from any process — advances the epoch
  * and so invalidates every remembered key before the next request.
  */
-#include "http/internal.h"
+#include "api/chat2pay/chat2pay.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -51,7 +52,7 @@ static void reply_unauthorized(struct req *r, const char *why)
     reply_error(r, ERR_UNAUTHORIZED, why);
 }
 
-bool auth_api_key_or_reply(struct req *r)
+bool c2p_authenticate_or_reply(struct req *r)
 {
     const char *h = req_header(r, "Authorization");
     if (!h || !*h) {
@@ -102,10 +103,10 @@ bool auth_api_key_or_reply(struct req *r)
                                     "the sandbox now: use a cp_sandbox_ key");
         return false;
     }
-    memcpy(r->auth.merchant_id, c.key.merchant_id, sizeof r->auth.merchant_id);
-    memcpy(r->auth.key_id, c.key.id, sizeof r->auth.key_id);
-    memcpy(r->auth.key_prefix, c.key.prefix, sizeof r->auth.key_prefix);
-    memcpy(r->auth.key_last4, c.key.last4, sizeof r->auth.key_last4);
+    snprintf(r->auth.merchant_id, sizeof r->auth.merchant_id, "%s", c.key.merchant_id);
+    snprintf(r->auth.key_id, sizeof r->auth.key_id, "%s", c.key.id);
+    snprintf(r->auth.key_prefix, sizeof r->auth.key_prefix, "%s", c.key.prefix);
+    snprintf(r->auth.key_last4, sizeof r->auth.key_last4, "%s", c.key.last4);
     r->authenticated = true;
     slot->db = r->app->db;
     slot->epoch = epoch;
