@@ -5,14 +5,23 @@
 #ifndef CHATPAY_APP_H
 #define CHATPAY_APP_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
+
 #include "config.h"
 #include "db/db.h"
+
+struct channel_registry;
+struct gateway_registry;
 
 struct app {
     const struct config *cfg;
     struct db *db;
-    usec_t started_at;       /* wall clock, for build info */
-    struct workers *workers; /* background job threads (NULL when not running here) */
+    struct channel_registry *channels; /* messaging providers (NULL in admin commands) */
+    struct gateway_registry *gateways; /* payment gateways (NULL in admin commands) */
+    _Atomic bool stopping;             /* set on shutdown: provider calls in flight end */
+    usec_t started_at;                 /* wall clock, for build info */
+    struct workers *workers;           /* background job threads (NULL when not running here) */
     /* tell the job threads that jobs were queued (set when they run here) */
     void (*wake)(struct workers *w);
 };

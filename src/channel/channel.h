@@ -1,16 +1,11 @@
 /*
  * channel.h — sending messages to customers (SMS, WhatsApp) and learning
- * whether they were delivered.
- *
- * A channel provider implements struct channel_ops. Calls are made by the
- * job workers outside any database transaction; a provider that talks to
- * the network must bound each call in time. `send` must be idempotent per
- * job id (a job may run again after a crash): real providers pass the job id
- * as their client reference, the sandbox stores one message per job.
+ * whether they were delivered, through messaging provider instances.
  */
 #ifndef CHATPAY_CHANNEL_CHANNEL_H
 #define CHATPAY_CHANNEL_CHANNEL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -47,19 +42,48 @@ struct channel_receipt {
     char description[128];
 };
 
+struct channel;
+
+/* What a kind of messaging provider does (one table per kind). Calls are
+ * made by the job workers outside any database transaction, bounded by the
+ * instance's timeout; `send` must be idempotent per job id (a job may run
+ * again after a crash): real providers pass the job's reference as their
+ * client reference, the sandbox stores one message per job. */
 struct channel_ops {
-    const char *name;
-    void (*send)(struct db *db, const struct channel_message *m, struct channel_result *out);
+    const char *kind; /* "sandbox", ... */
+    void (*send)(const struct channel *ch, const struct channel_message *m,
+                 struct channel_result *out);
     /* the delivery state of a message sent earlier to `to` */
-    void (*receipt)(struct db *db, const char *merchant_id, int64_t message_id, const char *to,
-                    struct channel_receipt *out);
-    /* how long after sending a receipt is worth asking for (µs) */
+    void (*receipt)(const struct channel *ch, const char *merchant_id, int64_t message_id,
+                    const char *to, struct channel_receipt *out);
+    /* how long after sending a receipt is worth asking for (µs); 0: the
+     * provider reports deliveries itself */
     usec_t receipt_delay;
 };
 
-/* The sandbox provider: messages go to the sandbox_messages table; numbers
+/* A messaging provider instance: a kind, its configuration and its state. */
+struct channel {
+    const struct channel_ops *ops;
+    const char *id;             /* the instance's name ("sandbox", or a configured id) */
+    void *state;                /* the kind's own (the sandbox: its outbox, struct db *) */
+    usec_t timeout;             /* the longest a call may take, µs */
+    const _Atomic bool *cancel; /* set when the process stops: calls in flight end */
+};
+
+static inline void channel_send(const struct channel *ch, const struct channel_message *m,
+                                struct channel_result *out)
+{
+    ch->ops->send(ch, m, out);
+}
+static inline void channel_receipt(const struct channel *ch, const char *merchant_id,
+                                   int64_t message_id, const char *to, struct channel_receipt *out)
+{
+    ch->ops->receipt(ch, merchant_id, message_id, to, out);
+}
+
+/* The sandbox kind: messages go to the sandbox_messages table; numbers
  * ending in 0000 are rejected, numbers ending in 0001 are accepted and then
  * not delivered, every other number is delivered. */
-extern const struct channel_ops channel_sandbox;
+extern const struct channel_ops channel_sandbox_ops;
 
 #endif

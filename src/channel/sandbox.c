@@ -43,8 +43,10 @@ static enum db_status send_cb(struct db_tx *tx, void *cls)
     return DB_ONE_RESULT;
 }
 
-static void sandbox_send(struct db *db, const struct channel_message *m, struct channel_result *out)
+static void sandbox_send(const struct channel *ch, const struct channel_message *m,
+                         struct channel_result *out)
 {
+    struct db *db = ch->state;
     memset(out, 0, sizeof *out);
     bool reject = ends_with(m->to, "0000");
     struct send_ctx c = {.m = m};
@@ -94,9 +96,10 @@ static enum db_status receipt_cb(struct db_tx *tx, void *cls)
 }
 
 /* The sandbox decides delivery from the number, and records it on the message. */
-static void sandbox_receipt(struct db *db, const char *merchant_id, int64_t message_id,
+static void sandbox_receipt(const struct channel *ch, const char *merchant_id, int64_t message_id,
                             const char *to, struct channel_receipt *out)
 {
+    struct db *db = ch->state;
     memset(out, 0, sizeof *out);
     bool failed = ends_with(to, "0001");
     struct receipt_ctx c = {merchant_id, message_id, failed ? "UNDELIVERED" : "DELIVERED"};
@@ -117,8 +120,8 @@ static void sandbox_receipt(struct db *db, const char *merchant_id, int64_t mess
     }
 }
 
-const struct channel_ops channel_sandbox = {
-    .name = "sandbox",
+const struct channel_ops channel_sandbox_ops = {
+    .kind = "sandbox",
     .send = sandbox_send,
     .receipt = sandbox_receipt,
     .receipt_delay = 500 * 1000,

@@ -39,6 +39,15 @@ struct cmd_option {
 int cmd_parse_options(int argc, char **argv, const char *name, const char *usage,
                       const struct cmd_option *opts);
 
+/* The running application of serve and worker: configuration, database,
+ * and the provider registries (messaging, gateways). false after printing
+ * when something could not be set up. */
+struct app;
+bool cmd_app_init(struct app *app, const struct config *cfg, struct db *db);
+/* Stop provider calls in flight (before stopping the workers). */
+void cmd_app_stopping(struct app *app);
+void cmd_app_free(struct app *app);
+
 /* Block SIGTERM and SIGINT in every thread to come (call before starting
  * any), so that only a sigwait() on *set receives them; ignore SIGPIPE. */
 void cmd_block_stop_signals(sigset_t *set);

@@ -4,6 +4,10 @@
  */
 #include "cmd/cmd.h"
 
+#include "app.h"
+#include "channel/registry.h"
+#include "gateway/registry.h"
+
 #include <getopt.h>
 #include <pthread.h>
 
@@ -119,4 +123,33 @@ void cmd_block_stop_signals(sigset_t *set)
     sigaddset(set, SIGINT);
     pthread_sigmask(SIG_BLOCK, set, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
+
+bool cmd_app_init(struct app *app, const struct config *cfg, struct db *db)
+{
+    app->cfg = cfg;
+    app->db = db;
+    app->started_at = time_now();
+    atomic_store(&app->stopping, false);
+    app->channels = channel_registry_new(db, &app->stopping);
+    app->gateways = gateway_registry_new(db, &app->stopping);
+    if (!app->channels || !app->gateways) {
+        cmd_app_free(app);
+        cmd_fail("out of memory");
+        return false;
+    }
+    return true;
+}
+
+void cmd_app_stopping(struct app *app)
+{
+    atomic_store(&app->stopping, true);
+}
+
+void cmd_app_free(struct app *app)
+{
+    channel_registry_free(app->channels);
+    gateway_registry_free(app->gateways);
+    app->channels = NULL;
+    app->gateways = NULL;
 }

@@ -118,10 +118,12 @@ int cmd_serve(int argc, char **argv)
     if (!db)
         return EXIT_RUNTIME;
     static struct app app;
-    app.cfg = &cfg;
-    app.db = db;
-    app.started_at = time_now();
-
+    if (!cmd_app_init(&app, &cfg, db)) {
+        db_close(db);
+        return EXIT_RUNTIME;
+    }
+    rc = EXIT_RUNTIME;
+    struct http_server *srv = NULL, *admin = NULL;
     struct http_server_config hc = {
         .host = host,
         .port = port,
@@ -136,20 +138,17 @@ int cmd_serve(int argc, char **argv)
         .hide_routes = cfg.admin_listen[0] ? ROUTE_ADMIN : 0,
         .fallback = api_fallback_family,
     };
-    struct http_server *srv =
-        http_server_start(&hc, api_routes, api_route_count, &app, err, sizeof err);
+    srv = http_server_start(&hc, api_routes, api_route_count, &app, err, sizeof err);
     if (!srv) {
-        db_close(db);
-        return cmd_fail("%s", err);
+        cmd_fail("%s", err);
+        goto out;
     }
-    struct http_server *admin = NULL;
     if (cfg.admin_listen[0]) {
         char ahost[256];
         struct http_server_config ac = hc;
         if (!config_split_listen(cfg.admin_listen, ahost, sizeof ahost, &ac.port)) {
-            http_server_stop(srv);
-            db_close(db);
-            return cmd_fail("admin_listen: expected HOST:PORT, got \"%s\"", cfg.admin_listen);
+            cmd_fail("admin_listen: expected HOST:PORT, got \"%s\"", cfg.admin_listen);
+            goto out;
         }
         ac.host = ahost;
         ac.threads = 1;
@@ -158,20 +157,17 @@ int cmd_serve(int argc, char **argv)
         ac.only_routes = ROUTE_ADMIN | ROUTE_HEALTH;
         admin = http_server_start(&ac, api_routes, api_route_count, &app, err, sizeof err);
         if (!admin) {
-            http_server_stop(srv);
-            db_close(db);
-            return cmd_fail("admin_listen: %s", err);
+            cmd_fail("admin_listen: %s", err);
+            goto out;
         }
     }
     if (!no_workers) {
         app.workers = workers_start(&app, &(struct workers_config){.sweeper = true});
         app.wake = workers_wake;
-    }
-    if (!no_workers && !app.workers) {
-        http_server_stop(admin);
-        http_server_stop(srv);
-        db_close(db);
-        return cmd_fail("cannot start the background workers");
+        if (!app.workers) {
+            cmd_fail("cannot start the background workers");
+            goto out;
+        }
     }
     printf("chatpay %s listening on http://%s\n"
            "  API docs:   %s/openapi.json\n"
@@ -179,13 +175,10 @@ int cmd_serve(int argc, char **argv)
            CHATPAY_VERSION, cfg.listen, cfg.public_url, cfg.db);
     if (admin)
         printf("  Admin:      http://%s/metrics (and /livez, /readyz)\n", cfg.admin_listen);
-    if (dev && !dev_merchant(db, &cfg)) {
-        workers_stop(app.workers);
-        http_server_stop(admin);
-        http_server_stop(srv);
-        db_close(db);
-        return EXIT_RUNTIME;
-    }
+    if (no_workers)
+        printf("  Workers:    none here (run `chatpay worker` on this database)\n");
+    if (dev && !dev_merchant(db, &cfg))
+        goto out;
     fflush(stdout);
     log_fields(LOG_INFO, "listening",
                (struct log_field[]){LFS("listen", cfg.listen), LFS("public_url", cfg.public_url),
@@ -198,6 +191,7 @@ int cmd_serve(int argc, char **argv)
     log_info("signal %d: draining requests in flight", sig);
     http_server_quiesce(srv);
     http_server_stop(admin); /* operators' requests are not waited for */
+    admin = NULL;
     usec_t deadline = time_mono() + (usec_t)cfg.drain_timeout * 1000000;
     while (http_server_inflight(srv) > 0 && time_mono() < deadline) {
         struct timespec ts = {0, 10 * 1000 * 1000};
@@ -206,9 +200,15 @@ int cmd_serve(int argc, char **argv)
     unsigned left = http_server_inflight(srv);
     if (left)
         log_warn("%u requests still in flight after %us; closing", left, cfg.drain_timeout);
+    rc = 0;
+out:
+    http_server_stop(admin);
     http_server_stop(srv);
+    cmd_app_stopping(&app);
     workers_stop(app.workers);
+    cmd_app_free(&app);
     db_close(db);
-    log_info("stopped");
-    return 0;
+    if (rc == 0)
+        log_info("stopped");
+    return rc;
 }

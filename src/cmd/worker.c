@@ -55,12 +55,14 @@ int cmd_worker(int argc, char **argv)
     if (!db)
         return EXIT_RUNTIME;
     static struct app app;
-    app.cfg = &cfg;
-    app.db = db;
-    app.started_at = time_now();
+    if (!cmd_app_init(&app, &cfg, db)) {
+        db_close(db);
+        return EXIT_RUNTIME;
+    }
     app.workers = workers_start(&app, &(struct workers_config){.sweeper = sweeper});
     app.wake = workers_wake;
     if (!app.workers) {
+        cmd_app_free(&app);
         db_close(db);
         return cmd_fail("cannot start the background workers");
     }
@@ -73,7 +75,9 @@ int cmd_worker(int argc, char **argv)
     int sig = 0;
     sigwait(&stop, &sig);
     log_info("signal %d: finishing the jobs in hand", sig);
+    cmd_app_stopping(&app);
     workers_stop(app.workers);
+    cmd_app_free(&app);
     db_close(db);
     log_info("stopped");
     return 0;

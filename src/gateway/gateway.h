@@ -14,7 +14,9 @@
 #ifndef CHATPAY_GATEWAY_GATEWAY_H
 #define CHATPAY_GATEWAY_GATEWAY_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "db/db.h"
@@ -62,24 +64,71 @@ enum gw_cancel {
     GW_CANCEL_FAILED,    /* the gateway did not answer: try again later */
 };
 
+struct gateway;
+
+/* What a kind of gateway does (one table per kind: the sandbox, ...). Every
+ * call is bounded by the instance's timeout and ends early when its cancel
+ * flag is set; a call that does not get an answer says GW_NO_ANSWER (or
+ * GW_CANCEL_FAILED), and the caller asks again later. */
 struct gateway_ops {
-    const char *name;
+    const char *kind; /* "sandbox", ... */
     /* The URL to send the customer's browser to (into url[cap]). */
-    bool (*begin)(struct db *db, const struct gw_payment *p, char *url, size_t cap);
+    bool (*begin)(const struct gateway *g, const struct gw_payment *p, char *url, size_t cap);
     /* The result of a payment begun with `ref` (after the browser returned). */
-    void (*result)(struct db *db, const char *merchant_id, const char *ref, struct gw_result *out);
+    void (*result)(const struct gateway *g, const char *merchant_id, const char *ref,
+                   struct gw_result *out);
     /* Server-to-server operations on an earlier payment `payment_ref`, made
      * under the operation's own reference `ref` (idempotent per ref). */
-    void (*operate)(struct db *db, const char *merchant_id, enum gw_operation op, const char *ref,
-                    const char *payment_ref, int64_t amount_minor, struct gw_result *out);
+    void (*operate)(const struct gateway *g, const char *merchant_id, enum gw_operation op,
+                    const char *ref, const char *payment_ref, int64_t amount_minor,
+                    struct gw_result *out);
     /* Ask again for an operation whose answer was lost or not final. */
-    void (*query)(struct db *db, const char *merchant_id, const char *ref, struct gw_result *out);
+    void (*query)(const struct gateway *g, const char *merchant_id, const char *ref,
+                  struct gw_result *out);
     /* Close the hosted checkout of a payment begun with `ref` that the
      * customer has not completed, so that it can take no payment later. */
-    enum gw_cancel (*cancel)(struct db *db, const char *merchant_id, const char *ref,
+    enum gw_cancel (*cancel)(const struct gateway *g, const char *merchant_id, const char *ref,
                              struct gw_result *out);
 };
 
-extern const struct gateway_ops gateway_sandbox;
+/* A gateway instance: a kind, its configuration and its state. */
+struct gateway {
+    const struct gateway_ops *ops;
+    const char *id;             /* the instance's name ("sandbox", or a configured id) */
+    void *state;                /* the kind's own (the sandbox: its storage, struct db *) */
+    usec_t timeout;             /* the longest a call may take, µs */
+    const _Atomic bool *cancel; /* set when the process stops: calls in flight end */
+};
+
+/* The calls, through an instance. */
+static inline bool gateway_begin(const struct gateway *g, const struct gw_payment *p, char *url,
+                                 size_t cap)
+{
+    return g->ops->begin(g, p, url, cap);
+}
+static inline void gateway_result(const struct gateway *g, const char *merchant_id, const char *ref,
+                                  struct gw_result *out)
+{
+    g->ops->result(g, merchant_id, ref, out);
+}
+static inline void gateway_operate(const struct gateway *g, const char *merchant_id,
+                                   enum gw_operation op, const char *ref, const char *payment_ref,
+                                   int64_t amount_minor, struct gw_result *out)
+{
+    g->ops->operate(g, merchant_id, op, ref, payment_ref, amount_minor, out);
+}
+static inline void gateway_query(const struct gateway *g, const char *merchant_id, const char *ref,
+                                 struct gw_result *out)
+{
+    g->ops->query(g, merchant_id, ref, out);
+}
+static inline enum gw_cancel gateway_cancel(const struct gateway *g, const char *merchant_id,
+                                            const char *ref, struct gw_result *out)
+{
+    return g->ops->cancel(g, merchant_id, ref, out);
+}
+
+/* The sandbox gateway kind (sandbox.c). */
+extern const struct gateway_ops gateway_sandbox_ops;
 
 #endif

@@ -44,8 +44,10 @@ static enum db_status insert_cb(struct db_tx *tx, void *cls)
     return DB_CALL(tx, sandbox_gateway, insert, &c->g);
 }
 
-static bool sandbox_begin(struct db *db, const struct gw_payment *p, char *url, size_t cap)
+static bool sandbox_begin(const struct gateway *gw, const struct gw_payment *p, char *url,
+                          size_t cap)
 {
+    struct db *db = gw->state;
     struct rec_ctx c;
     memset(&c, 0, sizeof c);
     snprintf(c.g.ref, sizeof c.g.ref, "%s", p->ref);
@@ -113,9 +115,10 @@ static void no_answer(struct gw_result *out, const char *why)
     snprintf(out->error_text, sizeof out->error_text, "%s", why);
 }
 
-static void sandbox_result(struct db *db, const char *merchant_id, const char *ref,
+static void sandbox_result(const struct gateway *gw, const char *merchant_id, const char *ref,
                            struct gw_result *out)
 {
+    struct db *db = gw->state;
     struct rec_ctx c = {.ref = ref};
     if (db_run(db, DB_READ, "sandbox_gw_result", get_cb, &c) < 0 || !c.found ||
         strcmp(c.g.merchant_id, merchant_id) != 0) {
@@ -133,9 +136,10 @@ static void sandbox_result(struct db *db, const char *merchant_id, const char *r
     fill(&c.g, out);
 }
 
-static void sandbox_query(struct db *db, const char *merchant_id, const char *ref,
+static void sandbox_query(const struct gateway *gw, const char *merchant_id, const char *ref,
                           struct gw_result *out)
 {
+    struct db *db = gw->state;
     struct rec_ctx c = {.ref = ref};
     if (db_run(db, DB_WRITE, "sandbox_gw_query", answer_cb, &c) < 0 || !c.found ||
         strcmp(c.g.merchant_id, merchant_id) != 0) {
@@ -171,9 +175,10 @@ static enum db_status cancel_cb(struct db_tx *tx, void *cls)
     return DB_CALL(tx, sandbox_gateway, update, &c->g);
 }
 
-static enum gw_cancel sandbox_cancel(struct db *db, const char *merchant_id, const char *ref,
-                                     struct gw_result *out)
+static enum gw_cancel sandbox_cancel(const struct gateway *gw, const char *merchant_id,
+                                     const char *ref, struct gw_result *out)
 {
+    struct db *db = gw->state;
     struct rec_ctx c = {.ref = ref};
     memset(out, 0, sizeof *out);
     if (db_run(db, DB_WRITE, "sandbox_gw_cancel", cancel_cb, &c) < 0)
@@ -242,10 +247,11 @@ static enum db_status operate_cb(struct db_tx *tx, void *cls)
     return st < 0 ? st : DB_ONE_RESULT;
 }
 
-static void sandbox_operate(struct db *db, const char *merchant_id, enum gw_operation op,
+static void sandbox_operate(const struct gateway *gw, const char *merchant_id, enum gw_operation op,
                             const char *ref, const char *payment_ref, int64_t amount_minor,
                             struct gw_result *out)
 {
+    struct db *db = gw->state;
     struct operate_ctx c;
     memset(&c, 0, sizeof c);
     snprintf(c.g.ref, sizeof c.g.ref, "%s", ref);
@@ -262,8 +268,8 @@ static void sandbox_operate(struct db *db, const char *merchant_id, enum gw_oper
     fill(&c.g, out);
 }
 
-const struct gateway_ops gateway_sandbox = {
-    .name = "sandbox",
+const struct gateway_ops gateway_sandbox_ops = {
+    .kind = "sandbox",
     .begin = sandbox_begin,
     .result = sandbox_result,
     .operate = sandbox_operate,

@@ -28,7 +28,7 @@ enum job_result job_auto_reverse(struct job_ctx *jc)
 {
     struct db_payment_op op;
     struct db_merchant m;
-    const struct gateway_ops *gw;
+    const struct gateway *gw;
     if (job_load_payment(jc, &op, &m, &gw) == JOB_RETRY)
         return JOB_RETRY;
     bool returnable = op.state == 1 && (op.decision == GW_REVIEW ||
@@ -43,8 +43,8 @@ enum job_result job_auto_reverse(struct job_ctx *jc)
     if (c.op.state == 1)
         return JOB_DONE; /* answered by an earlier run */
     struct gw_result res;
-    gw->operate(jc->app->db, op.merchant_id, (enum gw_operation)c.op.op, c.op.ref, op.ref,
-                op.amount_minor, &res);
+    gateway_operate(gw, op.merchant_id, (enum gw_operation)c.op.op, c.op.ref, op.ref,
+                    op.amount_minor, &res);
     if (res.decision == GW_NO_ANSWER) {
         jc->error = "the gateway has not answered";
         return JOB_RETRY;

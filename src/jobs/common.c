@@ -63,7 +63,7 @@ enum job_result job_send_text(struct job_ctx *jc, const struct db_link *l,
                               const struct db_merchant *m, const char *text,
                               struct channel_result *res)
 {
-    const struct channel_ops *ch = channel_for_merchant(m);
+    const struct channel *ch = channel_for_merchant(jc->app->channels, m, l->channel);
     if (!ch) {
         memset(res, 0, sizeof *res);
         res->outcome = CHANNEL_REJECTED;
@@ -81,7 +81,7 @@ enum job_result job_send_text(struct job_ctx *jc, const struct db_link *l,
         .to = l->msisdn_to,
         .text = text,
     };
-    ch->send(jc->app->db, &msg, res);
+    channel_send(ch, &msg, res);
     if (res->outcome == CHANNEL_TRANSIENT) {
         jc->error = "channel unavailable";
         return JOB_RETRY;
@@ -114,11 +114,11 @@ bool job_record_answer(struct job_ctx *jc, const char *merchant_id, const char *
     return ok;
 }
 
-bool job_ask_and_record(struct job_ctx *jc, const struct gateway_ops *gw, const char *merchant_id,
+bool job_ask_and_record(struct job_ctx *jc, const struct gateway *gw, const char *merchant_id,
                         const char *ref)
 {
     struct gw_result res;
-    gw->query(jc->app->db, merchant_id, ref, &res);
+    gateway_query(gw, merchant_id, ref, &res);
     if (res.decision == GW_NO_ANSWER)
         return false;
     return job_record_answer(jc, merchant_id, ref, &res);

@@ -35,7 +35,7 @@ enum job_result job_send_text(struct job_ctx *jc, const struct db_link *l,
 
 /* Ask the gateway about payment operation `ref` and record a final answer.
  * false when there was none yet (or it could not be recorded). */
-bool job_ask_and_record(struct job_ctx *jc, const struct gateway_ops *gw, const char *merchant_id,
+bool job_ask_and_record(struct job_ctx *jc, const struct gateway *gw, const char *merchant_id,
                         const char *ref);
 
 /* Record a gateway answer for operation `ref`. */

@@ -33,11 +33,11 @@ enum job_result job_delivery_receipt(struct job_ctx *jc)
     enum job_result res;
     if (!job_load_link(jc, &l, &m, &res))
         return res;
-    const struct channel_ops *ch = channel_for_merchant(&m);
+    const struct channel *ch = channel_for_merchant(jc->app->channels, &m, l.channel);
     if (!ch)
         return JOB_DONE;
     struct channel_receipt rc;
-    ch->receipt(jc->app->db, jc->job->merchant_id, jc->job->arg, l.msisdn_to, &rc);
+    channel_receipt(ch, jc->job->merchant_id, jc->job->arg, l.msisdn_to, &rc);
     if (rc.delivery == DELIVERY_PENDING) {
         jc->error = "no delivery receipt yet";
         return JOB_RETRY;

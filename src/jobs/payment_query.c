@@ -13,7 +13,7 @@ enum job_result job_payment_query(struct job_ctx *jc)
 {
     struct db_payment_op op;
     struct db_merchant m;
-    const struct gateway_ops *gw;
+    const struct gateway *gw;
     if (job_load_payment(jc, &op, &m, &gw) == JOB_RETRY)
         return JOB_RETRY;
     if (!op.ref[0] || op.state != 0)

@@ -33,7 +33,7 @@ static enum db_status load_cb(struct db_tx *tx, void *cls)
 }
 
 enum job_result job_load_payment(struct job_ctx *jc, struct db_payment_op *op,
-                                 struct db_merchant *m, const struct gateway_ops **gw)
+                                 struct db_merchant *m, const struct gateway **gw)
 {
     struct load_ctx c = {.job = jc->job, .op = op, .m = m};
     enum db_status st = db_run(jc->app->db, DB_READ, "payment_job_load", load_cb, &c);
@@ -41,7 +41,7 @@ enum job_result job_load_payment(struct job_ctx *jc, struct db_payment_op *op,
         jc->error = "cannot read the payment";
         return JOB_RETRY;
     }
-    *gw = st > 0 ? gateway_for_merchant(m) : NULL;
+    *gw = st > 0 ? gateway_for_merchant(jc->app->gateways, m) : NULL;
     if (!*gw)
         memset(op, 0, sizeof *op);
     return JOB_DONE;

@@ -14,6 +14,6 @@
  * JOB_DONE with *op zeroed (ref "") when there is nothing to do (no such
  * operation, no gateway); JOB_RETRY when the database failed. */
 enum job_result job_load_payment(struct job_ctx *jc, struct db_payment_op *op,
-                                 struct db_merchant *m, const struct gateway_ops **gw);
+                                 struct db_merchant *m, const struct gateway **gw);
 
 #endif

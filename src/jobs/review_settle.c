@@ -9,7 +9,7 @@ enum job_result job_review_settle(struct job_ctx *jc)
 {
     struct db_payment_op op;
     struct db_merchant m;
-    const struct gateway_ops *gw;
+    const struct gateway *gw;
     if (job_load_payment(jc, &op, &m, &gw) == JOB_RETRY)
         return JOB_RETRY;
     if (!op.ref[0] || op.state != 1 || op.decision != GW_REVIEW)

@@ -70,9 +70,9 @@ enum job_result job_send_link(struct job_ctx *jc)
                    .desc = sent.description[0] ? sent.description : NULL},
         .message_id = sent.message_id,
     };
-    const struct channel_ops *ch = channel_for_merchant(&m);
+    const struct channel *ch = channel_for_merchant(jc->app->channels, &m, l.channel);
     if (c.sent && ch)
-        c.receipt_at = time_now() + ch->receipt_delay;
+        c.receipt_at = ch->ops->receipt_delay ? time_now() + ch->ops->receipt_delay : 0;
     enum db_status st = db_run(jc->app->db, DB_WRITE, "record_send", record_cb, &c);
     app_wake_workers(jc->app);
     return job_recorded(jc, st);

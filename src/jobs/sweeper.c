@@ -98,11 +98,10 @@ static enum db_status abandon_cb(struct db_tx *tx, void *cls)
 /* A checkout the customer never completed: closed at the gateway first, so
  * that no payment can follow, then here. A gateway that took the payment
  * meanwhile gives its answer, which is recorded instead. */
-static bool abandon(struct job_ctx *jc, const struct gateway_ops *gw,
-                    const struct db_payment_op *op)
+static bool abandon(struct job_ctx *jc, const struct gateway *gw, const struct db_payment_op *op)
 {
     struct gw_result res;
-    enum gw_cancel gc = gw->cancel(jc->app->db, op->merchant_id, op->ref, &res);
+    enum gw_cancel gc = gateway_cancel(gw, op->merchant_id, op->ref, &res);
     if (gc == GW_CANCEL_FAILED)
         return false;
     if (gc == GW_CANCEL_COMPLETED)
@@ -116,12 +115,12 @@ static bool abandon(struct job_ctx *jc, const struct gateway_ops *gw,
 
 /* Repeat a capture, reverse or void whose answer was lost, under the same
  * reference: the gateway does it at most once and answers again. */
-static bool redo_and_record(struct job_ctx *jc, const struct gateway_ops *gw,
+static bool redo_and_record(struct job_ctx *jc, const struct gateway *gw,
                             const struct db_payment_op *op)
 {
     struct gw_result res;
-    gw->operate(jc->app->db, op->merchant_id, (enum gw_operation)op->op, op->ref, op->parent_ref,
-                op->amount_minor, &res);
+    gateway_operate(gw, op->merchant_id, (enum gw_operation)op->op, op->ref, op->parent_ref,
+                    op->amount_minor, &res);
     if (res.decision == GW_NO_ANSWER)
         return false;
     return job_record_answer(jc, op->merchant_id, op->ref, &res);
@@ -139,7 +138,7 @@ int jobs_repair_payments(struct app *app, usec_t now)
         struct merchant_ctx m = {.id = op->merchant_id};
         if (db_run(app->db, DB_READ, "repair_merchant", merchant_cb, &m) <= 0)
             continue;
-        const struct gateway_ops *gw = gateway_for_merchant(&m.m);
+        const struct gateway *gw = gateway_for_merchant(app->gateways, &m.m);
         if (!gw)
             continue;
         bool payment = op->op == GW_OP_AUTHORIZE || op->op == GW_OP_SALE;

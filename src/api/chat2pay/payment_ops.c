@@ -109,10 +109,10 @@ static void run(struct req *r, bool capture)
         return;
     }
     /* the gateway, with no transaction open; then its answer */
-    const struct gateway_ops *gw = gateway_for_merchant(&c->merchant);
+    const struct gateway *gw = gateway_for_merchant(r->app->gateways, &c->merchant);
     if (gw)
-        gw->operate(r->app->db, c->link.merchant_id, (enum gw_operation)c->op.op, c->op.ref,
-                    c->op.parent_ref, c->op.amount_minor, &c->res);
+        gateway_operate(gw, c->link.merchant_id, (enum gw_operation)c->op.op, c->op.ref,
+                        c->op.parent_ref, c->op.amount_minor, &c->res);
     else
         c->res.decision = GW_NO_ANSWER;
     st = db_run(r->app->db, DB_WRITE, "payment_op_record", finish_cb, c);

@@ -100,8 +100,8 @@ void api_pay(struct req *r)
         .expires_at = c.op.created_at + (c.merchant.page_ttl_s + SVC_CHECKOUT_GRACE_S) * 1000000,
     };
     char url[800];
-    const struct gateway_ops *gw = gateway_for_merchant(&c.merchant);
-    if (!gw || !gw->begin(r->app->db, &p, url, sizeof url)) {
+    const struct gateway *gw = gateway_for_merchant(r->app->gateways, &c.merchant);
+    if (!gw || !gateway_begin(gw, &p, url, sizeof url)) {
         api_reply_message(r, 503, &loc, "msg.retry.title", web_text(&loc, "msg.retry.pay"));
         return;
     }
@@ -167,12 +167,12 @@ void api_pay_return(struct req *r)
                           web_text(&loc, "msg.payment_not_found.other_link"));
         return;
     }
-    const struct gateway_ops *gw = gateway_for_merchant(&c.merchant);
+    const struct gateway *gw = gateway_for_merchant(r->app->gateways, &c.merchant);
     /* an operation chatpay closed is asked about again: a gateway that
      * took the payment anyway says so, and it is returned */
     if ((c.op.state == 0 || (c.op.flags & DB_OP_ABANDONED)) && gw) {
         /* ask the gateway with no transaction open, then record */
-        gw->result(r->app->db, c.link.merchant_id, c.ref, &c.res);
+        gateway_result(gw, c.link.merchant_id, c.ref, &c.res);
         st = db_run(r->app->db, DB_WRITE, "pay_return_record", record_cb, &c);
         if (st < 0) {
             api_reply_message(r, 503, &loc, "msg.retry.title",
