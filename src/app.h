@@ -13,12 +13,14 @@
 
 struct channel_registry;
 struct gateway_registry;
+struct net;
 
 struct app {
     const struct config *cfg;
     struct db *db;
     struct channel_registry *channels; /* messaging providers (NULL in admin commands) */
     struct gateway_registry *gateways; /* payment gateways (NULL in admin commands) */
+    struct net *net;                   /* outbound HTTP: callbacks (NULL in admin commands) */
     _Atomic bool stopping;             /* set on shutdown: provider calls in flight end */
     usec_t started_at;                 /* wall clock, for build info */
     struct workers *workers;           /* background job threads (NULL when not running here) */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "util/log.h"
+#include "util/time.h"
 
 void config_init(struct config *c)
 {
@@ -26,6 +27,37 @@ void config_init(struct config *c)
     c->max_body = 64 * 1024;
     c->drain_timeout = 15;
     snprintf(c->log_level, sizeof c->log_level, "info");
+    c->callback_workers = 16;
+    config_parse_schedule(CONFIG_DEFAULT_CALLBACK_RETRY_SCHEDULE, c->callback_retry,
+                          &c->callback_retries);
+}
+
+bool config_parse_schedule(const char *text, int64_t *out, unsigned *n)
+{
+    int64_t waits[CONFIG_RETRY_MAX];
+    unsigned count = 0;
+    const char *p = text;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char item[32];
+        if (count == CONFIG_RETRY_MAX || len == 0 || len >= sizeof item)
+            return false;
+        memcpy(item, p, len);
+        item[len] = '\0';
+        usec_t us;
+        if (!time_parse_duration(item, &us) || us > 7LL * 24 * 3600 * 1000000)
+            return false;
+        waits[count++] = us;
+        p += len;
+        if (*p == ',' && !*++p)
+            return false; /* a trailing comma */
+    }
+    if (count == 0)
+        return false;
+    memcpy(out, waits, count * sizeof *waits);
+    *n = count;
+    return true;
 }
 
 static bool copy_str(char *dst, size_t cap, const char *key, const char *v, char *err,
@@ -69,6 +101,7 @@ static const struct {
     {"body_min_rate", 0, 100000000, offsetof(struct config, body_min_rate), false},
     {"max_body", 1024, 16 * 1024 * 1024, offsetof(struct config, max_body), true},
     {"drain_timeout", 0, 600, offsetof(struct config, drain_timeout), false},
+    {"callback_workers", 1, 128, offsetof(struct config, callback_workers), false},
 };
 
 bool config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen)
@@ -106,6 +139,16 @@ bool config_set(struct config *c, const char *key, const char *value, char *err,
             *(size_t *)((char *)c + numbers[i].offset) = x;
         else
             *(unsigned *)((char *)c + numbers[i].offset) = (unsigned)x;
+        return true;
+    }
+    if (strcmp(key, "callback_retry_schedule") == 0) {
+        if (!config_parse_schedule(value, c->callback_retry, &c->callback_retries)) {
+            snprintf(err, errlen,
+                     "callback_retry_schedule: 1 to %d waits from 1ms to 7d, separated by "
+                     "commas, like 5s,5m,30m",
+                     CONFIG_RETRY_MAX);
+            return false;
+        }
         return true;
     }
     if (strcmp(key, "admin_listen") == 0) {
@@ -198,6 +241,8 @@ bool config_load_env(struct config *c, char *err, size_t errlen)
         {"CHATPAY_LOG_LEVEL", "log_level"},
         {"CHATPAY_ADMIN_LISTEN", "admin_listen"},
         {"CHATPAY_METRICS_TOKEN", "metrics_token"},
+        {"CHATPAY_CALLBACK_WORKERS", "callback_workers"},
+        {"CHATPAY_CALLBACK_RETRY_SCHEDULE", "callback_retry_schedule"},
     };
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
         const char *v = getenv(vars[i].env);

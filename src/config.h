@@ -4,7 +4,8 @@
  * The INI file (inih) takes these keys, in a [chatpay] section or at the top:
  *   listen, db, public_url, threads, max_connections, per_ip_connections,
  *   connection_timeout, header_timeout, body_min_rate, max_body, log_level,
- *   drain_timeout, admin_listen, metrics_token
+ *   drain_timeout, admin_listen, metrics_token, callback_workers,
+ *   callback_retry_schedule
  */
 #ifndef CHATPAY_CONFIG_H
 #define CHATPAY_CONFIG_H
@@ -15,6 +16,10 @@
 
 #define CONFIG_DEFAULT_LISTEN "127.0.0.1:8080"
 #define CONFIG_DEFAULT_DB     "sqlite:var/chatpay.db"
+
+/* The waits between tries of a merchant callback (then it is given up). */
+#define CONFIG_DEFAULT_CALLBACK_RETRY_SCHEDULE "5s,5m,30m,2h,5h,10h,10h"
+#define CONFIG_RETRY_MAX                       16
 
 struct config {
     char listen[256];     /* HOST:PORT; [v6]:PORT for IPv6 */
@@ -31,9 +36,19 @@ struct config {
     size_t max_body;             /* default request body cap in bytes */
     unsigned drain_timeout;      /* seconds to wait for in-flight requests on shutdown */
     char log_level[16];
-    char admin_listen[256];  /* HOST:PORT of the operators' listener (/metrics); "" none */
-    char metrics_token[256]; /* GET /metrics needs "Authorization: Bearer <it>"; "" open */
+    char admin_listen[256];    /* HOST:PORT of the operators' listener (/metrics); "" none */
+    char metrics_token[256];   /* GET /metrics needs "Authorization: Bearer <it>"; "" open */
+    unsigned callback_workers; /* threads that deliver merchant callbacks */
+    /* a callback not delivered is tried again after each of these waits in
+     * turn, then given up */
+    int64_t callback_retry[CONFIG_RETRY_MAX]; /* µs */
+    unsigned callback_retries;
 };
+
+/* Parse a list of waits ("5s,5m,30m": 1 to CONFIG_RETRY_MAX durations, see
+ * time_parse_duration, each at most 7 days) into out. false when malformed,
+ * and then out and *n are left as they were. */
+bool config_parse_schedule(const char *text, int64_t *out, unsigned *n);
 
 /* Defaults. */
 void config_init(struct config *c);

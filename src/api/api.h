@@ -30,4 +30,9 @@ void api_reply_db_error(struct req *r, enum db_status st);
 /* The masked form of the caller's key: prefix, stars, last four. */
 const char *api_masked_key(struct req *r);
 
+/* The query parameter `limit`: *out keeps its default when absent; a value
+ * that is not a whole number from 1 to max is added to errs. */
+struct field_errors;
+void api_query_limit(struct req *r, int max, int *out, struct field_errors *errs);
+
 #endif

@@ -3,6 +3,8 @@
  */
 #include "api/api.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 void api_reply_db_error(struct req *r, enum db_status st)
@@ -16,4 +18,19 @@ void api_reply_db_error(struct req *r, enum db_status st)
 const char *api_masked_key(struct req *r)
 {
     return arena_printf(r->arena, "%s****%s", r->auth.key_prefix, r->auth.key_last4);
+}
+
+void api_query_limit(struct req *r, int max, int *out, struct field_errors *errs)
+{
+    const char *limit = req_query(r, "limit");
+    if (!limit)
+        return;
+    size_t digits = strspn(limit, "0123456789");
+    char *end;
+    errno = 0;
+    long v = strtol(limit, &end, 10);
+    if (digits == 0 || limit[digits] || errno || *end || v < 1 || v > max)
+        field_errors_add(errs, r->arena, "limit", "must be a whole number from 1 to %d", max);
+    else
+        *out = (int)v;
 }

@@ -20,6 +20,13 @@ const struct route api_routes[] = {
     {"POST", "/api/v2/payment/{paymentLinkRef}/reverse", api_reverse, &c2p_family, ROUTE_IDEMPOTENT,
      0},
 
+    {"POST", "/api/v2/order-receipt", api_order_receipt, &c2p_family,
+     ROUTE_JSON_BODY | ROUTE_IDEMPOTENT, 0},
+
+    /* the delivery log of merchant callbacks (extension) */
+    {"GET", "/api/v2/callbacks", api_callbacks_list, &c2p_family, 0, 0},
+    {"POST", "/api/v2/callbacks/{callbackId}/replay", api_callback_replay, &c2p_family, 0, 0},
+
     /* sandbox tools (extension) */
     {"GET", "/api/v2/sandbox/messages", api_sandbox_messages, &c2p_family, 0, 0},
 

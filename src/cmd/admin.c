@@ -10,6 +10,8 @@
 #include "core/currency.h"
 #include "util/crypto.h"
 #include "db/merchants.h"
+#include "service/callbacks.h"
+#include "service/settings.h"
 
 bool admin_parse_currencies(const char *csv, struct db_currency *list, size_t *n, char *err,
                             size_t errlen)
@@ -84,7 +86,11 @@ struct key_ctx {
 static enum db_status insert_key_cb(struct db_tx *tx, void *cls)
 {
     struct key_ctx *c = cls;
-    return DB_CALL(tx, api_keys, insert, c->key, c->hash);
+    struct arena *a = arena_new(0);
+    struct svc s = {.tx = tx, .a = a, .now = time_now()};
+    enum db_status st = svc_apikey_add(&s, c->key, c->hash);
+    arena_free(a);
+    return st;
 }
 
 bool admin_apikey_create(struct db *db, const char *merchant_id, enum db_environment env,
@@ -98,6 +104,7 @@ bool admin_apikey_create(struct db *db, const char *merchant_id, enum db_environ
 
 struct merchant_ctx {
     struct db_merchant *m;
+    char *callback_secret;
     struct db_currency currencies[DB_MAX_CURRENCIES];
     size_t ncurrencies;
     struct db_api_key *key;
@@ -121,19 +128,23 @@ static enum db_status create_merchant_cb(struct db_tx *tx, void *cls)
                  "Sandbox gateway", c->m->created_at);
     if (st < 0)
         return st;
-    return DB_ONE_RESULT;
+    struct arena *a = arena_new(0);
+    struct svc s = {.tx = tx, .a = a, .now = c->m->created_at};
+    st = svc_cb_secret(&s, c->m->id, c->callback_secret);
+    arena_free(a);
+    return st < 0 ? st : DB_ONE_RESULT;
 }
 
 bool admin_merchant_create(struct db *db, const struct merchant_new *in, struct db_merchant *out,
-                           char key[API_KEY_MAX], struct db_api_key *key_out, char *err,
-                           size_t errlen)
+                           char key[API_KEY_MAX], struct db_api_key *key_out, char *callback_secret,
+                           char *err, size_t errlen)
 {
     size_t nlen = strlen(in->name);
     if (nlen == 0 || nlen > DB_NAME_MAX) {
         snprintf(err, errlen, "name: must be 1 to %d characters", DB_NAME_MAX);
         return false;
     }
-    struct merchant_ctx c = {.m = out, .key = key_out};
+    struct merchant_ctx c = {.m = out, .key = key_out, .callback_secret = callback_secret};
     if (!admin_parse_currencies(in->currencies, c.currencies, &c.ncurrencies, err, errlen))
         return false;
     memset(out, 0, sizeof *out);

@@ -3,6 +3,7 @@
  */
 #include "cmd/cmd.h"
 #include "db/merchants.h"
+#include "service/settings.h"
 
 #include <getopt.h>
 #include <json-c/json.h>
@@ -76,7 +77,11 @@ struct revoke_ctx {
 static enum db_status revoke_txn(struct db_tx *tx, void *cls)
 {
     struct revoke_ctx *c = cls;
-    return DB_CALL(tx, api_keys, revoke, c->id, time_now());
+    struct arena *a = arena_new(0);
+    struct svc s = {.tx = tx, .a = a, .now = time_now()};
+    enum db_status st = svc_apikey_revoke(&s, c->id);
+    arena_free(a);
+    return st;
 }
 
 int cmd_apikey(int argc, char **argv)
@@ -128,9 +133,7 @@ int cmd_apikey(int argc, char **argv)
         return cmd_usage_error(usage, "apikey revoke: expected one KEY_ID");
 
     struct config cfg;
-    if (!cmd_config(&cfg, config, dburl))
-        return EXIT_RUNTIME;
-    struct db *db = cmd_open_db(&cfg);
+    struct db *db = cmd_config_open_db(&cfg, config, dburl);
     if (!db)
         return EXIT_RUNTIME;
     int rc = 0;

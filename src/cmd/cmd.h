@@ -67,14 +67,18 @@ bool cmd_config(struct config *c, const char *config_flag, const char *db_flag);
 /* Open the database of c and apply pending migrations. Prints on error. */
 struct db *cmd_open_db(const struct config *c);
 
+/* cmd_config, then cmd_open_db: NULL after printing what went wrong. */
+struct db *cmd_config_open_db(struct config *c, const char *config_flag, const char *db_flag);
+
 /* API keys: "cp_sandbox_" / "cp_live_" + 43 base62 characters (256 bits). */
 #define API_KEY_MAX 64
 bool admin_apikey_create(struct db *db, const char *merchant_id, enum db_environment env,
                          char key[API_KEY_MAX], struct db_api_key *out);
 
-/* A new merchant and its first API key, in one transaction. `currencies` is a
- * comma-separated list of ISO 4217 codes (first = default). Returns false
- * with a message in err (a usage problem when *usage is set). */
+/* A new merchant, its first API key and its callback signing secret
+ * (callback_secret[WEBHOOK_SECRET_LEN]), in one transaction. `currencies` is
+ * a comma-separated list of ISO 4217 codes (first = default). Returns false
+ * with a message in err. */
 struct merchant_new {
     const char *name;
     enum db_environment environment;
@@ -83,15 +87,42 @@ struct merchant_new {
     bool whatsapp_enabled;
 };
 bool admin_merchant_create(struct db *db, const struct merchant_new *in, struct db_merchant *out,
-                           char key[API_KEY_MAX], struct db_api_key *key_out, char *err,
-                           size_t errlen);
+                           char key[API_KEY_MAX], struct db_api_key *key_out, char *callback_secret,
+                           char *err, size_t errlen);
 
 /* Parse and check a currency list; fills list/n. Returns false with err. */
 bool admin_parse_currencies(const char *csv, struct db_currency *list, size_t *n, char *err,
                             size_t errlen);
 
-/* Print a JSON value (json-c object) pretty to stdout, then free it. */
 struct json_object;
+
+/* The callback URL options of `merchant update` and `integrator update`:
+ * --payment-status-callback, --transaction-event-callback and
+ * --settings-callback, each a URL or "none" (clears it). arg[kind] is NULL
+ * when not given (kinds: db/callbacks.h). */
+struct cmd_callbacks {
+    const char *arg[4];
+};
+#define CMD_CALLBACK_OPTIONS                                                                       \
+    "--payment-status-callback URL|none] [--transaction-event-callback URL|none]\n"                \
+    "                               [--settings-callback URL|none"
+/* The option name of a kind ("payment-status-callback", ...). */
+const char *cmd_callback_option(int kind);
+bool cmd_callbacks_given(const struct cmd_callbacks *c);
+/* Check each URL given for a merchant in environment env: an absolute
+ * http(s) URL of at most 2048 bytes whose host resolves, https only in
+ * production, and never to a loopback, private or link-local address
+ * outside the sandbox. Returns 0, or the exit code after the message. */
+int cmd_callbacks_check(const struct cmd_callbacks *c, enum db_environment env, const char *usage);
+/* Store the URLs given (inside a write transaction), for the merchant or
+ * (app_id) one of its integrators. */
+enum db_status cmd_callbacks_store(struct db_tx *tx, const char *merchant_id, const char *app_id,
+                                   const struct cmd_callbacks *c);
+/* Add the URLs of a merchant or integrator to o (paymentStatusCallback,
+ * transactionEventCallback, settingsCallback; null when not set). */
+void cmd_callbacks_json(struct json_object *o, const char *const urls[4]);
+
+/* Print a JSON value (json-c object) pretty to stdout, then free it. */
 void cmd_print_json(struct json_object *o);
 
 #endif

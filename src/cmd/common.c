@@ -7,6 +7,9 @@
 #include "app.h"
 #include "channel/registry.h"
 #include "gateway/registry.h"
+#include "net/net.h"
+#include "db/callbacks.h"
+#include "service/callbacks.h"
 
 #include <getopt.h>
 #include <pthread.h>
@@ -125,6 +128,11 @@ void cmd_block_stop_signals(sigset_t *set)
     signal(SIGPIPE, SIG_IGN);
 }
 
+struct db *cmd_config_open_db(struct config *c, const char *config_flag, const char *db_flag)
+{
+    return cmd_config(c, config_flag, db_flag) ? cmd_open_db(c) : NULL;
+}
+
 bool cmd_app_init(struct app *app, const struct config *cfg, struct db *db)
 {
     app->cfg = cfg;
@@ -138,6 +146,14 @@ bool cmd_app_init(struct app *app, const struct config *cfg, struct db *db)
         cmd_fail("out of memory");
         return false;
     }
+    char err[256];
+    app->net =
+        net_start(&(struct net_config){.user_agent = "chatpay/" CHATPAY_VERSION}, err, sizeof err);
+    if (!app->net) {
+        cmd_app_free(app);
+        cmd_fail("cannot start outbound HTTP: %s", err);
+        return false;
+    }
     return true;
 }
 
@@ -148,8 +164,78 @@ void cmd_app_stopping(struct app *app)
 
 void cmd_app_free(struct app *app)
 {
+    net_stop(app->net);
     channel_registry_free(app->channels);
     gateway_registry_free(app->gateways);
+    app->net = NULL;
     app->channels = NULL;
     app->gateways = NULL;
+}
+
+/* ---- callback URLs ------------------------------------------------------------------- */
+
+const char *cmd_callback_option(int kind)
+{
+    switch (kind) {
+    case CB_PAYMENT_STATUS:
+        return "payment-status-callback";
+    case CB_TRANSACTION_EVENT:
+        return "transaction-event-callback";
+    case CB_SETTINGS:
+        return "settings-callback";
+    default:
+        return "?";
+    }
+}
+
+bool cmd_callbacks_given(const struct cmd_callbacks *c)
+{
+    for (int k = CB_PAYMENT_STATUS; k <= CB_SETTINGS; k++)
+        if (c->arg[k])
+            return true;
+    return false;
+}
+
+int cmd_callbacks_check(const struct cmd_callbacks *c, enum db_environment env, const char *usage)
+{
+    for (int k = CB_PAYMENT_STATUS; k <= CB_SETTINGS; k++) {
+        const char *url = c->arg[k];
+        if (!url || strcmp(url, "none") == 0)
+            continue;
+        if (strlen(url) > DB_URL_MAX)
+            return cmd_usage_error(usage, "--%s: at most %d bytes", cmd_callback_option(k),
+                                   DB_URL_MAX);
+        char why[256];
+        bool sandbox = env == ENV_SANDBOX;
+        enum net_error e = net_check_url(url, sandbox, !sandbox, why, sizeof why);
+        if (e == NET_BAD_URL)
+            return cmd_usage_error(usage, "--%s: %s", cmd_callback_option(k), why);
+        if (e != NET_OK)
+            return cmd_fail(
+                "--%s: %s%s", cmd_callback_option(k), why,
+                e == NET_REFUSED_ADDRESS ? " (only sandbox merchants may use such addresses)" : "");
+    }
+    return 0;
+}
+
+enum db_status cmd_callbacks_store(struct db_tx *tx, const char *merchant_id, const char *app_id,
+                                   const struct cmd_callbacks *c)
+{
+    struct arena *a = arena_new(0);
+    struct svc s = {.tx = tx, .a = a, .now = time_now()};
+    enum db_status st = DB_ONE_RESULT;
+    for (int k = CB_PAYMENT_STATUS; k <= CB_SETTINGS && st > 0; k++)
+        if (c->arg[k])
+            st = svc_cb_url_set(&s, merchant_id, app_id, k,
+                                strcmp(c->arg[k], "none") == 0 ? NULL : c->arg[k]);
+    arena_free(a);
+    return st;
+}
+
+void cmd_callbacks_json(struct json_object *o, const char *const urls[4])
+{
+    static const char *const names[] = {NULL, "paymentStatusCallback", "transactionEventCallback",
+                                        "settingsCallback"};
+    for (int k = CB_PAYMENT_STATUS; k <= CB_SETTINGS; k++)
+        json_object_object_add(o, names[k], urls[k] ? json_object_new_string(urls[k]) : NULL);
 }

@@ -1,6 +1,7 @@
 /*
- * integrator.c — `chatpay integrator add|list`: the applications (integrators)
- * that may create payment links for a merchant.
+ * integrator.c — `chatpay integrator add|list|update`: the applications
+ * (integrators) that may create payment links for a merchant, and where
+ * their links' callbacks go.
  */
 #include "cmd/cmd.h"
 
@@ -9,19 +10,39 @@
 #include <string.h>
 
 #include "util/crypto.h"
+#include "db/callbacks.h"
 #include "db/merchants.h"
+#include "service/settings.h"
 
 static const char usage[] =
     "usage: chatpay integrator add  --merchant MERCHANT_ID --name NAME\n"
     "                               --type OMS|CLICKATELL_PRODUCT|APPLICATION\n"
     "                               [--db URL] [--config FILE] [--json]\n"
     "       chatpay integrator list --merchant MERCHANT_ID [--db URL] [--config FILE] [--json]\n"
+    "       chatpay integrator update APPLICATION_ID [" CMD_CALLBACK_OPTIONS "]\n"
+    "                               [--db URL] [--config FILE] [--json]\n"
     "\n"
-    "add   register an integrator; it starts ACTIVATED and its applicationId is printed.\n"
-    "      Its status is then changed with PUT /api/v2/integration.\n"
-    "list  the merchant's integrators.\n";
+    "add     register an integrator; it starts ACTIVATED and its applicationId is printed.\n"
+    "        Its status is then changed with PUT /api/v2/integration.\n"
+    "list    the merchant's integrators.\n"
+    "update  where the callbacks of the integrator's links go (links created with its\n"
+    "        applicationId), instead of the merchant's URLs; `none` clears one (the\n"
+    "        merchant's is used again). Settings callbacks go to the merchant's URL and\n"
+    "        to every integrator's. Production merchants need https URLs on public\n"
+    "        addresses.\n";
 
-enum { OPT_MERCHANT = 1, OPT_NAME, OPT_TYPE, OPT_DB, OPT_CONFIG, OPT_JSON, OPT_HELP };
+enum {
+    OPT_MERCHANT = 1,
+    OPT_NAME,
+    OPT_TYPE,
+    OPT_DB,
+    OPT_CONFIG,
+    OPT_JSON,
+    OPT_HELP,
+    OPT_CB_PAYMENT,
+    OPT_CB_EVENT,
+    OPT_CB_SETTINGS,
+};
 
 static const struct option options[] = {
     {"merchant", required_argument, NULL, OPT_MERCHANT},
@@ -31,6 +52,9 @@ static const struct option options[] = {
     {"config", required_argument, NULL, OPT_CONFIG},
     {"json", no_argument, NULL, OPT_JSON},
     {"help", no_argument, NULL, OPT_HELP},
+    {"payment-status-callback", required_argument, NULL, OPT_CB_PAYMENT},
+    {"transaction-event-callback", required_argument, NULL, OPT_CB_EVENT},
+    {"settings-callback", required_argument, NULL, OPT_CB_SETTINGS},
     {NULL, 0, NULL, 0},
 };
 
@@ -43,19 +67,13 @@ struct add_ctx {
 static enum db_status add_txn(struct db_tx *tx, void *cls)
 {
     struct add_ctx *c = cls;
-    struct db_merchant m;
-    enum db_status st = DB_CALL(tx, merchants, get, c->merchant, &m);
-    if (st < 0)
-        return st;
-    if (st == 0) {
+    struct arena *a = arena_new(0);
+    struct svc s = {.tx = tx, .a = a, .now = c->it.created_at};
+    enum db_status st = svc_integrator_add(&s, c->merchant, &c->it);
+    arena_free(a);
+    if (st == 0)
         c->no_merchant = true;
-        return DB_ROLLBACK;
-    }
-    st = DB_CALL(tx, integrators, insert, c->merchant, &c->it);
-    if (st < 0)
-        return st;
-    st = DB_CALL(tx, merchants, touch, c->merchant, c->it.created_at);
-    return st < 0 ? st : DB_ONE_RESULT;
+    return st == 0 ? DB_ROLLBACK : st;
 }
 
 static json_object *integrator_json(const char *merchant, const struct db_integrator *it)
@@ -74,6 +92,7 @@ struct list_ctx {
     const char *merchant;
     json_object *arr;
     bool no_merchant;
+    struct arena *a;
 };
 
 static void list_cb(void *cls, const struct db_integrator *it)
@@ -95,7 +114,81 @@ static enum db_status list_txn(struct db_tx *tx, void *cls)
         c->no_merchant = st == 0;
         return st == 0 ? DB_ROLLBACK : st;
     }
-    return DB_CALL(tx, integrators, list, c->merchant, list_cb, c);
+    if (c->arr) { /* on a retry, start again */
+        json_object_put(c->arr);
+        c->arr = json_object_new_array();
+    }
+    st = DB_CALL(tx, integrators, list, c->merchant, list_cb, c);
+    for (size_t i = 0; st >= 0 && c->arr && i < json_object_array_length(c->arr); i++) {
+        json_object *it = json_object_array_get_idx(c->arr, i), *v;
+        json_object_object_get_ex(it, "applicationId", &v);
+        const char *urls[CB_KINDS] = {0};
+        st = DB_CALL(tx, callbacks, integrator_urls, c->merchant, json_object_get_string(v), c->a,
+                     urls);
+        cmd_callbacks_json(it, urls);
+    }
+    return st;
+}
+
+struct update_ctx {
+    const char *app_id;
+    const struct cmd_callbacks *callbacks;
+    char merchant[DB_UUID_LEN];
+    struct db_merchant m;
+    struct db_integrator it;
+    const char *urls[CB_KINDS];
+    struct arena *a;
+};
+
+/* The integrator's merchant (whose environment the URLs must suit). */
+static enum db_status find_txn(struct db_tx *tx, void *cls)
+{
+    struct update_ctx *c = cls;
+    enum db_status st = DB_CALL(tx, callbacks, integrator_merchant, c->app_id, c->merchant);
+    if (st <= 0)
+        return st;
+    return DB_CALL(tx, merchants, get, c->merchant, &c->m);
+}
+
+static enum db_status update_txn(struct db_tx *tx, void *cls)
+{
+    struct update_ctx *c = cls;
+    enum db_status st = cmd_callbacks_store(tx, c->merchant, c->app_id, c->callbacks);
+    if (st <= 0)
+        return st == 0 ? DB_ROLLBACK : st;
+    st = DB_CALL(tx, integrators, get, c->merchant, c->app_id, &c->it);
+    if (st <= 0)
+        return st == 0 ? DB_ROLLBACK : st;
+    return DB_CALL(tx, callbacks, integrator_urls, c->merchant, c->app_id, c->a, c->urls);
+}
+
+static int do_update(const char *app_id, const struct cmd_callbacks *callbacks, bool json,
+                     struct db *db)
+{
+    struct update_ctx c = {.app_id = app_id, .callbacks = callbacks, .a = arena_new(0)};
+    enum db_status st = db_run(db, DB_READ, "integrator_find", find_txn, &c);
+    int rc = st < 0    ? cmd_fail("could not read integrator %s", app_id)
+             : st == 0 ? cmd_fail("no integrator %s", app_id)
+                       : cmd_callbacks_check(callbacks, c.m.environment, usage);
+    if (rc == 0) {
+        st = db_run(db, DB_WRITE, "integrator_update", update_txn, &c);
+        if (st == DB_ROLLBACK)
+            rc = cmd_fail("no integrator %s", app_id);
+        else if (st < 0)
+            rc = cmd_fail("could not update integrator %s", app_id);
+    }
+    if (rc == 0 && json) {
+        json_object *o = integrator_json(c.merchant, &c.it);
+        cmd_callbacks_json(o, c.urls);
+        cmd_print_json(o);
+    } else if (rc == 0) {
+        printf("Integrator %s updated.\n", app_id);
+        for (int k = CB_PAYMENT_STATUS; k <= CB_SETTINGS; k++)
+            printf("  %-27s %s\n", cmd_callback_option(k),
+                   c.urls[k] ? c.urls[k] : "none (the merchant's)");
+    }
+    arena_free(c.a);
+    return rc;
 }
 
 int cmd_integrator(int argc, char **argv)
@@ -108,6 +201,7 @@ int cmd_integrator(int argc, char **argv)
         return 0;
     }
     const char *merchant = NULL, *name = NULL, *type = NULL, *dburl = NULL, *config = NULL;
+    struct cmd_callbacks callbacks = {0};
     bool json = false;
     optind = 1;
     opterr = 0;
@@ -135,17 +229,48 @@ int cmd_integrator(int argc, char **argv)
         case OPT_HELP:
             fputs(usage, stdout);
             return 0;
+        case OPT_CB_PAYMENT:
+            callbacks.arg[CB_PAYMENT_STATUS] = optarg;
+            break;
+        case OPT_CB_EVENT:
+            callbacks.arg[CB_TRANSACTION_EVENT] = optarg;
+            break;
+        case OPT_CB_SETTINGS:
+            callbacks.arg[CB_SETTINGS] = optarg;
+            break;
         default:
             return cmd_usage_error(usage, "integrator %s: unknown or incomplete option %s", sub,
                                    argv[optind]);
         }
     }
-    if (argc - 1 - optind != 0)
-        return cmd_usage_error(usage, "integrator %s: unexpected argument \"%s\"", sub,
-                               argv[1 + optind]);
-    bool is_add = strcmp(sub, "add") == 0, is_list = strcmp(sub, "list") == 0;
-    if (!is_add && !is_list)
+    bool is_add = strcmp(sub, "add") == 0, is_list = strcmp(sub, "list") == 0,
+         is_update = strcmp(sub, "update") == 0;
+    if (!is_add && !is_list && !is_update)
         return cmd_usage_error(usage, "integrator: unknown subcommand \"%s\"", sub);
+    int npos = argc - 1 - optind;
+    if (npos != (is_update ? 1 : 0))
+        return is_update ? cmd_usage_error(usage, "integrator update: expected one APPLICATION_ID")
+                         : cmd_usage_error(usage, "integrator %s: unexpected argument \"%s\"", sub,
+                                           argv[1 + optind]);
+    if (is_update) {
+        if (merchant || name || type)
+            return cmd_usage_error(usage, "integrator update: takes no --merchant, --name or "
+                                          "--type");
+        if (!cmd_callbacks_given(&callbacks))
+            return cmd_usage_error(usage, "integrator update: nothing to change");
+        struct config cfg;
+        struct db *db = cmd_config_open_db(&cfg, config, dburl);
+        if (!db)
+            return EXIT_RUNTIME;
+        int rc = do_update(argv[1 + optind], &callbacks, json, db);
+        db_close(db);
+        return rc;
+    }
+    if (cmd_callbacks_given(&callbacks))
+        return cmd_usage_error(usage,
+                               "integrator %s: the callback URLs are options of "
+                               "integrator update",
+                               sub);
     if (!merchant)
         return cmd_usage_error(usage, "integrator %s: --merchant is required", sub);
     struct add_ctx c = {.merchant = merchant};
@@ -163,9 +288,7 @@ int cmd_integrator(int argc, char **argv)
     }
 
     struct config cfg;
-    if (!cmd_config(&cfg, config, dburl))
-        return EXIT_RUNTIME;
-    struct db *db = cmd_open_db(&cfg);
+    struct db *db = cmd_config_open_db(&cfg, config, dburl);
     if (!db)
         return EXIT_RUNTIME;
     int rc = 0;
@@ -185,8 +308,10 @@ int cmd_integrator(int argc, char **argv)
                    "  type:          %s\n  status:        ACTIVATED\n",
                    c.it.application_id, c.it.name, db_integrator_type_name(c.it.type));
     } else {
-        struct list_ctx l = {.merchant = merchant, .arr = json ? json_object_new_array() : NULL};
+        struct list_ctx l = {
+            .merchant = merchant, .arr = json ? json_object_new_array() : NULL, .a = arena_new(0)};
         enum db_status st = db_run(db, DB_READ, "integrator_list", list_txn, &l);
+        arena_free(l.a);
         if (st == DB_ROLLBACK && l.no_merchant) {
             json_object_put(l.arr);
             rc = cmd_fail("no merchant %s", merchant);

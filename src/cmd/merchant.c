@@ -11,8 +11,12 @@
 #include <strings.h>
 
 #include "util/crypto.h"
+#include "util/json.h"
 #include "web/logo.h"
+#include "db/callbacks.h"
 #include "db/merchants.h"
+#include "service/callbacks.h"
+#include "util/webhook.h"
 
 static const char usage[] =
     "usage: chatpay merchant create --name NAME [--environment sandbox|production]\n"
@@ -20,6 +24,8 @@ static const char usage[] =
     "                               [--db URL] [--config FILE] [--json]\n"
     "       chatpay merchant list   [--db URL] [--config FILE] [--json]\n"
     "       chatpay merchant show   MERCHANT_ID [--db URL] [--config FILE] [--json]\n"
+    "       chatpay merchant rotate-callback-secret MERCHANT_ID [--db URL] [--config FILE]\n"
+    "                               [--json]\n"
     "       chatpay merchant update MERCHANT_ID [--name NAME] [--environment ENV]\n"
     "                               [--currencies LIST] [--channels LIST]\n"
     "                               [--link-ttl DUR] [--click-ttl DUR] [--page-ttl DUR]\n"
@@ -27,13 +33,18 @@ static const char usage[] =
     "                               [--sms-from MSISDN] [--whatsapp-from MSISDN]\n"
     "                               [--settlement-delay DUR] [--payment-attempts N]\n"
     "                               [--review-delay DUR] [--logo FILE|none]\n"
+    "                               [" CMD_CALLBACK_OPTIONS "]\n"
     "                               [--db URL] [--config FILE] [--json]\n"
     "\n"
-    "create   add a merchant and print its first API key (shown once).\n"
+    "create   add a merchant and print its first API key (shown once) and the secret\n"
+    "         that signs its callbacks (callbackSecret).\n"
     "         Defaults: environment sandbox, currencies USD (the first listed is the\n"
     "         default currency), channels sms,whatsapp.\n"
     "list     every merchant.\n"
-    "show     one merchant with its currencies, integrators and API keys (masked).\n"
+    "show     one merchant with its currencies, integrators, API keys (masked), callback\n"
+    "         URLs and callback signing secret.\n"
+    "rotate-callback-secret  a new callback signing secret; for 24 hours the old one\n"
+    "         signs too (two v1 entries in webhook-signature).\n"
     "update   change name, environment, currencies, channels, link expiry, the default\n"
     "         transaction type or the sender numbers. Durations: 90s, 5m, 2h, 1d.\n"
     "         --link-ttl: an unopened link expires after this (default 5m);\n"
@@ -44,7 +55,10 @@ static const char usage[] =
     "         --review-delay: sandbox: a REVIEW payment is decided after this (default 60s);\n"
     "         --logo: the logo on the payment page, a PNG, JPEG, WebP or SVG file of at\n"
     "         most 256 KiB (the type is told from the content); `none` removes it\n"
-    "         (write ./none for a file of that name).\n";
+    "         (write ./none for a file of that name).\n"
+    "         --payment-status-callback, --transaction-event-callback,\n"
+    "         --settings-callback: where the merchant's callbacks go (`none` clears);\n"
+    "         production merchants need https URLs on public addresses.\n";
 
 enum {
     OPT_NAME = 1,
@@ -65,6 +79,9 @@ enum {
     OPT_ATTEMPTS,
     OPT_REVIEW,
     OPT_LOGO,
+    OPT_CB_PAYMENT,
+    OPT_CB_EVENT,
+    OPT_CB_SETTINGS,
 };
 
 static const struct option options[] = {
@@ -86,6 +103,9 @@ static const struct option options[] = {
     {"payment-attempts", required_argument, NULL, OPT_ATTEMPTS},
     {"review-delay", required_argument, NULL, OPT_REVIEW},
     {"logo", required_argument, NULL, OPT_LOGO},
+    {"payment-status-callback", required_argument, NULL, OPT_CB_PAYMENT},
+    {"transaction-event-callback", required_argument, NULL, OPT_CB_EVENT},
+    {"settings-callback", required_argument, NULL, OPT_CB_SETTINGS},
     {NULL, 0, NULL, 0},
 };
 
@@ -96,6 +116,7 @@ struct merchant_args {
     const char *link_ttl, *click_ttl, *page_ttl, *txn_type, *sms_from, *wa_from;
     const char *settlement, *attempts, *review;
     const char *logo; /* a file, or "none" */
+    struct cmd_callbacks callbacks;
 };
 
 /* Limits of the link durations: 30 seconds to 30 days. */
@@ -222,7 +243,8 @@ static int do_create(struct merchant_args *a, const struct config *cfg)
     struct db_merchant m;
     struct db_api_key k;
     char key[API_KEY_MAX];
-    bool created = admin_merchant_create(db, &in, &m, key, &k, err, sizeof err);
+    char secret[WEBHOOK_SECRET_LEN];
+    bool created = admin_merchant_create(db, &in, &m, key, &k, secret, err, sizeof err);
     db_close(db);
     if (!created)
         return cmd_fail("%s", err);
@@ -232,6 +254,7 @@ static int do_create(struct merchant_args *a, const struct config *cfg)
         json_object_object_add(o, "defaultCurrency", json_object_new_string(check[0].code));
         json_object_object_add(o, "apiKey", json_object_new_string(key));
         json_object_object_add(o, "apiKeyId", json_object_new_string(k.id));
+        json_object_object_add(o, "callbackSecret", json_object_new_string(secret));
         cmd_print_json(o);
     } else {
         printf("Merchant created.\n"
@@ -243,8 +266,9 @@ static int do_create(struct merchant_args *a, const struct config *cfg)
         print_currencies(check, ncheck);
         printf("  API key id:  %s\n"
                "  API key:     %s\n"
+               "  Callback signing secret: %s\n"
                "The API key is shown only once: store it now.\n",
-               k.id, key);
+               k.id, key, secret);
     }
     return 0;
 }
@@ -290,6 +314,9 @@ struct show_ctx {
     struct db_currency cur[DB_MAX_CURRENCIES];
     size_t ncur;
     json_object *integrators, *keys;
+    struct arena *a;
+    struct db_callback_config callbacks;
+    char secret[WEBHOOK_SECRET_LEN];
 };
 
 static void show_integrator(void *cls, const struct db_integrator *it)
@@ -333,16 +360,39 @@ static enum db_status show_txn(struct db_tx *tx, void *cls)
     st = DB_CALL(tx, api_keys, list, c->id, show_key, c->keys);
     if (st < 0)
         return st;
-    return DB_ONE_RESULT;
+    /* each integrator's callback URLs */
+    for (size_t i = 0; i < json_object_array_length(c->integrators); i++) {
+        json_object *it = json_object_array_get_idx(c->integrators, i), *v;
+        json_object_object_get_ex(it, "applicationId", &v);
+        const char *urls[CB_KINDS] = {0};
+        st = DB_CALL(tx, callbacks, integrator_urls, c->id, json_object_get_string(v), c->a, urls);
+        if (st < 0)
+            return st;
+        cmd_callbacks_json(it, urls);
+    }
+    /* a merchant from before callbacks gets its secret now */
+    struct svc s = {.tx = tx, .a = c->a, .now = time_now()};
+    st = svc_cb_secret(&s, c->id, c->secret);
+    if (st <= 0)
+        return st < 0 ? st : DB_HARD_ERROR;
+    st = DB_CALL(tx, callbacks, config_get, c->id, c->a, &c->callbacks);
+    return st < 0 ? st : DB_ONE_RESULT;
+}
+
+static enum db_status get_txn(struct db_tx *tx, void *cls)
+{
+    struct show_ctx *c = cls;
+    return DB_CALL(tx, merchants, get, c->id, &c->m);
 }
 
 static int do_show(struct merchant_args *a, struct db *db)
 {
-    struct show_ctx c = {.id = a->id};
-    enum db_status st = db_run(db, DB_READ, "merchant_show", show_txn, &c);
+    struct show_ctx c = {.id = a->id, .a = arena_new(0)};
+    enum db_status st = db_run(db, DB_WRITE, "merchant_show", show_txn, &c);
     if (st <= 0) {
         json_object_put(c.integrators);
         json_object_put(c.keys);
+        arena_free(c.a);
         return st < 0 ? cmd_fail("could not read merchant %s", a->id)
                       : cmd_fail("no merchant %s", a->id);
     }
@@ -350,8 +400,15 @@ static int do_show(struct merchant_args *a, struct db *db)
     json_object_object_add(o, "currencies", currencies_json(c.cur, c.ncur));
     json_object_object_add(o, "integrators", c.integrators);
     json_object_object_add(o, "apiKeys", c.keys);
+    cmd_callbacks_json(o, c.callbacks.url);
+    json_object_object_add(o, "callbackSecret", json_object_new_string(c.secret));
+    json_object_object_add(o, "previousCallbackSecretValidUntil",
+                           c.callbacks.old_secret[0] && c.callbacks.old_until > time_now()
+                               ? json_time(c.callbacks.old_until)
+                               : NULL);
     if (a->json) {
         cmd_print_json(o);
+        arena_free(c.a);
         return 0;
     }
     printf("merchantId:   %s\nname:         %s\nenvironment:  %s\nchannels:     %s%s%s\n"
@@ -386,7 +443,60 @@ static int do_show(struct merchant_args *a, struct db *db)
         json_object_object_get_ex(k, "revoked", &v);
         printf("%s\n", json_object_get_boolean(v) ? "  (revoked)" : "");
     }
+    printf("callbacks:\n");
+    for (int k = CB_PAYMENT_STATUS; k <= CB_SETTINGS; k++)
+        printf("  %-27s %s\n", cmd_callback_option(k),
+               c.callbacks.url[k] ? c.callbacks.url[k] : "none");
+    printf("callbackSecret: %s\n", c.secret);
     json_object_put(o);
+    arena_free(c.a);
+    return 0;
+}
+
+struct rotate_ctx {
+    const char *id;
+    char secret[WEBHOOK_SECRET_LEN];
+    usec_t old_until;
+};
+
+static enum db_status rotate_txn(struct db_tx *tx, void *cls)
+{
+    struct rotate_ctx *c = cls;
+    struct arena *a = arena_new(0);
+    struct svc s = {.tx = tx, .a = a, .now = time_now()};
+    struct db_callback_config before;
+    enum db_status st = DB_CALL(tx, callbacks, config_get, c->id, a, &before);
+    if (st > 0) {
+        st = svc_cb_rotate_secret(&s, c->id, c->secret);
+        c->old_until = before.secret[0] ? s.now + SVC_CB_ROTATION_OVERLAP : 0;
+    }
+    arena_free(a);
+    return st == 0 ? DB_ROLLBACK : st;
+}
+
+static int do_rotate(struct merchant_args *a, struct db *db)
+{
+    struct rotate_ctx c = {.id = a->id};
+    enum db_status st = db_run(db, DB_WRITE, "merchant_rotate_secret", rotate_txn, &c);
+    if (st == DB_ROLLBACK)
+        return cmd_fail("no merchant %s", a->id);
+    if (st < 0)
+        return cmd_fail("could not rotate the callback secret of merchant %s", a->id);
+    if (a->json) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "merchantId", json_object_new_string(a->id));
+        json_object_object_add(o, "callbackSecret", json_object_new_string(c.secret));
+        json_object_object_add(o, "previousCallbackSecretValidUntil",
+                               c.old_until ? json_time(c.old_until) : NULL);
+        cmd_print_json(o);
+        return 0;
+    }
+    char until[40] = "";
+    if (c.old_until)
+        time_format_rfc3339(c.old_until, until, sizeof until);
+    printf("New callback signing secret of merchant %s:\n  %s\n", a->id, c.secret);
+    if (c.old_until)
+        printf("The previous secret signs too until %s.\n", until);
     return 0;
 }
 
@@ -428,6 +538,12 @@ static enum db_status update_txn(struct db_tx *tx, void *cls)
     if (c->a->name)
         snprintf(c->m.name, sizeof c->m.name, "%s", c->a->name);
     c->old_env = c->m.environment;
+    bool old_sms = c->m.sms_enabled, old_wa = c->m.whatsapp_enabled;
+    struct db_currency old_cur[DB_MAX_CURRENCIES];
+    size_t old_ncur = 0;
+    st = DB_CALL(tx, currencies, list, c->m.id, old_cur, DB_MAX_CURRENCIES, &old_ncur);
+    if (st < 0)
+        return st;
     if (c->a->environment)
         db_environment_parse(c->a->environment, &c->m.environment);
     if (c->a->channels) {
@@ -471,6 +587,29 @@ static enum db_status update_txn(struct db_tx *tx, void *cls)
     }
     c->keys_active = c->keys_refused = 0;
     st = DB_CALL(tx, api_keys, list, c->m.id, count_keys_cb, c);
+    if (st < 0)
+        return st;
+    st = cmd_callbacks_store(tx, c->m.id, NULL, &c->a->callbacks);
+    if (st <= 0)
+        return st < 0 ? st : DB_HARD_ERROR;
+    /* what the merchant's systems see in GET /api/v2/config */
+    const char *changed[4];
+    size_t n = 0;
+    if (c->set_currencies &&
+        (old_ncur != c->ncur || memcmp(old_cur, c->cur, c->ncur * sizeof *old_cur) != 0))
+        changed[n++] = "supportedCurrencies";
+    if (old_sms != c->m.sms_enabled)
+        changed[n++] = "smsChannelEnabled";
+    if (old_wa != c->m.whatsapp_enabled)
+        changed[n++] = "whatsappChannelEnabled";
+    if (c->old_env != c->m.environment)
+        changed[n++] = "environment";
+    if (n == 0)
+        return DB_ONE_RESULT;
+    struct arena *a = arena_new(0);
+    struct svc s = {.tx = tx, .a = a, .now = c->m.updated_at};
+    st = svc_cb_settings(&s, c->m.id, changed, n);
+    arena_free(a);
     return st < 0 ? st : DB_ONE_RESULT;
 }
 
@@ -563,7 +702,8 @@ static int do_update(struct merchant_args *a, const struct config *cfg)
     }
     if (!a->name && !a->environment && !a->channels && !a->currencies && !a->link_ttl &&
         !a->click_ttl && !a->page_ttl && !a->txn_type && !a->sms_from && !a->wa_from &&
-        !a->settlement && !a->attempts && !a->review && !a->logo)
+        !a->settlement && !a->attempts && !a->review && !a->logo &&
+        !cmd_callbacks_given(&a->callbacks))
         return cmd_usage_error(usage, "merchant update: nothing to change");
     if (a->logo) {
         int rc = read_logo(a->logo, &c);
@@ -575,6 +715,20 @@ static int do_update(struct merchant_args *a, const struct config *cfg)
     if (!db) {
         free(c.logo);
         return EXIT_RUNTIME;
+    }
+    if (cmd_callbacks_given(&a->callbacks)) {
+        /* the URLs must suit the environment the merchant will be in */
+        struct show_ctx m = {.id = a->id};
+        enum db_status got = db_run(db, DB_READ, "merchant_get", get_txn, &m);
+        int rc = got < 0    ? cmd_fail("could not read merchant %s", a->id)
+                 : got == 0 ? cmd_fail("no merchant %s", a->id)
+                            : cmd_callbacks_check(&a->callbacks,
+                                                  a->environment ? env : m.m.environment, usage);
+        if (rc != 0) {
+            db_close(db);
+            free(c.logo);
+            return rc;
+        }
     }
     enum db_status st = db_run(db, DB_WRITE, "merchant_update", update_txn, &c);
     db_close(db);
@@ -671,6 +825,15 @@ int cmd_merchant(int argc, char **argv)
         case OPT_LOGO:
             a.logo = optarg;
             break;
+        case OPT_CB_PAYMENT:
+            a.callbacks.arg[CB_PAYMENT_STATUS] = optarg;
+            break;
+        case OPT_CB_EVENT:
+            a.callbacks.arg[CB_TRANSACTION_EVENT] = optarg;
+            break;
+        case OPT_CB_SETTINGS:
+            a.callbacks.arg[CB_SETTINGS] = optarg;
+            break;
         default:
             return cmd_usage_error(usage, "merchant %s: unknown or incomplete option %s", sub,
                                    argv[optind]);
@@ -678,7 +841,8 @@ int cmd_merchant(int argc, char **argv)
     }
     int npos = argc - 1 - optind;
     char **pos = argv + 1 + optind;
-    bool wants_id = strcmp(sub, "show") == 0 || strcmp(sub, "update") == 0;
+    bool rotate = strcmp(sub, "rotate-callback-secret") == 0;
+    bool wants_id = strcmp(sub, "show") == 0 || strcmp(sub, "update") == 0 || rotate;
     if (strcmp(sub, "create") != 0 && strcmp(sub, "list") != 0 && !wants_id)
         return cmd_usage_error(usage, "merchant: unknown subcommand \"%s\"", sub);
     if (wants_id) {
@@ -691,12 +855,13 @@ int cmd_merchant(int argc, char **argv)
     if (strcmp(sub, "create") == 0 && !a.name)
         return cmd_usage_error(usage, "merchant create: --name is required");
     bool settings = a.link_ttl || a.click_ttl || a.page_ttl || a.txn_type || a.sms_from ||
-                    a.wa_from || a.settlement || a.attempts || a.review || a.logo;
+                    a.wa_from || a.settlement || a.attempts || a.review || a.logo ||
+                    cmd_callbacks_given(&a.callbacks);
     if (strcmp(sub, "update") != 0 && settings)
         return cmd_usage_error(usage,
                                "merchant %s: --link-ttl, --click-ttl, --page-ttl, "
-                               "--transaction-type, --sms-from, --whatsapp-from and --logo are "
-                               "options of merchant update",
+                               "--transaction-type, --sms-from, --whatsapp-from, --logo and the "
+                               "callback URLs are options of merchant update",
                                sub);
     if (strcmp(sub, "update") != 0 && strcmp(sub, "create") != 0 &&
         (a.name || a.environment || a.currencies || a.channels))
@@ -715,7 +880,9 @@ int cmd_merchant(int argc, char **argv)
     struct db *db = cmd_open_db(&cfg);
     if (!db)
         return EXIT_RUNTIME;
-    int rc = strcmp(sub, "list") == 0 ? do_list(&a, db) : do_show(&a, db);
+    int rc = strcmp(sub, "list") == 0 ? do_list(&a, db)
+             : rotate                 ? do_rotate(&a, db)
+                                      : do_show(&a, db);
     db_close(db);
     return rc;
 }

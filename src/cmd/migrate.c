@@ -30,9 +30,7 @@ int cmd_migrate(int argc, char **argv)
     if (rc >= 0)
         return rc;
     struct config cfg;
-    if (!cmd_config(&cfg, config, dburl))
-        return EXIT_RUNTIME;
-    struct db *db = cmd_open_db(&cfg);
+    struct db *db = cmd_config_open_db(&cfg, config, dburl);
     if (!db)
         return EXIT_RUNTIME;
     struct version_ctx v = {0};

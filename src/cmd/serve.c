@@ -7,6 +7,7 @@
  * wait for requests in flight (up to drain_timeout) and exit 0.
  */
 #include "cmd/cmd.h"
+#include "util/webhook.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 
 #include "api/api.h"
 #include "app.h"
+#include "util/webhook.h"
 #include "http/server.h"
 #include "jobs/jobs.h"
 #include "util/log.h"
@@ -66,7 +68,8 @@ static bool dev_merchant(struct db *db, const struct config *cfg)
     struct db_merchant m;
     struct db_api_key k;
     char key[API_KEY_MAX], err[300];
-    if (!admin_merchant_create(db, &in, &m, key, &k, err, sizeof err)) {
+    char secret[WEBHOOK_SECRET_LEN];
+    if (!admin_merchant_create(db, &in, &m, key, &k, secret, err, sizeof err)) {
         cmd_fail("%s", err);
         return false;
     }
@@ -162,7 +165,9 @@ int cmd_serve(int argc, char **argv)
         }
     }
     if (!no_workers) {
-        app.workers = workers_start(&app, &(struct workers_config){.sweeper = true});
+        app.workers = workers_start(
+            &app, &(struct workers_config){.threads[POOL_CALLBACKS] = cfg.callback_workers,
+                                           .sweeper = true});
         app.wake = workers_wake;
         if (!app.workers) {
             cmd_fail("cannot start the background workers");

@@ -59,7 +59,9 @@ int cmd_worker(int argc, char **argv)
         db_close(db);
         return EXIT_RUNTIME;
     }
-    app.workers = workers_start(&app, &(struct workers_config){.sweeper = sweeper});
+    app.workers = workers_start(
+        &app, &(struct workers_config){.threads[POOL_CALLBACKS] = cfg.callback_workers,
+                                       .sweeper = sweeper});
     app.wake = workers_wake;
     if (!app.workers) {
         cmd_app_free(&app);

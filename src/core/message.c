@@ -488,7 +488,11 @@ static int sms_compose(const char *const *tpls, size_t ntpl, const struct fields
     size_t overhead, budget, used = 0, cut = 0;
     const unsigned char *p;
 
-    for (size_t i = 0; i < ntpl && merchant_whole; i++) {
+    /* the first template that fits (one without the name fits whatever the
+     * name's length) */
+    for (size_t i = 0; i < ntpl; i++) {
+        if (!merchant_whole && strstr(tpls[i], "%M"))
+            continue;
         if (render(tpls[i], f, text, sizeof text) >= 0 &&
             message_gsm7_septets(text, NULL) <= MESSAGE_SMS_SEPTETS)
             return deliver(text, out, cap);
@@ -613,6 +617,23 @@ static int compose(const struct message_link *m, const char *const *sms_tpls, si
     return fail(out, cap);
 }
 
+/* compose() for a message with the amount (%A) and a URL (%U). */
+static int compose_with_url(const struct message_link *m, const char *url,
+                            const char *const *sms_tpls, size_t nsms, const char *wa_tpl, char *out,
+                            size_t cap)
+{
+    char amount[AMOUNT_CAP];
+    struct fields f;
+
+    if (m == NULL || out == NULL)
+        return fail(out, cap);
+    if (!format_amount(m, amount, sizeof amount) || !url_ok(url))
+        return fail(out, cap);
+    f.amount = amount;
+    f.url = url;
+    return compose(m, sms_tpls, nsms, wa_tpl, &f, out, cap);
+}
+
 int message_payment_request(const struct message_link *m, char *out, size_t cap)
 {
     static const char *const sms_tpls[] = {
@@ -628,17 +649,8 @@ int message_payment_request(const struct message_link *m, char *out, size_t cap)
                                  "Pay securely here: %U\n"
                                  "\n"
                                  "If you were not expecting this message, you can ignore it.";
-    char amount[AMOUNT_CAP];
-    struct fields f;
-
-    if (m == NULL || out == NULL)
-        return fail(out, cap);
-    if (!format_amount(m, amount, sizeof amount) || !url_ok(m->link_url))
-        return fail(out, cap);
-    f.amount = amount;
-    f.url = m->link_url;
-
-    return compose(m, sms_tpls, sizeof sms_tpls / sizeof sms_tpls[0], wa_tpl, &f, out, cap);
+    return compose_with_url(m, m ? m->link_url : NULL, sms_tpls,
+                            sizeof sms_tpls / sizeof sms_tpls[0], wa_tpl, out, cap);
 }
 
 int message_cancelled(const struct message_link *m, char *out, size_t cap)
@@ -653,4 +665,21 @@ int message_cancelled(const struct message_link *m, char *out, size_t cap)
     if (m == NULL || out == NULL)
         return fail(out, cap);
     return compose(m, sms_tpls, sizeof sms_tpls / sizeof sms_tpls[0], wa_tpl, &f, out, cap);
+}
+
+int message_receipt(const struct message_link *m, const char *receipt_url, char *out, size_t cap)
+{
+    static const char *const sms_tpls[] = {
+        "Thank you for paying %M %A for order %O. Your receipt: %U",
+        "%M receipt for order %O: %U",
+        "Receipt, order %O: %U",
+    };
+    static const char wa_tpl[] = "Hello! Thank you for your payment to %M.\n"
+                                 "\n"
+                                 "Order: %O\n"
+                                 "Amount paid: %A\n"
+                                 "\n"
+                                 "Your receipt: %U";
+    return compose_with_url(m, receipt_url, sms_tpls, sizeof sms_tpls / sizeof sms_tpls[0], wa_tpl,
+                            out, cap);
 }

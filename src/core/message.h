@@ -39,6 +39,14 @@ int message_payment_request(const struct message_link *m, char *out, size_t cap)
  * when a link is cancelled. link_url is not used. Same return convention. */
 int message_cancelled(const struct message_link *m, char *out, size_t cap);
 
+/* "Thank you for paying Sandbox Store ZAR 125.50 for order 1001. Your
+ * receipt: https://…" — sent when the merchant asks for a receipt (after a
+ * payment); receipt_url takes the place of the link URL, which is not used.
+ * The receipt URL, like a link URL, is never shortened: -1 when it has
+ * spaces or control characters, is not GSM-7, or is too long for one SMS.
+ * Same return convention. */
+int message_receipt(const struct message_link *m, const char *receipt_url, char *out, size_t cap);
+
 /* Length of UTF-8 text in GSM-7 septets (extension-table characters such as
  * '€', '[', '{' count two). *all_gsm7 is false when some character is not in
  * GSM-7 at all (such characters are counted as one). */

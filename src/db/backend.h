@@ -6,6 +6,7 @@
 #ifndef CHATPAY_DB_BACKEND_H
 #define CHATPAY_DB_BACKEND_H
 
+#include "db/callbacks.h"
 #include "db/db.h"
 #include "db/idempotency.h"
 #include "db/jobs.h"
@@ -48,6 +49,7 @@ struct db_ops {
     struct db_idempotency_ops idempotency;
 
     struct db_integrators_ops integrators;
+    struct db_callbacks_ops callbacks;
 };
 
 /* The operation table of a transaction's backend. */

@@ -184,6 +184,7 @@ DB_AGGREGATE(jobs)
 DB_AGGREGATE(idempotency)
 DB_AGGREGATE(messages)
 DB_AGGREGATE(sandbox_gateway)
+DB_AGGREGATE(callbacks)
 
 enum db_status db_migrate(struct db *db)
 {

@@ -22,11 +22,14 @@ enum job_kind {
     JOB_SEND_LINK = 1,
     JOB_DELIVERY_RECEIPT,
     JOB_SEND_CANCEL,
-    JOB_PAYMENT_QUERY, /* ask the gateway about the link's pending or unanswered operations */
-    JOB_REVIEW_SETTLE, /* ask the gateway how a REVIEW payment ended */
-    JOB_AUTO_REVERSE,  /* return a payment: a REVIEW one (paymentReviewAutoReversal) or one
-                          the link could not take */
-    JOB_KIND_MAX = JOB_AUTO_REVERSE,
+    JOB_PAYMENT_QUERY,    /* ask the gateway about the link's pending or unanswered operations */
+    JOB_REVIEW_SETTLE,    /* ask the gateway how a REVIEW payment ended */
+    JOB_AUTO_REVERSE,     /* return a payment: a REVIEW one (paymentReviewAutoReversal) or one
+                             the link could not take */
+    JOB_DELIVER_CALLBACK, /* deliver a merchant callback (arg: the callback's id) */
+    JOB_SEND_RECEIPT,     /* send a receipt link to the customer */
+    JOB_RECEIPT_DELIVERY, /* the receipt message's delivery receipt (arg: message id) */
+    JOB_KIND_MAX = JOB_RECEIPT_DELIVERY,
 };
 
 /* The worker pools: each has threads of its own, so that slow calls of one
@@ -41,6 +44,8 @@ static inline enum job_pool job_kind_pool(int kind)
     case JOB_REVIEW_SETTLE:
     case JOB_AUTO_REVERSE:
         return POOL_PAYMENTS;
+    case JOB_DELIVER_CALLBACK:
+        return POOL_CALLBACKS;
     default:
         return POOL_MESSAGES;
     }

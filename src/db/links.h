@@ -54,6 +54,17 @@ struct db_link {
     int attempts;             /* payments tried on this link */
     usec_t payment_status_at; /* when payment_status last changed; 0 before */
     usec_t conversion_at;     /* when a REVIEW outcome was finalised; 0 otherwise */
+    const char *receipt_link; /* the receipt's URL the customer was sent, or NULL */
+    int receipt_state;        /* enum receipt_state */
+};
+
+/* Where the link's receipt is (POST /api/v2/order-receipt). */
+enum receipt_state {
+    RECEIPT_NONE = 0,
+    RECEIPT_REQUESTED, /* asked for, being sent */
+    RECEIPT_SENT,      /* the channel took it */
+    RECEIPT_FAILED,    /* it could not be sent, or not delivered: another may be asked for */
+    RECEIPT_DELIVERED,
 };
 
 /* Why an order number cannot have a new link (links.order_block). */
@@ -97,7 +108,8 @@ struct db_links_ops {
     enum db_status (*order_block)(struct db_tx *tx, const char *merchant_id,
                                   const char *order_number, int64_t except_id, usec_t now,
                                   enum order_block *reason, char *ref);
-    /* store status, payment_status, live, expires_at, clicked_at, page_expires_at */
+    /* store status, payment_status, live, expires_at, clicked_at, page_expires_at,
+     * attempts, payment_status_at, conversion_at and the receipt's fields */
     enum db_status (*update)(struct db_tx *tx, const struct db_link *l);
     /* live, unpaid links whose expiry has passed and that have no
      * payment running at the gateway (workers: across merchants) */

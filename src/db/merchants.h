@@ -131,7 +131,9 @@ struct db_api_keys_ops {
     /* an active (not revoked) key by the SHA-256 of its full text */
     enum db_status (*find_by_hash)(struct db_tx *tx, const uint8_t hash[32], struct db_api_key *out,
                                    uint8_t stored_hash[32]);
-    enum db_status (*revoke)(struct db_tx *tx, const char *key_id, usec_t now);
+    /* DB_NO_RESULTS when there is no such active key; merchant_id: the key's */
+    enum db_status (*revoke)(struct db_tx *tx, const char *key_id, usec_t now,
+                             char merchant_id[DB_UUID_LEN]);
     enum db_status (*list)(struct db_tx *tx, const char *merchant_id, db_api_key_cb cb, void *cls);
 };
 

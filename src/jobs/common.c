@@ -46,19 +46,6 @@ bool job_load_link(struct job_ctx *jc, struct db_link *l, struct db_merchant *m,
     return st > 0;
 }
 
-struct message_link job_message_link(const struct db_link *l, const struct db_merchant *m,
-                                     const char *url)
-{
-    return (struct message_link){
-        .channel = l->channel,
-        .merchant_name = m->name,
-        .order_number = l->order_number,
-        .total_minor = l->total_minor,
-        .currency = currency_find(l->currency),
-        .link_url = url,
-    };
-}
-
 enum job_result job_send_text(struct job_ctx *jc, const struct db_link *l,
                               const struct db_merchant *m, const char *text,
                               struct channel_result *res)
@@ -87,6 +74,57 @@ enum job_result job_send_text(struct job_ctx *jc, const struct db_link *l,
         return JOB_RETRY;
     }
     return JOB_DONE;
+}
+
+struct sent_ctx {
+    struct job_ctx *jc;
+    const struct db_link *l;
+    job_sent_fn record;
+    bool sent;
+    struct svc_entry detail;
+    int64_t message_id;
+    usec_t receipt_at;
+};
+
+static enum db_status sent_cb(struct db_tx *tx, void *cls)
+{
+    struct sent_ctx *c = cls;
+    enum db_status st = job_finish_in(tx, c->jc);
+    if (st <= 0)
+        return st;
+    struct svc s = job_svc(c->jc, tx);
+    return c->record(&s, c->l->merchant_id, c->l->id, c->sent, &c->detail, c->message_id,
+                     c->receipt_at);
+}
+
+enum job_result job_send_and_record(struct job_ctx *jc, const struct db_link *l,
+                                    const struct db_merchant *m, const char *text, const char *why,
+                                    job_sent_fn record)
+{
+    struct channel_result sent;
+    if (!text) {
+        memset(&sent, 0, sizeof sent);
+        sent.outcome = CHANNEL_REJECTED;
+        snprintf(sent.description, sizeof sent.description, "%s", why);
+    } else if (job_send_text(jc, l, m, text, &sent) == JOB_RETRY) {
+        return JOB_RETRY;
+    }
+    struct sent_ctx c = {
+        .jc = jc,
+        .l = l,
+        .record = record,
+        .sent = sent.outcome == CHANNEL_SENT,
+        .detail = {.http = sent.http_code,
+                   .code = sent.code[0] ? sent.code : NULL,
+                   .desc = sent.description[0] ? sent.description : NULL},
+        .message_id = sent.message_id,
+    };
+    const struct channel *ch = channel_for_merchant(jc->app->channels, m, l->channel);
+    if (c.sent && ch && ch->ops->receipt_delay)
+        c.receipt_at = time_now() + ch->ops->receipt_delay;
+    enum db_status st = db_run(jc->app->db, DB_WRITE, "record_send", sent_cb, &c);
+    app_wake_workers(jc->app);
+    return job_recorded(jc, st);
 }
 
 struct record_ctx {

@@ -1,16 +1,22 @@
 /*
- * delivery_receipt.c — job JOB_DELIVERY_RECEIPT: ask the channel whether the
- * link's message was delivered, and record PAYMENT_LINK_DELIVERED or
- * PAYMENT_LINK_DELIVERY_FAILED. Tried again while the channel does not know
- * yet.
+ * delivery_receipt.c — jobs JOB_DELIVERY_RECEIPT and JOB_RECEIPT_DELIVERY:
+ * ask the channel whether a message was delivered (the payment link's, or
+ * the receipt's) and record PAYMENT_LINK_DELIVERED / _DELIVERY_FAILED or
+ * RECEIPT_LINK_DELIVERED / _DELIVERY_FAILED. Tried again while the channel
+ * does not know yet.
  */
 #include "app.h"
 #include "channel/registry.h"
 #include "jobs/common.h"
 #include "service/links.h"
+#include "service/receipts.h"
+
+typedef enum db_status (*delivered_fn)(struct svc *s, const char *merchant_id, int64_t link_id,
+                                       bool delivered, const struct svc_entry *detail);
 
 struct receipt_ctx {
     struct job_ctx *jc;
+    delivered_fn record;
     bool delivered;
     struct svc_entry detail;
 };
@@ -22,11 +28,10 @@ static enum db_status record_cb(struct db_tx *tx, void *cls)
     if (st <= 0)
         return st;
     struct svc s = job_svc(c->jc, tx);
-    return svc_link_delivery(&s, c->jc->job->merchant_id, c->jc->job->link_id, c->delivered,
-                             &c->detail);
+    return c->record(&s, c->jc->job->merchant_id, c->jc->job->link_id, c->delivered, &c->detail);
 }
 
-enum job_result job_delivery_receipt(struct job_ctx *jc)
+static enum job_result ask(struct job_ctx *jc, delivered_fn record)
 {
     struct db_link l;
     struct db_merchant m;
@@ -44,10 +49,21 @@ enum job_result job_delivery_receipt(struct job_ctx *jc)
     }
     struct receipt_ctx c = {
         .jc = jc,
+        .record = record,
         .delivered = rc.delivery == DELIVERY_DELIVERED,
         .detail = {.http = rc.http_code,
                    .code = rc.code[0] ? rc.code : NULL,
                    .desc = rc.description[0] ? rc.description : NULL},
     };
     return job_recorded(jc, db_run(jc->app->db, DB_WRITE, "record_receipt", record_cb, &c));
+}
+
+enum job_result job_delivery_receipt(struct job_ctx *jc)
+{
+    return ask(jc, svc_link_delivery);
+}
+
+enum job_result job_receipt_delivery(struct job_ctx *jc)
+{
+    return ask(jc, svc_receipt_delivery);
 }

@@ -23,6 +23,15 @@ static const struct job_kind_info kinds[] = {
      POOL_PAYMENTS},
     {JOB_AUTO_REVERSE, "auto_reverse", job_auto_reverse, 15 * SEC, 12, SEC, 300 * SEC,
      POOL_PAYMENTS},
+    {JOB_SEND_RECEIPT, "send_receipt", job_send_receipt, 15 * SEC, 12, SEC, 300 * SEC,
+     POOL_MESSAGES},
+    {JOB_RECEIPT_DELIVERY, "receipt_delivery", job_receipt_delivery, 15 * SEC, 12, SEC, 300 * SEC,
+     POOL_MESSAGES},
+    /* a callback's tries follow the retry schedule (the runner sets each next
+     * run); the backoff here only spaces runs the database cut short. Its
+     * lease covers the 15 s a merchant's URL is given, and the name lookup */
+    {JOB_DELIVER_CALLBACK, "deliver_callback", job_deliver_callback, 25 * SEC, 1000, 5 * SEC,
+     300 * SEC, POOL_CALLBACKS},
 };
 
 const struct job_kind_info *job_kind_info(int kind)

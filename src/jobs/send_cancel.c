@@ -5,6 +5,7 @@
 #include "core/currency.h"
 #include "core/message.h"
 #include "jobs/common.h"
+#include "service/views.h"
 #include "util/log.h"
 
 enum job_result job_send_cancel(struct job_ctx *jc)
@@ -15,7 +16,7 @@ enum job_result job_send_cancel(struct job_ctx *jc)
     if (!job_load_link(jc, &l, &m, &res))
         return res;
     char text[MESSAGE_MAX];
-    struct message_link ml = job_message_link(&l, &m, "");
+    struct message_link ml = svc_message_link(&l, &m, "");
     if (!ml.currency || message_cancelled(&ml, text, sizeof text) < 0) {
         log_error("link %lld: the cancellation message cannot be rendered", (long long)l.id);
         return JOB_DONE;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "db/callbacks.h"
 #include "db/idempotency.h"
 #include "gateway/registry.h"
 #include "jobs/common.h"
@@ -19,8 +20,9 @@
  * far back it looks (µs). */
 #define REPAIR_AFTER     (5LL * 1000000)
 #define REPAIR_WINDOW    (24LL * 3600 * 1000000)
-#define IDEMPOTENCY_KEEP (24LL * 3600 * 1000000)     /* idempotency records are kept */
-#define JOBS_KEEP        (7LL * 24 * 3600 * 1000000) /* finished jobs and sandbox messages */
+#define IDEMPOTENCY_KEEP (24LL * 3600 * 1000000)      /* idempotency records are kept */
+#define JOBS_KEEP        (7LL * 24 * 3600 * 1000000)  /* finished jobs and sandbox messages */
+#define CALLBACKS_KEEP   (30LL * 24 * 3600 * 1000000) /* delivered or given-up callbacks */
 
 enum { REPAIR_MAX = 32 };
 
@@ -167,7 +169,10 @@ static enum db_status purge_cb(struct db_tx *tx, void *cls)
     enum db_status st = DB_CALL(tx, idempotency, purge, now - IDEMPOTENCY_KEEP);
     if (st < 0)
         return st;
-    return DB_CALL(tx, jobs, purge, now - JOBS_KEEP);
+    st = DB_CALL(tx, jobs, purge, now - JOBS_KEEP);
+    if (st < 0)
+        return st;
+    return DB_CALL(tx, callbacks, purge, now - CALLBACKS_KEEP);
 }
 
 bool jobs_purge(struct app *app, usec_t now)

@@ -20,7 +20,7 @@
 #include "util/log.h"
 
 enum {
-    THREADS_MAX = 32,
+    THREADS_MAX = 160,
     POLL_MS = 200,  /* idle threads look for due jobs this often */
     SWEEP_MS = 250, /* the sweeper looks for expired links this often */
     SWEEP_BATCH = 200,

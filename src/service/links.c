@@ -15,6 +15,7 @@
 #include "core/payment_fsm.h"
 #include "core/status.h"
 #include "db/payments.h"
+#include "service/callbacks.h"
 #include "util/crypto.h"
 
 void svc_new_link_ref(char *out)
@@ -27,15 +28,21 @@ void svc_new_link_token(char *out)
     crypto_random_base62(96, out, 17);
 }
 
-enum db_status svc_enqueue(struct svc *s, const struct db_link *l, enum job_kind kind, int64_t arg,
-                           usec_t run_at)
+enum db_status svc_enqueue_for(struct svc *s, const char *merchant_id, int64_t link_id,
+                               enum job_kind kind, int64_t arg, usec_t run_at)
 {
-    struct db_job job = {.kind = kind, .link_id = l->id, .arg = arg, .run_at = run_at};
-    memcpy(job.merchant_id, l->merchant_id, sizeof job.merchant_id);
+    struct db_job job = {.kind = kind, .link_id = link_id, .arg = arg, .run_at = run_at};
+    snprintf(job.merchant_id, sizeof job.merchant_id, "%s", merchant_id);
     enum db_status st = DB_CALL(s->tx, jobs, insert, &job);
     if (st >= 0)
         s->queued = true;
     return st;
+}
+
+enum db_status svc_enqueue(struct svc *s, const struct db_link *l, enum job_kind kind, int64_t arg,
+                           usec_t run_at)
+{
+    return svc_enqueue_for(s, l->merchant_id, l->id, kind, arg, run_at);
 }
 
 enum db_status svc_history(struct svc *s, const struct db_link *l, const struct svc_entry *e)
@@ -45,7 +52,10 @@ enum db_status svc_history(struct svc *s, const struct db_link *l, const struct 
                                  .http_code = e->http,
                                  .response_code = e->code,
                                  .response_desc = e->desc};
-    return DB_CALL(s->tx, links, status_append, l->merchant_id, l->id, &row);
+    enum db_status st = DB_CALL(s->tx, links, status_append, l->merchant_id, l->id, &row);
+    if (st < 0)
+        return st;
+    return svc_cb_transaction_event(s, l, &row);
 }
 
 /* ---- create ------------------------------------------------------------------------- */

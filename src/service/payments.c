@@ -19,6 +19,7 @@
 #include "core/payment_fsm.h"
 #include "core/status.h"
 #include "gateway/registry.h"
+#include "service/callbacks.h"
 #include "service/links.h"
 #include "util/crypto.h"
 
@@ -112,6 +113,16 @@ static enum db_status payment_entry(struct svc *s, const struct db_link *l, cons
                                            .http = code ? 200 : 0,
                                            .code = code,
                                            .desc = desc});
+}
+
+/* The link's payment status changed (or a payment attempt was answered):
+ * its history entry, then the payment status callback with the link as it
+ * is now. */
+static enum db_status payment_changed(struct svc *s, const struct db_link *l, const char *code,
+                                      const char *desc)
+{
+    enum db_status st = payment_entry(s, l, code, desc);
+    return st < 0 ? st : svc_cb_payment_status(s, l);
 }
 
 /* ---- the customer pays ---------------------------------------------------------------- */
@@ -271,7 +282,9 @@ static enum db_status record_return(struct svc *s, struct db_link *l,
                            "%s: the payment that was not taken could not be %s (%s); it is "
                            "tried again",
                            gw_decision_name(op->decision), how, op->error_text);
-    return payment_entry(s, l, arena_printf(s->a, "%d", op->response_code), desc);
+    const char *code = arena_printf(s->a, "%d", op->response_code);
+    return op->decision == GW_ACCEPT && !own ? payment_changed(s, l, code, desc)
+                                             : payment_entry(s, l, code, desc);
 }
 
 /* The gateway holds money the link cannot take: keep the record, say why,
@@ -325,7 +338,7 @@ enum db_status svc_payment_record(struct svc *s, const char *merchant_id, const 
         st = DB_CALL(s->tx, links, update, l);
         if (st < 0)
             return st;
-        st = payment_entry(s, l, NULL, NULL);
+        st = payment_changed(s, l, NULL, NULL);
         if (st < 0)
             return st;
         st = svc_enqueue(s, l, JOB_PAYMENT_QUERY, op->id, s->now + QUERY_DELAY);
@@ -371,8 +384,14 @@ enum db_status svc_payment_record(struct svc *s, const char *merchant_id, const 
         st = DB_CALL(s->tx, links, update, l);
         if (st < 0)
             return st;
-        st = payment_entry(s, l, arena_printf(s->a, "%d", op->response_code),
-                           gw_decision_name(op->decision));
+        st = payment_changed(s, l, arena_printf(s->a, "%d", op->response_code),
+                             gw_decision_name(op->decision));
+        if (st < 0)
+            return st;
+    } else if (event == PAY_E_CAPTURED && rule->verdict == FSM_STAY) {
+        /* a capture leaves the payment SUCCESS (and the history as it is),
+         * but the merchant is told of it like of every other outcome */
+        st = svc_cb_payment_status(s, l);
         if (st < 0)
             return st;
     }
@@ -534,7 +553,7 @@ enum db_status svc_payment_close_abandoned(struct svc *s, const char *merchant_i
         st = DB_CALL(s->tx, links, update, l);
         if (st < 0)
             return st;
-        st = payment_entry(s, l, NULL, "closed at the gateway without a payment");
+        st = payment_changed(s, l, NULL, "closed at the gateway without a payment");
         if (st < 0)
             return st;
     }

@@ -33,12 +33,16 @@ struct svc {
     struct arena *a;
     usec_t now;
     const struct config *cfg;
-    bool queued; /* a job was queued: wake the workers after the commit */
+    bool queued;             /* a job was queued: wake the workers after the commit */
+    struct svc_cb_cache *cb; /* the callback URLs read in this transaction (callbacks.c) */
 };
 
 /* Queue a job for link l (run_at: when it is due). */
 enum db_status svc_enqueue(struct svc *s, const struct db_link *l, enum job_kind kind, int64_t arg,
                            usec_t run_at);
+/* Queue a job of the merchant's (link_id 0: of no link). */
+enum db_status svc_enqueue_for(struct svc *s, const char *merchant_id, int64_t link_id,
+                               enum job_kind kind, int64_t arg, usec_t run_at);
 
 /* An entry of a link's history. http, code and desc describe a provider's or
  * gateway's answer (0 / NULL when none). */
@@ -49,7 +53,8 @@ struct svc_entry {
     const char *desc;
 };
 
-/* Append an entry to link l's history. */
+/* Append an entry to link l's history (and queue its transaction event
+ * callback). */
 enum db_status svc_history(struct svc *s, const struct db_link *l, const struct svc_entry *e);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "core/currency.h"
+#include "db/merchants.h"
 #include "core/status.h"
 #include "service/payments.h"
 #include "util/json.h"
@@ -16,6 +17,19 @@
 const char *svc_link_url(struct svc *s, const char *token)
 {
     return arena_printf(s->a, "%s/p/%s", s->cfg->public_url, token);
+}
+
+struct message_link svc_message_link(const struct db_link *l, const struct db_merchant *m,
+                                     const char *url)
+{
+    return (struct message_link){
+        .channel = l->channel,
+        .merchant_name = m->name,
+        .order_number = l->order_number,
+        .total_minor = l->total_minor,
+        .currency = currency_find(l->currency),
+        .link_url = url,
+    };
 }
 
 json_object *svc_amount_json(int64_t minor, const char *currency)
@@ -205,4 +219,86 @@ enum db_status svc_link_find_view(struct svc *s, const char *merchant_id, const 
     if (st <= 0)
         return st < 0 ? st : DB_HARD_ERROR;
     return svc_link_view(s, &l, m.environment, out);
+}
+
+/* ---- configuration ------------------------------------------------------------------ */
+
+static json_object *currency_json(const struct db_currency *dc)
+{
+    const struct currency *cur = currency_find(dc->code);
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "id", json_object_new_int(cur ? cur->numeric : 0));
+    json_object_object_add(o, "iso", json_object_new_string(dc->code));
+    json_object_object_add(o, "name", json_object_new_string(cur ? cur->name : dc->code));
+    json_object_object_add(o, "symbol", json_object_new_string(cur ? cur->symbol : dc->code));
+    json_object_object_add(o, "isDefault", json_object_new_boolean(dc->is_default));
+    return o;
+}
+
+static void add_integrator(void *cls, const struct db_integrator *it)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "applicationId", json_object_new_string(it->application_id));
+    json_object_object_add(o, "name", json_object_new_string(it->name));
+    json_object_object_add(o, "status",
+                           json_object_new_string(db_integrator_status_name(it->status)));
+    json_object_object_add(o, "type", json_object_new_string(db_integrator_type_name(it->type)));
+    json_object_array_add(cls, o);
+}
+
+struct newest_key {
+    struct arena *a;
+    usec_t created_at;
+    const char *masked;
+};
+
+static void newest_key_cb(void *cls, const struct db_api_key *k)
+{
+    struct newest_key *n = cls;
+    if (k->revoked_at || (n->masked && k->created_at < n->created_at))
+        return;
+    n->created_at = k->created_at;
+    n->masked = arena_printf(n->a, "%s****%s", k->prefix, k->last4);
+}
+
+enum db_status svc_config_view(struct svc *s, const char *merchant_id, const char *api_key,
+                               json_object **out)
+{
+    struct db_merchant m;
+    enum db_status st = DB_CALL(s->tx, merchants, get, merchant_id, &m);
+    if (st <= 0)
+        return st;
+    struct db_currency cur[DB_MAX_CURRENCIES];
+    size_t ncur = 0;
+    st = DB_CALL(s->tx, currencies, list, merchant_id, cur, DB_MAX_CURRENCIES, &ncur);
+    if (st < 0)
+        return st;
+    if (!api_key) {
+        struct newest_key n = {.a = s->a};
+        st = DB_CALL(s->tx, api_keys, list, merchant_id, newest_key_cb, &n);
+        if (st < 0)
+            return st;
+        api_key = n.masked;
+    }
+    json_object *integrators = json_object_new_array();
+    st = DB_CALL(s->tx, integrators, list, merchant_id, add_integrator, integrators);
+    if (st < 0) {
+        json_object_put(integrators);
+        return st;
+    }
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "updateTime", json_time(m.updated_at));
+    json_object_object_add(o, "whatsappChannelEnabled",
+                           json_object_new_boolean(m.whatsapp_enabled));
+    json_object_object_add(o, "smsChannelEnabled", json_object_new_boolean(m.sms_enabled));
+    json_object_object_add(o, "integrators", integrators);
+    json_add_string(o, "apiKey", api_key, false);
+    json_object *curs = json_object_new_array_ext((int)ncur);
+    for (size_t i = 0; i < ncur; i++)
+        json_object_array_add(curs, currency_json(&cur[i]));
+    json_object_object_add(o, "supportedCurrencies", curs);
+    json_object_object_add(o, "environment",
+                           json_object_new_string(db_environment_name(m.environment)));
+    *out = o;
+    return DB_ONE_RESULT;
 }

@@ -9,6 +9,7 @@
 
 #include <json-c/json.h>
 
+#include "core/message.h"
 #include "db/links.h"
 #include "db/merchants.h"
 #include "db/payments.h"
@@ -32,6 +33,17 @@ enum db_status svc_link_find_view(struct svc *s, const char *merchant_id, const 
 /* PaymentStatusLogResponse (also PaymentGatewayOperationResultResponse) of
  * one operation of link l. */
 json_object *svc_op_view(const struct db_payment_op *op, const struct db_link *l);
+
+/* DetailedWidgetConfigResponse: the merchant's configuration as GET
+ * /api/v2/config answers it, with `api_key` (masked) as its key. NULL
+ * api_key: the newest active key (what settings callbacks show).
+ * DB_NO_RESULTS when there is no such merchant. The caller puts *out. */
+enum db_status svc_config_view(struct svc *s, const char *merchant_id, const char *api_key,
+                               json_object **out);
+
+/* The link as the message composer (core/message.h) takes it. */
+struct message_link svc_message_link(const struct db_link *l, const struct db_merchant *m,
+                                     const char *url);
 
 /* "<public-url>/p/<token>" in the arena. */
 const char *svc_link_url(struct svc *s, const char *token);

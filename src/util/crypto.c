@@ -9,6 +9,7 @@
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/ref.h"
 
@@ -36,6 +37,41 @@ void crypto_hmac_sha256(const void *key, size_t keylen, const void *data, size_t
         fputs("chatpay: HMAC failure\n", stderr);
         abort();
     }
+}
+
+size_t crypto_base64(const void *in, size_t n, char *out, size_t cap)
+{
+    size_t need = 4 * ((n + 2) / 3) + 1;
+    if (cap < need || n > (size_t)INT32_MAX / 2)
+        return 0;
+    return (size_t)EVP_EncodeBlock((unsigned char *)out, in, (int)n);
+}
+
+bool crypto_base64_decode(const char *in, uint8_t *out, size_t cap, size_t *n)
+{
+    size_t len = strlen(in);
+    if (len == 0 || len % 4 != 0 || len / 4 * 3 > cap + 2 || len > (size_t)INT32_MAX / 2)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = in[i];
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  c == '+' || c == '/' || (c == '=' && i >= len - 2);
+        if (!ok || (c != '=' && i > 0 && in[i - 1] == '='))
+            return false;
+    }
+    uint8_t buf[4096];
+    if (len / 4 * 3 > sizeof buf)
+        return false;
+    int got = EVP_DecodeBlock(buf, (const unsigned char *)in, (int)len);
+    if (got < 0)
+        return false;
+    size_t pad = (in[len - 1] == '=') + (in[len - 2] == '=');
+    size_t bytes = (size_t)got - pad;
+    if (bytes > cap)
+        return false;
+    memcpy(out, buf, bytes);
+    *n = bytes;
+    return true;
 }
 
 bool crypto_equal(const void *a, const void *b, size_t n)

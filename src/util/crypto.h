@@ -29,6 +29,14 @@ void crypto_hex(const uint8_t *in, size_t n, char *out);
  * (a multiple of 8; out holds len + 1). Aborts if len is too short for bits. */
 void crypto_random_base62(unsigned bits, char *out, size_t len);
 
+/* Standard base64 (with padding) of n bytes into out[cap] (4 * ceil(n / 3)
+ * + 1 bytes). Returns the length, or 0 when it does not fit. */
+size_t crypto_base64(const void *in, size_t n, char *out, size_t cap);
+
+/* Decode standard base64 (with padding, no spaces) into out[cap]. Returns
+ * false when it is not base64 or does not fit; *n gets the byte count. */
+bool crypto_base64_decode(const char *in, uint8_t *out, size_t cap, size_t *n);
+
 /* A random RFC 4122 version 4 UUID, lower case, into out[37]. */
 void crypto_uuid_v4(char out[37]);
 

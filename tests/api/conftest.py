@@ -12,6 +12,7 @@ make_merchant / add_integrator: factories for the other shapes.
 
 from __future__ import annotations
 
+import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +20,13 @@ from pathlib import Path
 import pytest
 import requests
 
-import cp_helpers
-from cp_helpers import SECRETS, assert_no_secrets, run_cli, start_server
-from openapi_check import ApiClient, get_checker
+# the fake services of tests/fakes (a merchant's callback receiver) are
+# imported by name
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fakes"))
+
+import cp_helpers  # noqa: E402
+from cp_helpers import SECRETS, assert_no_secrets, run_cli, start_server  # noqa: E402
+from openapi_check import ApiClient, get_checker  # noqa: E402
 
 
 def pytest_configure(config):

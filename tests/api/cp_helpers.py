@@ -37,11 +37,13 @@ STOP_TIMEOUT = 20.0
 
 
 class Secrets:
-    """Full API keys and merchant ids seen during the session."""
+    """Full API keys and merchant ids seen during the session, and the
+    callback signing secrets ("whsec_…") the tests registered."""
 
     def __init__(self) -> None:
         self.api_keys: set[str] = set()
         self.merchant_ids: set[str] = set()
+        self.callback_secrets: set[str] = set()
 
     def scan(self, text: str) -> None:
         self.api_keys.update(API_KEY_RE.findall(text))
@@ -303,7 +305,7 @@ def start_server(
 
 def assert_no_secrets(text: str, what: str) -> None:
     """Fail when text contains any API key seen in this session (or anything
-    shaped like a full key)."""
+    shaped like a full key), or a registered callback signing secret."""
     leaked = sorted(k for k in SECRETS.api_keys if k in text)
     # the 43-character secret part alone is as bad as the whole key
     leaked += sorted(k for k in SECRETS.api_keys if k not in leaked and k.split("_", 2)[2] in text)
@@ -311,6 +313,12 @@ def assert_no_secrets(text: str, what: str) -> None:
     assert not leaked and not shaped, (
         f"{what} contains API keys: {len(leaked)} known, {len(shaped)} key-shaped "
         f"(first: {(leaked + shaped)[0][:16]}…)"
+    )
+    # a callback signing secret, whole or its base64 part alone
+    signing = sorted(s for s in SECRETS.callback_secrets
+                     if s in text or s.split("_", 1)[-1] in text)
+    assert not signing, (
+        f"{what} contains {len(signing)} callback signing secret(s) (first: {signing[0][:10]}…)"
     )
 
 

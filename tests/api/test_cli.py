@@ -252,8 +252,13 @@ def test_merchant_show(cli, merchant, add_integrator):
     assert shown["merchantId"] == merchant["merchantId"]
     assert shown["currencies"] == ["ZAR", "USD"]
     assert shown["integrators"] == [
-        {"applicationId": it["applicationId"], "name": "Shown", "type": "CLICKATELL_PRODUCT", "status": "ACTIVATED"}
+        {"applicationId": it["applicationId"], "name": "Shown", "type": "CLICKATELL_PRODUCT",
+         "status": "ACTIVATED", "paymentStatusCallback": None, "transactionEventCallback": None,
+         "settingsCallback": None}
     ]
+    assert shown["callbackSecret"] == merchant["callbackSecret"]
+    assert (shown["paymentStatusCallback"], shown["transactionEventCallback"],
+            shown["settingsCallback"]) == (None, None, None)
     assert [k["id"] for k in shown["apiKeys"]] == [merchant["apiKeyId"]]
     assert shown["apiKeys"][0]["key"] == "cp_sandbox_****" + merchant["apiKey"][-4:]
     assert_no_secrets(res.stdout, "merchant show --json")

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "db/callbacks.h"
 #include "db/db.h"
 #include "db/merchants.h"
 #include "util/crypto.h"
@@ -100,6 +101,15 @@ static void fill(struct insert_ctx *c, const char *name)
     crypto_random(c->hash, sizeof c->hash);
 }
 
+/* Merchants "A" and "B", each with its currencies, integrator and key. */
+static void two_merchants(struct db *db, struct insert_ctx *a, struct insert_ctx *b)
+{
+    fill(a, "A");
+    fill(b, "B");
+    assert_int_equal(db_run(db, DB_WRITE, "t", insert_cb, a), 1);
+    assert_int_equal(db_run(db, DB_WRITE, "t", insert_cb, b), 1);
+}
+
 struct read_ctx {
     const char *merchant_id;
     const char *app_id;
@@ -152,10 +162,7 @@ static void test_roundtrip_and_scoping(void **state)
 {
     struct db *db = *state;
     struct insert_ctx a, b;
-    fill(&a, "A");
-    fill(&b, "B");
-    assert_int_equal(db_run(db, DB_WRITE, "t", insert_cb, &a), 1);
-    assert_int_equal(db_run(db, DB_WRITE, "t", insert_cb, &b), 1);
+    two_merchants(db, &a, &b);
 
     struct read_ctx r = {.merchant_id = a.m.id, .app_id = a.it.application_id, .hash = a.hash};
     assert_int_equal(db_run(db, DB_READ, "t", read_cb, &r), 1);
@@ -192,12 +199,13 @@ static void test_rollback_writes_nothing(void **state)
 
 struct revoke_ctx {
     const char *id;
+    char merchant_id[DB_UUID_LEN];
 };
 
 static enum db_status revoke_cb(struct db_tx *tx, void *cls)
 {
     struct revoke_ctx *c = cls;
-    return DB_CALL(tx, api_keys, revoke, c->id, time_now());
+    return DB_CALL(tx, api_keys, revoke, c->id, time_now(), c->merchant_id);
 }
 
 static void test_revoked_key_is_not_found_and_epoch_moves(void **state)
@@ -214,8 +222,9 @@ static void test_revoked_key_is_not_found_and_epoch_moves(void **state)
     assert_int_equal(db_run(db, DB_READ, "t", read_cb, &r), 1);
     assert_int_equal(db_config_epoch(db), e1); /* reads do not move it */
 
-    struct revoke_ctx rv = {a.key.id};
+    struct revoke_ctx rv = {.id = a.key.id};
     assert_int_equal(db_run(db, DB_WRITE, "t", revoke_cb, &rv), 1);
+    assert_string_equal(rv.merchant_id, a.m.id);
     assert_true(db_config_epoch(db) > e1);
     assert_int_equal(db_run(db, DB_WRITE, "t", revoke_cb, &rv), 0); /* already revoked */
     assert_int_equal(db_run(db, DB_READ, "t", read_cb, &r), 1);
@@ -275,6 +284,202 @@ static void test_concurrent_writers(void **state)
     assert_int_equal(after - before, WRITERS * PER_WRITER);
 }
 
+/* ---- callbacks ------------------------------------------------------------------------ */
+
+struct cb_ctx {
+    const char *merchant_id, *other_id, *app_id;
+    struct arena *a;
+    int step;
+    struct db_callback cb[3];
+    struct db_callback_config cfg;
+    const char *app_urls[CB_KINDS];
+    char app_merchant[DB_UUID_LEN];
+    struct db_callback got, by_ref;
+    enum db_status cross_ref, cross_app, cross_url;
+    int listed, listed_failed, listed_after;
+    struct db_callback_attempt attempts[4];
+    int nattempts;
+};
+
+static void count_callback(void *cls, const struct db_callback *cb)
+{
+    (void)cb;
+    (*(int *)cls)++;
+}
+
+static void keep_attempt(void *cls, const struct db_callback_attempt *a)
+{
+    struct cb_ctx *c = cls;
+    if (c->nattempts < 4)
+        c->attempts[c->nattempts++] = *a;
+}
+
+static enum db_status callbacks_write_cb(struct db_tx *tx, void *cls)
+{
+    struct cb_ctx *c = cls;
+    enum db_status st = DB_CALL(tx, callbacks, url_set, c->merchant_id, CB_PAYMENT_STATUS,
+                                "https://shop.example/ps");
+    if (st != 1)
+        return st < 0 ? st : DB_HARD_ERROR;
+    st = DB_CALL(tx, callbacks, url_set, c->merchant_id, CB_SETTINGS, "https://shop.example/s");
+    if (st < 0)
+        return st;
+    st = DB_CALL(tx, callbacks, url_set, c->merchant_id, CB_SETTINGS, NULL); /* cleared */
+    if (st < 0)
+        return st;
+    st = DB_CALL(tx, callbacks, secret_set, c->merchant_id, "whsec_new", "whsec_old", 1234);
+    if (st < 0)
+        return st;
+    st = DB_CALL(tx, callbacks, integrator_url_set, c->merchant_id, c->app_id, CB_TRANSACTION_EVENT,
+                 "https://oms.example/te");
+    if (st != 1)
+        return st < 0 ? st : DB_HARD_ERROR;
+    /* another merchant cannot set this merchant's integrator's URL */
+    c->cross_url = DB_CALL(tx, callbacks, integrator_url_set, c->other_id, c->app_id,
+                           CB_TRANSACTION_EVENT, "https://evil.example/");
+    for (int i = 0; i < 3; i++) {
+        struct db_callback *cb = &c->cb[i];
+        snprintf(cb->ref, sizeof cb->ref, "cb_test%d%s", i, c->merchant_id + 30);
+        snprintf(cb->webhook_id, sizeof cb->webhook_id, "msg_test%d", i);
+        snprintf(cb->merchant_id, sizeof cb->merchant_id, "%s", c->merchant_id);
+        cb->kind = i == 2 ? CB_SETTINGS : CB_TRANSACTION_EVENT;
+        cb->url = "https://oms.example/te";
+        cb->body = "{\"n\":1}";
+        cb->created_at = cb->updated_at = cb->next_at = 1000 + i;
+        st = DB_CALL(tx, callbacks, insert, cb);
+        if (st != 1)
+            return st < 0 ? st : DB_HARD_ERROR;
+    }
+    /* the first is tried twice and given up; the second delivered */
+    struct db_callback_attempt a1 = {
+        .at = 2000, .http_status = 500, .latency_ms = 12, .error = "HTTP 500"};
+    struct db_callback_attempt a2 = {
+        .at = 3000, .http_status = 0, .latency_ms = 15000, .error = "timeout"};
+    if ((st = DB_CALL(tx, callbacks, attempt_insert, c->cb[0].id, &a1)) < 0 ||
+        (st = DB_CALL(tx, callbacks, attempt_insert, c->cb[0].id, &a2)) < 0)
+        return st;
+    c->cb[0].state = CB_FAILED;
+    c->cb[0].attempts = 2;
+    c->cb[0].updated_at = 3000;
+    c->cb[1].state = CB_DELIVERED;
+    c->cb[1].attempts = 1;
+    c->cb[1].last_http = 200;
+    c->cb[1].delivered_at = c->cb[1].updated_at = 900000;
+    if ((st = DB_CALL(tx, callbacks, update, &c->cb[0])) < 0 ||
+        (st = DB_CALL(tx, callbacks, update, &c->cb[1])) < 0)
+        return st;
+    return DB_ONE_RESULT;
+}
+
+static enum db_status callbacks_read_cb(struct db_tx *tx, void *cls)
+{
+    struct cb_ctx *c = cls;
+    enum db_status st = DB_CALL(tx, callbacks, config_get, c->merchant_id, c->a, &c->cfg);
+    if (st <= 0)
+        return st;
+    st = DB_CALL(tx, callbacks, integrator_urls, c->merchant_id, c->app_id, c->a, c->app_urls);
+    if (st <= 0)
+        return st < 0 ? st : DB_HARD_ERROR;
+    c->cross_app = DB_CALL(tx, callbacks, integrator_urls, c->other_id, c->app_id, c->a,
+                           (const char *[CB_KINDS]){0});
+    st = DB_CALL(tx, callbacks, integrator_merchant, c->app_id, c->app_merchant);
+    if (st <= 0)
+        return st < 0 ? st : DB_HARD_ERROR;
+    st = DB_CALL(tx, callbacks, get, c->cb[0].id, c->a, &c->got);
+    if (st <= 0)
+        return st < 0 ? st : DB_HARD_ERROR;
+    st = DB_CALL(tx, callbacks, get_by_ref, c->merchant_id, c->cb[1].ref, c->a, &c->by_ref);
+    if (st <= 0)
+        return st < 0 ? st : DB_HARD_ERROR;
+    c->cross_ref = DB_CALL(tx, callbacks, get_by_ref, c->other_id, c->cb[1].ref, c->a, &c->got);
+    st = DB_CALL(tx, callbacks, get, c->cb[0].id, c->a, &c->got);
+    if (st < 0)
+        return st;
+    c->listed = c->listed_failed = c->listed_after = 0;
+    struct db_callback_filter all = {.state = -1, .limit = 10};
+    struct db_callback_filter failed = {.state = CB_FAILED, .limit = 10};
+    struct db_callback_filter after = {.state = -1, .starting_after = c->cb[2].id, .limit = 1};
+    if ((st = DB_CALL(tx, callbacks, list, c->merchant_id, &all, c->a, count_callback,
+                      &c->listed)) < 0 ||
+        (st = DB_CALL(tx, callbacks, list, c->merchant_id, &failed, c->a, count_callback,
+                      &c->listed_failed)) < 0 ||
+        (st = DB_CALL(tx, callbacks, list, c->merchant_id, &after, c->a, count_callback,
+                      &c->listed_after)) < 0)
+        return st;
+    c->nattempts = 0;
+    st = DB_CALL(tx, callbacks, attempts, c->cb[0].id, c->a, keep_attempt, c);
+    return st < 0 ? st : DB_ONE_RESULT;
+}
+
+static enum db_status callbacks_purge_cb(struct db_tx *tx, void *cls)
+{
+    (void)cls;
+    return DB_CALL(tx, callbacks, purge, 500000);
+}
+
+static enum db_status callbacks_left_cb(struct db_tx *tx, void *cls)
+{
+    struct cb_ctx *c = cls;
+    struct db_callback cb;
+    for (int i = 0; i < 3; i++) {
+        enum db_status st = DB_CALL(tx, callbacks, get, c->cb[i].id, c->a, &cb);
+        if (st < 0)
+            return st;
+        c->cb[i].state = st == 1 ? cb.state : -1;
+    }
+    c->nattempts = 0;
+    enum db_status st = DB_CALL(tx, callbacks, attempts, c->cb[0].id, c->a, keep_attempt, c);
+    return st < 0 ? st : DB_ONE_RESULT;
+}
+
+static void test_callbacks(void **state)
+{
+    struct db *db = *state;
+    struct insert_ctx a, b;
+    two_merchants(db, &a, &b);
+    struct cb_ctx c = {.merchant_id = a.m.id,
+                       .other_id = b.m.id,
+                       .app_id = a.it.application_id,
+                       .a = arena_new(0)};
+    assert_int_equal(db_run(db, DB_WRITE, "t", callbacks_write_cb, &c), 1);
+    assert_int_equal(c.cross_url, 0);
+    assert_int_equal(db_run(db, DB_READ, "t", callbacks_read_cb, &c), 1);
+    assert_string_equal(c.cfg.url[CB_PAYMENT_STATUS], "https://shop.example/ps");
+    assert_null(c.cfg.url[CB_TRANSACTION_EVENT]);
+    assert_null(c.cfg.url[CB_SETTINGS]);
+    assert_string_equal(c.cfg.secret, "whsec_new");
+    assert_string_equal(c.cfg.old_secret, "whsec_old");
+    assert_int_equal(c.cfg.old_until, 1234);
+    assert_string_equal(c.app_urls[CB_TRANSACTION_EVENT], "https://oms.example/te");
+    assert_null(c.app_urls[CB_PAYMENT_STATUS]);
+    assert_int_equal(c.cross_app, 0);
+    assert_string_equal(c.app_merchant, a.m.id);
+    assert_int_equal(c.got.state, CB_FAILED);
+    assert_int_equal(c.got.attempts, 2);
+    assert_string_equal(c.got.webhook_id, "msg_test0");
+    assert_string_equal(c.got.body, "{\"n\":1}");
+    assert_int_equal(c.by_ref.state, CB_DELIVERED);
+    assert_int_equal(c.by_ref.delivered_at, 900000);
+    assert_int_equal(c.by_ref.last_http, 200);
+    assert_int_equal(c.cross_ref, 0);
+    assert_int_equal(c.listed, 3);
+    assert_int_equal(c.listed_failed, 1);
+    assert_int_equal(c.listed_after, 1); /* the page after the newest holds the next one only */
+    assert_int_equal(c.nattempts, 2);
+    assert_int_equal(c.attempts[0].http_status, 500);
+    assert_string_equal(c.attempts[0].error, "HTTP 500");
+    assert_int_equal(c.attempts[1].latency_ms, 15000);
+    /* the purge drops what ended before the cut (the failed one, and its tries); the
+     * delivered one ended later and stays */
+    assert_int_equal(db_run(db, DB_WRITE, "t", callbacks_purge_cb, NULL), 1);
+    assert_int_equal(db_run(db, DB_READ, "t", callbacks_left_cb, &c), 1);
+    assert_int_equal(c.cb[0].state, -1);
+    assert_int_equal(c.nattempts, 0);
+    assert_int_equal(c.cb[1].state, CB_DELIVERED);
+    assert_int_equal(c.cb[2].state, CB_PENDING); /* pending ones are never purged */
+    arena_free(c.a);
+}
+
 static void test_bad_urls(void **state)
 {
     (void)state;
@@ -295,6 +500,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_epoch_is_shared_between_handles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_callbacks, setup, teardown),
         cmocka_unit_test(test_bad_urls),
     };
     return cmocka_run_group_tests_name("db (sqlite)", tests, NULL, NULL);

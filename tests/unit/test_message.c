@@ -1,8 +1,8 @@
 /*
  * test_message.c — unit tests for core/message.c: GSM-7 septet counting and
  * cleaning, the SMS templates and their 160-septet limit (shorter templates,
- * then a shortened merchant name, never a cut URL), WhatsApp texts and the
- * cancellation texts.
+ * then a shortened merchant name, never a cut URL), WhatsApp texts, the
+ * cancellation texts and the receipt texts.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -641,6 +641,300 @@ static void test_cancel_whatsapp(void **state)
     assert_int_equal(message_cancelled(&m, out, sizeof out), -1);
 }
 
+/* ---- receipt ------------------------------------------------------------- */
+
+/* A 60-character receipt URL. */
+#define RURL60 "https://shop.example.com/receipts/AbCdEfGhIjKlMnOpQrStUvWxYz"
+
+static void test_rurl60_is_60(void **state)
+{
+    (void)state;
+    assert_int_equal(strlen(RURL60), 60);
+}
+
+static void test_receipt_sms_normal(void **state)
+{
+    char out[MESSAGE_MAX];
+    struct message_link m = link_for(CHANNEL_SMS, "Sandbox Store", NULL);
+    int n;
+    (void)state;
+
+    n = message_receipt(&m, "https://shop.example.com/r/1", out, sizeof out);
+    assert_string_equal(out, "Thank you for paying Sandbox Store ZAR 125.50 for order 1001. "
+                             "Your receipt: https://shop.example.com/r/1");
+    assert_int_equal(n, (int)strlen(out));
+
+    /* the link URL is not used: the receipt URL takes its place */
+    m.link_url = URL60;
+    assert_int_equal(message_receipt(&m, "https://shop.example.com/r/1", out, sizeof out), n);
+    assert_null(strstr(out, "/p/"));
+    m.link_url = "https://bad url";
+    assert_int_equal(message_receipt(&m, "https://shop.example.com/r/1", out, sizeof out), n);
+
+    m.currency = currency_find("JPY");
+    m.total_minor = 5000;
+    assert_true(message_receipt(&m, "https://r.example/1", out, sizeof out) > 0);
+    assert_string_equal(out, "Thank you for paying Sandbox Store JPY 5000 for order 1001. "
+                             "Your receipt: https://r.example/1");
+}
+
+/* With a 60-character URL, "ZAR 125.50" and order "1001", the full template
+ * has 123 septets besides the name: names up to 37 fit it. */
+static void test_receipt_sms_boundary_full_template(void **state)
+{
+    char out[MESSAGE_MAX], want[MESSAGE_MAX];
+    char name[64] = "";
+    struct message_link m = link_for(CHANNEL_SMS, name, NULL);
+    (void)state;
+
+    memcpy(name, repeat("M", 37), 38);
+    assert_int_equal(message_receipt(&m, RURL60, out, sizeof out), 160);
+    join(want, sizeof want, "Thank you for paying ", name,
+         " ZAR 125.50 for order 1001. Your receipt: ", RURL60, (const char *)NULL);
+    assert_string_equal(out, want);
+    assert_int_equal(septets(out), 160);
+}
+
+/* 38..75 characters: "<name> receipt for order 1001: <url>", 85 septets
+ * besides the name. */
+static void test_receipt_sms_boundary_second_template(void **state)
+{
+    char out[MESSAGE_MAX], want[MESSAGE_MAX];
+    char name[100] = "";
+    struct message_link m = link_for(CHANNEL_SMS, name, NULL);
+    (void)state;
+
+    memcpy(name, repeat("M", 38), 39);
+    assert_int_equal(message_receipt(&m, RURL60, out, sizeof out), 123);
+    join(want, sizeof want, name, " receipt for order 1001: ", RURL60, (const char *)NULL);
+    assert_string_equal(out, want);
+
+    memcpy(name, repeat("M", 75), 76);
+    assert_int_equal(message_receipt(&m, RURL60, out, sizeof out), 160);
+    join(want, sizeof want, name, " receipt for order 1001: ", RURL60, (const char *)NULL);
+    assert_string_equal(out, want);
+}
+
+/* 76 and more: "Receipt, order 1001: <url>" (81 septets), without the name;
+ * a name longer than one SMS gives the same. */
+static void test_receipt_sms_boundary_third_template(void **state)
+{
+    char out[MESSAGE_MAX];
+    char name[400] = "";
+    struct message_link m = link_for(CHANNEL_SMS, name, NULL);
+    (void)state;
+
+    memcpy(name, repeat("M", 76), 77);
+    assert_int_equal(message_receipt(&m, RURL60, out, sizeof out), 81);
+    assert_string_equal(out, "Receipt, order 1001: " RURL60);
+
+    memcpy(name, repeat("M", 160), 161);
+    assert_int_equal(message_receipt(&m, RURL60, out, sizeof out), 81);
+    assert_string_equal(out, "Receipt, order 1001: " RURL60);
+
+    memcpy(name, repeat("M", 300), 301);
+    assert_int_equal(message_receipt(&m, RURL60, out, sizeof out), 81);
+    assert_string_equal(out, "Receipt, order 1001: " RURL60);
+
+    /* extension characters in the name count two: 38 '{' (76 septets) no
+     * longer fit the second template */
+    memcpy(name, repeat("{", 37), 38);
+    assert_int_equal(message_receipt(&m, RURL60, out, sizeof out), 37 + 85);
+    assert_int_equal(septets(out), 159);
+    memcpy(name, repeat("{", 38), 39);
+    assert_int_equal(message_receipt(&m, RURL60, out, sizeof out), 81);
+    assert_string_equal(out, "Receipt, order 1001: " RURL60);
+}
+
+/* The URL is never cut: the shortest text around it has 21 septets, so 139
+ * is the longest URL that works (an extension character counts two). */
+static void test_receipt_sms_url_too_long(void **state)
+{
+    char out[MESSAGE_MAX], url[1100] = "", want[MESSAGE_MAX];
+    struct message_link m = link_for(CHANNEL_SMS, "Sandbox Store", NULL);
+    (void)state;
+
+    join(url, sizeof url, "https://shop.example.com/r/", repeat("x", 139 - 27), (const char *)NULL);
+    assert_int_equal(strlen(url), 139);
+    assert_int_equal(message_receipt(&m, url, out, sizeof out), 160);
+    join(want, sizeof want, "Receipt, order 1001: ", url, (const char *)NULL);
+    assert_string_equal(out, want);
+
+    join(url, sizeof url, "https://shop.example.com/r/", repeat("x", 140 - 27), (const char *)NULL);
+    out[0] = 'x';
+    assert_int_equal(message_receipt(&m, url, out, sizeof out), -1);
+    assert_string_equal(out, "");
+
+    join(url, sizeof url, "https://shop.example.com/r/", repeat("x", 1000), (const char *)NULL);
+    assert_int_equal(message_receipt(&m, url, out, sizeof out), -1);
+
+    join(url, sizeof url, "https://shop.example.com/~r/", repeat("x", 138 - 28),
+         (const char *)NULL);
+    assert_int_equal(strlen(url), 138);
+    assert_int_equal(message_receipt(&m, url, out, sizeof out), 159); /* 160 septets */
+    join(url, sizeof url, "https://shop.example.com/~r/", repeat("x", 139 - 28),
+         (const char *)NULL);
+    assert_int_equal(message_receipt(&m, url, out, sizeof out), -1);
+
+    /* a longer order number leaves less room */
+    m.order_number = "10011";
+    join(url, sizeof url, "https://shop.example.com/r/", repeat("x", 139 - 27), (const char *)NULL);
+    assert_int_equal(message_receipt(&m, url, out, sizeof out), -1);
+}
+
+/* Whether a URL fits does not depend on the merchant's name when the text
+ * that fits has no name in it: the third template, exactly 160 septets,
+ * whether the name is 100 characters or longer than one SMS (then the
+ * shortening path is taken, which must not need room for a cut name that
+ * the third template does not show). */
+static void test_receipt_sms_long_name_full_url(void **state)
+{
+    char out[MESSAGE_MAX], url[300] = "", want[MESSAGE_MAX];
+    char name[400] = "";
+    struct message_link m = link_for(CHANNEL_SMS, name, NULL);
+    (void)state;
+
+    join(url, sizeof url, "https://shop.example.com/r/", repeat("x", 139 - 27), (const char *)NULL);
+    join(want, sizeof want, "Receipt, order 1001: ", url, (const char *)NULL);
+    memcpy(name, repeat("M", 100), 101);
+    assert_int_equal(message_receipt(&m, url, out, sizeof out), 160);
+    assert_string_equal(out, want);
+    memcpy(name, repeat("M", 200), 201);
+    assert_int_equal(message_receipt(&m, url, out, sizeof out), 160);
+    assert_string_equal(out, want);
+
+    /* 159 septets; a name of two-septet characters longer than one SMS */
+    join(url, sizeof url, "https://shop.example.com/r/", repeat("x", 138 - 27), (const char *)NULL);
+    join(want, sizeof want, "Receipt, order 1001: ", url, (const char *)NULL);
+    memcpy(name, repeat("€", 90), 90 * 3 + 1);
+    assert_int_equal(message_receipt(&m, url, out, sizeof out), 159);
+    assert_string_equal(out, want);
+}
+
+static void test_receipt_non_gsm_fields(void **state)
+{
+    char out[MESSAGE_MAX];
+    struct message_link m = link_for(CHANNEL_SMS, " Zoë’s\nCafé 😀 ", NULL);
+    (void)state;
+
+    m.order_number = "A–7`1";
+    assert_true(message_receipt(&m, "https://r.example/1", out, sizeof out) > 0);
+    assert_string_equal(out, "Thank you for paying Zoe's Café ? ZAR 125.50 for order A-7'1. "
+                             "Your receipt: https://r.example/1");
+    (void)septets(out);
+}
+
+static void test_receipt_bad_input(void **state)
+{
+    char out[MESSAGE_MAX];
+    struct message_link m = link_for(CHANNEL_SMS, "Sandbox Store", NULL);
+    struct message_link b;
+    const char *const bad_urls[] = {
+        "",
+        "https://r.example/a b",  /* a space would end the link */
+        "https://r.example/a\tb", /* control characters too */
+        "https://r.example/a\nb",
+        "https://r.example/\x7f",
+        "https://r.example/ë", /* not GSM-7: cannot be sent as is */
+        "https://r.example/`",
+    };
+    const char *url = "https://r.example/1";
+    (void)state;
+
+    for (int c = 0; c < 2; c++) {
+        b = m;
+        b.channel = c == 0 ? CHANNEL_SMS : CHANNEL_WHATSAPP;
+        assert_true(message_receipt(&b, url, out, sizeof out) > 0);
+        for (size_t i = 0; i < sizeof bad_urls / sizeof bad_urls[0]; i++) {
+            out[0] = 'x';
+            assert_int_equal(message_receipt(&b, bad_urls[i], out, sizeof out), -1);
+            assert_string_equal(out, "");
+        }
+        assert_int_equal(message_receipt(&b, NULL, out, sizeof out), -1);
+    }
+    b = m;
+    b.merchant_name = NULL;
+    assert_int_equal(message_receipt(&b, url, out, sizeof out), -1);
+    b = m;
+    b.merchant_name = " \n ";
+    assert_int_equal(message_receipt(&b, url, out, sizeof out), -1);
+    b = m;
+    b.order_number = "";
+    assert_int_equal(message_receipt(&b, url, out, sizeof out), -1);
+    b = m;
+    b.order_number = NULL;
+    assert_int_equal(message_receipt(&b, url, out, sizeof out), -1);
+    b = m;
+    b.currency = NULL;
+    assert_int_equal(message_receipt(&b, url, out, sizeof out), -1);
+    b = m;
+    b.channel = CHANNEL_NONE;
+    assert_int_equal(message_receipt(&b, url, out, sizeof out), -1);
+    assert_int_equal(message_receipt(NULL, url, out, sizeof out), -1);
+    assert_int_equal(message_receipt(&m, url, NULL, 100), -1);
+}
+
+static void test_receipt_cap(void **state)
+{
+    char out[MESSAGE_MAX];
+    struct message_link m = link_for(CHANNEL_SMS, "Sandbox Store", NULL);
+    const char *url = "https://r.example/1";
+    int n;
+    (void)state;
+
+    n = message_receipt(&m, url, out, sizeof out);
+    assert_true(n > 0);
+    assert_int_equal(message_receipt(&m, url, out, (size_t)n + 1), n);
+    out[0] = 'x';
+    assert_int_equal(message_receipt(&m, url, out, (size_t)n), -1);
+    assert_string_equal(out, "");
+    assert_int_equal(message_receipt(&m, url, out, 0), -1);
+
+    m.channel = CHANNEL_WHATSAPP;
+    n = message_receipt(&m, url, out, sizeof out);
+    assert_true(n > 0);
+    assert_int_equal(message_receipt(&m, url, out, (size_t)n + 1), n);
+    assert_int_equal(message_receipt(&m, url, out, (size_t)n), -1);
+    assert_string_equal(out, "");
+}
+
+static void test_receipt_whatsapp(void **state)
+{
+    char out[MESSAGE_MAX], url[1100] = "";
+    char name[3000] = "";
+    struct message_link m = link_for(CHANNEL_WHATSAPP, "Zoë’s Café", NULL);
+    int n;
+    (void)state;
+
+    m.order_number = "INV-2026/07";
+    n = message_receipt(&m, "https://shop.example.com/r/1", out, sizeof out);
+    assert_int_equal(n, (int)strlen(out));
+    /* UTF-8 is kept as it is on WhatsApp */
+    assert_string_equal(out, "Hello! Thank you for your payment to Zoë’s Café.\n"
+                             "\n"
+                             "Order: INV-2026/07\n"
+                             "Amount paid: ZAR 125.50\n"
+                             "\n"
+                             "Your receipt: https://shop.example.com/r/1");
+
+    /* no SMS limit: a 1024-character URL is sent whole */
+    join(url, sizeof url, "https://shop.example.com/r/", repeat("x", 1024 - 27),
+         (const char *)NULL);
+    assert_true(message_receipt(&m, url, out, sizeof out) > 1024);
+    assert_non_null(strstr(out, url));
+
+    /* controls become spaces, bidi overrides go, bad bytes become '?', and a
+     * huge name is cut */
+    m.merchant_name = name;
+    join(name, sizeof name, "Evil\nShop\xe2\x80\xae", "cba\xff", (const char *)NULL);
+    assert_true(message_receipt(&m, "https://r.example/1", out, sizeof out) > 0);
+    assert_non_null(strstr(out, "payment to Evil Shopcba?.\n"));
+    memcpy(name, repeat("ß", 1200), 2401);
+    assert_true(message_receipt(&m, url, out, sizeof out) > 0);
+    assert_non_null(strstr(out, "ßßß...."));
+    assert_non_null(strstr(out, url));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -671,6 +965,17 @@ int main(void)
         cmocka_unit_test(test_whatsapp_sanitised),
         cmocka_unit_test(test_cancel_sms),
         cmocka_unit_test(test_cancel_whatsapp),
+        cmocka_unit_test(test_rurl60_is_60),
+        cmocka_unit_test(test_receipt_sms_normal),
+        cmocka_unit_test(test_receipt_sms_boundary_full_template),
+        cmocka_unit_test(test_receipt_sms_boundary_second_template),
+        cmocka_unit_test(test_receipt_sms_boundary_third_template),
+        cmocka_unit_test(test_receipt_sms_url_too_long),
+        cmocka_unit_test(test_receipt_sms_long_name_full_url),
+        cmocka_unit_test(test_receipt_non_gsm_fields),
+        cmocka_unit_test(test_receipt_bad_input),
+        cmocka_unit_test(test_receipt_cap),
+        cmocka_unit_test(test_receipt_whatsapp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

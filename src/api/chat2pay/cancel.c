@@ -45,6 +45,9 @@ static const char *cancellation_json(struct cancel_ctx *c, size_t *len)
 static enum db_status cancel_cb(struct db_tx *tx, void *cls)
 {
     struct cancel_ctx *c = cls;
+    /* the time of the change, taken under the write lock: history entries
+     * are in the order of their times */
+    c->now = time_now();
     enum db_status st = c2p_idem_begin(tx, c->r, c->now, &c->idem);
     if (st <= 0)
         return st;
@@ -61,20 +64,8 @@ void api_cancel(struct req *r)
 {
     struct cancel_ctx c = {.r = r, .ref = req_param(r, "paymentLinkRef"), .now = time_now()};
     enum db_status st = db_run(r->app->db, DB_WRITE, "cancel", cancel_cb, &c);
-    if (st == DB_ROLLBACK && c2p_idem_answer(r, &c.idem))
+    if (c2p_reply_link_op(r, st, &c.idem, c.refused))
         return;
-    if (st == DB_ROLLBACK && !c.refused) {
-        reply_error(r, ERR_NOT_FOUND, "No payment link with this reference");
-        return;
-    }
-    if (st == DB_ROLLBACK) {
-        reply_error(r, ERR_BAD_REQUEST, c.refused);
-        return;
-    }
-    if (st < 0) {
-        api_reply_db_error(r, st);
-        return;
-    }
     app_wake_workers(r->app);
     reply_text(r, 200, "application/json", c.reply, c.reply_len);
 }

@@ -70,6 +70,14 @@ enum db_status c2p_idem_store(struct db_tx *tx, struct req *r, int status, const
  * in a transaction; forget the key after a 5xx. */
 void c2p_idem_after(struct req *r);
 
+/* After the write transaction of an operation on one of the merchant's
+ * links (cancel, capture, reverse, order-receipt): answer what stopped it —
+ * the Idempotency-Key (replay, 409, 422), no such link (404), a refusal
+ * (`refused`, 400) or a database failure — and return true; false when it
+ * went through and the handler answers. */
+bool c2p_reply_link_op(struct req *r, enum db_status st, const struct c2p_idem_claim *idem,
+                       const char *refused);
+
 /* ---- endpoints ------------------------------------------------------------------------ */
 
 void api_config_get(struct req *r);
@@ -79,6 +87,9 @@ void api_chat2pay_status(struct req *r);
 void api_cancel(struct req *r);
 void api_capture(struct req *r);
 void api_reverse(struct req *r);
+void api_order_receipt(struct req *r);
+void api_callbacks_list(struct req *r);
+void api_callback_replay(struct req *r);
 void api_sandbox_messages(struct req *r);
 
 #endif

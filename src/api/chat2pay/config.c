@@ -1,5 +1,5 @@
 /*
- * config_get.c — GET /api/v2/config: the caller's Chat 2 Pay configuration
+ * config.c — GET /api/v2/config: the caller's Chat 2 Pay configuration
  * (DetailedWidgetConfigResponse).
  *
  * The reply depends only on configuration data (merchant, currencies,
@@ -11,9 +11,7 @@
 #include "api/chat2pay/chat2pay.h"
 
 #include "app.h"
-#include "core/currency.h"
-#include "db/merchants.h"
-#include "util/json.h"
+#include "service/views.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -77,59 +75,17 @@ static void cache_store(struct config_cache_slot *s, const struct db *db, uint64
 }
 
 struct config_ctx {
-    const char *merchant_id;
-    struct db_merchant merchant;
-    struct db_currency currencies[DB_MAX_CURRENCIES];
-    size_t ncurrencies;
-    json_object *integrators; /* built while reading; replaced on a retry */
+    struct req *r;
+    json_object *view;
 };
-
-static json_object *integrator_json(const struct db_integrator *it);
-
-static void add_integrator(void *cls, const struct db_integrator *it)
-{
-    json_object_array_add(cls, integrator_json(it));
-}
 
 static enum db_status load_cb(struct db_tx *tx, void *cls)
 {
     struct config_ctx *c = cls;
-    enum db_status st = DB_CALL(tx, merchants, get, c->merchant_id, &c->merchant);
-    if (st <= 0)
-        return st;
-    st = DB_CALL(tx, currencies, list, c->merchant_id, c->currencies, DB_MAX_CURRENCIES,
-                 &c->ncurrencies);
-    if (st < 0)
-        return st;
-    json_object_put(c->integrators);
-    c->integrators = json_object_new_array();
-    st = DB_CALL(tx, integrators, list, c->merchant_id, add_integrator, c->integrators);
-    if (st < 0)
-        return st;
-    return DB_ONE_RESULT;
-}
-
-static json_object *currency_json(const struct db_currency *dc)
-{
-    const struct currency *cur = currency_find(dc->code);
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "id", json_object_new_int(cur ? cur->numeric : 0));
-    json_object_object_add(o, "iso", json_object_new_string(dc->code));
-    json_object_object_add(o, "name", json_object_new_string(cur ? cur->name : dc->code));
-    json_object_object_add(o, "symbol", json_object_new_string(cur ? cur->symbol : dc->code));
-    json_object_object_add(o, "isDefault", json_object_new_boolean(dc->is_default));
-    return o;
-}
-
-static json_object *integrator_json(const struct db_integrator *it)
-{
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "applicationId", json_object_new_string(it->application_id));
-    json_object_object_add(o, "name", json_object_new_string(it->name));
-    json_object_object_add(o, "status",
-                           json_object_new_string(db_integrator_status_name(it->status)));
-    json_object_object_add(o, "type", json_object_new_string(db_integrator_type_name(it->type)));
-    return o;
+    struct svc s = {.tx = tx, .a = c->r->arena, .now = time_now(), .cfg = c->r->app->cfg};
+    json_object_put(c->view);
+    c->view = NULL;
+    return svc_config_view(&s, c->r->auth.merchant_id, api_masked_key(c->r), &c->view);
 }
 
 void api_config_get(struct req *r)
@@ -141,38 +97,20 @@ void api_config_get(struct req *r)
         reply_text(r, 200, "application/json", slot->body, slot->len);
         return;
     }
-    struct config_ctx *c = arena_alloc(r->arena, sizeof *c);
-    c->merchant_id = r->auth.merchant_id;
-    enum db_status st = db_run(r->app->db, DB_READ, "config_get", load_cb, c);
-    if (st <= 0)
-        json_object_put(c->integrators);
-    if (st < 0) {
-        api_reply_db_error(r, st);
+    struct config_ctx c = {.r = r};
+    enum db_status st = db_run(r->app->db, DB_READ, "config_get", load_cb, &c);
+    if (st <= 0) {
+        json_object_put(c.view);
+        if (st < 0)
+            api_reply_db_error(r, st);
+        else
+            reply_error(r, ERR_NOT_FOUND, "Chat 2 Pay configuration not found");
         return;
     }
-    if (st == DB_NO_RESULTS) {
-        reply_error(r, ERR_NOT_FOUND, "Chat 2 Pay configuration not found");
-        return;
-    }
-    usec_t updated = c->merchant.updated_at;
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "updateTime", json_time(updated));
-    json_object_object_add(o, "whatsappChannelEnabled",
-                           json_object_new_boolean(c->merchant.whatsapp_enabled));
-    json_object_object_add(o, "smsChannelEnabled",
-                           json_object_new_boolean(c->merchant.sms_enabled));
-    json_object_object_add(o, "integrators", c->integrators);
-    json_object_object_add(o, "apiKey", json_object_new_string(api_masked_key(r)));
-    json_object *curs = json_object_new_array_ext((int)c->ncurrencies);
-    for (size_t i = 0; i < c->ncurrencies; i++)
-        json_object_array_add(curs, currency_json(&c->currencies[i]));
-    json_object_object_add(o, "supportedCurrencies", curs);
-    json_object_object_add(o, "environment",
-                           json_object_new_string(db_environment_name(c->merchant.environment)));
     size_t len;
     const char *body = json_object_to_json_string_length(
-        o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+        c.view, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
     cache_store(slot, r->app->db, epoch, r->auth.key_id, body, len);
     reply_text(r, 200, "application/json", body, len);
-    json_object_put(o);
+    json_object_put(c.view);
 }

@@ -262,6 +262,9 @@ static enum db_status create_cb(struct db_tx *tx, void *cls)
 {
     struct create_ctx *c = cls;
     struct req *r = c->r;
+    /* the time of the change, taken under the write lock: history entries
+     * are in the order of their times */
+    c->now = time_now();
     /* a retried transaction starts again from the problems found before it */
     c->errs.count = c->errs_base;
     c->errs.dropped = c->dropped_base;

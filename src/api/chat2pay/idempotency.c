@@ -17,6 +17,7 @@
  * stored after the handler; a 5xx forgets the key so that the request can be
  * retried.
  */
+#include "api/api.h"
 #include "api/chat2pay/chat2pay.h"
 
 #include <string.h>
@@ -208,4 +209,17 @@ void c2p_idem_after(struct req *r)
     enum db_status st = db_run(r->app->db, DB_WRITE, "idempotency_end", end_cb, &c);
     if (st < 0 && st != DB_ROLLBACK)
         log_error("idempotency key of request %s not recorded", r->request_id);
+}
+
+bool c2p_reply_link_op(struct req *r, enum db_status st, const struct c2p_idem_claim *idem,
+                       const char *refused)
+{
+    if (st == DB_ROLLBACK && c2p_idem_answer(r, idem))
+        return true;
+    if (st == DB_ROLLBACK)
+        reply_error(r, refused ? ERR_BAD_REQUEST : ERR_NOT_FOUND,
+                    refused ? refused : "No payment link with this reference");
+    else if (st < 0)
+        api_reply_db_error(r, st);
+    return st == DB_ROLLBACK || st < 0;
 }

@@ -1,5 +1,5 @@
 /*
- * integration_put.c — PUT /api/v2/integration: activate, deactivate or delete
+ * integration.c — PUT /api/v2/integration: activate, deactivate or delete
  * one of the caller's integrators (IntegrationStatusRequest →
  * EntityUpdatedResponse). A DELETED integrator is final.
  */
@@ -11,6 +11,7 @@
 #include "app.h"
 #include "util/log.h"
 #include "db/merchants.h"
+#include "service/settings.h"
 #include "util/json.h"
 
 struct integration_body {
@@ -40,60 +41,46 @@ static const struct field_spec integration_spec[] = {
     {.name = NULL},
 };
 
-enum integration_outcome { INTEGRATION_OK, INTEGRATION_UNKNOWN, INTEGRATION_DELETED };
-
 struct integration_ctx {
-    const char *merchant_id;
+    struct req *r;
     struct integration_body body;
     usec_t now;
-    enum integration_outcome outcome;
+    enum integrator_change outcome;
+    bool queued;
 };
 
 static enum db_status update_cb(struct db_tx *tx, void *cls)
 {
     struct integration_ctx *c = cls;
-    struct db_integrator it;
+    /* the time of the change, taken under the write lock: history entries
+     * are in the order of their times */
+    c->now = time_now();
+    struct svc s = {.tx = tx, .a = c->r->arena, .now = c->now, .cfg = c->r->app->cfg};
     enum db_status st =
-        DB_CALL(tx, integrators, get, c->merchant_id, c->body.application_uuid, &it);
-    if (st < 0)
-        return st;
-    if (st == DB_NO_RESULTS) {
-        c->outcome = INTEGRATION_UNKNOWN;
-        return DB_ROLLBACK;
-    }
-    if (it.status == INTEGRATOR_DELETED) {
-        c->outcome = INTEGRATION_DELETED;
-        return DB_ROLLBACK;
-    }
-    st = DB_CALL(tx, integrators, set_status, c->merchant_id, c->body.application_uuid,
-                 (enum integrator_status)c->body.status.v, c->now);
-    if (st < 0)
-        return st;
-    st = DB_CALL(tx, merchants, touch, c->merchant_id, c->now);
-    if (st < 0)
-        return st;
-    c->outcome = INTEGRATION_OK;
-    return DB_ONE_RESULT;
+        svc_integrator_set_status(&s, c->r->auth.merchant_id, c->body.application_uuid,
+                                  (enum integrator_status)c->body.status.v, &c->outcome);
+    c->queued = s.queued;
+    return st;
 }
 
 void api_integration_put(struct req *r)
 {
-    struct integration_ctx *c = arena_alloc(r->arena, sizeof *c);
+    struct integration_ctx *c = arena_calloc(r->arena, 1, sizeof *c);
     struct field_errors errs = {0};
     if (!fieldspec_parse(integration_spec, r->json, &c->body, r->arena, &errs)) {
         reply_field_errors(r, &errs);
         return;
     }
-    c->merchant_id = r->auth.merchant_id;
+    c->r = r;
     c->now = time_now();
     enum db_status st = db_run(r->app->db, DB_WRITE, "integration_put", update_cb, c);
-    if (st == DB_ROLLBACK && c->outcome == INTEGRATION_UNKNOWN) {
+    if (st == DB_ROLLBACK && c->outcome == INTEGRATOR_UNKNOWN) {
         reply_error(r, ERR_NOT_FOUND,
                     arena_printf(r->arena, "No application %s in this Chat 2 Pay configuration",
                                  c->body.application_uuid));
         return;
     }
-    if (st == DB_ROLLBACK && c->outcome == INTEGRATION_DELETED) {
+    if (st == DB_ROLLBACK && c->outcome == INTEGRATOR_IS_DELETED) {
         reply_error(r, ERR_BAD_REQUEST,
                     arena_printf(r->arena,
                                  "Application %s is DELETED; its status cannot be changed",
@@ -104,7 +91,10 @@ void api_integration_put(struct req *r)
         api_reply_db_error(r, st);
         return;
     }
-    log_info("integrator %s of merchant %s set to %s", c->body.application_uuid, c->merchant_id,
+    if (c->queued)
+        app_wake_workers(r->app);
+    log_info("integrator %s of merchant %s set to %s", c->body.application_uuid,
+             r->auth.merchant_id,
              db_integrator_status_name((enum integrator_status)c->body.status.v));
     json_object *o = json_object_new_object();
     json_object_object_add(o, "updateTime", json_time(c->now));

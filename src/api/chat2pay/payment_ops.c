@@ -48,6 +48,9 @@ struct op_ctx {
 static enum db_status begin_cb(struct db_tx *tx, void *cls)
 {
     struct op_ctx *c = cls;
+    /* the time of the change, taken under the write lock: history entries
+     * are in the order of their times */
+    c->now = time_now();
     enum db_status st = c2p_idem_begin(tx, c->r, c->now, &c->idem);
     if (st <= 0)
         return st;
@@ -94,20 +97,8 @@ static void run(struct req *r, bool capture)
         c->has_amount = true;
     }
     enum db_status st = db_run(r->app->db, DB_WRITE, capture ? "capture" : "reverse", begin_cb, c);
-    if (st == DB_ROLLBACK && c2p_idem_answer(r, &c->idem))
+    if (c2p_reply_link_op(r, st, &c->idem, c->refused))
         return;
-    if (st == DB_ROLLBACK && !c->refused) {
-        reply_error(r, ERR_NOT_FOUND, "No payment link with this reference");
-        return;
-    }
-    if (st == DB_ROLLBACK) {
-        reply_error(r, ERR_BAD_REQUEST, c->refused);
-        return;
-    }
-    if (st < 0) {
-        api_reply_db_error(r, st);
-        return;
-    }
     /* the gateway, with no transaction open; then its answer */
     const struct gateway *gw = gateway_for_merchant(r->app->gateways, &c->merchant);
     if (gw)

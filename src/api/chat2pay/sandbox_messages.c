@@ -74,17 +74,7 @@ void api_sandbox_messages(struct req *r)
                              "optional leading +)");
         c.to = d;
     }
-    const char *limit = req_query(r, "limit");
-    if (limit) {
-        char *end;
-        errno = 0;
-        long v = strtol(limit, &end, 10);
-        if (errno || end == limit || *end || v < 1 || v > MESSAGES_MAX)
-            field_errors_add(&errs, r->arena, "limit", "must be a whole number from 1 to %d",
-                             MESSAGES_MAX);
-        else
-            c.limit = (int)v;
-    }
+    api_query_limit(r, MESSAGES_MAX, &c.limit, &errs);
     if (errs.count) {
         reply_field_errors(r, &errs);
         return;

@@ -61,6 +61,9 @@ struct page_ctx {
 static enum db_status page_cb(struct db_tx *tx, void *cls)
 {
     struct page_ctx *c = cls;
+    /* the time of the change, taken under the write lock: history entries
+     * are in the order of their times */
+    c->now = time_now();
     struct svc s = {.tx = tx, .a = c->r->arena, .now = c->now, .cfg = c->r->app->cfg};
     return svc_link_visit(&s, c->token, c->preview, &c->outcome, &c->link, &c->merchant);
 }

@@ -38,6 +38,9 @@ struct pay_ctx {
 static enum db_status pay_cb(struct db_tx *tx, void *cls)
 {
     struct pay_ctx *c = cls;
+    /* the time of the change, taken under the write lock: history entries
+     * are in the order of their times */
+    c->now = time_now();
     struct svc s = {.tx = tx, .a = c->r->arena, .now = c->now, .cfg = c->r->app->cfg};
     return svc_pay_begin(&s, c->token, &c->outcome, &c->link, &c->merchant, &c->op, &c->resumed);
 }
@@ -141,6 +144,9 @@ static enum db_status load_cb(struct db_tx *tx, void *cls)
 static enum db_status record_cb(struct db_tx *tx, void *cls)
 {
     struct return_ctx *c = cls;
+    /* the time of the change, taken under the write lock: history entries
+     * are in the order of their times */
+    c->now = time_now();
     struct svc s = {.tx = tx, .a = c->r->arena, .now = c->now, .cfg = c->r->app->cfg};
     return svc_payment_record(&s, c->link.merchant_id, c->ref, &c->res, &c->link, &c->op);
 }

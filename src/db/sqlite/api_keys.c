@@ -63,17 +63,18 @@ enum db_status sqlite_api_keys_find_by_hash(struct db_tx *tx, const uint8_t hash
     return s;
 }
 
-enum db_status sqlite_api_keys_revoke(struct db_tx *tx, const char *key_id, usec_t now)
+enum db_status sqlite_api_keys_revoke(struct db_tx *tx, const char *key_id, usec_t now,
+                                      char merchant_id[DB_UUID_LEN])
 {
     db_tx_config_changed(tx);
     sqlite3_stmt *st = sqlite_stmt(tx, STMT_KEY_REVOKE,
                                    "UPDATE api_keys SET revoked_at = ?"
-                                   " WHERE id = ? AND revoked_at IS NULL");
+                                   " WHERE id = ? AND revoked_at IS NULL RETURNING merchant_id");
     if (!st)
         return DB_HARD_ERROR;
     sqlite3_bind_int64(st, 1, now);
     sqlite3_bind_text(st, 2, key_id, -1, SQLITE_TRANSIENT);
-    return sqlite_exec_stmt(tx, st, "api key revoke");
+    return sqlite_one_row(tx, st, "api key revoke", sqlite_read_uuid, merchant_id);
 }
 
 enum db_status sqlite_api_keys_list(struct db_tx *tx, const char *merchant_id, db_api_key_cb cb,

@@ -10,14 +10,6 @@
 
 #include <string.h>
 
-static const char *col_dup(sqlite3_stmt *st, int col, struct arena *a)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-    if (!t)
-        return NULL;
-    return arena_strndup(a, (const char *)t, (size_t)sqlite3_column_bytes(st, col));
-}
-
 enum db_status sqlite_jobs_insert(struct db_tx *tx, struct db_job *j)
 {
     sqlite3_stmt *st = sqlite_stmt(tx, STMT_JOB_INSERT,
@@ -150,8 +142,8 @@ static void read_message(sqlite3_stmt *st, struct arena *a, struct db_message *m
     m->channel = sqlite3_column_int(st, 4);
     sqlite_col_text(st, 5, m->msisdn_from, sizeof m->msisdn_from);
     sqlite_col_text(st, 6, m->msisdn_to, sizeof m->msisdn_to);
-    m->text = col_dup(st, 7, a);
-    m->status = col_dup(st, 8, a);
+    m->text = sqlite_col_dup(st, 7, a);
+    m->status = sqlite_col_dup(st, 8, a);
     m->created_at = sqlite3_column_int64(st, 9);
 }
 
@@ -277,7 +269,7 @@ enum db_status sqlite_idempotency_get(struct db_tx *tx, const char *merchant_id,
             memcpy(out->request_hash, sqlite3_column_blob(st, 0), 32);
         out->state = sqlite3_column_int(st, 1);
         out->status = sqlite3_column_int(st, 2);
-        out->body = col_dup(st, 3, a);
+        out->body = sqlite_col_dup(st, 3, a);
         out->created_at = sqlite3_column_int64(st, 4);
         s = DB_ONE_RESULT;
     } else {

@@ -10,16 +10,8 @@
     " total_minor, subtotal_minor, tax_minor, transaction_type, application_id,"                   \
     " gateway_settings_id, reconciliation_id, merchant_descriptor, additional_data, line_items,"   \
     " auto_reversal, request_timestamp, status, payment_status, live, created_at, expires_at,"     \
-    " clicked_at, page_expires_at, receipt_ref, attempts, payment_status_at, conversion_at"
-
-/* Column text copied into the arena; NULL for SQL NULL. */
-static const char *col_dup(sqlite3_stmt *st, int col, struct arena *a)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-    if (!t)
-        return NULL;
-    return arena_strndup(a, (const char *)t, (size_t)sqlite3_column_bytes(st, col));
-}
+    " clicked_at, page_expires_at, receipt_ref, attempts, payment_status_at, conversion_at,"       \
+    " receipt_link, receipt_state"
 
 static void read_link(sqlite3_stmt *st, struct arena *a, struct db_link *l)
 {
@@ -28,7 +20,7 @@ static void read_link(sqlite3_stmt *st, struct arena *a, struct db_link *l)
     sqlite_col_text(st, 1, l->merchant_id, sizeof l->merchant_id);
     sqlite_col_text(st, 2, l->ref, sizeof l->ref);
     sqlite_col_text(st, 3, l->token, sizeof l->token);
-    l->order_number = col_dup(st, 4, a);
+    l->order_number = sqlite_col_dup(st, 4, a);
     l->channel = sqlite3_column_int(st, 5);
     sqlite_col_text(st, 6, l->msisdn_to, sizeof l->msisdn_to);
     sqlite_col_text(st, 7, l->msisdn_from, sizeof l->msisdn_from);
@@ -41,10 +33,10 @@ static void read_link(sqlite3_stmt *st, struct arena *a, struct db_link *l)
     l->transaction_type = sqlite3_column_int(st, 12);
     sqlite_col_text(st, 13, l->application_id, sizeof l->application_id);
     sqlite_col_text(st, 14, l->gateway_settings_id, sizeof l->gateway_settings_id);
-    l->reconciliation_id = col_dup(st, 15, a);
-    l->merchant_descriptor = col_dup(st, 16, a);
-    l->additional_data = col_dup(st, 17, a);
-    l->line_items = col_dup(st, 18, a);
+    l->reconciliation_id = sqlite_col_dup(st, 15, a);
+    l->merchant_descriptor = sqlite_col_dup(st, 16, a);
+    l->additional_data = sqlite_col_dup(st, 17, a);
+    l->line_items = sqlite_col_dup(st, 18, a);
     l->auto_reversal = sqlite3_column_int(st, 19) != 0;
     l->request_timestamp = sqlite3_column_int64(st, 20);
     l->status = sqlite3_column_int(st, 21);
@@ -54,18 +46,12 @@ static void read_link(sqlite3_stmt *st, struct arena *a, struct db_link *l)
     l->expires_at = sqlite3_column_int64(st, 25);
     l->clicked_at = sqlite3_column_int64(st, 26);
     l->page_expires_at = sqlite3_column_int64(st, 27);
-    l->receipt_ref = col_dup(st, 28, a);
+    l->receipt_ref = sqlite_col_dup(st, 28, a);
     l->attempts = sqlite3_column_int(st, 29);
     l->payment_status_at = sqlite3_column_int64(st, 30);
     l->conversion_at = sqlite3_column_int64(st, 31);
-}
-
-static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
-{
-    if (s)
-        sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, i);
+    l->receipt_link = sqlite_col_dup(st, 32, a);
+    l->receipt_state = sqlite3_column_int(st, 33);
 }
 
 enum db_status sqlite_links_insert(struct db_tx *tx, struct db_link *l)
@@ -100,10 +86,10 @@ enum db_status sqlite_links_insert(struct db_tx *tx, struct db_link *l)
     sqlite3_bind_int(st, 12, l->transaction_type);
     sqlite3_bind_text(st, 13, l->application_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 14, l->gateway_settings_id, -1, SQLITE_TRANSIENT);
-    bind_text_or_null(st, 15, l->reconciliation_id);
-    bind_text_or_null(st, 16, l->merchant_descriptor);
-    bind_text_or_null(st, 17, l->additional_data);
-    bind_text_or_null(st, 18, l->line_items);
+    sqlite_bind_text_or_null(st, 15, l->reconciliation_id);
+    sqlite_bind_text_or_null(st, 16, l->merchant_descriptor);
+    sqlite_bind_text_or_null(st, 17, l->additional_data);
+    sqlite_bind_text_or_null(st, 18, l->line_items);
     sqlite3_bind_int(st, 19, l->auto_reversal);
     sqlite3_bind_int64(st, 20, l->request_timestamp);
     sqlite3_bind_int(st, 21, l->status);
@@ -248,7 +234,8 @@ enum db_status sqlite_links_update(struct db_tx *tx, const struct db_link *l)
     sqlite3_stmt *st = sqlite_stmt(tx, STMT_LINK_UPDATE,
                                    "UPDATE links SET status = ?, payment_status = ?, live = ?,"
                                    " expires_at = ?, clicked_at = ?, page_expires_at = ?,"
-                                   " attempts = ?, payment_status_at = ?, conversion_at = ?"
+                                   " attempts = ?, payment_status_at = ?, conversion_at = ?,"
+                                   " receipt_ref = ?, receipt_link = ?, receipt_state = ?"
                                    " WHERE merchant_id = ? AND id = ?");
     if (!st)
         return DB_HARD_ERROR;
@@ -261,8 +248,11 @@ enum db_status sqlite_links_update(struct db_tx *tx, const struct db_link *l)
     sqlite3_bind_int(st, 7, l->attempts);
     sqlite3_bind_int64(st, 8, l->payment_status_at);
     sqlite3_bind_int64(st, 9, l->conversion_at);
-    sqlite3_bind_text(st, 10, l->merchant_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 11, l->id);
+    sqlite_bind_text_or_null(st, 10, l->receipt_ref);
+    sqlite_bind_text_or_null(st, 11, l->receipt_link);
+    sqlite3_bind_int(st, 12, l->receipt_state);
+    sqlite3_bind_text(st, 13, l->merchant_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 14, l->id);
     return sqlite_exec_stmt(tx, st, "link update");
 }
 
@@ -305,8 +295,8 @@ enum db_status sqlite_links_status_append(struct db_tx *tx, const char *merchant
     sqlite3_bind_int(st, 3, s->status);
     sqlite3_bind_int64(st, 4, s->created_at);
     sqlite3_bind_int(st, 5, s->http_code);
-    bind_text_or_null(st, 6, s->response_code);
-    bind_text_or_null(st, 7, s->response_desc);
+    sqlite_bind_text_or_null(st, 6, s->response_code);
+    sqlite_bind_text_or_null(st, 7, s->response_desc);
     return sqlite_exec_stmt(tx, st, "link status insert");
 }
 
@@ -327,8 +317,8 @@ enum db_status sqlite_links_status_list(struct db_tx *tx, const char *merchant_i
             .status = sqlite3_column_int(st, 0),
             .created_at = sqlite3_column_int64(st, 1),
             .http_code = sqlite3_column_int(st, 2),
-            .response_code = col_dup(st, 3, a),
-            .response_desc = col_dup(st, 4, a),
+            .response_code = sqlite_col_dup(st, 3, a),
+            .response_desc = sqlite_col_dup(st, 4, a),
         };
         cb(cls, &s);
         n++;

@@ -40,14 +40,6 @@ static void read_op(sqlite3_stmt *st, struct db_payment_op *o)
     sqlite_col_text(st, 20, o->note, sizeof o->note);
 }
 
-static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
-{
-    if (s && *s)
-        sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, i);
-}
-
 enum db_status sqlite_payments_insert(struct db_tx *tx, struct db_payment_op *o)
 {
     sqlite3_stmt *st = sqlite_stmt(tx, STMT_PAYMENT_INSERT,
@@ -61,12 +53,12 @@ enum db_status sqlite_payments_insert(struct db_tx *tx, struct db_payment_op *o)
     sqlite3_bind_int64(st, 2, o->link_id);
     sqlite3_bind_text(st, 3, o->ref, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(st, 4, o->op);
-    bind_text_or_null(st, 5, o->parent_ref);
+    sqlite_bind_nonempty(st, 5, o->parent_ref);
     sqlite3_bind_int64(st, 6, o->amount_minor);
     sqlite3_bind_int64(st, 7, o->created_at);
     sqlite3_bind_int64(st, 8, o->created_at);
     sqlite3_bind_int(st, 9, (int)o->flags);
-    bind_text_or_null(st, 10, o->note);
+    sqlite_bind_nonempty(st, 10, o->note);
     enum db_status s = sqlite_exec_stmt(tx, st, "payment op insert");
     if (s > 0)
         o->id = sqlite3_last_insert_rowid(((struct sqlite_conn *)tx->conn)->h);
@@ -108,16 +100,16 @@ enum db_status sqlite_payments_finish(struct db_tx *tx, const struct db_payment_
     sqlite3_bind_int(st, 1, o->state);
     sqlite3_bind_int(st, 2, o->decision);
     sqlite3_bind_int(st, 3, o->response_code);
-    bind_text_or_null(st, 4, o->request_ref);
-    bind_text_or_null(st, 5, o->auth_ref);
-    bind_text_or_null(st, 6, o->card_type);
-    bind_text_or_null(st, 7, o->masked_pan);
-    bind_text_or_null(st, 8, o->expiry);
-    bind_text_or_null(st, 9, o->error_text);
+    sqlite_bind_nonempty(st, 4, o->request_ref);
+    sqlite_bind_nonempty(st, 5, o->auth_ref);
+    sqlite_bind_nonempty(st, 6, o->card_type);
+    sqlite_bind_nonempty(st, 7, o->masked_pan);
+    sqlite_bind_nonempty(st, 8, o->expiry);
+    sqlite_bind_nonempty(st, 9, o->error_text);
     sqlite3_bind_int64(st, 10, o->gateway_at);
     sqlite3_bind_int64(st, 11, o->updated_at);
     sqlite3_bind_int(st, 12, (int)o->flags);
-    bind_text_or_null(st, 13, o->note);
+    sqlite_bind_nonempty(st, 13, o->note);
     sqlite3_bind_text(st, 14, o->merchant_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 15, o->ref, -1, SQLITE_TRANSIENT);
     return sqlite_exec_stmt(tx, st, "payment op finish");

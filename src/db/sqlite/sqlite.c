@@ -118,6 +118,47 @@ sqlite3_stmt *sqlite_stmt(struct db_tx *tx, enum sqlite_stmt_id id, const char *
     return st;
 }
 
+const char *sqlite_col_dup(sqlite3_stmt *st, int col, struct arena *a)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    if (!t)
+        return NULL;
+    return arena_strndup(a, (const char *)t, (size_t)sqlite3_column_bytes(st, col));
+}
+
+void sqlite_bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+void sqlite_bind_nonempty(sqlite3_stmt *st, int i, const char *s)
+{
+    sqlite_bind_text_or_null(st, i, s && *s ? s : NULL);
+}
+
+void sqlite_read_uuid(sqlite3_stmt *st, void *cls)
+{
+    sqlite_col_text(st, 0, cls, DB_UUID_LEN);
+}
+
+enum db_status sqlite_one_row(struct db_tx *tx, sqlite3_stmt *st, const char *what,
+                              void (*read)(sqlite3_stmt *st, void *cls), void *cls)
+{
+    int rc = sqlite3_step(st);
+    enum db_status s;
+    if (rc == SQLITE_ROW) {
+        read(st, cls);
+        s = DB_ONE_RESULT;
+    } else {
+        s = sqlite_status(tx, rc, what);
+    }
+    sqlite3_reset(st);
+    return s;
+}
+
 enum db_status sqlite_status(struct db_tx *tx, int rc, const char *what)
 {
     switch (rc & 0xff) {
@@ -313,6 +354,12 @@ const struct db_ops db_sqlite_ops = {
                     sqlite_idempotency_finish, sqlite_idempotency_forget, sqlite_idempotency_purge},
     .integrators = {sqlite_integrators_insert, sqlite_integrators_get,
                     sqlite_integrators_set_status, sqlite_integrators_list},
+    .callbacks = {sqlite_callbacks_config_get, sqlite_callbacks_integrator_urls,
+                  sqlite_callbacks_url_set, sqlite_callbacks_integrator_url_set,
+                  sqlite_callbacks_integrator_merchant, sqlite_callbacks_secret_set,
+                  sqlite_callbacks_insert, sqlite_callbacks_get, sqlite_callbacks_get_by_ref,
+                  sqlite_callbacks_update, sqlite_callbacks_attempt_insert, sqlite_callbacks_list,
+                  sqlite_callbacks_attempts, sqlite_callbacks_purge},
 };
 
 /* The configuration epoch lives in "<database>-epoch", one page mapped

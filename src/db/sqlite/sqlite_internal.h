@@ -77,6 +77,24 @@ enum sqlite_stmt_id {
     STMT_SANDBOX_GW_INSERT,
     STMT_SANDBOX_GW_GET,
     STMT_SANDBOX_GW_UPDATE,
+    STMT_CALLBACK_CONFIG,
+    STMT_CALLBACK_INTEGRATOR_URLS,
+    STMT_CALLBACK_URL_SET, /* + kind - 1: three statements */
+    STMT_CALLBACK_URL_SET_2,
+    STMT_CALLBACK_URL_SET_3,
+    STMT_CALLBACK_INTEGRATOR_URL_SET, /* + kind - 1 */
+    STMT_CALLBACK_INTEGRATOR_URL_SET_2,
+    STMT_CALLBACK_INTEGRATOR_URL_SET_3,
+    STMT_CALLBACK_INTEGRATOR_MERCHANT,
+    STMT_CALLBACK_SECRET_SET,
+    STMT_CALLBACK_INSERT,
+    STMT_CALLBACK_GET,
+    STMT_CALLBACK_GET_REF,
+    STMT_CALLBACK_UPDATE,
+    STMT_CALLBACK_ATTEMPT_INSERT,
+    STMT_CALLBACK_LIST,
+    STMT_CALLBACK_ATTEMPTS,
+    STMT_CALLBACK_PURGE,
     STMT__COUNT
 };
 
@@ -101,6 +119,17 @@ enum db_status sqlite_one_int64(struct db_tx *tx, sqlite3_stmt *st, int64_t *out
 
 /* Copy column `col` as text into out[cap] (truncating; "" for NULL). */
 void sqlite_col_text(sqlite3_stmt *st, int col, char *out, size_t cap);
+/* Column text copied into the arena; NULL for SQL NULL. */
+const char *sqlite_col_dup(sqlite3_stmt *st, int col, struct arena *a);
+/* Bind s, or SQL NULL when s is NULL (_or_null) or NULL or "" (_nonempty). */
+void sqlite_bind_text_or_null(sqlite3_stmt *st, int i, const char *s);
+void sqlite_bind_nonempty(sqlite3_stmt *st, int i, const char *s);
+/* Step a statement that gives at most one row: read(st, cls) on a row
+ * (DB_ONE_RESULT), DB_NO_RESULTS on none, else the error; then reset it. */
+enum db_status sqlite_one_row(struct db_tx *tx, sqlite3_stmt *st, const char *what,
+                              void (*read)(sqlite3_stmt *st, void *cls), void *cls);
+/* A reader for sqlite_one_row: column 0 into cls, a char[DB_UUID_LEN]. */
+void sqlite_read_uuid(sqlite3_stmt *st, void *cls);
 
 /* Migrations of this backend, in order; versions are 1..n. */
 struct sqlite_migration {
@@ -141,7 +170,8 @@ enum db_status sqlite_api_keys_insert(struct db_tx *tx, const struct db_api_key 
                                       const uint8_t hash[32]);
 enum db_status sqlite_api_keys_find_by_hash(struct db_tx *tx, const uint8_t hash[32],
                                             struct db_api_key *out, uint8_t stored_hash[32]);
-enum db_status sqlite_api_keys_revoke(struct db_tx *tx, const char *key_id, usec_t now);
+enum db_status sqlite_api_keys_revoke(struct db_tx *tx, const char *key_id, usec_t now,
+                                      char merchant_id[DB_UUID_LEN]);
 enum db_status sqlite_api_keys_list(struct db_tx *tx, const char *merchant_id, db_api_key_cb cb,
                                     void *cls);
 
@@ -225,5 +255,36 @@ enum db_status sqlite_idempotency_finish(struct db_tx *tx, const char *merchant_
 enum db_status sqlite_idempotency_forget(struct db_tx *tx, const char *merchant_id,
                                          const char *key);
 enum db_status sqlite_idempotency_purge(struct db_tx *tx, usec_t before);
+
+/* callbacks.c */
+enum db_status sqlite_callbacks_config_get(struct db_tx *tx, const char *merchant_id,
+                                           struct arena *a, struct db_callback_config *out);
+enum db_status sqlite_callbacks_integrator_urls(struct db_tx *tx, const char *merchant_id,
+                                                const char *app_id, struct arena *a,
+                                                const char *urls[CB_KINDS]);
+enum db_status sqlite_callbacks_url_set(struct db_tx *tx, const char *merchant_id, int kind,
+                                        const char *url);
+enum db_status sqlite_callbacks_integrator_url_set(struct db_tx *tx, const char *merchant_id,
+                                                   const char *app_id, int kind, const char *url);
+enum db_status sqlite_callbacks_integrator_merchant(struct db_tx *tx, const char *app_id,
+                                                    char merchant_id[DB_UUID_LEN]);
+enum db_status sqlite_callbacks_secret_set(struct db_tx *tx, const char *merchant_id,
+                                           const char *secret, const char *old_secret,
+                                           usec_t old_until);
+enum db_status sqlite_callbacks_insert(struct db_tx *tx, struct db_callback *cb);
+enum db_status sqlite_callbacks_get(struct db_tx *tx, int64_t id, struct arena *a,
+                                    struct db_callback *out);
+enum db_status sqlite_callbacks_get_by_ref(struct db_tx *tx, const char *merchant_id,
+                                           const char *ref, struct arena *a,
+                                           struct db_callback *out);
+enum db_status sqlite_callbacks_update(struct db_tx *tx, const struct db_callback *cb);
+enum db_status sqlite_callbacks_attempt_insert(struct db_tx *tx, int64_t callback_id,
+                                               const struct db_callback_attempt *a);
+enum db_status sqlite_callbacks_list(struct db_tx *tx, const char *merchant_id,
+                                     const struct db_callback_filter *f, struct arena *a,
+                                     db_callback_cb cb, void *cls);
+enum db_status sqlite_callbacks_attempts(struct db_tx *tx, int64_t callback_id, struct arena *a,
+                                         db_callback_attempt_cb cb, void *cls);
+enum db_status sqlite_callbacks_purge(struct db_tx *tx, usec_t before);
 
 #endif

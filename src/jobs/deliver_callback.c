@@ -1,0 +1,188 @@
+/*
+ * deliver_callback.c — job JOB_DELIVER_CALLBACK: one try of a merchant
+ * callback delivery (arg: the delivery's id; see service/callbacks.h).
+ *
+ * The body stored with the delivery is POSTed to its URL with the Standard
+ * Webhooks headers: webhook-id (the delivery's, the same on every try),
+ * webhook-timestamp (now) and webhook-signature (one "v1," entry per secret
+ * that signs: two for 24 hours after a rotation). Delivered means HTTP 200
+ * within 15 seconds. A production merchant's URL must be https and may not
+ * reach loopback, private or link-local addresses (the SSRF guard of
+ * src/net, checked again now, whatever it was when the URL was set).
+ *
+ * The try, the delivery's new state and the job's next run (or its end) are
+ * recorded in one transaction. A try cut short because the process stops
+ * is not a try: the job runs again at once after the restart, under the
+ * same webhook-id.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "app.h"
+#include "db/callbacks.h"
+#include "db/merchants.h"
+#include "jobs/common.h"
+#include "net/net.h"
+#include "service/callbacks.h"
+#include "util/log.h"
+#include "util/webhook.h"
+
+#define CALLBACK_TIMEOUT_MS 15000
+#define CALLBACK_CONNECT_MS 5000
+
+struct load_ctx {
+    struct job_ctx *jc;
+    struct db_callback cb;
+    struct db_callback_config config;
+    enum db_environment env;
+};
+
+static enum db_status load_cb(struct db_tx *tx, void *cls)
+{
+    struct load_ctx *c = cls;
+    enum db_status st = DB_CALL(tx, callbacks, get, c->jc->job->arg, c->jc->a, &c->cb);
+    if (st <= 0)
+        return st;
+    struct db_merchant m;
+    st = DB_CALL(tx, merchants, get, c->cb.merchant_id, &m);
+    if (st <= 0)
+        return st;
+    c->env = m.environment;
+    return DB_CALL(tx, callbacks, config_get, c->cb.merchant_id, c->jc->a, &c->config);
+}
+
+/* A merchant whose URL was set before it had a secret: make one now. */
+static enum db_status secret_cb(struct db_tx *tx, void *cls)
+{
+    struct load_ctx *c = cls;
+    struct svc s = job_svc(c->jc, tx);
+    char secret[WEBHOOK_SECRET_LEN];
+    enum db_status st = svc_cb_secret(&s, c->cb.merchant_id, secret);
+    if (st > 0)
+        snprintf(c->config.secret, sizeof c->config.secret, "%s", secret);
+    return st;
+}
+
+struct record_ctx {
+    struct job_ctx *jc;
+    int64_t id;
+    int attempts_seen; /* the delivery's tries when it was read */
+    struct db_callback_attempt attempt;
+    bool delivered;
+};
+
+static enum db_status record_cb(struct db_tx *tx, void *cls)
+{
+    struct record_ctx *c = cls;
+    struct svc s = job_svc(c->jc, tx);
+    struct db_callback cb;
+    enum db_status st = DB_CALL(tx, callbacks, get, c->id, c->jc->a, &cb);
+    if (st <= 0)
+        return st == 0 ? DB_ROLLBACK : st;
+    /* another run of this job recorded this try already (its lease ran out) */
+    if (cb.state != CB_PENDING || cb.attempts != c->attempts_seen)
+        return DB_ROLLBACK;
+    usec_t next_at;
+    st = svc_cb_attempt(&s, &cb, &c->attempt, c->delivered, &next_at);
+    if (st < 0)
+        return st;
+    st = next_at ? DB_CALL(tx, jobs, retry, c->jc->job->id, next_at,
+                           c->attempt.error ? c->attempt.error : "not delivered")
+                 : DB_CALL(tx, jobs, complete, c->jc->job->id, s.now);
+    return st < 0 ? st : DB_ONE_RESULT;
+}
+
+/* "v1,<a>" or "v1,<a> v1,<b>" while the old secret still signs. */
+static bool sign(const struct db_callback_config *cfg, const struct db_callback *cb, int64_t ts,
+                 usec_t now, char *out, size_t cap)
+{
+    char sig[WEBHOOK_SIG_LEN], old[WEBHOOK_SIG_LEN];
+    size_t len = strlen(cb->body);
+    if (!webhook_sign(cfg->secret, cb->webhook_id, ts, cb->body, len, sig))
+        return false;
+    if (cfg->old_secret[0] && cfg->old_until > now &&
+        webhook_sign(cfg->old_secret, cb->webhook_id, ts, cb->body, len, old))
+        snprintf(out, cap, "%s %s", sig, old);
+    else
+        snprintf(out, cap, "%s", sig);
+    return true;
+}
+
+enum job_result job_deliver_callback(struct job_ctx *jc)
+{
+    struct load_ctx c = {.jc = jc};
+    enum db_status st = db_run(jc->app->db, DB_READ, "callback_load", load_cb, &c);
+    if (st < 0) {
+        jc->error = "cannot read the callback";
+        return JOB_RETRY;
+    }
+    if (st == 0 || c.cb.state != CB_PENDING)
+        return JOB_DONE; /* gone, or recorded by an earlier run */
+    if (!webhook_secret_valid(c.config.secret) &&
+        db_run(jc->app->db, DB_WRITE, "callback_secret", secret_cb, &c) <= 0) {
+        jc->error = "cannot make the signing secret";
+        return JOB_RETRY;
+    }
+
+    bool production = c.env == ENV_PRODUCTION;
+    usec_t now = time_now();
+    struct record_ctx r = {.jc = jc, .id = c.cb.id, .attempts_seen = c.cb.attempts};
+    r.attempt.at = now;
+    char signature[2 * WEBHOOK_SIG_LEN + 1], ts[24];
+    if (production && strncmp(c.cb.url, "https://", 8) != 0) {
+        r.attempt.error = "refused: a production merchant's callback URL must be https";
+    } else if (!sign(&c.config, &c.cb, now / 1000000, now, signature, sizeof signature)) {
+        r.attempt.error = "the signing secret is not valid";
+    } else {
+        snprintf(ts, sizeof ts, "%lld", (long long)(now / 1000000));
+        const struct net_header headers[] = {
+            {"Content-Type", "application/json"},
+            {"webhook-id", c.cb.webhook_id},
+            {"webhook-timestamp", ts},
+            {"webhook-signature", signature},
+        };
+        struct net_request rq = {
+            .method = "POST",
+            .url = c.cb.url,
+            .headers = headers,
+            .nheaders = sizeof headers / sizeof headers[0],
+            .body = c.cb.body,
+            .body_len = strlen(c.cb.body),
+            .connect_timeout_ms = CALLBACK_CONNECT_MS,
+            .timeout_ms = CALLBACK_TIMEOUT_MS,
+            .allow_private = !production,
+            .cancel = &jc->app->stopping,
+        };
+        struct net_response res;
+        net_perform(jc->app->net, &rq, &res);
+        net_response_free(&res);
+        if (res.error == NET_CANCELLED) {
+            /* stopping: not a try; run again as soon as a worker is back */
+            jc->error = "stopped before the callback was answered";
+            jc->retry_at = time_now();
+            return JOB_RETRY;
+        }
+        r.attempt.http_status = res.status;
+        r.attempt.latency_ms = (int)(res.seconds * 1000 + 0.5);
+        r.delivered = res.status == 200 && (res.error == NET_OK || res.error == NET_TOO_LARGE);
+        if (!r.delivered)
+            r.attempt.error =
+                res.error == NET_OK
+                    ? arena_printf(jc->a, "HTTP %d (delivered means 200)", res.status)
+                    : arena_printf(jc->a, "%s: %s", net_error_name(res.error), res.message);
+    }
+    st = db_run(jc->app->db, DB_WRITE, "callback_record", record_cb, &r);
+    if (st < 0) {
+        jc->error = "cannot record the callback's try";
+        return JOB_RETRY;
+    }
+    if (!r.delivered && st > 0)
+        log_fields(LOG_INFO, "callback not delivered",
+                   (struct log_field[]){LFS("callback", c.cb.ref), LFI("try", c.cb.attempts + 1),
+                                        LFI("http", r.attempt.http_status),
+                                        LFS("error", r.attempt.error)},
+                   4);
+    jc->completed = true;
+    app_wake_workers(jc->app);
+    return JOB_DONE;
+}
