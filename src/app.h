@@ -24,16 +24,18 @@ struct app {
     _Atomic bool stopping;             /* set on shutdown: provider calls in flight end */
     usec_t started_at;                 /* wall clock, for build info */
     struct workers *workers;           /* background job threads (NULL when not running here) */
-    /* tell the job threads that jobs were queued (set when they run here) */
-    void (*wake)(struct workers *w);
+    /* tell the job threads that jobs of these pools were queued (set when
+     * they run here) */
+    void (*wake)(struct workers *w, unsigned pools);
 };
 
-/* Jobs were queued: wake the job threads now rather than at their next poll
- * (another process's workers poll). */
-static inline void app_wake_workers(struct app *app)
+/* Jobs of these pools (1 << enum job_pool; struct svc's `queued`) were
+ * queued: wake the job threads now rather than at their next poll (another
+ * process's workers poll). Nothing when pools is 0. */
+static inline void app_wake_workers(struct app *app, unsigned pools)
 {
-    if (app->workers && app->wake)
-        app->wake(app->workers);
+    if (pools && app->workers && app->wake)
+        app->wake(app->workers, pools);
 }
 
 #endif

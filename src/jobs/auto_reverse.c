@@ -21,7 +21,9 @@ static enum db_status begin_cb(struct db_tx *tx, void *cls)
 {
     struct begin_ctx *c = cls;
     struct svc s = job_svc(c->jc, tx);
-    return svc_payment_return_begin(&s, c->payment, &c->op);
+    enum db_status st = svc_payment_return_begin(&s, c->payment, &c->op);
+    c->jc->queued |= s.queued;
+    return st;
 }
 
 enum job_result job_auto_reverse(struct job_ctx *jc)

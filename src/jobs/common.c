@@ -93,8 +93,10 @@ static enum db_status sent_cb(struct db_tx *tx, void *cls)
     if (st <= 0)
         return st;
     struct svc s = job_svc(c->jc, tx);
-    return c->record(&s, c->l->merchant_id, c->l->id, c->sent, &c->detail, c->message_id,
-                     c->receipt_at);
+    st = c->record(&s, c->l->merchant_id, c->l->id, c->sent, &c->detail, c->message_id,
+                   c->receipt_at);
+    c->jc->queued |= s.queued;
+    return st;
 }
 
 enum job_result job_send_and_record(struct job_ctx *jc, const struct db_link *l,
@@ -122,9 +124,7 @@ enum job_result job_send_and_record(struct job_ctx *jc, const struct db_link *l,
     const struct channel *ch = channel_for_merchant(jc->app->channels, m, l->channel);
     if (c.sent && ch && ch->ops->receipt_delay)
         c.receipt_at = time_now() + ch->ops->receipt_delay;
-    enum db_status st = db_run(jc->app->db, DB_WRITE, "record_send", sent_cb, &c);
-    app_wake_workers(jc->app);
-    return job_recorded(jc, st);
+    return job_recorded(jc, db_run(jc->app->db, DB_WRITE, "record_send", sent_cb, &c));
 }
 
 struct record_ctx {
@@ -140,16 +140,16 @@ static enum db_status record_cb(struct db_tx *tx, void *cls)
     struct svc s = job_svc(c->jc, tx);
     struct db_link l;
     struct db_payment_op op;
-    return svc_payment_record(&s, c->merchant_id, c->ref, c->res, &l, &op);
+    enum db_status st = svc_payment_record(&s, c->merchant_id, c->ref, c->res, &l, &op);
+    c->jc->queued |= s.queued;
+    return st;
 }
 
 bool job_record_answer(struct job_ctx *jc, const char *merchant_id, const char *ref,
                        const struct gw_result *res)
 {
     struct record_ctx c = {.jc = jc, .merchant_id = merchant_id, .ref = ref, .res = res};
-    bool ok = db_run(jc->app->db, DB_WRITE, "payment_record", record_cb, &c) >= 0;
-    app_wake_workers(jc->app);
-    return ok;
+    return db_run(jc->app->db, DB_WRITE, "payment_record", record_cb, &c) >= 0;
 }
 
 bool job_ask_and_record(struct job_ctx *jc, const struct gateway *gw, const char *merchant_id,

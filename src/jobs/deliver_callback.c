@@ -183,6 +183,5 @@ enum job_result job_deliver_callback(struct job_ctx *jc)
                                         LFS("error", r.attempt.error)},
                    4);
     jc->completed = true;
-    app_wake_workers(jc->app);
     return JOB_DONE;
 }

@@ -28,7 +28,9 @@ static enum db_status record_cb(struct db_tx *tx, void *cls)
     if (st <= 0)
         return st;
     struct svc s = job_svc(c->jc, tx);
-    return c->record(&s, c->jc->job->merchant_id, c->jc->job->link_id, c->delivered, &c->detail);
+    st = c->record(&s, c->jc->job->merchant_id, c->jc->job->link_id, c->delivered, &c->detail);
+    c->jc->queued |= s.queued;
+    return st;
 }
 
 static enum job_result ask(struct job_ctx *jc, delivered_fn record)

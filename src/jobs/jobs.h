@@ -39,6 +39,7 @@ struct job_ctx {
     const char *error; /* JOB_RETRY: why */
     bool completed;    /* the runner completed the job in its own transaction */
     usec_t retry_at;   /* JOB_RETRY: when (0: the kind's backoff) */
+    unsigned queued;   /* pools of the jobs its transactions queued (woken after the run) */
 };
 
 typedef enum job_result (*job_run_fn)(struct job_ctx *jc);
@@ -91,8 +92,9 @@ struct workers_config {
 /* Start the pools' threads and the sweeper. NULL on failure. */
 struct workers *workers_start(struct app *app, const struct workers_config *cfg);
 
-/* Jobs were queued: wake idle threads now rather than at their next poll. */
-void workers_wake(struct workers *w);
+/* Jobs of these pools (1 << enum job_pool) were queued: wake an idle
+ * thread of each now rather than at its next poll. */
+void workers_wake(struct workers *w, unsigned pools);
 
 /* Stop the threads (each finishes the job in hand) and free. NULL ok. */
 void workers_stop(struct workers *w);

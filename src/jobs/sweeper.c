@@ -32,13 +32,16 @@ struct expire_ctx {
     struct app *app;
     struct arena *a;
     int limit, listed, expired;
+    unsigned queued;
 };
 
 static enum db_status expire_cb(struct db_tx *tx, void *cls)
 {
     struct expire_ctx *c = cls;
     struct svc s = {.tx = tx, .a = c->a, .now = time_now(), .cfg = c->app->cfg};
-    return svc_links_expire_due(&s, c->limit, &c->listed, &c->expired);
+    enum db_status st = svc_links_expire_due(&s, c->limit, &c->listed, &c->expired);
+    c->queued = s.queued;
+    return st;
 }
 
 int jobs_expire_links(struct app *app, int limit)
@@ -46,6 +49,8 @@ int jobs_expire_links(struct app *app, int limit)
     struct expire_ctx c = {.app = app, .a = arena_new(0), .limit = limit};
     enum db_status st = db_run(app->db, DB_WRITE, "expire_links", expire_cb, &c);
     arena_free(c.a);
+    if (st >= 0)
+        app_wake_workers(app, c.queued);
     return st < 0 ? -1 : c.listed;
 }
 
@@ -94,7 +99,9 @@ static enum db_status abandon_cb(struct db_tx *tx, void *cls)
     struct svc s = job_svc(c->jc, tx);
     struct db_link l;
     struct db_payment_op out;
-    return svc_payment_close_abandoned(&s, c->op->merchant_id, c->op->ref, &l, &out);
+    enum db_status st = svc_payment_close_abandoned(&s, c->op->merchant_id, c->op->ref, &l, &out);
+    c->jc->queued |= s.queued;
+    return st;
 }
 
 /* A checkout the customer never completed: closed at the gateway first, so
@@ -158,6 +165,7 @@ int jobs_repair_payments(struct app *app, usec_t now)
             done += abandon(&jc, gw, op);
     }
     arena_free(jc.a);
+    app_wake_workers(app, jc.queued);
     return done;
 }
 

@@ -48,9 +48,10 @@ struct workers {
     pthread_t sweeper;
     bool sweeper_started;
     pthread_mutex_t mu;
-    pthread_cond_t cv;       /* job threads: new jobs, or stop */
-    pthread_cond_t sweep_cv; /* the sweeper: stop only */
-    unsigned pending_wakes;
+    pthread_cond_t cv[POOL_COUNT]; /* a pool's threads: new jobs, or stop */
+    pthread_cond_t sweep_cv;       /* the sweeper: stop only */
+    unsigned pending[POOL_COUNT];  /* wakes not taken yet, per pool */
+    unsigned npool[POOL_COUNT];    /* threads per pool */
     bool stop;
 };
 
@@ -106,7 +107,7 @@ static enum db_status finish_cb(struct db_tx *tx, void *cls)
 }
 
 /* Wait until woken, stopped, or `ms` passed. Returns false when stopping. */
-static bool idle_wait(struct workers *w, long ms)
+static bool idle_wait(struct workers *w, enum job_pool pool, long ms)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -117,11 +118,11 @@ static bool idle_wait(struct workers *w, long ms)
         ts.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&w->mu);
-    while (!w->stop && !w->pending_wakes)
-        if (pthread_cond_timedwait(&w->cv, &w->mu, &ts) == ETIMEDOUT)
+    while (!w->stop && !w->pending[pool])
+        if (pthread_cond_timedwait(&w->cv[pool], &w->mu, &ts) == ETIMEDOUT)
             break;
-    if (w->pending_wakes)
-        w->pending_wakes--;
+    if (w->pending[pool])
+        w->pending[pool]--;
     bool go_on = !w->stop;
     pthread_mutex_unlock(&w->mu);
     return go_on;
@@ -155,6 +156,7 @@ static void run_one(struct workers *w, const struct db_job *job)
             log_error("job %lld (%s) given up after %d attempts", (long long)job->id, k->name,
                       job->attempts);
     }
+    app_wake_workers(w->app, jc.queued);
     if (!(res == JOB_DONE && jc.completed)) {
         struct finish_ctx f = {k, job, res, jc.error, jc.retry_at};
         if (db_run(w->app->db, DB_WRITE, "job_finish", finish_cb, &f) < 0)
@@ -173,7 +175,7 @@ static void *pool_thread_main(void *arg)
         struct claim_ctx c = {.pool = t->pool};
         enum db_status st = db_run(db, DB_WRITE, "job_claim", claim_cb, &c);
         if (st <= 0) {
-            if (!idle_wait(w, POLL_MS))
+            if (!idle_wait(w, t->pool, POLL_MS))
                 break;
             continue;
         }
@@ -229,7 +231,8 @@ struct workers *workers_start(struct app *app, const struct workers_config *cfg)
         return NULL;
     w->app = app;
     pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->cv, NULL);
+    for (int p = 0; p < POOL_COUNT; p++)
+        pthread_cond_init(&w->cv[p], NULL);
     pthread_cond_init(&w->sweep_cv, NULL);
     bool ok = true;
     for (int p = 0; p < POOL_COUNT && ok; p++) {
@@ -243,6 +246,7 @@ struct workers *workers_start(struct app *app, const struct workers_config *cfg)
                 break;
             }
             w->n++;
+            w->npool[p]++;
         }
     }
     if (ok && (!cfg || cfg->sweeper))
@@ -254,12 +258,18 @@ struct workers *workers_start(struct app *app, const struct workers_config *cfg)
     return w;
 }
 
-void workers_wake(struct workers *w)
+void workers_wake(struct workers *w, unsigned pools)
 {
     pthread_mutex_lock(&w->mu);
-    if (w->pending_wakes < w->n)
-        w->pending_wakes = w->n; /* every pool: the new job's pool is not known here */
-    pthread_cond_broadcast(&w->cv);
+    /* one more thread of each pool named: a thread that finds a job keeps
+     * claiming until the pool has none due, so one wake per commit is enough */
+    for (int p = 0; p < POOL_COUNT; p++) {
+        if (!(pools & (1u << p)) || !w->npool[p])
+            continue;
+        if (w->pending[p] < w->npool[p])
+            w->pending[p]++;
+        pthread_cond_signal(&w->cv[p]);
+    }
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -269,14 +279,16 @@ void workers_stop(struct workers *w)
         return;
     pthread_mutex_lock(&w->mu);
     w->stop = true;
-    pthread_cond_broadcast(&w->cv);
+    for (int p = 0; p < POOL_COUNT; p++)
+        pthread_cond_broadcast(&w->cv[p]);
     pthread_cond_broadcast(&w->sweep_cv);
     pthread_mutex_unlock(&w->mu);
     for (unsigned i = 0; i < w->n; i++)
         pthread_join(w->threads[i].id, NULL);
     if (w->sweeper_started)
         pthread_join(w->sweeper, NULL);
-    pthread_cond_destroy(&w->cv);
+    for (int p = 0; p < POOL_COUNT; p++)
+        pthread_cond_destroy(&w->cv[p]);
     pthread_cond_destroy(&w->sweep_cv);
     pthread_mutex_destroy(&w->mu);
     free(w);

@@ -35,7 +35,7 @@ enum db_status svc_enqueue_for(struct svc *s, const char *merchant_id, int64_t l
     snprintf(job.merchant_id, sizeof job.merchant_id, "%s", merchant_id);
     enum db_status st = DB_CALL(s->tx, jobs, insert, &job);
     if (st >= 0)
-        s->queued = true;
+        s->queued |= 1u << job_kind_pool(kind);
     return st;
 }
 

@@ -33,7 +33,8 @@ struct svc {
     struct arena *a;
     usec_t now;
     const struct config *cfg;
-    bool queued;             /* a job was queued: wake the workers after the commit */
+    unsigned queued;         /* the pools (1 << enum job_pool) of the jobs queued: wake them after
+                                the commit (app_wake_workers) */
     struct svc_cb_cache *cb; /* the callback URLs read in this transaction (callbacks.c) */
 };
 

@@ -79,7 +79,7 @@ struct replay_ctx {
     struct req *r;
     const char *ref;
     const char *refused;
-    bool queued;
+    unsigned queued;
     json_object *reply;
 };
 
@@ -111,8 +111,7 @@ void api_callback_replay(struct req *r)
             api_reply_db_error(r, st);
         return;
     }
-    if (c.queued)
-        app_wake_workers(r->app);
+    app_wake_workers(r->app, c.queued);
     reply_json(r, 202, c.reply);
     json_object_put(c.reply);
 }

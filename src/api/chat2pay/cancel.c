@@ -15,6 +15,7 @@
 #include "util/json.h"
 
 struct cancel_ctx {
+    unsigned queued; /* pools of the jobs queued */
     struct req *r;
     const char *ref;
     usec_t now;
@@ -55,6 +56,7 @@ static enum db_status cancel_cb(struct db_tx *tx, void *cls)
     st = svc_link_cancel(&s, c->r->auth.merchant_id, c->ref, &c->link, &c->refused);
     if (st <= 0)
         return st == 0 ? DB_ROLLBACK : st;
+    c->queued = s.queued;
     c->reply = cancellation_json(c, &c->reply_len);
     st = c2p_idem_store(tx, c->r, 200, c->reply);
     return st < 0 ? st : DB_ONE_RESULT;
@@ -66,6 +68,6 @@ void api_cancel(struct req *r)
     enum db_status st = db_run(r->app->db, DB_WRITE, "cancel", cancel_cb, &c);
     if (c2p_reply_link_op(r, st, &c.idem, c.refused))
         return;
-    app_wake_workers(r->app);
+    app_wake_workers(r->app, c.queued);
     reply_text(r, 200, "application/json", c.reply, c.reply_len);
 }

@@ -142,6 +142,7 @@ static const struct field_spec create_spec[] = {
 };
 
 struct create_ctx {
+    unsigned queued; /* pools of the jobs queued */
     struct req *r;
     struct create_body body;
     struct field_errors errs;
@@ -277,6 +278,7 @@ static enum db_status create_cb(struct db_tx *tx, void *cls)
     st = svc_link_create(&s, r->auth.merchant_id, &c->rq, &c->errs, &l, &m);
     if (st < 0)
         return st;
+    c->queued = s.queued;
     /* the reply, stored with the idempotency key in this same transaction */
     json_object *o = json_object_new_object();
     json_object_object_add(o, "paymentLinkRef", json_object_new_string(l.ref));
@@ -317,6 +319,6 @@ void api_chat2pay_create(struct req *r)
         api_reply_db_error(r, st);
         return;
     }
-    app_wake_workers(r->app);
+    app_wake_workers(r->app, c->queued);
     reply_text(r, 201, "application/json", c->reply, c->reply_len);
 }

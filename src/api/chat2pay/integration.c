@@ -46,7 +46,7 @@ struct integration_ctx {
     struct integration_body body;
     usec_t now;
     enum integrator_change outcome;
-    bool queued;
+    unsigned queued;
 };
 
 static enum db_status update_cb(struct db_tx *tx, void *cls)
@@ -91,8 +91,7 @@ void api_integration_put(struct req *r)
         api_reply_db_error(r, st);
         return;
     }
-    if (c->queued)
-        app_wake_workers(r->app);
+    app_wake_workers(r->app, c->queued);
     log_info("integrator %s of merchant %s set to %s", c->body.application_uuid,
              r->auth.merchant_id,
              db_integrator_status_name((enum integrator_status)c->body.status.v));

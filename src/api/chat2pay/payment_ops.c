@@ -29,6 +29,7 @@
 #include "util/json.h"
 
 struct op_ctx {
+    unsigned queued; /* pools of the jobs queued by the answer */
     struct req *r;
     bool capture; /* else reverse */
     const char *ref;
@@ -67,6 +68,7 @@ static enum db_status finish_cb(struct db_tx *tx, void *cls)
     struct svc s = {.tx = tx, .a = c->r->arena, .now = time_now(), .cfg = c->r->app->cfg};
     enum db_status st =
         svc_payment_record(&s, c->link.merchant_id, c->op.ref, &c->res, &c->link, &c->op);
+    c->queued = s.queued;
     if (st < 0 || c->op.state == 0)
         return st;
     /* the answer, stored with the Idempotency-Key in this same transaction */
@@ -112,7 +114,7 @@ static void run(struct req *r, bool capture)
         api_reply_db_error(r, st);
         return;
     }
-    app_wake_workers(r->app);
+    app_wake_workers(r->app, c->queued);
     if (c->op.state == 0) {
         reply_error(r, ERR_UNAVAILABLE,
                     "The gateway did not answer; the operation will be confirmed shortly");

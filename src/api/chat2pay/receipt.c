@@ -76,7 +76,7 @@ struct receipt_ctx {
     struct field_errors errs; /* problems found against the link */
     const char *reply;
     size_t reply_len;
-    bool queued;
+    unsigned queued;
 };
 
 /* PaymentReceiptResponse */
@@ -139,7 +139,6 @@ void api_order_receipt(struct req *r)
     }
     if (c2p_reply_link_op(r, st, &c->idem, c->refused))
         return;
-    if (c->queued)
-        app_wake_workers(r->app);
+    app_wake_workers(r->app, c->queued);
     reply_text(r, 201, "application/json", c->reply, c->reply_len);
 }

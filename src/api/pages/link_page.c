@@ -49,6 +49,7 @@ static bool is_preview(const char *ua)
 }
 
 struct page_ctx {
+    unsigned queued; /* pools of the jobs queued (callbacks of the first open) */
     struct req *r;
     const char *token;
     bool preview;
@@ -65,7 +66,10 @@ static enum db_status page_cb(struct db_tx *tx, void *cls)
      * are in the order of their times */
     c->now = time_now();
     struct svc s = {.tx = tx, .a = c->r->arena, .now = c->now, .cfg = c->r->app->cfg};
-    return svc_link_visit(&s, c->token, c->preview, &c->outcome, &c->link, &c->merchant);
+    enum db_status st =
+        svc_link_visit(&s, c->token, c->preview, &c->outcome, &c->link, &c->merchant);
+    c->queued = s.queued;
+    return st;
 }
 
 void api_page_locale(struct req *r, struct web_locale *out)
@@ -142,6 +146,7 @@ void api_link_page(struct req *r)
         api_reply_message(r, 503, &loc, "msg.retry.title", web_text(&loc, "msg.retry.page"));
         return;
     }
+    app_wake_workers(r->app, c.queued);
     const char *merchant = c.merchant.name;
     const char *new_link = WEB_TEXTF(a, &loc, "msg.new_link", merchant);
     switch (c.outcome) {

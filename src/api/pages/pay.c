@@ -25,6 +25,7 @@
 #include "db/payments.h"
 
 struct pay_ctx {
+    unsigned queued; /* pools of the jobs queued */
     struct req *r;
     const char *token;
     usec_t now;
@@ -42,7 +43,10 @@ static enum db_status pay_cb(struct db_tx *tx, void *cls)
      * are in the order of their times */
     c->now = time_now();
     struct svc s = {.tx = tx, .a = c->r->arena, .now = c->now, .cfg = c->r->app->cfg};
-    return svc_pay_begin(&s, c->token, &c->outcome, &c->link, &c->merchant, &c->op, &c->resumed);
+    enum db_status st =
+        svc_pay_begin(&s, c->token, &c->outcome, &c->link, &c->merchant, &c->op, &c->resumed);
+    c->queued = s.queued;
+    return st;
 }
 
 static void reply_not_payable(struct req *r, const struct web_locale *loc, enum pay_outcome o,
@@ -115,6 +119,7 @@ void api_pay(struct req *r)
 /* --- the return from the gateway -------------------------------------------------- */
 
 struct return_ctx {
+    unsigned queued; /* pools of the jobs queued */
     struct req *r;
     const char *token, *ref;
     usec_t now;
@@ -148,7 +153,10 @@ static enum db_status record_cb(struct db_tx *tx, void *cls)
      * are in the order of their times */
     c->now = time_now();
     struct svc s = {.tx = tx, .a = c->r->arena, .now = c->now, .cfg = c->r->app->cfg};
-    return svc_payment_record(&s, c->link.merchant_id, c->ref, &c->res, &c->link, &c->op);
+    enum db_status st =
+        svc_payment_record(&s, c->link.merchant_id, c->ref, &c->res, &c->link, &c->op);
+    c->queued = s.queued;
+    return st;
 }
 
 void api_pay_return(struct req *r)
@@ -185,7 +193,7 @@ void api_pay_return(struct req *r)
                               web_text(&loc, "msg.retry.confirming"));
             return;
         }
-        app_wake_workers(r->app);
+        app_wake_workers(r->app, c.queued);
     }
     const char *merchant = c.merchant.name;
     const char *order = c.link.order_number;
