@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "util/log.h"
+#include "util/secretbox.h"
 #include "util/time.h"
 
 void config_init(struct config *c)
@@ -34,29 +35,13 @@ void config_init(struct config *c)
 
 bool config_parse_schedule(const char *text, int64_t *out, unsigned *n)
 {
-    int64_t waits[CONFIG_RETRY_MAX];
-    unsigned count = 0;
-    const char *p = text;
-    while (*p) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        char item[32];
-        if (count == CONFIG_RETRY_MAX || len == 0 || len >= sizeof item)
-            return false;
-        memcpy(item, p, len);
-        item[len] = '\0';
-        usec_t us;
-        if (!time_parse_duration(item, &us) || us > 7LL * 24 * 3600 * 1000000)
-            return false;
-        waits[count++] = us;
-        p += len;
-        if (*p == ',' && !*++p)
-            return false; /* a trailing comma */
-    }
-    if (count == 0)
+    usec_t waits[CONFIG_RETRY_MAX];
+    int count =
+        time_parse_durations(text, waits, CONFIG_RETRY_MAX, 1000, 7LL * 24 * 3600 * 1000000);
+    if (count <= 0)
         return false;
-    memcpy(out, waits, count * sizeof *waits);
-    *n = count;
+    memcpy(out, waits, (size_t)count * sizeof *waits);
+    *n = (unsigned)count;
     return true;
 }
 
@@ -151,6 +136,17 @@ bool config_set(struct config *c, const char *key, const char *value, char *err,
         }
         return true;
     }
+    if (strcmp(key, "secrets_key") == 0) {
+        uint8_t k[SECRETBOX_KEY_LEN];
+        if (!secretbox_key_parse(value, k)) {
+            snprintf(err, errlen,
+                     "secrets_key: must be 64 hexadecimal digits (32 bytes), e.g. from "
+                     "`openssl rand -hex 32`");
+            return false;
+        }
+        memset(k, 0, sizeof k);
+        return copy_str(c->secrets_key, sizeof c->secrets_key, key, value, err, errlen);
+    }
     if (strcmp(key, "admin_listen") == 0) {
         char host[256];
         uint16_t port;
@@ -243,6 +239,7 @@ bool config_load_env(struct config *c, char *err, size_t errlen)
         {"CHATPAY_METRICS_TOKEN", "metrics_token"},
         {"CHATPAY_CALLBACK_WORKERS", "callback_workers"},
         {"CHATPAY_CALLBACK_RETRY_SCHEDULE", "callback_retry_schedule"},
+        {"CHATPAY_SECRETS_KEY", "secrets_key"},
     };
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
         const char *v = getenv(vars[i].env);
@@ -301,4 +298,9 @@ bool config_finish(struct config *c, char *err, size_t errlen)
     if (log_parse_level(c->log_level, &l))
         log_set_level(l);
     return true;
+}
+
+bool config_secrets_key(const struct config *c, uint8_t key[32])
+{
+    return c->secrets_key[0] && secretbox_key_parse(c->secrets_key, key);
 }

@@ -5,7 +5,7 @@
  *   listen, db, public_url, threads, max_connections, per_ip_connections,
  *   connection_timeout, header_timeout, body_min_rate, max_body, log_level,
  *   drain_timeout, admin_listen, metrics_token, callback_workers,
- *   callback_retry_schedule
+ *   callback_retry_schedule, secrets_key
  */
 #ifndef CHATPAY_CONFIG_H
 #define CHATPAY_CONFIG_H
@@ -43,7 +43,12 @@ struct config {
      * turn, then given up */
     int64_t callback_retry[CONFIG_RETRY_MAX]; /* µs */
     unsigned callback_retries;
+    /* seals providers' credentials at rest (util/secretbox.h); 64 hex digits */
+    char secrets_key[65]; /* "" when not configured */
 };
+
+/* The secrets key of c as bytes into key[32]; false when none is set. */
+bool config_secrets_key(const struct config *c, uint8_t key[32]);
 
 /* Parse a list of waits ("5s,5m,30m": 1 to CONFIG_RETRY_MAX durations, see
  * time_parse_duration, each at most 7 days) into out. false when malformed,

@@ -3,6 +3,9 @@
  */
 #include "util/json.h"
 
+#include <stdint.h>
+#include <string.h>
+
 json_object *json_time(usec_t t)
 {
     char buf[40];
@@ -24,4 +27,49 @@ const char *json_text(struct arena *a, json_object *o, size_t *len)
     if (len)
         *len = n;
     return arena_strndup(a, s, n);
+}
+
+json_object *json_parse_whole(const char *s, size_t n)
+{
+    if (!s || n == 0 || n > (size_t)INT32_MAX || memchr(s, '\0', n))
+        return NULL;
+    json_tokener *tok = json_tokener_new();
+    if (!tok)
+        return NULL;
+    json_object *o = json_tokener_parse_ex(tok, s, (int)n);
+    bool ok = o && json_tokener_get_error(tok) == json_tokener_success;
+    size_t end = ok ? json_tokener_get_parse_end(tok) : n;
+    json_tokener_free(tok);
+    for (; ok && end < n; end++)
+        ok = s[end] == ' ' || s[end] == '\t' || s[end] == '\r' || s[end] == '\n';
+    if (!ok) {
+        json_object_put(o);
+        return NULL;
+    }
+    return o;
+}
+
+json_object *json_parse_object(const char *s, size_t n)
+{
+    json_object *o = json_parse_whole(s, n);
+    if (o && !json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        return NULL;
+    }
+    return o;
+}
+
+json_object *json_member(json_object *o, const char *key, json_type t)
+{
+    json_object *v;
+    if (!o || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &v) ||
+        !json_object_is_type(v, t))
+        return NULL;
+    return v;
+}
+
+const char *json_member_string(json_object *o, const char *key)
+{
+    json_object *v = json_member(o, key, json_type_string);
+    return v ? json_object_get_string(v) : NULL;
 }

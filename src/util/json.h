@@ -21,4 +21,17 @@ void json_add_string(json_object *o, const char *key, const char *v, bool nonemp
  * length in *len when len is not NULL. */
 const char *json_text(struct arena *a, json_object *o, size_t *len);
 
+/* The whole of s[0..n) as one JSON value (white space after it allowed);
+ * NULL when it is anything else: nothing, bytes after the value, a NUL. */
+json_object *json_parse_whole(const char *s, size_t n);
+
+/* The same, NULL unless the value is an object. */
+json_object *json_parse_object(const char *s, size_t n);
+
+/* o[key] when o is an object and the member has type t, else NULL. */
+json_object *json_member(json_object *o, const char *key, json_type t);
+
+/* o[key] as a string, NULL when absent or not a string. */
+const char *json_member_string(json_object *o, const char *key);
+
 #endif

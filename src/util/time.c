@@ -276,3 +276,26 @@ bool time_parse_duration(const char *text, usec_t *out)
     }
     return false; /* missing or unknown unit, or trailing characters */
 }
+
+int time_parse_durations(const char *text, usec_t *out, int max, usec_t min, usec_t max_each)
+{
+    int n = 0;
+    const char *p = text;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char item[32];
+        if (n == max || len == 0 || len >= sizeof item)
+            return -1;
+        memcpy(item, p, len);
+        item[len] = '\0';
+        usec_t us;
+        if (!time_parse_duration(item, &us) || us < min || us > max_each)
+            return -1;
+        out[n++] = us;
+        p += len;
+        if (*p == ',' && !*++p)
+            return -1; /* a trailing comma */
+    }
+    return n ? n : -1;
+}

@@ -50,4 +50,9 @@ usec_t time_mono(void);
  * *out is untouched on failure. */
 bool time_parse_duration(const char *text, usec_t *out);
 
+/* Parse a comma-separated list of 1 to `max` durations ("5s,5m,30m"), each
+ * as time_parse_duration takes it and from min to max_each, into out.
+ * Returns how many, or -1 when malformed (out is then unspecified). */
+int time_parse_durations(const char *text, usec_t *out, int max, usec_t min, usec_t max_each);
+
 #endif
