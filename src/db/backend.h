@@ -13,6 +13,7 @@
 #include "db/links.h"
 #include "db/merchants.h"
 #include "db/payments.h"
+#include "db/providers.h"
 #include "db/sandbox.h"
 
 struct db_ops {
@@ -50,6 +51,7 @@ struct db_ops {
 
     struct db_integrators_ops integrators;
     struct db_callbacks_ops callbacks;
+    struct db_providers_ops providers;
 };
 
 /* The operation table of a transaction's backend. */

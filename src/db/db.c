@@ -185,6 +185,7 @@ DB_AGGREGATE(idempotency)
 DB_AGGREGATE(messages)
 DB_AGGREGATE(sandbox_gateway)
 DB_AGGREGATE(callbacks)
+DB_AGGREGATE(providers)
 
 enum db_status db_migrate(struct db *db)
 {

@@ -20,7 +20,7 @@
 /* A durable job (the outbox). */
 enum job_kind {
     JOB_SEND_LINK = 1,
-    JOB_DELIVERY_RECEIPT,
+    JOB_DELIVERY_RECEIPT, /* ask what became of a message (arg: its provider_messages id) */
     JOB_SEND_CANCEL,
     JOB_PAYMENT_QUERY,    /* ask the gateway about the link's pending or unanswered operations */
     JOB_REVIEW_SETTLE,    /* ask the gateway how a REVIEW payment ended */
@@ -28,8 +28,9 @@ enum job_kind {
                              the link could not take */
     JOB_DELIVER_CALLBACK, /* deliver a merchant callback (arg: the callback's id) */
     JOB_SEND_RECEIPT,     /* send a receipt link to the customer */
-    JOB_RECEIPT_DELIVERY, /* the receipt message's delivery receipt (arg: message id) */
-    JOB_KIND_MAX = JOB_RECEIPT_DELIVERY,
+    JOB_RECEIPT_DELIVERY, /* (unused: receipts and links share JOB_DELIVERY_RECEIPT) */
+    JOB_SEND_REMINDER,    /* send an unopened link again (arg: which reminder, from 1) */
+    JOB_KIND_MAX = JOB_SEND_REMINDER,
 };
 
 /* The worker pools: each has threads of its own, so that slow calls of one
@@ -59,6 +60,8 @@ struct db_job {
     int64_t arg; /* kind-specific (JOB_DELIVERY_RECEIPT: message id) */
     usec_t run_at;
     int attempts; /* times claimed so far, including this one */
+    int retried;  /* `attempts` when a retry was last recorded: less than attempts - 1 means
+                     a run ended without recording anything (the process died in it) */
 };
 
 struct db_jobs_ops {
@@ -74,6 +77,9 @@ struct db_jobs_ops {
     enum db_status (*complete)(struct db_tx *tx, int64_t id, usec_t now);
     enum db_status (*retry)(struct db_tx *tx, int64_t id, usec_t run_at, const char *error);
     enum db_status (*count_pending)(struct db_tx *tx, int64_t *n);
+    /* have a pending job of this kind and arg (not running now) run no
+     * later than run_at; DB_NO_RESULTS when there is none */
+    enum db_status (*hurry)(struct db_tx *tx, int kind, int64_t arg, usec_t run_at);
     /* drop jobs finished before `before`, and sandbox messages older than it */
     enum db_status (*purge)(struct db_tx *tx, usec_t before);
 };

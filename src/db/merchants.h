@@ -37,16 +37,28 @@ struct db_merchant {
     bool sms_enabled;
     bool whatsapp_enabled;
     usec_t created_at;
-    usec_t updated_at;            /* last change to the merchant's configuration */
-    int default_transaction_type; /* TXN_SALE or TXN_AUTHORIZATION (core/status.h) */
-    int64_t link_ttl_s;           /* an unopened link expires after this many seconds */
-    int64_t click_ttl_s;          /* the first open extends the link to now + this */
-    int64_t page_ttl_s;           /* the payment page lives this long after the first open */
-    char sms_from[16];            /* sender number for SMS ("" = the provider's default) */
-    char whatsapp_from[16];       /* sender number for WhatsApp */
-    int max_payment_attempts;     /* failed payments allowed on one link before it locks */
-    int64_t settlement_delay_s;   /* a sale or capture settles this long after it succeeded */
-    int64_t review_settle_s;      /* sandbox: a REVIEW outcome is decided this long after */
+    usec_t updated_at;              /* last change to the merchant's configuration */
+    int default_transaction_type;   /* TXN_SALE or TXN_AUTHORIZATION (core/status.h) */
+    int64_t link_ttl_s;             /* an unopened link expires after this many seconds */
+    int64_t click_ttl_s;            /* the first open extends the link to now + this */
+    int64_t page_ttl_s;             /* the payment page lives this long after the first open */
+    char sms_from[16];              /* sender number for SMS ("" = the provider's default) */
+    char whatsapp_from[16];         /* sender number for WhatsApp */
+    int max_payment_attempts;       /* failed payments allowed on one link before it locks */
+    int64_t settlement_delay_s;     /* a sale or capture settles this long after it succeeded */
+    int64_t review_settle_s;        /* sandbox: a REVIEW outcome is decided this long after */
+    char sms_provider[DB_UUID_LEN]; /* the provider that carries SMS ("" none) */
+    char whatsapp_provider[DB_UUID_LEN]; /* the provider that carries WhatsApp ("" none) */
+    bool fallback_sms;                   /* a WhatsApp link that cannot be sent goes out by SMS */
+    char reminders[64];           /* waits after the first send for reminders ("10m,2h"; "" none) */
+    int quiet_start;              /* reminders are held from this minute of the day... (none when
+                                     negative or equal to quiet_end) */
+    int quiet_end;                /* ...until this one (local time of `timezone`) */
+    char timezone[64];            /* IANA name, for quiet hours */
+    char wa_template[128];        /* WhatsApp template outside the 24-hour window ("" none) */
+    char wa_template_lang[16];    /* its language code */
+    char wa_template_params[128]; /* what fills its body parameters, in order (comma list of
+                                     merchant, amount, order, url) */
     /* read only (set with merchants.logo_set): */
     char logo_type[16]; /* media type of the logo, "" when none */
     int64_t logo_bytes; /* its size */

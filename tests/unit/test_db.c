@@ -18,6 +18,8 @@
 
 #include "db/callbacks.h"
 #include "db/db.h"
+#include "db/jobs.h"
+#include "db/providers.h"
 #include "db/merchants.h"
 #include "util/crypto.h"
 
@@ -480,6 +482,195 @@ static void test_callbacks(void **state)
     arena_free(c.a);
 }
 
+/* ---- providers, their messages, opt-outs ---------------------------------------------- */
+
+struct prov_ctx {
+    struct insert_ctx *a, *b;
+    struct arena *ar;
+    int step;
+    struct db_provider got;
+    enum db_status cross, health1, health2, dup, removed, remove_again, opt1, opt2, optget;
+    struct db_provider_message m, found_by_ref, found_by_pref;
+    enum db_status miss;
+    int listed, listed_all, optouts;
+};
+
+static void count_provider(void *cls, const struct db_provider *p)
+{
+    (void)p;
+    (*(int *)cls)++;
+}
+
+static void count_optout(void *cls, const char *msisdn, const char *source, usec_t at)
+{
+    (void)msisdn;
+    (void)source;
+    (void)at;
+    (*(int *)cls)++;
+}
+
+static enum db_status prov_cb(struct db_tx *tx, void *cls)
+{
+    struct prov_ctx *c = cls;
+    enum db_status st;
+    switch (c->step) {
+    case 0: {
+        struct db_provider p = {.settings = "{\"sms_from\":\"15551230000\"}",
+                                .secrets = "v1.sealed",
+                                .created_at = 1,
+                                .updated_at = 1};
+        snprintf(p.id, sizeof p.id, "prv_%.8s", c->a->m.id);
+        snprintf(p.merchant_id, sizeof p.merchant_id, "%s", c->a->m.id);
+        snprintf(p.kind, sizeof p.kind, "twilio");
+        snprintf(p.inbound_token, sizeof p.inbound_token, "tok");
+        st = DB_CALL(tx, providers, insert, &p);
+        if (st != 1)
+            return DB_HARD_ERROR;
+        c->got = p;
+        return DB_ONE_RESULT;
+    }
+    case 1:
+        st = DB_CALL(tx, providers, get, c->a->m.id, c->got.id, c->ar, &c->got);
+        if (st != 1)
+            return DB_HARD_ERROR;
+        c->cross =
+            DB_CALL(tx, providers, get, c->b->m.id, c->got.id, c->ar, &(struct db_provider){0});
+        c->listed = c->listed_all = 0;
+        if (DB_CALL(tx, providers, list, c->a->m.id, c->ar, count_provider, &c->listed) < 0 ||
+            DB_CALL(tx, providers, list_all, c->ar, count_provider, &c->listed_all) < 0)
+            return DB_HARD_ERROR;
+        c->health1 = DB_CALL(tx, providers, set_health, c->got.id, false, "refused", 5);
+        c->health2 = DB_CALL(tx, providers, set_health, c->got.id, false, "refused", 6);
+        return DB_ONE_RESULT;
+    case 2: {
+        snprintf(c->m.merchant_id, sizeof c->m.merchant_id, "%s", c->a->m.id);
+        snprintf(c->m.provider_id, sizeof c->m.provider_id, "%s", c->got.id);
+        c->m.link_id = 7;
+        c->m.purpose = PM_LINK;
+        c->m.channel = 1;
+        snprintf(c->m.ref, sizeof c->m.ref, "cpm_%.8s", c->a->m.id);
+        c->m.state = PM_UNKNOWN;
+        c->m.created_at = 9;
+        st = DB_CALL(tx, providers, message_insert, &c->m);
+        if (st != 1)
+            return DB_HARD_ERROR;
+        struct db_provider_message again = c->m;
+        c->dup = DB_CALL(tx, providers, message_insert, &again);
+        /* learnt later: the provider's id */
+        snprintf(c->m.provider_ref, sizeof c->m.provider_ref, "SM123");
+        c->m.state = PM_DELIVERED;
+        snprintf(c->m.status, sizeof c->m.status, "delivered");
+        c->m.status_at = 11;
+        if (DB_CALL(tx, providers, message_update, &c->m) != 1)
+            return DB_HARD_ERROR;
+        if (DB_CALL(tx, providers, message_find, c->got.id, "", c->m.ref, &c->found_by_ref) != 1 ||
+            DB_CALL(tx, providers, message_find, c->got.id, "SM123", NULL, &c->found_by_pref) != 1)
+            return DB_HARD_ERROR;
+        c->miss = DB_CALL(tx, providers, message_find, "prv_other", "SM123", c->m.ref,
+                          &(struct db_provider_message){0});
+        c->opt1 = DB_CALL(tx, providers, optout_add, c->a->m.id, "27820001111", "reply", 3);
+        c->opt2 = DB_CALL(tx, providers, optout_add, c->a->m.id, "27820001111", "reply", 4);
+        c->optget = DB_CALL(tx, providers, optout_get, c->b->m.id, "27820001111");
+        c->optouts = 0;
+        if (DB_CALL(tx, providers, optout_list, c->a->m.id, c->ar, count_optout, &c->optouts) < 0)
+            return DB_HARD_ERROR;
+        return DB_ONE_RESULT;
+    }
+    default:
+        c->removed = DB_CALL(tx, providers, remove, c->b->m.id, c->got.id); /* not B's */
+        c->remove_again = DB_CALL(tx, providers, remove, c->a->m.id, c->got.id);
+        if (DB_CALL(tx, providers, optout_remove, c->a->m.id, "27820001111") != 1)
+            return DB_HARD_ERROR;
+        return DB_CALL(tx, providers, optout_get, c->a->m.id, "27820001111") == 0 ? DB_ONE_RESULT
+                                                                                  : DB_HARD_ERROR;
+    }
+}
+
+static void test_providers(void **state)
+{
+    struct db *db = *state;
+    struct insert_ctx a, b;
+    two_merchants(db, &a, &b);
+    struct prov_ctx c = {.a = &a, .b = &b, .ar = arena_new(0)};
+    uint64_t e0 = db_config_epoch(db);
+    assert_int_equal(db_run(db, DB_WRITE, "t", prov_cb, &c), 1);
+    assert_true(db_config_epoch(db) > e0); /* a provider is configuration */
+    c.step = 1;
+    assert_int_equal(db_run(db, DB_WRITE, "t", prov_cb, &c), 1);
+    assert_string_equal(c.got.kind, "twilio");
+    assert_string_equal(c.got.settings, "{\"sms_from\":\"15551230000\"}");
+    assert_string_equal(c.got.secrets, "v1.sealed");
+    assert_true(c.got.healthy);
+    assert_int_equal(c.cross, 0);
+    assert_int_equal(c.listed, 1);
+    assert_int_equal(c.listed_all, 1);
+    assert_int_equal(c.health1, 1);
+    assert_int_equal(c.health2, 0); /* unhealthy already */
+    c.step = 2;
+    assert_int_equal(db_run(db, DB_WRITE, "t", prov_cb, &c), 1);
+    assert_int_equal(c.dup, 0);
+    assert_int_equal(c.found_by_ref.id, c.m.id);
+    assert_int_equal(c.found_by_pref.state, PM_DELIVERED);
+    assert_string_equal(c.found_by_pref.status, "delivered");
+    assert_int_equal(c.found_by_pref.link_id, 7);
+    assert_int_equal(c.miss, 0);
+    assert_int_equal(c.opt1, 1);
+    assert_int_equal(c.opt2, 0);
+    assert_int_equal(c.optget, 0); /* B's list is its own */
+    assert_int_equal(c.optouts, 1);
+    c.step = 3;
+    assert_int_equal(db_run(db, DB_WRITE, "t", prov_cb, &c), 1);
+    assert_int_equal(c.removed, 0);
+    assert_int_equal(c.remove_again, 1);
+    arena_free(c.ar);
+}
+
+/* jobs.hurry moves a pending job up (never back), not one another worker
+ * holds, and says when there is none. */
+struct hurry_ctx {
+    int step;
+    struct db_job j, claimed;
+    enum db_status up, later, other, none, held;
+};
+
+static enum db_status hurry_cb(struct db_tx *tx, void *cls)
+{
+    struct hurry_ctx *c = cls;
+    if (c->step == 0) {
+        c->j =
+            (struct db_job){.kind = JOB_DELIVERY_RECEIPT, .link_id = 3, .arg = 5, .run_at = 1000};
+        snprintf(c->j.merchant_id, sizeof c->j.merchant_id, "m_1");
+        if (DB_CALL(tx, jobs, insert, &c->j) != 1)
+            return DB_HARD_ERROR;
+        c->up = DB_CALL(tx, jobs, hurry, JOB_DELIVERY_RECEIPT, 5, 500);
+        c->later = DB_CALL(tx, jobs, hurry, JOB_DELIVERY_RECEIPT, 5, 2000);
+        c->other = DB_CALL(tx, jobs, hurry, JOB_DELIVERY_RECEIPT, 6, 500);
+        c->none = DB_CALL(tx, jobs, hurry, JOB_SEND_LINK, 5, 500);
+        return DB_ONE_RESULT;
+    }
+    if (DB_CALL(tx, jobs, claim, POOL_MESSAGES, 499, 100, &c->claimed) != 0)
+        return DB_HARD_ERROR; /* not due before 500 */
+    if (DB_CALL(tx, jobs, claim, POOL_MESSAGES, 500, 100, &c->claimed) != 1)
+        return DB_HARD_ERROR;
+    c->held = DB_CALL(tx, jobs, hurry, JOB_DELIVERY_RECEIPT, 5, 550);
+    return DB_ONE_RESULT;
+}
+
+static void test_jobs_hurry(void **state)
+{
+    struct db *db = *state;
+    struct hurry_ctx c = {0};
+    assert_int_equal(db_run(db, DB_WRITE, "t", hurry_cb, &c), 1);
+    assert_int_equal(c.up, 1);
+    assert_int_equal(c.later, 1);
+    assert_int_equal(c.other, 0);
+    assert_int_equal(c.none, 0);
+    c.step = 1;
+    assert_int_equal(db_run(db, DB_WRITE, "t", hurry_cb, &c), 1);
+    assert_int_equal(c.claimed.id, c.j.id);
+    assert_int_equal(c.held, 0); /* running: a new job is needed */
+}
+
 static void test_bad_urls(void **state)
 {
     (void)state;
@@ -501,6 +692,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_epoch_is_shared_between_handles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_callbacks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_providers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_jobs_hurry, setup, teardown),
         cmocka_unit_test(test_bad_urls),
     };
     return cmocka_run_group_tests_name("db (sqlite)", tests, NULL, NULL);

@@ -38,7 +38,7 @@ enum db_status sqlite_jobs_claim(struct db_tx *tx, enum job_pool pool, usec_t no
         "UPDATE jobs SET locked_until = ?1 + ?2, attempts = attempts + 1"
         " WHERE id = (SELECT id FROM jobs WHERE pool = ?3 AND done_at = 0 AND run_at <= ?1"
         "             AND locked_until <= ?1 ORDER BY run_at, id LIMIT 1)"
-        " RETURNING id, merchant_id, kind, link_id, arg, run_at, attempts");
+        " RETURNING id, merchant_id, kind, link_id, arg, run_at, attempts, retried");
     if (!st)
         return DB_HARD_ERROR;
     sqlite3_bind_int64(st, 1, now);
@@ -55,6 +55,7 @@ enum db_status sqlite_jobs_claim(struct db_tx *tx, enum job_pool pool, usec_t no
         out->arg = sqlite3_column_int64(st, 4);
         out->run_at = sqlite3_column_int64(st, 5);
         out->attempts = sqlite3_column_int(st, 6);
+        out->retried = sqlite3_column_int(st, 7);
         /* step to the end so that the UPDATE completes */
         while ((rc = sqlite3_step(st)) == SQLITE_ROW)
             ;
@@ -91,14 +92,29 @@ enum db_status sqlite_jobs_complete(struct db_tx *tx, int64_t id, usec_t now)
 enum db_status sqlite_jobs_retry(struct db_tx *tx, int64_t id, usec_t run_at, const char *error)
 {
     sqlite3_stmt *st = sqlite_stmt(tx, STMT_JOB_RETRY,
-                                   "UPDATE jobs SET run_at = ?, locked_until = 0, last_error = ?"
-                                   " WHERE id = ?");
+                                   "UPDATE jobs SET run_at = ?, locked_until = 0, last_error = ?,"
+                                   " retried = attempts WHERE id = ?");
     if (!st)
         return DB_HARD_ERROR;
     sqlite3_bind_int64(st, 1, run_at);
     sqlite3_bind_text(st, 2, error, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 3, id);
     return sqlite_exec_stmt(tx, st, "job retry");
+}
+
+enum db_status sqlite_jobs_hurry(struct db_tx *tx, int kind, int64_t arg, usec_t run_at)
+{
+    sqlite3_stmt *st = sqlite_stmt(tx, STMT_JOB_HURRY,
+                                   "UPDATE jobs SET run_at = MIN(run_at, ?1)"
+                                   " WHERE pool = ?2 AND done_at = 0 AND kind = ?3 AND arg = ?4"
+                                   " AND locked_until <= ?1");
+    if (!st)
+        return DB_HARD_ERROR;
+    sqlite3_bind_int64(st, 1, run_at);
+    sqlite3_bind_int(st, 2, job_kind_pool(kind));
+    sqlite3_bind_int(st, 3, kind);
+    sqlite3_bind_int64(st, 4, arg);
+    return sqlite_exec_stmt(tx, st, "job hurry");
 }
 
 enum db_status sqlite_jobs_count_pending(struct db_tx *tx, int64_t *n)

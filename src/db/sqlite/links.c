@@ -235,7 +235,8 @@ enum db_status sqlite_links_update(struct db_tx *tx, const struct db_link *l)
                                    "UPDATE links SET status = ?, payment_status = ?, live = ?,"
                                    " expires_at = ?, clicked_at = ?, page_expires_at = ?,"
                                    " attempts = ?, payment_status_at = ?, conversion_at = ?,"
-                                   " receipt_ref = ?, receipt_link = ?, receipt_state = ?"
+                                   " receipt_ref = ?, receipt_link = ?, receipt_state = ?,"
+                                   " channel = ?, msisdn_from = ?"
                                    " WHERE merchant_id = ? AND id = ?");
     if (!st)
         return DB_HARD_ERROR;
@@ -251,8 +252,10 @@ enum db_status sqlite_links_update(struct db_tx *tx, const struct db_link *l)
     sqlite_bind_text_or_null(st, 10, l->receipt_ref);
     sqlite_bind_text_or_null(st, 11, l->receipt_link);
     sqlite3_bind_int(st, 12, l->receipt_state);
-    sqlite3_bind_text(st, 13, l->merchant_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 14, l->id);
+    sqlite3_bind_int(st, 13, l->channel);
+    sqlite3_bind_text(st, 14, l->msisdn_from, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 15, l->merchant_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 16, l->id);
     return sqlite_exec_stmt(tx, st, "link update");
 }
 

@@ -11,7 +11,9 @@
 #define MERCHANT_COLS                                                                              \
     "id, name, environment, sms_enabled, whatsapp_enabled, created_at, updated_at,"                \
     " default_transaction_type, link_ttl_s, click_ttl_s, page_ttl_s, sms_from, whatsapp_from,"     \
-    " max_payment_attempts, settlement_delay_s, review_settle_s"
+    " max_payment_attempts, settlement_delay_s, review_settle_s, sms_provider_id,"                 \
+    " whatsapp_provider_id, fallback_sms, reminders, quiet_start, quiet_end, timezone,"            \
+    " wa_template, wa_template_lang, wa_template_params"
 /* what reads select: the columns above, then the logo's type and size */
 #define MERCHANT_SELECT MERCHANT_COLS ", COALESCE(logo_type, ''), COALESCE(length(logo), 0)"
 
@@ -36,11 +38,21 @@ static void read_merchant(sqlite3_stmt *st, struct db_merchant *m)
     m->max_payment_attempts = sqlite3_column_int(st, 13);
     m->settlement_delay_s = sqlite3_column_int64(st, 14);
     m->review_settle_s = sqlite3_column_int64(st, 15);
-    sqlite_col_text(st, 16, m->logo_type, sizeof m->logo_type);
-    m->logo_bytes = sqlite3_column_int64(st, 17);
+    sqlite_col_text(st, 16, m->sms_provider, sizeof m->sms_provider);
+    sqlite_col_text(st, 17, m->whatsapp_provider, sizeof m->whatsapp_provider);
+    m->fallback_sms = sqlite3_column_int(st, 18) != 0;
+    sqlite_col_text(st, 19, m->reminders, sizeof m->reminders);
+    m->quiet_start = sqlite3_column_int(st, 20);
+    m->quiet_end = sqlite3_column_int(st, 21);
+    sqlite_col_text(st, 22, m->timezone, sizeof m->timezone);
+    sqlite_col_text(st, 23, m->wa_template, sizeof m->wa_template);
+    sqlite_col_text(st, 24, m->wa_template_lang, sizeof m->wa_template_lang);
+    sqlite_col_text(st, 25, m->wa_template_params, sizeof m->wa_template_params);
+    sqlite_col_text(st, 26, m->logo_type, sizeof m->logo_type);
+    m->logo_bytes = sqlite3_column_int64(st, 27);
 }
 
-/* Bind the settable columns at positions first..first+11 (all but id). */
+/* Bind the settable columns at positions first..first+24 (all but id). */
 static void bind_merchant(sqlite3_stmt *st, int first, const struct db_merchant *m)
 {
     sqlite3_bind_text(st, first, m->name, -1, SQLITE_TRANSIENT);
@@ -62,6 +74,16 @@ static void bind_merchant(sqlite3_stmt *st, int first, const struct db_merchant 
                        m->settlement_delay_s ? m->settlement_delay_s : DB_DEFAULT_SETTLEMENT_S);
     sqlite3_bind_int64(st, first + 14,
                        m->review_settle_s ? m->review_settle_s : DB_DEFAULT_REVIEW_S);
+    sqlite3_bind_text(st, first + 15, m->sms_provider, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, first + 16, m->whatsapp_provider, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, first + 17, m->fallback_sms);
+    sqlite3_bind_text(st, first + 18, m->reminders, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, first + 19, m->quiet_start);
+    sqlite3_bind_int(st, first + 20, m->quiet_end);
+    sqlite3_bind_text(st, first + 21, m->timezone[0] ? m->timezone : "UTC", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, first + 22, m->wa_template, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, first + 23, m->wa_template_lang, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, first + 24, m->wa_template_params, -1, SQLITE_TRANSIENT);
 }
 
 enum db_status sqlite_merchants_insert(struct db_tx *tx, const struct db_merchant *m)
@@ -69,7 +91,8 @@ enum db_status sqlite_merchants_insert(struct db_tx *tx, const struct db_merchan
     db_tx_config_changed(tx);
     sqlite3_stmt *st = sqlite_stmt(tx, STMT_MERCHANT_INSERT,
                                    "INSERT INTO merchants (" MERCHANT_COLS ")"
-                                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                                   " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (!st)
         return DB_HARD_ERROR;
     sqlite3_bind_text(st, 1, m->id, -1, SQLITE_TRANSIENT);
@@ -106,12 +129,16 @@ enum db_status sqlite_merchants_update(struct db_tx *tx, const struct db_merchan
                                    " updated_at = ?, default_transaction_type = ?,"
                                    " link_ttl_s = ?, click_ttl_s = ?, page_ttl_s = ?,"
                                    " sms_from = ?, whatsapp_from = ?, max_payment_attempts = ?,"
-                                   " settlement_delay_s = ?, review_settle_s = ?"
+                                   " settlement_delay_s = ?, review_settle_s = ?,"
+                                   " sms_provider_id = ?, whatsapp_provider_id = ?,"
+                                   " fallback_sms = ?, reminders = ?, quiet_start = ?,"
+                                   " quiet_end = ?, timezone = ?, wa_template = ?,"
+                                   " wa_template_lang = ?, wa_template_params = ?"
                                    " WHERE id = ?");
     if (!st)
         return DB_HARD_ERROR;
     bind_merchant(st, 1, m);
-    sqlite3_bind_text(st, 16, m->id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 26, m->id, -1, SQLITE_TRANSIENT);
     return sqlite_exec_stmt(tx, st, "merchant update");
 }
 

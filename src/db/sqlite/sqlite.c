@@ -347,7 +347,7 @@ const struct db_ops db_sqlite_ops = {
                  sqlite_payments_list, sqlite_payments_list_pending},
     .sandbox_gateway = {sqlite_sandbox_gw_insert, sqlite_sandbox_gw_get, sqlite_sandbox_gw_update},
     .jobs = {sqlite_jobs_insert, sqlite_jobs_claim, sqlite_jobs_lease, sqlite_jobs_complete,
-             sqlite_jobs_retry, sqlite_jobs_count_pending, sqlite_jobs_purge},
+             sqlite_jobs_retry, sqlite_jobs_count_pending, sqlite_jobs_hurry, sqlite_jobs_purge},
     .messages = {sqlite_messages_insert, sqlite_messages_get_by_job, sqlite_messages_set_status,
                  sqlite_messages_list},
     .idempotency = {sqlite_idempotency_begin, sqlite_idempotency_get, sqlite_idempotency_restart,
@@ -360,6 +360,13 @@ const struct db_ops db_sqlite_ops = {
                   sqlite_callbacks_insert, sqlite_callbacks_get, sqlite_callbacks_get_by_ref,
                   sqlite_callbacks_update, sqlite_callbacks_attempt_insert, sqlite_callbacks_list,
                   sqlite_callbacks_attempts, sqlite_callbacks_purge},
+    .providers = {sqlite_providers_insert, sqlite_providers_get, sqlite_providers_list,
+                  sqlite_providers_update, sqlite_providers_remove, sqlite_providers_set_health,
+                  sqlite_providers_list_all, sqlite_providers_message_insert,
+                  sqlite_providers_message_get, sqlite_providers_message_find,
+                  sqlite_providers_message_update, sqlite_providers_optout_add,
+                  sqlite_providers_optout_remove, sqlite_providers_optout_get,
+                  sqlite_providers_optout_list},
 };
 
 /* The configuration epoch lives in "<database>-epoch", one page mapped

@@ -58,6 +58,7 @@ enum sqlite_stmt_id {
     STMT_JOB_RETRY,
     STMT_JOB_PENDING,
     STMT_JOB_PURGE,
+    STMT_JOB_HURRY,
     STMT_MESSAGE_PURGE,
     STMT_MESSAGE_INSERT,
     STMT_MESSAGE_BY_JOB,
@@ -95,6 +96,21 @@ enum sqlite_stmt_id {
     STMT_CALLBACK_LIST,
     STMT_CALLBACK_ATTEMPTS,
     STMT_CALLBACK_PURGE,
+    STMT_PROVIDER_INSERT,
+    STMT_PROVIDER_GET,
+    STMT_PROVIDER_LIST,
+    STMT_PROVIDER_LIST_ALL,
+    STMT_PROVIDER_UPDATE,
+    STMT_PROVIDER_REMOVE,
+    STMT_PROVIDER_HEALTH,
+    STMT_PMESSAGE_INSERT,
+    STMT_PMESSAGE_GET,
+    STMT_PMESSAGE_FIND,
+    STMT_PMESSAGE_UPDATE,
+    STMT_OPTOUT_ADD,
+    STMT_OPTOUT_REMOVE,
+    STMT_OPTOUT_GET,
+    STMT_OPTOUT_LIST,
     STMT__COUNT
 };
 
@@ -233,6 +249,7 @@ enum db_status sqlite_jobs_claim(struct db_tx *tx, enum job_pool pool, usec_t no
 enum db_status sqlite_jobs_lease(struct db_tx *tx, int64_t id, usec_t until);
 enum db_status sqlite_jobs_complete(struct db_tx *tx, int64_t id, usec_t now);
 enum db_status sqlite_jobs_retry(struct db_tx *tx, int64_t id, usec_t run_at, const char *error);
+enum db_status sqlite_jobs_hurry(struct db_tx *tx, int kind, int64_t arg, usec_t run_at);
 enum db_status sqlite_jobs_count_pending(struct db_tx *tx, int64_t *n);
 enum db_status sqlite_jobs_purge(struct db_tx *tx, usec_t before);
 
@@ -286,5 +303,35 @@ enum db_status sqlite_callbacks_list(struct db_tx *tx, const char *merchant_id,
 enum db_status sqlite_callbacks_attempts(struct db_tx *tx, int64_t callback_id, struct arena *a,
                                          db_callback_attempt_cb cb, void *cls);
 enum db_status sqlite_callbacks_purge(struct db_tx *tx, usec_t before);
+
+/* providers.c */
+enum db_status sqlite_providers_insert(struct db_tx *tx, const struct db_provider *p);
+enum db_status sqlite_providers_get(struct db_tx *tx, const char *merchant_id, const char *id,
+                                    struct arena *a, struct db_provider *out);
+enum db_status sqlite_providers_list(struct db_tx *tx, const char *merchant_id, struct arena *a,
+                                     db_provider_cb cb, void *cls);
+enum db_status sqlite_providers_list_all(struct db_tx *tx, struct arena *a, db_provider_cb cb,
+                                         void *cls);
+enum db_status sqlite_providers_update(struct db_tx *tx, const struct db_provider *p);
+enum db_status sqlite_providers_remove(struct db_tx *tx, const char *merchant_id, const char *id);
+enum db_status sqlite_providers_set_health(struct db_tx *tx, const char *id, bool healthy,
+                                           const char *reason, usec_t now);
+enum db_status sqlite_providers_message_insert(struct db_tx *tx, struct db_provider_message *m);
+enum db_status sqlite_providers_message_get(struct db_tx *tx, int64_t id,
+                                            struct db_provider_message *out);
+enum db_status sqlite_providers_message_find(struct db_tx *tx, const char *provider_id,
+                                             const char *provider_ref, const char *ref,
+                                             struct db_provider_message *out);
+enum db_status sqlite_providers_message_update(struct db_tx *tx,
+                                               const struct db_provider_message *m);
+enum db_status sqlite_providers_optout_add(struct db_tx *tx, const char *merchant_id,
+                                           const char *msisdn, const char *source, usec_t now);
+enum db_status sqlite_providers_optout_remove(struct db_tx *tx, const char *merchant_id,
+                                              const char *msisdn);
+enum db_status sqlite_providers_optout_get(struct db_tx *tx, const char *merchant_id,
+                                           const char *msisdn);
+enum db_status sqlite_providers_optout_list(
+    struct db_tx *tx, const char *merchant_id, struct arena *a,
+    void (*cb)(void *cls, const char *msisdn, const char *source, usec_t at), void *cls);
 
 #endif

@@ -1,0 +1,315 @@
+/*
+ * providers.c — messaging providers, the messages sent through them and
+ * opt-outs (SQLite).
+ */
+#include "db/sqlite/sqlite_internal.h"
+
+#include <string.h>
+
+#define PROVIDER_COLS                                                                              \
+    "id, merchant_id, kind, settings, secrets, inbound_token, healthy, health_reason,"             \
+    " health_at, created_at, updated_at"
+
+struct provider_row {
+    struct arena *a;
+    struct db_provider *out;
+};
+
+static void read_provider(sqlite3_stmt *st, struct arena *a, struct db_provider *p)
+{
+    memset(p, 0, sizeof *p);
+    sqlite_col_text(st, 0, p->id, sizeof p->id);
+    sqlite_col_text(st, 1, p->merchant_id, sizeof p->merchant_id);
+    sqlite_col_text(st, 2, p->kind, sizeof p->kind);
+    p->settings = sqlite_col_dup(st, 3, a);
+    p->secrets = sqlite_col_dup(st, 4, a);
+    sqlite_col_text(st, 5, p->inbound_token, sizeof p->inbound_token);
+    p->healthy = sqlite3_column_int(st, 6) != 0;
+    p->health_reason = sqlite_col_dup(st, 7, a);
+    p->health_at = sqlite3_column_int64(st, 8);
+    p->created_at = sqlite3_column_int64(st, 9);
+    p->updated_at = sqlite3_column_int64(st, 10);
+}
+
+static void read_provider_row(sqlite3_stmt *st, void *cls)
+{
+    struct provider_row *r = cls;
+    read_provider(st, r->a, r->out);
+}
+
+enum db_status sqlite_providers_insert(struct db_tx *tx, const struct db_provider *p)
+{
+    db_tx_config_changed(tx);
+    sqlite3_stmt *st = sqlite_stmt(tx, STMT_PROVIDER_INSERT,
+                                   "INSERT INTO providers (" PROVIDER_COLS ")"
+                                   " VALUES (?, ?, ?, ?, ?, ?, 1, NULL, 0, ?, ?)");
+    if (!st)
+        return DB_HARD_ERROR;
+    sqlite3_bind_text(st, 1, p->id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, p->merchant_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, p->kind, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 4, p->settings, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 5, p->secrets, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 6, p->inbound_token, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 7, p->created_at);
+    sqlite3_bind_int64(st, 8, p->updated_at);
+    return sqlite_exec_stmt(tx, st, "provider insert");
+}
+
+enum db_status sqlite_providers_get(struct db_tx *tx, const char *merchant_id, const char *id,
+                                    struct arena *a, struct db_provider *out)
+{
+    sqlite3_stmt *st = sqlite_stmt(tx, STMT_PROVIDER_GET,
+                                   "SELECT " PROVIDER_COLS " FROM providers"
+                                   " WHERE id = ?1 AND (?2 IS NULL OR merchant_id = ?2)");
+    if (!st)
+        return DB_HARD_ERROR;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    sqlite_bind_text_or_null(st, 2, merchant_id);
+    return sqlite_one_row(tx, st, "provider get", read_provider_row,
+                          &(struct provider_row){.a = a, .out = out});
+}
+
+static enum db_status each_provider(struct db_tx *tx, sqlite3_stmt *st, struct arena *a,
+                                    db_provider_cb cb, void *cls, const char *what)
+{
+    int rc, n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct db_provider p;
+        read_provider(st, a, &p);
+        cb(cls, &p);
+        n++;
+    }
+    enum db_status s = rc == SQLITE_DONE ? (enum db_status)n : sqlite_status(tx, rc, what);
+    sqlite3_reset(st);
+    return s;
+}
+
+enum db_status sqlite_providers_list(struct db_tx *tx, const char *merchant_id, struct arena *a,
+                                     db_provider_cb cb, void *cls)
+{
+    sqlite3_stmt *st = sqlite_stmt(tx, STMT_PROVIDER_LIST,
+                                   "SELECT " PROVIDER_COLS " FROM providers"
+                                   " WHERE merchant_id = ? ORDER BY created_at, id");
+    if (!st)
+        return DB_HARD_ERROR;
+    sqlite3_bind_text(st, 1, merchant_id, -1, SQLITE_TRANSIENT);
+    return each_provider(tx, st, a, cb, cls, "provider list");
+}
+
+enum db_status sqlite_providers_list_all(struct db_tx *tx, struct arena *a, db_provider_cb cb,
+                                         void *cls)
+{
+    sqlite3_stmt *st = sqlite_stmt(tx, STMT_PROVIDER_LIST_ALL,
+                                   "SELECT " PROVIDER_COLS " FROM providers ORDER BY id");
+    if (!st)
+        return DB_HARD_ERROR;
+    return each_provider(tx, st, a, cb, cls, "provider list all");
+}
+
+enum db_status sqlite_providers_update(struct db_tx *tx, const struct db_provider *p)
+{
+    db_tx_config_changed(tx);
+    sqlite3_stmt *st = sqlite_stmt(tx, STMT_PROVIDER_UPDATE,
+                                   "UPDATE providers SET settings = ?, secrets = ?, updated_at = ?,"
+                                   " healthy = 1, health_reason = NULL"
+                                   " WHERE id = ? AND merchant_id = ?");
+    if (!st)
+        return DB_HARD_ERROR;
+    sqlite3_bind_text(st, 1, p->settings, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, p->secrets, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, p->updated_at);
+    sqlite3_bind_text(st, 4, p->id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 5, p->merchant_id, -1, SQLITE_TRANSIENT);
+    return sqlite_exec_stmt(tx, st, "provider update");
+}
+
+enum db_status sqlite_providers_remove(struct db_tx *tx, const char *merchant_id, const char *id)
+{
+    db_tx_config_changed(tx);
+    sqlite3_stmt *st = sqlite_stmt(tx, STMT_PROVIDER_REMOVE,
+                                   "DELETE FROM providers WHERE id = ? AND merchant_id = ?");
+    if (!st)
+        return DB_HARD_ERROR;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, merchant_id, -1, SQLITE_TRANSIENT);
+    return sqlite_exec_stmt(tx, st, "provider remove");
+}
+
+enum db_status sqlite_providers_set_health(struct db_tx *tx, const char *id, bool healthy,
+                                           const char *reason, usec_t now)
+{
+    sqlite3_stmt *st = sqlite_stmt(tx, STMT_PROVIDER_HEALTH,
+                                   "UPDATE providers SET healthy = ?1, health_reason = ?2,"
+                                   " health_at = ?3 WHERE id = ?4 AND healthy <> ?1");
+    if (!st)
+        return DB_HARD_ERROR;
+    sqlite3_bind_int(st, 1, healthy);
+    sqlite_bind_text_or_null(st, 2, healthy ? NULL : reason);
+    sqlite3_bind_int64(st, 3, now);
+    sqlite3_bind_text(st, 4, id, -1, SQLITE_TRANSIENT);
+    enum db_status s = sqlite_exec_stmt(tx, st, "provider health");
+    if (s > 0)
+        db_tx_config_changed(tx);
+    return s;
+}
+
+/* ---- messages ------------------------------------------------------------------------- */
+
+#define MESSAGE_COLS                                                                               \
+    "id, merchant_id, provider_id, link_id, purpose, channel, ref, provider_ref, state, status,"   \
+    " status_at, created_at"
+
+static void read_message(sqlite3_stmt *st, void *cls)
+{
+    struct db_provider_message *m = cls;
+    memset(m, 0, sizeof *m);
+    m->id = sqlite3_column_int64(st, 0);
+    sqlite_col_text(st, 1, m->merchant_id, sizeof m->merchant_id);
+    sqlite_col_text(st, 2, m->provider_id, sizeof m->provider_id);
+    m->link_id = sqlite3_column_int64(st, 3);
+    m->purpose = sqlite3_column_int(st, 4);
+    m->channel = sqlite3_column_int(st, 5);
+    sqlite_col_text(st, 6, m->ref, sizeof m->ref);
+    sqlite_col_text(st, 7, m->provider_ref, sizeof m->provider_ref);
+    m->state = sqlite3_column_int(st, 8);
+    sqlite_col_text(st, 9, m->status, sizeof m->status);
+    m->status_at = sqlite3_column_int64(st, 10);
+    m->created_at = sqlite3_column_int64(st, 11);
+}
+
+enum db_status sqlite_providers_message_insert(struct db_tx *tx, struct db_provider_message *m)
+{
+    sqlite3_stmt *st =
+        sqlite_stmt(tx, STMT_PMESSAGE_INSERT,
+                    "INSERT INTO provider_messages (merchant_id, provider_id, link_id, purpose,"
+                    " channel, ref, provider_ref, state, status, status_at, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (ref) DO NOTHING");
+    if (!st)
+        return DB_HARD_ERROR;
+    sqlite3_bind_text(st, 1, m->merchant_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, m->provider_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, m->link_id);
+    sqlite3_bind_int(st, 4, m->purpose);
+    sqlite3_bind_int(st, 5, m->channel);
+    sqlite3_bind_text(st, 6, m->ref, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 7, m->provider_ref, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 8, m->state);
+    sqlite3_bind_text(st, 9, m->status, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 10, m->status_at);
+    sqlite3_bind_int64(st, 11, m->created_at);
+    enum db_status s = sqlite_exec_stmt(tx, st, "provider message insert");
+    if (s > 0)
+        m->id = sqlite3_last_insert_rowid(((struct sqlite_conn *)tx->conn)->h);
+    return s;
+}
+
+enum db_status sqlite_providers_message_get(struct db_tx *tx, int64_t id,
+                                            struct db_provider_message *out)
+{
+    sqlite3_stmt *st = sqlite_stmt(tx, STMT_PMESSAGE_GET,
+                                   "SELECT " MESSAGE_COLS " FROM provider_messages WHERE id = ?");
+    if (!st)
+        return DB_HARD_ERROR;
+    sqlite3_bind_int64(st, 1, id);
+    return sqlite_one_row(tx, st, "provider message get", read_message, out);
+}
+
+enum db_status sqlite_providers_message_find(struct db_tx *tx, const char *provider_id,
+                                             const char *provider_ref, const char *ref,
+                                             struct db_provider_message *out)
+{
+    sqlite3_stmt *st = sqlite_stmt(tx, STMT_PMESSAGE_FIND,
+                                   "SELECT " MESSAGE_COLS " FROM provider_messages"
+                                   " WHERE provider_id = ?1 AND ((?2 <> '' AND provider_ref = ?2)"
+                                   " OR (?3 <> '' AND ref = ?3)) LIMIT 1");
+    if (!st)
+        return DB_HARD_ERROR;
+    sqlite3_bind_text(st, 1, provider_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, provider_ref ? provider_ref : "", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, ref ? ref : "", -1, SQLITE_TRANSIENT);
+    return sqlite_one_row(tx, st, "provider message find", read_message, out);
+}
+
+enum db_status sqlite_providers_message_update(struct db_tx *tx,
+                                               const struct db_provider_message *m)
+{
+    sqlite3_stmt *st = sqlite_stmt(tx, STMT_PMESSAGE_UPDATE,
+                                   "UPDATE provider_messages SET provider_ref = ?, state = ?,"
+                                   " status = ?, status_at = ? WHERE id = ?");
+    if (!st)
+        return DB_HARD_ERROR;
+    sqlite3_bind_text(st, 1, m->provider_ref, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 2, m->state);
+    sqlite3_bind_text(st, 3, m->status, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 4, m->status_at);
+    sqlite3_bind_int64(st, 5, m->id);
+    return sqlite_exec_stmt(tx, st, "provider message update");
+}
+
+/* ---- opt-outs ------------------------------------------------------------------------- */
+
+enum db_status sqlite_providers_optout_add(struct db_tx *tx, const char *merchant_id,
+                                           const char *msisdn, const char *source, usec_t now)
+{
+    sqlite3_stmt *st = sqlite_stmt(tx, STMT_OPTOUT_ADD,
+                                   "INSERT INTO optouts (merchant_id, msisdn, source, created_at)"
+                                   " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING");
+    if (!st)
+        return DB_HARD_ERROR;
+    sqlite3_bind_text(st, 1, merchant_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, msisdn, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, source, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 4, now);
+    return sqlite_exec_stmt(tx, st, "optout add");
+}
+
+enum db_status sqlite_providers_optout_remove(struct db_tx *tx, const char *merchant_id,
+                                              const char *msisdn)
+{
+    sqlite3_stmt *st = sqlite_stmt(tx, STMT_OPTOUT_REMOVE,
+                                   "DELETE FROM optouts WHERE merchant_id = ? AND msisdn = ?");
+    if (!st)
+        return DB_HARD_ERROR;
+    sqlite3_bind_text(st, 1, merchant_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, msisdn, -1, SQLITE_TRANSIENT);
+    return sqlite_exec_stmt(tx, st, "optout remove");
+}
+
+static void read_nothing(sqlite3_stmt *st, void *cls)
+{
+    (void)st;
+    (void)cls;
+}
+
+enum db_status sqlite_providers_optout_get(struct db_tx *tx, const char *merchant_id,
+                                           const char *msisdn)
+{
+    sqlite3_stmt *st = sqlite_stmt(tx, STMT_OPTOUT_GET,
+                                   "SELECT 1 FROM optouts WHERE merchant_id = ? AND msisdn = ?");
+    if (!st)
+        return DB_HARD_ERROR;
+    sqlite3_bind_text(st, 1, merchant_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, msisdn, -1, SQLITE_TRANSIENT);
+    return sqlite_one_row(tx, st, "optout get", read_nothing, NULL);
+}
+
+enum db_status sqlite_providers_optout_list(
+    struct db_tx *tx, const char *merchant_id, struct arena *a,
+    void (*cb)(void *cls, const char *msisdn, const char *source, usec_t at), void *cls)
+{
+    sqlite3_stmt *st = sqlite_stmt(tx, STMT_OPTOUT_LIST,
+                                   "SELECT msisdn, source, created_at FROM optouts"
+                                   " WHERE merchant_id = ? ORDER BY created_at, msisdn");
+    if (!st)
+        return DB_HARD_ERROR;
+    sqlite3_bind_text(st, 1, merchant_id, -1, SQLITE_TRANSIENT);
+    int rc, n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        cb(cls, sqlite_col_dup(st, 0, a), sqlite_col_dup(st, 1, a), sqlite3_column_int64(st, 2));
+        n++;
+    }
+    enum db_status s = rc == SQLITE_DONE ? (enum db_status)n : sqlite_status(tx, rc, "optouts");
+    sqlite3_reset(st);
+    return s;
+}
