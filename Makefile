@@ -47,7 +47,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:%.c=$(BUILD)/%)
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 
-.PHONY: all asan unit-bins unit run test test-unit test-api test-browser test-asan fuzz fuzz-run \
+.PHONY: all asan unit-bins unit run test test-unit test-api test-fakes test-browser test-asan fuzz fuzz-run \
         bench format format-check deps clean
 
 all: $(BUILD)/chatpay
@@ -118,6 +118,11 @@ test-unit: unit-bins
 test-api: all
 	CHATPAY_BIN=$(abspath $(BUILD)/chatpay) $(PYTHON) -m pytest -q -p no:cacheprovider tests/api
 
+# The fake providers' own tests: they must speak the documented wire
+# formats (spec/providers.md) for the API tests that use them to mean anything.
+test-fakes:
+	$(PYTHON) -m pytest -q -p no:cacheprovider tests/fakes
+
 # Browser tests (Debian's chromium + playwright-core + axe-core from npm)
 # against the binary in $(BUILD); screenshots in build/screenshots/.
 test-browser: all
@@ -131,6 +136,7 @@ test: deps
 	$(MAKE) all unit-bins
 	$(MAKE) test-unit
 	$(MAKE) test-api
+	$(MAKE) test-fakes
 	$(MAKE) test-browser
 	$(MAKE) test-asan
 	$(MAKE) fuzz-run

@@ -20,7 +20,9 @@ static const struct command commands[] = {
     {"migrate", cmd_migrate, "apply database migrations and exit"},
     {"merchant", cmd_merchant, "create, list, show and update merchants"},
     {"apikey", cmd_apikey, "create, list and revoke API keys"},
-    {"integrator", cmd_integrator, "add and list integrators (applications)"},
+    {"integrator", cmd_integrator, "add, list and update integrators (applications)"},
+    {"provider", cmd_provider, "configure messaging providers (Clickatell, WhatsApp, Twilio)"},
+    {"optout", cmd_optout, "list, add and remove numbers that opted out of messages"},
 };
 
 static void print_usage(FILE *f)

@@ -4,6 +4,7 @@
 #include "api/api.h"
 
 #include "api/chat2pay/chat2pay.h"
+#include "api/hooks/hooks.h"
 #include "api/ops/ops.h"
 #include "api/pages/pages.h"
 
@@ -44,6 +45,12 @@ const struct route api_routes[] = {
     {"GET", "/static/chatpay.css", api_static_css, &pages_family, 0, 0},
     {"GET", "/static/chatpay.js", api_static_js, &pages_family, 0, 0},
     {"GET", "/m/{merchantId}/logo", api_merchant_logo, &pages_family, 0, 0},
+
+    /* what messaging providers post back (delivery receipts, replies) */
+    {"GET", "/hooks/{providerId}/{token}", api_hook, &hooks_family, 0, 0},
+    {"POST", "/hooks/{providerId}/{token}", api_hook, &hooks_family, 0, 256 * 1024},
+    {"GET", "/hooks/{providerId}/{token}/{rest}", api_hook, &hooks_family, 0, 0},
+    {"POST", "/hooks/{providerId}/{token}/{rest}", api_hook, &hooks_family, 0, 256 * 1024},
 
     /* operations */
     {"GET", "/livez", api_livez, &ops_family, ROUTE_HEALTH, 0},

@@ -9,9 +9,11 @@
 #include "channel/channel.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/arena.h"
+#include "core/status.h"
 #include "db/sandbox.h"
 
 static bool ends_with(const char *s, const char *suffix)
@@ -68,7 +70,7 @@ static void sandbox_send(const struct channel *ch, const struct channel_message 
         snprintf(out->description, sizeof out->description, "sandbox outbox unavailable");
         return;
     }
-    out->message_id = row->id;
+    snprintf(out->provider_ref, sizeof out->provider_ref, "%lld", (long long)row->id);
     if (reject) {
         out->outcome = CHANNEL_REJECTED;
         out->http_code = 400;
@@ -96,18 +98,23 @@ static enum db_status receipt_cb(struct db_tx *tx, void *cls)
 }
 
 /* The sandbox decides delivery from the number, and records it on the message. */
-static void sandbox_receipt(const struct channel *ch, const char *merchant_id, int64_t message_id,
-                            const char *to, struct channel_receipt *out)
+static void sandbox_query(const struct channel *ch, const char *merchant_id,
+                          const char *provider_ref, const char *ref, const char *to,
+                          struct channel_receipt *out)
 {
     struct db *db = ch->state;
     memset(out, 0, sizeof *out);
     bool failed = ends_with(to, "0001");
-    struct receipt_ctx c = {merchant_id, message_id, failed ? "UNDELIVERED" : "DELIVERED"};
+    struct receipt_ctx c = {merchant_id, strtoll(provider_ref, NULL, 10),
+                            failed ? "UNDELIVERED" : "DELIVERED"};
     if (db_run(db, DB_WRITE, "sandbox_receipt", receipt_cb, &c) < 0) {
         out->delivery = DELIVERY_PENDING;
         return;
     }
     out->http_code = 200;
+    out->known = true;
+    out->at = time_now();
+    snprintf(out->status, sizeof out->status, "%s", c.status);
     if (failed) {
         out->delivery = DELIVERY_FAILED;
         snprintf(out->code, sizeof out->code, "007");
@@ -122,7 +129,8 @@ static void sandbox_receipt(const struct channel *ch, const char *merchant_id, i
 
 const struct channel_ops channel_sandbox_ops = {
     .kind = "sandbox",
+    .channels = 1u << CHANNEL_SMS | 1u << CHANNEL_WHATSAPP,
     .send = sandbox_send,
-    .receipt = sandbox_receipt,
+    .query = sandbox_query,
     .receipt_delay = 500 * 1000,
 };

@@ -161,6 +161,8 @@ bool admin_merchant_create(struct db *db, const struct merchant_new *in, struct 
     out->max_payment_attempts = DB_DEFAULT_PAYMENT_ATTEMPTS;
     out->settlement_delay_s = DB_DEFAULT_SETTLEMENT_S;
     out->review_settle_s = DB_DEFAULT_REVIEW_S;
+    out->quiet_start = out->quiet_end = -1;
+    snprintf(out->timezone, sizeof out->timezone, "UTC");
     crypto_uuid_v4(c.gateway_settings_id);
     make_key(out->id, in->environment, key, key_out, c.hash);
     if (db_run(db, DB_WRITE, "merchant_create", create_merchant_cb, &c) <= 0) {

@@ -23,6 +23,8 @@ int cmd_migrate(int argc, char **argv);
 int cmd_merchant(int argc, char **argv);
 int cmd_apikey(int argc, char **argv);
 int cmd_integrator(int argc, char **argv);
+int cmd_provider(int argc, char **argv);
+int cmd_optout(int argc, char **argv);
 
 /* One option of a command: "--name VALUE" (value set) or the flag
  * "--name" (flag set). */

@@ -8,6 +8,8 @@
 #include "channel/registry.h"
 #include "gateway/registry.h"
 #include "net/net.h"
+#include "util/log.h"
+#include "util/secretbox.h"
 #include "db/callbacks.h"
 #include "service/callbacks.h"
 
@@ -139,19 +141,22 @@ bool cmd_app_init(struct app *app, const struct config *cfg, struct db *db)
     app->db = db;
     app->started_at = time_now();
     atomic_store(&app->stopping, false);
-    app->channels = channel_registry_new(db, &app->stopping);
-    app->gateways = gateway_registry_new(db, &app->stopping);
-    if (!app->channels || !app->gateways) {
-        cmd_app_free(app);
-        cmd_fail("out of memory");
-        return false;
-    }
     char err[256];
     app->net =
         net_start(&(struct net_config){.user_agent = "chatpay/" CHATPAY_VERSION}, err, sizeof err);
     if (!app->net) {
         cmd_app_free(app);
         cmd_fail("cannot start outbound HTTP: %s", err);
+        return false;
+    }
+    uint8_t key[SECRETBOX_KEY_LEN];
+    bool has_key = config_secrets_key(cfg, key);
+    app->channels = channel_registry_new(db, cfg, has_key ? key : NULL, app->net, &app->stopping);
+    memset(key, 0, sizeof key);
+    app->gateways = gateway_registry_new(db, &app->stopping);
+    if (!app->channels || !app->gateways) {
+        cmd_app_free(app);
+        cmd_fail("out of memory");
         return false;
     }
     return true;
@@ -164,9 +169,9 @@ void cmd_app_stopping(struct app *app)
 
 void cmd_app_free(struct app *app)
 {
-    net_stop(app->net);
     channel_registry_free(app->channels);
     gateway_registry_free(app->gateways);
+    net_stop(app->net);
     app->net = NULL;
     app->channels = NULL;
     app->gateways = NULL;

@@ -8,13 +8,19 @@
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ctype.h>
 #include <strings.h>
 
 #include "util/crypto.h"
 #include "util/json.h"
 #include "web/logo.h"
 #include "db/callbacks.h"
+#include "channel/channel.h"
+#include "core/status.h"
 #include "db/merchants.h"
+#include "db/providers.h"
+#include "service/messages.h"
+#include "util/tz.h"
 #include "service/callbacks.h"
 #include "util/webhook.h"
 
@@ -34,6 +40,11 @@ static const char usage[] =
     "                               [--settlement-delay DUR] [--payment-attempts N]\n"
     "                               [--review-delay DUR] [--logo FILE|none]\n"
     "                               [" CMD_CALLBACK_OPTIONS "]\n"
+    "                               [--sms-provider ID|none] [--whatsapp-provider ID|none]\n"
+    "                               [--fallback sms|none] [--reminders DUR,...|none]\n"
+    "                               [--quiet-hours HH:MM-HH:MM|none] [--timezone TZ]\n"
+    "                               [--whatsapp-template NAME:LANG|none]\n"
+    "                               [--whatsapp-template-params LIST]\n"
     "                               [--db URL] [--config FILE] [--json]\n"
     "\n"
     "create   add a merchant and print its first API key (shown once) and the secret\n"
@@ -58,7 +69,19 @@ static const char usage[] =
     "         (write ./none for a file of that name).\n"
     "         --payment-status-callback, --transaction-event-callback,\n"
     "         --settings-callback: where the merchant's callbacks go (`none` clears);\n"
-    "         production merchants need https URLs on public addresses.\n";
+    "         production merchants need https URLs on public addresses.\n"
+    "         --sms-provider, --whatsapp-provider: the merchant's provider for the channel\n"
+    "         (`chatpay provider add`; `none`: the sandbox channel for sandbox merchants,\n"
+    "         no channel for production ones);\n"
+    "         --fallback sms: a WhatsApp link that cannot be sent (number not on WhatsApp,\n"
+    "         window closed and no template) goes out by SMS;\n"
+    "         --reminders 10m,2h: send an unopened link again at these times after it was\n"
+    "         created (up to 5, each 1m to 7d, increasing);\n"
+    "         --quiet-hours 21:00-08:00 with --timezone Africa/Johannesburg: reminders\n"
+    "         wait for the end of these hours (the first send does not);\n"
+    "         --whatsapp-template NAME:LANG: the approved template used outside WhatsApp's\n"
+    "         24-hour window; --whatsapp-template-params: what fills its body parameters,\n"
+    "         in order, from merchant, amount, order, url (e.g. merchant,amount,url).\n";
 
 enum {
     OPT_NAME = 1,
@@ -82,6 +105,14 @@ enum {
     OPT_CB_PAYMENT,
     OPT_CB_EVENT,
     OPT_CB_SETTINGS,
+    OPT_SMS_PROVIDER,
+    OPT_WA_PROVIDER,
+    OPT_FALLBACK,
+    OPT_REMINDERS,
+    OPT_QUIET,
+    OPT_TIMEZONE,
+    OPT_WA_TEMPLATE,
+    OPT_WA_PARAMS,
 };
 
 static const struct option options[] = {
@@ -106,6 +137,14 @@ static const struct option options[] = {
     {"payment-status-callback", required_argument, NULL, OPT_CB_PAYMENT},
     {"transaction-event-callback", required_argument, NULL, OPT_CB_EVENT},
     {"settings-callback", required_argument, NULL, OPT_CB_SETTINGS},
+    {"sms-provider", required_argument, NULL, OPT_SMS_PROVIDER},
+    {"whatsapp-provider", required_argument, NULL, OPT_WA_PROVIDER},
+    {"fallback", required_argument, NULL, OPT_FALLBACK},
+    {"reminders", required_argument, NULL, OPT_REMINDERS},
+    {"quiet-hours", required_argument, NULL, OPT_QUIET},
+    {"timezone", required_argument, NULL, OPT_TIMEZONE},
+    {"whatsapp-template", required_argument, NULL, OPT_WA_TEMPLATE},
+    {"whatsapp-template-params", required_argument, NULL, OPT_WA_PARAMS},
     {NULL, 0, NULL, 0},
 };
 
@@ -117,6 +156,8 @@ struct merchant_args {
     const char *settlement, *attempts, *review;
     const char *logo; /* a file, or "none" */
     struct cmd_callbacks callbacks;
+    const char *sms_provider, *wa_provider, *fallback, *reminders, *quiet, *timezone;
+    const char *wa_template, *wa_params;
 };
 
 /* Limits of the link durations: 30 seconds to 30 days. */
@@ -198,6 +239,29 @@ static json_object *merchant_json(const struct db_merchant *m)
     json_object_object_add(o, "logoType",
                            m->logo_type[0] ? json_object_new_string(m->logo_type) : NULL);
     json_object_object_add(o, "logoBytes", json_object_new_int64(m->logo_bytes));
+    json_object_object_add(o, "smsProvider",
+                           m->sms_provider[0] ? json_object_new_string(m->sms_provider) : NULL);
+    json_object_object_add(o, "whatsappProvider",
+                           m->whatsapp_provider[0] ? json_object_new_string(m->whatsapp_provider)
+                                                   : NULL);
+    json_object_object_add(o, "fallback", json_object_new_string(m->fallback_sms ? "sms" : "none"));
+    json_object_object_add(o, "reminders",
+                           m->reminders[0] ? json_object_new_string(m->reminders) : NULL);
+    bool has_quiet = m->quiet_start >= 0 && m->quiet_end >= 0 && m->quiet_start != m->quiet_end &&
+                     m->quiet_start < 1440 && m->quiet_end < 1440;
+    char quiet[48] = "";
+    if (has_quiet)
+        snprintf(quiet, sizeof quiet, "%02d:%02d-%02d:%02d", m->quiet_start / 60,
+                 m->quiet_start % 60, m->quiet_end / 60, m->quiet_end % 60);
+    json_object_object_add(o, "quietHours", has_quiet ? json_object_new_string(quiet) : NULL);
+    json_object_object_add(o, "timezone", json_object_new_string(m->timezone));
+    json_object_object_add(o, "whatsappTemplate",
+                           m->wa_template[0] ? json_object_new_string(m->wa_template) : NULL);
+    json_object_object_add(o, "whatsappTemplateLanguage",
+                           m->wa_template[0] ? json_object_new_string(m->wa_template_lang) : NULL);
+    json_object_object_add(o, "whatsappTemplateParams",
+                           m->wa_template_params[0] ? json_object_new_string(m->wa_template_params)
+                                                    : NULL);
     return o;
 }
 
@@ -515,6 +579,11 @@ struct update_ctx {
     unsigned char *logo;   /* the file's bytes (malloc) */
     size_t logo_len;
     enum db_environment old_env;
+    int quiet_start, quiet_end;
+    char wa_template[128], wa_lang[16];
+    const char *refused;     /* a provider that cannot be selected: why */
+    const char *refused_opt; /* ...with which option, and its id */
+    const char *refused_id;
     int keys_active;  /* active keys after the update */
     int keys_refused; /* of those, keys whose prefix the new environment refuses */
 };
@@ -527,6 +596,38 @@ static void count_keys_cb(void *cls, const struct db_api_key *k)
     c->keys_active++;
     if (strcmp(k->prefix, db_key_prefix(c->m.environment)) != 0)
         c->keys_refused++;
+}
+
+/* Select (id) or clear ("none") the merchant's provider of a channel into
+ * out; the provider must be the merchant's and carry the channel. */
+static enum db_status select_provider(struct db_tx *tx, struct update_ctx *c, const char *id,
+                                      int channel, char out[DB_UUID_LEN])
+{
+    if (!id)
+        return DB_ONE_RESULT;
+    if (strcmp(id, "none") == 0) {
+        out[0] = '\0';
+        return DB_ONE_RESULT;
+    }
+    struct db_provider p;
+    struct arena *a = arena_new(0);
+    enum db_status st = DB_CALL(tx, providers, get, c->m.id, id, a, &p);
+    const struct channel_ops *ops = st > 0 ? channel_kind(p.kind) : NULL;
+    arena_free(a);
+    if (st < 0)
+        return st;
+    c->refused_opt = channel == CHANNEL_SMS ? "sms-provider" : "whatsapp-provider";
+    c->refused_id = id;
+    if (st == 0) {
+        c->refused = "is not a provider of this merchant (chatpay provider list)";
+        return DB_ROLLBACK;
+    }
+    if (!ops || !(ops->channels & (1u << channel))) {
+        c->refused = channel == CHANNEL_SMS ? "does not carry SMS" : "does not carry WhatsApp";
+        return DB_ROLLBACK;
+    }
+    snprintf(out, DB_UUID_LEN, "%s", id);
+    return DB_ONE_RESULT;
 }
 
 static enum db_status update_txn(struct db_tx *tx, void *cls)
@@ -568,6 +669,32 @@ static enum db_status update_txn(struct db_tx *tx, void *cls)
         memcpy(c->m.sms_from, c->sms_from, sizeof c->m.sms_from);
     if (c->a->wa_from)
         memcpy(c->m.whatsapp_from, c->wa_from, sizeof c->m.whatsapp_from);
+    char old_sms_provider[DB_UUID_LEN], old_wa_provider[DB_UUID_LEN];
+    memcpy(old_sms_provider, c->m.sms_provider, sizeof old_sms_provider);
+    memcpy(old_wa_provider, c->m.whatsapp_provider, sizeof old_wa_provider);
+    st = select_provider(tx, c, c->a->sms_provider, CHANNEL_SMS, c->m.sms_provider);
+    if (st <= 0)
+        return st;
+    st = select_provider(tx, c, c->a->wa_provider, CHANNEL_WHATSAPP, c->m.whatsapp_provider);
+    if (st <= 0)
+        return st;
+    if (c->a->fallback)
+        c->m.fallback_sms = strcmp(c->a->fallback, "sms") == 0;
+    if (c->a->reminders)
+        snprintf(c->m.reminders, sizeof c->m.reminders, "%s",
+                 strcmp(c->a->reminders, "none") == 0 ? "" : c->a->reminders);
+    if (c->a->quiet) {
+        c->m.quiet_start = c->quiet_start;
+        c->m.quiet_end = c->quiet_end;
+    }
+    if (c->a->timezone)
+        snprintf(c->m.timezone, sizeof c->m.timezone, "%s", c->a->timezone);
+    if (c->a->wa_template) {
+        memcpy(c->m.wa_template, c->wa_template, sizeof c->m.wa_template);
+        memcpy(c->m.wa_template_lang, c->wa_lang, sizeof c->m.wa_template_lang);
+    }
+    if (c->a->wa_params)
+        snprintf(c->m.wa_template_params, sizeof c->m.wa_template_params, "%s", c->a->wa_params);
     c->m.updated_at = time_now();
     st = DB_CALL(tx, merchants, update, &c->m);
     if (st < 0)
@@ -598,9 +725,9 @@ static enum db_status update_txn(struct db_tx *tx, void *cls)
     if (c->set_currencies &&
         (old_ncur != c->ncur || memcmp(old_cur, c->cur, c->ncur * sizeof *old_cur) != 0))
         changed[n++] = "supportedCurrencies";
-    if (old_sms != c->m.sms_enabled)
+    if (old_sms != c->m.sms_enabled || strcmp(old_sms_provider, c->m.sms_provider) != 0)
         changed[n++] = "smsChannelEnabled";
-    if (old_wa != c->m.whatsapp_enabled)
+    if (old_wa != c->m.whatsapp_enabled || strcmp(old_wa_provider, c->m.whatsapp_provider) != 0)
         changed[n++] = "whatsappChannelEnabled";
     if (c->old_env != c->m.environment)
         changed[n++] = "environment";
@@ -654,6 +781,66 @@ static int read_logo(const char *path, struct update_ctx *c)
     return rc;
 }
 
+/* "21:00-08:00" → minutes of the day; "none" → -1, -1. */
+static bool parse_quiet(const char *s, int *start, int *end)
+{
+    if (strcmp(s, "none") == 0) {
+        *start = *end = -1;
+        return true;
+    }
+    unsigned h1, m1, h2, m2;
+    char tail;
+    if (strlen(s) != 11 || sscanf(s, "%2u:%2u-%2u:%2u%c", &h1, &m1, &h2, &m2, &tail) != 4 ||
+        h1 > 23 || h2 > 23 || m1 > 59 || m2 > 59 || (h1 == h2 && m1 == m2))
+        return false;
+    *start = (int)(h1 * 60 + m1);
+    *end = (int)(h2 * 60 + m2);
+    return true;
+}
+
+/* "NAME:LANG" (or "none") into name[128] and lang[16]. */
+static bool parse_template(const char *s, char *name, char *lang)
+{
+    if (strcmp(s, "none") == 0) {
+        name[0] = lang[0] = '\0';
+        return true;
+    }
+    const char *colon = strrchr(s, ':');
+    size_t n = colon ? (size_t)(colon - s) : 0, l = colon ? strlen(colon + 1) : 0;
+    if (!colon || n == 0 || n >= 128 || l < 2 || l >= 16)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+            return false;
+    for (size_t i = 0; i < l; i++)
+        if (!isalpha((unsigned char)colon[1 + i]) && colon[1 + i] != '_')
+            return false;
+    memcpy(name, s, n);
+    name[n] = '\0';
+    memcpy(lang, colon + 1, l + 1);
+    return true;
+}
+
+static bool template_params_ok(const char *s)
+{
+    int n = 0;
+    if (strlen(s) >= 128)
+        return false;
+    while (*s) {
+        size_t len = strcspn(s, ",");
+        bool known = (len == 8 && strncmp(s, "merchant", 8) == 0) ||
+                     (len == 6 && strncmp(s, "amount", 6) == 0) ||
+                     (len == 5 && strncmp(s, "order", 5) == 0) ||
+                     (len == 3 && strncmp(s, "url", 3) == 0);
+        if (!known || ++n > 8)
+            return false;
+        s += len;
+        if (*s == ',' && !*++s)
+            return false;
+    }
+    return n > 0;
+}
+
 static int do_update(struct merchant_args *a, const struct config *cfg)
 {
     struct update_ctx c = {.a = a};
@@ -700,10 +887,33 @@ static int do_update(struct merchant_args *a, const struct config *cfg)
             return cmd_usage_error(usage, "--payment-attempts: a whole number from 1 to 10");
         c.attempts = (int)n;
     }
+    if (a->fallback && strcmp(a->fallback, "sms") != 0 && strcmp(a->fallback, "none") != 0)
+        return cmd_usage_error(usage, "--fallback: must be sms or none");
+    usec_t waits[SVC_REMINDERS_MAX];
+    if (a->reminders && strcmp(a->reminders, "none") != 0 &&
+        (strlen(a->reminders) >= sizeof c.m.reminders ||
+         svc_reminders_parse(a->reminders, waits) <= 0))
+        return cmd_usage_error(usage,
+                               "--reminders: 1 to %d increasing durations from 1m to 7d, "
+                               "separated by commas (10m,2h), or none",
+                               SVC_REMINDERS_MAX);
+    if (a->quiet && !parse_quiet(a->quiet, &c.quiet_start, &c.quiet_end))
+        return cmd_usage_error(usage, "--quiet-hours: HH:MM-HH:MM (24-hour, e.g. 21:00-08:00), "
+                                      "or none");
+    if (a->timezone && (strlen(a->timezone) >= sizeof c.m.timezone || !tz_valid(a->timezone)))
+        return cmd_usage_error(usage, "--timezone: an IANA time zone such as Africa/Johannesburg");
+    if (a->wa_template && !parse_template(a->wa_template, c.wa_template, c.wa_lang))
+        return cmd_usage_error(usage, "--whatsapp-template: NAME:LANG (e.g. payment_link:en), or "
+                                      "none");
+    if (a->wa_params && !template_params_ok(a->wa_params))
+        return cmd_usage_error(usage, "--whatsapp-template-params: a comma list of merchant, "
+                                      "amount, order, url (at most 8)");
     if (!a->name && !a->environment && !a->channels && !a->currencies && !a->link_ttl &&
         !a->click_ttl && !a->page_ttl && !a->txn_type && !a->sms_from && !a->wa_from &&
         !a->settlement && !a->attempts && !a->review && !a->logo &&
-        !cmd_callbacks_given(&a->callbacks))
+        !cmd_callbacks_given(&a->callbacks) && !a->sms_provider && !a->wa_provider &&
+        !a->fallback && !a->reminders && !a->quiet && !a->timezone && !a->wa_template &&
+        !a->wa_params)
         return cmd_usage_error(usage, "merchant update: nothing to change");
     if (a->logo) {
         int rc = read_logo(a->logo, &c);
@@ -733,6 +943,8 @@ static int do_update(struct merchant_args *a, const struct config *cfg)
     enum db_status st = db_run(db, DB_WRITE, "merchant_update", update_txn, &c);
     db_close(db);
     free(c.logo);
+    if (st == DB_ROLLBACK && c.refused)
+        return cmd_fail("--%s: %s %s", c.refused_opt, c.refused_id, c.refused);
     if (st == DB_ROLLBACK)
         return cmd_fail("no merchant %s", a->id);
     if (st < 0)
@@ -834,6 +1046,30 @@ int cmd_merchant(int argc, char **argv)
         case OPT_CB_SETTINGS:
             a.callbacks.arg[CB_SETTINGS] = optarg;
             break;
+        case OPT_SMS_PROVIDER:
+            a.sms_provider = optarg;
+            break;
+        case OPT_WA_PROVIDER:
+            a.wa_provider = optarg;
+            break;
+        case OPT_FALLBACK:
+            a.fallback = optarg;
+            break;
+        case OPT_REMINDERS:
+            a.reminders = optarg;
+            break;
+        case OPT_QUIET:
+            a.quiet = optarg;
+            break;
+        case OPT_TIMEZONE:
+            a.timezone = optarg;
+            break;
+        case OPT_WA_TEMPLATE:
+            a.wa_template = optarg;
+            break;
+        case OPT_WA_PARAMS:
+            a.wa_params = optarg;
+            break;
         default:
             return cmd_usage_error(usage, "merchant %s: unknown or incomplete option %s", sub,
                                    argv[optind]);
@@ -856,7 +1092,9 @@ int cmd_merchant(int argc, char **argv)
         return cmd_usage_error(usage, "merchant create: --name is required");
     bool settings = a.link_ttl || a.click_ttl || a.page_ttl || a.txn_type || a.sms_from ||
                     a.wa_from || a.settlement || a.attempts || a.review || a.logo ||
-                    cmd_callbacks_given(&a.callbacks);
+                    cmd_callbacks_given(&a.callbacks) || a.sms_provider || a.wa_provider ||
+                    a.fallback || a.reminders || a.quiet || a.timezone || a.wa_template ||
+                    a.wa_params;
     if (strcmp(sub, "update") != 0 && settings)
         return cmd_usage_error(usage,
                                "merchant %s: --link-ttl, --click-ttl, --page-ttl, "

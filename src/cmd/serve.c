@@ -9,7 +9,9 @@
 #include "cmd/cmd.h"
 #include "util/webhook.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,6 +22,7 @@
 #include "http/server.h"
 #include "jobs/jobs.h"
 #include "util/log.h"
+#include "util/secretbox.h"
 #include "db/merchants.h"
 
 static const char usage[] =
@@ -33,7 +36,8 @@ static const char usage[] =
     "                       default http://<listen>)\n"
     "  --config FILE        INI file with the same settings (CHATPAY_CONFIG)\n"
     "  --dev                development: create a sandbox merchant when the database has\n"
-    "                       none and print its API key\n"
+    "                       none and print its API key; without a secrets_key, use (or\n"
+    "                       make) one in secrets.key beside the database\n"
     "  --no-workers         serve HTTP only; background jobs are run by `chatpay worker`\n"
     "                       processes on the same database\n"
     "\n"
@@ -42,6 +46,41 @@ static const char usage[] =
 static enum db_status count_txn(struct db_tx *tx, void *cls)
 {
     return DB_CALL(tx, merchants, count, (int64_t *)cls);
+}
+
+/* --dev without a secrets_key: read it from (or write a new one to)
+ * secrets.key beside the SQLite database, readable by its owner only. */
+static bool dev_secrets_key(struct config *cfg)
+{
+    if (cfg->secrets_key[0] || strncmp(cfg->db, "sqlite:", 7) != 0)
+        return true;
+    char path[1100];
+    const char *file = cfg->db + 7, *slash = strrchr(file, '/');
+    snprintf(path, sizeof path, "%.*s%ssecrets.key", slash ? (int)(slash - file) : 0, file,
+             slash ? "/" : "");
+    char key[2 * SECRETBOX_KEY_LEN + 2] = "", err[300];
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (!fgets(key, sizeof key, f))
+            key[0] = '\0';
+        fclose(f);
+        key[strcspn(key, "\n")] = '\0';
+    } else {
+        secretbox_key_new(key);
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        f = fd >= 0 ? fdopen(fd, "w") : NULL;
+        if (!f || fprintf(f, "%s\n", key) < 0 || fclose(f) != 0) {
+            cmd_fail("cannot write %s", path);
+            return false;
+        }
+        printf("  Secrets key: written to %s (for the CLI: export CHATPAY_SECRETS_KEY=$(cat %s))\n",
+               path, path);
+    }
+    if (!config_set(cfg, "secrets_key", key, err, sizeof err)) {
+        cmd_fail("%s: %s", path, err);
+        return false;
+    }
+    return true;
 }
 
 /* --dev: make sure there is a merchant to try the API with. */
@@ -106,6 +145,8 @@ int cmd_serve(int argc, char **argv)
     cfg.dev = dev;
     if (!config_finish(&cfg, err, sizeof err))
         return cmd_fail("%s", err);
+    if (dev && !dev_secrets_key(&cfg))
+        return EXIT_RUNTIME;
 
     char host[256];
     uint16_t port;

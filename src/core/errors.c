@@ -13,6 +13,7 @@ static const struct err_info registry[ERR__COUNT] = {
     [ERR_BAD_REQUEST] = {400, "bad_request", "Bad request"},
     [ERR_MALFORMED_REQUEST] = {400, "malformed_request", "Malformed HTTP request"},
     [ERR_UNAUTHORIZED] = {401, "unauthorized", "Invalid Chat 2 Pay API key"},
+    [ERR_FORBIDDEN] = {403, "forbidden", "Forbidden"},
     [ERR_NOT_FOUND] = {404, "not_found", "Not found"},
     [ERR_NO_ROUTE] = {404, "no_route", "No such endpoint"},
     [ERR_METHOD_NOT_ALLOWED] = {405, "method_not_allowed", "Method not allowed"},

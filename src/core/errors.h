@@ -18,6 +18,7 @@ enum err_code {
     ERR_BAD_REQUEST,        /* 400: a rule of the operation, message says which */
     ERR_MALFORMED_REQUEST,  /* 400: the HTTP request itself is ambiguous or malformed */
     ERR_UNAUTHORIZED,       /* 401: missing or wrong API key */
+    ERR_FORBIDDEN,          /* 403: a signature that does not verify */
     ERR_NOT_FOUND,          /* 404: no such resource for this merchant */
     ERR_NO_ROUTE,           /* 404: no such path */
     ERR_METHOD_NOT_ALLOWED, /* 405: path exists, method does not */

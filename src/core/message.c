@@ -653,6 +653,23 @@ int message_payment_request(const struct message_link *m, char *out, size_t cap)
                             sizeof sms_tpls / sizeof sms_tpls[0], wa_tpl, out, cap);
 }
 
+int message_reminder(const struct message_link *m, char *out, size_t cap)
+{
+    static const char *const sms_tpls[] = {
+        "Reminder: %M asks you to pay %A for order %O: %U",
+        "Reminder: %M: pay %A, order %O: %U",
+        "Reminder: pay %A, order %O: %U",
+    };
+    static const char wa_tpl[] = "Hello! A reminder: %M is still waiting for your payment.\n"
+                                 "\n"
+                                 "Order: %O\n"
+                                 "Amount due: %A\n"
+                                 "\n"
+                                 "Pay securely here: %U";
+    return compose_with_url(m, m ? m->link_url : NULL, sms_tpls,
+                            sizeof sms_tpls / sizeof sms_tpls[0], wa_tpl, out, cap);
+}
+
 int message_cancelled(const struct message_link *m, char *out, size_t cap)
 {
     static const char *const sms_tpls[] = {

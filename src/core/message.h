@@ -35,6 +35,11 @@ struct message_link {
  * with an absurdly long URL). */
 int message_payment_request(const struct message_link *m, char *out, size_t cap);
 
+/* "Reminder: Sandbox Store asks you to pay ZAR 125.50 for order 1001: https://…"
+ * — sent again when the link has not been opened (the merchant's reminders).
+ * Same return convention. */
+int message_reminder(const struct message_link *m, char *out, size_t cap);
+
 /* "Order 1001 from Sandbox Store was cancelled. No payment is due." — sent
  * when a link is cancelled. link_url is not used. Same return convention. */
 int message_cancelled(const struct message_link *m, char *out, size_t cap);

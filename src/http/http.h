@@ -73,7 +73,7 @@ struct route {
  * merchant (tenant) it acts for and the credential it used. */
 struct req_auth {
     char merchant_id[40]; /* a UUID */
-    char key_id[24];      /* the credential's public id */
+    char key_id[40];      /* the credential's public id (an API key id, a provider id) */
     char key_prefix[24];  /* how it starts, for display ("cp_sandbox_") */
     char key_last4[5];    /* its last four characters, for display */
 };

@@ -10,6 +10,9 @@
 #include "channel/registry.h"
 #include "core/currency.h"
 #include "core/status.h"
+#include "core/money.h"
+#include "db/providers.h"
+#include "service/messages.h"
 #include "service/payments.h"
 
 struct svc job_svc(struct job_ctx *jc, struct db_tx *tx)
@@ -46,44 +49,63 @@ bool job_load_link(struct job_ctx *jc, struct db_link *l, struct db_merchant *m,
     return st > 0;
 }
 
-enum job_result job_send_text(struct job_ctx *jc, const struct db_link *l,
-                              const struct db_merchant *m, const char *text,
-                              struct channel_result *res)
+/* The merchant's WhatsApp template parameters for a link, in order. */
+static size_t template_params(struct job_ctx *jc, const struct db_link *l,
+                              const struct db_merchant *m, const char *url, const char ***out)
 {
-    const struct channel *ch = channel_for_merchant(jc->app->channels, m, l->channel);
-    if (!ch) {
-        memset(res, 0, sizeof *res);
-        res->outcome = CHANNEL_REJECTED;
-        snprintf(res->description, sizeof res->description,
-                 "No %s provider is configured for this production merchant",
-                 channel_name(l->channel));
-        return JOB_DONE;
+    const char **params = arena_calloc(jc->a, 8, sizeof *params);
+    size_t n = 0;
+    const char *p = m->wa_template_params;
+    while (*p && n < 8) {
+        size_t len = strcspn(p, ",");
+        const struct currency *cur = currency_find(l->currency);
+        char amount[48];
+        if (len == 8 && strncmp(p, "merchant", len) == 0) {
+            params[n++] = m->name;
+        } else if (len == 6 && strncmp(p, "amount", len) == 0 && cur) {
+            char digits[32];
+            money_format(l->total_minor, cur->exponent, digits, sizeof digits);
+            snprintf(amount, sizeof amount, "%s %s", cur->code, digits);
+            params[n++] = arena_strdup(jc->a, amount);
+        } else if (len == 5 && strncmp(p, "order", len) == 0) {
+            params[n++] = l->order_number;
+        } else if (len == 3 && strncmp(p, "url", len) == 0) {
+            params[n++] = url;
+        }
+        p += len;
+        if (*p == ',')
+            p++;
     }
-    struct channel_message msg = {
-        .merchant_id = jc->job->merchant_id,
-        .job_id = jc->job->id,
-        .link_id = jc->job->link_id,
-        .channel = l->channel,
-        .from = l->msisdn_from,
-        .to = l->msisdn_to,
-        .text = text,
-    };
-    channel_send(ch, &msg, res);
-    if (res->outcome == CHANNEL_TRANSIENT) {
-        jc->error = "channel unavailable";
-        return JOB_RETRY;
-    }
-    return JOB_DONE;
+    *out = params;
+    return n;
+}
+
+struct optout_ctx {
+    const char *merchant_id, *to;
+    bool out;
+};
+
+static enum db_status optout_cb(struct db_tx *tx, void *cls)
+{
+    struct optout_ctx *c = cls;
+    enum db_status st = DB_CALL(tx, providers, optout_get, c->merchant_id, c->to);
+    c->out = st > 0;
+    return st < 0 ? st : DB_ONE_RESULT;
+}
+
+static void refuse(struct channel_result *res, enum channel_reason reason, const char *why)
+{
+    memset(res, 0, sizeof *res);
+    res->outcome = CHANNEL_REJECTED;
+    res->reason = reason;
+    snprintf(res->description, sizeof res->description, "%s", why);
 }
 
 struct sent_ctx {
     struct job_ctx *jc;
-    const struct db_link *l;
-    job_sent_fn record;
-    bool sent;
-    struct svc_entry detail;
-    int64_t message_id;
-    usec_t receipt_at;
+    const struct db_merchant *m;
+    int64_t link_id;
+    struct svc_send snd;
 };
 
 static enum db_status sent_cb(struct db_tx *tx, void *cls)
@@ -93,37 +115,96 @@ static enum db_status sent_cb(struct db_tx *tx, void *cls)
     if (st <= 0)
         return st;
     struct svc s = job_svc(c->jc, tx);
-    st = c->record(&s, c->l->merchant_id, c->l->id, c->sent, &c->detail, c->message_id,
-                   c->receipt_at);
+    st = svc_message_sent(&s, c->m, c->link_id, &c->snd);
     c->jc->queued |= s.queued;
     return st;
 }
 
 enum job_result job_send_and_record(struct job_ctx *jc, const struct db_link *l,
-                                    const struct db_merchant *m, const char *text, const char *why,
-                                    job_sent_fn record)
+                                    const struct db_merchant *m, const struct job_text *t)
 {
-    struct channel_result sent;
-    if (!text) {
-        memset(&sent, 0, sizeof sent);
-        sent.outcome = CHANNEL_REJECTED;
-        snprintf(sent.description, sizeof sent.description, "%s", why);
-    } else if (job_send_text(jc, l, m, text, &sent) == JOB_RETRY) {
+    struct channel_result res;
+    const char *why = NULL;
+    char ref[40];
+    snprintf(ref, sizeof ref, "cpm_%lld", (long long)jc->job->id);
+    const struct channel *ch = channel_acquire(jc->app->channels, m, l->channel, &why);
+    struct optout_ctx oc = {.merchant_id = m->id, .to = l->msisdn_to};
+    const char *selected = l->channel == CHANNEL_SMS        ? m->sms_provider
+                           : l->channel == CHANNEL_WHATSAPP ? m->whatsapp_provider
+                                                            : "";
+    const struct job_kind_info *kind = job_kind_info(jc->job->kind);
+    if (!ch && selected[0] && kind && jc->job->attempts < kind->max_attempts) {
+        /* a provider is selected but cannot be used here now (this node has
+         * no secrets_key, its settings were just changed): try again; the
+         * last try records the failure */
+        jc->error = why ? why : "the merchant's provider cannot be used";
         return JOB_RETRY;
+    }
+    if (!ch) {
+        refuse(&res, CHANNEL_R_OTHER,
+               arena_printf(jc->a, "No %s provider can send this merchant's messages%s%s",
+                            channel_name(l->channel), why ? ": " : "", why ? why : ""));
+    } else if (!t->text) {
+        refuse(&res, CHANNEL_R_OTHER, t->why);
+    } else if (db_run(jc->app->db, DB_READ, "optout_get", optout_cb, &oc) < 0) {
+        channel_release(jc->app->channels, ch);
+        jc->error = "cannot read the opt-out list";
+        return JOB_RETRY;
+    } else if (oc.out) {
+        refuse(&res, CHANNEL_R_OPTED_OUT,
+               "The customer opted out of this merchant's messages (replied STOP)");
+    } else if (ch->merchant_id && jc->job->attempts > 1 &&
+               jc->job->retried < jc->job->attempts - 1) {
+        /* an earlier run ended without recording anything: it may have sent
+         * the message; sending again could reach the customer twice */
+        memset(&res, 0, sizeof res);
+        res.outcome = CHANNEL_UNKNOWN;
+        snprintf(res.description, sizeof res.description,
+                 "an earlier attempt stopped before its outcome was recorded");
+    } else {
+        const char **params = NULL;
+        size_t nparams = t->template_ok && m->wa_template[0]
+                             ? template_params(jc, l, m, t->button_url, &params)
+                             : 0;
+        struct channel_message msg = {
+            .merchant_id = m->id,
+            .job_id = jc->job->id,
+            .link_id = l->id,
+            .channel = l->channel,
+            .from = l->msisdn_from[0] ? l->msisdn_from : NULL,
+            .to = l->msisdn_to,
+            .text = t->text,
+            .ref = ref,
+            .status_url =
+                ch->inbound_url ? arena_printf(jc->a, "%s/status", ch->inbound_url) : NULL,
+            .button_text = t->button_url ? t->button_text : NULL,
+            .button_url = t->button_url,
+            .template_name = t->template_ok && m->wa_template[0] ? m->wa_template : NULL,
+            .template_lang = m->wa_template_lang,
+            .template_params = params,
+            .ntemplate_params = nparams,
+        };
+        channel_send(ch, &msg, &res);
     }
     struct sent_ctx c = {
         .jc = jc,
-        .l = l,
-        .record = record,
-        .sent = sent.outcome == CHANNEL_SENT,
-        .detail = {.http = sent.http_code,
-                   .code = sent.code[0] ? sent.code : NULL,
-                   .desc = sent.description[0] ? sent.description : NULL},
-        .message_id = sent.message_id,
+        .m = m,
+        .link_id = l->id,
+        .snd = {.purpose = t->purpose,
+                .channel = l->channel,
+                .reminder = t->reminder,
+                .provider_id = ch ? ch->id : "none",
+                .ref = ref,
+                .res = &res,
+                .receipt_delay = ch && ch->ops->query ? ch->ops->receipt_delay : 0},
     };
-    const struct channel *ch = channel_for_merchant(jc->app->channels, m, l->channel);
-    if (c.sent && ch && ch->ops->receipt_delay)
-        c.receipt_at = time_now() + ch->ops->receipt_delay;
+    channel_release(jc->app->channels, ch);
+    if (res.outcome == CHANNEL_TRANSIENT) {
+        jc->error = "the provider could not take the message now";
+        if (res.retry_after)
+            jc->retry_at = time_now() + res.retry_after;
+        return JOB_RETRY;
+    }
     return job_recorded(jc, db_run(jc->app->db, DB_WRITE, "record_send", sent_cb, &c));
 }
 

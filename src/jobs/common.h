@@ -21,27 +21,30 @@ struct svc job_svc(struct job_ctx *jc, struct db_tx *tx);
 bool job_load_link(struct job_ctx *jc, struct db_link *l, struct db_merchant *m,
                    enum job_result *res);
 
-/* Send `text` to the link's customer on its channel, as this job (the
- * provider sends once per job, however often the job runs). JOB_RETRY when
- * the provider could not be reached; otherwise *res holds its answer (a
- * merchant without a provider gets CHANNEL_REJECTED). */
-enum job_result job_send_text(struct job_ctx *jc, const struct db_link *l,
-                              const struct db_merchant *m, const char *text,
-                              struct channel_result *res);
+/* A message for a link's customer. */
+struct job_text {
+    const char *text; /* NULL: it could not be composed (why says why) */
+    const char *why;
+    const char *button_text, *button_url; /* WhatsApp: the link as a button (NULL: none) */
+    bool template_ok;                     /* outside WhatsApp's window, the merchant's template
+                                             may carry it (links and reminders) */
+    int purpose;                          /* enum provider_message_purpose */
+    int reminder;                         /* PM_LINK: 0 for the first send, n for reminder n */
+};
 
-/* Records the outcome of sending a message for a link (svc_link_send_result,
- * svc_receipt_send_result). */
-typedef enum db_status (*job_sent_fn)(struct svc *s, const char *merchant_id, int64_t link_id,
-                                      bool sent, const struct svc_entry *detail, int64_t message_id,
-                                      usec_t receipt_at);
-
-/* Send `text` (NULL: it could not be composed, which `why` explains; a
- * permanent failure) to the link's customer and record the outcome with
- * `record` in the transaction that completes the job; when sent, the
- * delivery receipt is asked for after the provider's receipt delay. */
+/* Send a message to the link's customer on the link's channel through the
+ * merchant's provider, as this job (its reference: "cpm_<job id>"), and
+ * record the outcome (svc_message_sent) in the transaction that completes
+ * the job. A provider that cannot take it now: JOB_RETRY (not before its
+ * retry_after). Nothing is sent to a number that opted out, nor again after
+ * a run that died before recording its outcome (it may have sent). */
 enum job_result job_send_and_record(struct job_ctx *jc, const struct db_link *l,
-                                    const struct db_merchant *m, const char *text, const char *why,
-                                    job_sent_fn record);
+                                    const struct db_merchant *m, const struct job_text *t);
+
+/* The link's payment request (reminder 0) or reminder n, sent when due(l)
+ * says it still is (send_link.c). */
+enum job_result job_send_link_text(struct job_ctx *jc, int reminder,
+                                   bool (*due)(const struct db_link *l));
 
 /* Ask the gateway about payment operation `ref` and record a final answer.
  * false when there was none yet (or it could not be recorded). */

@@ -80,6 +80,7 @@ enum job_result job_review_settle(struct job_ctx *jc);
 enum job_result job_auto_reverse(struct job_ctx *jc);
 enum job_result job_send_receipt(struct job_ctx *jc);
 enum job_result job_receipt_delivery(struct job_ctx *jc);
+enum job_result job_send_reminder(struct job_ctx *jc);
 enum job_result job_deliver_callback(struct job_ctx *jc);
 
 /* ---- the workers ----------------------------------------------------------------------- */

@@ -27,6 +27,8 @@ static const struct job_kind_info kinds[] = {
      POOL_MESSAGES},
     {JOB_RECEIPT_DELIVERY, "receipt_delivery", job_receipt_delivery, 15 * SEC, 12, SEC, 300 * SEC,
      POOL_MESSAGES},
+    {JOB_SEND_REMINDER, "send_reminder", job_send_reminder, 15 * SEC, 48, SEC, 300 * SEC,
+     POOL_MESSAGES},
     /* a callback's tries follow the retry schedule (the runner sets each next
      * run); the backoff here only spaces runs the database cut short. Its
      * lease covers the 15 s a merchant's URL is given, and the name lookup */

@@ -1,9 +1,10 @@
 /*
  * send_receipt.c — job JOB_SEND_RECEIPT: send the customer the link to the
  * order's receipt and record RECEIPT_LINK_SENT or RECEIPT_LINK_SENT_FAILED;
- * when sent, the delivery receipt job follows.
+ * a delivery receipt follows.
  */
 #include "core/message.h"
+#include "db/providers.h"
 #include "jobs/common.h"
 #include "service/receipts.h"
 #include "service/views.h"
@@ -20,7 +21,8 @@ enum job_result job_send_receipt(struct job_ctx *jc)
     char text[MESSAGE_MAX];
     struct message_link ml = svc_message_link(&l, &m, NULL);
     bool composed = ml.currency && message_receipt(&ml, l.receipt_link, text, sizeof text) >= 0;
-    return job_send_and_record(jc, &l, &m, composed ? text : NULL,
-                               "The receipt message could not be composed",
-                               svc_receipt_send_result);
+    struct job_text t = {.text = composed ? text : NULL,
+                         .why = "The receipt message could not be composed",
+                         .purpose = PM_RECEIPT};
+    return job_send_and_record(jc, &l, &m, &t);
 }

@@ -105,6 +105,8 @@ struct xfer {
     enum net_error forced; /* not NET_OK: the net thread ended it (cancel, deadline, ...) */
     const char *forced_msg;
     long status;
+    bool sent;            /* the request (its headers at least) went out */
+    char retry_after[32]; /* the response's Retry-After header, "" when none */
     char content_type[128];
     char ip[46];
     char errbuf[CURL_ERROR_SIZE];
@@ -415,6 +417,12 @@ static void xfer_finish(struct net *n, struct xfer *x, enum net_error forced, co
             snprintf(x->content_type, sizeof x->content_type, "%s", ctype);
         if (curl_easy_getinfo(x->easy, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip)
             snprintf(x->ip, sizeof x->ip, "%s", ip);
+        long request_size = 0;
+        if (curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &request_size) == CURLE_OK)
+            x->sent = request_size > 0;
+        struct curl_header *h;
+        if (curl_easy_header(x->easy, "Retry-After", 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
+            snprintf(x->retry_after, sizeof x->retry_after, "%s", h->value);
         curl_multi_remove_handle(n->multi, x->easy);
         x->added = false;
         /* unlink from n->active */
@@ -811,6 +819,8 @@ static bool request_ok(const struct net_request *rq, char *why, size_t cap)
 static void xfer_result(const struct xfer *x, struct net_response *out)
 {
     out->status = (int)x->status;
+    out->sent = x->sent;
+    snprintf(out->retry_after, sizeof out->retry_after, "%s", x->retry_after);
     snprintf(out->content_type, sizeof out->content_type, "%s", x->content_type);
     snprintf(out->ip, sizeof out->ip, "%s", x->ip);
     const char *detail = x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->rc);

@@ -114,6 +114,10 @@ struct net_response {
     size_t body_len;        /* bytes in body, not counting the NUL */
     char content_type[128]; /* the response's Content-Type (truncated), "" when none */
     char ip[46];            /* the address connected to, "" when none */
+    bool sent;              /* the request went out (at least its headers): a failure after
+                               this may have been acted on by the server (a read timeout is
+                               an unknown outcome, not a safe retry) */
+    char retry_after[32];   /* the response's Retry-After header (truncated), "" when none */
     double seconds;         /* wall time of the whole call, in seconds */
     char message[256];      /* human-readable reason when error != NET_OK, "" otherwise;
                                never holds header values or bodies */

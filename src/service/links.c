@@ -15,6 +15,7 @@
 #include "core/payment_fsm.h"
 #include "core/status.h"
 #include "db/payments.h"
+#include "db/providers.h"
 #include "service/callbacks.h"
 #include "util/crypto.h"
 
@@ -84,6 +85,16 @@ static enum db_status check_config(struct svc *s, const struct db_merchant *m,
             field_errors_add(errs, a, "currency",
                              "%s is not a supported currency of this merchant (supported: %s)",
                              rq->currency->code, n ? list : "none");
+    }
+    if (rq->to && rq->channel_set && rq->channel != CHANNEL_NONE) {
+        st = DB_CALL(s->tx, providers, optout_get, m->id, rq->to);
+        if (st < 0)
+            return st;
+        if (st > 0)
+            field_errors_add(errs, a, "to",
+                             "%s opted out of this merchant's messages (replied STOP); they "
+                             "can opt back in by replying START",
+                             rq->to);
     }
     if (rq->channel_set) {
         bool enabled = rq->channel == CHANNEL_NONE ||
@@ -355,25 +366,6 @@ enum db_status svc_links_expire_due(struct svc *s, int limit, int *listed, int *
 }
 
 /* ---- sending ------------------------------------------------------------------------ */
-
-enum db_status svc_link_send_result(struct svc *s, const char *merchant_id, int64_t link_id,
-                                    bool sent, const struct svc_entry *detail, int64_t message_id,
-                                    usec_t receipt_at)
-{
-    struct db_link l;
-    enum db_status st = DB_CALL(s->tx, links, get_by_id, merchant_id, link_id, s->a, &l);
-    if (st <= 0)
-        return st;
-    st = svc_link_event(s, &l, sent ? LINK_E_SENT : LINK_E_SEND_FAILED, detail, NULL);
-    if (st < 0)
-        return st;
-    if (sent && receipt_at) {
-        st = svc_enqueue(s, &l, JOB_DELIVERY_RECEIPT, message_id, receipt_at);
-        if (st < 0)
-            return st;
-    }
-    return DB_ONE_RESULT;
-}
 
 enum db_status svc_link_delivery(struct svc *s, const char *merchant_id, int64_t link_id,
                                  bool delivered, const struct svc_entry *detail)

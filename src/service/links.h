@@ -82,13 +82,6 @@ enum db_status svc_link_cancel(struct svc *s, const char *merchant_id, const cha
  * full batch means there may be more). */
 enum db_status svc_links_expire_due(struct svc *s, int limit, int *listed, int *expired);
 
-/* The outcome of sending link `link_id` (a job's): PAYMENT_LINK_SENT or
- * _SENT_FAILED with the provider's answer; when sent and the provider has
- * delivery receipts, the receipt job is queued for receipt_at. */
-enum db_status svc_link_send_result(struct svc *s, const char *merchant_id, int64_t link_id,
-                                    bool sent, const struct svc_entry *detail, int64_t message_id,
-                                    usec_t receipt_at);
-
 /* A delivery receipt for link `link_id`: PAYMENT_LINK_DELIVERED or
  * _DELIVERY_FAILED. */
 enum db_status svc_link_delivery(struct svc *s, const char *merchant_id, int64_t link_id,

@@ -95,16 +95,12 @@ static enum db_status receipt_step(struct svc *s, const char *merchant_id, int64
 }
 
 enum db_status svc_receipt_send_result(struct svc *s, const char *merchant_id, int64_t link_id,
-                                       bool sent, const struct svc_entry *detail,
-                                       int64_t message_id, usec_t receipt_at)
+                                       bool sent, const struct svc_entry *detail)
 {
     struct db_link l;
     enum db_status st = receipt_step(
         s, merchant_id, link_id, RECEIPT_REQUESTED, sent ? RECEIPT_SENT : RECEIPT_FAILED,
         sent ? LINK_RECEIPT_LINK_SENT : LINK_RECEIPT_LINK_SENT_FAILED, detail, &l);
-    if (st <= 0 || !sent || !receipt_at)
-        return st < 0 ? st : DB_ONE_RESULT;
-    st = svc_enqueue(s, &l, JOB_RECEIPT_DELIVERY, message_id, receipt_at);
     return st < 0 ? st : DB_ONE_RESULT;
 }
 

@@ -30,12 +30,10 @@ enum db_status svc_receipt_request(struct svc *s, const char *merchant_id, const
                                    const char *receipt_url, struct db_link *l, const char **refused,
                                    struct field_errors *errs);
 
-/* The outcome of sending the receipt of link `link_id` (a job's): when sent
- * and the provider has delivery receipts, the delivery job is queued for
- * receipt_at. */
+/* The outcome of sending the receipt of link `link_id` (svc_message_sent
+ * calls it). */
 enum db_status svc_receipt_send_result(struct svc *s, const char *merchant_id, int64_t link_id,
-                                       bool sent, const struct svc_entry *detail,
-                                       int64_t message_id, usec_t receipt_at);
+                                       bool sent, const struct svc_entry *detail);
 
 /* The receipt message's delivery receipt. */
 enum db_status svc_receipt_delivery(struct svc *s, const char *merchant_id, int64_t link_id,

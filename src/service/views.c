@@ -10,6 +10,7 @@
 #include "config.h"
 #include "core/currency.h"
 #include "db/merchants.h"
+#include "db/providers.h"
 #include "core/status.h"
 #include "service/payments.h"
 #include "util/json.h"
@@ -261,6 +262,23 @@ static void newest_key_cb(void *cls, const struct db_api_key *k)
     n->masked = arena_printf(n->a, "%s****%s", k->prefix, k->last4);
 }
 
+/* Can the merchant send on a channel whose provider is provider_id ("":
+ * none selected)? The sandbox channel serves sandbox merchants; a selected
+ * provider must be healthy. */
+static enum db_status channel_works(struct svc *s, const struct db_merchant *m,
+                                    const char *provider_id, bool *works)
+{
+    *works = false;
+    if (!provider_id[0]) {
+        *works = m->environment == ENV_SANDBOX;
+        return DB_ONE_RESULT;
+    }
+    struct db_provider p;
+    enum db_status st = DB_CALL(s->tx, providers, get, m->id, provider_id, s->a, &p);
+    *works = st > 0 && p.healthy;
+    return st < 0 ? st : DB_ONE_RESULT;
+}
+
 enum db_status svc_config_view(struct svc *s, const char *merchant_id, const char *api_key,
                                json_object **out)
 {
@@ -280,6 +298,10 @@ enum db_status svc_config_view(struct svc *s, const char *merchant_id, const cha
             return st;
         api_key = n.masked;
     }
+    bool sms_works, wa_works;
+    if ((st = channel_works(s, &m, m.sms_provider, &sms_works)) < 0 ||
+        (st = channel_works(s, &m, m.whatsapp_provider, &wa_works)) < 0)
+        return st;
     json_object *integrators = json_object_new_array();
     st = DB_CALL(s->tx, integrators, list, merchant_id, add_integrator, integrators);
     if (st < 0) {
@@ -289,8 +311,9 @@ enum db_status svc_config_view(struct svc *s, const char *merchant_id, const cha
     json_object *o = json_object_new_object();
     json_object_object_add(o, "updateTime", json_time(m.updated_at));
     json_object_object_add(o, "whatsappChannelEnabled",
-                           json_object_new_boolean(m.whatsapp_enabled));
-    json_object_object_add(o, "smsChannelEnabled", json_object_new_boolean(m.sms_enabled));
+                           json_object_new_boolean(m.whatsapp_enabled && wa_works));
+    json_object_object_add(o, "smsChannelEnabled",
+                           json_object_new_boolean(m.sms_enabled && sms_works));
     json_object_object_add(o, "integrators", integrators);
     json_add_string(o, "apiKey", api_key, false);
     json_object *curs = json_object_new_array_ext((int)ncur);

@@ -715,6 +715,12 @@ def find_card_data_in_db(db_file: Path, numbers, cvcs) -> list[str]:
                         # longer CVCs are looked for there
                         out.extend(find_card_data_in_text(v.decode("latin-1"), numbers, long_cvcs,
                                                           f"table {t} (binary)"))
+                    elif isinstance(v, str) and v.startswith(("whsec_", "v1.")):
+                        # random secrets written as base64 (callback signing
+                        # secrets, sealed provider credentials): like binary
+                        # values, a 2-digit token turns up in them by chance
+                        out.extend(find_card_data_in_text(v, numbers, long_cvcs,
+                                                          f"table {t} (secret)"))
                     elif isinstance(v, str):
                         out.extend(find_card_data_in_text(v, numbers, cvcs, f"table {t}"))
     finally:

@@ -310,7 +310,9 @@ def test_merchant_update_environment_and_channels(cli, api, merchant):
     assert live["apiKey"].startswith("cp_live_"), live
     body = api.get(CONFIG, key=live["apiKey"]).body
     assert body["environment"] == "PRODUCTION"
-    assert (body["smsChannelEnabled"], body["whatsappChannelEnabled"]) == (True, False)
+    # a production merchant sends only through a provider of its own: with
+    # none selected, no channel is enabled (SMS is switched on, WhatsApp off)
+    assert (body["smsChannelEnabled"], body["whatsappChannelEnabled"]) == (False, False)
     # currencies were not touched
     assert [c["iso"] for c in body["supportedCurrencies"]] == ["ZAR", "USD"]
     # and back: the live key is refused, the sandbox key works again
@@ -318,7 +320,10 @@ def test_merchant_update_environment_and_channels(cli, api, merchant):
     assert res.returncode == 0, res.stderr
     assert res.json()["refusedApiKeys"] == 1
     assert_refused_key(api.get(CONFIG, key=live["apiKey"]), LIVE_KEY_IN_SANDBOX)
-    assert api.get(CONFIG, key=merchant["apiKey"]).status_code == 200
+    back = api.get(CONFIG, key=merchant["apiKey"])
+    assert back.status_code == 200
+    # the sandbox channel carries a sandbox merchant's SMS again
+    assert (back.body["smsChannelEnabled"], back.body["whatsappChannelEnabled"]) == (True, False)
     # no change of environment: nothing refused, nothing said about keys
     res = cli("merchant", "update", mid, "--environment", "sandbox")
     assert res.returncode == 0 and "Environment" not in res.stdout, res.stdout

@@ -3,7 +3,8 @@
  *
  * /livez answers as long as the process serves HTTP. /readyz also checks that
  * the database answers and that its schema is at the version this binary
- * expects (so a node is taken out of rotation during a migration mismatch).
+ * expects (so a node is taken out of rotation during a migration mismatch),
+ * and lists the messaging providers that refused their credentials.
  */
 #include "api/api.h"
 #include "api/ops/ops.h"
@@ -13,7 +14,9 @@
 
 #include "app.h"
 #include "http/server.h"
+#include "db/providers.h"
 #include "util/crypto.h"
+#include "util/json.h"
 
 void api_livez(struct req *r)
 {
@@ -25,7 +28,24 @@ void api_livez(struct req *r)
 
 struct ready_ctx {
     int current, latest;
+    struct arena *a;
+    json_object *unhealthy; /* providers that refused their credentials */
 };
+
+static void unhealthy_cb(void *cls, const struct db_provider *p)
+{
+    struct ready_ctx *c = cls;
+    if (p->healthy)
+        return;
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "providerId", json_object_new_string(p->id));
+    json_object_object_add(o, "merchantId", json_object_new_string(p->merchant_id));
+    json_object_object_add(o, "kind", json_object_new_string(p->kind));
+    json_object_object_add(o, "reason",
+                           p->health_reason ? json_object_new_string(p->health_reason) : NULL);
+    json_object_object_add(o, "since", json_time(p->health_at));
+    json_object_array_add(c->unhealthy, o);
+}
 
 static enum db_status ready_cb(struct db_tx *tx, void *cls)
 {
@@ -33,13 +53,23 @@ static enum db_status ready_cb(struct db_tx *tx, void *cls)
     enum db_status st = db_ping(tx);
     if (st < 0)
         return st;
-    return db_schema_version(tx, &c->current, &c->latest);
+    st = db_schema_version(tx, &c->current, &c->latest);
+    if (st < 0 || c->current != c->latest)
+        return st;
+    json_object_put(c->unhealthy);
+    c->unhealthy = json_object_new_array();
+    st = DB_CALL(tx, providers, list_all, c->a, unhealthy_cb, c);
+    return st < 0 ? st : DB_ONE_RESULT;
 }
 
 void api_readyz(struct req *r)
 {
-    struct ready_ctx c = {0};
+    struct ready_ctx c = {.a = r->arena};
     enum db_status st = db_run(r->app->db, DB_READ, "readyz", ready_cb, &c);
+    if (st < 0) {
+        json_object_put(c.unhealthy);
+        c.unhealthy = NULL;
+    }
     bool db_ok = st >= 0;
     bool schema_ok = db_ok && c.current == c.latest;
     json_object *o = json_object_new_object();
@@ -49,6 +79,10 @@ void api_readyz(struct req *r)
         json_object_object_add(o, "schemaVersion", json_object_new_int(c.current));
         json_object_object_add(o, "expectedSchemaVersion", json_object_new_int(c.latest));
     }
+    /* a merchant's provider refusing its credentials does not take the node out of
+     * rotation: it is reported here (and in `chatpay provider show`) */
+    if (c.unhealthy)
+        json_object_object_add(o, "unhealthyProviders", c.unhealthy);
     reply_json(r, schema_ok ? 200 : 503, o);
     json_object_put(o);
 }

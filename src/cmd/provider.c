@@ -1,0 +1,539 @@
+/*
+ * provider.c — `chatpay provider add|list|show|update|remove`: a merchant's
+ * messaging providers (Clickatell, WhatsApp Cloud, Twilio) and their
+ * settings. Secret settings are sealed with the server's secrets_key and
+ * never printed again.
+ */
+#include "cmd/cmd.h"
+
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "channel/channel.h"
+#include "channel/registry.h"
+#include "db/providers.h"
+#include "util/crypto.h"
+#include "util/json.h"
+#include "util/secretbox.h"
+
+static const char usage[] =
+    "usage: chatpay provider add --merchant MERCHANT_ID --kind KIND --set NAME=VALUE ...\n"
+    "                            [--db URL] [--config FILE] [--json]\n"
+    "       chatpay provider list --merchant MERCHANT_ID [--json]\n"
+    "       chatpay provider show PROVIDER_ID [--json]\n"
+    "       chatpay provider update PROVIDER_ID --set NAME=VALUE ... [--json]\n"
+    "       chatpay provider remove PROVIDER_ID\n"
+    "\n"
+    "KIND and its settings (* required; secret ones are sealed with secrets_key):\n"
+    "  clickatell      api_key*(secret) base_url sms_from whatsapp_from\n"
+    "  whatsapp-cloud  access_token*(secret) app_secret*(secret) verify_token*(secret)\n"
+    "                  phone_number_id* api_version base_url\n"
+    "  twilio          account_sid* auth_token*(secret) api_key_sid api_key_secret(secret)\n"
+    "                  messaging_service_sid sms_from whatsapp_from base_url\n"
+    "\n"
+    "add      configure a provider; prints its id and the URLs to register with it\n"
+    "         (delivery receipts and replies). Select it with `chatpay merchant update\n"
+    "         ID --sms-provider PROVIDER_ID` or `--whatsapp-provider PROVIDER_ID`.\n"
+    "update   change settings (the others are kept); the provider is healthy again.\n"
+    "remove   delete it; refused while the merchant has it selected.\n"
+    "Secrets need secrets_key (CHATPAY_SECRETS_KEY), the same as the server's.\n";
+
+enum { SETS_MAX = 16 };
+
+struct provider_args {
+    const char *merchant, *kind, *db, *config, *id;
+    const char *sets[SETS_MAX];
+    size_t nsets;
+    bool json;
+};
+
+/* ---- settings ------------------------------------------------------------------------------ */
+
+static const struct channel_setting *find_setting(const struct channel_ops *ops, const char *name)
+{
+    for (const struct channel_setting *s = ops->settings; s && s->name; s++)
+        if (strcmp(s->name, name) == 0)
+            return s;
+    return NULL;
+}
+
+/* Merge --set NAME=VALUE into the public and secret objects (both owned by
+ * the caller). Returns 0 or the exit code after the message. */
+static int apply_sets(const struct channel_ops *ops, const struct provider_args *a,
+                      json_object *pub, json_object *sec)
+{
+    for (size_t i = 0; i < a->nsets; i++) {
+        const char *eq = strchr(a->sets[i], '=');
+        if (!eq || eq == a->sets[i])
+            return cmd_usage_error(usage, "--set: expected NAME=VALUE, got \"%s\"", a->sets[i]);
+        char name[64];
+        size_t n = (size_t)(eq - a->sets[i]);
+        if (n >= sizeof name)
+            return cmd_usage_error(usage, "--set: unknown setting");
+        memcpy(name, a->sets[i], n);
+        name[n] = '\0';
+        const struct channel_setting *s = find_setting(ops, name);
+        if (!s)
+            return cmd_usage_error(usage, "--set %s: not a setting of %s (see --help)", name,
+                                   ops->kind);
+        const char *value = eq + 1;
+        size_t len = strlen(value);
+        if (len > 1024)
+            return cmd_usage_error(usage, "--set %s: at most 1024 characters", name);
+        for (size_t k = 0; k < len; k++)
+            if ((unsigned char)value[k] < 0x20 || value[k] == 0x7f)
+                return cmd_usage_error(usage, "--set %s: control characters are not allowed", name);
+        json_object *target = s->secret ? sec : pub;
+        json_object_object_del(pub, name);
+        json_object_object_del(sec, name);
+        if (len)
+            json_object_object_add(target, name, json_object_new_string(value));
+    }
+    for (const struct channel_setting *s = ops->settings; s && s->name; s++)
+        if (s->required && !json_object_object_get_ex(s->secret ? sec : pub, s->name, NULL))
+            return cmd_usage_error(usage, "%s needs --set %s=VALUE", ops->kind, s->name);
+    return 0;
+}
+
+/* Let the kind check the settings as an instance would see them. */
+static int check_settings(const struct channel_ops *ops, json_object *pub, json_object *sec)
+{
+    json_object *all = json_object_new_object();
+    json_object_object_foreach(pub, k1, v1) json_object_object_add(all, k1, json_object_get(v1));
+    json_object_object_foreach(sec, k2, v2) json_object_object_add(all, k2, json_object_get(v2));
+    struct channel_config cfg = {.provider_id = "check",
+                                 .merchant_id = "check",
+                                 .settings = all,
+                                 .inbound_url = "http://check/hooks/check/check"};
+    char err[256] = "";
+    void *state = ops->create(&cfg, err, sizeof err);
+    json_object_put(all);
+    if (!state)
+        return cmd_usage_error(usage, "%s settings: %s", ops->kind, err[0] ? err : "not usable");
+    if (ops->destroy)
+        ops->destroy(state);
+    return 0;
+}
+
+static const char *seal(const struct config *cfg, const char *id, json_object *sec, struct arena *a,
+                        int *rc)
+{
+    *rc = 0;
+    if (json_object_object_length(sec) == 0)
+        return "";
+    uint8_t key[SECRETBOX_KEY_LEN];
+    if (!config_secrets_key(cfg, key)) {
+        *rc = cmd_fail("secrets_key is not set: the provider's credentials cannot be sealed "
+                       "(set secrets_key in the config file or CHATPAY_SECRETS_KEY, the same "
+                       "key as the server's; `openssl rand -hex 32` makes one)");
+        return NULL;
+    }
+    const char *text = json_object_to_json_string_ext(sec, JSON_C_TO_STRING_PLAIN);
+    const char *sealed = secretbox_seal(key, id, text, strlen(text), a);
+    memset(key, 0, sizeof key);
+    if (!sealed)
+        *rc = cmd_fail("could not seal the credentials");
+    return sealed;
+}
+
+/* The provider's secret settings as an object (empty when none are
+ * stored), or NULL when they are sealed with another key. */
+static json_object *open_secrets(const struct config *cfg, const struct db_provider *p,
+                                 struct arena *a)
+{
+    if (!p->secrets || !p->secrets[0])
+        return json_object_new_object();
+    uint8_t key[SECRETBOX_KEY_LEN];
+    size_t n;
+    const char *text =
+        config_secrets_key(cfg, key) ? secretbox_open(key, p->id, p->secrets, a, &n) : NULL;
+    memset(key, 0, sizeof key);
+    json_object *sec = text ? json_tokener_parse(text) : NULL;
+    if (sec && !json_object_is_type(sec, json_type_object)) {
+        json_object_put(sec);
+        sec = NULL;
+    }
+    return sec;
+}
+
+/* ---- output -------------------------------------------------------------------------------- */
+
+static json_object *provider_json(const struct config *cfg, const struct db_provider *p)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "providerId", json_object_new_string(p->id));
+    json_object_object_add(o, "merchantId", json_object_new_string(p->merchant_id));
+    json_object_object_add(o, "kind", json_object_new_string(p->kind));
+    json_object *settings = json_tokener_parse(p->settings ? p->settings : "{}");
+    json_object_object_add(o, "settings", settings ? settings : json_object_new_object());
+    /* the names of the secrets that are set, never their values */
+    struct arena *a = arena_new(0);
+    json_object *sec = open_secrets(cfg, p, a), *secrets = NULL;
+    arena_free(a);
+    if (sec) { /* null when they do not open with this secrets_key */
+        secrets = json_object_new_array();
+        json_object_object_foreach(sec, name, v)
+        {
+            (void)v;
+            json_object_array_add(secrets, json_object_new_string(name));
+        }
+        json_object_put(sec);
+    }
+    json_object_object_add(o, "secretsSet", secrets);
+    char base[1024];
+    channel_inbound_url(cfg, p->id, p->inbound_token, base, sizeof base);
+    json_object *urls = json_object_new_object();
+    if (strcmp(p->kind, "whatsapp-cloud") == 0) {
+        json_object_object_add(urls, "webhook", json_object_new_string(base));
+    } else {
+        char url[1100];
+        snprintf(url, sizeof url, "%s/status", base);
+        json_object_object_add(urls, "status", json_object_new_string(url));
+        snprintf(url, sizeof url, "%s/reply", base);
+        json_object_object_add(urls, "reply", json_object_new_string(url));
+    }
+    json_object_object_add(o, "inboundUrls", urls);
+    json_object_object_add(o, "healthy", json_object_new_boolean(p->healthy));
+    json_object_object_add(o, "healthReason",
+                           p->health_reason ? json_object_new_string(p->health_reason) : NULL);
+    json_object_object_add(o, "createdAt", json_time(p->created_at));
+    json_object_object_add(o, "updatedAt", json_time(p->updated_at));
+    return o;
+}
+
+static void print_provider(const struct config *cfg, const struct db_provider *p, bool json)
+{
+    json_object *o = provider_json(cfg, p);
+    if (json) {
+        cmd_print_json(o);
+        return;
+    }
+    printf("providerId: %s\nmerchantId: %s\nkind:       %s\nhealthy:    %s%s%s\n", p->id,
+           p->merchant_id, p->kind, p->healthy ? "yes" : "no", p->health_reason ? " — " : "",
+           p->health_reason ? p->health_reason : "");
+    json_object *settings, *urls;
+    json_object_object_get_ex(o, "settings", &settings);
+    json_object_object_foreach(settings, k, v) printf("  %-22s %s\n", k, json_object_get_string(v));
+    json_object *secrets;
+    json_object_object_get_ex(o, "secretsSet", &secrets);
+    if (!secrets)
+        printf("  (secrets sealed with another secrets_key: not readable here)\n");
+    for (size_t i = 0; secrets && i < json_object_array_length(secrets); i++)
+        printf("  %-22s (set, not shown)\n",
+               json_object_get_string(json_object_array_get_idx(secrets, i)));
+    json_object_object_get_ex(o, "inboundUrls", &urls);
+    printf("Register with the provider:\n");
+    json_object_object_foreach(urls, name, url)
+        printf("  %-8s %s\n", name, json_object_get_string(url));
+    json_object_put(o);
+}
+
+/* ---- subcommands ---------------------------------------------------------------------------- */
+
+struct write_ctx {
+    struct db_provider p;
+    struct arena *a;
+    const char *secrets_in; /* update: the stored secrets (sealed) */
+    bool selected;
+};
+
+static enum db_status add_txn(struct db_tx *tx, void *cls)
+{
+    struct write_ctx *c = cls;
+    struct db_merchant m;
+    enum db_status st = DB_CALL(tx, merchants, get, c->p.merchant_id, &m);
+    if (st <= 0)
+        return st == 0 ? DB_ROLLBACK : st;
+    st = DB_CALL(tx, providers, insert, &c->p);
+    return st < 0 ? st : DB_ONE_RESULT;
+}
+
+static int do_add(struct provider_args *a, struct db *db, const struct config *cfg)
+{
+    const struct channel_ops *ops = a->kind ? channel_kind(a->kind) : NULL;
+    if (!a->merchant || !ops || ops == &channel_sandbox_ops)
+        return cmd_usage_error(usage, "provider add: --merchant and --kind "
+                                      "clickatell|whatsapp-cloud|twilio are required");
+    json_object *pub = json_object_new_object(), *sec = json_object_new_object();
+    int rc = apply_sets(ops, a, pub, sec);
+    if (rc == 0)
+        rc = check_settings(ops, pub, sec);
+    struct write_ctx c = {.a = arena_new(0)};
+    if (rc == 0) {
+        char r[24];
+        crypto_random_base62(96, r, 17);
+        snprintf(c.p.id, sizeof c.p.id, "prv_%s", r);
+        snprintf(c.p.merchant_id, sizeof c.p.merchant_id, "%s", a->merchant);
+        snprintf(c.p.kind, sizeof c.p.kind, "%s", ops->kind);
+        crypto_random_base62(256, c.p.inbound_token, 43);
+        c.p.settings =
+            arena_strdup(c.a, json_object_to_json_string_ext(pub, JSON_C_TO_STRING_PLAIN));
+        c.p.secrets = seal(cfg, c.p.id, sec, c.a, &rc);
+        c.p.healthy = true;
+        c.p.created_at = c.p.updated_at = time_now();
+    }
+    json_object_put(pub);
+    json_object_put(sec);
+    if (rc == 0) {
+        enum db_status st = db_run(db, DB_WRITE, "provider_add", add_txn, &c);
+        if (st == DB_ROLLBACK)
+            rc = cmd_fail("no merchant %s", a->merchant);
+        else if (st < 0)
+            rc = cmd_fail("could not store the provider");
+        else
+            print_provider(cfg, &c.p, a->json);
+    }
+    arena_free(c.a);
+    return rc;
+}
+
+struct read_ctx {
+    const char *id, *merchant;
+    struct arena *a;
+    struct db_provider p;
+    json_object *list;
+    const struct config *cfg;
+};
+
+static enum db_status get_txn(struct db_tx *tx, void *cls)
+{
+    struct read_ctx *c = cls;
+    return DB_CALL(tx, providers, get, NULL, c->id, c->a, &c->p);
+}
+
+static void list_cb(void *cls, const struct db_provider *p)
+{
+    struct read_ctx *c = cls;
+    json_object_array_add(c->list, provider_json(c->cfg, p));
+}
+
+static enum db_status list_txn(struct db_tx *tx, void *cls)
+{
+    struct read_ctx *c = cls;
+    struct db_merchant m;
+    enum db_status st = DB_CALL(tx, merchants, get, c->merchant, &m);
+    if (st <= 0)
+        return st == 0 ? DB_ROLLBACK : st;
+    json_object_put(c->list);
+    c->list = json_object_new_array();
+    return DB_CALL(tx, providers, list, c->merchant, c->a, list_cb, c);
+}
+
+static int do_list(struct provider_args *a, struct db *db, const struct config *cfg)
+{
+    if (!a->merchant)
+        return cmd_usage_error(usage, "provider list: --merchant is required");
+    struct read_ctx c = {.merchant = a->merchant, .a = arena_new(0), .cfg = cfg};
+    enum db_status st = db_run(db, DB_READ, "provider_list", list_txn, &c);
+    arena_free(c.a);
+    if (st < 0 || st == DB_ROLLBACK) {
+        json_object_put(c.list);
+        return st == DB_ROLLBACK ? cmd_fail("no merchant %s", a->merchant)
+                                 : cmd_fail("could not list providers");
+    }
+    if (a->json) {
+        cmd_print_json(c.list);
+        return 0;
+    }
+    for (size_t i = 0; i < json_object_array_length(c.list); i++) {
+        json_object *o = json_object_array_get_idx(c.list, i), *id, *kind, *healthy;
+        json_object_object_get_ex(o, "providerId", &id);
+        json_object_object_get_ex(o, "kind", &kind);
+        json_object_object_get_ex(o, "healthy", &healthy);
+        printf("%-22s %-15s %s\n", json_object_get_string(id), json_object_get_string(kind),
+               json_object_get_boolean(healthy) ? "healthy" : "unhealthy");
+    }
+    json_object_put(c.list);
+    return 0;
+}
+
+static int do_show(struct provider_args *a, struct db *db, const struct config *cfg)
+{
+    struct read_ctx c = {.id = a->id, .a = arena_new(0)};
+    enum db_status st = db_run(db, DB_READ, "provider_show", get_txn, &c);
+    int rc = st < 0    ? cmd_fail("could not read provider %s", a->id)
+             : st == 0 ? cmd_fail("no provider %s", a->id)
+                       : 0;
+    if (rc == 0)
+        print_provider(cfg, &c.p, a->json);
+    arena_free(c.a);
+    return rc;
+}
+
+static enum db_status update_txn(struct db_tx *tx, void *cls)
+{
+    struct write_ctx *c = cls;
+    enum db_status st = DB_CALL(tx, providers, update, &c->p);
+    return st == 0 ? DB_ROLLBACK : st;
+}
+
+static int do_update(struct provider_args *a, struct db *db, const struct config *cfg)
+{
+    if (a->nsets == 0)
+        return cmd_usage_error(usage, "provider update: nothing to change (--set NAME=VALUE)");
+    struct read_ctx r = {.id = a->id, .a = arena_new(0)};
+    enum db_status st = db_run(db, DB_READ, "provider_get", get_txn, &r);
+    if (st <= 0) {
+        arena_free(r.a);
+        return st < 0 ? cmd_fail("could not read provider %s", a->id)
+                      : cmd_fail("no provider %s", a->id);
+    }
+    const struct channel_ops *ops = channel_kind(r.p.kind);
+    json_object *pub = json_tokener_parse(r.p.settings ? r.p.settings : "{}");
+    json_object *sec = NULL;
+    int rc = 0;
+    sec = open_secrets(cfg, &r.p, r.a);
+    if (!sec)
+        rc = cmd_fail("the provider's credentials do not open: secrets_key must be the "
+                      "server's");
+    if (rc == 0 && (!ops || !pub))
+        rc = cmd_fail("provider %s has an unknown kind or unreadable settings", a->id);
+    if (rc == 0)
+        rc = apply_sets(ops, a, pub, sec);
+    if (rc == 0)
+        rc = check_settings(ops, pub, sec);
+    struct write_ctx c = {.p = r.p, .a = r.a};
+    if (rc == 0) {
+        c.p.settings =
+            arena_strdup(r.a, json_object_to_json_string_ext(pub, JSON_C_TO_STRING_PLAIN));
+        c.p.secrets = seal(cfg, c.p.id, sec, r.a, &rc);
+        c.p.updated_at = time_now();
+        c.p.healthy = true;
+        c.p.health_reason = NULL;
+    }
+    json_object_put(pub);
+    json_object_put(sec);
+    if (rc == 0) {
+        st = db_run(db, DB_WRITE, "provider_update", update_txn, &c);
+        if (st < 0 || st == DB_ROLLBACK)
+            rc = cmd_fail("could not update provider %s", a->id);
+        else
+            print_provider(cfg, &c.p, a->json);
+    }
+    arena_free(r.a);
+    return rc;
+}
+
+static enum db_status remove_txn(struct db_tx *tx, void *cls)
+{
+    struct write_ctx *c = cls;
+    enum db_status st = DB_CALL(tx, providers, get, NULL, c->p.id, c->a, &c->p);
+    if (st <= 0)
+        return st == 0 ? DB_ROLLBACK : st;
+    struct db_merchant m;
+    st = DB_CALL(tx, merchants, get, c->p.merchant_id, &m);
+    if (st < 0)
+        return st;
+    if (st > 0 &&
+        (strcmp(m.sms_provider, c->p.id) == 0 || strcmp(m.whatsapp_provider, c->p.id) == 0)) {
+        c->selected = true;
+        return DB_ROLLBACK;
+    }
+    return DB_CALL(tx, providers, remove, c->p.merchant_id, c->p.id);
+}
+
+static int do_remove(struct provider_args *a, struct db *db)
+{
+    struct write_ctx c = {.a = arena_new(0)};
+    snprintf(c.p.id, sizeof c.p.id, "%s", a->id);
+    enum db_status st = db_run(db, DB_WRITE, "provider_remove", remove_txn, &c);
+    arena_free(c.a);
+    if (st == DB_ROLLBACK && c.selected)
+        return cmd_fail("provider %s is selected by its merchant: select another (or none) "
+                        "with `chatpay merchant update` first",
+                        a->id);
+    if (st == DB_ROLLBACK)
+        return cmd_fail("no provider %s", a->id);
+    if (st < 0)
+        return cmd_fail("could not remove provider %s", a->id);
+    printf("Provider %s removed.\n", a->id);
+    return 0;
+}
+
+int cmd_provider(int argc, char **argv)
+{
+    if (argc < 2)
+        return cmd_usage_error(usage, "provider: missing subcommand");
+    const char *sub = argv[1];
+    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    enum { OPT_MERCHANT = 1, OPT_KIND, OPT_SET, OPT_DB, OPT_CONFIG, OPT_JSON, OPT_HELP };
+    static const struct option options[] = {
+        {"merchant", required_argument, NULL, OPT_MERCHANT},
+        {"kind", required_argument, NULL, OPT_KIND},
+        {"set", required_argument, NULL, OPT_SET},
+        {"db", required_argument, NULL, OPT_DB},
+        {"config", required_argument, NULL, OPT_CONFIG},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    struct provider_args a = {0};
+    optind = 1;
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc - 1, argv + 1, "", options, NULL)) != -1) {
+        switch (opt) {
+        case OPT_MERCHANT:
+            a.merchant = optarg;
+            break;
+        case OPT_KIND:
+            a.kind = optarg;
+            break;
+        case OPT_SET:
+            if (a.nsets == SETS_MAX)
+                return cmd_usage_error(usage, "--set: at most %d", SETS_MAX);
+            a.sets[a.nsets++] = optarg;
+            break;
+        case OPT_DB:
+            a.db = optarg;
+            break;
+        case OPT_CONFIG:
+            a.config = optarg;
+            break;
+        case OPT_JSON:
+            a.json = true;
+            break;
+        case OPT_HELP:
+            fputs(usage, stdout);
+            return 0;
+        default:
+            return cmd_usage_error(usage, "provider %s: unknown or incomplete option %s", sub,
+                                   argv[optind]);
+        }
+    }
+    int npos = argc - 1 - optind;
+    bool add = strcmp(sub, "add") == 0, list = strcmp(sub, "list") == 0;
+    bool show = strcmp(sub, "show") == 0, update = strcmp(sub, "update") == 0,
+         remove = strcmp(sub, "remove") == 0;
+    if (!add && !list && !show && !update && !remove)
+        return cmd_usage_error(usage, "provider: unknown subcommand \"%s\"", sub);
+    if ((show || update || remove) != (npos == 1) || npos > 1)
+        return cmd_usage_error(usage, "provider %s: %s", sub,
+                               show || update || remove ? "expected one PROVIDER_ID"
+                                                        : "unexpected argument");
+    if (npos == 1)
+        a.id = argv[1 + optind];
+    if ((a.kind && !add) || (a.merchant && !add && !list) || (a.nsets && !add && !update))
+        return cmd_usage_error(usage, "provider %s: --kind, --merchant or --set do not apply", sub);
+    static struct config cfg;
+    if (!cmd_config(&cfg, a.config, a.db))
+        return EXIT_RUNTIME;
+    char err[300];
+    if (!config_finish(&cfg, err, sizeof err))
+        return cmd_fail("%s", err);
+    struct db *db = cmd_open_db(&cfg);
+    if (!db)
+        return EXIT_RUNTIME;
+    int rc = add      ? do_add(&a, db, &cfg)
+             : list   ? do_list(&a, db, &cfg)
+             : show   ? do_show(&a, db, &cfg)
+             : update ? do_update(&a, db, &cfg)
+                      : do_remove(&a, db);
+    db_close(db);
+    return rc;
+}

@@ -1,0 +1,40 @@
+/*
+ * send_reminder.c — job JOB_SEND_REMINDER (arg: which reminder, from 1):
+ * send an unopened link again, at the merchant's reminder offsets (from the
+ * link's creation), never after it was opened, paid, cancelled or expired;
+ * held while the merchant's quiet hours last. Its record queues the next.
+ */
+#include "app.h"
+#include "core/link_fsm.h"
+#include "core/status.h"
+#include "jobs/common.h"
+#include "service/messages.h"
+
+/* Still worth a reminder: sent (or delivered, or not delivered), never
+ * opened, not paid, not expired. */
+static bool wants_reminder(const struct db_link *l)
+{
+    enum link_state st = link_state_from_status(l->status);
+    return l->live && !l->clicked_at && l->expires_at > time_now() &&
+           l->payment_status == PAY_PENDING &&
+           (st == LINK_S_SENT || st == LINK_S_DELIVERED || st == LINK_S_UNDELIVERED);
+}
+
+enum job_result job_send_reminder(struct job_ctx *jc)
+{
+    struct db_link l;
+    struct db_merchant m;
+    enum job_result res;
+    if (!job_load_link(jc, &l, &m, &res))
+        return res;
+    if (!wants_reminder(&l))
+        return JOB_DONE;
+    /* quiet hours: wait for their end */
+    usec_t now = time_now(), release = svc_quiet_release(&m, now);
+    if (release > now) {
+        jc->error = "quiet hours";
+        jc->retry_at = release;
+        return JOB_RETRY;
+    }
+    return job_send_link_text(jc, (int)jc->job->arg, wants_reminder);
+}

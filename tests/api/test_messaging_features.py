@@ -1,0 +1,589 @@
+"""What chatpay does with messages beyond sending one: WhatsApp → SMS
+fallback, reminders and quiet hours, opt-outs (a reply STOP / START, and
+`chatpay optout`), and the command line that configures them (`chatpay
+merchant update` provider options, `chatpay provider`).
+
+The providers are the offline fakes of tests/fakes, through the helpers of
+test_providers.py (Env, kits). The module runs a server of its own.
+
+Reminders take at least a minute (`--reminders 1m` is the smallest): the
+links of the reminder and quiet-hours tests are created by the first test of
+the module and checked by the last ones, so that the rest runs meanwhile."""
+
+from __future__ import annotations
+
+import datetime
+import re
+import time
+from dataclasses import dataclass
+
+import pytest
+
+from cp_helpers import LINKS, fresh_msisdn, history_ids, link_body, poll, start_server
+from openapi_check import parse_rfc3339
+
+from test_providers import (
+    CLICKED,
+    DELIVERED,
+    KITS,
+    RECEIVED,
+    REF_RE,
+    SENT,
+    SENT_FAILED,
+    WAIT,
+    SETTLE,
+    Env,
+    Kit,
+    Link,
+    Shop,
+    bare,
+    checked,
+    create_link,
+    entry,
+    make_shop,
+    sent_link,
+    sms_text,
+    start_env,
+    status,
+    stop_env,
+    wait_ids,
+    wait_status,
+)
+
+REMINDER_AFTER = 60.0  # seconds: --reminders 1m
+REMINDER_SLACK = 15.0  # the reminder comes at most this late (workers look every 200 ms)
+QUIET_TZ = "Asia/Kolkata"  # UTC+05:30 all year (no daylight saving)
+QUIET_OFFSET = datetime.timedelta(hours=5, minutes=30)
+OPTED_OUT = ("to: {} opted out of this merchant's messages (replied STOP); they can opt back "
+             "in by replying START")
+FALLBACK_SUFFIX = "; sending it by SMS instead"
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    e = start_env(tmp_path_factory.mktemp("messaging"), "messaging")
+    try:
+        yield e
+    finally:
+        stop_env(e)
+
+
+@pytest.fixture
+def fakes():
+    started: list[Kit] = []
+    yield started
+    for k in started:
+        k.fake.stop()
+
+
+def kit_of(env: Env, fakes: list, kind: str, shop: Shop | None = None, **kw) -> Kit:
+    kit = KITS[kind](env, shop or make_shop(env), **kw)
+    fakes.append(kit)
+    return kit
+
+
+def first_line(text: str) -> str:
+    return text.splitlines()[0] if text else ""
+
+
+def optouts(env: Env, shop: Shop) -> list[dict]:
+    return env.ok("optout", "list", "--merchant", shop.id, "--json").json()
+
+
+def hhmm(t: datetime.datetime) -> str:
+    return f"{t.hour:02d}:{t.minute:02d}"
+
+
+# ---- the slow links: made first ---------------------------------------------------------------
+
+
+@dataclass
+class Slow:
+    kit: Kit
+    link: Link
+
+
+@pytest.fixture(scope="module")
+def slow(env):
+    """Links whose reminders are due a minute after they are made:
+    remind   a Clickatell merchant with --reminders 1m: left alone;
+    opened   the same merchant: opened at once;
+    quiet    a Twilio merchant with --reminders 1m and quiet hours around now
+             (in Asia/Kolkata, not UTC)."""
+    made: dict[str, Slow] = {}
+    try:
+        r = KITS["clickatell"](env, make_shop(env))
+        env.ok("merchant", "update", r.shop.id, "--reminders", "1m")
+        made["remind"] = Slow(r, r.link())
+        made["opened"] = Slow(r, r.link())
+        o = made["opened"]
+        wait_ids(env, r.shop, o.link.ref, 2)
+        page = env.api.get("/p/" + o.link.url.rsplit("/p/", 1)[1])
+        assert page.status_code == 200, page.text
+        q = KITS["twilio"](env, make_shop(env))
+        local = datetime.datetime.now(datetime.timezone.utc) + QUIET_OFFSET
+        hour = datetime.timedelta(hours=1)
+        window = f"{hhmm(local - hour)}-{hhmm(local + 2 * hour)}"
+        env.ok("merchant", "update", q.shop.id, "--reminders", "1m", "--quiet-hours", window,
+               "--timezone", QUIET_TZ)
+        shown = env.ok("merchant", "show", q.shop.id, "--json").json()
+        assert (shown["quietHours"], shown["timezone"], shown["reminders"]) == (window, QUIET_TZ,
+                                                                                "1m"), shown
+        made["quiet"] = Slow(q, q.link())
+        yield made
+    finally:
+        for kit in {id(s.kit): s.kit for s in made.values()}.values():
+            kit.fake.stop()
+
+
+def test_first_sends_go_out_at_once(env, slow):
+    """The first send is never held (not even in quiet hours)."""
+    for name, s in slow.items():
+        st = wait_ids(env, s.kit.shop, s.link.ref, 2)
+        assert [bare(e) for e in st["transactionStatuses"]][:2] == [
+            entry(RECEIVED), s.kit.sent_entry()], (name, st)
+        assert len(s.kit.message_ids(s.link.to)) == 1, name
+    o = slow["opened"]
+    st = wait_ids(env, o.kit.shop, o.link.ref, 3)
+    assert history_ids(st) == [RECEIVED, SENT, CLICKED], st
+
+
+# ---- fallback ---------------------------------------------------------------------------------
+
+
+def fallback_shop(env: Env, fakes: list, sms_kind: str, **wa_kw) -> tuple[Kit, Kit]:
+    shop = make_shop(env)
+    wa = kit_of(env, fakes, "whatsapp-cloud", shop, **wa_kw)
+    sms = kit_of(env, fakes, sms_kind, shop)
+    env.ok("merchant", "update", shop.id, "--fallback", "sms")
+    assert env.ok("merchant", "show", shop.id, "--json").json()["fallback"] == "sms"
+    return wa, sms
+
+
+def stop_fallback(env: Env, wa: Kit, to: str, link: Link | None) -> None:
+    """Leave nothing running after the test, pass or fail: no fallback, and
+    the number reachable on WhatsApp again; then wait (bounded) until the
+    link's history stops growing."""
+    env.ok("merchant", "update", wa.shop.id, "--fallback", "none")
+    with wa.fake.lock:
+        wa.fake.not_on_whatsapp.discard(to)
+    wa.fake.open_window(to)
+    if link is None:
+        return
+    last = [-1]
+
+    def unchanged() -> bool:
+        n = len(history_ids(status(env, wa.shop, link.ref)))
+        same, last[0] = n == last[0], n
+        return same
+
+    assert poll(unchanged, bool, WAIT, 0.3), "the link's history keeps growing"
+
+
+@pytest.mark.parametrize("sms_kind,why,code", [
+    ("twilio", "not_on_whatsapp", "131026"),
+    ("clickatell", "window_closed", "131047"),
+])
+def test_whatsapp_link_falls_back_to_sms(env, fakes, sms_kind, why, code):
+    to = fresh_msisdn()
+    wa, sms = fallback_shop(env, fakes, sms_kind,
+                            **({"not_on_whatsapp": [to]} if why == "not_on_whatsapp" else {}))
+    link = None
+    try:
+        link = create_link(env, wa.shop, "whatsapp", to)
+        # (bounded: with the loop the history grows by hundreds of entries a second)
+        st = wait_status(env, wa.shop, link.ref,
+                         lambda st: SENT in history_ids(st) or len(history_ids(st)) > 3)
+        assert history_ids(st) == [RECEIVED, SENT_FAILED, SENT], st["transactionStatuses"][:6]
+        failed = st["transactionStatuses"][1]
+        assert (failed["httpResponseCode"], failed["responseCode"]) == (400, code), failed
+        assert failed["responseCodeDescription"].startswith(f"(#{code}) "), failed
+        assert failed["responseCodeDescription"].endswith(FALLBACK_SUFFIX), failed
+        assert bare(st["transactionStatuses"][2]) == sms.sent_entry(), st
+        assert st["channelName"] == "SMS", st
+        reqs = sms.wait_sends(1)
+        assert len(reqs) == 1, reqs
+        sms.check_send(reqs[0], link)  # the SMS text, with the link
+        time.sleep(SETTLE)
+        assert len(wa.sends()) == 1, f"{len(wa.sends())} WhatsApp sends"
+        assert history_ids(status(env, wa.shop, link.ref)) == [RECEIVED, SENT_FAILED, SENT]
+    finally:
+        stop_fallback(env, wa, to, link)
+
+
+def test_no_fallback_for_other_whatsapp_failures(env, fakes):
+    """Refused credentials are not a reason to go by SMS."""
+    wa, sms = fallback_shop(env, fakes, "twilio", good=False)
+    link = wa.link()
+    st = wait_ids(env, wa.shop, link.ref, 2)
+    time.sleep(SETTLE)
+    st = status(env, wa.shop, link.ref)
+    assert [bare(e) for e in st["transactionStatuses"]] == [
+        entry(RECEIVED), entry(SENT_FAILED, httpResponseCode=401, responseCode=wa.auth_code,
+                               responseCodeDescription=wa.auth_text)], st
+    assert st["channelName"] == "WHATSAPP", st
+    assert sms.sends() == [] and len(wa.sends()) == 1
+
+
+def test_no_fallback_when_the_template_goes(env, fakes):
+    wa, sms = fallback_shop(env, fakes, "clickatell")
+    env.ok("merchant", "update", wa.shop.id, "--whatsapp-template", "payment_link:en",
+           "--whatsapp-template-params", "order,url")
+    link = create_link(env, wa.shop, "whatsapp")  # a cold number: the template
+    st = wait_ids(env, wa.shop, link.ref, 2)
+    time.sleep(SETTLE)
+    st = status(env, wa.shop, link.ref)
+    assert [bare(e) for e in st["transactionStatuses"]] == [
+        entry(RECEIVED), entry(SENT, httpResponseCode=200, responseCodeDescription="accepted")], st
+    reqs = wa.sends()
+    assert [r.json["type"] for r in reqs] == ["interactive", "template"], reqs
+    assert reqs[1].json["template"] == {
+        "name": "payment_link", "language": {"code": "en"},
+        "components": [{"type": "body", "parameters": [
+            {"type": "text", "text": link.order}, {"type": "text", "text": link.url}]}]}
+    assert sms.sends() == []
+
+
+# ---- opt-outs ---------------------------------------------------------------------------------
+
+
+def assert_opted_out(env: Env, shop: Shop, channel: str, to: str) -> None:
+    for written in (to, "+" + to):
+        r = env.api.post(LINKS, key=shop.key, json=link_body(channel=channel, to=written))
+        assert r.status_code == 400, r.text
+        assert r.body["code"] == "validation_failed", r.body
+        assert r.body["errors"] == [OPTED_OUT.format(to)], r.body
+
+
+@pytest.mark.parametrize("kind", ["clickatell", "whatsapp-cloud", "twilio"])
+def test_reply_stop_opts_out_and_start_opts_back_in(env, fakes, kind):
+    kit = kit_of(env, fakes, kind)
+    link, _ = sent_link(kit)
+    to = link.to
+    # a reply that merely contains the word is no opt-out
+    checked(kit.reply(to, "please stop by the shop"), 200, contract=kind != "twilio")
+    assert optouts(env, kit.shop) == []
+    t0 = datetime.datetime.now(datetime.timezone.utc)
+    checked(kit.reply(to, "  Stop "), 200, contract=kind != "twilio")
+    (o,) = optouts(env, kit.shop)
+    at = parse_rfc3339(o.pop("at"))
+    assert o == {"number": to, "source": f"reply via {kit.id}"}, o
+    assert abs((at - t0).total_seconds()) < 3, (at, t0)
+    assert_opted_out(env, kit.shop, kit.channel, to)
+    # a link that sends nothing is still allowed, and other merchants are not concerned
+    r = env.api.post(LINKS, key=kit.shop.key, json=link_body(channel="none", to="+" + to))
+    assert r.status_code == 201, r.text
+    other = make_shop(env)
+    r = env.api.post(LINKS, key=other.key, json=link_body(channel="sms", to="+" + to))
+    assert r.status_code == 201, r.text
+    # a duplicate STOP changes nothing; "start" (any case) opts back in
+    checked(kit.reply(to, "STOP"), 200, contract=kind != "twilio")
+    assert [o["number"] for o in optouts(env, kit.shop)] == [to]
+    checked(kit.reply(to, "start"), 200, contract=kind != "twilio")
+    assert optouts(env, kit.shop) == []
+    n = len(kit.sends())
+    link2 = create_link(env, kit.shop, kit.channel, to)  # (WhatsApp: the reply opened the window)
+    reqs = kit.wait_sends(n + 1)
+    kit.check_send(reqs[n], link2)
+
+
+def test_optout_command(env, fakes):
+    kit = kit_of(env, fakes, "clickatell")
+    shop, to = kit.shop, fresh_msisdn()
+    res = env.ok("optout", "add", "--merchant", shop.id, "--number", "+" + to)
+    assert res.stdout == f"{to} is on the opt-out list now.\n", res.stdout
+    res = env.ok("optout", "add", "--merchant", shop.id, "--number", to)
+    assert res.stdout == f"{to} was on the opt-out list already.\n", res.stdout
+    (o,) = optouts(env, shop)
+    parse_rfc3339(o.pop("at"))
+    assert o == {"number": to, "source": "operator"}, o
+    res = env.ok("optout", "list", "--merchant", shop.id)
+    assert res.stdout == f"{to:<16} operator\n", res.stdout
+    assert_opted_out(env, shop, "sms", to)
+    assert_opted_out(env, shop, "whatsapp", to)
+    res = env.ok("optout", "remove", "--merchant", shop.id, "--number", to)
+    assert res.stdout == f"{to} is off the opt-out list now.\n", res.stdout
+    res = env.ok("optout", "remove", "--merchant", shop.id, "--number", to)
+    assert res.stdout == f"{to} was not on the opt-out list.\n", res.stdout
+    assert optouts(env, shop) == []
+    link = create_link(env, shop, "sms", to)
+    kit.check_send(kit.wait_sends(1)[0], link)
+    for args, rc, message in [
+        (["add", "--merchant", shop.id, "--number", "12ab5678"], 2,
+         "chatpay: optout add: --number must be 7 to 15 digits"),
+        (["add", "--merchant", shop.id, "--number", "123456"], 2,
+         "chatpay: optout add: --number must be 7 to 15 digits"),
+        (["remove", "--merchant", shop.id, "--number", "1234567890123456"], 2,
+         "chatpay: optout remove: --number must be 7 to 15 digits"),
+        (["add", "--merchant", shop.id], 2, "chatpay: optout add: --number must be 7 to 15 digits"),
+        (["list"], 2, "chatpay: optout list: --merchant is required"),
+        (["list", "--merchant", shop.id, "--number", to], 2,
+         "chatpay: optout list: takes no --number"),
+        (["block", "--merchant", shop.id], 2, 'chatpay: optout: unknown subcommand "block"'),
+        (["add", "--merchant", "nope", "--number", to], 1, "chatpay: no merchant nope"),
+    ]:
+        res = env.cli("optout", *args)
+        assert (res.returncode, first_line(res.stderr)) == (rc, message), (args, res)
+    assert optouts(env, shop) == []
+
+
+# ---- merchant update: the messaging options ---------------------------------------------------
+
+
+REMINDERS_ERR = ("chatpay: --reminders: 1 to 5 increasing durations from 1m to 7d, separated by "
+                 "commas (10m,2h), or none")
+QUIET_ERR = "chatpay: --quiet-hours: HH:MM-HH:MM (24-hour, e.g. 21:00-08:00), or none"
+TZ_ERR = "chatpay: --timezone: an IANA time zone such as Africa/Johannesburg"
+TEMPLATE_ERR = "chatpay: --whatsapp-template: NAME:LANG (e.g. payment_link:en), or none"
+PARAMS_ERR = ("chatpay: --whatsapp-template-params: a comma list of merchant, amount, order, url "
+              "(at most 8)")
+FALLBACK_ERR = "chatpay: --fallback: must be sms or none"
+
+
+def merchant_show(env: Env, shop: Shop) -> dict:
+    return env.ok("merchant", "show", shop.id, "--json").json()
+
+
+def test_merchant_messaging_options_are_validated(env, fakes):
+    shop = make_shop(env)
+    sms = kit_of(env, fakes, "twilio", shop, select=False)
+    wa = kit_of(env, fakes, "whatsapp-cloud", shop, select=False)
+    stranger = kit_of(env, fakes, "clickatell", select=False)  # another merchant's
+    before = merchant_show(env, shop)
+    cases = [
+        (["--reminders", "30s"], 2, REMINDERS_ERR),
+        (["--reminders", "8d"], 2, REMINDERS_ERR),
+        (["--reminders", "2m,1m"], 2, REMINDERS_ERR),
+        (["--reminders", "1m,1m"], 2, REMINDERS_ERR),
+        (["--reminders", "1m,2m,3m,4m,5m,6m"], 2, REMINDERS_ERR),
+        (["--reminders", "1m,"], 2, REMINDERS_ERR),
+        (["--reminders", ",1m"], 2, REMINDERS_ERR),
+        (["--reminders", "soon"], 2, REMINDERS_ERR),
+        (["--quiet-hours", "25:00-08:00"], 2, QUIET_ERR),
+        (["--quiet-hours", "21:60-08:00"], 2, QUIET_ERR),
+        (["--quiet-hours", "08:00-08:00"], 2, QUIET_ERR),
+        (["--quiet-hours", "8:00-9:00"], 2, QUIET_ERR),
+        (["--quiet-hours", "21:00"], 2, QUIET_ERR),
+        (["--quiet-hours", "21:00-08:00x"], 2, QUIET_ERR),
+        (["--timezone", "Mars/Olympus_Mons"], 2, TZ_ERR),
+        (["--timezone", "../../etc/passwd"], 2, TZ_ERR),
+        (["--timezone", ""], 2, TZ_ERR),
+        (["--whatsapp-template", "payment_link"], 2, TEMPLATE_ERR),
+        (["--whatsapp-template", "payment link:en"], 2, TEMPLATE_ERR),
+        (["--whatsapp-template", ":en"], 2, TEMPLATE_ERR),
+        (["--whatsapp-template", "payment_link:e"], 2, TEMPLATE_ERR),
+        (["--whatsapp-template-params", "merchant,price"], 2, PARAMS_ERR),
+        (["--whatsapp-template-params", ""], 2, PARAMS_ERR),
+        (["--whatsapp-template-params", "url,"], 2, PARAMS_ERR),
+        (["--whatsapp-template-params", ",".join(["url"] * 9)], 2, PARAMS_ERR),
+        (["--fallback", "email"], 2, FALLBACK_ERR),
+        (["--sms-provider", "prv_0000000000000000"], 1,
+         "chatpay: --sms-provider: prv_0000000000000000 is not a provider of this merchant "
+         "(chatpay provider list)"),
+        (["--sms-provider", stranger.id], 1,
+         f"chatpay: --sms-provider: {stranger.id} is not a provider of this merchant "
+         "(chatpay provider list)"),
+        (["--whatsapp-provider", stranger.id], 1,
+         f"chatpay: --whatsapp-provider: {stranger.id} is not a provider of this merchant "
+         "(chatpay provider list)"),
+        (["--sms-provider", wa.id], 1, f"chatpay: --sms-provider: {wa.id} does not carry SMS"),
+        # a refused provider refuses the whole update
+        (["--reminders", "10m", "--sms-provider", wa.id], 1,
+         f"chatpay: --sms-provider: {wa.id} does not carry SMS"),
+    ]
+    for args, rc, message in cases:
+        res = env.cli("merchant", "update", shop.id, *args)
+        assert (res.returncode, first_line(res.stderr)) == (rc, message), (args, res)
+        assert res.stdout == "", (args, res.stdout)
+    after = merchant_show(env, shop)
+    assert after == before, "a refused update changed the merchant"
+    # accepted: every option at once, then each cleared
+    env.ok("merchant", "update", shop.id, "--sms-provider", sms.id, "--whatsapp-provider", wa.id,
+           "--fallback", "sms", "--reminders", "10m,2h,7d", "--quiet-hours", "21:30-07:15",
+           "--timezone", "Africa/Johannesburg", "--whatsapp-template", "payment_link:en_US",
+           "--whatsapp-template-params", "merchant,amount,order,url")
+    got = merchant_show(env, shop)
+    want = {"smsProvider": sms.id, "whatsappProvider": wa.id, "fallback": "sms",
+            "reminders": "10m,2h,7d", "quietHours": "21:30-07:15",
+            "timezone": "Africa/Johannesburg", "whatsappTemplate": "payment_link",
+            "whatsappTemplateLanguage": "en_US",
+            "whatsappTemplateParams": "merchant,amount,order,url"}
+    assert {k: got[k] for k in want} == want, got
+    # Twilio carries WhatsApp too; quiet hours may end before they start (over midnight)
+    env.ok("merchant", "update", shop.id, "--whatsapp-provider", sms.id, "--quiet-hours",
+           "00:00-23:59")
+    got = merchant_show(env, shop)
+    assert (got["whatsappProvider"], got["quietHours"]) == (sms.id, "00:00-23:59"), got
+    env.ok("merchant", "update", shop.id, "--sms-provider", "none", "--whatsapp-provider", "none",
+           "--fallback", "none", "--reminders", "none", "--quiet-hours", "none",
+           "--whatsapp-template", "none")
+    got = merchant_show(env, shop)
+    assert {k: got[k] for k in want} == {
+        "smsProvider": None, "whatsappProvider": None, "fallback": "none", "reminders": None,
+        "quietHours": None, "timezone": "Africa/Johannesburg", "whatsappTemplate": None,
+        "whatsappTemplateLanguage": None,
+        "whatsappTemplateParams": "merchant,amount,order,url"}, got
+
+
+# ---- chatpay provider ---------------------------------------------------------------------------
+
+
+def test_provider_command_refusals(env, fakes):
+    shop = make_shop(env)
+    base = ["provider", "add", "--merchant", shop.id]
+    cases = [
+        (["--kind", "sms77", "--set", "api_key=x"], 2,
+         "chatpay: provider add: --merchant and --kind clickatell|whatsapp-cloud|twilio are "
+         "required"),
+        (["--kind", "sandbox", "--set", "api_key=x"], 2,
+         "chatpay: provider add: --merchant and --kind clickatell|whatsapp-cloud|twilio are "
+         "required"),
+        (["--kind", "clickatell"], 2, "chatpay: clickatell needs --set api_key=VALUE"),
+        (["--kind", "twilio", "--set", "account_sid=AC" + "0" * 32], 2,
+         "chatpay: twilio needs --set auth_token=VALUE"),
+        (["--kind", "whatsapp-cloud", "--set", "access_token=a", "--set", "app_secret=b",
+          "--set", "verify_token=c"], 2,
+         "chatpay: whatsapp-cloud needs --set phone_number_id=VALUE"),
+        (["--kind", "clickatell", "--set", "api_key=x", "--set", "colour=red"], 2,
+         "chatpay: --set colour: not a setting of clickatell (see --help)"),
+        (["--kind", "twilio", "--set", "account_sid=AC1", "--set", "auth_token=x"], 2,
+         "chatpay: twilio settings: account_sid must be AC followed by 32 hex digits"),
+        (["--kind", "clickatell", "--set", "api_key=x", "--set", "base_url=ftp://example.com"],
+         2, "chatpay: clickatell settings: base_url must be an http:// or https:// address"),
+        (["--kind", "clickatell", "--set", "api_key"], 2,
+         'chatpay: --set: expected NAME=VALUE, got "api_key"'),
+    ]
+    for args, rc, message in cases:
+        res = env.cli(*base, *args)
+        assert (res.returncode, first_line(res.stderr)) == (rc, message), (args, res)
+        assert res.stdout == "", (args, res.stdout)
+    res = env.cli("provider", "add", "--merchant", "nope", "--kind", "clickatell", "--set",
+                  "api_key=x")
+    assert (res.returncode, res.stderr) == (1, "chatpay: no merchant nope\n"), res
+    # without secrets_key nothing is stored
+    res = env.cli(*base, "--kind", "clickatell", "--set", "api_key=ck-nokey-123456",
+                  secrets_key=False)
+    assert (res.returncode, res.stderr) == (1, (
+        "chatpay: secrets_key is not set: the provider's credentials cannot be sealed (set "
+        "secrets_key in the config file or CHATPAY_SECRETS_KEY, the same key as the server's; "
+        "`openssl rand -hex 32` makes one)\n")), res
+    assert env.ok("provider", "list", "--merchant", shop.id, "--json").json() == []
+    for args, message in [
+        (["provider", "show", "prv_0000000000000000"], "chatpay: no provider prv_0000000000000000"),
+        (["provider", "remove", "prv_0000000000000000"],
+         "chatpay: no provider prv_0000000000000000"),
+        (["provider", "list", "--merchant", "nope"], "chatpay: no merchant nope"),
+    ]:
+        res = env.cli(*args)
+        assert (res.returncode, first_line(res.stderr)) == (1, message), (args, res)
+
+
+def test_provider_lifecycle_and_secrets(env, fakes):
+    kit = kit_of(env, fakes, "clickatell")
+    secret = kit.api_key
+    # text output: the secret's name, never its value
+    res = env.ok("provider", "show", kit.id)
+    assert secret not in res.stdout
+    assert re.search(r"^  api_key +\(set, not shown\)$", res.stdout, re.M), res.stdout
+    assert f"providerId: {kit.id}\n" in res.stdout and "healthy:    yes\n" in res.stdout
+    # update keeps what it is not given
+    res = env.ok("provider", "update", kit.id, "--set", "sms_from=15559990000", "--json")
+    p = res.json()
+    assert secret not in res.stdout
+    assert p["settings"] == {"base_url": kit.fake.base_url, "sms_from": "15559990000"}, p
+    assert p["secretsSet"] == ["api_key"] and p["inboundUrls"] == kit.urls, p
+    link = kit.link()
+    req = kit.wait_sends(1)[0]
+    assert req.headers["authorization"] == secret  # the sealed key still opens
+    assert req.json["messages"][0]["from"] == "15559990000", req.json
+    res = env.cli("provider", "update", kit.id)
+    assert (res.returncode, first_line(res.stderr)) == (
+        2, "chatpay: provider update: nothing to change (--set NAME=VALUE)"), res
+    res = env.cli("provider", "update", kit.id, "--set", "whatsapp_from=abc")
+    assert (res.returncode, first_line(res.stderr)) == (
+        2, "chatpay: clickatell settings: whatsapp_from must be a number: up to 15 digits, no '+'"
+    ), res
+    # removal is refused while selected
+    res = env.cli("provider", "remove", kit.id)
+    assert (res.returncode, res.stderr) == (1, (
+        f"chatpay: provider {kit.id} is selected by its merchant: select another (or none) "
+        "with `chatpay merchant update` first\n")), res
+    assert kit.show()["providerId"] == kit.id
+    env.ok("merchant", "update", kit.shop.id, "--sms-provider", "none")
+    res = env.ok("provider", "remove", kit.id)
+    assert res.stdout == f"Provider {kit.id} removed.\n", res.stdout
+    res = env.cli("provider", "show", kit.id)
+    assert (res.returncode, res.stderr) == (1, f"chatpay: no provider {kit.id}\n"), res
+    # its webhook is gone too
+    atts = kit.fake.deliver(kit.message_ids(link.to)[0], ["DEVICE_ACK"], retries=0)
+    checked(atts, 404)
+
+
+def test_server_without_secrets_key_cannot_use_the_provider(env, fakes, tmp_path):
+    kit = kit_of(env, fakes, "clickatell")
+    link, mid = sent_link(kit)
+    other = start_server(tmp_path, env.db_url, name="nokey", extra_args=["--no-workers"])
+    try:
+        url = kit.urls["status"].replace(env.base_url, other.base_url)
+        atts = kit.fake.deliver(mid, ["DEVICE_ACK"], url=url, retries=0)
+        checked(atts, 503)
+        body = atts[0].response_body.decode()
+        assert "The provider cannot be used: the server has no secrets_key to open its " \
+               "credentials" in body, body
+        assert history_ids(status(env, kit.shop, link.ref)) == [RECEIVED, SENT]
+    finally:
+        assert other.stop() == 0
+    # the provider's own server still takes it
+    checked(kit.fake.deliver(mid, ["DEVICE_ACK"], retries=0), 200)
+    st = wait_ids(env, kit.shop, link.ref, 3)
+    assert history_ids(st) == [RECEIVED, SENT, DELIVERED], st
+
+
+# ---- the slow links, checked last -----------------------------------------------------------
+
+
+def reminder_of(s: Slow, timeout: float) -> list[str]:
+    return poll(lambda: s.kit.message_ids(s.link.to), lambda ids: len(ids) >= 2, timeout, 0.25)
+
+
+def test_reminder_is_sent_once_a_minute_after_the_link(env, slow):
+    s = slow["remind"]
+    left = s.link.created + REMINDER_AFTER + REMINDER_SLACK - time.monotonic()
+    ids = reminder_of(s, max(left, 1))
+    assert len(ids) == 2, "no reminder within 75 s of the link"
+    reqs = [r for r in s.kit.sends() if r.json["messages"][0]["to"] == s.link.to]
+    assert len(reqs) == 2, reqs
+    first, again = (r.json["messages"][0] for r in reqs)
+    assert again["content"] == "Reminder: " + sms_text(s.kit.shop, s.link), again
+    assert REF_RE.fullmatch(again["clientMessageId"]), again
+    assert again["clientMessageId"] != first["clientMessageId"], (first, again)
+    assert {k: v for k, v in again.items() if k not in ("content", "clientMessageId")} == {
+        k: v for k, v in first.items() if k not in ("content", "clientMessageId")}
+    st = wait_ids(env, s.kit.shop, s.link.ref, 3)
+    assert [bare(e) for e in st["transactionStatuses"]] == [
+        entry(RECEIVED), s.kit.sent_entry(),
+        entry(SENT, httpResponseCode=202, responseCodeDescription="Reminder 1: accepted")], st
+    t = [parse_rfc3339(e["created"]) for e in st["transactionStatuses"]]
+    after = (t[2] - t[0]).total_seconds()
+    assert REMINDER_AFTER - 0.5 <= after <= REMINDER_AFTER + REMINDER_SLACK, after
+    time.sleep(SETTLE)
+    assert len(s.kit.message_ids(s.link.to)) == 2  # one reminder configured: one sent
+
+
+def test_opened_link_gets_no_reminder(env, slow):
+    s, r = slow["opened"], slow["remind"]
+    # its reminder would have been due with the other link's (made at the same time)
+    reminder_of(r, max(r.link.created + REMINDER_AFTER + REMINDER_SLACK - time.monotonic(), 1))
+    time.sleep(max(0.0, s.link.created + REMINDER_AFTER + 3 - time.monotonic()))
+    assert len(s.kit.message_ids(s.link.to)) == 1
+    st = status(env, s.kit.shop, s.link.ref)
+    assert history_ids(st) == [RECEIVED, SENT, CLICKED], st
+
+
+def test_quiet_hours_hold_the_reminder(env, slow):
+    s = slow["quiet"]
+    time.sleep(max(0.0, s.link.created + REMINDER_AFTER + REMINDER_SLACK - time.monotonic()))
+    assert len(s.kit.message_ids(s.link.to)) == 1, "a reminder was sent in quiet hours"
+    assert len(s.kit.sends()) == 1
+    st = status(env, s.kit.shop, s.link.ref)
+    assert [bare(e) for e in st["transactionStatuses"]] == [
+        entry(RECEIVED), s.kit.sent_entry()], st
