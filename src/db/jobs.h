@@ -77,8 +77,8 @@ struct db_jobs_ops {
     enum db_status (*complete)(struct db_tx *tx, int64_t id, usec_t now);
     enum db_status (*retry)(struct db_tx *tx, int64_t id, usec_t run_at, const char *error);
     enum db_status (*count_pending)(struct db_tx *tx, int64_t *n);
-    /* have a pending job of this kind and arg (not running now) run no
-     * later than run_at; DB_NO_RESULTS when there is none */
+    /* have a pending job of this kind and arg run no later than run_at (one
+     * running now keeps its own next run); DB_NO_RESULTS when there is none */
     enum db_status (*hurry)(struct db_tx *tx, int kind, int64_t arg, usec_t run_at);
     /* drop jobs finished before `before`, and sandbox messages older than it */
     enum db_status (*purge)(struct db_tx *tx, usec_t before);

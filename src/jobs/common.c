@@ -124,6 +124,7 @@ enum job_result job_send_and_record(struct job_ctx *jc, const struct db_link *l,
                                     const struct db_merchant *m, const struct job_text *t)
 {
     struct channel_result res;
+    bool acted = false; /* the provider was called, or may have been by an earlier run */
     const char *why = NULL;
     char ref[40];
     snprintf(ref, sizeof ref, "cpm_%lld", (long long)jc->job->id);
@@ -137,7 +138,7 @@ enum job_result job_send_and_record(struct job_ctx *jc, const struct db_link *l,
         /* a provider is selected but cannot be used here now (this node has
          * no secrets_key, its settings were just changed): try again; the
          * last try records the failure */
-        jc->error = why ? why : "the merchant's provider cannot be used";
+        jc->error = why ? arena_strdup(jc->a, why) : "the merchant's provider cannot be used";
         return JOB_RETRY;
     }
     if (!ch) {
@@ -161,6 +162,7 @@ enum job_result job_send_and_record(struct job_ctx *jc, const struct db_link *l,
         res.outcome = CHANNEL_UNKNOWN;
         snprintf(res.description, sizeof res.description,
                  "an earlier attempt stopped before its outcome was recorded");
+        acted = true;
     } else {
         const char **params = NULL;
         size_t nparams = t->template_ok && m->wa_template[0]
@@ -185,6 +187,7 @@ enum job_result job_send_and_record(struct job_ctx *jc, const struct db_link *l,
             .ntemplate_params = nparams,
         };
         channel_send(ch, &msg, &res);
+        acted = true;
     }
     struct sent_ctx c = {
         .jc = jc,
@@ -199,13 +202,19 @@ enum job_result job_send_and_record(struct job_ctx *jc, const struct db_link *l,
                 .receipt_delay = ch && ch->ops->query ? ch->ops->receipt_delay : 0},
     };
     channel_release(jc->app->channels, ch);
-    if (res.outcome == CHANNEL_TRANSIENT) {
+    if (res.outcome == CHANNEL_TRANSIENT && kind && jc->job->attempts < kind->max_attempts) {
         jc->error = "the provider could not take the message now";
         if (res.retry_after)
             jc->retry_at = time_now() + res.retry_after;
         return JOB_RETRY;
     }
-    return job_recorded(jc, db_run(jc->app->db, DB_WRITE, "record_send", sent_cb, &c));
+    if (res.outcome == CHANNEL_TRANSIENT) /* the last try: recorded as not sent */
+        res.outcome = CHANNEL_REJECTED;
+    enum db_status st = db_run(jc->app->db, DB_WRITE, "record_send", sent_cb, &c);
+    /* a real provider may have the message: a retry must not send it again */
+    jc->unrecorded =
+        st < 0 && acted && c.snd.provider_id[0] && strcmp(c.snd.provider_id, "sandbox");
+    return job_recorded(jc, st);
 }
 
 struct record_ctx {

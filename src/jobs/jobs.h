@@ -40,6 +40,9 @@ struct job_ctx {
     bool completed;    /* the runner completed the job in its own transaction */
     usec_t retry_at;   /* JOB_RETRY: when (0: the kind's backoff) */
     unsigned queued;   /* pools of the jobs its transactions queued (woken after the run) */
+    bool unrecorded;   /* a provider may have acted, and what it answered could not be
+                          recorded: the job is left as a run that died is (its lease runs
+                          out, and the next run must not act again) */
 };
 
 typedef enum job_result (*job_run_fn)(struct job_ctx *jc);

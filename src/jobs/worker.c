@@ -157,7 +157,11 @@ static void run_one(struct workers *w, const struct db_job *job)
                       job->attempts);
     }
     app_wake_workers(w->app, jc.queued);
-    if (!(res == JOB_DONE && jc.completed)) {
+    if (jc.unrecorded) {
+        log_error("job %lld (%s): the provider's answer could not be recorded; the job runs "
+                  "again when its lease ends, as after a crash",
+                  (long long)job->id, k ? k->name : "?");
+    } else if (!(res == JOB_DONE && jc.completed)) {
         struct finish_ctx f = {k, job, res, jc.error, jc.retry_at};
         if (db_run(w->app->db, DB_WRITE, "job_finish", finish_cb, &f) < 0)
             log_error("job %lld: could not record the outcome; it will run again",

@@ -23,6 +23,8 @@ import base64
 import json
 import re
 import secrets
+import sqlite3
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -919,6 +921,50 @@ def test_rate_limit_is_retried_and_sent_once(env, fakes, kind, mode, wait):
 def job_failures(env: Env) -> int:
     return len([r for r in env.proc.log_records()
                 if r.get("msg") == "job failed" and r.get("kind") == "send_link"])
+
+
+LEASE = 15.0  # seconds a send job is claimed for (src/jobs/registry.c)
+
+
+def test_an_answer_that_cannot_be_recorded_is_not_sent_again(tmp_path, fakes):
+    """Twilio took the message, then the database refused its record: the
+    job is left as a crash leaves it, and its next run records an unknown
+    outcome instead of sending the message again."""
+    env2 = start_env(tmp_path, "unrecorded")
+    db = sqlite3.connect(env2.db_url[len("sqlite:"):], isolation_level=None, timeout=10,
+                         check_same_thread=False)
+    try:
+        kit = new_kit(env2, fakes, "twilio")
+        refused, plain = threading.Event(), kit.fake.handle
+
+        def handle(req):
+            if req.method == "POST" and not refused.is_set():
+                # before the answer goes back: its record will be refused
+                db.execute("CREATE TRIGGER refuse BEFORE INSERT ON provider_messages"
+                           " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
+                refused.set()
+                threading.Timer(2.0, lambda: db.execute("DROP TRIGGER refuse")).start()
+            return plain(req)
+
+        kit.fake.handle = handle
+        link = kit.link()
+        st = wait_ids(env2, kit.shop, link.ref, 2, timeout=LEASE + WAIT + 5)
+        sent = st["transactionStatuses"][1]
+        assert sent["transactionStatusId"] == SENT, st
+        assert sent["responseCodeDescription"] == (
+            UNKNOWN_PREFIX + "an earlier attempt stopped before its outcome was recorded"
+            + UNKNOWN_SUFFIX), sent
+        time.sleep(SETTLE)
+        assert len(kit.sends()) == 1, kit.sends()  # never sent twice
+        assert "could not be recorded" in env2.proc.log_text()
+        # its receipt still finds it (the callback URL names it)
+        (mid,) = kit.message_ids(link.to)
+        checked(kit.delivered(mid), 200)
+        st = wait_ids(env2, kit.shop, link.ref, 3)
+        assert [bare(e) for e in st["transactionStatuses"]][2:] == [kit.delivered_entry()], st
+    finally:
+        db.close()
+        stop_env(env2)
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -105,9 +105,9 @@ enum db_status sqlite_jobs_retry(struct db_tx *tx, int64_t id, usec_t run_at, co
 enum db_status sqlite_jobs_hurry(struct db_tx *tx, int kind, int64_t arg, usec_t run_at)
 {
     sqlite3_stmt *st = sqlite_stmt(tx, STMT_JOB_HURRY,
-                                   "UPDATE jobs SET run_at = MIN(run_at, ?1)"
-                                   " WHERE pool = ?2 AND done_at = 0 AND kind = ?3 AND arg = ?4"
-                                   " AND locked_until <= ?1");
+                                   "UPDATE jobs SET run_at = CASE WHEN locked_until <= ?1"
+                                   " THEN MIN(run_at, ?1) ELSE run_at END"
+                                   " WHERE pool = ?2 AND done_at = 0 AND kind = ?3 AND arg = ?4");
     if (!st)
         return DB_HARD_ERROR;
     sqlite3_bind_int64(st, 1, run_at);
@@ -128,8 +128,11 @@ enum db_status sqlite_jobs_count_pending(struct db_tx *tx, int64_t *n)
 
 enum db_status sqlite_jobs_purge(struct db_tx *tx, usec_t before)
 {
-    sqlite3_stmt *st =
-        sqlite_stmt(tx, STMT_JOB_PURGE, "DELETE FROM jobs WHERE done_at > 0 AND done_at < ?");
+    /* the newest job stays: SQLite gives a new row the highest id + 1, and a
+     * job id must never come back (messages are named cpm_<job id>) */
+    sqlite3_stmt *st = sqlite_stmt(tx, STMT_JOB_PURGE,
+                                   "DELETE FROM jobs WHERE done_at > 0 AND done_at < ?"
+                                   " AND id < (SELECT MAX(id) FROM jobs)");
     if (!st)
         return DB_HARD_ERROR;
     sqlite3_bind_int64(st, 1, before);
