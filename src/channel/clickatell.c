@@ -44,6 +44,7 @@
 #define CLICKATELL_CONNECT_MS  5000
 /* code 43 (rate limit) documents no Retry-After ❓: wait a second */
 #define CLICKATELL_RATE_WAIT (1LL * 1000000)
+#define CLICKATELL_RETRY_MAX (3600LL * 1000000) /* the longest Retry-After honoured */
 /* the status query is a reconciliation: receipts normally come by callback */
 #define CLICKATELL_RECEIPT_DELAY (10LL * 60 * 1000000)
 /* the last millisecond of 9999-12-31 (a timestamp beyond is not one) */
@@ -374,6 +375,10 @@ static void classify_response(const struct net_response *res, struct channel_res
 {
     if (res->error == NET_OK) {
         classify_send(res->status, res->body ? res->body : "", res->body ? res->body_len : 0, out);
+        /* a rate limit's own wait when the answer gives one */
+        usec_t wait = net_retry_after(res->retry_after, CLICKATELL_RETRY_MAX);
+        if (out->outcome == CHANNEL_TRANSIENT && wait)
+            out->retry_after = wait;
         return;
     }
     memset(out, 0, sizeof *out);

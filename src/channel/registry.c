@@ -312,9 +312,14 @@ static const struct channel *hold(struct channel_registry *reg, const char *merc
     }
     if (!g)
         reason = "the providers cannot be read";
+    /* the reason may live in the generation, which another thread can free
+     * once the lock is released: the caller gets this thread's copy (valid
+     * until its next call) */
+    static _Thread_local char reason_copy[256];
+    snprintf(reason_copy, sizeof reason_copy, "%s", reason);
     pthread_mutex_unlock(&reg->mu);
     if (!found && why)
-        *why = reason;
+        *why = reason_copy;
     return found;
 }
 

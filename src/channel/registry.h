@@ -35,13 +35,13 @@ struct channel_registry *channel_registry_new(struct db *db, const struct config
 void channel_registry_free(struct channel_registry *reg);
 
 /* The merchant's instance for a channel (CHANNEL_SMS or CHANNEL_WHATSAPP),
- * held until channel_release; NULL when it has none (*why says why, may be
- * NULL). */
+ * held until channel_release; NULL when it has none (*why says why, valid
+ * until this thread's next acquire; why may be NULL). */
 const struct channel *channel_acquire(struct channel_registry *reg, const struct db_merchant *m,
                                       int channel, const char **why);
 
 /* A provider's instance by its id (inbound webhooks), held likewise; NULL
- * when there is none or it cannot be made (*why says why, may be NULL). */
+ * when there is none or it cannot be made (*why as above). */
 const struct channel *channel_acquire_provider(struct channel_registry *reg,
                                                const char *provider_id, const char **why);
 

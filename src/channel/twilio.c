@@ -403,26 +403,10 @@ static long get_code(json_object *o, const char *key, char *out, size_t cap)
     return 0;
 }
 
-/* Retry-After in seconds (digits only; an HTTP-date is not read) as µs,
- * bounded; 0 when absent or not a number of seconds. */
+/* Retry-After as µs, at most TWILIO_RETRY_MAX; 0 when absent. */
 static usec_t retry_after_usec(const char *v)
 {
-    if (!v)
-        return 0;
-    while (*v == ' ' || *v == '\t')
-        v++;
-    if (*v < '0' || *v > '9')
-        return 0;
-    long long s = 0;
-    for (; *v >= '0' && *v <= '9'; v++)
-        if (s <= TWILIO_RETRY_MAX / 1000000)
-            s = s * 10 + (*v - '0');
-    while (*v == ' ' || *v == '\t')
-        v++;
-    if (*v)
-        return 0;
-    usec_t us = (usec_t)s * 1000000;
-    return us > TWILIO_RETRY_MAX ? TWILIO_RETRY_MAX : us;
+    return net_retry_after(v, TWILIO_RETRY_MAX);
 }
 
 /* Classify Twilio's answer to a send: HTTP status, body and the

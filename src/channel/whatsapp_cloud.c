@@ -46,6 +46,7 @@
 #define WA_TIMEOUT_DEFAULT (10LL * 1000000) /* when the instance has none */
 #define WA_CONNECT_MS      5000
 #define WA_MAX_RESPONSE    (64 * 1024)
+#define WA_RETRY_MAX       (3600LL * 1000000) /* the longest Retry-After honoured */
 /* ❓ no language given with the template: Meta's own samples use en_US; a
  * wrong guess costs one refused template send (132001), nothing more */
 #define WA_TEMPLATE_LANG "en_US"
@@ -263,7 +264,10 @@ static void wa_classify(const struct net_response *res, struct channel_result *o
 {
     memset(out, 0, sizeof *out);
     out->http_code = res->status;
-    if (res->error != NET_OK) {
+    /* an error page too large to read is still its status */
+    bool big_error = res->error == NET_TOO_LARGE && res->status > 0 &&
+                     !(res->status >= 200 && res->status < 300);
+    if (res->error != NET_OK && !big_error) {
         /* a request that went out may have been acted on (a read timeout,
          * a body too large to read): only the webhook can tell */
         if (res->sent || res->error == NET_TOO_LARGE)
@@ -277,7 +281,7 @@ static void wa_classify(const struct net_response *res, struct channel_result *o
         return;
     }
     int http = res->status;
-    json_object *root = json_parse_whole(res->body, res->body_len);
+    json_object *root = big_error ? NULL : json_parse_whole(res->body, res->body_len);
     json_object *err = json_member(root, "error", json_type_object);
     if (http >= 200 && http < 300 && !err) {
         json_object *msgs = json_member(root, "messages", json_type_array);
@@ -347,6 +351,7 @@ static void wa_classify(const struct net_response *res, struct channel_result *o
         out->reason = CHANNEL_R_AUTH;
     } else if (http == 503 || http == 429) {
         out->outcome = CHANNEL_TRANSIENT; /* refused before any work: retry */
+        out->retry_after = net_retry_after(res->retry_after, WA_RETRY_MAX);
     } else if (http >= 400 && http < 500 && err) {
         out->outcome = CHANNEL_REJECTED; /* 100, 131031, 131042, 131048, 131049, 131008, ... */
     } else {

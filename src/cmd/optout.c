@@ -85,9 +85,12 @@ int cmd_optout(int argc, char **argv)
     if (!list) {
         const char *d = number && number[0] == '+' ? number + 1 : number;
         size_t n = d ? strlen(d) : 0;
-        if (!d || n < 7 || n > 15 || strspn(d, "0123456789") != n) {
+        if (!d || n < 7 || n > 15 || d[0] == '0' || strspn(d, "0123456789") != n) {
             arena_free(c.a);
-            return cmd_usage_error(usage, "optout %s: --number must be 7 to 15 digits", sub);
+            return cmd_usage_error(usage,
+                                   "optout %s: --number must be an international phone number "
+                                   "(7 to 15 digits, optional leading +, no leading 0)",
+                                   sub);
         }
         memcpy(c.number, d, n + 1);
     } else if (number) {

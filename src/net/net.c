@@ -1070,3 +1070,23 @@ void net_response_free(struct net_response *r)
     r->body = NULL;
     r->body_len = 0;
 }
+
+usec_t net_retry_after(const char *v, usec_t max)
+{
+    if (!v)
+        return 0;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    if (*v < '0' || *v > '9')
+        return 0;
+    long long s = 0;
+    for (; *v >= '0' && *v <= '9'; v++)
+        if (s <= max / 1000000)
+            s = s * 10 + (*v - '0');
+    while (*v == ' ' || *v == '\t')
+        v++;
+    if (*v)
+        return 0;
+    usec_t us = (usec_t)s * 1000000;
+    return us > max ? max : us;
+}

@@ -32,6 +32,8 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "util/time.h"
+
 /* One per process: a thread that runs curl_multi for every transfer. */
 struct net;
 
@@ -163,5 +165,9 @@ bool net_address_refused(const struct sockaddr *sa);
 const char *net_address_class(const struct sockaddr *sa);
 enum net_error net_check_url(const char *url, bool allow_private, bool https_only, char *why,
                              size_t cap);
+
+/* A Retry-After value in seconds (digits only; an HTTP-date is not read)
+ * as µs, at most max; 0 when absent or not a number of seconds. */
+usec_t net_retry_after(const char *value, usec_t max);
 
 #endif

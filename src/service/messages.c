@@ -137,9 +137,16 @@ static enum db_status next_reminder(struct svc *s, const struct db_merchant *m,
 {
     usec_t waits[SVC_REMINDERS_MAX];
     int n = m->reminders[0] ? svc_reminders_parse(m->reminders, waits) : 0;
-    if (done >= n)
+    if (done < 0 || done >= n)
         return DB_ONE_RESULT;
     usec_t at = l->created_at + waits[done];
+    /* one held past quiet hours (or sent late) does not bring the next
+     * with it: they stay as far apart as the merchant set them */
+    if (done >= 1) {
+        usec_t gap = waits[done] - waits[done - 1];
+        if (at < s->now + gap)
+            at = s->now + gap;
+    }
     if (at < s->now)
         at = s->now;
     return svc_enqueue(s, l, JOB_SEND_REMINDER, done + 1, svc_quiet_release(m, at));
@@ -224,9 +231,11 @@ enum db_status svc_message_report(struct svc *s, struct db_provider_message *msg
     int next = r->delivery == DELIVERY_DELIVERED ? PM_DELIVERED
                : r->delivery == DELIVERY_FAILED  ? PM_FAILED
                                                  : PM_SENT;
-    /* forward only: nothing after a final state, nothing older than the last */
-    if (final || (msg->status_at && at < msg->status_at) ||
-        (next == PM_SENT && msg->state == PM_SENT))
+    /* forward only: nothing after a final state; an intermediate state only
+     * when it is news and not older than the last (a final state is taken
+     * whatever its time: the query's clock and the callbacks' may differ) */
+    if (final ||
+        (next == PM_SENT && (msg->state == PM_SENT || (msg->status_at && at < msg->status_at))))
         return DB_NO_RESULTS;
     msg->state = next;
     snprintf(msg->status, sizeof msg->status, "%s", r->status ? r->status : "");

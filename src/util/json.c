@@ -37,8 +37,15 @@ json_object *json_parse_whole(const char *s, size_t n)
     if (!tok)
         return NULL;
     json_object *o = json_tokener_parse_ex(tok, s, (int)n);
+    size_t end = json_tokener_get_parse_end(tok);
+    if (!o && json_tokener_get_error(tok) == json_tokener_continue && end == n) {
+        /* a number or literal at the very end waits for more: end the input */
+        o = json_tokener_parse_ex(tok, "", 1);
+        end = n;
+    }
     bool ok = o && json_tokener_get_error(tok) == json_tokener_success;
-    size_t end = ok ? json_tokener_get_parse_end(tok) : n;
+    if (!ok)
+        end = n;
     json_tokener_free(tok);
     for (; ok && end < n; end++)
         ok = s[end] == ' ' || s[end] == '\t' || s[end] == '\r' || s[end] == '\n';

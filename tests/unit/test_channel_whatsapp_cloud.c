@@ -1218,10 +1218,37 @@ static void test_live_send(void **state)
     net_stop(net);
 }
 
+/* A 429 or 503 waits what Retry-After asks; an error page too large to
+ * read is still its status (503: retried, not an unknown outcome). */
+static void test_retry_after_and_large_error_pages(void **state)
+{
+    struct net_response r = answer(429, "");
+    snprintf(r.retry_after, sizeof r.retry_after, "30");
+    struct channel_result out;
+    wa_classify(&r, &out);
+    assert_int_equal(out.outcome, CHANNEL_TRANSIENT);
+    assert_int_equal(out.retry_after, 30LL * 1000000);
+    snprintf(r.retry_after, sizeof r.retry_after, "Wed, 21 Oct 2026 07:28:00 GMT");
+    wa_classify(&r, &out);
+    assert_int_equal(out.retry_after, 0); /* a date is not read: the job's backoff */
+    struct net_response big = {.error = NET_TOO_LARGE, .status = 503, .sent = true, .body = ""};
+    wa_classify(&big, &out);
+    assert_int_equal(out.outcome, CHANNEL_TRANSIENT);
+    assert_int_equal(out.http_code, 503);
+    big.status = 500;
+    wa_classify(&big, &out);
+    assert_int_equal(out.outcome, CHANNEL_UNKNOWN);
+    big.status = 401;
+    wa_classify(&big, &out);
+    assert_int_equal(out.outcome, CHANNEL_REJECTED);
+    assert_int_equal(out.reason, CHANNEL_R_AUTH);
+}
+
 int main(void)
 {
     alarm(60); /* nothing here may hang */
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_retry_after_and_large_error_pages),
         cmocka_unit_test(test_ops_table),
         cmocka_unit_test(test_create_defaults),
         cmocka_unit_test(test_create_missing),
