@@ -34,7 +34,8 @@ usec_t svc_quiet_release(const struct db_merchant *m, usec_t at)
 {
     if (m->quiet_start < 0 || m->quiet_end < 0 || m->quiet_start == m->quiet_end)
         return at;
-    int minute = tz_minute_of_day(m->timezone[0] ? m->timezone : "UTC", at);
+    const char *zone = m->timezone[0] ? m->timezone : "UTC";
+    int minute = tz_minute_of_day(zone, at);
     if (minute < 0)
         return at;
     bool quiet = m->quiet_start < m->quiet_end
@@ -45,7 +46,20 @@ usec_t svc_quiet_release(const struct db_merchant *m, usec_t at)
     int wait = (m->quiet_end - minute + 1440) % 1440;
     /* to the start of the minute the window ends at */
     usec_t into_minute = at % (60LL * 1000000);
-    return at - into_minute + (usec_t)wait * 60 * 1000000;
+    usec_t release = at - into_minute + (usec_t)wait * 60 * 1000000;
+    /* the wait was counted in wall minutes: across a change of the zone's
+     * offset (daylight saving) the clock then reads an hour off; move to
+     * where it reads the window's end, unless that time does not exist */
+    int got = tz_minute_of_day(zone, release);
+    if (got >= 0 && got != m->quiet_end) {
+        int d = (m->quiet_end - got + 1440) % 1440;
+        if (d > 720)
+            d -= 1440;
+        usec_t moved = release + (usec_t)d * 60 * 1000000;
+        if (tz_minute_of_day(zone, moved) == m->quiet_end)
+            release = moved;
+    }
+    return release;
 }
 
 /* ---- opt-outs ----------------------------------------------------------------------------- */

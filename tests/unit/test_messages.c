@@ -83,6 +83,19 @@ static void test_quiet_hours(void **state)
     m.quiet_end = 14 * 60;
     assert_int_equal(svc_quiet_release(&m, day + 11 * 60 * MIN), day + 12 * 60 * MIN);
     assert_int_equal(svc_quiet_release(&m, day + 12 * 60 * MIN), day + 12 * 60 * MIN);
+    /* across daylight saving changes the window still ends at 08:00 local */
+    m.quiet_start = 22 * 60;
+    m.quiet_end = 8 * 60;
+    snprintf(m.timezone, sizeof m.timezone, "Europe/London");
+    usec_t spring = 1774738800LL * 1000000; /* 2026-03-28 23:00 GMT; BST from 01:00Z */
+    assert_int_equal(svc_quiet_release(&m, spring), 1774767600LL * 1000000); /* 08:00 BST */
+    usec_t autumn = 1792879200LL * 1000000; /* 2026-10-24 23:00 BST; GMT from 01:00Z */
+    assert_int_equal(svc_quiet_release(&m, autumn), 1792915200LL * 1000000); /* 08:00 GMT */
+    /* a window ending in the hour that does not exist: the first time after */
+    m.quiet_start = 0;
+    m.quiet_end = 90;                                   /* 01:30, skipped on 2026-03-29 */
+    usec_t skipped = 1774738800LL * 1000000 + 90 * MIN; /* 00:30 GMT */
+    assert_int_equal(svc_quiet_release(&m, skipped), skipped + 60 * MIN); /* 02:30 BST */
     /* none */
     m.quiet_start = m.quiet_end = -1;
     assert_int_equal(svc_quiet_release(&m, day), day);
