@@ -40,6 +40,7 @@ struct http_server {
     _Atomic unsigned uploading;  /* requests still receiving their body */
     _Atomic int64_t last_upload; /* monotonic µs of the latest upload activity */
     struct conn_guard *guard;
+    int quiesced_fd; /* the listening socket after quiesce (-1: none), closed at stop */
 };
 
 /* Maximum JSON nesting accepted in request bodies. */
@@ -580,6 +581,7 @@ struct http_server *http_server_start(const struct http_server_config *cfg,
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    s->quiesced_fd = -1;
     s->routes = routes;
     s->nroutes = n;
     s->view = (struct route_view){.hide = cfg->hide_routes, .only = cfg->only_routes};
@@ -634,8 +636,13 @@ struct http_server *http_server_start(const struct http_server_config *cfg,
 void http_server_quiesce(struct http_server *s)
 {
     MHD_socket fd = MHD_quiesce_daemon(s->daemon);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
+    if (fd == MHD_INVALID_SOCKET)
+        return;
+    /* MHD's threads may still have it in their epoll sets: closing it now
+     * makes their removal fail, which MHD treats as fatal. Shut down, it
+     * refuses new connections at once; it is closed after MHD stops. */
+    shutdown(fd, SHUT_RDWR);
+    s->quiesced_fd = fd;
 }
 
 /* An upload with no new data for this long is not waited for on shutdown:
@@ -658,6 +665,8 @@ void http_server_stop(struct http_server *s)
     if (!s)
         return;
     MHD_stop_daemon(s->daemon);
+    if (s->quiesced_fd >= 0)
+        close(s->quiesced_fd);
     guard_free(s->guard);
     free(s);
 }
