@@ -631,15 +631,20 @@ def cvc_token_pattern(cvc: str) -> re.Pattern:
     return re.compile(r"(?<![0-9A-Za-z.])" + re.escape(cvc) + r"(?![0-9A-Za-z]|\.\d)")
 
 
+# Any UUID (merchant ids, references): its groups are random, and one of
+# four digits equals a 4-digit CVC now and then.
+_ANY_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def find_card_data_in_text(text: str, numbers, cvcs, where: str) -> list[str]:
     """Findings (descriptions, with the secret elided) of full card numbers
-    or CVC tokens in text. Time stamps are blanked first (their fields are
-    two-digit tokens)."""
+    or CVC tokens in text. Time stamps and UUIDs are blanked first (their
+    fields are digit tokens by chance)."""
     out = []
     for n in sorted(numbers):
         if card_number_pattern(n).search(text):
             out.append(f"{where}: full card number {n[:6]}…{n[-4:]}")
-    clean = _TIMESTAMP_RE.sub(" ", text)
+    clean = _ANY_UUID_RE.sub(" ", _TIMESTAMP_RE.sub(" ", text))
     for c in sorted(cvcs):
         m = cvc_token_pattern(c).search(clean)
         if m:
