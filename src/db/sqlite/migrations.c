@@ -319,7 +319,6 @@ const struct sqlite_migration sqlite_migrations[] = {
      "ALTER TABLE merchants ADD COLUMN wa_template TEXT NOT NULL DEFAULT '';"
      "ALTER TABLE merchants ADD COLUMN wa_template_lang TEXT NOT NULL DEFAULT '';"
      "ALTER TABLE merchants ADD COLUMN wa_template_params TEXT NOT NULL DEFAULT '';"
-     "ALTER TABLE links ADD COLUMN reminders_sent INTEGER NOT NULL DEFAULT 0;"
      "ALTER TABLE jobs ADD COLUMN retried INTEGER NOT NULL DEFAULT 0;"
      /* delivery receipt jobs now name a provider_messages row: the sandbox
       * receipts still queued from before cannot be asked for any more */
