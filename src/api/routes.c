@@ -20,6 +20,8 @@ const struct route api_routes[] = {
      0},
     {"POST", "/api/v2/payment/{paymentLinkRef}/reverse", api_reverse, &c2p_family, ROUTE_IDEMPOTENT,
      0},
+    {"POST", "/api/v2/payment/{paymentLinkRef}/refund", api_refund, &c2p_family, ROUTE_IDEMPOTENT,
+     0},
 
     {"POST", "/api/v2/order-receipt", api_order_receipt, &c2p_family,
      ROUTE_JSON_BODY | ROUTE_IDEMPOTENT, 0},

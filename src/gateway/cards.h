@@ -20,6 +20,7 @@ enum card_behaviour {
     CARD_ERROR,        /* ERROR, code 150 */
     CARD_TIMEOUT,      /* no answer; a later query finds it ACCEPTED (code 100) */
     CARD_3DS,          /* 3-D Secure challenge: approve → ACCEPT, deny → DECLINE */
+    CARD_REFUND_FAILS, /* ACCEPT, code 100; every refund of it is declined */
 };
 
 enum card_brand { BRAND_VISA, BRAND_MASTERCARD, BRAND_AMEX, BRAND_UNKNOWN };
@@ -48,6 +49,10 @@ struct card_errors {
 bool cards_check(const char *name, const char *number, const char *expiry, const char *exp_month,
                  const char *exp_year, const char *cvc, int now_year, int now_month,
                  struct card_check *out, struct card_errors *errs);
+
+/* Are refunds of the card with this masked number (as in card_check.masked)
+ * declined by the sandbox gateway? */
+bool cards_refunds_fail(const char *masked);
 
 /* Luhn check of a digit string. */
 bool cards_luhn(const char *digits);

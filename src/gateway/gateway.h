@@ -44,7 +44,16 @@ struct gw_result {
     usec_t at;            /* the gateway's time of the answer */
 };
 
-enum gw_operation { GW_OP_AUTHORIZE = 1, GW_OP_SALE, GW_OP_CAPTURE, GW_OP_REVERSE, GW_OP_VOID };
+/* GW_OP_REFUND returns part or all of a settled sale or capture; a payment
+ * may have several, never more than was captured in total. */
+enum gw_operation {
+    GW_OP_AUTHORIZE = 1,
+    GW_OP_SALE,
+    GW_OP_CAPTURE,
+    GW_OP_REVERSE,
+    GW_OP_VOID,
+    GW_OP_REFUND
+};
 
 struct gw_payment {
     const char *merchant_id;
@@ -78,7 +87,10 @@ struct gateway_ops {
     void (*result)(const struct gateway *g, const char *merchant_id, const char *ref,
                    struct gw_result *out);
     /* Server-to-server operations on an earlier payment `payment_ref`, made
-     * under the operation's own reference `ref` (idempotent per ref). */
+     * under the operation's own reference `ref` (idempotent per ref):
+     * capture, reverse, void, and refund (payment_ref: the sale or capture
+     * refunded; amount_minor: this refund's). A refund the gateway has taken
+     * but not yet completed says GW_NO_ANSWER and is asked again. */
     void (*operate)(const struct gateway *g, const char *merchant_id, enum gw_operation op,
                     const char *ref, const char *payment_ref, int64_t amount_minor,
                     struct gw_result *out);

@@ -13,8 +13,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "util/crypto.h"
 #include "db/sandbox.h"
+#include "gateway/cards.h"
+#include "util/crypto.h"
 
 const char *gw_decision_name(enum gw_decision d)
 {
@@ -197,8 +198,10 @@ struct operate_ctx {
     bool payment_ok;
 };
 
-/* A capture, reverse or void: accepted when the payment was accepted;
- * recorded under its own ref, so a repeated call gives the same answer. */
+/* A capture, reverse, void or refund: accepted when the payment (for a
+ * refund: the sale or capture) was accepted, except the refunds of the
+ * card whose refunds fail; recorded under its own ref, so a repeated call
+ * gives the same answer. */
 static enum db_status operate_cb(struct db_tx *tx, void *cls)
 {
     struct operate_ctx *c = cls;
@@ -230,7 +233,13 @@ static enum db_status operate_cb(struct db_tx *tx, void *cls)
     char rr[21];
     crypto_random_base62(96, rr, 17);
     snprintf(c->g.request_ref, sizeof c->g.request_ref, "SBX%s", rr);
-    if (c->payment_ok) {
+    if (c->payment_ok && c->g.op == GW_OP_REFUND && cards_refunds_fail(pay.masked_pan)) {
+        c->g.decision = GW_DECLINE;
+        c->g.response_code = 203;
+        snprintf(c->g.error_text, sizeof c->g.error_text, "The card issuer declined the refund");
+        snprintf(c->g.card_type, sizeof c->g.card_type, "%s", pay.card_type);
+        snprintf(c->g.masked_pan, sizeof c->g.masked_pan, "%s", pay.masked_pan);
+    } else if (c->payment_ok) {
         c->g.decision = GW_ACCEPT;
         c->g.response_code = 100;
         snprintf(c->g.auth_ref, sizeof c->g.auth_ref, "%s", pay.auth_ref);

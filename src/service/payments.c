@@ -22,6 +22,7 @@
 #include "service/callbacks.h"
 #include "service/links.h"
 #include "util/crypto.h"
+#include "util/time.h"
 
 /* Delay of the first query of an unanswered payment, µs. */
 #define QUERY_DELAY (2LL * 1000000)
@@ -31,6 +32,13 @@ void svc_new_op_ref(char *out)
     char r[20];
     crypto_random_base62(96, r, 17);
     snprintf(out, DB_REF_LEN, "op_%s", r);
+}
+
+void svc_new_refund_ref(char *out)
+{
+    char r[20];
+    crypto_random_base62(96, r, 17);
+    snprintf(out, DB_REF_LEN, "rf_%s", r);
 }
 
 static bool is_payment(const struct db_payment_op *op)
@@ -308,6 +316,30 @@ static enum db_status record_orphan(struct svc *s, struct db_link *l, struct db_
     return st < 0 ? st : DB_ONE_RESULT;
 }
 
+/* A refund was answered: its history entry and the payment status
+ * callback (the link's payment status stays SUCCESS; the callback's
+ * refunds say what changed). A refund the gateway has not completed stays
+ * pending, and the repair sweep asks again under the same reference. */
+static enum db_status record_refund(struct svc *s, struct db_link *l, struct db_payment_op *op,
+                                    const struct gw_result *res)
+{
+    if (res->decision == GW_NO_ANSWER)
+        return DB_ONE_RESULT;
+    copy_result(op, res, s->now);
+    enum db_status st = DB_CALL(s->tx, payments, finish, op);
+    if (st < 0)
+        return st;
+    const struct currency *cur = currency_find(l->currency);
+    char amount[32];
+    money_format(op->amount_minor, cur ? cur->exponent : 2, amount, sizeof amount);
+    const char *desc =
+        op->decision == GW_ACCEPT
+            ? arena_printf(s->a, "Refund %s of %s %s: ACCEPT", op->ref, amount, l->currency)
+            : arena_printf(s->a, "Refund %s of %s %s: %s (%s)", op->ref, amount, l->currency,
+                           gw_decision_name(op->decision), op->error_text);
+    return payment_changed(s, l, arena_printf(s->a, "%d", op->response_code), desc);
+}
+
 enum db_status svc_payment_record(struct svc *s, const char *merchant_id, const char *ref,
                                   const struct gw_result *res, struct db_link *l,
                                   struct db_payment_op *op)
@@ -327,6 +359,8 @@ enum db_status svc_payment_record(struct svc *s, const char *merchant_id, const 
                       (res->decision == GW_ACCEPT || res->decision == GW_DECLINE);
     if (op->state == 1 && !conversion && !late)
         return DB_ONE_RESULT; /* already recorded */
+    if (op->op == GW_OP_REFUND)
+        return record_refund(s, l, op, res);
     int event = answer_event(op, res->decision, conversion);
     if (res->decision == GW_NO_ANSWER) {
         /* still pending: the payment is UNKNOWN until a query finds it */
@@ -447,6 +481,31 @@ static enum db_status refuse(const char **refused, const char *why)
     return DB_ROLLBACK;
 }
 
+/* The merchant's link `ref` and the merchant. */
+static enum db_status load_link(struct svc *s, const char *merchant_id, const char *ref,
+                                struct db_link *l, struct db_merchant *m)
+{
+    enum db_status st = DB_CALL(s->tx, links, get_by_ref, merchant_id, ref, s->a, l);
+    if (st <= 0)
+        return st;
+    st = DB_CALL(s->tx, merchants, get, l->merchant_id, m);
+    return st < 0 ? st : st == 0 ? DB_HARD_ERROR : DB_ONE_RESULT;
+}
+
+/* An amount asked for, in minor units of `currency` (into *minor): NULL,
+ * or why it cannot be taken (not > 0, or more decimals than the currency). */
+static const char *minor_amount(struct arena *a, const struct money_dec *amount,
+                                const char *currency, int64_t *minor)
+{
+    const struct currency *cur = currency_find(currency);
+    enum money_status ms = money_to_minor(amount, cur ? cur->exponent : 2, minor);
+    if (ms == MONEY_TOO_PRECISE)
+        return arena_printf(a, "amount: has more decimal places than %s allows", currency);
+    if (ms != MONEY_OK || *minor <= 0)
+        return "amount: must be greater than 0";
+    return NULL;
+}
+
 enum db_status svc_payment_op_begin(struct svc *s, const char *merchant_id, const char *ref,
                                     bool capture, const struct money_dec *amount, struct db_link *l,
                                     struct db_merchant *m, struct db_payment_op *op,
@@ -454,12 +513,9 @@ enum db_status svc_payment_op_begin(struct svc *s, const char *merchant_id, cons
 {
     struct arena *a = s->a;
     *refused = NULL;
-    enum db_status st = DB_CALL(s->tx, links, get_by_ref, merchant_id, ref, a, l);
+    enum db_status st = load_link(s, merchant_id, ref, l, m);
     if (st <= 0)
         return st;
-    st = DB_CALL(s->tx, merchants, get, l->merchant_id, m);
-    if (st <= 0)
-        return st < 0 ? st : DB_HARD_ERROR;
     struct followups f = {0};
     st = DB_CALL(s->tx, payments, list, l->merchant_id, l->id, collect_followups, &f);
     if (st < 0)
@@ -488,15 +544,9 @@ enum db_status svc_payment_op_begin(struct svc *s, const char *merchant_id, cons
             return refuse(refused, "The authorization has already been captured");
         int64_t minor = f.payment.amount_minor;
         if (amount) {
-            const struct currency *cur = currency_find(l->currency);
-            enum money_status ms = money_to_minor(amount, cur ? cur->exponent : 2, &minor);
-            if (ms == MONEY_TOO_PRECISE)
-                return refuse(refused, arena_printf(a,
-                                                    "amount: has more decimal places than %s "
-                                                    "allows",
-                                                    l->currency));
-            if (ms != MONEY_OK || minor <= 0)
-                return refuse(refused, "amount: must be greater than 0");
+            const char *why = minor_amount(a, amount, l->currency, &minor);
+            if (why)
+                return refuse(refused, why);
             if (minor > f.payment.amount_minor)
                 return refuse(refused, "amount: must not exceed the authorized amount");
         }
@@ -507,8 +557,8 @@ enum db_status svc_payment_op_begin(struct svc *s, const char *merchant_id, cons
         const struct db_payment_op *money = f.captured ? &f.capture : &f.payment;
         bool moved = f.captured || f.payment.op == GW_OP_SALE;
         if (moved && money->gateway_at + m->settlement_delay_s * 1000000 <= s->now)
-            return refuse(refused, "The payment has been settled and cannot be reversed; a "
-                                   "refund is needed (at the payment gateway)");
+            return refuse(refused, "The payment has been settled and cannot be reversed; "
+                                   "refund it instead");
         op->op = moved ? GW_OP_VOID : GW_OP_REVERSE;
         op->amount_minor = money->amount_minor;
     }
@@ -521,6 +571,114 @@ enum db_status svc_payment_op_begin(struct svc *s, const char *merchant_id, cons
         return refuse(refused, "Another capture, reversal or void of this payment is in "
                                "progress or has been done");
     return DB_ONE_RESULT;
+}
+
+/* ---- the merchant refunds -------------------------------------------------------------- */
+
+struct refund_scan {
+    struct followups f;
+    bool returning;   /* a reversal or void of the payment is pending */
+    int64_t refunded; /* refunds pending or accepted, per the money they return */
+    const char *money_ref, *payment_ref;
+};
+
+static void collect_refunds(void *cls, const struct db_payment_op *o)
+{
+    struct refund_scan *r = cls;
+    if (o->op == GW_OP_REFUND && strcmp(o->parent_ref, r->money_ref) == 0 &&
+        (o->state == 0 || o->decision == GW_ACCEPT))
+        r->refunded += o->amount_minor;
+    if ((o->op == GW_OP_REVERSE || o->op == GW_OP_VOID) && o->state == 0 &&
+        (strcmp(o->parent_ref, r->money_ref) == 0 || strcmp(o->parent_ref, r->payment_ref) == 0))
+        r->returning = true;
+}
+
+enum db_status svc_refund_begin(struct svc *s, const char *merchant_id, const char *ref,
+                                const struct money_dec *amount, const char *refund_ref,
+                                struct db_link *l, struct db_merchant *m, struct db_payment_op *op,
+                                bool *existing, const char **refused)
+{
+    struct arena *a = s->a;
+    *refused = NULL;
+    *existing = false;
+    enum db_status st = load_link(s, merchant_id, ref, l, m);
+    if (st <= 0)
+        return st;
+    if (refund_ref) {
+        st = DB_CALL(s->tx, payments, get, merchant_id, refund_ref, op);
+        if (st < 0)
+            return st;
+        if (st > 0) {
+            if (op->link_id != l->id || op->op != GW_OP_REFUND)
+                return refuse(refused, "This Idempotency-Key was already used for another "
+                                       "payment");
+            *existing = true;
+            return DB_ONE_RESULT;
+        }
+    }
+    struct refund_scan r = {0};
+    st = DB_CALL(s->tx, payments, list, l->merchant_id, l->id, collect_followups, &r.f);
+    if (st < 0)
+        return st;
+    const char *status = payment_status_name(l->payment_status);
+    if (l->payment_status != PAY_SUCCESS || !r.f.have_payment)
+        return refuse(refused, arena_printf(a,
+                                            "Only a successful payment can be refunded; this "
+                                            "payment is %s",
+                                            status));
+    if (r.f.payment.op == GW_OP_AUTHORIZE && !r.f.captured)
+        return refuse(refused, "The authorization has not been captured: nothing has been "
+                               "charged to refund; reverse it instead");
+    const struct db_payment_op *money = r.f.captured ? &r.f.capture : &r.f.payment;
+    r.money_ref = money->ref;
+    r.payment_ref = r.f.payment.ref;
+    st = DB_CALL(s->tx, payments, list, l->merchant_id, l->id, collect_refunds, &r);
+    if (st < 0)
+        return st;
+    if (r.returning)
+        return refuse(refused, "A void of this payment is in progress");
+    usec_t settles = money->gateway_at + m->settlement_delay_s * 1000000;
+    if (settles > s->now) {
+        char when[40];
+        time_format_rfc3339(settles, when, sizeof when);
+        return refuse(refused, arena_printf(a,
+                                            "The payment has not been settled yet (it settles "
+                                            "at %s); reverse it instead, which voids it",
+                                            when));
+    }
+    int64_t left = money->amount_minor - r.refunded;
+    if (left <= 0)
+        return refuse(refused, "The payment has been refunded in full");
+    int64_t minor = left;
+    if (amount) {
+        const char *why = minor_amount(a, amount, l->currency, &minor);
+        if (why)
+            return refuse(refused, why);
+        if (minor > left) {
+            const struct currency *cur = currency_find(l->currency);
+            char text[32];
+            money_format(left, cur ? cur->exponent : 2, text, sizeof text);
+            return refuse(refused, arena_printf(a,
+                                                "amount: must not exceed the amount that can "
+                                                "still be refunded (%s %s)",
+                                                text, l->currency));
+        }
+    }
+    memset(op, 0, sizeof *op);
+    memcpy(op->merchant_id, l->merchant_id, sizeof op->merchant_id);
+    op->link_id = l->id;
+    if (refund_ref)
+        snprintf(op->ref, sizeof op->ref, "%s", refund_ref);
+    else
+        svc_new_refund_ref(op->ref);
+    snprintf(op->parent_ref, sizeof op->parent_ref, "%s", money->ref);
+    op->op = GW_OP_REFUND;
+    op->amount_minor = minor;
+    op->created_at = s->now;
+    st = DB_CALL(s->tx, payments, insert, op);
+    if (st < 0)
+        return st;
+    return st == 0 ? DB_SOFT_ERROR : DB_ONE_RESULT;
 }
 
 /* ---- closing and returning ------------------------------------------------------------ */

@@ -25,6 +25,9 @@
 /* A new operation reference ("op_" + 96 random bits) into out[DB_REF_LEN]. */
 void svc_new_op_ref(char *out);
 
+/* A new refund reference ("rf_" + 96 random bits) into out[DB_REF_LEN]. */
+void svc_new_refund_ref(char *out);
+
 /* The payment status that an operation's outcome gives a payment that was
  * `current` (what the operation's log entry shows). */
 int svc_payment_status_after(const struct db_payment_op *op, int current);
@@ -72,6 +75,21 @@ enum db_status svc_payment_op_begin(struct svc *s, const char *merchant_id, cons
                                     bool capture, const struct money_dec *amount, struct db_link *l,
                                     struct db_merchant *m, struct db_payment_op *op,
                                     const char **refused);
+
+/* The merchant asks to refund link `ref`'s settled sale or capture (amount:
+ * NULL for all that is not refunded yet). Refunds are several per payment,
+ * never more than was captured in total: pending refunds count, and the
+ * check and the insert are one write transaction. refund_ref names the
+ * refund when the request carries an Idempotency-Key (derived from it), so
+ * that a repeat whose claim was lost meanwhile finds the same refund
+ * (*existing, *op is it) instead of making a second; NULL for a new one.
+ * *refused says why not (DB_ROLLBACK); a link that is not the merchant's
+ * gives DB_NO_RESULTS. An unsettled payment is reversed (voided), not
+ * refunded. */
+enum db_status svc_refund_begin(struct svc *s, const char *merchant_id, const char *ref,
+                                const struct money_dec *amount, const char *refund_ref,
+                                struct db_link *l, struct db_merchant *m, struct db_payment_op *op,
+                                bool *existing, const char **refused);
 
 /* Close a payment operation whose checkout the customer never completed,
  * after the gateway has closed it too (gateway_ops.cancel): no money moved.

@@ -44,12 +44,62 @@ json_object *svc_amount_json(int64_t minor, const char *currency)
 struct ops_ctx {
     const struct db_link *l;
     json_object *list;
+    json_object *refunds;
+    int64_t refunded;
 };
 
 static void add_payment_entry(void *cls, const struct db_payment_op *op)
 {
     struct ops_ctx *c = cls;
-    json_object_array_add(c->list, svc_op_view(op, c->l));
+    if (op->op == GW_OP_REFUND) {
+        if (c->refunds)
+            json_object_array_add(c->refunds, svc_refund_view(op, c->l));
+        if (op->state == 1 && op->decision == GW_ACCEPT)
+            c->refunded += op->amount_minor;
+        return;
+    }
+    if (c->list)
+        json_object_array_add(c->list, svc_op_view(op, c->l));
+}
+
+/* What the gateway answered to an operation (UNKNOWN while pending). */
+static void add_gateway_answer(json_object *o, const struct db_payment_op *op)
+{
+    json_object_object_add(
+        o, "paymentGatewayDecision",
+        json_object_new_string(op->state ? gw_decision_name(op->decision) : "UNKNOWN"));
+    json_add_string(o, "paymentGatewayReqReferenceNumber", op->request_ref, true);
+    if (op->gateway_at)
+        json_object_object_add(o, "paymentGatewayResponseTimestamp", json_time(op->gateway_at));
+    if (op->response_code)
+        json_object_object_add(o, "paymentGatewayResponseCode",
+                               json_object_new_int(op->response_code));
+    json_add_string(o, "paymentGatewayErrorDecision", op->error_text, true);
+}
+
+enum db_status svc_refunded(struct svc *s, const struct db_link *l, int64_t *out)
+{
+    struct ops_ctx ops = {.l = l};
+    enum db_status st =
+        DB_CALL(s->tx, payments, list, l->merchant_id, l->id, add_payment_entry, &ops);
+    *out = ops.refunded;
+    return st;
+}
+
+json_object *svc_refund_view(const struct db_payment_op *op, const struct db_link *l)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "refundRef", json_object_new_string(op->ref));
+    json_object_object_add(o, "amount", svc_amount_json(op->amount_minor, l->currency));
+    const char *status = op->state == 0              ? "PENDING"
+                         : op->decision == GW_ACCEPT ? "SUCCEEDED"
+                                                     : "FAILED";
+    json_object_object_add(o, "status", json_object_new_string(status));
+    json_object_object_add(o, "created", json_time(op->created_at));
+    if (op->state)
+        json_object_object_add(o, "updated", json_time(op->updated_at));
+    add_gateway_answer(o, op);
+    return o;
 }
 
 static void add_status_entry(void *cls, const struct db_link_status *s)
@@ -107,11 +157,13 @@ enum db_status svc_link_view(struct svc *s, const struct db_link *l, enum db_env
         json_object_put(history);
         return st;
     }
-    struct ops_ctx ops = {.l = l, .list = json_object_new_array()};
+    struct ops_ctx ops = {
+        .l = l, .list = json_object_new_array(), .refunds = json_object_new_array()};
     st = DB_CALL(tx, payments, list, l->merchant_id, l->id, add_payment_entry, &ops);
     if (st < 0) {
         json_object_put(history);
         json_object_put(ops.list);
+        json_object_put(ops.refunds);
         return st;
     }
     json_object *integrator = NULL;
@@ -121,6 +173,7 @@ enum db_status svc_link_view(struct svc *s, const struct db_link *l, enum db_env
         if (st < 0) {
             json_object_put(history);
             json_object_put(ops.list);
+            json_object_put(ops.refunds);
             return st;
         }
         if (st > 0) {
@@ -164,6 +217,9 @@ enum db_status svc_link_view(struct svc *s, const struct db_link *l, enum db_env
     json_add_string(o, "reconciliationId", l->reconciliation_id, false);
     json_add_string(o, "merchantDescriptor", l->merchant_descriptor, false);
     json_object_object_add(o, "orderLineItems", line_items_json(l->line_items, l->currency));
+    /* chatpay's extension: refunds of the payment */
+    json_object_object_add(o, "refunds", ops.refunds);
+    json_object_object_add(o, "refundedAmount", svc_amount_json(ops.refunded, l->currency));
     *out = o;
     return DB_ONE_RESULT;
 }
@@ -177,16 +233,7 @@ json_object *svc_op_view(const struct db_payment_op *op, const struct db_link *l
         o, "transactionType",
         json_object_new_string(op->op >= 1 && op->op <= 5 ? op_names[op->op] : "Sale"));
     json_object_object_add(o, "totalAmount", svc_amount_json(op->amount_minor, l->currency));
-    json_object_object_add(
-        o, "paymentGatewayDecision",
-        json_object_new_string(op->state ? gw_decision_name(op->decision) : "UNKNOWN"));
-    json_add_string(o, "paymentGatewayReqReferenceNumber", op->request_ref, true);
-    if (op->gateway_at)
-        json_object_object_add(o, "paymentGatewayResponseTimestamp", json_time(op->gateway_at));
-    if (op->response_code)
-        json_object_object_add(o, "paymentGatewayResponseCode",
-                               json_object_new_int(op->response_code));
-    json_add_string(o, "paymentGatewayErrorDecision", op->error_text, true);
+    add_gateway_answer(o, op);
     json_add_string(o, "paymentGatewayAuthReconciliationReferenceNumber", op->auth_ref, true);
     json_add_string(o, "cardType", op->card_type, true);
     json_add_string(o, "maskedCardNumber", op->masked_pan, true);

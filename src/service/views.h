@@ -20,7 +20,9 @@
 json_object *svc_amount_json(int64_t minor, const char *currency);
 
 /* TransactionStatusEndpointResponse of link l (reads its history, payment
- * operations and integrator). The caller puts *out. */
+ * operations and integrator), with chatpay's extension fields `refunds`
+ * and `refundedAmount`: refunds are not in paymentStatuses. The caller puts
+ * *out. */
 enum db_status svc_link_view(struct svc *s, const struct db_link *l, enum db_environment env,
                              json_object **out);
 
@@ -33,6 +35,14 @@ enum db_status svc_link_find_view(struct svc *s, const char *merchant_id, const 
 /* PaymentStatusLogResponse (also PaymentGatewayOperationResultResponse) of
  * one operation of link l. */
 json_object *svc_op_view(const struct db_payment_op *op, const struct db_link *l);
+
+/* A refund of link l (the `refunds` extension of the status; also the
+ * refund endpoint's reply): refundRef, amount, status PENDING, SUCCEEDED or
+ * FAILED, and the gateway's answer. */
+json_object *svc_refund_view(const struct db_payment_op *op, const struct db_link *l);
+
+/* The total of link l's accepted refunds, in minor units (refundedAmount). */
+enum db_status svc_refunded(struct svc *s, const struct db_link *l, int64_t *out);
 
 /* DetailedWidgetConfigResponse: the merchant's configuration as GET
  * /api/v2/config answers it, with `api_key` (masked) as its key. NULL

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import threading
 from urllib.parse import urlencode
 
 from cp_helpers import (
@@ -28,7 +29,7 @@ from cp_helpers import (
     start_payment,
     submit_card,
 )
-from openapi_check import parse_rfc3339
+from openapi_check import ApiClient, parse_rfc3339
 
 RECEIVED, CLICKED, PAYMENT_STATUS_RECEIVED = 1, 19, 4
 STATUS_ID = {"SUCCESS": "1", "FAILED": "2", "PENDING": "3", "UNKNOWN": "4", "REVIEW": "5",
@@ -43,8 +44,7 @@ ALREADY_REVERSED = "The payment has already been reversed"
 ALREADY_VOIDED = "The payment has already been voided"
 IN_PROGRESS = ("Another capture, reversal or void of this payment is in progress or has been "
                "done")
-SETTLED = ("The payment has been settled and cannot be reversed; a refund is needed (at the "
-           "payment gateway)")
+SETTLED = "The payment has been settled and cannot be reversed; refund it instead"
 
 
 # ---- helpers ---------------------------------------------------------------------------
@@ -207,3 +207,31 @@ def assert_op_result(body, txn, amount, status, card=CARD_VISA, auth_ref=None):
     assert body["cardType"] == card.brand, body
     assert_masked(card, body["maskedCardNumber"])
     assert "paymentGatewayErrorDecision" not in body, body
+
+
+def race(server, calls):
+    """Run the calls (each: fn(api) → response) at the same moment, one
+    thread and one checked client each; returns the responses in order."""
+    barrier = threading.Barrier(len(calls))
+    out: list = [None] * len(calls)
+
+    def run(i, fn):
+        client = ApiClient(server.base_url)
+        try:
+            barrier.wait(timeout=10)
+            out[i] = fn(client)
+        except BaseException as e:  # reported below
+            out[i] = e
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=run, args=(i, fn), daemon=True) for i, fn in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=20)
+    assert not any(t.is_alive() for t in threads), "a request hung"
+    for o in out:
+        if isinstance(o, BaseException):
+            raise o
+    return out

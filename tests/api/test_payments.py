@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime
 import re
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -60,7 +59,7 @@ from cp_helpers import (
     start_payment,
     submit_card,
 )
-from openapi_check import ApiClient, parse_rfc3339
+from openapi_check import parse_rfc3339
 
 from payment_flow import (  # noqa: E402
     ALREADY_CAPTURED,
@@ -92,6 +91,7 @@ from payment_flow import (  # noqa: E402
     pay_forms,
     pay_ok,
     psr_entries,
+    race,
     reverse,
     status_of,
 )
@@ -731,34 +731,6 @@ def test_reverse_refused(api, server, http, key):
 
 
 # ---- concurrency ------------------------------------------------------------------------
-
-
-def race(server, calls):
-    """Run the calls (each: fn(api) → response) at the same moment, one
-    thread and one checked client each; returns the responses in order."""
-    barrier = threading.Barrier(len(calls))
-    out: list = [None] * len(calls)
-
-    def run(i, fn):
-        client = ApiClient(server.base_url)
-        try:
-            barrier.wait(timeout=10)
-            out[i] = fn(client)
-        except BaseException as e:  # reported below
-            out[i] = e
-        finally:
-            client.close()
-
-    threads = [threading.Thread(target=run, args=(i, fn), daemon=True) for i, fn in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=20)
-    assert not any(t.is_alive() for t in threads), "a request hung"
-    for o in out:
-        if isinstance(o, BaseException):
-            raise o
-    return out
 
 
 def test_concurrent_captures_one_wins(api, server, http, key):

@@ -185,6 +185,7 @@ static const struct {
     {"4000000000000119", CARD_ERROR, BRAND_VISA, "400000******0119", "123"},
     {"4000000000000259", CARD_TIMEOUT, BRAND_VISA, "400000******0259", "123"},
     {"4000002760003184", CARD_3DS, BRAND_VISA, "400000******3184", "123"},
+    {"4000000000005126", CARD_REFUND_FAILS, BRAND_VISA, "400000******5126", "123"},
 };
 #define NCARDS (sizeof cards / sizeof cards[0])
 
@@ -905,9 +906,22 @@ static void test_wipe(void **state)
     cards_wipe(buf, 0);
 }
 
+/* Only the refund-failing card's refunds fail, by its masked number. */
+static void test_refunds_fail(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < NCARDS; i++)
+        assert_int_equal(cards_refunds_fail(cards[i].masked),
+                         cards[i].behaviour == CARD_REFUND_FAILS);
+    assert_false(cards_refunds_fail(NULL));
+    assert_false(cards_refunds_fail(""));
+    assert_false(cards_refunds_fail("400000******512"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_refunds_fail),
         cmocka_unit_test(test_listed_cards_pass_luhn),
         cmocka_unit_test(test_every_card),
         cmocka_unit_test(test_spaces_and_dashes),

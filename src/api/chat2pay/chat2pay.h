@@ -62,6 +62,12 @@ enum db_status c2p_idem_begin(struct db_tx *tx, struct req *r, usec_t now,
  * 409). false when the key did not stop the request. */
 bool c2p_idem_answer(struct req *r, const struct c2p_idem_claim *c);
 
+/* A reference for what the request's Idempotency-Key creates: prefix +
+ * 26 hex digits of a hash of the merchant and the key (the same key gives
+ * the same reference, also after its claim was taken over), into
+ * out[DB_REF_LEN]. false when the request has no key. */
+bool c2p_idem_ref(struct req *r, const char *prefix, char *out);
+
 /* Inside the transaction that makes the reply final: store it with the key
  * (a no-op without a key). */
 enum db_status c2p_idem_store(struct db_tx *tx, struct req *r, int status, const char *body);
@@ -87,6 +93,7 @@ void api_chat2pay_status(struct req *r);
 void api_cancel(struct req *r);
 void api_capture(struct req *r);
 void api_reverse(struct req *r);
+void api_refund(struct req *r);
 void api_order_receipt(struct req *r);
 void api_callbacks_list(struct req *r);
 void api_callback_replay(struct req *r);

@@ -20,10 +20,12 @@
 #include "api/api.h"
 #include "api/chat2pay/chat2pay.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "app.h"
 #include "db/idempotency.h"
+#include "db/links.h"
 #include "util/crypto.h"
 #include "util/log.h"
 
@@ -168,6 +170,20 @@ bool c2p_idem_answer(struct req *r, const struct c2p_idem_claim *c)
         return true;
     }
     return false;
+}
+
+bool c2p_idem_ref(struct req *r, const char *prefix, char *out)
+{
+    struct idem *k = idem_of(r);
+    if (!k)
+        return false;
+    const char *text = arena_printf(r->arena, "%s\n%s", r->auth.merchant_id, k->key);
+    uint8_t h[32];
+    crypto_sha256(text, strlen(text), h);
+    char hex[65];
+    crypto_hex(h, 32, hex);
+    snprintf(out, DB_REF_LEN, "%s%.26s", prefix, hex);
+    return true;
 }
 
 struct end_ctx {

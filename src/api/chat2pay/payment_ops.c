@@ -1,18 +1,25 @@
 /*
  * payment_ops.c — POST /api/v2/payment/{paymentLinkRef}/capture[?amount=]
  * and POST /api/v2/payment/{paymentLinkRef}/reverse
- * (PaymentGatewayOperationResultResponse).
+ * (PaymentGatewayOperationResultResponse), and chatpay's extension
+ * POST /api/v2/payment/{paymentLinkRef}/refund[?amount=] (RefundResponse).
  *
  * Capture: a successful, uncaptured authorization; amount > 0, at most the
  * authorized amount, exact to the currency (default: all of it); once.
  * Reverse: an uncaptured authorization is reversed (REVERSED); an unsettled
- * sale or capture is voided (VOIDED); a settled one needs a refund at the
- * gateway (400).
+ * sale or capture is voided (VOIDED); a settled one needs a refund (400).
+ * Refund: a settled sale or capture, partly or wholly, several times, never
+ * more than was captured in total (default: all that is left); 200 with
+ * the refund SUCCEEDED or FAILED, 202 while the gateway has not completed
+ * it (it is asked again; the payment status callback tells the outcome).
  *
  * Step 1 (a write transaction) checks the rules and stores the operation as
  * pending (service/payments.c); a unique index admits one pending-or-
  * successful capture or reverse, and one void, per payment, so of two
- * concurrent requests exactly one proceeds.
+ * concurrent requests exactly one proceeds; refunds are checked against
+ * the refunds already pending or done in the same write transaction. A
+ * refund with an Idempotency-Key is named after the key, so that repeating
+ * it never makes a second one.
  * Step 2 calls the gateway with no transaction open. Step 3 records the
  * answer. A crash between 2 and 3 is repaired by the worker that asks the
  * gateway about pending operations.
@@ -31,7 +38,11 @@
 struct op_ctx {
     unsigned queued; /* pools of the jobs queued by the answer */
     struct req *r;
-    bool capture; /* else reverse */
+    bool capture; /* else reverse (or refund) */
+    bool refund;
+    bool existing; /* the refund named by the Idempotency-Key exists already */
+    char refund_ref[DB_REF_LEN];
+    int status; /* of the reply */
     const char *ref;
     bool has_amount;
     struct money_dec amount;
@@ -56,6 +67,12 @@ static enum db_status begin_cb(struct db_tx *tx, void *cls)
     if (st <= 0)
         return st;
     struct svc s = {.tx = tx, .a = c->r->arena, .now = c->now, .cfg = c->r->app->cfg};
+    if (c->refund) {
+        st = svc_refund_begin(&s, c->r->auth.merchant_id, c->ref, c->has_amount ? &c->amount : NULL,
+                              c->refund_ref[0] ? c->refund_ref : NULL, &c->link, &c->merchant,
+                              &c->op, &c->existing, &c->refused);
+        return st == 0 ? DB_ROLLBACK : st;
+    }
     st = svc_payment_op_begin(&s, c->r->auth.merchant_id, c->ref, c->capture,
                               c->has_amount ? &c->amount : NULL, &c->link, &c->merchant, &c->op,
                               &c->refused);
@@ -69,24 +86,45 @@ static enum db_status finish_cb(struct db_tx *tx, void *cls)
     enum db_status st =
         svc_payment_record(&s, c->link.merchant_id, c->op.ref, &c->res, &c->link, &c->op);
     c->queued = s.queued;
-    if (st < 0 || c->op.state == 0)
+    if (st < 0 || (c->op.state == 0 && !c->refund))
         return st;
+    json_object *o;
+    c->status = 200;
+    if (c->refund) {
+        /* a refund not completed yet: 202, and the same reply to a repeat */
+        int64_t refunded;
+        enum db_status rs = svc_refunded(&s, &c->link, &refunded);
+        if (rs < 0)
+            return rs;
+        o = svc_refund_view(&c->op, &c->link);
+        json_object_object_add(o, "paymentLinkRef", json_object_new_string(c->link.ref));
+        json_object_object_add(o, "refundedAmount", svc_amount_json(refunded, c->link.currency));
+        if (c->op.state == 0)
+            c->status = 202;
+    } else {
+        o = svc_op_view(&c->op, &c->link);
+    }
     /* the answer, stored with the Idempotency-Key in this same transaction */
-    json_object *o = svc_op_view(&c->op, &c->link);
     c->reply = json_text(c->r->arena, o, &c->reply_len);
     json_object_put(o);
-    enum db_status is = c2p_idem_store(tx, c->r, 200, c->reply);
+    enum db_status is = c2p_idem_store(tx, c->r, c->status, c->reply);
     return is < 0 ? is : st;
 }
 
-static void run(struct req *r, bool capture)
+enum op_kind { OP_CAPTURE, OP_REVERSE, OP_REFUND };
+
+static void run(struct req *r, enum op_kind kind)
 {
-    struct op_ctx *c = arena_alloc(r->arena, sizeof *c);
+    static const char *const names[] = {"capture", "reverse", "refund"};
+    struct op_ctx *c = arena_calloc(r->arena, 1, sizeof *c);
     c->r = r;
-    c->capture = capture;
+    c->capture = kind == OP_CAPTURE;
+    c->refund = kind == OP_REFUND;
     c->ref = req_param(r, "paymentLinkRef");
     c->now = time_now();
-    const char *amount = capture ? req_query(r, "amount") : NULL;
+    if (c->refund)
+        c2p_idem_ref(r, "rf_", c->refund_ref);
+    const char *amount = kind != OP_REVERSE ? req_query(r, "amount") : NULL;
     if (amount) {
         struct field_errors errs = {0};
         enum money_status ms = money_dec_parse(amount, strlen(amount), &c->amount);
@@ -98,12 +136,15 @@ static void run(struct req *r, bool capture)
         }
         c->has_amount = true;
     }
-    enum db_status st = db_run(r->app->db, DB_WRITE, capture ? "capture" : "reverse", begin_cb, c);
+    enum db_status st = db_run(r->app->db, DB_WRITE, names[kind], begin_cb, c);
     if (c2p_reply_link_op(r, st, &c->idem, c->refused))
         return;
-    /* the gateway, with no transaction open; then its answer */
+    /* the gateway, with no transaction open; then its answer (a refund that
+     * exists already is asked again under its reference while pending) */
     const struct gateway *gw = gateway_for_merchant(r->app->gateways, &c->merchant);
-    if (gw)
+    if (c->op.state != 0)
+        c->res.decision = (enum gw_decision)c->op.decision;
+    else if (gw)
         gateway_operate(gw, c->link.merchant_id, (enum gw_operation)c->op.op, c->op.ref,
                         c->op.parent_ref, c->op.amount_minor, &c->res);
     else
@@ -115,20 +156,25 @@ static void run(struct req *r, bool capture)
         return;
     }
     app_wake_workers(r->app, c->queued);
-    if (c->op.state == 0) {
+    if (c->op.state == 0 && !c->refund) {
         reply_error(r, ERR_UNAVAILABLE,
                     "The gateway did not answer; the operation will be confirmed shortly");
         return;
     }
-    reply_text(r, 200, "application/json", c->reply, c->reply_len);
+    reply_text(r, c->status, "application/json", c->reply, c->reply_len);
 }
 
 void api_capture(struct req *r)
 {
-    run(r, true);
+    run(r, OP_CAPTURE);
 }
 
 void api_reverse(struct req *r)
 {
-    run(r, false);
+    run(r, OP_REVERSE);
+}
+
+void api_refund(struct req *r)
+{
+    run(r, OP_REFUND);
 }

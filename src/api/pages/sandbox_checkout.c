@@ -235,10 +235,14 @@ static void render_form(struct req *r, const struct web_locale *loc, const struc
     static const struct {
         const char *number, *key;
     } cards[] = {
-        {"4111 1111 1111 1111", "gw.card.accept"},       {"4000 0000 0000 0002", "gw.card.decline"},
-        {"4000 0000 0000 9995", "gw.card.insufficient"}, {"4000 0000 0000 0101", "gw.card.review"},
-        {"4000 0000 0000 0119", "gw.card.error"},        {"4000 0000 0000 0259", "gw.card.timeout"},
+        {"4111 1111 1111 1111", "gw.card.accept"},
+        {"4000 0000 0000 0002", "gw.card.decline"},
+        {"4000 0000 0000 9995", "gw.card.insufficient"},
+        {"4000 0000 0000 0101", "gw.card.review"},
+        {"4000 0000 0000 0119", "gw.card.error"},
+        {"4000 0000 0000 0259", "gw.card.timeout"},
         {"4000 0027 6000 3184", "gw.card.3ds"},
+        {"4000 0000 0000 5126", "gw.card.refund_fails"},
     };
     web_buf_printf(&b, "<details><summary>%s</summary><ul>",
                    web_escape(a, web_text(loc, "gw.test_cards")));
@@ -332,6 +336,7 @@ static void checkout_submit(struct req *r, const char *body, size_t len)
     snprintf(g->expiry, sizeof g->expiry, "%s", card.expiry);
     switch (card.behaviour) {
     case CARD_ACCEPT:
+    case CARD_REFUND_FAILS:
         decide(g, GW_ACCEPT, 100, NULL);
         break;
     case CARD_DECLINE:

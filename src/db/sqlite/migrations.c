@@ -323,6 +323,45 @@ const struct sqlite_migration sqlite_migrations[] = {
      /* delivery receipt jobs now name a provider_messages row: the sandbox
       * receipts still queued from before cannot be asked for any more */
      "UPDATE jobs SET done_at = 1 WHERE kind IN (2, 9) AND done_at = 0;"},
+    {9, "payments: refunds (operation 6), several per sale or capture",
+     /* SQLite cannot change a CHECK: the table is rebuilt with the same
+      * columns, rows and indexes */
+     "CREATE TABLE payment_ops_new ("
+     "  id INTEGER PRIMARY KEY,"
+     "  merchant_id TEXT NOT NULL,"
+     "  link_id INTEGER NOT NULL REFERENCES links(id) ON DELETE CASCADE,"
+     "  ref TEXT NOT NULL UNIQUE,"
+     "  op INTEGER NOT NULL CHECK (op BETWEEN 1 AND 6),"
+     "  parent_ref TEXT,"
+     "  amount_minor INTEGER NOT NULL CHECK (amount_minor > 0),"
+     "  state INTEGER NOT NULL DEFAULT 0,"
+     "  decision INTEGER NOT NULL DEFAULT 0,"
+     "  response_code INTEGER NOT NULL DEFAULT 0,"
+     "  request_ref TEXT,"
+     "  auth_ref TEXT,"
+     "  card_type TEXT,"
+     "  masked_pan TEXT,"
+     "  expiry TEXT,"
+     "  error_text TEXT,"
+     "  gateway_at INTEGER NOT NULL DEFAULT 0,"
+     "  created_at INTEGER NOT NULL,"
+     "  updated_at INTEGER NOT NULL,"
+     "  flags INTEGER NOT NULL DEFAULT 0,"
+     "  note TEXT,"
+     "  CHECK (op <> 6 OR parent_ref IS NOT NULL)"
+     ") STRICT;"
+     "INSERT INTO payment_ops_new SELECT id, merchant_id, link_id, ref, op, parent_ref,"
+     "  amount_minor, state, decision, response_code, request_ref, auth_ref, card_type,"
+     "  masked_pan, expiry, error_text, gateway_at, created_at, updated_at, flags, note"
+     "  FROM payment_ops;"
+     "DROP TABLE payment_ops;"
+     "ALTER TABLE payment_ops_new RENAME TO payment_ops;"
+     "CREATE INDEX payment_ops_link ON payment_ops(link_id, id);"
+     "CREATE INDEX payment_ops_pending ON payment_ops(state, created_at) WHERE state = 0;"
+     "CREATE UNIQUE INDEX payment_ops_one_followup ON payment_ops(parent_ref)"
+     "  WHERE op IN (3, 4) AND (state = 0 OR decision = 1);"
+     "CREATE UNIQUE INDEX payment_ops_one_void ON payment_ops(parent_ref)"
+     "  WHERE op = 5 AND (state = 0 OR decision = 1);"},
 };
 
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];
