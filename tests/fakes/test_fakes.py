@@ -15,18 +15,15 @@ import http.client
 import json
 import re
 import socket
-import subprocess
-import sys
-import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from callback_receiver import CallbackReceiver
 from clickatell_fake import ClickatellFake
+from fake_http import TinyServer, call, free_port_url, jcall, standalone
 from twilio_fake import TwilioFake
 from whatsapp_cloud_fake import WhatsAppCloudFake
 
@@ -35,72 +32,6 @@ HERE = Path(__file__).resolve().parent
 
 # ---------------------------------------------------------------------------
 # helpers
-
-
-def call(method, url, body=b"", headers=None, timeout=5.0):
-    """(status, headers, body bytes); raises on network errors/timeouts."""
-    u = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
-    try:
-        target = u.path + (f"?{u.query}" if u.query else "")
-        conn.request(method, target, body=body or None, headers=headers or {})
-        r = conn.getresponse()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
-    finally:
-        conn.close()
-
-
-def jcall(method, url, obj=None, headers=None, timeout=5.0, raw=None):
-    h = {"Content-Type": "application/json", **(headers or {})}
-    body = raw if raw is not None else (json.dumps(obj).encode() if obj is not None else b"")
-    st, hd, b = call(method, url, body, h, timeout)
-    return st, hd, b
-
-
-class TinyServer:
-    """A loopback server whose answer is computed by fn(handler, body) ->
-    (status, headers, body); records (method, path, headers, body)."""
-
-    def __init__(self, fn):
-        self.got = []
-        srv = self
-
-        class H(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def _any(self):
-                n = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(n) if n else b""
-                srv.got.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-                st, hd, out = fn(self, body)
-                self.send_response(st)
-                for k, v in hd.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-            do_GET = do_POST = _any
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def free_port_url(path="/x"):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return f"http://127.0.0.1:{port}{path}"
 
 
 @pytest.fixture(scope="module")
@@ -1018,15 +949,7 @@ def test_event_log_and_requests(ck):
      ("GET", f"/2010-04-01/Accounts/{AC}/Messages.json", {"Authorization": basic(AC, "t")}, 200)),
 ])
 def test_standalone(script, args, probe):
-    p = subprocess.Popen([sys.executable, str(HERE / script), "--port", "0", *args],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = []
-        t = threading.Thread(target=lambda: line.append(p.stdout.readline()), daemon=True)
-        t.start()
-        t.join(10)
-        assert line and line[0].startswith("listening on http://127.0.0.1:"), (line, p.poll())
-        base = line[0].split()[-1]
+    with standalone(HERE / script, *args) as base:
         method, path, headers, want = probe
         st, _, _ = call(method, base + path, b"{}" if method == "POST" else b"", headers)
         assert st == want
@@ -1036,10 +959,3 @@ def test_standalone(script, args, probe):
         assert st == 200
         st, _, b = call("GET", base + "/_fake/requests")
         assert st == 200 and json.loads(b)[0]["path"] == path
-    finally:
-        p.terminate()
-        try:
-            p.wait(5)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait(5)
