@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/provider.h"
 #include "db/db.h"
 #include "http/http.h"
 
@@ -26,6 +27,12 @@ extern const struct http_family *const api_fallback_family;
 
 /* Answer a failed db_run: 503 for transient trouble, 500 for faults. */
 void api_reply_db_error(struct req *r, enum db_status st);
+
+/* The request as a provider's inbound call (a webhook, a gateway's form
+ * POST) for its kind to check: public URL, `rest` (the path after the
+ * provider's token, or what the caller names it), headers, query, raw body.
+ * Valid for the request's life. */
+struct provider_inbound api_inbound_request(struct req *r, const char *rest);
 
 /* The masked form of the caller's key: prefix, stars, last four. */
 const char *api_masked_key(struct req *r);

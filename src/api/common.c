@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app.h"
+#include "config.h"
+
 void api_reply_db_error(struct req *r, enum db_status st)
 {
     if (st == DB_SOFT_ERROR)
@@ -33,4 +36,34 @@ void api_query_limit(struct req *r, int max, int *out, struct field_errors *errs
         field_errors_add(errs, r->arena, "limit", "must be a whole number from 1 to %d", max);
     else
         *out = (int)v;
+}
+
+static const char *header_of(const void *cls, const char *name)
+{
+    return req_header(cls, name);
+}
+
+static const char *query_of(const void *cls, const char *name)
+{
+    return req_query(cls, name);
+}
+
+struct provider_inbound api_inbound_request(struct req *r, const char *rest)
+{
+    size_t len = 0;
+    const char *body = req_body(r, &len);
+    const char *query = req_query_string(r);
+    return (struct provider_inbound){
+        .method = r->method,
+        .url = arena_printf(r->arena, "%s%s%s%s", r->app->cfg->public_url, r->path,
+                            query ? "?" : "", query ? query : ""),
+        .rest = rest,
+        .content_type = req_header(r, "Content-Type") ? req_header(r, "Content-Type") : "",
+        .body = body ? body : "",
+        .body_len = len,
+        .header = header_of,
+        .header_cls = r,
+        .query = query_of,
+        .query_cls = r,
+    };
 }

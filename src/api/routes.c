@@ -37,6 +37,7 @@ const struct route api_routes[] = {
     {"GET", "/p/{token}", api_link_page, &pages_family, 0, 0},
     {"POST", "/p/{token}/pay", api_pay, &pages_family, 0, 4096},
     {"GET", "/p/{token}/return", api_pay_return, &pages_family, 0, 0},
+    {"POST", "/p/{token}/return", api_pay_return, &pages_family, 0, 16384},
 
     /* the sandbox gateway's hosted pages (a stand-in for a real gateway) */
     {"GET", "/sandbox-gateway/checkout/{ref}", api_sandbox_checkout, &pages_family, 0, 0},

@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/provider.h"
 #include "db/db.h"
 #include "util/arena.h"
 #include "util/time.h"
@@ -107,22 +108,6 @@ struct channel_receipt {
 
 /* ---- what providers post back ---------------------------------------------------------- */
 
-/* An inbound request to /hooks/{providerId}/{token}/{rest}. */
-struct channel_inbound {
-    const char *method;       /* "GET" or "POST" */
-    const char *url;          /* the public URL the provider called: public_url + path + query */
-    const char *rest;         /* the path after the token ("status", "reply", ...; "" none) */
-    const char *content_type; /* "" when none */
-    const char *body;         /* the raw bytes (signatures are over these) */
-    size_t body_len;
-    /* a request header, NULL when absent */
-    const char *(*header)(const void *cls, const char *name);
-    const void *header_cls;
-    /* a query parameter, NULL when absent */
-    const char *(*query)(const void *cls, const char *name);
-    const void *query_cls;
-};
-
 enum channel_event_kind {
     CHANNEL_EV_STATUS = 1, /* a message's state changed */
     CHANNEL_EV_REPLY,      /* the customer wrote (STOP, START, ...) */
@@ -158,31 +143,14 @@ struct channel_inbound_reply {
 
 /* ---- the kinds of providers ------------------------------------------------------------ */
 
-/* A setting of a kind of provider (`chatpay provider add --set NAME=VALUE`). */
-struct channel_setting {
-    const char *name;
-    bool required;
-    bool secret; /* stored sealed, never printed again */
-    const char *help;
-};
-
-/* What an instance is made from. */
-struct channel_config {
-    const char *provider_id, *merchant_id;
-    json_object *settings;   /* every setting as a string, secrets opened */
-    struct net *net;         /* outbound HTTP */
-    const char *inbound_url; /* <public_url>/hooks/<providerId>/<token> */
-    bool test_mode;          /* a sandbox merchant's provider: its test mode */
-};
-
 struct channel;
 
 struct channel_ops {
     const char *kind;  /* "sandbox", "clickatell", ... */
     unsigned channels; /* 1 << CHANNEL_SMS | 1 << CHANNEL_WHATSAPP it carries */
-    const struct channel_setting *settings; /* ends with {NULL} */
+    const struct provider_setting *settings; /* ends with {NULL} */
     /* parse and check cfg into the kind's state; NULL with a message in err */
-    void *(*create)(const struct channel_config *cfg, char *err, size_t errlen);
+    void *(*create)(const struct provider_config *cfg, char *err, size_t errlen);
     void (*destroy)(void *state);
     void (*send)(const struct channel *ch, const struct channel_message *m,
                  struct channel_result *out);
@@ -199,7 +167,7 @@ struct channel_ops {
     /* check and read an inbound request; events and texts in the arena;
      * NULL when the kind receives nothing */
     enum channel_inbound_verdict (*inbound)(const struct channel *ch,
-                                            const struct channel_inbound *rq, struct arena *a,
+                                            const struct provider_inbound *rq, struct arena *a,
                                             struct channel_event **events, size_t *n,
                                             struct channel_inbound_reply *reply);
 };
@@ -232,10 +200,5 @@ extern const struct channel_ops channel_twilio_ops;
 
 /* The kind named `kind`, NULL when there is none. */
 const struct channel_ops *channel_kind(const char *kind);
-
-/* ---- helpers for the kinds ------------------------------------------------------------ */
-
-/* A setting's value from cfg, NULL when not set (or empty). */
-const char *channel_setting(const struct channel_config *cfg, const char *name);
 
 #endif

@@ -61,7 +61,7 @@ struct clickatell {
     bool allow_private; /* base_url is not the public host: a local fake */
 };
 
-static const struct channel_setting clickatell_settings[] = {
+static const struct provider_setting clickatell_settings[] = {
     {"api_key", true, true,
      "the integration's API key (Clickatell portal), sent as it is in Authorization"},
     {"base_url", false, false, "the One API address (default " CLICKATELL_DEFAULT_URL ")"},
@@ -732,7 +732,7 @@ static void clickatell_query(const struct channel *ch, const char *merchant_id,
  * a GET (some portals probe the URL) is answered 200 "ok". The token in
  * the URL was checked by the caller; One API signs nothing ❓. */
 static enum channel_inbound_verdict
-clickatell_inbound(const struct channel *ch, const struct channel_inbound *rq, struct arena *a,
+clickatell_inbound(const struct channel *ch, const struct provider_inbound *rq, struct arena *a,
                    struct channel_event **events, size_t *n, struct channel_inbound_reply *reply)
 {
     *events = NULL;
@@ -779,10 +779,10 @@ static bool key_ok(const char *key)
 
 /* A sender number setting (digits; a leading '+' is dropped) into out[16];
  * false with a message when it is not one. */
-static bool from_setting(const struct channel_config *cfg, const char *name, char out[16],
+static bool from_setting(const struct provider_config *cfg, const char *name, char out[16],
                          char *err, size_t errlen)
 {
-    const char *v = channel_setting(cfg, name);
+    const char *v = provider_setting(cfg, name);
     out[0] = '\0';
     if (!v)
         return true;
@@ -797,9 +797,9 @@ static bool from_setting(const struct channel_config *cfg, const char *name, cha
 }
 
 /* Check the settings and keep them (the key copied). */
-static void *clickatell_create(const struct channel_config *cfg, char *err, size_t errlen)
+static void *clickatell_create(const struct provider_config *cfg, char *err, size_t errlen)
 {
-    const char *key = channel_setting(cfg, "api_key");
+    const char *key = provider_setting(cfg, "api_key");
     if (!key) {
         snprintf(err, errlen, "api_key is required (the integration's API key)");
         return NULL;
@@ -809,7 +809,7 @@ static void *clickatell_create(const struct channel_config *cfg, char *err, size
                  CLICKATELL_KEY_MAX);
         return NULL;
     }
-    const char *base = channel_setting(cfg, "base_url");
+    const char *base = provider_setting(cfg, "base_url");
     if (!base)
         base = CLICKATELL_DEFAULT_URL;
     struct clickatell tmp = {.perform = net_perform};

@@ -69,16 +69,6 @@ const struct channel_ops *channel_kind(const char *kind)
     return NULL;
 }
 
-const char *channel_setting(const struct channel_config *cfg, const char *name)
-{
-    json_object *v;
-    if (!cfg->settings || !json_object_object_get_ex(cfg->settings, name, &v) ||
-        !json_object_is_type(v, json_type_string))
-        return NULL;
-    const char *s = json_object_get_string(v);
-    return s && *s ? s : NULL;
-}
-
 void channel_inbound_url(const struct config *cfg, const char *provider_id, const char *token,
                          char *out, size_t cap)
 {
@@ -172,40 +162,6 @@ static enum db_status load_cb(struct db_tx *tx, void *cls)
     return DB_ONE_RESULT;
 }
 
-/* Settings and opened secrets in one JSON object; NULL with *why. */
-static json_object *open_settings(struct channel_registry *reg, const struct db_provider *p,
-                                  struct arena *a, const char **why)
-{
-    json_object *all = json_tokener_parse(p->settings ? p->settings : "{}");
-    if (!all || !json_object_is_type(all, json_type_object)) {
-        json_object_put(all);
-        *why = "its stored settings are not readable";
-        return NULL;
-    }
-    json_object *secret = NULL;
-    if (p->secrets && strcmp(p->secrets, "") != 0) {
-        if (!reg->has_key) {
-            json_object_put(all);
-            *why = "the server has no secrets_key to open its credentials";
-            return NULL;
-        }
-        size_t n;
-        const char *text = secretbox_open(reg->key, p->id, p->secrets, a, &n);
-        secret = text ? json_tokener_parse(text) : NULL;
-        if (text)
-            memset((char *)text, 0, n);
-        if (!secret || !json_object_is_type(secret, json_type_object)) {
-            json_object_put(all);
-            json_object_put(secret);
-            *why = "its credentials do not open with this server's secrets_key";
-            return NULL;
-        }
-        json_object_object_foreach(secret, k, v) json_object_object_add(all, k, json_object_get(v));
-        json_object_put(secret);
-    }
-    return all;
-}
-
 static struct generation *build(struct channel_registry *reg, uint64_t epoch)
 {
     struct generation *g = calloc(1, sizeof *g);
@@ -226,6 +182,8 @@ static struct generation *build(struct channel_registry *reg, uint64_t epoch)
     }
     for (size_t i = 0; i < r.n; i++) {
         const struct db_provider *p = &r.items[i];
+        if (!channel_kind(p->kind))
+            continue; /* a payment gateway (gateway/registry.c) */
         struct instance *in = &g->items[g->n++];
         in->gen = g;
         snprintf(in->id, sizeof in->id, "%s", p->id);
@@ -235,12 +193,13 @@ static struct generation *build(struct channel_registry *reg, uint64_t epoch)
                                   .merchant_id = in->merchant_id,
                                   .timeout = CHANNEL_TIMEOUT,
                                   .cancel = reg->cancel};
-        if (!in->ch.ops || in->ch.ops == &channel_sandbox_ops) {
+        if (in->ch.ops == &channel_sandbox_ops) {
             in->error = arena_printf(g->a, "unknown kind %s", p->kind);
             continue;
         }
         const char *why = NULL;
-        json_object *settings = open_settings(reg, p, g->a, &why);
+        json_object *settings = secretbox_open_settings(reg->has_key ? reg->key : NULL, p->id,
+                                                        p->settings, p->secrets, g->a, &why);
         if (!settings) {
             log_warn("messaging provider %s of merchant %s cannot be used: %s", p->id,
                      p->merchant_id, why);
@@ -251,12 +210,12 @@ static struct generation *build(struct channel_registry *reg, uint64_t epoch)
                             sizeof in->inbound_url);
         in->ch.inbound_url = in->inbound_url;
         const char *url = in->inbound_url;
-        struct channel_config cfg = {.provider_id = p->id,
-                                     .merchant_id = p->merchant_id,
-                                     .settings = settings,
-                                     .net = reg->net,
-                                     .inbound_url = url,
-                                     .test_mode = r.envs[i] == ENV_SANDBOX};
+        struct provider_config cfg = {.provider_id = p->id,
+                                      .merchant_id = p->merchant_id,
+                                      .settings = settings,
+                                      .net = reg->net,
+                                      .inbound_url = url,
+                                      .test_mode = r.envs[i] == ENV_SANDBOX};
         char err[256] = "";
         in->ch.state = in->ch.ops->create(&cfg, err, sizeof err);
         json_object_put(settings);

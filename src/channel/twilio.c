@@ -80,7 +80,7 @@ struct twilio {
 static void (*perform)(struct net *n, const struct net_request *rq,
                        struct net_response *out) = net_perform;
 
-static const struct channel_setting twilio_settings[] = {
+static const struct provider_setting twilio_settings[] = {
     {"account_sid", true, false, "the Account SID: AC followed by 32 hex digits"},
     {"auth_token", true, true,
      "the Auth Token: the Basic password (without an API key) and the key of "
@@ -144,16 +144,16 @@ static void twilio_destroy(void *state)
 }
 
 /* Read and check the settings; NULL with a message naming the setting. */
-static void *twilio_create(const struct channel_config *cfg, char *err, size_t errlen)
+static void *twilio_create(const struct provider_config *cfg, char *err, size_t errlen)
 {
-    const char *account = channel_setting(cfg, "account_sid");
-    const char *token = channel_setting(cfg, "auth_token");
-    const char *key_sid = channel_setting(cfg, "api_key_sid");
-    const char *key_secret = channel_setting(cfg, "api_key_secret");
-    const char *service = channel_setting(cfg, "messaging_service_sid");
-    const char *sms_from = channel_setting(cfg, "sms_from");
-    const char *wa_from = channel_setting(cfg, "whatsapp_from");
-    const char *base = channel_setting(cfg, "base_url");
+    const char *account = provider_setting(cfg, "account_sid");
+    const char *token = provider_setting(cfg, "auth_token");
+    const char *key_sid = provider_setting(cfg, "api_key_sid");
+    const char *key_secret = provider_setting(cfg, "api_key_secret");
+    const char *service = provider_setting(cfg, "messaging_service_sid");
+    const char *sms_from = provider_setting(cfg, "sms_from");
+    const char *wa_from = provider_setting(cfg, "whatsapp_from");
+    const char *base = provider_setting(cfg, "base_url");
     if (!base)
         base = TWILIO_DEFAULT_BASE;
     size_t base_len = strlen(base);
@@ -229,47 +229,6 @@ static void *twilio_create(const struct channel_config *cfg, char *err, size_t e
 }
 
 /* ---- sending: the form ----------------------------------------------------------------- */
-
-/* Percent-encode s into out (3 * strlen(s) + 1 bytes): every byte but the
- * unreserved ones (RFC 3986: letters, digits, - . _ ~). Returns the end. */
-static char *percent_encode(const char *s, char *out)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '.' || *p == '_' || *p == '~') {
-            *out++ = (char)*p;
-        } else {
-            *out++ = '%';
-            *out++ = hex[*p >> 4];
-            *out++ = hex[*p & 15];
-        }
-    }
-    *out = '\0';
-    return out;
-}
-
-/* An application/x-www-form-urlencoded body of n name/value pairs (kv[2i],
- * kv[2i+1]; a NULL value leaves its pair out), in the arena. */
-static const char *form_encode(struct arena *a, const char *const *kv, size_t n)
-{
-    size_t cap = 1;
-    for (size_t i = 0; i < n; i++)
-        if (kv[2 * i + 1])
-            cap += 3 * strlen(kv[2 * i]) + 3 * strlen(kv[2 * i + 1]) + 2;
-    char *buf = arena_alloc(a, cap), *p = buf;
-    *p = '\0';
-    for (size_t i = 0; i < n; i++) {
-        if (!kv[2 * i + 1])
-            continue;
-        if (p != buf)
-            *p++ = '&';
-        p = percent_encode(kv[2 * i], p);
-        *p++ = '=';
-        p = percent_encode(kv[2 * i + 1], p);
-    }
-    return buf;
-}
 
 /* Refuse a send before any request: REJECTED with why. */
 static void refuse(struct channel_result *out, const char *why)
@@ -944,7 +903,7 @@ static enum channel_inbound_verdict read_events(const char *rest, const char *re
 
 /* A form POST to …/status or …/reply, signed with X-Twilio-Signature. */
 static enum channel_inbound_verdict twilio_inbound(const struct channel *ch,
-                                                   const struct channel_inbound *rq,
+                                                   const struct provider_inbound *rq,
                                                    struct arena *a, struct channel_event **events,
                                                    size_t *n, struct channel_inbound_reply *reply)
 {

@@ -71,7 +71,7 @@ struct wa {
     bool allow_private; /* base_url is not Meta's (a test fake on loopback) */
 };
 
-static const struct channel_setting wa_settings[] = {
+static const struct provider_setting wa_settings[] = {
     {"access_token", true, true, "Graph API access token (system user), sent as Bearer"},
     {"app_secret", true, true, "the Meta app's secret: signs the webhooks (X-Hub-Signature-256)"},
     {"verify_token", true, true, "the token Meta sends in the webhook subscription handshake"},
@@ -501,7 +501,7 @@ static bool equal_secret(const char *a, const char *b)
 /* The subscription handshake: echo hub.challenge when the mode is
  * subscribe and the verify token is ours. */
 static enum channel_inbound_verdict wa_handshake(const struct wa *w,
-                                                 const struct channel_inbound *rq, struct arena *a,
+                                                 const struct provider_inbound *rq, struct arena *a,
                                                  struct channel_inbound_reply *reply)
 {
     if (!rq->query)
@@ -663,7 +663,7 @@ static enum channel_inbound_verdict wa_parse(const char *body, size_t len, struc
 }
 
 static enum channel_inbound_verdict wa_inbound(const struct channel *ch,
-                                               const struct channel_inbound *rq, struct arena *a,
+                                               const struct provider_inbound *rq, struct arena *a,
                                                struct channel_event **events, size_t *n,
                                                struct channel_inbound_reply *reply)
 {
@@ -699,17 +699,17 @@ static void wa_destroy(void *state)
 }
 
 /* Check the settings and resolve them into an instance. */
-static void *wa_create(const struct channel_config *cfg, char *err, size_t errlen)
+static void *wa_create(const struct provider_config *cfg, char *err, size_t errlen)
 {
-    for (const struct channel_setting *s = wa_settings; s->name; s++)
-        if (s->required && !channel_setting(cfg, s->name)) {
+    for (const struct provider_setting *s = wa_settings; s->name; s++)
+        if (s->required && !provider_setting(cfg, s->name)) {
             snprintf(err, errlen, "%s is required", s->name);
             return NULL;
         }
-    const char *token = channel_setting(cfg, "access_token");
-    const char *pnid = channel_setting(cfg, "phone_number_id");
-    const char *version = channel_setting(cfg, "api_version");
-    const char *base = channel_setting(cfg, "base_url");
+    const char *token = provider_setting(cfg, "access_token");
+    const char *pnid = provider_setting(cfg, "phone_number_id");
+    const char *version = provider_setting(cfg, "api_version");
+    const char *base = provider_setting(cfg, "base_url");
     version = version ? version : WA_DEFAULT_VERSION;
     base = base ? base : WA_DEFAULT_BASE;
     if (!visible_ascii(token)) {
@@ -750,8 +750,8 @@ static void *wa_create(const struct channel_config *cfg, char *err, size_t errle
     }
     w->net = cfg->net;
     w->access_token = strdup(token);
-    w->app_secret = strdup(channel_setting(cfg, "app_secret"));
-    w->verify_token = strdup(channel_setting(cfg, "verify_token"));
+    w->app_secret = strdup(provider_setting(cfg, "app_secret"));
+    w->verify_token = strdup(provider_setting(cfg, "verify_token"));
     w->url = strdup(url);
     w->auth = strdup(auth);
     explicit_bzero(auth, sizeof auth);

@@ -152,8 +152,8 @@ bool cmd_app_init(struct app *app, const struct config *cfg, struct db *db)
     uint8_t key[SECRETBOX_KEY_LEN];
     bool has_key = config_secrets_key(cfg, key);
     app->channels = channel_registry_new(db, cfg, has_key ? key : NULL, app->net, &app->stopping);
+    app->gateways = gateway_registry_new(db, cfg, has_key ? key : NULL, app->net, &app->stopping);
     memset(key, 0, sizeof key);
-    app->gateways = gateway_registry_new(db, &app->stopping);
     if (!app->channels || !app->gateways) {
         cmd_app_free(app);
         cmd_fail("out of memory");

@@ -19,6 +19,8 @@
 #include "core/status.h"
 #include "db/merchants.h"
 #include "db/providers.h"
+#include "gateway/gateway.h"
+#include "gateway/registry.h"
 #include "service/messages.h"
 #include "util/tz.h"
 #include "service/callbacks.h"
@@ -41,6 +43,7 @@ static const char usage[] =
     "                               [--review-delay DUR] [--logo FILE|none]\n"
     "                               [" CMD_CALLBACK_OPTIONS "]\n"
     "                               [--sms-provider ID|none] [--whatsapp-provider ID|none]\n"
+    "                               [--gateway ID|none]\n"
     "                               [--fallback sms|none] [--reminders DUR,...|none]\n"
     "                               [--quiet-hours HH:MM-HH:MM|none] [--timezone TZ]\n"
     "                               [--whatsapp-template NAME:LANG|none]\n"
@@ -73,6 +76,10 @@ static const char usage[] =
     "         --sms-provider, --whatsapp-provider: the merchant's provider for the channel\n"
     "         (`chatpay provider add`; `none`: the sandbox channel for sandbox merchants,\n"
     "         no channel for production ones);\n"
+    "         --gateway: the merchant's payment gateway (`chatpay provider add --kind\n"
+    "         stripe|cybersource`; `none`: the sandbox gateway for sandbox merchants, no\n"
+    "         payments for production ones); its credentials must fit the environment\n"
+    "         (test ones for the sandbox, live ones for production);\n"
     "         --fallback sms: a WhatsApp link that cannot be sent (number not on WhatsApp,\n"
     "         window closed and no template) goes out by SMS;\n"
     "         --reminders 10m,2h: send an unopened link again at these times after it was\n"
@@ -106,6 +113,7 @@ enum {
     OPT_CB_EVENT,
     OPT_CB_SETTINGS,
     OPT_SMS_PROVIDER,
+    OPT_GATEWAY,
     OPT_WA_PROVIDER,
     OPT_FALLBACK,
     OPT_REMINDERS,
@@ -138,6 +146,7 @@ static const struct option options[] = {
     {"transaction-event-callback", required_argument, NULL, OPT_CB_EVENT},
     {"settings-callback", required_argument, NULL, OPT_CB_SETTINGS},
     {"sms-provider", required_argument, NULL, OPT_SMS_PROVIDER},
+    {"gateway", required_argument, NULL, OPT_GATEWAY},
     {"whatsapp-provider", required_argument, NULL, OPT_WA_PROVIDER},
     {"fallback", required_argument, NULL, OPT_FALLBACK},
     {"reminders", required_argument, NULL, OPT_REMINDERS},
@@ -157,6 +166,7 @@ struct merchant_args {
     const char *logo; /* a file, or "none" */
     struct cmd_callbacks callbacks;
     const char *sms_provider, *wa_provider, *fallback, *reminders, *quiet, *timezone;
+    const char *gateway;
     const char *wa_template, *wa_params;
 };
 
@@ -244,6 +254,8 @@ static json_object *merchant_json(const struct db_merchant *m)
     json_object_object_add(o, "whatsappProvider",
                            m->whatsapp_provider[0] ? json_object_new_string(m->whatsapp_provider)
                                                    : NULL);
+    json_object_object_add(
+        o, "gateway", m->gateway_provider[0] ? json_object_new_string(m->gateway_provider) : NULL);
     json_object_object_add(o, "fallback", json_object_new_string(m->fallback_sms ? "sms" : "none"));
     json_object_object_add(o, "reminders",
                            m->reminders[0] ? json_object_new_string(m->reminders) : NULL);
@@ -630,6 +642,43 @@ static enum db_status select_provider(struct db_tx *tx, struct update_ctx *c, co
     return DB_ONE_RESULT;
 }
 
+/* Select (id) or clear ("none") the merchant's payment gateway; the provider
+ * must be the merchant's, a gateway, with credentials that fit the
+ * environment the merchant has after this update. */
+static enum db_status select_gateway(struct db_tx *tx, struct update_ctx *c, const char *id)
+{
+    if (id && strcmp(id, "none") == 0) {
+        c->m.gateway_provider[0] = '\0';
+        return DB_ONE_RESULT;
+    }
+    const char *which = id ? id : c->m.gateway_provider;
+    if (!which[0])
+        return DB_ONE_RESULT;
+    struct db_provider p;
+    struct arena *a = arena_new(0);
+    enum db_status st = DB_CALL(tx, providers, get, c->m.id, which, a, &p);
+    bool gateway = st > 0 && gateway_kind(p.kind) != NULL;
+    arena_free(a);
+    if (st < 0)
+        return st;
+    c->refused_opt = id ? "gateway" : "environment";
+    c->refused_id = id ? id : c->a->environment;
+    if (st == 0 || !gateway) {
+        c->refused = st == 0 ? "is not a provider of this merchant (chatpay provider list)"
+                             : "is not a payment gateway";
+        return DB_ROLLBACK;
+    }
+    if (!gateway_fits(p.live, c->m.environment)) {
+        c->refused = !id      ? "does not fit the merchant's gateway: its credentials are for the "
+                                "other environment (select another with --gateway)"
+                     : p.live ? "has live credentials, for production merchants only"
+                              : "has test credentials, for sandbox merchants only";
+        return DB_ROLLBACK;
+    }
+    snprintf(c->m.gateway_provider, sizeof c->m.gateway_provider, "%s", which);
+    return DB_ONE_RESULT;
+}
+
 static enum db_status update_txn(struct db_tx *tx, void *cls)
 {
     struct update_ctx *c = cls;
@@ -676,6 +725,9 @@ static enum db_status update_txn(struct db_tx *tx, void *cls)
     if (st <= 0)
         return st;
     st = select_provider(tx, c, c->a->wa_provider, CHANNEL_WHATSAPP, c->m.whatsapp_provider);
+    if (st <= 0)
+        return st;
+    st = select_gateway(tx, c, c->a->gateway);
     if (st <= 0)
         return st;
     if (c->a->fallback)
@@ -911,7 +963,7 @@ static int do_update(struct merchant_args *a, const struct config *cfg)
     if (!a->name && !a->environment && !a->channels && !a->currencies && !a->link_ttl &&
         !a->click_ttl && !a->page_ttl && !a->txn_type && !a->sms_from && !a->wa_from &&
         !a->settlement && !a->attempts && !a->review && !a->logo &&
-        !cmd_callbacks_given(&a->callbacks) && !a->sms_provider && !a->wa_provider &&
+        !cmd_callbacks_given(&a->callbacks) && !a->sms_provider && !a->wa_provider && !a->gateway &&
         !a->fallback && !a->reminders && !a->quiet && !a->timezone && !a->wa_template &&
         !a->wa_params)
         return cmd_usage_error(usage, "merchant update: nothing to change");
@@ -1049,6 +1101,9 @@ int cmd_merchant(int argc, char **argv)
         case OPT_SMS_PROVIDER:
             a.sms_provider = optarg;
             break;
+        case OPT_GATEWAY:
+            a.gateway = optarg;
+            break;
         case OPT_WA_PROVIDER:
             a.wa_provider = optarg;
             break;
@@ -1093,8 +1148,8 @@ int cmd_merchant(int argc, char **argv)
     bool settings = a.link_ttl || a.click_ttl || a.page_ttl || a.txn_type || a.sms_from ||
                     a.wa_from || a.settlement || a.attempts || a.review || a.logo ||
                     cmd_callbacks_given(&a.callbacks) || a.sms_provider || a.wa_provider ||
-                    a.fallback || a.reminders || a.quiet || a.timezone || a.wa_template ||
-                    a.wa_params;
+                    a.gateway || a.fallback || a.reminders || a.quiet || a.timezone ||
+                    a.wa_template || a.wa_params;
     if (strcmp(sub, "update") != 0 && settings)
         return cmd_usage_error(usage,
                                "merchant %s: --link-ttl, --click-ttl, --page-ttl, "

@@ -1,8 +1,10 @@
 /*
  * provider.c — `chatpay provider add|list|show|update|remove`: a merchant's
- * messaging providers (Clickatell, WhatsApp Cloud, Twilio) and their
- * settings. Secret settings are sealed with the server's secrets_key and
- * never printed again.
+ * messaging providers (Clickatell, WhatsApp Cloud, Twilio) and payment
+ * gateways (Stripe, CyberSource) and their settings. Secret settings are
+ * sealed with the server's secrets_key and never printed again. A gateway's
+ * credentials are test or live ones: test ones serve sandbox merchants only,
+ * live ones production merchants only.
  */
 #include "cmd/cmd.h"
 
@@ -13,6 +15,8 @@
 
 #include "channel/channel.h"
 #include "channel/registry.h"
+#include "gateway/gateway.h"
+#include "gateway/registry.h"
 #include "db/providers.h"
 #include "util/crypto.h"
 #include "util/json.h"
@@ -32,10 +36,16 @@ static const char usage[] =
     "                  phone_number_id* api_version base_url\n"
     "  twilio          account_sid* auth_token*(secret) api_key_sid api_key_secret(secret)\n"
     "                  messaging_service_sid sms_from whatsapp_from base_url\n"
+    "  stripe          secret_key*(secret) webhook_secret*(secret) base_url\n"
+    "  cybersource     merchant_id* profile_id* access_key* secret_key*(secret)\n"
+    "                  key_id* shared_secret*(secret) sa_base_url rest_base_url\n"
     "\n"
     "add      configure a provider; prints its id and the URLs to register with it\n"
-    "         (delivery receipts and replies). Select it with `chatpay merchant update\n"
-    "         ID --sms-provider PROVIDER_ID` or `--whatsapp-provider PROVIDER_ID`.\n"
+    "         (delivery receipts and replies; a gateway's webhook or merchant POST URL).\n"
+    "         Select it with `chatpay merchant update ID --sms-provider PROVIDER_ID`,\n"
+    "         `--whatsapp-provider PROVIDER_ID` or `--gateway PROVIDER_ID`. A gateway's\n"
+    "         test credentials (sk_test_, apitest.cybersource.com) serve sandbox\n"
+    "         merchants only, live ones production merchants only.\n"
     "update   change settings (the others are kept); the provider is healthy again.\n"
     "remove   delete it; refused while the merchant has it selected.\n"
     "Secrets need secrets_key (CHATPAY_SECRETS_KEY), the same as the server's.\n";
@@ -49,11 +59,37 @@ struct provider_args {
     bool json;
 };
 
+/* ---- kinds --------------------------------------------------------------------------------- */
+
+/* A kind of provider: a messaging provider's or a gateway's. */
+struct kind {
+    const char *kind;
+    const struct provider_setting *settings;
+    void *(*create)(const struct provider_config *cfg, char *err, size_t errlen);
+    void (*destroy)(void *state);
+    bool (*live)(const struct provider_config *cfg); /* gateways only */
+};
+
+static bool kind_of(const char *name, struct kind *out)
+{
+    const struct channel_ops *ch = name ? channel_kind(name) : NULL;
+    if (ch && ch != &channel_sandbox_ops) {
+        *out = (struct kind){ch->kind, ch->settings, ch->create, ch->destroy, NULL};
+        return true;
+    }
+    const struct gateway_ops *gw = name ? gateway_kind(name) : NULL;
+    if (gw) {
+        *out = (struct kind){gw->kind, gw->settings, gw->create, gw->destroy, gw->live};
+        return true;
+    }
+    return false;
+}
+
 /* ---- settings ------------------------------------------------------------------------------ */
 
-static const struct channel_setting *find_setting(const struct channel_ops *ops, const char *name)
+static const struct provider_setting *find_setting(const struct kind *ops, const char *name)
 {
-    for (const struct channel_setting *s = ops->settings; s && s->name; s++)
+    for (const struct provider_setting *s = ops->settings; s && s->name; s++)
         if (strcmp(s->name, name) == 0)
             return s;
     return NULL;
@@ -61,8 +97,8 @@ static const struct channel_setting *find_setting(const struct channel_ops *ops,
 
 /* Merge --set NAME=VALUE into the public and secret objects (both owned by
  * the caller). Returns 0 or the exit code after the message. */
-static int apply_sets(const struct channel_ops *ops, const struct provider_args *a,
-                      json_object *pub, json_object *sec)
+static int apply_sets(const struct kind *ops, const struct provider_args *a, json_object *pub,
+                      json_object *sec)
 {
     for (size_t i = 0; i < a->nsets; i++) {
         const char *eq = strchr(a->sets[i], '=');
@@ -74,7 +110,7 @@ static int apply_sets(const struct channel_ops *ops, const struct provider_args 
             return cmd_usage_error(usage, "--set: unknown setting");
         memcpy(name, a->sets[i], n);
         name[n] = '\0';
-        const struct channel_setting *s = find_setting(ops, name);
+        const struct provider_setting *s = find_setting(ops, name);
         if (!s)
             return cmd_usage_error(usage, "--set %s: not a setting of %s (see --help)", name,
                                    ops->kind);
@@ -91,24 +127,26 @@ static int apply_sets(const struct channel_ops *ops, const struct provider_args 
         if (len)
             json_object_object_add(target, name, json_object_new_string(value));
     }
-    for (const struct channel_setting *s = ops->settings; s && s->name; s++)
+    for (const struct provider_setting *s = ops->settings; s && s->name; s++)
         if (s->required && !json_object_object_get_ex(s->secret ? sec : pub, s->name, NULL))
             return cmd_usage_error(usage, "%s needs --set %s=VALUE", ops->kind, s->name);
     return 0;
 }
 
-/* Let the kind check the settings as an instance would see them. */
-static int check_settings(const struct channel_ops *ops, json_object *pub, json_object *sec)
+/* Let the kind check the settings as an instance would see them; a
+ * gateway's also say whether its credentials are live (*live). */
+static int check_settings(const struct kind *ops, json_object *pub, json_object *sec, bool *live)
 {
     json_object *all = json_object_new_object();
     json_object_object_foreach(pub, k1, v1) json_object_object_add(all, k1, json_object_get(v1));
     json_object_object_foreach(sec, k2, v2) json_object_object_add(all, k2, json_object_get(v2));
-    struct channel_config cfg = {.provider_id = "check",
-                                 .merchant_id = "check",
-                                 .settings = all,
-                                 .inbound_url = "http://check/hooks/check/check"};
+    struct provider_config cfg = {.provider_id = "check",
+                                  .merchant_id = "check",
+                                  .settings = all,
+                                  .inbound_url = "http://check/hooks/check/check"};
     char err[256] = "";
     void *state = ops->create(&cfg, err, sizeof err);
+    *live = state && ops->live && ops->live(&cfg);
     json_object_put(all);
     if (!state)
         return cmd_usage_error(usage, "%s settings: %s", ops->kind, err[0] ? err : "not usable");
@@ -185,8 +223,10 @@ static json_object *provider_json(const struct config *cfg, const struct db_prov
     char base[1024];
     channel_inbound_url(cfg, p->id, p->inbound_token, base, sizeof base);
     json_object *urls = json_object_new_object();
-    if (strcmp(p->kind, "whatsapp-cloud") == 0) {
+    if (strcmp(p->kind, "whatsapp-cloud") == 0 || strcmp(p->kind, "stripe") == 0) {
         json_object_object_add(urls, "webhook", json_object_new_string(base));
+    } else if (strcmp(p->kind, "cybersource") == 0) {
+        json_object_object_add(urls, "merchantPost", json_object_new_string(base));
     } else {
         char url[1100];
         snprintf(url, sizeof url, "%s/status", base);
@@ -195,6 +235,8 @@ static json_object *provider_json(const struct config *cfg, const struct db_prov
         json_object_object_add(urls, "reply", json_object_new_string(url));
     }
     json_object_object_add(o, "inboundUrls", urls);
+    if (gateway_kind(p->kind))
+        json_object_object_add(o, "live", json_object_new_boolean(p->live));
     json_object_object_add(o, "healthy", json_object_new_boolean(p->healthy));
     json_object_object_add(o, "healthReason",
                            p->health_reason ? json_object_new_string(p->health_reason) : NULL);
@@ -237,7 +279,17 @@ struct write_ctx {
     struct arena *a;
     const char *secrets_in; /* update: the stored secrets (sealed) */
     bool selected;
+    bool gateway; /* a payment gateway: its credentials must fit the merchant */
+    bool misfit;  /* they do not */
 };
+
+static int misfit_error(bool live)
+{
+    return cmd_fail(live ? "live credentials serve production merchants only: this merchant is "
+                           "in the sandbox (use test credentials, e.g. sk_test_…)"
+                         : "test credentials serve sandbox merchants only: this merchant is in "
+                           "production (use live credentials, e.g. sk_live_…)");
+}
 
 static enum db_status add_txn(struct db_tx *tx, void *cls)
 {
@@ -246,21 +298,29 @@ static enum db_status add_txn(struct db_tx *tx, void *cls)
     enum db_status st = DB_CALL(tx, merchants, get, c->p.merchant_id, &m);
     if (st <= 0)
         return st == 0 ? DB_ROLLBACK : st;
+    if (c->gateway && !gateway_fits(c->p.live, m.environment)) {
+        c->misfit = true;
+        return DB_ROLLBACK;
+    }
     st = DB_CALL(tx, providers, insert, &c->p);
     return st < 0 ? st : DB_ONE_RESULT;
 }
 
 static int do_add(struct provider_args *a, struct db *db, const struct config *cfg)
 {
-    const struct channel_ops *ops = a->kind ? channel_kind(a->kind) : NULL;
-    if (!a->merchant || !ops || ops == &channel_sandbox_ops)
+    struct kind k;
+    const struct kind *ops = &k;
+    if (!a->merchant || !kind_of(a->kind, &k))
         return cmd_usage_error(usage, "provider add: --merchant and --kind "
-                                      "clickatell|whatsapp-cloud|twilio are required");
+                                      "clickatell|whatsapp-cloud|twilio|stripe|cybersource are "
+                                      "required");
     json_object *pub = json_object_new_object(), *sec = json_object_new_object();
+    bool live = false;
     int rc = apply_sets(ops, a, pub, sec);
     if (rc == 0)
-        rc = check_settings(ops, pub, sec);
-    struct write_ctx c = {.a = arena_new(0)};
+        rc = check_settings(ops, pub, sec, &live);
+    struct write_ctx c = {.a = arena_new(0), .gateway = ops->live != NULL};
+    c.p.live = live;
     if (rc == 0) {
         char r[24];
         crypto_random_base62(96, r, 17);
@@ -278,7 +338,9 @@ static int do_add(struct provider_args *a, struct db *db, const struct config *c
     json_object_put(sec);
     if (rc == 0) {
         enum db_status st = db_run(db, DB_WRITE, "provider_add", add_txn, &c);
-        if (st == DB_ROLLBACK)
+        if (st == DB_ROLLBACK && c.misfit)
+            rc = misfit_error(c.p.live);
+        else if (st == DB_ROLLBACK)
             rc = cmd_fail("no merchant %s", a->merchant);
         else if (st < 0)
             rc = cmd_fail("could not store the provider");
@@ -365,7 +427,15 @@ static int do_show(struct provider_args *a, struct db *db, const struct config *
 static enum db_status update_txn(struct db_tx *tx, void *cls)
 {
     struct write_ctx *c = cls;
-    enum db_status st = DB_CALL(tx, providers, update, &c->p);
+    struct db_merchant m;
+    enum db_status st = DB_CALL(tx, merchants, get, c->p.merchant_id, &m);
+    if (st < 0)
+        return st;
+    if (st > 0 && c->gateway && !gateway_fits(c->p.live, m.environment)) {
+        c->misfit = true;
+        return DB_ROLLBACK;
+    }
+    st = DB_CALL(tx, providers, update, &c->p);
     return st == 0 ? DB_ROLLBACK : st;
 }
 
@@ -380,7 +450,9 @@ static int do_update(struct provider_args *a, struct db *db, const struct config
         return st < 0 ? cmd_fail("could not read provider %s", a->id)
                       : cmd_fail("no provider %s", a->id);
     }
-    const struct channel_ops *ops = channel_kind(r.p.kind);
+    struct kind k;
+    const struct kind *ops = kind_of(r.p.kind, &k) ? &k : NULL;
+    bool live = false;
     json_object *pub = json_tokener_parse(r.p.settings ? r.p.settings : "{}");
     json_object *sec = NULL;
     int rc = 0;
@@ -393,8 +465,9 @@ static int do_update(struct provider_args *a, struct db *db, const struct config
     if (rc == 0)
         rc = apply_sets(ops, a, pub, sec);
     if (rc == 0)
-        rc = check_settings(ops, pub, sec);
-    struct write_ctx c = {.p = r.p, .a = r.a};
+        rc = check_settings(ops, pub, sec, &live);
+    struct write_ctx c = {.p = r.p, .a = r.a, .gateway = ops && ops->live};
+    c.p.live = live;
     if (rc == 0) {
         c.p.settings =
             arena_strdup(r.a, json_object_to_json_string_ext(pub, JSON_C_TO_STRING_PLAIN));
@@ -407,7 +480,9 @@ static int do_update(struct provider_args *a, struct db *db, const struct config
     json_object_put(sec);
     if (rc == 0) {
         st = db_run(db, DB_WRITE, "provider_update", update_txn, &c);
-        if (st < 0 || st == DB_ROLLBACK)
+        if (st == DB_ROLLBACK && c.misfit)
+            rc = misfit_error(c.p.live);
+        else if (st < 0 || st == DB_ROLLBACK)
             rc = cmd_fail("could not update provider %s", a->id);
         else
             print_provider(cfg, &c.p, a->json);
@@ -427,7 +502,8 @@ static enum db_status remove_txn(struct db_tx *tx, void *cls)
     if (st < 0)
         return st;
     if (st > 0 &&
-        (strcmp(m.sms_provider, c->p.id) == 0 || strcmp(m.whatsapp_provider, c->p.id) == 0)) {
+        (strcmp(m.sms_provider, c->p.id) == 0 || strcmp(m.whatsapp_provider, c->p.id) == 0 ||
+         strcmp(m.gateway_provider, c->p.id) == 0)) {
         c->selected = true;
         return DB_ROLLBACK;
     }

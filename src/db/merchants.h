@@ -49,6 +49,8 @@ struct db_merchant {
     int64_t review_settle_s;        /* sandbox: a REVIEW outcome is decided this long after */
     char sms_provider[DB_UUID_LEN]; /* the provider that carries SMS ("" none) */
     char whatsapp_provider[DB_UUID_LEN]; /* the provider that carries WhatsApp ("" none) */
+    char gateway_provider[DB_UUID_LEN];  /* the payment gateway ("" none: the sandbox's for a
+                                            sandbox merchant, none for a production one) */
     bool fallback_sms;                   /* a WhatsApp link that cannot be sent goes out by SMS */
     char reminders[64];           /* waits after the first send for reminders ("10m,2h"; "" none) */
     int quiet_start;              /* reminders are held from this minute of the day... (none when

@@ -18,6 +18,8 @@
 #include "db/links.h"
 #include "util/time.h"
 
+#define DB_GATEWAY_REF_LEN 96
+
 /* One gateway operation on a link: the payment itself (authorize or sale),
  * then capture, reverse or void. Stored as pending before the gateway is
  * called; finished with the gateway's answer. */
@@ -43,6 +45,8 @@ struct db_payment_op {
     usec_t updated_at;
     unsigned flags; /* DB_OP_* */
     char note[160]; /* why chatpay closed or returned it ("" when it did not) */
+    char gateway_ref[DB_GATEWAY_REF_LEN]; /* the gateway's id of it (a checkout, a refund),
+                                             "" until known */
 };
 
 /* Flags of a payment operation. */
@@ -60,6 +64,9 @@ struct db_payments_ops {
     /* store the gateway's answer (state, decision and gateway fields of
      * op) and its flags and note */
     enum db_status (*finish)(struct db_tx *tx, const struct db_payment_op *op);
+    /* store the gateway's id of an operation (also while it is pending) */
+    enum db_status (*set_gateway_ref)(struct db_tx *tx, const char *merchant_id, const char *ref,
+                                      const char *gateway_ref);
     /* oldest first */
     enum db_status (*list)(struct db_tx *tx, const char *merchant_id, int64_t link_id,
                            db_payment_op_cb cb, void *cls);

@@ -31,6 +31,7 @@ struct db_provider {
     const char *settings;            /* JSON object of the settings that are not secret */
     const char *secrets;             /* the secret ones: a JSON object sealed (util/secretbox) */
     char inbound_token[DB_TOKEN_LEN];
+    bool live;                 /* a gateway's credentials are live ones (production) */
     bool healthy;              /* false once the provider refused its credentials */
     const char *health_reason; /* why not (NULL when healthy) */
     usec_t health_at;
@@ -107,6 +108,14 @@ struct db_providers_ops {
                                   void (*cb)(void *cls, const char *msisdn, const char *source,
                                              usec_t at),
                                   void *cls);
+
+    /* a gateway's notices already handled (dropped when they come again):
+     * seen → DB_ONE_RESULT; add keeps one (DB_NO_RESULTS when it was there);
+     * purge drops those received before `before` */
+    enum db_status (*notice_seen)(struct db_tx *tx, const char *provider_id, const char *event_id);
+    enum db_status (*notice_add)(struct db_tx *tx, const char *provider_id, const char *event_id,
+                                 usec_t now);
+    enum db_status (*notice_purge)(struct db_tx *tx, usec_t before);
 };
 
 const struct db_providers_ops *db_providers_ops(struct db_tx *tx);

@@ -2,33 +2,56 @@
  * registry.h — the payment gateway instances of a process, and which one
  * serves a merchant.
  *
- * The registry holds one instance per configured gateway; the sandbox
- * gateway built into chatpay is one registered instance like the others.
- * A merchant's configuration selects its instance: sandbox merchants pay at
- * the sandbox; a production merchant needs a gateway of its own (none is
- * built in yet).
+ * The sandbox gateway built into chatpay serves every sandbox merchant that
+ * selected no gateway of its own. A merchant's configured gateway (`chatpay
+ * provider add --kind stripe|cybersource`, selected with `chatpay merchant
+ * update ID --gateway PROVIDER_ID`) is made from its row for each use —
+ * settings, secrets opened with the server's secrets key, the merchant's
+ * environment — and freed when released: gateway calls are few and each is
+ * a network round trip, and no change of configuration is ever missed. Test
+ * credentials serve sandbox merchants only, live ones production merchants
+ * only; a gateway whose credentials do not fit its merchant is refused.
  */
 #ifndef CHATPAY_GATEWAY_REGISTRY_H
 #define CHATPAY_GATEWAY_REGISTRY_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "db/merchants.h"
 #include "gateway/gateway.h"
 
 struct gateway_registry;
+struct config;
+struct net;
 
 /* The registry of a process; the sandbox instance keeps its records in db.
- * Calls end early once *cancel is true. NULL when out of memory. */
-struct gateway_registry *gateway_registry_new(struct db *db, const _Atomic bool *cancel);
+ * secrets_key: the server's key (NULL when none: configured gateways are then
+ * unusable, and say so). Calls end early once *cancel is true. NULL when out
+ * of memory. */
+struct gateway_registry *gateway_registry_new(struct db *db, const struct config *cfg,
+                                              const uint8_t *secrets_key, struct net *net,
+                                              const _Atomic bool *cancel);
 void gateway_registry_free(struct gateway_registry *reg);
 
-/* The merchant's gateway instance, or NULL when it has none. */
-const struct gateway *gateway_for_merchant(const struct gateway_registry *reg,
-                                           const struct db_merchant *m);
+/* The merchant's gateway, held until gateway_release; NULL when it has none
+ * or it cannot be used (*why says why, valid until this thread's next
+ * acquire; why may be NULL). */
+const struct gateway *gateway_acquire(struct gateway_registry *reg, const struct db_merchant *m,
+                                      const char **why);
 
-/* Does the merchant have a gateway? (its configuration only: no registry,
- * no I/O) */
+/* A configured gateway by its provider id (its notices), held likewise. */
+const struct gateway *gateway_acquire_provider(struct gateway_registry *reg,
+                                               const char *provider_id, const char **why);
+
+/* Give back an instance (NULL is ok). */
+void gateway_release(struct gateway_registry *reg, const struct gateway *g);
+
+/* Does the merchant have a gateway? (its configuration only: no I/O) */
 bool gateway_configured(const struct db_merchant *m);
+
+/* Do credentials that are `live` fit a merchant in `env`? (test ones for
+ * sandbox merchants, live ones for production merchants) */
+bool gateway_fits(bool live, enum db_environment env);
 
 #endif

@@ -17,22 +17,6 @@
 #include "gateway/cards.h"
 #include "util/crypto.h"
 
-const char *gw_decision_name(enum gw_decision d)
-{
-    switch (d) {
-    case GW_ACCEPT:
-        return "ACCEPT";
-    case GW_DECLINE:
-        return "DECLINE";
-    case GW_REVIEW:
-        return "REVIEW";
-    case GW_ERROR:
-        return "ERROR";
-    default:
-        return "UNKNOWN";
-    }
-}
-
 struct rec_ctx {
     struct db_sandbox_gw g;
     const char *ref;
@@ -45,8 +29,8 @@ static enum db_status insert_cb(struct db_tx *tx, void *cls)
     return DB_CALL(tx, sandbox_gateway, insert, &c->g);
 }
 
-static bool sandbox_begin(const struct gateway *gw, const struct gw_payment *p, char *url,
-                          size_t cap)
+static bool sandbox_begin(const struct gateway *gw, const struct gw_payment *p, struct arena *a,
+                          struct gw_checkout *out)
 {
     struct db *db = gw->state;
     struct rec_ctx c;
@@ -61,8 +45,9 @@ static bool sandbox_begin(const struct gateway *gw, const struct gw_payment *p, 
     c.g.expires_at = p->expires_at;
     if (db_run(db, DB_WRITE, "sandbox_gw_begin", insert_cb, &c) < 0)
         return false;
-    int n = snprintf(url, cap, "%s/sandbox-gateway/checkout/%s", p->base_url, p->ref);
-    return n > 0 && (size_t)n < cap;
+    memset(out, 0, sizeof *out);
+    out->url = arena_printf(a, "%s/sandbox-gateway/checkout/%s", p->base_url, p->ref);
+    return true;
 }
 
 static enum db_status get_cb(struct db_tx *tx, void *cls)
@@ -109,46 +94,41 @@ static void fill(const struct db_sandbox_gw *g, struct gw_result *out)
     out->at = g->decided_at;
 }
 
-static void no_answer(struct gw_result *out, const char *why)
-{
-    memset(out, 0, sizeof *out);
-    out->decision = GW_NO_ANSWER;
-    snprintf(out->error_text, sizeof out->error_text, "%s", why);
-}
-
-static void sandbox_result(const struct gateway *gw, const char *merchant_id, const char *ref,
+static void sandbox_result(const struct gateway *gw, const struct gw_target *t,
                            struct gw_result *out)
 {
     struct db *db = gw->state;
-    struct rec_ctx c = {.ref = ref};
+    const char *merchant_id = t->merchant_id;
+    struct rec_ctx c = {.ref = t->ref};
     if (db_run(db, DB_READ, "sandbox_gw_result", get_cb, &c) < 0 || !c.found ||
         strcmp(c.g.merchant_id, merchant_id) != 0) {
-        no_answer(out, "gateway unavailable");
+        gw_no_answer(out, "gateway unavailable");
         return;
     }
     if (c.g.state != SANDBOX_GW_DECIDED) {
-        no_answer(out, "payment not completed at the gateway");
+        gw_no_answer(out, "payment not completed at the gateway");
         return;
     }
     if (!c.g.answered) {
-        no_answer(out, "no answer from the gateway (timeout)");
+        gw_no_answer(out, "no answer from the gateway (timeout)");
         return;
     }
     fill(&c.g, out);
 }
 
-static void sandbox_query(const struct gateway *gw, const char *merchant_id, const char *ref,
+static void sandbox_query(const struct gateway *gw, const struct gw_target *t,
                           struct gw_result *out)
 {
     struct db *db = gw->state;
-    struct rec_ctx c = {.ref = ref};
+    const char *merchant_id = t->merchant_id;
+    struct rec_ctx c = {.ref = t->ref};
     if (db_run(db, DB_WRITE, "sandbox_gw_query", answer_cb, &c) < 0 || !c.found ||
         strcmp(c.g.merchant_id, merchant_id) != 0) {
-        no_answer(out, c.found ? "gateway unavailable" : "unknown reference");
+        gw_no_answer(out, c.found ? "gateway unavailable" : "unknown reference");
         return;
     }
     if (c.g.state != SANDBOX_GW_DECIDED) {
-        no_answer(out, "payment not completed at the gateway");
+        gw_no_answer(out, "payment not completed at the gateway");
         return;
     }
     fill(&c.g, out);
@@ -176,11 +156,12 @@ static enum db_status cancel_cb(struct db_tx *tx, void *cls)
     return DB_CALL(tx, sandbox_gateway, update, &c->g);
 }
 
-static enum gw_cancel sandbox_cancel(const struct gateway *gw, const char *merchant_id,
-                                     const char *ref, struct gw_result *out)
+static enum gw_cancel sandbox_cancel(const struct gateway *gw, const struct gw_target *t,
+                                     struct gw_result *out)
 {
     struct db *db = gw->state;
-    struct rec_ctx c = {.ref = ref};
+    const char *merchant_id = t->merchant_id;
+    struct rec_ctx c = {.ref = t->ref};
     memset(out, 0, sizeof *out);
     if (db_run(db, DB_WRITE, "sandbox_gw_cancel", cancel_cb, &c) < 0)
         return GW_CANCEL_FAILED;
@@ -256,22 +237,21 @@ static enum db_status operate_cb(struct db_tx *tx, void *cls)
     return st < 0 ? st : DB_ONE_RESULT;
 }
 
-static void sandbox_operate(const struct gateway *gw, const char *merchant_id, enum gw_operation op,
-                            const char *ref, const char *payment_ref, int64_t amount_minor,
+static void sandbox_operate(const struct gateway *gw, const struct gw_target *t,
                             struct gw_result *out)
 {
     struct db *db = gw->state;
     struct operate_ctx c;
     memset(&c, 0, sizeof c);
-    snprintf(c.g.ref, sizeof c.g.ref, "%s", ref);
-    snprintf(c.g.merchant_id, sizeof c.g.merchant_id, "%s", merchant_id);
-    snprintf(c.g.parent_ref, sizeof c.g.parent_ref, "%s", payment_ref);
-    c.g.op = op;
-    c.g.amount_minor = amount_minor;
+    snprintf(c.g.ref, sizeof c.g.ref, "%s", t->ref);
+    snprintf(c.g.merchant_id, sizeof c.g.merchant_id, "%s", t->merchant_id);
+    snprintf(c.g.parent_ref, sizeof c.g.parent_ref, "%s", t->parent_ref);
+    c.g.op = t->op;
+    c.g.amount_minor = t->amount_minor;
     c.g.created_at = time_now();
-    c.payment_ref = payment_ref;
+    c.payment_ref = t->parent_ref;
     if (db_run(db, DB_WRITE, "sandbox_gw_operate", operate_cb, &c) < 0) {
-        no_answer(out, "gateway unavailable");
+        gw_no_answer(out, "gateway unavailable");
         return;
     }
     fill(&c.g, out);

@@ -26,6 +26,33 @@ static enum db_status begin_cb(struct db_tx *tx, void *cls)
     return st;
 }
 
+static enum job_result run(struct job_ctx *jc, const struct gateway *gw,
+                           const struct db_payment_op *op)
+{
+    bool returnable = op->state == 1 && (op->decision == GW_REVIEW ||
+                                         ((op->flags & DB_OP_ORPHAN) && op->decision == GW_ACCEPT));
+    if (!op->ref[0] || !returnable)
+        return JOB_DONE;
+    struct begin_ctx c = {.jc = jc, .payment = op};
+    if (db_run(jc->app->db, DB_WRITE, "auto_reverse_begin", begin_cb, &c) < 0) {
+        jc->error = "cannot store the reversal";
+        return JOB_RETRY;
+    }
+    if (c.op.state == 1)
+        return JOB_DONE; /* answered by an earlier run */
+    /* an earlier run that died may have asked already */
+    struct gw_result res;
+    if (!job_operate_and_record(jc, gw, &c.op, jc->job->attempts > 1, &res)) {
+        jc->error = res.decision == GW_NO_ANSWER ? "the gateway has not answered"
+                                                 : "cannot record the reversal";
+        return JOB_RETRY;
+    }
+    if (res.decision != GW_ACCEPT)
+        log_error("payment %s could not be returned at the gateway (%s); it needs a refund there",
+                  op->ref, res.error_text);
+    return JOB_DONE;
+}
+
 enum job_result job_auto_reverse(struct job_ctx *jc)
 {
     struct db_payment_op op;
@@ -33,30 +60,7 @@ enum job_result job_auto_reverse(struct job_ctx *jc)
     const struct gateway *gw;
     if (job_load_payment(jc, &op, &m, &gw) == JOB_RETRY)
         return JOB_RETRY;
-    bool returnable = op.state == 1 && (op.decision == GW_REVIEW ||
-                                        ((op.flags & DB_OP_ORPHAN) && op.decision == GW_ACCEPT));
-    if (!op.ref[0] || !returnable)
-        return JOB_DONE;
-    struct begin_ctx c = {.jc = jc, .payment = &op};
-    if (db_run(jc->app->db, DB_WRITE, "auto_reverse_begin", begin_cb, &c) < 0) {
-        jc->error = "cannot store the reversal";
-        return JOB_RETRY;
-    }
-    if (c.op.state == 1)
-        return JOB_DONE; /* answered by an earlier run */
-    struct gw_result res;
-    gateway_operate(gw, op.merchant_id, (enum gw_operation)c.op.op, c.op.ref, op.ref,
-                    op.amount_minor, &res);
-    if (res.decision == GW_NO_ANSWER) {
-        jc->error = "the gateway has not answered";
-        return JOB_RETRY;
-    }
-    if (res.decision != GW_ACCEPT)
-        log_error("payment %s could not be returned at the gateway (%s); it needs a refund there",
-                  op.ref, res.error_text);
-    if (!job_record_answer(jc, op.merchant_id, c.op.ref, &res)) {
-        jc->error = "cannot record the reversal";
-        return JOB_RETRY;
-    }
-    return JOB_DONE;
+    enum job_result r = run(jc, gw, &op);
+    job_release_gateway(jc, gw);
+    return r;
 }

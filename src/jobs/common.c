@@ -242,12 +242,54 @@ bool job_record_answer(struct job_ctx *jc, const char *merchant_id, const char *
     return db_run(jc->app->db, DB_WRITE, "payment_record", record_cb, &c) >= 0;
 }
 
-bool job_ask_and_record(struct job_ctx *jc, const struct gateway *gw, const char *merchant_id,
-                        const char *ref)
+struct target_ctx {
+    struct job_ctx *jc;
+    const struct db_payment_op *op;
+    bool again;
+    struct gw_target t;
+};
+
+static enum db_status target_cb(struct db_tx *tx, void *cls)
 {
-    struct gw_result res;
-    gateway_query(gw, merchant_id, ref, &res);
-    if (res.decision == GW_NO_ANSWER)
+    struct target_ctx *c = cls;
+    struct svc s = job_svc(c->jc, tx);
+    return svc_gw_target(&s, c->op, c->again, &c->t);
+}
+
+bool job_target(struct job_ctx *jc, const struct db_payment_op *op, bool again, struct gw_target *t)
+{
+    struct target_ctx c = {.jc = jc, .op = op, .again = again};
+    if (db_run(jc->app->db, DB_READ, "payment_target", target_cb, &c) <= 0)
         return false;
-    return job_record_answer(jc, merchant_id, ref, &res);
+    *t = c.t;
+    return true;
+}
+
+bool job_ask_and_record(struct job_ctx *jc, const struct gateway *gw,
+                        const struct db_payment_op *op)
+{
+    struct gw_target t;
+    if (!job_target(jc, op, true, &t))
+        return false;
+    struct gw_result res;
+    gateway_query(gw, &t, &res);
+    if (res.decision == GW_NO_ANSWER && !res.gateway_ref[0])
+        return false;
+    bool ok = job_record_answer(jc, op->merchant_id, op->ref, &res);
+    return ok && res.decision != GW_NO_ANSWER;
+}
+
+bool job_operate_and_record(struct job_ctx *jc, const struct gateway *gw,
+                            const struct db_payment_op *op, bool again, struct gw_result *res)
+{
+    struct gw_target t;
+    if (!job_target(jc, op, again, &t)) {
+        gw_no_answer(res, "the operation cannot be read");
+        return false;
+    }
+    gateway_operate(gw, &t, res);
+    if (res->decision == GW_NO_ANSWER && !res->gateway_ref[0])
+        return false;
+    bool ok = job_record_answer(jc, op->merchant_id, op->ref, res);
+    return ok && res->decision != GW_NO_ANSWER;
 }

@@ -8,6 +8,7 @@
 #include "core/message.h"
 #include "db/links.h"
 #include "db/merchants.h"
+#include "db/payments.h"
 #include "gateway/gateway.h"
 #include "jobs/jobs.h"
 #include "service/service.h"
@@ -46,10 +47,21 @@ enum job_result job_send_and_record(struct job_ctx *jc, const struct db_link *l,
 enum job_result job_send_link_text(struct job_ctx *jc, int reminder,
                                    bool (*due)(const struct db_link *l));
 
-/* Ask the gateway about payment operation `ref` and record a final answer.
+/* What a gateway call about `op` needs (svc_gw_target, read in its own
+ * transaction); false when it cannot be read. */
+bool job_target(struct job_ctx *jc, const struct db_payment_op *op, bool again,
+                struct gw_target *t);
+
+/* Ask the gateway about payment operation `op` and record a final answer.
  * false when there was none yet (or it could not be recorded). */
-bool job_ask_and_record(struct job_ctx *jc, const struct gateway *gw, const char *merchant_id,
-                        const char *ref);
+bool job_ask_and_record(struct job_ctx *jc, const struct gateway *gw,
+                        const struct db_payment_op *op);
+
+/* Have the gateway do follow-up `op` (again: its answer was lost before)
+ * and record the answer; false when none came (or it could not be
+ * recorded). *res receives the answer. */
+bool job_operate_and_record(struct job_ctx *jc, const struct gateway *gw,
+                            const struct db_payment_op *op, bool again, struct gw_result *res);
 
 /* Record a gateway answer for operation `ref`. */
 bool job_record_answer(struct job_ctx *jc, const char *merchant_id, const char *ref,

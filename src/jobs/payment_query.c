@@ -16,12 +16,12 @@ enum job_result job_payment_query(struct job_ctx *jc)
     const struct gateway *gw;
     if (job_load_payment(jc, &op, &m, &gw) == JOB_RETRY)
         return JOB_RETRY;
-    if (!op.ref[0] || op.state != 0)
-        return JOB_DONE;
-    if (!job_ask_and_record(jc, gw, op.merchant_id, op.ref) &&
+    enum job_result r = JOB_DONE;
+    if (op.ref[0] && op.state == 0 && !job_ask_and_record(jc, gw, &op) &&
         time_now() - op.created_at < QUERY_FOR) {
         jc->error = "the gateway has not answered yet";
-        return JOB_RETRY;
+        r = JOB_RETRY;
     }
-    return JOB_DONE;
+    job_release_gateway(jc, gw);
+    return r;
 }

@@ -41,8 +41,20 @@ enum job_result job_load_payment(struct job_ctx *jc, struct db_payment_op *op,
         jc->error = "cannot read the payment";
         return JOB_RETRY;
     }
-    *gw = st > 0 ? gateway_for_merchant(jc->app->gateways, m) : NULL;
+    *gw = NULL;
+    if (st > 0 && op->ref[0] && gateway_configured(m)) {
+        *gw = gateway_acquire(jc->app->gateways, m, NULL);
+        if (!*gw) {
+            jc->error = "the merchant's payment gateway cannot be used now";
+            return JOB_RETRY;
+        }
+    }
     if (!*gw)
         memset(op, 0, sizeof *op);
     return JOB_DONE;
+}
+
+void job_release_gateway(struct job_ctx *jc, const struct gateway *gw)
+{
+    gateway_release(jc->app->gateways, gw);
 }

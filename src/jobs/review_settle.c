@@ -12,11 +12,12 @@ enum job_result job_review_settle(struct job_ctx *jc)
     const struct gateway *gw;
     if (job_load_payment(jc, &op, &m, &gw) == JOB_RETRY)
         return JOB_RETRY;
-    if (!op.ref[0] || op.state != 1 || op.decision != GW_REVIEW)
-        return JOB_DONE;
-    if (!job_ask_and_record(jc, gw, op.merchant_id, op.ref)) {
+    enum job_result r = JOB_DONE;
+    if (op.ref[0] && op.state == 1 && op.decision == GW_REVIEW &&
+        !job_ask_and_record(jc, gw, &op)) {
         jc->error = "the gateway has not decided yet";
-        return JOB_RETRY;
+        r = JOB_RETRY;
     }
-    return JOB_DONE;
+    job_release_gateway(jc, gw);
+    return r;
 }

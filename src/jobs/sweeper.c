@@ -10,6 +10,7 @@
 #include "app.h"
 #include "db/callbacks.h"
 #include "db/idempotency.h"
+#include "db/providers.h"
 #include "gateway/registry.h"
 #include "jobs/common.h"
 #include "service/links.h"
@@ -23,6 +24,9 @@
 #define IDEMPOTENCY_KEEP (24LL * 3600 * 1000000)      /* idempotency records are kept */
 #define JOBS_KEEP        (7LL * 24 * 3600 * 1000000)  /* finished jobs and sandbox messages */
 #define CALLBACKS_KEEP   (30LL * 24 * 3600 * 1000000) /* delivered or given-up callbacks */
+#define NOTICES_KEEP                                                                               \
+    (7LL * 24 * 3600 * 1000000) /* gateways' notices handled (their retries                        \
+                                   end within days) */
 
 enum { REPAIR_MAX = 32 };
 
@@ -107,10 +111,11 @@ static enum db_status abandon_cb(struct db_tx *tx, void *cls)
 /* A checkout the customer never completed: closed at the gateway first, so
  * that no payment can follow, then here. A gateway that took the payment
  * meanwhile gives its answer, which is recorded instead. */
-static bool abandon(struct job_ctx *jc, const struct gateway *gw, const struct db_payment_op *op)
+static bool abandon(struct job_ctx *jc, const struct gateway *gw, const struct db_payment_op *op,
+                    const struct gw_target *t)
 {
     struct gw_result res;
-    enum gw_cancel gc = gateway_cancel(gw, op->merchant_id, op->ref, &res);
+    enum gw_cancel gc = gateway_cancel(gw, t, &res);
     if (gc == GW_CANCEL_FAILED)
         return false;
     if (gc == GW_CANCEL_COMPLETED)
@@ -122,17 +127,24 @@ static bool abandon(struct job_ctx *jc, const struct gateway *gw, const struct d
     return ok;
 }
 
-/* Repeat a capture, reverse or void whose answer was lost, under the same
- * reference: the gateway does it at most once and answers again. */
-static bool redo_and_record(struct job_ctx *jc, const struct gateway *gw,
-                            const struct db_payment_op *op)
+/* One pending operation: a follow-up (capture, reverse, void, refund) whose
+ * answer was lost is done again under the same reference (the gateway does
+ * it at most once, or finds out first); a payment is asked about, and a
+ * checkout open longer than the payment page can live, plus a grace, was
+ * abandoned. */
+static bool repair(struct job_ctx *jc, const struct gateway *gw, const struct db_merchant *m,
+                   const struct db_payment_op *op, usec_t now)
 {
+    bool payment = op->op == GW_OP_AUTHORIZE || op->op == GW_OP_SALE;
     struct gw_result res;
-    gateway_operate(gw, op->merchant_id, (enum gw_operation)op->op, op->ref, op->parent_ref,
-                    op->amount_minor, &res);
-    if (res.decision == GW_NO_ANSWER)
+    if (!payment)
+        return job_operate_and_record(jc, gw, op, true, &res);
+    if (job_ask_and_record(jc, gw, op))
+        return true;
+    if (now - op->created_at <= (m->page_ttl_s + SVC_CHECKOUT_GRACE_S) * 1000000)
         return false;
-    return job_record_answer(jc, op->merchant_id, op->ref, &res);
+    struct gw_target t;
+    return job_target(jc, op, true, &t) && abandon(jc, gw, op, &t);
 }
 
 int jobs_repair_payments(struct app *app, usec_t now)
@@ -145,24 +157,14 @@ int jobs_repair_payments(struct app *app, usec_t now)
     for (int i = 0; i < p.n; i++) {
         const struct db_payment_op *op = &p.ops[i];
         struct merchant_ctx m = {.id = op->merchant_id};
-        if (db_run(app->db, DB_READ, "repair_merchant", merchant_cb, &m) <= 0)
+        if (db_run(app->db, DB_READ, "repair_merchant", merchant_cb, &m) <= 0 ||
+            !gateway_configured(&m.m))
             continue;
-        const struct gateway *gw = gateway_for_merchant(app->gateways, &m.m);
+        const struct gateway *gw = gateway_acquire(app->gateways, &m.m, NULL);
         if (!gw)
             continue;
-        bool payment = op->op == GW_OP_AUTHORIZE || op->op == GW_OP_SALE;
-        if (!payment) {
-            done += redo_and_record(&jc, gw, op);
-            continue;
-        }
-        if (job_ask_and_record(&jc, gw, op->merchant_id, op->ref)) {
-            done++;
-            continue;
-        }
-        /* still no answer: a checkout open longer than the payment page can
-         * live, plus a grace, was abandoned */
-        if (now - op->created_at > (m.m.page_ttl_s + SVC_CHECKOUT_GRACE_S) * 1000000)
-            done += abandon(&jc, gw, op);
+        done += repair(&jc, gw, &m.m, op, now);
+        gateway_release(app->gateways, gw);
     }
     arena_free(jc.a);
     app_wake_workers(app, jc.queued);
@@ -178,6 +180,9 @@ static enum db_status purge_cb(struct db_tx *tx, void *cls)
     if (st < 0)
         return st;
     st = DB_CALL(tx, jobs, purge, now - JOBS_KEEP);
+    if (st < 0)
+        return st;
+    st = DB_CALL(tx, providers, notice_purge, now - NOTICES_KEEP);
     if (st < 0)
         return st;
     return DB_CALL(tx, callbacks, purge, now - CALLBACKS_KEEP);

@@ -105,8 +105,10 @@ struct xfer {
     enum net_error forced; /* not NET_OK: the net thread ended it (cancel, deadline, ...) */
     const char *forced_msg;
     long status;
-    bool sent;            /* the request (its headers at least) went out */
-    char retry_after[32]; /* the response's Retry-After header, "" when none */
+    bool sent;               /* the request (its headers at least) went out */
+    char retry_after[32];    /* the response's Retry-After header, "" when none */
+    const char *want_header; /* another response header to keep (NULL none) */
+    char header[128];        /* its value, "" when none */
     char content_type[128];
     char ip[46];
     char errbuf[CURL_ERROR_SIZE];
@@ -423,6 +425,9 @@ static void xfer_finish(struct net *n, struct xfer *x, enum net_error forced, co
         struct curl_header *h;
         if (curl_easy_header(x->easy, "Retry-After", 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
             snprintf(x->retry_after, sizeof x->retry_after, "%s", h->value);
+        if (x->want_header &&
+            curl_easy_header(x->easy, x->want_header, 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
+            snprintf(x->header, sizeof x->header, "%s", h->value);
         curl_multi_remove_handle(n->multi, x->easy);
         x->added = false;
         /* unlink from n->active */
@@ -821,6 +826,7 @@ static void xfer_result(const struct xfer *x, struct net_response *out)
     out->status = (int)x->status;
     out->sent = x->sent;
     snprintf(out->retry_after, sizeof out->retry_after, "%s", x->retry_after);
+    snprintf(out->header, sizeof out->header, "%s", x->header);
     snprintf(out->content_type, sizeof out->content_type, "%s", x->content_type);
     snprintf(out->ip, sizeof out->ip, "%s", x->ip);
     const char *detail = x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->rc);
@@ -1023,6 +1029,7 @@ void net_perform(struct net *n, const struct net_request *rq, struct net_respons
     }
     x.allow_private = rq->allow_private;
     x.cancel = rq->cancel;
+    x.want_header = rq->want_header;
     x.deadline = deadline;
     x.timeout_ms = timeout_ms;
     x.max = rq->max_response ? rq->max_response : DEFAULT_MAX_RESPONSE;

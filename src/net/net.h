@@ -103,6 +103,8 @@ struct net_request {
     bool allow_private;          /* sandbox only: loopback/private addresses allowed */
     const _Atomic bool *cancel;  /* may be NULL; when it becomes true the transfer ends
                                     (NET_CANCELLED) within ~100 ms */
+    const char *want_header;     /* one more response header to return in
+                                    net_response.header (e.g. "Stripe-Should-Retry"); NULL none */
 };
 
 struct net_response {
@@ -120,6 +122,7 @@ struct net_response {
                                this may have been acted on by the server (a read timeout is
                                an unknown outcome, not a safe retry) */
     char retry_after[32];   /* the response's Retry-After header (truncated), "" when none */
+    char header[128];       /* the header named by want_header (truncated), "" when none */
     double seconds;         /* wall time of the whole call, in seconds */
     char message[256];      /* human-readable reason when error != NET_OK, "" otherwise;
                                never holds header values or bodies */

@@ -98,6 +98,40 @@ static int answer_event(const struct db_payment_op *op, enum gw_decision d, bool
                                    : PAY_E_REVERSED;
 }
 
+enum db_status svc_gw_target(struct svc *s, const struct db_payment_op *op, bool again,
+                             struct gw_target *t)
+{
+    struct db_link l;
+    enum db_status st = DB_CALL(s->tx, links, get_by_id, op->merchant_id, op->link_id, s->a, &l);
+    if (st <= 0)
+        return st < 0 ? st : DB_HARD_ERROR;
+    *t = (struct gw_target){.merchant_id = arena_strdup(s->a, op->merchant_id),
+                            .ref = arena_strdup(s->a, op->ref),
+                            .gateway_ref = arena_strdup(s->a, op->gateway_ref),
+                            .op = (enum gw_operation)op->op,
+                            .amount_minor = op->amount_minor,
+                            .currency = arena_strdup(s->a, l.currency),
+                            .parent_ref = "",
+                            .parent_gateway_ref = "",
+                            .again = again};
+    if (!op->parent_ref[0])
+        return DB_ONE_RESULT;
+    struct db_payment_op parent;
+    st = DB_CALL(s->tx, payments, get, op->merchant_id, op->parent_ref, &parent);
+    if (st <= 0)
+        return st < 0 ? st : DB_HARD_ERROR;
+    t->parent_ref = arena_strdup(s->a, parent.ref);
+    t->parent_gateway_ref = arena_strdup(s->a, parent.request_ref);
+    t->parent_op = (enum gw_operation)parent.op;
+    return DB_ONE_RESULT;
+}
+
+enum db_status svc_payment_gateway_ref(struct svc *s, const char *merchant_id, const char *ref,
+                                       const char *gateway_ref)
+{
+    return DB_CALL(s->tx, payments, set_gateway_ref, merchant_id, ref, gateway_ref);
+}
+
 static void copy_result(struct db_payment_op *op, const struct gw_result *res, usec_t now)
 {
     op->state = 1;
@@ -111,6 +145,8 @@ static void copy_result(struct db_payment_op *op, const struct gw_result *res, u
     snprintf(op->error_text, sizeof op->error_text, "%s", res->error_text);
     op->gateway_at = res->at ? res->at : now;
     op->updated_at = now;
+    if (res->gateway_ref[0])
+        snprintf(op->gateway_ref, sizeof op->gateway_ref, "%s", res->gateway_ref);
 }
 
 static enum db_status payment_entry(struct svc *s, const struct db_link *l, const char *code,
@@ -359,6 +395,14 @@ enum db_status svc_payment_record(struct svc *s, const char *merchant_id, const 
                       (res->decision == GW_ACCEPT || res->decision == GW_DECLINE);
     if (op->state == 1 && !conversion && !late)
         return DB_ONE_RESULT; /* already recorded */
+    if (res->decision == GW_NO_ANSWER && res->gateway_ref[0] &&
+        strcmp(res->gateway_ref, op->gateway_ref) != 0) {
+        /* not final, but the gateway named it: a later query asks by that */
+        snprintf(op->gateway_ref, sizeof op->gateway_ref, "%s", res->gateway_ref);
+        st = svc_payment_gateway_ref(s, merchant_id, op->ref, op->gateway_ref);
+        if (st < 0)
+            return st;
+    }
     if (op->op == GW_OP_REFUND)
         return record_refund(s, l, op, res);
     int event = answer_event(op, res->decision, conversion);

@@ -32,6 +32,17 @@ void svc_new_refund_ref(char *out);
  * `current` (what the operation's log entry shows). */
 int svc_payment_status_after(const struct db_payment_op *op, int current);
 
+/* What a gateway call about operation `op` needs: the operation with its
+ * link's currency and, for a follow-up, the operation it acts on (strings in
+ * s->a). `again`: the call repeats one whose answer was lost. */
+enum db_status svc_gw_target(struct svc *s, const struct db_payment_op *op, bool again,
+                             struct gw_target *t);
+
+/* Keep the gateway's id of operation `ref` (a checkout begun, a refund the
+ * gateway has not completed). */
+enum db_status svc_payment_gateway_ref(struct svc *s, const char *merchant_id, const char *ref,
+                                       const char *gateway_ref);
+
 /* What the customer's Pay button finds. */
 enum pay_outcome {
     PAY_GO,         /* a new or resumed operation: send the browser to the gateway */

@@ -63,3 +63,44 @@ char *form_get(struct arena *a, const char *body, size_t len, const char *name)
     }
     return NULL;
 }
+
+/* Percent-encode s into out (3 * strlen(s) + 1 bytes): every byte but the
+ * unreserved ones (RFC 3986: letters, digits, - . _ ~). Returns the end. */
+char *form_percent_encode(const char *s, char *out)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '.' || *p == '_' || *p == '~') {
+            *out++ = (char)*p;
+        } else {
+            *out++ = '%';
+            *out++ = hex[*p >> 4];
+            *out++ = hex[*p & 15];
+        }
+    }
+    *out = '\0';
+    return out;
+}
+
+/* An application/x-www-form-urlencoded body of n name/value pairs (kv[2i],
+ * kv[2i+1]; a NULL value leaves its pair out), in the arena. */
+const char *form_encode(struct arena *a, const char *const *kv, size_t n)
+{
+    size_t cap = 1;
+    for (size_t i = 0; i < n; i++)
+        if (kv[2 * i + 1])
+            cap += 3 * strlen(kv[2 * i]) + 3 * strlen(kv[2 * i + 1]) + 2;
+    char *buf = arena_alloc(a, cap), *p = buf;
+    *p = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (!kv[2 * i + 1])
+            continue;
+        if (p != buf)
+            *p++ = '&';
+        p = form_percent_encode(kv[2 * i], p);
+        *p++ = '=';
+        p = form_percent_encode(kv[2 * i + 1], p);
+    }
+    return buf;
+}

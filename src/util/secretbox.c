@@ -96,3 +96,35 @@ const char *secretbox_open(const uint8_t key[SECRETBOX_KEY_LEN], const char *ad,
     *len = n;
     return out;
 }
+
+json_object *secretbox_open_settings(const uint8_t *key, const char *ad, const char *public_json,
+                                     const char *sealed, struct arena *a, const char **why)
+{
+    json_object *all = json_tokener_parse(public_json ? public_json : "{}");
+    if (!all || !json_object_is_type(all, json_type_object)) {
+        json_object_put(all);
+        *why = "its stored settings are not readable";
+        return NULL;
+    }
+    if (!sealed || !sealed[0])
+        return all;
+    if (!key) {
+        json_object_put(all);
+        *why = "the server has no secrets_key to open its credentials";
+        return NULL;
+    }
+    size_t n;
+    const char *text = secretbox_open(key, ad, sealed, a, &n);
+    json_object *secret = text ? json_tokener_parse(text) : NULL;
+    if (text)
+        memset((char *)text, 0, n);
+    if (!secret || !json_object_is_type(secret, json_type_object)) {
+        json_object_put(all);
+        json_object_put(secret);
+        *why = "its credentials do not open with this server's secrets_key";
+        return NULL;
+    }
+    json_object_object_foreach(secret, k, v) json_object_object_add(all, k, json_object_get(v));
+    json_object_put(secret);
+    return all;
+}

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <json-c/json.h>
+
 #include "util/arena.h"
 
 #define SECRETBOX_KEY_LEN 32
@@ -34,5 +36,12 @@ const char *secretbox_seal(const uint8_t key[SECRETBOX_KEY_LEN], const char *ad,
  * was sealed with, the associated data differs or it was altered. */
 const char *secretbox_open(const uint8_t key[SECRETBOX_KEY_LEN], const char *ad, const char *sealed,
                            struct arena *a, size_t *len);
+
+/* A provider's settings as one JSON object: the public ones (JSON text) and
+ * the sealed secret ones (sealed under `ad`, the provider's id; "" or NULL
+ * when none) opened with key (NULL: the server has none). NULL with *why
+ * when they cannot be read. The caller puts the object. */
+json_object *secretbox_open_settings(const uint8_t *key, const char *ad, const char *public_json,
+                                     const char *sealed, struct arena *a, const char **why);
 
 #endif

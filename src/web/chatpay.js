@@ -11,6 +11,9 @@
  *    data-numbering="latn|arab|..." data-expired-text="..."> shows the time
  *    left as a live clock in the page's digits (the server wrote it in
  *    words), and says so and disables the Pay button when the time is up.
+ *  - A form that takes the customer to the gateway's checkout
+ *    (<form data-autosubmit>) is sent at once; without JavaScript the
+ *    customer presses its button.
  *  - Sandbox gateway card form: the card number is grouped in fours as it
  *    is typed (Amex 4-6-5), digits typed in other scripts (Arabic-Indic)
  *    become ASCII digits, and a hint shows while the number's check digit
@@ -146,6 +149,9 @@
     }
 
     function start() {
+        var go = document.querySelector('form[data-autosubmit]');
+        if (go)
+            go.submit();
         var expiry = document.querySelector('.expiry[data-expires-in]');
         if (expiry)
             countdown(expiry);

@@ -280,7 +280,8 @@ static int64_t seconds_left(usec_t now, usec_t expires_at)
 }
 
 /* The document head up to and including <body>. title is plain text. */
-static void page_open(struct html *h, const struct web_locale *l, const char *title, bool script)
+static void page_open_to(struct html *h, const struct web_locale *l, const char *title, bool script,
+                         const char *refresh)
 {
     h_raw(h, "<!doctype html>\n<html lang=\"");
     h_text(h, web_locale_lang(l));
@@ -298,8 +299,18 @@ static void page_open(struct html *h, const struct web_locale *l, const char *ti
              "<link rel=\"stylesheet\" href=\"" WEB_CSS_PATH "\">\n");
     if (script)
         h_raw(h, "<script src=\"" WEB_JS_PATH "\" defer></script>\n");
+    if (refresh) {
+        h_raw(h, "<meta http-equiv=\"refresh\" content=\"0; url=");
+        h_text(h, refresh);
+        h_raw(h, "\">\n");
+    }
     h_raw(h, "</head>\n"
              "<body>\n");
+}
+
+static void page_open(struct html *h, const struct web_locale *l, const char *title, bool script)
+{
+    page_open_to(h, l, title, script, NULL);
 }
 
 static void page_close(struct html *h, const struct web_locale *l)
@@ -533,6 +544,68 @@ char *web_link_page(struct arena *a, const struct web_link_page *p, size_t *len)
     }
     h_raw(&h, "</main>\n");
 
+    page_close(&h, l);
+    return h_finish(&h, len);
+}
+
+/* A page's head and the start of its card: title as heading, text below. */
+static void card_open(struct html *h, struct arena *a, const struct web_locale *l,
+                      const char *title, const char *text, bool script, const char *refresh)
+{
+    h_init(h, a);
+    page_open_to(h, l, title, script, refresh);
+    h_raw(h, "<main class=\"card message\">\n<h1>");
+    h_text(h, title);
+    h_raw(h, "</h1>\n<p>");
+    h_text(h, text);
+    h_raw(h, "</p>\n");
+}
+
+char *web_post_page(struct arena *a, const struct web_locale *loc, const char *title,
+                    const char *text, const char *button, const char *action,
+                    const char *const *names, const char *const *values, size_t n, size_t *len)
+{
+    struct html h;
+    struct web_locale tmp;
+    if (len != NULL)
+        *len = 0;
+    if (a == NULL)
+        return NULL;
+    const struct web_locale *l = loc_or_default(loc, &tmp);
+    card_open(&h, a, l, title, text, true, NULL);
+    h_raw(&h, "<form method=\"post\" action=\"");
+    h_text(&h, action);
+    h_raw(&h, "\" data-autosubmit>\n");
+    for (size_t i = 0; i < n; i++) {
+        h_raw(&h, "<input type=\"hidden\" name=\"");
+        h_text(&h, names[i]);
+        h_raw(&h, "\" value=\"");
+        h_text(&h, values[i]);
+        h_raw(&h, "\">\n");
+    }
+    h_raw(&h, "<button type=\"submit\" class=\"button\">");
+    h_text(&h, button);
+    h_raw(&h, "</button>\n</form>\n</main>\n");
+    page_close(&h, l);
+    return h_finish(&h, len);
+}
+
+char *web_go_page(struct arena *a, const struct web_locale *loc, const char *title,
+                  const char *text, const char *button, const char *url, size_t *len)
+{
+    struct html h;
+    struct web_locale tmp;
+    if (len != NULL)
+        *len = 0;
+    if (a == NULL)
+        return NULL;
+    const struct web_locale *l = loc_or_default(loc, &tmp);
+    card_open(&h, a, l, title, text, false, url);
+    h_raw(&h, "<p><a class=\"button\" href=\"");
+    h_text(&h, url);
+    h_raw(&h, "\">");
+    h_text(&h, button);
+    h_raw(&h, "</a></p>\n</main>\n");
     page_close(&h, l);
     return h_finish(&h, len);
 }

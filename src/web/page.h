@@ -70,6 +70,23 @@ char *web_link_page(struct arena *a, const struct web_link_page *p, size_t *len)
 char *web_message_page(struct arena *a, const struct web_locale *loc, const char *title,
                        const char *text, size_t *len);
 
+/* A page that posts a form of hidden fields to another site (a gateway's
+ * hosted checkout): title and text (plain, in the page's language), a
+ * visible button (its label) that sends it, and data-autosubmit, with which
+ * the script sends it at once; without JavaScript the customer presses the
+ * button. The page must be served with form-action allowing `action`. */
+char *web_post_page(struct arena *a, const struct web_locale *loc, const char *title,
+                    const char *text, const char *button, const char *action,
+                    const char *const *names, const char *const *values, size_t n, size_t *len);
+
+/* A page that takes the browser to `url` on another site (a gateway's
+ * hosted checkout): a refresh to it at once, and a link button for a
+ * browser that does not follow it. A form's answer may not redirect
+ * elsewhere under form-action 'self', so the Pay button's answer is this
+ * page instead of a 303 when the checkout is not chatpay's own. */
+char *web_go_page(struct arena *a, const struct web_locale *loc, const char *title,
+                  const char *text, const char *button, const char *url, size_t *len);
+
 /* A growable HTML buffer in an arena, for pages built elsewhere (the
  * sandbox gateway's pages). The caller escapes dynamic values (web_escape). */
 struct web_buf {

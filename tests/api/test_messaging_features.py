@@ -434,11 +434,11 @@ def test_provider_command_refusals(env, fakes):
     base = ["provider", "add", "--merchant", shop.id]
     cases = [
         (["--kind", "sms77", "--set", "api_key=x"], 2,
-         "chatpay: provider add: --merchant and --kind clickatell|whatsapp-cloud|twilio are "
-         "required"),
+         "chatpay: provider add: --merchant and --kind "
+         "clickatell|whatsapp-cloud|twilio|stripe|cybersource are required"),
         (["--kind", "sandbox", "--set", "api_key=x"], 2,
-         "chatpay: provider add: --merchant and --kind clickatell|whatsapp-cloud|twilio are "
-         "required"),
+         "chatpay: provider add: --merchant and --kind "
+         "clickatell|whatsapp-cloud|twilio|stripe|cybersource are required"),
         (["--kind", "clickatell"], 2, "chatpay: clickatell needs --set api_key=VALUE"),
         (["--kind", "twilio", "--set", "account_sid=AC" + "0" * 32], 2,
          "chatpay: twilio needs --set auth_token=VALUE"),

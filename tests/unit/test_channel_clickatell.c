@@ -88,7 +88,7 @@ static void *create_with(const char *json, char *err, size_t errlen)
 {
     json_object *settings = json_tokener_parse(json);
     assert_non_null(settings);
-    struct channel_config cfg = {.provider_id = "p1", .merchant_id = "m1", .settings = settings};
+    struct provider_config cfg = {.provider_id = "p1", .merchant_id = "m1", .settings = settings};
     void *st = clickatell_create(&cfg, err, errlen);
     json_object_put(settings);
     return st;
@@ -149,7 +149,7 @@ static void test_ops_table(void **state)
     assert_non_null(channel_clickatell_ops.send);
     assert_non_null(channel_clickatell_ops.query);
     assert_non_null(channel_clickatell_ops.inbound);
-    const struct channel_setting *s = channel_clickatell_ops.settings;
+    const struct provider_setting *s = channel_clickatell_ops.settings;
     assert_string_equal(s[0].name, "api_key");
     assert_true(s[0].required);
     assert_true(s[0].secret);
@@ -760,12 +760,12 @@ static enum channel_inbound_verdict inbound(const char *method, const char *rest
                                             size_t *n, struct channel_inbound_reply *reply)
 {
     struct channel ch = {.ops = &channel_clickatell_ops, .id = "p1"};
-    struct channel_inbound rq = {.method = method,
-                                 .url = "https://chatpay.example/hooks/p1/tok/status",
-                                 .rest = rest,
-                                 .content_type = "application/json",
-                                 .body = body,
-                                 .body_len = len};
+    struct provider_inbound rq = {.method = method,
+                                  .url = "https://chatpay.example/hooks/p1/tok/status",
+                                  .rest = rest,
+                                  .content_type = "application/json",
+                                  .body = body,
+                                  .body_len = len};
     memset(reply, 0, sizeof *reply);
     return clickatell_inbound(&ch, &rq, a, evs, n, reply);
 }

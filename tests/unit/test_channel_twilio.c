@@ -108,10 +108,10 @@ static struct twilio *make(const char *settings, char *err, size_t errlen)
 {
     json_object *s = json_tokener_parse(settings);
     assert_non_null(s);
-    struct channel_config cfg = {.provider_id = "prv_1",
-                                 .merchant_id = "m_1",
-                                 .settings = s,
-                                 .inbound_url = "https://pay.example.com/hooks/prv_1/tok"};
+    struct provider_config cfg = {.provider_id = "prv_1",
+                                  .merchant_id = "m_1",
+                                  .settings = s,
+                                  .inbound_url = "https://pay.example.com/hooks/prv_1/tok"};
     err[0] = '\0';
     struct twilio *t = channel_twilio_ops.create(&cfg, err, errlen);
     json_object_put(s);
@@ -215,7 +215,7 @@ static void test_ops_table(void **state)
     assert_string_equal(channel_twilio_ops.kind, "twilio");
     assert_int_equal(channel_twilio_ops.channels, 1u << CHANNEL_SMS | 1u << CHANNEL_WHATSAPP);
     assert_int_equal(channel_twilio_ops.receipt_delay, 600LL * 1000000);
-    const struct channel_setting *s = channel_twilio_ops.settings;
+    const struct provider_setting *s = channel_twilio_ops.settings;
     size_t n = 0;
     for (; s[n].name; n++) {
         bool secret =
@@ -768,7 +768,7 @@ static void test_connect_refused(void **state)
     json_object *s = json_tokener_parse(settings);
     struct net *n = net_start(NULL, err, sizeof err);
     assert_non_null(n);
-    struct channel_config cfg = {.provider_id = "prv_1", .settings = s, .net = n};
+    struct provider_config cfg = {.provider_id = "prv_1", .settings = s, .net = n};
     struct twilio *t = channel_twilio_ops.create(&cfg, err, sizeof err);
     json_object_put(s);
     assert_non_null(t);
@@ -875,14 +875,14 @@ static enum channel_inbound_verdict call(const char *method, const char *url, co
     assert_non_null(t);
     struct channel ch = instance(t);
     struct hdrs h = {sig};
-    struct channel_inbound rq = {.method = method,
-                                 .url = url,
-                                 .rest = rest,
-                                 .content_type = "application/x-www-form-urlencoded",
-                                 .body = body,
-                                 .body_len = strlen(body),
-                                 .header = get_header,
-                                 .header_cls = &h};
+    struct provider_inbound rq = {.method = method,
+                                  .url = url,
+                                  .rest = rest,
+                                  .content_type = "application/x-www-form-urlencoded",
+                                  .body = body,
+                                  .body_len = strlen(body),
+                                  .header = get_header,
+                                  .header_cls = &h};
     struct channel_inbound_reply reply = {0};
     enum channel_inbound_verdict v = channel_twilio_ops.inbound(&ch, &rq, a, ev, n, &reply);
     channel_twilio_ops.destroy(t);
@@ -1040,14 +1040,14 @@ static void test_inbound_malformed(void **state)
             make("{\"account_sid\":\"" AC "\",\"auth_token\":\"" TOKEN "\"}", err, sizeof err);
         struct channel ch = instance(t);
         struct hdrs h = {STATUS_SIG};
-        struct channel_inbound rq = {.method = "POST",
-                                     .url = url,
-                                     .rest = "status",
-                                     .content_type = "",
-                                     .body = "MessageSid=SM1\0x",
-                                     .body_len = 16,
-                                     .header = get_header,
-                                     .header_cls = &h};
+        struct provider_inbound rq = {.method = "POST",
+                                      .url = url,
+                                      .rest = "status",
+                                      .content_type = "",
+                                      .body = "MessageSid=SM1\0x",
+                                      .body_len = 16,
+                                      .header = get_header,
+                                      .header_cls = &h};
         struct channel_inbound_reply reply = {0};
         assert_int_equal(channel_twilio_ops.inbound(&ch, &rq, a, &ev, &n, &reply),
                          INBOUND_MALFORMED);

@@ -41,11 +41,11 @@ static struct wa *make(const char *const *kv, struct net *net, char *err, size_t
     json_object *s = json_object_new_object();
     for (size_t i = 0; kv[i]; i += 2)
         json_object_object_add(s, kv[i], json_object_new_string(kv[i + 1]));
-    struct channel_config cfg = {.provider_id = "p1",
-                                 .merchant_id = "m1",
-                                 .settings = s,
-                                 .net = net,
-                                 .inbound_url = "https://chatpay.example/hooks/p1/tok"};
+    struct provider_config cfg = {.provider_id = "p1",
+                                  .merchant_id = "m1",
+                                  .settings = s,
+                                  .net = net,
+                                  .inbound_url = "https://chatpay.example/hooks/p1/tok"};
     err[0] = '\0';
     struct wa *w = channel_whatsapp_cloud_ops.create(&cfg, err, errlen);
     json_object_put(s);
@@ -753,15 +753,15 @@ static enum channel_inbound_verdict handshake(const struct channel *ch, const ch
                                               struct arena *a, struct channel_inbound_reply *reply)
 {
     struct pairs q = {query};
-    struct channel_inbound rq = {.method = "GET",
-                                 .url = "https://chatpay.example/hooks/p1/tok",
-                                 .rest = "",
-                                 .content_type = "",
-                                 .body = "",
-                                 .header = pair_get,
-                                 .header_cls = &(struct pairs){NULL},
-                                 .query = pair_get,
-                                 .query_cls = &q};
+    struct provider_inbound rq = {.method = "GET",
+                                  .url = "https://chatpay.example/hooks/p1/tok",
+                                  .rest = "",
+                                  .content_type = "",
+                                  .body = "",
+                                  .header = pair_get,
+                                  .header_cls = &(struct pairs){NULL},
+                                  .query = pair_get,
+                                  .query_cls = &q};
     struct channel_event *evs = (void *)1;
     size_t n = 99;
     memset(reply, 0, sizeof *reply);
@@ -830,16 +830,16 @@ static enum channel_inbound_verdict post(const struct channel *ch, const char *b
     if (!signature)
         headers[2] = NULL;
     struct pairs h = {headers};
-    struct channel_inbound rq = {.method = "POST",
-                                 .url = "https://chatpay.example/hooks/p1/tok",
-                                 .rest = "",
-                                 .content_type = "application/json",
-                                 .body = body,
-                                 .body_len = len,
-                                 .header = pair_get,
-                                 .header_cls = &h,
-                                 .query = pair_get,
-                                 .query_cls = &(struct pairs){NULL}};
+    struct provider_inbound rq = {.method = "POST",
+                                  .url = "https://chatpay.example/hooks/p1/tok",
+                                  .rest = "",
+                                  .content_type = "application/json",
+                                  .body = body,
+                                  .body_len = len,
+                                  .header = pair_get,
+                                  .header_cls = &h,
+                                  .query = pair_get,
+                                  .query_cls = &(struct pairs){NULL}};
     struct channel_inbound_reply reply = {0};
     return ch->ops->inbound(ch, &rq, a, evs, n, &reply);
 }
@@ -908,7 +908,7 @@ static void test_signature(void **state)
     assert_int_equal(post(&ch, junk, strlen(junk), sig, a, &evs, &n), INBOUND_MALFORMED);
 
     /* other methods */
-    struct channel_inbound rq = {.method = "PUT", .body = body, .body_len = len};
+    struct provider_inbound rq = {.method = "PUT", .body = body, .body_len = len};
     struct channel_inbound_reply reply;
     assert_int_equal(ch.ops->inbound(&ch, &rq, a, &evs, &n, &reply), INBOUND_FORBIDDEN);
     arena_free(a);

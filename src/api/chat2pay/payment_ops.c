@@ -51,6 +51,7 @@ struct op_ctx {
     struct db_link link;
     struct db_merchant merchant;
     struct db_payment_op op; /* the new operation */
+    struct gw_target target; /* what the gateway is asked */
     struct gw_result res;
     struct c2p_idem_claim idem; /* Idempotency-Key */
     const char *reply;          /* the 200 body, built and stored with the answer */
@@ -71,12 +72,15 @@ static enum db_status begin_cb(struct db_tx *tx, void *cls)
         st = svc_refund_begin(&s, c->r->auth.merchant_id, c->ref, c->has_amount ? &c->amount : NULL,
                               c->refund_ref[0] ? c->refund_ref : NULL, &c->link, &c->merchant,
                               &c->op, &c->existing, &c->refused);
-        return st == 0 ? DB_ROLLBACK : st;
+    } else {
+        st = svc_payment_op_begin(&s, c->r->auth.merchant_id, c->ref, c->capture,
+                                  c->has_amount ? &c->amount : NULL, &c->link, &c->merchant, &c->op,
+                                  &c->refused);
     }
-    st = svc_payment_op_begin(&s, c->r->auth.merchant_id, c->ref, c->capture,
-                              c->has_amount ? &c->amount : NULL, &c->link, &c->merchant, &c->op,
-                              &c->refused);
-    return st == 0 ? DB_ROLLBACK : st;
+    if (st <= 0)
+        return st == 0 ? DB_ROLLBACK : st;
+    /* a refund begun before (its answer lost) is asked again, not repeated blindly */
+    return svc_gw_target(&s, &c->op, c->existing, &c->target);
 }
 
 static enum db_status finish_cb(struct db_tx *tx, void *cls)
@@ -141,14 +145,14 @@ static void run(struct req *r, enum op_kind kind)
         return;
     /* the gateway, with no transaction open; then its answer (a refund that
      * exists already is asked again under its reference while pending) */
-    const struct gateway *gw = gateway_for_merchant(r->app->gateways, &c->merchant);
+    const struct gateway *gw = NULL;
     if (c->op.state != 0)
         c->res.decision = (enum gw_decision)c->op.decision;
-    else if (gw)
-        gateway_operate(gw, c->link.merchant_id, (enum gw_operation)c->op.op, c->op.ref,
-                        c->op.parent_ref, c->op.amount_minor, &c->res);
+    else if ((gw = gateway_acquire(r->app->gateways, &c->merchant, NULL)))
+        gateway_operate(gw, &c->target, &c->res);
     else
-        c->res.decision = GW_NO_ANSWER;
+        gw_no_answer(&c->res, "the merchant's gateway cannot be used now");
+    gateway_release(r->app->gateways, gw);
     st = db_run(r->app->db, DB_WRITE, "payment_op_record", finish_cb, c);
     if (st < 0) {
         /* the operation stays pending; the worker asks the gateway later */

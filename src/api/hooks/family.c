@@ -42,6 +42,7 @@ static bool hooks_authenticate_or_reply(struct req *r)
     }
     snprintf(r->auth.merchant_id, sizeof r->auth.merchant_id, "%s", c.p.merchant_id);
     snprintf(r->auth.key_id, sizeof r->auth.key_id, "%s", c.p.id);
+    r->family_state = arena_strdup(r->arena, c.p.kind); /* which kind answers */
     return true;
 }
 

@@ -13,18 +13,9 @@
 
 #include "app.h"
 #include "channel/registry.h"
+#include "gateway/gateway.h"
 #include "service/messages.h"
 #include "util/log.h"
-
-static const char *header_of(const void *cls, const char *name)
-{
-    return req_header(cls, name);
-}
-
-static const char *query_of(const void *cls, const char *name)
-{
-    return req_query(cls, name);
-}
 
 struct events_ctx {
     struct req *r;
@@ -47,6 +38,10 @@ static enum db_status events_cb(struct db_tx *tx, void *cls)
 
 void api_hook(struct req *r)
 {
+    if (r->family_state && gateway_kind(r->family_state)) {
+        api_gateway_hook(r);
+        return;
+    }
     const char *why = NULL;
     const struct channel *ch = channel_acquire_provider(r->app->channels, r->auth.key_id, &why);
     if (!ch || !ch->ops->inbound) {
@@ -57,22 +52,8 @@ void api_hook(struct req *r)
                : arena_printf(r->arena, "The provider cannot be used: %s", why ? why : "unknown"));
         return;
     }
-    size_t len = 0;
-    const char *body = req_body(r, &len);
-    const char *query = req_query_string(r);
-    struct channel_inbound in = {
-        .method = r->method,
-        .url = arena_printf(r->arena, "%s%s%s%s", r->app->cfg->public_url, r->path,
-                            query ? "?" : "", query ? query : ""),
-        .rest = req_param(r, "rest") ? req_param(r, "rest") : "",
-        .content_type = req_header(r, "Content-Type") ? req_header(r, "Content-Type") : "",
-        .body = body ? body : "",
-        .body_len = len,
-        .header = header_of,
-        .header_cls = r,
-        .query = query_of,
-        .query_cls = r,
-    };
+    struct provider_inbound in =
+        api_inbound_request(r, req_param(r, "rest") ? req_param(r, "rest") : "");
     struct channel_event *events = NULL;
     size_t n = 0;
     struct channel_inbound_reply answer = {0};

@@ -80,7 +80,13 @@ void api_page_locale(struct req *r, struct web_locale *out)
 void api_reply_html(struct req *r, int status, const struct web_locale *loc, const char *html,
                     size_t len)
 {
-    reply_header(r, "Content-Security-Policy", WEB_CSP);
+    api_reply_html_csp(r, status, loc, html, len, WEB_CSP);
+}
+
+void api_reply_html_csp(struct req *r, int status, const struct web_locale *loc, const char *html,
+                        size_t len, const char *csp)
+{
+    reply_header(r, "Content-Security-Policy", csp);
     reply_header(r, "Referrer-Policy", "no-referrer");
     reply_header(r, "X-Frame-Options", "DENY");
     reply_header(r, "Content-Language", web_locale_lang(loc));

@@ -37,6 +37,10 @@ void api_reply_html(struct req *r, int status, const struct web_locale *loc, con
 bool api_form_origin_or_reply(struct req *r, const struct web_locale *loc);
 /* Answer with a message page: the title from the catalog key, the text
  * already in the page's language. */
+/* api_reply_html with another Content-Security-Policy. */
+void api_reply_html_csp(struct req *r, int status, const struct web_locale *loc, const char *html,
+                        size_t len, const char *csp);
+
 void api_reply_message(struct req *r, int status, const struct web_locale *loc,
                        const char *title_key, const char *text);
 

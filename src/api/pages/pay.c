@@ -12,6 +12,7 @@
 #include "api/api.h"
 #include "api/pages/pages.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -78,6 +79,29 @@ static void reply_not_payable(struct req *r, const struct web_locale *loc, enum 
     }
 }
 
+struct ref_ctx {
+    struct req *r;
+    const char *merchant_id, *ref, *gateway_ref;
+};
+
+static enum db_status ref_cb(struct db_tx *tx, void *cls)
+{
+    struct ref_ctx *c = cls;
+    struct svc s = {.tx = tx, .a = c->r->arena, .now = time_now(), .cfg = c->r->app->cfg};
+    return svc_payment_gateway_ref(&s, c->merchant_id, c->ref, c->gateway_ref);
+}
+
+/* "https://host[:port]" of an absolute URL (for form-action). */
+static const char *origin_of(struct arena *a, const char *url)
+{
+    const char *host = strstr(url, "://");
+    if (!host)
+        return "'none'";
+    host += 3;
+    size_t n = strcspn(host, "/?#");
+    return arena_printf(a, "%.*s", (int)(host - url + (ptrdiff_t)n), url);
+}
+
 void api_pay(struct req *r)
 {
     struct pay_ctx c = {.r = r, .token = req_param(r, "token"), .now = time_now()};
@@ -94,26 +118,73 @@ void api_pay(struct req *r)
         api_reply_message(r, 503, &loc, "msg.retry.title", web_text(&loc, "msg.retry.pay"));
         return;
     }
-    const char *back = arena_printf(r->arena, "%s/p/%s/return?ref=%s", r->app->cfg->public_url,
-                                    c.link.token, c.op.ref);
+    const char *pub = r->app->cfg->public_url;
     struct gw_payment p = {
         .merchant_id = c.link.merchant_id,
         .ref = c.op.ref,
         .amount_minor = c.op.amount_minor,
         .currency = c.link.currency,
         .op = (enum gw_operation)c.op.op,
-        .return_url = back,
-        .base_url = r->app->cfg->public_url,
+        .return_url = arena_printf(r->arena, "%s/p/%s/return?ref=%s", pub, c.link.token, c.op.ref),
+        .cancel_url = arena_printf(r->arena, "%s/p/%s", pub, c.link.token),
+        .base_url = pub,
+        .locale = web_locale_lang(&loc),
+        .link_ref = c.link.ref,
+        .description = arena_printf(r->arena, "%s, order %s", c.merchant.name, c.link.order_number),
+        .created_at = c.op.created_at,
+        .gateway_ref = c.op.gateway_ref,
         .expires_at = c.op.created_at + (c.merchant.page_ttl_s + SVC_CHECKOUT_GRACE_S) * 1000000,
     };
-    char url[800];
-    const struct gateway *gw = gateway_for_merchant(r->app->gateways, &c.merchant);
-    if (!gw || !gateway_begin(gw, &p, url, sizeof url)) {
+    struct gw_checkout co;
+    const struct gateway *gw = gateway_acquire(r->app->gateways, &c.merchant, NULL);
+    bool ok = gw && gateway_begin(gw, &p, r->arena, &co);
+    gateway_release(r->app->gateways, gw);
+    /* the gateway's id of the checkout, kept before the browser goes there */
+    if (ok && co.gateway_ref[0] && strcmp(co.gateway_ref, c.op.gateway_ref) != 0) {
+        struct ref_ctx rc = {.r = r,
+                             .merchant_id = c.link.merchant_id,
+                             .ref = c.op.ref,
+                             .gateway_ref = co.gateway_ref};
+        ok = db_run(r->app->db, DB_WRITE, "pay_gateway_ref", ref_cb, &rc) >= 0;
+    }
+    if (!ok) {
         api_reply_message(r, 503, &loc, "msg.retry.title", web_text(&loc, "msg.retry.pay"));
         return;
     }
-    reply_header(r, "Location", url);
-    api_reply_message(r, 303, &loc, "msg.continue.title", web_text(&loc, "msg.continue.text"));
+    if (co.nfields == 0 && strncmp(co.url, pub, strlen(pub)) == 0 &&
+        strchr("/?", co.url[strlen(pub)])) {
+        /* chatpay's own (the sandbox gateway): a redirect */
+        reply_header(r, "Location", co.url);
+        api_reply_message(r, 303, &loc, "msg.continue.title", web_text(&loc, "msg.continue.text"));
+        return;
+    }
+    size_t len;
+    if (co.nfields == 0) {
+        /* another site: under form-action 'self' the Pay form's answer may
+         * not redirect there, so a page takes the browser on */
+        char *html = web_go_page(r->arena, &loc, web_text(&loc, "msg.continue.title"),
+                                 web_text(&loc, "msg.continue.text"),
+                                 web_text(&loc, "msg.continue.button"), co.url, &len);
+        api_reply_html(r, 200, &loc, html, len);
+        return;
+    }
+    /* a form the browser posts to the gateway (sent at once by the script;
+     * without JavaScript the customer presses its button) */
+    const char **names = arena_calloc(r->arena, co.nfields, sizeof *names);
+    const char **values = arena_calloc(r->arena, co.nfields, sizeof *values);
+    for (size_t i = 0; i < co.nfields; i++) {
+        names[i] = co.fields[i].name;
+        values[i] = co.fields[i].value;
+    }
+    char *html = web_post_page(
+        r->arena, &loc, web_text(&loc, "msg.continue.title"), web_text(&loc, "msg.continue.text"),
+        web_text(&loc, "msg.continue.button"), co.url, names, values, co.nfields, &len);
+    api_reply_html_csp(r, 200, &loc, html, len,
+                       arena_printf(r->arena,
+                                    "default-src 'none'; script-src 'self'; style-src 'self'; "
+                                    "img-src 'self' data:; form-action 'self' %s; base-uri 'none'; "
+                                    "frame-ancestors 'none'",
+                                    origin_of(r->arena, co.url)));
 }
 
 /* --- the return from the gateway -------------------------------------------------- */
@@ -126,6 +197,7 @@ struct return_ctx {
     struct db_link link;
     struct db_merchant merchant;
     struct db_payment_op op;
+    struct gw_target target;
     struct gw_result res;
     bool found;
 };
@@ -143,7 +215,8 @@ static enum db_status load_cb(struct db_tx *tx, void *cls)
     if (st <= 0)
         return st;
     c->found = c->op.link_id == c->link.id;
-    return DB_ONE_RESULT;
+    struct svc s = {.tx = tx, .a = c->r->arena, .now = time_now(), .cfg = c->r->app->cfg};
+    return c->found ? svc_gw_target(&s, &c->op, false, &c->target) : DB_ONE_RESULT;
 }
 
 static enum db_status record_cb(struct db_tx *tx, void *cls)
@@ -157,6 +230,29 @@ static enum db_status record_cb(struct db_tx *tx, void *cls)
         svc_payment_record(&s, c->link.merchant_id, c->ref, &c->res, &c->link, &c->op);
     c->queued = s.queued;
     return st;
+}
+
+/* The browser's POST of the gateway's signed result: checked by the
+ * gateway (signature, and that it answers this operation). */
+static bool receipt_ok(struct req *r, const struct gateway *gw, struct return_ctx *c)
+{
+    if (!gw || !gw->ops->inbound)
+        return false;
+    struct provider_inbound in = api_inbound_request(r, "return");
+    struct gw_notice *notices = NULL;
+    size_t n = 0;
+    if (gw->ops->inbound(gw, &in, r->arena, &notices, &n) != GW_IN_NOTICES || n != 1 ||
+        strcmp(notices[0].ref, c->ref) != 0)
+        return false;
+    /* the attempt's own amount and currency, or a tampered result */
+    const struct gw_notice *nt = &notices[0];
+    if (nt->has_amount &&
+        (nt->amount_minor != c->op.amount_minor || strcmp(nt->currency, c->link.currency) != 0))
+        return false;
+    if (nt->gateway_ref[0] && !c->op.gateway_ref[0])
+        c->target.gateway_ref = arena_strdup(r->arena, nt->gateway_ref);
+    c->target.hint = nt->decision[0] ? arena_strdup(r->arena, nt->decision) : NULL;
+    return true;
 }
 
 void api_pay_return(struct req *r)
@@ -181,12 +277,24 @@ void api_pay_return(struct req *r)
                           web_text(&loc, "msg.payment_not_found.other_link"));
         return;
     }
-    const struct gateway *gw = gateway_for_merchant(r->app->gateways, &c.merchant);
+    const struct gateway *gw = gateway_acquire(r->app->gateways, &c.merchant, NULL);
+    /* a gateway that posts its result with the browser (CyberSource's
+     * receipt): signed, and about this operation, or refused; it names the
+     * gateway's transaction, which is then asked about */
+    if (strcmp(r->method, "POST") == 0 && !receipt_ok(r, gw, &c)) {
+        gateway_release(r->app->gateways, gw);
+        api_reply_message(r, 403, &loc, "msg.forbidden.title",
+                          web_text(&loc, "msg.forbidden.text"));
+        return;
+    }
     /* an operation chatpay closed is asked about again: a gateway that
      * took the payment anyway says so, and it is returned */
-    if ((c.op.state == 0 || (c.op.flags & DB_OP_ABANDONED)) && gw) {
-        /* ask the gateway with no transaction open, then record */
-        gateway_result(gw, c.link.merchant_id, c.ref, &c.res);
+    bool ask = (c.op.state == 0 || (c.op.flags & DB_OP_ABANDONED)) && gw;
+    if (ask)
+        gateway_result(gw, &c.target, &c.res);
+    gateway_release(r->app->gateways, gw);
+    if (ask) {
+        /* record what the gateway said (asked with no transaction open) */
         st = db_run(r->app->db, DB_WRITE, "pay_return_record", record_cb, &c);
         if (st < 0) {
             api_reply_message(r, 503, &loc, "msg.retry.title",

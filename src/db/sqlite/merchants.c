@@ -13,7 +13,7 @@
     " default_transaction_type, link_ttl_s, click_ttl_s, page_ttl_s, sms_from, whatsapp_from,"     \
     " max_payment_attempts, settlement_delay_s, review_settle_s, sms_provider_id,"                 \
     " whatsapp_provider_id, fallback_sms, reminders, quiet_start, quiet_end, timezone,"            \
-    " wa_template, wa_template_lang, wa_template_params"
+    " wa_template, wa_template_lang, wa_template_params, gateway_provider_id"
 /* what reads select: the columns above, then the logo's type and size */
 #define MERCHANT_SELECT MERCHANT_COLS ", COALESCE(logo_type, ''), COALESCE(length(logo), 0)"
 
@@ -48,11 +48,12 @@ static void read_merchant(sqlite3_stmt *st, struct db_merchant *m)
     sqlite_col_text(st, 23, m->wa_template, sizeof m->wa_template);
     sqlite_col_text(st, 24, m->wa_template_lang, sizeof m->wa_template_lang);
     sqlite_col_text(st, 25, m->wa_template_params, sizeof m->wa_template_params);
-    sqlite_col_text(st, 26, m->logo_type, sizeof m->logo_type);
-    m->logo_bytes = sqlite3_column_int64(st, 27);
+    sqlite_col_text(st, 26, m->gateway_provider, sizeof m->gateway_provider);
+    sqlite_col_text(st, 27, m->logo_type, sizeof m->logo_type);
+    m->logo_bytes = sqlite3_column_int64(st, 28);
 }
 
-/* Bind the settable columns at positions first..first+24 (all but id). */
+/* Bind the settable columns at positions first..first+25 (all but id). */
 static void bind_merchant(sqlite3_stmt *st, int first, const struct db_merchant *m)
 {
     sqlite3_bind_text(st, first, m->name, -1, SQLITE_TRANSIENT);
@@ -84,6 +85,7 @@ static void bind_merchant(sqlite3_stmt *st, int first, const struct db_merchant 
     sqlite3_bind_text(st, first + 22, m->wa_template, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, first + 23, m->wa_template_lang, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, first + 24, m->wa_template_params, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, first + 25, m->gateway_provider, -1, SQLITE_TRANSIENT);
 }
 
 enum db_status sqlite_merchants_insert(struct db_tx *tx, const struct db_merchant *m)
@@ -92,7 +94,7 @@ enum db_status sqlite_merchants_insert(struct db_tx *tx, const struct db_merchan
     sqlite3_stmt *st = sqlite_stmt(tx, STMT_MERCHANT_INSERT,
                                    "INSERT INTO merchants (" MERCHANT_COLS ")"
                                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-                                   " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                                   " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (!st)
         return DB_HARD_ERROR;
     sqlite3_bind_text(st, 1, m->id, -1, SQLITE_TRANSIENT);
@@ -133,12 +135,13 @@ enum db_status sqlite_merchants_update(struct db_tx *tx, const struct db_merchan
                                    " sms_provider_id = ?, whatsapp_provider_id = ?,"
                                    " fallback_sms = ?, reminders = ?, quiet_start = ?,"
                                    " quiet_end = ?, timezone = ?, wa_template = ?,"
-                                   " wa_template_lang = ?, wa_template_params = ?"
+                                   " wa_template_lang = ?, wa_template_params = ?,"
+                                   " gateway_provider_id = ?"
                                    " WHERE id = ?");
     if (!st)
         return DB_HARD_ERROR;
     bind_merchant(st, 1, m);
-    sqlite3_bind_text(st, 26, m->id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 27, m->id, -1, SQLITE_TRANSIENT);
     return sqlite_exec_stmt(tx, st, "merchant update");
 }
 

@@ -362,6 +362,19 @@ const struct sqlite_migration sqlite_migrations[] = {
      "  WHERE op IN (3, 4) AND (state = 0 OR decision = 1);"
      "CREATE UNIQUE INDEX payment_ops_one_void ON payment_ops(parent_ref)"
      "  WHERE op = 5 AND (state = 0 OR decision = 1);"},
+    {10,
+     "payment gateways: a merchant's gateway, the gateway's id of an operation, live or"
+     " test credentials, the notices already handled",
+     "ALTER TABLE merchants ADD COLUMN gateway_provider_id TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE payment_ops ADD COLUMN gateway_ref TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE providers ADD COLUMN live INTEGER NOT NULL DEFAULT 0;"
+     "CREATE TABLE gateway_notices ("
+     "  provider_id TEXT NOT NULL,"
+     "  event_id TEXT NOT NULL,"
+     "  received_at INTEGER NOT NULL,"
+     "  PRIMARY KEY (provider_id, event_id)"
+     ") STRICT, WITHOUT ROWID;"
+     "CREATE INDEX gateway_notices_age ON gateway_notices(received_at);"},
 };
 
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];

@@ -12,7 +12,7 @@
 #define OP_COLS                                                                                    \
     "id, merchant_id, link_id, ref, op, COALESCE(parent_ref, ''), amount_minor, state,"            \
     " decision, response_code, request_ref, auth_ref, card_type, masked_pan, expiry,"              \
-    " error_text, gateway_at, created_at, updated_at, flags, COALESCE(note, '')"
+    " error_text, gateway_at, created_at, updated_at, flags, COALESCE(note, ''), gateway_ref"
 
 static void read_op(sqlite3_stmt *st, struct db_payment_op *o)
 {
@@ -38,6 +38,7 @@ static void read_op(sqlite3_stmt *st, struct db_payment_op *o)
     o->updated_at = sqlite3_column_int64(st, 18);
     o->flags = (unsigned)sqlite3_column_int(st, 19);
     sqlite_col_text(st, 20, o->note, sizeof o->note);
+    sqlite_col_text(st, 21, o->gateway_ref, sizeof o->gateway_ref);
 }
 
 enum db_status sqlite_payments_insert(struct db_tx *tx, struct db_payment_op *o)
@@ -93,7 +94,8 @@ enum db_status sqlite_payments_finish(struct db_tx *tx, const struct db_payment_
                                    "UPDATE payment_ops SET state = ?, decision = ?,"
                                    " response_code = ?, request_ref = ?, auth_ref = ?,"
                                    " card_type = ?, masked_pan = ?, expiry = ?, error_text = ?,"
-                                   " gateway_at = ?, updated_at = ?, flags = ?, note = ?"
+                                   " gateway_at = ?, updated_at = ?, flags = ?, note = ?,"
+                                   " gateway_ref = ?"
                                    " WHERE merchant_id = ? AND ref = ?");
     if (!st)
         return DB_HARD_ERROR;
@@ -110,9 +112,24 @@ enum db_status sqlite_payments_finish(struct db_tx *tx, const struct db_payment_
     sqlite3_bind_int64(st, 11, o->updated_at);
     sqlite3_bind_int(st, 12, (int)o->flags);
     sqlite_bind_nonempty(st, 13, o->note);
-    sqlite3_bind_text(st, 14, o->merchant_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 15, o->ref, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 14, o->gateway_ref, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 15, o->merchant_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 16, o->ref, -1, SQLITE_TRANSIENT);
     return sqlite_exec_stmt(tx, st, "payment op finish");
+}
+
+enum db_status sqlite_payments_set_gateway_ref(struct db_tx *tx, const char *merchant_id,
+                                               const char *ref, const char *gateway_ref)
+{
+    sqlite3_stmt *st = sqlite_stmt(tx, STMT_PAYMENT_GATEWAY_REF,
+                                   "UPDATE payment_ops SET gateway_ref = ?"
+                                   " WHERE merchant_id = ? AND ref = ?");
+    if (!st)
+        return DB_HARD_ERROR;
+    sqlite3_bind_text(st, 1, gateway_ref, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, merchant_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, ref, -1, SQLITE_TRANSIENT);
+    return sqlite_exec_stmt(tx, st, "payment op gateway ref");
 }
 
 static enum db_status each_op(struct db_tx *tx, sqlite3_stmt *st, db_payment_op_cb cb, void *cls,

@@ -8,7 +8,7 @@
 
 #define PROVIDER_COLS                                                                              \
     "id, merchant_id, kind, settings, secrets, inbound_token, healthy, health_reason,"             \
-    " health_at, created_at, updated_at"
+    " health_at, created_at, updated_at, live"
 
 struct provider_row {
     struct arena *a;
@@ -29,6 +29,7 @@ static void read_provider(sqlite3_stmt *st, struct arena *a, struct db_provider 
     p->health_at = sqlite3_column_int64(st, 8);
     p->created_at = sqlite3_column_int64(st, 9);
     p->updated_at = sqlite3_column_int64(st, 10);
+    p->live = sqlite3_column_int(st, 11) != 0;
 }
 
 static void read_provider_row(sqlite3_stmt *st, void *cls)
@@ -42,7 +43,7 @@ enum db_status sqlite_providers_insert(struct db_tx *tx, const struct db_provide
     db_tx_config_changed(tx);
     sqlite3_stmt *st = sqlite_stmt(tx, STMT_PROVIDER_INSERT,
                                    "INSERT INTO providers (" PROVIDER_COLS ")"
-                                   " VALUES (?, ?, ?, ?, ?, ?, 1, NULL, 0, ?, ?)");
+                                   " VALUES (?, ?, ?, ?, ?, ?, 1, NULL, 0, ?, ?, ?)");
     if (!st)
         return DB_HARD_ERROR;
     sqlite3_bind_text(st, 1, p->id, -1, SQLITE_TRANSIENT);
@@ -53,6 +54,7 @@ enum db_status sqlite_providers_insert(struct db_tx *tx, const struct db_provide
     sqlite3_bind_text(st, 6, p->inbound_token, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 7, p->created_at);
     sqlite3_bind_int64(st, 8, p->updated_at);
+    sqlite3_bind_int(st, 9, p->live);
     return sqlite_exec_stmt(tx, st, "provider insert");
 }
 
@@ -112,16 +114,57 @@ enum db_status sqlite_providers_update(struct db_tx *tx, const struct db_provide
     db_tx_config_changed(tx);
     sqlite3_stmt *st = sqlite_stmt(tx, STMT_PROVIDER_UPDATE,
                                    "UPDATE providers SET settings = ?, secrets = ?, updated_at = ?,"
-                                   " healthy = 1, health_reason = NULL"
+                                   " healthy = 1, health_reason = NULL, live = ?"
                                    " WHERE id = ? AND merchant_id = ?");
     if (!st)
         return DB_HARD_ERROR;
     sqlite3_bind_text(st, 1, p->settings, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, p->secrets, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 3, p->updated_at);
-    sqlite3_bind_text(st, 4, p->id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 5, p->merchant_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 4, p->live);
+    sqlite3_bind_text(st, 5, p->id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 6, p->merchant_id, -1, SQLITE_TRANSIENT);
     return sqlite_exec_stmt(tx, st, "provider update");
+}
+
+enum db_status sqlite_providers_notice_seen(struct db_tx *tx, const char *provider_id,
+                                            const char *event_id)
+{
+    sqlite3_stmt *st = sqlite_stmt(tx, STMT_NOTICE_SEEN,
+                                   "SELECT 1 FROM gateway_notices"
+                                   " WHERE provider_id = ? AND event_id = ?");
+    if (!st)
+        return DB_HARD_ERROR;
+    sqlite3_bind_text(st, 1, provider_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, event_id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    enum db_status s = rc == SQLITE_ROW ? DB_ONE_RESULT : sqlite_status(tx, rc, "notice seen");
+    sqlite3_reset(st);
+    return s;
+}
+
+enum db_status sqlite_providers_notice_add(struct db_tx *tx, const char *provider_id,
+                                           const char *event_id, usec_t now)
+{
+    sqlite3_stmt *st = sqlite_stmt(tx, STMT_NOTICE_ADD,
+                                   "INSERT INTO gateway_notices (provider_id, event_id,"
+                                   " received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING");
+    if (!st)
+        return DB_HARD_ERROR;
+    sqlite3_bind_text(st, 1, provider_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, event_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, now);
+    return sqlite_exec_stmt(tx, st, "notice add");
+}
+
+enum db_status sqlite_providers_notice_purge(struct db_tx *tx, usec_t before)
+{
+    sqlite3_stmt *st =
+        sqlite_stmt(tx, STMT_NOTICE_PURGE, "DELETE FROM gateway_notices WHERE received_at < ?");
+    if (!st)
+        return DB_HARD_ERROR;
+    sqlite3_bind_int64(st, 1, before);
+    return sqlite_exec_stmt(tx, st, "notice purge");
 }
 
 enum db_status sqlite_providers_remove(struct db_tx *tx, const char *merchant_id, const char *id)

@@ -344,7 +344,8 @@ const struct db_ops db_sqlite_ops = {
               sqlite_links_order_block, sqlite_links_update, sqlite_links_list_expired,
               sqlite_links_status_append, sqlite_links_status_list},
     .payments = {sqlite_payments_insert, sqlite_payments_get, sqlite_payments_finish,
-                 sqlite_payments_list, sqlite_payments_list_pending},
+                 sqlite_payments_set_gateway_ref, sqlite_payments_list,
+                 sqlite_payments_list_pending},
     .sandbox_gateway = {sqlite_sandbox_gw_insert, sqlite_sandbox_gw_get, sqlite_sandbox_gw_update},
     .jobs = {sqlite_jobs_insert, sqlite_jobs_claim, sqlite_jobs_lease, sqlite_jobs_complete,
              sqlite_jobs_retry, sqlite_jobs_count_pending, sqlite_jobs_hurry, sqlite_jobs_purge},
@@ -366,7 +367,8 @@ const struct db_ops db_sqlite_ops = {
                   sqlite_providers_message_get, sqlite_providers_message_find,
                   sqlite_providers_message_update, sqlite_providers_optout_add,
                   sqlite_providers_optout_remove, sqlite_providers_optout_get,
-                  sqlite_providers_optout_list},
+                  sqlite_providers_optout_list, sqlite_providers_notice_seen,
+                  sqlite_providers_notice_add, sqlite_providers_notice_purge},
 };
 
 /* The configuration epoch lives in "<database>-epoch", one page mapped

@@ -75,6 +75,7 @@ enum sqlite_stmt_id {
     STMT_PAYMENT_FINISH,
     STMT_PAYMENT_LIST,
     STMT_PAYMENT_PENDING,
+    STMT_PAYMENT_GATEWAY_REF,
     STMT_SANDBOX_GW_INSERT,
     STMT_SANDBOX_GW_GET,
     STMT_SANDBOX_GW_UPDATE,
@@ -103,6 +104,9 @@ enum sqlite_stmt_id {
     STMT_PROVIDER_UPDATE,
     STMT_PROVIDER_REMOVE,
     STMT_PROVIDER_HEALTH,
+    STMT_NOTICE_SEEN,
+    STMT_NOTICE_ADD,
+    STMT_NOTICE_PURGE,
     STMT_PMESSAGE_INSERT,
     STMT_PMESSAGE_GET,
     STMT_PMESSAGE_FIND,
@@ -234,6 +238,8 @@ enum db_status sqlite_payments_insert(struct db_tx *tx, struct db_payment_op *o)
 enum db_status sqlite_payments_get(struct db_tx *tx, const char *merchant_id, const char *ref,
                                    struct db_payment_op *out);
 enum db_status sqlite_payments_finish(struct db_tx *tx, const struct db_payment_op *o);
+enum db_status sqlite_payments_set_gateway_ref(struct db_tx *tx, const char *merchant_id,
+                                               const char *ref, const char *gateway_ref);
 enum db_status sqlite_payments_list(struct db_tx *tx, const char *merchant_id, int64_t link_id,
                                     db_payment_op_cb cb, void *cls);
 enum db_status sqlite_payments_list_pending(struct db_tx *tx, usec_t after, usec_t before,
@@ -306,6 +312,11 @@ enum db_status sqlite_callbacks_purge(struct db_tx *tx, usec_t before);
 
 /* providers.c */
 enum db_status sqlite_providers_insert(struct db_tx *tx, const struct db_provider *p);
+enum db_status sqlite_providers_notice_seen(struct db_tx *tx, const char *provider_id,
+                                            const char *event_id);
+enum db_status sqlite_providers_notice_add(struct db_tx *tx, const char *provider_id,
+                                           const char *event_id, usec_t now);
+enum db_status sqlite_providers_notice_purge(struct db_tx *tx, usec_t before);
 enum db_status sqlite_providers_get(struct db_tx *tx, const char *merchant_id, const char *id,
                                     struct arena *a, struct db_provider *out);
 enum db_status sqlite_providers_list(struct db_tx *tx, const char *merchant_id, struct arena *a,

@@ -1,0 +1,372 @@
+"""The CyberSource gateway, black-box through its offline fake (tests/fakes/
+cybersource_fake.py): configuration (`provider add --kind cybersource`, test
+hosts for sandbox merchants only), the signed Secure Acceptance form the Pay
+button posts (a page that works without JavaScript), the result from the
+browser's receipt POST and the merchant POST (signature, our access key and
+profile, the attempt's amount and currency; replays and tampering), always
+confirmed through the REST API before it is recorded, then capture,
+reversal, void and refunds with HTTP Signature authentication, and the
+unknown outcome (502 after the operation happened) resolved by a search or
+a timeout void, never by repeating.
+
+The module runs a server of its own with a secrets_key (test_providers.Env);
+each merchant gets a fresh fake whose merchant POST goes to chatpay's URL."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+import time
+import uuid
+
+import pytest
+import requests
+
+from gateway_flow import new_link, status, wait_second_op, wait_status
+from cp_helpers import PAYMENT_OPS, parse_html
+from cybersource_fake import CyberSourceFake, sa_verify, tampered
+from payment_flow import SETTLE_S, now_utc
+from test_providers import PROVIDER_SECRETS, start_env, stop_env
+
+CARD = "4111111111111111"
+WAIT = 10.0
+OP_REF_RE = re.compile(r"op_[0-9A-Za-z]{17}")
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    e = start_env(tmp_path_factory.mktemp("cybersource"), "cybersource")
+    try:
+        yield e
+    finally:
+        stop_env(e)
+
+
+class Shop:
+    """A sandbox merchant whose gateway is a fresh CyberSource fake."""
+
+    def __init__(self, env, settle: str | None = None):
+        self.env = env
+        self.fake = CyberSourceFake(hang_seconds=3.0)
+        f = self.fake
+        PROVIDER_SECRETS.update({f.secret_key, f.shared_secret})
+        m = env.ok("merchant", "create", "--name", f"CS Shop {uuid.uuid4().hex[:6]}",
+                   "--currencies", "ZAR,USD", "--json").json()
+        self.id, self.key = m["merchantId"], m["apiKey"]
+        p = env.ok("provider", "add", "--merchant", self.id, "--kind", "cybersource",
+                   "--set", f"merchant_id={f.merchant_id}", "--set", f"profile_id={f.profile_id}",
+                   "--set", f"access_key={f.access_key}", "--set", f"secret_key={f.secret_key}",
+                   "--set", f"key_id={f.key_id}", "--set", f"shared_secret={f.shared_secret}",
+                   "--set", f"sa_base_url={f.base_url}", "--set", f"rest_base_url={f.base_url}",
+                   "--json").json()
+        self.provider = p["providerId"]
+        f.merchant_post_url = p["inboundUrls"]["merchantPost"]
+        args = ["merchant", "update", self.id, "--gateway", self.provider, "--json"]
+        if settle:
+            args += ["--settlement-delay", settle]
+        env.ok(*args)
+
+    def close(self):
+        self.fake.stop()
+
+
+@pytest.fixture
+def shop(env):
+    s = Shop(env)
+    yield s
+    s.close()
+
+
+
+
+
+
+
+
+def press_pay(env, shop, http, token):
+    """POST /p/{token}/pay: the page with the signed form for Secure
+    Acceptance; returns its fields."""
+    r = http.post(f"{env.base_url}/p/{token}/pay", allow_redirects=False,
+                  headers={"Origin": env.base_url}, timeout=WAIT)
+    assert r.status_code == 200, r.text[:500]
+    doc = parse_html(r.text)
+    (form,) = doc.find_all("form")
+    assert form.attrs["action"] == shop.fake.base_url + "/pay"
+    assert form.attrs["method"] == "post" and "data-autosubmit" in form.attrs
+    # without JavaScript the customer presses the button
+    assert form.find("button", type="submit") is not None
+    csp = r.headers["Content-Security-Policy"]
+    assert f"form-action 'self' {shop.fake.base_url};" in csp, csp
+    return {i.attrs["name"]: i.attrs.get("value") or "" for i in form.find_all("input")}
+
+
+def pay_link(env, shop, http, txn="Sale", card=CARD, receipt=True):
+    ref, token = new_link(env, shop.key, txn)
+    fields = press_pay(env, shop, http, token)
+    result = shop.fake.pay(fields, card)
+    att = shop.fake.post_receipt(result) if receipt else None
+    return ref, token, fields, result, att
+
+
+# ---- configuration ------------------------------------------------------------------------
+
+
+def test_cybersource_provider_configuration(env):
+    f = CyberSourceFake()
+    try:
+        m = env.ok("merchant", "create", "--name", "CS Config", "--json").json()
+        common = ["--set", f"merchant_id={f.merchant_id}", "--set", f"profile_id={f.profile_id}",
+                  "--set", f"access_key={f.access_key}", "--set", f"secret_key={f.secret_key}",
+                  "--set", f"key_id={f.key_id}", "--set", f"shared_secret={f.shared_secret}"]
+        p = env.ok("provider", "add", "--merchant", m["merchantId"], "--kind", "cybersource",
+                   *common, "--json").json()
+        assert p["live"] is False and sorted(p["secretsSet"]) == ["secret_key", "shared_secret"]
+        assert p["settings"].get("merchant_id") == f.merchant_id
+        assert "merchantPost" in p["inboundUrls"]
+        # the production hosts are live: not for a sandbox merchant
+        bad = env.cli("provider", "add", "--merchant", m["merchantId"], "--kind", "cybersource",
+                      *common, "--set", "sa_base_url=https://secureacceptance.cybersource.com",
+                      "--set", "rest_base_url=https://api.cybersource.com")
+        assert bad.returncode != 0 and "live credentials serve production merchants only" in bad.stderr
+        bad = env.cli("provider", "add", "--merchant", m["merchantId"], "--kind", "cybersource",
+                      *common, "--set", "rest_base_url=https://api.cybersource.com")
+        assert bad.returncode != 0 and "both be test or both live" in bad.stderr
+        bad = env.cli("provider", "add", "--merchant", m["merchantId"], "--kind", "cybersource",
+                      *common[:-2], "--set", "shared_secret=not base64!")
+        assert bad.returncode != 0 and "shared_secret must be the base64 key" in bad.stderr
+    finally:
+        f.stop()
+
+
+# ---- paying -------------------------------------------------------------------------------
+
+
+def test_signed_form_receipt_and_merchant_post(env, shop):
+    with requests.Session() as http:
+        ref, token = new_link(env, shop.key, "Sale")
+        fields = press_pay(env, shop, http, token)
+        op_ref = fields["transaction_uuid"]
+        assert OP_REF_RE.fullmatch(op_ref)
+        assert fields["reference_number"] == op_ref
+        assert (fields["access_key"], fields["profile_id"]) == (shop.fake.access_key,
+                                                                shop.fake.profile_id)
+        assert (fields["transaction_type"], fields["amount"], fields["currency"]) == (
+            "sale", "115.00", "ZAR")
+        back = f"{env.base_url}/p/{token}/return?ref={op_ref}"
+        assert fields["override_custom_receipt_page"] == back
+        assert fields["unsigned_field_names"] == ""
+        assert sa_verify(fields, shop.fake.secret_key), "the request's signature"
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", fields["signed_date_time"])
+        result = shop.fake.pay(fields, CARD)
+        assert result["decision"] == "ACCEPT"
+        # the merchant POST was answered and recorded the payment, confirmed by REST
+        assert [a.status for a in shop.fake.webhooks if a.label == "merchant post"] == [200]
+        st = status(env, shop.key, ref)
+        assert st["paymentStatus"] == "SUCCESS", st
+        (op,) = st["paymentStatuses"]
+        assert (op["paymentGatewayDecision"], op["paymentGatewayResponseCode"],
+                op["paymentGatewayReqReferenceNumber"], op["cardType"], op["maskedCardNumber"]) == (
+            "ACCEPT", 100, result["transaction_id"], "VISA", "************1111"), op
+        gets = shop.fake.requests_to(f"/tss/v2/transactions/{result['transaction_id']}", "GET")
+        assert gets, "the result was not confirmed by a transaction retrieve"
+        # the browser's receipt: the result page; replayed: the same, nothing changes
+        att = shop.fake.post_receipt(result)
+        assert att.status == 200
+        assert shop.fake.post_receipt(result).status == 200
+        assert len(status(env, shop.key, ref)["paymentStatuses"]) == 1
+
+
+def test_receipt_alone_settles_the_payment(env, shop):
+    shop.fake.merchant_post_mode = "never"
+    with requests.Session() as http:
+        ref, token, fields, result, att = pay_link(env, shop, http)
+    assert att.status == 200
+    assert status(env, shop.key, ref)["paymentStatus"] == "SUCCESS"
+
+
+@pytest.mark.parametrize("mode", ["duplicated", "delayed"])
+def test_merchant_post_duplicated_or_late(env, shop, mode):
+    shop.fake.merchant_post_mode = mode
+    shop.fake.merchant_post_delay = 0.5
+    with requests.Session() as http:
+        ref, token, fields, result, att = pay_link(env, shop, http)
+    shop.fake.wait_merchant_posts(5)
+    posts = [a for a in shop.fake.webhooks if a.label == "merchant post"]
+    assert [a.status for a in posts] == [200] * (2 if mode == "duplicated" else 1)
+    st = status(env, shop.key, ref)
+    assert st["paymentStatus"] == "SUCCESS" and len(st["paymentStatuses"]) == 1
+
+
+def test_tampered_or_foreign_results_are_refused(env, shop):
+    shop.fake.merchant_post_mode = "never"
+    with requests.Session() as http:
+        ref, token = new_link(env, shop.key, "Sale")
+        fields = press_pay(env, shop, http, token)
+        result = shop.fake.pay(fields, CARD)
+        # a changed amount under the original signature
+        assert shop.fake.post_receipt(tampered(result, req_amount="1.00")).status == 403
+        # re-signed without req_amount in the list
+        resigned = shop.fake.resign(tampered(result, req_amount="1.00"), leave_out=("req_amount",))
+        assert shop.fake.post_receipt(resigned).status == 403
+        # signed with another secret
+        assert shop.fake.post_receipt(shop.fake.resign(result, secret="other")).status == 403
+        # validly signed, but for another amount than the attempt's
+        assert shop.fake.post_receipt(shop.fake.resign(tampered(result, req_amount="1.00"))).status == 403
+        assert status(env, shop.key, ref)["paymentStatus"] == "PENDING"
+        assert shop.fake.post_receipt(result).status == 200
+        assert status(env, shop.key, ref)["paymentStatus"] == "SUCCESS"
+    # the merchant POST URL checks the same
+    hook = shop.fake.merchant_post_url
+    r = requests.post(hook, data=tampered(result, req_amount="2.00"), timeout=WAIT)
+    assert r.status_code == 403
+
+
+@pytest.mark.parametrize("card,decision,code,pay_status", [
+    ("4000000000000002", "DECLINE", 203, "FAILED"),
+    ("4000000000009995", "DECLINE", 204, "FAILED"),
+    ("4000000000000101", "REVIEW", 480, "REVIEW"),
+    ("4000000000000119", "REVIEW", 520, "REVIEW"),
+])
+def test_decisions_by_status_with_reason_code(env, shop, card, decision, code, pay_status):
+    with requests.Session() as http:
+        ref, token, fields, result, att = pay_link(env, shop, http, card=card)
+    st = status(env, shop.key, ref)
+    assert st["paymentStatus"] == pay_status, st
+    (op,) = st["paymentStatuses"]
+    assert (op["paymentGatewayDecision"], op["paymentGatewayResponseCode"]) == (decision, code), op
+
+
+def test_error_151_is_confirmed_by_the_transaction(env, shop):
+    """SA says ERROR 151 (server timeout) but the payment did happen: the
+    REST API is what is recorded."""
+    with requests.Session() as http:
+        ref, token, fields, result, att = pay_link(env, shop, http, card="4000000000000151")
+    assert result["decision"] == "ERROR"
+    st = status(env, shop.key, ref)
+    assert st["paymentStatus"] == "SUCCESS", st
+
+
+def test_cancel_at_the_checkout(env, shop):
+    with requests.Session() as http:
+        ref, token = new_link(env, shop.key, "Sale")
+        fields = press_pay(env, shop, http, token)
+        result = shop.fake.pay(fields, cancel=True)
+        assert result["decision"] == "CANCEL"
+        shop.fake.post_receipt(result)
+    st = status(env, shop.key, ref)
+    assert st["paymentStatus"] == "FAILED", st
+    assert "Cancelled by the customer" in st["paymentStatuses"][0]["paymentGatewayErrorDecision"]
+
+
+def test_capture_reverse_and_void(env, shop):
+    with requests.Session() as http:
+        ref, token, fields, result, att = pay_link(env, shop, http, "Authorization")
+        assert wait_status(env, shop.key, ref, "SUCCESS")
+        r = env.api.post(PAYMENT_OPS + ref + "/capture?amount=100.00", key=shop.key)
+        assert r.status_code == 200 and r.body["paymentGatewayDecision"] == "ACCEPT", r.text
+        cap_id = r.body["paymentGatewayReqReferenceNumber"]
+        post = shop.fake.requests_to(f"/pts/v2/payments/{result['transaction_id']}/captures", "POST")[-1]
+        body = json.loads(post.body)
+        assert body["orderInformation"]["amountDetails"] == {"totalAmount": "100.00", "currency": "ZAR"}
+        op_ref = body["clientReferenceInformation"]["transactionId"]
+        assert OP_REF_RE.fullmatch(op_ref)
+        for h in ("v-c-merchant-id", "date", "digest", "signature"):
+            assert h in post.headers, post.headers
+        assert shop.fake.transaction(cap_id)["status"] == "PENDING"
+        # an unsettled capture is voided
+        r = env.api.post(PAYMENT_OPS + ref + "/reverse", key=shop.key)
+        assert r.status_code == 200 and r.body["paymentStatus"] == "VOIDED", r.text
+        assert shop.fake.requests_to(f"/pts/v2/captures/{cap_id}/voids", "POST")
+        # an uncaptured authorization is reversed
+        ref2, _, _, result2, _ = pay_link(env, shop, http, "Authorization")
+        r = env.api.post(PAYMENT_OPS + ref2 + "/reverse", key=shop.key)
+        assert r.status_code == 200 and r.body["paymentStatus"] == "REVERSED", r.text
+        assert shop.fake.transaction(result2["transaction_id"])["status"] == "REVERSED"
+
+
+def test_502_after_the_capture_is_resolved_by_search(env, shop):
+    """The capture happens, then CyberSource answers 502: chatpay answers
+    503 and does NOT capture again; the repair finds the capture by its
+    transactionId and records it."""
+    with requests.Session() as http:
+        ref, token, fields, result, att = pay_link(env, shop, http, "Authorization")
+    wait_status(env, shop.key, ref, "SUCCESS")
+    shop.fake.set_mode("error_502_after", count=1)
+    r = env.api.post(PAYMENT_OPS + ref + "/capture", key=shop.key)
+    assert r.status_code == 503, r.text
+    st = wait_second_op(env, shop.key, ref)
+    assert st["paymentStatuses"][1]["paymentGatewayDecision"] == "ACCEPT", st
+    caps = shop.fake.requests_to(f"/pts/v2/payments/{result['transaction_id']}/captures", "POST")
+    assert len(caps) == 1, "the capture was sent again"
+    assert shop.fake.requests_to("/tss/v2/searches", "POST")
+
+
+def test_502_before_the_capture_is_undone_then_done(env, shop):
+    """A 502 where nothing happened: the repair finds nothing, the timeout
+    void finds nothing to void, and only then is the capture done."""
+    with requests.Session() as http:
+        ref, token, fields, result, att = pay_link(env, shop, http, "Authorization")
+    wait_status(env, shop.key, ref, "SUCCESS")
+    shop.fake.set_mode("error_502", count=1)
+    r = env.api.post(PAYMENT_OPS + ref + "/capture", key=shop.key)
+    assert r.status_code == 503, r.text
+    st = wait_second_op(env, shop.key, ref)
+    assert st["paymentStatuses"][1]["paymentGatewayDecision"] == "ACCEPT", st
+    assert shop.fake.requests_to("/pts/v2/voids", "POST"), "no timeout void was tried"
+    caps = shop.fake.requests_to(f"/pts/v2/payments/{result['transaction_id']}/captures", "POST")
+    assert len(caps) == 2
+
+
+def test_no_card_data_reaches_chatpay(env, shop):
+    with requests.Session() as http:
+        pay_link(env, shop, http, card=CARD)
+    for a in shop.fake.webhooks:
+        assert CARD.encode() not in a.body, a
+    for q in shop.fake.requests:
+        if q.path.startswith(("/pts/", "/tss/")):
+            assert CARD.encode() not in q.body, q
+    assert CARD not in env.proc.log_text()
+
+
+# ---- refunds (after the 30-second settlement) ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def book(env):
+    shop = Shop(env, settle=f"{SETTLE_S}s")
+    with requests.Session() as http:
+        sale = pay_link(env, shop, http, "Sale")
+        auth = pay_link(env, shop, http, "Authorization")
+    for p in (sale, auth):
+        wait_status(env, shop.key, p[0], "SUCCESS")
+    r = env.api.post(PAYMENT_OPS + auth[0] + "/capture?amount=60.00", key=shop.key)
+    assert r.status_code == 200, r.text
+    yield {"shop": shop, "sale": sale, "auth": auth, "capture": r.body, "at": now_utc()}
+    shop.close()
+
+
+def test_cybersource_refunds_wait_for_settlement(env, book):
+    r = env.api.post(PAYMENT_OPS + book["sale"][0] + "/refund", key=book["shop"].key)
+    assert r.status_code == 400 and "not been settled" in r.body["message"], r.text
+
+
+def test_zz_cybersource_refunds(env, book):
+    shop = book["shop"]
+    delay = (book["at"] + datetime.timedelta(seconds=SETTLE_S + 1) - now_utc()).total_seconds()
+    assert delay <= 45
+    if delay > 0:
+        time.sleep(delay)
+    ref, _, _, result, _ = book["sale"]
+    r = env.api.post(PAYMENT_OPS + ref + "/refund?amount=15.00", key=shop.key)
+    assert r.status_code == 200 and r.body["status"] == "SUCCEEDED", r.text
+    post = shop.fake.requests_to(f"/pts/v2/payments/{result['transaction_id']}/refunds", "POST")[-1]
+    assert json.loads(post.body)["orderInformation"]["amountDetails"]["totalAmount"] == "15.00"
+    r = env.api.post(PAYMENT_OPS + ref + "/refund", key=shop.key)
+    assert r.status_code == 200 and r.body["refundedAmount"] == 115.0, r.text
+    # a capture is refunded through the capture, up to what was captured
+    aref = book["auth"][0]
+    cap_id = book["capture"]["paymentGatewayReqReferenceNumber"]
+    r = env.api.post(PAYMENT_OPS + aref + "/refund", key=shop.key)
+    assert r.status_code == 200 and r.body["amount"] == 60.0, r.text
+    assert shop.fake.requests_to(f"/pts/v2/captures/{cap_id}/refunds", "POST")
