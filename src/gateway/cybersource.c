@@ -114,13 +114,19 @@ static bool url_host(const char *url, char *out, size_t cap)
     return true;
 }
 
-/* Are these CyberSource's production hosts? */
+/* Are these CyberSource's production hosts? (":443" is https's own port) */
 static bool live_host(const char *host)
 {
-    return strcmp(host, "api.cybersource.com") == 0 ||
-           strcmp(host, "api.in.cybersource.com") == 0 ||
-           strcmp(host, "secureacceptance.cybersource.com") == 0 ||
-           strcmp(host, "secureacceptance.in.cybersource.com") == 0;
+    static const char *const live[] = {"api.cybersource.com", "api.in.cybersource.com",
+                                       "secureacceptance.cybersource.com",
+                                       "secureacceptance.in.cybersource.com"};
+    size_t n = strlen(host);
+    if (n > 4 && strcmp(host + n - 4, ":443") == 0)
+        n -= 4;
+    for (size_t i = 0; i < sizeof live / sizeof live[0]; i++)
+        if (strlen(live[i]) == n && strncasecmp(host, live[i], n) == 0)
+            return true;
+    return false;
 }
 
 static bool cs_live(const struct provider_config *cfg)

@@ -109,6 +109,14 @@ def pay_link(env, shop, http, txn="Sale", card=CARD, receipt=True):
     return ref, token, fields, result, att
 
 
+# ---- started first: the 30-second settlement of `book` runs during the module ----------
+
+
+def test_cybersource_refunds_wait_for_settlement(env, book):
+    r = env.api.post(PAYMENT_OPS + book["sale"][0] + "/refund", key=book["shop"].key)
+    assert r.status_code == 400 and "not been settled" in r.body["message"], r.text
+
+
 # ---- configuration ------------------------------------------------------------------------
 
 
@@ -346,9 +354,6 @@ def book(env):
     shop.close()
 
 
-def test_cybersource_refunds_wait_for_settlement(env, book):
-    r = env.api.post(PAYMENT_OPS + book["sale"][0] + "/refund", key=book["shop"].key)
-    assert r.status_code == 400 and "not been settled" in r.body["message"], r.text
 
 
 def test_zz_cybersource_refunds(env, book):

@@ -117,6 +117,15 @@ def pay_link(env, shop, http, txn="Sale", card=CARD, **fields):
 
 
 
+# ---- started first: the 30-second settlement of `book` runs during the module ----------
+
+
+def test_stripe_refunds_before_settlement_are_refused(env, book):
+    shop = book["shop"]
+    r = env.api.post(PAYMENT_OPS + book["sale"][0] + "/refund", key=shop.key)
+    assert r.status_code == 400 and "not been settled" in r.body["message"], r.text
+
+
 # ---- configuration ------------------------------------------------------------------------
 
 
@@ -392,10 +401,6 @@ def book(env):
     shop.close()
 
 
-def test_stripe_refunds_before_settlement_are_refused(env, book):
-    shop = book["shop"]
-    r = env.api.post(PAYMENT_OPS + book["sale"][0] + "/refund", key=shop.key)
-    assert r.status_code == 400 and "not been settled" in r.body["message"], r.text
 
 
 def test_zz_stripe_refunds(env, book):

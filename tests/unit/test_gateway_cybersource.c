@@ -296,6 +296,11 @@ static void test_create_and_live(void **state)
     c = make_extra(INDIA, false, err, sizeof err);
     assert_non_null(c);
     gateway_cybersource_ops.destroy(c);
+    /* https's own port and another case are the same hosts */
+    assert_true(live_of("\"sa_base_url\":\"https://SecureAcceptance.cybersource.com:443\","
+                        "\"rest_base_url\":\"https://api.cybersource.com:443/\""));
+    assert_false(live_of("\"sa_base_url\":\"https://secureacceptance.cybersource.com:8443\","
+                         "\"rest_base_url\":\"https://api.cybersource.com:8443\""));
     /* explicit test hosts */
     assert_false(live_of("\"sa_base_url\":\"https://testsecureacceptance.cybersource.com\","
                          "\"rest_base_url\":\"https://apitest.cybersource.com\""));
