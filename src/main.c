@@ -21,7 +21,9 @@ static const struct command commands[] = {
     {"merchant", cmd_merchant, "create, list, show and update merchants"},
     {"apikey", cmd_apikey, "create, list and revoke API keys"},
     {"integrator", cmd_integrator, "add, list and update integrators (applications)"},
-    {"provider", cmd_provider, "configure messaging providers (Clickatell, WhatsApp, Twilio)"},
+    {"provider", cmd_provider,
+     "configure messaging providers (Clickatell, WhatsApp, Twilio) and payment gateways (Stripe, "
+     "CyberSource)"},
     {"optout", cmd_optout, "list, add and remove numbers that opted out of messages"},
 };
 

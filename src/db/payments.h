@@ -52,6 +52,9 @@ struct db_payment_op {
 /* Flags of a payment operation. */
 #define DB_OP_ABANDONED 1u /* closed by chatpay: the customer never completed the checkout */
 #define DB_OP_ORPHAN    2u /* accepted when its link could not take it: returned at once */
+#define DB_OP_CLAIMED                                                                              \
+    4u /* a signed notice said the gateway took it, but the gateway's                              \
+          answer did not show it yet: never closed as abandoned */
 
 typedef void (*db_payment_op_cb)(void *cls, const struct db_payment_op *op);
 

@@ -52,11 +52,11 @@
 #include "util/form.h"
 #include "util/json.h"
 
-#define CS_SA_TEST    "https://testsecureacceptance.cybersource.com"
-#define CS_REST_TEST  "https://apitest.cybersource.com"
-#define CS_MAX_BODY   (256 * 1024)
-#define CS_FIELDS_MAX 96
-#define CS_SECRET_MAX 1024
+#define CS_SA_TEST        "https://testsecureacceptance.cybersource.com"
+#define CS_REST_TEST      "https://apitest.cybersource.com"
+#define CS_MAX_BODY       (256 * 1024)
+#define CS_REQUEST_FIELDS 16 /* the request form: 13 signed, unsigned_field_names, signature */
+#define CS_SECRET_MAX     1024
 #define CS_SIGNED_NAMES                                                                            \
     "access_key,profile_id,transaction_uuid,signed_field_names,unsigned_field_names,"              \
     "signed_date_time,locale,transaction_type,reference_number,amount,currency,"                   \
@@ -98,33 +98,55 @@ static const struct provider_setting cs_settings[] = {
 
 /* ---- the instance ---------------------------------------------------------------------- */
 
-/* The host[:port] of an http(s) URL into out; false when it is not one. */
+/* The host[:port] of a base URL "http(s)://host[:port][/]" into out, lower
+ * case and without the scheme's own port (as libcurl sends Host, and so as
+ * the HTTP Signature must sign it); false for anything else: user info, a
+ * path, a query, characters a host or port does not have (the origin also
+ * goes into the form page's Content-Security-Policy). */
 static bool url_host(const char *url, char *out, size_t cap)
 {
-    const char *p = strncmp(url, "https://", 8) == 0  ? url + 8
-                    : strncmp(url, "http://", 7) == 0 ? url + 7
-                                                      : NULL;
+    bool https = strncmp(url, "https://", 8) == 0;
+    const char *p = https ? url + 8 : strncmp(url, "http://", 7) == 0 ? url + 7 : NULL;
     if (!p)
         return false;
-    size_t n = strcspn(p, "/?#");
-    if (n == 0 || n >= cap || p[n] == '?' || p[n] == '#')
+    size_t n = strcspn(p, "/");
+    for (size_t i = n; p[i]; i++)
+        if (p[i] != '/')
+            return false; /* a path: the requests' targets are signed from the root */
+    if (n == 0 || n >= cap)
         return false;
-    memcpy(out, p, n);
-    out[n] = '\0';
+    size_t colon = n;
+    for (size_t i = 0; i < n; i++) {
+        char ch = p[i];
+        if (ch == ':' && colon == n)
+            colon = i;
+        else if (!(isalnum((unsigned char)ch) || ch == '.' || ch == '-' ||
+                   (colon < n && i > colon && isdigit((unsigned char)ch))))
+            return false;
+    }
+    if (colon == 0 || colon + 1 == n)
+        return false;
+    for (size_t i = colon + 1; i < n; i++)
+        if (!isdigit((unsigned char)p[i]))
+            return false;
+    size_t keep = n;
+    if ((https && n - colon == 4 && strncmp(p + colon, ":443", 4) == 0) ||
+        (!https && n - colon == 3 && strncmp(p + colon, ":80", 3) == 0))
+        keep = colon;
+    for (size_t i = 0; i < keep; i++)
+        out[i] = (char)tolower((unsigned char)p[i]);
+    out[keep] = '\0';
     return true;
 }
 
-/* Are these CyberSource's production hosts? (":443" is https's own port) */
+/* Are these CyberSource's production hosts? (normalized by url_host) */
 static bool live_host(const char *host)
 {
     static const char *const live[] = {"api.cybersource.com", "api.in.cybersource.com",
                                        "secureacceptance.cybersource.com",
                                        "secureacceptance.in.cybersource.com"};
-    size_t n = strlen(host);
-    if (n > 4 && strcmp(host + n - 4, ":443") == 0)
-        n -= 4;
     for (size_t i = 0; i < sizeof live / sizeof live[0]; i++)
-        if (strlen(live[i]) == n && strncasecmp(host, live[i], n) == 0)
+        if (strcmp(host, live[i]) == 0)
             return true;
     return false;
 }
@@ -250,9 +272,8 @@ static bool sa_sign(const char *secret, const char *names,
 }
 
 struct fields {
-    const char *names[CS_FIELDS_MAX];
-    const char *values[CS_FIELDS_MAX];
-    size_t n;
+    const char **names, **values;
+    size_t n, cap;
 };
 
 static const char *field_get(const void *cls, const char *name)
@@ -264,9 +285,19 @@ static const char *field_get(const void *cls, const char *name)
     return NULL;
 }
 
+/* Room for n fields, in the arena. */
+static struct fields *fields_new(struct arena *a, size_t n)
+{
+    struct fields *f = arena_calloc(a, 1, sizeof *f);
+    f->cap = n;
+    f->names = arena_calloc(a, n, sizeof *f->names);
+    f->values = arena_calloc(a, n, sizeof *f->values);
+    return f;
+}
+
 static void field_add(struct fields *f, const char *name, const char *value)
 {
-    if (f->n < CS_FIELDS_MAX) {
+    if (f->n < f->cap) {
         f->names[f->n] = name;
         f->values[f->n++] = value;
     }
@@ -291,7 +322,7 @@ static bool cs_begin(const struct gateway *g, const struct gw_payment *p, struct
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    struct fields *f = arena_calloc(a, 1, sizeof *f);
+    struct fields *f = fields_new(a, CS_REQUEST_FIELDS);
     /* in the arena: the instance may be gone when the page is written */
     field_add(f, "access_key", arena_strdup(a, c->access_key));
     field_add(f, "profile_id", arena_strdup(a, c->profile_id));
@@ -500,23 +531,61 @@ static void read_tx(json_object *tx, enum gw_operation op, struct gw_result *out
     out->at = time_now();
 }
 
-/* The first transaction a search finds (into *found, owned by r). */
+/* Is summary tx one of ours for `field` = value, and (void_ok false) not a
+ * void (chatpay's own timeout void carries the same transactionId)? */
+static bool hit_matches(json_object *tx, const char *field, const char *value, bool void_ok)
+{
+    json_object *cri = json_member(tx, "clientReferenceInformation", json_type_object);
+    const char *key =
+        strcmp(field, "clientReferenceInformation.code") == 0 ? "code" : "transactionId";
+    const char *v = json_member_string(cri, key);
+    if (!v || strcmp(v, value) != 0)
+        return false;
+    if (void_ok)
+        return true;
+    json_object *apps = json_member(json_member(tx, "applicationInformation", json_type_object),
+                                    "applications", json_type_array);
+    for (size_t i = 0; apps && i < json_object_array_length(apps); i++) {
+        const char *name = json_member_string(json_object_array_get_idx(apps, i), "name");
+        if (name && strcmp(name, "ics_void") == 0)
+            return false;
+    }
+    return true;
+}
+
+/* The transaction a search finds for `field` = value (into *found, owned
+ * by r): exact matches only, newest first, a transaction that holds money
+ * before an error (a duplicate's 104 under the same reference) when
+ * `prefer` is set. */
 static void search(const struct gateway *g, struct arena *a, const char *field, const char *value,
-                   struct reply *r, json_object **found)
+                   bool void_ok, enum gw_operation prefer, struct reply *r, json_object **found)
 {
     *found = NULL;
     json_object *q = json_object_new_object();
     json_object_object_add(q, "query",
                            json_object_new_string(arena_printf(a, "%s:%s", field, value)));
     json_object_object_add(q, "sort", json_object_new_string("submitTimeUtc:desc"));
-    json_object_object_add(q, "limit", json_object_new_int(10));
+    json_object_object_add(q, "limit", json_object_new_int(50));
     const char *body = json_text(a, q, NULL);
     json_object_put(q);
     rest(g, a, "POST", "/tss/v2/searches", body, r);
     json_object *list = json_member(json_member(r->body, "_embedded", json_type_object),
                                     "transactionSummaries", json_type_array);
-    if (r->status == 201 && list && json_object_array_length(list) > 0)
-        *found = json_object_array_get_idx(list, 0);
+    for (size_t i = 0; r->status == 201 && list && i < json_object_array_length(list); i++) {
+        json_object *tx = json_object_array_get_idx(list, i);
+        if (!hit_matches(tx, field, value, void_ok))
+            continue;
+        if (!*found)
+            *found = tx;
+        if (!prefer)
+            break;
+        json_object *app = json_member(tx, "applicationInformation", json_type_object);
+        enum gw_decision d = decide(json_member_string(app, "status"), prefer);
+        if (d == GW_ACCEPT || d == GW_REVIEW) {
+            *found = tx;
+            break;
+        }
+    }
 }
 
 /* ---- the payment's result ----------------------------------------------------------------- */
@@ -553,7 +622,7 @@ static void cs_result(const struct gateway *g, const struct gw_target *t, struct
     /* no transaction by that id (errors 101, 102, 104, a cancel), or none
      * named: what does CyberSource have under our reference? */
     json_object *found;
-    search(g, a, "clientReferenceInformation.code", t->ref, &r, &found);
+    search(g, a, "clientReferenceInformation.code", t->ref, true, t->op, &r, &found);
     (void)asked;
     if (found) {
         read_tx(found, t->op, out);
@@ -674,47 +743,41 @@ static void answered(const struct reply *r, const struct gw_target *t, struct gw
     }
 }
 
+/* The answer to an operation done again after its answer was lost, from
+ * its parent: a reversal or void shows in the parent's status. */
+static bool parent_shows(const struct gateway *g, struct arena *a, const struct gw_target *t,
+                         struct gw_result *out)
+{
+    char id[3 * GW_REF_LEN + 1];
+    form_percent_encode(t->parent_gateway_ref, id);
+    struct reply r;
+    rest(g, a, "GET", arena_printf(a, "/tss/v2/transactions/%s", id), NULL, &r);
+    json_object *app = json_member(r.body, "applicationInformation", json_type_object);
+    const char *status = json_member_string(app, "status");
+    bool done = r.status == 200 && status &&
+                strcmp(status, t->op == GW_OP_REVERSE ? "REVERSED" : "VOIDED") == 0;
+    if (done) {
+        memset(out, 0, sizeof *out);
+        out->decision = GW_ACCEPT;
+        out->response_code = 100;
+        snprintf(out->request_ref, sizeof out->request_ref, "%s", t->parent_gateway_ref);
+        out->at = time_now();
+    }
+    reply_free(&r);
+    return done;
+}
+
+static void not_final(struct gw_result *out, const char *why)
+{
+    gw_no_answer(out, why);
+    out->unreachable = true;
+}
+
 static void cs_operate(const struct gateway *g, const struct gw_target *t, struct gw_result *out)
 {
     struct arena *a = arena_new(0);
     struct reply r = {0};
-    if (t->again) {
-        /* the answer was lost: did it happen? */
-        json_object *found;
-        search(g, a, "clientReferenceInformation.transactionId", t->ref, &r, &found);
-        if (found) {
-            read_tx(found, t->op, out);
-            goto done;
-        }
-        if (r.status != 201) { /* not known: not final either */
-            gw_no_answer(out, r.why[0] ? r.why : "CyberSource did not answer the search");
-            out->unreachable = true;
-            goto done;
-        }
-        reply_free(&r);
-        /* not (yet) found: undo whatever may have happened */
-        json_object *b = json_object_new_object();
-        json_object_object_add(b, "clientReferenceInformation", client_ref(t->ref));
-        const char *body = json_text(a, b, NULL);
-        json_object_put(b);
-        rest(g, a, "POST", "/pts/v2/voids", body, &r);
-        if (r.status == 201) {
-            memset(out, 0, sizeof *out);
-            out->decision = GW_ERROR;
-            out->response_code = 102;
-            snprintf(out->error_text, sizeof out->error_text,
-                     "Its answer was lost; CyberSource undid it (timeout void): it may be asked "
-                     "for again");
-            out->at = time_now();
-            goto done;
-        }
-        if (r.status != 400) { /* 400: nothing to void, it never happened */
-            gw_no_answer(out, r.why[0] ? r.why : "CyberSource did not answer the timeout void");
-            out->unreachable = true;
-            goto done;
-        }
-        reply_free(&r);
-    }
+    bool returning = t->op == GW_OP_REVERSE || t->op == GW_OP_VOID;
     if (!t->parent_gateway_ref[0]) {
         memset(out, 0, sizeof *out);
         out->decision = GW_ERROR;
@@ -722,8 +785,58 @@ static void cs_operate(const struct gateway *g, const struct gw_target *t, struc
         snprintf(out->error_text, sizeof out->error_text, "The payment's transaction is not known");
         goto done;
     }
+    if (t->again) {
+        /* the answer was lost: did it happen? */
+        json_object *found;
+        search(g, a, "clientReferenceInformation.transactionId", t->ref, t->op == GW_OP_VOID, 0, &r,
+               &found);
+        if (found) {
+            read_tx(found, t->op, out);
+            goto done;
+        }
+        if (r.status != 201) { /* not known: not final either */
+            not_final(out, r.why[0] ? r.why : "CyberSource did not answer the search");
+            goto done;
+        }
+        reply_free(&r);
+        if (returning) {
+            /* a reversal or void cannot be timeout-voided: the parent says */
+            if (parent_shows(g, a, t, out))
+                goto done;
+        } else {
+            /* not (yet) found: undo whatever may have happened */
+            json_object *b = json_object_new_object();
+            json_object_object_add(b, "clientReferenceInformation", client_ref(t->ref));
+            const char *body = json_text(a, b, NULL);
+            json_object_put(b);
+            rest(g, a, "POST", "/pts/v2/voids", body, &r);
+            if (r.status == 201) {
+                memset(out, 0, sizeof *out);
+                out->decision = GW_ERROR;
+                out->response_code = 102;
+                snprintf(out->error_text, sizeof out->error_text,
+                         "Its answer was lost; CyberSource undid it (timeout void): it may be "
+                         "asked for again");
+                out->at = time_now();
+                goto done;
+            }
+            if (r.status != 400) { /* 400: nothing to void, it never happened */
+                not_final(out, r.why[0] ? r.why : "CyberSource did not answer the timeout void");
+                goto done;
+            }
+            reply_free(&r);
+        }
+    }
     perform_op(g, a, t, &r);
     answered(&r, t, out);
+    if (t->again && r.status == 400) {
+        /* refused when done again: it may have happened after all (the
+         * transactionId is taken, the parent already returned) while the
+         * search lags; asked again later rather than recorded as failed */
+        char why[sizeof out->error_text];
+        snprintf(why, sizeof why, "%s", out->error_text[0] ? out->error_text : "refused");
+        not_final(out, why);
+    }
 done:
     reply_free(&r);
     arena_free(a);
@@ -755,7 +868,7 @@ static bool parse_form(struct arena *a, const char *body, size_t len, struct fie
             const char *eq = strchr(pair, '=');
             const char *name = eq ? arena_printf(a, "%.*s", (int)(eq - pair), pair) : pair;
             char *value = form_get(a, pair, strlen(pair), name);
-            if (!value || f->n >= CS_FIELDS_MAX)
+            if (!value)
                 return false;
             /* names are plain [a-z0-9_] in SA: no decoding needed */
             field_add(f, name, value);
@@ -774,7 +887,11 @@ static enum gw_inbound_verdict cs_inbound(const struct gateway *g,
     *n = 0;
     if (strcmp(rq->method, "POST") != 0 || (rq->rest[0] && strcmp(rq->rest, "return") != 0))
         return GW_IN_MALFORMED;
-    struct fields *f = arena_calloc(a, 1, sizeof *f);
+    /* as many fields as the body has pairs (the route bounds the body) */
+    size_t pairs = 1;
+    for (size_t i = 0; i < rq->body_len; i++)
+        pairs += rq->body[i] == '&';
+    struct fields *f = fields_new(a, pairs);
     if (!parse_form(a, rq->body, rq->body_len, f))
         return GW_IN_MALFORMED;
     const char *names = field_get(f, "signed_field_names");

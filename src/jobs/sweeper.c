@@ -20,6 +20,7 @@
 /* How long a pending operation waits before the sweep asks about it, and how
  * far back it looks (µs). */
 #define REPAIR_AFTER     (5LL * 1000000)
+#define REPAIR_MARGIN    (5LL * 1000000) /* a configured gateway's: after its call's timeout */
 #define REPAIR_WINDOW    (24LL * 3600 * 1000000)
 #define IDEMPOTENCY_KEEP (24LL * 3600 * 1000000)      /* idempotency records are kept */
 #define JOBS_KEEP        (7LL * 24 * 3600 * 1000000)  /* finished jobs and sandbox messages */
@@ -136,6 +137,10 @@ static bool repair(struct job_ctx *jc, const struct gateway *gw, const struct db
                    const struct db_payment_op *op, usec_t now)
 {
     bool payment = op->op == GW_OP_AUTHORIZE || op->op == GW_OP_SALE;
+    /* a real gateway's call may still be under way (it may take the whole
+     * timeout): not before it is surely over */
+    if (gw->merchant_id && now - op->created_at < gw->timeout + REPAIR_MARGIN)
+        return false;
     struct gw_result res;
     if (!payment)
         return job_operate_and_record(jc, gw, op, true, &res);
@@ -143,6 +148,13 @@ static bool repair(struct job_ctx *jc, const struct gateway *gw, const struct db
         return true;
     if (now - op->created_at <= (m->page_ttl_s + SVC_CHECKOUT_GRACE_S) * 1000000)
         return false;
+    if (op->flags & DB_OP_CLAIMED) {
+        /* a signed notice said it was paid: asked about, never closed */
+        log_warn("payment operation %s: the gateway's notice says it was paid, its answer does "
+                 "not show it yet",
+                 op->ref);
+        return false;
+    }
     struct gw_target t;
     return job_target(jc, op, true, &t) && abandon(jc, gw, op, &t);
 }

@@ -126,6 +126,21 @@ enum db_status svc_gw_target(struct svc *s, const struct db_payment_op *op, bool
     return DB_ONE_RESULT;
 }
 
+enum db_status svc_payment_claimed(struct svc *s, const char *merchant_id, const char *ref)
+{
+    struct db_payment_op op;
+    enum db_status st = DB_CALL(s->tx, payments, get, merchant_id, ref, &op);
+    if (st <= 0 || op.state != 0 || (op.flags & DB_OP_CLAIMED))
+        return st;
+    op.flags |= DB_OP_CLAIMED;
+    return DB_CALL(s->tx, payments, finish, &op);
+}
+
+bool svc_hint_paid(const char *hint)
+{
+    return hint && (strcmp(hint, "ACCEPT") == 0 || strcmp(hint, "REVIEW") == 0);
+}
+
 enum db_status svc_payment_gateway_ref(struct svc *s, const char *merchant_id, const char *ref,
                                        const char *gateway_ref)
 {
@@ -243,13 +258,15 @@ enum db_status svc_pay_begin(struct svc *s, const char *token, enum pay_outcome 
 /* ---- recording answers ---------------------------------------------------------------- */
 
 /* Why the link cannot take a payment the gateway has just accepted for it
- * (NULL: it can). `late`: the operation had been closed as abandoned. */
-static enum db_status orphan_reason(struct svc *s, const struct db_link *l, bool late,
+ * (NULL: it can). `late`: the operation had been closed as abandoned
+ * (`closed`) or recorded as not paid. */
+static enum db_status orphan_reason(struct svc *s, const struct db_link *l, bool late, bool closed,
                                     const char **why)
 {
     *why = NULL;
     if (late) {
-        *why = "the checkout had been closed";
+        *why = closed ? "the checkout had been closed"
+                      : "the attempt had been recorded as not paid (declined, failed or cancelled)";
         return DB_ONE_RESULT;
     }
     switch (l->payment_status) {
@@ -388,8 +405,11 @@ enum db_status svc_payment_record(struct svc *s, const char *merchant_id, const 
         return st < 0 ? st : DB_HARD_ERROR;
     bool payment = is_payment(op);
     /* the gateway took a payment after chatpay had closed its checkout */
-    bool late =
-        op->state == 1 && payment && (op->flags & DB_OP_ABANDONED) && holds_money(res->decision);
+    /* the gateway took a payment for an attempt chatpay had closed or
+     * recorded as not paid (declined, failed, cancelled): it is returned */
+    bool late = op->state == 1 && payment && !(op->flags & DB_OP_ORPHAN) &&
+                ((op->flags & DB_OP_ABANDONED) || !holds_money(op->decision)) &&
+                holds_money(res->decision);
     bool conversion = op->state == 1 && payment && op->decision == GW_REVIEW &&
                       !(op->flags & DB_OP_ORPHAN) &&
                       (res->decision == GW_ACCEPT || res->decision == GW_DECLINE);
@@ -424,7 +444,7 @@ enum db_status svc_payment_record(struct svc *s, const char *merchant_id, const 
     }
     const char *orphan = NULL;
     if (payment && !conversion && holds_money(res->decision)) {
-        st = orphan_reason(s, l, late, &orphan);
+        st = orphan_reason(s, l, late, (op->flags & DB_OP_ABANDONED) != 0, &orphan);
         if (st < 0)
             return st;
     }

@@ -43,6 +43,14 @@ enum db_status svc_gw_target(struct svc *s, const struct db_payment_op *op, bool
 enum db_status svc_payment_gateway_ref(struct svc *s, const char *merchant_id, const char *ref,
                                        const char *gateway_ref);
 
+/* A signed notice said the gateway took payment `ref` (still pending) but
+ * the gateway's own answer does not show it yet: the attempt is never
+ * closed as abandoned, and is asked about until the gateway shows it. */
+enum db_status svc_payment_claimed(struct svc *s, const char *merchant_id, const char *ref);
+
+/* Did a notice claim that the gateway took the money (its hint)? */
+bool svc_hint_paid(const char *hint);
+
 /* What the customer's Pay button finds. */
 enum pay_outcome {
     PAY_GO,         /* a new or resumed operation: send the browser to the gateway */

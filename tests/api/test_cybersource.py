@@ -24,7 +24,7 @@ import pytest
 import requests
 
 from gateway_flow import new_link, status, wait_second_op, wait_status
-from cp_helpers import PAYMENT_OPS, parse_html
+from cp_helpers import PAYMENT_OPS, parse_html, poll
 from cybersource_fake import CyberSourceFake, sa_verify, tampered
 from payment_flow import SETTLE_S, now_utc
 from test_providers import PROVIDER_SECRETS, start_env, stop_env
@@ -303,7 +303,7 @@ def test_502_after_the_capture_is_resolved_by_search(env, shop):
     shop.fake.set_mode("error_502_after", count=1)
     r = env.api.post(PAYMENT_OPS + ref + "/capture", key=shop.key)
     assert r.status_code == 503, r.text
-    st = wait_second_op(env, shop.key, ref)
+    st = wait_second_op(env, shop.key, ref, timeout=30)
     assert st["paymentStatuses"][1]["paymentGatewayDecision"] == "ACCEPT", st
     caps = shop.fake.requests_to(f"/pts/v2/payments/{result['transaction_id']}/captures", "POST")
     assert len(caps) == 1, "the capture was sent again"
@@ -319,7 +319,7 @@ def test_502_before_the_capture_is_undone_then_done(env, shop):
     shop.fake.set_mode("error_502", count=1)
     r = env.api.post(PAYMENT_OPS + ref + "/capture", key=shop.key)
     assert r.status_code == 503, r.text
-    st = wait_second_op(env, shop.key, ref)
+    st = wait_second_op(env, shop.key, ref, timeout=30)
     assert st["paymentStatuses"][1]["paymentGatewayDecision"] == "ACCEPT", st
     assert shop.fake.requests_to("/pts/v2/voids", "POST"), "no timeout void was tried"
     caps = shop.fake.requests_to(f"/pts/v2/payments/{result['transaction_id']}/captures", "POST")
@@ -375,3 +375,44 @@ def test_zz_cybersource_refunds(env, book):
     r = env.api.post(PAYMENT_OPS + aref + "/refund", key=shop.key)
     assert r.status_code == 200 and r.body["amount"] == 60.0, r.text
     assert shop.fake.requests_to(f"/pts/v2/captures/{cap_id}/refunds", "POST")
+
+
+def test_payment_after_a_cancel_is_returned(env, shop):
+    """The customer cancels (the attempt is FAILED), then posts the same
+    signed form again later and pays: CyberSource took money for an attempt
+    chatpay had recorded as not paid. It is recorded as not taken and voided
+    at once, never lost."""
+    shop.fake.uuid_window = 0  # past Secure Acceptance's 15-minute duplicate check
+    with requests.Session() as http:
+        ref, token = new_link(env, shop.key, "Sale")
+        fields = press_pay(env, shop, http, token)
+        cancel = shop.fake.pay(fields, cancel=True)
+        shop.fake.post_receipt(cancel)
+        assert status(env, shop.key, ref)["paymentStatus"] == "FAILED"
+        paid = shop.fake.pay(fields, CARD)
+        assert paid["decision"] == "ACCEPT"
+        assert shop.fake.post_receipt(paid).status == 200
+    tx = paid["transaction_id"]
+    st = poll(lambda: status(env, shop.key, ref),
+              lambda s: shop.fake.transaction(tx)["status"] == "VOIDED", timeout=WAIT, interval=0.2)
+    (op,) = [e for e in st["paymentStatuses"] if e["paymentGatewayReqReferenceNumber"] == tx]
+    assert op["statusReason"].startswith("Not taken: the attempt had been recorded as not paid"), op
+    assert shop.fake.requests_to(f"/pts/v2/payments/{tx}/voids", "POST")
+
+
+def test_void_answer_lost_is_found_by_search(env, shop):
+    """A void happens at CyberSource but its answer is a 502, and the search
+    lags (new transactions show 18 s late): the repair does not timeout-void
+    a void, does not record the refused redo as a failure, and records the
+    void once the search shows it: the payment is VOIDED."""
+    with requests.Session() as http:
+        ref, token, fields, result, att = pay_link(env, shop, http, "Sale")
+    wait_status(env, shop.key, ref, "SUCCESS")
+    shop.fake.tss_delay = 18
+    shop.fake.set_mode("error_502_after", count=1)
+    r = env.api.post(PAYMENT_OPS + ref + "/reverse", key=shop.key)
+    assert r.status_code == 503, r.text
+    st = wait_second_op(env, shop.key, ref, timeout=45)
+    assert st["paymentStatuses"][1]["paymentGatewayDecision"] == "ACCEPT", st
+    assert st["paymentStatus"] == "VOIDED", st
+    assert not shop.fake.requests_to("/pts/v2/voids", "POST"), "a void was timeout-voided"

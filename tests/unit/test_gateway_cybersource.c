@@ -343,9 +343,24 @@ static void test_create_and_live(void **state)
     expect_refused("\"sa_base_url\":\"https://\"", "sa_base_url");
     expect_refused("\"rest_base_url\":\"https://apitest.cybersource.com?x=1\"", "rest_base_url");
     expect_refused("\"rest_base_url\":\"apitest.cybersource.com\"", "rest_base_url");
+    /* only scheme://host[:port]: no user info, path, or characters that are
+     * not a host's (the origin goes into a Content-Security-Policy) */
+    expect_refused("\"rest_base_url\":\"https://user:pw@apitest.cybersource.com\"",
+                   "rest_base_url");
+    expect_refused("\"rest_base_url\":\"https://apitest.cybersource.com/v2\"", "rest_base_url");
+    expect_refused("\"sa_base_url\":\"https://cs.example; script-src *\"", "sa_base_url");
+    expect_refused("\"sa_base_url\":\"https://cs.example:\"", "sa_base_url");
+    expect_refused("\"sa_base_url\":\"https://cs.example:44x\"", "sa_base_url");
+    /* the scheme's own port is not signed (libcurl leaves it out of Host) */
+    c = make_extra("\"rest_base_url\":\"http://127.0.0.1:80\","
+                   "\"sa_base_url\":\"https://Cs.Example:443/\"",
+                   true, err, sizeof err);
+    assert_non_null(c);
+    assert_string_equal(c->rest_host, "127.0.0.1");
+    gateway_cybersource_ops.destroy(c);
 
     /* a fake on loopback: reachable only for a sandbox merchant's gateway */
-    c = make_extra("\"sa_base_url\":\"http://127.0.0.1:8081/sa\","
+    c = make_extra("\"sa_base_url\":\"http://127.0.0.1:8081\","
                    "\"rest_base_url\":\"http://127.0.0.1:8081/\"",
                    true, err, sizeof err);
     assert_non_null(c);
@@ -353,7 +368,7 @@ static void test_create_and_live(void **state)
     assert_string_equal(c->rest_host, "127.0.0.1:8081");
     assert_string_equal(c->rest_base, "http://127.0.0.1:8081");
     gateway_cybersource_ops.destroy(c);
-    c = make_extra("\"sa_base_url\":\"http://127.0.0.1:8081/sa\","
+    c = make_extra("\"sa_base_url\":\"http://127.0.0.1:8081\","
                    "\"rest_base_url\":\"http://127.0.0.1:8081/\"",
                    false, err, sizeof err);
     assert_non_null(c);

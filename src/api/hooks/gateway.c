@@ -63,6 +63,8 @@ static enum db_status record_cb(struct db_tx *tx, void *cls)
         /* not final (the customer is still at the checkout, a refund is
          * pending): nothing to record but the gateway's id of it */
         st = svc_payment_gateway_ref(&s, c->r->auth.merchant_id, c->n->ref, c->res.gateway_ref);
+    if (st >= 0 && c->res.decision == GW_NO_ANSWER && svc_hint_paid(c->t.hint))
+        st = svc_payment_claimed(&s, c->r->auth.merchant_id, c->n->ref);
     c->queued |= s.queued;
     if (st < 0)
         return st;
@@ -94,7 +96,10 @@ static bool handle(struct req *r, const struct gateway *gw, const struct gw_noti
         return true;
     }
     c.t.hint = n->decision[0] ? n->decision : NULL;
-    if (!c.t.gateway_ref[0] && n->gateway_ref[0])
+    /* the gateway's id the notice names (a payment made again under a
+     * reference that had failed has a new one); the gateway's answer is
+     * checked against our reference */
+    if (n->gateway_ref[0])
         c.t.gateway_ref = n->gateway_ref;
     bool payment = c.op.op == GW_OP_AUTHORIZE || c.op.op == GW_OP_SALE;
     if (payment)

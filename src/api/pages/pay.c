@@ -229,6 +229,8 @@ static enum db_status record_cb(struct db_tx *tx, void *cls)
     enum db_status st =
         svc_payment_record(&s, c->link.merchant_id, c->ref, &c->res, &c->link, &c->op);
     c->queued = s.queued;
+    if (st >= 0 && c->res.decision == GW_NO_ANSWER && svc_hint_paid(c->target.hint))
+        st = svc_payment_claimed(&s, c->link.merchant_id, c->ref);
     return st;
 }
 
@@ -249,7 +251,7 @@ static bool receipt_ok(struct req *r, const struct gateway *gw, struct return_ct
     if (nt->has_amount &&
         (nt->amount_minor != c->op.amount_minor || strcmp(nt->currency, c->link.currency) != 0))
         return false;
-    if (nt->gateway_ref[0] && !c->op.gateway_ref[0])
+    if (nt->gateway_ref[0]) /* checked against our reference by the gateway's answer */
         c->target.gateway_ref = arena_strdup(r->arena, nt->gateway_ref);
     c->target.hint = nt->decision[0] ? arena_strdup(r->arena, nt->decision) : NULL;
     return true;
@@ -289,7 +291,9 @@ void api_pay_return(struct req *r)
     }
     /* an operation chatpay closed is asked about again: a gateway that
      * took the payment anyway says so, and it is returned */
-    bool ask = (c.op.state == 0 || (c.op.flags & DB_OP_ABANDONED)) && gw;
+    bool posted = strcmp(r->method, "POST") == 0;
+    bool not_paid = c.op.state == 1 && (c.op.decision == GW_DECLINE || c.op.decision == GW_ERROR);
+    bool ask = (c.op.state == 0 || (c.op.flags & DB_OP_ABANDONED) || (posted && not_paid)) && gw;
     if (ask)
         gateway_result(gw, &c.target, &c.res);
     gateway_release(r->app->gateways, gw);
