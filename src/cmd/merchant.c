@@ -675,7 +675,8 @@ static enum db_status select_gateway(struct db_tx *tx, struct update_ctx *c, con
                               : "has test credentials, for sandbox merchants only";
         return DB_ROLLBACK;
     }
-    snprintf(c->m.gateway_provider, sizeof c->m.gateway_provider, "%s", which);
+    if (which != c->m.gateway_provider) /* (never copied onto itself) */
+        snprintf(c->m.gateway_provider, sizeof c->m.gateway_provider, "%s", which);
     return DB_ONE_RESULT;
 }
 

@@ -67,13 +67,16 @@ struct db_payments_ops {
     /* store the gateway's answer (state, decision and gateway fields of
      * op) and its flags and note */
     enum db_status (*finish)(struct db_tx *tx, const struct db_payment_op *op);
-    /* store the gateway's id of an operation (also while it is pending) */
+    /* store the gateway's id of a pending operation (DB_NO_RESULTS when it
+     * is not pending any more) */
     enum db_status (*set_gateway_ref)(struct db_tx *tx, const char *merchant_id, const char *ref,
                                       const char *gateway_ref);
     /* oldest first */
     enum db_status (*list)(struct db_tx *tx, const char *merchant_id, int64_t link_id,
                            db_payment_op_cb cb, void *cls);
-    /* pending operations created in [after, before) (workers: across merchants) */
+    /* pending operations created in [after, before) (workers: across merchants):
+     * follow-ups (capture, reverse, void, refund) first, then payments, oldest
+     * first, so that checkouts customers sit on do not hold the others back */
     enum db_status (*list_pending)(struct db_tx *tx, usec_t after, usec_t before, int limit,
                                    db_payment_op_cb cb, void *cls);
 };

@@ -498,6 +498,8 @@ static void read_tx(json_object *tx, enum gw_operation op, struct gw_result *out
     const char *status = app ? json_member_string(app, "status") : json_member_string(tx, "status");
     const char *reason = json_member_string(app, "reasonCode");
     const char *id = json_member_string(tx, "id");
+    if (!gw_id_ok(id, sizeof out->request_ref))
+        id = NULL; /* not an id CyberSource gives: not kept */
     out->decision = decide(status, op);
     out->response_code = reason ? atoi(reason) : out->decision == GW_ACCEPT ? 100 : 0;
     if (!out->response_code)
@@ -595,9 +597,8 @@ static void cs_result(const struct gateway *g, const struct gw_target *t, struct
     struct arena *a = arena_new(0);
     struct reply r = {0};
     bool asked = false;
-    if (t->gateway_ref[0]) {
-        char enc[3 * GW_REF_LEN + 1];
-        form_percent_encode(t->gateway_ref, enc);
+    if (gw_id_ok(t->gateway_ref, GW_REF_LEN)) {
+        const char *enc = t->gateway_ref;
         rest(g, a, "GET", arena_printf(a, "/tss/v2/transactions/%s", enc), NULL, &r);
         asked = true;
         if (r.status == 200 && r.body) {
@@ -678,8 +679,7 @@ static json_object *amount_details(struct arena *a, const struct gw_target *t)
 static void perform_op(const struct gateway *g, struct arena *a, const struct gw_target *t,
                        struct reply *r)
 {
-    char id[3 * GW_REF_LEN + 1];
-    form_percent_encode(t->parent_gateway_ref, id);
+    const char *id = t->parent_gateway_ref; /* checked by gw_id_ok */
     bool of_capture = t->parent_op == GW_OP_CAPTURE;
     json_object *b = json_object_new_object();
     json_object_object_add(b, "clientReferenceInformation", client_ref(t->ref));
@@ -748,8 +748,7 @@ static void answered(const struct reply *r, const struct gw_target *t, struct gw
 static bool parent_shows(const struct gateway *g, struct arena *a, const struct gw_target *t,
                          struct gw_result *out)
 {
-    char id[3 * GW_REF_LEN + 1];
-    form_percent_encode(t->parent_gateway_ref, id);
+    const char *id = t->parent_gateway_ref; /* checked by gw_id_ok */
     struct reply r;
     rest(g, a, "GET", arena_printf(a, "/tss/v2/transactions/%s", id), NULL, &r);
     json_object *app = json_member(r.body, "applicationInformation", json_type_object);
@@ -778,7 +777,7 @@ static void cs_operate(const struct gateway *g, const struct gw_target *t, struc
     struct arena *a = arena_new(0);
     struct reply r = {0};
     bool returning = t->op == GW_OP_REVERSE || t->op == GW_OP_VOID;
-    if (!t->parent_gateway_ref[0]) {
+    if (!gw_id_ok(t->parent_gateway_ref, GW_REF_LEN)) {
         memset(out, 0, sizeof *out);
         out->decision = GW_ERROR;
         out->response_code = 102;

@@ -224,6 +224,10 @@ static inline enum gw_cancel gateway_cancel(const struct gateway *g, const struc
     return g->ops->cancel(g, t, out);
 }
 
+/* Is id a gateway's id chatpay may put into a URL or keep: 1 to max - 1
+ * characters of [A-Za-z0-9_-]? (ids come from the gateway's answers) */
+bool gw_id_ok(const char *id, size_t max);
+
 /* A result that says the gateway did not answer (why: a short reason). */
 void gw_no_answer(struct gw_result *out, const char *why);
 

@@ -66,6 +66,18 @@ void gw_no_answer(struct gw_result *out, const char *why)
     snprintf(out->error_text, sizeof out->error_text, "%s", why);
 }
 
+bool gw_id_ok(const char *id, size_t max)
+{
+    size_t n = id ? strlen(id) : 0;
+    if (n == 0 || n >= max)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z') ||
+              (id[i] >= '0' && id[i] <= '9') || id[i] == '_' || id[i] == '-'))
+            return false;
+    return true;
+}
+
 bool gateway_fits(bool live, enum db_environment env)
 {
     return live == (env == ENV_PRODUCTION);

@@ -54,6 +54,7 @@
 #define STRIPE_EXPIRY_S     1860 /* a session lives 31 minutes (Stripe's smallest is 30) */
 #define STRIPE_TRIES        3
 #define STRIPE_MAX_BODY     (256 * 1024)
+#define STRIPE_ID_MAX       40 /* a PaymentIntent's or refund's id, kept in request_ref */
 
 struct stripe {
     char secret_key[256];
@@ -338,7 +339,12 @@ static void intent_result(json_object *pi, enum gw_operation op, struct gw_resul
     memset(out, 0, sizeof *out);
     const char *status = json_member_string(pi, "status");
     const char *id = json_member_string(pi, "id");
-    snprintf(out->request_ref, sizeof out->request_ref, "%s", id ? id : "");
+    if (!gw_id_ok(id, STRIPE_ID_MAX)) {
+        gw_no_answer(out, "Stripe named a PaymentIntent chatpay cannot keep");
+        out->unreachable = true;
+        return;
+    }
+    snprintf(out->request_ref, sizeof out->request_ref, "%s", id);
     card_of(pi, out);
     out->at = time_now();
     status = status ? status : "";
@@ -361,9 +367,13 @@ static void intent_result(json_object *pi, enum gw_operation op, struct gw_resul
 /* GET a PaymentIntent with its latest charge. */
 static void get_intent(const struct gateway *g, struct arena *a, const char *id, struct reply *r)
 {
-    char enc[3 * 96 + 1];
-    form_percent_encode(id, enc);
-    call(g, a, "GET", arena_printf(a, "/v1/payment_intents/%s?expand%%5B%%5D=latest_charge", enc),
+    if (!gw_id_ok(id, STRIPE_ID_MAX)) { /* not an id Stripe gives: never put into a URL */
+        memset(r, 0, sizeof *r);
+        r->unreachable = true;
+        snprintf(r->why, sizeof r->why, "Stripe named a PaymentIntent chatpay cannot use");
+        return;
+    }
+    call(g, a, "GET", arena_printf(a, "/v1/payment_intents/%s?expand%%5B%%5D=latest_charge", id),
          NULL, NULL, r);
 }
 
@@ -385,8 +395,9 @@ static const char *stripe_locale(const char *lang)
 static bool resume(const struct gateway *g, const struct gw_payment *p, struct arena *a,
                    struct gw_checkout *out)
 {
-    char enc[3 * GW_REF_LEN + 1];
-    form_percent_encode(p->gateway_ref, enc);
+    if (!gw_id_ok(p->gateway_ref, GW_REF_LEN))
+        return false;
+    const char *enc = p->gateway_ref;
     struct reply r;
     call(g, a, "GET", arena_printf(a, "/v1/checkout/sessions/%s", enc), NULL, NULL, &r);
     const char *status = json_member_string(r.body, "status");
@@ -404,6 +415,17 @@ static bool resume(const struct gateway *g, const struct gw_payment *p, struct a
         snprintf(out->gateway_ref, sizeof out->gateway_ref, "%s", p->gateway_ref);
     reply_free(&r);
     return ok;
+}
+
+/* When the session expires (unix seconds): when the attempt's checkout
+ * may take no payment any more, but at least Stripe's 30 minutes (and 31 to
+ * leave the request time) and at most its 24 hours after the attempt was
+ * stored; from the stored attempt, so the same on every press of Pay. */
+static long long session_expiry(const struct gw_payment *p)
+{
+    long long created = p->created_at / 1000000, ends = p->expires_at / 1000000;
+    long long lo = created + STRIPE_EXPIRY_S, hi = created + 24 * 3600 - 60;
+    return ends < lo ? lo : ends > hi ? hi : ends;
 }
 
 static bool stripe_begin(const struct gateway *g, const struct gw_payment *p, struct arena *a,
@@ -447,14 +469,14 @@ static bool stripe_begin(const struct gateway *g, const struct gw_payment *p, st
         "locale",
         stripe_locale(p->locale),
         "expires_at",
-        arena_printf(a, "%lld", (long long)(p->created_at / 1000000 + STRIPE_EXPIRY_S)),
+        arena_printf(a, "%lld", (long long)session_expiry(p)),
     };
     struct reply r;
     call(g, a, "POST", "/v1/checkout/sessions", form_encode(a, kv, sizeof kv / sizeof kv[0] / 2),
          p->ref, &r);
     const char *id = json_member_string(r.body, "id");
     const char *url = json_member_string(r.body, "url");
-    bool ok = r.status == 200 && id && url && strlen(id) < sizeof out->gateway_ref;
+    bool ok = r.status == 200 && id && url && gw_id_ok(id, GW_REF_LEN);
     if (ok) {
         out->url = arena_strdup(a, url);
         snprintf(out->gateway_ref, sizeof out->gateway_ref, "%s", id);
@@ -466,13 +488,12 @@ static bool stripe_begin(const struct gateway *g, const struct gw_payment *p, st
 static void stripe_result(const struct gateway *g, const struct gw_target *t, struct gw_result *out)
 {
     struct arena *a = arena_new(0);
-    if (!t->gateway_ref[0]) {
+    if (!gw_id_ok(t->gateway_ref, GW_REF_LEN)) {
         gw_no_answer(out, "the checkout was not begun at Stripe");
         arena_free(a);
         return;
     }
-    char enc[3 * 96 + 1];
-    form_percent_encode(t->gateway_ref, enc);
+    const char *enc = t->gateway_ref;
     struct reply r;
     call(g, a, "GET", arena_printf(a, "/v1/checkout/sessions/%s", enc), NULL, NULL, &r);
     const char *status = json_member_string(r.body, "status");
@@ -485,6 +506,8 @@ static void stripe_result(const struct gateway *g, const struct gw_target *t, st
     } else if (strcmp(status, "complete") != 0 || !pi) {
         gw_no_answer(out, strcmp(status, "expired") == 0 ? "the checkout expired"
                                                          : "the payment is not complete at Stripe");
+        /* the session is this payment's: its id may be kept */
+        snprintf(out->gateway_ref, sizeof out->gateway_ref, "%s", t->gateway_ref);
     } else {
         struct reply ri;
         get_intent(g, a, pi, &ri);
@@ -504,9 +527,10 @@ static enum gw_cancel stripe_cancel(const struct gateway *g, const struct gw_tar
     memset(out, 0, sizeof *out);
     if (!t->gateway_ref[0])
         return GW_CANCEL_CLOSED; /* never begun at Stripe: nothing can be paid */
+    if (!gw_id_ok(t->gateway_ref, GW_REF_LEN))
+        return GW_CANCEL_FAILED;
     struct arena *a = arena_new(0);
-    char enc[3 * 96 + 1];
-    form_percent_encode(t->gateway_ref, enc);
+    const char *enc = t->gateway_ref;
     enum gw_cancel verdict = GW_CANCEL_FAILED;
     for (int round = 0; round < 2 && verdict == GW_CANCEL_FAILED; round++) {
         struct reply r;
@@ -542,6 +566,11 @@ static void refund_result(json_object *re, struct gw_result *out)
     memset(out, 0, sizeof *out);
     const char *id = json_member_string(re, "id");
     const char *status = json_member_string(re, "status");
+    if (!gw_id_ok(id, STRIPE_ID_MAX)) {
+        gw_no_answer(out, "Stripe named a refund chatpay cannot keep");
+        out->unreachable = true;
+        return;
+    }
     status = status ? status : "";
     if (strcmp(status, "succeeded") == 0) {
         out->decision = GW_ACCEPT;
@@ -564,11 +593,12 @@ static void stripe_operate(const struct gateway *g, const struct gw_target *t,
                            struct gw_result *out)
 {
     struct arena *a = arena_new(0);
-    char pi[3 * 96 + 1];
-    form_percent_encode(t->parent_gateway_ref, pi);
+    const char *pi = t->parent_gateway_ref;
     struct reply r = {0};
     bool refund = t->op == GW_OP_REFUND || t->op == GW_OP_VOID;
-    if (!t->parent_gateway_ref[0] && !(refund && t->gateway_ref[0])) {
+    bool known_refund =
+        refund && strncmp(t->gateway_ref, "re_", 3) == 0 && gw_id_ok(t->gateway_ref, STRIPE_ID_MAX);
+    if (!gw_id_ok(pi, STRIPE_ID_MAX) && !known_refund) {
         memset(out, 0, sizeof *out);
         out->decision = GW_ERROR;
         out->response_code = 102;
@@ -577,11 +607,9 @@ static void stripe_operate(const struct gateway *g, const struct gw_target *t,
         arena_free(a);
         return;
     }
-    if (refund && strncmp(t->gateway_ref, "re_", 3) == 0) {
+    if (known_refund) {
         /* begun before and not completed: how is it now? */
-        char re[3 * 96 + 1];
-        form_percent_encode(t->gateway_ref, re);
-        call(g, a, "GET", arena_printf(a, "/v1/refunds/%s", re), NULL, NULL, &r);
+        call(g, a, "GET", arena_printf(a, "/v1/refunds/%s", t->gateway_ref), NULL, NULL, &r);
     } else if (refund) {
         const char *kv[] = {"payment_intent",
                             t->parent_gateway_ref,
@@ -600,7 +628,27 @@ static void stripe_operate(const struct gateway *g, const struct gw_target *t,
         call(g, a, "POST", arena_printf(a, "/v1/payment_intents/%s/cancel", pi),
              form_encode(a, kv, 1), t->ref, &r);
     }
+    json_object *e = json_member(r.body, "error", json_type_object);
+    const char *code = json_member_string(e, "code");
+    if (!r.unreachable && r.status != 200 && !refund && t->again && code &&
+        strcmp(code, "payment_intent_unexpected_state") == 0) {
+        /* done again where the first may have happened (its key pruned):
+         * the PaymentIntent says whether it did */
+        reply_free(&r);
+        call(g, a, "GET", arena_printf(a, "/v1/payment_intents/%s", pi), NULL, NULL, &r);
+        if (r.status != 200)
+            r.unreachable = true;
+    }
     if (r.unreachable || !r.body) {
+        unreachable(&r, out);
+    } else if (r.status == 401 || r.status == 403) {
+        /* (its message may name the key, masked: not kept) */
+        gw_no_answer(out, r.status == 401 ? "Stripe refused the credentials (401)"
+                                          : "Stripe refused the request (403)");
+        out->unreachable = true;
+    } else if (r.status != 200 && (t->again || known_refund)) {
+        /* done again or asked about: a refusal now says nothing of what
+         * the first call did; asked again later, never recorded as failed */
         unreachable(&r, out);
     } else if (r.status != 200) {
         refused(&r, out);
@@ -714,7 +762,7 @@ static enum gw_inbound_verdict stripe_inbound(const struct gateway *g,
     }
     bool session = strncmp(type, "checkout.session.", 17) == 0;
     bool intent = strncmp(type, "payment_intent.", 15) == 0;
-    bool refund = strncmp(type, "refund.", 7) == 0;
+    bool refund = strncmp(type, "refund.", 7) == 0 || strncmp(type, "charge.refund.", 14) == 0;
     const char *ref = session ? json_member_string(obj, "client_reference_id") : NULL;
     if (!ref && (session || intent || refund))
         ref = json_member_string(json_member(obj, "metadata", json_type_object), "chatpay_ref");

@@ -29,7 +29,7 @@
     (7LL * 24 * 3600 * 1000000) /* gateways' notices handled (their retries                        \
                                    end within days) */
 
-enum { REPAIR_MAX = 32 };
+enum { REPAIR_MAX = 64 };
 
 /* ---- expiry ----------------------------------------------------------------------------- */
 

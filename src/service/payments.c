@@ -413,7 +413,11 @@ enum db_status svc_payment_record(struct svc *s, const char *merchant_id, const 
     bool conversion = op->state == 1 && payment && op->decision == GW_REVIEW &&
                       !(op->flags & DB_OP_ORPHAN) &&
                       (res->decision == GW_ACCEPT || res->decision == GW_DECLINE);
-    if (op->state == 1 && !conversion && !late)
+    /* a refund the gateway reports failed after it had succeeded (Stripe's
+     * refunds can fail later): its money did not go back after all */
+    bool unrefunded = op->state == 1 && op->op == GW_OP_REFUND && op->decision == GW_ACCEPT &&
+                      (res->decision == GW_DECLINE || res->decision == GW_ERROR);
+    if (op->state == 1 && !conversion && !late && !unrefunded)
         return DB_ONE_RESULT; /* already recorded */
     if (res->decision == GW_NO_ANSWER && res->gateway_ref[0] &&
         strcmp(res->gateway_ref, op->gateway_ref) != 0) {
@@ -545,6 +549,24 @@ static enum db_status refuse(const char **refused, const char *why)
     return DB_ROLLBACK;
 }
 
+struct refund_scan {
+    struct followups f;
+    bool returning;   /* a reversal or void of the payment is pending */
+    int64_t refunded; /* refunds pending or accepted, per the money they return */
+    const char *money_ref, *payment_ref;
+};
+
+static void collect_refunds(void *cls, const struct db_payment_op *o)
+{
+    struct refund_scan *r = cls;
+    if (o->op == GW_OP_REFUND && strcmp(o->parent_ref, r->money_ref) == 0 &&
+        (o->state == 0 || o->decision == GW_ACCEPT))
+        r->refunded += o->amount_minor;
+    if ((o->op == GW_OP_REVERSE || o->op == GW_OP_VOID) && o->state == 0 &&
+        (strcmp(o->parent_ref, r->money_ref) == 0 || strcmp(o->parent_ref, r->payment_ref) == 0))
+        r->returning = true;
+}
+
 /* The merchant's link `ref` and the merchant. */
 static enum db_status load_link(struct svc *s, const char *merchant_id, const char *ref,
                                 struct db_link *l, struct db_merchant *m)
@@ -623,6 +645,16 @@ enum db_status svc_payment_op_begin(struct svc *s, const char *merchant_id, cons
         if (moved && money->gateway_at + m->settlement_delay_s * 1000000 <= s->now)
             return refuse(refused, "The payment has been settled and cannot be reversed; "
                                    "refund it instead");
+        if (moved) {
+            /* a void returns all of it: not once part of it was refunded */
+            struct refund_scan rs = {.money_ref = money->ref, .payment_ref = f.payment.ref};
+            st = DB_CALL(s->tx, payments, list, l->merchant_id, l->id, collect_refunds, &rs);
+            if (st < 0)
+                return st;
+            if (rs.refunded > 0)
+                return refuse(refused, "The payment has refunds; refund the rest instead of "
+                                       "voiding it");
+        }
         op->op = moved ? GW_OP_VOID : GW_OP_REVERSE;
         op->amount_minor = money->amount_minor;
     }
@@ -638,24 +670,6 @@ enum db_status svc_payment_op_begin(struct svc *s, const char *merchant_id, cons
 }
 
 /* ---- the merchant refunds -------------------------------------------------------------- */
-
-struct refund_scan {
-    struct followups f;
-    bool returning;   /* a reversal or void of the payment is pending */
-    int64_t refunded; /* refunds pending or accepted, per the money they return */
-    const char *money_ref, *payment_ref;
-};
-
-static void collect_refunds(void *cls, const struct db_payment_op *o)
-{
-    struct refund_scan *r = cls;
-    if (o->op == GW_OP_REFUND && strcmp(o->parent_ref, r->money_ref) == 0 &&
-        (o->state == 0 || o->decision == GW_ACCEPT))
-        r->refunded += o->amount_minor;
-    if ((o->op == GW_OP_REVERSE || o->op == GW_OP_VOID) && o->state == 0 &&
-        (strcmp(o->parent_ref, r->money_ref) == 0 || strcmp(o->parent_ref, r->payment_ref) == 0))
-        r->returning = true;
-}
 
 enum db_status svc_refund_begin(struct svc *s, const char *merchant_id, const char *ref,
                                 const struct money_dec *amount, const char *refund_ref,

@@ -154,6 +154,9 @@ def test_stripe_provider_configuration(env):
     assert bad.returncode != 0 and "stripe needs --set webhook_secret=VALUE" in bad.stderr
     upd = env.ok("merchant", "update", m["merchantId"], "--gateway", p["providerId"], "--json")
     assert upd.json()["gateway"] == p["providerId"]
+    # another change of the merchant keeps its gateway
+    upd = env.ok("merchant", "update", m["merchantId"], "--page-ttl", "2h", "--json")
+    assert upd.json()["gateway"] == p["providerId"]
     # a sandbox gateway cannot serve the merchant in production
     bad = env.cli("merchant", "update", m["merchantId"], "--environment", "production")
     assert bad.returncode != 0 and "--environment" in bad.stderr, bad.stderr
@@ -438,3 +441,16 @@ def test_zz_stripe_refunds(env, book):
     (rf,) = st["refunds"]
     assert rf["status"] == "FAILED" and "expired_or_canceled_card" in rf["paymentGatewayErrorDecision"]
     assert st["refundedAmount"] == 0
+    # a refund that succeeded and fails later (Stripe's refunds can): told by
+    # refund.updated, confirmed by retrieving it, the money counts again
+    st = status(env, shop.key, ref)
+    first = st["refunds"][0]
+    re_id = first["paymentGatewayReqReferenceNumber"]
+    refund = shop.fake.refunds[re_id]
+    refund["status"], refund["failure_reason"] = "failed", "lost_or_stolen_card"
+    atts = shop.fake.send_event("refund.updated", dict(refund))
+    assert [a.status for a in atts] == [200]
+    st = poll(lambda: status(env, shop.key, ref), lambda s: s["refunds"][0]["status"] == "FAILED",
+              timeout=WAIT, interval=0.2)
+    assert st["refundedAmount"] == 100.0, st
+    assert "lost_or_stolen_card" in st["refunds"][0]["paymentGatewayErrorDecision"]

@@ -108,9 +108,7 @@ static bool handle(struct req *r, const struct gateway *gw, const struct gw_noti
         gateway_query(gw, &c.t, &c.res);
     if (c.res.unreachable)
         return false;
-    if (c.res.decision == GW_NO_ANSWER && !c.res.gateway_ref[0] && n->gateway_ref[0] &&
-        !c.op.gateway_ref[0])
-        snprintf(c.res.gateway_ref, sizeof c.res.gateway_ref, "%s", n->gateway_ref);
+    /* (only an id the gateway's answer confirmed is kept: res.gateway_ref) */
     st = db_run(r->app->db, DB_WRITE, "gateway_notice_record", record_cb, &c);
     *queued |= c.queued;
     return st >= 0;

@@ -145,7 +145,8 @@ void api_pay(struct req *r)
                              .merchant_id = c.link.merchant_id,
                              .ref = c.op.ref,
                              .gateway_ref = co.gateway_ref};
-        ok = db_run(r->app->db, DB_WRITE, "pay_gateway_ref", ref_cb, &rc) >= 0;
+        /* 0: the attempt was closed meanwhile: not a checkout to send anyone to */
+        ok = db_run(r->app->db, DB_WRITE, "pay_gateway_ref", ref_cb, &rc) > 0;
     }
     if (!ok) {
         api_reply_message(r, 503, &loc, "msg.retry.title", web_text(&loc, "msg.retry.pay"));

@@ -123,7 +123,7 @@ enum db_status sqlite_payments_set_gateway_ref(struct db_tx *tx, const char *mer
 {
     sqlite3_stmt *st = sqlite_stmt(tx, STMT_PAYMENT_GATEWAY_REF,
                                    "UPDATE payment_ops SET gateway_ref = ?"
-                                   " WHERE merchant_id = ? AND ref = ?");
+                                   " WHERE merchant_id = ? AND ref = ? AND state = 0");
     if (!st)
         return DB_HARD_ERROR;
     sqlite3_bind_text(st, 1, gateway_ref, -1, SQLITE_TRANSIENT);
@@ -166,7 +166,7 @@ enum db_status sqlite_payments_list_pending(struct db_tx *tx, usec_t after, usec
     sqlite3_stmt *st = sqlite_stmt(tx, STMT_PAYMENT_PENDING,
                                    "SELECT " OP_COLS " FROM payment_ops"
                                    " WHERE state = 0 AND created_at >= ? AND created_at < ?"
-                                   " ORDER BY created_at LIMIT ?");
+                                   " ORDER BY op <= 2, created_at LIMIT ?");
     if (!st)
         return DB_HARD_ERROR;
     sqlite3_bind_int64(st, 1, after);
