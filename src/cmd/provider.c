@@ -17,6 +17,7 @@
 #include "channel/registry.h"
 #include "gateway/gateway.h"
 #include "gateway/registry.h"
+#include "db/payments.h"
 #include "db/providers.h"
 #include "util/crypto.h"
 #include "util/json.h"
@@ -279,8 +280,9 @@ struct write_ctx {
     struct arena *a;
     const char *secrets_in; /* update: the stored secrets (sealed) */
     bool selected;
-    bool gateway; /* a payment gateway: its credentials must fit the merchant */
-    bool misfit;  /* they do not */
+    bool gateway;      /* a payment gateway: its credentials must fit the merchant */
+    bool has_payments; /* remove: payments went through it */
+    bool misfit;       /* they do not */
 };
 
 static int misfit_error(bool live)
@@ -507,6 +509,14 @@ static enum db_status remove_txn(struct db_tx *tx, void *cls)
         c->selected = true;
         return DB_ROLLBACK;
     }
+    /* a gateway's payments are captured, returned and refunded through it */
+    st = DB_CALL(tx, payments, uses_gateway, c->p.merchant_id, c->p.id);
+    if (st < 0)
+        return st;
+    if (st > 0) {
+        c->has_payments = true;
+        return DB_ROLLBACK;
+    }
     return DB_CALL(tx, providers, remove, c->p.merchant_id, c->p.id);
 }
 
@@ -516,6 +526,11 @@ static int do_remove(struct provider_args *a, struct db *db)
     snprintf(c.p.id, sizeof c.p.id, "%s", a->id);
     enum db_status st = db_run(db, DB_WRITE, "provider_remove", remove_txn, &c);
     arena_free(c.a);
+    if (st == DB_ROLLBACK && c.has_payments)
+        return cmd_fail("provider %s has payments, which are captured, returned and refunded "
+                        "through it: select another gateway with `chatpay merchant update "
+                        "--gateway` instead of removing it",
+                        a->id);
     if (st == DB_ROLLBACK && c.selected)
         return cmd_fail("provider %s is selected by its merchant: select another (or none) "
                         "with `chatpay merchant update` first",

@@ -47,6 +47,8 @@ struct db_payment_op {
     char note[160]; /* why chatpay closed or returned it ("" when it did not) */
     char gateway_ref[DB_GATEWAY_REF_LEN]; /* the gateway's id of it (a checkout, a refund),
                                              "" until known */
+    char gateway_id[DB_UUID_LEN];         /* the gateway it went through: a provider id, ""
+                                             for the sandbox gateway */
 };
 
 /* Flags of a payment operation. */
@@ -67,6 +69,10 @@ struct db_payments_ops {
     /* store the gateway's answer (state, decision and gateway fields of
      * op) and its flags and note */
     enum db_status (*finish)(struct db_tx *tx, const struct db_payment_op *op);
+    /* does any operation of the merchant go through gateway `gateway_id`?
+     * (DB_ONE_RESULT when one does) */
+    enum db_status (*uses_gateway)(struct db_tx *tx, const char *merchant_id,
+                                   const char *gateway_id);
     /* store the gateway's id of a pending operation (DB_NO_RESULTS when it
      * is not pending any more) */
     enum db_status (*set_gateway_ref)(struct db_tx *tx, const char *merchant_id, const char *ref,

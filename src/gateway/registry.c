@@ -201,18 +201,18 @@ static const struct gateway *make(struct gateway_registry *reg, const char *id,
     return out;
 }
 
-const struct gateway *gateway_acquire(struct gateway_registry *reg, const struct db_merchant *m,
-                                      const char **why)
+const struct gateway *gateway_acquire_op(struct gateway_registry *reg, const struct db_merchant *m,
+                                         const char *gateway_id, const char **why)
 {
     if (why)
         *why = NULL;
     if (!reg)
         return refuse(why, "no gateways in this process");
-    if (m->gateway_provider[0])
-        return make(reg, m->gateway_provider, m->id, why);
+    if (gateway_id[0])
+        return make(reg, gateway_id, m->id, why);
     if (m->environment == ENV_SANDBOX)
         return &reg->sandbox;
-    return refuse(why, "no payment gateway is configured");
+    return refuse(why, "the sandbox gateway serves sandbox merchants only");
 }
 
 const struct gateway *gateway_acquire_provider(struct gateway_registry *reg,

@@ -34,11 +34,14 @@ struct gateway_registry *gateway_registry_new(struct db *db, const struct config
                                               const _Atomic bool *cancel);
 void gateway_registry_free(struct gateway_registry *reg);
 
-/* The merchant's gateway, held until gateway_release; NULL when it has none
- * or it cannot be used (*why says why, valid until this thread's next
- * acquire; why may be NULL). */
-const struct gateway *gateway_acquire(struct gateway_registry *reg, const struct db_merchant *m,
-                                      const char **why);
+/* The gateway an operation of merchant m went through (its gateway_id:
+ * a provider id, "" for the sandbox gateway; a new payment's is the
+ * merchant's gateway_provider), held until gateway_release; NULL when it
+ * cannot be used (*why says why, valid until this thread's next acquire;
+ * why may be NULL). Follow-ups and repairs go there whatever the merchant
+ * selected since. */
+const struct gateway *gateway_acquire_op(struct gateway_registry *reg, const struct db_merchant *m,
+                                         const char *gateway_id, const char **why);
 
 /* A configured gateway by its provider id (its notices), held likewise. */
 const struct gateway *gateway_acquire_provider(struct gateway_registry *reg,

@@ -42,8 +42,8 @@ enum job_result job_load_payment(struct job_ctx *jc, struct db_payment_op *op,
         return JOB_RETRY;
     }
     *gw = NULL;
-    if (st > 0 && op->ref[0] && gateway_configured(m)) {
-        *gw = gateway_acquire(jc->app->gateways, m, NULL);
+    if (st > 0 && op->ref[0] && (op->gateway_id[0] || m->environment == ENV_SANDBOX)) {
+        *gw = gateway_acquire_op(jc->app->gateways, m, op->gateway_id, NULL);
         if (!*gw) {
             jc->error = "the merchant's payment gateway cannot be used now";
             return JOB_RETRY;

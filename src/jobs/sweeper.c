@@ -169,10 +169,9 @@ int jobs_repair_payments(struct app *app, usec_t now)
     for (int i = 0; i < p.n; i++) {
         const struct db_payment_op *op = &p.ops[i];
         struct merchant_ctx m = {.id = op->merchant_id};
-        if (db_run(app->db, DB_READ, "repair_merchant", merchant_cb, &m) <= 0 ||
-            !gateway_configured(&m.m))
+        if (db_run(app->db, DB_READ, "repair_merchant", merchant_cb, &m) <= 0)
             continue;
-        const struct gateway *gw = gateway_acquire(app->gateways, &m.m, NULL);
+        const struct gateway *gw = gateway_acquire_op(app->gateways, &m.m, op->gateway_id, NULL);
         if (!gw)
             continue;
         done += repair(&jc, gw, &m.m, op, now);

@@ -243,6 +243,7 @@ enum db_status svc_pay_begin(struct svc *s, const char *token, enum pay_outcome 
     if (st < 0)
         return st;
     memcpy(op->merchant_id, l->merchant_id, sizeof op->merchant_id);
+    memcpy(op->gateway_id, m->gateway_provider, sizeof op->gateway_id);
     op->link_id = l->id;
     svc_new_op_ref(op->ref);
     op->op = l->transaction_type == TXN_AUTHORIZATION ? GW_OP_AUTHORIZE : GW_OP_SALE;
@@ -619,6 +620,7 @@ enum db_status svc_payment_op_begin(struct svc *s, const char *merchant_id, cons
                         status));
     memset(op, 0, sizeof *op);
     memcpy(op->merchant_id, l->merchant_id, sizeof op->merchant_id);
+    memcpy(op->gateway_id, f.payment.gateway_id, sizeof op->gateway_id); /* the payment's */
     op->link_id = l->id;
     svc_new_op_ref(op->ref);
     op->created_at = s->now;
@@ -744,6 +746,7 @@ enum db_status svc_refund_begin(struct svc *s, const char *merchant_id, const ch
     }
     memset(op, 0, sizeof *op);
     memcpy(op->merchant_id, l->merchant_id, sizeof op->merchant_id);
+    memcpy(op->gateway_id, money->gateway_id, sizeof op->gateway_id); /* the payment's */
     op->link_id = l->id;
     if (refund_ref)
         snprintf(op->ref, sizeof op->ref, "%s", refund_ref);
@@ -801,6 +804,7 @@ enum db_status svc_payment_return_begin(struct svc *s, const struct db_payment_o
 {
     memset(op, 0, sizeof *op);
     memcpy(op->merchant_id, payment->merchant_id, sizeof op->merchant_id);
+    memcpy(op->gateway_id, payment->gateway_id, sizeof op->gateway_id);
     op->link_id = payment->link_id;
     snprintf(op->ref, sizeof op->ref, "rv_%.26s", payment->ref + 3);
     snprintf(op->parent_ref, sizeof op->parent_ref, "%s", payment->ref);

@@ -454,3 +454,18 @@ def test_zz_stripe_refunds(env, book):
               timeout=WAIT, interval=0.2)
     assert st["refundedAmount"] == 100.0, st
     assert "lost_or_stolen_card" in st["refunds"][0]["paymentGatewayErrorDecision"]
+
+
+def test_follow_ups_go_to_the_payments_gateway(env, shop):
+    """A payment's capture goes to the gateway that took it, even after the
+    merchant selected another one; a gateway with payments is not removed."""
+    with requests.Session() as http:
+        ref, token, s, back = pay_link(env, shop, http, "Authorization")
+    wait_status(env, shop.key, ref, "SUCCESS")
+    env.ok("merchant", "update", shop.id, "--gateway", "none")
+    r = env.api.post(PAYMENT_OPS + ref + "/capture", key=shop.key)
+    assert r.status_code == 200 and r.body["paymentGatewayDecision"] == "ACCEPT", r.text
+    pi = shop.fake.sessions[s["id"]]["payment_intent"]
+    assert shop.fake.payment_intents[pi]["status"] == "succeeded"
+    bad = env.cli("provider", "remove", shop.provider)
+    assert bad.returncode != 0 and "has payments" in bad.stderr, bad.stderr

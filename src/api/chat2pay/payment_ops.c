@@ -148,7 +148,7 @@ static void run(struct req *r, enum op_kind kind)
     const struct gateway *gw = NULL;
     if (c->op.state != 0)
         c->res.decision = (enum gw_decision)c->op.decision;
-    else if ((gw = gateway_acquire(r->app->gateways, &c->merchant, NULL)))
+    else if ((gw = gateway_acquire_op(r->app->gateways, &c->merchant, c->op.gateway_id, NULL)))
         gateway_operate(gw, &c->target, &c->res);
     else
         gw_no_answer(&c->res, "the merchant's gateway cannot be used now");

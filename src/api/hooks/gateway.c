@@ -86,8 +86,8 @@ static bool handle(struct req *r, const struct gateway *gw, const struct gw_noti
         n->ref[0] ? db_run(r->app->db, DB_READ, "gateway_notice_load", load_cb, &c) : 0;
     if (st < 0)
         return false;
-    if (st == 0 || c.seen)
-        return true; /* not about an operation of ours, or handled before */
+    if (st == 0 || c.seen || strcmp(c.op.gateway_id, r->auth.key_id) != 0)
+        return true; /* not about an operation of ours (through this gateway), or handled */
     if (n->has_amount &&
         (n->amount_minor != c.op.amount_minor || strcmp(n->currency, c.t.currency) != 0)) {
         log_warn("notice of gateway %s about %s: amount or currency not the operation's; "

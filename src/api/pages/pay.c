@@ -136,7 +136,8 @@ void api_pay(struct req *r)
         .expires_at = c.op.created_at + (c.merchant.page_ttl_s + SVC_CHECKOUT_GRACE_S) * 1000000,
     };
     struct gw_checkout co;
-    const struct gateway *gw = gateway_acquire(r->app->gateways, &c.merchant, NULL);
+    const struct gateway *gw =
+        gateway_acquire_op(r->app->gateways, &c.merchant, c.op.gateway_id, NULL);
     bool ok = gw && gateway_begin(gw, &p, r->arena, &co);
     gateway_release(r->app->gateways, gw);
     /* the gateway's id of the checkout, kept before the browser goes there */
@@ -280,7 +281,8 @@ void api_pay_return(struct req *r)
                           web_text(&loc, "msg.payment_not_found.other_link"));
         return;
     }
-    const struct gateway *gw = gateway_acquire(r->app->gateways, &c.merchant, NULL);
+    const struct gateway *gw =
+        gateway_acquire_op(r->app->gateways, &c.merchant, c.op.gateway_id, NULL);
     /* a gateway that posts its result with the browser (CyberSource's
      * receipt): signed, and about this operation, or refused; it names the
      * gateway's transaction, which is then asked about */

@@ -342,11 +342,7 @@ enum db_status sqlite_settings_gateway_exists(struct db_tx *tx, const char *merc
         return DB_HARD_ERROR;
     sqlite3_bind_text(st, 1, merchant_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, id, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    enum db_status s =
-        rc == SQLITE_ROW ? DB_ONE_RESULT : sqlite_status(tx, rc, "gateway settings exists");
-    sqlite3_reset(st);
-    return s;
+    return sqlite_exists(tx, st, "gateway settings exists");
 }
 
 enum db_status sqlite_settings_gateway_insert(struct db_tx *tx, const char *merchant_id,

@@ -367,6 +367,9 @@ const struct sqlite_migration sqlite_migrations[] = {
      " test credentials, the notices already handled",
      "ALTER TABLE merchants ADD COLUMN gateway_provider_id TEXT NOT NULL DEFAULT '';"
      "ALTER TABLE payment_ops ADD COLUMN gateway_ref TEXT NOT NULL DEFAULT '';"
+     /* the gateway an operation went through ('' the sandbox's): its
+      * follow-ups and repairs go there, whatever the merchant selects later */
+     "ALTER TABLE payment_ops ADD COLUMN gateway_id TEXT NOT NULL DEFAULT '';"
      "ALTER TABLE providers ADD COLUMN live INTEGER NOT NULL DEFAULT 0;"
      "CREATE TABLE gateway_notices ("
      "  provider_id TEXT NOT NULL,"

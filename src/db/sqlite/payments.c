@@ -12,7 +12,8 @@
 #define OP_COLS                                                                                    \
     "id, merchant_id, link_id, ref, op, COALESCE(parent_ref, ''), amount_minor, state,"            \
     " decision, response_code, request_ref, auth_ref, card_type, masked_pan, expiry,"              \
-    " error_text, gateway_at, created_at, updated_at, flags, COALESCE(note, ''), gateway_ref"
+    " error_text, gateway_at, created_at, updated_at, flags, COALESCE(note, ''), gateway_ref,"     \
+    " gateway_id"
 
 static void read_op(sqlite3_stmt *st, struct db_payment_op *o)
 {
@@ -39,6 +40,7 @@ static void read_op(sqlite3_stmt *st, struct db_payment_op *o)
     o->flags = (unsigned)sqlite3_column_int(st, 19);
     sqlite_col_text(st, 20, o->note, sizeof o->note);
     sqlite_col_text(st, 21, o->gateway_ref, sizeof o->gateway_ref);
+    sqlite_col_text(st, 22, o->gateway_id, sizeof o->gateway_id);
 }
 
 enum db_status sqlite_payments_insert(struct db_tx *tx, struct db_payment_op *o)
@@ -46,7 +48,7 @@ enum db_status sqlite_payments_insert(struct db_tx *tx, struct db_payment_op *o)
     sqlite3_stmt *st = sqlite_stmt(tx, STMT_PAYMENT_INSERT,
                                    "INSERT INTO payment_ops (merchant_id, link_id, ref, op,"
                                    " parent_ref, amount_minor, created_at, updated_at, flags,"
-                                   " note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                                   " note, gateway_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                                    " ON CONFLICT DO NOTHING");
     if (!st)
         return DB_HARD_ERROR;
@@ -60,6 +62,7 @@ enum db_status sqlite_payments_insert(struct db_tx *tx, struct db_payment_op *o)
     sqlite3_bind_int64(st, 8, o->created_at);
     sqlite3_bind_int(st, 9, (int)o->flags);
     sqlite_bind_nonempty(st, 10, o->note);
+    sqlite3_bind_text(st, 11, o->gateway_id, -1, SQLITE_TRANSIENT);
     enum db_status s = sqlite_exec_stmt(tx, st, "payment op insert");
     if (s > 0)
         o->id = sqlite3_last_insert_rowid(((struct sqlite_conn *)tx->conn)->h);
@@ -116,6 +119,19 @@ enum db_status sqlite_payments_finish(struct db_tx *tx, const struct db_payment_
     sqlite3_bind_text(st, 15, o->merchant_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 16, o->ref, -1, SQLITE_TRANSIENT);
     return sqlite_exec_stmt(tx, st, "payment op finish");
+}
+
+enum db_status sqlite_payments_uses_gateway(struct db_tx *tx, const char *merchant_id,
+                                            const char *gateway_id)
+{
+    sqlite3_stmt *st = sqlite_stmt(tx, STMT_PAYMENT_USES_GATEWAY,
+                                   "SELECT 1 FROM payment_ops WHERE merchant_id = ?"
+                                   " AND gateway_id = ? LIMIT 1");
+    if (!st)
+        return DB_HARD_ERROR;
+    sqlite3_bind_text(st, 1, merchant_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, gateway_id, -1, SQLITE_TRANSIENT);
+    return sqlite_exists(tx, st, "uses gateway");
 }
 
 enum db_status sqlite_payments_set_gateway_ref(struct db_tx *tx, const char *merchant_id,

@@ -137,10 +137,7 @@ enum db_status sqlite_providers_notice_seen(struct db_tx *tx, const char *provid
         return DB_HARD_ERROR;
     sqlite3_bind_text(st, 1, provider_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, event_id, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    enum db_status s = rc == SQLITE_ROW ? DB_ONE_RESULT : sqlite_status(tx, rc, "notice seen");
-    sqlite3_reset(st);
-    return s;
+    return sqlite_exists(tx, st, "notice seen");
 }
 
 enum db_status sqlite_providers_notice_add(struct db_tx *tx, const char *provider_id,

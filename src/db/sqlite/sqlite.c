@@ -241,15 +241,19 @@ void sqlite_rollback(struct db_tx *tx)
         (void)run_simple(tx, STMT_ROLLBACK, "ROLLBACK");
 }
 
-enum db_status sqlite_ping(struct db_tx *tx)
+enum db_status sqlite_exists(struct db_tx *tx, sqlite3_stmt *st, const char *what)
 {
-    sqlite3_stmt *st = sqlite_stmt(tx, STMT_PING, "SELECT 1");
     if (!st)
         return DB_HARD_ERROR;
     int rc = sqlite3_step(st);
-    enum db_status s = rc == SQLITE_ROW ? DB_ONE_RESULT : sqlite_status(tx, rc, "ping");
+    enum db_status s = rc == SQLITE_ROW ? DB_ONE_RESULT : sqlite_status(tx, rc, what);
     sqlite3_reset(st);
     return s;
+}
+
+enum db_status sqlite_ping(struct db_tx *tx)
+{
+    return sqlite_exists(tx, sqlite_stmt(tx, STMT_PING, "SELECT 1"), "ping");
 }
 
 enum db_status sqlite_schema_version(struct db_tx *tx, int *current, int *latest)
@@ -344,8 +348,8 @@ const struct db_ops db_sqlite_ops = {
               sqlite_links_order_block, sqlite_links_update, sqlite_links_list_expired,
               sqlite_links_status_append, sqlite_links_status_list},
     .payments = {sqlite_payments_insert, sqlite_payments_get, sqlite_payments_finish,
-                 sqlite_payments_set_gateway_ref, sqlite_payments_list,
-                 sqlite_payments_list_pending},
+                 sqlite_payments_uses_gateway, sqlite_payments_set_gateway_ref,
+                 sqlite_payments_list, sqlite_payments_list_pending},
     .sandbox_gateway = {sqlite_sandbox_gw_insert, sqlite_sandbox_gw_get, sqlite_sandbox_gw_update},
     .jobs = {sqlite_jobs_insert, sqlite_jobs_claim, sqlite_jobs_lease, sqlite_jobs_complete,
              sqlite_jobs_retry, sqlite_jobs_count_pending, sqlite_jobs_hurry, sqlite_jobs_purge},

@@ -76,6 +76,7 @@ enum sqlite_stmt_id {
     STMT_PAYMENT_LIST,
     STMT_PAYMENT_PENDING,
     STMT_PAYMENT_GATEWAY_REF,
+    STMT_PAYMENT_USES_GATEWAY,
     STMT_SANDBOX_GW_INSERT,
     STMT_SANDBOX_GW_GET,
     STMT_SANDBOX_GW_UPDATE,
@@ -136,6 +137,9 @@ enum db_status sqlite_exec_stmt(struct db_tx *tx, sqlite3_stmt *st, const char *
 /* Step a query (parameters bound) whose first row's first column is an
  * integer: into *out, DB_ONE_RESULT; DB_NO_RESULTS without a row. */
 enum db_status sqlite_one_int64(struct db_tx *tx, sqlite3_stmt *st, int64_t *out, const char *what);
+/* Step a bound query: DB_ONE_RESULT when it gives a row, DB_NO_RESULTS when
+ * none; the statement is reset. */
+enum db_status sqlite_exists(struct db_tx *tx, sqlite3_stmt *st, const char *what);
 
 /* Copy column `col` as text into out[cap] (truncating; "" for NULL). */
 void sqlite_col_text(sqlite3_stmt *st, int col, char *out, size_t cap);
@@ -238,6 +242,8 @@ enum db_status sqlite_payments_insert(struct db_tx *tx, struct db_payment_op *o)
 enum db_status sqlite_payments_get(struct db_tx *tx, const char *merchant_id, const char *ref,
                                    struct db_payment_op *out);
 enum db_status sqlite_payments_finish(struct db_tx *tx, const struct db_payment_op *o);
+enum db_status sqlite_payments_uses_gateway(struct db_tx *tx, const char *merchant_id,
+                                            const char *gateway_id);
 enum db_status sqlite_payments_set_gateway_ref(struct db_tx *tx, const char *merchant_id,
                                                const char *ref, const char *gateway_ref);
 enum db_status sqlite_payments_list(struct db_tx *tx, const char *merchant_id, int64_t link_id,
