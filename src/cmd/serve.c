@@ -10,6 +10,8 @@
 #include "util/webhook.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +69,14 @@ static bool dev_secrets_key(struct config *cfg)
         key[strcspn(key, "\n")] = '\0';
     } else {
         secretbox_key_new(key);
+        if (slash) { /* the database's folder (./var) may not exist yet */
+            char dir[1100];
+            snprintf(dir, sizeof dir, "%.*s", (int)(slash - file), file);
+            if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+                cmd_fail("cannot make %s", dir);
+                return false;
+            }
+        }
         int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
         f = fd >= 0 ? fdopen(fd, "w") : NULL;
         if (!f || fprintf(f, "%s\n", key) < 0 || fclose(f) != 0) {

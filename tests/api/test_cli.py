@@ -552,3 +552,17 @@ def test_serve_dev(tmp_path):
         srv2.kill()
     listed = run_cli("merchant", "list", "--json", db_url=db, cwd=tmp_path).json()
     assert [m["name"] for m in listed] == ["Sandbox Store"]
+
+
+def test_serve_dev_makes_the_database_folder(tmp_path):
+    """`chatpay serve --dev` in a fresh folder: the database's folder (./var
+    by default) is made for its secrets key and database."""
+    db = f"sqlite:{tmp_path / 'fresh' / 'dev.db'}"
+    srv = start_server(tmp_path, db, name="dev3", extra_args=["--dev"])
+    try:
+        srv.wait_stdout(r"API key:")
+        SECRETS.api_keys.update(API_KEY_RE.findall(srv.stdout()))
+        assert (tmp_path / "fresh" / "secrets.key").stat().st_mode & 0o777 == 0o600
+        assert srv.stop() == 0, srv.tail()
+    finally:
+        srv.kill()
