@@ -501,7 +501,9 @@ static void read_tx(json_object *tx, enum gw_operation op, struct gw_result *out
     if (!gw_id_ok(id, sizeof out->request_ref))
         id = NULL; /* not an id CyberSource gives: not kept */
     out->decision = decide(status, op);
-    out->response_code = reason ? atoi(reason) : out->decision == GW_ACCEPT ? 100 : 0;
+    char *end = NULL;
+    long code = reason ? strtol(reason, &end, 10) : 0;
+    out->response_code = reason && *end == '\0' && code > 0 && code < 1000 ? (int)code : 0;
     if (!out->response_code)
         out->response_code = out->decision == GW_ACCEPT    ? 100
                              : out->decision == GW_REVIEW  ? 480

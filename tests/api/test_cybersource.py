@@ -18,16 +18,15 @@ import datetime
 import json
 import re
 import time
-import uuid
 
 import pytest
 import requests
 
-from gateway_flow import new_link, status, wait_second_op, wait_status
+from gateway_flow import gateway_env, gateway_merchant, new_link, status, wait_second_op, wait_status
 from cp_helpers import PAYMENT_OPS, parse_html, poll
 from cybersource_fake import CyberSourceFake, sa_verify, tampered
 from payment_flow import SETTLE_S, now_utc
-from test_providers import PROVIDER_SECRETS, start_env, stop_env
+from test_providers import PROVIDER_SECRETS
 
 CARD = "4111111111111111"
 WAIT = 10.0
@@ -36,11 +35,7 @@ OP_REF_RE = re.compile(r"op_[0-9A-Za-z]{17}")
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    e = start_env(tmp_path_factory.mktemp("cybersource"), "cybersource")
-    try:
-        yield e
-    finally:
-        stop_env(e)
+    yield from gateway_env(tmp_path_factory, "cybersource")
 
 
 class Shop:
@@ -51,21 +46,14 @@ class Shop:
         self.fake = CyberSourceFake(hang_seconds=3.0)
         f = self.fake
         PROVIDER_SECRETS.update({f.secret_key, f.shared_secret})
-        m = env.ok("merchant", "create", "--name", f"CS Shop {uuid.uuid4().hex[:6]}",
-                   "--currencies", "ZAR,USD", "--json").json()
+        m, p = gateway_merchant(env, "cybersource", {
+            "merchant_id": f.merchant_id, "profile_id": f.profile_id,
+            "access_key": f.access_key, "secret_key": f.secret_key, "key_id": f.key_id,
+            "shared_secret": f.shared_secret, "sa_base_url": f.base_url,
+            "rest_base_url": f.base_url}, settle)
         self.id, self.key = m["merchantId"], m["apiKey"]
-        p = env.ok("provider", "add", "--merchant", self.id, "--kind", "cybersource",
-                   "--set", f"merchant_id={f.merchant_id}", "--set", f"profile_id={f.profile_id}",
-                   "--set", f"access_key={f.access_key}", "--set", f"secret_key={f.secret_key}",
-                   "--set", f"key_id={f.key_id}", "--set", f"shared_secret={f.shared_secret}",
-                   "--set", f"sa_base_url={f.base_url}", "--set", f"rest_base_url={f.base_url}",
-                   "--json").json()
         self.provider = p["providerId"]
         f.merchant_post_url = p["inboundUrls"]["merchantPost"]
-        args = ["merchant", "update", self.id, "--gateway", self.provider, "--json"]
-        if settle:
-            args += ["--settlement-delay", settle]
-        env.ok(*args)
 
     def close(self):
         self.fake.stop()
@@ -164,6 +152,7 @@ def test_signed_form_receipt_and_merchant_post(env, shop):
         back = f"{env.base_url}/p/{token}/return?ref={op_ref}"
         assert fields["override_custom_receipt_page"] == back
         assert fields["unsigned_field_names"] == ""
+        assert fields["locale"] == "en"  # the page's language
         assert sa_verify(fields, shop.fake.secret_key), "the request's signature"
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", fields["signed_date_time"])
         result = shop.fake.pay(fields, CARD)

@@ -21,12 +21,12 @@ import threading
 import pytest
 import requests
 
-from gateway_flow import decisions, new_link, status
+from gateway_flow import gateway_env, decisions, new_link, status
 from cp_helpers import PAYMENT_OPS, ServerProcess, poll
 from openapi_check import ApiClient
 from test_cybersource import Shop as CsShop
 from test_cybersource import press_pay as cs_press_pay
-from test_providers import Env, start_env, stop_env
+from test_providers import Env
 from test_stripe import Shop as StripeShop
 from test_stripe import press_pay, session_of
 
@@ -35,11 +35,7 @@ REPAIR_WAIT = 30.0
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    e = start_env(tmp_path_factory.mktemp("gateway-crash"), "gateway-crash")
-    try:
-        yield e
-    finally:
-        stop_env(e)
+    yield from gateway_env(tmp_path_factory, "gateway-crash")
 
 
 def restart(env: Env) -> None:

@@ -23,11 +23,11 @@ from urllib.parse import parse_qs
 import pytest
 import requests
 
-from gateway_flow import new_link, status, wait_status
+from gateway_flow import gateway_env, gateway_merchant, new_link, status, wait_status
 from cp_helpers import PAYMENT_OPS, parse_html, poll
 from payment_flow import SETTLE_S, now_utc
 from stripe_fake import StripeFake
-from test_providers import PROVIDER_SECRETS, start_env, stop_env
+from test_providers import PROVIDER_SECRETS
 
 CARD = "4242424242424242"
 REFUND_FAILS = "4000000000005126"
@@ -37,11 +37,7 @@ OP_REF_RE = re.compile(r"op_[0-9A-Za-z]{17}")
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    e = start_env(tmp_path_factory.mktemp("stripe"), "stripe")
-    try:
-        yield e
-    finally:
-        stop_env(e)
+    yield from gateway_env(tmp_path_factory, "stripe")
 
 
 class Shop:
@@ -54,19 +50,12 @@ class Shop:
         PROVIDER_SECRETS.update({self.sk, self.whsec})
         self.fake = StripeFake(secret_key=self.sk, webhook_secret=self.whsec, hang_seconds=3.0,
                                webhook_retries=0)
-        m = env.ok("merchant", "create", "--name", f"Stripe Shop {uuid.uuid4().hex[:6]}",
-                   "--currencies", "ZAR,USD", "--json").json()
+        m, p = gateway_merchant(env, "stripe", {"secret_key": self.sk,
+                                                "webhook_secret": self.whsec,
+                                                "base_url": self.fake.base_url}, settle)
         self.id, self.key = m["merchantId"], m["apiKey"]
-        res = env.ok("provider", "add", "--merchant", self.id, "--kind", "stripe",
-                     "--set", f"secret_key={self.sk}", "--set", f"webhook_secret={self.whsec}",
-                     "--set", f"base_url={self.fake.base_url}", "--json")
-        p = res.json()
         self.provider = p["providerId"]
         self.fake.webhook_url = p["inboundUrls"]["webhook"]
-        args = ["merchant", "update", self.id, "--gateway", self.provider, "--json"]
-        if settle:
-            args += ["--settlement-delay", settle]
-        env.ok(*args)
 
     def close(self):
         self.fake.stop()
@@ -207,6 +196,7 @@ def test_checkout_session_and_webhook_settle_a_sale(env, shop):
         assert create.headers["idempotency-key"] == op_ref
         assert create.headers["authorization"] == f"Bearer {shop.sk}"
         assert form["mode"] == ["payment"]
+        assert form["locale"] == ["en"]  # the page's language
         assert form["line_items[0][price_data][currency]"] == ["zar"]
         assert form["line_items[0][price_data][unit_amount]"] == ["11500"]
         assert form["line_items[0][quantity]"] == ["1"]
