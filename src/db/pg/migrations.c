@@ -355,6 +355,14 @@ const struct pg_migration pg_migrations[] = {
      "  PRIMARY KEY (provider_id, event_id)"
      ");"
      "CREATE INDEX gateway_notices_age ON gateway_notices(received_at);"},
+    {11, "configuration version (for change notices between nodes)",
+     /* one row: the version of the configuration, which nodes compare to
+      * tell that it changed */
+     "CREATE TABLE config_version ("
+     "  id BIGINT PRIMARY KEY CHECK (id = 1),"
+     "  version BIGINT NOT NULL"
+     ");"
+     "INSERT INTO config_version (id, version) VALUES (1, 0);"},
 };
 
 const int pg_migration_count = sizeof pg_migrations / sizeof pg_migrations[0];

@@ -378,6 +378,14 @@ const struct sqlite_migration sqlite_migrations[] = {
      "  PRIMARY KEY (provider_id, event_id)"
      ") STRICT, WITHOUT ROWID;"
      "CREATE INDEX gateway_notices_age ON gateway_notices(received_at);"},
+    {11, "configuration version (for change notices between nodes)",
+     /* one row: the version of the configuration, which nodes compare to
+      * tell that it changed */
+     "CREATE TABLE config_version ("
+     "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+     "  version INTEGER NOT NULL"
+     ") STRICT;"
+     "INSERT INTO config_version (id, version) VALUES (1, 0);"},
 };
 
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];
