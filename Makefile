@@ -16,7 +16,7 @@ VARIANT ?= release
 CC      ?= cc
 PYTHON  ?= /usr/bin/python3
 
-PKGS     := libmicrohttpd json-c sqlite3 libcrypto inih icu-uc icu-i18n libcurl
+PKGS     := libmicrohttpd json-c sqlite3 libpq libcrypto inih icu-uc icu-i18n libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -45,6 +45,8 @@ LIB_SRC  := $(filter-out src/main.c,$(SRC))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:%.c=$(BUILD)/%)
+DB_SRC   := $(sort $(wildcard tests/db/test_*.c))
+DB_BIN   := $(DB_SRC:%.c=$(BUILD)/%)
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 
 .PHONY: all asan unit-bins unit run test test-unit test-api test-fakes test-browser test-asan fuzz fuzz-run \
@@ -95,7 +97,10 @@ $(BUILD)/chatpay: $(BUILD)/src/main.o $(BUILD)/libchatpay.a
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/libchatpay.a
 	$(CC) $(LDFLAGS_V) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
 
-unit-bins: $(UNIT_BIN)
+$(BUILD)/tests/db/%: $(BUILD)/tests/db/%.o $(BUILD)/libchatpay.a
+	$(CC) $(LDFLAGS_V) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka)
+
+unit-bins: $(UNIT_BIN) $(DB_BIN)
 
 asan:
 	$(MAKE) BUILD=build/asan VARIANT=asan all unit-bins
@@ -110,9 +115,11 @@ run: deps
 
 # --- tests -----------------------------------------------------------------
 
-# Unit tests (cmocka) for one build directory.
+# Unit tests (cmocka) for one build directory, and the storage contract
+# (tests/db) on SQLite and on a throw-away PostgreSQL cluster.
 test-unit: unit-bins
-	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+	@set -e; for t in $(UNIT_BIN) $(DB_BIN); do echo "== $$t"; $$t; done
+	tests/with-pg sh -c 'set -e; for t in $(DB_BIN); do echo "== $$t (postgresql)"; $$t; done'
 
 # Black-box API tests against the binary in $(BUILD).
 test-api: all
@@ -181,7 +188,7 @@ bench: deps all build/bench/sqlite_commit
 
 # --- formatting ----------------------------------------------------------------
 
-FORMAT_FILES = $(shell find src tests/unit fuzz bench -name '*.[ch]')
+FORMAT_FILES = $(shell find src tests/unit tests/db fuzz bench -name '*.[ch]')
 
 format:
 	clang-format -i $(FORMAT_FILES)

@@ -29,6 +29,9 @@ void config_init(struct config *c)
     c->drain_timeout = 15;
     snprintf(c->log_level, sizeof c->log_level, "info");
     c->callback_workers = 16;
+    c->db_pool_size = 16;
+    c->db_pool_wait_ms = 5000;
+    c->db_statement_timeout_ms = 5000;
     config_parse_schedule(CONFIG_DEFAULT_CALLBACK_RETRY_SCHEDULE, c->callback_retry,
                           &c->callback_retries);
 }
@@ -87,6 +90,10 @@ static const struct {
     {"max_body", 1024, 16 * 1024 * 1024, offsetof(struct config, max_body), true},
     {"drain_timeout", 0, 600, offsetof(struct config, drain_timeout), false},
     {"callback_workers", 1, 128, offsetof(struct config, callback_workers), false},
+    {"db_pool_size", 1, 1000, offsetof(struct config, db_pool_size), false},
+    {"db_pool_wait_ms", 10, 600000, offsetof(struct config, db_pool_wait_ms), false},
+    {"db_statement_timeout_ms", 100, 3600000, offsetof(struct config, db_statement_timeout_ms),
+     false},
 };
 
 bool config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen)
@@ -240,6 +247,9 @@ bool config_load_env(struct config *c, char *err, size_t errlen)
         {"CHATPAY_CALLBACK_WORKERS", "callback_workers"},
         {"CHATPAY_CALLBACK_RETRY_SCHEDULE", "callback_retry_schedule"},
         {"CHATPAY_SECRETS_KEY", "secrets_key"},
+        {"CHATPAY_DB_POOL_SIZE", "db_pool_size"},
+        {"CHATPAY_DB_POOL_WAIT_MS", "db_pool_wait_ms"},
+        {"CHATPAY_DB_STATEMENT_TIMEOUT_MS", "db_statement_timeout_ms"},
     };
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
         const char *v = getenv(vars[i].env);

@@ -5,7 +5,8 @@
  *   listen, db, public_url, threads, max_connections, per_ip_connections,
  *   connection_timeout, header_timeout, body_min_rate, max_body, log_level,
  *   drain_timeout, admin_listen, metrics_token, callback_workers,
- *   callback_retry_schedule, secrets_key
+ *   callback_retry_schedule, secrets_key, db_pool_size, db_pool_wait_ms,
+ *   db_statement_timeout_ms
  */
 #ifndef CHATPAY_CONFIG_H
 #define CHATPAY_CONFIG_H
@@ -43,6 +44,9 @@ struct config {
      * turn, then given up */
     int64_t callback_retry[CONFIG_RETRY_MAX]; /* µs */
     unsigned callback_retries;
+    /* PostgreSQL: connections per process, how long a request waits for one
+     * (ms), and the server-side statement timeout (ms) */
+    unsigned db_pool_size, db_pool_wait_ms, db_statement_timeout_ms;
     /* seals providers' credentials at rest (util/secretbox.h); 64 hex digits */
     char secrets_key[65]; /* "" when not configured */
 };

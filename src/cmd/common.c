@@ -72,6 +72,8 @@ struct db *cmd_open_db(const struct config *c)
         cmd_fail("%s", err);
         return NULL;
     }
+    db_configure(db, (int)c->db_pool_size, (int)c->db_pool_wait_ms,
+                 (int)c->db_statement_timeout_ms);
     if (db_migrate(db) < 0) {
         cmd_fail("database %s: migrations failed (see the log above)", c->db);
         db_close(db);

@@ -1,7 +1,8 @@
 /*
- * backend.h — the operation table a storage backend implements: the
- * transaction and schema operations, and one table per aggregate (declared
- * in db/<aggregate>.h). Only db/ and the backends include it.
+ * backend.h — the operation tables of the aggregates (declared in
+ * db/<aggregate>.h). They are written once (db/sql/) over the statements of
+ * db/sql/stmt.h, which each backend implements (db_internal.h). Only db/
+ * includes it.
  */
 #ifndef CHATPAY_DB_BACKEND_H
 #define CHATPAY_DB_BACKEND_H
@@ -17,18 +18,6 @@
 #include "db/sandbox.h"
 
 struct db_ops {
-    const char *backend; /* "sqlite" */
-
-    /* transactions (used by db_run only) */
-    enum db_status (*begin)(struct db_tx *tx, enum db_mode mode);
-    enum db_status (*commit)(struct db_tx *tx);
-    void (*rollback)(struct db_tx *tx);
-
-    /* schema */
-    enum db_status (*migrate)(struct db *db);
-    enum db_status (*schema_version)(struct db_tx *tx, int *current, int *latest);
-    enum db_status (*ping)(struct db_tx *tx);
-
     struct db_merchants_ops merchants;
 
     struct db_currencies_ops currencies;
@@ -54,7 +43,7 @@ struct db_ops {
     struct db_providers_ops providers;
 };
 
-/* The operation table of a transaction's backend. */
-const struct db_ops *db_tx_ops(struct db_tx *tx);
+/* The operation table (the same on every backend). */
+extern const struct db_ops db_sql_ops;
 
 #endif

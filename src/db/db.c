@@ -20,24 +20,40 @@
 /* How many times a transaction is tried before giving up on transient errors. */
 enum { DB_MAX_ATTEMPTS = 20 };
 
+/* Defaults of a pooled backend (db_configure changes them). */
+enum { DB_POOL_SIZE = 16, DB_POOL_WAIT_MS = 5000, DB_STATEMENT_TIMEOUT_MS = 5000 };
+
+/* Which backend a URL names, and the backend's target: for SQLite the path
+ * after "sqlite:" or "sqlite://"; for PostgreSQL the whole URL
+ * (postgresql://, postgres://) or a libpq "key=value ..." string. */
+static const struct db_backend *backend_of(const char *url, const char **target, char *err,
+                                           size_t errlen)
+{
+    if (strncmp(url, "sqlite://", 9) == 0) {
+        *target = url + 9;
+        return &db_sqlite_backend;
+    }
+    if (strncmp(url, "sqlite:", 7) == 0) {
+        *target = url + 7;
+        return &db_sqlite_backend;
+    }
+    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0 ||
+        (strchr(url, '=') && !strstr(url, "://"))) {
+        *target = url;
+        return &db_pg_backend;
+    }
+    snprintf(err, errlen,
+             "database URL %s: expected sqlite:PATH, postgresql://... or libpq key=value settings",
+             url);
+    return NULL;
+}
+
 struct db *db_open(const char *url, char *err, size_t errlen)
 {
-    const struct db_backend *backend = NULL;
     const char *target = NULL;
-    if (strncmp(url, "sqlite://", 9) == 0) {
-        backend = &db_sqlite_backend;
-        target = url + 9;
-    } else if (strncmp(url, "sqlite:", 7) == 0) {
-        backend = &db_sqlite_backend;
-        target = url + 7;
-    } else if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
-        snprintf(err, errlen, "database URL %s: PostgreSQL support is not built into this version",
-                 url);
+    const struct db_backend *backend = backend_of(url, &target, err, errlen);
+    if (!backend)
         return NULL;
-    } else {
-        snprintf(err, errlen, "database URL %s: expected sqlite:PATH", url);
-        return NULL;
-    }
     if (!*target) {
         snprintf(err, errlen, "database URL %s: empty path", url);
         return NULL;
@@ -49,10 +65,14 @@ struct db *db_open(const char *url, char *err, size_t errlen)
         return NULL;
     }
     db->backend = backend;
+    db->pool_size = DB_POOL_SIZE;
+    db->pool_wait_ms = DB_POOL_WAIT_MS;
+    db->statement_timeout_ms = DB_STATEMENT_TIMEOUT_MS;
     pthread_key_create(&db->key, NULL);
     pthread_mutex_init(&db->lock, NULL);
+    pthread_cond_init(&db->freed, NULL);
     pthread_mutex_init(&db->write_lock, NULL);
-    /* open this thread's connection now so that a bad path fails here */
+    /* open a first connection now so that a bad path or server fails here */
     void *conn = backend->conn_open(db, err, errlen);
     if (conn && !backend->epoch_open(db, err, errlen)) {
         backend->conn_close(conn);
@@ -61,6 +81,8 @@ struct db *db_open(const char *url, char *err, size_t errlen)
     if (!conn) {
         pthread_key_delete(db->key);
         pthread_mutex_destroy(&db->lock);
+        pthread_cond_destroy(&db->freed);
+        pthread_mutex_destroy(&db->write_lock);
         free(db->target);
         free(db);
         return NULL;
@@ -70,10 +92,44 @@ struct db *db_open(const char *url, char *err, size_t errlen)
         abort();
     tx->db = db;
     tx->conn = conn;
-    tx->next = db->all;
-    db->all = tx;
-    pthread_setspecific(db->key, tx);
+    if (backend->pooled) {
+        db->pool_open = 1;
+        db->free = tx;
+    } else {
+        tx->next = db->all;
+        db->all = tx;
+        pthread_setspecific(db->key, tx);
+    }
     return db;
+}
+
+void db_configure(struct db *db, int pool_size, int pool_wait_ms, int statement_timeout_ms)
+{
+    pthread_mutex_lock(&db->lock);
+    if (pool_size > 0)
+        db->pool_size = pool_size;
+    if (pool_wait_ms > 0)
+        db->pool_wait_ms = pool_wait_ms;
+    if (statement_timeout_ms > 0)
+        db->statement_timeout_ms = statement_timeout_ms;
+    pthread_mutex_unlock(&db->lock);
+}
+
+/* A new connection in a struct db_tx; NULL (logged) when it cannot be had. */
+static struct db_tx *tx_open(struct db *db)
+{
+    char err[256];
+    void *conn = db->backend->conn_open(db, err, sizeof err);
+    if (!conn) {
+        log_error("database connection failed: %s", err);
+        return NULL;
+    }
+    struct db_tx *tx = calloc(1, sizeof *tx);
+    if (!tx)
+        abort();
+    tx->db = db;
+    tx->conn = conn;
+    return tx;
 }
 
 struct db_tx *db_thread_tx(struct db *db)
@@ -81,17 +137,8 @@ struct db_tx *db_thread_tx(struct db *db)
     struct db_tx *tx = pthread_getspecific(db->key);
     if (tx)
         return tx;
-    char err[256];
-    void *conn = db->backend->conn_open(db, err, sizeof err);
-    if (!conn) {
-        log_error("database connection failed: %s", err);
+    if (!(tx = tx_open(db)))
         return NULL;
-    }
-    tx = calloc(1, sizeof *tx);
-    if (!tx)
-        abort();
-    tx->db = db;
-    tx->conn = conn;
     pthread_mutex_lock(&db->lock);
     tx->next = db->all;
     db->all = tx;
@@ -100,8 +147,65 @@ struct db_tx *db_thread_tx(struct db *db)
     return tx;
 }
 
+/* Take a pooled connection: a free one, a new one while under the limit, or
+ * wait for one to come back. */
+static struct db_tx *pool_get(struct db *db)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    long long ns = (long long)until.tv_nsec + (long long)db->pool_wait_ms * 1000000LL;
+    until.tv_sec += (time_t)(ns / 1000000000LL);
+    until.tv_nsec = (long)(ns % 1000000000LL);
+    pthread_mutex_lock(&db->lock);
+    for (;;) {
+        struct db_tx *tx = db->free;
+        if (tx) {
+            db->free = tx->next;
+            tx->next = NULL;
+            pthread_mutex_unlock(&db->lock);
+            return tx;
+        }
+        if (db->pool_open < db->pool_size) {
+            db->pool_open++;
+            pthread_mutex_unlock(&db->lock);
+            if ((tx = tx_open(db)))
+                return tx;
+            pthread_mutex_lock(&db->lock);
+            db->pool_open--;
+            pthread_cond_signal(&db->freed);
+            pthread_mutex_unlock(&db->lock);
+            return NULL;
+        }
+        if (pthread_cond_timedwait(&db->freed, &db->lock, &until) == ETIMEDOUT) {
+            pthread_mutex_unlock(&db->lock);
+            log_warn("database: no connection free after %d ms (pool of %d)", db->pool_wait_ms,
+                     db->pool_size);
+            return NULL;
+        }
+    }
+}
+
+struct db_tx *db_tx_get(struct db *db)
+{
+    return db->backend->pooled ? pool_get(db) : db_thread_tx(db);
+}
+
+void db_tx_put(struct db_tx *tx)
+{
+    struct db *db = tx->db;
+    if (!db->backend->pooled)
+        return;
+    pthread_mutex_lock(&db->lock);
+    tx->next = db->free;
+    db->free = tx;
+    pthread_cond_signal(&db->freed);
+    pthread_mutex_unlock(&db->lock);
+}
+
 void db_thread_release(struct db *db)
 {
+    if (db->backend->pooled)
+        return;
     struct db_tx *tx = pthread_getspecific(db->key);
     if (!tx)
         return;
@@ -122,16 +226,20 @@ void db_close(struct db *db)
 {
     if (!db)
         return;
-    struct db_tx *tx = db->all;
-    while (tx) {
-        struct db_tx *next = tx->next;
-        db->backend->conn_close(tx->conn);
-        free(tx);
-        tx = next;
-    }
     db->backend->epoch_close(db);
+    struct db_tx *lists[2] = {db->all, db->free};
+    for (int i = 0; i < 2; i++) {
+        struct db_tx *tx = lists[i];
+        while (tx) {
+            struct db_tx *next = tx->next;
+            db->backend->conn_close(tx->conn);
+            free(tx);
+            tx = next;
+        }
+    }
     pthread_key_delete(db->key);
     pthread_mutex_destroy(&db->lock);
+    pthread_cond_destroy(&db->freed);
     pthread_mutex_destroy(&db->write_lock);
     free(db->target);
     free(db);
@@ -147,31 +255,50 @@ void db_tx_config_changed(struct db_tx *tx)
     tx->config_changed = true;
 }
 
-const struct db_ops *db_tx_ops(struct db_tx *tx)
-{
-    return tx->db->backend->ops;
-}
-
 const char *db_backend_name(const struct db *db)
 {
-    return db->backend->ops->backend;
+    return db->backend->name;
+}
+
+bool db_backup(struct db *db, const char *path, char *err, size_t errlen)
+{
+    if (!db->backend->backup) {
+        snprintf(err, errlen,
+                 "db backup copies SQLite databases; back up PostgreSQL with its own tools"
+                 " (pg_dump, pg_basebackup, or your provider's snapshots)");
+        return false;
+    }
+    return db->backend->backup(db, path, err, errlen);
+}
+
+bool db_leader(struct db *db)
+{
+    return !db->backend->leader || db->backend->leader(db);
 }
 
 enum db_status db_ping(struct db_tx *tx)
 {
-    return db_tx_ops(tx)->ping(tx);
+    return db_exists(db_stmt(tx, STMT_PING, "SELECT 1"), "ping");
 }
 
 enum db_status db_schema_version(struct db_tx *tx, int *current, int *latest)
 {
-    return db_tx_ops(tx)->schema_version(tx, current, latest);
+    *latest = tx->db->backend->latest_schema();
+    *current = 0;
+    int64_t v = 0;
+    enum db_status s = db_one_int(
+        db_stmt(tx, STMT_SCHEMA_VERSION, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"),
+        &v, "schema version");
+    *current = (int)v;
+    return s;
 }
 
 /* The aggregates' operation tables (DB_CALL). */
 #define DB_AGGREGATE(name)                                                                         \
     const struct db_##name##_ops *db_##name##_ops(struct db_tx *tx)                                \
     {                                                                                              \
-        return &db_tx_ops(tx)->name;                                                               \
+        (void)tx;                                                                                  \
+        return &db_sql_ops.name;                                                                   \
     }
 DB_AGGREGATE(merchants)
 DB_AGGREGATE(currencies)
@@ -189,7 +316,7 @@ DB_AGGREGATE(providers)
 
 enum db_status db_migrate(struct db *db)
 {
-    return db->backend->ops->migrate(db);
+    return db->backend->migrate(db);
 }
 
 /* Sleep a random 0.5..2 ms × attempt, so that competing writers spread out. */
@@ -206,9 +333,12 @@ static void backoff(int attempt)
 static enum db_status run_attempts(struct db *db, struct db_tx *tx, enum db_mode mode,
                                    const char *name, db_txn_cb cb, void *cls)
 {
-    const struct db_ops *ops = db->backend->ops;
+    const struct db_backend *ops = db->backend;
     for (int attempt = 1; attempt <= DB_MAX_ATTEMPTS; attempt++) {
+        tx->unavailable = false;
         enum db_status st = ops->begin(tx, mode);
+        if (st == DB_SOFT_ERROR && tx->unavailable)
+            return DB_SOFT_ERROR; /* the server is away: answer now, not after every retry */
         if (st == DB_SOFT_ERROR) {
             backoff(attempt);
             continue;
@@ -218,12 +348,17 @@ static enum db_status run_attempts(struct db *db, struct db_tx *tx, enum db_mode
         tx->in_txn = true;
         tx->config_changed = false;
         st = cb(tx, cls);
+        if (st >= 0 && tx->config_changed && ops->config_changed) {
+            enum db_status n = ops->config_changed(tx);
+            if (n < 0)
+                st = n;
+        }
         if (st < 0) {
             ops->rollback(tx);
             tx->in_txn = false;
             atomic_fetch_add_explicit(st == DB_SOFT_ERROR ? &db->retries : &db->rollbacks, 1,
                                       memory_order_relaxed);
-            if (st == DB_SOFT_ERROR) {
+            if (st == DB_SOFT_ERROR && !tx->unavailable) {
                 backoff(attempt);
                 continue;
             }
@@ -233,13 +368,17 @@ static enum db_status run_attempts(struct db *db, struct db_tx *tx, enum db_mode
         if (cst < 0) {
             ops->rollback(tx);
             tx->in_txn = false;
-            if (cst == DB_SOFT_ERROR) {
+            if (cst == DB_SOFT_ERROR && !tx->unavailable) {
                 backoff(attempt);
                 continue;
             }
-            return DB_HARD_ERROR;
+            /* a commit whose answer was lost may have happened: report
+             * the fault, never success */
+            return tx->unavailable ? DB_SOFT_ERROR : DB_HARD_ERROR;
         }
         tx->in_txn = false;
+        /* this process sees its own change at once; the others through the
+         * shared epoch file (SQLite) or the notice (config_changed hook) */
         if (tx->config_changed)
             atomic_fetch_add_explicit(db->epoch, 1, memory_order_acq_rel);
         atomic_fetch_add_explicit(&db->commits[mode == DB_WRITE], 1, memory_order_relaxed);
@@ -259,15 +398,16 @@ void db_stats(struct db *db, struct db_stats *out)
 
 enum db_status db_run(struct db *db, enum db_mode mode, const char *name, db_txn_cb cb, void *cls)
 {
-    struct db_tx *tx = db_thread_tx(db);
+    struct db_tx *tx = db_tx_get(db);
     if (!tx)
-        return DB_HARD_ERROR;
+        return db->backend->pooled ? DB_SOFT_ERROR : DB_HARD_ERROR;
     bool serialize = mode == DB_WRITE && db->backend->serialize_writes;
     if (serialize)
         pthread_mutex_lock(&db->write_lock);
     enum db_status st = run_attempts(db, tx, mode, name, cb, cls);
     if (serialize)
         pthread_mutex_unlock(&db->write_lock);
+    db_tx_put(tx);
     return st;
 }
 

@@ -49,10 +49,22 @@ struct db_tx;
 #define DB_MAX_CURRENCIES 32
 
 /* Open a database from a URL: "sqlite:PATH" or "sqlite://PATH" (PATH relative
- * to the working directory; its folder is created). On failure returns NULL
- * and writes one line into err. */
+ * to the working directory; its folder is created), or PostgreSQL:
+ * "postgresql://...", "postgres://..." or libpq's "key=value ..." form (the
+ * password may also come from PGPASSWORD or ~/.pgpass, as libpq reads them).
+ * On failure returns NULL and writes one line into err. */
 struct db *db_open(const char *url, char *err, size_t errlen);
 void db_close(struct db *db);
+
+/* PostgreSQL: how many connections this process keeps at most, how long a
+ * transaction waits for one (ms) before failing as transient (503), and the
+ * server-side statement timeout (ms). Zero keeps a value. Call before use. */
+void db_configure(struct db *db, int pool_size, int pool_wait_ms, int statement_timeout_ms);
+
+/* May this process run the periodic work (expiry sweep, purges, repairs)
+ * now? Always on SQLite; on PostgreSQL one process of all those sharing the
+ * database holds a lock for it, and another takes over when it goes. */
+bool db_leader(struct db *db);
 
 /* Apply pending migrations (each in its own transaction). */
 enum db_status db_migrate(struct db *db);
@@ -72,7 +84,9 @@ enum db_status db_run(struct db *db, enum db_mode mode, const char *name, db_txn
 /* The configuration epoch: a counter that changes after every committed
  * change to merchants, their currencies, API keys or integrators — made by
  * this process or by any other chatpay process on the same database (for
- * SQLite it lives in a small shared file beside the database, "<path>-epoch").
+ * SQLite it lives in a small shared file beside the database, "<path>-epoch";
+ * on PostgreSQL a version row whose changes are announced with NOTIFY, and
+ * read again every second, so that every node sees a change within 1 s).
  * In-memory caches of such data stay valid while the epoch is unchanged.
  * Reading it costs one atomic load. */
 uint64_t db_config_epoch(struct db *db);
@@ -89,13 +103,39 @@ struct db_stats {
 };
 void db_stats(struct db *db, struct db_stats *out);
 
-/* The backend's name ("sqlite"). */
+/* The backend's name ("sqlite", "postgresql"). */
 const char *db_backend_name(const struct db *db);
 
 /* Is the database there and answering? (a trivial query) */
 enum db_status db_ping(struct db_tx *tx);
 /* The schema version the database has, and the one this binary expects. */
 enum db_status db_schema_version(struct db_tx *tx, int *current, int *latest);
+
+/* --- whole-database work for operators (db/admin.c, db/sqlite/) ---------------- */
+
+/* Check a database: the engine's own integrity checks and chatpay's
+ * invariants (every payment belongs to a link, amounts add up, no job for a
+ * missing link, ...). cb is called once per check with the number of rows
+ * that break it (0 when it holds) and a detail, possibly "". Returns how
+ * many checks failed, or -1 when the database could not be read. */
+typedef void (*db_check_cb)(void *cls, const char *check, int64_t problems, const char *detail);
+int db_check(struct db *db, db_check_cb cb, void *cls);
+
+/* Copy every row of a deployment from `from` into `to` (both migrated to
+ * this binary's schema; `to` must be empty), in one transaction on each
+ * side (the source's a write transaction, so that nothing changes it
+ * meanwhile). Each table is read back from the target and compared with
+ * the source by row count and an order-independent SHA-256 checksum of
+ * its rows; cb is called per table. Any difference rolls the target back.
+ * Returns 0, or -1 with a message in err. */
+typedef void (*db_copy_cb)(void *cls, const char *table, int64_t rows, int64_t copied,
+                           const uint8_t checksum[32], bool same);
+int db_copy(struct db *from, struct db *to, db_copy_cb cb, void *cls, char *err, size_t errlen);
+
+/* SQLite: a consistent copy of the database into the file `path` (which
+ * must not exist) while it is in use, with SQLite's online backup API.
+ * Returns false with a message in err (also for other backends). */
+bool db_backup(struct db *db, const char *path, char *err, size_t errlen);
 
 /* Call operation `op` of aggregate `group` (declared in db/<group>.h as
  * struct db_<group>_ops, reached with db_<group>_ops(tx)). */

@@ -1,5 +1,6 @@
 /*
- * db_internal.h — what db.c and the backends share; callers never include it.
+ * db_internal.h — what db.c, db/sql/ and the backends share; callers never
+ * include it.
  */
 #ifndef CHATPAY_DB_INTERNAL_H
 #define CHATPAY_DB_INTERNAL_H
@@ -8,45 +9,102 @@
 #include <stdatomic.h>
 
 #include "db/backend.h"
+#include "db/sql/stmt.h"
 
-/* A backend: its operations plus per-thread connection management. */
+/* A backend: connections, transactions, schema and statements. */
 struct db_backend {
-    const struct db_ops *ops;
-    /* open a connection for the calling thread; NULL + err on failure */
+    const char *name; /* "sqlite", "postgresql" */
+    bool pg_dialect;  /* which text of db_stmt_dialect() it runs */
+
+    /* open a connection; NULL + err on failure */
     void *(*conn_open)(struct db *db, char *err, size_t errlen);
     void (*conn_close)(void *conn);
-    /* map the shared configuration epoch counter into db->epoch */
+    /* set up db->epoch, the configuration epoch this process reads */
     bool (*epoch_open)(struct db *db, char *err, size_t errlen);
     void (*epoch_close)(struct db *db);
+
+    /* transactions (db_run only) */
+    enum db_status (*begin)(struct db_tx *tx, enum db_mode mode);
+    enum db_status (*commit)(struct db_tx *tx);
+    void (*rollback)(struct db_tx *tx);
+    /* inside a transaction that changed configuration, before its commit:
+     * tell the other processes (NULL: db_run advances the shared epoch
+     * after the commit) */
+    enum db_status (*config_changed)(struct db_tx *tx);
+    /* may this process run the periodic work now? (NULL: always) */
+    bool (*leader)(struct db *db);
+
+    /* a consistent copy into a new file while in use (NULL: not offered) */
+    bool (*backup)(struct db *db, const char *path, char *err, size_t errlen);
+
+    /* schema */
+    enum db_status (*migrate)(struct db *db);
+    int (*latest_schema)(void); /* the version of the last migration */
+
+    /* statements (db/sql/stmt.h) */
+    struct db_stmt *(*stmt)(struct db_tx *tx, enum db_stmt_id id, const char *sql);
+    void (*bind_text)(struct db_stmt *st, int i, const char *s);
+    void (*bind_int)(struct db_stmt *st, int i, int64_t v);
+    void (*bind_null)(struct db_stmt *st, int i);
+    void (*bind_blob)(struct db_stmt *st, int i, const void *p, size_t n);
+    enum db_status (*step)(struct db_stmt *st, const char *what);
+    void (*reset)(struct db_stmt *st);
+    int64_t (*col_int)(struct db_stmt *st, int col);
+    bool (*col_null)(struct db_stmt *st, int col);
+    const char *(*col_text)(struct db_stmt *st, int col);
+    size_t (*col_blob)(struct db_stmt *st, int col, const void **p);
+    int64_t (*changes)(struct db_stmt *st);
+    enum db_col_type (*col_type)(struct db_stmt *st, int col);
+    int (*col_count)(struct db_stmt *st);
+    const char *(*col_name)(struct db_stmt *st, int col);
+
     /* one writer at a time: queue this process's write transactions on a
      * mutex instead of letting them spin in the engine's busy handler */
     bool serialize_writes;
+    /* connections come from a pool of db->pool_size shared by all threads
+     * (else each thread keeps its own) */
+    bool pooled;
 };
 
-/* One connection, owned by one thread (or by a CLI command). */
+/* One connection, owned by one thread at a time (or by a CLI command). */
 struct db_tx {
     struct db *db;
     void *conn; /* backend connection */
     bool in_txn;
-    bool config_changed; /* set by operations; db_run advances the epoch */
-    struct db_tx *next;  /* on db->all, for db_close */
+    bool config_changed; /* set by operations; db_run tells the others */
+    bool unavailable;    /* set by the backend: the server cannot be reached */
+    struct db_tx *next;  /* on db->all (per-thread) or db->free (pooled) */
 };
 
 struct db {
     const struct db_backend *backend;
-    char *target;      /* backend-specific: file path for SQLite */
-    pthread_key_t key; /* the calling thread's struct db_tx */
+    char *target;      /* backend-specific: file path for SQLite, conninfo for PostgreSQL */
+    pthread_key_t key; /* the calling thread's struct db_tx (not pooled) */
     pthread_mutex_t lock;
+    pthread_cond_t freed;       /* a pooled connection came back */
     pthread_mutex_t write_lock; /* see db_backend.serialize_writes */
-    struct db_tx *all;
-    _Atomic uint64_t *epoch; /* shared configuration epoch (see db_config_epoch) */
+    struct db_tx *all;          /* per-thread connections, for db_close */
+    struct db_tx *free;         /* pooled connections not in use */
+    int pool_size, pool_open;   /* pooled: the limit, and how many exist */
+    int pool_wait_ms;           /* pooled: how long db_run waits for one */
+    int statement_timeout_ms;
+    _Atomic uint64_t *epoch;                         /* configuration epoch (see db_config_epoch) */
     _Atomic uint64_t commits[2], rollbacks, retries; /* db_stats; commits by enum db_mode */
     void *epoch_map;                                 /* backend's mapping of it */
+    void *backend_state;                             /* backend's per-database state */
 };
 
-/* The calling thread's connection, opened on first use. NULL on failure. */
+/* The calling thread's connection (not pooled), opened on first use. NULL on
+ * failure. */
 struct db_tx *db_thread_tx(struct db *db);
+/* A connection for one piece of work: the thread's own, or one taken from
+ * the pool (waiting up to pool_wait_ms); give it back with db_tx_put. NULL
+ * when none could be had (tx_unavailable says whether the database is
+ * unreachable or the pool is exhausted). */
+struct db_tx *db_tx_get(struct db *db);
+void db_tx_put(struct db_tx *tx);
 
 extern const struct db_backend db_sqlite_backend;
+extern const struct db_backend db_pg_backend;
 
 #endif

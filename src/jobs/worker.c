@@ -195,15 +195,19 @@ static void *sweeper_main(void *arg)
     usec_t last_purge = 0, last_repair = 0;
     while (!stopping(w)) {
         usec_t now = time_now();
-        /* keep going while full batches come back */
-        while (jobs_expire_links(w->app, SWEEP_BATCH) == SWEEP_BATCH && !stopping(w))
-            ;
-        if (now - last_repair > REPAIR_EVERY) {
-            jobs_repair_payments(w->app, now);
-            last_repair = now;
+        /* with several processes on one database, one sweeps at a time (and
+         * another takes over when it goes) */
+        if (db_leader(w->app->db)) {
+            /* keep going while full batches come back */
+            while (jobs_expire_links(w->app, SWEEP_BATCH) == SWEEP_BATCH && !stopping(w))
+                ;
+            if (now - last_repair > REPAIR_EVERY) {
+                jobs_repair_payments(w->app, now);
+                last_repair = now;
+            }
+            if (now - last_purge > PURGE_EVERY && jobs_purge(w->app, now))
+                last_purge = now;
         }
-        if (now - last_purge > PURGE_EVERY && jobs_purge(w->app, now))
-            last_purge = now;
         struct timespec abs;
         clock_gettime(CLOCK_REALTIME, &abs);
         abs.tv_nsec += SWEEP_MS * 1000000L;

@@ -2,8 +2,10 @@
  * health.c — GET /livez, /readyz, /metrics: for load balancers and monitoring.
  *
  * /livez answers as long as the process serves HTTP. /readyz also checks that
- * the database answers and that its schema is at the version this binary
- * expects (so a node is taken out of rotation during a migration mismatch),
+ * the database answers and that its schema is at least at the version this
+ * binary expects (so a node is taken out of rotation while the database is
+ * away or not yet migrated, and an older node keeps serving a database
+ * migrated ahead of it during a rolling upgrade),
  * and lists the messaging providers that refused their credentials.
  */
 #include "api/api.h"
@@ -54,7 +56,7 @@ static enum db_status ready_cb(struct db_tx *tx, void *cls)
     if (st < 0)
         return st;
     st = db_schema_version(tx, &c->current, &c->latest);
-    if (st < 0 || c->current != c->latest)
+    if (st < 0 || c->current < c->latest)
         return st;
     json_object_put(c->unhealthy);
     c->unhealthy = json_object_new_array();
@@ -71,7 +73,9 @@ void api_readyz(struct req *r)
         c.unhealthy = NULL;
     }
     bool db_ok = st >= 0;
-    bool schema_ok = db_ok && c.current == c.latest;
+    /* a database migrated ahead of this binary serves it still (migrations
+     * only add): that is what lets nodes be replaced one at a time */
+    bool schema_ok = db_ok && c.current >= c.latest;
     json_object *o = json_object_new_object();
     json_object_object_add(o, "status", json_object_new_string(schema_ok ? "ready" : "not ready"));
     json_object_object_add(o, "database", json_object_new_string(db_ok ? "ok" : "unreachable"));

@@ -90,7 +90,7 @@ static void conn_close(void *p)
     if (!c)
         return;
     for (int i = 0; i < STMT__COUNT; i++)
-        sqlite3_finalize(c->stmts[i]);
+        sqlite3_finalize(c->stmts[i].h);
     sqlite3_close(c->h);
     free(c);
 }
@@ -100,66 +100,56 @@ static struct sqlite_conn *conn_of(struct db_tx *tx)
     return tx->conn;
 }
 
-sqlite3_stmt *sqlite_stmt(struct db_tx *tx, enum sqlite_stmt_id id, const char *sql)
+static sqlite3_stmt *h_of(struct db_stmt *st)
+{
+    return ((struct sqlite_stmt *)st)->h;
+}
+
+static struct db_stmt *stmt(struct db_tx *tx, enum db_stmt_id id, const char *sql)
 {
     struct sqlite_conn *c = conn_of(tx);
-    sqlite3_stmt *st = c->stmts[id];
-    if (st) {
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-        return st;
+    struct sqlite_stmt *st = &c->stmts[id];
+    if (st->h && STMT_IS_DYNAMIC(id)) {
+        sqlite3_finalize(st->h);
+        st->h = NULL;
     }
-    int rc = sqlite3_prepare_v3(c->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+    if (st->h) {
+        sqlite3_reset(st->h);
+        sqlite3_clear_bindings(st->h);
+        st->base.tx = tx;
+        return &st->base;
+    }
+    int rc = sqlite3_prepare_v3(c->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->h, NULL);
     if (rc != SQLITE_OK) {
         log_error("sqlite prepare failed: %s in: %s", sqlite3_errmsg(c->h), sql);
+        st->h = NULL;
         return NULL;
     }
-    c->stmts[id] = st;
-    return st;
+    st->base.tx = tx;
+    return &st->base;
 }
 
-const char *sqlite_col_dup(sqlite3_stmt *st, int col, struct arena *a)
+static void bind_text(struct db_stmt *st, int i, const char *s)
 {
-    const unsigned char *t = sqlite3_column_text(st, col);
-    if (!t)
-        return NULL;
-    return arena_strndup(a, (const char *)t, (size_t)sqlite3_column_bytes(st, col));
+    sqlite3_bind_text(h_of(st), i, s, -1, SQLITE_TRANSIENT);
 }
 
-void sqlite_bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
+static void bind_int(struct db_stmt *st, int i, int64_t v)
 {
-    if (s)
-        sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, i);
+    sqlite3_bind_int64(h_of(st), i, v);
 }
 
-void sqlite_bind_nonempty(sqlite3_stmt *st, int i, const char *s)
+static void bind_null(struct db_stmt *st, int i)
 {
-    sqlite_bind_text_or_null(st, i, s && *s ? s : NULL);
+    sqlite3_bind_null(h_of(st), i);
 }
 
-void sqlite_read_uuid(sqlite3_stmt *st, void *cls)
+static void bind_blob(struct db_stmt *st, int i, const void *p, size_t n)
 {
-    sqlite_col_text(st, 0, cls, DB_UUID_LEN);
+    sqlite3_bind_blob(h_of(st), i, p, (int)n, SQLITE_TRANSIENT);
 }
 
-enum db_status sqlite_one_row(struct db_tx *tx, sqlite3_stmt *st, const char *what,
-                              void (*read)(sqlite3_stmt *st, void *cls), void *cls)
-{
-    int rc = sqlite3_step(st);
-    enum db_status s;
-    if (rc == SQLITE_ROW) {
-        read(st, cls);
-        s = DB_ONE_RESULT;
-    } else {
-        s = sqlite_status(tx, rc, what);
-    }
-    sqlite3_reset(st);
-    return s;
-}
-
-enum db_status sqlite_status(struct db_tx *tx, int rc, const char *what)
+static enum db_status sqlite_status(struct db_tx *tx, int rc, const char *what)
 {
     switch (rc & 0xff) {
     case SQLITE_OK:
@@ -175,102 +165,102 @@ enum db_status sqlite_status(struct db_tx *tx, int rc, const char *what)
     }
 }
 
-enum db_status sqlite_exec_stmt(struct db_tx *tx, sqlite3_stmt *st, const char *what)
+static enum db_status step(struct db_stmt *st, const char *what)
 {
-    if (!st)
-        return DB_HARD_ERROR;
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        enum db_status s = sqlite_status(tx, rc, what);
-        sqlite3_reset(st);
-        return s;
-    }
-    int changes = sqlite3_changes(conn_of(tx)->h);
-    sqlite3_reset(st);
-    return (enum db_status)changes;
-}
-
-enum db_status sqlite_one_int64(struct db_tx *tx, sqlite3_stmt *st, int64_t *out, const char *what)
-{
-    if (!st)
-        return DB_HARD_ERROR;
-    int rc = sqlite3_step(st);
-    enum db_status s = DB_ONE_RESULT;
+    int rc = sqlite3_step(h_of(st));
     if (rc == SQLITE_ROW)
-        *out = sqlite3_column_int64(st, 0);
-    else
-        s = sqlite_status(tx, rc, what);
-    sqlite3_reset(st);
-    return s;
+        return DB_ONE_RESULT;
+    return sqlite_status(st->tx, rc, what);
 }
 
-void sqlite_col_text(sqlite3_stmt *st, int col, char *out, size_t cap)
+static void reset(struct db_stmt *st)
 {
-    const unsigned char *t = sqlite3_column_text(st, col);
-    size_t n = t ? (size_t)sqlite3_column_bytes(st, col) : 0;
-    if (n >= cap)
-        n = cap - 1;
-    if (n)
-        memcpy(out, t, n);
-    out[n] = '\0';
+    sqlite3_reset(h_of(st));
 }
 
-static enum db_status run_simple(struct db_tx *tx, enum sqlite_stmt_id id, const char *sql)
+static int64_t col_int(struct db_stmt *st, int col)
 {
-    sqlite3_stmt *st = sqlite_stmt(tx, id, sql);
-    enum db_status s = sqlite_exec_stmt(tx, st, sql);
+    return sqlite3_column_int64(h_of(st), col);
+}
+
+static bool col_null(struct db_stmt *st, int col)
+{
+    return sqlite3_column_type(h_of(st), col) == SQLITE_NULL;
+}
+
+static const char *col_text(struct db_stmt *st, int col)
+{
+    return (const char *)sqlite3_column_text(h_of(st), col);
+}
+
+static size_t col_blob(struct db_stmt *st, int col, const void **p)
+{
+    *p = sqlite3_column_blob(h_of(st), col);
+    return (size_t)sqlite3_column_bytes(h_of(st), col);
+}
+
+static int64_t changes(struct db_stmt *st)
+{
+    return sqlite3_changes64(conn_of(st->tx)->h);
+}
+
+static enum db_col_type col_type(struct db_stmt *st, int col)
+{
+    switch (sqlite3_column_type(h_of(st), col)) {
+    case SQLITE_INTEGER:
+        return DB_COL_INT;
+    case SQLITE_BLOB:
+        return DB_COL_BLOB;
+    case SQLITE_NULL:
+        return DB_COL_NULL;
+    default:
+        return DB_COL_TEXT;
+    }
+}
+
+static int col_count(struct db_stmt *st)
+{
+    return sqlite3_column_count(h_of(st));
+}
+
+static const char *col_name(struct db_stmt *st, int col)
+{
+    return sqlite3_column_name(h_of(st), col);
+}
+
+static enum db_status run_simple(struct db_tx *tx, enum db_stmt_id id, const char *sql)
+{
+    enum db_status s = db_exec(db_stmt(tx, id, sql), sql);
     return s < 0 ? s : DB_NO_RESULTS;
 }
 
-enum db_status sqlite_begin(struct db_tx *tx, enum db_mode mode)
+static enum db_status sqlite_begin(struct db_tx *tx, enum db_mode mode)
 {
     if (mode == DB_WRITE)
         return run_simple(tx, STMT_BEGIN_WRITE, "BEGIN IMMEDIATE");
     return run_simple(tx, STMT_BEGIN_READ, "BEGIN");
 }
 
-enum db_status sqlite_commit(struct db_tx *tx)
+static enum db_status sqlite_commit(struct db_tx *tx)
 {
     return run_simple(tx, STMT_COMMIT, "COMMIT");
 }
 
-void sqlite_rollback(struct db_tx *tx)
+static void sqlite_rollback(struct db_tx *tx)
 {
     /* after some errors SQLite has already rolled back: that is fine */
     if (!sqlite3_get_autocommit(conn_of(tx)->h))
         (void)run_simple(tx, STMT_ROLLBACK, "ROLLBACK");
 }
 
-enum db_status sqlite_exists(struct db_tx *tx, sqlite3_stmt *st, const char *what)
+static int sqlite_latest_schema(void)
 {
-    if (!st)
-        return DB_HARD_ERROR;
-    int rc = sqlite3_step(st);
-    enum db_status s = rc == SQLITE_ROW ? DB_ONE_RESULT : sqlite_status(tx, rc, what);
-    sqlite3_reset(st);
-    return s;
-}
-
-enum db_status sqlite_ping(struct db_tx *tx)
-{
-    return sqlite_exists(tx, sqlite_stmt(tx, STMT_PING, "SELECT 1"), "ping");
-}
-
-enum db_status sqlite_schema_version(struct db_tx *tx, int *current, int *latest)
-{
-    *latest = sqlite_migrations[sqlite_migration_count - 1].version;
-    *current = 0;
-    sqlite3_stmt *st = sqlite_stmt(tx, STMT_SCHEMA_VERSION,
-                                   "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
-    int64_t v = 0;
-    enum db_status s = sqlite_one_int64(tx, st, &v, "schema version");
-    *current = (int)v;
-    return s;
+    return sqlite_migrations[sqlite_migration_count - 1].version;
 }
 
 /* Apply each pending migration in its own IMMEDIATE transaction, so that
  * several processes starting at once apply each migration exactly once. */
-enum db_status sqlite_migrate(struct db *db)
+static enum db_status sqlite_migrate(struct db *db)
 {
     struct db_tx *tx = db_thread_tx(db);
     if (!tx)
@@ -328,53 +318,6 @@ enum db_status sqlite_migrate(struct db *db)
     return DB_NO_RESULTS;
 }
 
-const struct db_ops db_sqlite_ops = {
-    .backend = "sqlite",
-    .begin = sqlite_begin,
-    .commit = sqlite_commit,
-    .rollback = sqlite_rollback,
-    .migrate = sqlite_migrate,
-    .schema_version = sqlite_schema_version,
-    .ping = sqlite_ping,
-    .merchants = {sqlite_merchants_insert, sqlite_merchants_get, sqlite_merchants_update,
-                  sqlite_merchants_touch, sqlite_merchants_count, sqlite_merchants_list,
-                  sqlite_merchants_logo_set, sqlite_merchants_logo_get},
-    .currencies = {sqlite_currencies_set, sqlite_currencies_list},
-    .api_keys = {sqlite_api_keys_insert, sqlite_api_keys_find_by_hash, sqlite_api_keys_revoke,
-                 sqlite_api_keys_list},
-    .settings = {sqlite_settings_gateway_exists, sqlite_settings_gateway_insert},
-    .links = {sqlite_links_insert, sqlite_links_get_by_ref, sqlite_links_get_by_order,
-              sqlite_links_get_by_receipt, sqlite_links_get_by_id, sqlite_links_get_by_token,
-              sqlite_links_order_block, sqlite_links_update, sqlite_links_list_expired,
-              sqlite_links_status_append, sqlite_links_status_list},
-    .payments = {sqlite_payments_insert, sqlite_payments_get, sqlite_payments_finish,
-                 sqlite_payments_uses_gateway, sqlite_payments_set_gateway_ref,
-                 sqlite_payments_list, sqlite_payments_list_pending},
-    .sandbox_gateway = {sqlite_sandbox_gw_insert, sqlite_sandbox_gw_get, sqlite_sandbox_gw_update},
-    .jobs = {sqlite_jobs_insert, sqlite_jobs_claim, sqlite_jobs_lease, sqlite_jobs_complete,
-             sqlite_jobs_retry, sqlite_jobs_count_pending, sqlite_jobs_hurry, sqlite_jobs_purge},
-    .messages = {sqlite_messages_insert, sqlite_messages_get_by_job, sqlite_messages_set_status,
-                 sqlite_messages_list},
-    .idempotency = {sqlite_idempotency_begin, sqlite_idempotency_get, sqlite_idempotency_restart,
-                    sqlite_idempotency_finish, sqlite_idempotency_forget, sqlite_idempotency_purge},
-    .integrators = {sqlite_integrators_insert, sqlite_integrators_get,
-                    sqlite_integrators_set_status, sqlite_integrators_list},
-    .callbacks = {sqlite_callbacks_config_get, sqlite_callbacks_integrator_urls,
-                  sqlite_callbacks_url_set, sqlite_callbacks_integrator_url_set,
-                  sqlite_callbacks_integrator_merchant, sqlite_callbacks_secret_set,
-                  sqlite_callbacks_insert, sqlite_callbacks_get, sqlite_callbacks_get_by_ref,
-                  sqlite_callbacks_update, sqlite_callbacks_attempt_insert, sqlite_callbacks_list,
-                  sqlite_callbacks_attempts, sqlite_callbacks_purge},
-    .providers = {sqlite_providers_insert, sqlite_providers_get, sqlite_providers_list,
-                  sqlite_providers_update, sqlite_providers_remove, sqlite_providers_set_health,
-                  sqlite_providers_list_all, sqlite_providers_message_insert,
-                  sqlite_providers_message_get, sqlite_providers_message_find,
-                  sqlite_providers_message_update, sqlite_providers_optout_add,
-                  sqlite_providers_optout_remove, sqlite_providers_optout_get,
-                  sqlite_providers_optout_list, sqlite_providers_notice_seen,
-                  sqlite_providers_notice_add, sqlite_providers_notice_purge},
-};
-
 /* The configuration epoch lives in "<database>-epoch", one page mapped
  * MAP_SHARED by every chatpay process using the database, so that a change
  * made by `chatpay apikey revoke` is seen by a running server at once. An
@@ -419,11 +362,111 @@ static void epoch_close(struct db *db)
     db->epoch_map = NULL;
 }
 
+/* The online backup: pages are copied a batch at a time from a connection of
+ * its own, so that writers go on between batches (a batch that sees the
+ * database changed starts the copy again, as SQLite's backup does); the copy
+ * is written to "<path>.part", synced, and renamed into place. */
+enum { BACKUP_PAGES = 256 };
+
+static bool sqlite_backup(struct db *db, const char *path, char *err, size_t errlen)
+{
+    if (strcmp(db->target, ":memory:") == 0) {
+        snprintf(err, errlen, "an in-memory database cannot be backed up");
+        return false;
+    }
+    if (access(path, F_OK) == 0) {
+        snprintf(err, errlen, "%s exists: back up into a new file", path);
+        return false;
+    }
+    char part[4200];
+    snprintf(part, sizeof part, "%s.part", path);
+    unlink(part);
+    sqlite3 *src = NULL, *dst = NULL;
+    bool ok = false;
+    if (sqlite3_open_v2(db->target, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open %s: %s", db->target, sqlite3_errmsg(src));
+        goto done;
+    }
+    sqlite3_busy_timeout(src, SQLITE_BUSY_TIMEOUT_MS);
+    if (sqlite3_open_v2(part, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        snprintf(err, errlen, "cannot create %s: %s", part, sqlite3_errmsg(dst));
+        goto done;
+    }
+    sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
+    if (!b) {
+        snprintf(err, errlen, "cannot start the backup: %s", sqlite3_errmsg(dst));
+        goto done;
+    }
+    int rc;
+    do {
+        rc = sqlite3_backup_step(b, BACKUP_PAGES);
+        if (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+            sqlite3_sleep(5); /* let the server's writers in */
+    } while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+    sqlite3_backup_finish(b);
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "backup failed: %s", sqlite3_errstr(rc));
+        goto done;
+    }
+    /* the copy in rollback-journal mode, checked and on disk before it takes
+     * its name */
+    char *msg = NULL;
+    if (sqlite3_exec(dst, "PRAGMA journal_mode=DELETE; PRAGMA quick_check;", NULL, NULL, &msg) !=
+        SQLITE_OK) {
+        snprintf(err, errlen, "the copy does not check: %s", msg ? msg : "?");
+        sqlite3_free(msg);
+        goto done;
+    }
+    sqlite3_close(dst);
+    dst = NULL;
+    int fd = open(part, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0) {
+        snprintf(err, errlen, "cannot sync %s: %s", part, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        goto done;
+    }
+    close(fd);
+    if (rename(part, path) != 0) {
+        snprintf(err, errlen, "cannot rename %s to %s: %s", part, path, strerror(errno));
+        goto done;
+    }
+    ok = true;
+done:
+    sqlite3_close(dst);
+    sqlite3_close(src);
+    if (!ok)
+        unlink(part);
+    return ok;
+}
+
 const struct db_backend db_sqlite_backend = {
-    .ops = &db_sqlite_ops,
+    .name = "sqlite",
     .conn_open = conn_open,
     .conn_close = conn_close,
     .epoch_open = epoch_open,
     .epoch_close = epoch_close,
+    .begin = sqlite_begin,
+    .commit = sqlite_commit,
+    .rollback = sqlite_rollback,
+    .backup = sqlite_backup,
+    .migrate = sqlite_migrate,
+    .latest_schema = sqlite_latest_schema,
+    .stmt = stmt,
+    .bind_text = bind_text,
+    .bind_int = bind_int,
+    .bind_null = bind_null,
+    .bind_blob = bind_blob,
+    .step = step,
+    .reset = reset,
+    .col_int = col_int,
+    .col_null = col_null,
+    .col_text = col_text,
+    .col_blob = col_blob,
+    .changes = changes,
+    .col_type = col_type,
+    .col_count = col_count,
+    .col_name = col_name,
     .serialize_writes = true, /* SQLite has one writer at a time anyway */
 };

@@ -1,6 +1,6 @@
 /*
  * test_db_logo.c — the merchant logo operations of the storage interface
- * (migration 4), against the SQLite backend on a temporary file: set, read
+ * (migration 4), against each backend (db_target.h): set, read
  * back byte for byte (NUL bytes included), replace, remove, the type and size
  * seen by merchants.get/list, scoping by merchant, and the type check.
  */
@@ -19,30 +19,7 @@
 #include "db/merchants.h"
 #include "util/crypto.h"
 
-static char dir[64];
-static char url[128];
-
-static int setup(void **state)
-{
-    snprintf(dir, sizeof dir, "/tmp/chatpay-test-logo.XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    snprintf(url, sizeof url, "sqlite:%s/t.db", dir);
-    char err[256];
-    struct db *db = db_open(url, err, sizeof err);
-    assert_non_null(db);
-    assert_true(db_migrate(db) >= 0);
-    *state = db;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    db_close(*state);
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
-    return 0;
-}
+#include "db_target.h"
 
 struct ctx {
     struct db_merchant m;

@@ -1,0 +1,411 @@
+/*
+ * admin.c — whole-database work for operators (db/db.h): checking a database
+ * and copying one into another, on either backend, through the statements of
+ * db/sql/stmt.h.
+ */
+#include "db/db_internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/crypto.h"
+#include "util/log.h"
+
+/* The tables of a deployment, parents before children (the order of the
+ * migrations). schema_migrations and config_version belong to each
+ * database and are not copied. `id` says the table's rows are numbered by
+ * an integer id the database hands out. */
+static const struct {
+    const char *name;
+    bool id;
+} tables[] = {
+    {"merchants", false},        {"merchant_currencies", false},
+    {"api_keys", false},         {"integrators", false},
+    {"gateway_settings", false}, {"links", true},
+    {"link_statuses", true},     {"jobs", true},
+    {"sandbox_messages", true},  {"idempotency_keys", false},
+    {"sandbox_gateway", false},  {"callbacks", true},
+    {"callback_attempts", true}, {"providers", false},
+    {"provider_messages", true}, {"optouts", false},
+    {"payment_ops", true},       {"gateway_notices", false},
+};
+enum { TABLES = sizeof tables / sizeof tables[0] };
+
+/* ---- check ------------------------------------------------------------------ */
+
+/* Each invariant is a query counting the rows that break it. */
+static const struct {
+    const char *name, *sql;
+} invariants[] = {
+    {"every payment operation belongs to a link of its merchant",
+     "SELECT COUNT(*) FROM payment_ops p WHERE NOT EXISTS (SELECT 1 FROM links l"
+     " WHERE l.id = p.link_id AND l.merchant_id = p.merchant_id)"},
+    {"every capture, reversal, void and refund follows a payment of the same link",
+     "SELECT COUNT(*) FROM payment_ops p WHERE p.op >= 3 AND NOT EXISTS (SELECT 1 FROM"
+     " payment_ops q WHERE q.ref = p.parent_ref AND q.link_id = p.link_id AND q.op IN (1, 2))"},
+    {"no capture is larger than its authorization",
+     "SELECT COUNT(*) FROM payment_ops c JOIN payment_ops a ON a.ref = c.parent_ref"
+     " WHERE c.op = 3 AND c.amount_minor > a.amount_minor"},
+    {"refunds (pending or done) add up to no more than what was paid",
+     "SELECT COUNT(*) FROM (SELECT p.ref, p.amount_minor AS paid, SUM(r.amount_minor) AS refunded"
+     " FROM payment_ops p JOIN payment_ops r ON r.parent_ref = p.ref AND r.op = 6"
+     " AND (r.state = 0 OR r.decision = 1) GROUP BY p.ref, p.amount_minor) t"
+     " WHERE refunded > paid"},
+    {"a link's subtotal and tax add up to its total",
+     "SELECT COUNT(*) FROM links WHERE subtotal_minor IS NOT NULL AND tax_minor IS NOT NULL"
+     " AND subtotal_minor + tax_minor <> total_minor"},
+    {"every job is for a link of its merchant",
+     "SELECT COUNT(*) FROM jobs j WHERE NOT EXISTS (SELECT 1 FROM links l"
+     " WHERE l.id = j.link_id AND l.merchant_id = j.merchant_id)"},
+    {"every link's history belongs to an existing link",
+     "SELECT COUNT(*) FROM link_statuses s WHERE NOT EXISTS (SELECT 1 FROM links l"
+     " WHERE l.id = s.link_id)"},
+    {"every callback is for a link of its merchant",
+     "SELECT COUNT(*) FROM callbacks c WHERE c.link_id <> 0 AND NOT EXISTS (SELECT 1 FROM links l"
+     " WHERE l.id = c.link_id AND l.merchant_id = c.merchant_id)"},
+};
+
+struct check_ctx {
+    db_check_cb cb;
+    void *cls;
+    int failed;
+};
+
+/* The engine's own check: SQLite's integrity and foreign key checks;
+ * PostgreSQL checks its structures itself, so: no constraint left
+ * unvalidated and no index left invalid (by a failed concurrent build). */
+static enum db_status integrity(struct db_tx *tx, struct check_ctx *c)
+{
+    bool pg = tx->db->backend->pg_dialect;
+    struct db_stmt *st = db_stmt_dialect(tx, STMT_DYNAMIC_1, "PRAGMA integrity_check",
+                                         "SELECT COUNT(*) FROM pg_constraint c JOIN pg_namespace n"
+                                         " ON n.oid = c.connamespace WHERE NOT c.convalidated"
+                                         " AND n.nspname = current_schema()");
+    if (!st)
+        return DB_HARD_ERROR;
+    enum db_status s;
+    int64_t bad = 0;
+    char detail[256] = "";
+    while ((s = db_step(st, "integrity check")) == DB_ONE_RESULT) {
+        if (pg) {
+            bad += db_col_int(st, 0);
+        } else {
+            const char *t = db_col_text(st, 0);
+            if (t && strcmp(t, "ok") != 0) {
+                if (!bad)
+                    snprintf(detail, sizeof detail, "%s", t);
+                bad++;
+            }
+        }
+    }
+    db_reset(st);
+    if (s < 0)
+        return s;
+    c->cb(c->cls, pg ? "no constraint left unvalidated" : "SQLite integrity check", bad, detail);
+    c->failed += bad > 0;
+    st = db_stmt_dialect(tx, STMT_DYNAMIC_2, "SELECT COUNT(*) FROM pragma_foreign_key_check",
+                         "SELECT COUNT(*) FROM pg_index i JOIN pg_class r ON r.oid = i.indrelid"
+                         " JOIN pg_namespace n ON n.oid = r.relnamespace"
+                         " WHERE NOT i.indisvalid AND n.nspname = current_schema()");
+    if ((s = db_one_int(st, &bad, "integrity check")) < 0)
+        return s;
+    c->cb(c->cls, pg ? "no index left invalid" : "SQLite foreign key check", bad, "");
+    c->failed += bad > 0;
+    return DB_NO_RESULTS;
+}
+
+static enum db_status check_cb(struct db_tx *tx, void *cls)
+{
+    struct check_ctx *c = cls;
+    c->failed = 0;
+    enum db_status s = integrity(tx, c);
+    if (s < 0)
+        return s;
+    for (size_t i = 0; i < sizeof invariants / sizeof invariants[0]; i++) {
+        int64_t bad = 0;
+        s = db_one_int(db_stmt(tx, STMT_DYNAMIC_1, invariants[i].sql), &bad, invariants[i].name);
+        if (s < 0)
+            return s;
+        c->cb(c->cls, invariants[i].name, bad, "");
+        c->failed += bad > 0;
+    }
+    return DB_NO_RESULTS;
+}
+
+int db_check(struct db *db, db_check_cb cb, void *cls)
+{
+    struct check_ctx c = {.cb = cb, .cls = cls};
+    enum db_status s = db_run(db, DB_READ, "db_check", check_cb, &c);
+    return s < 0 ? -1 : c.failed;
+}
+
+/* ---- copy ------------------------------------------------------------------ */
+
+/* A checksum of a table that does not depend on the order of its rows: the
+ * SHA-256 of each row (every value with its type), added up as four 64-bit
+ * lanes. */
+struct table_sum {
+    int64_t rows;
+    uint64_t lane[4];
+};
+
+/* A growing buffer for one row's bytes. */
+struct rowbuf {
+    uint8_t *p;
+    size_t n, cap;
+    bool failed;
+};
+
+static void put(struct rowbuf *b, const void *p, size_t n)
+{
+    if (b->n + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->n + n)
+            cap *= 2;
+        uint8_t *q = realloc(b->p, cap);
+        if (!q) {
+            b->failed = true;
+            return;
+        }
+        b->p = q;
+        b->cap = cap;
+    }
+    if (n)
+        memcpy(b->p + b->n, p, n);
+    b->n += n;
+}
+
+static bool sum_row(struct db_stmt *st, int ncols, struct table_sum *sum, struct rowbuf *b)
+{
+    b->n = 0;
+    for (int i = 0; i < ncols; i++) {
+        enum db_col_type t = db_col_type(st, i);
+        uint8_t tag = (uint8_t)t;
+        put(b, &tag, 1);
+        const void *p = NULL;
+        size_t n = 0;
+        char num[24];
+        if (t == DB_COL_INT) {
+            n = (size_t)snprintf(num, sizeof num, "%" PRId64, db_col_int(st, i));
+            p = num;
+        } else if (t == DB_COL_BLOB) {
+            n = db_col_blob(st, i, &p);
+        } else if (t == DB_COL_TEXT) {
+            p = db_col_text(st, i);
+            n = strlen(p);
+        }
+        uint64_t len = n;
+        put(b, &len, sizeof len);
+        put(b, p, n);
+    }
+    if (b->failed)
+        return false;
+    uint8_t d[32];
+    crypto_sha256(b->p, b->n, d);
+    for (int l = 0; l < 4; l++) {
+        uint64_t v;
+        memcpy(&v, d + 8 * l, 8);
+        sum->lane[l] += v;
+    }
+    sum->rows++;
+    return true;
+}
+
+/* Read a whole table in the column order of `cols` ("a, b, c"), summing it;
+ * when `into` is set, insert each row there too. */
+struct copy_ctx {
+    struct db *from;
+    db_copy_cb cb;
+    void *cls;
+    struct db_tx *src; /* the source's transaction while the target's runs */
+    char *err;
+    size_t errlen;
+    bool done;
+};
+
+static enum db_status table_pass(struct db_tx *src, struct db_tx *dst, const char *table,
+                                 const char *cols, int ncols, struct table_sum *sum)
+{
+    char sql[4096];
+    snprintf(sql, sizeof sql, "SELECT %s FROM %s", cols, table);
+    struct db_stmt *st = db_stmt(src, STMT_DYNAMIC_1, sql);
+    struct db_stmt *ins = NULL;
+    if (dst) {
+        char q[2048], *p = q;
+        for (int i = 0; i < ncols; i++)
+            p += snprintf(p, sizeof q - (size_t)(p - q), "%s?", i ? ", " : "");
+        char isql[8192];
+        snprintf(isql, sizeof isql, "INSERT INTO %s (%s) VALUES (%s)", table, cols, q);
+        ins = db_stmt(dst, STMT_DYNAMIC_2, isql);
+        if (!ins)
+            return DB_HARD_ERROR;
+    }
+    if (!st)
+        return DB_HARD_ERROR;
+    memset(sum, 0, sizeof *sum);
+    struct rowbuf buf = {0};
+    enum db_status s;
+    while ((s = db_step(st, table)) == DB_ONE_RESULT) {
+        if (!sum_row(st, ncols, sum, &buf)) {
+            s = DB_HARD_ERROR;
+            break;
+        }
+        if (!ins)
+            continue;
+        /* every parameter is bound again for each row */
+        for (int i = 0; i < ncols; i++) {
+            switch (db_col_type(st, i)) {
+            case DB_COL_NULL:
+                db_bind_null(ins, i + 1);
+                break;
+            case DB_COL_INT:
+                db_bind_int(ins, i + 1, db_col_int(st, i));
+                break;
+            case DB_COL_BLOB: {
+                const void *p = NULL;
+                size_t n = db_col_blob(st, i, &p);
+                db_bind_blob(ins, i + 1, p, n);
+                break;
+            }
+            case DB_COL_TEXT:
+                db_bind_text(ins, i + 1, db_col_text(st, i));
+                break;
+            }
+        }
+        enum db_status is = db_exec(ins, table);
+        if (is != DB_ONE_RESULT) {
+            s = is < 0 ? is : DB_HARD_ERROR;
+            break;
+        }
+    }
+    free(buf.p);
+    db_reset(st);
+    return s < 0 ? s : DB_NO_RESULTS;
+}
+
+/* The columns of a table as the source has them, in order. */
+static enum db_status columns_of(struct db_tx *tx, const char *table, char *out, size_t cap, int *n)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT * FROM %s WHERE 1 = 0", table);
+    struct db_stmt *st = db_stmt(tx, STMT_DYNAMIC_3, sql);
+    if (!st)
+        return DB_HARD_ERROR;
+    enum db_status s = db_step(st, table);
+    if (s < 0)
+        return s;
+    *n = db_col_count(st);
+    size_t used = 0;
+    out[0] = '\0';
+    for (int i = 0; i < *n; i++) {
+        int w = snprintf(out + used, cap - used, "%s%s", i ? ", " : "", db_col_name(st, i));
+        if (w < 0 || (size_t)w >= cap - used) {
+            db_reset(st);
+            return DB_HARD_ERROR;
+        }
+        used += (size_t)w;
+    }
+    db_reset(st);
+    return DB_NO_RESULTS;
+}
+
+static enum db_status copy_target_cb(struct db_tx *dst, void *cls)
+{
+    struct copy_ctx *c = cls;
+    struct db_tx *src = c->src;
+    /* the target must be empty */
+    for (int i = 0; i < TABLES; i++) {
+        char sql[160];
+        snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM %s", tables[i].name);
+        int64_t n = 0;
+        enum db_status s = db_one_int(db_stmt(dst, STMT_DYNAMIC_1, sql), &n, "target count");
+        if (s < 0)
+            return s;
+        if (n > 0) {
+            snprintf(c->err, c->errlen,
+                     "the target database is not empty (table %s has %" PRId64
+                     " rows): copy only into a new, empty database",
+                     tables[i].name, n);
+            return DB_ROLLBACK;
+        }
+    }
+    for (int i = 0; i < TABLES; i++) {
+        char cols[4096];
+        int ncols = 0;
+        enum db_status s = columns_of(src, tables[i].name, cols, sizeof cols, &ncols);
+        if (s < 0)
+            return s;
+        struct table_sum from, to;
+        if ((s = table_pass(src, dst, tables[i].name, cols, ncols, &from)) < 0)
+            return s;
+        /* read back what the target now holds */
+        if ((s = table_pass(dst, NULL, tables[i].name, cols, ncols, &to)) < 0)
+            return s;
+        bool same = from.rows == to.rows && memcmp(from.lane, to.lane, sizeof from.lane) == 0;
+        uint8_t digest[32];
+        memcpy(digest, from.lane, sizeof digest);
+        c->cb(c->cls, tables[i].name, from.rows, to.rows, digest, same);
+        if (!same) {
+            snprintf(c->err, c->errlen,
+                     "table %s: the copy differs from the source (%" PRId64 " rows read, %" PRId64
+                     " in the target)",
+                     tables[i].name, from.rows, to.rows);
+            return DB_ROLLBACK;
+        }
+        if (tables[i].id && dst->db->backend->pg_dialect) {
+            /* ids handed out later continue after the copied ones */
+            char sql[320];
+            snprintf(sql, sizeof sql,
+                     "SELECT setval(pg_get_serial_sequence('%s', 'id'),"
+                     " COALESCE((SELECT MAX(id) FROM %s), 0) + 1, false)",
+                     tables[i].name, tables[i].name);
+            if ((s = db_exists(db_stmt(dst, STMT_DYNAMIC_1, sql), "sequence")) < 0)
+                return s;
+        }
+    }
+    c->done = true;
+    return DB_NO_RESULTS;
+}
+
+struct copy_source {
+    struct copy_ctx *c;
+    struct db *to;
+    enum db_status target;
+};
+
+static enum db_status copy_source_cb(struct db_tx *src, void *cls)
+{
+    struct copy_source *cs = cls;
+    cs->c->src = src;
+    /* the source's schema must be the one this binary knows */
+    int current = 0, latest = 0;
+    enum db_status s = db_schema_version(src, &current, &latest);
+    if (s < 0)
+        return s;
+    if (current != latest) {
+        snprintf(cs->c->err, cs->c->errlen,
+                 "the source database is at schema version %d, this chatpay expects %d:"
+                 " run `chatpay migrate` on it first",
+                 current, latest);
+        return DB_ROLLBACK;
+    }
+    cs->target = db_run(cs->to, DB_WRITE, "db_copy", copy_target_cb, cs->c);
+    return DB_NO_RESULTS;
+}
+
+int db_copy(struct db *from, struct db *to, db_copy_cb cb, void *cls, char *err, size_t errlen)
+{
+    err[0] = '\0';
+    struct copy_ctx c = {.from = from, .cb = cb, .cls = cls, .err = err, .errlen = errlen};
+    struct copy_source cs = {.c = &c, .to = to};
+    /* a write transaction on the source: nothing can change it meanwhile */
+    enum db_status s = db_run(from, DB_WRITE, "db_copy_source", copy_source_cb, &cs);
+    if (s < 0 || cs.target < 0 || !c.done) {
+        if (!err[0])
+            snprintf(err, errlen, "the copy failed (see the log above); the target is unchanged");
+        return -1;
+    }
+    return 0;
+}

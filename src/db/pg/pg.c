@@ -1,0 +1,797 @@
+/*
+ * pg.c — the PostgreSQL backend (libpq): connections, transactions,
+ * statements, migrations, the configuration epoch and the periodic-work lock.
+ *
+ * Connections come from a pool shared by the process's threads (db.c). Write
+ * transactions run SERIALIZABLE, reads REPEATABLE READ: the aggregates'
+ * operations were written for SQLite's one-writer-at-a-time, and
+ * serializable isolation keeps their invariants (one operation per
+ * idempotency key, never more refunded than captured) with many writers
+ * and many nodes; a serialization failure or deadlock (40001, 40P01) is
+ * reported transient and db_run runs the transaction again.
+ *
+ * A connection that breaks (server restart, network) is marked and opened
+ * again at the next transaction; while the server cannot be reached,
+ * transactions fail at once as transient (the API answers 503) instead of
+ * waiting. Each session has a statement timeout.
+ *
+ * Statements are prepared on first use on each connection (named "s<id>"),
+ * with the types of their first bindings; parameters go as text, results
+ * come back as text (bytea in hex).
+ */
+#include "db/db_internal.h"
+#include "db/pg/pg_migrations.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util/log.h"
+
+enum { PG_MAX_PARAMS = 48, PG_CONNECT_TIMEOUT_S = 3 };
+
+/* Type oids of the parameters we send (pg_type.h). */
+enum { OID_BYTEA = 17, OID_INT8 = 20, OID_TEXT = 25 };
+
+/* The advisory lock keys: migrations, and the periodic work. */
+#define PG_LOCK_MIGRATE  INT64_C(0x63686174706d6967) /* "chatpmig" */
+#define PG_LOCK_PERIODIC INT64_C(0x6368617470706572) /* "chatpper" */
+
+struct pg_stmt {
+    struct db_stmt base;
+    char *sql; /* with $n parameters */
+    int nparams;
+    bool prepared;
+    char *vals[PG_MAX_PARAMS];
+    int lens[PG_MAX_PARAMS];
+    int fmts[PG_MAX_PARAMS];
+    unsigned types[PG_MAX_PARAMS];
+    PGresult *res;
+    int row, nrows;
+    int64_t changes;
+    unsigned char *blob; /* decoded bytea of the current column */
+};
+
+struct pg_conn {
+    PGconn *h;
+    bool broken;
+    struct pg_stmt stmts[STMT__COUNT];
+};
+
+/* Per-database state: the epoch and its listener, the periodic-work lock. */
+struct pg_state {
+    _Atomic uint64_t epoch;
+    _Atomic bool stop;
+    pthread_t listener;
+    bool listening;
+    pthread_mutex_t leader_lock;
+    PGconn *leader;
+    bool leader_held;
+    usec_t leader_checked;
+};
+
+static struct pg_conn *conn_of(struct db_tx *tx)
+{
+    return tx->conn;
+}
+
+static struct pg_stmt *ps(struct db_stmt *st)
+{
+    return (struct pg_stmt *)st;
+}
+
+/* Connect with our defaults: a connect timeout and an application name the
+ * URL may override, then the session settings. */
+static PGconn *pg_connect(struct db *db, char *err, size_t errlen)
+{
+    char timeout[16];
+    snprintf(timeout, sizeof timeout, "%d", PG_CONNECT_TIMEOUT_S);
+    const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
+    const char *vals[] = {timeout, "chatpay", db->target, NULL};
+    PGconn *h = PQconnectdbParams(keys, vals, 1);
+    if (!h || PQstatus(h) != CONNECTION_OK) {
+        snprintf(err, errlen, "cannot connect to PostgreSQL: %s",
+                 h ? PQerrorMessage(h) : "out of memory");
+        /* one line */
+        for (char *p = err; *p; p++)
+            if (*p == '\n')
+                *p = ' ';
+        PQfinish(h);
+        return NULL;
+    }
+    char set[160];
+    snprintf(set, sizeof set,
+             "SET statement_timeout = %d; SET idle_in_transaction_session_timeout = %d;"
+             " SET client_min_messages = warning",
+             db->statement_timeout_ms, db->statement_timeout_ms * 4);
+    PGresult *r = PQexec(h, set);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!ok) {
+        snprintf(err, errlen, "cannot configure the PostgreSQL session: %s", PQerrorMessage(h));
+        PQfinish(h);
+        return NULL;
+    }
+    return h;
+}
+
+static void *conn_open(struct db *db, char *err, size_t errlen)
+{
+    PGconn *h = pg_connect(db, err, errlen);
+    if (!h)
+        return NULL;
+    struct pg_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        PQfinish(h);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    c->h = h;
+    return c;
+}
+
+static void stmt_clear(struct pg_stmt *st)
+{
+    PQclear(st->res);
+    st->res = NULL;
+    free(st->blob);
+    st->blob = NULL;
+    for (int i = 0; i < PG_MAX_PARAMS; i++) {
+        free(st->vals[i]);
+        st->vals[i] = NULL;
+        st->lens[i] = 0;
+        st->fmts[i] = 0;
+    }
+    st->row = -1;
+    st->nrows = 0;
+    st->changes = 0;
+}
+
+static void conn_close(void *p)
+{
+    struct pg_conn *c = p;
+    if (!c)
+        return;
+    for (int i = 0; i < STMT__COUNT; i++) {
+        stmt_clear(&c->stmts[i]);
+        free(c->stmts[i].sql);
+    }
+    PQfinish(c->h);
+    free(c);
+}
+
+/* The connection broke: nothing prepared on it survives. */
+static void mark_broken(struct db_tx *tx)
+{
+    struct pg_conn *c = conn_of(tx);
+    c->broken = true;
+    tx->unavailable = true;
+    for (int i = 0; i < STMT__COUNT; i++)
+        c->stmts[i].prepared = false;
+}
+
+/* Reopen a broken connection; false (and tx->unavailable) when the server
+ * still cannot be reached. */
+static bool revive(struct db_tx *tx)
+{
+    struct pg_conn *c = conn_of(tx);
+    if (!c->broken && PQstatus(c->h) == CONNECTION_OK)
+        return true;
+    char err[512];
+    PGconn *h = pg_connect(tx->db, err, sizeof err);
+    if (!h) {
+        log_warn("database: %s", err);
+        mark_broken(tx);
+        return false;
+    }
+    PQfinish(c->h);
+    c->h = h;
+    c->broken = false;
+    for (int i = 0; i < STMT__COUNT; i++)
+        c->stmts[i].prepared = false;
+    log_info("database: connection to PostgreSQL restored");
+    return true;
+}
+
+/* Map a failed result to a status: transient for serialization failures,
+ * deadlocks, lock timeouts and an unreachable server; a fault otherwise. */
+static enum db_status pg_error(struct db_tx *tx, PGresult *r, const char *what)
+{
+    struct pg_conn *c = conn_of(tx);
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    if (PQstatus(c->h) != CONNECTION_OK || !state || strncmp(state, "08", 2) == 0 ||
+        strcmp(state, "57P01") == 0 || strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0) {
+        log_warn("database: %s: connection lost: %s", what, PQerrorMessage(c->h));
+        mark_broken(tx);
+        return DB_SOFT_ERROR;
+    }
+    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 || strcmp(state, "55P03") == 0)
+        return DB_SOFT_ERROR;
+    if (strcmp(state, "57014") == 0) {
+        /* the statement timeout: the database is overloaded; do not pile on */
+        log_warn("database: %s: statement timeout", what);
+        tx->unavailable = true;
+        return DB_SOFT_ERROR;
+    }
+    const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(c->h);
+    char line[512];
+    snprintf(line, sizeof line, "%s", msg);
+    for (char *p = line; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+    log_error("postgresql %s: %s (%s)", what, line, state);
+    return DB_HARD_ERROR;
+}
+
+/* Run a command with no parameters and no rows. */
+static enum db_status simple(struct db_tx *tx, const char *sql)
+{
+    struct pg_conn *c = conn_of(tx);
+    PGresult *r = PQexec(c->h, sql);
+    enum db_status s = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK
+                           ? DB_NO_RESULTS
+                           : pg_error(tx, r, sql);
+    PQclear(r);
+    return s;
+}
+
+/* SQLite's parameters (`?`, `?N`) as PostgreSQL's (`$N`): a bare `?` takes
+ * the number after the largest so far, as in SQLite. Quoted text is left. */
+static char *convert_sql(const char *sql, int *nparams)
+{
+    size_t n = strlen(sql);
+    char *out = malloc(n * 4 + 1);
+    if (!out)
+        return NULL;
+    char *o = out;
+    int max = 0;
+    bool quoted = false;
+    for (const char *p = sql; *p; p++) {
+        if (*p == '\'')
+            quoted = !quoted;
+        if (quoted || *p != '?') {
+            *o++ = *p;
+            continue;
+        }
+        int num;
+        if (p[1] >= '0' && p[1] <= '9') {
+            num = 0;
+            while (p[1] >= '0' && p[1] <= '9')
+                num = num * 10 + (*++p - '0');
+        } else {
+            num = max + 1;
+        }
+        if (num > max)
+            max = num;
+        o += sprintf(o, "$%d", num);
+    }
+    *o = '\0';
+    *nparams = max;
+    return out;
+}
+
+static struct db_stmt *stmt(struct db_tx *tx, enum db_stmt_id id, const char *sql)
+{
+    struct pg_conn *c = conn_of(tx);
+    struct pg_stmt *st = &c->stmts[id];
+    stmt_clear(st);
+    st->base.tx = tx;
+    if (st->sql && STMT_IS_DYNAMIC(id)) {
+        if (st->prepared) {
+            char dealloc[32];
+            snprintf(dealloc, sizeof dealloc, "DEALLOCATE s%d", (int)id);
+            PQclear(PQexec(c->h, dealloc));
+        }
+        free(st->sql);
+        st->sql = NULL;
+        st->prepared = false;
+        memset(st->types, 0, sizeof st->types);
+    }
+    if (!st->sql) {
+        st->sql = convert_sql(sql, &st->nparams);
+        if (!st->sql)
+            return NULL;
+        if (st->nparams > PG_MAX_PARAMS) {
+            log_error("postgresql: %d parameters in: %s", st->nparams, sql);
+            free(st->sql);
+            st->sql = NULL;
+            return NULL;
+        }
+    }
+    return &st->base;
+}
+
+static bool param_ok(struct pg_stmt *st, int i)
+{
+    if (i < 1 || i > st->nparams) {
+        log_error("postgresql: parameter %d of %d in: %s", i, st->nparams, st->sql);
+        return false;
+    }
+    free(st->vals[i - 1]);
+    st->vals[i - 1] = NULL;
+    return true;
+}
+
+static void bind_text(struct db_stmt *s, int i, const char *v)
+{
+    struct pg_stmt *st = ps(s);
+    if (!param_ok(st, i))
+        return;
+    st->vals[i - 1] = strdup(v);
+    st->lens[i - 1] = 0;
+    st->fmts[i - 1] = 0;
+    if (!st->prepared)
+        st->types[i - 1] = OID_TEXT;
+}
+
+static void bind_int(struct db_stmt *s, int i, int64_t v)
+{
+    struct pg_stmt *st = ps(s);
+    if (!param_ok(st, i))
+        return;
+    char buf[24];
+    snprintf(buf, sizeof buf, "%" PRId64, v);
+    st->vals[i - 1] = strdup(buf);
+    st->fmts[i - 1] = 0;
+    if (!st->prepared)
+        st->types[i - 1] = OID_INT8;
+}
+
+static void bind_null(struct db_stmt *s, int i)
+{
+    struct pg_stmt *st = ps(s);
+    if (param_ok(st, i) && !st->prepared && !st->types[i - 1])
+        st->types[i - 1] = 0; /* the server infers it */
+}
+
+static void bind_blob(struct db_stmt *s, int i, const void *p, size_t n)
+{
+    struct pg_stmt *st = ps(s);
+    if (!param_ok(st, i))
+        return;
+    st->vals[i - 1] = malloc(n ? n : 1);
+    if (st->vals[i - 1] && n)
+        memcpy(st->vals[i - 1], p, n);
+    st->lens[i - 1] = (int)n;
+    st->fmts[i - 1] = 1; /* binary */
+    if (!st->prepared)
+        st->types[i - 1] = OID_BYTEA;
+}
+
+static enum db_status execute(struct pg_stmt *st, const char *what)
+{
+    struct db_tx *tx = st->base.tx;
+    struct pg_conn *c = conn_of(tx);
+    if (c->broken) {
+        tx->unavailable = true;
+        return DB_SOFT_ERROR;
+    }
+    char name[16];
+    snprintf(name, sizeof name, "s%d", (int)(st - c->stmts));
+    if (!st->prepared) {
+        PGresult *r = PQprepare(c->h, name, st->sql, st->nparams, (const Oid *)st->types);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            enum db_status s = pg_error(tx, r, what);
+            PQclear(r);
+            return s;
+        }
+        PQclear(r);
+        st->prepared = true;
+    }
+    st->res = PQexecPrepared(c->h, name, st->nparams, (const char *const *)st->vals, st->lens,
+                             st->fmts, 0);
+    ExecStatusType t = PQresultStatus(st->res);
+    if (t != PGRES_TUPLES_OK && t != PGRES_COMMAND_OK) {
+        enum db_status s = pg_error(tx, st->res, what);
+        PQclear(st->res);
+        st->res = NULL;
+        return s;
+    }
+    st->nrows = t == PGRES_TUPLES_OK ? PQntuples(st->res) : 0;
+    st->changes = strtoll(PQcmdTuples(st->res), NULL, 10);
+    st->row = -1;
+    return DB_NO_RESULTS;
+}
+
+static enum db_status step(struct db_stmt *s, const char *what)
+{
+    struct pg_stmt *st = ps(s);
+    if (!st->res) {
+        enum db_status e = execute(st, what);
+        if (e < 0)
+            return e;
+    }
+    free(st->blob);
+    st->blob = NULL;
+    if (st->row + 1 >= st->nrows) {
+        st->row = st->nrows;
+        return DB_NO_RESULTS;
+    }
+    st->row++;
+    return DB_ONE_RESULT;
+}
+
+static void reset(struct db_stmt *s)
+{
+    struct pg_stmt *st = ps(s);
+    PQclear(st->res);
+    st->res = NULL;
+    free(st->blob);
+    st->blob = NULL;
+}
+
+static bool has_row(struct pg_stmt *st, int col)
+{
+    return st->res && st->row >= 0 && st->row < st->nrows && col < PQnfields(st->res);
+}
+
+static bool col_null(struct db_stmt *s, int col)
+{
+    struct pg_stmt *st = ps(s);
+    return !has_row(st, col) || PQgetisnull(st->res, st->row, col);
+}
+
+static const char *col_text(struct db_stmt *s, int col)
+{
+    struct pg_stmt *st = ps(s);
+    if (col_null(s, col))
+        return NULL;
+    return PQgetvalue(st->res, st->row, col);
+}
+
+static int64_t col_int(struct db_stmt *s, int col)
+{
+    const char *t = col_text(s, col);
+    if (!t)
+        return 0;
+    if (t[0] == 't' && !t[1])
+        return 1; /* a boolean expression */
+    if (t[0] == 'f' && !t[1])
+        return 0;
+    return strtoll(t, NULL, 10);
+}
+
+static size_t col_blob(struct db_stmt *s, int col, const void **p)
+{
+    struct pg_stmt *st = ps(s);
+    *p = NULL;
+    const char *t = col_text(s, col);
+    if (!t)
+        return 0;
+    free(st->blob);
+    size_t n = 0;
+    st->blob = PQunescapeBytea((const unsigned char *)t, &n);
+    *p = st->blob;
+    return st->blob ? n : 0;
+}
+
+static int64_t changes(struct db_stmt *s)
+{
+    return ps(s)->changes;
+}
+
+static enum db_col_type col_type(struct db_stmt *s, int col)
+{
+    struct pg_stmt *st = ps(s);
+    if (col_null(s, col))
+        return DB_COL_NULL;
+    switch (PQftype(st->res, col)) {
+    case 20: /* int8 */
+    case 21: /* int2 */
+    case 23: /* int4 */
+        return DB_COL_INT;
+    case OID_BYTEA:
+        return DB_COL_BLOB;
+    default:
+        return DB_COL_TEXT;
+    }
+}
+
+static int col_count(struct db_stmt *s)
+{
+    struct pg_stmt *st = ps(s);
+    return st->res ? PQnfields(st->res) : 0;
+}
+
+static const char *col_name(struct db_stmt *s, int col)
+{
+    struct pg_stmt *st = ps(s);
+    return st->res ? PQfname(st->res, col) : NULL;
+}
+
+/* --- transactions -------------------------------------------------------------- */
+
+static enum db_status pg_begin(struct db_tx *tx, enum db_mode mode)
+{
+    if (!revive(tx))
+        return DB_SOFT_ERROR;
+    return simple(tx, mode == DB_WRITE ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
+                                       : "BEGIN ISOLATION LEVEL REPEATABLE READ");
+}
+
+static enum db_status pg_commit(struct db_tx *tx)
+{
+    struct pg_conn *c = conn_of(tx);
+    PGresult *r = PQexec(c->h, "COMMIT");
+    enum db_status s;
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        s = pg_error(tx, r, "commit");
+    else if (strcmp(PQcmdStatus(r), "COMMIT") != 0)
+        s = DB_HARD_ERROR; /* the transaction had failed: it rolled back */
+    else
+        s = DB_NO_RESULTS;
+    PQclear(r);
+    return s;
+}
+
+static void pg_rollback(struct db_tx *tx)
+{
+    struct pg_conn *c = conn_of(tx);
+    for (int i = 0; i < STMT__COUNT; i++)
+        reset(&c->stmts[i].base);
+    if (!c->broken && PQtransactionStatus(c->h) != PQTRANS_IDLE)
+        (void)simple(tx, "ROLLBACK");
+}
+
+static enum db_status pg_config_changed(struct db_tx *tx)
+{
+    enum db_status s = simple(tx, "UPDATE config_version SET version = version + 1 WHERE id = 1");
+    return s < 0 ? s : simple(tx, "NOTIFY chatpay_config");
+}
+
+static int pg_latest_schema(void)
+{
+    return pg_migrations[pg_migration_count - 1].version;
+}
+
+/* Apply each pending migration in its own transaction, holding an advisory
+ * lock so that nodes starting together apply each exactly once. */
+static enum db_status pg_migrate(struct db *db)
+{
+    struct db_tx *tx = db_tx_get(db);
+    if (!tx)
+        return DB_HARD_ERROR;
+    enum db_status st = revive(tx) ? DB_NO_RESULTS : DB_HARD_ERROR;
+    PGconn *h = conn_of(tx)->h;
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT pg_advisory_lock(%" PRId64 ")", PG_LOCK_MIGRATE);
+    if (st == DB_NO_RESULTS)
+        st = simple(tx, sql);
+    if (st == DB_NO_RESULTS)
+        st = simple(tx, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                        " version BIGINT PRIMARY KEY, name TEXT NOT NULL,"
+                        " applied_at BIGINT NOT NULL)");
+    for (int i = 0; st == DB_NO_RESULTS && i < pg_migration_count; i++) {
+        const struct pg_migration *m = &pg_migrations[i];
+        char v[16], at[24];
+        snprintf(v, sizeof v, "%d", m->version);
+        snprintf(at, sizeof at, "%" PRId64, (int64_t)time_now());
+        const char *p1[] = {v};
+        PGresult *r = PQexecParams(h, "SELECT 1 FROM schema_migrations WHERE version = $1", 1, NULL,
+                                   p1, NULL, NULL, 0);
+        bool applied = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+        PQclear(r);
+        if (applied)
+            continue;
+        if ((st = simple(tx, "BEGIN")) < 0)
+            break;
+        r = PQexec(h, m->sql);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+            log_error("migration %d (%s) failed: %s", m->version, m->name, PQresultErrorMessage(r));
+            PQclear(r);
+            (void)simple(tx, "ROLLBACK");
+            st = DB_HARD_ERROR;
+            break;
+        }
+        PQclear(r);
+        const char *p3[] = {v, m->name, at};
+        r = PQexecParams(h,
+                         "INSERT INTO schema_migrations (version, name, applied_at)"
+                         " VALUES ($1, $2, $3)",
+                         3, NULL, p3, NULL, NULL, 0);
+        bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        if (!ok || simple(tx, "COMMIT") < 0) {
+            log_error("migration %d: cannot record: %s", m->version, PQerrorMessage(h));
+            (void)simple(tx, "ROLLBACK");
+            st = DB_HARD_ERROR;
+            break;
+        }
+        log_info("applied migration %d: %s", m->version, m->name);
+    }
+    snprintf(sql, sizeof sql, "SELECT pg_advisory_unlock(%" PRId64 ")", PG_LOCK_MIGRATE);
+    if (!conn_of(tx)->broken)
+        (void)simple(tx, sql);
+    db_tx_put(tx);
+    return st < 0 ? DB_HARD_ERROR : DB_NO_RESULTS;
+}
+
+/* --- the configuration epoch -------------------------------------------------- */
+
+/* The version row, or -1 when it cannot be read. */
+static int64_t read_version(PGconn *h)
+{
+    PGresult *r = PQexec(h, "SELECT version FROM config_version WHERE id = 1");
+    int64_t v = -1;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return v;
+}
+
+/* Listen for change notices; read the version row every second as well (a
+ * notice sent while this connection was away is missed). Any change, and
+ * every reconnection, advances this process's epoch. */
+static void *listener(void *arg)
+{
+    struct db *db = arg;
+    struct pg_state *ps_ = db->backend_state;
+    PGconn *h = NULL;
+    int64_t seen = -1;
+    usec_t last_read = 0;
+    while (!atomic_load(&ps_->stop)) {
+        if (!h || PQstatus(h) != CONNECTION_OK) {
+            PQfinish(h);
+            char err[512];
+            h = pg_connect(db, err, sizeof err);
+            PGresult *r = h ? PQexec(h, "LISTEN chatpay_config") : NULL;
+            bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+            PQclear(r);
+            if (!ok) {
+                PQfinish(h);
+                h = NULL;
+                for (int i = 0; i < 10 && !atomic_load(&ps_->stop); i++)
+                    nanosleep(&(struct timespec){0, 100000000L}, NULL);
+                continue;
+            }
+            atomic_fetch_add(&ps_->epoch, 1);
+            seen = read_version(h);
+            last_read = time_now();
+        }
+        struct pollfd pfd = {.fd = PQsocket(h), .events = POLLIN};
+        int n = poll(&pfd, 1, 200);
+        bool changed = false;
+        if (n > 0) {
+            if (!PQconsumeInput(h))
+                continue; /* reconnect above */
+            PGnotify *nt;
+            while ((nt = PQnotifies(h))) {
+                changed = true;
+                PQfreemem(nt);
+            }
+        }
+        usec_t now = time_now();
+        if (changed || now - last_read >= 1000000) {
+            int64_t v = read_version(h);
+            last_read = now;
+            if (v != seen || changed) {
+                seen = v;
+                atomic_fetch_add(&ps_->epoch, 1);
+            }
+        }
+    }
+    PQfinish(h);
+    return NULL;
+}
+
+static bool epoch_open(struct db *db, char *err, size_t errlen)
+{
+    struct pg_state *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return false;
+    }
+    pthread_mutex_init(&s->leader_lock, NULL);
+    db->backend_state = s;
+    db->epoch = &s->epoch;
+    s->listening = pthread_create(&s->listener, NULL, listener, db) == 0;
+    if (!s->listening) {
+        snprintf(err, errlen, "cannot start the change listener");
+        pthread_mutex_destroy(&s->leader_lock);
+        free(s);
+        db->backend_state = NULL;
+        return false;
+    }
+    return true;
+}
+
+static void epoch_close(struct db *db)
+{
+    struct pg_state *s = db->backend_state;
+    if (!s)
+        return;
+    atomic_store(&s->stop, true);
+    if (s->listening)
+        pthread_join(s->listener, NULL);
+    PQfinish(s->leader);
+    pthread_mutex_destroy(&s->leader_lock);
+    free(s);
+    db->backend_state = NULL;
+}
+
+/* --- periodic work: one process at a time --------------------------------------- */
+
+/* A session-level advisory lock on a connection of its own: held while that
+ * connection lives, released by the server when the process dies or the
+ * connection breaks, and then taken by the next process that asks. The
+ * connection is checked at most once a second. */
+static bool pg_leader(struct db *db)
+{
+    struct pg_state *s = db->backend_state;
+    if (!s)
+        return false;
+    pthread_mutex_lock(&s->leader_lock);
+    usec_t now = time_now();
+    if (s->leader_held && now - s->leader_checked < 1000000) {
+        pthread_mutex_unlock(&s->leader_lock);
+        return true;
+    }
+    s->leader_checked = now;
+    if (s->leader && PQstatus(s->leader) != CONNECTION_OK) {
+        PQfinish(s->leader);
+        s->leader = NULL;
+        s->leader_held = false;
+    }
+    if (!s->leader) {
+        char err[512];
+        s->leader = pg_connect(db, err, sizeof err);
+    }
+    if (s->leader) {
+        char sql[96];
+        if (s->leader_held)
+            snprintf(sql, sizeof sql, "SELECT 1");
+        else
+            snprintf(sql, sizeof sql, "SELECT pg_try_advisory_lock(%" PRId64 ")", PG_LOCK_PERIODIC);
+        PGresult *r = PQexec(s->leader, sql);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            s->leader_held = false;
+            PQfinish(s->leader);
+            s->leader = NULL;
+        } else if (!s->leader_held) {
+            s->leader_held = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+            if (s->leader_held)
+                log_info("database: this process now runs the periodic work");
+        }
+        PQclear(r);
+    }
+    bool held = s->leader_held;
+    pthread_mutex_unlock(&s->leader_lock);
+    return held;
+}
+
+const struct db_backend db_pg_backend = {
+    .name = "postgresql",
+    .pg_dialect = true,
+    .conn_open = conn_open,
+    .conn_close = conn_close,
+    .epoch_open = epoch_open,
+    .epoch_close = epoch_close,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .config_changed = pg_config_changed,
+    .leader = pg_leader,
+    .migrate = pg_migrate,
+    .latest_schema = pg_latest_schema,
+    .stmt = stmt,
+    .bind_text = bind_text,
+    .bind_int = bind_int,
+    .bind_null = bind_null,
+    .bind_blob = bind_blob,
+    .step = step,
+    .reset = reset,
+    .col_int = col_int,
+    .col_null = col_null,
+    .col_text = col_text,
+    .col_blob = col_blob,
+    .changes = changes,
+    .col_type = col_type,
+    .col_count = col_count,
+    .col_name = col_name,
+    .pooled = true,
+};

@@ -1,0 +1,351 @@
+/*
+ * jobs.c — the durable job queue (outbox), sandbox messages and idempotency
+ * records (SQLite).
+ *
+ * A job is claimed by setting locked_until; a worker that dies leaves the lock
+ * to run out and another worker takes the job again (at least once). Jobs are
+ * kept after completion (done_at) for inspection.
+ */
+#include "db/sql/sql_internal.h"
+
+#include <string.h>
+
+enum db_status sql_jobs_insert(struct db_tx *tx, struct db_job *j)
+{
+    struct db_stmt *st = db_stmt(tx, STMT_JOB_INSERT,
+                                 "INSERT INTO jobs (merchant_id, kind, link_id, arg, run_at,"
+                                 " created_at, pool) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id");
+    if (!st)
+        return DB_HARD_ERROR;
+    db_bind_text(st, 1, j->merchant_id);
+    db_bind_int(st, 2, j->kind);
+    db_bind_int(st, 3, j->link_id);
+    db_bind_int(st, 4, j->arg);
+    db_bind_int(st, 5, j->run_at);
+    db_bind_int(st, 6, time_now());
+    db_bind_int(st, 7, (int)job_kind_pool(j->kind));
+    return db_one_int(st, &j->id, "job insert");
+}
+
+enum db_status sql_jobs_claim(struct db_tx *tx, enum job_pool pool, usec_t now, usec_t lease,
+                              struct db_job *out)
+{
+    /* on PostgreSQL, workers of several processes claim at once: each takes
+     * a job no other holds (SKIP LOCKED) instead of queuing behind it */
+#define JOB_CLAIM(lock)                                                                            \
+    "UPDATE jobs SET locked_until = ?1 + ?2, attempts = attempts + 1"                              \
+    " WHERE id = (SELECT id FROM jobs WHERE pool = ?3 AND done_at = 0 AND run_at <= ?1"            \
+    "             AND locked_until <= ?1 ORDER BY run_at, id LIMIT 1" lock ")"                     \
+    " RETURNING id, merchant_id, kind, link_id, arg, run_at, attempts, retried"
+    struct db_stmt *st =
+        db_stmt_dialect(tx, STMT_JOB_CLAIM, JOB_CLAIM(""), JOB_CLAIM(" FOR UPDATE SKIP LOCKED"));
+#undef JOB_CLAIM
+    if (!st)
+        return DB_HARD_ERROR;
+    db_bind_int(st, 1, now);
+    db_bind_int(st, 2, lease);
+    db_bind_int(st, 3, (int)pool);
+    enum db_status rc = db_step(st, "job claim");
+    enum db_status s;
+    if (rc == DB_ONE_RESULT) {
+        memset(out, 0, sizeof *out);
+        out->id = db_col_int(st, 0);
+        db_col_copy(st, 1, out->merchant_id, sizeof out->merchant_id);
+        out->kind = (int)db_col_int(st, 2);
+        out->link_id = db_col_int(st, 3);
+        out->arg = db_col_int(st, 4);
+        out->run_at = db_col_int(st, 5);
+        out->attempts = (int)db_col_int(st, 6);
+        out->retried = (int)db_col_int(st, 7);
+        /* step to the end so that the UPDATE completes */
+        while ((rc = db_step(st, "job claim")) == DB_ONE_RESULT)
+            ;
+        s = rc == DB_NO_RESULTS ? DB_ONE_RESULT : rc;
+    } else {
+        s = rc;
+    }
+    db_reset(st);
+    return s;
+}
+
+enum db_status sql_jobs_lease(struct db_tx *tx, int64_t id, usec_t until)
+{
+    struct db_stmt *st =
+        db_stmt(tx, STMT_JOB_LEASE, "UPDATE jobs SET locked_until = ? WHERE id = ?");
+    if (!st)
+        return DB_HARD_ERROR;
+    db_bind_int(st, 1, until);
+    db_bind_int(st, 2, id);
+    return db_exec(st, "job lease");
+}
+
+enum db_status sql_jobs_complete(struct db_tx *tx, int64_t id, usec_t now)
+{
+    struct db_stmt *st =
+        db_stmt(tx, STMT_JOB_COMPLETE, "UPDATE jobs SET done_at = ? WHERE id = ? AND done_at = 0");
+    if (!st)
+        return DB_HARD_ERROR;
+    db_bind_int(st, 1, now);
+    db_bind_int(st, 2, id);
+    return db_exec(st, "job complete");
+}
+
+enum db_status sql_jobs_retry(struct db_tx *tx, int64_t id, usec_t run_at, const char *error)
+{
+    struct db_stmt *st = db_stmt(tx, STMT_JOB_RETRY,
+                                 "UPDATE jobs SET run_at = ?, locked_until = 0, last_error = ?,"
+                                 " retried = attempts WHERE id = ?");
+    if (!st)
+        return DB_HARD_ERROR;
+    db_bind_int(st, 1, run_at);
+    db_bind_text(st, 2, error);
+    db_bind_int(st, 3, id);
+    return db_exec(st, "job retry");
+}
+
+enum db_status sql_jobs_hurry(struct db_tx *tx, int kind, int64_t arg, usec_t run_at)
+{
+    struct db_stmt *st = db_stmt(tx, STMT_JOB_HURRY,
+                                 "UPDATE jobs SET run_at = CASE WHEN locked_until <= ?1"
+                                 " AND run_at > ?1 THEN ?1 ELSE run_at END"
+                                 " WHERE pool = ?2 AND done_at = 0 AND kind = ?3 AND arg = ?4");
+    if (!st)
+        return DB_HARD_ERROR;
+    db_bind_int(st, 1, run_at);
+    db_bind_int(st, 2, job_kind_pool(kind));
+    db_bind_int(st, 3, kind);
+    db_bind_int(st, 4, arg);
+    return db_exec(st, "job hurry");
+}
+
+enum db_status sql_jobs_count_pending(struct db_tx *tx, int64_t *n)
+{
+    struct db_stmt *st =
+        db_stmt(tx, STMT_JOB_PENDING, "SELECT COUNT(*) FROM jobs WHERE done_at = 0");
+    if (!st)
+        return DB_HARD_ERROR;
+    return db_one_int(st, n, "jobs pending");
+}
+
+enum db_status sql_jobs_purge(struct db_tx *tx, usec_t before)
+{
+    /* the newest job stays: SQLite gives a new row the highest id + 1, and a
+     * job id must never come back (messages are named cpm_<job id>) */
+    struct db_stmt *st = db_stmt(tx, STMT_JOB_PURGE,
+                                 "DELETE FROM jobs WHERE done_at > 0 AND done_at < ?"
+                                 " AND id < (SELECT MAX(id) FROM jobs)");
+    if (!st)
+        return DB_HARD_ERROR;
+    db_bind_int(st, 1, before);
+    enum db_status s = db_exec(st, "job purge");
+    if (s < 0)
+        return s;
+    st = db_stmt(tx, STMT_MESSAGE_PURGE, "DELETE FROM sandbox_messages WHERE created_at < ?");
+    if (!st)
+        return DB_HARD_ERROR;
+    db_bind_int(st, 1, before);
+    return db_exec(st, "message purge");
+}
+
+/* --- sandbox messages ------------------------------------------------------------ */
+
+#define MESSAGE_COLS                                                                               \
+    "id, merchant_id, job_id, link_id, channel, msisdn_from, msisdn_to, text, status, created_at"
+
+static void read_message(struct db_stmt *st, struct arena *a, struct db_message *m)
+{
+    memset(m, 0, sizeof *m);
+    m->id = db_col_int(st, 0);
+    db_col_copy(st, 1, m->merchant_id, sizeof m->merchant_id);
+    m->job_id = db_col_int(st, 2);
+    m->link_id = db_col_int(st, 3);
+    m->channel = (int)db_col_int(st, 4);
+    db_col_copy(st, 5, m->msisdn_from, sizeof m->msisdn_from);
+    db_col_copy(st, 6, m->msisdn_to, sizeof m->msisdn_to);
+    m->text = db_col_dup(st, 7, a);
+    m->status = db_col_dup(st, 8, a);
+    m->created_at = db_col_int(st, 9);
+}
+
+enum db_status sql_messages_insert(struct db_tx *tx, struct db_message *m)
+{
+    struct db_stmt *st = db_stmt(tx, STMT_MESSAGE_INSERT,
+                                 "INSERT INTO sandbox_messages (merchant_id, job_id, link_id,"
+                                 " channel, msisdn_from, msisdn_to, text, status, created_at)"
+                                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                                 " ON CONFLICT (job_id) DO NOTHING RETURNING id");
+    if (!st)
+        return DB_HARD_ERROR;
+    db_bind_text(st, 1, m->merchant_id);
+    db_bind_int(st, 2, m->job_id);
+    db_bind_int(st, 3, m->link_id);
+    db_bind_int(st, 4, m->channel);
+    db_bind_text(st, 5, m->msisdn_from);
+    db_bind_text(st, 6, m->msisdn_to);
+    db_bind_text(st, 7, m->text);
+    db_bind_text(st, 8, m->status);
+    db_bind_int(st, 9, m->created_at);
+    return db_one_int(st, &m->id, "message insert");
+}
+
+enum db_status sql_messages_get_by_job(struct db_tx *tx, int64_t job_id, struct arena *a,
+                                       struct db_message *out)
+{
+    struct db_stmt *st = db_stmt(tx, STMT_MESSAGE_BY_JOB,
+                                 "SELECT " MESSAGE_COLS " FROM sandbox_messages"
+                                 " WHERE job_id = ?");
+    if (!st)
+        return DB_HARD_ERROR;
+    db_bind_int(st, 1, job_id);
+    enum db_status rc = db_step(st, "message by job");
+    enum db_status s;
+    if (rc == DB_ONE_RESULT) {
+        read_message(st, a, out);
+        s = DB_ONE_RESULT;
+    } else {
+        s = rc;
+    }
+    db_reset(st);
+    return s;
+}
+
+enum db_status sql_messages_set_status(struct db_tx *tx, const char *merchant_id, int64_t id,
+                                       const char *status)
+{
+    struct db_stmt *st = db_stmt(tx, STMT_MESSAGE_STATUS,
+                                 "UPDATE sandbox_messages SET status = ?"
+                                 " WHERE merchant_id = ? AND id = ?");
+    if (!st)
+        return DB_HARD_ERROR;
+    db_bind_text(st, 1, status);
+    db_bind_text(st, 2, merchant_id);
+    db_bind_int(st, 3, id);
+    return db_exec(st, "message status");
+}
+
+enum db_status sql_messages_list(struct db_tx *tx, const char *merchant_id, const char *to,
+                                 int limit, struct arena *a, db_message_cb cb, void *cls)
+{
+    struct db_stmt *st = db_stmt(tx, STMT_MESSAGE_LIST,
+                                 "SELECT " MESSAGE_COLS " FROM sandbox_messages"
+                                 " WHERE merchant_id = ?1 AND (?2 IS NULL OR msisdn_to = ?2)"
+                                 " ORDER BY id DESC LIMIT ?3");
+    if (!st)
+        return DB_HARD_ERROR;
+    db_bind_text(st, 1, merchant_id);
+    if (to)
+        db_bind_text(st, 2, to);
+    else
+        db_bind_null(st, 2);
+    db_bind_int(st, 3, limit);
+    enum db_status rc;
+    int n = 0;
+    while ((rc = db_step(st, "messages")) == DB_ONE_RESULT) {
+        struct db_message m;
+        read_message(st, a, &m);
+        cb(cls, &m);
+        n++;
+    }
+    enum db_status s = rc == DB_NO_RESULTS ? (enum db_status)n : rc;
+    db_reset(st);
+    return s;
+}
+
+/* --- idempotency ------------------------------------------------------------------ */
+
+enum db_status sql_idempotency_begin(struct db_tx *tx, const char *merchant_id, const char *key,
+                                     const uint8_t hash[32], usec_t now)
+{
+    struct db_stmt *st = db_stmt(tx, STMT_IDEM_BEGIN,
+                                 "INSERT INTO idempotency_keys (merchant_id, key, request_hash,"
+                                 " state, created_at) VALUES (?, ?, ?, 0, ?)"
+                                 " ON CONFLICT (merchant_id, key) DO NOTHING");
+    if (!st)
+        return DB_HARD_ERROR;
+    db_bind_text(st, 1, merchant_id);
+    db_bind_text(st, 2, key);
+    db_bind_blob(st, 3, hash, 32);
+    db_bind_int(st, 4, now);
+    return db_exec(st, "idempotency begin");
+}
+
+enum db_status sql_idempotency_get(struct db_tx *tx, const char *merchant_id, const char *key,
+                                   struct arena *a, struct db_idempotency *out)
+{
+    struct db_stmt *st = db_stmt(tx, STMT_IDEM_GET,
+                                 "SELECT request_hash, state, status, body, created_at"
+                                 " FROM idempotency_keys WHERE merchant_id = ? AND key = ?");
+    if (!st)
+        return DB_HARD_ERROR;
+    db_bind_text(st, 1, merchant_id);
+    db_bind_text(st, 2, key);
+    enum db_status rc = db_step(st, "idempotency get");
+    enum db_status s;
+    if (rc == DB_ONE_RESULT) {
+        memset(out, 0, sizeof *out);
+        const void *h = NULL;
+        if (db_col_blob(st, 0, &h) == 32)
+            memcpy(out->request_hash, h, 32);
+        out->state = (int)db_col_int(st, 1);
+        out->status = (int)db_col_int(st, 2);
+        out->body = db_col_dup(st, 3, a);
+        out->created_at = db_col_int(st, 4);
+        s = DB_ONE_RESULT;
+    } else {
+        s = rc;
+    }
+    db_reset(st);
+    return s;
+}
+
+enum db_status sql_idempotency_restart(struct db_tx *tx, const char *merchant_id, const char *key,
+                                       const uint8_t hash[32], usec_t now)
+{
+    struct db_stmt *st = db_stmt(tx, STMT_IDEM_RESTART,
+                                 "UPDATE idempotency_keys SET request_hash = ?, state = 0,"
+                                 " status = 0, body = NULL, created_at = ?"
+                                 " WHERE merchant_id = ? AND key = ?");
+    if (!st)
+        return DB_HARD_ERROR;
+    db_bind_blob(st, 1, hash, 32);
+    db_bind_int(st, 2, now);
+    db_bind_text(st, 3, merchant_id);
+    db_bind_text(st, 4, key);
+    return db_exec(st, "idempotency restart");
+}
+
+enum db_status sql_idempotency_finish(struct db_tx *tx, const char *merchant_id, const char *key,
+                                      int status, const char *body)
+{
+    struct db_stmt *st = db_stmt(tx, STMT_IDEM_FINISH,
+                                 "UPDATE idempotency_keys SET state = 1, status = ?, body = ?"
+                                 " WHERE merchant_id = ? AND key = ?");
+    if (!st)
+        return DB_HARD_ERROR;
+    db_bind_int(st, 1, status);
+    db_bind_text(st, 2, body);
+    db_bind_text(st, 3, merchant_id);
+    db_bind_text(st, 4, key);
+    return db_exec(st, "idempotency finish");
+}
+
+enum db_status sql_idempotency_forget(struct db_tx *tx, const char *merchant_id, const char *key)
+{
+    struct db_stmt *st = db_stmt(tx, STMT_IDEM_FORGET,
+                                 "DELETE FROM idempotency_keys WHERE merchant_id = ? AND key = ?");
+    if (!st)
+        return DB_HARD_ERROR;
+    db_bind_text(st, 1, merchant_id);
+    db_bind_text(st, 2, key);
+    return db_exec(st, "idempotency forget");
+}
+
+enum db_status sql_idempotency_purge(struct db_tx *tx, usec_t before)
+{
+    struct db_stmt *st =
+        db_stmt(tx, STMT_IDEM_PURGE, "DELETE FROM idempotency_keys WHERE created_at < ?");
+    if (!st)
+        return DB_HARD_ERROR;
+    db_bind_int(st, 1, before);
+    return db_exec(st, "idempotency purge");
+}

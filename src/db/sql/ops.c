@@ -1,0 +1,42 @@
+/*
+ * ops.c — the table of the aggregates' operations (db/backend.h).
+ */
+#include "db/sql/sql_internal.h"
+
+const struct db_ops db_sql_ops = {
+    .merchants = {sql_merchants_insert, sql_merchants_get, sql_merchants_update,
+                  sql_merchants_touch, sql_merchants_count, sql_merchants_list,
+                  sql_merchants_logo_set, sql_merchants_logo_get},
+    .currencies = {sql_currencies_set, sql_currencies_list},
+    .api_keys = {sql_api_keys_insert, sql_api_keys_find_by_hash, sql_api_keys_revoke,
+                 sql_api_keys_list},
+    .settings = {sql_settings_gateway_exists, sql_settings_gateway_insert},
+    .links = {sql_links_insert, sql_links_get_by_ref, sql_links_get_by_order,
+              sql_links_get_by_receipt, sql_links_get_by_id, sql_links_get_by_token,
+              sql_links_order_block, sql_links_update, sql_links_list_expired,
+              sql_links_status_append, sql_links_status_list},
+    .payments = {sql_payments_insert, sql_payments_get, sql_payments_finish,
+                 sql_payments_uses_gateway, sql_payments_set_gateway_ref, sql_payments_list,
+                 sql_payments_list_pending},
+    .sandbox_gateway = {sql_sandbox_gw_insert, sql_sandbox_gw_get, sql_sandbox_gw_update},
+    .jobs = {sql_jobs_insert, sql_jobs_claim, sql_jobs_lease, sql_jobs_complete, sql_jobs_retry,
+             sql_jobs_count_pending, sql_jobs_hurry, sql_jobs_purge},
+    .messages = {sql_messages_insert, sql_messages_get_by_job, sql_messages_set_status,
+                 sql_messages_list},
+    .idempotency = {sql_idempotency_begin, sql_idempotency_get, sql_idempotency_restart,
+                    sql_idempotency_finish, sql_idempotency_forget, sql_idempotency_purge},
+    .integrators = {sql_integrators_insert, sql_integrators_get, sql_integrators_set_status,
+                    sql_integrators_list},
+    .callbacks = {sql_callbacks_config_get, sql_callbacks_integrator_urls, sql_callbacks_url_set,
+                  sql_callbacks_integrator_url_set, sql_callbacks_integrator_merchant,
+                  sql_callbacks_secret_set, sql_callbacks_insert, sql_callbacks_get,
+                  sql_callbacks_get_by_ref, sql_callbacks_update, sql_callbacks_attempt_insert,
+                  sql_callbacks_list, sql_callbacks_attempts, sql_callbacks_purge},
+    .providers = {sql_providers_insert, sql_providers_get, sql_providers_list, sql_providers_update,
+                  sql_providers_remove, sql_providers_set_health, sql_providers_list_all,
+                  sql_providers_message_insert, sql_providers_message_get,
+                  sql_providers_message_find, sql_providers_message_update,
+                  sql_providers_optout_add, sql_providers_optout_remove, sql_providers_optout_get,
+                  sql_providers_optout_list, sql_providers_notice_seen, sql_providers_notice_add,
+                  sql_providers_notice_purge},
+};
