@@ -10,16 +10,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-from cp_helpers import LINKS, CARD_VISA, card_form, fresh_msisdn, link_body, poll, start_server
+from cp_helpers import LINKS, fresh_msisdn, link_body, poll, start_server
 from openapi_check import ApiClient
-from payment_flow import (
-    assert_bad_request,
-    assert_html,
-    checkout,
-    new_link,
-    pay_ok,
-    status_of,
-)
+from payment_flow import assert_bad_request, pay_ok, status_of
 
 CANCEL = "/api/v2/cancel/"
 PAYMENT = "/api/v2/payment/"
