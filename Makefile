@@ -3,6 +3,7 @@
 #   make            build build/chatpay (release, -O2 -g)
 #   make run        install what is missing, build, start `chatpay serve --dev`
 #   make test       install what is missing, build, run every suite
+#   make test-api-pg  the API suite on PostgreSQL (a throw-away cluster)
 #   make asan       ASan+UBSan variant under build/asan/
 #   make fuzz       libFuzzer targets under build/fuzz/
 #   make bench      wrk benchmarks (see docs/PERFORMANCE.md)
@@ -49,7 +50,7 @@ DB_SRC   := $(sort $(wildcard tests/db/test_*.c))
 DB_BIN   := $(DB_SRC:%.c=$(BUILD)/%)
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 
-.PHONY: all asan unit-bins unit run test test-unit test-api test-fakes test-browser test-asan fuzz fuzz-run \
+.PHONY: all asan unit-bins unit run test test-unit test-api test-api-pg test-fakes test-browser test-asan fuzz fuzz-run \
         bench format format-check deps clean
 
 all: $(BUILD)/chatpay
@@ -124,6 +125,13 @@ test-unit: unit-bins
 # Black-box API tests against the binary in $(BUILD).
 test-api: all
 	CHATPAY_BIN=$(abspath $(BUILD)/chatpay) $(PYTHON) -m pytest -q -p no:cacheprovider tests/api
+
+# The same suite on PostgreSQL: one throw-away cluster (tests/pg_cluster.py,
+# PostgreSQL 15 from scripts/install-deps) on a Unix socket in a temp dir,
+# and a fresh database in it wherever the suite would make a SQLite file.
+test-api-pg: all
+	CHATPAY_TEST_DB=postgres CHATPAY_BIN=$(abspath $(BUILD)/chatpay) $(PYTHON) -m pytest -q \
+	    -p no:cacheprovider tests/api
 
 # The fake providers' own tests: they must speak the documented wire
 # formats (spec/providers.md) for the API tests that use them to mean anything.

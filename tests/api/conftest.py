@@ -1,8 +1,10 @@
 """Fixtures of the black-box API suite.
 
 server    (session) one `chatpay serve` on a free loopback port with a fresh
-          SQLite database in a temp dir; stopped with SIGTERM at the end, which
-          must exit 0, and whose log must never contain an API key.
+          database (a SQLite file in a temp dir, or with CHATPAY_TEST_DB=postgres
+          a database of the session's PostgreSQL cluster); stopped with SIGTERM
+          at the end, which must exit 0, and whose log must never contain an
+          API key.
 cli       (session) cli(*args) → (returncode, stdout, stderr); adds --db.
 api       (session) ApiClient: every response checked by openapi_check.
 merchant  (function) a fresh sandbox merchant (ZAR default, USD).
@@ -12,6 +14,7 @@ make_merchant / add_integrator: factories for the other shapes.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import uuid
 from dataclasses import dataclass
@@ -20,9 +23,10 @@ from pathlib import Path
 import pytest
 import requests
 
-# the fake services of tests/fakes (a merchant's callback receiver) are
-# imported by name
+# the fake services of tests/fakes (a merchant's callback receiver) and
+# tests/pg_cluster.py are imported by name
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fakes"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import cp_helpers  # noqa: E402
 from cp_helpers import SECRETS, assert_no_secrets, run_cli, start_server  # noqa: E402
@@ -33,8 +37,41 @@ def pytest_configure(config):
     # fail at once, with one clear message, rather than in every fixture
     try:
         cp_helpers.chatpay_bin()
+        backend = cp_helpers.db_backend()
     except RuntimeError as e:
         raise pytest.UsageError(str(e))
+    if backend == "postgres":
+        if importlib.util.find_spec("psycopg2") is None:
+            raise pytest.UsageError("CHATPAY_TEST_DB=postgres needs psycopg2 (Debian's "
+                                    "python3-psycopg2; scripts/install-deps installs it)")
+        from pg_cluster import PG_BIN
+
+        if not (PG_BIN / "initdb").exists():
+            raise pytest.UsageError(f"CHATPAY_TEST_DB=postgres needs PostgreSQL 15's server "
+                                    f"programs in {PG_BIN} (Debian's postgresql; "
+                                    f"scripts/install-deps installs it)")
+
+
+def pytest_report_header(config):
+    return f"chatpay database: {cp_helpers.db_backend()}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def postgres_cluster():
+    """With CHATPAY_TEST_DB=postgres, one throw-away PostgreSQL cluster for
+    the session, in which every test's database is made (db_url_for); None
+    on SQLite."""
+    if not cp_helpers.on_postgres():
+        yield None
+        return
+    from pg_cluster import PgCluster
+
+    with PgCluster() as pg:
+        cp_helpers.use_pg_cluster(pg)
+        try:
+            yield pg
+        finally:
+            cp_helpers.use_pg_cluster(None)
 
 
 @dataclass
@@ -60,7 +97,7 @@ def checker():
 @pytest.fixture(scope="session")
 def server(tmp_path_factory, checker):
     tmp = tmp_path_factory.mktemp("chatpay")
-    db_url = f"sqlite:{tmp / 'chatpay.db'}"
+    db_url = cp_helpers.db_url_for(tmp / "chatpay.db")
     proc = start_server(tmp, db_url, name="server")
     srv = Server(
         base_url=proc.base_url,

@@ -5,6 +5,10 @@ Everything here is bounded in time: CLI runs, server start-up, shutdown.
 
 SECRETS records every full API key the suites have seen (CLI output, --dev
 output), so that logs can be searched for them.
+
+The suite runs on SQLite (the default) or on PostgreSQL (CHATPAY_TEST_DB=
+postgres): db_url_for() gives each server its database on either, and
+db_query()/db_exec() read and change it with the same SQL on both.
 """
 
 from __future__ import annotations
@@ -320,6 +324,175 @@ def assert_no_secrets(text: str, what: str) -> None:
     assert not signing, (
         f"{what} contains {len(signing)} callback signing secret(s) (first: {signing[0][:10]}…)"
     )
+
+
+# ---- the tests' databases: SQLite or PostgreSQL -----------------------------------------
+#
+# CHATPAY_TEST_DB=postgres runs the suite on PostgreSQL: conftest starts one
+# throw-away cluster for the session (tests/pg_cluster.py) and hands it to
+# use_pg_cluster(); every database a test would have made as a SQLite file is
+# then a fresh database of that cluster instead. The schema is the same there
+# (INTEGER is BIGINT, BLOB is BYTEA), so the tests' SQL is written to be
+# valid on both, with ?-style parameters.
+
+DB_BACKENDS = ("sqlite", "postgres")
+
+_pg_cluster = None  # the session's PgCluster on PostgreSQL
+_pg_urls: dict[str, str] = {}  # SQLite path → its PostgreSQL database
+
+
+def db_backend() -> str:
+    """The database the suite runs on: "sqlite" (default) or "postgres"."""
+    name = os.environ.get("CHATPAY_TEST_DB", "") or "sqlite"
+    name = {"postgresql": "postgres", "pg": "postgres"}.get(name, name)
+    if name not in DB_BACKENDS:
+        raise RuntimeError(f"CHATPAY_TEST_DB={name!r}: expected sqlite or postgres")
+    return name
+
+
+def on_postgres() -> bool:
+    return db_backend() == "postgres"
+
+
+def sqlite_only(reason: str):
+    """Mark a test that means something on SQLite only."""
+    import pytest
+
+    return pytest.mark.skipif(on_postgres(), reason=f"SQLite only: {reason}")
+
+
+def use_pg_cluster(cluster) -> None:
+    """The PostgreSQL cluster db_url_for() makes databases in (None: none)."""
+    global _pg_cluster
+    _pg_cluster = cluster
+    _pg_urls.clear()
+
+
+def db_url_for(path: Path) -> str:
+    """The database URL of a test's database whose SQLite file would be
+    `path`: sqlite:PATH on SQLite; on PostgreSQL a fresh database of the
+    session's cluster, the same one each time for the same path (a server
+    restarted on it finds its data)."""
+    path = Path(path)
+    if not on_postgres():
+        return f"sqlite:{path}"
+    if _pg_cluster is None:
+        raise RuntimeError("CHATPAY_TEST_DB=postgres but no PostgreSQL cluster is running "
+                           "(conftest's postgres_cluster fixture starts it)")
+    key = str(path.resolve())
+    if key not in _pg_urls:
+        _pg_urls[key] = _pg_cluster.create_database(f"{path.parent.name}_{path.stem}")
+    return _pg_urls[key]
+
+
+def db_kind(db_url: str) -> str:
+    """"sqlite" or "postgres", by the URL's scheme."""
+    if db_url.startswith("sqlite:"):
+        return "sqlite"
+    if db_url.startswith(("postgresql:", "postgres:")) or "=" in db_url:
+        return "postgres"
+    raise ValueError(f"not a database URL of the tests: {db_url!r}")
+
+
+def sqlite_path(db_url: str) -> Path | None:
+    """The file of a sqlite: URL (sqlite:PATH or sqlite://PATH); None for
+    any other database."""
+    if db_kind(db_url) != "sqlite":
+        return None
+    rest = db_url[len("sqlite:"):]
+    return Path(rest[2:] if rest.startswith("//") else rest)
+
+
+def _pg_sql(sql: str) -> str:
+    """?-style parameters as psycopg2's %s (outside string literals), and
+    every % doubled (psycopg2 formats the whole text)."""
+    out, quoted = [], False
+    for ch in sql:
+        if ch == "'":
+            quoted = not quoted
+        if ch == "%":
+            out.append("%%")
+        elif ch == "?" and not quoted:
+            out.append("%s")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _pg_connect(db_url: str):
+    import psycopg2
+
+    con = psycopg2.connect(db_url, connect_timeout=10)
+    con.autocommit = True  # each statement its own transaction, as with SQLite below
+    return con
+
+
+def _pg_value(v):
+    return bytes(v) if isinstance(v, memoryview) else v
+
+
+def db_query(db_url: str, sql: str, params=()) -> list[tuple]:
+    """The rows of a query on a test's database (read-only on SQLite),
+    as tuples; BYTEA and BLOB values are bytes. SQL with ? parameters."""
+    path = sqlite_path(db_url)
+    if path is not None:
+        import sqlite3
+
+        if not path.exists():
+            raise AssertionError(f"no database file {path}")
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+        try:
+            return con.execute(sql, tuple(params)).fetchall()
+        finally:
+            con.close()
+    con = _pg_connect(db_url)
+    try:
+        with con.cursor() as cur:
+            if params:
+                cur.execute(_pg_sql(sql), tuple(params))
+            else:
+                cur.execute(sql)
+            return [tuple(_pg_value(v) for v in row) for row in cur.fetchall()]
+    finally:
+        con.close()
+
+
+def db_exec(db_url: str, sql: str, params=()) -> int:
+    """Change a test's database beside its running server (SQLite's WAL and
+    PostgreSQL both let it keep running); one statement, committed at once.
+    Returns the number of rows changed. SQL with ? parameters."""
+    path = sqlite_path(db_url)
+    if path is not None:
+        import sqlite3
+
+        if not path.exists():
+            raise AssertionError(f"no database file {path}")
+        con = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=10, isolation_level=None)
+        try:
+            return con.execute(sql, tuple(params)).rowcount
+        finally:
+            con.close()
+    con = _pg_connect(db_url)
+    try:
+        with con.cursor() as cur:
+            if params:
+                cur.execute(_pg_sql(sql), tuple(params))
+            else:
+                cur.execute(sql)
+            return cur.rowcount
+    finally:
+        con.close()
+
+
+def db_tables(db_url: str) -> list[str]:
+    """The names of the tables of a test's database."""
+    if db_kind(db_url) == "sqlite":
+        rows = db_query(db_url, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+    else:
+        rows = db_query(db_url, "SELECT table_name FROM information_schema.tables"
+                                " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+                                " ORDER BY table_name")
+    return [r[0] for r in rows]
 
 
 # ---- payment links (test_links, test_link_jobs, test_crash) ----------------------------
@@ -692,43 +865,82 @@ def _printable_runs(data: bytes, min_len: int):
         yield m.group().decode("ascii")
 
 
-def find_card_data_in_db(db_file: Path, numbers, cvcs) -> list[str]:
-    """The SQLite database: every file of it (db, -wal, -shm, …) byte by byte
-    for full card numbers, and printable runs of 10+ characters for CVCs of
-    3+ digits; then every text and blob value of every table (read through
-    SQLite, which includes the WAL) for card numbers and any CVC token."""
-    import sqlite3
+def _card_data_in_bytes(name: str, data: bytes, numbers, long_cvcs) -> list[str]:
+    out = []
+    text = data.decode("latin-1")
+    for n in sorted(numbers):
+        if card_number_pattern(n).search(text):
+            out.append(f"{name}: full card number {n[:6]}…{n[-4:]} in the file's bytes")
+    for run in _printable_runs(data, 10):
+        out.extend(find_card_data_in_text(run, (), long_cvcs, f"{name} (bytes)"))
+    return out
 
+
+def _pg_relation_files(db_url: str) -> list[tuple[str, Path]]:
+    """The files of the tables of a PostgreSQL database, their TOAST tables
+    and their indexes (every segment of the main fork), after a checkpoint
+    has written them out, each with a name for the findings."""
+    db_exec(db_url, "CHECKPOINT")
+    [(datadir,)] = db_query(db_url, "SHOW data_directory")
+    rels = db_query(db_url, "SELECT c.relname, pg_relation_filepath(c.oid) FROM pg_class c"
+                            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                            " WHERE c.relkind IN ('r', 't', 'i', 'm')"
+                            " AND n.nspname <> 'information_schema'"
+                            " AND (n.nspname NOT LIKE 'pg\\_%' OR n.nspname = 'pg_toast')"
+                            " AND c.oid >= 16384")  # not the system catalogs
+    files = []
+    for name, rel in rels:
+        if rel is None:
+            continue
+        first = Path(datadir) / rel
+        files += [(f"{name} ({f.name})", f)
+                  for f in [first, *sorted(first.parent.glob(first.name + ".[0-9]*"))] if f.exists()]
+    return files
+
+
+def find_card_data_in_db(db_url: str, numbers, cvcs) -> list[str]:
+    """A test's database: every file of it byte by byte for full card
+    numbers, and printable runs of 10+ characters for CVCs of 3+ digits;
+    then every text and blob value of every table (read through the
+    database, which includes SQLite's WAL) for card numbers and any CVC
+    token. On SQLite the files are the database's (db, -wal, -shm, …); on
+    PostgreSQL, those of its tables, TOAST tables and indexes (the cluster's
+    WAL, shared by every database of the session, is not searched)."""
     out = []
     long_cvcs = {c for c in cvcs if len(c) >= 3}
-    for f in sorted(db_file.parent.glob(db_file.name + "*")):
-        data = f.read_bytes()
-        text = data.decode("latin-1")
-        for n in sorted(numbers):
-            if card_number_pattern(n).search(text):
-                out.append(f"{f.name}: full card number {n[:6]}…{n[-4:]} in the file's bytes")
-        for run in _printable_runs(data, 10):
-            out.extend(find_card_data_in_text(run, (), long_cvcs, f"{f.name} (bytes)"))
-    con = sqlite3.connect(f"file:{db_file}?mode=ro", uri=True, timeout=10)
-    try:
-        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        for t in tables:
-            for row in con.execute(f'SELECT * FROM "{t}"'):
-                for v in row:
-                    if isinstance(v, bytes):
-                        # binary values (key hashes, logos) are random bytes: a
-                        # 2-digit token turns up in them by chance, so only the
-                        # longer CVCs are looked for there
-                        out.extend(find_card_data_in_text(v.decode("latin-1"), numbers, long_cvcs,
-                                                          f"table {t} (binary)"))
-                    elif isinstance(v, str) and v.startswith(("whsec_", "v1.")):
-                        # random secrets written as base64 (callback signing
-                        # secrets, sealed provider credentials): like binary
-                        # values, a 2-digit token turns up in them by chance
-                        out.extend(find_card_data_in_text(v, numbers, long_cvcs,
-                                                          f"table {t} (secret)"))
-                    elif isinstance(v, str):
-                        out.extend(find_card_data_in_text(v, numbers, cvcs, f"table {t}"))
-    finally:
-        con.close()
+    path = sqlite_path(db_url)
+    if path is not None:
+        assert path.exists(), path
+        files = [(f.name, f) for f in sorted(path.parent.glob(path.name + "*"))]
+    else:
+        files = _pg_relation_files(db_url)
+        assert files, f"no table files found for {db_url}"
+    for name, f in files:
+        out.extend(_card_data_in_bytes(name, f.read_bytes(), numbers, long_cvcs))
+    if path is not None:
+        tables = [(t, f'"{t}"') for t in db_tables(db_url)]
+    else:  # every schema's
+        tables = [(t if schema == "public" else f"{schema}.{t}", f'"{schema}"."{t}"')
+                  for schema, t in db_query(
+                      db_url, "SELECT table_schema, table_name FROM information_schema.tables"
+                              " WHERE table_type = 'BASE TABLE'"
+                              " AND table_schema NOT IN ('pg_catalog', 'information_schema')")]
+    assert tables, f"no tables in {db_url}"
+    for t, from_name in tables:
+        for row in db_query(db_url, f"SELECT * FROM {from_name}"):
+            for v in row:
+                if isinstance(v, bytes):
+                    # binary values (key hashes, logos) are random bytes: a
+                    # 2-digit token turns up in them by chance, so only the
+                    # longer CVCs are looked for there
+                    out.extend(find_card_data_in_text(v.decode("latin-1"), numbers, long_cvcs,
+                                                      f"table {t} (binary)"))
+                elif isinstance(v, str) and v.startswith(("whsec_", "v1.")):
+                    # random secrets written as base64 (callback signing
+                    # secrets, sealed provider credentials): like binary
+                    # values, a 2-digit token turns up in them by chance
+                    out.extend(find_card_data_in_text(v, numbers, long_cvcs,
+                                                      f"table {t} (secret)"))
+                elif isinstance(v, str):
+                    out.extend(find_card_data_in_text(v, numbers, cvcs, f"table {t}"))
     return out

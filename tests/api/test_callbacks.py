@@ -27,6 +27,7 @@ from cp_helpers import (
     LINKS,
     SECRETS,
     assert_no_secrets,
+    db_url_for,
     fresh_msisdn,
     history_ids,
     link_body,
@@ -88,7 +89,7 @@ class Shop:
 def cbs(tmp_path_factory):
     """This module's server: its own database, retry schedule 300ms,600ms."""
     tmp = tmp_path_factory.mktemp("callbacks")
-    proc = start_server(tmp, f"sqlite:{tmp / 'callbacks.db'}", name="callbacks", env=SCHEDULE_ENV)
+    proc = start_server(tmp, db_url_for(tmp / "callbacks.db"), name="callbacks", env=SCHEDULE_ENV)
     try:
         yield proc
     finally:

@@ -14,9 +14,12 @@ from cp_helpers import (
     UUID_RE,
     ServerProcess,
     assert_no_secrets,
+    db_tables,
+    db_url_for,
     free_port,
     port_accepts,
     run_cli,
+    sqlite_only,
     start_server,
 )
 from openapi_check import REPO, ApiClient, parse_rfc3339
@@ -189,8 +192,8 @@ def test_bad_database_url(tmp_path):
 
 
 def test_missing_config_file(tmp_path):
-    res = run_cli("migrate", "--config", str(tmp_path / "nope.ini"), "--db", f"sqlite:{tmp_path}/x.db",
-                  cwd=tmp_path)
+    res = run_cli("migrate", "--config", str(tmp_path / "nope.ini"),
+                  "--db", db_url_for(tmp_path / "x.db"), cwd=tmp_path)
     assert_runtime_error(res, "nope.ini")
 
 
@@ -429,10 +432,10 @@ def test_migrate_is_idempotent(cli, api):
 
 
 def test_migrate_fresh_database(tmp_path):
-    db = f"sqlite:{tmp_path / 'fresh.db'}"
+    db = db_url_for(tmp_path / "fresh.db")
     res = run_cli("migrate", db_url=db, cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    assert (tmp_path / "fresh.db").exists()
+    assert "merchants" in db_tables(db)
     again = run_cli("migrate", db_url=db, cwd=tmp_path)
     assert again.returncode == 0 and again.stdout == res.stdout
     assert "applied migration" not in again.stderr
@@ -447,7 +450,7 @@ def _serve_and_find_port(tmp_path, name, ports, *, flag=None, env=None, config=N
     if config:
         args += ["--config", str(config)]
     srv = ServerProcess(
-        workdir=tmp_path, db_url=f"sqlite:{tmp_path / 'prec.db'}", port=flag or 0, name=name,
+        workdir=tmp_path, db_url=db_url_for(tmp_path / "prec.db"), port=flag or 0, name=name,
         extra_args=args, env=env or {}, listen_flag=flag is not None,
     ).start()
     try:
@@ -489,7 +492,7 @@ def test_config_file_section_and_errors(tmp_path):
     assert _serve_and_find_port(tmp_path, "section", (p,), config=good) == p
     bad = tmp_path / "bad.ini"
     bad.write_text("[chatpay]\nlisten = 127.0.0.1:1\nno_such_setting = 1\n")
-    res = run_cli("serve", "--config", str(bad), "--db", f"sqlite:{tmp_path / 'b.db'}", cwd=tmp_path, timeout=15)
+    res = run_cli("serve", "--config", str(bad), "--db", db_url_for(tmp_path / "b.db"), cwd=tmp_path, timeout=15)
     assert res.returncode == 1
     assert "no_such_setting" in res.stderr
     for setting, message in [
@@ -499,13 +502,13 @@ def test_config_file_section_and_errors(tmp_path):
         ("admin_listen = nowhere", 'admin_listen: expected HOST:PORT, got "nowhere"'),
     ]:
         bad.write_text(f"[chatpay]\nlisten = 127.0.0.1:1\n{setting}\n")
-        res = run_cli("serve", "--config", str(bad), "--db", f"sqlite:{tmp_path / 'b.db'}", cwd=tmp_path,
+        res = run_cli("serve", "--config", str(bad), "--db", db_url_for(tmp_path / "b.db"), cwd=tmp_path,
                       timeout=15)
         assert res.returncode == 1 and message in res.stderr, (setting, res.stderr)
 
 
 def test_listen_address_in_use(tmp_path, server):
-    res = run_cli("serve", "--listen", f"127.0.0.1:{server.port}", "--db", f"sqlite:{tmp_path / 'x.db'}",
+    res = run_cli("serve", "--listen", f"127.0.0.1:{server.port}", "--db", db_url_for(tmp_path / "x.db"),
                   cwd=tmp_path, timeout=15)
     assert res.returncode == 1
     assert str(server.port) in res.stderr
@@ -515,7 +518,7 @@ def test_listen_address_in_use(tmp_path, server):
 
 
 def test_serve_dev(tmp_path):
-    db = f"sqlite:{tmp_path / 'dev.db'}"
+    db = db_url_for(tmp_path / "dev.db")
     srv = start_server(tmp_path, db, name="dev1", extra_args=["--dev"])
     try:
         srv.wait_stdout(r"API key:")
@@ -554,6 +557,7 @@ def test_serve_dev(tmp_path):
     assert [m["name"] for m in listed] == ["Sandbox Store"]
 
 
+@sqlite_only("the secrets key of --dev is a file beside the SQLite database")
 def test_serve_dev_makes_the_database_folder(tmp_path):
     """`chatpay serve --dev` in a fresh folder: the database's folder (./var
     by default) is made for its secrets key and database."""

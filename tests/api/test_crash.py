@@ -25,6 +25,7 @@ from cp_helpers import (
     SANDBOX_MESSAGES,
     SECRETS,
     assert_no_secrets,
+    db_url_for,
     history_ids,
     link_body,
     run_cli,
@@ -116,7 +117,7 @@ def crashed(tmp_path_factory):
     SIGTERM at the end, which must exit 0."""
     rng = random.Random()
     tmp = tmp_path_factory.mktemp("crash")
-    db_url = f"sqlite:{tmp / 'crash.db'}"
+    db_url = db_url_for(tmp / "crash.db")
     servers = [start_server(tmp, db_url, name="crash-0")]
     res = run_cli("merchant", "create", "--name", "Crash Test Shop", "--currencies", "ZAR", "--json",
                   db_url=db_url, cwd=tmp)

@@ -20,13 +20,13 @@ comes last, so the wait overlaps the other tests."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
 import uuid
 
 import pytest
 import requests
 
+import cp_helpers
 from cp_helpers import (
     CARD_DECLINE,
     CARD_MASTERCARD,
@@ -57,28 +57,14 @@ EXPIRED = 10  # PAYMENT_URL_EXPIRED
 TTL_S = 30
 
 
-def db_file(server) -> str:
-    assert server.db_url.startswith("sqlite:"), server.db_url
-    return server.db_url[len("sqlite:"):]
-
-
 def db_exec(server, sql: str, params=()) -> int:
-    """Change the running server's database (WAL: the server keeps running)."""
-    con = sqlite3.connect(db_file(server), timeout=10)
-    try:
-        cur = con.execute(sql, params)
-        con.commit()
-        return cur.rowcount
-    finally:
-        con.close()
+    """Change the running server's database (it keeps running); SQL valid
+    on SQLite and PostgreSQL."""
+    return cp_helpers.db_exec(server.db_url, sql, params)
 
 
 def db_rows(server, sql: str, params=()) -> list[tuple]:
-    con = sqlite3.connect(f"file:{db_file(server)}?mode=ro", uri=True, timeout=10)
-    try:
-        return con.execute(sql, params).fetchall()
-    finally:
-        con.close()
+    return cp_helpers.db_query(server.db_url, sql, params)
 
 
 def expire_link_as_before(server, ref: str) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime
 import json
 import re
-import sqlite3
 import threading
 import time
 import uuid
@@ -22,6 +21,7 @@ from cp_helpers import (
     LINK_STATUS,
     LINKS,
     SANDBOX_MESSAGES,
+    db_query,
     fresh_msisdn,
     history_ids,
     link_body,
@@ -444,15 +444,8 @@ def test_application_id(api, shop, key, make_merchant, add_integrator):
 
 def gateway_settings_ids(db_url: str, merchant_id: str) -> list[str]:
     """The merchant's payment gateway settings ids. No endpoint or command shows
-    them, so they are read (read-only) from the SQLite database."""
-    path = db_url.split(":", 1)[1]
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-    try:
-        rows = con.execute(
-            "SELECT id FROM gateway_settings WHERE merchant_id = ?", (merchant_id,)
-        ).fetchall()
-    finally:
-        con.close()
+    them, so they are read from the database."""
+    rows = db_query(db_url, "SELECT id FROM gateway_settings WHERE merchant_id = ?", (merchant_id,))
     return [r[0] for r in rows]
 
 

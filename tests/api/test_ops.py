@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from cp_helpers import SECRETS, UUID_RE, assert_no_secrets, run_cli, start_server
+from cp_helpers import SECRETS, UUID_RE, assert_no_secrets, db_url_for, run_cli, start_server
 from openapi_check import DOC_PATH, REPO, check_response, is_rfc3339
 
 CONFIG = "/api/v2/config"
@@ -306,7 +306,7 @@ def _refused(port, timeout=3.0) -> bool:
 
 
 def test_sigterm_drains_requests_in_flight(tmp_path):
-    db_url = f"sqlite:{tmp_path / 'drain.db'}"
+    db_url = db_url_for(tmp_path / "drain.db")
     res = run_cli("merchant", "create", "--name", "Drain", "--json", db_url=db_url, cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     m = res.json()
@@ -362,7 +362,7 @@ ABANDONED = 8  # the race is timing-dependent: several tries make it show
 def test_abandoned_uploads_do_not_delay_shutdown(tmp_path):
     """Clients that send part of a body and hang up are not requests in flight:
     they end (logged as 499) and SIGTERM does not wait drain_timeout (15 s) for them."""
-    db_url = f"sqlite:{tmp_path / 'abandon.db'}"
+    db_url = db_url_for(tmp_path / "abandon.db")
     res = run_cli("merchant", "create", "--name", "Abandon", "--json", db_url=db_url, cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     key = res.json()["apiKey"]
@@ -395,7 +395,7 @@ def test_abandoned_uploads_do_not_delay_shutdown(tmp_path):
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_idle_server_stops_cleanly(tmp_path, sig):
-    srv = start_server(tmp_path, f"sqlite:{tmp_path / 'idle.db'}", name="idle")
+    srv = start_server(tmp_path, db_url_for(tmp_path / "idle.db"), name="idle")
     try:
         started = time.monotonic()
         rc = srv.stop(sig=sig, timeout=10)
@@ -409,7 +409,7 @@ def test_idle_server_stops_cleanly(tmp_path, sig):
 def test_clean_start_logs_no_warnings(tmp_path):
     """A normal start and stop on a fresh database logs nothing at warn or error
     level (a warning on every start hides real ones)."""
-    srv = start_server(tmp_path, f"sqlite:{tmp_path / 'clean.db'}", name="clean")
+    srv = start_server(tmp_path, db_url_for(tmp_path / "clean.db"), name="clean")
     try:
         assert srv.stop() == 0, srv.tail()
     finally:
@@ -428,7 +428,7 @@ def test_metrics_token(tmp_path):
     rest of the API does not change."""
     from openapi_check import ApiClient
 
-    srv = start_server(tmp_path, f"sqlite:{tmp_path / 'm.db'}", name="mtoken",
+    srv = start_server(tmp_path, db_url_for(tmp_path / "m.db"), name="mtoken",
                        env={"CHATPAY_METRICS_TOKEN": METRICS_TOKEN})
     client = ApiClient(srv.base_url)
     try:
@@ -450,7 +450,7 @@ def test_metrics_token(tmp_path):
 
 
 def test_metrics_token_is_checked_at_start(tmp_path):
-    res = run_cli("serve", "--db", f"sqlite:{tmp_path / 'x.db'}", "--listen", "127.0.0.1:1",
+    res = run_cli("serve", "--db", db_url_for(tmp_path / "x.db"), "--listen", "127.0.0.1:1",
                   env={"CHATPAY_METRICS_TOKEN": "short"}, timeout=10)
     assert res.returncode != 0
     assert "metrics_token: must be 16 to 255 printable ASCII characters without spaces" in res.stderr
@@ -463,7 +463,7 @@ def test_admin_listen(tmp_path):
     from openapi_check import ApiClient
 
     admin_port = free_port()
-    srv = start_server(tmp_path, f"sqlite:{tmp_path / 'a.db'}", name="admin",
+    srv = start_server(tmp_path, db_url_for(tmp_path / "a.db"), name="admin",
                        env={"CHATPAY_ADMIN_LISTEN": f"127.0.0.1:{admin_port}"})
     main, admin = ApiClient(srv.base_url), ApiClient(f"http://127.0.0.1:{admin_port}")
     try:

@@ -40,6 +40,7 @@ from cp_helpers import (
     absolute,
     assert_no_secrets,
     card_form,
+    db_url_for,
     find_card_data_in_db,
     find_card_data_in_log,
     html_request,
@@ -144,8 +145,7 @@ class Burst:
 def crashed(tmp_path_factory):
     rng = random.Random()
     tmp = tmp_path_factory.mktemp("paycrash")
-    db_path = tmp / "paycrash.db"
-    db_url = f"sqlite:{db_path}"
+    db_url = db_url_for(tmp / "paycrash.db")
     cfg = tmp / "paycrash.ini"
     cfg.write_text(f"threads = {THREADS}\n")
     extra = ["--config", str(cfg)]
@@ -199,7 +199,7 @@ def crashed(tmp_path_factory):
                     late.append((link["ref"], r.status_code, r.doc and r.doc.find("title").text()))
         client = ApiClient(last.base_url)
         yield {"api": client, "key": key, "auths": auths, "unreturned": unreturned, "rounds": rounds,
-               "late": late, "started": started, "db_path": db_path, "servers": servers}
+               "late": late, "started": started, "db_url": db_url, "servers": servers}
         client.close()
     finally:
         last = servers[-1]
@@ -346,7 +346,7 @@ def test_zz_no_card_data_kept(crashed):
     """The crash database (every file of it, every value) and the logs of
     every server run hold no card number and no CVC submitted."""
     assert CARD_DATA.numbers and CARD_DATA.cvcs
-    findings = find_card_data_in_db(crashed["db_path"], CARD_DATA.numbers, CARD_DATA.cvcs)
+    findings = find_card_data_in_db(crashed["db_url"], CARD_DATA.numbers, CARD_DATA.cvcs)
     for s in crashed["servers"]:
         for log in (s.stdout_path, s.stderr_path):
             findings += find_card_data_in_log(Path(log), CARD_DATA.numbers, CARD_DATA.cvcs)

@@ -25,7 +25,6 @@ import datetime
 import re
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 import requests
@@ -56,6 +55,7 @@ from cp_helpers import (
     link_body,
     past_expiry,
     poll,
+    sqlite_path,
     start_payment,
     submit_card,
 )
@@ -845,7 +845,7 @@ def test_review_decided_after_the_review_delay(api, slow):
 
 def test_zz_no_card_data_in_database_or_logs(api, server, http, key):
     """Runs last in the module: the session database (every file of it, and
-    every value through SQLite) and the server's stdout and stderr hold no
+    every value through the database) and the server's stdout and stderr hold no
     full card number and no CVC submitted in this session."""
     # one payment of its own, so that the test means something when run alone
     link = new_link(api, key)
@@ -856,14 +856,14 @@ def test_zz_no_card_data_in_database_or_logs(api, server, http, key):
     planted = f"a=1&number=4111+1111+1111+1111&cvc={cvc}&x=2 (4111 1111 1111 1111)"
     assert len(find_card_data_in_text(planted, CARD_DATA.numbers, CARD_DATA.cvcs, "self-test")) == 2
     assert find_card_data_in_text(f"op_{cvc}abc 0.{cvc} ORD-{cvc}9", (), {cvc}, "self-test") == []
-    db_path = Path(server.db_url.split(":", 1)[1])
-    assert db_path.exists(), db_path
-    findings = find_card_data_in_db(db_path, CARD_DATA.numbers, CARD_DATA.cvcs)
+    findings = find_card_data_in_db(server.db_url, CARD_DATA.numbers, CARD_DATA.cvcs)
     for log in (server.stdout_path, server.stderr_path):
         assert log.exists(), log
         findings += find_card_data_in_log(log, CARD_DATA.numbers, CARD_DATA.cvcs)
     # anything else the server wrote in its directory
-    for f in sorted(db_path.parent.iterdir()):
-        if f.is_file() and not f.name.startswith(db_path.name) and f not in (server.stdout_path, server.stderr_path):
+    db_path = sqlite_path(server.db_url)
+    for f in sorted(server.tmpdir.iterdir()):
+        if f.is_file() and not (db_path and f.name.startswith(db_path.name)) \
+                and f not in (server.stdout_path, server.stderr_path):
             findings += find_card_data_in_text(f.read_bytes().decode("latin-1"), CARD_DATA.numbers, (), f.name)
     assert not findings, "card data kept:\n" + "\n".join(findings[:20])

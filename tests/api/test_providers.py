@@ -23,7 +23,6 @@ import base64
 import json
 import re
 import secrets
-import sqlite3
 import threading
 import time
 import uuid
@@ -39,6 +38,9 @@ from cp_helpers import (
     SECRETS,
     ServerProcess,
     assert_no_secrets,
+    db_exec,
+    db_kind,
+    db_url_for,
     fresh_msisdn,
     history_ids,
     link_body,
@@ -114,7 +116,7 @@ class Env:
 
 def start_env(tmp: Path, name: str) -> Env:
     key = secrets.token_hex(32)
-    proc = start_server(tmp, f"sqlite:{tmp / (name + '.db')}", name=name,
+    proc = start_server(tmp, db_url_for(tmp / (name + ".db")), name=name,
                         env={"CHATPAY_SECRETS_KEY": key})
     return Env(proc, key)
 
@@ -931,8 +933,23 @@ def test_an_answer_that_cannot_be_recorded_is_not_sent_again(tmp_path, fakes):
     job is left as a crash leaves it, and its next run records an unknown
     outcome instead of sending the message again."""
     env2 = start_env(tmp_path, "unrecorded")
-    db = sqlite3.connect(env2.db_url[len("sqlite:"):], isolation_level=None, timeout=10,
-                         check_same_thread=False)
+    if db_kind(env2.db_url) == "sqlite":
+        refuse = ["CREATE TRIGGER refuse BEFORE INSERT ON provider_messages"
+                  " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"]
+        allow = ["DROP TRIGGER refuse"]
+    else:
+        refuse = ["CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql"
+                  " AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$",
+                  "CREATE TRIGGER refuse BEFORE INSERT ON provider_messages"
+                  " FOR EACH ROW EXECUTE FUNCTION refuse()"]
+        allow = ["DROP TRIGGER refuse ON provider_messages", "DROP FUNCTION refuse()"]
+    allowed = threading.Event()
+
+    def allow_again():
+        for sql in allow:
+            db_exec(env2.db_url, sql)
+        allowed.set()
+
     try:
         kit = new_kit(env2, fakes, "twilio")
         refused, plain = threading.Event(), kit.fake.handle
@@ -940,10 +957,10 @@ def test_an_answer_that_cannot_be_recorded_is_not_sent_again(tmp_path, fakes):
         def handle(req):
             if req.method == "POST" and not refused.is_set():
                 # before the answer goes back: its record will be refused
-                db.execute("CREATE TRIGGER refuse BEFORE INSERT ON provider_messages"
-                           " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
+                for sql in refuse:
+                    db_exec(env2.db_url, sql)
                 refused.set()
-                threading.Timer(2.0, lambda: db.execute("DROP TRIGGER refuse")).start()
+                threading.Timer(2.0, allow_again).start()
             return plain(req)
 
         kit.fake.handle = handle
@@ -962,8 +979,8 @@ def test_an_answer_that_cannot_be_recorded_is_not_sent_again(tmp_path, fakes):
         checked(kit.delivered(mid), 200)
         st = wait_ids(env2, kit.shop, link.ref, 3)
         assert [bare(e) for e in st["transactionStatuses"]][2:] == [kit.delivered_entry()], st
+        assert allowed.is_set()
     finally:
-        db.close()
         stop_env(env2)
 
 

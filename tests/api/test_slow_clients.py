@@ -19,7 +19,7 @@ import time
 import pytest
 import requests
 
-from cp_helpers import start_server
+from cp_helpers import db_url_for, start_server
 
 ATTACKERS = [f"127.0.0.{i}" for i in range(2, 8)]
 
@@ -27,7 +27,7 @@ ATTACKERS = [f"127.0.0.{i}" for i in range(2, 8)]
 def serve(tmp_path, name, **settings):
     ini = tmp_path / f"{name}.ini"
     ini.write_text("[chatpay]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items()))
-    return start_server(tmp_path, f"sqlite:{tmp_path / (name + '.db')}", name=name,
+    return start_server(tmp_path, db_url_for(tmp_path / (name + ".db")), name=name,
                         extra_args=["--config", str(ini)])
 
 
