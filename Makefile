@@ -120,7 +120,8 @@ run: deps
 # (tests/db) on SQLite and on a throw-away PostgreSQL cluster.
 test-unit: unit-bins
 	@set -e; for t in $(UNIT_BIN) $(DB_BIN); do echo "== $$t"; $$t; done
-	tests/with-pg sh -c 'set -e; for t in $(DB_BIN); do echo "== $$t (postgresql)"; $$t; done'
+	$(PYTHON) tests/pg_cluster.py --run -- \
+	    sh -c 'set -e; for t in $(DB_BIN); do echo "== $$t (postgresql)"; $$t; done'
 
 # Black-box API tests against the binary in $(BUILD).
 test-api: all

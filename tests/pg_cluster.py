@@ -114,9 +114,16 @@ def sweep_stale(parent: str | None = None, bindir: Path = PG_BIN) -> list[Path]:
 class PgCluster:
     """One PostgreSQL cluster in a temp dir; see the module's doc."""
 
-    def __init__(self, bindir: str | os.PathLike | None = None, parent: str | None = None):
+    def __init__(self, bindir: str | os.PathLike | None = None, parent: str | None = None,
+                 durable: bool = False):
         self.bindir = Path(bindir) if bindir else PG_BIN
         self.parent = parent  # where the temp dir goes (default: $TMPDIR or /tmp)
+        # durable: PostgreSQL's own defaults for fsync, synchronous_commit and
+        # full_page_writes (what the benchmarks and the durability checks need)
+        self.settings = dict(SETTINGS)
+        if durable:
+            for k in ("fsync", "synchronous_commit", "full_page_writes"):
+                self.settings[k] = "on"
         self.dir: Path | None = None
         self.running = False
         self._names = itertools.count(1)
@@ -172,7 +179,7 @@ class PgCluster:
                 os.chown(self.dir, owner.pw_uid, owner.pw_gid)
             self._owner_run([initdb, "-D", str(self.datadir), "-U", SUPERUSER, "--auth=trust",
                              "--encoding=UTF8", "--locale=C", "--no-sync"], "initdb")
-            conf = "".join(f"{k} = {v}\n" for k, v in SETTINGS.items())
+            conf = "".join(f"{k} = {v}\n" for k, v in self.settings.items())
             conf += f"unix_socket_directories = '{self.sockdir}'\n"
             with open(self.datadir / "postgresql.conf", "a") as f:  # initdb's file, its owner kept
                 f.write(conf)
@@ -198,6 +205,21 @@ class PgCluster:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
             atexit.unregister(self.stop)
+
+    def stop_server(self) -> None:
+        """Shut the server down as an operator's restart does (fast: sessions
+        are cut, committed work is kept); the cluster's files stay."""
+        assert self.dir is not None and self.running
+        self._owner_run([self._bin("pg_ctl"), "stop", "-D", str(self.datadir), "-m", "fast",
+                         "-w", "-s"], "pg_ctl stop")
+        self.running = False
+
+    def start_server(self) -> None:
+        """Start the server of a cluster stopped with stop_server()."""
+        assert self.dir is not None and not self.running
+        self._owner_run([self._bin("pg_ctl"), "start", "-D", str(self.datadir), "-l",
+                         str(self.logfile), "-w", "-t", str(START_TIMEOUT), "-s"], "pg_ctl start")
+        self.running = True
 
     def __enter__(self) -> "PgCluster":
         return self.start()
@@ -319,8 +341,26 @@ def _selftest() -> int:
     return 0
 
 
+def _run(argv: list[str], durable: bool) -> int:
+    """Run a command beside a cluster: CHATPAY_TEST_PG holds its libpq
+    settings ("host=DIR user=postgres") and CHATPAY_TEST_PG_BIN the server
+    programs' folder; the cluster goes when the command ends."""
+    with PgCluster(durable=durable) as pg:
+        env = dict(os.environ, CHATPAY_TEST_PG=f"host={pg.sockdir} user={SUPERUSER}",
+                   CHATPAY_TEST_PG_BIN=str(pg.bindir))
+        return subprocess.run(argv, env=env, stdin=subprocess.DEVNULL).returncode
+
+
+USAGE = """usage: pg_cluster.py --selftest
+       pg_cluster.py --run [--durable] -- COMMAND [ARG...]"""
+
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--selftest"]:
+    args = sys.argv[1:]
+    if args == ["--selftest"]:
         sys.exit(_selftest())
-    print(f"usage: {sys.argv[0]} --selftest", file=sys.stderr)
+    if args[:1] == ["--run"] and "--" in args:
+        opts, cmd = args[1:args.index("--")], args[args.index("--") + 1:]
+        if cmd and opts in ([], ["--durable"]):
+            sys.exit(_run(cmd, durable=bool(opts)))
+    print(USAGE, file=sys.stderr)
     sys.exit(2)

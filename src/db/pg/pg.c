@@ -85,6 +85,17 @@ static struct pg_stmt *ps(struct db_stmt *st)
     return (struct pg_stmt *)st;
 }
 
+/* The server's notices and warnings go to the log (as JSON lines), not to
+ * stderr as libpq would print them. */
+static void on_notice(void *arg, const char *message)
+{
+    (void)arg;
+    char line[512];
+    snprintf(line, sizeof line, "%s", message);
+    line[strcspn(line, "\n")] = '\0';
+    log_warn("postgresql: %s", line);
+}
+
 /* Connect with our defaults: a connect timeout and an application name the
  * URL may override, then the session settings. */
 static PGconn *pg_connect(struct db *db, char *err, size_t errlen)
@@ -104,6 +115,7 @@ static PGconn *pg_connect(struct db *db, char *err, size_t errlen)
         PQfinish(h);
         return NULL;
     }
+    PQsetNoticeProcessor(h, on_notice, NULL);
     char set[160];
     snprintf(set, sizeof set,
              "SET statement_timeout = %d; SET idle_in_transaction_session_timeout = %d;"

@@ -101,11 +101,11 @@ enum db_status sql_callbacks_integrator_url_set(struct db_tx *tx, const char *me
     static const char *const sql[CB_KINDS] = {
         NULL,
         "UPDATE integrators SET payment_status_callback = ?1"
-        " WHERE id = ?2 AND (?3 IS NULL OR merchant_id = ?3)",
+        " WHERE id = ?2 AND (CAST(?3 AS TEXT) IS NULL OR merchant_id = ?3)",
         "UPDATE integrators SET transaction_event_callback = ?1"
-        " WHERE id = ?2 AND (?3 IS NULL OR merchant_id = ?3)",
+        " WHERE id = ?2 AND (CAST(?3 AS TEXT) IS NULL OR merchant_id = ?3)",
         "UPDATE integrators SET settings_callback = ?1"
-        " WHERE id = ?2 AND (?3 IS NULL OR merchant_id = ?3)",
+        " WHERE id = ?2 AND (CAST(?3 AS TEXT) IS NULL OR merchant_id = ?3)",
     };
     db_tx_config_changed(tx);
     struct db_stmt *st = db_stmt(tx, STMT_CALLBACK_INTEGRATOR_URL_SET + kind - 1, sql[kind]);

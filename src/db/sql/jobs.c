@@ -226,10 +226,11 @@ enum db_status sql_messages_set_status(struct db_tx *tx, const char *merchant_id
 enum db_status sql_messages_list(struct db_tx *tx, const char *merchant_id, const char *to,
                                  int limit, struct arena *a, db_message_cb cb, void *cls)
 {
-    struct db_stmt *st = db_stmt(tx, STMT_MESSAGE_LIST,
-                                 "SELECT " MESSAGE_COLS " FROM sandbox_messages"
-                                 " WHERE merchant_id = ?1 AND (?2 IS NULL OR msisdn_to = ?2)"
-                                 " ORDER BY id DESC LIMIT ?3");
+    struct db_stmt *st =
+        db_stmt(tx, STMT_MESSAGE_LIST,
+                "SELECT " MESSAGE_COLS " FROM sandbox_messages"
+                " WHERE merchant_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR msisdn_to = ?2)"
+                " ORDER BY id DESC LIMIT ?3");
     if (!st)
         return DB_HARD_ERROR;
     db_bind_text(st, 1, merchant_id);

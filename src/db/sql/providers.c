@@ -61,9 +61,10 @@ enum db_status sql_providers_insert(struct db_tx *tx, const struct db_provider *
 enum db_status sql_providers_get(struct db_tx *tx, const char *merchant_id, const char *id,
                                  struct arena *a, struct db_provider *out)
 {
-    struct db_stmt *st = db_stmt(tx, STMT_PROVIDER_GET,
-                                 "SELECT " PROVIDER_COLS " FROM providers"
-                                 " WHERE id = ?1 AND (?2 IS NULL OR merchant_id = ?2)");
+    struct db_stmt *st =
+        db_stmt(tx, STMT_PROVIDER_GET,
+                "SELECT " PROVIDER_COLS " FROM providers"
+                " WHERE id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR merchant_id = ?2)");
     if (!st)
         return DB_HARD_ERROR;
     db_bind_text(st, 1, id);

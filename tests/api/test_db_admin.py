@@ -1,0 +1,206 @@
+"""`chatpay db backup|check|copy`: a consistent online backup of a SQLite
+database while it serves, the integrity check and chatpay's invariants on
+either backend, and moving a deployment from SQLite to PostgreSQL with every
+table verified."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import pytest
+import requests
+
+import cp_helpers
+from cp_helpers import CARD_VISA, LINKS, card_form, db_exec, db_query, run_cli, start_server
+from openapi_check import ApiClient
+from payment_flow import checkout, new_link, status_of
+
+PAYMENT = "/api/v2/payment/"
+
+
+def _merchant(db_url, name="Admin Store"):
+    res = run_cli("merchant", "create", "--name", name, "--currencies", "ZAR", "--json",
+                  db_url=db_url)
+    assert res.returncode == 0, res.stderr
+    m = res.json()
+    cp_helpers.SECRETS.api_keys.add(m["apiKey"])
+    return m
+
+
+def _body(order):
+    return {"channel": "sms", "to": cp_helpers.fresh_msisdn(), "orderNumber": order,
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "currency": "ZAR", "totalAmount": 115.00, "subTotalAmount": 100.00,
+            "taxAmount": 15.00}
+
+
+def _count(db_url, table):
+    return db_query(db_url, f"SELECT COUNT(*) FROM {table}")[0][0]
+
+
+@pytest.mark.skipif(cp_helpers.on_postgres(), reason="db backup copies SQLite databases")
+def test_backup_while_the_server_writes(tmp_path):
+    db = f"sqlite:{tmp_path / 'live.db'}"
+    m = _merchant(db)
+    srv = start_server(tmp_path, db, name="backup")
+    made, stop = [], threading.Event()
+
+    def load():
+        s = requests.Session()
+        while not stop.is_set():
+            r = s.post(srv.base_url + LINKS, json=_body("bk-" + uuid.uuid4().hex[:10]),
+                       headers={"Authorization": m["apiKey"]}, timeout=10)
+            assert r.status_code == 201, r.text
+            made.append(r.json()["paymentLinkRef"])
+
+    ts = [threading.Thread(target=load) for _ in range(3)]
+    try:
+        for t in ts:
+            t.start()
+        while len(made) < 30:
+            time.sleep(0.01)
+        before = len(made)
+        out = tmp_path / "copy.db"
+        res = run_cli("db", "backup", "--to", str(out), "--db", db)
+        after = len(made)
+        assert res.returncode == 0, res.stderr
+        assert f"backed up {db} to {out}" in res.stdout
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        for t in ts:
+            t.join(timeout=15)
+        assert srv.stop() == 0
+    # the server went on writing: nothing it answered was refused
+    assert len(made) > after
+    copy = f"sqlite:{out}"
+    links = _count(copy, "links")
+    assert before <= links <= len(made), (before, links, len(made))
+    # a consistent snapshot: every link has its history, the checks pass
+    chk = run_cli("db", "check", "--db", copy, "--json")
+    assert chk.returncode == 0, chk.stdout + chk.stderr
+    assert chk.json()["ok"] is True
+    assert not (tmp_path / "copy.db.part").exists()
+    # an existing file is never overwritten
+    again = run_cli("db", "backup", "--to", str(out), "--db", db)
+    assert again.returncode == 1 and "exists" in again.stderr, again.stderr
+    assert _count(copy, "links") == links
+
+
+@pytest.mark.skipif(not cp_helpers.on_postgres(), reason="a PostgreSQL database is needed")
+def test_backup_of_postgresql_is_refused_with_the_tools_to_use(postgres_cluster, tmp_path):
+    db = postgres_cluster.create_database("nobackup")
+    res = run_cli("db", "backup", "--to", str(tmp_path / "x.db"), "--db", db)
+    assert res.returncode == 1
+    assert "pg_dump" in res.stderr
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_check_passes_on_a_working_database_and_names_what_breaks(server, cli, api, http):
+    m = cli("merchant", "create", "--name", "Checked", "--currencies", "ZAR", "--json").json()
+    cp_helpers.SECRETS.api_keys.add(m["apiKey"])
+    link = new_link(api, m["apiKey"], "Authorization")
+    checkout(server, http, link, card_form(CARD_VISA))
+    assert api.post(PAYMENT + link.ref + "/capture", key=m["apiKey"]).status_code == 200
+    db = ("--db", server.db_url)
+    res = cli("db", "check", "--json", *db)
+    assert res.returncode == 0, res.stdout + res.stderr
+    checks = {c["check"]: c for c in res.json()["checks"]}
+    assert all(c["ok"] and c["problems"] == 0 for c in checks.values()), checks
+    assert len(checks) >= 10
+    text = cli("db", "check", *db)
+    assert text.returncode == 0 and text.stdout.strip().endswith("every check passed")
+
+    # break two invariants behind chatpay's back
+    lid = db_query(server.db_url, "SELECT id FROM links WHERE ref = ?", (link.ref,))[0][0]
+    db_exec(server.db_url, "UPDATE links SET subtotal_minor = 1, tax_minor = 1 WHERE id = ?",
+            (lid,))
+    db_exec(server.db_url, "UPDATE payment_ops SET amount_minor = amount_minor * 2"
+                           " WHERE link_id = ? AND op = 3", (lid,))
+    try:
+        res = cli("db", "check", "--json", *db)
+        assert res.returncode == 1, res.stdout
+        body = res.json()
+        assert body["ok"] is False
+        bad = {c["check"]: c["problems"] for c in body["checks"] if not c["ok"]}
+        assert bad == {"a link's subtotal and tax add up to its total": 1,
+                       "no capture is larger than its authorization": 1}, bad
+        text = cli("db", "check", *db)
+        assert text.returncode == 1
+        assert "FAIL  no capture is larger than its authorization: 1 problem" in text.stdout
+        assert "2 check(s) failed" in text.stdout
+    finally:
+        db_exec(server.db_url, "UPDATE links SET subtotal_minor = NULL, tax_minor = NULL"
+                               " WHERE id = ?", (lid,))
+        db_exec(server.db_url, "UPDATE payment_ops SET amount_minor = amount_minor / 2"
+                               " WHERE link_id = ? AND op = 3", (lid,))
+    assert cli("db", "check", *db).returncode == 0
+
+
+def test_copy_needs_two_different_databases(tmp_path):
+    res = run_cli("db", "copy", "--from", f"sqlite:{tmp_path}/a.db")
+    assert res.returncode == 2 and "--from and --to are required" in res.stderr
+    res = run_cli("db", "copy", "--from", f"sqlite:{tmp_path}/a.db", "--to",
+                  f"sqlite:{tmp_path}/a.db")
+    assert res.returncode == 2 and "same database" in res.stderr
+    res = run_cli("db", "frobnicate")
+    assert res.returncode == 2
+
+
+@pytest.mark.skipif(not cp_helpers.on_postgres(), reason="the target is a PostgreSQL database")
+def test_copy_from_sqlite_to_postgresql(postgres_cluster, tmp_path, http):
+    src = f"sqlite:{tmp_path / 'src.db'}"
+    m = _merchant(src, "Moving Store")
+    srv = start_server(tmp_path / "src", src, name="src")
+    api = ApiClient(srv.base_url)
+    try:
+        paid = new_link(api, m["apiKey"], "Authorization")
+        checkout(srv, http, paid, card_form(CARD_VISA))
+        cap = api.post(PAYMENT + paid.ref + "/capture", key=m["apiKey"],
+                       headers={"Idempotency-Key": "move-" + uuid.uuid4().hex})
+        assert cap.status_code == 200, cap.text
+        refs = [new_link(api, m["apiKey"], "Sale").ref for _ in range(5)]
+        res = run_cli("optout", "add", "--merchant", m["merchantId"], "--number", "+27820009999",
+                      "--db", src)
+        assert res.returncode == 0, res.stderr
+    finally:
+        api.close()
+        assert srv.stop() == 0
+    tables = ["merchants", "api_keys", "links", "link_statuses", "jobs", "payment_ops",
+              "idempotency_keys", "optouts", "sandbox_messages", "sandbox_gateway"]
+    counts = {t: _count(src, t) for t in tables}
+    assert counts["payment_ops"] >= 2 and counts["idempotency_keys"] >= 1 and counts["optouts"] == 1
+
+    dst = postgres_cluster.create_database("copy_target")
+    res = run_cli("db", "copy", "--from", src, "--to", dst, "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    out = res.json()
+    assert out["verified"] is True
+    by = {t["table"]: t for t in out["tables"]}
+    for t in tables:
+        assert by[t]["rows"] == counts[t] == by[t]["copied"], (t, by[t], counts[t])
+        assert by[t]["same"] is True and len(by[t]["checksum"]) == 64
+        assert _count(dst, t) == counts[t]
+    # a second copy into the same database is refused, and changes nothing
+    again = run_cli("db", "copy", "--from", src, "--to", dst)
+    assert again.returncode == 1 and "not empty" in again.stderr, again.stderr
+    assert _count(dst, "links") == counts["links"]
+    assert run_cli("db", "check", "--db", dst).returncode == 0
+
+    # the deployment runs on the copy: same key, same links, new ids after the old
+    pg = start_server(tmp_path / "dst", dst, name="dst")
+    api = ApiClient(pg.base_url)
+    try:
+        st = status_of(api, m["apiKey"], paid.ref)
+        assert [e["transactionType"] for e in st["paymentStatuses"]] == ["Authorization", "Capture"]
+        for ref in refs:
+            assert status_of(api, m["apiKey"], ref)["paymentLinkRef"] == ref
+        newer = new_link(api, m["apiKey"], "Sale")
+        ids = db_query(dst, "SELECT id FROM links ORDER BY id")
+        assert db_query(dst, "SELECT id FROM links WHERE ref = ?", (newer.ref,))[0][0] == ids[-1][0]
+        assert len(ids) == counts["links"] + 1
+    finally:
+        api.close()
+        assert pg.stop() == 0

@@ -1,0 +1,351 @@
+"""Several chatpay processes on one PostgreSQL database: two `chatpay serve`
+(A and B, each with its workers) and one `chatpay worker`.
+
+Links made on A are read, paid and captured through B; a key revoked with the
+CLI is refused by B within a second; a channel changed through the CLI is seen
+by both; the same Idempotency-Key sent to both at once makes one operation;
+kill -9 of A during a burst of creations loses nothing A acknowledged; every
+sandbox message is sent exactly once though three processes run jobs; the
+periodic work moves to another process when the one doing it dies; and
+PostgreSQL restarting under load gives 503s with a JSON body, /readyz not
+ready, and service back on its own with nothing acknowledged lost.
+
+PostgreSQL only (CHATPAY_TEST_DB=postgres): the suite's cluster holds the
+database."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+import uuid
+
+import pytest
+import requests
+
+import cp_helpers
+from cp_helpers import CARD_VISA, LINKS, card_form, db_query, run_cli, start_server
+from openapi_check import ApiClient
+from payment_flow import checkout, new_link, status_of
+
+pytestmark = pytest.mark.skipif(not cp_helpers.on_postgres(),
+                                reason="several processes share one PostgreSQL database")
+
+PAYMENT = "/api/v2/payment/"
+EXPIRED = 10  # PAYMENT_URL_EXPIRED in a link's history
+
+
+class Worker:
+    def __init__(self, workdir, db_url):
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.log = workdir / "worker.stderr"
+        with open(workdir / "worker.stdout", "wb") as out, open(self.log, "wb") as err:
+            self.proc = subprocess.Popen([cp_helpers.chatpay_bin(), "worker", "--db", db_url],
+                                         stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                         cwd=workdir, env=cp_helpers.clean_env())
+
+    def log_text(self):
+        return self.log.read_text(errors="replace")
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def kill(self):
+        if self.alive():
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def stop(self):
+        if self.alive():
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+        return self.proc.returncode
+
+
+class Nodes:
+    def __init__(self, tmp, pg):
+        self.pg = pg
+        self.tmp = tmp
+        self.db = pg.create_database("multinode")
+        res = run_cli("migrate", db_url=self.db)
+        assert res.returncode == 0, res.stderr
+        m = run_cli("merchant", "create", "--name", "Two Nodes", "--currencies", "ZAR,USD",
+                    "--json", db_url=self.db)
+        assert m.returncode == 0, m.stderr
+        self.merchant = m.json()
+        cp_helpers.SECRETS.api_keys.add(self.merchant["apiKey"])
+        self.key = self.merchant["apiKey"]
+        self.a = start_server(tmp / "a", self.db, name="a")
+        self.b = start_server(tmp / "b", self.db, name="b")
+        self.worker = Worker(tmp / "w", self.db)
+        self.api_a = ApiClient(self.a.base_url)
+        self.api_b = ApiClient(self.b.base_url)
+
+    def close(self):
+        self.api_a.close()
+        self.api_b.close()
+        for p in (self.a, self.b):
+            if p.alive():
+                p.stop()
+        self.worker.stop()
+
+
+@pytest.fixture(scope="module")
+def nodes(tmp_path_factory, postgres_cluster):
+    n = Nodes(tmp_path_factory.mktemp("multinode"), postgres_cluster)
+    yield n
+    n.close()
+
+
+def test_a_link_made_on_a_is_read_paid_and_captured_through_b(nodes, http):
+    link = new_link(nodes.api_a, nodes.key, "Authorization")
+    st = status_of(nodes.api_b, nodes.key, link.ref)
+    assert st["paymentLinkRef"] == link.ref
+    checkout(nodes.b, http, link, card_form(CARD_VISA))
+    st = status_of(nodes.api_b, nodes.key, link.ref)
+    assert st["paymentStatus"] == "SUCCESS", st
+    r = nodes.api_b.post(PAYMENT + link.ref + "/capture", key=nodes.key)
+    assert r.status_code == 200, r.text
+    st = status_of(nodes.api_a, nodes.key, link.ref)
+    assert [e["transactionType"] for e in st["paymentStatuses"]] == ["Authorization", "Capture"]
+
+
+def test_a_key_revoked_with_the_cli_is_refused_on_b_within_a_second(nodes):
+    res = run_cli("apikey", "create", "--merchant", nodes.merchant["merchantId"], "--json",
+                  db_url=nodes.db)
+    assert res.returncode == 0, res.stderr
+    k = res.json()
+    cp_helpers.SECRETS.api_keys.add(k["apiKey"])
+    # both nodes have it in their caches
+    for api in (nodes.api_a, nodes.api_b):
+        assert api.get("/api/v2/config", key=k["apiKey"]).status_code == 200
+    res = run_cli("apikey", "revoke", k["apiKeyId"], db_url=nodes.db)
+    assert res.returncode == 0, res.stderr
+    revoked = time.monotonic()
+    seen = {}
+    while len(seen) < 2 and time.monotonic() - revoked < 3:
+        for name, api in (("a", nodes.api_a), ("b", nodes.api_b)):
+            if name not in seen and api.get("/api/v2/config", key=k["apiKey"]).status_code == 401:
+                seen[name] = time.monotonic() - revoked
+        time.sleep(0.02)
+    assert set(seen) == {"a", "b"}, seen
+    assert max(seen.values()) <= 1.0, seen
+
+
+def test_a_channel_changed_with_the_cli_is_seen_on_both_within_a_second(nodes):
+    res = run_cli("merchant", "create", "--name", "Channels", "--currencies", "ZAR", "--json",
+                  db_url=nodes.db)
+    m = res.json()
+    cp_helpers.SECRETS.api_keys.add(m["apiKey"])
+    for api in (nodes.api_a, nodes.api_b):
+        cfg = api.get("/api/v2/config", key=m["apiKey"]).body
+        assert cfg["smsChannelEnabled"] is True, cfg
+    res = run_cli("merchant", "update", m["merchantId"], "--channels", "whatsapp", db_url=nodes.db)
+    assert res.returncode == 0, res.stderr
+    changed = time.monotonic()
+    seen = {}
+    while len(seen) < 2 and time.monotonic() - changed < 3:
+        for name, api in (("a", nodes.api_a), ("b", nodes.api_b)):
+            if name in seen:
+                continue
+            if api.get("/api/v2/config", key=m["apiKey"]).body["smsChannelEnabled"] is False:
+                seen[name] = time.monotonic() - changed
+        time.sleep(0.02)
+    assert set(seen) == {"a", "b"}, seen
+    assert max(seen.values()) <= 1.0, seen
+
+
+def test_one_idempotency_key_sent_to_both_nodes_at_once_is_one_capture(nodes, http):
+    for _ in range(3):
+        link = new_link(nodes.api_a, nodes.key, "Authorization")
+        checkout(nodes.a, http, link, card_form(CARD_VISA))
+        h = {"Idempotency-Key": "k-" + uuid.uuid4().hex, "Authorization": nodes.key}
+        out = {}
+        go = threading.Barrier(2)
+
+        def send(name, base):
+            go.wait()
+            out[name] = requests.post(base + PAYMENT + link.ref + "/capture", headers=h, timeout=30)
+
+        ts = [threading.Thread(target=send, args=(n, p.base_url))
+              for n, p in (("a", nodes.a), ("b", nodes.b))]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        codes = sorted(r.status_code for r in out.values())
+        assert codes in ([200, 200], [200, 409]), {k: (r.status_code, r.text) for k, r in out.items()}
+        if codes == [200, 200]:
+            assert out["a"].content == out["b"].content
+        st = status_of(nodes.api_b, nodes.key, link.ref)
+        assert [e["transactionType"] for e in st["paymentStatuses"]] == ["Authorization", "Capture"]
+
+
+def _link_body(order):
+    return {"channel": "sms", "to": cp_helpers.fresh_msisdn(), "orderNumber": order,
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "currency": "ZAR", "totalAmount": 10.00}
+
+
+def _burst(base, key, acked, stop, errors):
+    s = requests.Session()
+    while not stop.is_set():
+        order = "burst-" + uuid.uuid4().hex[:12]
+        try:
+            r = s.post(base + LINKS, json=_link_body(order), headers={"Authorization": key},
+                       timeout=10)
+        except requests.RequestException:
+            errors.append(order)
+            continue
+        if r.status_code == 201:
+            acked.append(r.json()["paymentLinkRef"])
+
+
+def test_kill_9_of_a_during_a_burst_loses_nothing_it_acknowledged(nodes):
+    acked, errors, stop = [], [], threading.Event()
+    ts = [threading.Thread(target=_burst, args=(nodes.a.base_url, nodes.key, acked, stop, errors))
+          for _ in range(4)]
+    for t in ts:
+        t.start()
+    deadline = time.monotonic() + 20
+    while len(acked) < 60 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    nodes.a.kill()
+    time.sleep(0.3)
+    stop.set()
+    for t in ts:
+        t.join(timeout=15)
+    assert len(acked) >= 60, (len(acked), nodes.a.tail())
+    for ref in acked:
+        st = status_of(nodes.api_b, nodes.key, ref)
+        assert st["paymentLinkRef"] == ref
+    # B and the worker send every link's message; a job A held when it died
+    # is taken again after its lease (15 s)
+    refs = tuple(acked)
+    marks = ",".join("?" * len(refs))
+    sql = ("SELECT l.ref, COUNT(m.id) FROM links l LEFT JOIN sandbox_messages m ON m.link_id = l.id"
+           f" WHERE l.ref IN ({marks}) GROUP BY l.ref")
+    deadline = time.monotonic() + 40
+    while True:
+        counts = dict(db_query(nodes.db, sql, refs))
+        if all(counts.get(r) == 1 for r in refs) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert all(counts.get(r) == 1 for r in refs), {r: c for r, c in counts.items() if c != 1}
+    dup = db_query(nodes.db, "SELECT job_id, COUNT(*) FROM sandbox_messages GROUP BY job_id"
+                             " HAVING COUNT(*) > 1")
+    assert dup == []
+
+
+def _leaders(procs):
+    return [p for p in procs
+            if p.alive() and "now runs the periodic work" in p.log_text()]
+
+
+def test_the_periodic_work_moves_when_the_process_doing_it_dies(nodes):
+    procs = [p for p in (nodes.a, nodes.b, nodes.worker) if p.alive()]
+    deadline = time.monotonic() + 5
+    while not _leaders(procs) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    leaders = _leaders(procs)
+    assert len(leaders) == 1, [p.log_text()[-500:] for p in procs]
+    leaders[0].kill()
+    rest = [p for p in procs if p is not leaders[0]]
+    deadline = time.monotonic() + 10
+    while not _leaders(rest) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(_leaders(rest)) == 1
+    # and the sweep runs: a link past its time expires (asked through B, or
+    # through a node started now when B was the one that died)
+    node = nodes.b if nodes.b.alive() else start_server(nodes.tmp / "c", nodes.db, name="c",
+                                                         extra_args=["--no-workers"])
+    api = ApiClient(node.base_url)
+    try:
+        link = new_link(api, nodes.key, "Sale")
+        nodes.pg.sql(nodes.db, f"UPDATE links SET expires_at = 1 WHERE ref = '{link.ref}'")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            st = status_of(api, nodes.key, link.ref)
+            if EXPIRED in cp_helpers.history_ids(st):
+                break
+            time.sleep(0.2)
+        assert EXPIRED in cp_helpers.history_ids(st), st
+    finally:
+        api.close()
+        if node is not nodes.b:
+            assert node.stop() == 0
+
+
+def test_postgresql_restarting_under_load(postgres_cluster, tmp_path):
+    pg = postgres_cluster
+    db = pg.create_database("restart")
+    m = run_cli("merchant", "create", "--name", "Restart", "--currencies", "ZAR", "--json",
+                db_url=db).json()
+    cp_helpers.SECRETS.api_keys.add(m["apiKey"])
+    srv = start_server(tmp_path, db, name="restart",
+                       env={"CHATPAY_DB_STATEMENT_TIMEOUT_MS": "2000"})
+    try:
+        acked, failures, stop = [], [], threading.Event()
+        slow = []
+
+        def load():
+            s = requests.Session()
+            while not stop.is_set():
+                order = "rs-" + uuid.uuid4().hex[:12]
+                t0 = time.monotonic()
+                try:
+                    r = s.post(srv.base_url + LINKS, json=_link_body(order),
+                               headers={"Authorization": m["apiKey"]}, timeout=15)
+                except requests.RequestException as e:
+                    failures.append(repr(e))
+                    continue
+                took = time.monotonic() - t0
+                if took > 4:
+                    slow.append(took)
+                if r.status_code == 201:
+                    acked.append(r.json()["paymentLinkRef"])
+                else:
+                    failures.append((r.status_code, r.headers.get("Content-Type"), r.text))
+
+        ts = [threading.Thread(target=load) for _ in range(4)]
+        for t in ts:
+            t.start()
+        time.sleep(1.0)
+        before = len(acked)
+        pg.stop_server()
+        time.sleep(0.5)
+        down = requests.get(srv.base_url + "/readyz", timeout=10)
+        down_body = down.json()
+        time.sleep(1.0)
+        pg.start_server()
+        deadline = time.monotonic() + 15
+        resumed = False
+        while time.monotonic() < deadline:
+            n = len(acked)
+            time.sleep(0.5)
+            if len(acked) > n + 5:
+                resumed = True
+                break
+        stop.set()
+        for t in ts:
+            t.join(timeout=20)
+        up = requests.get(srv.base_url + "/readyz", timeout=10)
+    finally:
+        rc = srv.stop()
+    assert before > 0
+    assert down.status_code == 503 and down_body["status"] != "ready", down.text
+    assert up.status_code == 200, up.text
+    assert resumed, (len(acked), failures[-5:])
+    # while the database was away: 503 with a JSON body, none slower than
+    # the statement timeout and the connect timeout allow
+    assert failures, "the restart was not seen"
+    for f in failures:
+        assert isinstance(f, tuple) and f[0] == 503, f
+        assert f[1].startswith("application/json"), f
+    assert not slow, slow
+    assert rc == 0
+    # nothing acknowledged is lost
+    refs = tuple(acked)
+    marks = ",".join("?" * len(refs))
+    found = db_query(db, f"SELECT ref FROM links WHERE ref IN ({marks})", refs)
+    assert len(found) == len(refs)
