@@ -144,15 +144,20 @@ test-fakes:
 test-browser: all
 	CHATPAY_BIN=$(abspath $(BUILD)/chatpay) tests/browser/run.sh
 
+# The sanitizer build runs the unit suites (and the storage contract on
+# both backends) and the API suite on PostgreSQL.
 test-asan:
-	$(MAKE) BUILD=build/asan VARIANT=asan test-unit test-api
+	$(MAKE) BUILD=build/asan VARIANT=asan test-unit test-api-pg
 
-# The release and sanitizer API suites run side by side: both spend most
-# of their time waiting on timers (expiry, leases, reminders), not the CPU.
+# The API suite runs twice side by side: the release build on SQLite and the
+# sanitizer build on PostgreSQL (both spend most of their time waiting on
+# timers: expiry, leases, reminders). scripts/check-pg-schema proves the two
+# backends' migrations make the same schema.
 test: deps
 	$(MAKE) format-check
 	$(MAKE) all unit-bins
 	$(MAKE) asan
+	scripts/check-pg-schema
 	$(MAKE) test-unit
 	$(MAKE) -j2 test-api test-asan
 	$(MAKE) test-fakes
