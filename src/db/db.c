@@ -17,9 +17,6 @@
 #include "util/crypto.h"
 #include "util/log.h"
 
-/* How many times a transaction is tried before giving up on transient errors. */
-enum { DB_MAX_ATTEMPTS = 20 };
-
 struct db *db_open(const char *url, char *err, size_t errlen)
 {
     const struct db_backend *backend = NULL;
@@ -192,8 +189,7 @@ enum db_status db_migrate(struct db *db)
     return db->backend->ops->migrate(db);
 }
 
-/* Sleep a random 0.5..2 ms × attempt, so that competing writers spread out. */
-static void backoff(int attempt)
+void db_backoff(int attempt)
 {
     uint16_t r;
     crypto_random(&r, sizeof r);
@@ -210,7 +206,8 @@ static enum db_status run_attempts(struct db *db, struct db_tx *tx, enum db_mode
     for (int attempt = 1; attempt <= DB_MAX_ATTEMPTS; attempt++) {
         enum db_status st = ops->begin(tx, mode);
         if (st == DB_SOFT_ERROR) {
-            backoff(attempt);
+            atomic_fetch_add_explicit(&db->retries, 1, memory_order_relaxed);
+            db_backoff(attempt);
             continue;
         }
         if (st < 0)
@@ -224,7 +221,7 @@ static enum db_status run_attempts(struct db *db, struct db_tx *tx, enum db_mode
             atomic_fetch_add_explicit(st == DB_SOFT_ERROR ? &db->retries : &db->rollbacks, 1,
                                       memory_order_relaxed);
             if (st == DB_SOFT_ERROR) {
-                backoff(attempt);
+                db_backoff(attempt);
                 continue;
             }
             return st;
@@ -234,7 +231,8 @@ static enum db_status run_attempts(struct db *db, struct db_tx *tx, enum db_mode
             ops->rollback(tx);
             tx->in_txn = false;
             if (cst == DB_SOFT_ERROR) {
-                backoff(attempt);
+                atomic_fetch_add_explicit(&db->retries, 1, memory_order_relaxed);
+                db_backoff(attempt);
                 continue;
             }
             return DB_HARD_ERROR;
@@ -243,6 +241,8 @@ static enum db_status run_attempts(struct db *db, struct db_tx *tx, enum db_mode
         if (tx->config_changed)
             atomic_fetch_add_explicit(db->epoch, 1, memory_order_acq_rel);
         atomic_fetch_add_explicit(&db->commits[mode == DB_WRITE], 1, memory_order_relaxed);
+        if (mode == DB_WRITE)
+            atomic_fetch_add_explicit(&db->durable_commits, 1, memory_order_relaxed);
         return st;
     }
     log_error("transaction %s: still busy after %d attempts", name, DB_MAX_ATTEMPTS);
@@ -255,10 +255,13 @@ void db_stats(struct db *db, struct db_stats *out)
     out->write_commits = atomic_load_explicit(&db->commits[1], memory_order_relaxed);
     out->rollbacks = atomic_load_explicit(&db->rollbacks, memory_order_relaxed);
     out->retries = atomic_load_explicit(&db->retries, memory_order_relaxed);
+    out->durable_commits = atomic_load_explicit(&db->durable_commits, memory_order_relaxed);
 }
 
 enum db_status db_run(struct db *db, enum db_mode mode, const char *name, db_txn_cb cb, void *cls)
 {
+    if (mode == DB_WRITE && db->backend->batch_writes)
+        return db_batch_run(db, name, cb, cls);
     struct db_tx *tx = db_thread_tx(db);
     if (!tx)
         return DB_HARD_ERROR;
