@@ -19,30 +19,7 @@
 #include "db/merchants.h"
 #include "util/crypto.h"
 
-static char dir[64];
-static char url[128];
-
-static int setup(void **state)
-{
-    snprintf(dir, sizeof dir, "/tmp/chatpay-test-logo.XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    snprintf(url, sizeof url, "sqlite:%s/t.db", dir);
-    char err[256];
-    struct db *db = db_open(url, err, sizeof err);
-    assert_non_null(db);
-    assert_true(db_migrate(db) >= 0);
-    *state = db;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    db_close(*state);
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
-    return 0;
-}
+#include "db_temp.h"
 
 struct ctx {
     struct db_merchant m;
@@ -157,7 +134,7 @@ static void test_logo_roundtrip(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_logo_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_logo_roundtrip, db_temp_setup, db_temp_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
