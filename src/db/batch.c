@@ -3,13 +3,14 @@
  * same time share one database transaction and one durable commit.
  *
  * Every db_run(DB_WRITE) of a backend with batch_writes queues a request.
- * The first thread to find no leader becomes the leader: on its own
- * connection it takes up to BATCH_MAX queued requests, begins one write
- * transaction, runs each request's callback inside a savepoint of its own,
- * commits once and only then wakes the requests' threads. Meanwhile the
- * threads that arrive queue for the next batch, which a thread of that
- * queue leads once the leader's own request is answered. A thread that only
- * waits (a follower) never opens a connection: the leader runs its callback.
+ * The first thread to find no leader becomes the leader: it takes up to
+ * BATCH_MAX queued requests, begins one write transaction, runs each
+ * request's callback inside a savepoint of its own, commits once and only
+ * then wakes the requests' threads. Meanwhile the threads that arrive queue
+ * for the next batch, which a thread of that queue leads once the leader's
+ * own request is answered. Batches run on one connection of the process,
+ * the writer (db->batch_writer), used by one leader at a time: its cache
+ * stays warm, and no thread needs a connection of its own to write.
  *
  * Failures stay with their request wherever the transaction survives them:
  * - a callback that fails (DB_ROLLBACK, DB_HARD_ERROR) is rolled back to its
@@ -136,7 +137,7 @@ static void committed(struct db *db, struct item *items, int n)
     atomic_fetch_add_explicit(&db->durable_commits, 1, memory_order_relaxed);
 }
 
-/* Run a batch in one transaction on the leader's connection until every
+/* Run a batch in one transaction on the writer connection until every
  * request is answered or to be queued again. */
 static void run_batch(struct db *db, struct db_tx *tx, struct item *items, int n)
 {
@@ -256,11 +257,15 @@ static void hand_over(struct db *db)
         db->batch_leader = false;
 }
 
-/* Lead batches, on this thread's connection, until our own request is
- * answered; then hand the lead over. */
+/* The database a thread is running a batch of (to refuse db_run inside). */
+static _Thread_local struct db *running;
+
+/* Lead batches until our own request is answered; then hand the lead over. */
 static void lead(struct db *db, struct db_batch_req *me)
 {
-    struct db_tx *tx = db_thread_tx(db);
+    if (!db->batch_writer)
+        db->batch_writer = db_tx_open(db);
+    struct db_tx *tx = db->batch_writer;
     pthread_mutex_lock(&db->write_lock);
     if (!tx) {
         unqueue(db, me);
@@ -274,7 +279,9 @@ static void lead(struct db *db, struct db_batch_req *me)
         int n = take(db, items);
         pthread_mutex_unlock(&db->write_lock);
 
+        running = db;
         run_batch(db, tx, items, n);
+        running = NULL;
 
         bool mine = false;
         for (int i = 0; i < n; i++)
@@ -301,8 +308,7 @@ static void lead(struct db *db, struct db_batch_req *me)
 enum db_status db_batch_run(struct db *db, const char *name, db_txn_cb cb, void *cls)
 {
     /* a callback that ran db_run would wait for itself */
-    struct db_tx *own = pthread_getspecific(db->key);
-    if (own && own->in_txn) {
+    if (running == db) {
         log_error("transaction %s: begun inside another transaction", name);
         return DB_HARD_ERROR;
     }

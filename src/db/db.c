@@ -73,18 +73,15 @@ struct db *db_open(const char *url, char *err, size_t errlen)
     return db;
 }
 
-struct db_tx *db_thread_tx(struct db *db)
+struct db_tx *db_tx_open(struct db *db)
 {
-    struct db_tx *tx = pthread_getspecific(db->key);
-    if (tx)
-        return tx;
     char err[256];
     void *conn = db->backend->conn_open(db, err, sizeof err);
     if (!conn) {
         log_error("database connection failed: %s", err);
         return NULL;
     }
-    tx = calloc(1, sizeof *tx);
+    struct db_tx *tx = calloc(1, sizeof *tx);
     if (!tx)
         abort();
     tx->db = db;
@@ -93,7 +90,14 @@ struct db_tx *db_thread_tx(struct db *db)
     tx->next = db->all;
     db->all = tx;
     pthread_mutex_unlock(&db->lock);
-    pthread_setspecific(db->key, tx);
+    return tx;
+}
+
+struct db_tx *db_thread_tx(struct db *db)
+{
+    struct db_tx *tx = pthread_getspecific(db->key);
+    if (!tx && (tx = db_tx_open(db)))
+        pthread_setspecific(db->key, tx);
     return tx;
 }
 

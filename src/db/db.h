@@ -71,11 +71,11 @@ typedef enum db_status (*db_txn_cb)(struct db_tx *tx, void *cls);
  * With SQLite, write transactions are committed in groups: the write
  * transactions that threads of this process run at the same time share one
  * transaction and one durable commit, each callback inside a savepoint of
- * its own, run by whichever thread leads the group on that thread's
- * connection. A callback's failure rolls back its own savepoint only, and
- * db_run returns only after the commit of the group. So a write callback
- * must use nothing of the calling thread (thread-locals, the thread's
- * connection) and must not call db_run itself. */
+ * its own, run by whichever thread leads the group, on the process's one
+ * writer connection. A callback's failure rolls back its own savepoint
+ * only, and db_run returns only after the commit of the group. So a write
+ * callback must use nothing of the calling thread (thread-locals, the
+ * thread's connection) and must not call db_run itself. */
 enum db_status db_run(struct db *db, enum db_mode mode, const char *name, db_txn_cb cb, void *cls);
 
 /* The configuration epoch: a counter that changes after every committed

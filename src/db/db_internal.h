@@ -52,6 +52,7 @@ struct db {
                                    it guards the queue below */
     struct db_batch_req *batch_head, *batch_tail; /* write requests waiting (batch.c) */
     bool batch_leader;                            /* a thread is running batches */
+    struct db_tx *batch_writer; /* the connection batches run on (the leader's alone) */
     struct db_tx *all;
     _Atomic uint64_t *epoch; /* shared configuration epoch (see db_config_epoch) */
     _Atomic uint64_t commits[2], rollbacks, retries; /* db_stats; commits by enum db_mode */
@@ -61,6 +62,8 @@ struct db {
 
 /* The calling thread's connection, opened on first use. NULL on failure. */
 struct db_tx *db_thread_tx(struct db *db);
+/* A new connection, closed by db_close. NULL on failure (logged). */
+struct db_tx *db_tx_open(struct db *db);
 
 /* How many times a transaction is tried before giving up on transient errors. */
 enum { DB_MAX_ATTEMPTS = 20 };

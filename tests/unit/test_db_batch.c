@@ -250,12 +250,11 @@ static void test_failures_stay_in_their_request(void **state)
     assert_int_equal(s1.write_commits - s0.write_commits, 1 + 4 + 1);
     assert_int_equal(s1.rollbacks - s0.rollbacks, 3);
     assert_int_equal(s1.retries - s0.retries, 1);
-    /* only the leaders opened connections: the gate's thread, the first
-     * queued (it led the batch of eight) and the BUSY_ONCE request's thread
-     * (first in the queue after it, it led the batch that ran it again) */
-    assert_true(gate.had_conn);
+    /* batches run on the process's writer connection: writing opened no
+     * connection of the threads' own, leaders' or followers' */
+    assert_false(gate.had_conn);
     for (int i = 0; i < N; i++)
-        assert_int_equal(reqs[i].had_conn, i == 0 || modes[i] == BUSY_ONCE);
+        assert_false(reqs[i].had_conn);
 }
 
 static void test_lost_transaction_runs_again(void **state)
