@@ -300,8 +300,20 @@ static bool append_body(struct req *r, const char *data, size_t n)
         p->discarded = n;
         return true;
     }
-    if (!p->body)
-        p->body = arena_alloc(r->arena, p->max_body + 1);
+    if (p->body_len + n + 1 > p->body_cap) {
+        /* grown by doubling: a small body does not cost a max_body buffer
+         * (zeroed by the arena) */
+        size_t cap = p->body_cap ? p->body_cap : 1024;
+        while (cap < p->body_len + n + 1)
+            cap *= 2;
+        if (cap > p->max_body + 1)
+            cap = p->max_body + 1;
+        char *body = arena_alloc(r->arena, cap);
+        if (p->body_len)
+            memcpy(body, p->body, p->body_len);
+        p->body = body;
+        p->body_cap = cap;
+    }
     memcpy(p->body + p->body_len, data, n);
     p->body_len += n;
     p->body[p->body_len] = '\0';
