@@ -28,7 +28,7 @@ struct config {
     char public_url[512]; /* base of links and docs; default http://<listen> */
     char config_file[1024];
     bool dev;
-    unsigned threads;            /* HTTP thread pool size; 0 → number of cores */
+    unsigned threads;            /* HTTP thread pool size; 0 → 64 (or the cores, if more) */
     unsigned max_connections;    /* total open connections */
     unsigned per_ip_connections; /* open connections per client address */
     unsigned connection_timeout; /* seconds of inactivity before a connection is closed */

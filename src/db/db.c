@@ -17,9 +17,6 @@
 #include "util/crypto.h"
 #include "util/log.h"
 
-/* How many times a transaction is tried before giving up on transient errors. */
-enum { DB_MAX_ATTEMPTS = 20 };
-
 /* Defaults of a pooled backend (db_configure changes them). */
 enum { DB_POOL_SIZE = 16, DB_POOL_WAIT_MS = 5000, DB_STATEMENT_TIMEOUT_MS = 5000 };
 
@@ -132,18 +129,23 @@ static struct db_tx *tx_open(struct db *db)
     return tx;
 }
 
-struct db_tx *db_thread_tx(struct db *db)
+struct db_tx *db_tx_open(struct db *db)
 {
-    struct db_tx *tx = pthread_getspecific(db->key);
-    if (tx)
-        return tx;
-    if (!(tx = tx_open(db)))
+    struct db_tx *tx = tx_open(db);
+    if (!tx)
         return NULL;
     pthread_mutex_lock(&db->lock);
     tx->next = db->all;
     db->all = tx;
     pthread_mutex_unlock(&db->lock);
-    pthread_setspecific(db->key, tx);
+    return tx;
+}
+
+struct db_tx *db_thread_tx(struct db *db)
+{
+    struct db_tx *tx = pthread_getspecific(db->key);
+    if (!tx && (tx = db_tx_open(db)))
+        pthread_setspecific(db->key, tx);
     return tx;
 }
 
@@ -319,8 +321,7 @@ enum db_status db_migrate(struct db *db)
     return db->backend->migrate(db);
 }
 
-/* Sleep a random 0.5..2 ms × attempt, so that competing writers spread out. */
-static void backoff(int attempt)
+void db_backoff(int attempt)
 {
     uint16_t r;
     crypto_random(&r, sizeof r);
@@ -340,7 +341,8 @@ static enum db_status run_attempts(struct db *db, struct db_tx *tx, enum db_mode
         if (st == DB_SOFT_ERROR && tx->unavailable)
             return DB_SOFT_ERROR; /* the server is away: answer now, not after every retry */
         if (st == DB_SOFT_ERROR) {
-            backoff(attempt);
+            atomic_fetch_add_explicit(&db->retries, 1, memory_order_relaxed);
+            db_backoff(attempt);
             continue;
         }
         if (st < 0)
@@ -359,7 +361,7 @@ static enum db_status run_attempts(struct db *db, struct db_tx *tx, enum db_mode
             atomic_fetch_add_explicit(st == DB_SOFT_ERROR ? &db->retries : &db->rollbacks, 1,
                                       memory_order_relaxed);
             if (st == DB_SOFT_ERROR && !tx->unavailable) {
-                backoff(attempt);
+                db_backoff(attempt);
                 continue;
             }
             return st;
@@ -369,7 +371,8 @@ static enum db_status run_attempts(struct db *db, struct db_tx *tx, enum db_mode
             ops->rollback(tx);
             tx->in_txn = false;
             if (cst == DB_SOFT_ERROR && !tx->unavailable) {
-                backoff(attempt);
+                atomic_fetch_add_explicit(&db->retries, 1, memory_order_relaxed);
+                db_backoff(attempt);
                 continue;
             }
             /* a commit whose answer was lost may have happened: report
@@ -382,6 +385,8 @@ static enum db_status run_attempts(struct db *db, struct db_tx *tx, enum db_mode
         if (tx->config_changed)
             atomic_fetch_add_explicit(db->epoch, 1, memory_order_acq_rel);
         atomic_fetch_add_explicit(&db->commits[mode == DB_WRITE], 1, memory_order_relaxed);
+        if (mode == DB_WRITE)
+            atomic_fetch_add_explicit(&db->durable_commits, 1, memory_order_relaxed);
         return st;
     }
     log_error("transaction %s: still busy after %d attempts", name, DB_MAX_ATTEMPTS);
@@ -394,10 +399,13 @@ void db_stats(struct db *db, struct db_stats *out)
     out->write_commits = atomic_load_explicit(&db->commits[1], memory_order_relaxed);
     out->rollbacks = atomic_load_explicit(&db->rollbacks, memory_order_relaxed);
     out->retries = atomic_load_explicit(&db->retries, memory_order_relaxed);
+    out->durable_commits = atomic_load_explicit(&db->durable_commits, memory_order_relaxed);
 }
 
 enum db_status db_run(struct db *db, enum db_mode mode, const char *name, db_txn_cb cb, void *cls)
 {
+    if (mode == DB_WRITE && db->backend->batch_writes)
+        return db_batch_run(db, name, cb, cls);
     struct db_tx *tx = db_tx_get(db);
     if (!tx)
         return db->backend->pooled ? DB_SOFT_ERROR : DB_HARD_ERROR;

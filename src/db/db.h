@@ -78,7 +78,16 @@ typedef enum db_status (*db_txn_cb)(struct db_tx *tx, void *cls);
 /* Run cb in a transaction on the calling thread's connection. Retries on
  * DB_SOFT_ERROR up to a bounded number of times with a short randomized
  * backoff. Returns the callback's status after commit, DB_ROLLBACK if the
- * callback asked for it, or DB_HARD_ERROR. `name` is used in logs. */
+ * callback asked for it, or DB_HARD_ERROR. `name` is used in logs.
+ *
+ * With SQLite, write transactions are committed in groups: the write
+ * transactions that threads of this process run at the same time share one
+ * transaction and one durable commit, each callback inside a savepoint of
+ * its own, run by whichever thread leads the group, on the process's one
+ * writer connection. A callback's failure rolls back its own savepoint
+ * only, and db_run returns only after the commit of the group. So a write
+ * callback must use nothing of the calling thread (thread-locals, the
+ * thread's connection) and must not call db_run itself. */
 enum db_status db_run(struct db *db, enum db_mode mode, const char *name, db_txn_cb cb, void *cls);
 
 /* The configuration epoch: a counter that changes after every committed
@@ -95,11 +104,15 @@ uint64_t db_config_epoch(struct db *db);
  * db_run advances the epoch after the commit. */
 void db_tx_config_changed(struct db_tx *tx);
 
-/* Counters of this process's transactions since the database was opened. */
+/* Counters of this process's transactions since the database was opened.
+ * write_commits counts each committed db_run(DB_WRITE), also when several
+ * were committed together in one group; durable_commits counts the commits
+ * that reached the disk (one per group). */
 struct db_stats {
     uint64_t read_commits, write_commits; /* committed transactions */
     uint64_t rollbacks;                   /* callbacks that rolled back (refusals, faults) */
-    uint64_t retries;                     /* transient failures tried again */
+    uint64_t retries;                     /* transient failures (busy) tried again */
+    uint64_t durable_commits;             /* commits of write transactions to the disk */
 };
 void db_stats(struct db *db, struct db_stats *out);
 

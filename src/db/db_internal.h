@@ -11,6 +11,11 @@
 #include "db/backend.h"
 #include "db/sql/stmt.h"
 
+/* What struct db_backend.savepoint does in the open transaction: begin a
+ * savepoint, release it (its work stays in the transaction), or roll back
+ * to it and release it (its work is gone, the transaction goes on). */
+enum db_savepoint { DB_SAVEPOINT_BEGIN, DB_SAVEPOINT_RELEASE, DB_SAVEPOINT_ROLLBACK };
+
 /* A backend: connections, transactions, schema and statements. */
 struct db_backend {
     const char *name; /* "sqlite", "postgresql" */
@@ -64,6 +69,12 @@ struct db_backend {
     /* connections come from a pool of db->pool_size shared by all threads
      * (else each thread keeps its own) */
     bool pooled;
+    /* group commit (batch.c): this process's concurrent write transactions
+     * run in one transaction, each in a savepoint, and commit together */
+    bool batch_writes;
+    /* with batch_writes: see enum db_savepoint. Fails (< 0) whenever the
+     * transaction is no longer open (the engine rolled it back by itself). */
+    enum db_status (*savepoint)(struct db_tx *tx, enum db_savepoint op);
 };
 
 /* One connection, owned by one thread at a time (or by a CLI command). */
@@ -82,7 +93,11 @@ struct db {
     pthread_key_t key; /* the calling thread's struct db_tx (not pooled) */
     pthread_mutex_t lock;
     pthread_cond_t freed;       /* a pooled connection came back */
-    pthread_mutex_t write_lock; /* see db_backend.serialize_writes */
+    pthread_mutex_t write_lock; /* see db_backend.serialize_writes; with batch_writes
+                                   it guards the queue below */
+    struct db_batch_req *batch_head, *batch_tail; /* write requests waiting (batch.c) */
+    bool batch_leader;                            /* a thread is running batches */
+    struct db_tx *batch_writer; /* the connection batches run on (the leader's alone) */
     struct db_tx *all;          /* per-thread connections, for db_close */
     struct db_tx *free;         /* pooled connections not in use */
     int pool_size, pool_open;   /* pooled: the limit, and how many exist */
@@ -90,6 +105,7 @@ struct db {
     int statement_timeout_ms;
     _Atomic uint64_t *epoch;                         /* configuration epoch (see db_config_epoch) */
     _Atomic uint64_t commits[2], rollbacks, retries; /* db_stats; commits by enum db_mode */
+    _Atomic uint64_t durable_commits;                /* db_stats */
     void *epoch_map;                                 /* backend's mapping of it */
     void *backend_state;                             /* backend's per-database state */
 };
@@ -99,10 +115,22 @@ struct db {
 struct db_tx *db_thread_tx(struct db *db);
 /* A connection for one piece of work: the thread's own, or one taken from
  * the pool (waiting up to pool_wait_ms); give it back with db_tx_put. NULL
- * when none could be had (tx_unavailable says whether the database is
- * unreachable or the pool is exhausted). */
+ * when none could be had. */
 struct db_tx *db_tx_get(struct db *db);
 void db_tx_put(struct db_tx *tx);
+/* A new connection, closed by db_close. NULL on failure (logged). */
+struct db_tx *db_tx_open(struct db *db);
+
+/* How many times a transaction is tried before giving up on transient errors. */
+enum { DB_MAX_ATTEMPTS = 20 };
+
+/* Sleep a random 0.5..2 ms × attempt, so that competing writers spread out. */
+void db_backoff(int attempt);
+
+/* db_run(DB_WRITE) for a backend with batch_writes (batch.c). */
+enum db_status db_batch_run(struct db *db, const char *name, db_txn_cb cb, void *cls);
+/* How many write requests are queued and not yet in a batch (for tests). */
+int db_batch_waiting(struct db *db);
 
 extern const struct db_backend db_sqlite_backend;
 extern const struct db_backend db_pg_backend;

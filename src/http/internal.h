@@ -19,6 +19,7 @@ struct req_private {
     /* request body, capped at max_body */
     char *body;
     size_t body_len;
+    size_t body_cap; /* bytes allocated for body (with its NUL) */
     size_t max_body;
     bool too_large;
     struct guard_conn *guard;  /* the connection's entry in the guard (may be NULL) */

@@ -300,8 +300,20 @@ static bool append_body(struct req *r, const char *data, size_t n)
         p->discarded = n;
         return true;
     }
-    if (!p->body)
-        p->body = arena_alloc(r->arena, p->max_body + 1);
+    if (p->body_len + n + 1 > p->body_cap) {
+        /* grown by doubling: a small body does not cost a max_body buffer
+         * (zeroed by the arena) */
+        size_t cap = p->body_cap ? p->body_cap : 1024;
+        while (cap < p->body_len + n + 1)
+            cap *= 2;
+        if (cap > p->max_body + 1)
+            cap = p->max_body + 1;
+        char *body = arena_alloc(r->arena, cap);
+        if (p->body_len)
+            memcpy(body, p->body, p->body_len);
+        p->body = body;
+        p->body_cap = cap;
+    }
     memcpy(p->body + p->body_len, data, n);
     p->body_len += n;
     p->body[p->body_len] = '\0';
@@ -560,6 +572,12 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
     log_warn("http: %s", msg);
 }
 
+/* HTTP threads when not configured (or the cores, if more). A thread waits
+ * while its request's writes reach the disk; writes that wait at the same
+ * time share one commit (db/batch.c), so the more threads, the more
+ * requests per commit: with one per core, at most that many. */
+enum { HTTP_THREADS_DEFAULT = 64 };
+
 struct http_server *http_server_start(const struct http_server_config *cfg,
                                       const struct route *routes, size_t n, struct app *app,
                                       char *err, size_t errlen)
@@ -600,7 +618,7 @@ struct http_server *http_server_start(const struct http_server_config *cfg,
     unsigned threads = cfg->threads;
     if (!threads) {
         long c = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = c > 0 ? (unsigned)c : 1;
+        threads = c > HTTP_THREADS_DEFAULT ? (unsigned)c : HTTP_THREADS_DEFAULT;
     }
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)

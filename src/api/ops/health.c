@@ -126,9 +126,14 @@ void api_metrics(struct req *r)
         "chatpay_db_transactions_total{mode=\"read\",result=\"commit\"} %llu\n"
         "chatpay_db_transactions_total{mode=\"write\",result=\"commit\"} %llu\n"
         "chatpay_db_transactions_total{mode=\"any\",result=\"rollback\"} %llu\n"
-        "chatpay_db_transactions_total{mode=\"any\",result=\"retry\"} %llu\n",
+        "chatpay_db_transactions_total{mode=\"any\",result=\"retry\"} %llu\n"
+        "# HELP chatpay_db_durable_commits_total Commits of write transactions to the disk"
+        " (one commits several write transactions when they come at once).\n"
+        "# TYPE chatpay_db_durable_commits_total counter\n"
+        "chatpay_db_durable_commits_total %llu\n",
         text, (unsigned long long)ds.read_commits, (unsigned long long)ds.write_commits,
-        (unsigned long long)ds.rollbacks, (unsigned long long)ds.retries);
+        (unsigned long long)ds.rollbacks, (unsigned long long)ds.retries,
+        (unsigned long long)ds.durable_commits);
     len = strlen(text);
     reply_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 }

@@ -440,6 +440,7 @@ done:
         unlink(part);
     return ok;
 }
+static enum db_status sqlite_savepoint(struct db_tx *tx, enum db_savepoint op);
 
 const struct db_backend db_sqlite_backend = {
     .name = "sqlite",
@@ -469,4 +470,26 @@ const struct db_backend db_sqlite_backend = {
     .col_count = col_count,
     .col_name = col_name,
     .serialize_writes = true, /* SQLite has one writer at a time anyway */
+    .batch_writes = true,     /* so its writers share commits (db/batch.c) */
+    .savepoint = sqlite_savepoint,
 };
+
+/* Group commit (db/batch.c): each request of a batch runs in this savepoint.
+ * Outside a transaction (SQLite rolls the whole transaction back by itself
+ * after some errors: SQLITE_FULL, SQLITE_IOERR, ...) every operation fails:
+ * a SAVEPOINT there would begin a new transaction of its own. */
+static enum db_status sqlite_savepoint(struct db_tx *tx, enum db_savepoint op)
+{
+    static const char *const sql[] = {
+        [DB_SAVEPOINT_BEGIN] = "SAVEPOINT batch_request",
+        [DB_SAVEPOINT_RELEASE] = "RELEASE batch_request",
+        [DB_SAVEPOINT_ROLLBACK] = "ROLLBACK TO batch_request; RELEASE batch_request",
+    };
+    sqlite3 *h = ((struct sqlite_conn *)tx->conn)->h;
+    if (sqlite3_get_autocommit(h)) {
+        log_error("sqlite %s: the transaction was rolled back", sql[op]);
+        return DB_HARD_ERROR;
+    }
+    int rc = sqlite3_exec(h, sql[op], NULL, NULL, NULL);
+    return rc == SQLITE_OK ? DB_NO_RESULTS : sqlite_status(tx, rc, sql[op]);
+}

@@ -1,0 +1,344 @@
+/*
+ * batch.c — group commit: the write transactions that a process runs at the
+ * same time share one database transaction and one durable commit.
+ *
+ * Every db_run(DB_WRITE) of a backend with batch_writes queues a request.
+ * The first thread to find no leader becomes the leader: it takes up to
+ * BATCH_MAX queued requests, begins one write transaction, runs each
+ * request's callback inside a savepoint of its own, commits once and only
+ * then wakes the requests' threads. Meanwhile the threads that arrive queue
+ * for the next batch, which a thread of that queue leads once the leader's
+ * own request is answered. Batches run on one connection of the process,
+ * the writer (db->batch_writer), used by one leader at a time: its cache
+ * stays warm, and no thread needs a connection of its own to write.
+ *
+ * Failures stay with their request wherever the transaction survives them:
+ * - a callback that fails (DB_ROLLBACK, DB_HARD_ERROR) is rolled back to its
+ *   savepoint and only its request gets the error; the others commit;
+ * - a callback with a transient failure (DB_SOFT_ERROR) is rolled back to its
+ *   savepoint and its request queued again (at most DB_MAX_ATTEMPTS times);
+ * - when the engine rolled the whole transaction back by itself (a savepoint
+ *   operation fails then), the request that was running gets its error, the
+ *   transaction is dropped and the batch runs again without that request;
+ * - a transient failure of BEGIN or COMMIT runs the whole batch again after a
+ *   backoff; a hard one fails every request that has no answer yet.
+ * A request is answered as committed only after the COMMIT of its batch.
+ */
+#include "db/db_internal.h"
+
+#include <errno.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+
+#include "util/log.h"
+
+/* The most requests one transaction carries. */
+enum { BATCH_MAX = 64 };
+
+/* One db_run(DB_WRITE) waiting for its batch; lives on its thread's stack. */
+struct db_batch_req {
+    db_txn_cb cb;
+    void *cls;
+    const char *name;
+    enum db_status st; /* the answer, once done */
+    int soft;          /* transient failures of its callback so far */
+    bool done;         /* answered (set before wake is posted) */
+    sem_t wake;        /* posted once: answered, or to lead the queue */
+    struct db_batch_req *next;
+};
+
+/* A request while its batch runs (the leader's own view). */
+enum item_state {
+    ITEM_PENDING, /* to run in this transaction */
+    ITEM_RAN,     /* its callback's work is in the transaction */
+    ITEM_ANSWERED,
+    ITEM_AGAIN, /* to queue again */
+};
+
+struct item {
+    struct db_batch_req *r;
+    enum item_state state;
+    bool config_changed;
+};
+
+static void answer(struct item *it, enum db_status st)
+{
+    it->r->st = st;
+    it->state = ITEM_ANSWERED;
+}
+
+/* Every request still to run (or run in a transaction that is gone) gets st. */
+static void answer_pending(struct item *items, int n, enum db_status st)
+{
+    for (int i = 0; i < n; i++)
+        if (items[i].state == ITEM_PENDING || items[i].state == ITEM_RAN)
+            answer(&items[i], st);
+}
+
+/* The transaction was rolled back: what had run must run again. */
+static void forget_ran(struct item *items, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (items[i].state == ITEM_RAN)
+            items[i].state = ITEM_PENDING;
+}
+
+/* Run one request's callback in a savepoint. False when the transaction can
+ * not go on (a savepoint operation failed: the engine may have rolled it all
+ * back); the request has its answer or is to be queued again either way. */
+static bool run_one(struct db *db, struct db_tx *tx, struct item *it)
+{
+    enum db_status (*savepoint)(struct db_tx *, enum db_savepoint) = db->backend->savepoint;
+    if (savepoint(tx, DB_SAVEPOINT_BEGIN) < 0) {
+        answer(it, DB_HARD_ERROR);
+        return false;
+    }
+    tx->config_changed = false;
+    enum db_status st = it->r->cb(tx, it->r->cls);
+    if (st >= 0) {
+        if (savepoint(tx, DB_SAVEPOINT_RELEASE) < 0) {
+            answer(it, DB_HARD_ERROR);
+            return false;
+        }
+        it->r->st = st;
+        it->state = ITEM_RAN;
+        it->config_changed = tx->config_changed;
+        return true;
+    }
+    atomic_fetch_add_explicit(st == DB_SOFT_ERROR ? &db->retries : &db->rollbacks, 1,
+                              memory_order_relaxed);
+    bool kept = savepoint(tx, DB_SAVEPOINT_ROLLBACK) >= 0;
+    if (st != DB_SOFT_ERROR) {
+        answer(it, st);
+    } else if (++it->r->soft < DB_MAX_ATTEMPTS) {
+        it->state = ITEM_AGAIN;
+    } else {
+        log_error("transaction %s: still busy after %d attempts", it->r->name, DB_MAX_ATTEMPTS);
+        answer(it, DB_SOFT_ERROR);
+    }
+    return kept;
+}
+
+/* After the commit: count, advance the epoch, answer. */
+static void committed(struct db *db, struct item *items, int n)
+{
+    uint64_t ran = 0;
+    bool config_changed = false;
+    for (int i = 0; i < n; i++) {
+        if (items[i].state != ITEM_RAN)
+            continue;
+        ran++;
+        config_changed |= items[i].config_changed;
+        items[i].state = ITEM_ANSWERED; /* r->st is the callback's status */
+    }
+    if (config_changed)
+        atomic_fetch_add_explicit(db->epoch, 1, memory_order_acq_rel);
+    atomic_fetch_add_explicit(&db->commits[DB_WRITE], ran, memory_order_relaxed);
+    atomic_fetch_add_explicit(&db->durable_commits, 1, memory_order_relaxed);
+}
+
+/* Run a batch in one transaction on the writer connection until every
+ * request is answered or to be queued again. */
+static void run_batch(struct db *db, struct db_tx *tx, struct item *items, int n)
+{
+    const struct db_backend *ops = db->backend;
+    int attempt = 1;
+    for (;;) {
+        enum db_status st = ops->begin(tx, DB_WRITE);
+        if (st == DB_SOFT_ERROR && attempt < DB_MAX_ATTEMPTS) {
+            atomic_fetch_add_explicit(&db->retries, 1, memory_order_relaxed);
+            db_backoff(attempt++);
+            continue;
+        }
+        if (st < 0) {
+            if (st == DB_SOFT_ERROR)
+                log_error("transaction %s: still busy after %d attempts", items[0].r->name,
+                          DB_MAX_ATTEMPTS);
+            answer_pending(items, n, st == DB_SOFT_ERROR ? DB_SOFT_ERROR : DB_HARD_ERROR);
+            return;
+        }
+        tx->in_txn = true;
+        bool kept = true, any = false;
+        for (int i = 0; i < n && kept; i++) {
+            if (items[i].state != ITEM_PENDING)
+                continue;
+            kept = run_one(db, tx, &items[i]);
+            any |= items[i].state == ITEM_RAN;
+        }
+        if (!kept || !any) {
+            /* lost: again without the request it was lost in (each time one
+             * request fewer, so this ends); nothing ran: nothing to commit */
+            ops->rollback(tx);
+            tx->in_txn = false;
+            forget_ran(items, n);
+            if (!kept)
+                continue;
+            return;
+        }
+        st = ops->commit(tx);
+        if (st >= 0) {
+            tx->in_txn = false;
+            committed(db, items, n);
+            return;
+        }
+        ops->rollback(tx);
+        tx->in_txn = false;
+        forget_ran(items, n);
+        if (st == DB_SOFT_ERROR && attempt < DB_MAX_ATTEMPTS) {
+            atomic_fetch_add_explicit(&db->retries, 1, memory_order_relaxed);
+            db_backoff(attempt++);
+            continue;
+        }
+        answer_pending(items, n, st == DB_SOFT_ERROR ? DB_SOFT_ERROR : DB_HARD_ERROR);
+        return;
+    }
+}
+
+/* The queue (db->batch_head/tail) and the lead are guarded by db->write_lock. */
+
+static void enqueue(struct db *db, struct db_batch_req *r)
+{
+    r->next = NULL;
+    if (db->batch_tail)
+        db->batch_tail->next = r;
+    else
+        db->batch_head = r;
+    db->batch_tail = r;
+}
+
+static void unqueue(struct db *db, struct db_batch_req *r)
+{
+    struct db_batch_req *prev = NULL;
+    for (struct db_batch_req *q = db->batch_head; q; prev = q, q = q->next) {
+        if (q != r)
+            continue;
+        if (prev)
+            prev->next = r->next;
+        else
+            db->batch_head = r->next;
+        if (db->batch_tail == r)
+            db->batch_tail = prev;
+        return;
+    }
+}
+
+/* Up to BATCH_MAX requests from the head of the queue. */
+static int take(struct db *db, struct item *items)
+{
+    int n = 0;
+    while (db->batch_head && n < BATCH_MAX) {
+        items[n++] = (struct item){.r = db->batch_head, .state = ITEM_PENDING};
+        db->batch_head = db->batch_head->next;
+    }
+    if (!db->batch_head)
+        db->batch_tail = NULL;
+    return n;
+}
+
+/* Those to try again go back first in the queue, in their order. */
+static void requeue(struct db *db, struct item *items, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        if (items[i].state != ITEM_AGAIN)
+            continue;
+        items[i].r->next = db->batch_head;
+        db->batch_head = items[i].r;
+        if (!db->batch_tail)
+            db->batch_tail = items[i].r;
+    }
+}
+
+/* The first request queued leads next; with none queued, nobody leads. */
+static void hand_over(struct db *db)
+{
+    if (db->batch_head)
+        sem_post(&db->batch_head->wake); /* not done: it leads */
+    else
+        db->batch_leader = false;
+}
+
+/* The database a thread is running a batch of (to refuse db_run inside). */
+static _Thread_local struct db *running;
+
+/* Lead batches until our own request is answered; then hand the lead over. */
+static void lead(struct db *db, struct db_batch_req *me)
+{
+    if (!db->batch_writer)
+        db->batch_writer = db_tx_open(db);
+    struct db_tx *tx = db->batch_writer;
+    pthread_mutex_lock(&db->write_lock);
+    if (!tx) {
+        unqueue(db, me);
+        me->st = DB_HARD_ERROR;
+        hand_over(db);
+        pthread_mutex_unlock(&db->write_lock);
+        return;
+    }
+    for (;;) {
+        struct item items[BATCH_MAX];
+        int n = take(db, items);
+        pthread_mutex_unlock(&db->write_lock);
+
+        running = db;
+        run_batch(db, tx, items, n);
+        running = NULL;
+
+        bool mine = false;
+        for (int i = 0; i < n; i++)
+            mine |= items[i].r == me && items[i].state == ITEM_ANSWERED;
+        pthread_mutex_lock(&db->write_lock);
+        requeue(db, items, n);
+        if (mine)
+            hand_over(db);
+        pthread_mutex_unlock(&db->write_lock);
+        /* the others answered go home (they are no longer queued: no lock) */
+        for (int i = 0; i < n; i++) {
+            struct db_batch_req *r = items[i].r;
+            if (items[i].state != ITEM_ANSWERED || r == me)
+                continue;
+            r->done = true;
+            sem_post(&r->wake); /* r may be gone once posted */
+        }
+        if (mine)
+            return;
+        pthread_mutex_lock(&db->write_lock);
+    }
+}
+
+enum db_status db_batch_run(struct db *db, const char *name, db_txn_cb cb, void *cls)
+{
+    /* a callback that ran db_run would wait for itself */
+    if (running == db) {
+        log_error("transaction %s: begun inside another transaction", name);
+        return DB_HARD_ERROR;
+    }
+    struct db_batch_req me = {.cb = cb, .cls = cls, .name = name};
+    if (sem_init(&me.wake, 0, 0) == -1) {
+        log_error("transaction %s: sem_init failed", name);
+        return DB_HARD_ERROR;
+    }
+    pthread_mutex_lock(&db->write_lock);
+    enqueue(db, &me);
+    bool leading = !db->batch_leader;
+    db->batch_leader = true;
+    pthread_mutex_unlock(&db->write_lock);
+    if (!leading) {
+        while (sem_wait(&me.wake) == -1 && errno == EINTR)
+            ;
+        leading = !me.done;
+    }
+    if (leading)
+        lead(db, &me);
+    sem_destroy(&me.wake);
+    return me.st;
+}
+
+int db_batch_waiting(struct db *db)
+{
+    int n = 0;
+    pthread_mutex_lock(&db->write_lock);
+    for (struct db_batch_req *q = db->batch_head; q; q = q->next)
+        n++;
+    pthread_mutex_unlock(&db->write_lock);
+    return n;
+}

@@ -1,0 +1,357 @@
+/*
+ * test_db_batch.c — group commit of write transactions (src/db/batch.c) on
+ * SQLite: concurrent writers all commit; a request that fails in a batch
+ * fails alone and leaves nothing; one that fails transiently runs again;
+ * when the engine loses the whole transaction, the others run again; the
+ * configuration epoch moves only for committed changes; a database locked
+ * by another connection is waited out; followers open no connection.
+ *
+ * To put requests in one batch, a "gate" request holds the lead (its
+ * callback waits) until the others are queued behind it: they then form the
+ * next batch, in the order they were queued.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db/db.h"
+#include "db/jobs.h"
+#include "db/merchants.h"
+#include "db/sqlite/sqlite_internal.h" /* the connection's handle, to lose a transaction */
+#include "util/crypto.h"
+
+#include "db_temp.h"
+
+static usec_t ms_since(usec_t t0)
+{
+    return (time_now() - t0) / 1000;
+}
+
+/* ---- requests ---------------------------------------------------------------------------- */
+
+enum mode {
+    OK,                /* insert a merchant (a configuration change) */
+    REFUSE,            /* insert one, then DB_ROLLBACK */
+    FAULT,             /* insert one, then DB_HARD_ERROR */
+    BUSY_ONCE,         /* insert one, then DB_SOFT_ERROR the first time; OK the next */
+    LOSE,              /* insert one, then roll the whole transaction back as SQLite does after
+                          SQLITE_FULL or SQLITE_IOERR, and fail */
+    JOB,               /* insert a job (not a configuration change) */
+    JOB_CONFIG,        /* insert a job and report a configuration change */
+    JOB_CONFIG_REFUSE, /* that, then DB_ROLLBACK */
+    GATE,              /* insert a job, then wait until `gate_for` requests are queued */
+};
+
+struct req {
+    struct db *db;
+    enum mode mode;
+    struct db_merchant m;
+    int calls;
+    enum db_status st;
+    bool had_conn; /* its thread opened a connection */
+};
+
+static int gate_for;
+static atomic_bool gate_open; /* the gate's callback is running */
+
+static enum db_status insert_job(struct db_tx *tx)
+{
+    struct db_job j = {.kind = 1, .run_at = time_now() + 3600 * 1000000LL};
+    snprintf(j.merchant_id, sizeof j.merchant_id, "batch-test");
+    return DB_CALL(tx, jobs, insert, &j);
+}
+
+static enum db_status req_cb(struct db_tx *tx, void *cls)
+{
+    struct req *r = cls;
+    r->calls++;
+    enum db_status st;
+    switch (r->mode) {
+    case JOB:
+    case JOB_CONFIG:
+    case JOB_CONFIG_REFUSE:
+        st = insert_job(tx);
+        if (st != 1)
+            return DB_HARD_ERROR;
+        if (r->mode != JOB)
+            db_tx_config_changed(tx);
+        return r->mode == JOB_CONFIG_REFUSE ? DB_ROLLBACK : DB_ONE_RESULT;
+    case GATE: {
+        st = insert_job(tx);
+        atomic_store(&gate_open, true);
+        usec_t t0 = time_now();
+        while (db_batch_waiting(r->db) < gate_for) {
+            if (ms_since(t0) > 20000)
+                return DB_HARD_ERROR; /* the others never queued */
+            usleep(1000);
+        }
+        return st;
+    }
+    default:
+        break;
+    }
+    st = DB_CALL(tx, merchants, insert, &r->m);
+    if (st != 1)
+        return DB_HARD_ERROR;
+    switch (r->mode) {
+    case REFUSE:
+        return DB_ROLLBACK;
+    case FAULT:
+        return DB_HARD_ERROR;
+    case BUSY_ONCE:
+        return r->calls == 1 ? DB_SOFT_ERROR : DB_ONE_RESULT;
+    case LOSE:
+        sqlite3_exec(((struct sqlite_conn *)tx->conn)->h, "ROLLBACK", NULL, NULL, NULL);
+        return DB_HARD_ERROR;
+    default:
+        return DB_ONE_RESULT;
+    }
+}
+
+static void new_req(struct req *r, struct db *db, enum mode mode)
+{
+    memset(r, 0, sizeof *r);
+    r->db = db;
+    r->mode = mode;
+    crypto_uuid_v4(r->m.id);
+    snprintf(r->m.name, sizeof r->m.name, "batch %d", (int)mode);
+    r->m.environment = ENV_SANDBOX;
+    r->m.created_at = r->m.updated_at = time_now();
+}
+
+static void *run_req(void *p)
+{
+    struct req *r = p;
+    r->st = db_run(r->db, DB_WRITE, "batch test", req_cb, r);
+    r->had_conn = pthread_getspecific(r->db->key) != NULL;
+    db_thread_release(r->db);
+    return NULL;
+}
+
+static enum db_status get_cb(struct db_tx *tx, void *cls)
+{
+    struct db_merchant *m = cls;
+    return DB_CALL(tx, merchants, get, m->id, m);
+}
+
+static bool stored(struct db *db, const struct db_merchant *m)
+{
+    struct db_merchant got = *m;
+    enum db_status st = db_run(db, DB_READ, "t", get_cb, &got);
+    assert_true(st >= 0);
+    return st == 1;
+}
+
+/* Run `gate` then reqs[0..n) queued behind it in that order, all in
+ * threads; wait for them all. */
+static void run_gated(struct db *db, struct req *gate, struct req *reqs, int n)
+{
+    pthread_t gt, t[64];
+    gate_for = n;
+    atomic_store(&gate_open, false);
+    assert_int_equal(pthread_create(&gt, NULL, run_req, gate), 0);
+    while (!atomic_load(&gate_open))
+        usleep(1000);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(pthread_create(&t[i], NULL, run_req, &reqs[i]), 0);
+        while (db_batch_waiting(db) < i + 1)
+            usleep(200);
+    }
+    pthread_join(gt, NULL);
+    for (int i = 0; i < n; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(gate->st, 1);
+}
+
+/* A gate, then one request of each mode queued behind it, with the
+ * counters before and after. */
+static void run_modes(struct db *db, const enum mode *modes, int n, struct req *gate,
+                      struct req *reqs, struct db_stats *before, struct db_stats *after)
+{
+    new_req(gate, db, GATE);
+    for (int i = 0; i < n; i++)
+        new_req(&reqs[i], db, modes[i]);
+    db_stats(db, before);
+    run_gated(db, gate, reqs, n);
+    db_stats(db, after);
+}
+
+/* ---- tests ------------------------------------------------------------------------------- */
+
+/* Rounds of 64 threads that each write once, all at the same time. */
+enum { WRITERS = 64, ROUNDS = 8 };
+
+static void test_concurrent_writers_all_commit(void **state)
+{
+    struct db *db = *state;
+    struct db_stats s0, s1;
+    db_stats(db, &s0);
+    static struct req reqs[WRITERS];
+    pthread_t t[WRITERS];
+    for (int round = 0; round < ROUNDS; round++) {
+        for (int i = 0; i < WRITERS; i++) {
+            new_req(&reqs[i], db, OK);
+            assert_int_equal(pthread_create(&t[i], NULL, run_req, &reqs[i]), 0);
+        }
+        for (int i = 0; i < WRITERS; i++)
+            pthread_join(t[i], NULL);
+        for (int i = 0; i < WRITERS; i++) {
+            assert_int_equal(reqs[i].st, 1);
+            assert_int_equal(reqs[i].calls, 1);
+            assert_true(stored(db, &reqs[i].m));
+        }
+    }
+    db_stats(db, &s1);
+    /* every request counts as a write commit; they shared durable commits */
+    uint64_t commits = s1.write_commits - s0.write_commits;
+    assert_int_equal(commits, WRITERS * ROUNDS);
+    assert_true(s1.durable_commits - s0.durable_commits < commits);
+    assert_int_equal(s1.rollbacks, s0.rollbacks);
+}
+
+static void test_failures_stay_in_their_request(void **state)
+{
+    struct db *db = *state;
+    static const enum mode modes[] = {OK, REFUSE, OK, FAULT, BUSY_ONCE, OK, FAULT, OK};
+    enum { N = sizeof modes / sizeof *modes };
+    struct req gate, reqs[N];
+    struct db_stats s0, s1;
+    run_modes(db, modes, N, &gate, reqs, &s0, &s1);
+    for (int i = 0; i < N; i++) {
+        switch (modes[i]) {
+        case OK:
+            assert_int_equal(reqs[i].st, 1);
+            assert_int_equal(reqs[i].calls, 1);
+            assert_true(stored(db, &reqs[i].m));
+            break;
+        case BUSY_ONCE: /* rolled back to its savepoint, run again in the next batch */
+            assert_int_equal(reqs[i].st, 1);
+            assert_int_equal(reqs[i].calls, 2);
+            assert_true(stored(db, &reqs[i].m));
+            break;
+        default: /* its error, and nothing of what it wrote */
+            assert_int_equal(reqs[i].st, modes[i] == REFUSE ? DB_ROLLBACK : DB_HARD_ERROR);
+            assert_int_equal(reqs[i].calls, 1);
+            assert_false(stored(db, &reqs[i].m));
+        }
+    }
+    /* the gate's commit, the batch of eight, the one run again */
+    assert_int_equal(s1.durable_commits - s0.durable_commits, 3);
+    assert_int_equal(s1.write_commits - s0.write_commits, 1 + 4 + 1);
+    assert_int_equal(s1.rollbacks - s0.rollbacks, 3);
+    assert_int_equal(s1.retries - s0.retries, 1);
+    /* batches run on the process's writer connection: writing opened no
+     * connection of the threads' own, leaders' or followers' */
+    assert_false(gate.had_conn);
+    for (int i = 0; i < N; i++)
+        assert_false(reqs[i].had_conn);
+}
+
+static void test_lost_transaction_runs_again(void **state)
+{
+    struct db *db = *state;
+    static const enum mode modes[] = {OK, OK, LOSE, OK, REFUSE, OK};
+    enum { N = sizeof modes / sizeof *modes };
+    struct req gate, reqs[N];
+    struct db_stats s0, s1;
+    run_modes(db, modes, N, &gate, reqs, &s0, &s1);
+    for (int i = 0; i < N; i++) {
+        if (modes[i] == OK) {
+            /* the first two ran in the transaction that was lost: again */
+            assert_int_equal(reqs[i].st, 1);
+            assert_int_equal(reqs[i].calls, i < 2 ? 2 : 1);
+            assert_true(stored(db, &reqs[i].m));
+        } else {
+            assert_int_equal(reqs[i].st, modes[i] == LOSE ? DB_HARD_ERROR : DB_ROLLBACK);
+            assert_int_equal(reqs[i].calls, 1);
+            assert_false(stored(db, &reqs[i].m));
+        }
+    }
+    assert_int_equal(s1.write_commits - s0.write_commits, 1 + 4);
+    assert_int_equal(s1.durable_commits - s0.durable_commits, 2);
+}
+
+static void test_epoch_moves_for_committed_changes_only(void **state)
+{
+    struct db *db = *state;
+    struct req gate, reqs[3];
+    struct db_stats s0, s1;
+    /* one request of the batch changes the configuration: the epoch moves */
+    uint64_t e0 = db_config_epoch(db);
+    run_modes(db, (enum mode[]){JOB, JOB_CONFIG, JOB}, 3, &gate, reqs, &s0, &s1);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(reqs[i].st, 1);
+    uint64_t e1 = db_config_epoch(db);
+    assert_true(e1 > e0);
+
+    /* the one that changes it is rolled back: the others commit, it stays */
+    run_modes(db, (enum mode[]){JOB, JOB_CONFIG_REFUSE, JOB}, 3, &gate, reqs, &s0, &s1);
+    assert_int_equal(reqs[0].st, 1);
+    assert_int_equal(reqs[1].st, DB_ROLLBACK);
+    assert_int_equal(reqs[2].st, 1);
+    assert_int_equal(db_config_epoch(db), e1);
+}
+
+/* Another connection (the CLI, a `chatpay worker`) holds the write lock for
+ * longer than SQLite's own busy wait (5 s): BEGIN reports busy, the batch is
+ * begun again, and every request commits once the lock is gone. */
+static void test_busy_database_is_waited_out(void **state)
+{
+    struct db *db = *state;
+    sqlite3 *other;
+    assert_int_equal(sqlite3_open(db_temp_path, &other), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    enum { N = 6 };
+    struct req reqs[N];
+    pthread_t t[N];
+    struct db_stats s0, s;
+    db_stats(db, &s0);
+    for (int i = 0; i < N; i++) {
+        new_req(&reqs[i], db, OK);
+        assert_int_equal(pthread_create(&t[i], NULL, run_req, &reqs[i]), 0);
+    }
+    /* until SQLite has given up waiting once and the batch begins again */
+    usec_t t0 = time_now();
+    do {
+        assert_true(ms_since(t0) < 20000);
+        usleep(10000);
+        db_stats(db, &s);
+    } while (s.retries == s0.retries);
+    usleep(100000);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(reqs[i].calls, 0); /* nobody got in */
+    assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(other);
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(reqs[i].st, 1);
+        assert_true(stored(db, &reqs[i].m));
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_concurrent_writers_all_commit, db_temp_setup,
+                                        db_temp_teardown),
+        cmocka_unit_test_setup_teardown(test_failures_stay_in_their_request, db_temp_setup,
+                                        db_temp_teardown),
+        cmocka_unit_test_setup_teardown(test_lost_transaction_runs_again, db_temp_setup,
+                                        db_temp_teardown),
+        cmocka_unit_test_setup_teardown(test_epoch_moves_for_committed_changes_only, db_temp_setup,
+                                        db_temp_teardown),
+        cmocka_unit_test_setup_teardown(test_busy_database_is_waited_out, db_temp_setup,
+                                        db_temp_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
