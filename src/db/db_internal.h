@@ -34,7 +34,8 @@ struct db_backend {
     enum db_status (*savepoint)(struct db_tx *tx, enum db_savepoint op);
 };
 
-/* One connection, owned by one thread (or by a CLI command). */
+/* One connection, owned by one thread (or by a CLI command); the batch
+ * writer is used by the thread leading the batches, one at a time. */
 struct db_tx {
     struct db *db;
     void *conn; /* backend connection */
