@@ -1,8 +1,9 @@
 /*
  * db.c — opening databases, per-thread connections and the transaction runner.
  *
- * Invariant: a struct db_tx is used by exactly one thread; SQLite connections
- * are opened without internal mutexes for that reason.
+ * Invariant: a struct db_tx is used by one thread at a time (its own, or for
+ * the batch writer the thread leading the batches, batch.c); SQLite
+ * connections are opened without internal mutexes for that reason.
  */
 #include "db/db_internal.h"
 

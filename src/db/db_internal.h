@@ -77,7 +77,9 @@ struct db_backend {
     enum db_status (*savepoint)(struct db_tx *tx, enum db_savepoint op);
 };
 
-/* One connection, owned by one thread at a time (or by a CLI command). */
+/* One connection, used by one thread at a time: its own thread's, a pooled
+ * one taken for one transaction, or the batch writer by the thread leading
+ * the batches (or a CLI command's). */
 struct db_tx {
     struct db *db;
     void *conn; /* backend connection */
