@@ -53,6 +53,7 @@ struct page_ctx {
     struct req *r;
     const char *token;
     bool preview;
+    bool record; /* a write transaction: a first open is recorded */
     usec_t now;
     enum link_visit outcome;
     struct db_link link;
@@ -67,7 +68,7 @@ static enum db_status page_cb(struct db_tx *tx, void *cls)
     c->now = time_now();
     struct svc s = {.tx = tx, .a = c->r->arena, .now = c->now, .cfg = c->r->app->cfg};
     enum db_status st =
-        svc_link_visit(&s, c->token, c->preview, &c->outcome, &c->link, &c->merchant);
+        svc_link_visit(&s, c->token, c->preview, c->record, &c->outcome, &c->link, &c->merchant);
     c->queued = s.queued;
     return st;
 }
@@ -147,7 +148,13 @@ void api_link_page(struct req *r)
                           web_text(&loc, "msg.not_found.text"));
         return;
     }
-    enum db_status st = db_run(r->app->db, DB_WRITE, "link_page", page_cb, &c);
+    /* a read transaction; a write one only for the first open, which
+     * records the click (views do not queue on the database's writers) */
+    enum db_status st = db_run(r->app->db, DB_READ, "link_page", page_cb, &c);
+    if (st >= 0 && c.outcome == VISIT_FIRST_OPEN) {
+        c.record = true;
+        st = db_run(r->app->db, DB_WRITE, "link_open", page_cb, &c);
+    }
     if (st < 0) {
         api_reply_message(r, 503, &loc, "msg.retry.title", web_text(&loc, "msg.retry.page"));
         return;
@@ -171,6 +178,7 @@ void api_link_page(struct req *r)
         api_reply_message(r, 410, &loc, "msg.unusable.title", new_link);
         return;
     case VISIT_OPEN:
+    case VISIT_FIRST_OPEN: /* not after a write transaction */
         break;
     }
     struct web_link_page p = {
