@@ -67,6 +67,17 @@ static const char *escape_for(int32_t cp)
     }
 }
 
+/* The code point at p (-1: malformed) and its length in *n; ASCII without
+ * the decoder, most of what is escaped. */
+static int32_t next_cp(const unsigned char *p, size_t *n)
+{
+    if (*p < 0x80) {
+        *n = 1;
+        return *p;
+    }
+    return utf8_decode_z(p, n);
+}
+
 char *web_escape(struct arena *a, const char *s)
 {
     const unsigned char *p;
@@ -77,12 +88,12 @@ char *web_escape(struct arena *a, const char *s)
         return arena_strdup(a, "");
     /* First pass: the size; second: the text. */
     for (p = (const unsigned char *)s; *p != '\0'; p += n) {
-        const char *rep = escape_for(utf8_decode_z(p, &n));
+        const char *rep = escape_for(next_cp(p, &n));
         need += rep != NULL ? strlen(rep) : n;
     }
     out = w = arena_alloc(a, need + 1);
     for (p = (const unsigned char *)s; *p != '\0'; p += n) {
-        const char *rep = escape_for(utf8_decode_z(p, &n));
+        const char *rep = escape_for(next_cp(p, &n));
         size_t len = rep != NULL ? strlen(rep) : n;
         memcpy(w, rep != NULL ? rep : (const char *)p, len);
         w += len;
@@ -102,7 +113,7 @@ static const char *clip(struct arena *a, const char *s, size_t max_cp)
         return "";
     while (s[i] != '\0') {
         size_t n;
-        (void)utf8_decode_z((const unsigned char *)s + i, &n);
+        (void)next_cp((const unsigned char *)s + i, &n);
         if (ncp == max_cp || i + n > max_bytes)
             break;
         ncp++;
