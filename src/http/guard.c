@@ -60,6 +60,7 @@ struct conn_guard {
     pthread_cond_t cv;
     struct guard_conn *head;
     unsigned count;
+    uint64_t begun; /* connections reported started, ever */
     unsigned max_connections;
     int64_t header_timeout_us;
     uint64_t body_min_rate; /* bytes per second; 0: no minimum */
@@ -81,18 +82,21 @@ void guard_notify_cb(void *cls, struct MHD_Connection *conn, void **socket_conte
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         struct guard_conn *c = calloc(1, sizeof *c);
         *socket_context = c;
-        if (!c)
-            return;
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        c->fd = ci ? ci->connect_fd : -1;
-        set_phase(c, PHASE_HEAD);
+        if (c) {
+            const union MHD_ConnectionInfo *ci =
+                MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+            c->fd = ci ? ci->connect_fd : -1;
+            set_phase(c, PHASE_HEAD);
+        }
         pthread_mutex_lock(&g->mu);
-        c->next = g->head;
-        if (g->head)
-            g->head->prev = c;
-        g->head = c;
-        g->count++;
+        g->begun++;
+        if (c) {
+            c->next = g->head;
+            if (g->head)
+                g->head->prev = c;
+            g->head = c;
+            g->count++;
+        }
         pthread_mutex_unlock(&g->mu);
         return;
     }
@@ -228,6 +232,14 @@ struct conn_guard *guard_new(unsigned max_connections, unsigned header_timeout_s
     g->header_timeout_us = (int64_t)header_timeout_s * 1000000;
     g->body_min_rate = body_min_rate;
     return g;
+}
+
+void guard_counts(struct conn_guard *g, unsigned *open, uint64_t *started)
+{
+    pthread_mutex_lock(&g->mu);
+    *open = g->count;
+    *started = g->begun;
+    pthread_mutex_unlock(&g->mu);
 }
 
 bool guard_start(struct conn_guard *g)

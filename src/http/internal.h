@@ -5,6 +5,8 @@
 #define CHATPAY_HTTP_INTERNAL_H
 
 #include <microhttpd.h>
+#include <stdint.h>
+#include <sys/socket.h>
 
 #include "http/server.h"
 
@@ -66,6 +68,8 @@ struct conn_guard *guard_new(unsigned max_connections, unsigned header_timeout_s
                              unsigned body_min_rate);
 bool guard_start(struct conn_guard *g);
 void guard_free(struct conn_guard *g); /* after the daemon has stopped */
+/* Connections open now, and connections reported started since the start. */
+void guard_counts(struct conn_guard *g, unsigned *open, uint64_t *started);
 /* MHD_OPTION_NOTIFY_CONNECTION callback (cls: the guard) */
 void guard_notify_cb(void *cls, struct MHD_Connection *conn, void **socket_context,
                      enum MHD_ConnectionNotificationCode toe);
@@ -75,6 +79,16 @@ void guard_request_begins(struct guard_conn *c, bool has_body);
 void guard_body_bytes(struct guard_conn *c, size_t n);
 void guard_request_dispatched(struct guard_conn *c);
 void guard_request_done(struct guard_conn *c);
+
+/* The acceptor (acceptor.c): the listening socket, and a thread that
+ * accepts the connections waiting on it and hands them to the daemon's
+ * threads, at most max_connections open at once (counted by the guard). */
+struct acceptor;
+struct acceptor *acceptor_listen(const struct sockaddr *addr, socklen_t len); /* NULL: errno */
+bool acceptor_start(struct acceptor *a, struct MHD_Daemon *daemon, struct conn_guard *guard,
+                    unsigned max_connections);
+void acceptor_close(struct acceptor *a); /* stops accepting and closes the socket */
+void acceptor_free(struct acceptor *a);  /* closes first; NULL: nothing */
 
 /* Metrics (metrics.c). */
 void metrics_init(const struct route *routes, size_t n);

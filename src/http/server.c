@@ -1,7 +1,8 @@
 /*
  * server.c — the libmicrohttpd daemon and the request dispatcher.
  *
- * libmicrohttpd runs an epoll thread pool (one thread per core by default).
+ * libmicrohttpd runs a poll thread pool (one thread per core by default) fed
+ * by the acceptor's thread (acceptor.c says why not epoll).
  * Each request goes through on_request() several times:
  *   1st call: create the request (arena, id, route match); answer nothing yet
  *             (answering on the first call makes MHD close the connection).
@@ -40,7 +41,8 @@ struct http_server {
     _Atomic unsigned uploading;  /* requests still receiving their body */
     _Atomic int64_t last_upload; /* monotonic µs of the latest upload activity */
     struct conn_guard *guard;
-    int quiesced_fd; /* the listening socket after quiesce (-1: none), closed at stop */
+    struct acceptor *acceptor; /* NULL once stopped */
+    int quiesced_fd;           /* the listening socket after quiesce (-1: none), closed at stop */
 };
 
 /* Maximum JSON nesting accepted in request bodies. */
@@ -226,6 +228,21 @@ static const char *framing_error(struct MHD_Connection *conn, const char *method
     return NULL;
 }
 
+/* 16 random bytes for a request id. They come from a per-thread supply
+ * filled 1 KiB at a time: one call to the random generator per 64 requests
+ * rather than one (with its lock) per request. */
+static void request_id_bytes(uint8_t out[16])
+{
+    static _Thread_local uint8_t supply[1024];
+    static _Thread_local size_t used = sizeof supply;
+    if (used == sizeof supply) {
+        crypto_random(supply, sizeof supply);
+        used = 0;
+    }
+    memcpy(out, supply + used, 16);
+    used += 16;
+}
+
 static struct req *req_new(struct http_server *s, struct MHD_Connection *conn, const char *url,
                            const char *method)
 {
@@ -250,7 +267,7 @@ static struct req *req_new(struct http_server *s, struct MHD_Connection *conn, c
         snprintf(r->request_id, sizeof r->request_id, "%s", rid);
     } else {
         uint8_t b[16];
-        crypto_random(b, sizeof b);
+        request_id_bytes(b);
         crypto_hex(b, sizeof b, r->request_id);
     }
 
@@ -599,7 +616,6 @@ struct http_server *http_server_start(const struct http_server_config *cfg,
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    s->quiesced_fd = -1;
     s->routes = routes;
     s->nroutes = n;
     s->view = (struct route_view){.hide = cfg->hide_routes, .only = cfg->only_routes};
@@ -620,30 +636,39 @@ struct http_server *http_server_start(const struct http_server_config *cfg,
         long c = sysconf(_SC_NPROCESSORS_ONLN);
         threads = c > HTTP_THREADS_DEFAULT ? (unsigned)c : HTTP_THREADS_DEFAULT;
     }
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
-    if (ai->ai_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    s->daemon = MHD_start_daemon(
-        flags, cfg->port, NULL, NULL, on_request, s,
-        /* the logger must come first so that every message goes through it */
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        cfg->connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, guard_notify_cb,
-        s->guard, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        1024, MHD_OPTION_END);
+    s->acceptor = acceptor_listen(ai->ai_addr, ai->ai_addrlen);
     freeaddrinfo(ai);
-    if (!s->daemon) {
+    if (!s->acceptor) {
         snprintf(err, errlen, "cannot listen on %s:%u (address in use or not available)", cfg->host,
                  cfg->port);
         guard_free(s->guard);
         free(s);
         return NULL;
     }
-    if (!guard_start(s->guard)) {
-        snprintf(err, errlen, "cannot start the connection guard thread");
-        MHD_stop_daemon(s->daemon);
+    unsigned flags =
+        MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    /* the acceptor keeps max_connections; each thread of the pool may take
+     * them all, so that none refuses a connection the acceptor handed over */
+    s->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, s,
+        /* the logger must come first so that every message goes through it */
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections * threads,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        cfg->connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, guard_notify_cb,
+        s->guard, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
+    const char *failed = !s->daemon ? "cannot start the HTTP server"
+                         : !acceptor_start(s->acceptor, s->daemon, s->guard, cfg->max_connections)
+                             ? "cannot start the accepting thread"
+                         : !guard_start(s->guard) ? "cannot start the connection guard thread"
+                                                  : NULL;
+    if (failed) {
+        snprintf(err, errlen, "%s", failed);
+        acceptor_close(s->acceptor);
+        if (s->daemon)
+            MHD_stop_daemon(s->daemon);
+        acceptor_free(s->acceptor);
         guard_free(s->guard);
         free(s);
         return NULL;
@@ -653,14 +678,8 @@ struct http_server *http_server_start(const struct http_server_config *cfg,
 
 void http_server_quiesce(struct http_server *s)
 {
-    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
-    if (fd == MHD_INVALID_SOCKET)
-        return;
-    /* MHD's threads may still have it in their epoll sets: closing it now
-     * makes their removal fail, which MHD treats as fatal. Shut down, it
-     * refuses new connections at once; it is closed after MHD stops. */
-    shutdown(fd, SHUT_RDWR);
-    s->quiesced_fd = fd;
+    /* new connections are refused at once; those open go on */
+    acceptor_close(s->acceptor);
 }
 
 /* An upload with no new data for this long is not waited for on shutdown:
@@ -682,9 +701,9 @@ void http_server_stop(struct http_server *s)
 {
     if (!s)
         return;
+    acceptor_close(s->acceptor);
     MHD_stop_daemon(s->daemon);
-    if (s->quiesced_fd >= 0)
-        close(s->quiesced_fd);
+    acceptor_free(s->acceptor);
     guard_free(s->guard);
     free(s);
 }

@@ -245,12 +245,16 @@ enum db_status svc_link_event(struct svc *s, struct db_link *l, enum link_event 
     return st < 0 ? st : DB_ONE_RESULT;
 }
 
+/* Would a person's open be recorded now: never opened, and the link can be? */
+static bool open_due(const struct db_link *l)
+{
+    return !l->clicked_at &&
+           link_fsm(link_state_from_status(l->status), LINK_E_OPEN)->verdict == FSM_MOVE;
+}
+
 enum db_status svc_link_open(struct svc *s, struct db_link *l, const struct db_merchant *m)
 {
-    if (l->clicked_at)
-        return DB_NO_RESULTS;
-    const struct link_rule *rule = link_fsm(link_state_from_status(l->status), LINK_E_OPEN);
-    if (rule->verdict != FSM_MOVE)
+    if (!open_due(l))
         return DB_NO_RESULTS;
     l->clicked_at = s->now;
     l->expires_at = s->now + m->click_ttl_s * 1000000;
@@ -258,8 +262,8 @@ enum db_status svc_link_open(struct svc *s, struct db_link *l, const struct db_m
     return svc_link_event(s, l, LINK_E_OPEN, NULL, NULL);
 }
 
-enum db_status svc_link_visit(struct svc *s, const char *token, bool preview, enum link_visit *out,
-                              struct db_link *l, struct db_merchant *m)
+enum db_status svc_link_visit(struct svc *s, const char *token, bool preview, bool record,
+                              enum link_visit *out, struct db_link *l, struct db_merchant *m)
 {
     enum db_status st = DB_CALL(s->tx, links, get_by_token, token, s->a, l);
     if (st <= 0) {
@@ -287,8 +291,12 @@ enum db_status svc_link_visit(struct svc *s, const char *token, bool preview, en
         return DB_ONE_RESULT;
     }
     *out = VISIT_OPEN;
-    if (preview)
+    if (preview || !open_due(l))
         return DB_ONE_RESULT;
+    if (!record) {
+        *out = VISIT_FIRST_OPEN;
+        return DB_ONE_RESULT;
+    }
     st = svc_link_open(s, l, m);
     return st < 0 ? st : DB_ONE_RESULT;
 }

@@ -59,17 +59,21 @@ enum db_status svc_link_open(struct svc *s, struct db_link *l, const struct db_m
 
 /* What the customer's browser finds at /p/<token>. */
 enum link_visit {
-    VISIT_OPEN,      /* the page (or, when paid or confirming, what became of the payment) */
-    VISIT_UNKNOWN,   /* no such token */
-    VISIT_EXPIRED,   /* the link's time is up */
-    VISIT_CANCELLED, /* cancelled by the merchant */
-    VISIT_UNUSABLE,  /* the link could not be sent */
+    VISIT_OPEN,       /* the page (or, when paid or confirming, what became of the payment) */
+    VISIT_UNKNOWN,    /* no such token */
+    VISIT_EXPIRED,    /* the link's time is up */
+    VISIT_CANCELLED,  /* cancelled by the merchant */
+    VISIT_UNUSABLE,   /* the link could not be sent */
+    VISIT_FIRST_OPEN, /* a person's first open, not recorded (record was false) */
 };
 
 /* A visit of the link page: a person's first visit opens the link (a link
- * preview robot's does not). *l and *m receive the link and its merchant. */
-enum db_status svc_link_visit(struct svc *s, const char *token, bool preview, enum link_visit *out,
-                              struct db_link *l, struct db_merchant *m);
+ * preview robot's does not). Without `record` nothing is written, and a
+ * first open answers VISIT_FIRST_OPEN: visit again with `record`, in a
+ * write transaction (every later view needs only a read transaction). *l
+ * and *m receive the link and its merchant. */
+enum db_status svc_link_visit(struct svc *s, const char *token, bool preview, bool record,
+                              enum link_visit *out, struct db_link *l, struct db_merchant *m);
 
 /* The merchant cancels link `ref`: refused (*refused) unless it has not been
  * opened; the customer is told on the link's channel. DB_NO_RESULTS with

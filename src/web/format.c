@@ -3,7 +3,8 @@
  * format.h). The only file that includes ICU headers.
  *
  * Each thread has a small cache of opened ICU objects (UNumberFormat for
- * currency and plain numbers, UPluralRules), found by kind, locale and
+ * currency and plain numbers, UPluralRules, UDateFormat, UNumberingSystem:
+ * opening one costs more than formatting with it), found by kind, locale and
  * currency; when full, the oldest entry is closed and replaced. The cache is
  * released by a pthread key destructor when the thread ends. ICU objects are
  * never shared between threads (UNumberFormat is not thread-safe).
@@ -29,14 +30,14 @@
 #define ICU_LOCALE_MAX   64  /* bytes of an ICU locale id ("zh_Hant_TW") */
 #define UBUF_MAX         128 /* UTF-16 units of one formatted number */
 
-enum fmt_kind { FK_NONE = 0, FK_CURRENCY, FK_DECIMAL, FK_PLURAL, FK_DATETIME };
+enum fmt_kind { FK_NONE = 0, FK_CURRENCY, FK_DECIMAL, FK_PLURAL, FK_DATETIME, FK_NUMBERING };
 
 struct fmt_entry {
     enum fmt_kind kind;
     char locale[WEB_LOCALE_MAX];
     char code[4]; /* FK_CURRENCY: ISO 4217 code */
     int digits;   /* FK_CURRENCY: fraction digits */
-    void *obj;    /* UNumberFormat *, UPluralRules * or UDateFormat * */
+    void *obj;    /* UNumberFormat *, UPluralRules *, UDateFormat * or UNumberingSystem * */
 };
 
 struct fmt_cache {
@@ -55,6 +56,8 @@ static void entry_close(struct fmt_entry *e)
             uplrules_close(e->obj);
         else if (e->kind == FK_DATETIME)
             udat_close(e->obj);
+        else if (e->kind == FK_NUMBERING)
+            unumsys_close(e->obj);
         else
             unum_close(e->obj);
     }
@@ -117,6 +120,14 @@ static void *open_obj(enum fmt_kind kind, const char *tag, const char *code, int
             return NULL;
         }
         return d;
+    }
+    if (kind == FK_NUMBERING) {
+        UNumberingSystem *ns = unumsys_open(loc, &st);
+        if (U_FAILURE(st)) {
+            unumsys_close(ns);
+            return NULL;
+        }
+        return ns;
     }
     if (kind == FK_PLURAL) {
         UPluralRules *r = uplrules_open(loc, &st);
@@ -308,7 +319,7 @@ const char *web_plural_category(const char *locale, int64_t n)
     return cat;
 }
 
-char *web_format_datetime(struct arena *a, const char *locale, usec_t t)
+static char *format_datetime(struct arena *a, const char *locale, usec_t t)
 {
     bool owned;
     UDateFormat *f = get_obj(FK_DATETIME, locale, "", 0, &owned);
@@ -330,15 +341,40 @@ char *web_format_datetime(struct arena *a, const char *locale, usec_t t)
     return out;
 }
 
+/* The last date formatted by this thread: a link's page shows the same
+ * instant (its expiry) on every view, and ICU's formatting of it cost more
+ * than the rest of the line. */
+struct datetime_memo {
+    char locale[WEB_LOCALE_MAX];
+    usec_t t;
+    char text[4 * UBUF_MAX];
+};
+static _Thread_local struct datetime_memo last_datetime;
+
+char *web_format_datetime(struct arena *a, const char *locale, usec_t t)
+{
+    struct datetime_memo *m = &last_datetime;
+    const char *tag = locale != NULL ? locale : "";
+    bool memo = strlen(tag) < WEB_LOCALE_MAX;
+    if (memo && m->text[0] != '\0' && m->t == t && strcmp(m->locale, tag) == 0)
+        return arena_strdup(a, m->text);
+    char *out = format_datetime(a, locale, t);
+    if (memo && out != NULL && strlen(out) < sizeof m->text) {
+        memcpy(m->locale, tag, strlen(tag) + 1);
+        m->t = t;
+        memcpy(m->text, out, strlen(out) + 1);
+    }
+    return out;
+}
+
 const char *web_format_numbering(struct arena *a, const char *locale)
 {
-    char loc[ICU_LOCALE_MAX];
-    UErrorCode st = U_ZERO_ERROR;
-    icu_locale(locale, loc);
-    UNumberingSystem *ns = unumsys_open(loc, &st);
-    const char *name = U_SUCCESS(st) && ns != NULL ? unumsys_getName(ns) : NULL;
+    bool owned;
+    UNumberingSystem *ns = get_obj(FK_NUMBERING, locale, "", 0, &owned);
+    const char *name = ns != NULL ? unumsys_getName(ns) : NULL;
     char *out = name != NULL && strlen(name) < 16 ? arena_strdup(a, name) : NULL;
-    unumsys_close(ns);
+    if (ns != NULL)
+        put_obj(FK_NUMBERING, ns, owned);
     return out != NULL ? out : "latn";
 }
 

@@ -67,6 +67,17 @@ static const char *escape_for(int32_t cp)
     }
 }
 
+/* The code point at p (-1: malformed) and its length in *n; ASCII without
+ * the decoder, most of what is escaped. */
+static int32_t next_cp(const unsigned char *p, size_t *n)
+{
+    if (*p < 0x80) {
+        *n = 1;
+        return *p;
+    }
+    return utf8_decode_z(p, n);
+}
+
 char *web_escape(struct arena *a, const char *s)
 {
     const unsigned char *p;
@@ -77,12 +88,12 @@ char *web_escape(struct arena *a, const char *s)
         return arena_strdup(a, "");
     /* First pass: the size; second: the text. */
     for (p = (const unsigned char *)s; *p != '\0'; p += n) {
-        const char *rep = escape_for(utf8_decode_z(p, &n));
+        const char *rep = escape_for(next_cp(p, &n));
         need += rep != NULL ? strlen(rep) : n;
     }
     out = w = arena_alloc(a, need + 1);
     for (p = (const unsigned char *)s; *p != '\0'; p += n) {
-        const char *rep = escape_for(utf8_decode_z(p, &n));
+        const char *rep = escape_for(next_cp(p, &n));
         size_t len = rep != NULL ? strlen(rep) : n;
         memcpy(w, rep != NULL ? rep : (const char *)p, len);
         w += len;
@@ -102,7 +113,7 @@ static const char *clip(struct arena *a, const char *s, size_t max_cp)
         return "";
     while (s[i] != '\0') {
         size_t n;
-        (void)utf8_decode_z((const unsigned char *)s + i, &n);
+        (void)next_cp((const unsigned char *)s + i, &n);
         if (ncp == max_cp || i + n > max_bytes)
             break;
         ncp++;
@@ -464,88 +475,125 @@ static void expiry_line(struct html *h, const struct web_link_page *p, const str
     h_raw(h, "</p>\n");
 }
 
-char *web_link_page(struct arena *a, const struct web_link_page *p, size_t *len)
+/* The link page into h, all but the expiry line, whose place is *cut. */
+static bool link_page_but_expiry(struct html *h, struct arena *a, const struct web_link_page *p,
+                                 size_t *cut)
 {
-    struct html h;
     struct web_locale tmp;
     const struct web_locale *l;
     const char *merchant, *order, *total;
 
-    if (len != NULL)
-        *len = 0;
     if (a == NULL || p == NULL || p->currency == NULL || (p->nitems > 0 && p->items == NULL))
-        return NULL;
+        return false;
 
     l = loc_or_default(p->loc, &tmp);
     merchant = clip(a, p->merchant_name, NAME_CP_MAX);
     order = clip(a, p->order_number, ORDER_CP_MAX);
     total = web_amount_html(a, l, p->currency, p->total_minor);
 
-    h_init(&h, a);
-    page_open(&h, l,
+    h_init(h, a);
+    page_open(h, l,
               WEB_TEXTF(a, l, p->sandbox ? "link.title_sandbox" : "link.title", merchant, order),
               p->pay_url != NULL);
 
     if (p->sandbox) {
-        h_raw(&h, "<header class=\"sandbox\">\n<p>");
-        h_raw(&h, WEB_HTMLF(a, l, "link.sandbox_banner",
-                            arena_printf(a, "<strong>%s</strong>",
-                                         web_escape(a, web_text(l, "sandbox.label")))));
-        h_raw(&h, "</p>\n</header>\n");
+        h_raw(h, "<header class=\"sandbox\">\n<p>");
+        h_raw(h, WEB_HTMLF(a, l, "link.sandbox_banner",
+                           arena_printf(a, "<strong>%s</strong>",
+                                        web_escape(a, web_text(l, "sandbox.label")))));
+        h_raw(h, "</p>\n</header>\n");
     }
 
-    h_raw(&h, "<main class=\"card\">\n");
+    h_raw(h, "<main class=\"card\">\n");
     if (p->logo_url != NULL) {
-        h_raw(&h, "<img class=\"logo\" src=\"");
-        h_text(&h, p->logo_url);
-        h_raw(&h, "\" alt=\"");
-        h_text(&h, merchant);
-        h_raw(&h, "\">\n");
+        h_raw(h, "<img class=\"logo\" src=\"");
+        h_text(h, p->logo_url);
+        h_raw(h, "\" alt=\"");
+        h_text(h, merchant);
+        h_raw(h, "\">\n");
     }
-    h_raw(&h, "<h1>");
-    h_text(&h, merchant);
-    h_raw(&h, "</h1>\n<p class=\"lede\">");
-    h_raw(&h,
-          WEB_HTMLF(a, l, "link.lede",
-                    arena_printf(a, "<strong class=\"ref\">%s</strong>", web_escape(a, order))));
-    h_raw(&h, "</p>\n<div class=\"due\">\n<p class=\"due-label\">");
-    h_text(&h, web_text(l, "link.amount_due"));
-    h_raw(&h, "</p>\n<p class=\"due-amount\">");
-    h_raw(&h, total);
-    h_raw(&h, "</p>\n</div>\n");
+    h_raw(h, "<h1>");
+    h_text(h, merchant);
+    h_raw(h, "</h1>\n<p class=\"lede\">");
+    h_raw(h, WEB_HTMLF(a, l, "link.lede",
+                       arena_printf(a, "<strong class=\"ref\">%s</strong>", web_escape(a, order))));
+    h_raw(h, "</p>\n<div class=\"due\">\n<p class=\"due-label\">");
+    h_text(h, web_text(l, "link.amount_due"));
+    h_raw(h, "</p>\n<p class=\"due-amount\">");
+    h_raw(h, total);
+    h_raw(h, "</p>\n</div>\n");
 
-    expiry_line(&h, p, l);
+    *cut = h->len;
 
-    h_raw(&h, "<section aria-labelledby=\"summary\">\n<h2 id=\"summary\">");
-    h_text(&h, web_text(l, "link.summary"));
-    h_raw(&h, "</h2>\n");
+    h_raw(h, "<section aria-labelledby=\"summary\">\n<h2 id=\"summary\">");
+    h_text(h, web_text(l, "link.summary"));
+    h_raw(h, "</h2>\n");
     if (p->nitems > 0)
-        items_table(&h, p, l, order);
-    h_raw(&h, "<dl class=\"totals\">\n");
+        items_table(h, p, l, order);
+    h_raw(h, "<dl class=\"totals\">\n");
     if (p->has_subtotal)
-        total_row(&h, NULL, web_text(l, "link.subtotal"),
+        total_row(h, NULL, web_text(l, "link.subtotal"),
                   web_amount_html(a, l, p->currency, p->subtotal_minor));
     if (p->has_tax)
-        total_row(&h, NULL, web_text(l, "link.tax"),
+        total_row(h, NULL, web_text(l, "link.tax"),
                   web_amount_html(a, l, p->currency, p->tax_minor));
-    total_row(&h, "total", web_text(l, "link.total"), total);
-    h_raw(&h, "</dl>\n</section>\n");
+    total_row(h, "total", web_text(l, "link.total"), total);
+    h_raw(h, "</dl>\n</section>\n");
     if (p->notice) {
-        h_raw(&h, "<p class=\"notice\" role=\"alert\">");
-        h_text(&h, p->notice);
-        h_raw(&h, "</p>\n");
+        h_raw(h, "<p class=\"notice\" role=\"alert\">");
+        h_text(h, p->notice);
+        h_raw(h, "</p>\n");
     }
     if (p->pay_url) {
-        h_raw(&h, "<form method=\"post\" action=\"");
-        h_text(&h, p->pay_url);
-        h_raw(&h, "\">\n<button type=\"submit\" class=\"button\">");
-        h_raw(&h, WEB_HTMLF(a, l, "link.pay", total));
-        h_raw(&h, "</button>\n</form>\n");
+        h_raw(h, "<form method=\"post\" action=\"");
+        h_text(h, p->pay_url);
+        h_raw(h, "\">\n<button type=\"submit\" class=\"button\">");
+        h_raw(h, WEB_HTMLF(a, l, "link.pay", total));
+        h_raw(h, "</button>\n</form>\n");
     }
-    h_raw(&h, "</main>\n");
+    h_raw(h, "</main>\n");
 
-    page_close(&h, l);
+    page_close(h, l);
+    return !h->failed;
+}
+
+bool web_link_page_parts(struct arena *a, const struct web_link_page *p, struct web_link_parts *out)
+{
+    struct html h;
+    size_t cut;
+
+    memset(out, 0, sizeof *out);
+    if (!link_page_but_expiry(&h, a, p, &cut))
+        return false;
+    out->head = h.buf;
+    out->head_len = cut;
+    out->tail = h.buf + cut;
+    out->tail_len = h.len - cut;
+    return true;
+}
+
+char *web_link_page_with(struct arena *a, const struct web_link_parts *parts,
+                         const struct web_link_page *p, size_t *len)
+{
+    struct html h;
+    struct web_locale tmp;
+
+    h_init(&h, a);
+    h_put(&h, parts->head, parts->head_len);
+    expiry_line(&h, p, loc_or_default(p->loc, &tmp));
+    h_put(&h, parts->tail, parts->tail_len);
     return h_finish(&h, len);
+}
+
+char *web_link_page(struct arena *a, const struct web_link_page *p, size_t *len)
+{
+    struct web_link_parts parts;
+
+    if (len != NULL)
+        *len = 0;
+    if (!web_link_page_parts(a, p, &parts))
+        return NULL;
+    return web_link_page_with(a, &parts, p, len);
 }
 
 /* A page's head and the start of its card: title as heading, text below. */

@@ -64,6 +64,20 @@ struct web_link_page {
  * NUL-terminated HTML; *len receives its length. */
 char *web_link_page(struct arena *a, const struct web_link_page *p, size_t *len);
 
+/* The same page as a head and a tail around its expiry line: only that line
+ * depends on p->now and p->expires_at, so head and tail may be kept and used
+ * again, with web_link_page_with(), for as long as the rest of *p is the
+ * same. They are in the arena (not NUL-terminated). */
+struct web_link_parts {
+    const char *head, *tail;
+    size_t head_len, tail_len;
+};
+bool web_link_page_parts(struct arena *a, const struct web_link_page *p,
+                         struct web_link_parts *out);
+/* The page: head and tail from web_link_page_parts() with p's expiry line. */
+char *web_link_page_with(struct arena *a, const struct web_link_parts *parts,
+                         const struct web_link_page *p, size_t *len);
+
 /* A page for a link that cannot be used: title and explanation (plain text,
  * already in the page's language), e.g. ("This payment link has expired",
  * "Ask <merchant> for a new link."). loc NULL: English. */

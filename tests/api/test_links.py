@@ -947,6 +947,31 @@ def test_page_first_open_recorded_once(api, key):
     assert st["transactionStatuses"][-1]["transactionStatusName"] == "PAYMENT_LINK_CLICKED"
 
 
+def test_page_views_show_changes_at_once(api, cli, shop, key):
+    """Each server thread keeps the pages it rendered; a view after a change
+    to what the page shows (the merchant's name, the language asked for)
+    shows the change, and the time left is counted again on every view."""
+    _, ans = create_ok(api, key, returnPaymentLink=True)
+    token = token_of(ans["paymentLink"])
+    for _ in range(8):  # every server thread has it by now
+        r = page(api, token)
+        assert r.status_code == 200 and shop["name"] in r.text, r.text
+    renamed = f"Renamed Shop {uuid.uuid4().hex[:6]}"
+    res = cli("merchant", "update", shop["merchantId"], "--name", renamed)
+    assert res.returncode == 0, res.stderr
+    for _ in range(8):
+        r = page(api, token)
+        assert r.status_code == 200, r.text
+        assert renamed in r.text and shop["name"] not in r.text, r.text
+    french = api.get("/p/" + token, headers={"Accept-Language": "fr"})
+    assert french.status_code == 200 and 'lang="fr"' in french.text, french.text
+    assert 'lang="en"' in page(api, token).text
+    left = [int(re.search(r'data-expires-in="(\d+)"', page(api, token).text).group(1))]
+    time.sleep(1.1)
+    left.append(int(re.search(r'data-expires-in="(\d+)"', page(api, token).text).group(1)))
+    assert left[1] < left[0], left
+
+
 @pytest.mark.parametrize(
     "agent",
     ["WhatsApp/2.23.20.0 A", "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",

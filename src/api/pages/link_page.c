@@ -13,6 +13,8 @@
 #include "api/api.h"
 #include "api/pages/pages.h"
 
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -53,6 +55,7 @@ struct page_ctx {
     struct req *r;
     const char *token;
     bool preview;
+    bool record; /* a write transaction: a first open is recorded */
     usec_t now;
     enum link_visit outcome;
     struct db_link link;
@@ -67,7 +70,7 @@ static enum db_status page_cb(struct db_tx *tx, void *cls)
     c->now = time_now();
     struct svc s = {.tx = tx, .a = c->r->arena, .now = c->now, .cfg = c->r->app->cfg};
     enum db_status st =
-        svc_link_visit(&s, c->token, c->preview, &c->outcome, &c->link, &c->merchant);
+        svc_link_visit(&s, c->token, c->preview, c->record, &c->outcome, &c->link, &c->merchant);
     c->queued = s.queued;
     return st;
 }
@@ -135,6 +138,115 @@ static size_t page_items(struct arena *a, const char *stored, struct web_line_it
     return n;
 }
 
+/* ---- the pages rendered, kept per thread ------------------------------------------- */
+
+/* A link's page is the same from one view to the next but for its expiry
+ * line (the time left). Each server thread keeps the rest, head and tail,
+ * of the last pages it rendered, found by everything they show, and renders
+ * only that line again: the whole page (ICU's number and date formatting,
+ * escaping, the line items' JSON) cost more than the rest of a view. */
+enum { PAGE_CACHE_SLOTS = 64, PAGE_CACHE_MAX = 64 * 1024 };
+
+struct page_slot {
+    char *key; /* everything the head and tail show (page_key) */
+    size_t key_len;
+    char *html; /* head then tail */
+    size_t head_len, tail_len;
+};
+
+static pthread_key_t page_cache_key;
+static pthread_once_t page_cache_once = PTHREAD_ONCE_INIT;
+static bool page_cache_ok;
+
+static void page_cache_free(void *p)
+{
+    struct page_slot *slots = p;
+    for (size_t i = 0; i < PAGE_CACHE_SLOTS; i++) {
+        free(slots[i].key);
+        free(slots[i].html);
+    }
+    free(slots);
+}
+
+static void page_cache_init(void)
+{
+    page_cache_ok = pthread_key_create(&page_cache_key, page_cache_free) == 0;
+}
+
+/* The slot for key in this thread's cache; NULL: no cache. */
+static struct page_slot *page_slot(const char *key, size_t key_len)
+{
+    pthread_once(&page_cache_once, page_cache_init);
+    if (!page_cache_ok)
+        return NULL;
+    struct page_slot *slots = pthread_getspecific(page_cache_key);
+    if (!slots) {
+        slots = calloc(PAGE_CACHE_SLOTS, sizeof *slots);
+        if (!slots || pthread_setspecific(page_cache_key, slots) != 0) {
+            free(slots);
+            return NULL;
+        }
+    }
+    uint64_t h = 14695981039346656037ULL; /* FNV-1a */
+    for (size_t i = 0; i < key_len; i++)
+        h = (h ^ (unsigned char)key[i]) * 1099511628211ULL;
+    return &slots[h % PAGE_CACHE_SLOTS];
+}
+
+/* Everything the head and tail of the page show, each field with its
+ * length, so that two different pages never have the same key. */
+static char *page_key(struct arena *a, const struct page_ctx *c, const struct web_locale *loc,
+                      size_t *len)
+{
+    const struct db_link *l = &c->link;
+    const struct db_merchant *m = &c->merchant;
+    const char *items = l->line_items ? l->line_items : "";
+    char *key = arena_printf(
+        a, "%zu:%s %zu:%s %zu:%s %zu:%s %s %lld %d %lld %d %lld %d %d %zu:%s %lld %zu:%s",
+        strlen(loc->tag), loc->tag, strlen(l->token), l->token, strlen(m->name), m->name,
+        strlen(l->order_number), l->order_number, l->currency, (long long)l->total_minor,
+        l->has_subtotal, (long long)l->subtotal_minor, l->has_tax, (long long)l->tax_minor,
+        l->payment_status, m->environment, strlen(m->logo_type), m->logo_type,
+        (long long)m->updated_at, strlen(items), items);
+    *len = strlen(key);
+    return key;
+}
+
+static bool cached_parts(struct page_slot *slot, const char *key, size_t key_len,
+                         struct web_link_parts *out)
+{
+    if (!slot || !slot->key || slot->key_len != key_len || memcmp(slot->key, key, key_len) != 0)
+        return false;
+    *out = (struct web_link_parts){.head = slot->html,
+                                   .head_len = slot->head_len,
+                                   .tail = slot->html + slot->head_len,
+                                   .tail_len = slot->tail_len};
+    return true;
+}
+
+static void keep_parts(struct page_slot *slot, const char *key, size_t key_len,
+                       const struct web_link_parts *parts)
+{
+    if (!slot || parts->head_len + parts->tail_len > PAGE_CACHE_MAX)
+        return;
+    char *k = malloc(key_len), *html = malloc(parts->head_len + parts->tail_len);
+    if (!k || !html) {
+        free(k);
+        free(html);
+        return;
+    }
+    memcpy(k, key, key_len);
+    memcpy(html, parts->head, parts->head_len);
+    memcpy(html + parts->head_len, parts->tail, parts->tail_len);
+    free(slot->key);
+    free(slot->html);
+    *slot = (struct page_slot){.key = k,
+                               .key_len = key_len,
+                               .html = html,
+                               .head_len = parts->head_len,
+                               .tail_len = parts->tail_len};
+}
+
 void api_link_page(struct req *r)
 {
     struct page_ctx c = {.r = r, .token = req_param(r, "token"), .now = time_now()};
@@ -147,7 +259,13 @@ void api_link_page(struct req *r)
                           web_text(&loc, "msg.not_found.text"));
         return;
     }
-    enum db_status st = db_run(r->app->db, DB_WRITE, "link_page", page_cb, &c);
+    /* a read transaction; a write one only for the first open, which
+     * records the click (views do not queue on the database's writers) */
+    enum db_status st = db_run(r->app->db, DB_READ, "link_page", page_cb, &c);
+    if (st >= 0 && c.outcome == VISIT_FIRST_OPEN) {
+        c.record = true;
+        st = db_run(r->app->db, DB_WRITE, "link_open", page_cb, &c);
+    }
     if (st < 0) {
         api_reply_message(r, 503, &loc, "msg.retry.title", web_text(&loc, "msg.retry.page"));
         return;
@@ -171,6 +289,7 @@ void api_link_page(struct req *r)
         api_reply_message(r, 410, &loc, "msg.unusable.title", new_link);
         return;
     case VISIT_OPEN:
+    case VISIT_FIRST_OPEN: /* not after a write transaction */
         break;
     }
     struct web_link_page p = {
@@ -217,11 +336,22 @@ void api_link_page(struct req *r)
          * so that a new logo shows at once despite the browser's cache */
         p.logo_url =
             arena_printf(a, "/m/%s/logo?v=%lld", c.merchant.id, (long long)c.merchant.updated_at);
-    struct web_line_item *items;
-    p.nitems = page_items(a, c.link.line_items, &items);
-    p.items = items;
-    size_t len;
-    char *html = p.currency ? web_link_page(a, &p, &len) : NULL;
+    size_t key_len, len;
+    const char *key = page_key(a, &c, &loc, &key_len);
+    struct page_slot *slot = page_slot(key, key_len);
+    struct web_link_parts parts;
+    char *html = NULL;
+    if (cached_parts(slot, key, key_len, &parts)) {
+        html = web_link_page_with(a, &parts, &p, &len);
+    } else if (p.currency) {
+        struct web_line_item *items;
+        p.nitems = page_items(a, c.link.line_items, &items);
+        p.items = items;
+        if (web_link_page_parts(a, &p, &parts)) {
+            keep_parts(slot, key, key_len, &parts);
+            html = web_link_page_with(a, &parts, &p, &len);
+        }
+    }
     if (!html) {
         api_reply_message(r, 500, &loc, "msg.error.title", web_text(&loc, "msg.error.text"));
         return;
