@@ -144,7 +144,13 @@ static void run_batch(struct db *db, struct db_tx *tx, struct item *items, int n
     const struct db_backend *ops = db->backend;
     int attempt = 1;
     for (;;) {
+        tx->unavailable = false;
         enum db_status st = ops->begin(tx, DB_WRITE);
+        if (st == DB_SOFT_ERROR && tx->unavailable) {
+            /* the server is away: answer now, not after every retry */
+            answer_pending(items, n, DB_SOFT_ERROR);
+            return;
+        }
         if (st == DB_SOFT_ERROR && attempt < DB_MAX_ATTEMPTS) {
             atomic_fetch_add_explicit(&db->retries, 1, memory_order_relaxed);
             db_backoff(attempt++);
@@ -175,7 +181,14 @@ static void run_batch(struct db *db, struct db_tx *tx, struct item *items, int n
                 continue;
             return;
         }
-        st = ops->commit(tx);
+        /* tell the other processes of a configuration change, in the
+         * transaction (PostgreSQL's notice; nothing to do for SQLite) */
+        bool changed = false;
+        for (int i = 0; i < n; i++)
+            changed |= items[i].state == ITEM_RAN && items[i].config_changed;
+        st = changed && ops->config_changed ? ops->config_changed(tx) : DB_NO_RESULTS;
+        if (st >= 0)
+            st = ops->commit(tx);
         if (st >= 0) {
             tx->in_txn = false;
             committed(db, items, n);
@@ -184,7 +197,7 @@ static void run_batch(struct db *db, struct db_tx *tx, struct item *items, int n
         ops->rollback(tx);
         tx->in_txn = false;
         forget_ran(items, n);
-        if (st == DB_SOFT_ERROR && attempt < DB_MAX_ATTEMPTS) {
+        if (st == DB_SOFT_ERROR && attempt < DB_MAX_ATTEMPTS && !tx->unavailable) {
             atomic_fetch_add_explicit(&db->retries, 1, memory_order_relaxed);
             db_backoff(attempt++);
             continue;

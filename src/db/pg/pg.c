@@ -776,6 +776,26 @@ static bool pg_leader(struct db *db)
     return held;
 }
 
+/* Group commit (db/batch.c): each request of a batch runs in this savepoint;
+ * a failed statement (a serialization failure among them) is undone with it
+ * and the transaction goes on. */
+static enum db_status pg_savepoint(struct db_tx *tx, enum db_savepoint op)
+{
+    static const char *const sql[] = {
+        [DB_SAVEPOINT_BEGIN] = "SAVEPOINT batch_request",
+        [DB_SAVEPOINT_RELEASE] = "RELEASE SAVEPOINT batch_request",
+        [DB_SAVEPOINT_ROLLBACK] = "ROLLBACK TO SAVEPOINT batch_request;"
+                                  " RELEASE SAVEPOINT batch_request",
+    };
+    struct pg_conn *c = conn_of(tx);
+    if (c->broken || PQtransactionStatus(c->h) == PQTRANS_IDLE)
+        return DB_HARD_ERROR;
+    if (op == DB_SAVEPOINT_ROLLBACK)
+        for (int i = 0; i < STMT__COUNT; i++)
+            reset(&c->stmts[i].base);
+    return simple(tx, sql[op]);
+}
+
 const struct db_backend db_pg_backend = {
     .name = "postgresql",
     .pg_dialect = true,
@@ -806,4 +826,6 @@ const struct db_backend db_pg_backend = {
     .col_count = col_count,
     .col_name = col_name,
     .pooled = true,
+    .batch_writes = true, /* this process's writers share transactions and commits */
+    .savepoint = pg_savepoint,
 };
