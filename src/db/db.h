@@ -80,7 +80,7 @@ typedef enum db_status (*db_txn_cb)(struct db_tx *tx, void *cls);
  * backoff. Returns the callback's status after commit, DB_ROLLBACK if the
  * callback asked for it, or DB_HARD_ERROR. `name` is used in logs.
  *
- * With SQLite, write transactions are committed in groups: the write
+ * Write transactions are committed in groups (on both backends): the write
  * transactions that threads of this process run at the same time share one
  * transaction and one durable commit, each callback inside a savepoint of
  * its own, run by whichever thread leads the group, on the process's one
