@@ -167,10 +167,10 @@ test-asan-api-pg-1 test-asan-api-pg-2:
 	CHATPAY_TEST_DB=postgres CHATPAY_BIN=$(abspath build/asan/chatpay) $(PYTHON) -m pytest -q \
 	    -p no:cacheprovider $(if $(filter test-asan-api-pg-1,$@),$(API_HALF1),$(API_HALF2))
 
-# The API suite runs twice, in halves, all four side by side: the release
-# build on SQLite and the sanitizer build on PostgreSQL (they spend most of
-# their time waiting on timers). scripts/check-pg-schema proves the two
-# backends' migrations make the same schema.
+# The API suite runs twice side by side: the release build on SQLite, and
+# the sanitizer build on PostgreSQL in two halves (the slower one); they
+# spend most of their time waiting on timers. scripts/check-pg-schema proves
+# the two backends' migrations make the same schema.
 test: deps
 	$(MAKE) format-check
 	$(MAKE) all unit-bins
@@ -178,7 +178,7 @@ test: deps
 	scripts/check-pg-schema
 	$(MAKE) test-unit
 	$(MAKE) BUILD=build/asan VARIANT=asan test-unit
-	$(MAKE) -j4 test-api-1 test-api-2 test-asan-api-pg-1 test-asan-api-pg-2
+	$(MAKE) -j3 test-api test-asan-api-pg-1 test-asan-api-pg-2
 	$(MAKE) test-fakes
 	$(MAKE) test-browser
 	$(MAKE) fuzz-run
