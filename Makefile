@@ -51,7 +51,7 @@ DB_BIN   := $(DB_SRC:%.c=$(BUILD)/%)
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 
 .PHONY: all asan unit-bins unit run test test-unit test-api test-api-pg test-fakes test-browser test-asan fuzz fuzz-run \
-        test-api-1 test-api-2 test-api-pg-1 test-api-pg-2 test-asan-api-pg-1 test-asan-api-pg-2 \
+        test-asan-api-pg \
         bench format format-check deps clean
 
 all: $(BUILD)/chatpay
@@ -128,18 +128,6 @@ test-unit: unit-bins
 test-api: all
 	CHATPAY_BIN=$(abspath $(BUILD)/chatpay) $(PYTHON) -m pytest -q -p no:cacheprovider tests/api
 
-# The API suite in two halves (every other test file), to run side by side:
-# its tests mostly wait on timers (expiry, leases, reminders), not the CPU.
-API_TESTS := $(sort $(wildcard tests/api/test_*.py))
-API_HALF1 := $(foreach i,$(shell seq 1 2 $(words $(API_TESTS))),$(word $(i),$(API_TESTS)))
-API_HALF2 := $(filter-out $(API_HALF1),$(API_TESTS))
-test-api-1 test-api-2: all
-	CHATPAY_BIN=$(abspath $(BUILD)/chatpay) $(PYTHON) -m pytest -q -p no:cacheprovider \
-	    $(if $(filter test-api-1,$@),$(API_HALF1),$(API_HALF2))
-test-api-pg-1 test-api-pg-2: all
-	CHATPAY_TEST_DB=postgres CHATPAY_BIN=$(abspath $(BUILD)/chatpay) $(PYTHON) -m pytest -q \
-	    -p no:cacheprovider $(if $(filter test-api-pg-1,$@),$(API_HALF1),$(API_HALF2))
-
 # The same suite on PostgreSQL: one throw-away cluster (tests/pg_cluster.py,
 # PostgreSQL 15 from scripts/install-deps) on a Unix socket in a temp dir,
 # and a fresh database in it wherever the suite would make a SQLite file.
@@ -162,15 +150,16 @@ test-browser: all
 test-asan:
 	$(MAKE) BUILD=build/asan VARIANT=asan test-unit test-api-pg
 
-# (after `make asan`: no build here, so that the halves never build at once)
-test-asan-api-pg-1 test-asan-api-pg-2:
+# (after `make asan`: no build here, so that it never builds beside another)
+test-asan-api-pg:
 	CHATPAY_TEST_DB=postgres CHATPAY_BIN=$(abspath build/asan/chatpay) $(PYTHON) -m pytest -q \
-	    -p no:cacheprovider $(if $(filter test-asan-api-pg-1,$@),$(API_HALF1),$(API_HALF2))
+	    -p no:cacheprovider tests/api
 
-# The API suite runs twice side by side: the release build on SQLite, and
-# the sanitizer build on PostgreSQL in two halves (the slower one); they
-# spend most of their time waiting on timers. scripts/check-pg-schema proves
-# the two backends' migrations make the same schema.
+# The API suite runs twice side by side: the release build on SQLite and
+# the sanitizer build on PostgreSQL; both spend most of their time waiting
+# on timers (more at once stretches the timer-sensitive tests on two cores).
+# scripts/check-pg-schema proves the two backends' migrations make the same
+# schema.
 test: deps
 	$(MAKE) format-check
 	$(MAKE) all unit-bins
@@ -178,7 +167,7 @@ test: deps
 	scripts/check-pg-schema
 	$(MAKE) test-unit
 	$(MAKE) BUILD=build/asan VARIANT=asan test-unit
-	$(MAKE) -j3 test-api test-asan-api-pg-1 test-asan-api-pg-2
+	$(MAKE) -j2 test-api test-asan-api-pg
 	$(MAKE) test-fakes
 	$(MAKE) test-browser
 	$(MAKE) fuzz-run

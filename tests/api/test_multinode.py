@@ -276,6 +276,23 @@ def test_the_periodic_work_moves_when_the_process_doing_it_dies(nodes):
             assert node.stop() == 0
 
 
+def _reads(base, key):
+    def reads(ref, out):
+        def one():
+            s = requests.Session()
+            for _ in range(5):
+                out.append(s.get(base + "/api/v2/chat-2-pay/transaction-status",
+                                 params={"paymentLinkRef": ref},
+                                 headers={"Authorization": key}, timeout=15).status_code)
+
+        ts = [threading.Thread(target=one) for _ in range(16)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(timeout=30)
+    return reads
+
+
 def test_postgresql_restarting_under_load(postgres_cluster, tmp_path):
     pg = postgres_cluster
     db = pg.create_database("restart")
@@ -284,6 +301,7 @@ def test_postgresql_restarting_under_load(postgres_cluster, tmp_path):
     cp_helpers.SECRETS.api_keys.add(m["apiKey"])
     srv = start_server(tmp_path, db, name="restart",
                        env={"CHATPAY_DB_STATEMENT_TIMEOUT_MS": "2000"})
+    reads = _reads(srv.base_url, m["apiKey"])
     try:
         acked, failures, stop = [], [], threading.Event()
         slow = []
@@ -312,6 +330,10 @@ def test_postgresql_restarting_under_load(postgres_cluster, tmp_path):
             t.start()
         time.sleep(1.0)
         before = len(acked)
+        # fill the pool: 16 connections open when the server goes away
+        warm = []
+        reads(acked[-1], warm)
+        assert warm == [200] * 80, warm
         pg.stop_server()
         time.sleep(0.5)
         down = requests.get(srv.base_url + "/readyz", timeout=10)
@@ -330,12 +352,17 @@ def test_postgresql_restarting_under_load(postgres_cluster, tmp_path):
         for t in ts:
             t.join(timeout=20)
         up = requests.get(srv.base_url + "/readyz", timeout=10)
+        # every connection of the pool works again, not only the first one
+        # used: reads from 16 threads at once, none refused
+        after = []
+        reads(acked[-1], after)
     finally:
         rc = srv.stop()
     assert before > 0
     assert down.status_code == 503 and down_body["status"] != "ready", down.text
     assert up.status_code == 200, up.text
     assert resumed, (len(acked), failures[-5:])
+    assert after == [200] * 80, after
     # while the database was away: 503 with a JSON body, none slower than
     # the statement timeout and the connect timeout allow
     assert failures, "the restart was not seen"

@@ -520,10 +520,19 @@ static const char *col_name(struct db_stmt *s, int col)
 
 static enum db_status pg_begin(struct db_tx *tx, enum db_mode mode)
 {
-    if (!revive(tx))
-        return DB_SOFT_ERROR;
-    return simple(tx, mode == DB_WRITE ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
-                                       : "BEGIN ISOLATION LEVEL REPEATABLE READ");
+    /* a connection idle in the pool learns that the server restarted only
+     * when it is used: BEGIN fails, and is tried once more on a new one */
+    enum db_status st = DB_SOFT_ERROR;
+    for (int i = 0; i < 2; i++) {
+        tx->unavailable = false;
+        if (!revive(tx))
+            return DB_SOFT_ERROR;
+        st = simple(tx, mode == DB_WRITE ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
+                                         : "BEGIN ISOLATION LEVEL REPEATABLE READ");
+        if (!(st == DB_SOFT_ERROR && conn_of(tx)->broken))
+            break;
+    }
+    return st;
 }
 
 static enum db_status pg_commit(struct db_tx *tx)
