@@ -273,14 +273,21 @@ static char *convert_sql(const char *sql, int *nparams)
         int num;
         if (p[1] >= '0' && p[1] <= '9') {
             num = 0;
-            while (p[1] >= '0' && p[1] <= '9')
+            while (p[1] >= '0' && p[1] <= '9' && num < 100000) /* stmt() refuses > 48 */
                 num = num * 10 + (*++p - '0');
         } else {
             num = max + 1;
         }
         if (num > max)
             max = num;
-        o += sprintf(o, "$%d", num);
+        /* "?" becomes "$N": at most 4 bytes each way the buffer was sized
+         * (n * 4 + 1), so this never truncates */
+        int w = snprintf(o, (size_t)(out + n * 4 + 1 - o), "$%d", num);
+        if (w < 0 || (size_t)w >= (size_t)(out + n * 4 + 1 - o)) {
+            free(out);
+            return NULL;
+        }
+        o += w;
     }
     *o = '\0';
     *nparams = max;
