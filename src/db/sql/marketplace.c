@@ -477,23 +477,44 @@ static enum db_status sql_mp_purchase_insert(struct db_tx *tx, struct db_mp_purc
     return db_one_int(st, &p->id, "mp purchase insert");
 }
 
+static bool ref_matches(const char *given, const char *have)
+{
+    return !given || (have && strcmp(given, have) == 0);
+}
+
 static enum db_status sql_mp_purchase_find(struct db_tx *tx, const char *client_uuid,
                                            const struct db_mp_refs *refs, struct arena *a,
                                            struct db_mp_purchase *out)
 {
-    struct db_stmt *st =
-        db_stmt(tx, STMT_MP_PURCHASE_FIND,
-                "SELECT " PURCHASE_COLS " FROM mp_purchases WHERE client_uuid = ?1"
-                " AND (CAST(?2 AS TEXT) IS NULL OR raas_ref = ?2)"
-                " AND (CAST(?3 AS TEXT) IS NULL OR client_txn_ref = ?3)"
-                " AND (CAST(?4 AS TEXT) IS NULL OR reserve_ref = ?4) ORDER BY id LIMIT 1");
+    /* by the most selective reference given, through its index; the others
+     * are compared after */
+    struct db_stmt *st;
+    const char *ref;
+    if ((ref = refs->raas_ref))
+        st = db_stmt(tx, STMT_MP_PURCHASE_FIND,
+                     "SELECT " PURCHASE_COLS " FROM mp_purchases"
+                     " WHERE client_uuid = ? AND raas_ref = ?");
+    else if ((ref = refs->client_txn_ref))
+        st = db_stmt(tx, STMT_MP_PURCHASE_FIND_CLIENT_REF,
+                     "SELECT " PURCHASE_COLS " FROM mp_purchases"
+                     " WHERE client_uuid = ? AND client_txn_ref = ?");
+    else if ((ref = refs->reserve_ref))
+        st = db_stmt(tx, STMT_MP_PURCHASE_FIND_RESERVE,
+                     "SELECT " PURCHASE_COLS " FROM mp_purchases"
+                     " WHERE client_uuid = ? AND reserve_ref = ? ORDER BY id LIMIT 1");
+    else
+        return DB_NO_RESULTS;
     if (!st)
         return DB_HARD_ERROR;
     db_bind_text(st, 1, client_uuid);
-    db_bind_text(st, 2, refs->raas_ref);
-    db_bind_text(st, 3, refs->client_txn_ref);
-    db_bind_text(st, 4, refs->reserve_ref);
-    return db_one_row(st, "mp purchase find", purchase_reader, &(struct purchase_read){a, out});
+    db_bind_text(st, 2, ref);
+    enum db_status s =
+        db_one_row(st, "mp purchase find", purchase_reader, &(struct purchase_read){a, out});
+    if (s > 0 && !(ref_matches(refs->raas_ref, out->raas_ref) &&
+                   ref_matches(refs->client_txn_ref, out->client_txn_ref) &&
+                   ref_matches(refs->reserve_ref, out->reserve_ref)))
+        s = DB_NO_RESULTS;
+    return s;
 }
 
 static enum db_status sql_mp_purchase_get(struct db_tx *tx, int64_t id, struct arena *a,
