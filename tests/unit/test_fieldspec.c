@@ -756,8 +756,7 @@ static void test_lenient(void **state)
     expect_one_error("{\"v\": true}", "must be an integer (or a string of one)");
     expect_one_error("{\"v\": \"0\"}", "must be between 1 and 999999999999");
     expect_one_error("{\"v\": \"1000000000000\"}", "must be between 1 and 999999999999");
-    expect_one_error("{\"v\": \"9999999999999999999\"}",
-                     "must be an integer (or a string of one)");
+    expect_one_error("{\"v\": \"9999999999999999999\"}", "must be an integer (or a string of one)");
 
     use_one(FIELD_STRING, FIELD_LENIENT, 0, 4);
     assert_true(parse_one("{\"v\": 1234}", &o));
