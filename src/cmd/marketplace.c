@@ -351,6 +351,8 @@ static int client_change(int argc, char **argv, bool disable)
     if (rc >= 0)
         return rc;
     u->disable = disable;
+    if (!disable && !u->name && !u->funding && !u->url && !u->env && !u->sign && !u->no_sign)
+        return cmd_usage_error(usage, "marketplace client update: nothing to change");
     if (u->name && !valid_name(u->name))
         return cmd_usage_error(usage, "--name: 1 to %d characters", DB_NAME_MAX);
     if (u->funding && !parse_int(u->funding, 1, 99999, &u->funding_v))
@@ -639,6 +641,10 @@ static int product_update(int argc, char **argv)
         return cmd_usage_error(usage, "--fee: a whole number of minor units from 0");
     if (t.active && t.inactive)
         return cmd_usage_error(usage, "--active and --inactive together");
+    if (t.has_min && t.has_max && t.max < t.min)
+        return cmd_usage_error(usage, "--max must be at least --min");
+    if (!t.name && !t.vendor && !min && !max && !fee && !t.active && !t.inactive)
+        return cmd_usage_error(usage, "marketplace product update: nothing to change");
     static struct config cfg;
     struct db *db = open_db(&co, &cfg);
     if (!db)

@@ -43,7 +43,8 @@ struct req_private {
     size_t nhdr;
     bool queued;
 
-    /* renders errors of requests that matched no route */
+    /* renders errors of requests that matched no route: the family of the
+     * path's routes for a 405, else the server's fallback */
     const struct http_family *server_fallback;
 };
 
@@ -55,10 +56,13 @@ struct route_view {
 
 /* Route matching (route.c). Returns the index of the matching route or
  * SIZE_MAX; when the path matches with another method, *allow receives the
- * comma-separated list of methods (arena). Routes the view leaves out do
- * not exist for this listener. */
+ * comma-separated list of methods (arena) and *family the family of the
+ * path's first route (whose error body the 405 takes); *family is left
+ * alone otherwise. Routes the view leaves out do not exist for this
+ * listener. */
 size_t route_match(const struct route *routes, size_t n, const struct route_view *view,
-                   const char *method, const char *path, struct req *r, const char **allow);
+                   const char *method, const char *path, struct req *r, const char **allow,
+                   const struct http_family **family);
 
 /* The connection guard (guard.c): closes connections whose client is too
  * slow with its headers or body, and idle ones near the connection limit. */

@@ -49,7 +49,8 @@ static bool visible(const struct route *rt, const struct route_view *v)
 }
 
 size_t route_match(const struct route *routes, size_t n, const struct route_view *view,
-                   const char *method, const char *path, struct req *r, const char **allow)
+                   const char *method, const char *path, struct req *r, const char **allow,
+                   const struct http_family **family)
 {
     *allow = NULL;
     for (size_t i = 0; i < n; i++)
@@ -63,6 +64,8 @@ size_t route_match(const struct route *routes, size_t n, const struct route_view
     for (size_t i = 0; i < n; i++) {
         if (!visible(&routes[i], view) || !match(routes[i].pattern, path, NULL))
             continue;
+        if (!list)
+            *family = routes[i].family; /* the path's API answers its 405 */
         if (list && strstr(list, routes[i].method))
             continue;
         list = list ? arena_printf(r->arena, "%s, %s", list, routes[i].method)

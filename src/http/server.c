@@ -272,7 +272,8 @@ static struct req *req_new(struct http_server *s, struct MHD_Connection *conn, c
     }
 
     const char *allow = NULL;
-    p->route_index = route_match(s->routes, s->nroutes, &s->view, method, url, r, &allow);
+    p->route_index =
+        route_match(s->routes, s->nroutes, &s->view, method, url, r, &allow, &p->server_fallback);
     if (p->route_index == SIZE_MAX) {
         p->route_error = allow ? ERR_METHOD_NOT_ALLOWED : ERR_NO_ROUTE;
         p->allow = allow;

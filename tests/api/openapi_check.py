@@ -75,6 +75,13 @@ ERROR_SHAPES = {
 # the document has them, by these components.responses entries.
 UNDOCUMENTED_RESPONSES = {404: "NotFound", 405: "MethodNotAllowed"}
 
+# A 405 takes the error body of its path's API family: the family of the
+# operations documented on the path (their tag), and its component.
+FAMILY_405 = {"Marketplace": "MarketplaceMethodNotAllowed",
+              "MarketplaceToken": "MarketplaceTokenMethodNotAllowed",
+              "WhatsApp Pay": "WhatsAppMethodNotAllowed"}
+MARKETPLACE_TOKEN_PATHS = ("/token", "/auth/token")
+
 
 class ContractError(AssertionError):
     """A response that the OpenAPI documents do not allow."""
@@ -353,6 +360,9 @@ class ResponseChecker:
                     f"{method.lower()} {found[0]}"
                 )
             component = UNDOCUMENTED_RESPONSES.get(status)
+            family = self._path_family(path) if status == 405 else None
+            if family is not None:
+                component = FAMILY_405[family]
             responses = (self.doc.doc.get("components") or {}).get("responses") or {}
             if component in responses:
                 self._check_response_object(
@@ -361,7 +371,10 @@ class ResponseChecker:
                     problems, True,
                 )
             shape = ERROR_SHAPES.get(status)
-            if shape is None:
+            if family is not None:
+                if component not in responses:
+                    problems.append(f"{self.doc.name} has no components.responses.{component}")
+            elif shape is None:
                 problems.append(f"undocumented request answered with {status}, which has no error shape")
             elif not _is_json_media(mt):
                 problems.append(f"error body must be JSON, got Content-Type {hdrs.get('content-type')!r}")
@@ -386,6 +399,21 @@ class ResponseChecker:
                 + f"\n  body: {_excerpt(body.decode('utf-8', 'replace'))}"
             )
         return decoded
+
+    def _path_family(self, path: str) -> str | None:
+        """The API family (of FAMILY_405) whose operations are documented on
+        the path, or None for the others (their 405 is Chat 2 Pay's)."""
+        for m in ("get", "post", "put", "delete", "patch"):
+            found = self.doc.find_operation(m, path)
+            if found is None:
+                continue
+            tags = found[1].get("tags") or []
+            if "Marketplace" in tags:
+                return "MarketplaceToken" if path in MARKETPLACE_TOKEN_PATHS else "Marketplace"
+            if "WhatsApp Pay" in tags:
+                return "WhatsApp Pay"
+            return None
+        return None
 
     @staticmethod
     def _decode(body: bytes, mt: str, problems: list[str]) -> Any:
