@@ -729,6 +729,12 @@ def test_transact_on_both_paths(mp, bank, airtime, path):
     assert assert_success(mp.lookup(bank, raasTxnRef=raas))["clientTxnRef"] == body["clientTxnRef"]
 
 
+def test_transact_json_with_a_charset(mp, bank, airtime):
+    body = purchase_body(bank, airtime)
+    assert_accepted(mp.transact(bank, body,
+                                headers={"Content-Type": "application/json; charset=utf-8"}))
+
+
 # ---- Transact: field rules -----------------------------------------------------------------
 
 REQUIRED = ("purchaseAmount", "channelId", "channelName", "channelSessionId", "clientId",
@@ -923,9 +929,10 @@ def test_disable_kills_tokens_and_key_at_once(mp, airtime):
     assert_accepted(mp.transact(c, purchase_body(c, airtime)))  # the token is known now
     assert_success(mp.get(PRODUCTS, c))
     mp.ok("marketplace", "client", "disable", str(c.id))
-    # "refused from the next request"
-    body = purchase_body(c, airtime)
-    assert_refused(mp.transact(c, body), "1001")
+    # "refused from the next request" (and from every one after it)
+    for _ in range(3):
+        body = purchase_body(c, airtime)
+        assert_refused(mp.transact(c, body), "1001")
     assert_refused(mp.get(PRODUCTS, c), "1001")
     assert_refused(mp.get(LOOKUP, c, {"clientId": c.id, "clientTxnRef": body["clientTxnRef"]}),
                    "1001")
@@ -1105,11 +1112,13 @@ def test_same_reference_for_another_client(mp, bank, bank2, airtime):
     assert assert_success(mp.lookup(bank2, clientTxnRef=ref))["raasTxnRef"] == b
 
 
-def test_concurrent_twins_buy_once(hold, hold_bank, hold_elec):
-    n = 16
-    body = purchase_body(hold_bank, hold_elec)
+def fire_twins(nodes: list[str], hold: MpEnv, client: Client, product: Product, n: int = 16):
+    """n identical Transact requests at once, spread over the nodes' base URLs
+    (read in threads, contract-checked afterwards one at a time); asserts
+    that all got the same 202 and that one purchase was made."""
+    body = purchase_body(client, product)
     raw = dumps(body)
-    headers = {"Content-Type": "application/json", **hold.auth(hold_bank)}
+    headers = {"Content-Type": "application/json", **hold.auth(client)}
     barrier = threading.Barrier(n, timeout=10)
     results: list = [None] * n
 
@@ -1117,7 +1126,7 @@ def test_concurrent_twins_buy_once(hold, hold_bank, hold_elec):
         s = requests.Session()
         try:
             barrier.wait()
-            r = s.post(hold.base_url + TRANSACT, headers=headers, data=raw, timeout=15)
+            r = s.post(nodes[i % len(nodes)] + TRANSACT, headers=headers, data=raw, timeout=15)
             results[i] = (r.status_code, dict(r.headers), r.content)
         except Exception as e:  # reported below
             results[i] = e
@@ -1138,12 +1147,34 @@ def test_concurrent_twins_buy_once(hold, hold_bank, hold_elec):
     assert len({r[2] for r in results}) == 1, "the twins got different replies"
     raas = json.loads(results[0][2])["raasTxnRef"]
     # one purchase: the in-flight check of these numbers lists exactly one
-    r = hold.get(INFLIGHT, hold_bank, {
-        "clientId": hold_bank.id, "sourceIdentifier": body["sourceIdentifier"],
-        "targetIdentifier": body["targetIdentifier"], "productId": hold_elec.id,
+    r = hold.get(INFLIGHT, client, {
+        "clientId": client.id, "sourceIdentifier": body["sourceIdentifier"],
+        "targetIdentifier": body["targetIdentifier"], "productId": product.id,
         "purchaseAmount": body["purchaseAmount"], "clientTxnRef": fresh_ref("probe")})
     b = assert_success(r)
     assert b["inFlight"] is True and [t["raasTxnRef"] for t in b["transactions"]] == [raas], b
+    assert assert_success(hold.lookup(client, clientTxnRef=body["clientTxnRef"]))[
+        "raasTxnRef"] == raas
+
+
+def test_concurrent_twins_buy_once(hold, hold_bank, hold_elec):
+    fire_twins([hold.base_url], hold, hold_bank, hold_elec)
+
+
+@pytest.fixture(scope="module")
+def hold_b(hold):
+    """A second node (also without workers) on the hold server's database."""
+    proc = start_server(hold.proc.workdir, hold.db_url, name="mp-hold-b",
+                        extra_args=["--no-workers"], env={"CHATPAY_SECRETS_KEY": hold.secrets_key})
+    env = MpEnv(proc, hold.secrets_key)
+    try:
+        yield env
+    finally:
+        stop_env(env)
+
+
+def test_concurrent_twins_on_two_nodes_buy_once(hold, hold_b, hold_bank, hold_elec):
+    fire_twins([hold.base_url, hold_b.base_url], hold, hold_bank, hold_elec)
 
 
 # ---- Transaction Lookup (a purchase in progress) -----------------------------------------
@@ -1349,7 +1380,7 @@ def test_in_flight_check_after_completion(mp, bank, airtime):
 # ---- Token Lookup (in progress, unknown) ---------------------------------------------------
 
 
-def test_token_lookup_in_progress(hold, hold_bank, hold_elec):
+def test_token_lookup_in_progress(hold, hold_bank, hold_bank2, hold_elec):
     body = purchase_body(hold_bank, hold_elec)
     raas = assert_accepted(hold.transact(hold_bank, body))
     for refs in ({"raasTxnRef": raas}, {"clientTxnRef": body["clientTxnRef"]},
@@ -1357,6 +1388,11 @@ def test_token_lookup_in_progress(hold, hold_bank, hold_elec):
         assert_refused(hold.get(TOKENS, hold_bank, {"clientId": hold_bank.id, **refs}), "2008")
     assert_refused(hold.get(TOKENS, hold_bank, {"clientId": hold_bank.id,
                                                 "raasTxnRef": str(uuid.uuid4())}), "1404")
+    # another client: not its purchase; nor with this clientId
+    assert_refused(hold.get(TOKENS, hold_bank2, {"clientId": hold_bank2.id, "raasTxnRef": raas}),
+                   "1404")
+    assert_refused(hold.get(TOKENS, hold_bank2, {"clientId": hold_bank.id, "raasTxnRef": raas}),
+                   "1005")
     assert_refused(hold.get(TOKENS, hold_bank, {"clientId": hold_bank.id}), "1000")
 
 

@@ -109,6 +109,10 @@ def wait_ended(env, client, raas, timeout=WAIT) -> dict:
                     timeout, 0.1, f"purchase {raas} to end")
 
 
+def settled(rd: dict) -> bool:
+    return rd["state"] in ("DELIVERED", "FAILED")
+
+
 def wait_delivery(env, client, raas, done, timeout=WAIT) -> dict:
     return wait_for(lambda: lookup(env, client, raas), lambda b: done(b["resultDelivery"]),
                     timeout, 0.1, f"resultDelivery of {raas}")
@@ -167,7 +171,7 @@ def test_success(env, rcv, products, kind):
     result = check_result(d, body, raas, "SUCCESS", "0000")
     check_tokens(kind, result["tokens"])
 
-    b = wait_delivery(env, c, raas, lambda rd: rd["state"] != "PENDING")
+    b = wait_delivery(env, c, raas, settled)
     assert set(b) >= LOOKUP_KEYS, sorted(LOOKUP_KEYS - set(b))
     assert (b["status"], b["resultResponseCode"], b["resultResponseMessage"],
             b["transactResponseCode"], b["reserveResponseCode"]) == (
@@ -344,10 +348,10 @@ def test_what_counts_as_delivered(env, rcv, products):
     b2 = purchase_body(not_found_once, products["data"])
     r1 = assert_accepted(env.transact(no_content, b1))
     r2 = assert_accepted(env.transact(not_found_once, b2))
-    rd = wait_delivery(env, no_content, r1, lambda rd: rd["state"] != "PENDING")["resultDelivery"]
+    rd = wait_delivery(env, no_content, r1, settled)["resultDelivery"]
     assert (rd["state"], rd["attempts"], rd["lastHttpStatus"]) == ("DELIVERED", 1, 204), rd
     rd = wait_delivery(env, not_found_once, r2,
-                       lambda rd: rd["state"] != "PENDING")["resultDelivery"]
+                       settled)["resultDelivery"]
     assert (rd["state"], rd["attempts"], rd["lastHttpStatus"]) == ("DELIVERED", 2, 200), rd
     assert len(results_for(rcv, not_found_once, r2)) == 2
 
@@ -365,3 +369,22 @@ def test_client_without_result_url(env, rcv, products):
     assert not [d for d in rcv.received() if d.json.get("raasTxnRef") == raas]
     t = assert_success(token_lookup(env, c, raasTxnRef=raas))
     check_tokens("electricity", t["tokens"])
+
+
+def test_result_url_removed(env, rcv, products):
+    """After `client update --result-url none`, new purchases have no result
+    to deliver (state NONE); the change reaches the server within a second."""
+    c = new_client(env, rcv)
+    env.ok("marketplace", "client", "update", str(c.id), "--result-url", "none")
+
+    def purchase():
+        raas = assert_accepted(env.transact(c, purchase_body(c, products["airtime"])))
+        b = wait_ended(env, c, raas)
+        if b["resultDelivery"]["state"] != "NONE":  # made while the old URL was still known
+            b = wait_delivery(env, c, raas, settled)
+        return b
+
+    b = wait_for(purchase, lambda b: b["resultDelivery"]["state"] == "NONE", 5.0, 0.2,
+                 "a purchase without a result to deliver")
+    assert b["resultDelivery"] == {"state": "NONE", "attempts": 0, "lastHttpStatus": None,
+                                   "deliveredAt": None}, b["resultDelivery"]
