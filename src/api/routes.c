@@ -7,6 +7,7 @@
 #include "api/hooks/hooks.h"
 #include "api/ops/ops.h"
 #include "api/pages/pages.h"
+#include "api/transact/transact.h"
 
 const struct route api_routes[] = {
     /* Chat 2 Pay API v2 */
@@ -32,6 +33,20 @@ const struct route api_routes[] = {
 
     /* sandbox tools (extension) */
     {"GET", "/api/v2/sandbox/messages", api_sandbox_messages, &c2p_family, 0, 0},
+
+    /* Marketplace (docs/marketplace.md): Security Service, Transact, lookups */
+    {"POST", "/token", api_mp_token, &mp_token_family, 0, 4096},
+    {"POST", "/auth/token", api_mp_token, &mp_token_family, 0, 4096},
+    {"POST", "/core-transact/4.0", api_mp_transact, &mp_family, ROUTE_JSON_BODY, 16384},
+    {"POST", "/apiman-gateway/PaydServices/core-transact/4.0", api_mp_transact, &mp_family,
+     ROUTE_JSON_BODY, 16384},
+    {"GET", "/lookup-api/2.0", api_mp_lookup, &mp_family, 0, 0},
+    {"GET", "/financial-terms/1.0", api_mp_financial_terms, &mp_family, 0, 0},
+    {"GET", "/product-lookup/1.0", api_mp_products, &mp_family, 0, 0},
+    {"GET", "/product-lookup/1.0/{productId}", api_mp_product, &mp_family, 0, 0},
+    {"GET", "/in-flight-check/1.0", api_mp_in_flight, &mp_family, 0, 0},
+    {"GET", "/mno-lookup/1.0", api_mp_mno, &mp_family, 0, 0},
+    {"GET", "/token-lookup/1.0", api_mp_token_lookup, &mp_family, 0, 0},
 
     /* customer pages */
     {"GET", "/p/{token}", api_link_page, &pages_family, 0, 0},

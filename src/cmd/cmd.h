@@ -26,6 +26,7 @@ int cmd_integrator(int argc, char **argv);
 int cmd_provider(int argc, char **argv);
 int cmd_optout(int argc, char **argv);
 int cmd_db(int argc, char **argv);
+int cmd_marketplace(int argc, char **argv);
 
 /* One option of a command: "--name VALUE" (value set) or the flag
  * "--name" (flag set). */
@@ -127,5 +128,14 @@ void cmd_callbacks_json(struct json_object *o, const char *const urls[4]);
 
 /* Print a JSON value (json-c object) pretty to stdout, then free it. */
 void cmd_print_json(struct json_object *o);
+
+/* The marketplace (marketplace.c): add a product to the catalogue (false
+ * with a message in err), print the catalogue, replace the MNO prefixes. */
+struct db_mp_product;
+struct db_mp_mno;
+bool cmd_marketplace_product_add(struct db *db, const struct db_mp_product *p, char *err,
+                                 size_t errlen);
+bool cmd_marketplace_product_print(struct db *db, bool json);
+bool cmd_marketplace_mno_load(struct db *db, const struct db_mp_mno *rows, size_t n);
 
 #endif

@@ -7,6 +7,7 @@
  * wait for requests in flight (up to drain_timeout) and exit 0.
  */
 #include "cmd/cmd.h"
+#include "db/marketplace.h"
 #include "util/webhook.h"
 
 #include <fcntl.h>
@@ -129,6 +130,48 @@ static bool dev_merchant(struct db *db, const struct config *cfg)
     return true;
 }
 
+/* --dev: a sandbox catalogue and a few MNO prefixes for the marketplace
+ * APIs, when there are no products. */
+static enum db_status product_count_txn(struct db_tx *tx, void *cls)
+{
+    return DB_CALL(tx, marketplace, product_count, (int64_t *)cls);
+}
+
+static bool dev_catalogue(struct db *db)
+{
+    int64_t n = 0;
+    if (db_run(db, DB_READ, "product_count", product_count_txn, &n) < 0)
+        return cmd_fail("could not count products"), false;
+    if (n > 0)
+        return true;
+    static const struct db_mp_product seed[] = {
+        {110, "MTN Airtime", MP_AIRTIME, "MTN", "NGN", 5000, 5000000, 0, true, 0, 0},
+        {111, "MTN Data 1GB", MP_DATA, "MTN", "NGN", 100000, 100000, 0, true, 0, 0},
+        {120, "Prepaid Electricity", MP_ELECTRICITY, "IKEDC", "NGN", 100000, 10000000, 10000, true,
+         0, 0},
+        {130, "DStv Subscription", MP_BILL, "MultiChoice", "NGN", 100000, 50000000, 10000, true, 0,
+         0},
+        {140, "Gift Voucher", MP_VOUCHER, "Sandbox Vouchers", "ZAR", 5000, 200000, 500, true, 0, 0},
+    };
+    static const struct db_mp_mno mno[] = {
+        {"234703", "MTN Nigeria", "NG"},    {"234803", "MTN Nigeria", "NG"},
+        {"234802", "Airtel Nigeria", "NG"}, {"2782", "Vodacom", "ZA"},
+        {"2783", "MTN South Africa", "ZA"},
+    };
+    char err[200];
+    for (size_t i = 0; i < sizeof seed / sizeof seed[0]; i++) {
+        struct db_mp_product p = seed[i];
+        p.created_at = p.updated_at = time_now();
+        if (!cmd_marketplace_product_add(db, &p, err, sizeof err))
+            return cmd_fail("%s", err), false;
+    }
+    if (!cmd_marketplace_mno_load(db, mno, sizeof mno / sizeof mno[0]))
+        return cmd_fail("could not store the MNO prefixes"), false;
+    printf("  Marketplace: a sandbox catalogue (to buy, make a client: chatpay marketplace\n"
+           "              client create --client-id 200 --name \"My Bank\"):\n");
+    return cmd_marketplace_product_print(db, false);
+}
+
 int cmd_serve(int argc, char **argv)
 {
     const char *listen = NULL, *dburl = NULL, *public_url = NULL, *config = NULL;
@@ -233,7 +276,7 @@ int cmd_serve(int argc, char **argv)
         printf("  Admin:      http://%s/metrics (and /livez, /readyz)\n", cfg.admin_listen);
     if (no_workers)
         printf("  Workers:    none here (run `chatpay worker` on this database)\n");
-    if (dev && !dev_merchant(db, &cfg))
+    if (dev && (!dev_merchant(db, &cfg) || !dev_catalogue(db)))
         goto out;
     fflush(stdout);
     log_fields(LOG_INFO, "listening",

@@ -185,6 +185,13 @@ static bool name_equal(const char *name, const char *s, size_t len)
 
 /* ---- kinds ---------------------------------------------------------------- */
 
+/* json-c silently clamps integers it cannot hold to these values, so they
+ * cannot be told apart from a real overflow and count as out of range. */
+static bool is_clamped(int64_t v)
+{
+    return v == INT64_MAX || v == INT64_MIN;
+}
+
 /* The value as a string, or record "must be a string". */
 static bool get_string(struct fs_ctx *c, json_object *v, const char **s, size_t *len)
 {
@@ -203,8 +210,24 @@ static void parse_string(struct fs_ctx *c, const struct field_spec *f, json_obje
     size_t len, chars = 0;
     bool blank = false;
 
-    if (!get_string(c, v, &s, &len))
+    if ((f->flags & FIELD_LENIENT) && json_object_is_type(v, json_type_int)) {
+        /* an integer where a string is wanted: its text as written */
+        s = json_object_get_string(v);
+        len = strlen(s);
+        if (is_clamped(json_object_get_int64(v))) {
+            fs_error(c, "is out of range");
+            return;
+        }
+    } else if (f->flags & FIELD_LENIENT) {
+        if (!json_object_is_type(v, json_type_string)) {
+            fs_error(c, "must be a string (or an integer)");
+            return;
+        }
+        s = json_object_get_string(v);
+        len = (size_t)json_object_get_string_len(v);
+    } else if (!get_string(c, v, &s, &len)) {
         return;
+    }
     switch (text_check(s, len, &chars, &blank)) {
     case TEXT_BAD_UTF8:
         fs_error(c, "must be valid UTF-8");
@@ -238,20 +261,38 @@ static void parse_bool(struct fs_ctx *c, json_object *v, void *dst)
     out->v = json_object_get_boolean(v) != 0;
 }
 
-/* json-c silently clamps integers it cannot hold to these values, so they
- * cannot be told apart from a real overflow and count as out of range. */
-static bool is_clamped(int64_t v)
+/* A string holding an integer: an optional '-', then 1 to 18 digits. */
+static bool string_int(json_object *v, int64_t *out)
 {
-    return v == INT64_MAX || v == INT64_MIN;
+    const char *s = json_object_get_string(v);
+    size_t len = (size_t)json_object_get_string_len(v), i = s[0] == '-';
+    if (len <= i || len - i > 18)
+        return false;
+    int64_t n = 0;
+    for (size_t k = i; k < len; k++) {
+        if (!is_digit(s[k]))
+            return false;
+        n = n * 10 + (s[k] - '0');
+    }
+    *out = i ? -n : n;
+    return true;
 }
 
 static void parse_int(struct fs_ctx *c, const struct field_spec *f, json_object *v, void *dst)
 {
-    if (!json_object_is_type(v, json_type_int)) {
-        fs_error(c, "must be an integer");
+    int64_t n;
+    if ((f->flags & FIELD_LENIENT) && json_object_is_type(v, json_type_string)) {
+        if (!string_int(v, &n)) {
+            fs_error(c, "must be an integer (or a string of one)");
+            return;
+        }
+    } else if (!json_object_is_type(v, json_type_int)) {
+        fs_error(c, (f->flags & FIELD_LENIENT) ? "must be an integer (or a string of one)"
+                                               : "must be an integer");
         return;
+    } else {
+        n = json_object_get_int64(v); /* a uint64 above INT64_MAX reads as INT64_MAX */
     }
-    int64_t n = json_object_get_int64(v); /* a uint64 above INT64_MAX reads as INT64_MAX */
     if (is_clamped(n)) {
         fs_error(c, "is out of range");
         return;

@@ -44,6 +44,10 @@ enum field_kind {
 #define FIELD_POSITIVE (1u << 1) /* FIELD_DECIMAL: must be > 0 */
 #define FIELD_NONNEG   (1u << 2) /* FIELD_DECIMAL: must be >= 0 (and not "-0") */
 #define FIELD_NOTBLANK (1u << 3) /* FIELD_STRING: not empty / not only whitespace */
+/* Where a contract gives one type and clients send the other: FIELD_INT also
+ * takes a string of an integer ("10000"), FIELD_STRING also takes a JSON
+ * integer (1234 → "1234"). Anything else stays an error. */
+#define FIELD_LENIENT (1u << 4)
 
 struct fv_bool {
     bool set;

@@ -4,6 +4,7 @@
  * db/sql/stmt.h.
  */
 #include "db/db_internal.h"
+#include "db/jobs.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -30,8 +31,14 @@ static const struct {
     {"callback_attempts", true}, {"providers", false},
     {"provider_messages", true}, {"optouts", false},
     {"payment_ops", true},       {"gateway_notices", false},
+    {"mp_clients", false},       {"mp_tokens", false},
+    {"mp_products", false},      {"mp_purchases", true},
+    {"mp_mno_prefixes", false},
 };
 enum { TABLES = sizeof tables / sizeof tables[0] };
+
+/* the checks below name the marketplace's job kinds by number */
+_Static_assert(JOB_MP_FULFIL == 11 && JOB_MP_RESULT == 12, "marketplace job kinds");
 
 /* ---- check ------------------------------------------------------------------ */
 
@@ -58,8 +65,14 @@ static const struct {
      "SELECT COUNT(*) FROM links WHERE subtotal_minor IS NOT NULL AND tax_minor IS NOT NULL"
      " AND subtotal_minor + tax_minor <> total_minor"},
     {"every job is for a link of its merchant",
-     "SELECT COUNT(*) FROM jobs j WHERE NOT EXISTS (SELECT 1 FROM links l"
-     " WHERE l.id = j.link_id AND l.merchant_id = j.merchant_id)"},
+     "SELECT COUNT(*) FROM jobs j WHERE j.kind NOT IN (11, 12) AND NOT EXISTS (SELECT 1 FROM"
+     " links l WHERE l.id = j.link_id AND l.merchant_id = j.merchant_id)"},
+    {"every marketplace job is for a purchase of its client",
+     "SELECT COUNT(*) FROM jobs j WHERE j.kind IN (11, 12) AND NOT EXISTS (SELECT 1 FROM"
+     " mp_purchases p WHERE p.id = j.arg AND p.client_uuid = j.merchant_id)"},
+    {"every finished purchase has a result code",
+     "SELECT COUNT(*) FROM mp_purchases WHERE status <> 0 AND (result_code IS NULL"
+     " OR completed_at = 0)"},
     {"every link's history belongs to an existing link",
      "SELECT COUNT(*) FROM link_statuses s WHERE NOT EXISTS (SELECT 1 FROM links l"
      " WHERE l.id = s.link_id)"},

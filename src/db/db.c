@@ -6,6 +6,7 @@
  * connections are opened without internal mutexes for that reason.
  */
 #include "db/db_internal.h"
+#include "db/sql/sql_internal.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -316,6 +317,12 @@ DB_AGGREGATE(messages)
 DB_AGGREGATE(sandbox_gateway)
 DB_AGGREGATE(callbacks)
 DB_AGGREGATE(providers)
+
+const struct db_marketplace_ops *db_marketplace_ops(struct db_tx *tx)
+{
+    (void)tx;
+    return &sql_marketplace_ops;
+}
 
 enum db_status db_migrate(struct db *db)
 {

@@ -30,7 +30,10 @@ enum job_kind {
     JOB_SEND_RECEIPT,     /* send a receipt link to the customer */
     JOB_RECEIPT_DELIVERY, /* (unused: receipts and links share JOB_DELIVERY_RECEIPT) */
     JOB_SEND_REMINDER,    /* send an unopened link again (arg: which reminder, from 1) */
-    JOB_KIND_MAX = JOB_SEND_REMINDER,
+    JOB_MP_FULFIL,        /* marketplace: have the vendor issue a purchase (arg: the purchase's
+                             id; merchant_id: the client's internal id; link_id 0) */
+    JOB_MP_RESULT,        /* marketplace: deliver a purchase's result to the client */
+    JOB_KIND_MAX = JOB_MP_RESULT,
 };
 
 /* The worker pools: each has threads of its own, so that slow calls of one
@@ -44,8 +47,10 @@ static inline enum job_pool job_kind_pool(int kind)
     case JOB_PAYMENT_QUERY:
     case JOB_REVIEW_SETTLE:
     case JOB_AUTO_REVERSE:
+    case JOB_MP_FULFIL:
         return POOL_PAYMENTS;
     case JOB_DELIVER_CALLBACK:
+    case JOB_MP_RESULT:
         return POOL_CALLBACKS;
     default:
         return POOL_MESSAGES;

@@ -85,6 +85,8 @@ enum job_result job_send_receipt(struct job_ctx *jc);
 enum job_result job_receipt_delivery(struct job_ctx *jc);
 enum job_result job_send_reminder(struct job_ctx *jc);
 enum job_result job_deliver_callback(struct job_ctx *jc);
+enum job_result job_mp_fulfil(struct job_ctx *jc);
+enum job_result job_mp_result(struct job_ctx *jc);
 
 /* ---- the workers ----------------------------------------------------------------------- */
 

@@ -34,6 +34,10 @@ static const struct job_kind_info kinds[] = {
      * lease covers the 15 s a merchant's URL is given, and the name lookup */
     {JOB_DELIVER_CALLBACK, "deliver_callback", job_deliver_callback, 25 * SEC, 1000, 5 * SEC,
      300 * SEC, POOL_CALLBACKS},
+    /* the vendor answers in process; a status check runs 2 s after a timeout */
+    {JOB_MP_FULFIL, "mp_fulfil", job_mp_fulfil, 15 * SEC, 12, SEC, 300 * SEC, POOL_PAYMENTS},
+    /* a result's tries follow its own schedule (service/purchases.c) */
+    {JOB_MP_RESULT, "mp_result", job_mp_result, 25 * SEC, 1000, 5 * SEC, 300 * SEC, POOL_CALLBACKS},
 };
 
 const struct job_kind_info *job_kind_info(int kind)

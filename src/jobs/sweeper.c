@@ -10,6 +10,7 @@
 #include "app.h"
 #include "db/callbacks.h"
 #include "db/idempotency.h"
+#include "db/marketplace.h"
 #include "db/providers.h"
 #include "gateway/registry.h"
 #include "jobs/common.h"
@@ -191,6 +192,9 @@ static enum db_status purge_cb(struct db_tx *tx, void *cls)
     if (st < 0)
         return st;
     st = DB_CALL(tx, jobs, purge, now - JOBS_KEEP);
+    if (st < 0)
+        return st;
+    st = DB_CALL(tx, marketplace, token_purge, now);
     if (st < 0)
         return st;
     st = DB_CALL(tx, providers, notice_purge, now - NOTICES_KEEP);

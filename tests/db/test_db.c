@@ -19,6 +19,7 @@
 #include "db/callbacks.h"
 #include "db/db.h"
 #include "db/jobs.h"
+#include "db/marketplace.h"
 #include "db/providers.h"
 #include "db/merchants.h"
 #include "util/crypto.h"
@@ -663,6 +664,215 @@ static void test_jobs_hurry(void **state)
     assert_true(c.after.id > c.j.id); /* ids never come back */
 }
 
+/* The marketplace aggregate: clients (by id and uuid, updates advance the
+ * epoch), tokens (expiry, a disabled client's are not found, purge), the
+ * catalogue, purchases (one per clientTxnRef, found by any reference and
+ * only by their client, fulfilment and result tries recorded, in flight)
+ * and the longest MNO prefix. */
+struct mp_ctx {
+    int step;
+    struct arena *a;
+    struct db_mp_client c1, c2, got;
+    struct db_mp_product prod;
+    struct db_mp_purchase p, again, found, other_found, miss_found;
+    uint8_t tok[32];
+    enum db_status dup_client, tok_live, tok_expired, tok_disabled, purged, dup_purchase;
+    enum db_status by_raas, by_client_ref, by_reserve, mismatch, other_client, in_flight;
+    enum db_status mno_hit, mno_miss;
+    int listed_products, flights;
+    struct db_mp_mno mno;
+    usec_t expires;
+};
+
+static void mp_client(struct db_mp_client *c, int64_t id)
+{
+    memset(c, 0, sizeof *c);
+    crypto_uuid_v4(c->id);
+    c->client_id = id;
+    c->funding_source_id = id;
+    c->name = "Bank";
+    c->environment = ENV_SANDBOX;
+    crypto_random(c->secret_hash, 32);
+    crypto_random(c->api_key_hash, 32);
+    snprintf(c->api_key_prefix, sizeof c->api_key_prefix, "mak_sandbox_");
+    snprintf(c->api_key_last4, sizeof c->api_key_last4, "abcd");
+    c->signature_secret = "v1.sealed";
+    c->created_at = c->updated_at = 1000;
+}
+
+static void count_product(void *cls, const struct db_mp_product *p)
+{
+    (void)p;
+    ((struct mp_ctx *)cls)->listed_products++;
+}
+
+static void count_flight(void *cls, const struct db_mp_purchase *p)
+{
+    (void)p;
+    ((struct mp_ctx *)cls)->flights++;
+}
+
+static enum db_status mp_cb(struct db_tx *tx, void *cls)
+{
+    struct mp_ctx *c = cls;
+    const struct db_marketplace_ops *ops = db_marketplace_ops(tx);
+    if (c->step == 0) {
+        if (ops->client_insert(tx, &c->c1) != 1 || ops->client_insert(tx, &c->c2) != 1)
+            return DB_HARD_ERROR;
+        struct db_mp_client dup = c->c1;
+        crypto_uuid_v4(dup.id);
+        c->dup_client = ops->client_insert(tx, &dup); /* same clientId */
+        c->prod = (struct db_mp_product){120,  "Power", MP_ELECTRICITY, "IKEDC", "NGN", 100,
+                                         1000, 10,      true,           1,       1};
+        struct db_mp_product voucher = {140, "Voucher", MP_VOUCHER, "V", "ZAR", 1,
+                                        5,   0,         false,      1,   1};
+        if (ops->product_insert(tx, &c->prod) != 1 || ops->product_insert(tx, &voucher) != 1 ||
+            ops->product_insert(tx, &voucher) != 0)
+            return DB_HARD_ERROR;
+        crypto_random(c->tok, 32);
+        return ops->token_insert(tx, c->tok, c->c1.id, 2000, 1000);
+    }
+    if (c->step == 1) {
+        c->tok_live = ops->token_find(tx, c->tok, 1999, c->a, &c->got, &c->expires);
+        c->tok_expired = ops->token_find(tx, c->tok, 2000, c->a, &c->got, &c->expires);
+        if (ops->product_list(tx, -1, count_product, c) != 2 ||
+            ops->product_list(tx, MP_VOUCHER, count_product, c) != 1)
+            return DB_HARD_ERROR;
+        /* a purchase, then the same clientTxnRef again */
+        struct db_mp_purchase *p = &c->p;
+        memset(p, 0, sizeof *p);
+        crypto_uuid_v4(p->raas_ref);
+        snprintf(p->client_uuid, sizeof p->client_uuid, "%s", c->c1.id);
+        p->client_txn_ref = "ref-1";
+        p->reserve_ref = "res-1";
+        p->source_identifier = "234";
+        p->target_identifier = "2348012345555";
+        p->channel_name = "USSD";
+        p->channel_session_id = "s";
+        p->request_timestamp = "2026-12-06T10:00:00Z";
+        p->product_id = 120;
+        p->funding_source_id = 200;
+        p->channel_id = 7;
+        memcpy(p->currency, "NGN", 4);
+        p->purchase_amount = 500;
+        p->fee_amount = 10;
+        p->result_state = MP_RESULT_PENDING;
+        p->created_at = p->updated_at = 1500;
+        if (ops->purchase_insert(tx, p) != 1)
+            return DB_HARD_ERROR;
+        c->again = *p;
+        crypto_uuid_v4(c->again.raas_ref);
+        c->dup_purchase = ops->purchase_insert(tx, &c->again);
+        return DB_ONE_RESULT;
+    }
+    if (c->step == 2) {
+        struct db_mp_refs r = {.raas_ref = c->p.raas_ref};
+        c->by_raas = ops->purchase_find(tx, c->c1.id, &r, c->a, &c->found);
+        r = (struct db_mp_refs){.client_txn_ref = "ref-1"};
+        c->by_client_ref = ops->purchase_find(tx, c->c1.id, &r, c->a, &c->found);
+        r = (struct db_mp_refs){.reserve_ref = "res-1"};
+        c->by_reserve = ops->purchase_find(tx, c->c1.id, &r, c->a, &c->found);
+        r = (struct db_mp_refs){.raas_ref = c->p.raas_ref, .client_txn_ref = "ref-2"};
+        c->mismatch = ops->purchase_find(tx, c->c1.id, &r, c->a, &c->miss_found);
+        r = (struct db_mp_refs){.raas_ref = c->p.raas_ref};
+        c->other_client = ops->purchase_find(tx, c->c2.id, &r, c->a, &c->other_found);
+        c->in_flight = ops->purchase_in_flight(tx, c->c1.id, &c->p, 5, c->a, count_flight, c);
+        /* fulfilled, then a result try */
+        struct db_mp_purchase f = c->found;
+        f.status = MP_SUCCESS;
+        f.result_code = "0000";
+        f.result_message = "Success";
+        f.tokens = "[{\"type\":\"ELECTRICITY_TOKEN\",\"value\":\"1\"}]";
+        f.result_body = "{}";
+        f.completed_at = f.updated_at = 1600;
+        if (ops->purchase_fulfilment(tx, &f) != 1)
+            return DB_HARD_ERROR;
+        f.result_state = MP_RESULT_DELIVERED;
+        f.result_attempts = 2;
+        f.result_last_http = 204;
+        f.result_delivered_at = 1700;
+        if (ops->purchase_result_try(tx, &f) != 1)
+            return DB_HARD_ERROR;
+        if (ops->purchase_get(tx, f.id, c->a, &c->found) != 1)
+            return DB_HARD_ERROR;
+        int before = c->flights;
+        if (ops->purchase_in_flight(tx, c->c1.id, &c->p, 5, c->a, count_flight, c) != 0 ||
+            c->flights != before)
+            return DB_HARD_ERROR;
+        /* MNO prefixes: the longest that matches */
+        static const struct db_mp_mno rows[] = {
+            {"234", "Any Nigeria", ""}, {"234803", "MTN", "NG"}, {"2348", "Other", "NG"}};
+        if (ops->mno_clear(tx) < 0)
+            return DB_HARD_ERROR;
+        for (size_t i = 0; i < 3; i++)
+            if (ops->mno_insert(tx, &rows[i]) != 1)
+                return DB_HARD_ERROR;
+        c->mno_hit = ops->mno_lookup(tx, "2348031234567", &c->mno);
+        struct db_mp_mno none;
+        c->mno_miss = ops->mno_lookup(tx, "27821234567", &none);
+        /* disabled: its tokens are not found */
+        struct db_mp_client d = c->c1;
+        d.status = MP_CLIENT_DISABLED;
+        if (ops->client_update(tx, &d) != 1)
+            return DB_HARD_ERROR;
+        c->tok_disabled = ops->token_find(tx, c->tok, 1500, c->a, &c->got, &c->expires);
+        c->purged = ops->token_purge(tx, 2001);
+        return DB_ONE_RESULT;
+    }
+    return DB_HARD_ERROR;
+}
+
+static void test_marketplace(void **state)
+{
+    struct db *db = *state;
+    struct mp_ctx c = {.a = arena_new(0)};
+    mp_client(&c.c1, 200);
+    mp_client(&c.c2, 201);
+    uint64_t e0 = db_config_epoch(db);
+    assert_int_equal(db_run(db, DB_WRITE, "t", mp_cb, &c), 1);
+    assert_true(db_config_epoch(db) > e0); /* clients are configuration */
+    assert_int_equal(c.dup_client, 0);
+    c.step = 1;
+    assert_int_equal(db_run(db, DB_WRITE, "t", mp_cb, &c), 1);
+    assert_int_equal(c.tok_live, 1);
+    assert_string_equal(c.got.id, c.c1.id);
+    assert_int_equal(c.got.client_id, 200);
+    assert_int_equal(c.expires, 2000);
+    assert_string_equal(c.got.signature_secret, "v1.sealed");
+    assert_memory_equal(c.got.api_key_hash, c.c1.api_key_hash, 32);
+    assert_int_equal(c.tok_expired, 0);
+    assert_int_equal(c.listed_products, 3);
+    assert_true(c.p.id > 0);
+    assert_int_equal(c.dup_purchase, 0); /* one purchase per clientTxnRef */
+    c.step = 2;
+    assert_int_equal(db_run(db, DB_WRITE, "t", mp_cb, &c), 1);
+    assert_int_equal(c.by_raas, 1);
+    assert_int_equal(c.by_client_ref, 1);
+    assert_int_equal(c.by_reserve, 1);
+    assert_int_equal(c.mismatch, 0);
+    assert_int_equal(c.other_client, 0);
+    assert_int_equal(c.in_flight, 1);
+    assert_int_equal(c.flights, 1);
+    assert_int_equal(c.found.status, MP_SUCCESS);
+    assert_string_equal(c.found.result_code, "0000");
+    assert_string_equal(c.found.tokens, "[{\"type\":\"ELECTRICITY_TOKEN\",\"value\":\"1\"}]");
+    assert_int_equal(c.found.result_state, MP_RESULT_DELIVERED);
+    assert_int_equal(c.found.result_attempts, 2);
+    assert_int_equal(c.found.result_last_http, 204);
+    assert_int_equal(c.found.result_delivered_at, 1700);
+    assert_int_equal(c.found.completed_at, 1600);
+    assert_int_equal(c.found.purchase_amount, 500);
+    assert_string_equal(c.found.client_txn_ref, "ref-1");
+    assert_int_equal(c.mno_hit, 1);
+    assert_string_equal(c.mno.prefix, "234803");
+    assert_string_equal(c.mno.mno, "MTN");
+    assert_string_equal(c.mno.country_code, "NG");
+    assert_int_equal(c.mno_miss, 0);
+    assert_int_equal(c.tok_disabled, 0);
+    assert_int_equal(c.purged, 1);
+    arena_free(c.a);
+}
+
 static void test_bad_urls(void **state)
 {
     (void)state;
@@ -686,6 +896,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_callbacks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_providers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jobs_hurry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_marketplace, setup, teardown),
         cmocka_unit_test(test_bad_urls),
     };
     char name[64];

@@ -735,6 +735,44 @@ static void test_int_clamped(void **state)
     assert_false(vd.set);
 }
 
+/* FIELD_LENIENT: an integer-valued string for an integer, an integer for a
+ * string (what the Transact contract's own example sends); nothing else. */
+static void test_lenient(void **state)
+{
+    (void)state;
+    struct one o;
+
+    use_one(FIELD_INT, FIELD_LENIENT, 1, 999999999999);
+    assert_true(parse_one("{\"v\": \"10000\"}", &o));
+    assert_true(o.v.i.set);
+    assert_int_equal(o.v.i.v, 10000);
+    assert_true(parse_one("{\"v\": 10000}", &o));
+    assert_int_equal(o.v.i.v, 10000);
+    expect_one_error("{\"v\": \"10.5\"}", "must be an integer (or a string of one)");
+    expect_one_error("{\"v\": \"1e3\"}", "must be an integer (or a string of one)");
+    expect_one_error("{\"v\": \" 5\"}", "must be an integer (or a string of one)");
+    expect_one_error("{\"v\": \"\"}", "must be an integer (or a string of one)");
+    expect_one_error("{\"v\": 12.5}", "must be an integer (or a string of one)");
+    expect_one_error("{\"v\": true}", "must be an integer (or a string of one)");
+    expect_one_error("{\"v\": \"0\"}", "must be between 1 and 999999999999");
+    expect_one_error("{\"v\": \"1000000000000\"}", "must be between 1 and 999999999999");
+    expect_one_error("{\"v\": \"9999999999999999999\"}", "must be an integer (or a string of one)");
+
+    use_one(FIELD_STRING, FIELD_LENIENT, 0, 4);
+    assert_true(parse_one("{\"v\": 1234}", &o));
+    assert_string_equal(o.v.s, "1234");
+    assert_true(parse_one("{\"v\": \"12ab\"}", &o));
+    assert_string_equal(o.v.s, "12ab");
+    expect_one_error("{\"v\": 12345}", "must be at most 4 characters");
+    expect_one_error("{\"v\": 12.5}", "must be a string (or an integer)");
+    expect_one_error("{\"v\": false}", "must be a string (or an integer)");
+    expect_one_error("{\"v\": [1]}", "must be a string (or an integer)");
+
+    /* without the flag, the other type stays an error */
+    use_one(FIELD_STRING, 0, 0, 0);
+    expect_one_error("{\"v\": 1234}", "must be a string");
+}
+
 /* ---- decimals -------------------------------------------------------------------- */
 
 static void expect_dec(const char *json, int64_t coef, int scale, bool negative)
@@ -1001,6 +1039,7 @@ int main(void)
         T(test_string_not_blank),
         T(test_int_ranges),
         T(test_int_clamped),
+        T(test_lenient),
         T(test_decimal_values),
         T(test_decimal_errors),
         T(test_decimal_sign_flags),

@@ -6,6 +6,7 @@
 #define CHATPAY_DB_SQL_INTERNAL_H
 
 #include "db/db_internal.h"
+#include "db/marketplace.h"
 
 enum db_status sql_merchants_insert(struct db_tx *tx, const struct db_merchant *m);
 enum db_status sql_merchants_get(struct db_tx *tx, const char *merchant_id,
@@ -181,5 +182,8 @@ enum db_status sql_providers_optout_list(struct db_tx *tx, const char *merchant_
                                          void (*cb)(void *cls, const char *msisdn,
                                                     const char *source, usec_t at),
                                          void *cls);
+
+/* the marketplace (marketplace.c) */
+extern const struct db_marketplace_ops sql_marketplace_ops;
 
 #endif
