@@ -31,7 +31,7 @@ from urllib.parse import urlencode
 
 from cp_helpers import SECRETS, ServerProcess, assert_no_secrets, db_query, db_tables, db_url_for, \
     run_cli, start_server
-from openapi_check import REPO, ApiClient
+from openapi_check import REPO, ApiClient, get_checker
 
 # ---- endpoints ----------------------------------------------------------------------------
 
@@ -398,6 +398,13 @@ def assert_success(r) -> dict:
     assert isinstance(b, dict), b
     assert (b.get("responseCode"), b.get("responseMessage")) == ("0000", "Success"), b
     return b
+
+
+def assert_schema(name: str, body) -> None:
+    """body is valid against components.schemas.<name> of docs/openapi.json."""
+    d = get_checker().doc
+    errors = d.errors(d.schema(name), body)
+    assert not errors, f"{name} ({d.name}): {errors}\n{json.dumps(body)[:1500]}"
 
 
 def assert_oauth_error(r, status: int, error: str, basic: bool = False) -> None:

@@ -19,6 +19,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 import uuid
 
 import pytest
@@ -49,6 +50,7 @@ from mp_helpers import (
     assert_oauth_error,
     assert_refused,
     assert_runtime_error,
+    assert_schema,
     assert_success,
     assert_usage_error,
     db_values,
@@ -665,6 +667,36 @@ def test_token_invalid_client(mp, bank, bank2):
                            basic=True)
 
 
+def test_token_expires_after_its_lifetime(tmp_path):
+    """A token lives expires_in seconds: 300, or the server's mp_token_ttl
+    (here 2 s, so that the test can see one expire)."""
+    ttl = 2
+    ini = tmp_path / "mp-ttl.ini"
+    ini.write_text(f"[chatpay]\nmp_token_ttl = {ttl}\n")
+    key = "cd" * 32
+    proc = start_server(tmp_path, db_url_for(tmp_path / "mp-ttl.db"), name="mp-ttl",
+                        extra_args=["--config", str(ini)], env={"CHATPAY_SECRETS_KEY": key})
+    env = MpEnv(proc, key)
+    try:
+        c = env.create_client()
+        p = env.add_product("airtime")
+        r = env.token_request(form(**creds(c)))
+        issued = time.monotonic()
+        assert r.status_code == 200 and r.body["expires_in"] == ttl, r.text
+        c.token = r.body["access_token"]
+        assert_success(env.get(PRODUCTS, c))  # good at once (and remembered by the server)
+        refused = wait_for(lambda: env.get(PRODUCTS, c), lambda r: r.status_code != 200,
+                           ttl + 3, 0.1, "the token to expire")
+        elapsed = time.monotonic() - issued
+        assert_refused(refused, "1001")
+        assert elapsed >= ttl - 0.5, f"the token died after {elapsed:.2f}s, not {ttl}s"
+        assert_refused(env.transact(c, purchase_body(c, p)), "1001")
+        c.token = None  # a new one works
+        assert_accepted(env.transact(c, purchase_body(c, p)))
+    finally:
+        stop_env(env)
+
+
 def test_token_of_a_disabled_client(mp):
     c = mp.create_client()
     mp.ok("marketplace", "client", "disable", str(c.id))
@@ -699,6 +731,7 @@ def test_credentials_are_stored_as_hashes(mp):
 def test_published_example_verbatim(mp, published):
     client, _ = published
     raw = published_example()
+    assert_schema("MarketplaceTransactRequest", json.loads(raw))  # our document admits it
     headers = {"Authorization": "Bearer " + mp.token(client), "X-API-Key": client.api_key,
                "Content-Type": "application/json", "Accept": "*/*"}
     r = mp.api.post(TRANSACT_GW, headers=headers, data=raw)

@@ -32,6 +32,7 @@ from mp_helpers import (
     Product,
     assert_accepted,
     assert_refused,
+    assert_schema,
     assert_success,
     dumps,
     fresh_number,
@@ -133,6 +134,7 @@ def expected_result(body: dict, raas: str, status: str, code: str) -> dict:
 def check_result(d, body: dict, raas: str, status: str, code: str) -> dict:
     assert d.headers.get("content-type", "").split(";")[0].strip() == "application/json", d.headers
     r = d.json
+    assert_schema("MarketplaceTransactResult", r)
     assert set(r) == RESULT_KEYS, sorted(set(r) ^ RESULT_KEYS)
     assert {k: r[k] for k in r if k not in ("tokens", "timestamp")} == \
         expected_result(body, raas, status, code), r
