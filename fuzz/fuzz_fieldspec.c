@@ -112,6 +112,8 @@ struct body {
     json_object *meta;
     struct fv_array items;
     struct fv_array tree;
+    struct fv_int lenient_int;  /* FIELD_LENIENT: "123" too */
+    const char *lenient_string; /* FIELD_LENIENT: 123 too */
 };
 
 static const struct field_spec body_spec[] = {
@@ -122,6 +124,17 @@ static const struct field_spec body_spec[] = {
      .min = 2,
      .max = 16},
     {.name = "any", .kind = FIELD_STRING, .offset = offsetof(struct body, any)},
+    {.name = "lint",
+     .kind = FIELD_INT,
+     .offset = offsetof(struct body, lenient_int),
+     .flags = FIELD_LENIENT,
+     .min = 1,
+     .max = 999999999999},
+    {.name = "lstr",
+     .kind = FIELD_STRING,
+     .offset = offsetof(struct body, lenient_string),
+     .flags = FIELD_LENIENT,
+     .max = 12},
     {.name = "flag", .kind = FIELD_BOOL, .offset = offsetof(struct body, flag)},
     {.name = "count", .kind = FIELD_INT, .offset = offsetof(struct body, count)},
     {.name = "big",
@@ -206,6 +219,9 @@ static void check_body(const struct body *b)
 {
     check_string(b->name, 2, 16);
     check_string(b->any, 0, 0);
+    check_string(b->lenient_string, 0, 12);
+    if (b->lenient_int.set && (b->lenient_int.v < 1 || b->lenient_int.v > 999999999999))
+        abort();
     if (b->count.set && (b->count.v < INT32_MIN || b->count.v > INT32_MAX))
         abort();
     if (b->big.set && (b->big.v == INT64_MIN || b->big.v == INT64_MAX))

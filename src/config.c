@@ -29,6 +29,7 @@ void config_init(struct config *c)
     c->drain_timeout = 15;
     snprintf(c->log_level, sizeof c->log_level, "info");
     c->callback_workers = 16;
+    c->mp_token_ttl = 300;
     c->db_pool_size = 16;
     c->db_pool_wait_ms = 5000;
     c->db_statement_timeout_ms = 5000;
@@ -90,6 +91,7 @@ static const struct {
     {"max_body", 1024, 16 * 1024 * 1024, offsetof(struct config, max_body), true},
     {"drain_timeout", 0, 600, offsetof(struct config, drain_timeout), false},
     {"callback_workers", 1, 128, offsetof(struct config, callback_workers), false},
+    {"mp_token_ttl", 1, 86400, offsetof(struct config, mp_token_ttl), false},
     {"db_pool_size", 1, 1000, offsetof(struct config, db_pool_size), false},
     {"db_pool_wait_ms", 10, 600000, offsetof(struct config, db_pool_wait_ms), false},
     {"db_statement_timeout_ms", 100, 3600000, offsetof(struct config, db_statement_timeout_ms),
@@ -245,6 +247,7 @@ bool config_load_env(struct config *c, char *err, size_t errlen)
         {"CHATPAY_ADMIN_LISTEN", "admin_listen"},
         {"CHATPAY_METRICS_TOKEN", "metrics_token"},
         {"CHATPAY_CALLBACK_WORKERS", "callback_workers"},
+        {"CHATPAY_MP_TOKEN_TTL", "mp_token_ttl"},
         {"CHATPAY_CALLBACK_RETRY_SCHEDULE", "callback_retry_schedule"},
         {"CHATPAY_SECRETS_KEY", "secrets_key"},
         {"CHATPAY_DB_POOL_SIZE", "db_pool_size"},

@@ -6,7 +6,7 @@
  *   connection_timeout, header_timeout, body_min_rate, max_body, log_level,
  *   drain_timeout, admin_listen, metrics_token, callback_workers,
  *   callback_retry_schedule, secrets_key, db_pool_size, db_pool_wait_ms,
- *   db_statement_timeout_ms
+ *   db_statement_timeout_ms, mp_token_ttl
  */
 #ifndef CHATPAY_CONFIG_H
 #define CHATPAY_CONFIG_H
@@ -40,6 +40,7 @@ struct config {
     char admin_listen[256];    /* HOST:PORT of the operators' listener (/metrics); "" none */
     char metrics_token[256];   /* GET /metrics needs "Authorization: Bearer <it>"; "" open */
     unsigned callback_workers; /* threads that deliver merchant callbacks */
+    unsigned mp_token_ttl;     /* seconds a marketplace access token lives (300) */
     /* a callback not delivered is tried again after each of these waits in
      * turn, then given up */
     int64_t callback_retry[CONFIG_RETRY_MAX]; /* µs */

@@ -30,9 +30,12 @@ from urllib.parse import urlsplit
 import requests
 
 # Commands that accept --db URL.
-DB_COMMANDS = {"serve", "worker", "migrate", "merchant", "apikey", "integrator"}
+DB_COMMANDS = {"serve", "worker", "migrate", "merchant", "apikey", "integrator", "marketplace"}
 
 API_KEY_RE = re.compile(r"cp_(?:sandbox|live)_[0-9A-Za-z]{43}")
+# the marketplace's credentials: client secret, API key, signature secret,
+# access token
+MP_SECRET_RE = re.compile(r"m(?:cs|ak_sandbox|ak_live|ss|at)_[0-9A-Za-z]{43}")
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
 CLI_TIMEOUT = 30.0  # seconds; generous for the sanitizer build
@@ -313,7 +316,7 @@ def assert_no_secrets(text: str, what: str) -> None:
     leaked = sorted(k for k in SECRETS.api_keys if k in text)
     # the 43-character secret part alone is as bad as the whole key
     leaked += sorted(k for k in SECRETS.api_keys if k not in leaked and k.split("_", 2)[2] in text)
-    shaped = sorted(set(API_KEY_RE.findall(text)))
+    shaped = sorted(set(API_KEY_RE.findall(text)) | set(MP_SECRET_RE.findall(text)))
     assert not leaked and not shaped, (
         f"{what} contains API keys: {len(leaked)} known, {len(shaped)} key-shaped "
         f"(first: {(leaked + shaped)[0][:16]}…)"

@@ -3,7 +3,8 @@
 
 Links made on A are read, paid and captured through B; a key revoked with the
 CLI is refused by B within a second; a channel changed through the CLI is seen
-by both; the same Idempotency-Key sent to both at once makes one operation;
+by both; the same Idempotency-Key sent to both at once makes one operation, and so
+does the same Transact clientTxnRef;
 kill -9 of A during a burst of creations loses nothing A acknowledged; every
 sandbox message is sent exactly once though three processes run jobs; the
 periodic work moves to another process when the one doing it dies; and
@@ -179,6 +180,50 @@ def test_one_idempotency_key_sent_to_both_nodes_at_once_is_one_capture(nodes, ht
             assert out["a"].content == out["b"].content
         st = status_of(nodes.api_b, nodes.key, link.ref)
         assert [e["transactionType"] for e in st["paymentStatuses"]] == ["Authorization", "Capture"]
+
+
+def test_one_client_txn_ref_sent_to_both_nodes_at_once_is_one_purchase(nodes):
+    """Transact's clientTxnRef holds across nodes: the same request sent to
+    A and B at the same moment buys once, and both get its raasTxnRef."""
+    env = {"CHATPAY_SECRETS_KEY": uuid.uuid4().hex * 2}
+    res = run_cli("marketplace", "product", "add", "--id", "310", "--name", "Airtime",
+                  "--type", "airtime", "--vendor", "MTN", "--currency", "NGN", "--min", "100",
+                  "--max", "100000", db_url=nodes.db)
+    assert res.returncode == 0, res.stderr
+    res = run_cli("marketplace", "client", "create", "--client-id", "310", "--name", "Two Nodes",
+                  "--json", db_url=nodes.db, env=env)
+    assert res.returncode == 0, res.stderr
+    client = res.json()
+    token = nodes.api_a.post("/token", headers={"Content-Type": "application/x-www-form-urlencoded"},
+                             data=f"grant_type=client_credentials&client_id=310&"
+                                  f"client_secret={client['clientSecret']}").body["access_token"]
+    h = {"Authorization": "Bearer " + token, "X-API-Key": client["apiKey"],
+         "Content-Type": "application/json"}
+    for n in range(5):
+        ref = f"two-nodes-{n}-{uuid.uuid4().hex[:8]}"
+        body = ('{"purchaseAmount":1000,"channelId":7,"channelName":"USSD",'
+                f'"channelSessionId":"s{n}","clientId":310,"clientTxnRef":"{ref}",'
+                '"productId":310,"reserveFundsTxnRef":"r","sourceIdentifier":"2341234567899",'
+                '"targetIdentifier":"2348012345555","timestamp":"2026-12-06T10:00:00Z",'
+                '"feeAmount":0,"currencyCode":"NGN","fundingSourceId":310}')
+        out = {}
+        go = threading.Barrier(2)
+
+        def send(name, api):
+            go.wait()
+            out[name] = api.post("/core-transact/4.0", headers=h, data=body)
+
+        ts = [threading.Thread(target=send, args=(name, api))
+              for name, api in (("a", nodes.api_a), ("b", nodes.api_b))]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert [out[k].status_code for k in "ab"] == [202, 202], {k: r.text for k, r in out.items()}
+        assert out["a"].body["raasTxnRef"] == out["b"].body["raasTxnRef"]
+        rows = db_query(nodes.db, "SELECT raas_ref FROM mp_purchases WHERE client_txn_ref = ?",
+                        (ref,))
+        assert rows == [(out["a"].body["raasTxnRef"],)]
 
 
 def _link_body(order):

@@ -13,10 +13,9 @@
 #include <strings.h>
 
 #include "app.h"
+#include "config.h"
 #include "util/crypto.h"
 #include "util/form.h"
-
-#define TOKEN_TTL (300 * 1000000LL)
 
 struct token_ctx {
     struct req *r;
@@ -46,7 +45,8 @@ static enum db_status token_cb(struct db_tx *tx, void *cls)
     crypto_random_base62(256, tok, sizeof tok - 1);
     snprintf(c->token, sizeof c->token, "mat_%s", tok);
     crypto_sha256(c->token, strlen(c->token), hash);
-    st = DB_CALL(tx, marketplace, token_insert, hash, cl.id, c->now + TOKEN_TTL, c->now);
+    st = DB_CALL(tx, marketplace, token_insert, hash, cl.id,
+                 c->now + (usec_t)c->r->app->cfg->mp_token_ttl * 1000000, c->now);
     return st < 0 ? st : DB_ONE_RESULT;
 }
 
@@ -165,7 +165,7 @@ void api_mp_token(struct req *r)
     json_object *o = json_object_new_object();
     json_object_object_add(o, "access_token", json_object_new_string(c.token));
     json_object_object_add(o, "token_type", json_object_new_string("bearer"));
-    json_object_object_add(o, "expires_in", json_object_new_int(300));
+    json_object_object_add(o, "expires_in", json_object_new_int((int)r->app->cfg->mp_token_ttl));
     json_object_object_add(o, "refresh_expires_in", json_object_new_int(0));
     json_object_object_add(o, "not-before-policy", json_object_new_int(0));
     json_object_object_add(o, "scope", json_object_new_string("transact lookup"));
