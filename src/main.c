@@ -25,6 +25,7 @@ static const struct command commands[] = {
      "configure messaging providers (Clickatell, WhatsApp, Twilio) and payment gateways (Stripe, "
      "CyberSource)"},
     {"optout", cmd_optout, "list, add and remove numbers that opted out of messages"},
+    {"whatsapp", cmd_whatsapp, "WhatsApp Pay business numbers and payment configurations"},
     {"marketplace", cmd_marketplace, "marketplace clients, product catalogue, MNO prefixes"},
     {"db", cmd_db, "copy a deployment to another database, back up SQLite, check a database"},
 };

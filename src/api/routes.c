@@ -8,6 +8,7 @@
 #include "api/ops/ops.h"
 #include "api/pages/pages.h"
 #include "api/transact/transact.h"
+#include "api/whatsapp/whatsapp.h"
 
 const struct route api_routes[] = {
     /* Chat 2 Pay API v2 */
@@ -47,6 +48,15 @@ const struct route api_routes[] = {
     {"GET", "/in-flight-check/1.0", api_mp_in_flight, &mp_family, 0, 0},
     {"GET", "/mno-lookup/1.0", api_mp_mno, &mp_family, 0, 0},
     {"GET", "/token-lookup/1.0", api_mp_token_lookup, &mp_family, 0, 0},
+
+    /* WhatsApp Pay (docs/whatsapp-pay.md): orders, Kaleyra's payment status, refunds */
+    {"POST", "/v1/{sid}/messages", api_wa_messages, &wa_family, 0, 0},
+    {"GET", "/v1/{sid}/wrapper/{phoneNumberId}/payments/{paymentConfigId}/{referenceId}",
+     api_wa_payment, &wa_family, 0, 0},
+    {"POST", "/v1/{sid}/wrapper/{phoneNumberId}/payments/{paymentConfigId}/{referenceId}/refunds",
+     api_wa_refund, &wa_family, ROUTE_IDEMPOTENT, 4096},
+    {"GET", "/wa/{token}", api_wa_page, &pages_family, 0, 0},
+    {"POST", "/wa/{token}", api_wa_page_submit, &pages_family, 0, 4096},
 
     /* customer pages */
     {"GET", "/p/{token}", api_link_page, &pages_family, 0, 0},

@@ -27,6 +27,7 @@ int cmd_provider(int argc, char **argv);
 int cmd_optout(int argc, char **argv);
 int cmd_db(int argc, char **argv);
 int cmd_marketplace(int argc, char **argv);
+int cmd_whatsapp(int argc, char **argv);
 
 /* One option of a command: "--name VALUE" (value set) or the flag
  * "--name" (flag set). */

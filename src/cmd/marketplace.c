@@ -769,9 +769,10 @@ static int mno_parse(FILE *in, const char *path, struct mno_file *f)
         }
         struct db_mp_mno *m = &f->rows[f->n++];
         memset(m, 0, sizeof *m);
-        snprintf(m->prefix, sizeof m->prefix, "%s", prefix);
-        snprintf(m->mno, sizeof m->mno, "%s", mno);
-        snprintf(m->country_code, sizeof m->country_code, "%s", cc ? cc : "");
+        /* lengths checked above */
+        snprintf(m->prefix, sizeof m->prefix, "%.15s", prefix);
+        snprintf(m->mno, sizeof m->mno, "%.*s", (int)sizeof m->mno - 1, mno);
+        snprintf(m->country_code, sizeof m->country_code, "%.7s", cc ? cc : "");
     }
     if (ferror(in))
         return cmd_fail("%s: cannot read it", path);

@@ -24,6 +24,7 @@
 #include "service/messages.h"
 #include "util/tz.h"
 #include "service/callbacks.h"
+#include "service/whatsapp.h"
 #include "util/webhook.h"
 
 static const char usage[] =
@@ -223,6 +224,9 @@ static json_object *merchant_json(const struct db_merchant *m)
 {
     json_object *o = json_object_new_object();
     json_object_object_add(o, "merchantId", json_object_new_string(m->id));
+    char sid[17];
+    svc_wa_sid(m->id, sid);
+    json_object_object_add(o, "sid", json_object_new_string(sid));
     json_object_object_add(o, "name", json_object_new_string(m->name));
     json_object_object_add(o, "environment",
                            json_object_new_string(db_environment_name(m->environment)));

@@ -245,3 +245,13 @@ const struct currency *currency_table(size_t *count)
         *count = TABLE_LEN;
     return table;
 }
+
+const struct currency *currency_find_upper(const char *code)
+{
+    if (code == NULL || strlen(code) != 3)
+        return NULL;
+    for (int i = 0; i < 3; i++)
+        if (code[i] < 'A' || code[i] > 'Z')
+            return NULL;
+    return currency_find(code);
+}

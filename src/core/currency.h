@@ -24,6 +24,10 @@ struct currency {
  * 3-letter input matches. Returns NULL when unknown. */
 const struct currency *currency_find(const char *code);
 
+/* The same, for a code written exactly as ISO 4217 does: three upper-case
+ * letters (NULL for "zar" or "ZA R" too). */
+const struct currency *currency_find_upper(const char *code);
+
 /* Look up by numeric code. Returns NULL when unknown. */
 const struct currency *currency_find_numeric(int numeric);
 

@@ -22,23 +22,27 @@ static const struct {
     const char *name;
     bool id;
 } tables[] = {
-    {"merchants", false},        {"merchant_currencies", false},
-    {"api_keys", false},         {"integrators", false},
-    {"gateway_settings", false}, {"links", true},
-    {"link_statuses", true},     {"jobs", true},
-    {"sandbox_messages", true},  {"idempotency_keys", false},
-    {"sandbox_gateway", false},  {"callbacks", true},
-    {"callback_attempts", true}, {"providers", false},
-    {"provider_messages", true}, {"optouts", false},
-    {"payment_ops", true},       {"gateway_notices", false},
-    {"mp_clients", false},       {"mp_tokens", false},
-    {"mp_products", false},      {"mp_purchases", true},
-    {"mp_mno_prefixes", false},
+    {"merchants", false},          {"merchant_currencies", false},
+    {"api_keys", false},           {"integrators", false},
+    {"gateway_settings", false},   {"links", true},
+    {"link_statuses", true},       {"jobs", true},
+    {"sandbox_messages", true},    {"idempotency_keys", false},
+    {"sandbox_gateway", false},    {"callbacks", true},
+    {"callback_attempts", true},   {"providers", false},
+    {"provider_messages", true},   {"optouts", false},
+    {"payment_ops", true},         {"gateway_notices", false},
+    {"mp_clients", false},         {"mp_tokens", false},
+    {"mp_products", false},        {"mp_purchases", true},
+    {"mp_mno_prefixes", false},    {"wa_numbers", false},
+    {"wa_payment_configs", false}, {"wa_orders", true},
+    {"wa_transactions", true},     {"wa_refunds", true},
 };
 enum { TABLES = sizeof tables / sizeof tables[0] };
 
 /* the checks below name the marketplace's job kinds by number */
-_Static_assert(JOB_MP_FULFIL == 11 && JOB_MP_RESULT == 12, "marketplace job kinds");
+_Static_assert(JOB_MP_FULFIL == 11 && JOB_MP_RESULT == 12 && JOB_WA_SEND_ORDER == 13 &&
+                   JOB_WA_REFUND == 14,
+               "marketplace and WhatsApp Pay job kinds");
 
 /* ---- check ------------------------------------------------------------------ */
 
@@ -65,11 +69,20 @@ static const struct {
      "SELECT COUNT(*) FROM links WHERE subtotal_minor IS NOT NULL AND tax_minor IS NOT NULL"
      " AND subtotal_minor + tax_minor <> total_minor"},
     {"every job is for a link of its merchant",
-     "SELECT COUNT(*) FROM jobs j WHERE j.kind NOT IN (11, 12) AND NOT EXISTS (SELECT 1 FROM"
+     "SELECT COUNT(*) FROM jobs j WHERE j.kind NOT IN (11, 12, 13, 14) AND NOT EXISTS (SELECT 1 "
+     "FROM"
      " links l WHERE l.id = j.link_id AND l.merchant_id = j.merchant_id)"},
     {"every marketplace job is for a purchase of its client",
      "SELECT COUNT(*) FROM jobs j WHERE j.kind IN (11, 12) AND NOT EXISTS (SELECT 1 FROM"
      " mp_purchases p WHERE p.id = j.arg AND p.client_uuid = j.merchant_id)"},
+    {"every WhatsApp Pay job is for an order or refund of its merchant",
+     "SELECT COUNT(*) FROM jobs j WHERE (j.kind = 13 AND NOT EXISTS (SELECT 1 FROM wa_orders o"
+     " WHERE o.id = j.arg AND o.merchant_id = j.merchant_id)) OR (j.kind = 14 AND NOT EXISTS"
+     " (SELECT 1 FROM wa_refunds r WHERE r.id = j.arg AND r.merchant_id = j.merchant_id))"},
+    {"a WhatsApp Pay payment's refunds add up to no more than it",
+     "SELECT COUNT(*) FROM (SELECT r.transaction_id, SUM(r.amount) AS refunded, o.total_value"
+     " FROM wa_refunds r JOIN wa_orders o ON o.id = r.order_id WHERE r.status <> 2"
+     " GROUP BY r.transaction_id, o.total_value) t WHERE refunded > total_value"},
     {"every finished purchase has a result code",
      "SELECT COUNT(*) FROM mp_purchases WHERE status <> 0 AND (result_code IS NULL"
      " OR completed_at = 0)"},

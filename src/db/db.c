@@ -324,6 +324,12 @@ const struct db_marketplace_ops *db_marketplace_ops(struct db_tx *tx)
     return &sql_marketplace_ops;
 }
 
+const struct db_whatsapp_ops *db_whatsapp_ops(struct db_tx *tx)
+{
+    (void)tx;
+    return &sql_whatsapp_ops;
+}
+
 enum db_status db_migrate(struct db *db)
 {
     return db->backend->migrate(db);

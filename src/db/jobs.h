@@ -33,7 +33,9 @@ enum job_kind {
     JOB_MP_FULFIL,        /* marketplace: have the vendor issue a purchase (arg: the purchase's
                              id; merchant_id: the client's internal id; link_id 0) */
     JOB_MP_RESULT,        /* marketplace: deliver a purchase's result to the client */
-    JOB_KIND_MAX = JOB_MP_RESULT,
+    JOB_WA_SEND_ORDER,    /* WhatsApp Pay: send an order's message (arg: the order's id) */
+    JOB_WA_REFUND,        /* WhatsApp Pay: have the gateway settle a refund (arg: its id) */
+    JOB_KIND_MAX = JOB_WA_REFUND,
 };
 
 /* The worker pools: each has threads of its own, so that slow calls of one
@@ -48,6 +50,7 @@ static inline enum job_pool job_kind_pool(int kind)
     case JOB_REVIEW_SETTLE:
     case JOB_AUTO_REVERSE:
     case JOB_MP_FULFIL:
+    case JOB_WA_REFUND:
         return POOL_PAYMENTS;
     case JOB_DELIVER_CALLBACK:
     case JOB_MP_RESULT:

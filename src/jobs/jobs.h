@@ -87,6 +87,8 @@ enum job_result job_send_reminder(struct job_ctx *jc);
 enum job_result job_deliver_callback(struct job_ctx *jc);
 enum job_result job_mp_fulfil(struct job_ctx *jc);
 enum job_result job_mp_result(struct job_ctx *jc);
+enum job_result job_wa_send_order(struct job_ctx *jc);
+enum job_result job_wa_refund(struct job_ctx *jc);
 
 /* ---- the workers ----------------------------------------------------------------------- */
 

@@ -38,6 +38,9 @@ static const struct job_kind_info kinds[] = {
     {JOB_MP_FULFIL, "mp_fulfil", job_mp_fulfil, 15 * SEC, 12, SEC, 300 * SEC, POOL_PAYMENTS},
     /* a result's tries follow its own schedule (service/purchases.c) */
     {JOB_MP_RESULT, "mp_result", job_mp_result, 25 * SEC, 1000, 5 * SEC, 300 * SEC, POOL_CALLBACKS},
+    {JOB_WA_SEND_ORDER, "wa_send_order", job_wa_send_order, 15 * SEC, 12, SEC, 300 * SEC,
+     POOL_MESSAGES},
+    {JOB_WA_REFUND, "wa_refund", job_wa_refund, 15 * SEC, 12, SEC, 300 * SEC, POOL_PAYMENTS},
 };
 
 const struct job_kind_info *job_kind_info(int kind)

@@ -204,6 +204,15 @@ static void collect_app(void *cls, const struct db_integrator *it)
     c->ids[c->n++] = arena_strdup(c->a, it->application_id);
 }
 
+enum db_status svc_cb_merchant_payment(struct svc *s, const char *merchant_id, const char *body)
+{
+    const struct db_callback_config *mc;
+    enum db_status st = merchant_config(s, merchant_id, &mc);
+    if (st <= 0 || !mc->url[CB_PAYMENT_STATUS])
+        return st < 0 ? st : DB_ONE_RESULT;
+    return queue(s, merchant_id, 0, CB_PAYMENT_STATUS, mc->url[CB_PAYMENT_STATUS], body);
+}
+
 enum db_status svc_cb_settings(struct svc *s, const char *merchant_id, const char *const *changed,
                                size_t n)
 {

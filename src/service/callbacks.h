@@ -49,6 +49,10 @@ enum db_status svc_cb_payment_status(struct svc *s, const struct db_link *l);
 enum db_status svc_cb_transaction_event(struct svc *s, const struct db_link *l,
                                         const struct db_link_status *e);
 
+/* Queue a payment status callback of the merchant's own (of no link: a
+ * WhatsApp Pay order's payment or refund) with this body, to the
+ * merchant's payment status URL (nothing when it has none). */
+enum db_status svc_cb_merchant_payment(struct svc *s, const char *merchant_id, const char *body);
 /* The merchant's configuration changed: queue its settings callbacks with
  * the names (of GET /api/v2/config's fields) of what changed. */
 enum db_status svc_cb_settings(struct svc *s, const char *merchant_id, const char *const *changed,

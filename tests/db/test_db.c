@@ -20,6 +20,7 @@
 #include "db/db.h"
 #include "db/jobs.h"
 #include "db/marketplace.h"
+#include "db/whatsapp.h"
 #include "db/providers.h"
 #include "db/merchants.h"
 #include "util/crypto.h"
@@ -873,6 +874,150 @@ static void test_marketplace(void **state)
     arena_free(c.a);
 }
 
+/* WhatsApp Pay: numbers and configurations (unique, enabled or not),
+ * orders (one per reference per merchant, found by reference, token and
+ * id, only by their merchant), transactions and refunds (what counts
+ * against the payment). */
+struct wa_ctx {
+    struct insert_ctx *a, *b;
+    struct arena *ar;
+    enum db_status num_dup, by_display, by_display_other, disabled_display, cfg_dup, cfg_other;
+    enum db_status order_dup, by_ref_other, by_token, txn_listed, refunds_listed;
+    struct db_wa_order o, got;
+    int64_t total_before, total_after;
+    int txns, refunds;
+};
+
+static void count_txn(void *cls, const struct db_wa_txn *t)
+{
+    (void)t;
+    ((struct wa_ctx *)cls)->txns++;
+}
+
+static void count_refund(void *cls, const struct db_wa_refund *r)
+{
+    (void)r;
+    ((struct wa_ctx *)cls)->refunds++;
+}
+
+static enum db_status wa_cb(struct db_tx *tx, void *cls)
+{
+    struct wa_ctx *c = cls;
+    const struct db_whatsapp_ops *ops = db_whatsapp_ops(tx);
+    const char *ma = c->a->m.id, *mb = c->b->m.id;
+    struct db_wa_number n = {.enabled = true, .created_at = 1, .updated_at = 1};
+    snprintf(n.phone_number_id, sizeof n.phone_number_id, "1409");
+    snprintf(n.merchant_id, sizeof n.merchant_id, "%s", ma);
+    snprintf(n.display_number, sizeof n.display_number, "919876500000");
+    if (ops->number_add(tx, &n) != 1)
+        return DB_HARD_ERROR;
+    struct db_wa_number n2 = n;
+    snprintf(n2.merchant_id, sizeof n2.merchant_id, "%s", mb);
+    c->num_dup = ops->number_add(tx, &n2); /* the id is WhatsApp's: one merchant */
+    struct db_wa_number got;
+    c->by_display = ops->number_by_display(tx, ma, "919876500000", &got);
+    c->by_display_other = ops->number_by_display(tx, mb, "919876500000", &got);
+    struct db_wa_config cfg = {.enabled = true, .created_at = 1, .updated_at = 1};
+    snprintf(cfg.merchant_id, sizeof cfg.merchant_id, "%s", ma);
+    snprintf(cfg.name, sizeof cfg.name, "cfg");
+    snprintf(cfg.gateway, sizeof cfg.gateway, "razorpay");
+    if (ops->config_add(tx, &cfg) != 1)
+        return DB_HARD_ERROR;
+    c->cfg_dup = ops->config_add(tx, &cfg);
+    struct db_wa_config cg;
+    c->cfg_other = ops->config_get(tx, mb, "cfg", &cg);
+    /* an order, and the same reference again */
+    struct db_wa_order *o = &c->o;
+    memset(o, 0, sizeof *o);
+    snprintf(o->merchant_id, sizeof o->merchant_id, "%s", ma);
+    snprintf(o->reference_id, sizeof o->reference_id, "order-1");
+    crypto_uuid_v4(o->message_id);
+    snprintf(o->token, sizeof o->token, "tok1");
+    snprintf(o->phone_number_id, sizeof o->phone_number_id, "1409");
+    snprintf(o->payment_config, sizeof o->payment_config, "cfg");
+    snprintf(o->gateway, sizeof o->gateway, "razorpay");
+    snprintf(o->msisdn_to, sizeof o->msisdn_to, "919812345678");
+    snprintf(o->currency, sizeof o->currency, "INR");
+    o->total_value = 21000;
+    o->amount_offset = 100;
+    o->message_text = "hi";
+    o->order_json = "{}";
+    o->echo = "{\"udf1\":\"u\"}";
+    o->created_at = o->updated_at = 5;
+    if (ops->order_insert(tx, o) != 1)
+        return DB_HARD_ERROR;
+    struct db_wa_order again = *o;
+    crypto_uuid_v4(again.message_id);
+    snprintf(again.token, sizeof again.token, "tok2");
+    c->order_dup = ops->order_insert(tx, &again);
+    c->by_ref_other = ops->order_by_ref(tx, mb, "order-1", c->ar, &c->got);
+    c->by_token = ops->order_by_token(tx, "tok1", c->ar, &c->got);
+    /* a payment, then refunds */
+    struct db_wa_txn txn = {
+        .order_id = o->id, .status = WA_SUCCESS, .created_at = 6, .updated_at = 6};
+    snprintf(txn.merchant_id, sizeof txn.merchant_id, "%s", ma);
+    snprintf(txn.ref, sizeof txn.ref, "pay_1");
+    snprintf(txn.method, sizeof txn.method, "upi");
+    if (ops->txn_insert(tx, &txn) != 1)
+        return DB_HARD_ERROR;
+    struct db_wa_refund r = {.transaction_id = txn.id,
+                             .order_id = o->id,
+                             .amount = 5000,
+                             .status = WA_PENDING,
+                             .created_at = 7,
+                             .updated_at = 7};
+    snprintf(r.merchant_id, sizeof r.merchant_id, "%s", ma);
+    snprintf(r.ref, sizeof r.ref, "rfnd_1");
+    snprintf(r.speed, sizeof r.speed, "instant");
+    struct db_wa_refund r2 = r;
+    snprintf(r2.ref, sizeof r2.ref, "rfnd_2");
+    r2.amount = 113;
+    if (ops->refund_insert(tx, &r) != 1 || ops->refund_insert(tx, &r2) != 1)
+        return DB_HARD_ERROR;
+    if (ops->refund_total(tx, ma, txn.id, &c->total_before) != 1)
+        return DB_HARD_ERROR;
+    r2.status = WA_FAILED; /* a failed refund does not count */
+    if (ops->refund_update(tx, &r2) != 1 || ops->refund_total(tx, ma, txn.id, &c->total_after) != 1)
+        return DB_HARD_ERROR;
+    c->txn_listed = ops->txn_list(tx, ma, o->id, c->ar, count_txn, c);
+    c->refunds_listed = ops->refund_list(tx, ma, o->id, count_refund, c);
+    int before = c->refunds;
+    if (ops->refund_list(tx, mb, o->id, count_refund, c) != 0 || c->refunds != before)
+        return DB_HARD_ERROR;
+    if (ops->number_enable(tx, ma, "1409", false, 8) != 1)
+        return DB_HARD_ERROR;
+    c->disabled_display = ops->number_by_display(tx, ma, "919876500000", &got);
+    return DB_ONE_RESULT;
+}
+
+static void test_whatsapp(void **state)
+{
+    struct db *db = *state;
+    struct insert_ctx a, b;
+    two_merchants(db, &a, &b);
+    struct wa_ctx c = {.a = &a, .b = &b, .ar = arena_new(0)};
+    assert_int_equal(db_run(db, DB_WRITE, "t", wa_cb, &c), 1);
+    assert_int_equal(c.num_dup, 0);
+    assert_int_equal(c.by_display, 1);
+    assert_int_equal(c.by_display_other, 0);
+    assert_int_equal(c.cfg_dup, 0);
+    assert_int_equal(c.cfg_other, 0);
+    assert_true(c.o.id > 0);
+    assert_int_equal(c.order_dup, 0);
+    assert_int_equal(c.by_ref_other, 0);
+    assert_int_equal(c.by_token, 1);
+    assert_int_equal(c.got.id, c.o.id);
+    assert_string_equal(c.got.echo, "{\"udf1\":\"u\"}");
+    assert_int_equal(c.got.total_value, 21000);
+    assert_int_equal(c.total_before, 5113);
+    assert_int_equal(c.total_after, 5000);
+    assert_int_equal(c.txn_listed, 1);
+    assert_int_equal(c.txns, 1);
+    assert_int_equal(c.refunds_listed, 2);
+    assert_int_equal(c.disabled_display, 0);
+    arena_free(c.ar);
+}
+
 static void test_bad_urls(void **state)
 {
     (void)state;
@@ -897,6 +1042,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_providers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jobs_hurry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_marketplace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_whatsapp, setup, teardown),
         cmocka_unit_test(test_bad_urls),
     };
     char name[64];

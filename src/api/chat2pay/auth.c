@@ -52,6 +52,52 @@ static void reply_unauthorized(struct req *r, const char *why)
     reply_error(r, ERR_UNAUTHORIZED, why);
 }
 
+enum c2p_key_check c2p_check_key(struct req *r, const char *h, size_t n, const char **why)
+{
+    *why = NULL;
+    if (n == 0 || n > AUTH_MAX_KEY)
+        return C2P_KEY_REFUSED;
+    struct auth_ctx c;
+    memset(&c, 0, sizeof c);
+    crypto_sha256(h, n, c.hash);
+    /* read the epoch before the database: a change committed after this
+     * point carries a newer epoch and invalidates what is cached below */
+    uint64_t epoch = db_config_epoch(r->app->db);
+    struct auth_cache_slot *slot = &auth_cache[c.hash[0]];
+    if (slot->db == r->app->db && slot->epoch == epoch &&
+        crypto_equal(slot->hash, c.hash, sizeof c.hash)) {
+        r->auth = slot->auth;
+        r->authenticated = true;
+        return C2P_KEY_OK;
+    }
+    enum db_status st = db_run(r->app->db, DB_READ, "auth", find_key_cb, &c);
+    if (st < 0)
+        return C2P_KEY_UNAVAILABLE;
+    if (st == DB_NO_RESULTS || !crypto_equal(c.hash, c.stored, sizeof c.hash))
+        return C2P_KEY_REFUSED;
+    /* a sandbox key never moves real money, and a live key never works
+     * for a sandbox merchant: the prefix must match the merchant's
+     * environment now (a change of environment invalidates the cache) */
+    if (strcmp(c.key.prefix, db_key_prefix(c.key.merchant_env)) != 0) {
+        *why = c.key.merchant_env == ENV_PRODUCTION
+                   ? "This is a sandbox API key and the merchant works in "
+                     "production now: use a cp_live_ key"
+                   : "This is a production API key and the merchant works in "
+                     "the sandbox now: use a cp_sandbox_ key";
+        return C2P_KEY_REFUSED;
+    }
+    snprintf(r->auth.merchant_id, sizeof r->auth.merchant_id, "%s", c.key.merchant_id);
+    snprintf(r->auth.key_id, sizeof r->auth.key_id, "%s", c.key.id);
+    snprintf(r->auth.key_prefix, sizeof r->auth.key_prefix, "%s", c.key.prefix);
+    snprintf(r->auth.key_last4, sizeof r->auth.key_last4, "%s", c.key.last4);
+    r->authenticated = true;
+    slot->db = r->app->db;
+    slot->epoch = epoch;
+    memcpy(slot->hash, c.hash, sizeof c.hash);
+    slot->auth = r->auth;
+    return C2P_KEY_OK;
+}
+
 bool c2p_authenticate_or_reply(struct req *r)
 {
     const char *h = req_header(r, "Authorization");
@@ -66,51 +112,16 @@ bool c2p_authenticate_or_reply(struct req *r)
     size_t n = strlen(h);
     while (n && h[n - 1] == ' ')
         n--;
-    if (n == 0 || n > AUTH_MAX_KEY) {
-        reply_unauthorized(r, NULL);
-        return false;
-    }
-    struct auth_ctx c;
-    memset(&c, 0, sizeof c);
-    crypto_sha256(h, n, c.hash);
-    /* read the epoch before the database: a change committed after this
-     * point carries a newer epoch and invalidates what is cached below */
-    uint64_t epoch = db_config_epoch(r->app->db);
-    struct auth_cache_slot *slot = &auth_cache[c.hash[0]];
-    if (slot->db == r->app->db && slot->epoch == epoch &&
-        crypto_equal(slot->hash, c.hash, sizeof c.hash)) {
-        r->auth = slot->auth;
-        r->authenticated = true;
+    const char *why;
+    switch (c2p_check_key(r, h, n, &why)) {
+    case C2P_KEY_OK:
         return true;
-    }
-    enum db_status st = db_run(r->app->db, DB_READ, "auth", find_key_cb, &c);
-    if (st < 0) {
+    case C2P_KEY_UNAVAILABLE:
         reply_error(r, ERR_UNAVAILABLE, "Cannot check the API key right now; try again");
         return false;
+    case C2P_KEY_REFUSED:
+        break;
     }
-    if (st == DB_NO_RESULTS || !crypto_equal(c.hash, c.stored, sizeof c.hash)) {
-        reply_unauthorized(r, NULL);
-        return false;
-    }
-    /* a sandbox key never moves real money, and a live key never works
-     * for a sandbox merchant: the prefix must match the merchant's
-     * environment now (a change of environment invalidates the cache) */
-    if (strcmp(c.key.prefix, db_key_prefix(c.key.merchant_env)) != 0) {
-        reply_unauthorized(r, c.key.merchant_env == ENV_PRODUCTION
-                                  ? "This is a sandbox API key and the merchant works in "
-                                    "production now: use a cp_live_ key"
-                                  : "This is a production API key and the merchant works in "
-                                    "the sandbox now: use a cp_sandbox_ key");
-        return false;
-    }
-    snprintf(r->auth.merchant_id, sizeof r->auth.merchant_id, "%s", c.key.merchant_id);
-    snprintf(r->auth.key_id, sizeof r->auth.key_id, "%s", c.key.id);
-    snprintf(r->auth.key_prefix, sizeof r->auth.key_prefix, "%s", c.key.prefix);
-    snprintf(r->auth.key_last4, sizeof r->auth.key_last4, "%s", c.key.last4);
-    r->authenticated = true;
-    slot->db = r->app->db;
-    slot->epoch = epoch;
-    memcpy(slot->hash, c.hash, sizeof c.hash);
-    slot->auth = r->auth;
-    return true;
+    reply_unauthorized(r, why);
+    return false;
 }

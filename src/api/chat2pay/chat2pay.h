@@ -24,6 +24,13 @@ extern const struct http_family c2p_family;
 void c2p_render_error(struct req *r, int status, const char *code, const char *message,
                       const char *const *items, size_t n);
 
+/* Check a merchant API key (n bytes at key): fills r->auth and caches it
+ * like c2p_authenticate_or_reply (which reads it from Authorization). *why
+ * may explain a refusal (NULL otherwise). Other families that take the
+ * merchant's key elsewhere (WhatsApp Pay's api-key header) use it too. */
+enum c2p_key_check { C2P_KEY_OK, C2P_KEY_REFUSED, C2P_KEY_UNAVAILABLE };
+enum c2p_key_check c2p_check_key(struct req *r, const char *key, size_t n, const char **why);
+
 /* "Authorization: <key>" or "Authorization: Bearer <key>" (auth.c). */
 bool c2p_authenticate_or_reply(struct req *r);
 

@@ -24,6 +24,8 @@ void api_sandbox_3ds_submit(struct req *r);
 void api_static_css(struct req *r);
 void api_static_js(struct req *r);
 void api_merchant_logo(struct req *r);
+void api_wa_page(struct req *r);
+void api_wa_page_submit(struct req *r);
 
 /* The page's language from Accept-Language. */
 struct web_locale;

@@ -199,15 +199,11 @@ static void check_and_fill(struct transact_ctx *c, const struct transact_body *b
                          "must be an ISO 8601 date-time with an offset (e.g. "
                          "2017-06-29T16:39:42.735Z)");
     if (b->currency) {
-        bool upper = strlen(b->currency) == 3;
-        for (int i = 0; upper && i < 3; i++)
-            upper = b->currency[i] >= 'A' && b->currency[i] <= 'Z';
-        if (!upper)
-            field_errors_add(errs, r->arena, "currencyCode", "must be three upper-case letters");
-        else if (!currency_find(b->currency))
-            field_errors_add(errs, r->arena, "currencyCode", "is not a known ISO 4217 currency");
-        else
+        if (currency_find_upper(b->currency))
             snprintf(p->currency, sizeof p->currency, "%s", b->currency);
+        else
+            field_errors_add(errs, r->arena, "currencyCode",
+                             "must be a known ISO 4217 code in upper case (e.g. NGN)");
     }
     json_object *ad = NULL;
     if (json_object_object_get_ex(r->json, "additionalData", &ad) && ad) {

@@ -7,6 +7,7 @@
 
 #include "db/db_internal.h"
 #include "db/marketplace.h"
+#include "db/whatsapp.h"
 
 enum db_status sql_merchants_insert(struct db_tx *tx, const struct db_merchant *m);
 enum db_status sql_merchants_get(struct db_tx *tx, const char *merchant_id,
@@ -185,5 +186,7 @@ enum db_status sql_providers_optout_list(struct db_tx *tx, const char *merchant_
 
 /* the marketplace (marketplace.c) */
 extern const struct db_marketplace_ops sql_marketplace_ops;
+/* WhatsApp Pay (whatsapp.c) */
+extern const struct db_whatsapp_ops sql_whatsapp_ops;
 
 #endif

@@ -1,0 +1,93 @@
+/*
+ * wa_send_order.c — job JOB_WA_SEND_ORDER: send a WhatsApp Pay order's
+ * message (arg: the order's id) through the merchant's WhatsApp channel: the
+ * order's text, then its "Review and pay" link (also as a button where the
+ * channel has them), as this job ("cpm_<job id>"). The outcome is recorded
+ * on the order with the job's completion. A run that died before recording
+ * its outcome is not sent again (the provider may have it): the order's
+ * message is then recorded as failed.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "app.h"
+#include "channel/registry.h"
+#include "config.h"
+#include "core/status.h"
+#include "db/whatsapp.h"
+#include "jobs/common.h"
+
+struct order_ctx {
+    struct job_ctx *jc;
+    struct db_wa_order o;
+    struct db_merchant m;
+    enum wa_message_state state;
+};
+
+static enum db_status load_cb(struct db_tx *tx, void *cls)
+{
+    struct order_ctx *c = cls;
+    enum db_status st =
+        DB_CALL(tx, whatsapp, order_get, c->jc->job->merchant_id, c->jc->job->arg, c->jc->a, &c->o);
+    if (st <= 0)
+        return st;
+    return DB_CALL(tx, merchants, get, c->o.merchant_id, &c->m);
+}
+
+static enum db_status record_cb(struct db_tx *tx, void *cls)
+{
+    struct order_ctx *c = cls;
+    enum db_status st = job_finish_in(tx, c->jc);
+    if (st <= 0)
+        return st;
+    struct db_wa_order o;
+    st = DB_CALL(tx, whatsapp, order_get, c->o.merchant_id, c->o.id, c->jc->a, &o);
+    if (st <= 0)
+        return st < 0 ? st : DB_ROLLBACK;
+    o.message_state = c->state;
+    o.updated_at = time_now();
+    return DB_CALL(tx, whatsapp, order_update, &o);
+}
+
+enum job_result job_wa_send_order(struct job_ctx *jc)
+{
+    struct order_ctx c = {.jc = jc};
+    enum db_status st = db_run(jc->app->db, DB_READ, "wa_order_load", load_cb, &c);
+    if (st < 0) {
+        jc->error = "cannot read the order";
+        return JOB_RETRY;
+    }
+    if (st == 0 || c.o.message_state != WA_MSG_QUEUED)
+        return JOB_DONE;
+    const char *why = NULL;
+    const struct channel *ch = channel_acquire(jc->app->channels, &c.m, CHANNEL_WHATSAPP, &why);
+    struct channel_result res;
+    memset(&res, 0, sizeof res);
+    res.outcome = CHANNEL_REJECTED;
+    if (ch && !(jc->job->attempts > 1 && jc->job->retried < jc->job->attempts - 1)) {
+        char ref[40];
+        snprintf(ref, sizeof ref, "cpm_%lld", (long long)jc->job->id);
+        const char *url = arena_printf(jc->a, "%s/wa/%s", jc->app->cfg->public_url, c.o.token);
+        struct channel_message msg = {
+            .merchant_id = c.m.id,
+            .job_id = jc->job->id,
+            .channel = CHANNEL_WHATSAPP,
+            .to = c.o.msisdn_to,
+            .text = arena_printf(jc->a, "%s\n\nReview and pay: %s", c.o.message_text, url),
+            .ref = ref,
+            .button_text = "Review and pay",
+            .button_url = url,
+        };
+        channel_send(ch, &msg, &res);
+    }
+    channel_release(jc->app->channels, ch);
+    const struct job_kind_info *kind = job_kind_info(jc->job->kind);
+    if (res.outcome == CHANNEL_TRANSIENT && kind && jc->job->attempts < kind->max_attempts) {
+        jc->error = "the provider could not take the message now";
+        if (res.retry_after)
+            jc->retry_at = time_now() + res.retry_after;
+        return JOB_RETRY;
+    }
+    c.state = res.outcome == CHANNEL_SENT ? WA_MSG_SENT : WA_MSG_FAILED;
+    return job_recorded(jc, db_run(jc->app->db, DB_WRITE, "wa_order_sent", record_cb, &c));
+}
