@@ -5,6 +5,7 @@ It records every request (headers, body, time) and answers by its mode:
   error  500
   hang   never answers (holds the connection until the receiver stops)
   close  closes the connection without an answer
+  "204", "302", … (any three digits) that status, with an empty body
 Modes can be set for the whole receiver or per path (receiver.modes[path]);
 a list of modes is used one request at a time (the last one then stays).
 receiver.connections counts the TCP connections accepted, whether or not a
@@ -105,6 +106,11 @@ class CallbackReceiver:
                         self.connection.shutdown(socket.SHUT_RDWR)
                     except OSError:
                         pass
+                    return
+                if mode.isdigit() and len(mode) == 3:
+                    self.send_response(int(mode))
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
                     return
                 status = 200 if mode == "ok" else 500
                 out = b'{"received":true}' if status == 200 else b'{"error":"try later"}'
