@@ -24,7 +24,8 @@
 struct wa_ctx {
     struct req *r;
     struct db_wa_order o;
-    const char *last_error; /* the last failed try's reason */
+    const char *last_error; /* the last try's error, when it failed */
+    bool pending;           /* the last try is pending */
     /* submit */
     const char *method, *code, *reason;
     enum wa_status outcome;
@@ -35,6 +36,7 @@ struct wa_ctx {
 static void last_cb(void *cls, const struct db_wa_txn *t)
 {
     struct wa_ctx *c = cls;
+    c->pending = t->status == WA_PENDING;
     c->last_error = t->status == WA_FAILED
                         ? arena_printf(c->r->arena, "%s: %s", t->error_code ? t->error_code : "",
                                        t->error_reason ? t->error_reason : "")
@@ -132,7 +134,7 @@ static void render(struct req *r, const struct web_locale *loc, struct wa_ctx *c
         if (o->status == WA_ORDER_FAILED && c->last_error)
             web_buf_printf(&b, "<p class=\"notice\" role=\"alert\">%s</p>\n",
                            WEB_HTMLF(a, loc, "wa.status.failed", web_escape(a, c->last_error)));
-        else if (c->last_error == NULL && o->updated_at != o->created_at)
+        else if (c->pending)
             web_buf_printf(&b, "<p class=\"notice\" role=\"status\">%s</p>\n",
                            web_escape(a, web_text(loc, "wa.status.pending")));
         web_buf_printf(&b,
