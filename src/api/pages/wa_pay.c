@@ -233,6 +233,7 @@ void api_wa_page_submit(struct req *r)
         return;
     }
     app_wake_workers(r->app, c.queued);
+    /* back to the page, which shows the outcome */
     reply_header(r, "Location", arena_printf(r->arena, "/wa/%s", c.o.token));
-    reply_text(r, 303, "text/plain; charset=utf-8", "", 0);
+    api_reply_message(r, 303, &loc, "gw.returning", web_text(&loc, "gw.returning"));
 }

@@ -251,6 +251,41 @@ static enum db_status send_cb(struct db_tx *tx, void *cls)
     return DB_ONE_RESULT;
 }
 
+/* With other problems found: are the business number and the payment
+ * configuration this account's? (A request without them is checked in the
+ * transaction that stores it.) */
+struct reg_ctx {
+    struct req *r;
+    struct field_errors *errs;
+    const char *from, *config;
+    size_t base;
+};
+
+static enum db_status registered_cb(struct db_tx *tx, void *cls)
+{
+    struct reg_ctx *c = cls;
+    const char *mid = c->r->auth.merchant_id;
+    if (c->base == 0)
+        c->base = c->errs->count + 1;
+    c->errs->count = c->base - 1; /* a retry starts again */
+    enum db_status st = DB_ONE_RESULT;
+    if (c->from) {
+        struct db_wa_number n;
+        st = DB_CALL(tx, whatsapp, number_by_display, mid, c->from, &n);
+        if (st == 0)
+            field_errors_add(c->errs, c->r->arena, "from",
+                             "is not a registered WhatsApp business number of this account");
+    }
+    if (st >= 0 && c->config) {
+        struct db_wa_config cfg;
+        st = DB_CALL(tx, whatsapp, config_get, mid, c->config, &cfg);
+        if (st == 0 || (st > 0 && !cfg.enabled))
+            field_errors_add(c->errs, c->r->arena, "action.parameters.payment_configuration",
+                             "is not a payment configuration of this account");
+    }
+    return st < 0 ? st : DB_ONE_RESULT;
+}
+
 /* The request's body as a JSON object (a form's fields as strings, its
  * action parsed), or NULL with *why. */
 static json_object *request_object(struct req *r, const char **why)
@@ -302,7 +337,7 @@ void api_wa_messages(struct req *r)
     struct order ord = {0};
     struct arena *a = r->arena;
     fieldspec_parse(message_spec, root, &m, a, &errs);
-    if (m.channel && strcasecmp(m.channel, "whatsapp") != 0)
+    if (m.channel && strcmp(m.channel, "whatsapp") != 0)
         field_errors_add(&errs, a, "channel", "must be whatsapp");
     if (m.type && strcmp(m.type, "order_details") != 0)
         field_errors_add(&errs, a, "type", "must be order_details");
@@ -336,11 +371,11 @@ void api_wa_messages(struct req *r)
                 break;
             }
             if (!json_object_is_type(v, json_type_string) ||
-                json_object_get_string_len(v) > TEXT_MAX || strlen(key) > 64)
+                json_object_get_string_len(v) > TEXT_MAX || strlen(key) > TEXT_MAX)
                 field_errors_add(&errs, a, NULL,
                                  "%s.notes: each note must be a string of at most %d characters "
-                                 "under a name of at most 64",
-                                 P, TEXT_MAX);
+                                 "under a name of at most %d",
+                                 P, TEXT_MAX, TEXT_MAX);
         }
     }
     int64_t total =
@@ -379,6 +414,14 @@ void api_wa_messages(struct req *r)
                          "%s.total_amount: must equal order.subtotal + order.tax (%lld, not %lld)",
                          P, (long long)(subtotal + tax), (long long)total);
     if (errs.count) {
+        /* the account's rules too, so that every problem is reported at once */
+        struct reg_ctx rc = {
+            .r = r, .errs = &errs, .from = m.from, .config = p.payment_configuration};
+        if (db_run(r->app->db, DB_READ, "wa_order_check", registered_cb, &rc) < 0) {
+            json_object_put(root);
+            api_reply_db_error(r, DB_SOFT_ERROR);
+            return;
+        }
         json_object_put(root);
         reply_field_errors(r, &errs);
         return;

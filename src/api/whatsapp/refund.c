@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/chat2pay/chat2pay.h"
 #include "app.h"
@@ -106,6 +107,12 @@ void api_wa_refund(struct req *r)
 {
     size_t len = 0;
     const char *raw = req_body(r, &len);
+    const char *ct = req_header(r, "Content-Type");
+    if (ct && strncasecmp(ct, "application/json", 16) != 0) {
+        const char *f = "body", *why = "must be application/json";
+        wa_reply_error(r, 415, "WA415", "Unsupported media type", &f, &why, 1);
+        return;
+    }
     json_object *body = json_parse_object(raw, len);
     struct refund_ctx *c = arena_calloc(r->arena, 1, sizeof *c);
     c->r = r;
