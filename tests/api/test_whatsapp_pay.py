@@ -88,6 +88,19 @@ def shop(shop_factory):
     return shop_factory()
 
 
+@pytest.fixture(scope="module")
+def vshop(shop_factory):
+    """One shop for the validation tests, which store nothing."""
+    return shop_factory()
+
+
+@pytest.fixture(scope="module")
+def blank_merchant(make_merchant):
+    """A merchant without numbers or configurations (the CLI usage errors
+    add none)."""
+    return make_merchant()["merchantId"]
+
+
 @pytest.fixture
 def rcv():
     r = CallbackReceiver().start()
@@ -208,8 +221,8 @@ USAGE_ERRORS = {
 
 
 @pytest.mark.parametrize("args", list(USAGE_ERRORS.values()), ids=list(USAGE_ERRORS))
-def test_whatsapp_usage_errors_exit_2(cli, make_merchant, args):
-    m = make_merchant()["merchantId"]
+def test_whatsapp_usage_errors_exit_2(cli, blank_merchant, args):
+    m = blank_merchant
     args = [fresh_pnid() if a == "PNID" else a for a in args]
     res = cli("whatsapp", *args, "--merchant", m, "--json")
     assert res.returncode == 2, res
@@ -318,7 +331,8 @@ REQUIRED = [
 
 
 @pytest.mark.parametrize("path", REQUIRED)
-def test_order_missing_field(api, shop, path):
+def test_order_missing_field(api, vshop, path):
+    shop = vshop
     full = order_body(shop)
     ref = params_of(full)["reference_id"]
     assert_wa400(send(api, shop, set_path(full, path, None, drop=True)), [path])
@@ -338,6 +352,7 @@ def _rule_cases():
     case("to-letters", ["to"], "to", "+91abc4567890")
     case("from-not-msisdn", ["from"], "from", "business")
     case("channel-sms", ["channel"], "channel", "sms")
+    case("channel-capitalised", ["channel"], "channel", "WhatsApp")  # the rule is `whatsapp`
     case("type-text", ["type"], "type", "text")
     case("body-empty", ["body"], "body", "")
     case("body-1025", ["body"], "body", "b" * 1025)
@@ -398,7 +413,8 @@ RULES = _rule_cases()
 
 
 @pytest.mark.parametrize("case", list(RULES), ids=list(RULES))
-def test_order_field_rule(api, shop, case):
+def test_order_field_rule(api, vshop, case):
+    shop = vshop
     path, value, build, expected = RULES[case]
     body = build(shop) if build else set_path(order_body(shop), path, value)
     ref = params_of(body).get("reference_id") if isinstance(body["action"], dict) else None
@@ -471,6 +487,15 @@ def test_body_media_type_and_size(api, shop):
     big["padding"] = "p" * (64 * 1024)
     assert_wa_error(send(api, shop, big), 413, "WA413")
     assert_order_not_found(lookup(api, shop, ref), ref)
+
+
+def test_note_names_are_free(api, shop):
+    """notes: "an object of at most 15 string values (each at most 256
+    characters)" — the doc sets no limit on the names."""
+    notes = {"n" * 100: "v", "key with spaces ✓": "w"}
+    body = order_body(shop, extra={"notes": notes})
+    send_ok(api, shop, body)
+    assert payment_of(api, shop, params_of(body)["reference_id"])["notes"] == notes
 
 
 def test_from_must_be_a_registered_enabled_number(api, cli, shop, shop_factory):
@@ -873,6 +898,20 @@ def test_refund_field_errors(api, shop, paid):
     assert refunds_of(payment_of(api, shop, paid.ref)) == []
 
 
+def test_refund_body_must_be_json(api, shop, paid):
+    """The refund body is JSON (docs/whatsapp-pay.md; openapi.json: only
+    application/json, else 415 WA415)."""
+    r = refund(api, shop, paid.ref, 0, body="{not json")
+    assert_wa400(r, ["body"])
+    for ct in ("text/plain", "application/x-www-form-urlencoded"):
+        r = refund(api, shop, paid.ref, 100, headers={"Content-Type": ct})
+        try:
+            assert_wa_error(r, 415, "WA415")
+        except AssertionError as e:
+            raise AssertionError(f"Content-Type {ct}: {e}") from None
+    assert refunds_of(payment_of(api, shop, paid.ref)) == []
+
+
 def test_refund_idempotency_key(api, shop, paid):
     h = {"Idempotency-Key": "wa-" + uuid.uuid4().hex}
     first = refund(api, shop, paid.ref, 2500, speed="instant", headers=h)
@@ -889,6 +928,10 @@ def test_refund_idempotency_key(api, shop, paid):
     # a new key is a new refund
     assert refund(api, shop, paid.ref, 2500, speed="instant",
                   headers={"Idempotency-Key": "wa-" + uuid.uuid4().hex}).status_code == 201
+    assert len(refunds_of(payment_of(api, shop, paid.ref))) == 2
+    # a key that is not 1 to 255 printable characters without spaces
+    bad = refund(api, shop, paid.ref, 100, headers={"Idempotency-Key": "has space"})
+    assert_wa400(bad, ["Idempotency-Key"])
     assert len(refunds_of(payment_of(api, shop, paid.ref))) == 2
 
 

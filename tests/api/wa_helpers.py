@@ -329,6 +329,9 @@ def refund(api, shop: WaShop, ref: str, value: int, offset: int = 100, speed: st
             body["speed"] = speed
     h = {} if key is False else shop.headers(key)
     h.update(headers or {})
+    if isinstance(body, str):
+        h.setdefault("Content-Type", "application/json")
+        return (client or api).post(path, headers=h, data=body)
     return (client or api).post(path, headers=h, json=body)
 
 
