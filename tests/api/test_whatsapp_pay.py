@@ -443,12 +443,14 @@ def test_every_problem_at_once(api, shop):
         "to", "channel", "type", "body", "footer", "action.name", P + ".reference_id",
         P + ".type", ORDER + ".items.0.name", P + ".notes", P + ".udf1", P + ".receipt",
         ORDER + ".status"])
-    # and amounts: bad offsets, the sums and the currency's rules together
-    b = order_body(shop, currency="JPY", offset=1, items=[(450, 2)], tax=50)
-    params_of(b)["order"]["items"][0]["quantity"] = 0
-    params_of(b)["total_amount"]["offset"] = 100
-    params_of(b)["order"]["subtotal"]["value"] = 901
-    assert_wa400(send(api, shop, b), [ORDER + ".items.0.quantity", P + ".total_amount"])
+    # and the amounts: a wrong sum, an offset that is not JPY's, a long name
+    b = order_body(shop, currency="JPY", offset=1, items=[(450, 2), (100, 1)], tax=50)
+    p = params_of(b)
+    p["order"]["subtotal"]["value"] += 1
+    p["total_amount"]["value"] += 1
+    p["order"]["tax"]["offset"] = 100
+    p["order"]["items"][1]["name"] = "n" * 61
+    assert_wa400(send(api, shop, b), [ORDER + ".subtotal", ORDER + ".tax", ORDER + ".items.1.name"])
 
 
 def test_limits_are_accepted(api, shop):
@@ -501,8 +503,7 @@ def test_note_names_are_free(api, shop):
 def test_from_must_be_a_registered_enabled_number(api, cli, shop, shop_factory):
     other = shop_factory()
     for frm in (fresh_display(), other.display):
-        err = assert_wa400(send(api, shop, dict(order_body(shop), **{"from": frm})), ["from"])
-        assert err
+        assert_wa400(send(api, shop, dict(order_body(shop), **{"from": frm})), ["from"])
     # the number registered without + is matched with or without it
     send_ok(api, shop, dict(order_body(shop), **{"from": shop.display.lstrip("+")}))
     cli_ok(cli, "whatsapp", "number", "disable", "--merchant", shop.id, "--phone-number-id",
@@ -601,7 +602,6 @@ def test_lookup_before_payment_echoes_what_was_given(api, shop):
     given = {"receipt": "rcpt-1001", "notes": {"key1": "value1", "key2": "ünïcødé ✓", "k3": ""},
              "udf1": "customer-77", "udf2": "  spaced  ", "udf3": "a\"b\\c", "udf4": "4",
              **{f"additional_info{i}": f"info {i}" for i in range(1, 8)}}
-    t0 = now()
     body = order_body(shop, extra=given)
     send_ok(api, shop, body)
     p = payment_of(api, shop, params_of(body)["reference_id"])
@@ -612,7 +612,6 @@ def test_lookup_before_payment_echoes_what_was_given(api, shop):
         assert p[k] == v, k
     assert set(p) == {"reference_id", "status", "currency", "total_amount", "transactions",
                       *given}
-    assert t0 <= now()
 
 
 def test_lookup_leaves_out_what_was_not_given(api, shop):
