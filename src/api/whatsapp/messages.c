@@ -251,9 +251,7 @@ static enum db_status send_cb(struct db_tx *tx, void *cls)
     return DB_ONE_RESULT;
 }
 
-/* With other problems found: are the business number and the payment
- * configuration this account's? (A request without them is checked in the
- * transaction that stores it.) */
+/* Are the business number and the payment configuration this account's? */
 struct reg_ctx {
     struct req *r;
     struct field_errors *errs;
@@ -413,15 +411,16 @@ void api_wa_messages(struct req *r)
         field_errors_add(&errs, a, NULL,
                          "%s.total_amount: must equal order.subtotal + order.tax (%lld, not %lld)",
                          P, (long long)(subtotal + tax), (long long)total);
+    /* the account's rules too, so that every problem is reported at once
+     * (the transaction that stores the order checks them again) */
+    struct reg_ctx rc = {.r = r, .errs = &errs, .from = m.from, .config = p.payment_configuration};
+    enum db_status rst = db_run(r->app->db, DB_READ, "wa_order_check", registered_cb, &rc);
+    if (rst < 0) {
+        json_object_put(root);
+        api_reply_db_error(r, rst);
+        return;
+    }
     if (errs.count) {
-        /* the account's rules too, so that every problem is reported at once */
-        struct reg_ctx rc = {
-            .r = r, .errs = &errs, .from = m.from, .config = p.payment_configuration};
-        if (db_run(r->app->db, DB_READ, "wa_order_check", registered_cb, &rc) < 0) {
-            json_object_put(root);
-            api_reply_db_error(r, DB_SOFT_ERROR);
-            return;
-        }
         json_object_put(root);
         reply_field_errors(r, &errs);
         return;
