@@ -126,7 +126,8 @@ test-unit: unit-bins
 
 # Black-box API tests against the binary in $(BUILD).
 test-api: all
-	CHATPAY_BIN=$(abspath $(BUILD)/chatpay) $(PYTHON) -m pytest -q -p no:cacheprovider tests/api
+	CHATPAY_BIN=$(abspath $(BUILD)/chatpay) $(PYTHON) -m pytest -q -p no:cacheprovider \
+	    --durations=15 tests/api
 
 # The same suite on PostgreSQL: one throw-away cluster (tests/pg_cluster.py,
 # PostgreSQL 15 from scripts/install-deps) on a Unix socket in a temp dir,
@@ -153,7 +154,7 @@ test-asan:
 # (after `make asan`: no build here, so that it never builds beside another)
 test-asan-api-pg:
 	CHATPAY_TEST_DB=postgres CHATPAY_BIN=$(abspath build/asan/chatpay) $(PYTHON) -m pytest -q \
-	    -p no:cacheprovider tests/api
+	    -p no:cacheprovider --durations=15 tests/api
 
 # The API suite runs twice side by side: the release build on SQLite and
 # the sanitizer build on PostgreSQL; both spend most of their time waiting
