@@ -45,6 +45,11 @@ enum sandbox_gw_state {
 
 /* The sandbox gateway's own record of an operation (what a real gateway
  * would keep on its side). Never holds a card number. */
+/* card_type of a WhatsApp Pay payment the sandbox gateway took, followed by
+ * its method ("wa:upi"): its refunds whose amount ends in 13 (minor units)
+ * are declined, as the test card's are for card payments. */
+#define SANDBOX_GW_WHATSAPP "wa:"
+
 struct db_sandbox_gw {
     char ref[DB_REF_LEN];
     char merchant_id[DB_UUID_LEN];

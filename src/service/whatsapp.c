@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "db/sandbox.h"
+#include "gateway/gateway.h"
 #include "service/callbacks.h"
 #include "util/crypto.h"
 #include "util/json.h"
@@ -235,6 +237,32 @@ enum db_status svc_wa_pay(struct svc *s, struct db_wa_order *o, const char *meth
                  : DB_CALL(s->tx, whatsapp, txn_insert, &t);
     if (st <= 0)
         return st < 0 ? st : DB_HARD_ERROR;
+    if (outcome == WA_SUCCESS) {
+        /* the sandbox gateway's record of the payment, which its refunds
+         * (the gateway's refund operation) act on */
+        struct db_sandbox_gw g = {.op = GW_OP_SALE,
+                                  .amount_minor = o->total_value,
+                                  .state = SANDBOX_GW_DECIDED,
+                                  .decision = GW_ACCEPT,
+                                  .response_code = 100,
+                                  .answered = true,
+                                  .created_at = s->now,
+                                  .decided_at = s->now};
+        snprintf(g.ref, sizeof g.ref, "%.*s", (int)sizeof g.ref - 1, t.ref);
+        snprintf(g.merchant_id, sizeof g.merchant_id, "%s", o->merchant_id);
+        snprintf(g.currency, sizeof g.currency, "%s", o->currency);
+        snprintf(g.card_type, sizeof g.card_type, "%s%s", SANDBOX_GW_WHATSAPP, method);
+        char r[24];
+        crypto_random_base62(96, r, 17);
+        snprintf(g.request_ref, sizeof g.request_ref, "SBX%s", r);
+        crypto_random_base62(96, r, 17);
+        snprintf(g.auth_ref, sizeof g.auth_ref, "AUTH%s", r);
+        st = DB_CALL(s->tx, sandbox_gateway, insert, &g);
+        if (st >= 0)
+            st = DB_CALL(s->tx, sandbox_gateway, update, &g);
+        if (st < 0)
+            return st;
+    }
     o->status = outcome == WA_SUCCESS  ? WA_ORDER_CAPTURED
                 : outcome == WA_FAILED ? WA_ORDER_FAILED
                                        : WA_ORDER_PENDING;
