@@ -182,7 +182,7 @@ static void credential(const char *prefix, char *out, size_t cap)
     snprintf(out, cap, "%s%s", prefix, r);
 }
 
-static int client_create(int argc, char **argv)
+static int client_create_in(int argc, char **argv, struct arena *a)
 {
     struct common co = {0};
     const char *id = NULL, *name = NULL, *funding = NULL, *url = NULL, *env = NULL;
@@ -198,7 +198,7 @@ static int client_create(int argc, char **argv)
                                                            {NULL, NULL, NULL}});
     if (rc >= 0)
         return rc;
-    struct client_txn t = {.a = arena_new(0)};
+    struct client_txn t = {.a = a};
     struct db_mp_client *c = &t.c;
     if (!id || !parse_int(id, 1, 99999, &c->client_id))
         return cmd_usage_error(usage, "--client-id: a whole number from 1 to 99999 is required");
@@ -257,7 +257,6 @@ static int client_create(int argc, char **argv)
                "  (shown once: store them now)\n",
                secret, api_key, sig);
     }
-    arena_free(t.a);
     return 0;
 }
 
@@ -323,10 +322,10 @@ static enum db_status apply_txn(struct db_tx *tx, void *cls)
     return DB_CALL(tx, marketplace, client_update, &t->c);
 }
 
-static int client_change(int argc, char **argv, bool disable)
+static int client_change_in(int argc, char **argv, bool disable, struct arena *a)
 {
     struct common co = {0};
-    struct client_update_ctx x = {.t.a = arena_new(0)};
+    struct client_update_ctx x = {.t.a = a};
     struct update_args *u = &x.u;
     const char *what = disable ? "marketplace client disable" : "marketplace client update";
     if (argc < 2 || argv[1][0] == '-')
@@ -384,14 +383,13 @@ static int client_change(int argc, char **argv, bool disable)
         cmd_print_json(client_json(&x.t.c));
     else
         client_print(&x.t.c);
-    arena_free(x.t.a);
     return 0;
 }
 
-static int client_show(int argc, char **argv)
+static int client_show_in(int argc, char **argv, struct arena *a)
 {
     struct common co = {0};
-    struct client_txn t = {.a = arena_new(0)};
+    struct client_txn t = {.a = a};
     if (argc < 2 || argv[1][0] == '-')
         return cmd_usage_error(usage, "marketplace client show: CLIENT_ID is required");
     if (!parse_int(argv[1], 1, 99999, &t.c.client_id))
@@ -415,7 +413,6 @@ static int client_show(int argc, char **argv)
         cmd_print_json(client_json(&t.c));
     else
         client_print(&t.c);
-    arena_free(t.a);
     return 0;
 }
 
@@ -442,7 +439,7 @@ static enum db_status client_list_txn(struct db_tx *tx, void *cls)
     return DB_CALL(tx, marketplace, client_list, l->a, client_list_cb, l);
 }
 
-static int client_list(int argc, char **argv)
+static int client_list_in(int argc, char **argv, struct arena *a)
 {
     struct common co = {0};
     int rc = cmd_parse_options(argc, argv, "marketplace client list", usage,
@@ -453,7 +450,7 @@ static int client_list(int argc, char **argv)
     struct db *db = open_db(&co, &cfg);
     if (!db)
         return EXIT_RUNTIME;
-    struct list_txn_ctx l = {.a = arena_new(0), .json = co.json};
+    struct list_txn_ctx l = {.a = a, .json = co.json};
     l.arr = json_object_new_array();
     enum db_status st = db_run(db, DB_READ, "mp_client_list", client_list_txn, &l);
     db_close(db);
@@ -465,7 +462,6 @@ static int client_list(int argc, char **argv)
         cmd_print_json(l.arr);
     else
         json_object_put(l.arr);
-    arena_free(l.a);
     return 0;
 }
 
@@ -836,6 +832,35 @@ static int mno_import(int argc, char **argv)
         printf("%zu prefixes imported (the table was replaced)\n", f.n);
     }
     return 0;
+}
+
+/* The client commands, each with an arena freed on every way out. */
+#define WITH_ARENA(call)                                                                           \
+    do {                                                                                           \
+        struct arena *a_ = arena_new(0);                                                           \
+        int rc_ = call;                                                                            \
+        arena_free(a_);                                                                            \
+        return rc_;                                                                                \
+    } while (0)
+
+static int client_create(int argc, char **argv)
+{
+    WITH_ARENA(client_create_in(argc, argv, a_));
+}
+
+static int client_change(int argc, char **argv, bool disable)
+{
+    WITH_ARENA(client_change_in(argc, argv, disable, a_));
+}
+
+static int client_show(int argc, char **argv)
+{
+    WITH_ARENA(client_show_in(argc, argv, a_));
+}
+
+static int client_list(int argc, char **argv)
+{
+    WITH_ARENA(client_list_in(argc, argv, a_));
 }
 
 /* ---- the command -------------------------------------------------------------------------- */
