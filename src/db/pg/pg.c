@@ -23,6 +23,7 @@
 #include "db/pg/pg_migrations.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
 #include <poll.h>
@@ -30,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util/log.h"
 
@@ -67,6 +69,7 @@ struct pg_conn {
 struct pg_state {
     _Atomic uint64_t epoch;
     _Atomic bool stop;
+    int wake[2]; /* a pipe: a byte on it ends the listener's wait at once (close) */
     pthread_t listener;
     bool listening;
     pthread_mutex_t leader_lock;
@@ -681,9 +684,12 @@ static void *listener(void *arg)
             seen = read_version(h);
             last_read = time_now();
         }
-        struct pollfd pfd = {.fd = PQsocket(h), .events = POLLIN};
-        int n = poll(&pfd, 1, 200);
+        struct pollfd pfd[2] = {{.fd = PQsocket(h), .events = POLLIN},
+                                {.fd = ps_->wake[0], .events = POLLIN}};
+        int n = poll(pfd, 2, 200);
         bool changed = false;
+        if (n > 0 && (pfd[1].revents & POLLIN))
+            break; /* closing */
         if (n > 0) {
             if (!PQconsumeInput(h))
                 continue; /* reconnect above */
@@ -714,6 +720,11 @@ static bool epoch_open(struct db *db, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return false;
     }
+    if (pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+        snprintf(err, errlen, "cannot make a pipe: %s", strerror(errno));
+        free(s);
+        return false;
+    }
     pthread_mutex_init(&s->leader_lock, NULL);
     db->backend_state = s;
     db->epoch = &s->epoch;
@@ -721,6 +732,8 @@ static bool epoch_open(struct db *db, char *err, size_t errlen)
     if (!s->listening) {
         snprintf(err, errlen, "cannot start the change listener");
         pthread_mutex_destroy(&s->leader_lock);
+        close(s->wake[0]);
+        close(s->wake[1]);
         free(s);
         db->backend_state = NULL;
         return false;
@@ -734,8 +747,13 @@ static void epoch_close(struct db *db)
     if (!s)
         return;
     atomic_store(&s->stop, true);
+    if (write(s->wake[1], "x", 1) < 0) {
+        /* full or closed: the listener sees stop within its 200 ms wait */
+    }
     if (s->listening)
         pthread_join(s->listener, NULL);
+    close(s->wake[0]);
+    close(s->wake[1]);
     PQfinish(s->leader);
     pthread_mutex_destroy(&s->leader_lock);
     free(s);
