@@ -4,8 +4,9 @@
  * order's text, then its "Review and pay" link (also as a button where the
  * channel has them), as this job ("cpm_<job id>"). The outcome is recorded
  * on the order with the job's completion. A run that died before recording
- * its outcome is not sent again (the provider may have it): the order's
- * message is then recorded as failed.
+ * its outcome is not sent again (the provider may have it), nor is a
+ * customer who opted out (replied STOP) since the order was taken: the
+ * order's message is then recorded as failed.
  */
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "channel/registry.h"
 #include "config.h"
 #include "core/status.h"
+#include "db/providers.h"
 #include "db/whatsapp.h"
 #include "jobs/common.h"
 
@@ -22,6 +24,7 @@ struct order_ctx {
     struct db_wa_order o;
     struct db_merchant m;
     enum wa_message_state state;
+    bool opted_out; /* the customer replied STOP since the order was taken */
 };
 
 static enum db_status load_cb(struct db_tx *tx, void *cls)
@@ -31,6 +34,10 @@ static enum db_status load_cb(struct db_tx *tx, void *cls)
         DB_CALL(tx, whatsapp, order_get, c->jc->job->merchant_id, c->jc->job->arg, c->jc->a, &c->o);
     if (st <= 0)
         return st;
+    st = DB_CALL(tx, providers, optout_get, c->o.merchant_id, c->o.msisdn_to);
+    if (st < 0)
+        return st;
+    c->opted_out = st > 0;
     return DB_CALL(tx, merchants, get, c->o.merchant_id, &c->m);
 }
 
@@ -64,7 +71,8 @@ enum job_result job_wa_send_order(struct job_ctx *jc)
     struct channel_result res;
     memset(&res, 0, sizeof res);
     res.outcome = CHANNEL_REJECTED;
-    if (ch && !(jc->job->attempts > 1 && jc->job->retried < jc->job->attempts - 1)) {
+    if (ch && !c.opted_out &&
+        !(jc->job->attempts > 1 && jc->job->retried < jc->job->attempts - 1)) {
         char ref[40];
         snprintf(ref, sizeof ref, "cpm_%lld", (long long)jc->job->id);
         const char *url = arena_printf(jc->a, "%s/wa/%s", jc->app->cfg->public_url, c.o.token);

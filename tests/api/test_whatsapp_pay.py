@@ -513,6 +513,21 @@ def test_from_must_be_a_registered_enabled_number(api, cli, shop, shop_factory):
     assert_wa002(lookup(api, shop, params_of(body)["reference_id"]))
 
 
+def test_a_customer_who_opted_out_is_refused_on_to(api, cli, server, shop):
+    """As for payment links: a number that replied STOP to this merchant gets
+    no order (400 on `to`, with the other problems); START lets it through."""
+    to = "+" + fresh_msisdn()
+    res = cli("optout", "add", "--merchant", shop.id, "--number", to, "--db", server.db_url)
+    assert res.returncode == 0, res.stderr
+    body = order_body(shop, to=to)
+    assert_wa400(send(api, shop, body), ["to"])
+    body["footer"] = "f" * 61
+    assert_wa400(send(api, shop, body), ["to", "footer"])
+    res = cli("optout", "remove", "--merchant", shop.id, "--number", to, "--db", server.db_url)
+    assert res.returncode == 0, res.stderr
+    send_ok(api, shop, order_body(shop, to=to))
+
+
 def test_payment_configuration_must_be_an_enabled_one(api, cli, shop, shop_factory):
     other = shop_factory()
     for cfg in ("no-such-config", other.config):

@@ -16,6 +16,7 @@
 #include "app.h"
 #include "core/currency.h"
 #include "db/merchants.h"
+#include "db/providers.h"
 #include "service/whatsapp.h"
 #include "util/form.h"
 #include "util/json.h"
@@ -251,11 +252,12 @@ static enum db_status send_cb(struct db_tx *tx, void *cls)
     return DB_ONE_RESULT;
 }
 
-/* Are the business number and the payment configuration this account's? */
+/* Are the business number and the payment configuration this account's,
+ * and has the customer not opted out of its messages? */
 struct reg_ctx {
     struct req *r;
     struct field_errors *errs;
-    const char *from, *config;
+    const char *from, *config, *to;
     size_t base;
 };
 
@@ -280,6 +282,14 @@ static enum db_status registered_cb(struct db_tx *tx, void *cls)
         if (st == 0 || (st > 0 && !cfg.enabled))
             field_errors_add(c->errs, c->r->arena, "action.parameters.payment_configuration",
                              "is not a payment configuration of this account");
+    }
+    if (st >= 0 && c->to) {
+        st = DB_CALL(tx, providers, optout_get, mid, c->to);
+        if (st > 0)
+            field_errors_add(c->errs, c->r->arena, "to",
+                             "%s opted out of this merchant's messages (replied STOP); they can "
+                             "opt back in by replying START",
+                             c->to);
     }
     return st < 0 ? st : DB_ONE_RESULT;
 }
@@ -413,7 +423,8 @@ void api_wa_messages(struct req *r)
                          P, (long long)(subtotal + tax), (long long)total);
     /* the account's rules too, so that every problem is reported at once
      * (the transaction that stores the order checks them again) */
-    struct reg_ctx rc = {.r = r, .errs = &errs, .from = m.from, .config = p.payment_configuration};
+    struct reg_ctx rc = {
+        .r = r, .errs = &errs, .from = m.from, .config = p.payment_configuration, .to = m.to};
     enum db_status rst = db_run(r->app->db, DB_READ, "wa_order_check", registered_cb, &rc);
     if (rst < 0) {
         json_object_put(root);
