@@ -420,7 +420,6 @@ struct list_txn_ctx {
     struct arena *a;
     json_object *arr;
     bool json;
-    int n;
 };
 
 static void client_list_cb(void *cls, const struct db_mp_client *c)
@@ -430,7 +429,6 @@ static void client_list_cb(void *cls, const struct db_mp_client *c)
         json_object_array_add(l->arr, client_json(c));
     else
         client_print(c);
-    l->n++;
 }
 
 static enum db_status client_list_txn(struct db_tx *tx, void *cls)
@@ -668,7 +666,6 @@ static void product_list_cb(void *cls, const struct db_mp_product *p)
         json_object_array_add(l->arr, svc_mp_product_json(p));
     else
         product_print(p);
-    l->n++;
 }
 
 static enum db_status product_list_txn(struct db_tx *tx, void *cls)

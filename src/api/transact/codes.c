@@ -122,7 +122,6 @@ static void mp_render_error(struct req *r, int status, const char *code, const c
         mp_refuse(r, c, items, n);
     else
         mp_refuse1(r, c, message);
-    (void)status;
 }
 
 /* The OAuth 2.0 error shape of POST /token. */
