@@ -29,6 +29,12 @@ void svc_new_link_token(char *out)
     crypto_random_base62(96, out, 17);
 }
 
+void svc_link_request_ids(struct link_request *rq)
+{
+    svc_new_link_ref(rq->ref);
+    svc_new_link_token(rq->token);
+}
+
 enum db_status svc_enqueue_for(struct svc *s, const char *merchant_id, int64_t link_id,
                                enum job_kind kind, int64_t arg, usec_t run_at)
 {
@@ -163,8 +169,8 @@ enum db_status svc_link_create(struct svc *s, const char *merchant_id,
 
     memset(l, 0, sizeof *l);
     memcpy(l->merchant_id, m->id, sizeof l->merchant_id);
-    svc_new_link_ref(l->ref);
-    svc_new_link_token(l->token);
+    memcpy(l->ref, rq->ref, sizeof l->ref);
+    memcpy(l->token, rq->token, sizeof l->token);
     l->order_number = rq->order_number;
     l->channel = rq->channel;
     snprintf(l->msisdn_to, sizeof l->msisdn_to, "%s", rq->to);

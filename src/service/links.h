@@ -34,7 +34,13 @@ struct link_request {
     bool transaction_type_set;
     int transaction_type;
     usec_t request_timestamp;
+    /* the new link's paymentLinkRef and token, drawn before the transaction
+     * (svc_link_request_ids): the writer's time is spent on the database */
+    char ref[DB_REF_LEN], token[DB_REF_LEN];
 };
+
+/* Draw the reference and token of the link rq will create. */
+void svc_link_request_ids(struct link_request *rq);
 
 /* Check the request against the merchant's configuration (currency,
  * channel, integrator, gateway settings, an order never paid twice) and,

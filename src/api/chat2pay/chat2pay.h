@@ -79,6 +79,10 @@ bool c2p_idem_ref(struct req *r, const char *prefix, char *out);
  * (a no-op without a key). */
 enum db_status c2p_idem_store(struct db_tx *tx, struct req *r, int status, const char *body);
 
+/* Whether the request carries an Idempotency-Key, so that its reply is
+ * stored with the operation (c2p_idem_store). */
+bool c2p_idem_keyed(struct req *r);
+
 /* After the handler (the family's hook): store a reply that was not stored
  * in a transaction; forget the key after a 5xx. */
 void c2p_idem_after(struct req *r);

@@ -149,8 +149,11 @@ struct create_ctx {
     struct link_request rq;
     json_object *items_json; /* normalised line items (minor units) */
     usec_t now;
-    const char *reply; /* the 201 body, built inside the transaction */
+    const char *reply; /* the 201 body (built in the transaction when it is stored
+                        * with an Idempotency-Key, after it otherwise) */
     size_t reply_len;
+    struct db_link link; /* the link made, and its merchant */
+    struct db_merchant merchant;
     size_t errs_base, dropped_base; /* problems found before the transaction */
     struct c2p_idem_claim idem;     /* Idempotency-Key */
 };
@@ -259,6 +262,28 @@ static void fill_request(struct create_ctx *c)
     rq->request_timestamp = b->timestamp.v;
 }
 
+/* The 201 body of the link made (c->link, c->merchant). */
+static void build_reply(struct create_ctx *c)
+{
+    struct req *r = c->r;
+    const struct db_link *l = &c->link;
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "paymentLinkRef", json_object_new_string(l->ref));
+    json_object_object_add(o, "transactionStatus",
+                           json_object_new_string(link_status_name(l->status)));
+    json_object_object_add(o, "transactionStatusId", json_object_new_int(l->status));
+    json_object_object_add(o, "timestamp", json_time(c->now));
+    json_object_object_add(o, "paymentLinkTTL", json_object_new_int64(c->merchant.link_ttl_s / 60));
+    json_object_object_add(o, "paymentPageTTL", json_object_new_int64(c->merchant.page_ttl_s / 60));
+    if (c->body.return_link.set && c->body.return_link.v) {
+        struct svc s = {.a = r->arena, .now = c->now, .cfg = r->app->cfg};
+        json_object_object_add(o, "paymentLink",
+                               json_object_new_string(svc_link_url(&s, l->token)));
+    }
+    c->reply = json_text(r->arena, o, &c->reply_len);
+    json_object_put(o);
+}
+
 static enum db_status create_cb(struct db_tx *tx, void *cls)
 {
     struct create_ctx *c = cls;
@@ -273,25 +298,14 @@ static enum db_status create_cb(struct db_tx *tx, void *cls)
     if (st <= 0)
         return st;
     struct svc s = {.tx = tx, .a = r->arena, .now = c->now, .cfg = r->app->cfg};
-    struct db_link l;
-    struct db_merchant m;
-    st = svc_link_create(&s, r->auth.merchant_id, &c->rq, &c->errs, &l, &m);
+    st = svc_link_create(&s, r->auth.merchant_id, &c->rq, &c->errs, &c->link, &c->merchant);
     if (st < 0)
         return st;
     c->queued = s.queued;
+    if (!c2p_idem_keyed(r))
+        return DB_ONE_RESULT;
     /* the reply, stored with the idempotency key in this same transaction */
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "paymentLinkRef", json_object_new_string(l.ref));
-    json_object_object_add(o, "transactionStatus",
-                           json_object_new_string(link_status_name(l.status)));
-    json_object_object_add(o, "transactionStatusId", json_object_new_int(l.status));
-    json_object_object_add(o, "timestamp", json_time(c->now));
-    json_object_object_add(o, "paymentLinkTTL", json_object_new_int64(m.link_ttl_s / 60));
-    json_object_object_add(o, "paymentPageTTL", json_object_new_int64(m.page_ttl_s / 60));
-    if (c->body.return_link.set && c->body.return_link.v)
-        json_object_object_add(o, "paymentLink", json_object_new_string(svc_link_url(&s, l.token)));
-    c->reply = json_text(r->arena, o, &c->reply_len);
-    json_object_put(o);
+    build_reply(c);
     st = c2p_idem_store(tx, r, 201, c->reply);
     return st < 0 ? st : DB_ONE_RESULT;
 }
@@ -304,6 +318,7 @@ void api_chat2pay_create(struct req *r)
     fieldspec_parse(create_spec, r->json, &c->body, r->arena, &c->errs);
     check_amounts(c);
     fill_request(c);
+    svc_link_request_ids(&c->rq);
     c->errs_base = c->errs.count;
     c->dropped_base = c->errs.dropped;
     /* the configuration rules run (and report) even when the syntax had problems */
@@ -320,5 +335,7 @@ void api_chat2pay_create(struct req *r)
         return;
     }
     app_wake_workers(r->app, c->queued);
+    if (!c->reply)
+        build_reply(c);
     reply_text(r, 201, "application/json", c->reply, c->reply_len);
 }

@@ -125,6 +125,11 @@ static enum idem_verdict claim(struct db_tx *tx, struct req *r, usec_t now,
     return IDEM_REPLAY;
 }
 
+bool c2p_idem_keyed(struct req *r)
+{
+    return idem_of(r) != NULL;
+}
+
 enum db_status c2p_idem_store(struct db_tx *tx, struct req *r, int status, const char *body)
 {
     struct idem *k = idem_of(r);
