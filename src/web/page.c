@@ -254,6 +254,18 @@ static char *counted(struct arena *a, const struct web_locale *l, const char *ke
     return web_text_fill(a, web_text_plural(l, key, n), &num, 1, NULL);
 }
 
+/* The last time left put in words by this thread: it changes once a
+ * minute, and every view of a page asks for it (ICU's plural rules and
+ * number formatting). */
+struct left_memo {
+    char tag[WEB_LOCALE_MAX];
+    int64_t minutes;
+    char text[256];
+};
+static _Thread_local struct left_memo last_left;
+
+static const char *minutes_left_text(struct arena *a, const struct web_locale *l, int64_t minutes);
+
 /* Time left until expiry in words: minutes below two hours (the common case:
  * links live for minutes), then hours and minutes, then days. NULL when the
  * link has expired. */
@@ -261,6 +273,8 @@ static const char *time_left_text(struct arena *a, const struct web_locale *l, u
                                   usec_t expires_at)
 {
     int64_t left, minutes;
+    struct left_memo *m = &last_left;
+    const char *text;
 
     if (__builtin_sub_overflow(expires_at, now, &left))
         left = expires_at > now ? INT64_MAX : -1;
@@ -269,16 +283,30 @@ static const char *time_left_text(struct arena *a, const struct web_locale *l, u
     if (left < USEC_PER_MIN)
         return web_text(l, "time.under_minute");
     minutes = left / USEC_PER_MIN;
+    if (m->text[0] != '\0' && m->minutes == minutes && strcmp(m->tag, l->tag) == 0)
+        return arena_strdup(a, m->text);
+    text = minutes_left_text(a, l, minutes);
+    if (text != NULL && strlen(text) < sizeof m->text) {
+        memcpy(m->tag, l->tag, sizeof m->tag);
+        m->minutes = minutes;
+        memcpy(m->text, text, strlen(text) + 1);
+    }
+    return text;
+}
+
+/* time_left_text() for one minute or more. */
+static const char *minutes_left_text(struct arena *a, const struct web_locale *l, int64_t minutes)
+{
     if (minutes < 120)
         return counted(a, l, "time.minutes", minutes);
-    if (left < 2 * USEC_PER_DAY) {
+    if (minutes < 2 * 24 * 60) {
         int64_t rest = minutes % 60;
         const char *hours = counted(a, l, "time.hours", minutes / 60);
         if (rest == 0)
             return hours;
         return WEB_TEXTF(a, l, "time.hours_minutes", hours, counted(a, l, "time.minutes", rest));
     }
-    return counted(a, l, "time.days", left / USEC_PER_DAY);
+    return counted(a, l, "time.days", minutes / (24 * 60));
 }
 
 /* Seconds left, for the script's countdown (0 when expired). */
