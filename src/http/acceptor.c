@@ -24,7 +24,9 @@
  * new clients wait in the listen queue until a connection closes, as they
  * did with libmicrohttpd's own accept. libmicrohttpd's limit is set above
  * it (server.c), so a thread of its pool never refuses a connection this
- * thread handed over. The per-address limit stays libmicrohttpd's.
+ * thread handed over. The per-address limit stays libmicrohttpd's. (A
+ * connection libmicrohttpd drops before it starts, for want of memory,
+ * would stay counted as handed over: one slot fewer.)
  */
 #include "http/internal.h"
 
@@ -101,14 +103,18 @@ static int accept_waiting(struct acceptor *a)
         socklen_t len = sizeof addr;
         int fd = accept4(a->fd, (struct sockaddr *)&addr, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return -1; /* nothing waiting */
+            /* a connection that failed before it was taken (Linux reports
+             * its network error here): the next one may be fine */
+            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO || errno == ENETDOWN ||
+                errno == ENETUNREACH || errno == EHOSTDOWN || errno == EHOSTUNREACH ||
+                errno == ENONET || errno == ENOPROTOOPT || errno == EOPNOTSUPP)
                 continue;
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                log_warn("http: cannot accept a connection: %s; trying again in %d ms",
-                         strerror(errno), ACCEPT_BACKOFF_MS);
-                return ACCEPT_BACKOFF_MS;
-            }
-            return -1; /* nothing waiting */
+            /* out of descriptors or memory, mostly: not in a tight loop */
+            log_warn("http: cannot accept a connection: %s; trying again in %d ms", strerror(errno),
+                     ACCEPT_BACKOFF_MS);
+            return ACCEPT_BACKOFF_MS;
         }
         left--;
         /* refused by the per-address limit: libmicrohttpd has closed it */
