@@ -188,8 +188,11 @@ if __name__ == "__main__":
         r.thread = threading.Thread(target=r.server.serve_forever, daemon=True)
     r.start()
     print(f"listening on {r.url}", flush=True)
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *a: done.set())
-    signal.signal(signal.SIGINT, lambda *a: done.set())
-    done.wait()
+    # the handler only sets a flag: an Event set from a signal handler can
+    # deadlock with the main thread's own wait on it (both take its lock)
+    stop: list[int] = []
+    signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
+    signal.signal(signal.SIGINT, lambda *a: stop.append(1))
+    while not stop:
+        time.sleep(0.1)
     r.stop()
