@@ -62,6 +62,7 @@ struct pg_stmt {
 struct pg_conn {
     PGconn *h;
     bool broken;
+    bool release_due; /* a group's savepoint to release, sent with what comes next */
     struct pg_stmt stmts[STMT__COUNT];
 };
 
@@ -537,6 +538,7 @@ static enum db_status pg_begin(struct db_tx *tx, enum db_mode mode)
         tx->unavailable = false;
         if (!revive(tx))
             return DB_SOFT_ERROR;
+        conn_of(tx)->release_due = false;
         st = simple(tx, mode == DB_WRITE ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
                                          : "BEGIN ISOLATION LEVEL REPEATABLE READ");
         if (!(st == DB_SOFT_ERROR && conn_of(tx)->broken))
@@ -548,6 +550,7 @@ static enum db_status pg_begin(struct db_tx *tx, enum db_mode mode)
 static enum db_status pg_commit(struct db_tx *tx)
 {
     struct pg_conn *c = conn_of(tx);
+    c->release_due = false; /* COMMIT releases it */
     PGresult *r = PQexec(c->h, "COMMIT");
     enum db_status s;
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
@@ -563,6 +566,7 @@ static enum db_status pg_commit(struct db_tx *tx)
 static void pg_rollback(struct db_tx *tx)
 {
     struct pg_conn *c = conn_of(tx);
+    c->release_due = false;
     for (int i = 0; i < STMT__COUNT; i++)
         reset(&c->stmts[i].base);
     if (!c->broken && PQtransactionStatus(c->h) != PQTRANS_IDLE)
@@ -813,21 +817,36 @@ static bool pg_leader(struct db *db)
 /* Group commit (db/batch.c): each request of a batch runs in this savepoint;
  * a failed statement (a serialization failure among them) is undone with it
  * and the transaction goes on. */
+/* Each request of a group runs in a savepoint (db/batch.c). A round trip
+ * costs more than the statement here, so a request's release is not sent
+ * on its own: it goes with the next request's SAVEPOINT, and COMMIT (or
+ * ROLLBACK) makes it unneeded. It is owed only while the transaction is
+ * sound, where a RELEASE cannot fail; in a failed transaction it is sent at
+ * once, so that its error is its own request's. */
 static enum db_status pg_savepoint(struct db_tx *tx, enum db_savepoint op)
 {
-    static const char *const sql[] = {
-        [DB_SAVEPOINT_BEGIN] = "SAVEPOINT batch_request",
-        [DB_SAVEPOINT_RELEASE] = "RELEASE SAVEPOINT batch_request",
-        [DB_SAVEPOINT_ROLLBACK] = "ROLLBACK TO SAVEPOINT batch_request;"
-                                  " RELEASE SAVEPOINT batch_request",
-    };
     struct pg_conn *c = conn_of(tx);
     if (c->broken || PQtransactionStatus(c->h) == PQTRANS_IDLE)
         return DB_HARD_ERROR;
-    if (op == DB_SAVEPOINT_ROLLBACK)
+    switch (op) {
+    case DB_SAVEPOINT_BEGIN: {
+        bool due = c->release_due;
+        c->release_due = false;
+        return simple(tx, due ? "RELEASE SAVEPOINT batch_request; SAVEPOINT batch_request"
+                              : "SAVEPOINT batch_request");
+    }
+    case DB_SAVEPOINT_RELEASE:
+        if (PQtransactionStatus(c->h) == PQTRANS_INTRANS) {
+            c->release_due = true;
+            return DB_NO_RESULTS;
+        }
+        return simple(tx, "RELEASE SAVEPOINT batch_request");
+    case DB_SAVEPOINT_ROLLBACK:
         for (int i = 0; i < STMT__COUNT; i++)
             reset(&c->stmts[i].base);
-    return simple(tx, sql[op]);
+        return simple(tx, "ROLLBACK TO SAVEPOINT batch_request; RELEASE SAVEPOINT batch_request");
+    }
+    return DB_HARD_ERROR;
 }
 
 const struct db_backend db_pg_backend = {
