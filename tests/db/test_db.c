@@ -1,7 +1,8 @@
 /*
  * test_db.c — the storage contract, run against each backend (db_target.h):
  * migrations, every operation, merchant scoping, the
- * transaction runner (rollback writes nothing; concurrent writers all land)
+ * transaction runner (rollback writes nothing; concurrent writers all land;
+ * a request that fails in a group fails alone)
  * and the configuration epoch.
  */
 #include <setjmp.h>
@@ -272,6 +273,94 @@ static void test_concurrent_writers(void **state)
     }
     assert_int_equal(db_run(db, DB_READ, "t", count_cb, &after), 1);
     assert_int_equal(after - before, WRITERS * PER_WRITER);
+}
+
+/* Writers at the same time share groups (db/batch.c); some of them fail: a
+ * request that refuses, or one whose statement fails (a duplicate key, which
+ * PostgreSQL answers by aborting the savepoint's work), fails alone and
+ * leaves nothing, and every other request of its group lands. */
+enum { MIXED = 32, MIXED_ROUNDS = 4 };
+enum mixed_mode { MIX_OK, MIX_REFUSE, MIX_DUPLICATE };
+
+struct mixed {
+    struct db *db;
+    enum mixed_mode mode;
+    struct db_merchant m;
+    enum db_status st, dup_st;
+};
+
+static enum db_status mixed_cb(struct db_tx *tx, void *cls)
+{
+    struct mixed *x = cls;
+    enum db_status st = DB_CALL(tx, merchants, insert, &x->m);
+    if (st != 1)
+        return st < 0 ? st : DB_HARD_ERROR;
+    if (x->mode == MIX_REFUSE)
+        return DB_ROLLBACK;
+    if (x->mode == MIX_DUPLICATE) {
+        x->dup_st = DB_CALL(tx, merchants, insert, &x->m); /* the same id again */
+        return x->dup_st < 0 ? x->dup_st : DB_HARD_ERROR;
+    }
+    return DB_ONE_RESULT;
+}
+
+static void *mixed_writer(void *p)
+{
+    struct mixed *x = p;
+    x->st = db_run(x->db, DB_WRITE, "mixed", mixed_cb, x);
+    db_thread_release(x->db);
+    return NULL;
+}
+
+static enum db_status merchant_get_cb(struct db_tx *tx, void *cls)
+{
+    struct db_merchant *m = cls;
+    return DB_CALL(tx, merchants, get, m->id, m);
+}
+
+static void test_group_failures_stay_alone(void **state)
+{
+    struct db *db = *state;
+    struct db_stats s0, s1;
+    db_stats(db, &s0);
+    int landed = 0;
+    for (int round = 0; round < MIXED_ROUNDS; round++) {
+        static struct mixed x[MIXED];
+        pthread_t t[MIXED];
+        for (int i = 0; i < MIXED; i++) {
+            memset(&x[i], 0, sizeof x[i]);
+            x[i].db = db;
+            x[i].mode = (enum mixed_mode)(i % 3);
+            make_merchant(&x[i].m, "mixed");
+            assert_int_equal(pthread_create(&t[i], NULL, mixed_writer, &x[i]), 0);
+        }
+        for (int i = 0; i < MIXED; i++)
+            pthread_join(t[i], NULL);
+        for (int i = 0; i < MIXED; i++) {
+            struct db_merchant got = x[i].m;
+            enum db_status found = db_run(db, DB_READ, "t", merchant_get_cb, &got);
+            switch (x[i].mode) {
+            case MIX_OK:
+                assert_int_equal(x[i].st, 1);
+                assert_int_equal(found, 1);
+                landed++;
+                break;
+            case MIX_REFUSE:
+                assert_int_equal(x[i].st, DB_ROLLBACK);
+                assert_int_equal(found, DB_NO_RESULTS);
+                break;
+            case MIX_DUPLICATE:
+                assert_true(x[i].dup_st < 0);
+                assert_int_equal(x[i].st, DB_HARD_ERROR);
+                assert_int_equal(found, DB_NO_RESULTS);
+                break;
+            }
+        }
+    }
+    db_stats(db, &s1);
+    /* they did share commits */
+    assert_int_equal(s1.write_commits - s0.write_commits, landed);
+    assert_true(s1.durable_commits - s0.durable_commits < (uint64_t)landed);
 }
 
 /* ---- callbacks ------------------------------------------------------------------------ */
@@ -1038,6 +1127,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_epoch_is_shared_between_handles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_failures_stay_alone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_callbacks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_providers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jobs_hurry, setup, teardown),
