@@ -293,3 +293,40 @@ bool job_operate_and_record(struct job_ctx *jc, const struct gateway *gw,
     bool ok = job_record_answer(jc, op->merchant_id, op->ref, res);
     return ok && res->decision != GW_NO_ANSWER;
 }
+
+bool job_post(struct job_ctx *jc, const struct job_post *p, struct job_post_answer *out)
+{
+    struct net_request rq = {
+        .method = "POST",
+        .url = p->url,
+        .headers = p->headers,
+        .nheaders = p->nheaders,
+        .body = p->body,
+        .body_len = strlen(p->body),
+        .connect_timeout_ms = p->connect_timeout_ms,
+        .timeout_ms = p->timeout_ms,
+        .allow_private = p->allow_private,
+        .cancel = &jc->app->stopping,
+    };
+    struct net_response res;
+    net_perform(jc->app->net, &rq, &res);
+    net_response_free(&res);
+    if (res.error == NET_CANCELLED) {
+        jc->error = arena_printf(jc->a, "stopped before the %s was answered", p->what);
+        jc->retry_at = time_now();
+        return false;
+    }
+    bool status_ok = p->only_200 ? res.status == 200 : res.status >= 200 && res.status < 300;
+    *out = (struct job_post_answer){
+        .http = res.status,
+        .latency_ms = (int)(res.seconds * 1000 + 0.5),
+        .delivered = status_ok && (res.error == NET_OK || res.error == NET_TOO_LARGE),
+    };
+    if (!out->delivered)
+        out->error = res.error != NET_OK
+                         ? arena_printf(jc->a, "%s: %s", net_error_name(res.error), res.message)
+                     : p->only_200
+                         ? arena_printf(jc->a, "HTTP %d (delivered means 200)", res.status)
+                         : arena_printf(jc->a, "HTTP %d", res.status);
+    return true;
+}

@@ -11,6 +11,7 @@
 #include "db/payments.h"
 #include "gateway/gateway.h"
 #include "jobs/jobs.h"
+#include "net/net.h"
 #include "service/service.h"
 
 /* A service context for a transaction of a job. */
@@ -21,6 +22,32 @@ struct svc job_svc(struct job_ctx *jc, struct db_tx *tx);
  * database failed (JOB_RETRY). */
 bool job_load_link(struct job_ctx *jc, struct db_link *l, struct db_merchant *m,
                    enum job_result *res);
+
+/* A JSON body POSTed for a job: a merchant's callback, a client's result. */
+struct job_post {
+    const char *what; /* "callback", "result": for the texts */
+    const char *url;
+    const struct net_header *headers; /* Content-Type and signature headers */
+    size_t nheaders;
+    const char *body;
+    unsigned connect_timeout_ms, timeout_ms;
+    bool allow_private; /* sandbox: loopback and private addresses allowed */
+    bool only_200;      /* delivered means 200; otherwise any 2xx */
+};
+
+/* The answer to a job_post. */
+struct job_post_answer {
+    int http;          /* its status, 0 when none came */
+    int latency_ms;    /* how long the call took */
+    bool delivered;    /* a status that counts as delivered, body read (or too large) */
+    const char *error; /* why not delivered (in jc->a); NULL when it was */
+};
+
+/* POST p's body and say how it went in *out. false when the worker began to
+ * stop before the answer came: that was not a try, and jc->error and
+ * jc->retry_at are set so that the job runs again as soon as a worker is
+ * back (return JOB_RETRY). */
+bool job_post(struct job_ctx *jc, const struct job_post *p, struct job_post_answer *out);
 
 /* A message for a link's customer. */
 struct job_text {

@@ -141,35 +141,24 @@ enum job_result job_deliver_callback(struct job_ctx *jc)
             {"webhook-timestamp", ts},
             {"webhook-signature", signature},
         };
-        struct net_request rq = {
-            .method = "POST",
+        struct job_post post = {
+            .what = "callback",
             .url = c.cb.url,
             .headers = headers,
             .nheaders = sizeof headers / sizeof headers[0],
             .body = c.cb.body,
-            .body_len = strlen(c.cb.body),
             .connect_timeout_ms = CALLBACK_CONNECT_MS,
             .timeout_ms = CALLBACK_TIMEOUT_MS,
             .allow_private = !production,
-            .cancel = &jc->app->stopping,
+            .only_200 = true,
         };
-        struct net_response res;
-        net_perform(jc->app->net, &rq, &res);
-        net_response_free(&res);
-        if (res.error == NET_CANCELLED) {
-            /* stopping: not a try; run again as soon as a worker is back */
-            jc->error = "stopped before the callback was answered";
-            jc->retry_at = time_now();
+        struct job_post_answer answer;
+        if (!job_post(jc, &post, &answer))
             return JOB_RETRY;
-        }
-        r.attempt.http_status = res.status;
-        r.attempt.latency_ms = (int)(res.seconds * 1000 + 0.5);
-        r.delivered = res.status == 200 && (res.error == NET_OK || res.error == NET_TOO_LARGE);
-        if (!r.delivered)
-            r.attempt.error =
-                res.error == NET_OK
-                    ? arena_printf(jc->a, "HTTP %d (delivered means 200)", res.status)
-                    : arena_printf(jc->a, "%s: %s", net_error_name(res.error), res.message);
+        r.attempt.http_status = answer.http;
+        r.attempt.latency_ms = answer.latency_ms;
+        r.delivered = answer.delivered;
+        r.attempt.error = answer.error;
     }
     st = db_run(jc->app->db, DB_WRITE, "callback_record", record_cb, &r);
     if (st < 0) {

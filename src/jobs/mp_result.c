@@ -106,33 +106,22 @@ enum job_result job_mp_result(struct job_ctx *jc)
             {"Content-Type", "application/json"},
             {"Signature", signature},
         };
-        struct net_request rq = {
-            .method = "POST",
+        struct job_post post = {
+            .what = "result",
             .url = c.client.result_url,
             .headers = headers,
             .nheaders = c.client.require_signature ? 2 : 1,
             .body = c.p.result_body,
-            .body_len = strlen(c.p.result_body),
             .connect_timeout_ms = RESULT_CONNECT_MS,
             .timeout_ms = RESULT_TIMEOUT_MS,
             .allow_private = !production,
-            .cancel = &jc->app->stopping,
         };
-        struct net_response res;
-        net_perform(jc->app->net, &rq, &res);
-        net_response_free(&res);
-        if (res.error == NET_CANCELLED) {
-            jc->error = "stopped before the result was answered";
-            jc->retry_at = time_now();
+        struct job_post_answer answer;
+        if (!job_post(jc, &post, &answer))
             return JOB_RETRY;
-        }
-        c.http = res.status;
-        c.delivered = res.status >= 200 && res.status < 300 &&
-                      (res.error == NET_OK || res.error == NET_TOO_LARGE);
-        if (!c.delivered)
-            error = res.error == NET_OK
-                        ? arena_printf(jc->a, "HTTP %d", res.status)
-                        : arena_printf(jc->a, "%s: %s", net_error_name(res.error), res.message);
+        c.http = answer.http;
+        c.delivered = answer.delivered;
+        error = answer.error;
     }
     st = db_run(jc->app->db, DB_WRITE, "mp_result_record", record_cb, &c);
     if (st < 0 && st != DB_ROLLBACK) {
