@@ -106,8 +106,10 @@ json_object *svc_wa_refund_json(const struct db_wa_refund *r, int64_t offset)
 
 struct payment_build {
     const struct db_wa_order *o;
-    json_object *txns;
-    json_object *refunds; /* array of [transaction id, refund json] pairs, in order */
+    struct arena *a;
+    json_object *txns; /* the transactions' JSON, in order */
+    int64_t *ids;      /* their ids, in the same order */
+    size_t cap;
 };
 
 static void txn_cb(void *cls, const struct db_wa_txn *t)
@@ -131,7 +133,16 @@ static void txn_cb(void *cls, const struct db_wa_txn *t)
         json_object_object_add(o, "error", e);
     }
     json_object_object_add(o, "refunds", json_object_new_array());
-    json_object_object_add(o, "_id", json_object_new_int64(t->id)); /* removed below */
+    size_t n = json_object_array_length(b->txns);
+    if (n == b->cap) {
+        size_t cap = b->cap ? 2 * b->cap : 8;
+        int64_t *ids = arena_calloc(b->a, cap, sizeof *ids);
+        if (n)
+            memcpy(ids, b->ids, n * sizeof *ids);
+        b->ids = ids;
+        b->cap = cap;
+    }
+    b->ids[n] = t->id;
     json_object_array_add(b->txns, o);
 }
 
@@ -139,17 +150,16 @@ static void refund_cb(void *cls, const struct db_wa_refund *r)
 {
     struct payment_build *b = cls;
     for (size_t i = 0; i < json_object_array_length(b->txns); i++) {
-        json_object *t = json_object_array_get_idx(b->txns, i), *id, *list;
-        if (json_object_object_get_ex(t, "_id", &id) &&
-            json_object_get_int64(id) == r->transaction_id &&
-            json_object_object_get_ex(t, "refunds", &list))
+        json_object *list;
+        if (b->ids[i] == r->transaction_id &&
+            json_object_object_get_ex(json_object_array_get_idx(b->txns, i), "refunds", &list))
             json_object_array_add(list, svc_wa_refund_json(r, b->o->amount_offset));
     }
 }
 
 enum db_status svc_wa_payment_json(struct svc *s, const struct db_wa_order *o, json_object **out)
 {
-    struct payment_build b = {.o = o, .txns = json_object_new_array()};
+    struct payment_build b = {.o = o, .a = s->a, .txns = json_object_new_array()};
     enum db_status st = DB_CALL(s->tx, whatsapp, txn_list, o->merchant_id, o->id, s->a, txn_cb, &b);
     if (st >= 0)
         st = DB_CALL(s->tx, whatsapp, refund_list, o->merchant_id, o->id, refund_cb, &b);
@@ -157,8 +167,6 @@ enum db_status svc_wa_payment_json(struct svc *s, const struct db_wa_order *o, j
         json_object_put(b.txns);
         return st;
     }
-    for (size_t i = 0; i < json_object_array_length(b.txns); i++)
-        json_object_object_del(json_object_array_get_idx(b.txns, i), "_id");
     json_object *p = json_object_new_object();
     json_object_object_add(p, "reference_id", json_object_new_string(o->reference_id));
     json_object_object_add(p, "status", json_object_new_string(wa_order_status_name(o->status)));

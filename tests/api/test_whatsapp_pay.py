@@ -772,6 +772,13 @@ def test_failure_then_success(api, server, http, shop_factory):
     assert second["status"] == "success" and "error" not in second and second["id"] != t["id"]
     assert second["method"] == {"type": "netbanking"}
     assert second["created_timestamp"] >= first["created_timestamp"]
+    # a refund belongs to the transaction that was paid, not to the failed one
+    t0 = now()
+    rf = assert_refund_reply(refund(api, shop, o.ref, 1000), o.ref, 1000, "normal", t0)
+    p3 = wait_refunds_settled(api, shop, o.ref)
+    first, second = p3["transactions"]
+    assert first["refunds"] == [], first
+    assert [r["id"] for r in second["refunds"]] == [rf["id"]], second
 
 
 def test_pending_then_decided(api, server, http, shop):
