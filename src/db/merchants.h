@@ -116,6 +116,8 @@ typedef void (*db_merchant_cb)(void *cls, const struct db_merchant *m);
 typedef void (*db_api_key_cb)(void *cls, const struct db_api_key *k);
 typedef void (*db_integrator_cb)(void *cls, const struct db_integrator *it);
 
+struct db_callback_config; /* db/callbacks.h */
+
 struct db_merchants_ops {
     enum db_status (*insert)(struct db_tx *tx, const struct db_merchant *m);
     enum db_status (*get)(struct db_tx *tx, const char *merchant_id, struct db_merchant *out);
@@ -130,6 +132,11 @@ struct db_merchants_ops {
     /* DB_NO_RESULTS when the merchant has no logo or does not exist */
     enum db_status (*logo_get)(struct db_tx *tx, const char *merchant_id, struct arena *a,
                                struct db_logo *out);
+    /* get, and the merchant's callback configuration (callbacks.config_get)
+     * with it, in one read */
+    enum db_status (*get_with_callbacks)(struct db_tx *tx, const char *merchant_id,
+                                         struct db_merchant *out, struct arena *a,
+                                         struct db_callback_config *cfg);
 };
 
 struct db_currencies_ops {

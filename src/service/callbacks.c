@@ -52,6 +52,15 @@ int svc_cb_state_parse(const char *name)
     return -1;
 }
 
+void svc_cb_known(struct svc *s, const char *merchant_id, const struct db_callback_config *cfg)
+{
+    if (!s->cb)
+        s->cb = arena_calloc(s->a, 1, sizeof *s->cb);
+    memset(s->cb, 0, sizeof *s->cb);
+    s->cb->config = *cfg;
+    snprintf(s->cb->merchant_id, sizeof s->cb->merchant_id, "%s", merchant_id);
+}
+
 /* The merchant's callback configuration, read once per transaction. */
 static enum db_status merchant_config(struct svc *s, const char *merchant_id,
                                       const struct db_callback_config **out)

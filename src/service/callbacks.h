@@ -44,6 +44,11 @@
  * and the change is in its history). */
 enum db_status svc_cb_payment_status(struct svc *s, const struct db_link *l);
 
+/* The merchant's callback configuration, read by the caller in this
+ * transaction (merchants.get_with_callbacks; its strings in s->a): the
+ * callbacks queued in it need not read it again. */
+void svc_cb_known(struct svc *s, const char *merchant_id, const struct db_callback_config *cfg);
+
 /* Queue link l's transaction event callback for history entry e (svc_history
  * calls it for every entry). */
 enum db_status svc_cb_transaction_event(struct svc *s, const struct db_link *l,

@@ -158,9 +158,13 @@ enum db_status svc_link_create(struct svc *s, const char *merchant_id,
                                const struct link_request *rq, struct field_errors *errs,
                                struct db_link *l, struct db_merchant *m)
 {
-    enum db_status st = DB_CALL(s->tx, merchants, get, merchant_id, m);
+    /* with the callback settings: the new link's first history entry may
+     * queue a callback */
+    struct db_callback_config cb;
+    enum db_status st = DB_CALL(s->tx, merchants, get_with_callbacks, merchant_id, m, s->a, &cb);
     if (st <= 0)
         return st < 0 ? st : DB_HARD_ERROR;
+    svc_cb_known(s, merchant_id, &cb);
     st = check_config(s, m, rq, errs);
     if (st < 0)
         return st;

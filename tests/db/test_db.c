@@ -370,7 +370,9 @@ struct cb_ctx {
     struct arena *a;
     int step;
     struct db_callback cb[3];
-    struct db_callback_config cfg;
+    struct db_callback_config cfg, with_cfg;
+    struct db_merchant with_m;
+    enum db_status with_st, with_missing;
     const char *app_urls[CB_KINDS];
     char app_merchant[DB_UUID_LEN];
     struct db_callback got, by_ref;
@@ -456,6 +458,12 @@ static enum db_status callbacks_read_cb(struct db_tx *tx, void *cls)
     enum db_status st = DB_CALL(tx, callbacks, config_get, c->merchant_id, c->a, &c->cfg);
     if (st <= 0)
         return st;
+    c->with_st =
+        DB_CALL(tx, merchants, get_with_callbacks, c->merchant_id, &c->with_m, c->a, &c->with_cfg);
+    struct db_merchant none;
+    struct db_callback_config none_cfg;
+    c->with_missing =
+        DB_CALL(tx, merchants, get_with_callbacks, "no-such-merchant", &none, c->a, &none_cfg);
     st = DB_CALL(tx, callbacks, integrator_urls, c->merchant_id, c->app_id, c->a, c->app_urls);
     if (st <= 0)
         return st < 0 ? st : DB_HARD_ERROR;
@@ -511,6 +519,17 @@ static enum db_status callbacks_left_cb(struct db_tx *tx, void *cls)
     return st < 0 ? st : DB_ONE_RESULT;
 }
 
+/* The callback configuration callbacks_write_cb set. */
+static void assert_written_config(const struct db_callback_config *cfg)
+{
+    assert_string_equal(cfg->url[CB_PAYMENT_STATUS], "https://shop.example/ps");
+    assert_null(cfg->url[CB_TRANSACTION_EVENT]);
+    assert_null(cfg->url[CB_SETTINGS]);
+    assert_string_equal(cfg->secret, "whsec_new");
+    assert_string_equal(cfg->old_secret, "whsec_old");
+    assert_int_equal(cfg->old_until, 1234);
+}
+
 static void test_callbacks(void **state)
 {
     struct db *db = *state;
@@ -523,12 +542,13 @@ static void test_callbacks(void **state)
     assert_int_equal(db_run(db, DB_WRITE, "t", callbacks_write_cb, &c), 1);
     assert_int_equal(c.cross_url, 0);
     assert_int_equal(db_run(db, DB_READ, "t", callbacks_read_cb, &c), 1);
-    assert_string_equal(c.cfg.url[CB_PAYMENT_STATUS], "https://shop.example/ps");
-    assert_null(c.cfg.url[CB_TRANSACTION_EVENT]);
-    assert_null(c.cfg.url[CB_SETTINGS]);
-    assert_string_equal(c.cfg.secret, "whsec_new");
-    assert_string_equal(c.cfg.old_secret, "whsec_old");
-    assert_int_equal(c.cfg.old_until, 1234);
+    assert_written_config(&c.cfg);
+    /* the merchant and the same configuration in one read */
+    assert_int_equal(c.with_st, 1);
+    assert_int_equal(c.with_missing, DB_NO_RESULTS);
+    assert_string_equal(c.with_m.id, a.m.id);
+    assert_string_equal(c.with_m.name, a.m.name);
+    assert_written_config(&c.with_cfg);
     assert_string_equal(c.app_urls[CB_TRANSACTION_EVENT], "https://oms.example/te");
     assert_null(c.app_urls[CB_PAYMENT_STATUS]);
     assert_int_equal(c.cross_app, 0);

@@ -16,25 +16,28 @@ struct config_row {
     struct db_callback_config *out;
 };
 
+void sql_callback_config_read(struct db_stmt *st, int first, struct arena *a,
+                              struct db_callback_config *out)
+{
+    memset(out, 0, sizeof *out);
+    for (int k = CB_PAYMENT_STATUS; k <= CB_SETTINGS; k++)
+        out->url[k] = db_col_dup(st, first + k - 1, a);
+    db_col_copy(st, first + 3, out->secret, sizeof out->secret);
+    db_col_copy(st, first + 4, out->old_secret, sizeof out->old_secret);
+    out->old_until = db_col_int(st, first + 5);
+}
+
 static void read_config(struct db_stmt *st, void *cls)
 {
     struct config_row *c = cls;
-    memset(c->out, 0, sizeof *c->out);
-    for (int k = CB_PAYMENT_STATUS; k <= CB_SETTINGS; k++)
-        c->out->url[k] = db_col_dup(st, k - 1, c->a);
-    db_col_copy(st, 3, c->out->secret, sizeof c->out->secret);
-    db_col_copy(st, 4, c->out->old_secret, sizeof c->out->old_secret);
-    c->out->old_until = db_col_int(st, 5);
+    sql_callback_config_read(st, 0, c->a, c->out);
 }
 
 enum db_status sql_callbacks_config_get(struct db_tx *tx, const char *merchant_id, struct arena *a,
                                         struct db_callback_config *out)
 {
-    struct db_stmt *st =
-        db_stmt(tx, STMT_CALLBACK_CONFIG,
-                "SELECT payment_status_callback, transaction_event_callback, settings_callback,"
-                " COALESCE(callback_secret, ''), COALESCE(callback_secret_old, ''),"
-                " callback_secret_old_until FROM merchants WHERE id = ?");
+    struct db_stmt *st = db_stmt(tx, STMT_CALLBACK_CONFIG,
+                                 "SELECT " SQL_CALLBACK_CONFIG_COLS " FROM merchants WHERE id = ?");
     if (!st)
         return DB_HARD_ERROR;
     db_bind_text(st, 1, merchant_id);

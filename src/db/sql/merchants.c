@@ -100,6 +100,28 @@ enum db_status sql_merchants_insert(struct db_tx *tx, const struct db_merchant *
     return db_exec(st, "merchant insert");
 }
 
+/* the columns of MERCHANT_SELECT, where the callback configuration follows */
+enum { MERCHANT_SELECT_NCOLS = 29 };
+
+enum db_status sql_merchants_get_with_callbacks(struct db_tx *tx, const char *merchant_id,
+                                                struct db_merchant *out, struct arena *a,
+                                                struct db_callback_config *cfg)
+{
+    struct db_stmt *st = db_stmt(tx, STMT_MERCHANT_GET_WITH_CALLBACKS,
+                                 "SELECT " MERCHANT_SELECT ", " SQL_CALLBACK_CONFIG_COLS
+                                 " FROM merchants WHERE id = ?");
+    if (!st)
+        return DB_HARD_ERROR;
+    db_bind_text(st, 1, merchant_id);
+    enum db_status rc = db_step(st, "merchant get with callbacks");
+    if (rc == DB_ONE_RESULT) {
+        read_merchant(st, out);
+        sql_callback_config_read(st, MERCHANT_SELECT_NCOLS, a, cfg);
+    }
+    db_reset(st);
+    return rc;
+}
+
 enum db_status sql_merchants_get(struct db_tx *tx, const char *merchant_id, struct db_merchant *out)
 {
     struct db_stmt *st =

@@ -6,7 +6,7 @@
 const struct db_ops db_sql_ops = {
     .merchants = {sql_merchants_insert, sql_merchants_get, sql_merchants_update,
                   sql_merchants_touch, sql_merchants_count, sql_merchants_list,
-                  sql_merchants_logo_set, sql_merchants_logo_get},
+                  sql_merchants_logo_set, sql_merchants_logo_get, sql_merchants_get_with_callbacks},
     .currencies = {sql_currencies_set, sql_currencies_list},
     .api_keys = {sql_api_keys_insert, sql_api_keys_find_by_hash, sql_api_keys_revoke,
                  sql_api_keys_list},

@@ -12,6 +12,9 @@
 enum db_status sql_merchants_insert(struct db_tx *tx, const struct db_merchant *m);
 enum db_status sql_merchants_get(struct db_tx *tx, const char *merchant_id,
                                  struct db_merchant *out);
+enum db_status sql_merchants_get_with_callbacks(struct db_tx *tx, const char *merchant_id,
+                                                struct db_merchant *out, struct arena *a,
+                                                struct db_callback_config *cfg);
 enum db_status sql_merchants_update(struct db_tx *tx, const struct db_merchant *m);
 enum db_status sql_merchants_touch(struct db_tx *tx, const char *merchant_id, usec_t now);
 enum db_status sql_merchants_count(struct db_tx *tx, int64_t *n);
@@ -120,6 +123,13 @@ enum db_status sql_idempotency_forget(struct db_tx *tx, const char *merchant_id,
 enum db_status sql_idempotency_purge(struct db_tx *tx, usec_t before);
 
 /* callbacks.c */
+/* A merchant's callback configuration as its columns are selected (from
+ * column `first` on), for callbacks.config_get and merchants.get_with_callbacks. */
+#define SQL_CALLBACK_CONFIG_COLS                                                                   \
+    "payment_status_callback, transaction_event_callback, settings_callback,"                      \
+    " COALESCE(callback_secret, ''), COALESCE(callback_secret_old, ''), callback_secret_old_until"
+void sql_callback_config_read(struct db_stmt *st, int first, struct arena *a,
+                              struct db_callback_config *out);
 enum db_status sql_callbacks_config_get(struct db_tx *tx, const char *merchant_id, struct arena *a,
                                         struct db_callback_config *out);
 enum db_status sql_callbacks_integrator_urls(struct db_tx *tx, const char *merchant_id,
