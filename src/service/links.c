@@ -19,20 +19,21 @@
 #include "service/callbacks.h"
 #include "util/crypto.h"
 
-void svc_new_link_ref(char *out)
+/* into out[DB_REF_LEN] */
+static void new_link_ref(char *out)
 {
     crypto_random_base62(128, out, 22);
 }
 
-void svc_new_link_token(char *out)
+static void new_link_token(char *out)
 {
     crypto_random_base62(96, out, 17);
 }
 
 void svc_link_request_ids(struct link_request *rq)
 {
-    svc_new_link_ref(rq->ref);
-    svc_new_link_token(rq->token);
+    new_link_ref(rq->ref);
+    new_link_token(rq->token);
 }
 
 enum db_status svc_enqueue_for(struct svc *s, const char *merchant_id, int64_t link_id,

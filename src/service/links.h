@@ -39,7 +39,8 @@ struct link_request {
     char ref[DB_REF_LEN], token[DB_REF_LEN];
 };
 
-/* Draw the reference and token of the link rq will create. */
+/* Draw the reference and token of the link rq will create: a new
+ * paymentLinkRef (128 random bits, base62) and page token (96 bits). */
 void svc_link_request_ids(struct link_request *rq);
 
 /* Check the request against the merchant's configuration (currency,
@@ -96,10 +97,5 @@ enum db_status svc_links_expire_due(struct svc *s, int limit, int *listed, int *
  * _DELIVERY_FAILED. */
 enum db_status svc_link_delivery(struct svc *s, const char *merchant_id, int64_t link_id,
                                  bool delivered, const struct svc_entry *detail);
-
-/* A new paymentLinkRef (128 random bits, base62) into out[DB_REF_LEN]; a new
- * page token (96 bits) likewise. */
-void svc_new_link_ref(char *out);
-void svc_new_link_token(char *out);
 
 #endif

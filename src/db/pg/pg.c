@@ -814,15 +814,14 @@ static bool pg_leader(struct db *db)
     return held;
 }
 
-/* Group commit (db/batch.c): each request of a batch runs in this savepoint;
+/* Group commit (db/batch.c): each request of a group runs in this savepoint;
  * a failed statement (a serialization failure among them) is undone with it
- * and the transaction goes on. */
-/* Each request of a group runs in a savepoint (db/batch.c). A round trip
- * costs more than the statement here, so a request's release is not sent
- * on its own: it goes with the next request's SAVEPOINT, and COMMIT (or
- * ROLLBACK) makes it unneeded. It is owed only while the transaction is
- * sound, where a RELEASE cannot fail; in a failed transaction it is sent at
- * once, so that its error is its own request's. */
+ * and the transaction goes on. A round trip costs more than the statement
+ * here, so a request's release is not sent on its own: it goes with the
+ * next request's SAVEPOINT, and COMMIT (or ROLLBACK) makes it unneeded. It
+ * is owed only while the transaction is sound, where a RELEASE cannot fail;
+ * in a failed transaction it is sent at once, so that its error is its own
+ * request's. */
 static enum db_status pg_savepoint(struct db_tx *tx, enum db_savepoint op)
 {
     struct pg_conn *c = conn_of(tx);
