@@ -80,6 +80,15 @@ bool ref_base62_encode(const uint8_t *bytes, size_t n, char *out, size_t outlen)
     return true;
 }
 
+void ref_base62_put_u64(uint64_t v, char *out, size_t outlen)
+{
+    for (size_t k = outlen; k > 0; k--) {
+        out[k - 1] = base62_digits[v % 62u];
+        v /= 62u;
+    }
+    out[outlen] = '\0';
+}
+
 bool ref_is_base62(const char *s, size_t len)
 {
     if (s == NULL || len == 0)

@@ -13,16 +13,25 @@
 #include <string.h>
 
 #include "core/payment_fsm.h"
+#include "core/ref.h"
 #include "core/status.h"
 #include "db/payments.h"
 #include "db/providers.h"
 #include "service/callbacks.h"
 #include "util/crypto.h"
+#include "util/time.h"
 
-/* into out[DB_REF_LEN] */
+/* into out[DB_REF_LEN]: 7 base62 digits of the time in milliseconds (in
+ * order until 2081), then 88 random bits in 15 digits. The references of the
+ * links created together sort together, so each new one goes to the same
+ * last few pages of the unique index on ref instead of a random page of it:
+ * a group commit writes far fewer index pages. 88 bits keep two references
+ * drawn in the same millisecond apart; a reference is not a secret (the
+ * token is, and stays all random). */
 static void new_link_ref(char *out)
 {
-    crypto_random_base62(128, out, 22);
+    ref_base62_put_u64((uint64_t)(time_now() / 1000), out, 7);
+    crypto_random_base62(88, out + 7, 15);
 }
 
 static void new_link_token(char *out)

@@ -40,7 +40,8 @@ struct link_request {
 };
 
 /* Draw the reference and token of the link rq will create: a new
- * paymentLinkRef (128 random bits, base62) and page token (96 bits). */
+ * paymentLinkRef (22 base62 digits: the time in milliseconds, then 88
+ * random bits) and page token (96 random bits). */
 void svc_link_request_ids(struct link_request *rq);
 
 /* Check the request against the merchant's configuration (currency,

@@ -167,6 +167,29 @@ def test_refs_are_unique(api, key):
     assert len(refs) == 6
 
 
+def base62_value(text: str) -> int:
+    digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+    value = 0
+    for c in text:
+        value = value * 62 + digits.index(c)
+    return value
+
+
+def test_refs_begin_with_the_time(api, key):
+    # 7 digits of milliseconds, then random: the references of links created
+    # together sort together (their index is appended to, not written at
+    # random), while the rest of each reference differs
+    answers = [create_ok(api, key)[1] for _ in range(5)]
+    refs = [a["paymentLinkRef"] for a in answers]
+    assert len(set(refs)) == 5 and all(len(r) == 22 for r in refs), refs
+    assert [r[:7] for r in refs] == sorted(r[:7] for r in refs), refs
+    for a in answers:
+        ms = base62_value(a["paymentLinkRef"][:7])
+        created = parse_rfc3339(a["timestamp"]).timestamp() * 1000
+        assert abs(ms - created) < 2000, (a, ms, created)
+    assert len({r[7:] for r in refs}) == 5, refs
+
+
 def test_payment_link_returned_on_request(api, server, key):
     tokens = set()
     for _ in range(4):

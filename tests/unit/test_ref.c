@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -268,13 +269,68 @@ static void test_is_base62(void **state)
     assert_false(ref_is_base62("\xff", 1));
 }
 
+/* ---- ref_base62_put_u64 --------------------------------------------------- */
+
+static void test_put_known(void **state)
+{
+    (void)state;
+    char out[16];
+    memset(out, '#', sizeof out);
+    ref_base62_put_u64(0, out, 7);
+    assert_string_equal(out, "0000000");
+    ref_base62_put_u64(61, out, 3);
+    assert_string_equal(out, "00z");
+    ref_base62_put_u64(62, out, 3);
+    assert_string_equal(out, "010");
+    /* 2026-12-06T00:00:00Z in milliseconds: 1796515200000 */
+    ref_base62_put_u64(1796515200000ULL, out, 7);
+    uint8_t be[8];
+    assert_true(decode(out, be, sizeof be));
+    uint64_t back = 0;
+    for (size_t i = 0; i < sizeof be; i++)
+        back = back << 8 | be[i];
+    assert_true(back == 1796515200000ULL);
+    /* only the low digits are kept: 62^3 wraps to "000" */
+    ref_base62_put_u64(62 * 62 * 62, out, 3);
+    assert_string_equal(out, "000");
+    ref_base62_put_u64(62 * 62 * 62 - 1, out, 3);
+    assert_string_equal(out, "zzz");
+    ref_base62_put_u64(UINT64_MAX, out, 0);
+    assert_string_equal(out, "");
+}
+
+/* A larger value is a later string in byte order (strcmp, SQLite's BINARY
+ * collation): what keeps the references of new links together. */
+static void test_put_sorts(void **state)
+{
+    (void)state;
+    char a[8], b[8];
+    uint64_t v = 1796515200000ULL;
+    for (int i = 0; i < 100000; i++) {
+        uint64_t w = v + 1 + (uint64_t)(i % 7) * 997u;
+        ref_base62_put_u64(v, a, 7);
+        ref_base62_put_u64(w, b, 7);
+        if (strcmp(a, b) >= 0)
+            print_error("%" PRIu64 " -> %s, %" PRIu64 " -> %s\n", v, a, w, b);
+        assert_true(strcmp(a, b) < 0);
+        assert_true(ref_is_base62(a, 7));
+        v = w;
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_len_matches_powers),      cmocka_unit_test(test_len_known),
-        cmocka_unit_test(test_len_monotonic),           cmocka_unit_test(test_encode_known),
-        cmocka_unit_test(test_encode_zero_and_padding), cmocka_unit_test(test_encode_rejects),
-        cmocka_unit_test(test_encode_round_trip),       cmocka_unit_test(test_is_base62),
+        cmocka_unit_test(test_len_matches_powers),
+        cmocka_unit_test(test_len_known),
+        cmocka_unit_test(test_len_monotonic),
+        cmocka_unit_test(test_encode_known),
+        cmocka_unit_test(test_encode_zero_and_padding),
+        cmocka_unit_test(test_encode_rejects),
+        cmocka_unit_test(test_encode_round_trip),
+        cmocka_unit_test(test_is_base62),
+        cmocka_unit_test(test_put_known),
+        cmocka_unit_test(test_put_sorts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
