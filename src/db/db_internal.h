@@ -59,6 +59,9 @@ struct db_backend {
     const char *(*col_text)(struct db_stmt *st, int col);
     size_t (*col_blob)(struct db_stmt *st, int col, const void **p);
     int64_t (*changes)(struct db_stmt *st);
+    /* the rowid of the connection's last INSERT (SQLite); NULL where an
+     * INSERT names its new id with RETURNING (PostgreSQL; see db_insert_id) */
+    int64_t (*last_insert_id)(struct db_stmt *st);
     enum db_col_type (*col_type)(struct db_stmt *st, int col);
     int (*col_count)(struct db_stmt *st);
     const char *(*col_name)(struct db_stmt *st, int col);

@@ -151,10 +151,10 @@ enum db_status sql_callbacks_secret_set(struct db_tx *tx, const char *merchant_i
 enum db_status sql_callbacks_insert(struct db_tx *tx, struct db_callback *cb)
 {
     struct db_stmt *st =
-        db_stmt(tx, STMT_CALLBACK_INSERT,
-                "INSERT INTO callbacks (ref, merchant_id, link_id, kind, url,"
-                " webhook_id, body, state, attempts, created_at, updated_at,"
-                " next_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?) RETURNING id");
+        INSERT_ID_STMT(tx, STMT_CALLBACK_INSERT,
+                       "INSERT INTO callbacks (ref, merchant_id, link_id, kind, url,"
+                       " webhook_id, body, state, attempts, created_at, updated_at,"
+                       " next_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?)");
     if (!st)
         return DB_HARD_ERROR;
     db_bind_text(st, 1, cb->ref);
@@ -167,7 +167,7 @@ enum db_status sql_callbacks_insert(struct db_tx *tx, struct db_callback *cb)
     db_bind_int(st, 8, cb->created_at);
     db_bind_int(st, 9, cb->created_at);
     db_bind_int(st, 10, cb->next_at);
-    return db_one_int(st, &cb->id, "callback insert");
+    return db_insert_id(st, &cb->id, "callback insert");
 }
 
 #define CB_COLS                                                                                    \

@@ -12,9 +12,9 @@
 
 enum db_status sql_jobs_insert(struct db_tx *tx, struct db_job *j)
 {
-    struct db_stmt *st = db_stmt(tx, STMT_JOB_INSERT,
-                                 "INSERT INTO jobs (merchant_id, kind, link_id, arg, run_at,"
-                                 " created_at, pool) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id");
+    struct db_stmt *st = INSERT_ID_STMT(tx, STMT_JOB_INSERT,
+                                        "INSERT INTO jobs (merchant_id, kind, link_id, arg, run_at,"
+                                        " created_at, pool) VALUES (?, ?, ?, ?, ?, ?, ?)");
     if (!st)
         return DB_HARD_ERROR;
     db_bind_text(st, 1, j->merchant_id);
@@ -24,7 +24,7 @@ enum db_status sql_jobs_insert(struct db_tx *tx, struct db_job *j)
     db_bind_int(st, 5, j->run_at);
     db_bind_int(st, 6, time_now());
     db_bind_int(st, 7, (int)job_kind_pool(j->kind));
-    return db_one_int(st, &j->id, "job insert");
+    return db_insert_id(st, &j->id, "job insert");
 }
 
 enum db_status sql_jobs_claim(struct db_tx *tx, enum job_pool pool, usec_t now, usec_t lease,

@@ -56,15 +56,15 @@ static void read_link(struct db_stmt *st, struct arena *a, struct db_link *l)
 
 enum db_status sql_links_insert(struct db_tx *tx, struct db_link *l)
 {
-    struct db_stmt *st =
-        db_stmt(tx, STMT_LINK_INSERT,
-                "INSERT INTO links (merchant_id, ref, token, order_number, channel, msisdn_to,"
-                " msisdn_from, currency, total_minor, subtotal_minor, tax_minor, transaction_type,"
-                " application_id, gateway_settings_id, reconciliation_id, merchant_descriptor,"
-                " additional_data, line_items, auto_reversal, request_timestamp, status,"
-                " payment_status, live, created_at, expires_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                "?) RETURNING id");
+    struct db_stmt *st = INSERT_ID_STMT(
+        tx, STMT_LINK_INSERT,
+        "INSERT INTO links (merchant_id, ref, token, order_number, channel, msisdn_to,"
+        " msisdn_from, currency, total_minor, subtotal_minor, tax_minor, transaction_type,"
+        " application_id, gateway_settings_id, reconciliation_id, merchant_descriptor,"
+        " additional_data, line_items, auto_reversal, request_timestamp, status,"
+        " payment_status, live, created_at, expires_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+        "?)");
     if (!st)
         return DB_HARD_ERROR;
     db_bind_text(st, 1, l->merchant_id);
@@ -98,7 +98,7 @@ enum db_status sql_links_insert(struct db_tx *tx, struct db_link *l)
     db_bind_int(st, 23, l->live);
     db_bind_int(st, 24, l->created_at);
     db_bind_int(st, 25, l->expires_at);
-    return db_one_int(st, &l->id, "link insert");
+    return db_insert_id(st, &l->id, "link insert");
 }
 
 /* Run a one-row link query whose parameters are already bound. */

@@ -137,6 +137,23 @@ enum db_status db_one_int(struct db_stmt *st, int64_t *out, const char *what)
     return s;
 }
 
+enum db_status db_insert_id(struct db_stmt *st, int64_t *out, const char *what)
+{
+    if (!st)
+        return DB_HARD_ERROR;
+    enum db_status s = db_step(st, what);
+    if (s == DB_ONE_RESULT) {
+        *out = db_col_int(st, 0);
+    } else if (s == DB_NO_RESULTS && be(st)->last_insert_id) {
+        *out = be(st)->last_insert_id(st);
+        s = DB_ONE_RESULT;
+    } else if (s == DB_NO_RESULTS) {
+        s = DB_HARD_ERROR; /* an INSERT without its RETURNING */
+    }
+    db_reset(st);
+    return s;
+}
+
 enum db_status db_exists(struct db_stmt *st, const char *what)
 {
     if (!st)

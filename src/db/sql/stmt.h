@@ -73,6 +73,13 @@ enum db_status db_exec(struct db_stmt *st, const char *what);
 /* First column of the first row as an integer: DB_ONE_RESULT, or
  * DB_NO_RESULTS without a row. */
 enum db_status db_one_int(struct db_stmt *st, int64_t *out, const char *what);
+/* Run a one-row INSERT and read its new id into *out: DB_ONE_RESULT, or an
+ * error. Prepare it with INSERT_ID_STMT, which adds RETURNING id where the
+ * backend needs it: on SQLite, RETURNING would make each insert build a
+ * temporary table for its one value; the connection's last rowid is it. */
+enum db_status db_insert_id(struct db_stmt *st, int64_t *out, const char *what);
+#define INSERT_ID_STMT(tx, id, insert_sql)                                                         \
+    db_stmt_dialect(tx, id, insert_sql, insert_sql " RETURNING id")
 /* DB_ONE_RESULT when the query gives a row, DB_NO_RESULTS when none. */
 enum db_status db_exists(struct db_stmt *st, const char *what);
 /* At most one row: read(st, cls) on it (DB_ONE_RESULT), DB_NO_RESULTS on

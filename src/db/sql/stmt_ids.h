@@ -10,6 +10,8 @@ enum db_stmt_id {
     STMT_BEGIN_WRITE,
     STMT_COMMIT,
     STMT_ROLLBACK,
+    STMT_SAVEPOINT, /* SQLite's group commit (batch.c) */
+    STMT_RELEASE,
     STMT_SCHEMA_VERSION,
     STMT_PING,
     STMT_MERCHANT_INSERT,

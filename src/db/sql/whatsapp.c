@@ -333,10 +333,11 @@ static void read_txn(struct db_stmt *st, struct arena *a, struct db_wa_txn *t)
 
 static enum db_status sql_wa_txn_insert(struct db_tx *tx, struct db_wa_txn *t)
 {
-    struct db_stmt *st = db_stmt(tx, STMT_WA_TXN_INSERT,
-                                 "INSERT INTO wa_transactions (order_id, merchant_id, ref, status,"
-                                 " method, error_code, error_reason, created_at, updated_at)"
-                                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id");
+    struct db_stmt *st =
+        INSERT_ID_STMT(tx, STMT_WA_TXN_INSERT,
+                       "INSERT INTO wa_transactions (order_id, merchant_id, ref, status,"
+                       " method, error_code, error_reason, created_at, updated_at)"
+                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (!st)
         return DB_HARD_ERROR;
     db_bind_int(st, 1, t->order_id);
@@ -348,7 +349,7 @@ static enum db_status sql_wa_txn_insert(struct db_tx *tx, struct db_wa_txn *t)
     db_bind_text(st, 7, t->error_reason);
     db_bind_int(st, 8, t->created_at);
     db_bind_int(st, 9, t->updated_at);
-    return db_one_int(st, &t->id, "wa txn insert");
+    return db_insert_id(st, &t->id, "wa txn insert");
 }
 
 static enum db_status sql_wa_txn_update(struct db_tx *tx, const struct db_wa_txn *t)
@@ -407,10 +408,11 @@ static void read_refund(struct db_stmt *st, void *cls)
 
 static enum db_status sql_wa_refund_insert(struct db_tx *tx, struct db_wa_refund *r)
 {
-    struct db_stmt *st = db_stmt(tx, STMT_WA_REFUND_INSERT,
-                                 "INSERT INTO wa_refunds (transaction_id, order_id, merchant_id,"
-                                 " ref, amount, speed, status, created_at, updated_at)"
-                                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id");
+    struct db_stmt *st =
+        INSERT_ID_STMT(tx, STMT_WA_REFUND_INSERT,
+                       "INSERT INTO wa_refunds (transaction_id, order_id, merchant_id,"
+                       " ref, amount, speed, status, created_at, updated_at)"
+                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (!st)
         return DB_HARD_ERROR;
     db_bind_int(st, 1, r->transaction_id);
@@ -422,7 +424,7 @@ static enum db_status sql_wa_refund_insert(struct db_tx *tx, struct db_wa_refund
     db_bind_int(st, 7, r->status);
     db_bind_int(st, 8, r->created_at);
     db_bind_int(st, 9, r->updated_at);
-    return db_one_int(st, &r->id, "wa refund insert");
+    return db_insert_id(st, &r->id, "wa refund insert");
 }
 
 static enum db_status sql_wa_refund_get(struct db_tx *tx, const char *merchant_id, int64_t id,

@@ -199,6 +199,11 @@ static size_t col_blob(struct db_stmt *st, int col, const void **p)
     return (size_t)sqlite3_column_bytes(h_of(st), col);
 }
 
+static int64_t last_insert_id(struct db_stmt *st)
+{
+    return sqlite3_last_insert_rowid(conn_of(st->tx)->h);
+}
+
 static int64_t changes(struct db_stmt *st)
 {
     return sqlite3_changes64(conn_of(st->tx)->h);
@@ -466,6 +471,7 @@ const struct db_backend db_sqlite_backend = {
     .col_text = col_text,
     .col_blob = col_blob,
     .changes = changes,
+    .last_insert_id = last_insert_id,
     .col_type = col_type,
     .col_count = col_count,
     .col_name = col_name,
@@ -490,6 +496,11 @@ static enum db_status sqlite_savepoint(struct db_tx *tx, enum db_savepoint op)
         log_error("sqlite %s: the transaction was rolled back", sql[op]);
         return DB_HARD_ERROR;
     }
+    /* the two of every request are prepared once; a rollback is rare */
+    if (op == DB_SAVEPOINT_BEGIN)
+        return run_simple(tx, STMT_SAVEPOINT, sql[op]);
+    if (op == DB_SAVEPOINT_RELEASE)
+        return run_simple(tx, STMT_RELEASE, sql[op]);
     int rc = sqlite3_exec(h, sql[op], NULL, NULL, NULL);
     return rc == SQLITE_OK ? DB_NO_RESULTS : sqlite_status(tx, rc, sql[op]);
 }
