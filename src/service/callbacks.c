@@ -52,13 +52,18 @@ int svc_cb_state_parse(const char *name)
     return -1;
 }
 
-void svc_cb_known(struct svc *s, const char *merchant_id, const struct db_callback_config *cfg)
+enum db_status svc_merchant_get(struct svc *s, const char *merchant_id, struct db_merchant *m)
 {
+    struct db_callback_config cfg;
+    enum db_status st = DB_CALL(s->tx, merchants, get_with_callbacks, merchant_id, m, s->a, &cfg);
+    if (st <= 0)
+        return st;
     if (!s->cb)
         s->cb = arena_calloc(s->a, 1, sizeof *s->cb);
     memset(s->cb, 0, sizeof *s->cb);
-    s->cb->config = *cfg;
+    s->cb->config = cfg;
     snprintf(s->cb->merchant_id, sizeof s->cb->merchant_id, "%s", merchant_id);
+    return st;
 }
 
 /* The merchant's callback configuration, read once per transaction. */

@@ -37,6 +37,7 @@
 
 #include "db/callbacks.h"
 #include "db/links.h"
+#include "db/merchants.h"
 #include "service/service.h"
 #include "util/webhook.h"
 
@@ -44,10 +45,12 @@
  * and the change is in its history). */
 enum db_status svc_cb_payment_status(struct svc *s, const struct db_link *l);
 
-/* The merchant's callback configuration, read by the caller in this
- * transaction (merchants.get_with_callbacks; its strings in s->a): the
- * callbacks queued in it need not read it again. */
-void svc_cb_known(struct svc *s, const char *merchant_id, const struct db_callback_config *cfg);
+/* Read merchant merchant_id into *m together with its callback
+ * configuration (merchants.get_with_callbacks, one read; strings in s->a),
+ * which the callbacks queued later in this transaction then use instead of
+ * reading it again. For a transaction that may record history: DB_ONE_RESULT,
+ * DB_NO_RESULTS (no such merchant) or an error. */
+enum db_status svc_merchant_get(struct svc *s, const char *merchant_id, struct db_merchant *m);
 
 /* Queue link l's transaction event callback for history entry e (svc_history
  * calls it for every entry). */

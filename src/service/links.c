@@ -170,11 +170,9 @@ enum db_status svc_link_create(struct svc *s, const char *merchant_id,
 {
     /* with the callback settings: the new link's first history entry may
      * queue a callback */
-    struct db_callback_config cb;
-    enum db_status st = DB_CALL(s->tx, merchants, get_with_callbacks, merchant_id, m, s->a, &cb);
+    enum db_status st = svc_merchant_get(s, merchant_id, m);
     if (st <= 0)
         return st < 0 ? st : DB_HARD_ERROR;
-    svc_cb_known(s, merchant_id, &cb);
     st = check_config(s, m, rq, errs);
     if (st < 0)
         return st;
@@ -290,7 +288,7 @@ enum db_status svc_link_visit(struct svc *s, const char *token, bool preview, bo
         *out = VISIT_UNKNOWN;
         return st;
     }
-    st = DB_CALL(s->tx, merchants, get, l->merchant_id, m);
+    st = svc_merchant_get(s, l->merchant_id, m); /* opening it may be history */
     if (st <= 0)
         return st < 0 ? st : DB_HARD_ERROR;
     enum link_state state = link_state_from_status(l->status);

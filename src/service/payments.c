@@ -203,7 +203,7 @@ enum db_status svc_pay_begin(struct svc *s, const char *token, enum pay_outcome 
         *out = PAY_NO_LINK;
         return st < 0 ? st : DB_ROLLBACK;
     }
-    st = DB_CALL(s->tx, merchants, get, l->merchant_id, m);
+    st = svc_merchant_get(s, l->merchant_id, m);
     if (st <= 0)
         return st < 0 ? st : DB_HARD_ERROR;
     if (payment_fsm(l->payment_status, PAY_E_BEGIN)->verdict == FSM_REFUSE) {
@@ -575,7 +575,7 @@ static enum db_status load_link(struct svc *s, const char *merchant_id, const ch
     enum db_status st = DB_CALL(s->tx, links, get_by_ref, merchant_id, ref, s->a, l);
     if (st <= 0)
         return st;
-    st = DB_CALL(s->tx, merchants, get, l->merchant_id, m);
+    st = svc_merchant_get(s, l->merchant_id, m);
     return st < 0 ? st : st == 0 ? DB_HARD_ERROR : DB_ONE_RESULT;
 }
 
