@@ -2,15 +2,18 @@
  * batch.c — group commit: the write transactions that a process runs at the
  * same time share one database transaction and one durable commit.
  *
- * Every db_run(DB_WRITE) of a backend with batch_writes queues a request.
- * The first thread to find no leader becomes the leader: it takes up to
- * BATCH_MAX queued requests, begins one write transaction, runs each
- * request's callback inside a savepoint of its own, commits once and only
- * then wakes the requests' threads. Meanwhile the threads that arrive queue
- * for the next batch, which a thread of that queue leads once the leader's
- * own request is answered. Batches run on one connection of the process,
- * the writer (db->batch_writer), used by one leader at a time: its cache
- * stays warm, and no thread needs a connection of its own to write.
+ * Every db_run(DB_WRITE) of a backend with batch_writes queues a request
+ * and waits for its answer. One thread of the process, the writer (started
+ * with the first request, stopped by db_close), takes up to BATCH_MAX
+ * queued requests, begins one write transaction, runs each request's
+ * callback inside a savepoint of its own, commits once and only then wakes
+ * the requests' threads. Meanwhile the requests that arrive queue for the
+ * next batch, which the writer takes as soon as it has woken the last
+ * one's. Batches run on one connection, the writer's (db->batch_writer):
+ * its cache stays warm, and no other thread needs a connection to write.
+ * Keeping one thread on it, rather than handing the work to a thread of
+ * each batch in turn, spares a wake-up between batches and keeps the
+ * connection's work on one thread's cache.
  *
  * Failures stay with their request wherever the transaction survives them:
  * - a callback that fails (DB_ROLLBACK, DB_HARD_ERROR) is rolled back to its
@@ -27,10 +30,13 @@
 #include "db/db_internal.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
+#include <string.h>
 
 #include "util/log.h"
+#include "util/thread.h"
 
 /* The most requests one transaction carries. */
 enum { BATCH_MAX = 64 };
@@ -219,22 +225,6 @@ static void enqueue(struct db *db, struct db_batch_req *r)
     db->batch_tail = r;
 }
 
-static void unqueue(struct db *db, struct db_batch_req *r)
-{
-    struct db_batch_req *prev = NULL;
-    for (struct db_batch_req *q = db->batch_head; q; prev = q, q = q->next) {
-        if (q != r)
-            continue;
-        if (prev)
-            prev->next = r->next;
-        else
-            db->batch_head = r->next;
-        if (db->batch_tail == r)
-            db->batch_tail = prev;
-        return;
-    }
-}
-
 /* Up to BATCH_MAX requests from the head of the queue. */
 static int take(struct db *db, struct item *items)
 {
@@ -261,61 +251,59 @@ static void requeue(struct db *db, struct item *items, int n)
     }
 }
 
-/* The first request queued leads next; with none queued, nobody leads. */
-static void hand_over(struct db *db)
-{
-    if (db->batch_head)
-        sem_post(&db->batch_head->wake); /* not done: it leads */
-    else
-        db->batch_leader = false;
-}
-
 /* The database a thread is running a batch of (to refuse db_run inside). */
 static _Thread_local struct db *running;
 
-/* Lead batches until our own request is answered; then hand the lead over. */
-static void lead(struct db *db, struct db_batch_req *me)
+/* The writer: batches while requests are queued, until db_batch_stop. */
+static void *writer_main(void *arg)
 {
-    if (!db->batch_writer)
-        db->batch_writer = db_tx_open(db);
-    struct db_tx *tx = db->batch_writer;
+    struct db *db = arg;
+    running = db;
     pthread_mutex_lock(&db->write_lock);
-    if (!tx) {
-        unqueue(db, me);
-        me->st = DB_HARD_ERROR;
-        hand_over(db);
-        pthread_mutex_unlock(&db->write_lock);
-        return;
-    }
     for (;;) {
+        while (!db->batch_head && !db->batch_stop)
+            pthread_cond_wait(&db->batch_queued, &db->write_lock);
+        if (!db->batch_head)
+            break; /* stopping, and nothing is waiting */
         struct item items[BATCH_MAX];
         int n = take(db, items);
         pthread_mutex_unlock(&db->write_lock);
 
-        running = db;
-        run_batch(db, tx, items, n);
-        running = NULL;
+        if (!db->batch_writer)
+            db->batch_writer = db_tx_open(db);
+        if (db->batch_writer)
+            run_batch(db, db->batch_writer, items, n);
+        else
+            answer_pending(items, n, DB_HARD_ERROR); /* tried again for the next */
 
-        bool mine = false;
-        for (int i = 0; i < n; i++)
-            mine |= items[i].r == me && items[i].state == ITEM_ANSWERED;
         pthread_mutex_lock(&db->write_lock);
         requeue(db, items, n);
-        if (mine)
-            hand_over(db);
         pthread_mutex_unlock(&db->write_lock);
-        /* the others answered go home (they are no longer queued: no lock) */
+        /* the answered go home (they are no longer queued: no lock) */
         for (int i = 0; i < n; i++) {
             struct db_batch_req *r = items[i].r;
-            if (items[i].state != ITEM_ANSWERED || r == me)
+            if (items[i].state != ITEM_ANSWERED)
                 continue;
             r->done = true;
             sem_post(&r->wake); /* r may be gone once posted */
         }
-        if (mine)
-            return;
         pthread_mutex_lock(&db->write_lock);
     }
+    pthread_mutex_unlock(&db->write_lock);
+    return NULL;
+}
+
+/* Start the writer (under write_lock). */
+static bool start_writer(struct db *db)
+{
+    int rc = thread_start_quiet(&db->batch_thread, writer_main, db);
+    if (rc != 0) {
+        log_error("cannot start the database writer thread: %s", strerror(rc));
+        return false;
+    }
+    pthread_setname_np(db->batch_thread, "chatpay-writer");
+    db->batch_thread_on = true;
+    return true;
 }
 
 enum db_status db_batch_run(struct db *db, const char *name, db_txn_cb cb, void *cls)
@@ -331,19 +319,30 @@ enum db_status db_batch_run(struct db *db, const char *name, db_txn_cb cb, void 
         return DB_HARD_ERROR;
     }
     pthread_mutex_lock(&db->write_lock);
-    enqueue(db, &me);
-    bool leading = !db->batch_leader;
-    db->batch_leader = true;
-    pthread_mutex_unlock(&db->write_lock);
-    if (!leading) {
-        while (sem_wait(&me.wake) == -1 && errno == EINTR)
-            ;
-        leading = !me.done;
+    if (db->batch_stop || (!db->batch_thread_on && !start_writer(db))) {
+        pthread_mutex_unlock(&db->write_lock);
+        sem_destroy(&me.wake);
+        return DB_HARD_ERROR;
     }
-    if (leading)
-        lead(db, &me);
+    enqueue(db, &me);
+    pthread_cond_signal(&db->batch_queued);
+    pthread_mutex_unlock(&db->write_lock);
+    while (sem_wait(&me.wake) == -1 && errno == EINTR)
+        ;
     sem_destroy(&me.wake);
     return me.st;
+}
+
+void db_batch_stop(struct db *db)
+{
+    pthread_mutex_lock(&db->write_lock);
+    db->batch_stop = true;
+    bool on = db->batch_thread_on;
+    db->batch_thread_on = false; /* joined once, below */
+    pthread_cond_signal(&db->batch_queued);
+    pthread_mutex_unlock(&db->write_lock);
+    if (on)
+        pthread_join(db->batch_thread, NULL);
 }
 
 int db_batch_waiting(struct db *db)

@@ -71,6 +71,7 @@ struct db *db_open(const char *url, char *err, size_t errlen)
     pthread_mutex_init(&db->lock, NULL);
     pthread_cond_init(&db->freed, NULL);
     pthread_mutex_init(&db->write_lock, NULL);
+    pthread_cond_init(&db->batch_queued, NULL);
     /* open a first connection now so that a bad path or server fails here */
     void *conn = backend->conn_open(db, err, errlen);
     if (conn && !backend->epoch_open(db, err, errlen)) {
@@ -82,6 +83,7 @@ struct db *db_open(const char *url, char *err, size_t errlen)
         pthread_mutex_destroy(&db->lock);
         pthread_cond_destroy(&db->freed);
         pthread_mutex_destroy(&db->write_lock);
+        pthread_cond_destroy(&db->batch_queued);
         free(db->target);
         free(db);
         return NULL;
@@ -230,6 +232,7 @@ void db_close(struct db *db)
 {
     if (!db)
         return;
+    db_batch_stop(db); /* before its connection closes */
     db->backend->epoch_close(db);
     struct db_tx *lists[2] = {db->all, db->free};
     for (int i = 0; i < 2; i++) {
@@ -245,6 +248,7 @@ void db_close(struct db *db)
     pthread_mutex_destroy(&db->lock);
     pthread_cond_destroy(&db->freed);
     pthread_mutex_destroy(&db->write_lock);
+    pthread_cond_destroy(&db->batch_queued);
     free(db->target);
     free(db);
 }

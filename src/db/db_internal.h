@@ -101,8 +101,10 @@ struct db {
     pthread_mutex_t write_lock; /* see db_backend.serialize_writes; with batch_writes
                                    it guards the queue below */
     struct db_batch_req *batch_head, *batch_tail; /* write requests waiting (batch.c) */
-    bool batch_leader;                            /* a thread is running batches */
-    struct db_tx *batch_writer; /* the connection batches run on (the leader's alone) */
+    pthread_cond_t batch_queued;                  /* for the writer: a request, or stop */
+    pthread_t batch_thread;                       /* the writer (batch.c) */
+    bool batch_thread_on, batch_stop;
+    struct db_tx *batch_writer; /* the connection batches run on (the writer's alone) */
     struct db_tx *all;          /* per-thread connections, for db_close */
     struct db_tx *free;         /* pooled connections not in use */
     int pool_size, pool_open;   /* pooled: the limit, and how many exist */
@@ -136,6 +138,8 @@ void db_backoff(int attempt);
 enum db_status db_batch_run(struct db *db, const char *name, db_txn_cb cb, void *cls);
 /* How many write requests are queued and not yet in a batch (for tests). */
 int db_batch_waiting(struct db *db);
+/* Stop the writer thread of batch.c, once what is queued is answered (db_close). */
+void db_batch_stop(struct db *db);
 
 extern const struct db_backend db_sqlite_backend;
 extern const struct db_backend db_pg_backend;

@@ -41,7 +41,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -52,6 +51,7 @@
 #include <unicode/uidna.h>
 
 #include "util/log.h"
+#include "util/thread.h"
 #include "util/time.h"
 
 enum {
@@ -558,12 +558,7 @@ struct net *net_start(const struct net_config *cfg, char *err, size_t errlen)
     if (!mu_ok || !idle_ok)
         goto oom;
 
-    /* the net thread takes no signals: they go to the threads that wait for them */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&n->thread, NULL, net_main, n);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int rc = thread_start_quiet(&n->thread, net_main, n);
     if (rc != 0) {
         log_error("net: cannot start the net thread: %s", strerror(rc));
         say(err, errlen, "cannot start the net thread: %s", strerror(rc));

@@ -6,7 +6,7 @@
  * configuration epoch moves only for committed changes; a database locked
  * by another connection is waited out; followers open no connection.
  *
- * To put requests in one batch, a "gate" request holds the lead (its
+ * To put requests in one batch, a "gate" request holds the writer (its
  * callback waits) until the others are queued behind it: they then form the
  * next batch, in the order they were queued.
  */
@@ -251,7 +251,7 @@ static void test_failures_stay_in_their_request(void **state)
     assert_int_equal(s1.rollbacks - s0.rollbacks, 3);
     assert_int_equal(s1.retries - s0.retries, 1);
     /* batches run on the process's writer connection: writing opened no
-     * connection of the threads' own, leaders' or followers' */
+     * connection of the requesting threads' own */
     assert_false(gate.had_conn);
     for (int i = 0; i < N; i++)
         assert_false(reqs[i].had_conn);
@@ -339,6 +339,88 @@ static void test_busy_database_is_waited_out(void **state)
     }
 }
 
+/* ---- the writer thread ------------------------------------------------------------------- */
+
+struct on_thread {
+    struct db *db;
+    pthread_t ran_on[8]; /* the thread each callback ran on */
+    int n;
+    enum db_status st[8];
+};
+
+static enum db_status note_thread_cb(struct db_tx *tx, void *cls)
+{
+    struct on_thread *o = cls;
+    o->ran_on[o->n] = pthread_self();
+    return insert_job(tx);
+}
+
+static void *write_twice(void *p)
+{
+    struct on_thread *o = p;
+    for (int i = 0; i < 2; i++) {
+        o->st[o->n] = db_run(o->db, DB_WRITE, "t", note_thread_cb, o);
+        o->n++;
+    }
+    db_thread_release(o->db);
+    return NULL;
+}
+
+/* Every batch runs on one thread of the database's, never the caller's:
+ * writes from different threads, one after another, all ran there. */
+static void test_batches_run_on_one_writer_thread(void **state)
+{
+    struct db *db = *state;
+    struct on_thread a = {.db = db}, b = {.db = db};
+    write_twice(&a);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, write_twice, &b), 0);
+    pthread_join(t, NULL);
+    assert_int_equal(a.n, 2);
+    assert_int_equal(b.n, 2);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(a.st[i], 1);
+        assert_int_equal(b.st[i], 1);
+        assert_false(pthread_equal(a.ran_on[i], pthread_self()));
+        assert_false(pthread_equal(b.ran_on[i], t));
+        assert_true(pthread_equal(a.ran_on[i], a.ran_on[0]));
+        assert_true(pthread_equal(b.ran_on[i], a.ran_on[0]));
+    }
+}
+
+/* db_close answers what is queued before it stops the writer: a request
+ * queued behind a running gate still commits, and the database then
+ * closes (the writer joined, its connection closed) without waiting on
+ * anyone. */
+static void test_close_answers_the_queued_first(void **state)
+{
+    struct db *db = *state;
+    struct req gate, last;
+    new_req(&gate, db, GATE);
+    new_req(&last, db, JOB);
+    gate_for = 1;
+    atomic_store(&gate_open, false);
+    pthread_t gt, lt;
+    assert_int_equal(pthread_create(&gt, NULL, run_req, &gate), 0);
+    while (!atomic_load(&gate_open))
+        usleep(1000);
+    assert_int_equal(pthread_create(&lt, NULL, run_req, &last), 0);
+    while (db_batch_waiting(db) < 1)
+        usleep(200);
+    db_batch_stop(db); /* as db_close does first */
+    pthread_join(gt, NULL);
+    pthread_join(lt, NULL);
+    assert_int_equal(gate.st, 1);
+    assert_int_equal(last.st, 1);
+    assert_int_equal(last.calls, 1);
+    /* stopped: a write now is refused at once, not left waiting */
+    struct req late;
+    new_req(&late, db, JOB);
+    run_req(&late);
+    assert_int_equal(late.st, DB_HARD_ERROR);
+    assert_int_equal(late.calls, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -351,6 +433,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_epoch_moves_for_committed_changes_only, db_temp_setup,
                                         db_temp_teardown),
         cmocka_unit_test_setup_teardown(test_busy_database_is_waited_out, db_temp_setup,
+                                        db_temp_teardown),
+        cmocka_unit_test_setup_teardown(test_batches_run_on_one_writer_thread, db_temp_setup,
+                                        db_temp_teardown),
+        cmocka_unit_test_setup_teardown(test_close_answers_the_queued_first, db_temp_setup,
                                         db_temp_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
