@@ -48,8 +48,7 @@ struct db_batch_req {
     const char *name;
     enum db_status st; /* the answer, once done */
     int soft;          /* transient failures of its callback so far */
-    bool done;         /* answered (set before wake is posted) */
-    sem_t wake;        /* posted once: answered, or to lead the queue */
+    sem_t wake;        /* posted once, when answered */
     struct db_batch_req *next;
 };
 
@@ -284,7 +283,6 @@ static void *writer_main(void *arg)
             struct db_batch_req *r = items[i].r;
             if (items[i].state != ITEM_ANSWERED)
                 continue;
-            r->done = true;
             sem_post(&r->wake); /* r may be gone once posted */
         }
         pthread_mutex_lock(&db->write_lock);
