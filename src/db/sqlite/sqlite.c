@@ -367,11 +367,14 @@ static void epoch_close(struct db *db)
     db->epoch_map = NULL;
 }
 
-/* The online backup: pages are copied a batch at a time from a connection of
- * its own, so that writers go on between batches (a batch that sees the
- * database changed starts the copy again, as SQLite's backup does); the copy
- * is written to "<path>.part", synced, and renamed into place. */
-enum { BACKUP_PAGES = 256 };
+/* The online backup: every page is copied in one step, that is in one read
+ * transaction of a connection of its own. The database is in WAL mode, so
+ * the server's writers go on meanwhile (they only keep the WAL from being
+ * restarted until the copy ends). Copying a batch of pages at a time instead
+ * would release the snapshot between batches, and SQLite starts the copy
+ * again whenever another connection wrote in between: against a server that
+ * commits every few milliseconds, it might never end. The copy is written to
+ * "<path>.part", checked, synced, and renamed into place. */
 
 static bool sqlite_backup(struct db *db, const char *path, char *err, size_t errlen)
 {
@@ -405,9 +408,9 @@ static bool sqlite_backup(struct db *db, const char *path, char *err, size_t err
     }
     int rc;
     do {
-        rc = sqlite3_backup_step(b, BACKUP_PAGES);
-        if (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
-            sqlite3_sleep(5); /* let the server's writers in */
+        rc = sqlite3_backup_step(b, -1);
+        if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+            sqlite3_sleep(5); /* a lock past the busy timeout: try again */
     } while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
     sqlite3_backup_finish(b);
     if (rc != SQLITE_DONE) {
