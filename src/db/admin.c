@@ -56,7 +56,8 @@ static const struct {
     {"every capture, reversal, void and refund follows a payment of the same link",
      "SELECT COUNT(*) FROM payment_ops p WHERE p.op >= 3 AND NOT EXISTS (SELECT 1 FROM"
      " payment_ops q WHERE q.ref = p.parent_ref AND q.link_id = p.link_id"
-     " AND (q.op IN (1, 2) OR (p.op = 6 AND q.op = 3)))"}, /* a capture is refunded too */
+     /* a capture is voided (before it settled) or refunded too */
+     " AND (q.op IN (1, 2) OR (p.op IN (5, 6) AND q.op = 3)))"},
     {"no capture is larger than its authorization",
      "SELECT COUNT(*) FROM payment_ops c JOIN payment_ops a ON a.ref = c.parent_ref"
      " WHERE c.op = 3 AND c.amount_minor > a.amount_minor"},

@@ -115,6 +115,13 @@ def test_check_passes_on_a_working_database_and_names_what_breaks(server, cli, a
     link = new_link(api, m["apiKey"], "Authorization")
     checkout(server, http, link, card_form(CARD_VISA))
     assert api.post(PAYMENT + link.ref + "/capture", key=m["apiKey"]).status_code == 200
+    # a capture voided before it settled: the void follows the capture
+    voided = new_link(api, m["apiKey"], "Authorization")
+    checkout(server, http, voided, card_form(CARD_VISA))
+    assert api.post(PAYMENT + voided.ref + "/capture", key=m["apiKey"]).status_code == 200
+    res = api.post(PAYMENT + voided.ref + "/reverse", key=m["apiKey"])
+    assert res.status_code == 200 and status_of(api, m["apiKey"], voided.ref)["paymentStatus"] \
+        == "VOIDED", res.text
     db = ("--db", server.db_url)
     res = cli("db", "check", "--json", *db)
     assert res.returncode == 0, res.stdout + res.stderr
