@@ -52,17 +52,27 @@ int svc_cb_state_parse(const char *name)
     return -1;
 }
 
-enum db_status svc_merchant_get(struct svc *s, const char *merchant_id, struct db_merchant *m)
+/* The transaction's cache, emptied, for a merchant's configuration to be
+ * read into; remembered() then names whose it is. */
+static struct db_callback_config *emptied_cache(struct svc *s)
 {
-    struct db_callback_config cfg;
-    enum db_status st = DB_CALL(s->tx, merchants, get_with_callbacks, merchant_id, m, s->a, &cfg);
-    if (st <= 0)
-        return st;
     if (!s->cb)
         s->cb = arena_calloc(s->a, 1, sizeof *s->cb);
     memset(s->cb, 0, sizeof *s->cb);
-    s->cb->config = cfg;
+    return &s->cb->config;
+}
+
+static void remembered(struct svc *s, const char *merchant_id)
+{
     snprintf(s->cb->merchant_id, sizeof s->cb->merchant_id, "%s", merchant_id);
+}
+
+enum db_status svc_merchant_get(struct svc *s, const char *merchant_id, struct db_merchant *m)
+{
+    enum db_status st =
+        DB_CALL(s->tx, merchants, get_with_callbacks, merchant_id, m, s->a, emptied_cache(s));
+    if (st > 0)
+        remembered(s, merchant_id);
     return st;
 }
 
@@ -70,17 +80,14 @@ enum db_status svc_merchant_get(struct svc *s, const char *merchant_id, struct d
 static enum db_status merchant_config(struct svc *s, const char *merchant_id,
                                       const struct db_callback_config **out)
 {
-    if (!s->cb) {
-        s->cb = arena_calloc(s->a, 1, sizeof *s->cb);
-    } else if (strcmp(s->cb->merchant_id, merchant_id) == 0) {
+    if (s->cb && strcmp(s->cb->merchant_id, merchant_id) == 0) {
         *out = &s->cb->config;
         return DB_ONE_RESULT;
     }
-    memset(s->cb, 0, sizeof *s->cb);
-    enum db_status st = DB_CALL(s->tx, callbacks, config_get, merchant_id, s->a, &s->cb->config);
+    enum db_status st = DB_CALL(s->tx, callbacks, config_get, merchant_id, s->a, emptied_cache(s));
     if (st <= 0)
         return st;
-    snprintf(s->cb->merchant_id, sizeof s->cb->merchant_id, "%s", merchant_id);
+    remembered(s, merchant_id);
     *out = &s->cb->config;
     return DB_ONE_RESULT;
 }

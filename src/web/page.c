@@ -264,7 +264,20 @@ struct left_memo {
 };
 static _Thread_local struct left_memo last_left;
 
-static const char *minutes_left_text(struct arena *a, const struct web_locale *l, int64_t minutes);
+/* time_left_text() (below) for one minute or more. */
+static const char *minutes_left_text(struct arena *a, const struct web_locale *l, int64_t minutes)
+{
+    if (minutes < 120)
+        return counted(a, l, "time.minutes", minutes);
+    if (minutes < 2 * 24 * 60) {
+        int64_t rest = minutes % 60;
+        const char *hours = counted(a, l, "time.hours", minutes / 60);
+        if (rest == 0)
+            return hours;
+        return WEB_TEXTF(a, l, "time.hours_minutes", hours, counted(a, l, "time.minutes", rest));
+    }
+    return counted(a, l, "time.days", minutes / (24 * 60));
+}
 
 /* Time left until expiry in words: minutes below two hours (the common case:
  * links live for minutes), then hours and minutes, then days. NULL when the
@@ -292,21 +305,6 @@ static const char *time_left_text(struct arena *a, const struct web_locale *l, u
         memcpy(m->text, text, strlen(text) + 1);
     }
     return text;
-}
-
-/* time_left_text() for one minute or more. */
-static const char *minutes_left_text(struct arena *a, const struct web_locale *l, int64_t minutes)
-{
-    if (minutes < 120)
-        return counted(a, l, "time.minutes", minutes);
-    if (minutes < 2 * 24 * 60) {
-        int64_t rest = minutes % 60;
-        const char *hours = counted(a, l, "time.hours", minutes / 60);
-        if (rest == 0)
-            return hours;
-        return WEB_TEXTF(a, l, "time.hours_minutes", hours, counted(a, l, "time.minutes", rest));
-    }
-    return counted(a, l, "time.days", minutes / (24 * 60));
 }
 
 /* Seconds left, for the script's countdown (0 when expired). */

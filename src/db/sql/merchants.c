@@ -100,9 +100,6 @@ enum db_status sql_merchants_insert(struct db_tx *tx, const struct db_merchant *
     return db_exec(st, "merchant insert");
 }
 
-/* the columns of MERCHANT_SELECT, where the callback configuration follows */
-enum { MERCHANT_SELECT_NCOLS = 29 };
-
 enum db_status sql_merchants_get_with_callbacks(struct db_tx *tx, const char *merchant_id,
                                                 struct db_merchant *out, struct arena *a,
                                                 struct db_callback_config *cfg)
@@ -116,7 +113,8 @@ enum db_status sql_merchants_get_with_callbacks(struct db_tx *tx, const char *me
     enum db_status rc = db_step(st, "merchant get with callbacks");
     if (rc == DB_ONE_RESULT) {
         read_merchant(st, out);
-        sql_callback_config_read(st, MERCHANT_SELECT_NCOLS, a, cfg);
+        /* the callback configuration's columns come last */
+        sql_callback_config_read(st, db_col_count(st) - SQL_CALLBACK_CONFIG_NCOLS, a, cfg);
     }
     db_reset(st);
     return rc;

@@ -128,6 +128,7 @@ enum db_status sql_idempotency_purge(struct db_tx *tx, usec_t before);
 #define SQL_CALLBACK_CONFIG_COLS                                                                   \
     "payment_status_callback, transaction_event_callback, settings_callback,"                      \
     " COALESCE(callback_secret, ''), COALESCE(callback_secret_old, ''), callback_secret_old_until"
+enum { SQL_CALLBACK_CONFIG_NCOLS = 6 };
 void sql_callback_config_read(struct db_stmt *st, int first, struct arena *a,
                               struct db_callback_config *out);
 enum db_status sql_callbacks_config_get(struct db_tx *tx, const char *merchant_id, struct arena *a,

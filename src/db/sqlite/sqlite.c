@@ -375,7 +375,6 @@ static void epoch_close(struct db *db)
  * again whenever another connection wrote in between: against a server that
  * commits every few milliseconds, it might never end. The copy is written to
  * "<path>.part", checked, synced, and renamed into place. */
-
 static bool sqlite_backup(struct db *db, const char *path, char *err, size_t errlen)
 {
     if (strcmp(db->target, ":memory:") == 0) {
@@ -407,11 +406,8 @@ static bool sqlite_backup(struct db *db, const char *path, char *err, size_t err
         goto done;
     }
     int rc;
-    do {
-        rc = sqlite3_backup_step(b, -1);
-        if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
-            sqlite3_sleep(5); /* a lock past the busy timeout: try again */
-    } while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+    while ((rc = sqlite3_backup_step(b, -1)) == SQLITE_BUSY || rc == SQLITE_LOCKED)
+        sqlite3_sleep(5); /* a lock past the busy timeout: try again */
     sqlite3_backup_finish(b);
     if (rc != SQLITE_DONE) {
         snprintf(err, errlen, "backup failed: %s", sqlite3_errstr(rc));
