@@ -20,6 +20,8 @@
 #include "db/callbacks.h"
 #include "db/db.h"
 #include "db/jobs.h"
+#include "db/links.h"
+#include "db/payments.h"
 #include "db/marketplace.h"
 #include "db/whatsapp.h"
 #include "db/providers.h"
@@ -1127,6 +1129,140 @@ static void test_whatsapp(void **state)
     arena_free(c.ar);
 }
 
+/* ---- order lookups ---------------------------------------------------------------- */
+
+enum { ORDER_LINKS = 60 };
+
+struct order_ctx {
+    const char *merchant_id;
+    enum order_block why[2];
+    char ref[2][DB_REF_LEN];
+};
+
+/* ORDER_LINKS live links of orders o-0..., each with a payment waiting for
+ * the gateway. */
+static enum db_status orders_cb(struct db_tx *tx, void *cls)
+{
+    const struct order_ctx *c = cls;
+    for (int i = 0; i < ORDER_LINKS; i++) {
+        char order[16];
+        snprintf(order, sizeof order, "o-%d", i);
+        struct db_link l = {.order_number = order,
+                            .currency = "ZAR",
+                            .total_minor = 100,
+                            .status = 1,
+                            .live = true,
+                            .created_at = time_now(),
+                            .expires_at = time_now() + 3600 * 1000000LL};
+        memcpy(l.merchant_id, c->merchant_id, DB_UUID_LEN);
+        snprintf(l.ref, sizeof l.ref, "ref-%d", i);
+        snprintf(l.token, sizeof l.token, "token-%d", i);
+        enum db_status st = DB_CALL(tx, links, insert, &l);
+        if (st < 0)
+            return st;
+        struct db_payment_op op = {
+            .link_id = l.id, .op = 1, .amount_minor = 100, .created_at = time_now()};
+        memcpy(op.merchant_id, c->merchant_id, DB_UUID_LEN);
+        snprintf(op.ref, sizeof op.ref, "pay-%d", i);
+        st = DB_CALL(tx, payments, insert, &op);
+        if (st != DB_ONE_RESULT)
+            return st < 0 ? st : DB_HARD_ERROR;
+    }
+    return DB_ONE_RESULT;
+}
+
+/* a payment's gateway reference, found by the payment's ref */
+static enum db_status gateway_ref_cb(struct db_tx *tx, void *cls)
+{
+    const struct order_ctx *c = cls;
+    enum db_status st = DB_CALL(tx, payments, set_gateway_ref, c->merchant_id, "pay-3", "gw-3");
+    if (st < 0)
+        return st;
+    struct db_payment_op op;
+    st = DB_CALL(tx, payments, get, c->merchant_id, "pay-3", &op);
+    if (st <= 0)
+        return st < 0 ? st : DB_HARD_ERROR;
+    return strcmp(op.gateway_ref, "gw-3") == 0 ? DB_ONE_RESULT : DB_HARD_ERROR;
+}
+
+static enum db_status order_block_cb(struct db_tx *tx, void *cls)
+{
+    struct order_ctx *c = cls;
+    const char *orders[2] = {"o-7", "o-new"};
+    for (int i = 0; i < 2; i++) {
+        enum db_status st = DB_CALL(tx, links, order_block, c->merchant_id, orders[i], 0,
+                                    time_now(), &c->why[i], c->ref[i]);
+        if (st < 0)
+            return st;
+    }
+    return DB_ONE_RESULT;
+}
+
+/* How often an index of this test's PostgreSQL database was scanned, as its
+ * statistics say; index NULL: all of those of links and payment_ops (-1 on
+ * failure). */
+static long index_scans(const char *index)
+{
+    char where[128], cmd[2048];
+    if (index)
+        snprintf(where, sizeof where, "indexrelname = '%s'", index);
+    else
+        snprintf(where, sizeof where, "relname IN ('links', 'payment_ops')");
+    snprintf(cmd, sizeof cmd,
+             "psql \"%s\" -qAt -c \"SELECT COALESCE(sum(idx_scan), 0) FROM pg_stat_user_indexes"
+             " WHERE %s\"",
+             url, where);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    long n = -1;
+    if (fscanf(p, "%ld", &n) != 1)
+        n = -1;
+    pclose(p);
+    return n;
+}
+
+/* Whether a new link may be made for an order reads that order's links only,
+ * through the order index, and a payment's gateway reference is set through
+ * the payment's ref: not through every live link, nor every payment waiting
+ * at the gateway, which PostgreSQL's planner picked on tables it had not
+ * analyzed yet (each creation slower than the last). */
+static void test_order_lookups_use_the_order_index(void **state)
+{
+    struct db *db = *state;
+    struct insert_ctx a;
+    fill(&a, "orders");
+    assert_int_equal(db_run(db, DB_WRITE, "t", insert_cb, &a), 1);
+    struct order_ctx c = {.merchant_id = a.m.id};
+    assert_int_equal(db_run(db, DB_WRITE, "t", orders_cb, &c), 1);
+    /* more than five times: PostgreSQL plans a prepared statement anew for
+     * the first five runs, then may keep a generic plan */
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(db_run(db, DB_READ, "t", order_block_cb, &c), 1);
+        assert_int_equal(c.why[0], ORDER_IN_PROGRESS);
+        assert_string_equal(c.ref[0], "ref-7");
+        assert_int_equal(c.why[1], ORDER_FREE);
+        assert_int_equal(db_run(db, DB_WRITE, "t", gateway_ref_cb, &c), 1);
+    }
+    if (strcmp(target_backend(), "postgresql") != 0)
+        return;
+    /* a session's statistics reach the server when it ends */
+    db_close(db);
+    char err[256];
+    *state = db_open(url, err, sizeof err);
+    assert_non_null(*state);
+    long all = 0;
+    for (int i = 0; i < 100 && all <= 0; i++) {
+        all = index_scans(NULL);
+        if (all <= 0)
+            usleep(50 * 1000);
+    }
+    assert_true(all > 0);
+    assert_int_equal(index_scans("links_expiry"), 0);
+    assert_int_equal(index_scans("payment_ops_pending"), 0);
+    assert_true(index_scans("links_order") >= 16);
+}
+
 static void test_bad_urls(void **state)
 {
     (void)state;
@@ -1153,6 +1289,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_jobs_hurry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_marketplace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_whatsapp, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_order_lookups_use_the_order_index, setup, teardown),
         cmocka_unit_test(test_bad_urls),
     };
     char name[64];

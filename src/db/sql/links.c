@@ -184,9 +184,13 @@ enum db_status sql_links_get_by_token(struct db_tx *tx, const char *token, struc
 }
 
 /* A payment operation (authorize or sale) of the link still waits for the
- * gateway's answer. */
+ * gateway's answer. Found through the link's operations (payment_ops_link),
+ * a few rows: `+o.state` keeps both planners off payment_ops_pending, which
+ * holds every operation still waiting, of every link (thousands while a
+ * gateway is down), and which PostgreSQL takes on tables it has not
+ * analyzed yet. */
 #define PAYMENT_RUNNING(link)                                                                      \
-    "EXISTS (SELECT 1 FROM payment_ops o WHERE o.link_id = " link " AND o.state = 0"               \
+    "EXISTS (SELECT 1 FROM payment_ops o WHERE o.link_id = " link " AND +o.state = 0"              \
     " AND o.op IN (1, 2))"
 
 enum db_status sql_links_order_block(struct db_tx *tx, const char *merchant_id,
@@ -194,14 +198,17 @@ enum db_status sql_links_order_block(struct db_tx *tx, const char *merchant_id,
                                      enum order_block *reason, char *ref)
 {
     /* the link's own reason: paid (SUCCESS), in progress (UNKNOWN, REVIEW or
-     * a payment at the gateway), live (not expired); the strongest wins */
+     * a payment at the gateway), live (not expired); the strongest wins.
+     * Through links_order: `+live` keeps PostgreSQL off links_expiry (every
+     * live link of every merchant), which it takes on a table it has not
+     * analyzed yet, making each creation slower than the last. */
     struct db_stmt *st = db_stmt(tx, STMT_LINK_ORDER_BLOCK,
                                  "SELECT ref, CASE WHEN payment_status = 1 THEN 3"
                                  " WHEN payment_status IN (4, 5) OR " PAYMENT_RUNNING(
                                      "links.id") " THEN 2"
                                                  " WHEN expires_at > ? THEN 1 ELSE 0 END AS why"
                                                  " FROM links WHERE merchant_id = ? AND "
-                                                 "order_number = ? AND live = 1 AND id <> ?"
+                                                 "order_number = ? AND +live = 1 AND id <> ?"
                                                  " ORDER BY why DESC, id DESC LIMIT 1");
     if (!st)
         return DB_HARD_ERROR;

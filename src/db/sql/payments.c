@@ -134,9 +134,11 @@ enum db_status sql_payments_uses_gateway(struct db_tx *tx, const char *merchant_
 enum db_status sql_payments_set_gateway_ref(struct db_tx *tx, const char *merchant_id,
                                             const char *ref, const char *gateway_ref)
 {
+    /* by its ref: `+state` keeps PostgreSQL off payment_ops_pending (see
+     * PAYMENT_RUNNING in links.c) */
     struct db_stmt *st = db_stmt(tx, STMT_PAYMENT_GATEWAY_REF,
                                  "UPDATE payment_ops SET gateway_ref = ?"
-                                 " WHERE merchant_id = ? AND ref = ? AND state = 0");
+                                 " WHERE merchant_id = ? AND ref = ? AND +state = 0");
     if (!st)
         return DB_HARD_ERROR;
     db_bind_text(st, 1, gateway_ref);
