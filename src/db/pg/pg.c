@@ -62,7 +62,9 @@ struct pg_stmt {
 struct pg_conn {
     PGconn *h;
     bool broken;
-    bool release_due; /* a group's savepoint to release, sent with what comes next */
+    bool release_due;   /* a group's savepoint to release, sent with what comes next */
+    bool savepoint_due; /* a request's savepoint to begin, sent with its first statement */
+    bool savepoint_bad; /* the savepoint sent ahead failed: the group cannot go on */
     struct pg_stmt stmts[STMT__COUNT];
 };
 
@@ -244,10 +246,17 @@ static enum db_status pg_error(struct db_tx *tx, PGresult *r, const char *what)
     return DB_HARD_ERROR;
 }
 
+static enum db_status savepoint_send(struct db_tx *tx);
+
 /* Run a command with no parameters and no rows. */
 static enum db_status simple(struct db_tx *tx, const char *sql)
 {
     struct pg_conn *c = conn_of(tx);
+    if (c->savepoint_due) {
+        enum db_status s = savepoint_send(tx);
+        if (s < 0)
+            return s;
+    }
     PGresult *r = PQexec(c->h, sql);
     enum db_status s = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK
                            ? DB_NO_RESULTS
@@ -386,6 +395,94 @@ static void bind_blob(struct db_stmt *s, int i, const void *p, size_t n)
         st->types[i - 1] = OID_BYTEA;
 }
 
+/* Begin the request's savepoint (releasing the last one, when owed) and run
+ * its first statement in one round trip: libpq's pipeline mode sends them
+ * all, then one Sync, and reads their results in order. Once a command
+ * fails, the server skips the rest (PGRES_PIPELINE_ABORTED). A failed
+ * savepoint command leaves the group unsure of what its savepoint holds:
+ * savepoint_bad makes the rollback that follows fail, so that the group is
+ * run again without this request. On success st->res holds the
+ * statement's result. */
+static enum db_status execute_after_savepoint(struct db_tx *tx, struct pg_stmt *st,
+                                              const char *name, const char *what)
+{
+    struct pg_conn *c = conn_of(tx);
+    const char *cmds[2];
+    int ncmds = 0;
+    if (c->release_due)
+        cmds[ncmds++] = "RELEASE SAVEPOINT batch_request";
+    cmds[ncmds++] = "SAVEPOINT batch_request";
+    c->release_due = c->savepoint_due = false;
+    bool prepare = !st->prepared;
+    bool sent = PQenterPipelineMode(c->h);
+    for (int i = 0; sent && i < ncmds; i++)
+        sent = PQsendQueryParams(c->h, cmds[i], 0, NULL, NULL, NULL, NULL, 0);
+    if (sent && prepare)
+        sent = PQsendPrepare(c->h, name, st->sql, st->nparams, (const Oid *)st->types);
+    if (sent)
+        sent = PQsendQueryPrepared(c->h, name, st->nparams, (const char *const *)st->vals, st->lens,
+                                   st->fmts, 0);
+    if (sent)
+        sent = PQpipelineSync(c->h);
+    if (!sent) {
+        c->savepoint_bad = true;
+        log_warn("database: %s: pipeline: %s", what, PQerrorMessage(c->h));
+        mark_broken(tx); /* what was sent of it is unknown */
+        return DB_SOFT_ERROR;
+    }
+    /* the commands' results, the statement's (after its PREPARE's), the Sync */
+    int nq = ncmds + (prepare ? 1 : 0) + 1;
+    enum db_status out = DB_NO_RESULTS;
+    for (int i = 0; i <= nq && !c->broken; i++) {
+        PGresult *r = PQgetResult(c->h);
+        ExecStatusType t = PQresultStatus(r);
+        if (i == nq) {
+            if (t != PGRES_PIPELINE_SYNC) {
+                enum db_status e = pg_error(tx, r, what);
+                out = out < 0 ? out : e;
+            }
+            PQclear(r);
+            break;
+        }
+        bool last = i == nq - 1;
+        if (t == PGRES_PIPELINE_ABORTED) {
+            PQclear(r);
+        } else if (t == PGRES_COMMAND_OK || (last && t == PGRES_TUPLES_OK)) {
+            if (last)
+                st->res = r;
+            else
+                PQclear(r);
+            if (prepare && i == ncmds)
+                st->prepared = true;
+        } else {
+            enum db_status e = pg_error(tx, r, i < ncmds ? cmds[i] : what);
+            out = out < 0 ? out : e;
+            c->savepoint_bad |= i < ncmds;
+            PQclear(r);
+        }
+        /* each command's results end with a NULL */
+        PGresult *end = r && !c->broken ? PQgetResult(c->h) : NULL;
+        if (end) {
+            PQclear(end);
+            log_warn("database: %s: pipeline: unexpected result", what);
+            mark_broken(tx);
+            out = DB_SOFT_ERROR;
+        }
+    }
+    if (!c->broken && !PQexitPipelineMode(c->h)) {
+        log_warn("database: %s: pipeline: %s", what, PQerrorMessage(c->h));
+        mark_broken(tx);
+        out = DB_SOFT_ERROR;
+    }
+    if (c->broken)
+        c->savepoint_bad = true;
+    if (out < 0) {
+        PQclear(st->res);
+        st->res = NULL;
+    }
+    return out;
+}
+
 static enum db_status execute(struct pg_stmt *st, const char *what)
 {
     struct db_tx *tx = st->base.tx;
@@ -396,7 +493,11 @@ static enum db_status execute(struct pg_stmt *st, const char *what)
     }
     char name[16];
     snprintf(name, sizeof name, "s%d", (int)(st - c->stmts));
-    if (!st->prepared) {
+    if (c->savepoint_due) {
+        enum db_status s = execute_after_savepoint(tx, st, name, what);
+        if (s < 0)
+            return s;
+    } else if (!st->prepared) {
         PGresult *r = PQprepare(c->h, name, st->sql, st->nparams, (const Oid *)st->types);
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
             enum db_status s = pg_error(tx, r, what);
@@ -406,8 +507,9 @@ static enum db_status execute(struct pg_stmt *st, const char *what)
         PQclear(r);
         st->prepared = true;
     }
-    st->res = PQexecPrepared(c->h, name, st->nparams, (const char *const *)st->vals, st->lens,
-                             st->fmts, 0);
+    if (!st->res)
+        st->res = PQexecPrepared(c->h, name, st->nparams, (const char *const *)st->vals, st->lens,
+                                 st->fmts, 0);
     ExecStatusType t = PQresultStatus(st->res);
     if (t != PGRES_TUPLES_OK && t != PGRES_COMMAND_OK) {
         enum db_status s = pg_error(tx, st->res, what);
@@ -538,7 +640,7 @@ static enum db_status pg_begin(struct db_tx *tx, enum db_mode mode)
         tx->unavailable = false;
         if (!revive(tx))
             return DB_SOFT_ERROR;
-        conn_of(tx)->release_due = false;
+        conn_of(tx)->release_due = conn_of(tx)->savepoint_due = conn_of(tx)->savepoint_bad = false;
         st = simple(tx, mode == DB_WRITE ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
                                          : "BEGIN ISOLATION LEVEL REPEATABLE READ");
         if (!(st == DB_SOFT_ERROR && conn_of(tx)->broken))
@@ -551,6 +653,7 @@ static enum db_status pg_commit(struct db_tx *tx)
 {
     struct pg_conn *c = conn_of(tx);
     c->release_due = false; /* COMMIT releases it */
+    c->savepoint_due = c->savepoint_bad = false;
     PGresult *r = PQexec(c->h, "COMMIT");
     enum db_status s;
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
@@ -566,7 +669,7 @@ static enum db_status pg_commit(struct db_tx *tx)
 static void pg_rollback(struct db_tx *tx)
 {
     struct pg_conn *c = conn_of(tx);
-    c->release_due = false;
+    c->release_due = c->savepoint_due = c->savepoint_bad = false;
     for (int i = 0; i < STMT__COUNT; i++)
         reset(&c->stmts[i].base);
     if (!c->broken && PQtransactionStatus(c->h) != PQTRANS_IDLE)
@@ -814,27 +917,43 @@ static bool pg_leader(struct db *db)
     return held;
 }
 
+/* Send the request's savepoint on its own: before a command that is not a
+ * prepared statement (simple). */
+static enum db_status savepoint_send(struct db_tx *tx)
+{
+    struct pg_conn *c = conn_of(tx);
+    bool due = c->release_due;
+    c->release_due = c->savepoint_due = false;
+    enum db_status s = simple(tx, due ? "RELEASE SAVEPOINT batch_request; SAVEPOINT batch_request"
+                                      : "SAVEPOINT batch_request");
+    if (s < 0)
+        c->savepoint_bad = true;
+    return s;
+}
+
 /* Group commit (db/batch.c): each request of a group runs in this savepoint;
  * a failed statement (a serialization failure among them) is undone with it
  * and the transaction goes on. A round trip costs more than the statement
- * here, so a request's release is not sent on its own: it goes with the
- * next request's SAVEPOINT, and COMMIT (or ROLLBACK) makes it unneeded. It
- * is owed only while the transaction is sound, where a RELEASE cannot fail;
- * in a failed transaction it is sent at once, so that its error is its own
- * request's. */
+ * here, so neither is sent on its own. The SAVEPOINT goes with the
+ * request's first statement (execute_after_savepoint), or not at all when
+ * the request runs none. A request's release goes with the next request's
+ * SAVEPOINT, and COMMIT (or ROLLBACK) makes it unneeded. It is owed only
+ * while the transaction is sound, where a RELEASE cannot fail; in a failed
+ * transaction it is sent at once, so that its error is its own request's. */
 static enum db_status pg_savepoint(struct db_tx *tx, enum db_savepoint op)
 {
     struct pg_conn *c = conn_of(tx);
     if (c->broken || PQtransactionStatus(c->h) == PQTRANS_IDLE)
         return DB_HARD_ERROR;
     switch (op) {
-    case DB_SAVEPOINT_BEGIN: {
-        bool due = c->release_due;
-        c->release_due = false;
-        return simple(tx, due ? "RELEASE SAVEPOINT batch_request; SAVEPOINT batch_request"
-                              : "SAVEPOINT batch_request");
-    }
+    case DB_SAVEPOINT_BEGIN:
+        c->savepoint_due = true;
+        return DB_NO_RESULTS;
     case DB_SAVEPOINT_RELEASE:
+        if (c->savepoint_due) { /* no statement ran in it: nothing to release */
+            c->savepoint_due = false;
+            return DB_NO_RESULTS;
+        }
         if (PQtransactionStatus(c->h) == PQTRANS_INTRANS) {
             c->release_due = true;
             return DB_NO_RESULTS;
@@ -843,6 +962,12 @@ static enum db_status pg_savepoint(struct db_tx *tx, enum db_savepoint op)
     case DB_SAVEPOINT_ROLLBACK:
         for (int i = 0; i < STMT__COUNT; i++)
             reset(&c->stmts[i].base);
+        if (c->savepoint_bad)
+            return DB_HARD_ERROR;
+        if (c->savepoint_due) { /* no statement ran in it: nothing to undo */
+            c->savepoint_due = false;
+            return DB_NO_RESULTS;
+        }
         return simple(tx, "ROLLBACK TO SAVEPOINT batch_request; RELEASE SAVEPOINT batch_request");
     }
     return DB_HARD_ERROR;
