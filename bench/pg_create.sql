@@ -4,8 +4,11 @@
 -- callback settings, its currencies, the order's earlier links, the link and
 -- its first history entry, in a SERIALIZABLE transaction with the savepoint
 -- group commit puts around each request (released by the COMMIT, or with
--- the next request's SAVEPOINT). bench/pg runs it beside chatpay to tell
--- the database's share of a creation from chatpay's.
+-- the next request's SAVEPOINT; chatpay sends the SAVEPOINT in one round
+-- trip with the statement after it). In a group of several creations of
+-- one merchant only the first reads the merchant and its currencies; here
+-- each transaction is a group of one. bench/pg runs it beside chatpay to
+-- tell the database's share of a creation from chatpay's.
 -- Keep it in step with db/sql/links.c, db/sql/merchants.c and
 -- service/links.c. Variables: mid (the merchant's id, -D mid=...).
 \set n random(1, 1000000000)

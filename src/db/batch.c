@@ -113,6 +113,7 @@ static bool run_one(struct db *db, struct db_tx *tx, struct item *it)
     atomic_fetch_add_explicit(st == DB_SOFT_ERROR ? &db->retries : &db->rollbacks, 1,
                               memory_order_relaxed);
     bool kept = savepoint(tx, DB_SAVEPOINT_ROLLBACK) >= 0;
+    db_tx_forget(tx); /* it may have read what it wrote */
     if (st != DB_SOFT_ERROR) {
         answer(it, st);
     } else if (++it->r->soft < DB_MAX_ATTEMPTS) {
@@ -150,6 +151,7 @@ static void run_batch(struct db *db, struct db_tx *tx, struct item *items, int n
     int attempt = 1;
     for (;;) {
         tx->unavailable = false;
+        db_tx_forget(tx);
         enum db_status st = ops->begin(tx, DB_WRITE);
         if (st == DB_SOFT_ERROR && tx->unavailable) {
             /* the server is away: answer now, not after every retry */

@@ -225,6 +225,7 @@ void db_thread_release(struct db *db)
     }
     pthread_mutex_unlock(&db->lock);
     db->backend->conn_close(tx->conn);
+    free(tx->merchant_cache);
     free(tx);
 }
 
@@ -240,6 +241,7 @@ void db_close(struct db *db)
         while (tx) {
             struct db_tx *next = tx->next;
             db->backend->conn_close(tx->conn);
+            free(tx->merchant_cache);
             free(tx);
             tx = next;
         }
@@ -355,6 +357,7 @@ static enum db_status run_attempts(struct db *db, struct db_tx *tx, enum db_mode
     const struct db_backend *ops = db->backend;
     for (int attempt = 1; attempt <= DB_MAX_ATTEMPTS; attempt++) {
         tx->unavailable = false;
+        db_tx_forget(tx);
         enum db_status st = ops->begin(tx, mode);
         if (st == DB_SOFT_ERROR && tx->unavailable)
             return DB_SOFT_ERROR; /* the server is away: answer now, not after every retry */

@@ -87,10 +87,16 @@ struct db_tx {
     struct db *db;
     void *conn; /* backend connection */
     bool in_txn;
-    bool config_changed; /* set by operations; db_run tells the others */
-    bool unavailable;    /* set by the backend: the server cannot be reached */
-    struct db_tx *next;  /* on db->all (per-thread) or db->free (pooled) */
+    bool config_changed;                      /* set by operations; db_run tells the others */
+    bool unavailable;                         /* set by the backend: the server cannot be reached */
+    struct db_merchant_cache *merchant_cache; /* db/sql/merchants.c; freed with the tx */
+    struct db_tx *next;                       /* on db->all (per-thread) or db->free (pooled) */
 };
+
+/* Forget what the transaction read of a merchant (db/sql/merchants.c): at
+ * its beginning, when a request of a group is rolled back to its savepoint,
+ * and when a statement writes a merchant's tables (db_stmt). */
+void db_tx_forget(struct db_tx *tx);
 
 struct db {
     const struct db_backend *backend;

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 
 #include "db/callbacks.h"
 #include "db/db.h"
+#include "db/db_internal.h" /* db_batch_waiting */
 #include "db/jobs.h"
 #include "db/links.h"
 #include "db/payments.h"
@@ -1129,6 +1131,134 @@ static void test_whatsapp(void **state)
     arena_free(c.ar);
 }
 
+/* ---- a group's reads of a merchant ------------------------------------------------------- */
+
+/* A group commit keeps what its transaction read of a merchant for the
+ * group's later requests: they must still see what earlier ones wrote, and
+ * not what a request that failed wrote. */
+enum group_step {
+    G_GATE,   /* hold the writer until the others are queued: they form one group */
+    G_READ,   /* read the merchant and its currencies */
+    G_REFUSE, /* change the currencies, read them, and fail */
+    G_CHANGE, /* change a callback URL and the secret */
+};
+enum { GROUP_REQS = 6 };
+
+struct group_req {
+    struct db *db;
+    enum group_step step;
+    const char *merchant_id;
+    struct arena *a;
+    enum db_status st;
+    struct db_currency cur[DB_MAX_CURRENCIES];
+    size_t ncur;
+    struct db_merchant m;
+    struct db_callback_config cfg;
+};
+
+static atomic_bool group_gate_open;
+
+static enum db_status group_cb(struct db_tx *tx, void *cls)
+{
+    struct group_req *r = cls;
+    enum db_status st;
+    switch (r->step) {
+    case G_GATE: {
+        atomic_store(&group_gate_open, true);
+        usec_t t0 = time_now();
+        while (db_batch_waiting(r->db) < GROUP_REQS - 1) {
+            if (time_now() - t0 > 20 * 1000000LL)
+                return DB_HARD_ERROR; /* the others never queued */
+            usleep(1000);
+        }
+        return DB_ONE_RESULT;
+    }
+    case G_REFUSE: {
+        struct db_currency usd = {.code = "USD", .is_default = true};
+        st = DB_CALL(tx, currencies, set, r->merchant_id, &usd, 1);
+        if (st < 0)
+            return st;
+        st = DB_CALL(tx, currencies, list, r->merchant_id, r->cur, DB_MAX_CURRENCIES, &r->ncur);
+        return st < 0 ? st : DB_ROLLBACK;
+    }
+    case G_CHANGE:
+        st = DB_CALL(tx, callbacks, url_set, r->merchant_id, CB_PAYMENT_STATUS,
+                     "https://shop.example/changed");
+        if (st < 0)
+            return st;
+        st = DB_CALL(tx, callbacks, secret_set, r->merchant_id, "whsec_changed", "", 0);
+        return st < 0 ? st : DB_ONE_RESULT;
+    case G_READ:
+        break;
+    }
+    st = DB_CALL(tx, merchants, get_with_callbacks, r->merchant_id, &r->m, r->a, &r->cfg);
+    if (st <= 0)
+        return st < 0 ? st : DB_HARD_ERROR;
+    st = DB_CALL(tx, currencies, list, r->merchant_id, r->cur, DB_MAX_CURRENCIES, &r->ncur);
+    return st < 0 ? st : DB_ONE_RESULT;
+}
+
+static void *group_run(void *arg)
+{
+    struct group_req *r = arg;
+    r->st = db_run(r->db, DB_WRITE, "t", group_cb, r);
+    return NULL;
+}
+
+static void test_group_reads_see_the_group_writes(void **state)
+{
+    struct db *db = *state;
+    struct insert_ctx a;
+    fill(&a, "group");
+    assert_int_equal(db_run(db, DB_WRITE, "t", insert_cb, &a), 1);
+    static const enum group_step steps[GROUP_REQS] = {G_GATE, G_READ,   G_REFUSE,
+                                                      G_READ, G_CHANGE, G_READ};
+    struct group_req r[GROUP_REQS];
+    pthread_t t[GROUP_REQS];
+    struct db_stats s0, s1;
+    db_stats(db, &s0);
+    atomic_store(&group_gate_open, false);
+    for (int i = 0; i < GROUP_REQS; i++) {
+        r[i] = (struct group_req){
+            .db = db, .step = steps[i], .merchant_id = a.m.id, .a = arena_new(0)};
+        assert_int_equal(pthread_create(&t[i], NULL, group_run, &r[i]), 0);
+        /* in this order: the gate first, then each queued behind it */
+        while (i == 0 ? !atomic_load(&group_gate_open) : db_batch_waiting(db) < i)
+            usleep(200);
+    }
+    for (int i = 0; i < GROUP_REQS; i++)
+        pthread_join(t[i], NULL);
+    db_stats(db, &s1);
+    /* the gate's group, then one group of the other five */
+    assert_int_equal(s1.durable_commits - s0.durable_commits, 2);
+
+    assert_int_equal(r[0].st, 1);
+    /* the first read: as made */
+    assert_int_equal(r[1].st, 1);
+    assert_string_equal(r[1].m.name, "group");
+    assert_int_equal(r[1].ncur, 2);
+    assert_string_equal(r[1].cur[0].code, "EUR");
+    assert_null(r[1].cfg.url[CB_PAYMENT_STATUS]);
+    /* the failed request saw its own change, */
+    assert_int_equal(r[2].st, DB_ROLLBACK);
+    assert_int_equal(r[2].ncur, 1);
+    assert_string_equal(r[2].cur[0].code, "USD");
+    /* the next did not */
+    assert_int_equal(r[3].st, 1);
+    assert_int_equal(r[3].ncur, 2);
+    assert_string_equal(r[3].cur[0].code, "EUR");
+    assert_string_equal(r[3].cur[1].code, "ZAR");
+    /* a change that stayed is seen by the requests after it */
+    assert_int_equal(r[4].st, 1);
+    assert_int_equal(r[5].st, 1);
+    assert_non_null(r[5].cfg.url[CB_PAYMENT_STATUS]);
+    assert_string_equal(r[5].cfg.url[CB_PAYMENT_STATUS], "https://shop.example/changed");
+    assert_string_equal(r[5].cfg.secret, "whsec_changed");
+    assert_int_equal(r[5].ncur, 2);
+    for (int i = 0; i < GROUP_REQS; i++)
+        arena_free(r[i].a);
+}
+
 /* ---- order lookups ---------------------------------------------------------------- */
 
 enum { ORDER_LINKS = 60 };
@@ -1290,6 +1420,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_marketplace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_whatsapp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_order_lookups_use_the_order_index, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_reads_see_the_group_writes, setup, teardown),
         cmocka_unit_test(test_bad_urls),
     };
     char name[64];

@@ -6,6 +6,8 @@
  */
 #include "db/sql/sql_internal.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MERCHANT_COLS                                                                              \
@@ -100,10 +102,87 @@ enum db_status sql_merchants_insert(struct db_tx *tx, const struct db_merchant *
     return db_exec(st, "merchant insert");
 }
 
+/* What this transaction read of one merchant: its row with its callback
+ * configuration, and its currencies. A group commit runs many requests of
+ * one merchant in one transaction (a round trip each on PostgreSQL); each
+ * reads the merchant, and all but the first find it here. The transaction
+ * sees the same row however often it reads it, but for its own writes:
+ * db_tx_forget empties this when one may have changed it. */
+struct db_merchant_cache {
+    char merchant_id[DB_UUID_LEN]; /* whose ("" nobody's) */
+    bool has_row;
+    struct db_merchant m;
+    struct db_callback_config cfg; /* without its urls: */
+    bool has_url[CB_KINDS];
+    char url[CB_KINDS][DB_URL_MAX + 1];
+    bool has_currencies;
+    size_t ncur;
+    struct db_currency cur[DB_MAX_CURRENCIES];
+};
+
+void db_tx_forget(struct db_tx *tx)
+{
+    if (tx->merchant_cache)
+        tx->merchant_cache->merchant_id[0] = '\0';
+}
+
+/* The cache if it holds merchant_id's reads, else NULL. */
+static struct db_merchant_cache *cached(struct db_tx *tx, const char *merchant_id)
+{
+    struct db_merchant_cache *c = tx->merchant_cache;
+    return c && c->merchant_id[0] && strcmp(c->merchant_id, merchant_id) == 0 ? c : NULL;
+}
+
+/* The cache, made merchant_id's (emptied if it held another's); NULL when
+ * out of memory (nothing is kept then). */
+static struct db_merchant_cache *cache_for(struct db_tx *tx, const char *merchant_id)
+{
+    struct db_merchant_cache *c = cached(tx, merchant_id);
+    if (c)
+        return c;
+    if (!tx->merchant_cache && !(tx->merchant_cache = calloc(1, sizeof *tx->merchant_cache)))
+        return NULL;
+    c = tx->merchant_cache;
+    c->has_row = c->has_currencies = false;
+    snprintf(c->merchant_id, sizeof c->merchant_id, "%s", merchant_id);
+    return c;
+}
+
+static void cache_row(struct db_tx *tx, const struct db_merchant *m,
+                      const struct db_callback_config *cfg)
+{
+    struct db_merchant_cache *c = cache_for(tx, m->id);
+    if (!c)
+        return;
+    for (int k = 0; k < CB_KINDS; k++) {
+        size_t n = cfg->url[k] ? strlen(cfg->url[k]) : 0;
+        if (n > DB_URL_MAX)
+            return; /* not kept: read again next time */
+        c->has_url[k] = cfg->url[k] != NULL;
+        if (cfg->url[k])
+            memcpy(c->url[k], cfg->url[k], n + 1);
+    }
+    c->m = *m;
+    c->cfg = *cfg;
+    memset(c->cfg.url, 0, sizeof c->cfg.url);
+    c->has_row = true;
+}
+
 enum db_status sql_merchants_get_with_callbacks(struct db_tx *tx, const char *merchant_id,
                                                 struct db_merchant *out, struct arena *a,
                                                 struct db_callback_config *cfg)
 {
+    struct db_merchant_cache *c = cached(tx, merchant_id);
+    if (c && c->has_row) {
+        *out = c->m;
+        *cfg = c->cfg;
+        for (int k = 0; k < CB_KINDS; k++) {
+            cfg->url[k] = c->has_url[k] ? arena_strdup(a, c->url[k]) : NULL;
+            if (c->has_url[k] && !cfg->url[k])
+                return DB_HARD_ERROR;
+        }
+        return DB_ONE_RESULT;
+    }
     struct db_stmt *st = db_stmt(tx, STMT_MERCHANT_GET_WITH_CALLBACKS,
                                  "SELECT " MERCHANT_SELECT ", " SQL_CALLBACK_CONFIG_COLS
                                  " FROM merchants WHERE id = ?");
@@ -117,6 +196,8 @@ enum db_status sql_merchants_get_with_callbacks(struct db_tx *tx, const char *me
         sql_callback_config_read(st, db_col_count(st) - SQL_CALLBACK_CONFIG_NCOLS, a, cfg);
     }
     db_reset(st);
+    if (rc == DB_ONE_RESULT)
+        cache_row(tx, out, cfg);
     return rc;
 }
 
@@ -286,6 +367,12 @@ enum db_status sql_currencies_set(struct db_tx *tx, const char *merchant_id,
 enum db_status sql_currencies_list(struct db_tx *tx, const char *merchant_id,
                                    struct db_currency *out, size_t cap, size_t *n)
 {
+    struct db_merchant_cache *c = cached(tx, merchant_id);
+    if (c && c->has_currencies) {
+        *n = c->ncur < cap ? c->ncur : cap;
+        memcpy(out, c->cur, *n * sizeof *out);
+        return (enum db_status) * n;
+    }
     struct db_stmt *st = db_stmt(tx, STMT_CURRENCY_LIST,
                                  "SELECT code, is_default FROM merchant_currencies"
                                  " WHERE merchant_id = ? ORDER BY position");
@@ -301,5 +388,11 @@ enum db_status sql_currencies_list(struct db_tx *tx, const char *merchant_id,
     }
     enum db_status s = (rc == DB_NO_RESULTS || rc == DB_ONE_RESULT) ? (enum db_status) * n : rc;
     db_reset(st);
+    /* kept when it is the whole list */
+    if (rc == DB_NO_RESULTS && *n <= DB_MAX_CURRENCIES && (c = cache_for(tx, merchant_id))) {
+        memcpy(c->cur, out, *n * sizeof *out);
+        c->ncur = *n;
+        c->has_currencies = true;
+    }
     return s;
 }

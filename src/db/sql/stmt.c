@@ -11,16 +11,42 @@ static const struct db_backend *be(const struct db_stmt *st)
     return st->tx->db->backend;
 }
 
+/* Does sql write a merchant's own tables (merchants, merchant_currencies)? */
+static bool writes_merchant(const char *sql)
+{
+    static const char *const heads[] = {"UPDATE merchant", "INSERT INTO merchant",
+                                        "DELETE FROM merchant"};
+    for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++)
+        if (strncmp(sql, heads[i], strlen(heads[i])) == 0)
+            return true;
+    return false;
+}
+
+/* Every statement that writes a merchant's tables empties the transaction's
+ * merchant cache (db/sql/merchants.c), whatever operation runs it. What each
+ * statement does is found once, from its text. */
+static struct db_stmt *stmt_of(struct db_tx *tx, enum db_stmt_id id, const char *sql)
+{
+    static _Atomic signed char writes[STMT__COUNT]; /* 0 not known yet, 1 yes, -1 no */
+    signed char w = atomic_load_explicit(&writes[id], memory_order_relaxed);
+    if (!w) {
+        w = writes_merchant(sql) ? 1 : -1;
+        atomic_store_explicit(&writes[id], w, memory_order_relaxed);
+    }
+    if (w > 0)
+        db_tx_forget(tx);
+    return tx->db->backend->stmt(tx, id, sql);
+}
+
 struct db_stmt *db_stmt(struct db_tx *tx, enum db_stmt_id id, const char *sql)
 {
-    return tx->db->backend->stmt(tx, id, sql);
+    return stmt_of(tx, id, sql);
 }
 
 struct db_stmt *db_stmt_dialect(struct db_tx *tx, enum db_stmt_id id, const char *sqlite_sql,
                                 const char *pg_sql)
 {
-    const struct db_backend *b = tx->db->backend;
-    return b->stmt(tx, id, b->pg_dialect ? pg_sql : sqlite_sql);
+    return stmt_of(tx, id, tx->db->backend->pg_dialect ? pg_sql : sqlite_sql);
 }
 
 void db_bind_text(struct db_stmt *st, int i, const char *s)
