@@ -88,8 +88,10 @@ typedef void (*db_link_status_cb)(void *cls, const struct db_link_status *s);
 typedef void (*db_link_id_cb)(void *cls, int64_t link_id, const char *merchant_id);
 
 struct db_links_ops {
-    /* sets l->id */
-    enum db_status (*insert)(struct db_tx *tx, struct db_link *l);
+    /* sets l->id; first is the link's first history entry, written with
+     * it (in one statement where the backend can) */
+    enum db_status (*insert)(struct db_tx *tx, struct db_link *l,
+                             const struct db_link_status *first);
     enum db_status (*get_by_ref)(struct db_tx *tx, const char *merchant_id, const char *ref,
                                  struct arena *a, struct db_link *out);
     /* the newest link for an order number */

@@ -212,10 +212,13 @@ enum db_status svc_link_create(struct svc *s, const char *merchant_id,
     l->live = true;
     l->created_at = s->now;
     l->expires_at = s->now + m->link_ttl_s * 1000000;
-    st = DB_CALL(s->tx, links, insert, l);
+    /* with its first history entry (svc_history's, in the same write) */
+    struct db_link_status first = {.status = LINK_PAYMENT_LINK_REQUEST_RECEIVED,
+                                   .created_at = s->now};
+    st = DB_CALL(s->tx, links, insert, l, &first);
     if (st < 0)
         return st;
-    st = svc_history(s, l, &(struct svc_entry){.status = LINK_PAYMENT_LINK_REQUEST_RECEIVED});
+    st = svc_cb_transaction_event(s, l, &first);
     if (st < 0)
         return st;
     if (l->channel != CHANNEL_NONE) {

@@ -1267,7 +1267,17 @@ struct order_ctx {
     const char *merchant_id;
     enum order_block why[2];
     char ref[2][DB_REF_LEN];
+    int history[4]; /* the statuses of link ref-7's history */
+    int nhistory;
 };
+
+static void keep_status(void *cls, const struct db_link_status *s)
+{
+    struct order_ctx *c = cls;
+    if (c->nhistory < 4)
+        c->history[c->nhistory] = s->status;
+    c->nhistory++;
+}
 
 /* ORDER_LINKS live links of orders o-0..., each with a payment waiting for
  * the gateway. */
@@ -1287,7 +1297,8 @@ static enum db_status orders_cb(struct db_tx *tx, void *cls)
         memcpy(l.merchant_id, c->merchant_id, DB_UUID_LEN);
         snprintf(l.ref, sizeof l.ref, "ref-%d", i);
         snprintf(l.token, sizeof l.token, "token-%d", i);
-        enum db_status st = DB_CALL(tx, links, insert, &l);
+        struct db_link_status first = {.status = 1, .created_at = time_now(), .response_code = "0"};
+        enum db_status st = DB_CALL(tx, links, insert, &l, &first);
         if (st < 0)
             return st;
         struct db_payment_op op = {
@@ -1325,7 +1336,15 @@ static enum db_status order_block_cb(struct db_tx *tx, void *cls)
         if (st < 0)
             return st;
     }
-    return DB_ONE_RESULT;
+    /* each link was written with its first history entry */
+    struct arena *a = arena_new(0);
+    struct db_link l;
+    enum db_status st = DB_CALL(tx, links, get_by_ref, c->merchant_id, "ref-7", a, &l);
+    c->nhistory = 0;
+    if (st > 0)
+        st = DB_CALL(tx, links, status_list, c->merchant_id, l.id, a, keep_status, c);
+    arena_free(a);
+    return st < 0 ? st : DB_ONE_RESULT;
 }
 
 /* How often an index of this test's PostgreSQL database was scanned, as its
@@ -1372,6 +1391,8 @@ static void test_order_lookups_use_the_order_index(void **state)
         assert_int_equal(c.why[0], ORDER_IN_PROGRESS);
         assert_string_equal(c.ref[0], "ref-7");
         assert_int_equal(c.why[1], ORDER_FREE);
+        assert_int_equal(c.nhistory, 1);
+        assert_int_equal(c.history[0], 1);
         assert_int_equal(db_run(db, DB_WRITE, "t", gateway_ref_cb, &c), 1);
     }
     if (strcmp(target_backend(), "postgresql") != 0)

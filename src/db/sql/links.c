@@ -54,19 +54,21 @@ static void read_link(struct db_stmt *st, struct arena *a, struct db_link *l)
     l->receipt_state = (int)db_col_int(st, 33);
 }
 
-enum db_status sql_links_insert(struct db_tx *tx, struct db_link *l)
+#define LINK_INSERT                                                                                \
+    "INSERT INTO links (merchant_id, ref, token, order_number, channel, msisdn_to,"                \
+    " msisdn_from, currency, total_minor, subtotal_minor, tax_minor, transaction_type,"            \
+    " application_id, gateway_settings_id, reconciliation_id, merchant_descriptor,"                \
+    " additional_data, line_items, auto_reversal, request_timestamp, status,"                      \
+    " payment_status, live, created_at, expires_at)"                                               \
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+enum { LINK_INSERT_PARAMS = 25 };
+
+#define STATUS_INSERT                                                                              \
+    "INSERT INTO link_statuses (link_id, merchant_id, status, created_at, http_code,"              \
+    " response_code, response_desc)"
+
+static void bind_link(struct db_stmt *st, const struct db_link *l)
 {
-    struct db_stmt *st = INSERT_ID_STMT(
-        tx, STMT_LINK_INSERT,
-        "INSERT INTO links (merchant_id, ref, token, order_number, channel, msisdn_to,"
-        " msisdn_from, currency, total_minor, subtotal_minor, tax_minor, transaction_type,"
-        " application_id, gateway_settings_id, reconciliation_id, merchant_descriptor,"
-        " additional_data, line_items, auto_reversal, request_timestamp, status,"
-        " payment_status, live, created_at, expires_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-        "?)");
-    if (!st)
-        return DB_HARD_ERROR;
     db_bind_text(st, 1, l->merchant_id);
     db_bind_text(st, 2, l->ref);
     db_bind_text(st, 3, l->token);
@@ -98,7 +100,44 @@ enum db_status sql_links_insert(struct db_tx *tx, struct db_link *l)
     db_bind_int(st, 23, l->live);
     db_bind_int(st, 24, l->created_at);
     db_bind_int(st, 25, l->expires_at);
-    return db_insert_id(st, &l->id, "link insert");
+}
+
+/* A history entry's columns after its link's id, from parameter `first` on. */
+static void bind_status(struct db_stmt *st, int first, const char *merchant_id,
+                        const struct db_link_status *s)
+{
+    db_bind_text(st, first, merchant_id);
+    db_bind_int(st, first + 1, s->status);
+    db_bind_int(st, first + 2, s->created_at);
+    db_bind_int(st, first + 3, s->http_code);
+    db_bind_text(st, first + 4, s->response_code);
+    db_bind_text(st, first + 5, s->response_desc);
+}
+
+enum db_status sql_links_insert(struct db_tx *tx, struct db_link *l,
+                                const struct db_link_status *first)
+{
+    if (tx->db->backend->pg_dialect) {
+        /* one statement, one round trip: the history entry takes the id
+         * the link's insert returns */
+        struct db_stmt *st = db_stmt(tx, STMT_LINK_INSERT_WITH_STATUS,
+                                     "WITH l AS (" LINK_INSERT " RETURNING id) " STATUS_INSERT
+                                     " SELECT id, ?, ?, ?, ?, ?, ? FROM l RETURNING link_id");
+        if (!st)
+            return DB_HARD_ERROR;
+        bind_link(st, l);
+        bind_status(st, LINK_INSERT_PARAMS + 1, l->merchant_id, first);
+        return db_insert_id(st, &l->id, "link insert");
+    }
+    struct db_stmt *st = db_stmt(tx, STMT_LINK_INSERT, LINK_INSERT);
+    if (!st)
+        return DB_HARD_ERROR;
+    bind_link(st, l);
+    enum db_status s = db_insert_id(st, &l->id, "link insert");
+    if (s < 0)
+        return s;
+    enum db_status h = sql_links_status_append(tx, l->merchant_id, l->id, first);
+    return h < 0 ? h : s;
 }
 
 /* Run a one-row link query whose parameters are already bound. */
@@ -293,19 +332,12 @@ enum db_status sql_links_list_expired(struct db_tx *tx, usec_t now, int limit, d
 enum db_status sql_links_status_append(struct db_tx *tx, const char *merchant_id, int64_t link_id,
                                        const struct db_link_status *s)
 {
-    struct db_stmt *st = db_stmt(tx, STMT_LINK_STATUS_INSERT,
-                                 "INSERT INTO link_statuses (link_id, merchant_id, status,"
-                                 " created_at, http_code, response_code, response_desc)"
-                                 " VALUES (?, ?, ?, ?, ?, ?, ?)");
+    struct db_stmt *st =
+        db_stmt(tx, STMT_LINK_STATUS_INSERT, STATUS_INSERT " VALUES (?, ?, ?, ?, ?, ?, ?)");
     if (!st)
         return DB_HARD_ERROR;
     db_bind_int(st, 1, link_id);
-    db_bind_text(st, 2, merchant_id);
-    db_bind_int(st, 3, s->status);
-    db_bind_int(st, 4, s->created_at);
-    db_bind_int(st, 5, s->http_code);
-    db_bind_text(st, 6, s->response_code);
-    db_bind_text(st, 7, s->response_desc);
+    bind_status(st, 2, merchant_id, s);
     return db_exec(st, "link status insert");
 }
 
