@@ -520,6 +520,11 @@ const struct pg_migration pg_migrations[] = {
      "  updated_at BIGINT NOT NULL"
      ");"
      "CREATE INDEX wa_refunds_transaction ON wa_refunds(transaction_id, id);"},
+    /* jobs.hurry finds a message's status query by kind and argument: before,
+     * through jobs_due, a scan of every job waiting in the pool, for every
+     * delivery report a provider posts */
+    {14, "jobs: a job found by its kind and argument",
+     "CREATE INDEX jobs_target ON jobs(kind, arg);"},
 };
 
 const int pg_migration_count = sizeof pg_migrations / sizeof pg_migrations[0];

@@ -105,10 +105,12 @@ enum db_status sql_jobs_retry(struct db_tx *tx, int64_t id, usec_t run_at, const
 
 enum db_status sql_jobs_hurry(struct db_tx *tx, int kind, int64_t arg, usec_t run_at)
 {
+    /* through jobs_target: `+done_at` keeps PostgreSQL off jobs_due (every
+     * job waiting in the pool; see PAYMENT_RUNNING in links.c) */
     struct db_stmt *st = db_stmt(tx, STMT_JOB_HURRY,
                                  "UPDATE jobs SET run_at = CASE WHEN locked_until <= ?1"
                                  " AND run_at > ?1 THEN ?1 ELSE run_at END"
-                                 " WHERE pool = ?2 AND done_at = 0 AND kind = ?3 AND arg = ?4");
+                                 " WHERE pool = ?2 AND +done_at = 0 AND kind = ?3 AND arg = ?4");
     if (!st)
         return DB_HARD_ERROR;
     db_bind_int(st, 1, run_at);
