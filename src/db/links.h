@@ -88,10 +88,14 @@ typedef void (*db_link_status_cb)(void *cls, const struct db_link_status *s);
 typedef void (*db_link_id_cb)(void *cls, int64_t link_id, const char *merchant_id);
 
 struct db_links_ops {
-    /* sets l->id; first is the link's first history entry, written with
-     * it (in one statement where the backend can) */
+    /* A new link with its first history entry, unless its order is taken:
+     * a live link of the order blocks it (order_block's rules, at
+     * l->created_at). DB_ONE_RESULT and l->id; DB_NO_RESULTS, nothing
+     * written, with the reason in *why and that link's reference in
+     * ref[DB_REF_LEN]. One statement where the backend can: the check and
+     * the writes are one round trip to PostgreSQL. */
     enum db_status (*insert)(struct db_tx *tx, struct db_link *l,
-                             const struct db_link_status *first);
+                             const struct db_link_status *first, enum order_block *why, char *ref);
     enum db_status (*get_by_ref)(struct db_tx *tx, const char *merchant_id, const char *ref,
                                  struct arena *a, struct db_link *out);
     /* the newest link for an order number */

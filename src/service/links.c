@@ -139,29 +139,28 @@ static enum db_status check_config(struct svc *s, const struct db_merchant *m,
             field_errors_add(errs, a, "paymentGatewaySettingsId",
                              "no such payment gateway settings for this merchant");
     }
-    if (rq->order_number) {
-        enum order_block why;
-        char ref[DB_REF_LEN];
-        st = DB_CALL(s->tx, links, order_block, m->id, rq->order_number, 0, s->now, &why, ref);
-        if (st < 0)
-            return st;
-        if (why == ORDER_PAID)
-            field_errors_add(errs, a, "orderNumber",
-                             "order %s is already paid (payment link %s); reverse or void that "
-                             "payment before asking for a new one",
-                             rq->order_number, ref);
-        else if (why == ORDER_IN_PROGRESS)
-            field_errors_add(errs, a, "orderNumber",
-                             "order %s has a payment in progress (payment link %s); wait for "
-                             "its outcome",
-                             rq->order_number, ref);
-        else if (why == ORDER_LIVE)
-            field_errors_add(errs, a, "orderNumber",
-                             "order %s already has a live payment link (%s); cancel it or wait "
-                             "until it expires",
-                             rq->order_number, ref);
-    }
     return DB_ONE_RESULT;
+}
+
+/* Why the order cannot have a new link, into errs. */
+static void order_taken(struct arena *a, const char *order_number, enum order_block why,
+                        const char *ref, struct field_errors *errs)
+{
+    if (why == ORDER_PAID)
+        field_errors_add(errs, a, "orderNumber",
+                         "order %s is already paid (payment link %s); reverse or void that "
+                         "payment before asking for a new one",
+                         order_number, ref);
+    else if (why == ORDER_IN_PROGRESS)
+        field_errors_add(errs, a, "orderNumber",
+                         "order %s has a payment in progress (payment link %s); wait for "
+                         "its outcome",
+                         order_number, ref);
+    else if (why == ORDER_LIVE)
+        field_errors_add(errs, a, "orderNumber",
+                         "order %s already has a live payment link (%s); cancel it or wait "
+                         "until it expires",
+                         order_number, ref);
 }
 
 enum db_status svc_link_create(struct svc *s, const char *merchant_id,
@@ -176,8 +175,19 @@ enum db_status svc_link_create(struct svc *s, const char *merchant_id,
     st = check_config(s, m, rq, errs);
     if (st < 0)
         return st;
-    if (errs->count || errs->dropped || !rq->currency || !rq->amounts_ok)
+    enum order_block why = ORDER_FREE;
+    char ref[DB_REF_LEN] = "";
+    if (errs->count || errs->dropped || !rq->currency || !rq->amounts_ok) {
+        /* refused: with the order's problem too, if it has one (a valid
+         * request's order is checked as its link is written) */
+        if (rq->order_number) {
+            st = DB_CALL(s->tx, links, order_block, m->id, rq->order_number, 0, s->now, &why, ref);
+            if (st < 0)
+                return st;
+            order_taken(s->a, rq->order_number, why, ref, errs);
+        }
         return DB_ROLLBACK;
+    }
 
     memset(l, 0, sizeof *l);
     memcpy(l->merchant_id, m->id, sizeof l->merchant_id);
@@ -215,9 +225,13 @@ enum db_status svc_link_create(struct svc *s, const char *merchant_id,
     /* with its first history entry (svc_history's, in the same write) */
     struct db_link_status first = {.status = LINK_PAYMENT_LINK_REQUEST_RECEIVED,
                                    .created_at = s->now};
-    st = DB_CALL(s->tx, links, insert, l, &first);
+    st = DB_CALL(s->tx, links, insert, l, &first, &why, ref);
     if (st < 0)
         return st;
+    if (st == DB_NO_RESULTS) {
+        order_taken(s->a, rq->order_number, why, ref, errs);
+        return DB_ROLLBACK;
+    }
     st = svc_cb_transaction_event(s, l, &first);
     if (st < 0)
         return st;

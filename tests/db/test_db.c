@@ -1298,7 +1298,9 @@ static enum db_status orders_cb(struct db_tx *tx, void *cls)
         snprintf(l.ref, sizeof l.ref, "ref-%d", i);
         snprintf(l.token, sizeof l.token, "token-%d", i);
         struct db_link_status first = {.status = 1, .created_at = time_now(), .response_code = "0"};
-        enum db_status st = DB_CALL(tx, links, insert, &l, &first);
+        enum order_block why;
+        char taken_by[DB_REF_LEN];
+        enum db_status st = DB_CALL(tx, links, insert, &l, &first, &why, taken_by);
         if (st < 0)
             return st;
         struct db_payment_op op = {
@@ -1384,6 +1386,15 @@ static long scans_after_close(void **state, const char *used)
     return n;
 }
 
+/* A merchant (into a) with ORDER_LINKS links (orders_cb), c for its lookups. */
+static void orders_of_a_merchant(struct db *db, struct insert_ctx *a, struct order_ctx *c)
+{
+    fill(a, "orders");
+    assert_int_equal(db_run(db, DB_WRITE, "t", insert_cb, a), 1);
+    *c = (struct order_ctx){.merchant_id = a->m.id};
+    assert_int_equal(db_run(db, DB_WRITE, "t", orders_cb, c), 1);
+}
+
 /* Whether a new link may be made for an order reads that order's links only,
  * through the order index, and a payment's gateway reference is set through
  * the payment's ref: not through every live link, nor every payment waiting
@@ -1393,10 +1404,8 @@ static void test_order_lookups_use_the_order_index(void **state)
 {
     struct db *db = *state;
     struct insert_ctx a;
-    fill(&a, "orders");
-    assert_int_equal(db_run(db, DB_WRITE, "t", insert_cb, &a), 1);
-    struct order_ctx c = {.merchant_id = a.m.id};
-    assert_int_equal(db_run(db, DB_WRITE, "t", orders_cb, &c), 1);
+    struct order_ctx c;
+    orders_of_a_merchant(db, &a, &c);
     /* more than five times: PostgreSQL plans a prepared statement anew for
      * the first five runs, then may keep a generic plan */
     for (int i = 0; i < 8; i++) {
@@ -1413,6 +1422,83 @@ static void test_order_lookups_use_the_order_index(void **state)
     assert_true(scans_after_close(state, "links_order") >= 16);
     assert_int_equal(index_scans("links_expiry"), 0);
     assert_int_equal(index_scans("payment_ops_pending"), 0);
+}
+
+/* links.insert writes a link only when its order is free, and says why not
+ * (the check and the writes are one statement on PostgreSQL). */
+struct one_link {
+    const char *merchant_id, *order, *ref;
+    usec_t expires_at;
+    enum db_status st;
+    enum order_block why;
+    char taken_by[DB_REF_LEN];
+    int64_t id;
+};
+
+static enum db_status one_link_cb(struct db_tx *tx, void *cls)
+{
+    struct one_link *c = cls;
+    struct db_link l = {.order_number = c->order,
+                        .currency = "ZAR",
+                        .total_minor = 100,
+                        .status = 1,
+                        .live = true,
+                        .created_at = time_now(),
+                        .expires_at = c->expires_at};
+    memcpy(l.merchant_id, c->merchant_id, DB_UUID_LEN);
+    snprintf(l.ref, sizeof l.ref, "%s", c->ref);
+    snprintf(l.token, sizeof l.token, "t-%s", c->ref);
+    struct db_link_status first = {.status = 1, .created_at = l.created_at};
+    c->st = DB_CALL(tx, links, insert, &l, &first, &c->why, c->taken_by);
+    c->id = l.id;
+    return c->st < 0 ? c->st : DB_ONE_RESULT;
+}
+
+static struct one_link new_link(struct db *db, const char *merchant_id, const char *order,
+                                const char *ref, usec_t expires_at)
+{
+    struct one_link c = {
+        .merchant_id = merchant_id, .order = order, .ref = ref, .expires_at = expires_at};
+    assert_int_equal(db_run(db, DB_WRITE, "t", one_link_cb, &c), 1);
+    return c;
+}
+
+static void test_link_insert_refuses_a_taken_order(void **state)
+{
+    struct db *db = *state;
+    struct insert_ctx a;
+    struct order_ctx c;
+    orders_of_a_merchant(db, &a, &c);
+    usec_t hour = 3600 * 1000000LL;
+    for (int i = 0; i < 8; i++) { /* past PostgreSQL's first five plans */
+        /* o-7 has a payment waiting at the gateway */
+        struct one_link r = new_link(db, a.m.id, "o-7", "again-7", time_now() + hour);
+        assert_int_equal(r.st, DB_NO_RESULTS);
+        assert_int_equal(r.why, ORDER_IN_PROGRESS);
+        assert_string_equal(r.taken_by, "ref-7");
+        assert_int_equal(r.id, 0);
+    }
+    /* nothing was written for it: its newest link is the first */
+    assert_int_equal(db_run(db, DB_READ, "t", order_block_cb, &c), 1);
+    assert_string_equal(c.ref[0], "ref-7");
+    assert_int_equal(c.nhistory, 1);
+
+    struct one_link live = new_link(db, a.m.id, "o-live", "live-1", time_now() + hour);
+    assert_int_equal(live.st, DB_ONE_RESULT);
+    assert_true(live.id > 0);
+    struct one_link again = new_link(db, a.m.id, "o-live", "live-2", time_now() + hour);
+    assert_int_equal(again.st, DB_NO_RESULTS);
+    assert_int_equal(again.why, ORDER_LIVE);
+    assert_string_equal(again.taken_by, "live-1");
+
+    /* an expired, unpaid link does not hold its order */
+    struct one_link old = new_link(db, a.m.id, "o-old", "old-1", time_now() - hour);
+    assert_int_equal(old.st, DB_ONE_RESULT);
+    struct one_link after = new_link(db, a.m.id, "o-old", "old-2", time_now() + hour);
+    assert_int_equal(after.st, DB_ONE_RESULT);
+    assert_true(after.id > old.id);
+    assert_int_equal(after.why, ORDER_FREE);
+    assert_string_equal(after.taken_by, "");
 }
 
 /* jobs.hurry finds a message's status query through jobs_target, not by
@@ -1507,6 +1593,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_order_lookups_use_the_order_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_reads_see_the_group_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jobs_hurry_uses_its_index, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_link_insert_refuses_a_taken_order, setup, teardown),
         cmocka_unit_test(test_bad_urls),
     };
     char name[64];

@@ -54,13 +54,37 @@ static void read_link(struct db_stmt *st, struct arena *a, struct db_link *l)
     l->receipt_state = (int)db_col_int(st, 33);
 }
 
-#define LINK_INSERT                                                                                \
+/* A payment operation (authorize or sale) of the link still waits for the
+ * gateway's answer. Found through the link's operations (payment_ops_link),
+ * a few rows: `+o.state` keeps both planners off payment_ops_pending, which
+ * holds every operation still waiting, of every link (thousands while a
+ * gateway is down), and which PostgreSQL takes on tables it has not
+ * analyzed yet. */
+#define PAYMENT_RUNNING(link)                                                                      \
+    "EXISTS (SELECT 1 FROM payment_ops o WHERE o.link_id = " link " AND +o.state = 0"              \
+    " AND o.op IN (1, 2))"
+
+/* The strongest reason an order's live links give against a new link for
+ * it, as `why` (enum order_block) with the link's `ref`: paid (SUCCESS), in
+ * progress (UNKNOWN, REVIEW or a payment at the gateway), live (not
+ * expired). Its arguments are the parameters of the time now, the merchant
+ * and the order number. Through links_order: `+live` keeps PostgreSQL off
+ * links_expiry (every live link of every merchant), which it takes on a
+ * table it has not analyzed yet, making each creation slower than the
+ * last. */
+#define ORDER_BLOCK(now, merchant, order)                                                          \
+    "SELECT ref, CASE WHEN payment_status = 1 THEN 3 WHEN payment_status IN (4, 5) "               \
+    "OR " PAYMENT_RUNNING("links.id") " THEN 2 WHEN expires_at > " now " THEN 1 ELSE 0 END AS why" \
+                                      " FROM links WHERE merchant_id = " merchant                  \
+                                      " AND order_number = " order " AND +live = 1"
+
+#define LINK_INSERT_COLS                                                                           \
     "INSERT INTO links (merchant_id, ref, token, order_number, channel, msisdn_to,"                \
     " msisdn_from, currency, total_minor, subtotal_minor, tax_minor, transaction_type,"            \
     " application_id, gateway_settings_id, reconciliation_id, merchant_descriptor,"                \
     " additional_data, line_items, auto_reversal, request_timestamp, status,"                      \
-    " payment_status, live, created_at, expires_at)"                                               \
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " payment_status, live, created_at, expires_at)"
+#define LINK_VALUES "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 enum { LINK_INSERT_PARAMS = 25 };
 
 #define STATUS_INSERT                                                                              \
@@ -115,25 +139,56 @@ static void bind_status(struct db_stmt *st, int first, const char *merchant_id,
 }
 
 enum db_status sql_links_insert(struct db_tx *tx, struct db_link *l,
-                                const struct db_link_status *first)
+                                const struct db_link_status *first, enum order_block *why,
+                                char *ref)
 {
+    *why = ORDER_FREE;
+    ref[0] = '\0';
     if (tx->db->backend->pg_dialect) {
-        /* one statement, one round trip: the history entry takes the id
-         * the link's insert returns */
-        struct db_stmt *st = db_stmt(tx, STMT_LINK_INSERT_WITH_STATUS,
-                                     "WITH l AS (" LINK_INSERT " RETURNING id) " STATUS_INSERT
-                                     " SELECT id, ?, ?, ?, ?, ?, ? FROM l RETURNING link_id");
+        /* one statement, one round trip: the order's check, the link (unless
+         * the order is taken) and its history entry, which takes the id the
+         * link's insert returns; the new link's time is the check's now */
+        struct db_stmt *st = db_stmt(
+            tx, STMT_LINK_INSERT_WITH_STATUS,
+            "WITH b AS (" ORDER_BLOCK(
+                "?24", "?1",
+                "?4") " ORDER BY why DESC, id DESC LIMIT 1),"
+                      " l AS (" LINK_INSERT_COLS " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+                      " CAST(?10 AS BIGINT), CAST(?11 AS BIGINT), ?12, ?13, ?14, ?15, ?16, ?17, "
+                      "?18, ?19,"
+                      " ?20, ?21, ?22, ?23, ?24, ?25 WHERE NOT EXISTS (SELECT 1 FROM b WHERE why > "
+                      "0)"
+                      " RETURNING id),"
+                      " s AS (" STATUS_INSERT " SELECT id, ?26, ?27, ?28, ?29, ?30, ?31 FROM l"
+                      " RETURNING link_id)"
+                      " SELECT (SELECT link_id FROM s), COALESCE((SELECT why FROM b), 0),"
+                      " COALESCE((SELECT ref FROM b), '')");
         if (!st)
             return DB_HARD_ERROR;
         bind_link(st, l);
         bind_status(st, LINK_INSERT_PARAMS + 1, l->merchant_id, first);
-        return db_insert_id(st, &l->id, "link insert");
+        enum db_status rc = db_step(st, "link insert");
+        enum db_status s = rc < 0 ? rc : DB_HARD_ERROR; /* it always gives one row */
+        if (rc == DB_ONE_RESULT && !db_col_null(st, 0)) {
+            l->id = db_col_int(st, 0);
+            s = DB_ONE_RESULT;
+        } else if (rc == DB_ONE_RESULT && db_col_int(st, 1) > 0) {
+            *why = (enum order_block)db_col_int(st, 1);
+            db_col_copy(st, 2, ref, DB_REF_LEN);
+            s = DB_NO_RESULTS;
+        }
+        db_reset(st);
+        return s;
     }
-    struct db_stmt *st = db_stmt(tx, STMT_LINK_INSERT, LINK_INSERT);
+    enum db_status s =
+        sql_links_order_block(tx, l->merchant_id, l->order_number, 0, l->created_at, why, ref);
+    if (s < 0 || *why != ORDER_FREE)
+        return s < 0 ? s : DB_NO_RESULTS;
+    struct db_stmt *st = db_stmt(tx, STMT_LINK_INSERT, LINK_INSERT_COLS " VALUES " LINK_VALUES);
     if (!st)
         return DB_HARD_ERROR;
     bind_link(st, l);
-    enum db_status s = db_insert_id(st, &l->id, "link insert");
+    s = db_insert_id(st, &l->id, "link insert");
     if (s < 0)
         return s;
     enum db_status h = sql_links_status_append(tx, l->merchant_id, l->id, first);
@@ -222,33 +277,13 @@ enum db_status sql_links_get_by_token(struct db_tx *tx, const char *token, struc
     return one_link(tx, st, a, out, "link by token");
 }
 
-/* A payment operation (authorize or sale) of the link still waits for the
- * gateway's answer. Found through the link's operations (payment_ops_link),
- * a few rows: `+o.state` keeps both planners off payment_ops_pending, which
- * holds every operation still waiting, of every link (thousands while a
- * gateway is down), and which PostgreSQL takes on tables it has not
- * analyzed yet. */
-#define PAYMENT_RUNNING(link)                                                                      \
-    "EXISTS (SELECT 1 FROM payment_ops o WHERE o.link_id = " link " AND +o.state = 0"              \
-    " AND o.op IN (1, 2))"
-
 enum db_status sql_links_order_block(struct db_tx *tx, const char *merchant_id,
                                      const char *order_number, int64_t except_id, usec_t now,
                                      enum order_block *reason, char *ref)
 {
-    /* the link's own reason: paid (SUCCESS), in progress (UNKNOWN, REVIEW or
-     * a payment at the gateway), live (not expired); the strongest wins.
-     * Through links_order: `+live` keeps PostgreSQL off links_expiry (every
-     * live link of every merchant), which it takes on a table it has not
-     * analyzed yet, making each creation slower than the last. */
-    struct db_stmt *st = db_stmt(tx, STMT_LINK_ORDER_BLOCK,
-                                 "SELECT ref, CASE WHEN payment_status = 1 THEN 3"
-                                 " WHEN payment_status IN (4, 5) OR " PAYMENT_RUNNING(
-                                     "links.id") " THEN 2"
-                                                 " WHEN expires_at > ? THEN 1 ELSE 0 END AS why"
-                                                 " FROM links WHERE merchant_id = ? AND "
-                                                 "order_number = ? AND +live = 1 AND id <> ?"
-                                                 " ORDER BY why DESC, id DESC LIMIT 1");
+    struct db_stmt *st =
+        db_stmt(tx, STMT_LINK_ORDER_BLOCK,
+                ORDER_BLOCK("?1", "?2", "?3") " AND id <> ?4 ORDER BY why DESC, id DESC LIMIT 1");
     if (!st)
         return DB_HARD_ERROR;
     db_bind_int(st, 1, now);

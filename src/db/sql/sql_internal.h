@@ -53,7 +53,8 @@ enum db_status sql_settings_gateway_insert(struct db_tx *tx, const char *merchan
                                            const char *id, const char *name, usec_t now);
 
 enum db_status sql_links_insert(struct db_tx *tx, struct db_link *l,
-                                const struct db_link_status *first);
+                                const struct db_link_status *first, enum order_block *why,
+                                char *ref);
 enum db_status sql_links_get_by_ref(struct db_tx *tx, const char *merchant_id, const char *ref,
                                     struct arena *a, struct db_link *out);
 enum db_status sql_links_get_by_order(struct db_tx *tx, const char *merchant_id,
