@@ -60,8 +60,8 @@ static void read_link(struct db_stmt *st, struct arena *a, struct db_link *l)
  * holds every operation still waiting, of every link (thousands while a
  * gateway is down), and which PostgreSQL takes on tables it has not
  * analyzed yet. */
-#define PAYMENT_RUNNING(link)                                                                      \
-    "EXISTS (SELECT 1 FROM payment_ops o WHERE o.link_id = " link " AND +o.state = 0"              \
+#define PAYMENT_RUNNING                                                                            \
+    "EXISTS (SELECT 1 FROM payment_ops o WHERE o.link_id = links.id AND +o.state = 0"              \
     " AND o.op IN (1, 2))"
 
 /* The strongest reason an order's live links give against a new link for
@@ -73,10 +73,10 @@ static void read_link(struct db_stmt *st, struct arena *a, struct db_link *l)
  * table it has not analyzed yet, making each creation slower than the
  * last. */
 #define ORDER_BLOCK(now, merchant, order)                                                          \
-    "SELECT ref, CASE WHEN payment_status = 1 THEN 3 WHEN payment_status IN (4, 5) "               \
-    "OR " PAYMENT_RUNNING("links.id") " THEN 2 WHEN expires_at > " now " THEN 1 ELSE 0 END AS why" \
-                                      " FROM links WHERE merchant_id = " merchant                  \
-                                      " AND order_number = " order " AND +live = 1"
+    "SELECT ref, CASE WHEN payment_status = 1 THEN 3"                                              \
+    " WHEN payment_status IN (4, 5) OR " PAYMENT_RUNNING " THEN 2"                                 \
+    " WHEN expires_at > " now " THEN 1 ELSE 0 END AS why"                                          \
+    " FROM links WHERE merchant_id = " merchant " AND order_number = " order " AND +live = 1"
 
 #define LINK_INSERT_COLS                                                                           \
     "INSERT INTO links (merchant_id, ref, token, order_number, channel, msisdn_to,"                \
@@ -138,6 +138,22 @@ static void bind_status(struct db_stmt *st, int first, const char *merchant_id,
     db_bind_text(st, first + 5, s->response_desc);
 }
 
+/* PostgreSQL: the order's strongest reason (b), the link unless b holds
+ * the order (l), its history entry with the id l returns (s), and one row:
+ * the new id (NULL when refused), the reason, the holding link's ref. The
+ * link's parameters come first (bind_link; ?24, its time, is the check's
+ * now), then the history entry's (bind_status). */
+#define LINK_ORDER_CHECK ORDER_BLOCK("?24", "?1", "?4") " ORDER BY why DESC, id DESC LIMIT 1"
+#define LINK_INSERT_CHECKED                                                                        \
+    "WITH b AS (" LINK_ORDER_CHECK "),"                                                            \
+    " l AS (" LINK_INSERT_COLS                                                                     \
+    " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, CAST(?10 AS BIGINT), CAST(?11 AS BIGINT),"        \
+    " ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25"                        \
+    " WHERE NOT EXISTS (SELECT 1 FROM b WHERE why > 0) RETURNING id),"                             \
+    " s AS (" STATUS_INSERT " SELECT id, ?26, ?27, ?28, ?29, ?30, ?31 FROM l RETURNING link_id)"   \
+    " SELECT (SELECT link_id FROM s), COALESCE((SELECT why FROM b), 0),"                           \
+    " COALESCE((SELECT ref FROM b), '')"
+
 enum db_status sql_links_insert(struct db_tx *tx, struct db_link *l,
                                 const struct db_link_status *first, enum order_block *why,
                                 char *ref)
@@ -145,24 +161,8 @@ enum db_status sql_links_insert(struct db_tx *tx, struct db_link *l,
     *why = ORDER_FREE;
     ref[0] = '\0';
     if (tx->db->backend->pg_dialect) {
-        /* one statement, one round trip: the order's check, the link (unless
-         * the order is taken) and its history entry, which takes the id the
-         * link's insert returns; the new link's time is the check's now */
-        struct db_stmt *st = db_stmt(
-            tx, STMT_LINK_INSERT_WITH_STATUS,
-            "WITH b AS (" ORDER_BLOCK(
-                "?24", "?1",
-                "?4") " ORDER BY why DESC, id DESC LIMIT 1),"
-                      " l AS (" LINK_INSERT_COLS " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
-                      " CAST(?10 AS BIGINT), CAST(?11 AS BIGINT), ?12, ?13, ?14, ?15, ?16, ?17, "
-                      "?18, ?19,"
-                      " ?20, ?21, ?22, ?23, ?24, ?25 WHERE NOT EXISTS (SELECT 1 FROM b WHERE why > "
-                      "0)"
-                      " RETURNING id),"
-                      " s AS (" STATUS_INSERT " SELECT id, ?26, ?27, ?28, ?29, ?30, ?31 FROM l"
-                      " RETURNING link_id)"
-                      " SELECT (SELECT link_id FROM s), COALESCE((SELECT why FROM b), 0),"
-                      " COALESCE((SELECT ref FROM b), '')");
+        /* one statement, one round trip */
+        struct db_stmt *st = db_stmt(tx, STMT_LINK_INSERT_CHECKED, LINK_INSERT_CHECKED);
         if (!st)
             return DB_HARD_ERROR;
         bind_link(st, l);
@@ -341,12 +341,11 @@ enum db_status sql_links_update(struct db_tx *tx, const struct db_link *l)
 enum db_status sql_links_list_expired(struct db_tx *tx, usec_t now, int limit, db_link_id_cb cb,
                                       void *cls)
 {
-    struct db_stmt *st =
-        db_stmt(tx, STMT_LINK_EXPIRED,
-                "SELECT id, merchant_id FROM links"
-                " WHERE live = 1 AND expires_at <= ?"
-                " AND payment_status IN (2, 3)" /* FAILED, PENDING */
-                " AND NOT " PAYMENT_RUNNING("links.id") " ORDER BY expires_at LIMIT ?");
+    struct db_stmt *st = db_stmt(tx, STMT_LINK_EXPIRED,
+                                 "SELECT id, merchant_id FROM links"
+                                 " WHERE live = 1 AND expires_at <= ?"
+                                 " AND payment_status IN (2, 3)" /* FAILED, PENDING */
+                                 " AND NOT " PAYMENT_RUNNING " ORDER BY expires_at LIMIT ?");
     if (!st)
         return DB_HARD_ERROR;
     db_bind_int(st, 1, now);

@@ -37,7 +37,7 @@ enum db_stmt_id {
     STMT_GATEWAY_EXISTS,
     STMT_GATEWAY_INSERT,
     STMT_LINK_INSERT,
-    STMT_LINK_INSERT_WITH_STATUS, /* PostgreSQL: the link and its first history entry */
+    STMT_LINK_INSERT_CHECKED, /* PostgreSQL: the order's check, the link, its history */
     STMT_LINK_BY_REF,
     STMT_LINK_BY_ORDER,
     STMT_LINK_BY_RECEIPT,
