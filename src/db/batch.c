@@ -7,13 +7,14 @@
  * with the first request, stopped by db_close), takes up to BATCH_MAX
  * queued requests, begins one write transaction, runs each request's
  * callback inside a savepoint of its own, commits once and only then wakes
- * the requests' threads. Meanwhile the requests that arrive queue for the
- * next batch, which the writer takes as soon as it has woken the last
- * one's. Batches run on one connection, the writer's (db->batch_writer):
- * its cache stays warm, and no other thread needs a connection to write.
- * Keeping one thread on it, rather than handing the work to a thread of
- * each batch in turn, spares a wake-up between batches and keeps the
- * connection's work on one thread's cache.
+ * the requests' threads (it wakes the first; each woken thread wakes two
+ * more). Meanwhile the requests that arrive queue for the next batch, which
+ * the writer takes as soon as it has woken the last one's first. Batches
+ * run on one connection, the writer's (db->batch_writer): its cache stays
+ * warm, and no other thread needs a connection to write. Keeping one thread
+ * on it, rather than handing the work to a thread of each batch in turn,
+ * spares a wake-up between batches and keeps the connection's work on one
+ * thread's cache.
  *
  * Failures stay with their request wherever the transaction survives them:
  * - a callback that fails (DB_ROLLBACK, DB_HARD_ERROR) is rolled back to its
@@ -50,6 +51,7 @@ struct db_batch_req {
     int soft;          /* transient failures of its callback so far */
     sem_t wake;        /* posted once, when answered */
     struct db_batch_req *next;
+    struct db_batch_req *wakes[2]; /* answered with it: its thread wakes them */
 };
 
 /* A request while its batch runs (the leader's own view). */
@@ -252,6 +254,26 @@ static void requeue(struct db *db, struct item *items, int n)
     }
 }
 
+/* The answered go home (they are no longer queued: no lock). Waking a
+ * thread costs the waker a system call and the scheduler's work; so that the
+ * writer is not kept from the next batch by a batch's worth of them, it
+ * wakes the first answered request only, and each woken thread wakes two
+ * more before it goes on (a tree: the k-th answered wakes the (2k+1)-th and
+ * the (2k+2)-th), so the wake-ups run on every core at once. */
+static void wake_answered(struct item *items, int n)
+{
+    struct db_batch_req *answered[BATCH_MAX];
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (items[i].state == ITEM_ANSWERED)
+            answered[m++] = items[i].r;
+    for (int k = 0; k < m; k++)
+        for (int c = 0; c < 2; c++)
+            answered[k]->wakes[c] = 2 * k + 1 + c < m ? answered[2 * k + 1 + c] : NULL;
+    if (m > 0)
+        sem_post(&answered[0]->wake); /* it may be gone once posted */
+}
+
 /* The database a thread is running a batch of (to refuse db_run inside). */
 static _Thread_local struct db *running;
 
@@ -280,13 +302,7 @@ static void *writer_main(void *arg)
         pthread_mutex_lock(&db->write_lock);
         requeue(db, items, n);
         pthread_mutex_unlock(&db->write_lock);
-        /* the answered go home (they are no longer queued: no lock) */
-        for (int i = 0; i < n; i++) {
-            struct db_batch_req *r = items[i].r;
-            if (items[i].state != ITEM_ANSWERED)
-                continue;
-            sem_post(&r->wake); /* r may be gone once posted */
-        }
+        wake_answered(items, n);
         pthread_mutex_lock(&db->write_lock);
     }
     pthread_mutex_unlock(&db->write_lock);
@@ -329,6 +345,9 @@ enum db_status db_batch_run(struct db *db, const char *name, db_txn_cb cb, void 
     pthread_mutex_unlock(&db->write_lock);
     while (sem_wait(&me.wake) == -1 && errno == EINTR)
         ;
+    for (int c = 0; c < 2; c++)
+        if (me.wakes[c])
+            sem_post(&me.wakes[c]->wake);
     sem_destroy(&me.wake);
     return me.st;
 }
