@@ -106,16 +106,31 @@ class WebhookAttempt:
         return f"WebhookAttempt({self.label} #{self.attempt} {self.url} -> {what})"
 
 
-class EventLog:
-    """Thread-safe, append-only log of what a fake did."""
+def keep_newest(records: list | dict, limit: int | None) -> None:
+    """Drop the oldest records beyond `limit` (None: keep all). The caller
+    holds the lock that guards `records`."""
+    if limit is None:
+        return
+    if isinstance(records, dict):
+        while len(records) > limit:
+            del records[next(iter(records))]
+    elif len(records) > limit:
+        del records[:len(records) - limit]
 
-    def __init__(self):
+
+class EventLog:
+    """Thread-safe, append-only log of what a fake did (the newest `limit`
+    events when a limit is set)."""
+
+    def __init__(self, limit: int | None = None):
         self._lock = threading.Lock()
         self._items: list[dict] = []
+        self.limit = limit
 
     def add(self, kind: str, **fields) -> None:
         with self._lock:
             self._items.append({"t": time.time(), "kind": kind, **fields})
+            keep_newest(self._items, self.limit)
 
     def items(self, kind: str | None = None) -> list[dict]:
         with self._lock:
@@ -223,7 +238,7 @@ class ProviderFake:
 
     def __init__(self, *, port: int = 0, hang_seconds: float = 30.0,
                  webhook_timeout: float = 10.0, webhook_retries: int = 0,
-                 webhook_retry_delay: float = 0.2):
+                 webhook_retry_delay: float = 0.2, record_limit: int | None = None):
         self.hang_seconds = hang_seconds  # how long "timeout_after_accept" holds the answer
         self.webhook_timeout = webhook_timeout
         self.webhook_retries = webhook_retries
@@ -232,7 +247,10 @@ class ProviderFake:
         self.requests: list[RecordedRequest] = []
         self.webhooks: list[WebhookAttempt] = []
         self.messages: dict[str, dict] = {}
-        self.events = EventLog()
+        # how many requests, webhook attempts, messages and events are kept
+        # (the newest; None: all): a long bench would otherwise keep them all
+        self.record_limit = record_limit
+        self.events = EventLog(record_limit)
         self.stopping = threading.Event()
         self._mode = "normal"
         self._mode_left: int | None = None
@@ -242,6 +260,12 @@ class ProviderFake:
         self.server: ThreadingHTTPServer | None = None
         self.port = port
         self._listen()
+
+    def limit_records(self, limit: int | None) -> None:
+        """Keep only the newest `limit` requests, webhook attempts, messages
+        and events from now on (None: keep all)."""
+        with self.lock:
+            self.record_limit = self.events.limit = limit
 
     # ---- server lifecycle -------------------------------------------------
 
@@ -301,12 +325,15 @@ class ProviderFake:
                 else:
                     with fake.lock:
                         fake.requests.append(req)
+                        keep_newest(fake.requests, fake.record_limit)
                     fake.events.add("request", method=req.method, path=req.path)
                     try:
                         reply = fake.handle(req)
                     except Exception as e:  # a bug in the fake: say so loudly
                         fake.events.add("fake_error", error=repr(e))
                         reply = Reply(500, f"fake error: {e!r}".encode(), content_type="text/plain")
+                    with fake.lock:
+                        keep_newest(fake.messages, fake.record_limit)
                 if reply.close:
                     self.close_connection = True
                     try:
@@ -460,6 +487,7 @@ class ProviderFake:
             att.attempt, att.label = i + 1, label
             with self.lock:
                 self.webhooks.append(att)
+                keep_newest(self.webhooks, self.record_limit)
             self.events.add("webhook", url=url, label=label, attempt=i + 1,
                             status=att.status, error=att.error)
             out.append(att)
@@ -537,9 +565,14 @@ def run_standalone(make: Callable[[Any], ProviderFake], add_args: Callable[[Any]
     p = argparse.ArgumentParser()
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--hang-seconds", type=float, default=30.0)
+    p.add_argument("--record-limit", type=int, default=None,
+                   help="keep only the newest N requests, messages, webhooks and events")
     add_args(p)
     args = p.parse_args()
+    if args.record_limit is not None and args.record_limit < 1:
+        p.error("--record-limit must be at least 1")
     fake = make(args)
+    fake.limit_records(args.record_limit)
     print(f"listening on {fake.base_url}", flush=True)
     # the handler only sets a flag: an Event set from a signal handler can
     # deadlock with the main thread's own wait on it (both take its lock)

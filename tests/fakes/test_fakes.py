@@ -941,6 +941,33 @@ def test_event_log_and_requests(ck):
     assert len(ck.wait_for_requests(1, "/v1/message", timeout=1)) == 1
 
 
+def test_record_limit_keeps_the_newest(tw):
+    tw.limit_records(2)
+    sids = []
+    for i in range(3):
+        st, _, b = tw_send(tw, {"To": f"+1555123456{i}", "From": "+15005550006", "Body": f"m{i}"})
+        assert st == 201
+        sids.append(json.loads(b)["sid"])
+    assert list(tw.messages) == sids[1:]
+    assert [r.parsed["To"] for r in tw.requests] == [["+15551234561"], ["+15551234562"]]
+    assert len(tw.events) == 2 and tw.events.items()[-1]["kind"] == "accepted"
+    # what it still keeps, it still serves
+    st, _, b = call("GET", f"{tw.base_url}/2010-04-01/Accounts/{AC}/Messages/{sids[2]}.json",
+                    headers={"Authorization": basic(AC, TOKEN)})
+    assert st == 200 and json.loads(b)["body"] == "m2"
+
+
+def test_record_limit_standalone():
+    with standalone(HERE / "twilio_fake.py", "--account-sid", AC, "--auth-token", "t",
+                    "--record-limit", "1") as base:
+        for i in range(2):
+            st, _, _ = call("GET", f"{base}/2010-04-01/Accounts/{AC}/Messages.json?n={i}",
+                            headers={"Authorization": basic(AC, "t")})
+            assert st == 200
+        st, _, b = call("GET", base + "/_fake/requests")
+        assert st == 200 and [r["query"] for r in json.loads(b)] == [{"n": ["1"]}]
+
+
 @pytest.mark.parametrize("script,args,probe", [
     ("clickatell_fake.py", ["--api-key", "k"], ("GET", "/v1/message/x", {"Authorization": "k"}, 200)),
     ("whatsapp_cloud_fake.py", ["--access-token", "t", "--app-secret", "s"],
