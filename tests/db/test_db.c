@@ -1424,6 +1424,66 @@ static void test_order_lookups_use_the_order_index(void **state)
     assert_int_equal(index_scans("payment_ops_pending"), 0);
 }
 
+/* A payment of link ref-7 that went through the gateway provider "gw-1". */
+static enum db_status gateway_payment_cb(struct db_tx *tx, void *cls)
+{
+    const struct order_ctx *c = cls;
+    struct arena *a = arena_new(0);
+    struct db_link l;
+    enum db_status st = DB_CALL(tx, links, get_by_ref, c->merchant_id, "ref-7", a, &l);
+    arena_free(a);
+    if (st <= 0)
+        return st < 0 ? st : DB_HARD_ERROR;
+    struct db_payment_op op = {
+        .link_id = l.id, .op = 1, .amount_minor = 100, .created_at = time_now()};
+    memcpy(op.merchant_id, c->merchant_id, DB_UUID_LEN);
+    snprintf(op.ref, sizeof op.ref, "pay-gw");
+    snprintf(op.gateway_id, sizeof op.gateway_id, "gw-1");
+    return DB_CALL(tx, payments, insert, &op);
+}
+
+struct gateway_use {
+    const char *merchant_id;
+    int used[3]; /* gw-1 by its merchant, gw-2 by it, gw-1 by another merchant */
+};
+
+static enum db_status gateway_use_cb(struct db_tx *tx, void *cls)
+{
+    struct gateway_use *u = cls;
+    const char *merchants[3] = {u->merchant_id, u->merchant_id,
+                                "00000000-0000-0000-0000-000000000000"};
+    const char *gateways[3] = {"gw-1", "gw-2", "gw-1"};
+    for (int i = 0; i < 3; i++) {
+        enum db_status st = DB_CALL(tx, payments, uses_gateway, merchants[i], gateways[i]);
+        if (st < 0)
+            return st;
+        u->used[i] = st;
+    }
+    return DB_ONE_RESULT;
+}
+
+/* Whether a gateway provider has payments (asked before it is removed)
+ * reads that merchant's payments through that gateway, by an index: not
+ * every payment operation of every merchant. */
+static void test_gateway_use_is_found_by_its_index(void **state)
+{
+    struct db *db = *state;
+    struct insert_ctx a;
+    struct order_ctx c;
+    orders_of_a_merchant(db, &a, &c);
+    assert_int_equal(db_run(db, DB_WRITE, "t", gateway_payment_cb, &c), 1);
+    struct gateway_use u = {.merchant_id = c.merchant_id};
+    for (int i = 0; i < 8; i++) { /* past PostgreSQL's first five plans */
+        assert_int_equal(db_run(db, DB_READ, "t", gateway_use_cb, &u), 1);
+        assert_int_equal(u.used[0], 1);
+        assert_int_equal(u.used[1], 0);
+        assert_int_equal(u.used[2], 0);
+    }
+    if (strcmp(target_backend(), "postgresql") != 0)
+        return;
+    assert_true(scans_after_close(state, "payment_ops_gateway") >= 24);
+}
+
 /* links.insert writes a link only when its order is free, and says why not
  * (the check and the writes are one statement on PostgreSQL). */
 struct one_link {
@@ -1594,6 +1654,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_group_reads_see_the_group_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jobs_hurry_uses_its_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_link_insert_refuses_a_taken_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gateway_use_is_found_by_its_index, setup, teardown),
         cmocka_unit_test(test_bad_urls),
     };
     char name[64];

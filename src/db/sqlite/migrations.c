@@ -549,6 +549,11 @@ const struct sqlite_migration sqlite_migrations[] = {
      * delivery report a provider posts */
     {14, "jobs: a job found by its kind and argument",
      "CREATE INDEX jobs_target ON jobs(kind, arg);"},
+    /* removing a gateway provider asks whether any payment went through it:
+     * before, a scan of every payment operation of every merchant, in the
+     * write transaction (on SQLite, every other write waited for it) */
+    {15, "payments: the operations that went through a gateway",
+     "CREATE INDEX payment_ops_gateway ON payment_ops(merchant_id, gateway_id);"},
 };
 
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];
