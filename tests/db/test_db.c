@@ -1156,7 +1156,10 @@ struct group_req {
     struct db_callback_config cfg;
 };
 
-static atomic_bool group_gate_open;
+/* The gate's request is running (open) and has seen every other request
+ * queued behind it (passed): the writer then takes them, and the queue can
+ * be empty again before the test's thread looks. */
+static atomic_bool group_gate_open, group_gate_passed;
 
 static enum db_status group_cb(struct db_tx *tx, void *cls)
 {
@@ -1171,6 +1174,7 @@ static enum db_status group_cb(struct db_tx *tx, void *cls)
                 return DB_HARD_ERROR; /* the others never queued */
             usleep(1000);
         }
+        atomic_store(&group_gate_passed, true);
         return DB_ONE_RESULT;
     }
     case G_REFUSE: {
@@ -1218,13 +1222,20 @@ static void test_group_reads_see_the_group_writes(void **state)
     struct db_stats s0, s1;
     db_stats(db, &s0);
     atomic_store(&group_gate_open, false);
+    atomic_store(&group_gate_passed, false);
     for (int i = 0; i < GROUP_REQS; i++) {
         r[i] = (struct group_req){
             .db = db, .step = steps[i], .merchant_id = a.m.id, .a = arena_new(0)};
         assert_int_equal(pthread_create(&t[i], NULL, group_run, &r[i]), 0);
-        /* in this order: the gate first, then each queued behind it */
-        while (i == 0 ? !atomic_load(&group_gate_open) : db_batch_waiting(db) < i)
+        /* in this order: the gate first, then each queued behind it (the
+         * last may be taken as soon as it is queued: the gate has passed) */
+        usec_t t0 = time_now();
+        while (i == 0 ? !atomic_load(&group_gate_open)
+                      : db_batch_waiting(db) < i && !atomic_load(&group_gate_passed)) {
+            if (time_now() - t0 > 30 * 1000000LL)
+                fail_msg("request %d was not queued in 30 s", i);
             usleep(200);
+        }
     }
     for (int i = 0; i < GROUP_REQS; i++)
         pthread_join(t[i], NULL);
