@@ -62,7 +62,41 @@ struct req {
 };
 
 static int gate_for;
-static atomic_bool gate_open; /* the gate's callback is running */
+static atomic_bool gate_open;   /* the gate's callback is running */
+static atomic_bool gate_passed; /* it saw the others queued: the writer may take them */
+static bool gate_until_stop;    /* it also waits for db_batch_stop */
+
+/* Whether db_batch_stop has been called on db. */
+static bool stopping(struct db *db)
+{
+    pthread_mutex_lock(&db->write_lock);
+    bool stop = db->batch_stop;
+    pthread_mutex_unlock(&db->write_lock);
+    return stop;
+}
+
+/* Wait (at most 30 s) for the gate's callback to run. */
+static void wait_gate_open(void)
+{
+    usec_t t0 = time_now();
+    while (!atomic_load(&gate_open)) {
+        if (time_now() - t0 > 30 * 1000000LL)
+            fail_msg("the gate did not open in 30 s");
+        usleep(1000);
+    }
+}
+
+/* Wait (at most 30 s) until at least n requests are queued, or the gate has
+ * passed (then the writer may already have taken them). */
+static void wait_queued(struct db *db, int n)
+{
+    usec_t t0 = time_now();
+    while (db_batch_waiting(db) < n && !atomic_load(&gate_passed)) {
+        if (time_now() - t0 > 30 * 1000000LL)
+            fail_msg("%d requests were not queued in 30 s", n);
+        usleep(200);
+    }
+}
 
 static enum db_status insert_job(struct db_tx *tx)
 {
@@ -90,11 +124,12 @@ static enum db_status req_cb(struct db_tx *tx, void *cls)
         st = insert_job(tx);
         atomic_store(&gate_open, true);
         usec_t t0 = time_now();
-        while (db_batch_waiting(r->db) < gate_for) {
+        while (db_batch_waiting(r->db) < gate_for || (gate_until_stop && !stopping(r->db))) {
             if (ms_since(t0) > 20000)
                 return DB_HARD_ERROR; /* the others never queued */
             usleep(1000);
         }
+        atomic_store(&gate_passed, true);
         return st;
     }
     default:
@@ -158,14 +193,14 @@ static void run_gated(struct db *db, struct req *gate, struct req *reqs, int n)
 {
     pthread_t gt, t[64];
     gate_for = n;
+    gate_until_stop = false;
     atomic_store(&gate_open, false);
+    atomic_store(&gate_passed, false);
     assert_int_equal(pthread_create(&gt, NULL, run_req, gate), 0);
-    while (!atomic_load(&gate_open))
-        usleep(1000);
+    wait_gate_open();
     for (int i = 0; i < n; i++) {
         assert_int_equal(pthread_create(&t[i], NULL, run_req, &reqs[i]), 0);
-        while (db_batch_waiting(db) < i + 1)
-            usleep(200);
+        wait_queued(db, i + 1);
     }
     pthread_join(gt, NULL);
     for (int i = 0; i < n; i++)
@@ -399,14 +434,14 @@ static void test_close_answers_the_queued_first(void **state)
     new_req(&gate, db, GATE);
     new_req(&last, db, JOB);
     gate_for = 1;
+    gate_until_stop = true; /* so that `last` is still queued when it stops */
     atomic_store(&gate_open, false);
+    atomic_store(&gate_passed, false);
     pthread_t gt, lt;
     assert_int_equal(pthread_create(&gt, NULL, run_req, &gate), 0);
-    while (!atomic_load(&gate_open))
-        usleep(1000);
+    wait_gate_open();
     assert_int_equal(pthread_create(&lt, NULL, run_req, &last), 0);
-    while (db_batch_waiting(db) < 1)
-        usleep(200);
+    wait_queued(db, 1);
     db_batch_stop(db); /* as db_close does first */
     pthread_join(gt, NULL);
     pthread_join(lt, NULL);
