@@ -483,7 +483,9 @@ def test_admin_listen(tmp_path):
             r = requests.get(f"http://127.0.0.1:{admin_port}{path}", timeout=5)
             assert r.status_code == 404, (path, r.text)
             assert r.json()["code"] == "no_route" and r.headers["X-Request-Id"], r.text
-        assert f"Admin:      http://127.0.0.1:{admin_port}/metrics" in srv.stdout()
+        # the banner is printed once both listeners and the workers run:
+        # the requests above may be answered before it
+        srv.wait_stdout(re.escape(f"Admin:      http://127.0.0.1:{admin_port}/metrics"))
     finally:
         main.close()
         admin.close()
