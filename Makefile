@@ -51,7 +51,7 @@ DB_BIN   := $(DB_SRC:%.c=$(BUILD)/%)
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 
 .PHONY: all asan unit-bins unit run test test-unit test-api test-api-pg test-fakes test-browser test-asan fuzz fuzz-run \
-        test-asan-api-pg test-api-fuzz \
+        test-asan-api-pg test-asan-api-pg-3 test-unit-asan test-api-fuzz \
         bench format format-check deps clean
 
 all: $(BUILD)/chatpay
@@ -124,17 +124,24 @@ test-unit: unit-bins
 	$(PYTHON) tests/pg_cluster.py --run -- \
 	    sh -c 'set -e; for t in $(DB_BIN); do echo "== $$t (postgresql)"; $$t; done'
 
+# The API suite runs its test files in API_WORKERS processes (pytest-xdist,
+# one file per process at a time, so that a file's tests keep their order);
+# each process starts its own server, fakes and, on PostgreSQL, its own
+# cluster. Most of the suite's time is spent waiting on timers.
+API_WORKERS ?= 2
+PYTEST_API   = $(PYTHON) -m pytest -q -p no:cacheprovider -n $(API_WORKERS) --dist loadfile \
+               --durations=15 tests/api
+
 # Black-box API tests against the binary in $(BUILD).
 test-api: all
-	CHATPAY_BIN=$(abspath $(BUILD)/chatpay) $(PYTHON) -m pytest -q -p no:cacheprovider \
-	    --durations=15 tests/api
+	CHATPAY_BIN=$(abspath $(BUILD)/chatpay) $(PYTEST_API)
 
-# The same suite on PostgreSQL: one throw-away cluster (tests/pg_cluster.py,
-# PostgreSQL 15 from scripts/install-deps) on a Unix socket in a temp dir,
-# and a fresh database in it wherever the suite would make a SQLite file.
+# The same suite on PostgreSQL: a throw-away cluster per process
+# (tests/pg_cluster.py, PostgreSQL 15 from scripts/install-deps) on a Unix
+# socket in a temp dir, and a fresh database in it wherever the suite would
+# make a SQLite file.
 test-api-pg: all
-	CHATPAY_TEST_DB=postgres CHATPAY_BIN=$(abspath $(BUILD)/chatpay) $(PYTHON) -m pytest -q \
-	    -p no:cacheprovider tests/api
+	CHATPAY_TEST_DB=postgres CHATPAY_BIN=$(abspath $(BUILD)/chatpay) $(PYTEST_API)
 
 # The fake providers' own tests: they must speak the documented wire
 # formats (spec/providers.md) for the API tests that use them to mean anything.
@@ -151,30 +158,33 @@ test-browser: all
 test-asan:
 	$(MAKE) BUILD=build/asan VARIANT=asan test-unit test-api-pg
 
-# (after `make asan`: no build here, so that it never builds beside another)
-test-asan-api-pg:
-	CHATPAY_TEST_DB=postgres CHATPAY_BIN=$(abspath build/asan/chatpay) $(PYTHON) -m pytest -q \
-	    -p no:cacheprovider --durations=15 tests/api
+# The targets below build nothing (`make test` builds first), so that they
+# can run beside each other.
+test-unit-asan:
+	$(MAKE) BUILD=build/asan VARIANT=asan test-unit
 
-# The API suite runs twice side by side: the release build on SQLite and
-# the sanitizer build on PostgreSQL; both spend most of their time waiting
-# on timers (more at once stretches the timer-sensitive tests on two cores).
-# scripts/check-pg-schema proves the two backends' migrations make the same
-# schema.
+test-asan-api-pg:
+	CHATPAY_TEST_DB=postgres CHATPAY_BIN=$(abspath build/asan/chatpay) $(PYTEST_API)
+
+# Both builds at once, then the unit suites of both builds, the fakes' own
+# tests and the browser tests side by side, then the API suite twice side by
+# side: the release build on SQLite and the sanitizer build (slower, so in
+# three processes) on PostgreSQL. scripts/check-pg-schema proves the two
+# backends' migrations make the same schema.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 test: deps
 	$(MAKE) format-check
-	$(MAKE) all unit-bins
-	$(MAKE) asan
+	$(MAKE) -j$(JOBS) all unit-bins asan
 	scripts/check-pg-schema
-	$(MAKE) test-unit
-	$(MAKE) BUILD=build/asan VARIANT=asan test-unit
-	$(MAKE) -j2 test-api-fuzz test-asan-api-pg
-	$(MAKE) test-fakes
-	$(MAKE) test-browser
+	$(MAKE) -j4 -Otarget test-unit test-unit-asan test-fakes test-browser
+	$(MAKE) -j2 test-api-fuzz test-asan-api-pg-3
 	@echo "make test: every suite passed"
 
-# The SQLite API suite ends about two minutes before the PostgreSQL one: the
-# fuzzers run in that time, on the core it leaves.
+test-asan-api-pg-3:
+	$(MAKE) API_WORKERS=3 test-asan-api-pg
+
+# The SQLite API suite ends about a minute and a half before the PostgreSQL
+# one: the fuzzers run in that time.
 test-api-fuzz:
 	$(MAKE) test-api
 	$(MAKE) fuzz-run
