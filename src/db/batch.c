@@ -39,8 +39,15 @@
 #include "util/log.h"
 #include "util/thread.h"
 
-/* The most requests one transaction carries. */
+/* The most requests one transaction carries. On PostgreSQL each request that
+ * writes runs in a subtransaction (its savepoint) with an id of its own; a
+ * session keeps at most 64 of those ids where other sessions' snapshots look
+ * (PGPROC_MAX_CACHED_SUBXIDS). One more and the visibility checks of every
+ * snapshot taken on the cluster while the group runs read pg_subtrans. A
+ * request undone with its savepoint gives its id back, so a group never
+ * holds more than BATCH_MAX. */
 enum { BATCH_MAX = 64 };
+_Static_assert(BATCH_MAX <= 64, "a group would overflow PostgreSQL's subtransaction cache");
 
 /* One db_run(DB_WRITE) waiting for its batch; lives on its thread's stack. */
 struct db_batch_req {
