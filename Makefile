@@ -51,7 +51,7 @@ DB_BIN   := $(DB_SRC:%.c=$(BUILD)/%)
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 
 .PHONY: all asan unit-bins unit run test test-unit test-api test-api-pg test-fakes test-browser test-asan fuzz fuzz-run \
-        test-asan-api-pg test-asan-api-pg-3 test-unit-asan test-api-fuzz \
+        test-asan-api-pg test-unit-asan test-api-fuzz \
         bench format format-check deps clean
 
 all: $(BUILD)/chatpay
@@ -168,23 +168,20 @@ test-asan-api-pg:
 
 # Both builds at once, then the unit suites of both builds, the fakes' own
 # tests and the browser tests side by side, then the API suite twice side by
-# side: the release build on SQLite and the sanitizer build (slower, so in
-# three processes) on PostgreSQL. scripts/check-pg-schema proves the two
-# backends' migrations make the same schema.
+# side: the release build on SQLite and the sanitizer build on PostgreSQL.
+# scripts/check-pg-schema proves the two backends' migrations make the same
+# schema.
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 test: deps
 	$(MAKE) format-check
 	$(MAKE) -j$(JOBS) all unit-bins asan
 	scripts/check-pg-schema
 	$(MAKE) -j4 -Otarget test-unit test-unit-asan test-fakes test-browser
-	$(MAKE) -j2 test-api-fuzz test-asan-api-pg-3
+	$(MAKE) -j2 test-api-fuzz test-asan-api-pg
 	@echo "make test: every suite passed"
 
-test-asan-api-pg-3:
-	$(MAKE) API_WORKERS=3 test-asan-api-pg
-
-# The SQLite API suite ends about a minute and a half before the PostgreSQL
-# one: the fuzzers run in that time.
+# The SQLite API suite ends about three minutes before the PostgreSQL one:
+# the fuzzers run in that time.
 test-api-fuzz:
 	$(MAKE) test-api
 	$(MAKE) fuzz-run
