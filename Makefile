@@ -131,9 +131,12 @@ test-unit: unit-bins
 API_WORKERS ?= 2
 PYTEST_API   = $(PYTHON) -m pytest -q -p no:cacheprovider -n $(API_WORKERS) --dist loadfile \
                --durations=15 tests/api
+NEED_XDIST   = @$(PYTHON) -c 'import xdist' 2>/dev/null || { echo "tests/api runs with \
+               pytest-xdist (Debian's python3-pytest-xdist): run scripts/install-deps" >&2; exit 2; }
 
 # Black-box API tests against the binary in $(BUILD).
 test-api: all
+	$(NEED_XDIST)
 	CHATPAY_BIN=$(abspath $(BUILD)/chatpay) $(PYTEST_API)
 
 # The same suite on PostgreSQL: a throw-away cluster per process
@@ -141,6 +144,7 @@ test-api: all
 # socket in a temp dir, and a fresh database in it wherever the suite would
 # make a SQLite file.
 test-api-pg: all
+	$(NEED_XDIST)
 	CHATPAY_TEST_DB=postgres CHATPAY_BIN=$(abspath $(BUILD)/chatpay) $(PYTEST_API)
 
 # The fake providers' own tests: they must speak the documented wire
@@ -164,6 +168,7 @@ test-unit-asan:
 	$(MAKE) BUILD=build/asan VARIANT=asan test-unit
 
 test-asan-api-pg:
+	$(NEED_XDIST)
 	CHATPAY_TEST_DB=postgres CHATPAY_BIN=$(abspath build/asan/chatpay) $(PYTEST_API)
 
 # Both builds at once, then the unit suites of both builds, the fakes' own
