@@ -50,12 +50,6 @@ def restart(env: Env) -> None:
     env.api = ApiClient(proc.base_url)
 
 
-
-
-
-
-
-
 def capture_in_background(env, key, ref):
     """The merchant's capture request, left hanging (its answer never comes
     back: the server is killed under it)."""
@@ -82,7 +76,12 @@ def test_stripe_capture_executed_then_crash(env):
         pi = shop.fake.sessions[s["id"]]["payment_intent"]
         shop.fake.set_mode("timeout_after_execute", count=1)
         t = capture_in_background(env, shop.key, ref)
-        shop.fake.wait_for_requests(1, f"/v1/payment_intents/{pi}/capture", timeout=10)
+        # the fake records a request before it executes it: wait for the capture
+        # itself, not only for its arrival, before killing chatpay
+        shop.fake.events.wait_for(lambda es: any(e["kind"] == "executed" and
+                                                 e["path"] == f"/v1/payment_intents/{pi}/capture"
+                                                 for e in es),
+                                  timeout=10, what="the capture executed at Stripe")
         assert shop.fake.payment_intents[pi]["status"] == "succeeded"  # done at Stripe
         restart(env)
         t.join(timeout=25)
@@ -128,7 +127,9 @@ def test_cybersource_capture_executed_then_crash(env):
         tx = result["transaction_id"]
         shop.fake.set_mode("timeout_after_execute", count=1)
         t = capture_in_background(env, shop.key, ref)
-        shop.fake.wait_for_requests(1, f"/pts/v2/payments/{tx}/captures", timeout=10)
+        shop.fake.events.wait_for(lambda es: any(e["kind"] == "transaction" and e["type"] == "capture"
+                                                 for e in es),
+                                  timeout=10, what="the capture executed at CyberSource")
         restart(env)
         t.join(timeout=25)
         st = poll(lambda: status(env, shop.key, ref),
