@@ -13,7 +13,7 @@ import pytest
 import requests
 
 import cp_helpers
-from cp_helpers import CARD_VISA, LINKS, card_form, db_exec, db_query, run_cli, start_server
+from cp_helpers import CARD_VISA, LINKS, card_form, db_exec, db_query, poll, run_cli, start_server
 from openapi_check import ApiClient
 from payment_flow import checkout, new_link, status_of
 
@@ -49,7 +49,9 @@ def test_backup_while_the_server_writes(tmp_path):
 
     def load():
         s = requests.Session()
-        while not stop.is_set():
+        for _ in range(20000):  # bounded: stopped long before by `stop`
+            if stop.is_set():
+                return
             r = s.post(srv.base_url + LINKS, json=_body("bk-" + uuid.uuid4().hex[:10]),
                        headers={"Authorization": m["apiKey"]}, timeout=10)
             assert r.status_code == 201, r.text
@@ -70,15 +72,16 @@ def test_backup_while_the_server_writes(tmp_path):
     try:
         for t in ts:
             t.start()
-        while len(made) < 30:
-            time.sleep(0.01)
+        poll(lambda: len(made), lambda n: n >= 30, timeout=30)
+        assert len(made) >= 30 and all(t.is_alive() for t in ts), "the load did not start"
         before = len(made)
         out = tmp_path / "copy.db"
         res = run_cli("db", "backup", "--to", str(out), "--db", db)
         after = len(made)
         assert res.returncode == 0, res.stderr
         assert f"backed up {db} to {out}" in res.stdout
-        time.sleep(0.3)
+        # the server goes on writing after the backup
+        poll(lambda: len(made), lambda n: n > after, timeout=10)
     finally:
         stop.set()
         for t in ts:

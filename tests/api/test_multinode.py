@@ -25,7 +25,7 @@ import pytest
 import requests
 
 import cp_helpers
-from cp_helpers import CARD_VISA, LINKS, card_form, db_query, run_cli, start_server
+from cp_helpers import CARD_VISA, LINKS, card_form, db_query, poll, run_cli, start_server
 from openapi_check import ApiClient
 from payment_flow import checkout, new_link, status_of
 
@@ -234,7 +234,9 @@ def _link_body(order):
 
 def _burst(base, key, acked, stop, errors):
     s = requests.Session()
-    while not stop.is_set():
+    for _ in range(100000):  # bounded: stopped long before by `stop`
+        if stop.is_set():
+            return
         order = "burst-" + uuid.uuid4().hex[:12]
         try:
             r = s.post(base + LINKS, json=_link_body(order), headers={"Authorization": key},
@@ -349,11 +351,13 @@ def test_postgresql_restarting_under_load(postgres_cluster, tmp_path):
     reads = _reads(srv.base_url, m["apiKey"])
     try:
         acked, failures, stop = [], [], threading.Event()
-        slow = []
+        slow, ts = [], []
 
         def load():
             s = requests.Session()
-            while not stop.is_set():
+            for _ in range(100000):  # bounded: stopped long before by `stop`
+                if stop.is_set():
+                    return
                 order = "rs-" + uuid.uuid4().hex[:12]
                 t0 = time.monotonic()
                 try:
@@ -373,8 +377,8 @@ def test_postgresql_restarting_under_load(postgres_cluster, tmp_path):
         ts = [threading.Thread(target=load) for _ in range(4)]
         for t in ts:
             t.start()
-        time.sleep(1.0)
-        before = len(acked)
+        before = len(poll(lambda: acked, lambda a: len(a) >= 20, timeout=15))
+        assert before > 0, failures[-5:]
         # fill the pool: 16 connections open when the server goes away
         warm = []
         reads(acked[-1], warm)
@@ -402,8 +406,10 @@ def test_postgresql_restarting_under_load(postgres_cluster, tmp_path):
         after = []
         reads(acked[-1], after)
     finally:
+        stop.set()  # the load ends even when a step above failed
+        for t in ts:
+            t.join(timeout=20)
         rc = srv.stop()
-    assert before > 0
     assert down.status_code == 503 and down_body["status"] != "ready", down.text
     assert up.status_code == 200, up.text
     assert resumed, (len(acked), failures[-5:])
