@@ -231,7 +231,8 @@ def test_callbacks_in_flight_survive(tmp_path, sig, mode):
             n = poll(lambda: len(receiver.received()), lambda n: n >= SLOW_BEFORE_SIGNAL,
                      QUEUE_TIMEOUT, interval=0.02)
             assert n >= SLOW_BEFORE_SIGNAL, f"only {n} callbacks tried"
-            assert receiver.waiting_now() >= 1, "no try in flight"
+            assert poll(receiver.waiting_now, lambda w: w >= 1, 5, interval=0.02) >= 1, \
+                "no try in flight"
         api.close()
 
         if sig == signal.SIGTERM:

@@ -38,7 +38,7 @@ NAMES = {
     9: "PAYMENT_LINK_SENT_FAILED", 10: "PAYMENT_URL_EXPIRED", 11: "PAYMENT_LINK_DELIVERY_FAILED",
     18: "PAYMENT_LINK_CANCELLED", 19: "PAYMENT_LINK_CLICKED",
 }
-SEND_TIMEOUT = 3.0  # seconds for a link to be sent and its receipt recorded
+SEND_TIMEOUT = 10.0  # at most, for a link to be sent and its receipt recorded (a busy machine)
 LIMIT_ERROR = "limit: must be a whole number from 1 to 100"
 TO_ERROR = "to: must be an international phone number (7 to 15 digits, optional leading +)"
 
@@ -347,7 +347,7 @@ def test_outbox_default_limit_is_20(api, key):
     # 21 links to one number: channel sms, created back to back
     for _ in range(21):
         create_ok(api, key, channel="sms", to=number)
-    msgs = wait_messages(api, key, number, 21, timeout=6)
+    msgs = wait_messages(api, key, number, 21, timeout=20)
     assert len(msgs) == 21
     assert len(messages(api, key, to=number)) == 20
     assert len(messages(api, key)) == 20
@@ -416,7 +416,7 @@ def test_expiry_sweeper_waits_30s(api, expiring):
     assert wait <= EXPIRY_TTL + 2, f"clock mismatch: would wait {wait:.1f}s"
     if wait > 0:
         time.sleep(wait)
-    st = wait_history(api, key, sent["paymentLinkRef"], EXPIRED, timeout=3)
+    st = wait_history(api, key, sent["paymentLinkRef"], EXPIRED, timeout=10)
     assert_history(st, [RECEIVED, SENT, DELIVERED, EXPIRED])
     recorded = parse_rfc3339(entry(st, EXPIRED)["created"])
     late = (recorded - expires).total_seconds()

@@ -386,7 +386,7 @@ def test_result_url_removed(env, rcv, products):
             b = wait_delivery(env, c, raas, settled)
         return b
 
-    b = wait_for(purchase, lambda b: b["resultDelivery"]["state"] == "NONE", 5.0, 0.2,
+    b = wait_for(purchase, lambda b: b["resultDelivery"]["state"] == "NONE", 15.0, 0.2,
                  "a purchase without a result to deliver")
     assert b["resultDelivery"] == {"state": "NONE", "attempts": 0, "lastHttpStatus": None,
                                    "deliveredAt": None}, b["resultDelivery"]

@@ -496,6 +496,7 @@ def test_provider_lifecycle_and_secrets(env, fakes):
     link = kit.link()
     req = kit.wait_sends(1)[0]
     assert req.headers["authorization"] == secret  # the sealed key still opens
+    wait_ids(env, kit.shop, link.ref, 2)  # sent and recorded before the provider goes
     assert req.json["messages"][0]["from"] == "15559990000", req.json
     res = env.cli("provider", "update", kit.id)
     assert (res.returncode, first_line(res.stderr)) == (
