@@ -40,9 +40,6 @@
  */
 #include "channel/channel.h"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,7 +136,7 @@ static void twilio_destroy(void *state)
 {
     if (!state)
         return;
-    OPENSSL_cleanse(state, sizeof(struct twilio));
+    explicit_bzero(state, sizeof(struct twilio));
     free(state);
 }
 
@@ -219,7 +216,7 @@ static void *twilio_create(const struct provider_config *cfg, char *err, size_t 
     memcpy(t->authorization, "Basic ", 6);
     size_t len =
         crypto_base64(userpass, (size_t)n, t->authorization + 6, sizeof t->authorization - 6);
-    OPENSSL_cleanse(userpass, sizeof userpass);
+    explicit_bzero(userpass, sizeof userpass);
     if (len == 0) {
         snprintf(err, errlen, "the credentials do not fit");
         twilio_destroy(t);
@@ -763,14 +760,9 @@ static void twilio_signature(struct arena *a, const char *token, const char *url
         p = stpcpy(p, sorted[i].name);
         p = stpcpy(p, sorted[i].value);
     }
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (!HMAC(EVP_sha1(), token, (int)strlen(token), (const unsigned char *)data,
-              (size_t)(p - data), md, &mdlen)) {
-        out[0] = '\0';
-        return;
-    }
-    crypto_base64(md, mdlen, out, 29);
+    uint8_t md[20];
+    crypto_hmac_sha1(token, strlen(token), data, (size_t)(p - data), md);
+    crypto_base64(md, sizeof md, out, 29);
 }
 
 /* url with the scheme's default port toggled (3.7 point 4): added when the

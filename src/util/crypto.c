@@ -39,6 +39,15 @@ void crypto_hmac_sha256(const void *key, size_t keylen, const void *data, size_t
     }
 }
 
+void crypto_hmac_sha1(const void *key, size_t keylen, const void *data, size_t n, uint8_t out[20])
+{
+    unsigned int len = 20;
+    if (keylen > (size_t)INT32_MAX || !HMAC(EVP_sha1(), key, (int)keylen, data, n, out, &len)) {
+        fputs("chatpay: HMAC failure\n", stderr);
+        abort();
+    }
+}
+
 size_t crypto_base64(const void *in, size_t n, char *out, size_t cap)
 {
     size_t need = 4 * ((n + 2) / 3) + 1;

@@ -19,6 +19,10 @@ void crypto_sha256(const void *data, size_t n, uint8_t out[32]);
 void crypto_hmac_sha256(const void *key, size_t keylen, const void *data, size_t n,
                         uint8_t out[32]);
 
+/* HMAC-SHA1(key, data) → out[20]: only for providers that sign with it
+ * (Twilio's X-Twilio-Signature); chatpay's own signatures use SHA-256. */
+void crypto_hmac_sha1(const void *key, size_t keylen, const void *data, size_t n, uint8_t out[20]);
+
 /* Constant-time comparison of two n-byte buffers. */
 bool crypto_equal(const void *a, const void *b, size_t n);
 
