@@ -30,22 +30,26 @@ void crypto_sha256(const void *data, size_t n, uint8_t out[32])
     }
 }
 
-void crypto_hmac_sha256(const void *key, size_t keylen, const void *data, size_t n, uint8_t out[32])
+/* HMAC with md, whose digest is `size` bytes, into out[size]. */
+static void hmac(const EVP_MD *md, unsigned int size, const void *key, size_t keylen,
+                 const void *data, size_t n, uint8_t *out)
 {
-    unsigned int len = 32;
-    if (keylen > (size_t)INT32_MAX || !HMAC(EVP_sha256(), key, (int)keylen, data, n, out, &len)) {
+    unsigned int len = size;
+    if (keylen > (size_t)INT32_MAX || !HMAC(md, key, (int)keylen, data, n, out, &len) ||
+        len != size) {
         fputs("chatpay: HMAC failure\n", stderr);
         abort();
     }
 }
 
+void crypto_hmac_sha256(const void *key, size_t keylen, const void *data, size_t n, uint8_t out[32])
+{
+    hmac(EVP_sha256(), 32, key, keylen, data, n, out);
+}
+
 void crypto_hmac_sha1(const void *key, size_t keylen, const void *data, size_t n, uint8_t out[20])
 {
-    unsigned int len = 20;
-    if (keylen > (size_t)INT32_MAX || !HMAC(EVP_sha1(), key, (int)keylen, data, n, out, &len)) {
-        fputs("chatpay: HMAC failure\n", stderr);
-        abort();
-    }
+    hmac(EVP_sha1(), 20, key, keylen, data, n, out);
 }
 
 size_t crypto_base64(const void *in, size_t n, char *out, size_t cap)
