@@ -189,8 +189,8 @@ def test_merchant_post_duplicated_or_late(env, shop, mode):
     with requests.Session() as http:
         ref, token, fields, result, att = pay_link(env, shop, http)
     want = 2 if mode == "duplicated" else 1
-    posts = poll(lambda: [a for a in shop.fake.webhooks if a.label == "merchant post"],
-                 lambda ps: len(ps) >= want, 20)
+    poll(lambda: [a for a in shop.fake.webhooks if a.label == "merchant post"],
+         lambda ps: len(ps) >= want, 20)
     shop.fake.wait_merchant_posts(20)  # and none more in flight
     posts = [a for a in shop.fake.webhooks if a.label == "merchant post"]
     assert [a.status for a in posts] == [200] * want
