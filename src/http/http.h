@@ -85,8 +85,9 @@ struct req {
     struct app *app;
     struct arena *arena;
     const struct route *route; /* NULL when no route matched */
-    const char *method;
-    const char *path; /* without the query string, percent-decoded: any bytes */
+    const char *method;        /* "GET" for a HEAD request: its handler is GET's */
+    bool head;                 /* a HEAD request: the reply's body is not sent */
+    const char *path;          /* without the query string, percent-decoded: any bytes */
     /* method and path as text to show (messages, logs): well-formed UTF-8,
      * at most about 256 characters */
     const char *method_text, *path_text;

@@ -68,8 +68,9 @@ size_t route_match(const struct route *routes, size_t n, const struct route_view
             *family = routes[i].family; /* the path's API answers its 405 */
         if (list && strstr(list, routes[i].method))
             continue;
-        list = list ? arena_printf(r->arena, "%s, %s", list, routes[i].method)
-                    : arena_strdup(r->arena, routes[i].method);
+        /* a path that takes GET takes HEAD too */
+        const char *m = strcmp(routes[i].method, "GET") == 0 ? "GET, HEAD" : routes[i].method;
+        list = list ? arena_printf(r->arena, "%s, %s", list, m) : arena_strdup(r->arena, m);
     }
     *allow = list;
     return SIZE_MAX;

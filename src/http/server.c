@@ -253,7 +253,10 @@ static struct req *req_new(struct http_server *s, struct MHD_Connection *conn, c
     r->priv = p;
     r->app = s->app;
     r->started = time_mono();
-    r->method = arena_strdup(a, method);
+    /* HEAD is GET without the body (RFC 9110 9.3.2), which libmicrohttpd
+     * leaves out; health checks and uptime monitors send it */
+    r->head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+    r->method = r->head ? MHD_HTTP_METHOD_GET : arena_strdup(a, method);
     r->path = arena_strdup(a, url);
     r->method_text = utf8_clean(method, arena_alloc(a, 64), 64);
     r->path_text =
@@ -272,8 +275,8 @@ static struct req *req_new(struct http_server *s, struct MHD_Connection *conn, c
     }
 
     const char *allow = NULL;
-    p->route_index =
-        route_match(s->routes, s->nroutes, &s->view, method, url, r, &allow, &p->server_fallback);
+    p->route_index = route_match(s->routes, s->nroutes, &s->view, r->method, url, r, &allow,
+                                 &p->server_fallback);
     if (p->route_index == SIZE_MAX) {
         p->route_error = allow ? ERR_METHOD_NOT_ALLOWED : ERR_NO_ROUTE;
         p->allow = allow;

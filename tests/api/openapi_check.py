@@ -29,6 +29,9 @@ document's components.responses entry for that status when there is one
 Documented response headers are checked too: present when required, value
 valid against the header's schema.
 
+A HEAD response is checked as the GET operation's response without its body:
+the status and headers must be GET's, and the body must be empty.
+
 Use ApiClient (a requests wrapper) for ordinary calls; check_response() takes
 any (method, path, status, headers, body) — e.g. from http.client — so that
 hand-made requests go through the same checks.
@@ -344,6 +347,11 @@ class ResponseChecker:
         hdrs = {k.lower(): v for k, v in headers.items()}
         where = f"{method} {path.encode('unicode_escape').decode()} → {status}"
         problems: list[str] = []
+        head = method == "HEAD"
+        if head:  # GET without the body
+            if body:
+                problems.append(f"a HEAD response carries a body of {len(body)} bytes")
+            method = "GET"
 
         rid = hdrs.get("x-request-id")
         if not rid:
@@ -368,7 +376,7 @@ class ResponseChecker:
                 self._check_response_object(
                     self.doc, self.doc.deref(responses[component]),
                     f"{self.doc.name} components.responses.{component}", hdrs, mt, body, decoded,
-                    problems, True,
+                    problems, True, head,
                 )
             shape = ERROR_SHAPES.get(status)
             if family is not None:
@@ -376,19 +384,24 @@ class ResponseChecker:
                     problems.append(f"{self.doc.name} has no components.responses.{component}")
             elif shape is None:
                 problems.append(f"undocumented request answered with {status}, which has no error shape")
+            elif head:
+                pass
             elif not _is_json_media(mt):
                 problems.append(f"error body must be JSON, got Content-Type {hdrs.get('content-type')!r}")
             else:
                 for e in self.c2p.errors(self.c2p.schema(shape), decoded):
                     problems.append(f"{self.c2p.name} {shape}: {e}")
         else:
-            self._check_doc(self.doc, method, path, status, hdrs, mt, body, decoded, problems, strict=True)
+            self._check_doc(
+                self.doc, method, path, status, hdrs, mt, body, decoded, problems, strict=True, head=head
+            )
             if self.c2p.find_operation(method, path) is not None:
                 self._check_doc(
-                    self.c2p, method, path, status, hdrs, mt, body, decoded, problems, strict=False
+                    self.c2p, method, path, status, hdrs, mt, body, decoded, problems, strict=False,
+                    head=head,
                 )
                 shape = ERROR_SHAPES.get(status)
-                if shape is not None and status >= 400:
+                if shape is not None and status >= 400 and not head:
                     for e in self.c2p.errors(self.c2p.schema(shape), decoded):
                         problems.append(f"{self.c2p.name} error shape {shape}: {e}")
 
@@ -446,6 +459,7 @@ class ResponseChecker:
         decoded: Any,
         problems: list[str],
         strict: bool,
+        head: bool = False,
     ) -> None:
         found = d.find_operation(method, path)
         if found is None:
@@ -466,7 +480,8 @@ class ResponseChecker:
             return
         resp = d.deref(op["responses"][key])
         self._check_response_object(
-            d, resp, f"{d.name} {method.lower()} {template} {key}", hdrs, mt, body, decoded, problems, strict
+            d, resp, f"{d.name} {method.lower()} {template} {key}", hdrs, mt, body, decoded, problems, strict,
+            head,
         )
 
     @staticmethod
@@ -480,6 +495,7 @@ class ResponseChecker:
         decoded: Any,
         problems: list[str],
         strict: bool,
+        head: bool = False,
     ) -> None:
         for hname, hspec in (resp.get("headers") or {}).items():
             hspec = d.deref(hspec)
@@ -497,6 +513,8 @@ class ResponseChecker:
                         pass
                 for e in d.errors(hschema, value):
                     problems.append(f"{label}: header {hname}: {e}")
+        if head:  # the body GET would have had is not sent
+            return
         content = resp.get("content")
         if not content:
             if body and strict:
@@ -591,6 +609,9 @@ class ApiClient:
 
     def get(self, path: str, **kw) -> requests.Response:
         return self.request("GET", path, **kw)
+
+    def head(self, path: str, **kw) -> requests.Response:
+        return self.request("HEAD", path, **kw)
 
     def put(self, path: str, **kw) -> requests.Response:
         return self.request("PUT", path, **kw)

@@ -54,16 +54,17 @@ def test_unknown_path_does_not_echo_markup(api):
 @pytest.mark.parametrize(
     "method, path, allowed",
     [
-        ("POST", CONFIG, {"GET"}),
-        ("PUT", CONFIG, {"GET"}),
-        ("DELETE", CONFIG, {"GET"}),
-        ("PATCH", CONFIG, {"GET"}),
+        ("POST", CONFIG, {"GET", "HEAD"}),
+        ("PUT", CONFIG, {"GET", "HEAD"}),
+        ("DELETE", CONFIG, {"GET", "HEAD"}),
+        ("PATCH", CONFIG, {"GET", "HEAD"}),
         ("GET", INTEGRATION, {"PUT"}),
         ("POST", INTEGRATION, {"PUT"}),
         ("DELETE", INTEGRATION, {"PUT"}),
-        ("POST", "/livez", {"GET"}),
-        ("DELETE", "/metrics", {"GET"}),
-        ("PUT", "/openapi.json", {"GET"}),
+        ("HEAD", INTEGRATION, {"PUT"}),
+        ("POST", "/livez", {"GET", "HEAD"}),
+        ("DELETE", "/metrics", {"GET", "HEAD"}),
+        ("PUT", "/openapi.json", {"GET", "HEAD"}),
     ],
 )
 def test_wrong_method(api, method, path, allowed):
@@ -72,11 +73,33 @@ def test_wrong_method(api, method, path, allowed):
     assert "Allow" in r.headers
     listed = {m.strip() for m in r.headers["Allow"].split(",")}
     assert listed == allowed
+    if method == "HEAD":  # the same answer without its body
+        assert r.content == b""
+        return
     body = r.body
     assert body["status"] == "405 METHOD_NOT_ALLOWED"
     assert body["code"] == "method_not_allowed"
     assert method in body["message"]
     assert isinstance(body["errors"], list) and body["errors"]
+
+
+@pytest.mark.parametrize("path, keyed", [("/livez", False), ("/readyz", False), ("/openapi.json", False),
+                                         ("/", False), (CONFIG, True)])
+def test_head_is_get_without_the_body(api, merchant, path, keyed):
+    key = merchant["apiKey"] if keyed else None
+    got = api.get(path, key=key)
+    r = api.head(path, key=key)
+    assert r.status_code == got.status_code == 200
+    assert r.content == b""
+    assert r.headers["Content-Type"] == got.headers["Content-Type"]
+    assert int(r.headers["Content-Length"]) == len(got.content)
+    assert HEX32.fullmatch(r.headers["X-Request-Id"])
+
+
+def test_head_needs_the_key_that_get_needs(api):
+    r = api.head(CONFIG)
+    assert r.status_code == 401
+    assert r.content == b""
 
 
 def test_wrong_method_needs_no_key(api, merchant):

@@ -1015,6 +1015,20 @@ def test_page_link_preview_is_not_an_open(api, shop, key, agent):
     assert history_ids(status_ok(api, key, ans["paymentLinkRef"])) == [RECEIVED, CLICKED]
 
 
+def test_page_head_is_not_an_open(api, shop, key):
+    # link checkers and monitors ask with HEAD: the page's head, no click
+    _, ans = create_ok(api, key, returnPaymentLink=True)
+    token = token_of(ans["paymentLink"])
+    browser = "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 Chrome/120 Mobile Safari/537.36"
+    r = api.head("/p/" + token, headers={"User-Agent": browser})
+    assert r.status_code == 200 and r.content == b""
+    assert_page_headers(r)
+    assert history_ids(status_ok(api, key, ans["paymentLinkRef"])) == [RECEIVED]
+    assert page(api, token, user_agent=browser).status_code == 200
+    assert history_ids(status_ok(api, key, ans["paymentLinkRef"])) == [RECEIVED, CLICKED]
+    assert api.head("/p/" + "0000000000000000A").status_code == 404
+
+
 @pytest.mark.parametrize("token", ["0000000000000000A", "x", "A" * 65], ids=["17", "1", "65"])
 def test_page_unknown_token(api, token):
     r = page(api, token)

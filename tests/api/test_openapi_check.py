@@ -90,6 +90,16 @@ def test_json_content_type_with_bad_json_fails():
         check(b"{not json")
 
 
+def test_head_is_get_without_the_body():
+    assert check(b"", method="HEAD") is None
+    with pytest.raises(ContractError, match="HEAD response carries a body"):
+        check(good_config(), method="HEAD")
+    with pytest.raises(ContractError, match="does not document status 418"):
+        check(b"", method="HEAD", status=418)
+    with pytest.raises(ContractError, match="not documented"):
+        check(b"", method="HEAD", path="/api/v2/chat-2-pay")
+
+
 def test_publisher_error_shape_is_checked():
     bad_401 = {"timestamp": "2026-01-31T12:00:00Z", "status": "401", "error": "Unauthorized", "message": "m", "path": "/"}
     with pytest.raises(ContractError, match="UnauthorizedErrorResponse"):

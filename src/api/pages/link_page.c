@@ -5,9 +5,9 @@
  *
  * The first open by a person records PAYMENT_LINK_CLICKED and extends the
  * link's life (click TTL) and starts the payment page's (page TTL). Link
- * preview robots of messaging apps fetch the URL too; they get the page but
- * do not count as an open. An expired, cancelled or unusable link answers
- * 410 with a page that says so. Every page is in the language the browser
+ * preview robots of messaging apps fetch the URL too, and link checkers ask
+ * with HEAD; they get the page (or its head) but do not count as an open. An expired, cancelled or
+ * unusable link answers 410 with a page that says so. Every page is in the language the browser
  * asks for (Accept-Language), English by default.
  */
 #include "api/api.h"
@@ -253,7 +253,8 @@ void api_link_page(struct req *r)
     struct web_locale loc;
     struct arena *a = r->arena;
     api_page_locale(r, &loc);
-    c.preview = is_preview(req_header(r, "User-Agent"));
+    /* a HEAD request (a link checker, a monitor) is not a customer's visit */
+    c.preview = r->head || is_preview(req_header(r, "User-Agent"));
     if (strlen(c.token) > TOKEN_MAX) {
         api_reply_message(r, 404, &loc, "msg.not_found.title",
                           web_text(&loc, "msg.not_found.text"));
