@@ -133,8 +133,10 @@ static void run(struct req *r, enum op_kind kind)
         struct field_errors errs = {0};
         enum money_status ms = money_dec_parse(amount, strlen(amount), &c->amount);
         if (ms != MONEY_OK || c->amount.negative) {
-            field_errors_add(&errs, r->arena, "amount",
-                             ms == MONEY_OK ? "must be greater than 0" : "must be a number");
+            field_errors_add(&errs, r->arena, "amount", "%s",
+                             ms == MONEY_OK       ? "must be greater than 0"
+                             : ms == MONEY_SYNTAX ? "must be a number"
+                                                  : money_status_text(ms));
             reply_field_errors(r, &errs);
             return;
         }
