@@ -399,6 +399,42 @@ def test_line_items_at_their_limits_accepted(api, key):
     assert r.status_code == 201, r.text
 
 
+def test_documented_request_limits_are_the_enforced_ones(api, key):
+    # docs/openapi.json states chatpay's limits where they are tighter than
+    # the publisher's schema; at each limit a request passes, one past it not
+    from openapi_check import get_checker
+
+    schemas = get_checker().doc.doc["components"]["schemas"]
+    body, item = schemas["PayByLinkRequest"]["properties"], schemas["LineItemRequest"]["properties"]
+    one = {"name": "Tea", "unitPrice": 1}
+    at_limit = {
+        "orderNumber": "O" * body["orderNumber"]["maxLength"],
+        "merchantDescriptor": "D" * body["merchantDescriptor"]["maxLength"],
+        "orderLineItems": [one] * (body["orderLineItems"]["maxItems"] - 1)
+        + [{**one, "quantity": item["quantity"]["maximum"]}],
+    }
+    assert create(api, key, link_body(**at_limit)).status_code == 201
+    assert body["orderNumber"]["minLength"] == item["name"]["minLength"] == 1
+    past = [
+        ({"orderNumber": "O" * (body["orderNumber"]["maxLength"] + 1)},
+         f"orderNumber: must be at most {body['orderNumber']['maxLength']} characters"),
+        ({"orderNumber": " "}, "orderNumber: must not be blank"),
+        ({"merchantDescriptor": "D" * (body["merchantDescriptor"]["maxLength"] + 1)},
+         f"merchantDescriptor: must be at most {body['merchantDescriptor']['maxLength']} characters"),
+        ({"orderLineItems": [one] * (body["orderLineItems"]["maxItems"] + 1)},
+         f"orderLineItems: must have at most {body['orderLineItems']['maxItems']} items"),
+        ({"orderLineItems": [{**one, "quantity": item["quantity"]["maximum"] + 1}]},
+         f"orderLineItems[0].quantity: must be between 1 and {item['quantity']['maximum']}"),
+        ({"orderLineItems": [{**one, "name": ""}]}, "orderLineItems[0].name: must not be blank"),
+    ]
+    for fields, error in past:
+        assert assert_validation(create(api, key, link_body(**fields))) == [error], fields
+    for field in ("paymentGatewaySettingsId", "applicationId"):
+        n = body[field]["maxLength"]
+        errors = assert_validation(create(api, key, link_body(**{field: "x" * (n + 1)})))
+        assert errors == [f"{field}: must be at most {n} characters"], errors
+
+
 def test_every_problem_reported_at_once(api, make_merchant):
     # syntax problems and configuration problems in one answer
     m = make_merchant(channels="sms")
