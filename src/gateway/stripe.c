@@ -41,12 +41,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "net/net.h"
 #include "util/crypto.h"
 #include "util/form.h"
 #include "util/json.h"
+#include "util/log.h"
 
 #define STRIPE_DEFAULT_BASE "https://api.stripe.com"
 #define STRIPE_VERSION      "2024-06-20"
@@ -379,6 +381,24 @@ static void get_intent(const struct gateway *g, struct arena *a, const char *id,
 
 /* ---- paying ---------------------------------------------------------------------------- */
 
+/* Stripe's amount for one in ISO 4217 minor units, or -1 when Stripe cannot
+ * take it (docs.stripe.com/currencies, special cases): Stripe keeps ISK at
+ * two decimals (ISO 4217: none) and MGA at none (ISO 4217: two), and takes
+ * its three-decimal currencies only in whole tens of their minor unit.
+ * Rounding would charge another amount than the link's, so those refuse. */
+static long long stripe_amount(const char *currency, int64_t minor)
+{
+    static const char *const in_tens[] = {"BHD", "JOD", "KWD", "OMR", "TND"};
+    if (strcasecmp(currency, "ISK") == 0)
+        return (long long)minor * 100;
+    if (strcasecmp(currency, "MGA") == 0)
+        return minor % 100 == 0 ? (long long)minor / 100 : -1;
+    for (size_t i = 0; i < sizeof in_tens / sizeof in_tens[0]; i++)
+        if (strcasecmp(currency, in_tens[i]) == 0)
+            return minor % 10 == 0 ? (long long)minor : -1;
+    return (long long)minor;
+}
+
 static const char *stripe_locale(const char *lang)
 {
     static const char *const known[] = {"en", "fr", "es", "pt", "de", "it", "nl", "ja"};
@@ -434,6 +454,12 @@ static bool stripe_begin(const struct gateway *g, const struct gw_payment *p, st
     memset(out, 0, sizeof *out);
     if (p->gateway_ref && p->gateway_ref[0])
         return resume(g, p, a, out);
+    long long amount = stripe_amount(p->currency, p->amount_minor);
+    if (amount < 0) {
+        log_warn("stripe: %s %lld (minor units) is not an amount Stripe takes in that currency",
+                 p->currency, (long long)p->amount_minor);
+        return false;
+    }
     char cur[4] = "";
     for (size_t i = 0; i < 3 && p->currency[i]; i++)
         cur[i] = (char)tolower((unsigned char)p->currency[i]);
@@ -451,7 +477,7 @@ static bool stripe_begin(const struct gateway *g, const struct gw_payment *p, st
         "line_items[0][price_data][currency]",
         cur,
         "line_items[0][price_data][unit_amount]",
-        arena_printf(a, "%lld", (long long)p->amount_minor),
+        arena_printf(a, "%lld", amount),
         "line_items[0][price_data][product_data][name]",
         p->description,
         "line_items[0][quantity]",
@@ -598,12 +624,15 @@ static void stripe_operate(const struct gateway *g, const struct gw_target *t,
     bool refund = t->op == GW_OP_REFUND || t->op == GW_OP_VOID;
     bool known_refund =
         refund && strncmp(t->gateway_ref, "re_", 3) == 0 && gw_id_ok(t->gateway_ref, STRIPE_ID_MAX);
-    if (!gw_id_ok(pi, STRIPE_ID_MAX) && !known_refund) {
+    long long amount = stripe_amount(t->currency, t->amount_minor);
+    bool amounted = (refund || t->op == GW_OP_CAPTURE) && !known_refund;
+    if ((!gw_id_ok(pi, STRIPE_ID_MAX) && !known_refund) || (amounted && amount < 0)) {
         memset(out, 0, sizeof *out);
         out->decision = GW_ERROR;
         out->response_code = 102;
-        snprintf(out->error_text, sizeof out->error_text,
-                 "The payment's PaymentIntent is not known");
+        snprintf(out->error_text, sizeof out->error_text, "%s",
+                 amount < 0 ? "Stripe takes no such amount in this currency"
+                            : "The payment's PaymentIntent is not known");
         arena_free(a);
         return;
     }
@@ -614,13 +643,12 @@ static void stripe_operate(const struct gateway *g, const struct gw_target *t,
         const char *kv[] = {"payment_intent",
                             t->parent_gateway_ref,
                             "amount",
-                            arena_printf(a, "%lld", (long long)t->amount_minor),
+                            arena_printf(a, "%lld", amount),
                             "metadata[chatpay_ref]",
                             t->ref};
         call(g, a, "POST", "/v1/refunds", form_encode(a, kv, 3), t->ref, &r);
     } else if (t->op == GW_OP_CAPTURE) {
-        const char *kv[] = {"amount_to_capture",
-                            arena_printf(a, "%lld", (long long)t->amount_minor)};
+        const char *kv[] = {"amount_to_capture", arena_printf(a, "%lld", amount)};
         call(g, a, "POST", arena_printf(a, "/v1/payment_intents/%s/capture", pi),
              form_encode(a, kv, 1), t->ref, &r);
     } else { /* GW_OP_REVERSE: release an uncaptured authorization */

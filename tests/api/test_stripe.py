@@ -295,6 +295,45 @@ def test_declined_card_stays_open_until_paid(env, shop):
         assert len(st["paymentStatuses"]) == 1
 
 
+def test_amounts_in_stripes_own_units(env, shop):
+    # Stripe keeps ISK at two decimals (ISO 4217: none) and MGA at none (ISO:
+    # two), and takes three-decimal currencies in whole tens only
+    env.ok("merchant", "update", shop.id, "--currencies", "ZAR,ISK,MGA,KWD")
+
+    def session_amount(currency, total):
+        with requests.Session() as http:
+            ref, token = new_link(env, shop.key, "Authorization", currency=currency, totalAmount=total,
+                                  subTotalAmount=total, taxAmount=0, orderLineItems=[])
+            r = http.post(f"{env.base_url}/p/{token}/pay", allow_redirects=False,
+                          headers={"Origin": env.base_url}, timeout=WAIT + 5)
+            if r.status_code != 200:
+                assert r.status_code == 503, r.text[:300]  # not started: no checkout
+                return ref, token, None
+            form = parse_qs(shop.fake.requests_to("/v1/checkout/sessions", "POST")[-1].body.decode())
+            assert form["line_items[0][price_data][currency]"] == [currency.lower()]
+            return ref, token, form["line_items[0][price_data][unit_amount]"][0]
+
+    assert session_amount("ISK", 5000)[2] == "500000"
+    assert session_amount("MGA", 1000)[2] == "1000"
+    assert session_amount("KWD", 1.23)[2] == "1230"
+    sessions = len(shop.fake.requests_to("/v1/checkout/sessions", "POST"))
+    for currency, total in (("MGA", 1000.5), ("KWD", 1.235)):
+        assert session_amount(currency, total)[2] is None, currency
+    assert len(shop.fake.requests_to("/v1/checkout/sessions", "POST")) == sessions
+    # a capture in ISK is sent in Stripe's units too
+    with requests.Session() as http:
+        ref, token = new_link(env, shop.key, "Authorization", currency="ISK", totalAmount=5000,
+                              subTotalAmount=5000, taxAmount=0, orderLineItems=[])
+        s = session_of(shop, press_pay(env, http, token))
+        shop.fake.pay(s["id"], CARD)
+        wait_status(env, shop.key, ref, "SUCCESS")
+        r = env.api.post(PAYMENT_OPS + ref + "/capture?amount=2000", key=shop.key)
+        assert r.status_code == 200 and r.body["paymentGatewayDecision"] == "ACCEPT", r.text
+        pi_id = shop.fake.sessions[s["id"]]["payment_intent"]
+        cap = shop.fake.requests_to(f"/v1/payment_intents/{pi_id}/capture", "POST")[-1]
+        assert parse_qs(cap.body.decode())["amount_to_capture"] == ["200000"]
+
+
 def test_authorization_capture_and_reversal(env, shop):
     with requests.Session() as http:
         ref, token, s, back = pay_link(env, shop, http, "Authorization")
