@@ -2,6 +2,7 @@
  * json.c — small json-c helpers (see json.h).
  */
 #include "util/json.h"
+#include "util/json_check.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -64,6 +65,13 @@ json_object *json_parse_object(const char *s, size_t n)
         return NULL;
     }
     return o;
+}
+
+json_object *json_parse_request_object(const char *s, size_t n)
+{
+    size_t at;
+    const char *why;
+    return json_check(s, n, 32, &at, &why) ? json_parse_object(s, n) : NULL;
 }
 
 json_object *json_member(json_object *o, const char *key, json_type t)

@@ -27,6 +27,9 @@ json_object *json_parse_whole(const char *s, size_t n);
 
 /* The same, NULL unless the value is an object. */
 json_object *json_parse_object(const char *s, size_t n);
+/* The same for text from a client: NULL unless it is strict JSON (RFC 8259,
+ * well-formed UTF-8 in every string, at most 32 levels deep). */
+json_object *json_parse_request_object(const char *s, size_t n);
 
 /* o[key] when o is an object and the member has type t, else NULL. */
 json_object *json_member(json_object *o, const char *key, json_type t);

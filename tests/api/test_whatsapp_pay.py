@@ -17,6 +17,7 @@ import secrets
 import string
 import uuid
 from collections import Counter
+from urllib.parse import urlencode
 
 import pytest
 
@@ -26,6 +27,7 @@ from payment_flow import assert_html, race
 from wa_helpers import (
     ECHO_FIELDS,
     GATEWAYS,
+    MESSAGES,
     METHODS,
     WAIT,
     add_config,
@@ -321,6 +323,22 @@ def test_order_as_form(api, shop):
     assert_wa400(send(api, shop, bad, form=True), ["action"])
 
 
+def test_order_text_must_be_utf8(api, shop):
+    # bytes that are not UTF-8 would make the payment's JSON invalid
+    body = order_body(shop, extra={"notes": {"k": "MARK"}})
+    raw = json.dumps(body).encode().replace(b'"MARK"', b'"\xff\xfe"')
+    path = MESSAGES.format(sid=shop.sid)
+    r = api.post(path, headers={**shop.headers(), "Content-Type": "application/json"}, data=raw)
+    assert_wa400(r, ["body"])
+    form = urlencode({k: (json.dumps(v) if k == "action" else v) for k, v in body.items()}).encode()
+    form = form.replace(b"MARK", b"%FF%FE")
+    r = api.post(path, data=form, headers={**shop.headers(),
+                                           "Content-Type": "application/x-www-form-urlencoded"})
+    assert_wa400(r, ["action"])
+    assert_order_not_found(lookup(api, shop, params_of(body)["reference_id"]),
+                           params_of(body)["reference_id"])
+
+
 REQUIRED = [
     "to", "from", "channel", "type", "body", "action", "action.name", P,
     P + ".reference_id", P + ".type", P + ".payment_configuration", P + ".currency",
@@ -403,6 +421,22 @@ def _rule_cases():
         return b
 
     case("items-not-subtotal", [ORDER + ".subtotal"], build=not_adding_up)
+
+    def worth(items, subtotal):
+        # items whose amounts times quantities pass the largest amount; with
+        # 64-bit arithmetic that wraps, the first adds up to 8384
+        def build(s):
+            b = order_body(s, items=items)
+            p = params_of(b)
+            p["order"]["subtotal"] = amount(subtotal)
+            p["total_amount"] = amount(subtotal + 1000)
+            return b
+        return build
+
+    top = 999999999999999
+    case("items-wrap-around", [ORDER + ".items"],
+         build=worth([(top, 10000), (844674407370957, 10000)], 8384))
+    case("items-over-max", [ORDER + ".items"], build=worth([(top - 1000, 1), (1001, 1)], top - 1000))
     case("total-not-sum", [P + ".total_amount"], P + ".total_amount", amount(11001))
     case("total-without-tax", [P + ".total_amount"],
          build=lambda s: set_path(order_body(s), ORDER + ".tax", None, drop=True))
@@ -819,7 +853,10 @@ def test_unknown_token_is_404(server, http):
 def test_bad_form_is_400_and_records_nothing(api, server, http, shop):
     o = place_order(api, shop)
     for form in ({"method": "cash", "outcome": "success"}, {"method": "upi", "outcome": "maybe"},
-                 {"method": "upi"}):
+                 {"method": "upi"},
+                 # the error's words go into the payment's JSON: UTF-8 only
+                 {"method": "upi", "outcome": "failure", "error_reason": b"\xff"},
+                 {"method": "upi", "outcome": "failure", "error_code": b"E\xfe"}):
         r = html_request(http, "POST", page_url(server.base_url, o.token), data=form,
                          headers={"Origin": server.base_url})
         assert_html(r, 400)

@@ -18,6 +18,7 @@
 #include "db/whatsapp.h"
 #include "service/whatsapp.h"
 #include "util/form.h"
+#include "util/utf8.h"
 #include "web/i18n.h"
 #include "web/page.h"
 
@@ -205,8 +206,10 @@ void api_wa_page_submit(struct req *r)
     c.reason = form_get(r->arena, body, len, "error_reason");
     static const char *const methods[] = {"upi", "card", "netbanking", "wallet"};
     static const char *const outcomes[] = {"success", "failure", "pending"};
+    /* the error's code and reason go into the payment's JSON: text only */
     if (!one_of(c.method, methods, 4) || !one_of(outcome, outcomes, 3) ||
-        (c.code && strlen(c.code) > 64) || (c.reason && strlen(c.reason) > 256)) {
+        (c.code && (strlen(c.code) > 64 || !utf8_valid(c.code))) ||
+        (c.reason && (strlen(c.reason) > 256 || !utf8_valid(c.reason)))) {
         api_reply_message(r, 400, &loc, "wa.bad.title", web_text(&loc, "wa.bad.text"));
         return;
     }

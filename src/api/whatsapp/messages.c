@@ -311,7 +311,7 @@ static json_object *request_object(struct req *r, const char **why)
         }
         const char *action = form_get(r->arena, body, len, "action");
         if (action) {
-            json_object *a = json_parse_object(action, strlen(action));
+            json_object *a = json_parse_request_object(action, strlen(action));
             json_object_object_add(o, "action", a ? a : json_object_new_string(action));
         }
         return o;
@@ -320,7 +320,7 @@ static json_object *request_object(struct req *r, const char **why)
         *why = "must be application/json or application/x-www-form-urlencoded";
         return NULL;
     }
-    json_object *o = json_parse_object(body, len);
+    json_object *o = json_parse_request_object(body, len);
     if (!o)
         *why = "must be a JSON object";
     return o;
@@ -404,11 +404,20 @@ void api_wa_messages(struct req *r)
         for (size_t i = 0; i < ord.items.count; i++) {
             char path[80];
             snprintf(path, sizeof path, "action.parameters.order.items[%zu].amount", i);
-            int64_t v = it[i].amount ? amount_of(&k, it[i].amount, path) : -1;
-            if (v < 0 || !it[i].quantity.set)
+            int64_t v = it[i].amount ? amount_of(&k, it[i].amount, path) : -1, line;
+            if (v < 0 || !it[i].quantity.set) {
                 items_ok = false;
-            else
-                items_sum += v * it[i].quantity.v;
+            } else if (__builtin_mul_overflow(v, it[i].quantity.v, &line) ||
+                       __builtin_add_overflow(items_sum, line, &items_sum) ||
+                       items_sum > VALUE_MAX) {
+                /* no order is worth more than an amount can say */
+                field_errors_add(&errs, a, NULL,
+                                 "%s.order.items: the amounts times the quantities add up to "
+                                 "more than %lld",
+                                 P, (long long)VALUE_MAX);
+                items_ok = false;
+                break;
+            }
         }
         items_ok = items_ok && ord.items.count > 0;
     }

@@ -113,7 +113,7 @@ void api_wa_refund(struct req *r)
         wa_reply_error(r, 415, "WA415", "Unsupported media type", &f, &why, 1);
         return;
     }
-    json_object *body = json_parse_object(raw, len);
+    json_object *body = json_parse_request_object(raw, len);
     struct refund_ctx *c = arena_calloc(r->arena, 1, sizeof *c);
     c->r = r;
     if (!body) {
