@@ -550,19 +550,27 @@ static enum db_status refuse(const char **refused, const char *why)
     return DB_ROLLBACK;
 }
 
+/* The most refunds one payment takes, whatever their outcome: each adds to
+ * the link's history and to every later callback's body, so that the
+ * payment's record stays bounded (one per line item of the largest order). */
+enum { REFUNDS_MAX = 100 };
+
 struct refund_scan {
     struct followups f;
     bool returning;   /* a reversal or void of the payment is pending */
     int64_t refunded; /* refunds pending or accepted, per the money they return */
+    int refunds;      /* refunds asked for, whatever their outcome */
     const char *money_ref, *payment_ref;
 };
 
 static void collect_refunds(void *cls, const struct db_payment_op *o)
 {
     struct refund_scan *r = cls;
-    if (o->op == GW_OP_REFUND && strcmp(o->parent_ref, r->money_ref) == 0 &&
-        (o->state == 0 || o->decision == GW_ACCEPT))
-        r->refunded += o->amount_minor;
+    if (o->op == GW_OP_REFUND && strcmp(o->parent_ref, r->money_ref) == 0) {
+        r->refunds++;
+        if (o->state == 0 || o->decision == GW_ACCEPT)
+            r->refunded += o->amount_minor;
+    }
     if ((o->op == GW_OP_REVERSE || o->op == GW_OP_VOID) && o->state == 0 &&
         (strcmp(o->parent_ref, r->money_ref) == 0 || strcmp(o->parent_ref, r->payment_ref) == 0))
         r->returning = true;
@@ -588,6 +596,8 @@ static const char *minor_amount(struct arena *a, const struct money_dec *amount,
     enum money_status ms = money_to_minor(amount, cur ? cur->exponent : 2, minor);
     if (ms == MONEY_TOO_PRECISE)
         return arena_printf(a, "amount: has more decimal places than %s allows", currency);
+    if (ms == MONEY_OUT_OF_RANGE)
+        return arena_printf(a, "amount: %s", money_status_text(ms));
     if (ms != MONEY_OK || *minor <= 0)
         return "amount: must be greater than 0";
     return NULL;
@@ -729,6 +739,11 @@ enum db_status svc_refund_begin(struct svc *s, const char *merchant_id, const ch
     int64_t left = money->amount_minor - r.refunded;
     if (left <= 0)
         return refuse(refused, "The payment has been refunded in full");
+    if (r.refunds >= REFUNDS_MAX)
+        return refuse(refused, arena_printf(a,
+                                            "The payment has had %d refunds, the most one "
+                                            "payment takes",
+                                            REFUNDS_MAX));
     int64_t minor = left;
     if (amount) {
         const char *why = minor_amount(a, amount, l->currency, &minor);

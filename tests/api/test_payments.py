@@ -637,6 +637,7 @@ def test_capture_amount_rules(api, server, http, key):
     assert_bad_request(capture(api, key, link.ref, "10.001"), "amount: has more decimal places than ZAR allows")
     assert_field_error(capture(api, key, link.ref, "0." + "0" * 18 + "1"), "amount: has too many decimal places")
     assert_field_error(capture(api, key, link.ref, "1e400"), "amount: is out of range")
+    assert_bad_request(capture(api, key, link.ref, "1e15"), "amount: is out of range")
     assert_bad_request(capture(api, key, link.ref, "115.01"), "amount: must not exceed the authorized amount")
     assert_bad_request(capture(api, key, link.ref, "1000000"), "amount: must not exceed the authorized amount")
     # refused captures leave no trace

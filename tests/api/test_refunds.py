@@ -116,7 +116,7 @@ def book(server, api, make_merchant, cli, receiver):
                                 ("fails", CARD_REFUND_FAILS, "Sale"),
                                 ("captured", CARD_MASTERCARD, "Authorization"),
                                 ("open_auth", CARD_VISA, "Authorization"),
-                                ("voided", CARD_VISA_2, "Sale")):
+                                ("voided", CARD_VISA_2, "Sale"), ("many", CARD_VISA, "Sale")):
             links[name], _ = pay_ok(api, server, http, key, card, txn)
         r = capture(api, key, links["captured"].ref, "50.50")
         assert r.status_code == 200, r.text
@@ -208,6 +208,20 @@ def test_partial_refunds_add_up_to_the_payment(api, settled):
     assert st["refundedAmount"] == 115.0
     assert len({e["refundRef"] for e in st["refunds"]}) == 3
     assert_bad_request(refund(api, key, link.ref, "0.01"), FULL)
+
+
+def test_a_payment_takes_at_most_100_refunds(api, settled):
+    # each refund adds to the payment's record and to every callback after
+    # it: their number is bounded, whatever their outcome
+    key, link = settled["key"], settled["links"]["many"]
+    assert_bad_request(refund(api, key, link.ref, "1e15"), "amount: is out of range")
+    for i in range(100):
+        assert_refund(refund(api, key, link.ref, "0.01"), 0.01, round((i + 1) / 100, 2))
+    most = "The payment has had 100 refunds, the most one payment takes"
+    assert_bad_request(refund(api, key, link.ref, "0.01"), most)
+    assert_bad_request(refund(api, key, link.ref), most)
+    st = status_of(api, key, link.ref)
+    assert len(st["refunds"]) == 100 and st["refundedAmount"] == 1.0, st["refundedAmount"]
 
 
 def test_refund_of_a_capture(api, settled):
