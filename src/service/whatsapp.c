@@ -287,6 +287,12 @@ struct success_find {
     bool found;
 };
 
+static void count_cb(void *cls, const struct db_wa_refund *r)
+{
+    (void)r;
+    ++*(int *)cls;
+}
+
 static void success_cb(void *cls, const struct db_wa_txn *t)
 {
     struct success_find *f = cls;
@@ -320,6 +326,14 @@ enum db_status svc_wa_refund_create(struct svc *s, const struct db_wa_order *o, 
     *left_out = o->total_value - refunded;
     if (amount > *left_out) {
         *refusal = WA_RR_TOO_MUCH;
+        return DB_ROLLBACK;
+    }
+    int refunds = 0;
+    st = DB_CALL(s->tx, whatsapp, refund_list, o->merchant_id, o->id, count_cb, &refunds);
+    if (st < 0)
+        return st;
+    if (refunds >= WA_REFUNDS_MAX) {
+        *refusal = WA_RR_TOO_MANY;
         return DB_ROLLBACK;
     }
     memset(out, 0, sizeof *out);

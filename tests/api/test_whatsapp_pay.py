@@ -922,6 +922,18 @@ def test_partial_refunds_up_to_the_total(api, shop, paid):
     assert sum(rf["amount"]["value"] for rf in t["refunds"]) == paid.total
 
 
+def test_an_order_takes_at_most_100_refunds(api, shop, paid):
+    # each refund adds to the order's payment record and to every callback
+    # after it: their number is bounded, whatever their outcome
+    for i in range(100):
+        r = refund(api, shop, paid.ref, 1)
+        assert r.status_code == 201, (i, r.text)
+    b = assert_wa_error(refund(api, shop, paid.ref, 1), 422, "WA422", members=("amount",))
+    assert "100 refunds" in b["error"]["amount"], b
+    p = wait_refunds_settled(api, shop, paid.ref)
+    assert len(p["transactions"][0]["refunds"]) == 100
+
+
 def test_refund_of_an_order_not_captured_is_409(api, server, http, shop):
     o = place_order(api, shop)
     assert_wa_error(refund(api, shop, o.ref, 100), 409, "WA409")

@@ -153,6 +153,14 @@ void api_wa_refund(struct req *r)
         wa_reply_error(r, 409, "WA409", "Order not paid", &f, &why, 1);
         return;
     }
+    if (st == DB_ROLLBACK && c->refusal == WA_RR_TOO_MANY) {
+        const char *f = "amount", *why = arena_printf(r->arena,
+                                                      "the order has had %d refunds, the most one "
+                                                      "order takes",
+                                                      WA_REFUNDS_MAX);
+        wa_reply_error(r, 422, "WA422", "Too many refunds", &f, &why, 1);
+        return;
+    }
     if (st == DB_ROLLBACK && c->refusal == WA_RR_TOO_MUCH) {
         const char *f = "amount",
                    *why = arena_printf(r->arena, "is more than is left to refund (%lld)",
