@@ -585,6 +585,8 @@ def test_token_form_body(mp, bank):
     assert (b["token_type"], b["expires_in"], b["refresh_expires_in"], b["not-before-policy"],
             b["scope"]) == ("bearer", 300, 0, 0, "transact lookup"), b
     assert b["access_token"].startswith("mat_") and len(secret_part(b["access_token"])) >= 43
+    # RFC 6749 5.1: the token is kept by no cache
+    assert (r.headers["Cache-Control"], r.headers["Pragma"]) == ("no-store", "no-cache"), r.headers
     again = mp.token_request(form(**creds(bank))).body["access_token"]
     assert again != b["access_token"]
     for tok in (b["access_token"], again):  # both work

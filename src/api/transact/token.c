@@ -169,6 +169,9 @@ void api_mp_token(struct req *r)
     json_object_object_add(o, "refresh_expires_in", json_object_new_int(0));
     json_object_object_add(o, "not-before-policy", json_object_new_int(0));
     json_object_object_add(o, "scope", json_object_new_string("transact lookup"));
+    /* RFC 6749 5.1: no cache may keep a token (Cache-Control: no-store is
+     * on every reply; Pragma for HTTP/1.0 caches) */
+    reply_header(r, "Pragma", "no-cache");
     reply_json(r, 200, o);
     json_object_put(o);
 }
