@@ -631,8 +631,8 @@ static void stripe_operate(const struct gateway *g, const struct gw_target *t,
         out->decision = GW_ERROR;
         out->response_code = 102;
         snprintf(out->error_text, sizeof out->error_text, "%s",
-                 amount < 0 ? "Stripe takes no such amount in this currency"
-                            : "The payment's PaymentIntent is not known");
+                 amounted && amount < 0 ? "Stripe takes no such amount in this currency"
+                                        : "The payment's PaymentIntent is not known");
         arena_free(a);
         return;
     }

@@ -6,9 +6,10 @@
  * The first open by a person records PAYMENT_LINK_CLICKED and extends the
  * link's life (click TTL) and starts the payment page's (page TTL). Link
  * preview robots of messaging apps fetch the URL too, and link checkers ask
- * with HEAD; they get the page (or its head) but do not count as an open. An expired, cancelled or
- * unusable link answers 410 with a page that says so. Every page is in the language the browser
- * asks for (Accept-Language), English by default.
+ * with HEAD; they get the page (or its head) but do not count as an open.
+ * An expired, cancelled or unusable link answers 410 with a page that says
+ * so. Every page is in the language the browser asks for (Accept-Language),
+ * English by default.
  */
 #include "api/api.h"
 #include "api/pages/pages.h"
