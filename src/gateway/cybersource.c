@@ -811,6 +811,14 @@ static void cs_operate(const struct gateway *g, const struct gw_target *t, struc
             const char *body = json_text(a, b, NULL);
             json_object_put(b);
             rest(g, a, "POST", "/pts/v2/voids", body, &r);
+            const char *vst = r.status == 201 ? json_member_string(r.body, "status") : NULL;
+            if (r.status == 201 && (!vst || strcmp(vst, "VOIDED") != 0)) {
+                /* declined (it settled meanwhile, say): it may well have
+                 * happened, so it is not done again; the search finds it */
+                not_final(out, arena_printf(a, "CyberSource did not void it (%s); asked again",
+                                            vst ? vst : "no status"));
+                goto done;
+            }
             if (r.status == 201) {
                 memset(out, 0, sizeof *out);
                 out->decision = GW_ERROR;

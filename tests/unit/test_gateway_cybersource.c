@@ -1108,6 +1108,20 @@ static void test_operate_again(void **state)
     assert_int_equal(r.decision, GW_ERROR);
     assert_false(r.unreachable);
 
+    /* not found, and the timeout void declined (201 DECLINED: it may have
+     * settled): not undone, so neither done again nor failed: asked later */
+    fake_use();
+    fake_add(201, SEARCH_EMPTY);
+    fake_add(201, "{\"id\":\"7020000000000000000011\",\"status\":\"DECLINED\","
+                  "\"errorInformation\":{\"reason\":\"PROCESSOR_DECLINED\"}}");
+    fake_add(201, CAPTURE_PENDING); /* must not be used */
+    gateway_operate(&g, &t, &r);
+    assert_int_equal(fake.nseen, 2);
+    assert_string_equal(fake.seen[1].url, REST "/pts/v2/voids");
+    assert_int_equal(r.decision, GW_NO_ANSWER);
+    assert_true(r.unreachable);
+    assert_non_null(strstr(r.error_text, "DECLINED"));
+
     /* not found; nothing to void (400) → the capture is sent */
     fake_use();
     fake_add(201, SEARCH_EMPTY);
