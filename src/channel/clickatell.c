@@ -390,8 +390,9 @@ static void classify_response(const struct net_response *res, struct channel_res
     }
     if (res->error == NET_TOO_LARGE)
         out->outcome = CHANNEL_UNKNOWN; /* a 2xx we cannot read */
-    else if (res->error == NET_BAD_URL)
-        out->outcome = CHANNEL_REJECTED; /* cannot happen: create() checked base_url */
+    else if (res->error == NET_BAD_URL || res->error == NET_REFUSED_ADDRESS)
+        out->outcome = CHANNEL_REJECTED; /* base_url cannot be called (or is refused by the
+                                          * SSRF guard): trying again does not change that */
     else
         out->outcome = res->sent ? CHANNEL_UNKNOWN : CHANNEL_TRANSIENT;
     snprintf(out->description, sizeof out->description, "%s: %.100s", net_error_name(res->error),
@@ -830,7 +831,9 @@ static void *clickatell_create(const struct provider_config *cfg, char *err, siz
     if (!from_setting(cfg, "sms_from", tmp.sms_from, err, errlen) ||
         !from_setting(cfg, "whatsapp_from", tmp.whatsapp_from, err, errlen))
         return NULL;
-    tmp.allow_private = strcasecmp(tmp.base_url, CLICKATELL_DEFAULT_URL) != 0;
+    /* a test fake on loopback is reachable only for a sandbox merchant's
+     * provider with another base URL than Clickatell's own */
+    tmp.allow_private = cfg->test_mode && strcasecmp(tmp.base_url, CLICKATELL_DEFAULT_URL) != 0;
     tmp.net = cfg->net;
     struct clickatell *st = malloc(sizeof *st);
     char *k = strdup(key);

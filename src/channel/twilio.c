@@ -196,10 +196,11 @@ static void *twilio_create(const struct provider_config *cfg, char *err, size_t 
         twilio_destroy(t);
         return NULL;
     }
-    /* Loopback and private addresses are allowed only when base_url is not
-     * Twilio's public default: a test fake on loopback. The default host
-     * stays under the SSRF guard of src/net. */
-    t->allow_private = strcmp(t->base_url, TWILIO_DEFAULT_BASE) != 0;
+    /* Loopback and private addresses are allowed only for a sandbox
+     * merchant's provider whose base_url is not Twilio's public default: a
+     * test fake on loopback. Everything else stays under the SSRF guard of
+     * src/net. */
+    t->allow_private = cfg->test_mode && strcmp(t->base_url, TWILIO_DEFAULT_BASE) != 0;
     snprintf(t->account_sid, sizeof t->account_sid, "%s", account);
     snprintf(t->messaging_service_sid, sizeof t->messaging_service_sid, "%s",
              service ? service : "");
@@ -460,9 +461,11 @@ static void classify_net(const struct net_response *r, const char *retry_after,
     }
     memset(out, 0, sizeof *out);
     out->http_code = r->status;
-    out->outcome = r->error == NET_BAD_URL ? CHANNEL_REJECTED
-                   : r->sent               ? CHANNEL_UNKNOWN
-                                           : CHANNEL_TRANSIENT;
+    /* a base_url that cannot be called (or that the SSRF guard refuses)
+     * does not become callable by trying again */
+    out->outcome = r->error == NET_BAD_URL || r->error == NET_REFUSED_ADDRESS ? CHANNEL_REJECTED
+                   : r->sent                                                  ? CHANNEL_UNKNOWN
+                                                                              : CHANNEL_TRANSIENT;
     snprintf(out->description, sizeof out->description, "%s%s: %.80s", net_error_name(r->error),
              r->sent ? " after the request was sent" : "", r->message);
 }

@@ -755,10 +755,11 @@ static void *wa_create(const struct provider_config *cfg, char *err, size_t errl
     w->url = strdup(url);
     w->auth = strdup(auth);
     explicit_bzero(auth, sizeof auth);
-    /* the SSRF guard is lifted (allow_private) only when base_url is not
-     * Meta's public default, i.e. an offline fake on loopback in tests:
-     * Meta's own host is always called with the guard on */
-    w->allow_private = strcmp(b, WA_DEFAULT_BASE) != 0;
+    /* the SSRF guard is lifted (allow_private) only for a sandbox
+     * merchant's provider whose base_url is not Meta's public default, i.e.
+     * an offline fake on loopback in tests: a production merchant's calls
+     * and Meta's own host always go through the guard */
+    w->allow_private = cfg->test_mode && strcmp(b, WA_DEFAULT_BASE) != 0;
     if (!w->access_token || !w->app_secret || !w->verify_token || !w->url || !w->auth) {
         wa_destroy(w);
         snprintf(err, errlen, "out of memory");

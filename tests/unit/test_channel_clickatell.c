@@ -84,11 +84,14 @@ static void fake_answer(enum net_error error, int status, const char *body, bool
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
+static bool production; /* the instances are a production merchant's */
+
 static void *create_with(const char *json, char *err, size_t errlen)
 {
     json_object *settings = json_tokener_parse(json);
     assert_non_null(settings);
-    struct provider_config cfg = {.provider_id = "p1", .merchant_id = "m1", .settings = settings};
+    struct provider_config cfg = {
+        .provider_id = "p1", .merchant_id = "m1", .settings = settings, .test_mode = !production};
     void *st = clickatell_create(&cfg, err, errlen);
     json_object_put(settings);
     return st;
@@ -218,6 +221,14 @@ static void test_create(void **state)
     assert_true(st->allow_private);
     assert_string_equal(st->sms_from, "27820000001");
     assert_string_equal(st->whatsapp_from, "27820000002");
+    clickatell_destroy(st);
+    /* a production merchant's provider: never, whatever its base URL */
+    production = true;
+    st = create_with("{\"api_key\":\"k1\",\"base_url\":\"http://127.0.0.1:8081/ct\"}", err,
+                     sizeof err);
+    production = false;
+    assert_non_null(st);
+    assert_false(st->allow_private);
     clickatell_destroy(st);
     clickatell_destroy(NULL);
 }
@@ -478,7 +489,8 @@ static void test_classify_net(void **state)
     assert_int_equal(classify_net(NET_CONNECT, 0, "", false).outcome, CHANNEL_TRANSIENT);
     assert_int_equal(classify_net(NET_RESOLVE, 0, "", false).outcome, CHANNEL_TRANSIENT);
     assert_int_equal(classify_net(NET_TLS, 0, "", false).outcome, CHANNEL_TRANSIENT);
-    assert_int_equal(classify_net(NET_REFUSED_ADDRESS, 0, "", false).outcome, CHANNEL_TRANSIENT);
+    /* the SSRF guard's refusal: trying again does not change it */
+    assert_int_equal(classify_net(NET_REFUSED_ADDRESS, 0, "", false).outcome, CHANNEL_REJECTED);
     assert_int_equal(classify_net(NET_CANCELLED, 0, "", false).outcome, CHANNEL_TRANSIENT);
     assert_int_equal(classify_net(NET_CANCELLED, 0, "", true).outcome, CHANNEL_UNKNOWN);
     assert_int_equal(classify_net(NET_FAILED, 0, "", true).outcome, CHANNEL_UNKNOWN);

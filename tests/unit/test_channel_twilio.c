@@ -104,6 +104,8 @@ static void fake_perform(struct net *n, const struct net_request *rq, struct net
 static const _Atomic bool never = false;
 
 /* An instance from settings given as JSON text; NULL with err. */
+static bool production; /* the instances are a production merchant's */
+
 static struct twilio *make(const char *settings, char *err, size_t errlen)
 {
     json_object *s = json_tokener_parse(settings);
@@ -111,7 +113,8 @@ static struct twilio *make(const char *settings, char *err, size_t errlen)
     struct provider_config cfg = {.provider_id = "prv_1",
                                   .merchant_id = "m_1",
                                   .settings = s,
-                                  .inbound_url = "https://pay.example.com/hooks/prv_1/tok"};
+                                  .inbound_url = "https://pay.example.com/hooks/prv_1/tok",
+                                  .test_mode = !production};
     err[0] = '\0';
     struct twilio *t = channel_twilio_ops.create(&cfg, err, errlen);
     json_object_put(s);
@@ -200,6 +203,15 @@ static void test_create_accepts(void **state)
     assert_string_equal(t->auth_token, TOKEN);
     assert_string_equal(t->base_url, "http://127.0.0.1:8080");
     assert_true(t->allow_private); /* a fake's URL */
+    channel_twilio_ops.destroy(t);
+    /* ... of a sandbox merchant only: a production one's is always guarded */
+    production = true;
+    t = make("{\"account_sid\":\"" AC "\",\"auth_token\":\"x\",\"sms_from\":\"1555\","
+             "\"base_url\":\"http://127.0.0.1:8080\"}",
+             err, sizeof err);
+    production = false;
+    assert_non_null(t);
+    assert_false(t->allow_private);
     channel_twilio_ops.destroy(t);
 
     /* no sender at all is allowed: a message may bring its own */
@@ -505,7 +517,8 @@ static void test_classify_net(void **state)
     assert_int_equal(net_cls(NET_TLS, 0, false).outcome, CHANNEL_TRANSIENT);
     assert_int_equal(net_cls(NET_TIMEOUT, 0, false).outcome, CHANNEL_TRANSIENT);
     assert_int_equal(net_cls(NET_CANCELLED, 0, false).outcome, CHANNEL_TRANSIENT);
-    assert_int_equal(net_cls(NET_REFUSED_ADDRESS, 0, false).outcome, CHANNEL_TRANSIENT);
+    /* the SSRF guard's refusal: trying again does not change it */
+    assert_int_equal(net_cls(NET_REFUSED_ADDRESS, 0, false).outcome, CHANNEL_REJECTED);
     struct channel_result r = net_cls(NET_TIMEOUT, 0, true);
     assert_int_equal(r.outcome, CHANNEL_UNKNOWN);
     assert_non_null(strstr(r.description, "timeout"));
@@ -768,7 +781,8 @@ static void test_connect_refused(void **state)
     json_object *s = json_tokener_parse(settings);
     struct net *n = net_start(NULL, err, sizeof err);
     assert_non_null(n);
-    struct provider_config cfg = {.provider_id = "prv_1", .settings = s, .net = n};
+    struct provider_config cfg = {
+        .provider_id = "prv_1", .settings = s, .net = n, .test_mode = true};
     struct twilio *t = channel_twilio_ops.create(&cfg, err, sizeof err);
     json_object_put(s);
     assert_non_null(t);

@@ -35,6 +35,8 @@
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
+static bool production; /* the instances are a production merchant's */
+
 /* An instance from name/value pairs (NULL-terminated); NULL with err. */
 static struct wa *make(const char *const *kv, struct net *net, char *err, size_t errlen)
 {
@@ -45,7 +47,8 @@ static struct wa *make(const char *const *kv, struct net *net, char *err, size_t
                                   .merchant_id = "m1",
                                   .settings = s,
                                   .net = net,
-                                  .inbound_url = "https://chatpay.example/hooks/p1/tok"};
+                                  .inbound_url = "https://chatpay.example/hooks/p1/tok",
+                                  .test_mode = !production};
     err[0] = '\0';
     struct wa *w = channel_whatsapp_cloud_ops.create(&cfg, err, errlen);
     json_object_put(s);
@@ -162,6 +165,12 @@ static void test_create_defaults(void **state)
     w = make_std("http://127.0.0.1:8099//", NULL);
     assert_true(w->allow_private);
     assert_string_equal(w->url, "http://127.0.0.1:8099/v21.0/" PNID "/messages");
+    wa_destroy(w);
+    /* ... for a sandbox merchant only: a production one's is always guarded */
+    production = true;
+    w = make_std("http://127.0.0.1:8099", NULL);
+    production = false;
+    assert_false(w->allow_private);
     wa_destroy(w);
 
     char err[256];
