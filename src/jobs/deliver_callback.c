@@ -129,7 +129,7 @@ enum job_result job_deliver_callback(struct job_ctx *jc)
     struct record_ctx r = {.jc = jc, .id = c.cb.id, .attempts_seen = c.cb.attempts};
     r.attempt.at = now;
     char signature[2 * WEBHOOK_SIG_LEN + 1], ts[24];
-    if (production && strncmp(c.cb.url, "https://", 8) != 0) {
+    if (production && !net_url_is_https(c.cb.url)) {
         r.attempt.error = "refused: a production merchant's callback URL must be https";
     } else if (!sign(&c.config, &c.cb, now / 1000000, now, signature, sizeof signature)) {
         r.attempt.error = "the signing secret is not valid";

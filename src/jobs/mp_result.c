@@ -96,7 +96,7 @@ enum job_result job_mp_result(struct job_ctx *jc)
     bool production = c.client.environment == ENV_PRODUCTION;
     char signature[64];
     const char *error = NULL;
-    if (production && strncmp(c.client.result_url, "https://", 8) != 0) {
+    if (production && !net_url_is_https(c.client.result_url)) {
         error = "refused: a production client's result URL must be https";
     } else if (c.client.require_signature &&
                !sign(jc, &c.client, c.p.result_body, signature, sizeof signature)) {

@@ -403,6 +403,14 @@ enum net_error net_check_url(const char *url, bool allow_private, bool https_onl
     return e;
 }
 
+bool net_url_is_https(const char *url)
+{
+    struct target t;
+    bool https = target_parse(url, true, &t, NULL, 0) == NET_OK;
+    target_free(&t);
+    return https;
+}
+
 /* ---- the net thread ----------------------------------------------------- */
 
 /* End x: take what the response needs from its easy handle, free the

@@ -168,6 +168,9 @@ bool net_address_refused(const struct sockaddr *sa);
 const char *net_address_class(const struct sockaddr *sa);
 enum net_error net_check_url(const char *url, bool allow_private, bool https_only, char *why,
                              size_t cap);
+/* Is url an https URL, as a transfer would read it ("HTTPS://host" and
+ * "https:/host" are)? Parses only: no lookup. */
+bool net_url_is_https(const char *url);
 
 /* A Retry-After value in seconds (digits only; an HTTP-date is not read)
  * as µs, at most max; 0 when absent or not a number of seconds. */

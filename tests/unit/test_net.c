@@ -536,6 +536,15 @@ static void test_check_url_https_only(void **state)
     check_url_is("http://8.8.8.8/pay", false, false, NET_OK, NULL);
     check_url_is("https://[2606:4700::1111]/x", false, true, NET_OK, NULL);
     check_url_is("http://1.1.1.1:8080/", false, false, NET_OK, NULL);
+    /* the same reading without a lookup: what a delivery checks */
+    assert_true(net_url_is_https("https://pay.example/cb"));
+    assert_true(net_url_is_https("HTTPS://pay.example/cb"));
+    assert_true(net_url_is_https("https:/pay.example/cb")); /* read as https://pay.example/cb */
+    assert_false(net_url_is_https("http://pay.example/cb"));
+    assert_false(net_url_is_https("HTTP://pay.example/cb"));
+    assert_false(net_url_is_https("ftp://pay.example/cb"));
+    assert_false(net_url_is_https("https://"));
+    assert_false(net_url_is_https(""));
 }
 
 static void test_check_url_private(void **state)
