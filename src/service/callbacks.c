@@ -104,8 +104,12 @@ static enum db_status link_url(struct svc *s, const struct db_link *l, int kind,
     if (l->application_id[0]) {
         if (strcmp(s->cb->app_id, l->application_id) != 0) {
             memset(s->cb->app_urls, 0, sizeof s->cb->app_urls);
-            st = DB_CALL(s->tx, callbacks, integrator_urls, l->merchant_id, l->application_id, s->a,
-                         s->cb->app_urls);
+            /* a deleted integrator gets nothing more: the merchant's URL */
+            struct db_integrator it;
+            st = DB_CALL(s->tx, integrators, get, l->merchant_id, l->application_id, &it);
+            if (st > 0 && it.status != INTEGRATOR_DELETED)
+                st = DB_CALL(s->tx, callbacks, integrator_urls, l->merchant_id, l->application_id,
+                             s->a, s->cb->app_urls);
             if (st < 0)
                 return st;
             snprintf(s->cb->app_id, sizeof s->cb->app_id, "%s", l->application_id);
@@ -214,6 +218,8 @@ struct app_ids {
 static void collect_app(void *cls, const struct db_integrator *it)
 {
     struct app_ids *c = cls;
+    if (it->status == INTEGRATOR_DELETED)
+        return; /* deleted is final: it hears nothing more */
     if (c->n == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 8;
         const char **ids = arena_alloc(c->a, cap * sizeof *ids);

@@ -36,7 +36,8 @@ from cp_helpers import (
     start_server,
 )
 from openapi_check import ApiClient, get_checker, parse_rfc3339
-from payment_flow import capture, pay_ok, reverse, status_of
+from cp_helpers import CARD_VISA, card_form
+from payment_flow import capture, checkout, new_link, pay_ok, reverse, status_of
 
 from callback_receiver import CallbackReceiver, sign, verify
 
@@ -649,6 +650,21 @@ def test_integrator_urls_route_its_links_callbacks(cbs, ccli, capi, new_shop, ad
     assert len(rcv.received("/a/ps")) == 1
     assert {e.json["paymentLinkRef"] for e in rcv.received("/m/te")} == {
         link.ref, plain.ref, again.ref}
+    # a deleted integrator hears nothing more: its links' callbacks go to the
+    # merchant's URL, and settings changes are not sent to it
+    res = ccli("integrator", "update", app, "--payment-status-callback", rcv.url + "/a/ps",
+               "--settings-callback", rcv.url + "/a/st", "--json")
+    assert res.returncode == 0, res.stderr
+    late = new_link(capi, shop.key, "Sale", applicationId=app)
+    r = capi.put("/api/v2/integration", key=shop.key,
+                 json={"applicationUuid": app, "status": "DELETED"})
+    assert r.status_code == 200, r.text
+    checkout(cbs, http, late, card_form(CARD_VISA))
+    at_path(rcv, "/m/ps", 3)
+    assert rcv.received("/m/ps")[2].json["paymentLinkRef"] == late.ref
+    assert ccli("apikey", "create", "--merchant", shop.id).returncode == 0  # a settings change
+    time.sleep(0.5)
+    assert len(rcv.received("/a/ps")) == 1 and rcv.received("/a/st") == []
     # unknown integrator
     res = ccli("integrator", "update", str(uuid.uuid4()), "--settings-callback", rcv.url)
     assert res.returncode != 0 and "no integrator" in res.stderr, res
