@@ -50,10 +50,24 @@ static void print_copy(void *cls, const char *table, int64_t rows, int64_t copie
     }
 }
 
+/* A database that must be there already (what is backed up, checked or
+ * copied from): a mistyped SQLite path would otherwise open a new, empty
+ * one, and the command would succeed on it. */
+static struct db *open_existing(struct config *c, const char *config_flag, const char *db_flag)
+{
+    if (!cmd_config(c, config_flag, db_flag))
+        return NULL;
+    if (!db_url_exists(c->db)) {
+        cmd_fail("no database at %s", c->db);
+        return NULL;
+    }
+    return cmd_open_db(c);
+}
+
 static int run_copy(const char *from_url, const char *to_url, bool json)
 {
     struct config cf, ct;
-    struct db *from = cmd_config_open_db(&cf, NULL, from_url);
+    struct db *from = open_existing(&cf, NULL, from_url);
     if (!from)
         return EXIT_RUNTIME;
     struct db *to = cmd_config_open_db(&ct, NULL, to_url);
@@ -140,7 +154,7 @@ int cmd_db(int argc, char **argv)
         if (!to || !*to)
             return cmd_usage_error(usage, "db backup: --to FILE is required");
         struct config cfg;
-        struct db *db = cmd_config_open_db(&cfg, config, dburl);
+        struct db *db = open_existing(&cfg, config, dburl);
         if (!db)
             return EXIT_RUNTIME;
         char err[512];
@@ -160,7 +174,7 @@ int cmd_db(int argc, char **argv)
         if (rc >= 0)
             return rc;
         struct config cfg;
-        struct db *db = cmd_config_open_db(&cfg, config, dburl);
+        struct db *db = open_existing(&cfg, config, dburl);
         if (!db)
             return EXIT_RUNTIME;
         struct check_out out = {.list = json ? json_object_new_array() : NULL};

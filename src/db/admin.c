@@ -70,9 +70,12 @@ static const struct {
      "SELECT COUNT(*) FROM links WHERE subtotal_minor IS NOT NULL AND tax_minor IS NOT NULL"
      " AND subtotal_minor + tax_minor <> total_minor"},
     {"every job is for a link of its merchant",
-     "SELECT COUNT(*) FROM jobs j WHERE j.kind NOT IN (11, 12, 13, 14) AND NOT EXISTS (SELECT 1 "
-     "FROM"
-     " links l WHERE l.id = j.link_id AND l.merchant_id = j.merchant_id)"},
+     "SELECT COUNT(*) FROM jobs j WHERE j.kind NOT IN (7, 11, 12, 13, 14) AND NOT EXISTS"
+     " (SELECT 1 FROM links l WHERE l.id = j.link_id AND l.merchant_id = j.merchant_id)"},
+    /* a callback's job: of a link (its own, then) or not (settings, WhatsApp Pay) */
+    {"every callback delivery is for a callback of its merchant",
+     "SELECT COUNT(*) FROM jobs j WHERE j.kind = 7 AND NOT EXISTS (SELECT 1 FROM callbacks c"
+     " WHERE c.id = j.arg AND c.merchant_id = j.merchant_id AND c.link_id = j.link_id)"},
     {"every marketplace job is for a purchase of its client",
      "SELECT COUNT(*) FROM jobs j WHERE j.kind IN (11, 12) AND NOT EXISTS (SELECT 1 FROM"
      " mp_purchases p WHERE p.id = j.arg AND p.client_uuid = j.merchant_id)"},

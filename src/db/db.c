@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 #include <time.h>
 
@@ -45,6 +46,15 @@ static const struct db_backend *backend_of(const char *url, const char **target,
              "database URL %s: expected sqlite:PATH, postgresql://... or libpq key=value settings",
              url);
     return NULL;
+}
+
+bool db_url_exists(const char *url)
+{
+    const char *target = NULL;
+    char err[128];
+    const struct db_backend *backend = backend_of(url, &target, err, sizeof err);
+    return backend != &db_sqlite_backend || !*target || strcmp(target, ":memory:") == 0 ||
+           access(target, F_OK) == 0;
 }
 
 struct db *db_open(const char *url, char *err, size_t errlen)

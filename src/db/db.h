@@ -54,6 +54,10 @@ struct db_tx;
  * password may also come from PGPASSWORD or ~/.pgpass, as libpq reads them).
  * On failure returns NULL and writes one line into err. */
 struct db *db_open(const char *url, char *err, size_t errlen);
+/* False when url names a SQLite file that does not exist (db_open would
+ * make a new, empty one); true otherwise, also for a URL db_open refuses
+ * (it says why) and for PostgreSQL (the server knows). */
+bool db_url_exists(const char *url);
 void db_close(struct db *db);
 
 /* PostgreSQL: how many connections this process keeps at most, how long a

@@ -103,6 +103,40 @@ def test_backup_while_the_server_writes(tmp_path):
     assert _count(copy, "links") == links + 300
 
 
+def test_a_database_that_is_not_there_is_not_made(tmp_path):
+    # a mistyped path: backed up, checked or copied, it would be a new empty one
+    missing = tmp_path / "typo" / "chatpay.db"
+    for args in (("db", "backup", "--to", str(tmp_path / "bk.db")), ("db", "check"),
+                 ("db", "copy", "--to", f"sqlite:{tmp_path}/to.db")):
+        flag = "--from" if args[1] == "copy" else "--db"
+        res = run_cli(*args, flag, f"sqlite:{missing}")
+        assert res.returncode == 1 and f"no database at sqlite:{missing}" in res.stderr, res.stderr
+    assert not (tmp_path / "typo").exists() and not (tmp_path / "bk.db").exists()
+    assert not (tmp_path / "to.db").exists()
+
+
+def test_backup_refuses_a_damaged_copy_and_a_part_file_it_did_not_make(tmp_path):
+    db = f"sqlite:{tmp_path}/d.db"
+    assert run_cli("merchant", "create", "--name", "Damaged", "--db", db).returncode == 0
+    # a page of an index the CLI never reads, damaged behind SQLite's back
+    root = db_query(db, "SELECT rootpage FROM sqlite_master WHERE name = 'wa_refunds_transaction'")[0][0]
+    size = db_query(db, "PRAGMA page_size")[0][0]
+    with open(tmp_path / "d.db", "r+b") as f:
+        f.seek((root - 1) * size)
+        f.write(b"\x0d\x00\x05\x00\x07\xff\xff")
+    res = run_cli("db", "backup", "--to", str(tmp_path / "bk.db"), "--db", db)
+    assert res.returncode == 1 and "the copy does not check" in res.stderr, res.stderr
+    assert not (tmp_path / "bk.db").exists() and not (tmp_path / "bk.db.part").exists()
+    # FILE.part is where the copy is made: one that is there already is not ours
+    good = f"sqlite:{tmp_path}/g.db"
+    assert run_cli("merchant", "create", "--name", "Good", "--db", good).returncode == 0
+    (tmp_path / "out.db.part").write_text("someone's notes")
+    res = run_cli("db", "backup", "--to", str(tmp_path / "out.db"), "--db", good)
+    assert res.returncode == 1 and "out.db.part exists" in res.stderr, res.stderr
+    assert (tmp_path / "out.db.part").read_text() == "someone's notes"
+    assert not (tmp_path / "out.db").exists()
+
+
 @pytest.mark.skipif(not cp_helpers.on_postgres(), reason="a PostgreSQL database is needed")
 def test_backup_of_postgresql_is_refused_with_the_tools_to_use(postgres_cluster, tmp_path):
     db = postgres_cluster.create_database("nobackup")
@@ -125,6 +159,14 @@ def test_check_passes_on_a_working_database_and_names_what_breaks(server, cli, a
     res = api.post(PAYMENT + voided.ref + "/reverse", key=m["apiKey"])
     assert res.status_code == 200 and status_of(api, m["apiKey"], voided.ref)["paymentStatus"] \
         == "VOIDED", res.text
+    # a settings callback: a delivery job of no link
+    assert cli("merchant", "update", m["merchantId"], "--settings-callback",
+               "http://127.0.0.1:9/settings").returncode == 0
+    key = cli("apikey", "create", "--merchant", m["merchantId"], "--json").json()["apiKey"]
+    cp_helpers.SECRETS.api_keys.add(key)
+    deliveries = db_query(server.db_url, "SELECT COUNT(*) FROM jobs WHERE kind = 7 AND link_id = 0"
+                                         " AND merchant_id = ?", (m["merchantId"],))[0][0]
+    assert deliveries >= 1
     db = ("--db", server.db_url)
     res = cli("db", "check", "--json", *db)
     assert res.returncode == 0, res.stdout + res.stderr
@@ -140,23 +182,30 @@ def test_check_passes_on_a_working_database_and_names_what_breaks(server, cli, a
             (lid,))
     db_exec(server.db_url, "UPDATE payment_ops SET amount_minor = amount_minor * 2"
                            " WHERE link_id = ? AND op = 3", (lid,))
+    db_exec(server.db_url, "UPDATE jobs SET arg = -arg WHERE kind = 7 AND merchant_id = ?",
+            (m["merchantId"],))
     try:
         res = cli("db", "check", "--json", *db)
         assert res.returncode == 1, res.stdout
         body = res.json()
         assert body["ok"] is False
         bad = {c["check"]: c["problems"] for c in body["checks"] if not c["ok"]}
+        # (the delivery may have been tried again meanwhile: at least those counted)
+        assert bad.pop("every callback delivery is for a callback of its merchant", 0) \
+            >= deliveries, bad
         assert bad == {"a link's subtotal and tax add up to its total": 1,
                        "no capture is larger than its authorization": 1}, bad
         text = cli("db", "check", *db)
         assert text.returncode == 1
         assert "FAIL  no capture is larger than its authorization: 1 problem" in text.stdout
-        assert "2 check(s) failed" in text.stdout
+        assert "3 check(s) failed" in text.stdout
     finally:
         db_exec(server.db_url, "UPDATE links SET subtotal_minor = NULL, tax_minor = NULL"
                                " WHERE id = ?", (lid,))
         db_exec(server.db_url, "UPDATE payment_ops SET amount_minor = amount_minor / 2"
                                " WHERE link_id = ? AND op = 3", (lid,))
+        db_exec(server.db_url, "UPDATE jobs SET arg = -arg WHERE kind = 7 AND merchant_id = ?",
+                (m["merchantId"],))
     assert cli("db", "check", *db).returncode == 0
 
 

@@ -375,6 +375,17 @@ static void epoch_close(struct db *db)
  * again whenever another connection wrote in between: against a server that
  * commits every few milliseconds, it might never end. The copy is written to
  * "<path>.part", checked, synced, and renamed into place. */
+/* sqlite3_exec's row callback for an integrity check: the first row that
+ * is not "ok" into cls (a char[256]). */
+static int first_problem(void *cls, int ncols, char **values, char **names)
+{
+    (void)names;
+    char *problem = cls;
+    if (ncols > 0 && values[0] && strcmp(values[0], "ok") != 0 && !problem[0])
+        snprintf(problem, 256, "%s", values[0]);
+    return 0;
+}
+
 static bool sqlite_backup(struct db *db, const char *path, char *err, size_t errlen)
 {
     if (strcmp(db->target, ":memory:") == 0) {
@@ -387,7 +398,10 @@ static bool sqlite_backup(struct db *db, const char *path, char *err, size_t err
     }
     char part[4200];
     snprintf(part, sizeof part, "%s.part", path);
-    unlink(part);
+    if (access(part, F_OK) == 0) { /* someone's file, or a backup that died: not ours to drop */
+        snprintf(err, errlen, "%s exists: remove it, or back up into another file", part);
+        return false;
+    }
     sqlite3 *src = NULL, *dst = NULL;
     bool ok = false;
     if (sqlite3_open_v2(db->target, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
@@ -416,9 +430,14 @@ static bool sqlite_backup(struct db *db, const char *path, char *err, size_t err
     /* the copy in rollback-journal mode, checked and on disk before it takes
      * its name */
     char *msg = NULL;
-    if (sqlite3_exec(dst, "PRAGMA journal_mode=DELETE; PRAGMA quick_check;", NULL, NULL, &msg) !=
-        SQLITE_OK) {
-        snprintf(err, errlen, "the copy does not check: %s", msg ? msg : "?");
+    char problem[256] = "";
+    if (sqlite3_exec(dst, "PRAGMA journal_mode=DELETE", NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_exec(dst, "PRAGMA quick_check", first_problem, problem, &msg) != SQLITE_OK ||
+        problem[0]) {
+        snprintf(err, errlen, "the copy does not check: %s",
+                 problem[0] ? problem
+                 : msg      ? msg
+                            : "?");
         sqlite3_free(msg);
         goto done;
     }
@@ -436,6 +455,20 @@ static bool sqlite_backup(struct db *db, const char *path, char *err, size_t err
         snprintf(err, errlen, "cannot rename %s to %s: %s", part, path, strerror(errno));
         goto done;
     }
+    /* the new name on disk too */
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    int dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || fsync(dfd) != 0) {
+        snprintf(err, errlen, "cannot sync the folder of %s: %s", path, strerror(errno));
+        if (dfd >= 0)
+            close(dfd);
+        goto done;
+    }
+    close(dfd);
     ok = true;
 done:
     sqlite3_close(dst);
