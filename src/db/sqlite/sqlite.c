@@ -386,6 +386,19 @@ static int first_problem(void *cls, int ncols, char **values, char **names)
     return 0;
 }
 
+/* fsync a file or (flags O_DIRECTORY) a folder; false with errno set. */
+static bool sync_path(const char *p, int flags)
+{
+    int fd = open(p, O_RDONLY | O_CLOEXEC | flags);
+    if (fd < 0)
+        return false;
+    bool ok = fsync(fd) == 0;
+    int e = errno;
+    close(fd);
+    errno = e;
+    return ok;
+}
+
 static bool sqlite_backup(struct db *db, const char *path, char *err, size_t errlen)
 {
     if (strcmp(db->target, ":memory:") == 0) {
@@ -443,14 +456,10 @@ static bool sqlite_backup(struct db *db, const char *path, char *err, size_t err
     }
     sqlite3_close(dst);
     dst = NULL;
-    int fd = open(part, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fsync(fd) != 0) {
+    if (!sync_path(part, 0)) {
         snprintf(err, errlen, "cannot sync %s: %s", part, strerror(errno));
-        if (fd >= 0)
-            close(fd);
         goto done;
     }
-    close(fd);
     if (rename(part, path) != 0) {
         snprintf(err, errlen, "cannot rename %s to %s: %s", part, path, strerror(errno));
         goto done;
@@ -461,14 +470,10 @@ static bool sqlite_backup(struct db *db, const char *path, char *err, size_t err
     char *slash = strrchr(dir, '/');
     if (slash)
         *(slash == dir ? slash + 1 : slash) = '\0';
-    int dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0 || fsync(dfd) != 0) {
+    if (!sync_path(slash ? dir : ".", O_DIRECTORY)) {
         snprintf(err, errlen, "cannot sync the folder of %s: %s", path, strerror(errno));
-        if (dfd >= 0)
-            close(dfd);
         goto done;
     }
-    close(dfd);
     ok = true;
 done:
     sqlite3_close(dst);
