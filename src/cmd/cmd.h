@@ -75,6 +75,13 @@ struct db *cmd_open_db(const struct config *c);
 /* cmd_config, then cmd_open_db: NULL after printing what went wrong. */
 struct db *cmd_config_open_db(struct config *c, const char *config_flag, const char *db_flag);
 
+/* A name an operator gives (merchant, integrator, marketplace client,
+ * product, vendor, network): 1 to DB_NAME_MAX bytes of UTF-8 text without
+ * control characters, so that it fits its column whole and every JSON
+ * answer that shows it stays valid. */
+bool cmd_name_ok(const char *s);
+#define CMD_NAME_RULE "1 to 255 bytes of UTF-8 text without control characters"
+
 /* API keys: "cp_sandbox_" / "cp_live_" + 43 base62 characters (256 bits). */
 #define API_KEY_MAX 64
 bool admin_apikey_create(struct db *db, const char *merchant_id, enum db_environment env,

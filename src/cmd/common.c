@@ -10,6 +10,7 @@
 #include "net/net.h"
 #include "util/log.h"
 #include "util/secretbox.h"
+#include "util/utf8.h"
 #include "db/callbacks.h"
 #include "service/callbacks.h"
 
@@ -130,6 +131,21 @@ void cmd_block_stop_signals(sigset_t *set)
     sigaddset(set, SIGINT);
     pthread_sigmask(SIG_BLOCK, set, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
+
+bool cmd_name_ok(const char *s)
+{
+    size_t len = strlen(s);
+    if (len == 0 || len > DB_NAME_MAX || !utf8_valid(s))
+        return false;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t k = utf8_next((const unsigned char *)s + i, len - i, &cp);
+        if (k == 0 || cp < 0x20 || cp == 0x7f)
+            return false;
+        i += k;
+    }
+    return true;
 }
 
 struct db *cmd_config_open_db(struct config *c, const char *config_flag, const char *db_flag)

@@ -279,10 +279,9 @@ int cmd_integrator(int argc, char **argv)
             return cmd_usage_error(usage, "integrator add: --name and --type are required");
         if (!db_integrator_type_parse(type, &c.it.type))
             return cmd_usage_error(usage, "--type: must be OMS, CLICKATELL_PRODUCT or APPLICATION");
-        size_t n = strlen(name);
-        if (n == 0 || n > DB_NAME_MAX)
-            return cmd_usage_error(usage, "--name: must be 1 to %d characters", DB_NAME_MAX);
-        memcpy(c.it.name, name, n + 1);
+        if (!cmd_name_ok(name))
+            return cmd_usage_error(usage, "--name: must be " CMD_NAME_RULE);
+        memcpy(c.it.name, name, strlen(name) + 1);
     } else if (name || type) {
         return cmd_usage_error(usage, "integrator list: takes no --name or --type");
     }

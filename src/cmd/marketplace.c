@@ -17,7 +17,6 @@
 #include "service/purchases.h"
 #include "util/crypto.h"
 #include "util/secretbox.h"
-#include "util/utf8.h"
 
 static const char usage[] =
     "usage: chatpay marketplace client create --client-id N --name NAME [--funding-source-id N]\n"
@@ -65,22 +64,6 @@ static bool parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
         return false;
     *out = v;
     return true;
-}
-
-/* A name: 1 to 255 characters of UTF-8 without control characters. */
-static bool valid_name(const char *s)
-{
-    size_t len = strlen(s), chars = 0;
-    if (len == 0 || !utf8_valid(s))
-        return false;
-    for (size_t i = 0; i < len; chars++) {
-        uint32_t cp;
-        size_t k = utf8_next((const unsigned char *)s + i, len - i, &cp);
-        if (k == 0 || cp < 0x20 || cp == 0x7f)
-            return false;
-        i += k;
-    }
-    return chars <= DB_NAME_MAX;
 }
 
 struct common {
@@ -202,8 +185,8 @@ static int client_create_in(int argc, char **argv, struct arena *a)
     struct db_mp_client *c = &t.c;
     if (!id || !parse_int(id, 1, 99999, &c->client_id))
         return cmd_usage_error(usage, "--client-id: a whole number from 1 to 99999 is required");
-    if (!name || !valid_name(name))
-        return cmd_usage_error(usage, "--name: 1 to %d characters are required", DB_NAME_MAX);
+    if (!name || !cmd_name_ok(name))
+        return cmd_usage_error(usage, "--name: " CMD_NAME_RULE " is required");
     c->funding_source_id = c->client_id;
     if (funding && !parse_int(funding, 1, 99999, &c->funding_source_id))
         return cmd_usage_error(usage, "--funding-source-id: a whole number from 1 to 99999");
@@ -352,8 +335,8 @@ static int client_change_in(int argc, char **argv, bool disable, struct arena *a
     u->disable = disable;
     if (!disable && !u->name && !u->funding && !u->url && !u->env && !u->sign && !u->no_sign)
         return cmd_usage_error(usage, "marketplace client update: nothing to change");
-    if (u->name && !valid_name(u->name))
-        return cmd_usage_error(usage, "--name: 1 to %d characters", DB_NAME_MAX);
+    if (u->name && !cmd_name_ok(u->name))
+        return cmd_usage_error(usage, "--name: " CMD_NAME_RULE);
     if (u->funding && !parse_int(u->funding, 1, 99999, &u->funding_v))
         return cmd_usage_error(usage, "--funding-source-id: a whole number from 1 to 99999");
     if (u->env && !parse_env(u->env, &u->env_v))
@@ -537,12 +520,12 @@ static int product_add(int argc, char **argv)
     struct db_mp_product p = {.active = !inactive};
     if (!id || !parse_int(id, 1, 99999, &p.id))
         return cmd_usage_error(usage, "--id: a whole number from 1 to 99999 is required");
-    if (!name || !valid_name(name))
-        return cmd_usage_error(usage, "--name: 1 to %d characters are required", DB_NAME_MAX);
+    if (!name || !cmd_name_ok(name))
+        return cmd_usage_error(usage, "--name: " CMD_NAME_RULE " is required");
     if (!type || !mp_product_type_parse(type, &p.type))
         return cmd_usage_error(usage, "--type: one of airtime, data, electricity, bill, voucher");
-    if (!vendor || !valid_name(vendor))
-        return cmd_usage_error(usage, "--vendor: 1 to %d characters are required", DB_NAME_MAX);
+    if (!vendor || !cmd_name_ok(vendor))
+        return cmd_usage_error(usage, "--vendor: " CMD_NAME_RULE " is required");
     const struct currency *cur = currency ? currency_find(currency) : NULL;
     if (!cur)
         return cmd_usage_error(usage, "--currency: an ISO 4217 code is required (e.g. NGN)");
@@ -623,10 +606,10 @@ static int product_update(int argc, char **argv)
                                                            {NULL, NULL, NULL}});
     if (rc >= 0)
         return rc;
-    if (t.name && !valid_name(t.name))
-        return cmd_usage_error(usage, "--name: 1 to %d characters", DB_NAME_MAX);
-    if (t.vendor && !valid_name(t.vendor))
-        return cmd_usage_error(usage, "--vendor: 1 to %d characters", DB_NAME_MAX);
+    if (t.name && !cmd_name_ok(t.name))
+        return cmd_usage_error(usage, "--name: " CMD_NAME_RULE);
+    if (t.vendor && !cmd_name_ok(t.vendor))
+        return cmd_usage_error(usage, "--vendor: " CMD_NAME_RULE);
     if (min && !(t.has_min = parse_int(min, 1, AMOUNT_MAX, &t.min)))
         return cmd_usage_error(usage, "--min: a whole number of minor units from 1");
     if (max && !(t.has_max = parse_int(max, 1, AMOUNT_MAX, &t.max)))
@@ -751,7 +734,7 @@ static int mno_parse(FILE *in, const char *path, struct mno_file *f)
         size_t digits = strspn(prefix, "0123456789");
         if (digits == 0 || digits > 15 || prefix[digits])
             return cmd_fail("%s:%zu: the prefix must be 1 to 15 digits", path, lineno);
-        if (!mno || !valid_name(mno))
+        if (!mno || !cmd_name_ok(mno))
             return cmd_fail("%s:%zu: the operator's name is missing or not valid", path, lineno);
         if (cc && *cc) {
             size_t k = strspn(cc, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789");

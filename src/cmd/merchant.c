@@ -314,8 +314,8 @@ static int do_create(struct merchant_args *a, const struct config *cfg)
     char err[300];
     if (!admin_parse_currencies(in.currencies, check, &ncheck, err, sizeof err))
         return cmd_usage_error(usage, "--%s", err);
-    if (strlen(a->name) == 0 || strlen(a->name) > DB_NAME_MAX)
-        return cmd_usage_error(usage, "--name: must be 1 to %d characters", DB_NAME_MAX);
+    if (!cmd_name_ok(a->name))
+        return cmd_usage_error(usage, "--name: must be " CMD_NAME_RULE);
     /* the arguments are good: only now touch the database */
     struct db *db = cmd_open_db(cfg);
     if (!db)
@@ -906,8 +906,8 @@ static int do_update(struct merchant_args *a, const struct config *cfg)
         return cmd_usage_error(usage, "--environment: must be sandbox or production");
     if (a->channels && !parse_channels(a->channels, &c.sms, &c.wa))
         return cmd_usage_error(usage, "--channels: must be sms, whatsapp, sms,whatsapp or none");
-    if (a->name && (strlen(a->name) == 0 || strlen(a->name) > DB_NAME_MAX))
-        return cmd_usage_error(usage, "--name: must be 1 to %d characters", DB_NAME_MAX);
+    if (a->name && !cmd_name_ok(a->name))
+        return cmd_usage_error(usage, "--name: must be " CMD_NAME_RULE);
     char err[300];
     if (a->currencies) {
         if (!admin_parse_currencies(a->currencies, c.cur, &c.ncur, err, sizeof err))

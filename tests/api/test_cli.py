@@ -108,6 +108,13 @@ def test_no_arguments(tmp_path):
         (["merchant", "create", "--name", "X", "--environment", "staging"], "--environment"),
         (["merchant", "create", "--name", "X", "--channels", "fax"], "--channels"),
         (["merchant", "create", "--name", ""], "--name"),
+        # names are whole UTF-8 text of at most 255 bytes, no control characters
+        (["merchant", "create", "--name", "Bad\udcffName"], "--name"),
+        (["merchant", "create", "--name", "Line1\nLine2"], "--name"),
+        (["merchant", "create", "--name", "\u00e9" * 128], "--name"),
+        (["integrator", "add", "--merchant", "x", "--name", "Bad\udcff", "--type", "OMS"], "--name"),
+        (["marketplace", "client", "create", "--client-id", "200", "--name", "\u00e9" * 128],
+         "--name"),
         (["merchant", "create", "--name", "X", "extra"], "extra"),
         (["merchant", "show"], "MERCHANT_ID"),
         (["merchant", "list", "--name", "X"], "takes no"),
@@ -209,6 +216,14 @@ def test_merchant_create_json(make_merchant):
     assert m["defaultCurrency"] == "ZAR"
     assert API_KEY_RE.fullmatch(m["apiKey"]) and m["apiKey"].startswith("cp_sandbox_")
     assert re.fullmatch(r"key_[0-9A-Za-z]{12}", m["apiKeyId"])
+
+
+def test_names_at_their_limit_stay_whole(cli):
+    name = "\u00e9" * 127 + "x"  # 255 bytes
+    m = cli("merchant", "create", "--name", name, "--json").json()
+    SECRETS.api_keys.add(m["apiKey"])
+    assert m["name"] == name
+    assert cli("merchant", "show", m["merchantId"], "--json").json()["name"] == name
 
 
 def test_merchant_create_defaults(cli, api):
