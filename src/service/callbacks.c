@@ -398,6 +398,12 @@ enum db_status svc_cb_attempt(struct svc *s, struct db_callback *cb,
     return DB_ONE_RESULT;
 }
 
+static void count_attempt(void *cls, const struct db_callback_attempt *a)
+{
+    (void)a;
+    ++*(int *)cls;
+}
+
 enum db_status svc_cb_replay(struct svc *s, const char *merchant_id, const char *ref,
                              struct db_callback *cb, const char **refused)
 {
@@ -408,6 +414,18 @@ enum db_status svc_cb_replay(struct svc *s, const char *merchant_id, const char 
     if (cb->state == CB_PENDING) {
         *refused = "The callback is still being delivered; it can be sent again once it is "
                    "delivered or given up";
+        return DB_ROLLBACK;
+    }
+    /* every try is kept, and a link's tries are in its history: bounded */
+    int tries = 0;
+    st = DB_CALL(s->tx, callbacks, attempts, cb->id, s->a, count_attempt, &tries);
+    if (st < 0)
+        return st;
+    if (tries >= CB_TRIES_MAX) {
+        *refused = arena_printf(s->a,
+                                "The callback has been tried %d times, the most one callback "
+                                "takes",
+                                CB_TRIES_MAX);
         return DB_ROLLBACK;
     }
     cb->state = CB_PENDING;

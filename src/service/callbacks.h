@@ -91,10 +91,16 @@ enum db_status svc_cb_url_set(struct svc *s, const char *merchant_id, const char
 enum db_status svc_cb_attempt(struct svc *s, struct db_callback *cb,
                               const struct db_callback_attempt *a, bool delivered, usec_t *next_at);
 
+/* The most tries one callback takes, first round and replays together:
+ * each try is kept with it and, for a link's callback, adds to the link's
+ * history. */
+enum { CB_TRIES_MAX = 100 };
+
 /* The merchant asks for delivery `ref` again (same webhook-id, new
  * timestamp and signature): a new round of tries begins now. Refused
- * (*refused, DB_ROLLBACK) while the delivery is still being tried;
- * DB_NO_RESULTS when the merchant has no such delivery. */
+ * (*refused, DB_ROLLBACK) while the delivery is still being tried or once
+ * it has been tried CB_TRIES_MAX times; DB_NO_RESULTS when the merchant
+ * has no such delivery. */
 enum db_status svc_cb_replay(struct svc *s, const char *merchant_id, const char *ref,
                              struct db_callback *cb, const char **refused);
 

@@ -27,6 +27,8 @@ from cp_helpers import (
     LINKS,
     SECRETS,
     assert_no_secrets,
+    db_exec,
+    db_query,
     db_url_for,
     fresh_msisdn,
     history_ids,
@@ -743,6 +745,19 @@ def test_retry_schedule_history_and_replay(cbs, capi, new_shop, rcv, http):
     assert r.status_code == 202 and r.body["status"] == "pending", r.text
     at_path(rcv, "/ps", tries + 2)
     assert rcv.received("/ps")[-1].webhook_id == cb["webhookId"]
+    # ... until it has been tried 100 times: every try is kept (and is in the
+    # link's history), so replays are bounded; the tries made up to 100 here
+    wait_deliveries(capi, shop.key, settled, timeout=WAIT)
+    (cid,) = db_query(cbs.db_url, "SELECT id FROM callbacks WHERE webhook_id = ?",
+                      (cb["webhookId"],))[0]
+    made = db_query(cbs.db_url, "SELECT COUNT(*) FROM callback_attempts WHERE callback_id = ?",
+                    (cid,))[0][0]
+    for _ in range(100 - made):
+        db_exec(cbs.db_url, "INSERT INTO callback_attempts (callback_id, at, http_status,"
+                            " latency_ms, error) VALUES (?, 1, 200, 1, NULL)", (cid,))
+    r = capi.post(f"{CALLBACKS}/{cb['id']}/replay", key=shop.key)
+    assert r.status_code == 409, r.text
+    assert r.body["message"] == "The callback has been tried 100 times, the most one callback takes"
 
 
 def test_closed_connection_is_a_failed_try(capi, new_shop, rcv):
