@@ -62,6 +62,10 @@ bool cmd_config(struct config *c, const char *config_flag, const char *db_flag)
         cmd_fail("--db: %s", err);
         return false;
     }
+    /* log_level holds for every command, not only for serve and worker */
+    enum log_level level;
+    if (log_parse_level(c->log_level, &level))
+        log_set_level(level);
     return true;
 }
 

@@ -218,6 +218,17 @@ def test_merchant_create_json(make_merchant):
     assert re.fullmatch(r"key_[0-9A-Za-z]{12}", m["apiKeyId"])
 
 
+def test_log_level_holds_for_every_command(tmp_path):
+    db = f"sqlite:{tmp_path}/a.db"
+    quiet = run_cli("migrate", "--db", db, env={"CHATPAY_LOG_LEVEL": "error"})
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+    (tmp_path / "c.ini").write_text("log_level = error\n")
+    quiet = run_cli("migrate", "--db", f"sqlite:{tmp_path}/b.db", "--config", str(tmp_path / "c.ini"))
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+    loud = run_cli("migrate", "--db", f"sqlite:{tmp_path}/c.db")
+    assert loud.returncode == 0 and "applied migration 1" in loud.stderr, loud.stderr
+
+
 def test_names_at_their_limit_stay_whole(cli):
     name = "\u00e9" * 127 + "x"  # 255 bytes
     m = cli("merchant", "create", "--name", name, "--json").json()
