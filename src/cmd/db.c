@@ -11,7 +11,7 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: chatpay db copy   --from URL --to URL [--json]\n"
+    "usage: chatpay db copy   --from URL --to URL [--config FILE] [--json]\n"
     "       chatpay db backup --to FILE [--db URL] [--config FILE]\n"
     "       chatpay db check  [--db URL] [--config FILE] [--json]\n"
     "\n"
@@ -64,13 +64,13 @@ static struct db *open_existing(struct config *c, const char *config_flag, const
     return cmd_open_db(c);
 }
 
-static int run_copy(const char *from_url, const char *to_url, bool json)
+static int run_copy(const char *from_url, const char *to_url, const char *config, bool json)
 {
     struct config cf, ct;
-    struct db *from = open_existing(&cf, NULL, from_url);
+    struct db *from = open_existing(&cf, config, from_url);
     if (!from)
         return EXIT_RUNTIME;
-    struct db *to = cmd_config_open_db(&ct, NULL, to_url);
+    struct db *to = cmd_config_open_db(&ct, config, to_url);
     if (!to) {
         db_close(from);
         return EXIT_RUNTIME;
@@ -133,6 +133,7 @@ int cmd_db(int argc, char **argv)
         rc = cmd_parse_options(argc - 1, argv + 1, "db copy", usage,
                                (const struct cmd_option[]){{"from", &from, NULL},
                                                            {"to", &to, NULL},
+                                                           {"config", &config, NULL},
                                                            {"json", NULL, &json},
                                                            {NULL, NULL, NULL}});
         if (rc >= 0)
@@ -141,7 +142,7 @@ int cmd_db(int argc, char **argv)
             return cmd_usage_error(usage, "db copy: --from and --to are required");
         if (strcmp(from, to) == 0)
             return cmd_usage_error(usage, "db copy: --from and --to name the same database");
-        return run_copy(from, to, json);
+        return run_copy(from, to, config, json);
     }
     if (strcmp(sub, "backup") == 0) {
         rc = cmd_parse_options(argc - 1, argv + 1, "db backup", usage,

@@ -227,6 +227,11 @@ def test_log_level_holds_for_every_command(tmp_path):
     assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
     loud = run_cli("migrate", "--db", f"sqlite:{tmp_path}/c.db")
     assert loud.returncode == 0 and "applied migration 1" in loud.stderr, loud.stderr
+    # db copy takes --config too (its target is migrated: quiet as well)
+    quiet = run_cli("db", "copy", "--from", f"sqlite:{tmp_path}/a.db", "--to",
+                    f"sqlite:{tmp_path}/d.db", "--config", str(tmp_path / "c.ini"))
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+    assert "copied and verified" in quiet.stdout
 
 
 def test_names_at_their_limit_stay_whole(cli):
