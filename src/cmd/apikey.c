@@ -12,7 +12,7 @@
 static const char usage[] =
     "usage: chatpay apikey create --merchant MERCHANT_ID [--db URL] [--config FILE] [--json]\n"
     "       chatpay apikey list   --merchant MERCHANT_ID [--db URL] [--config FILE] [--json]\n"
-    "       chatpay apikey revoke KEY_ID [--db URL] [--config FILE]\n"
+    "       chatpay apikey revoke KEY_ID [--db URL] [--config FILE] [--json]\n"
     "\n"
     "create  a new API key for the merchant, printed once (only its hash is stored).\n"
     "list    the merchant's keys, masked (prefix and last four characters).\n"
@@ -183,7 +183,12 @@ int cmd_apikey(int argc, char **argv)
             rc = cmd_fail("could not revoke %s", pos[0]);
         else if (st == 0)
             rc = cmd_fail("no active API key %s", pos[0]);
-        else
+        else if (json) {
+            json_object *o = json_object_new_object();
+            json_object_object_add(o, "apiKeyId", json_object_new_string(pos[0]));
+            json_object_object_add(o, "revoked", json_object_new_boolean(true));
+            cmd_print_json(o);
+        } else
             printf("API key %s revoked.\n", pos[0]);
     }
 out:

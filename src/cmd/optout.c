@@ -121,6 +121,13 @@ int cmd_optout(int argc, char **argv)
             json_object_object_get_ex(o, "source", &src);
             printf("%-16s %s\n", json_object_get_string(v), json_object_get_string(src));
         }
+    } else if (json) {
+        /* what the list holds now, and whether this command changed it */
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "number", json_object_new_string(c.number));
+        json_object_object_add(o, "optedOut", json_object_new_boolean(strcmp(sub, "add") == 0));
+        json_object_object_add(o, "changed", json_object_new_boolean(st > 0));
+        cmd_print_json(o);
     } else if (strcmp(sub, "add") == 0) {
         printf(st > 0 ? "%s is on the opt-out list now.\n"
                       : "%s was on the opt-out list already.\n",

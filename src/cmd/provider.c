@@ -539,7 +539,14 @@ static int do_remove(struct provider_args *a, struct db *db)
         return cmd_fail("no provider %s", a->id);
     if (st < 0)
         return cmd_fail("could not remove provider %s", a->id);
-    printf("Provider %s removed.\n", a->id);
+    if (a->json) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "providerId", json_object_new_string(a->id));
+        json_object_object_add(o, "removed", json_object_new_boolean(true));
+        cmd_print_json(o);
+    } else {
+        printf("Provider %s removed.\n", a->id);
+    }
     return 0;
 }
 

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 import requests
 
 # Commands that accept --db URL.
-DB_COMMANDS = {"serve", "worker", "migrate", "merchant", "apikey", "integrator", "marketplace", "whatsapp"}
+DB_COMMANDS = {"serve", "worker", "migrate", "merchant", "apikey", "integrator", "marketplace", "whatsapp", "optout", "provider"}
 
 API_KEY_RE = re.compile(r"cp_(?:sandbox|live)_[0-9A-Za-z]{43}")
 # the marketplace's credentials: client secret, API key, signature secret,

@@ -234,6 +234,21 @@ def test_log_level_holds_for_every_command(tmp_path):
     assert "copied and verified" in quiet.stdout
 
 
+def test_json_for_the_commands_that_change_one_thing(cli):
+    m = cli("merchant", "create", "--name", "Json", "--json").json()
+    SECRETS.api_keys.add(m["apiKey"])
+    key = cli("apikey", "create", "--merchant", m["merchantId"], "--json").json()
+    SECRETS.api_keys.add(key["apiKey"])
+    res = cli("apikey", "revoke", key["apiKeyId"], "--json")
+    assert res.returncode == 0 and res.json() == {"apiKeyId": key["apiKeyId"], "revoked": True}
+    number = "27821110000"
+    for sub, opted, changed in (("add", True, True), ("add", True, False),
+                                ("remove", False, True), ("remove", False, False)):
+        res = cli("optout", sub, "--merchant", m["merchantId"], "--number", number, "--json")
+        assert res.returncode == 0, res.stderr
+        assert res.json() == {"number": number, "optedOut": opted, "changed": changed}, sub
+
+
 def test_names_at_their_limit_stay_whole(cli):
     name = "\u00e9" * 127 + "x"  # 255 bytes
     m = cli("merchant", "create", "--name", name, "--json").json()
