@@ -166,6 +166,21 @@ int cmd_whatsapp(int argc, char **argv)
     rc = 0;
     if (!a.merchant)
         return cmd_usage_error(usage, "--merchant is required");
+    /* an option the command does not take is a mistake, not something to drop */
+    static const char *const subs[] = {"add", "list", "disable"};
+    const struct {
+        const char *name, *value;
+        bool taken;
+    } given[] = {
+        {"phone-number-id", a.pnid, t.number && t.op != 1},
+        {"display-number", a.display, t.number && t.op == 0},
+        {"name", a.name, !t.number && t.op != 1},
+        {"gateway", a.gateway, !t.number && t.op == 0},
+    };
+    for (size_t i = 0; i < sizeof given / sizeof given[0]; i++)
+        if (given[i].value && !given[i].taken)
+            return cmd_usage_error(usage, "whatsapp %s %s: takes no --%s", what, subs[t.op],
+                                   given[i].name);
     if (t.number && t.op != 1 && (!a.pnid || !all_of(a.pnid, DIGITS, 1, WA_ID_MAX)))
         return cmd_usage_error(usage, "--phone-number-id: 1 to %d digits are required", WA_ID_MAX);
     if (!t.number && t.op != 1 && (!a.name || !all_of(a.name, NAME_CHARS, 1, WA_ID_MAX)))
