@@ -80,6 +80,9 @@ struct db *cmd_config_open_db(struct config *c, const char *config_flag, const c
  * control characters, so that it fits its column whole and every JSON
  * answer that shows it stays valid. */
 bool cmd_name_ok(const char *s);
+
+/* Does the argument ask for help ("--help", "-h" or "help")? */
+bool cmd_is_help(const char *arg);
 #define CMD_NAME_RULE "1 to 255 bytes of UTF-8 text without control characters"
 
 /* API keys: "cp_sandbox_" / "cp_live_" + 43 base62 characters (256 bits). */

@@ -137,6 +137,12 @@ void cmd_block_stop_signals(sigset_t *set)
     signal(SIGPIPE, SIG_IGN);
 }
 
+bool cmd_is_help(const char *arg)
+{
+    return arg &&
+           (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0 || strcmp(arg, "help") == 0);
+}
+
 bool cmd_name_ok(const char *s)
 {
     size_t len = strlen(s);

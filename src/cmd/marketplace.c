@@ -847,7 +847,8 @@ static int client_list(int argc, char **argv)
 
 int cmd_marketplace(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+    /* "marketplace --help", and "marketplace client --help" too */
+    if (argc < 2 || cmd_is_help(argv[1]) || (argc > 2 && cmd_is_help(argv[2]))) {
         if (argc < 2)
             return cmd_usage_error(usage, "marketplace: missing subcommand");
         fputs(usage, stdout);

@@ -133,7 +133,8 @@ static bool all_of(const char *s, const char *set, size_t min, size_t max)
 
 int cmd_whatsapp(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+    /* "whatsapp --help", and "whatsapp number --help" too */
+    if (argc < 2 || cmd_is_help(argv[1]) || (argc > 2 && cmd_is_help(argv[2]))) {
         if (argc < 2)
             return cmd_usage_error(usage, "whatsapp: missing subcommand");
         fputs(usage, stdout);

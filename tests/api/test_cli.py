@@ -63,6 +63,11 @@ def assert_runtime_error(res, *needles):
         (["apikey", "create", "--help"], "usage: chatpay apikey"),
         (["integrator", "--help"], "usage: chatpay integrator"),
         (["integrator", "add", "--help"], "usage: chatpay integrator"),
+        (["whatsapp", "-h"], "usage: chatpay whatsapp"),
+        (["whatsapp", "number", "--help"], "usage: chatpay whatsapp"),
+        (["marketplace", "-h"], "usage: chatpay marketplace"),
+        (["marketplace", "client", "--help"], "usage: chatpay marketplace"),
+        (["db", "help"], "usage: chatpay db"),
     ],
 )
 def test_help(args, first_line, tmp_path):
