@@ -758,6 +758,8 @@ static int mno_parse(FILE *in, const char *path, struct mno_file *f)
     }
     if (ferror(in))
         return cmd_fail("%s: cannot read it", path);
+    if (f->n == 0) /* an empty file is more likely a mistake than a wish to drop them all */
+        return cmd_fail("%s: no prefixes in it; the table is kept as it is", path);
     if (f->n > 1) {
         qsort(f->rows, f->n, sizeof *f->rows, cmp_prefix);
         for (size_t i = 1; i < f->n; i++)

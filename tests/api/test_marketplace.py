@@ -487,6 +487,11 @@ def test_mno_import_and_lookup(mp, bank, tmp_path):
     hit("4412345678", "44", "UK Mobile", "GB")
     assert_refused(mno_of(mp, bank, "2348031234567"), "1404")
     mp.ok("marketplace", "mno", "import", write(tmp_path / "mno3.csv", GOOD_MNO))
+    # a file with no prefixes (its header only) is a mistake: the table stays
+    res = mp.cli("marketplace", "mno", "import", write(tmp_path / "empty.csv",
+                                                       ["prefix,mno,countryCode"]))
+    assert res.returncode == 1 and "no prefixes" in res.stderr, res
+    hit("2348039999999", "234803", "MTN", "NG")
 
 
 @pytest.mark.parametrize("bad", [
