@@ -105,7 +105,8 @@ bool config_set(struct config *c, const char *key, const char *value, char *err,
         char host[256];
         uint16_t port;
         if (!config_split_listen(value, host, sizeof host, &port)) {
-            snprintf(err, errlen, "listen: expected HOST:PORT, got \"%s\"", value);
+            snprintf(err, errlen, "listen: expected HOST:PORT (port 1 to 65535), got \"%s\"",
+                     value);
             return false;
         }
         return copy_str(c->listen, sizeof c->listen, key, value, err, errlen);
@@ -160,7 +161,8 @@ bool config_set(struct config *c, const char *key, const char *value, char *err,
         char host[256];
         uint16_t port;
         if (!config_split_listen(value, host, sizeof host, &port)) {
-            snprintf(err, errlen, "admin_listen: expected HOST:PORT, got \"%s\"", value);
+            snprintf(err, errlen, "admin_listen: expected HOST:PORT (port 1 to 65535), got \"%s\"",
+                     value);
             return false;
         }
         return copy_str(c->admin_listen, sizeof c->admin_listen, key, value, err, errlen);
@@ -290,7 +292,9 @@ bool config_split_listen(const char *listen, char *host, size_t hostcap, uint16_
     char *end;
     errno = 0;
     unsigned long p = strtoul(colon + 1, &end, 10);
-    if (errno || end == colon + 1 || *end || p > 65535 || colon[1] == '-')
+    /* port 0 would listen on a port the kernel picks, which the public URL
+     * and the load balancer cannot know */
+    if (errno || end == colon + 1 || *end || p == 0 || p > 65535 || colon[1] == '-')
         return false;
     memcpy(host, h, hl);
     host[hl] = '\0';

@@ -141,6 +141,7 @@ def test_no_arguments(tmp_path):
         (["serve", "--bogus"], "--bogus"),
         (["serve", "--listen", "nonsense"], "listen"),
         (["serve", "--listen", "127.0.0.1:99999"], "listen"),
+        (["serve", "--listen", "127.0.0.1:0"], "port 1 to 65535"),
         (["serve", "--public-url", "ftp://x"], "public-url"),
         (["serve", "extra"], "extra"),
         (["migrate", "--bogus"], "--bogus"),
@@ -556,7 +557,7 @@ def test_config_file_section_and_errors(tmp_path):
         ("header_timeout = 0", "header_timeout: must be a whole number from 1 to 300"),
         ("body_min_rate = fast", "body_min_rate: must be a whole number from 0 to 100000000"),
         ("max_body = 10", "max_body: must be a whole number from 1024 to 16777216"),
-        ("admin_listen = nowhere", 'admin_listen: expected HOST:PORT, got "nowhere"'),
+        ("admin_listen = nowhere", 'admin_listen: expected HOST:PORT (port 1 to 65535), got "nowhere"'),
     ]:
         bad.write_text(f"[chatpay]\nlisten = 127.0.0.1:1\n{setting}\n")
         res = run_cli("serve", "--config", str(bad), "--db", db_url_for(tmp_path / "b.db"), cwd=tmp_path,
