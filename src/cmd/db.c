@@ -119,6 +119,15 @@ static void print_check(void *cls, const char *check, int64_t problems, const ch
     }
 }
 
+/* db check --json: {"checks": [...], "ok"} (takes the list) */
+static void print_checks_json(json_object *list, bool ok)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "checks", list);
+    json_object_object_add(o, "ok", json_object_new_boolean(ok));
+    cmd_print_json(o);
+}
+
 int cmd_db(int argc, char **argv)
 {
     if (argc < 2 || cmd_is_help(argv[1])) {
@@ -182,14 +191,13 @@ int cmd_db(int argc, char **argv)
         int failed = db_check(db, print_check, &out);
         db_close(db);
         if (failed < 0) {
-            json_object_put(out.list);
+            /* what was checked before the database stopped answering */
+            if (json)
+                print_checks_json(out.list, false);
             return cmd_fail("db check: the database could not be read (see the log above)");
         }
         if (json) {
-            json_object *o = json_object_new_object();
-            json_object_object_add(o, "checks", out.list);
-            json_object_object_add(o, "ok", json_object_new_boolean(failed == 0));
-            cmd_print_json(o);
+            print_checks_json(out.list, failed == 0);
         } else {
             printf(failed ? "%d check(s) failed\n" : "every check passed\n", failed);
         }

@@ -132,8 +132,15 @@ static enum db_status integrity(struct db_tx *tx, struct check_ctx *c)
         }
     }
     db_reset(st);
-    if (s < 0)
+    if (s == DB_HARD_ERROR && !pg) {
+        /* damage the check itself could not read past (SQLITE_CORRUPT):
+         * a failed check, not the end of them all */
+        if (!bad)
+            snprintf(detail, sizeof detail, "it could not read the whole database (see the log)");
+        bad++;
+    } else if (s < 0) {
         return s;
+    }
     c->cb(c->cls, pg ? "no constraint left unvalidated" : "SQLite integrity check", bad, detail);
     c->failed += bad > 0;
     st = db_stmt_dialect(tx, STMT_DYNAMIC_2, "SELECT COUNT(*) FROM pragma_foreign_key_check",
@@ -157,10 +164,12 @@ static enum db_status check_cb(struct db_tx *tx, void *cls)
     for (size_t i = 0; i < sizeof invariants / sizeof invariants[0]; i++) {
         int64_t bad = 0;
         s = db_one_int(db_stmt(tx, STMT_DYNAMIC_1, invariants[i].sql), &bad, invariants[i].name);
-        if (s < 0)
-            return s;
-        c->cb(c->cls, invariants[i].name, bad, "");
-        c->failed += bad > 0;
+        if (s == DB_SOFT_ERROR)
+            return s; /* busy: the whole check runs again */
+        /* one that cannot be run (a damaged table) is a failed check */
+        c->cb(c->cls, invariants[i].name, s < 0 ? 1 : bad,
+              s < 0 ? "it could not be run (see the log)" : "");
+        c->failed += s < 0 || bad > 0;
     }
     return DB_NO_RESULTS;
 }

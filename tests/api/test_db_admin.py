@@ -127,6 +127,13 @@ def test_backup_refuses_a_damaged_copy_and_a_part_file_it_did_not_make(tmp_path)
     res = run_cli("db", "backup", "--to", str(tmp_path / "bk.db"), "--db", db)
     assert res.returncode == 1 and "the copy does not check" in res.stderr, res.stderr
     assert not (tmp_path / "bk.db").exists() and not (tmp_path / "bk.db.part").exists()
+    # db check says which checks fail, even where the damage stops a query
+    res = run_cli("db", "check", "--json", "--db", db)
+    assert res.returncode == 1, res
+    body = res.json()
+    failed = {c["check"] for c in body["checks"] if not c["ok"]}
+    assert body["ok"] is False and "SQLite integrity check" in failed, body
+    assert len(body["checks"]) >= 10, body
     # FILE.part is where the copy is made: one that is there already is not ours
     good = f"sqlite:{tmp_path}/g.db"
     assert run_cli("merchant", "create", "--name", "Good", "--db", good).returncode == 0
