@@ -80,7 +80,9 @@ struct db *cmd_open_db(const struct config *c)
     db_configure(db, (int)c->db_pool_size, (int)c->db_pool_wait_ms,
                  (int)c->db_statement_timeout_ms);
     if (db_migrate(db) < 0) {
-        cmd_fail("database %s: migrations failed (see the log above)", c->db);
+        char shown[sizeof c->db]; /* without its password */
+        db_url_display(c->db, shown, sizeof shown);
+        cmd_fail("database %s: migrations failed (see the log above)", shown);
         db_close(db);
         return NULL;
     }

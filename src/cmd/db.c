@@ -172,7 +172,7 @@ int cmd_db(int argc, char **argv)
         db_close(db);
         if (!ok)
             return cmd_fail("db backup: %s", err);
-        printf("backed up %s to %s\n", cfg.db, to);
+        printf("backed up %s to %s\n", cfg.db, to); /* SQLite only: no password */
         return 0;
     }
     if (strcmp(sub, "check") == 0) {

@@ -37,8 +37,11 @@ int cmd_migrate(int argc, char **argv)
     rc = 0;
     if (db_run(db, DB_READ, "schema_version", version_txn, &v) < 0)
         rc = cmd_fail("could not read the schema version");
-    else
-        printf("Database %s is at schema version %d.\n", cfg.db, v.current);
+    else {
+        char shown[sizeof cfg.db]; /* without its password */
+        db_url_display(cfg.db, shown, sizeof shown);
+        printf("Database %s is at schema version %d.\n", shown, v.current);
+    }
     db_close(db);
     return rc;
 }

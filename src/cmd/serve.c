@@ -268,10 +268,12 @@ int cmd_serve(int argc, char **argv)
             goto out;
         }
     }
+    char shown_db[sizeof cfg.db]; /* without its password */
+    db_url_display(cfg.db, shown_db, sizeof shown_db);
     printf("chatpay %s listening on http://%s\n"
            "  API docs:   %s/openapi.json\n"
            "  Database:   %s\n",
-           CHATPAY_VERSION, cfg.listen, cfg.public_url, cfg.db);
+           CHATPAY_VERSION, cfg.listen, cfg.public_url, shown_db);
     if (admin)
         printf("  Admin:      http://%s/metrics (and /livez, /readyz)\n", cfg.admin_listen);
     if (no_workers)
@@ -281,7 +283,7 @@ int cmd_serve(int argc, char **argv)
     fflush(stdout);
     log_fields(LOG_INFO, "listening",
                (struct log_field[]){LFS("listen", cfg.listen), LFS("public_url", cfg.public_url),
-                                    LFS("db", cfg.db), LFS("version", CHATPAY_VERSION),
+                                    LFS("db", shown_db), LFS("version", CHATPAY_VERSION),
                                     LFS("admin_listen", admin ? cfg.admin_listen : NULL)},
                5);
 

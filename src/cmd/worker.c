@@ -68,10 +68,12 @@ int cmd_worker(int argc, char **argv)
         db_close(db);
         return cmd_fail("cannot start the background workers");
     }
-    printf("chatpay %s worker running\n  Database:   %s\n", CHATPAY_VERSION, cfg.db);
+    char shown_db[sizeof cfg.db]; /* without its password */
+    db_url_display(cfg.db, shown_db, sizeof shown_db);
+    printf("chatpay %s worker running\n  Database:   %s\n", CHATPAY_VERSION, shown_db);
     fflush(stdout);
     log_fields(LOG_INFO, "worker running",
-               (struct log_field[]){LFS("db", cfg.db), LFS("version", CHATPAY_VERSION),
+               (struct log_field[]){LFS("db", shown_db), LFS("version", CHATPAY_VERSION),
                                     LFS("sweeper", sweeper ? "yes" : "no")},
                3);
     int sig = 0;

@@ -48,6 +48,76 @@ static const struct db_backend *backend_of(const char *url, const char **target,
     return NULL;
 }
 
+/* Append s[0..n) to out[cap] at *len (cut to fit, NUL-terminated). */
+static void put_text(char *out, size_t cap, size_t *len, const char *s, size_t n)
+{
+    if (*len + 1 >= cap)
+        return;
+    if (n > cap - 1 - *len)
+        n = cap - 1 - *len;
+    memcpy(out + *len, s, n);
+    *len += n;
+    out[*len] = '\0';
+}
+
+void db_url_display(const char *url, char *out, size_t cap)
+{
+    if (!cap)
+        return;
+    out[0] = '\0';
+    size_t len = 0;
+    const char *p = url;
+    const char *scheme = strstr(url, "://");
+    if (scheme && (strncmp(url, "postgres", 8) == 0)) {
+        /* postgresql://user:password@host/db?...: the userinfo's password */
+        const char *auth = scheme + 3;
+        const char *end = auth + strcspn(auth, "/?#");
+        const char *at = NULL;
+        for (const char *q = auth; q < end; q++)
+            if (*q == '@')
+                at = q;
+        const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+        if (colon) {
+            put_text(out, cap, &len, url, (size_t)(colon + 1 - url));
+            put_text(out, cap, &len, "****", 4);
+            p = at;
+        }
+    }
+    /* password=VALUE, in a query string (&password=) or libpq's key=value
+     * form (password = 'quoted value') */
+    while (*p) {
+        const char *k = strstr(p, "password");
+        if (!k) {
+            put_text(out, cap, &len, p, strlen(p));
+            break;
+        }
+        bool starts = k == url || strchr("?& \t", k[-1]);
+        const char *v = k + 8;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        if (!starts || *v != '=') {
+            put_text(out, cap, &len, p, (size_t)(k + 8 - p));
+            p = k + 8;
+            continue;
+        }
+        v++;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        put_text(out, cap, &len, p, (size_t)(v - p));
+        put_text(out, cap, &len, "****", 4);
+        if (*v == '\'') { /* quoted: up to the closing quote (\' escapes one) */
+            for (v++; *v && *v != '\''; v++)
+                if (*v == '\\' && v[1])
+                    v++;
+            if (*v)
+                v++;
+        } else {
+            v += strcspn(v, "& \t");
+        }
+        p = v;
+    }
+}
+
 bool db_url_exists(const char *url)
 {
     const char *target = NULL;

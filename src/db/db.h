@@ -58,6 +58,10 @@ struct db *db_open(const char *url, char *err, size_t errlen);
  * make a new, empty one); true otherwise, also for a URL db_open refuses
  * (it says why) and for PostgreSQL (the server knows). */
 bool db_url_exists(const char *url);
+/* url as it may be shown (printed, logged): a password in it (postgresql://
+ * user:PASSWORD@host, ?password=, libpq's password=) replaced by "****".
+ * Into out[cap], cut to fit. */
+void db_url_display(const char *url, char *out, size_t cap);
 void db_close(struct db *db);
 
 /* PostgreSQL: how many connections this process keeps at most, how long a

@@ -145,6 +145,16 @@ def test_backup_refuses_a_damaged_copy_and_a_part_file_it_did_not_make(tmp_path)
 
 
 @pytest.mark.skipif(not cp_helpers.on_postgres(), reason="a PostgreSQL database is needed")
+def test_a_password_in_the_database_url_is_not_shown(postgres_cluster):
+    # (the throw-away cluster trusts its socket: the password is not checked)
+    db = postgres_cluster.create_database("shown") + "&password=hunter2"
+    res = run_cli("migrate", "--db", db)
+    assert res.returncode == 0, res.stderr
+    assert "hunter2" not in res.stdout + res.stderr, res
+    assert "password=****" in res.stdout, res.stdout
+
+
+@pytest.mark.skipif(not cp_helpers.on_postgres(), reason="a PostgreSQL database is needed")
 def test_backup_of_postgresql_is_refused_with_the_tools_to_use(postgres_cluster, tmp_path):
     db = postgres_cluster.create_database("nobackup")
     res = run_cli("db", "backup", "--to", str(tmp_path / "x.db"), "--db", db)
