@@ -111,6 +111,10 @@ typedef void (*db_mp_client_cb)(void *cls, const struct db_mp_client *c);
 typedef void (*db_mp_product_cb)(void *cls, const struct db_mp_product *p);
 typedef void (*db_mp_purchase_cb)(void *cls, const struct db_mp_purchase *p);
 
+/* The live access tokens a marketplace client holds at most (a client asks
+ * for one every few minutes: a new one beyond these ends the oldest). */
+enum { MP_TOKENS_LIVE_MAX = 100 };
+
 struct db_marketplace_ops {
     /* clients (changes advance the configuration epoch) */
     enum db_status (*client_insert)(struct db_tx *tx, const struct db_mp_client *c);
@@ -122,7 +126,9 @@ struct db_marketplace_ops {
     enum db_status (*client_update)(struct db_tx *tx, const struct db_mp_client *c);
     enum db_status (*client_list)(struct db_tx *tx, struct arena *a, db_mp_client_cb cb, void *cls);
 
-    /* access tokens: stored as the SHA-256 of the token */
+    /* access tokens: stored as the SHA-256 of the token; the client's
+     * expired ones are dropped, and its oldest live ones beyond the newest
+     * MP_TOKENS_LIVE_MAX */
     enum db_status (*token_insert)(struct db_tx *tx, const uint8_t hash[32],
                                    const char *client_uuid, usec_t expires_at, usec_t now);
     /* the active client of an unexpired token (and when it expires) */

@@ -65,6 +65,20 @@ static enum db_status record_cb(struct db_tx *tx, void *cls)
     return st < 0 ? st : DB_ONE_RESULT;
 }
 
+static enum db_status none_cb(struct db_tx *tx, void *cls)
+{
+    struct result_ctx *c = cls;
+    struct db_mp_purchase p;
+    enum db_status st = DB_CALL(tx, marketplace, purchase_get, c->p.id, c->jc->a, &p);
+    if (st <= 0)
+        return st == 0 ? DB_ROLLBACK : st;
+    if (p.result_state != MP_RESULT_PENDING)
+        return DB_ROLLBACK;
+    p.result_state = MP_RESULT_NONE;
+    p.updated_at = time_now();
+    return DB_CALL(tx, marketplace, purchase_result_try, &p);
+}
+
 /* base64(HMAC-SHA256(secret, body)) of the client's sealed secret; false
  * when it cannot be opened. */
 static bool sign(struct job_ctx *jc, const struct db_mp_client *cl, const char *body, char *out,
@@ -89,9 +103,17 @@ enum job_result job_mp_result(struct job_ctx *jc)
         jc->error = "cannot read the purchase";
         return JOB_RETRY;
     }
-    if (st == 0 || c.p.result_state != MP_RESULT_PENDING || !c.p.result_body ||
-        !c.client.result_url)
+    if (st == 0 || c.p.result_state != MP_RESULT_PENDING || !c.p.result_body)
         return JOB_DONE;
+    if (!c.client.result_url) {
+        /* the URL was removed while the result waited: nothing to deliver */
+        st = db_run(jc->app->db, DB_WRITE, "mp_result_none", none_cb, &c);
+        if (st < 0 && st != DB_ROLLBACK) {
+            jc->error = "cannot record that the result has nowhere to go";
+            return JOB_RETRY;
+        }
+        return JOB_DONE;
+    }
     c.attempts_seen = c.p.result_attempts;
     bool production = c.client.environment == ENV_PRODUCTION;
     char signature[64];

@@ -598,6 +598,17 @@ def test_token_form_body(mp, bank):
         assert_success(mp.get(PRODUCTS, bank, headers={"Authorization": "Bearer " + tok}))
 
 
+def test_a_client_holds_at_most_100_live_tokens(mp):
+    # however often a client asks, its tokens stay bounded: the 101st ends the first
+    c = mp.create_client()
+    mp.auth(c)  # the harness's own token first: it is the oldest, and goes too
+    toks = [mp.token_request(form(**creds(c))).body["access_token"] for _ in range(101)]
+    assert len(set(toks)) == 101
+    assert_refused(mp.get(PRODUCTS, c, headers={"Authorization": "Bearer " + toks[0]}), "1001")
+    for tok in (toks[1], toks[-1]):
+        assert_success(mp.get(PRODUCTS, c, headers={"Authorization": "Bearer " + tok}))
+
+
 def test_token_basic_credentials(mp, bank):
     r = mp.token_request(form(grant_type="client_credentials"), basic=(bank.id, bank.secret))
     assert r.status_code == 200 and set(r.body) == TOKEN_KEYS, r.text

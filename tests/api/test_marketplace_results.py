@@ -390,3 +390,15 @@ def test_result_url_removed(env, rcv, products):
                  "a purchase without a result to deliver")
     assert b["resultDelivery"] == {"state": "NONE", "attempts": 0, "lastHttpStatus": None,
                                    "deliveredAt": None}, b["resultDelivery"]
+
+
+def test_result_url_removed_while_its_result_is_tried(env, rcv, products):
+    """A result still being tried when its URL is removed has nowhere to go:
+    its delivery ends as NONE (with the tries it had), not PENDING for ever."""
+    c = new_client(env, rcv, mode="error")
+    raas = assert_accepted(env.transact(c, purchase_body(c, products["airtime"])))
+    wait_delivery(env, c, raas, lambda rd: rd["attempts"] >= 1)
+    env.ok("marketplace", "client", "update", str(c.id), "--result-url", "none")
+    rd = wait_delivery(env, c, raas, lambda rd: rd["state"] != "PENDING",
+                       timeout=15.0)["resultDelivery"]
+    assert rd["state"] == "NONE" and rd["attempts"] >= 1 and rd["deliveredAt"] is None, rd

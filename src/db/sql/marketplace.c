@@ -217,6 +217,19 @@ static enum db_status sql_mp_token_insert(struct db_tx *tx, const uint8_t hash[3
     enum db_status s = db_exec(st, "mp token purge");
     if (s < 0)
         return s;
+    /* and its live ones beyond the newest MP_TOKENS_LIVE_MAX - 1: however
+     * often a client asks, its tokens stay bounded */
+    st =
+        db_stmt(tx, STMT_MP_TOKEN_CAP_CLIENT,
+                "DELETE FROM mp_tokens WHERE client_uuid = ? AND expires_at <= (SELECT expires_at"
+                " FROM mp_tokens WHERE client_uuid = ? ORDER BY expires_at DESC LIMIT 1 OFFSET ?)");
+    if (!st)
+        return DB_HARD_ERROR;
+    db_bind_text(st, 1, client_uuid);
+    db_bind_text(st, 2, client_uuid);
+    db_bind_int(st, 3, MP_TOKENS_LIVE_MAX - 1);
+    if ((s = db_exec(st, "mp token cap")) < 0)
+        return s;
     st = db_stmt(tx, STMT_MP_TOKEN_INSERT,
                  "INSERT INTO mp_tokens (hash, client_uuid, expires_at, created_at)"
                  " VALUES (?, ?, ?, ?)");
