@@ -69,6 +69,9 @@ struct gw_result {
     /* GW_NO_ANSWER because the gateway could not be asked (no connection,
      * a timeout, 5xx), not because the operation is not final */
     bool unreachable;
+    /* GW_NO_ANSWER because the hosted checkout is still open: the customer
+     * has not finished it (nothing happened yet, so nothing to record) */
+    bool checkout_open;
 };
 
 /* A payment to begin (the customer pressed Pay). */

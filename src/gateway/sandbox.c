@@ -107,6 +107,7 @@ static void sandbox_result(const struct gateway *gw, const struct gw_target *t,
     }
     if (c.g.state != SANDBOX_GW_DECIDED) {
         gw_no_answer(out, "payment not completed at the gateway");
+        out->checkout_open = true;
         return;
     }
     if (!c.g.answered) {
@@ -129,6 +130,7 @@ static void sandbox_query(const struct gateway *gw, const struct gw_target *t,
     }
     if (c.g.state != SANDBOX_GW_DECIDED) {
         gw_no_answer(out, "payment not completed at the gateway");
+        out->checkout_open = true;
         return;
     }
     fill(&c.g, out);

@@ -532,6 +532,7 @@ static void stripe_result(const struct gateway *g, const struct gw_target *t, st
     } else if (strcmp(status, "complete") != 0 || !pi) {
         gw_no_answer(out, strcmp(status, "expired") == 0 ? "the checkout expired"
                                                          : "the payment is not complete at Stripe");
+        out->checkout_open = strcmp(status, "open") == 0;
         /* the session is this payment's: its id may be kept */
         snprintf(out->gateway_ref, sizeof out->gateway_ref, "%s", t->gateway_ref);
     } else {

@@ -199,6 +199,25 @@ def test_checkout_form(api, server, http, key):
     assert [e["paymentGatewayDecision"] for e in st["paymentStatuses"]] == ["UNKNOWN"], st
 
 
+def test_return_before_paying_records_nothing(api, server, http, key):
+    """The return page opened while the checkout is still open (by hand, or a
+    link checker's HEAD) is not an outcome: nothing is recorded, the browser
+    goes back to the link's page, and the same checkout can still be paid."""
+    link = new_link(api, key)
+    op_ref, _ = start_payment(http, server.base_url, link.token)
+    started = status_of(api, key, link.ref)
+    assert started["paymentStatus"] == "PENDING", started
+    for method in ("GET", "HEAD"):
+        r = html_request(http, method, f"{server.base_url}/p/{link.token}/return?ref={op_ref}")
+        assert r.status_code == 303 and r.headers["Location"] == f"/p/{link.token}", (method, r.text)
+    st = status_of(api, key, link.ref)
+    assert (st["paymentStatus"], st["paymentStatuses"]) == ("PENDING", started["paymentStatuses"]), st
+    assert link_page(api, link.token).status_code == 200  # its page, with Pay again
+    p = checkout(server, http, link, card_form(CARD_VISA))
+    assert p.op_ref == op_ref  # the same attempt
+    assert_html(p.ret, 200, "Payment successful")
+
+
 def test_pay_again_before_submitting_resumes_the_payment(api, server, http, cli, shop, key):
     """A second POST pay (back button) continues the same payment and does
     not use up an attempt."""

@@ -300,6 +300,16 @@ void api_pay_return(struct req *r)
     if (ask)
         gateway_result(gw, &c.target, &c.res);
     gateway_release(r->app->gateways, gw);
+    if (ask && !posted && c.op.state == 0 && c.res.decision == GW_NO_ANSWER &&
+        c.res.checkout_open) {
+        /* the gateway answered that the checkout is not finished: the
+         * return page was opened before paying (or by a link checker).
+         * Nothing to record; the link's page takes the customer back to
+         * the same checkout. */
+        reply_header(r, "Location", arena_printf(a, "/p/%s", c.token));
+        api_reply_message(r, 303, &loc, "msg.continue.title", web_text(&loc, "msg.continue.text"));
+        return;
+    }
     if (ask) {
         /* record what the gateway said (asked with no transaction open) */
         st = db_run(r->app->db, DB_WRITE, "pay_return_record", record_cb, &c);
