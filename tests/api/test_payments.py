@@ -395,8 +395,12 @@ def test_3ds_challenge(api, server, http, key, action):
     buttons = {b.attrs.get("value") for b in form.find_all("button", name="action")}
     assert buttons == {"approve", "deny"}, r.text
     assert "400000******3184" in r.doc.text() and CARD_3DS.number not in r.text
-    # the card form is done with; nothing decided yet
-    assert_html(html_request(http, "GET", url), 409)
+    # the card form is done with; nothing decided yet: back at it (Pay
+    # pressed again), the customer is sent on to the check
+    r = html_request(http, "GET", url)
+    assert r.status_code == 303 and r.headers["Location"] == f"/sandbox-gateway/3ds/{op_ref}", r
+    assert_html(html_request(http, "POST", url, data=card_form(CARD_VISA),
+                             headers={"Origin": base}), 409)
     st = status_of(api, key, link.ref)
     assert PAYMENT_STATUS_RECEIVED not in history_ids(st) and st["paymentStatus"] == "PENDING", st
 

@@ -111,6 +111,14 @@ static bool load(struct req *r, const struct web_locale *loc, struct gw_ctx *c, 
         return false;
     }
     if (c->g.state != want_state) {
+        if (c->g.state == SANDBOX_GW_CHALLENGE && strcmp(r->method, "GET") == 0) {
+            /* back at the card form (Pay pressed again) while 3-D Secure
+             * waits: on to the check, not a dead end */
+            reply_header(r, "Location", arena_printf(r->arena, "/sandbox-gateway/3ds/%s", c->ref));
+            api_reply_message(r, 303, loc, "msg.continue.title",
+                              web_text(loc, "msg.continue.text"));
+            return false;
+        }
         api_reply_message(r, 409, loc, "gw.other_step.title", web_text(loc, "gw.other_step.text"));
         return false;
     }
