@@ -46,6 +46,7 @@ from cp_helpers import (
     TEST_CARDS,
     absolute,
     card_form,
+    db_exec,
     find_card_data_in_db,
     find_card_data_in_log,
     find_card_data_in_text,
@@ -518,6 +519,22 @@ def test_form_errors(api, server, http, key, case, card, overrides, errors):
 
 
 # ---- retry, the attempt limit, a paid link ---------------------------------------------
+
+
+def test_no_retry_offered_once_the_page_has_expired(api, server, http, key):
+    """A decline that comes after the payment page's time (the checkout
+    outlives it a little) does not invite another card the page would refuse."""
+    link = new_link(api, key)
+    assert_html(link_page(api, link.token), 200)  # the first open starts the page's time
+    op_ref, url = start_payment(http, server.base_url, link.token)
+    db_exec(server.db_url, "UPDATE links SET page_expires_at = 1 WHERE ref = ?", (link.ref,))
+    sub = submit_card(http, url, card_form(CARD_DECLINE))
+    assert sub.status_code == 303, sub.text[:300]
+    ret = html_request(http, "GET", absolute(server.base_url, sub.headers["Location"]))
+    assert_html(ret, 200, "Payment declined")
+    text = ret.doc.text()
+    assert "Open the link again" not in text and "for a new payment link" in text, text
+    assert_html(link_page(api, link.token), 410)
 
 
 def test_retry_after_decline(api, server, http, key):

@@ -351,7 +351,10 @@ void api_pay_return(struct req *r)
     default:
         break;
     }
-    bool retry = c.link.attempts < max && c.link.live && c.link.expires_at > c.now;
+    /* another card only while the link's page still takes one (what Pay
+     * checks: the link's life and, once opened, its page's) */
+    bool retry = c.link.attempts < max && c.link.live && c.link.expires_at > c.now &&
+                 !(c.link.page_expires_at && c.link.page_expires_at <= c.now);
     bool error = c.op.decision == GW_ERROR;
     const char *why = web_text(&loc, error ? "result.error.text" : "result.declined.text");
     api_reply_message(r, 200, &loc, error ? "result.error.title" : "result.declined.title",
