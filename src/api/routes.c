@@ -60,6 +60,7 @@ const struct route api_routes[] = {
 
     /* customer pages */
     {"GET", "/p/{token}", api_link_page, &pages_family, 0, 0},
+    {"GET", "/p/{token}/pay", api_pay_page, &pages_family, 0, 0},
     {"POST", "/p/{token}/pay", api_pay, &pages_family, 0, 4096},
     {"GET", "/p/{token}/return", api_pay_return, &pages_family, 0, 0},
     {"POST", "/p/{token}/return", api_pay_return, &pages_family, 0, 16384},

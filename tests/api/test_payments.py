@@ -521,6 +521,15 @@ def test_form_errors(api, server, http, key, case, card, overrides, errors):
 # ---- retry, the attempt limit, a paid link ---------------------------------------------
 
 
+def test_pay_address_opened_goes_to_the_link_page(api, server, http, key):
+    # a reload (or Enter in the address bar) after Pay: the link's page, not JSON
+    link = new_link(api, key)
+    r = html_request(http, "GET", f"{server.base_url}/p/{link.token}/pay")
+    assert r.status_code == 303 and r.headers["Location"] == f"/p/{link.token}", r.text[:300]
+    assert r.headers["Content-Type"].startswith("text/html")
+    assert status_of(api, key, link.ref)["paymentStatuses"] == []
+
+
 def test_no_retry_offered_once_the_page_has_expired(api, server, http, key):
     """A decline that comes after the payment page's time (the checkout
     outlives it a little) does not invite another card the page would refuse."""

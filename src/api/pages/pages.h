@@ -16,6 +16,7 @@ extern const struct http_family pages_family;
 
 void api_link_page(struct req *r);
 void api_pay(struct req *r);
+void api_pay_page(struct req *r);
 void api_pay_return(struct req *r);
 void api_sandbox_checkout(struct req *r);
 void api_sandbox_checkout_submit(struct req *r);

@@ -102,6 +102,16 @@ static const char *origin_of(struct arena *a, const char *url)
     return arena_printf(a, "%.*s", (int)(host - url + (ptrdiff_t)n), url);
 }
 
+/* GET /p/{token}/pay: the address bar after Pay (a reload, Enter): the
+ * link's page, which has the Pay button, rather than an error in JSON */
+void api_pay_page(struct req *r)
+{
+    struct web_locale loc;
+    api_page_locale(r, &loc);
+    reply_header(r, "Location", arena_printf(r->arena, "/p/%s", req_param(r, "token")));
+    api_reply_message(r, 303, &loc, "msg.continue.title", web_text(&loc, "msg.continue.text"));
+}
+
 void api_pay(struct req *r)
 {
     struct pay_ctx c = {.r = r, .token = req_param(r, "token"), .now = time_now()};
