@@ -162,9 +162,11 @@ struct db_marketplace_ops {
      * last_http, delivered_at, updated_at */
     enum db_status (*purchase_result_try)(struct db_tx *tx, const struct db_mp_purchase *p);
     /* the client's PROCESSING purchases of this source, target, product and
-     * amount (at most `limit`, oldest first) */
+     * amount, but for those with one of the references in `except` (may be
+     * NULL; NULL members match nothing); at most `limit`, oldest first */
     enum db_status (*purchase_in_flight)(struct db_tx *tx, const char *client_uuid,
-                                         const struct db_mp_purchase *like, int limit,
+                                         const struct db_mp_purchase *like,
+                                         const struct db_mp_refs *except, int limit,
                                          struct arena *a, db_mp_purchase_cb cb, void *cls);
 
     /* the MNO prefix table */

@@ -1407,6 +1407,21 @@ def test_in_flight_check_lists_at_most_20(hold, hold_bank, hold_elec):
     assert len(set(listed)) == 20 and set(listed) <= refs
 
 
+def test_in_flight_check_leaves_out_only_the_purchase_asked_about(hold, hold_bank, hold_elec):
+    # many purchases with the reference asked about do not crowd out another
+    first = purchase_body(hold_bank, hold_elec)
+    same = {k: first[k] for k in ("sourceIdentifier", "targetIdentifier", "purchaseAmount")}
+    reserve = first["reserveFundsTxnRef"]
+    assert_accepted(hold.transact(hold_bank, first))
+    for _ in range(22):
+        assert_accepted(hold.transact(hold_bank, purchase_body(
+            hold_bank, hold_elec, **dict(same, reserveFundsTxnRef=reserve))))
+    other = assert_accepted(hold.transact(hold_bank, purchase_body(hold_bank, hold_elec, **same)))
+    got = assert_success(inflight(hold, hold_bank, first, reserveFundsTxnRef=reserve))
+    assert got["inFlight"] is True, got
+    assert [t["raasTxnRef"] for t in got["transactions"]] == [other], got
+
+
 def test_in_flight_check_refusals(hold, hold_bank, hold_bank2, hold_elec):
     body = purchase_body(hold_bank, hold_elec)
     assert_refused(inflight(hold, hold_bank, body), "1000")  # no reference at all

@@ -890,7 +890,11 @@ static enum db_status mp_cb(struct db_tx *tx, void *cls)
         c->mismatch = ops->purchase_find(tx, c->c1.id, &r, c->a, &c->miss_found);
         r = (struct db_mp_refs){.raas_ref = c->p.raas_ref};
         c->other_client = ops->purchase_find(tx, c->c2.id, &r, c->a, &c->other_found);
-        c->in_flight = ops->purchase_in_flight(tx, c->c1.id, &c->p, 5, c->a, count_flight, c);
+        c->in_flight = ops->purchase_in_flight(tx, c->c1.id, &c->p, NULL, 5, c->a, count_flight, c);
+        /* ... but for the one asked about, by any of its references */
+        struct db_mp_refs mine = {.reserve_ref = "res-1"};
+        if (ops->purchase_in_flight(tx, c->c1.id, &c->p, &mine, 5, c->a, count_flight, c) != 0)
+            return DB_HARD_ERROR;
         /* fulfilled, then a result try */
         struct db_mp_purchase f = c->found;
         f.status = MP_SUCCESS;
@@ -910,7 +914,7 @@ static enum db_status mp_cb(struct db_tx *tx, void *cls)
         if (ops->purchase_get(tx, f.id, c->a, &c->found) != 1)
             return DB_HARD_ERROR;
         int before = c->flights;
-        if (ops->purchase_in_flight(tx, c->c1.id, &c->p, 5, c->a, count_flight, c) != 0 ||
+        if (ops->purchase_in_flight(tx, c->c1.id, &c->p, NULL, 5, c->a, count_flight, c) != 0 ||
             c->flights != before)
             return DB_HARD_ERROR;
         /* MNO prefixes: the longest that matches */

@@ -19,17 +19,9 @@ struct flight_ctx {
     json_object *list;
 };
 
-static bool same(const char *given, const char *have)
-{
-    return given && have && strcmp(given, have) == 0;
-}
-
 static void flight_cb(void *cls, const struct db_mp_purchase *p)
 {
     struct flight_ctx *c = cls;
-    if (same(c->refs.raas_ref, p->raas_ref) || same(c->refs.client_txn_ref, p->client_txn_ref) ||
-        same(c->refs.reserve_ref, p->reserve_ref))
-        return;
     json_object *o = json_object_new_object();
     json_object_object_add(o, "raasTxnRef", json_object_new_string(p->raas_ref));
     json_object_object_add(o, "clientTxnRef", json_object_new_string(p->client_txn_ref));
@@ -44,9 +36,10 @@ static enum db_status flight_txn(struct db_tx *tx, void *cls)
     struct flight_ctx *c = cls;
     json_object_put(c->list);
     c->list = json_object_new_array();
-    /* one more than shown for each reference given, which may be left out */
-    return DB_CALL(tx, marketplace, purchase_in_flight, mp_auth(c->r)->uuid, &c->like,
-                   IN_FLIGHT_MAX + 3, c->r->arena, flight_cb, c);
+    /* the purchase being checked (any of its references) is left out by
+     * the query itself, so that the limit counts only the others */
+    return DB_CALL(tx, marketplace, purchase_in_flight, mp_auth(c->r)->uuid, &c->like, &c->refs,
+                   IN_FLIGHT_MAX, c->r->arena, flight_cb, c);
 }
 
 void api_mp_in_flight(struct req *r)
@@ -74,8 +67,6 @@ void api_mp_in_flight(struct req *r)
         mp_reply_db_error(r, st);
         return;
     }
-    while (json_object_array_length(c.list) > IN_FLIGHT_MAX)
-        json_object_array_del_idx(c.list, IN_FLIGHT_MAX, 1);
     json_object *o = mp_body(MPC_OK);
     json_object_object_add(o, "inFlight",
                            json_object_new_boolean(json_object_array_length(c.list) > 0));

@@ -583,14 +583,19 @@ static enum db_status sql_mp_purchase_result_try(struct db_tx *tx, const struct 
 }
 
 static enum db_status sql_mp_purchase_in_flight(struct db_tx *tx, const char *client_uuid,
-                                                const struct db_mp_purchase *like, int limit,
+                                                const struct db_mp_purchase *like,
+                                                const struct db_mp_refs *except, int limit,
                                                 struct arena *a, db_mp_purchase_cb cb, void *cls)
 {
-    struct db_stmt *st = db_stmt(tx, STMT_MP_PURCHASE_IN_FLIGHT,
-                                 "SELECT " PURCHASE_COLS " FROM mp_purchases"
-                                 " WHERE client_uuid = ? AND status = 0 AND target_identifier = ?"
-                                 " AND source_identifier = ? AND product_id = ?"
-                                 " AND purchase_amount = ? ORDER BY id LIMIT ?");
+    /* the references left out, in the query (before its limit): "" is none
+     * (a stored reference is never empty) */
+    struct db_stmt *st =
+        db_stmt(tx, STMT_MP_PURCHASE_IN_FLIGHT,
+                "SELECT " PURCHASE_COLS " FROM mp_purchases"
+                " WHERE client_uuid = ? AND status = 0 AND target_identifier = ?"
+                " AND source_identifier = ? AND product_id = ?"
+                " AND purchase_amount = ? AND raas_ref <> ? AND client_txn_ref <> ?"
+                " AND reserve_ref <> ? ORDER BY id LIMIT ?");
     if (!st)
         return DB_HARD_ERROR;
     db_bind_text(st, 1, client_uuid);
@@ -598,7 +603,10 @@ static enum db_status sql_mp_purchase_in_flight(struct db_tx *tx, const char *cl
     db_bind_text(st, 3, like->source_identifier);
     db_bind_int(st, 4, like->product_id);
     db_bind_int(st, 5, like->purchase_amount);
-    db_bind_int(st, 6, limit);
+    db_bind_text(st, 6, except && except->raas_ref ? except->raas_ref : "");
+    db_bind_text(st, 7, except && except->client_txn_ref ? except->client_txn_ref : "");
+    db_bind_text(st, 8, except && except->reserve_ref ? except->reserve_ref : "");
+    db_bind_int(st, 9, limit);
     enum db_status rc;
     int n = 0;
     while ((rc = db_step(st, "mp purchase in flight")) == DB_ONE_RESULT) {
