@@ -528,6 +528,9 @@ def test_pay_address_opened_goes_to_the_link_page(api, server, http, key):
     assert r.status_code == 303 and r.headers["Location"] == f"/p/{link.token}", r.text[:300]
     assert r.headers["Content-Type"].startswith("text/html")
     assert status_of(api, key, link.ref)["paymentStatuses"] == []
+    # the path is decoded: what is not a token never reaches Location
+    r = html_request(http, "GET", f"{server.base_url}/p/x%0D%0ASet-Cookie:%20a=b/pay")
+    assert r.status_code == 404 and "Location" not in r.headers and "Set-Cookie" not in r.headers
 
 
 def test_no_retry_offered_once_the_page_has_expired(api, server, http, key):

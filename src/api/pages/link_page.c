@@ -30,7 +30,7 @@
 #include "db/links.h"
 #include "db/merchants.h"
 
-enum { TOKEN_MAX = 64, PAGE_ITEMS_MAX = 100 };
+enum { PAGE_ITEMS_MAX = 100 };
 
 /* How long browsers may keep the stylesheet, the script and logos. */
 #define STATIC_CACHE "public, max-age=300"
@@ -256,7 +256,7 @@ void api_link_page(struct req *r)
     api_page_locale(r, &loc);
     /* a HEAD request (a link checker, a monitor) is not a customer's visit */
     c.preview = r->head || is_preview(req_header(r, "User-Agent"));
-    if (strlen(c.token) > TOKEN_MAX) {
+    if (strlen(c.token) > PAGE_TOKEN_MAX) {
         api_reply_message(r, 404, &loc, "msg.not_found.title",
                           web_text(&loc, "msg.not_found.text"));
         return;

@@ -14,6 +14,9 @@
 
 extern const struct http_family pages_family;
 
+/* The longest link token a page looks up (they are base62). */
+enum { PAGE_TOKEN_MAX = 64 };
+
 void api_link_page(struct req *r);
 void api_pay(struct req *r);
 void api_pay_page(struct req *r);

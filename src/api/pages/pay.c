@@ -108,7 +108,17 @@ void api_pay_page(struct req *r)
 {
     struct web_locale loc;
     api_page_locale(r, &loc);
-    reply_header(r, "Location", arena_printf(r->arena, "/p/%s", req_param(r, "token")));
+    /* only what could be a token goes into Location (the path is decoded:
+     * %0D%0A must not become a header of the reply) */
+    const char *token = req_param(r, "token");
+    size_t n = strlen(token);
+    if (n > PAGE_TOKEN_MAX ||
+        strspn(token, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != n) {
+        api_reply_message(r, 404, &loc, "msg.not_found.title",
+                          web_text(&loc, "msg.not_found.text"));
+        return;
+    }
+    reply_header(r, "Location", arena_printf(r->arena, "/p/%s", token));
     api_reply_message(r, 303, &loc, "msg.continue.title", web_text(&loc, "msg.continue.text"));
 }
 

@@ -5,8 +5,6 @@
  */
 #include "api/transact/transact.h"
 
-#include <string.h>
-
 #include "app.h"
 #include "util/json.h"
 
