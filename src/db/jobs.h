@@ -38,6 +38,15 @@ enum job_kind {
     JOB_KIND_MAX = JOB_WA_REFUND,
 };
 
+/* JOB_SEND_LINK's arg: how the link goes out. */
+enum send_link_how {
+    SEND_LINK_FIRST = 0,    /* its first send (then its reminders are queued) */
+    SEND_LINK_TEMPLATE = 1, /* again, as the merchant's WhatsApp template alone: the text was
+                               taken, then reported undelivered for the closed window */
+    SEND_LINK_AGAIN = 2,    /* again, by SMS: the WhatsApp message was taken, then reported
+                               undelivered (its reminders were queued already) */
+};
+
 /* The worker pools: each has threads of its own, so that slow calls of one
  * kind (a merchant's callback URL) never delay another (sending links). */
 enum job_pool { POOL_MESSAGES = 0, POOL_PAYMENTS, POOL_CALLBACKS, POOL_COUNT };
@@ -90,6 +99,9 @@ struct db_jobs_ops {
     enum db_status (*hurry)(struct db_tx *tx, int kind, int64_t arg, usec_t run_at);
     /* drop jobs finished before `before`, and sandbox messages older than it */
     enum db_status (*purge)(struct db_tx *tx, usec_t before);
+    /* one of a merchant's jobs, finished or not (DB_NO_RESULTS: none, or purged) */
+    enum db_status (*get)(struct db_tx *tx, const char *merchant_id, int64_t id,
+                          struct db_job *out);
 };
 
 const struct db_jobs_ops *db_jobs_ops(struct db_tx *tx);

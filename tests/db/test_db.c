@@ -727,11 +727,12 @@ static void test_providers(void **state)
 }
 
 /* jobs.hurry moves a pending job up (never back), not one another worker
- * holds, and says when there is none. */
+ * holds, and says when there is none; jobs.get finds a job of its merchant
+ * only, finished or not, until it is purged. */
 struct hurry_ctx {
     int step;
-    struct db_job j, claimed, after;
-    enum db_status up, later, other, none, held;
+    struct db_job j, claimed, after, got, done;
+    enum db_status up, later, other, none, held, get, cross, get_done, get_purged;
 };
 
 static enum db_status hurry_cb(struct db_tx *tx, void *cls)
@@ -747,6 +748,8 @@ static enum db_status hurry_cb(struct db_tx *tx, void *cls)
         c->later = DB_CALL(tx, jobs, hurry, JOB_DELIVERY_RECEIPT, 5, 2000);
         c->other = DB_CALL(tx, jobs, hurry, JOB_DELIVERY_RECEIPT, 6, 500);
         c->none = DB_CALL(tx, jobs, hurry, JOB_SEND_LINK, 5, 500);
+        c->get = DB_CALL(tx, jobs, get, "m_1", c->j.id, &c->got);
+        c->cross = DB_CALL(tx, jobs, get, "m_2", c->j.id, &(struct db_job){0});
         return DB_ONE_RESULT;
     }
     if (DB_CALL(tx, jobs, claim, POOL_MESSAGES, 499, 100, &c->claimed) != 0)
@@ -755,11 +758,19 @@ static enum db_status hurry_cb(struct db_tx *tx, void *cls)
         return DB_HARD_ERROR;
     c->held = DB_CALL(tx, jobs, hurry, JOB_DELIVERY_RECEIPT, 5, 550);
     /* all done and purged: a new job still gets a new id */
-    if (DB_CALL(tx, jobs, complete, c->claimed.id, 600) != 1 ||
-        DB_CALL(tx, jobs, purge, (usec_t)1 << 60) < 0)
+    if (DB_CALL(tx, jobs, complete, c->claimed.id, 600) != 1)
         return DB_HARD_ERROR;
+    c->get_done = DB_CALL(tx, jobs, get, "m_1", c->j.id, &c->done);
+    if (DB_CALL(tx, jobs, purge, (usec_t)1 << 60) < 0)
+        return DB_HARD_ERROR;
+
     c->after = c->j;
-    return DB_CALL(tx, jobs, insert, &c->after);
+    enum db_status st = DB_CALL(tx, jobs, insert, &c->after);
+    if (st != 1 || DB_CALL(tx, jobs, purge, (usec_t)1 << 60) < 0)
+        return DB_HARD_ERROR;
+    /* no longer the newest: gone */
+    c->get_purged = DB_CALL(tx, jobs, get, "m_1", c->j.id, &(struct db_job){0});
+    return st;
 }
 
 static void test_jobs_hurry(void **state)
@@ -771,11 +782,22 @@ static void test_jobs_hurry(void **state)
     assert_int_equal(c.later, 1);
     assert_int_equal(c.other, 0);
     assert_int_equal(c.none, 0);
+    assert_int_equal(c.get, 1);
+    assert_int_equal(c.got.id, c.j.id);
+    assert_string_equal(c.got.merchant_id, "m_1");
+    assert_int_equal(c.got.kind, JOB_DELIVERY_RECEIPT);
+    assert_int_equal(c.got.link_id, 3);
+    assert_int_equal(c.got.arg, 5);
+    assert_int_equal(c.got.run_at, 500);
+    assert_int_equal(c.cross, 0); /* another merchant's */
     c.step = 1;
     assert_int_equal(db_run(db, DB_WRITE, "t", hurry_cb, &c), 1);
     assert_int_equal(c.claimed.id, c.j.id);
     assert_int_equal(c.held, 1);      /* running: it counts (its retry comes soon enough) */
     assert_true(c.after.id > c.j.id); /* ids never come back */
+    assert_int_equal(c.get_done, 1);
+    assert_int_equal(c.done.attempts, 1);
+    assert_int_equal(c.get_purged, 0);
 }
 
 /* The marketplace aggregate: clients (by id and uuid, updates advance the

@@ -27,6 +27,37 @@ enum db_status sql_jobs_insert(struct db_tx *tx, struct db_job *j)
     return db_insert_id(st, &j->id, "job insert");
 }
 
+#define JOB_COLS "id, merchant_id, kind, link_id, arg, run_at, attempts, retried"
+
+static void read_job(struct db_stmt *st, struct db_job *out)
+{
+    memset(out, 0, sizeof *out);
+    out->id = db_col_int(st, 0);
+    db_col_copy(st, 1, out->merchant_id, sizeof out->merchant_id);
+    out->kind = (int)db_col_int(st, 2);
+    out->link_id = db_col_int(st, 3);
+    out->arg = db_col_int(st, 4);
+    out->run_at = db_col_int(st, 5);
+    out->attempts = (int)db_col_int(st, 6);
+    out->retried = (int)db_col_int(st, 7);
+}
+
+enum db_status sql_jobs_get(struct db_tx *tx, const char *merchant_id, int64_t id,
+                            struct db_job *out)
+{
+    struct db_stmt *st =
+        db_stmt(tx, STMT_JOB_GET, "SELECT " JOB_COLS " FROM jobs WHERE id = ? AND merchant_id = ?");
+    if (!st)
+        return DB_HARD_ERROR;
+    db_bind_int(st, 1, id);
+    db_bind_text(st, 2, merchant_id);
+    enum db_status rc = db_step(st, "job get");
+    if (rc == DB_ONE_RESULT)
+        read_job(st, out);
+    db_reset(st);
+    return rc;
+}
+
 enum db_status sql_jobs_claim(struct db_tx *tx, enum job_pool pool, usec_t now, usec_t lease,
                               struct db_job *out)
 {
@@ -36,7 +67,7 @@ enum db_status sql_jobs_claim(struct db_tx *tx, enum job_pool pool, usec_t now, 
     "UPDATE jobs SET locked_until = ?1 + ?2, attempts = attempts + 1"                              \
     " WHERE id = (SELECT id FROM jobs WHERE pool = ?3 AND done_at = 0 AND run_at <= ?1"            \
     "             AND locked_until <= ?1 ORDER BY run_at, id LIMIT 1" lock ")"                     \
-    " RETURNING id, merchant_id, kind, link_id, arg, run_at, attempts, retried"
+    " RETURNING " JOB_COLS
     struct db_stmt *st =
         db_stmt_dialect(tx, STMT_JOB_CLAIM, JOB_CLAIM(""), JOB_CLAIM(" FOR UPDATE SKIP LOCKED"));
 #undef JOB_CLAIM
@@ -48,15 +79,7 @@ enum db_status sql_jobs_claim(struct db_tx *tx, enum job_pool pool, usec_t now, 
     enum db_status rc = db_step(st, "job claim");
     enum db_status s;
     if (rc == DB_ONE_RESULT) {
-        memset(out, 0, sizeof *out);
-        out->id = db_col_int(st, 0);
-        db_col_copy(st, 1, out->merchant_id, sizeof out->merchant_id);
-        out->kind = (int)db_col_int(st, 2);
-        out->link_id = db_col_int(st, 3);
-        out->arg = db_col_int(st, 4);
-        out->run_at = db_col_int(st, 5);
-        out->attempts = (int)db_col_int(st, 6);
-        out->retried = (int)db_col_int(st, 7);
+        read_job(st, out);
         /* step to the end so that the UPDATE completes */
         while ((rc = db_step(st, "job claim")) == DB_ONE_RESULT)
             ;

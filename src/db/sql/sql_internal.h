@@ -104,6 +104,8 @@ enum db_status sql_jobs_retry(struct db_tx *tx, int64_t id, usec_t run_at, const
 enum db_status sql_jobs_hurry(struct db_tx *tx, int kind, int64_t arg, usec_t run_at);
 enum db_status sql_jobs_count_pending(struct db_tx *tx, int64_t *n);
 enum db_status sql_jobs_purge(struct db_tx *tx, usec_t before);
+enum db_status sql_jobs_get(struct db_tx *tx, const char *merchant_id, int64_t id,
+                            struct db_job *out);
 
 enum db_status sql_messages_insert(struct db_tx *tx, struct db_message *m);
 enum db_status sql_messages_get_by_job(struct db_tx *tx, int64_t job_id, struct arena *a,
