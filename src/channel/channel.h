@@ -60,6 +60,9 @@ struct channel_message {
     const char *template_name, *template_lang;
     const char *const *template_params;
     size_t ntemplate_params;
+    /* WhatsApp: send the template alone, not the text first (the text was
+     * taken before and then reported undelivered for the closed window) */
+    bool template_only;
 };
 
 enum channel_outcome {
@@ -74,7 +77,8 @@ enum channel_reason {
     CHANNEL_R_OTHER = 0,
     CHANNEL_R_AUTH,           /* the provider refused the credentials: it is unhealthy */
     CHANNEL_R_NOT_ON_CHANNEL, /* the number is not on WhatsApp (SMS fallback) */
-    CHANNEL_R_WINDOW_CLOSED,  /* WhatsApp's 24-hour window is closed and no template (fallback) */
+    CHANNEL_R_WINDOW_CLOSED,  /* WhatsApp's 24-hour window is closed: the template, else the
+                                 SMS fallback */
     CHANNEL_R_OPTED_OUT,      /* the customer opted out at the provider */
 };
 
@@ -102,8 +106,9 @@ struct channel_receipt {
     int http_code;
     char code[16];
     char description[128];
-    char status[32]; /* the provider's name of the state */
-    usec_t at;       /* the provider's time of it (0: unknown) */
+    char status[32];            /* the provider's name of the state */
+    usec_t at;                  /* the provider's time of it (0: unknown) */
+    enum channel_reason reason; /* FAILED: why, where it matters (NOT_ON_CHANNEL, WINDOW_CLOSED) */
 };
 
 /* ---- what providers post back ---------------------------------------------------------- */
@@ -119,10 +124,11 @@ struct channel_event {
     char provider_ref[96];
     char ref[40];
     enum channel_delivery delivery;
-    char status[32];       /* the provider's name of the state */
-    char code[16];         /* the provider's error code, "" when none */
-    char description[128]; /* its text, "" when none */
-    usec_t at;             /* the provider's time of the event (0: unknown) */
+    char status[32];            /* the provider's name of the state */
+    char code[16];              /* the provider's error code, "" when none */
+    char description[128];      /* its text, "" when none */
+    usec_t at;                  /* the provider's time of the event (0: unknown) */
+    enum channel_reason reason; /* FAILED: why, where it matters (NOT_ON_CHANNEL, WINDOW_CLOSED) */
     /* REPLY: who wrote, to which number, what */
     char from[16], to[16];
     const char *text; /* in the arena given to inbound() */

@@ -494,6 +494,14 @@ static enum channel_delivery read_status(json_object *o, char status[32], char c
     return d;
 }
 
+/* Why a message failed, from its status code (read_status's code text):
+ * 131 RE_ENGAGEMENT_REQUIRED is WhatsApp's closed 24-hour window. */
+static enum channel_reason failure_reason(enum channel_delivery d, const char *code)
+{
+    return d == DELIVERY_FAILED && strcmp(code, "131") == 0 ? CHANNEL_R_WINDOW_CLOSED
+                                                            : CHANNEL_R_OTHER;
+}
+
 /* What the answer to GET /v1/message/{id} means. An id Clickatell does not
  * know is answered without a channel key (known false); an answer that is
  * not a status says nothing (pending, known false). */
@@ -510,6 +518,7 @@ static void read_receipt(int http, const char *body, size_t len, struct channel_
         if (entry) {
             out->known = true;
             out->delivery = read_status(entry, out->status, out->code);
+            out->reason = failure_reason(out->delivery, out->code);
             json_object *ts;
             out->at = json_object_object_get_ex(entry, "timestamp", &ts) ? time_of(ts) : 0;
         } else {
@@ -542,6 +551,7 @@ static bool status_event(json_object *item, struct channel_event *ev)
     copy_text(ev->provider_ref, sizeof ev->provider_ref, id);
     copy_text(ev->ref, sizeof ev->ref, ref);
     ev->delivery = read_status(item, ev->status, ev->code);
+    ev->reason = failure_reason(ev->delivery, ev->code);
     json_object *ts;
     ev->at = json_object_object_get_ex(item, "timestamp", &ts) ? time_of(ts) : 0;
     return true;
@@ -673,9 +683,11 @@ static void clickatell_send(const struct channel *ch, const struct channel_messa
     }
     struct arena *a = arena_new(0);
     size_t len;
-    const char *body = send_body(a, st, m, false, &len);
+    bool template_only =
+        m->template_only && m->channel == CHANNEL_WHATSAPP && m->template_name && *m->template_name;
+    const char *body = send_body(a, st, m, template_only, &len);
     post_message(ch, st, body, len, out);
-    if (m->channel == CHANNEL_WHATSAPP && out->outcome == CHANNEL_REJECTED &&
+    if (!template_only && m->channel == CHANNEL_WHATSAPP && out->outcome == CHANNEL_REJECTED &&
         out->reason == CHANNEL_R_WINDOW_CLOSED && m->template_name && *m->template_name) {
         body = send_body(a, st, m, true, &len);
         post_message(ch, st, body, len, out);

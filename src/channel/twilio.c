@@ -522,8 +522,8 @@ static void post_message(const struct channel *ch, const struct twilio *t, const
 }
 
 /* Send m: its text; when WhatsApp refuses it for the closed window (63016)
- * and the message has a template, the template once more. Both requests
- * share the instance's timeout. */
+ * and the message has a template, the template once more (the template
+ * alone when m asks for it). Both requests share the instance's timeout. */
 static void twilio_send(const struct channel *ch, const struct channel_message *m,
                         struct channel_result *out)
 {
@@ -531,11 +531,14 @@ static void twilio_send(const struct channel *ch, const struct channel_message *
     memset(out, 0, sizeof *out);
     usec_t deadline = ch->timeout > 0 ? time_mono() + ch->timeout : 0;
     struct arena *a = arena_new(0);
-    const char *form = send_form(a, t, m, false, out);
+    bool template_only =
+        m->template_only && m->channel == CHANNEL_WHATSAPP && m->template_name && *m->template_name;
+    const char *form = send_form(a, t, m, template_only, out);
     if (form)
         post_message(ch, t, form, deadline, out);
-    if (form && out->outcome == CHANNEL_REJECTED && out->reason == CHANNEL_R_WINDOW_CLOSED &&
-        m->channel == CHANNEL_WHATSAPP && m->template_name && *m->template_name) {
+    if (form && !template_only && out->outcome == CHANNEL_REJECTED &&
+        out->reason == CHANNEL_R_WINDOW_CLOSED && m->channel == CHANNEL_WHATSAPP &&
+        m->template_name && *m->template_name) {
         form = send_form(a, t, m, true, out);
         if (form)
             post_message(ch, t, form, deadline, out);
@@ -557,6 +560,14 @@ static enum channel_delivery twilio_delivery(const char *status)
     if (strcmp(status, "failed") == 0 || strcmp(status, "undelivered") == 0)
         return DELIVERY_FAILED;
     return DELIVERY_PENDING;
+}
+
+/* Why a message failed, from the error code of its status: 63016 is the
+ * closed WhatsApp window, which Twilio usually reports here rather than in
+ * the send's answer. */
+static enum channel_reason report_reason(long code)
+{
+    return code == 63016 ? CHANNEL_R_WINDOW_CLOSED : CHANNEL_R_OTHER;
 }
 
 /* An RFC 2822 date as Twilio writes it ("Thu, 30 Jul 2015 20:12:33 +0000")
@@ -605,7 +616,9 @@ static void parse_receipt(int http, const char *body, size_t len, struct channel
         out->known = true;
         out->delivery = twilio_delivery(status);
         utf8_clean(status, out->status, sizeof out->status);
-        get_code(j, "error_code", out->code, sizeof out->code);
+        long code = get_code(j, "error_code", out->code, sizeof out->code);
+        if (out->delivery == DELIVERY_FAILED)
+            out->reason = report_reason(code);
         const char *message = get_string(j, "error_message");
         if (message)
             utf8_clean(message, out->description, sizeof out->description);
@@ -874,6 +887,8 @@ static enum channel_inbound_verdict read_events(const char *rest, const char *re
         const char *code = param(ps, n, "ErrorCode");
         if (code && *code && strcmp(code, "0") != 0)
             utf8_clean(code, ev->code, sizeof ev->code);
+        if (ev->delivery == DELIVERY_FAILED && code)
+            ev->reason = report_reason(strtol(code, NULL, 10));
         const char *message = param(ps, n, "ErrorMessage");
         if (message && *message)
             utf8_clean(message, ev->description, sizeof ev->description);

@@ -10,8 +10,10 @@
  * answers 131047 (the 24-hour customer-service window is closed) and the
  * merchant has an approved template, the message is sent once more as that
  * template; without one the send is refused with CHANNEL_R_WINDOW_CLOSED
- * (the caller may fall back to SMS). Meta offers no idempotency key and no
- * per-message status query: a send that may have been acted on is
+ * (the caller may fall back to SMS). Meta often takes the message and
+ * reports 131047 or 131026 later, in the status webhook: the event carries
+ * the same reason, and the caller sends the template alone, or falls back. Meta offers no
+ * idempotency key and no per-message status query: a send that may have been acted on is
  * CHANNEL_UNKNOWN and the status webhook tells what became of it.
  *
  * Inbound: GET is the subscription handshake (hub.mode, hub.verify_token,
@@ -446,7 +448,7 @@ static void wa_post(const struct wa *w, const struct channel *ch, const struct c
 }
 
 /* The send: once as it is, and once more as the template when the
- * 24-hour window turns out to be closed. */
+ * 24-hour window turns out to be closed (the template alone when asked). */
 static void wa_send_with(const struct channel *ch, const struct channel_message *m,
                          wa_perform_fn perform, void *cls, struct channel_result *out)
 {
@@ -460,6 +462,10 @@ static void wa_send_with(const struct channel *ch, const struct channel_message 
         return;
     }
     usec_t deadline = time_mono() + (ch->timeout > 0 ? ch->timeout : WA_TIMEOUT_DEFAULT);
+    if (m->template_only && m->template_name && *m->template_name) {
+        wa_post(w, ch, m, true, deadline, perform, cls, out);
+        return;
+    }
     wa_post(w, ch, m, false, deadline, perform, cls, out);
     if (out->outcome == CHANNEL_REJECTED && out->reason == CHANNEL_R_WINDOW_CLOSED &&
         m->template_name && *m->template_name)
@@ -544,6 +550,13 @@ static bool status_event(json_object *st, struct channel_event *ev)
         json_object *code = json_member(e, "code", json_type_int);
         if (code)
             snprintf(ev->code, sizeof ev->code, "%lld", (long long)json_object_get_int64(code));
+        /* Meta reports these two in the status more often than in the
+         * send's answer */
+        if (code && ev->delivery == DELIVERY_FAILED)
+            ev->reason = json_object_get_int64(code) == WA_E_NOT_ON_WHATSAPP
+                             ? CHANNEL_R_NOT_ON_CHANNEL
+                         : json_object_get_int64(code) == WA_E_WINDOW ? CHANNEL_R_WINDOW_CLOSED
+                                                                      : CHANNEL_R_OTHER;
         const char *msg = json_member_string(e, "message");
         describe(ev->description, sizeof ev->description,
                  msg ? msg : json_member_string(e, "title"),

@@ -185,6 +185,7 @@ enum job_result job_send_and_record(struct job_ctx *jc, const struct db_link *l,
             .template_lang = m->wa_template_lang,
             .template_params = params,
             .ntemplate_params = nparams,
+            .template_only = t->template_only,
         };
         channel_send(ch, &msg, &res);
         acted = true;
@@ -196,6 +197,7 @@ enum job_result job_send_and_record(struct job_ctx *jc, const struct db_link *l,
         .snd = {.purpose = t->purpose,
                 .channel = l->channel,
                 .reminder = t->reminder,
+                .again = t->again,
                 .provider_id = ch ? ch->id : "none",
                 .ref = ref,
                 .res = &res,

@@ -58,6 +58,9 @@ struct job_text {
                                              may carry it (links and reminders) */
     int purpose;                          /* enum provider_message_purpose */
     int reminder;                         /* PM_LINK: 0 for the first send, n for reminder n */
+    bool template_only;                   /* WhatsApp: the template alone (SEND_LINK_TEMPLATE) */
+    bool again; /* a link sent again after a later report of non-delivery: its reminders
+                   are queued already */
 };
 
 /* Send a message to the link's customer on the link's channel through the

@@ -48,7 +48,8 @@ static enum db_status record_cb(struct db_tx *tx, void *cls)
                            .code = c->rc->code[0] ? c->rc->code : NULL,
                            .desc = c->rc->description[0] ? c->rc->description : NULL,
                            .http = c->rc->http_code,
-                           .at = c->rc->at};
+                           .at = c->rc->at,
+                           .reason = c->rc->reason};
     st = svc_message_report(&s, &msg, &r);
     c->jc->queued |= s.queued;
     return st < 0 ? st : DB_ONE_RESULT;

@@ -2,7 +2,9 @@
  * send_link.c — job JOB_SEND_LINK: send a payment link to the customer and
  * record PAYMENT_LINK_SENT or PAYMENT_LINK_SENT_FAILED; a delivery receipt
  * follows, and reminders when the merchant wants them. On WhatsApp the
- * link is a "Pay" button under the text.
+ * link is a "Pay" button under the text. Its arg (enum send_link_how) says
+ * whether this is the first send or the link again after a report that
+ * WhatsApp could not deliver it (service/messages.c).
  */
 #include <stdio.h>
 
@@ -15,11 +17,13 @@
 #include "service/views.h"
 #include "util/log.h"
 
-/* The link's message, sent as reminder `reminder` (0: the first send) when
- * due(l) says it still is. */
+/* The link's message, sent as reminder `reminder` (0: the first send, or
+ * the link again as jc's arg says: enum send_link_how) when due(l) says it
+ * still is. */
 enum job_result job_send_link_text(struct job_ctx *jc, int reminder,
                                    bool (*due)(const struct db_link *l))
 {
+    int64_t how = reminder ? SEND_LINK_FIRST : jc->job->arg;
     struct db_link l;
     struct db_merchant m;
     enum job_result res;
@@ -44,6 +48,8 @@ enum job_result job_send_link_text(struct job_ctx *jc, int reminder,
         .template_ok = true,
         .purpose = PM_LINK,
         .reminder = reminder,
+        .template_only = how == SEND_LINK_TEMPLATE,
+        .again = how != SEND_LINK_FIRST,
     };
     return job_send_and_record(jc, &l, &m, &t);
 }

@@ -124,23 +124,28 @@ static bool falls_back(const struct db_merchant *m, const struct svc_send *snd)
            (r->reason == CHANNEL_R_NOT_ON_CHANNEL || r->reason == CHANNEL_R_WINDOW_CLOSED);
 }
 
-/* The link goes out by SMS: its history keeps the WhatsApp failure (the
- * link stays usable) and the send job runs again on the new channel. */
-static enum db_status fall_back(struct svc *s, const struct db_merchant *m, struct db_link *l,
-                                const struct svc_entry *detail)
+/* The link goes out again (the first send refused, or a send reported
+ * undelivered): its history keeps the WhatsApp failure as `status` (the
+ * link stays usable) and says what goes next; a send job does it, by SMS
+ * unless `how` is the template. */
+static enum db_status send_again(struct svc *s, const struct db_merchant *m, struct db_link *l,
+                                 int status, int64_t how, const struct svc_entry *detail)
 {
     struct svc_entry e = *detail;
-    e.status = LINK_PAYMENT_LINK_SENT_FAILED;
-    e.desc = arena_printf(s->a, "%s; sending it by SMS instead", detail->desc ? detail->desc : "");
+    e.status = status;
+    e.desc = arena_printf(s->a, "%s; sending it %s instead", detail->desc ? detail->desc : "",
+                          how == SEND_LINK_TEMPLATE ? "as the WhatsApp template" : "by SMS");
     enum db_status st = svc_history(s, l, &e);
     if (st < 0)
         return st;
-    l->channel = CHANNEL_SMS;
-    snprintf(l->msisdn_from, sizeof l->msisdn_from, "%s", m->sms_from);
-    st = DB_CALL(s->tx, links, update, l);
-    if (st < 0)
-        return st;
-    return svc_enqueue(s, l, JOB_SEND_LINK, 0, s->now);
+    if (how != SEND_LINK_TEMPLATE) {
+        l->channel = CHANNEL_SMS;
+        snprintf(l->msisdn_from, sizeof l->msisdn_from, "%s", m->sms_from);
+        st = DB_CALL(s->tx, links, update, l);
+        if (st < 0)
+            return st;
+    }
+    return svc_enqueue(s, l, JOB_SEND_LINK, how, s->now);
 }
 
 /* After a link's send (the first, or reminder `done`): the next reminder,
@@ -214,9 +219,10 @@ enum db_status svc_message_sent(struct svc *s, const struct db_merchant *m, int6
     switch (snd->purpose) {
     case PM_LINK:
         if (falls_back(m, snd))
-            return fall_back(s, m, &l, &detail);
+            return send_again(s, m, &l, LINK_PAYMENT_LINK_SENT_FAILED,
+                              snd->again ? SEND_LINK_AGAIN : SEND_LINK_FIRST, &detail);
         st = svc_link_event(s, &l, sent ? LINK_E_SENT : LINK_E_SEND_FAILED, &detail, NULL);
-        if (st >= 0 && sent)
+        if (st >= 0 && sent && !snd->again)
             st = next_reminder(s, m, &l, snd->reminder);
         break;
     case PM_RECEIPT:
@@ -234,6 +240,59 @@ enum db_status svc_message_sent(struct svc *s, const struct db_merchant *m, int6
 }
 
 /* ---- reports ------------------------------------------------------------------------------ */
+
+/* A WhatsApp link message reported undelivered: does the link go again,
+ * and how? Only its first send (or the template sent after it), while the
+ * link still waits for the customer on WhatsApp; *how says how. */
+static enum db_status resend_how(struct svc *s, const struct db_provider_message *msg,
+                                 enum channel_reason reason, const struct db_merchant *m,
+                                 const struct db_link *l, int64_t *how)
+{
+    if (l->channel != CHANNEL_WHATSAPP || !l->live || l->clicked_at ||
+        link_state_final(link_state_from_status(l->status)))
+        return DB_NO_RESULTS;
+    long long job_id;
+    int end = 0;
+    if (sscanf(msg->ref, "cpm_%lld%n", &job_id, &end) != 1 || msg->ref[end])
+        return DB_NO_RESULTS;
+    struct db_job job;
+    enum db_status st = DB_CALL(s->tx, jobs, get, m->id, job_id, &job);
+    if (st <= 0)
+        return st; /* purged: too late to send it again */
+    if (job.kind != JOB_SEND_LINK || job.link_id != l->id)
+        return DB_NO_RESULTS; /* a reminder, or not this link's */
+    if (reason == CHANNEL_R_WINDOW_CLOSED && job.arg == SEND_LINK_FIRST && m->wa_template[0])
+        *how = SEND_LINK_TEMPLATE;
+    else if (m->fallback_sms && m->sms_enabled)
+        *how = SEND_LINK_AGAIN;
+    else
+        return DB_NO_RESULTS;
+    return DB_ONE_RESULT;
+}
+
+/* A WhatsApp link's message reported undelivered for a reason another send
+ * can get past: sent again (DB_ONE_RESULT), or DB_NO_RESULTS. */
+static enum db_status maybe_resend(struct svc *s, const struct db_provider_message *msg,
+                                   enum channel_reason reason, const struct svc_entry *detail)
+{
+    if (msg->purpose != PM_LINK || msg->channel != CHANNEL_WHATSAPP ||
+        (reason != CHANNEL_R_NOT_ON_CHANNEL && reason != CHANNEL_R_WINDOW_CLOSED))
+        return DB_NO_RESULTS;
+    struct db_merchant m;
+    enum db_status st = DB_CALL(s->tx, merchants, get, msg->merchant_id, &m);
+    if (st <= 0)
+        return st;
+    struct db_link l;
+    st = DB_CALL(s->tx, links, get_by_id, msg->merchant_id, msg->link_id, s->a, &l);
+    if (st <= 0)
+        return st;
+    int64_t how;
+    st = resend_how(s, msg, reason, &m, &l, &how);
+    if (st <= 0)
+        return st;
+    st = send_again(s, &m, &l, LINK_PAYMENT_LINK_DELIVERY_FAILED, how, detail);
+    return st < 0 ? st : DB_ONE_RESULT;
+}
 
 enum db_status svc_message_report(struct svc *s, struct db_provider_message *msg,
                                   const struct svc_report *r)
@@ -263,7 +322,9 @@ enum db_status svc_message_report(struct svc *s, struct db_provider_message *msg
     bool delivered = next == PM_DELIVERED;
     switch (msg->purpose) {
     case PM_LINK:
-        st = svc_link_delivery(s, msg->merchant_id, msg->link_id, delivered, &detail);
+        st = delivered ? DB_NO_RESULTS : maybe_resend(s, msg, r->reason, &detail);
+        if (st == DB_NO_RESULTS)
+            st = svc_link_delivery(s, msg->merchant_id, msg->link_id, delivered, &detail);
         break;
     case PM_RECEIPT:
         st = svc_receipt_delivery(s, msg->merchant_id, msg->link_id, delivered, &detail);
@@ -334,7 +395,8 @@ enum db_status svc_channel_events(struct svc *s, const char *provider_id, const 
                                .code = e->code[0] ? e->code : NULL,
                                .desc = e->description[0] ? e->description : NULL,
                                .at = e->at,
-                               .provider_ref = e->provider_ref};
+                               .provider_ref = e->provider_ref,
+                               .reason = e->reason};
         st = svc_message_report(s, &msg, &r);
         if (st < 0)
             return st;

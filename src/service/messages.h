@@ -27,6 +27,8 @@ struct svc_send {
     int purpose;             /* enum provider_message_purpose */
     int channel;             /* the channel it went on */
     int reminder;            /* PM_LINK: 0 for the first send, n for reminder n */
+    bool again;              /* PM_LINK: sent again after a report of non-delivery (its
+                                reminders are queued already) */
     const char *provider_id; /* the instance's id ("sandbox") */
     const char *ref;         /* our reference */
     const struct channel_result *res;
@@ -49,13 +51,18 @@ struct svc_report {
     const char *status;      /* the provider's name of the state */
     const char *code, *desc; /* the provider's error, NULL when none */
     int http;
-    usec_t at;                /* the provider's time (0: now) */
-    const char *provider_ref; /* the provider's id of it, when it says ("" or NULL) */
+    usec_t at;                  /* the provider's time (0: now) */
+    const char *provider_ref;   /* the provider's id of it, when it says ("" or NULL) */
+    enum channel_reason reason; /* FAILED: why, where it matters */
 };
 
 /* Apply a report to message `msg` (read in this transaction): forward
  * only; a final state records PAYMENT_LINK_DELIVERED / _DELIVERY_FAILED or
- * the receipt's. DB_NO_RESULTS when it changed nothing. */
+ * the receipt's. A WhatsApp link's first send reported undelivered because
+ * the number is not on WhatsApp or the 24-hour window is closed (providers
+ * often take the message and say so only later) goes again: as the
+ * merchant's template for the closed window, else by SMS when the merchant
+ * asked for the fallback. DB_NO_RESULTS when it changed nothing. */
 enum db_status svc_message_report(struct svc *s, struct db_provider_message *msg,
                                   const struct svc_report *r);
 

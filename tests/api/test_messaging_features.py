@@ -25,6 +25,7 @@ from openapi_check import parse_rfc3339
 from test_providers import (
     CLICKED,
     DELIVERED,
+    DELIVERY_FAILED,
     KITS,
     RECEIVED,
     REF_RE,
@@ -102,6 +103,7 @@ def hhmm(t: datetime.datetime) -> str:
 class Slow:
     kit: Kit
     link: Link
+    sms: Kit | None = None  # the fallback's provider
 
 
 @pytest.fixture(scope="module")
@@ -110,8 +112,12 @@ def slow(env):
     remind   a Clickatell merchant with --reminders 1m: left alone;
     opened   the same merchant: opened at once;
     quiet    a Twilio merchant with --reminders 1m and quiet hours around now
-             (in Asia/Kolkata, not UTC)."""
+             (in Asia/Kolkata, not UTC);
+    fellback a WhatsApp Cloud merchant with --reminders 1m and --fallback sms
+             (Clickatell): its link is taken by WhatsApp, reported
+             undelivered (not on WhatsApp), and sent again by SMS."""
     made: dict[str, Slow] = {}
+    extra: list[Kit] = []
     try:
         r = KITS["clickatell"](env, make_shop(env))
         env.ok("merchant", "update", r.shop.id, "--reminders", "1m")
@@ -131,9 +137,17 @@ def slow(env):
         assert (shown["quietHours"], shown["timezone"], shown["reminders"]) == (window, QUIET_TZ,
                                                                                 "1m"), shown
         made["quiet"] = Slow(q, q.link())
+        to = fresh_msisdn()
+        shop = make_shop(env)
+        wa = KITS["whatsapp-cloud"](env, shop, async_errors=True, not_on_whatsapp=[to])
+        extra.append(KITS["clickatell"](env, shop))
+        env.ok("merchant", "update", shop.id, "--reminders", "1m", "--fallback", "sms")
+        made["fellback"] = Slow(wa, create_link(env, shop, "whatsapp", to), extra[-1])
+        wait_ids(env, shop, made["fellback"].link.ref, 2)
+        wa.deliver(wa.message_ids(to)[0], ["failed"])
         yield made
     finally:
-        for kit in {id(s.kit): s.kit for s in made.values()}.values():
+        for kit in [*{id(s.kit): s.kit for s in made.values()}.values(), *extra]:
             kit.fake.stop()
 
 
@@ -243,6 +257,86 @@ def test_no_fallback_when_the_template_goes(env, fakes):
         "components": [{"type": "body", "parameters": [
             {"type": "text", "text": link.order}, {"type": "text", "text": link.url}]}]}
     assert sms.sends() == []
+
+
+@pytest.mark.parametrize("sms_kind,why,code", [
+    ("twilio", "not_on_whatsapp", "131026"),
+    ("clickatell", "window_closed", "131047"),
+])
+def test_whatsapp_link_reported_undelivered_falls_back_to_sms(env, fakes, sms_kind, why, code):
+    """Meta takes the message and says only in the status webhook that it
+    could not deliver it: the link goes by SMS then, once."""
+    to = fresh_msisdn()
+    wa, sms = fallback_shop(env, fakes, sms_kind, async_errors=True,
+                            **({"not_on_whatsapp": [to]} if why == "not_on_whatsapp" else {}))
+    link = None
+    try:
+        link = create_link(env, wa.shop, "whatsapp", to)
+        st = wait_ids(env, wa.shop, link.ref, 2)
+        assert [bare(e) for e in st["transactionStatuses"]] == [
+            entry(RECEIVED), wa.sent_entry()], st
+        [mid] = wa.message_ids(to)
+        wa.deliver(mid, ["failed"])  # the error the fake held back
+        st = wait_ids(env, wa.shop, link.ref, 4)
+        assert history_ids(st) == [RECEIVED, SENT, DELIVERY_FAILED, SENT], st
+        failed = st["transactionStatuses"][2]
+        assert failed["responseCode"] == code, failed
+        assert failed["responseCodeDescription"].endswith(FALLBACK_SUFFIX), failed
+        assert bare(st["transactionStatuses"][3]) == sms.sent_entry(), st
+        assert st["channelName"] == "SMS", st
+        reqs = sms.wait_sends(1)
+        sms.check_send(reqs[0], link)
+        wa.deliver(mid, ["failed"])  # the same report again (Meta retries): nothing more
+        time.sleep(SETTLE)
+        assert len(sms.sends()) == 1 and len(wa.sends()) == 1
+        assert history_ids(status(env, wa.shop, link.ref)) == [RECEIVED, SENT, DELIVERY_FAILED,
+                                                              SENT]
+    finally:
+        stop_fallback(env, wa, to, link)
+
+
+def test_whatsapp_link_reported_outside_the_window_goes_as_the_template(env, fakes):
+    """The text was taken, then reported undelivered for the closed window
+    (131047): the merchant's template alone goes next, not the SMS."""
+    wa, sms = fallback_shop(env, fakes, "clickatell", async_errors=True)
+    env.ok("merchant", "update", wa.shop.id, "--whatsapp-template", "payment_link:en",
+           "--whatsapp-template-params", "order,url")
+    link = create_link(env, wa.shop, "whatsapp")  # a cold number
+    wait_ids(env, wa.shop, link.ref, 2)
+    [mid] = wa.message_ids(link.to)
+    wa.deliver(mid, ["failed"])
+    st = wait_ids(env, wa.shop, link.ref, 4)
+    assert history_ids(st) == [RECEIVED, SENT, DELIVERY_FAILED, SENT], st
+    failed = st["transactionStatuses"][2]
+    assert failed["responseCode"] == "131047", failed
+    assert failed["responseCodeDescription"].endswith(
+        "; sending it as the WhatsApp template instead"), failed
+    assert st["channelName"] == "WHATSAPP", st
+    reqs = wa.wait_sends(2)
+    assert [r.json["type"] for r in reqs] == ["interactive", "template"], reqs
+    assert reqs[1].json["template"]["name"] == "payment_link", reqs[1].json
+    assert reqs[1].json["biz_opaque_callback_data"] != reqs[0].json["biz_opaque_callback_data"]
+    # the template is delivered
+    wa.delivered(wa.message_ids(link.to)[1])
+    st = wait_ids(env, wa.shop, link.ref, 5)
+    assert history_ids(st) == [RECEIVED, SENT, DELIVERY_FAILED, SENT, DELIVERED], st
+    time.sleep(SETTLE)
+    assert sms.sends() == [] and len(wa.sends()) == 2
+
+
+def test_no_resend_without_fallback_or_template(env, fakes):
+    """Nothing to try next: the report is the link's delivery failure."""
+    wa = kit_of(env, fakes, "whatsapp-cloud", async_errors=True)
+    link = create_link(env, wa.shop, "whatsapp")  # a cold number: 131047
+    wait_ids(env, wa.shop, link.ref, 2)
+    wa.deliver(wa.message_ids(link.to)[0], ["failed"])
+    st = wait_ids(env, wa.shop, link.ref, 3)
+    time.sleep(SETTLE)
+    st = status(env, wa.shop, link.ref)
+    assert history_ids(st) == [RECEIVED, SENT, DELIVERY_FAILED], st
+    assert st["transactionStatuses"][2]["responseCode"] == "131047", st
+    assert not st["transactionStatuses"][2]["responseCodeDescription"].endswith("instead"), st
+    assert len(wa.sends()) == 1
 
 
 # ---- opt-outs ---------------------------------------------------------------------------------
@@ -580,6 +674,21 @@ def test_opened_link_gets_no_reminder(env, slow):
     assert len(s.kit.message_ids(s.link.to)) == 1
     st = status(env, s.kit.shop, s.link.ref)
     assert history_ids(st) == [RECEIVED, SENT, CLICKED], st
+
+
+def test_link_sent_again_by_sms_gets_its_reminder_once(env, slow):
+    """The reminder queued after the WhatsApp send goes by SMS; the SMS
+    sent after the failure report queues none of its own."""
+    s = slow["fellback"]
+    st = wait_ids(env, s.kit.shop, s.link.ref, 4)
+    assert history_ids(st)[:4] == [RECEIVED, SENT, DELIVERY_FAILED, SENT], st
+    time.sleep(max(0.0, s.link.created + REMINDER_AFTER + REMINDER_SLACK - time.monotonic()))
+    st = status(env, s.kit.shop, s.link.ref)
+    descs = [e.get("responseCodeDescription", "") for e in st["transactionStatuses"]]
+    assert [d for d in descs if d.startswith("Reminder")] == ["Reminder 1: accepted"], st
+    time.sleep(SETTLE)
+    assert len(s.kit.message_ids(s.link.to)) == 1  # WhatsApp: the first send only
+    assert len(s.sms.message_ids(s.link.to)) == 2  # the link again, and its reminder
 
 
 def test_quiet_hours_hold_the_reminder(env, slow):

@@ -604,6 +604,17 @@ static void test_send_template(void **state)
                         "\"hsm\":{\"template\":\"pay_link\",\"parameters\":{\"1\":\"Acme\"}},"
                         "\"clientMessageId\":\"cpm_7\",\"from\":\"27820000002\"}]}");
 
+    /* the template alone: one call */
+    fake_reset();
+    fake_answer(NET_OK, 202, "{\"messages\":[{\"apiMessageId\":\"t2\",\"accepted\":true}]}", true);
+    m.template_only = true;
+    clickatell_send(&ch, &m, &r);
+    assert_int_equal(fake.calls, 1);
+    assert_int_equal(r.outcome, CHANNEL_SENT);
+    assert_non_null(strstr(fake.body[0], "\"hsm\""));
+    assert_null(strstr(fake.body[0], "\"content\":"));
+    m.template_only = false;
+
     /* the template refused too: window closed */
     fake_reset();
     fake_answer(NET_OK, 400, reengage, true);
@@ -699,6 +710,7 @@ static void test_read_receipt(void **state)
     rc = receipt(200, "{\"sms\":{\"status\":\"DELIVERY_FAILURE\",\"timestamp\":1}}");
     assert_int_equal(rc.delivery, DELIVERY_FAILED);
     assert_string_equal(rc.code, "23");
+    assert_int_equal(rc.reason, CHANNEL_R_OTHER);
 
     rc = receipt(200, "{\"sms\":{\"status\":\"DEVICE_ACK\",\"timestamp\":\"bad\"}}");
     assert_int_equal(rc.delivery, DELIVERY_DELIVERED);
@@ -708,6 +720,7 @@ static void test_read_receipt(void **state)
     assert_int_equal(rc.delivery, DELIVERY_FAILED);
     assert_string_equal(rc.status, "WHATSAPP_RE_ENGAGEMENT_REQUIRED");
     assert_string_equal(rc.code, "131");
+    assert_int_equal(rc.reason, CHANNEL_R_WINDOW_CLOSED);
 
     /* an unknown id: no channel key */
     rc = receipt(200, "{\"timestamp\":1700000000000}");
@@ -831,9 +844,22 @@ static void test_inbound_status(void **state)
     assert_string_equal(evs[4].provider_ref, "m-3");
     assert_int_equal(evs[4].delivery, DELIVERY_DELIVERED);
     assert_string_equal(evs[4].status, "READ");
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(evs[i].reason, CHANNEL_R_OTHER);
     /* the same body at the reply path */
     assert_int_equal(post("reply", body, a, &evs, &n), INBOUND_EVENTS);
     assert_int_equal(n, 5);
+    /* WhatsApp's closed window reported after the send was taken */
+    const char *closed = "{\"event\":{\"messageStatusUpdate\":[{\"channel\":\"whatsapp\","
+                         "\"messageId\":\"m-4\",\"status\":\"WHATSAPP_RE_ENGAGEMENT_REQUIRED\"},"
+                         "{\"channel\":\"whatsapp\",\"messageId\":\"m-5\",\"statusCode\":131}]}}";
+    assert_int_equal(post("status", closed, a, &evs, &n), INBOUND_EVENTS);
+    assert_int_equal(n, 2);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(evs[i].delivery, DELIVERY_FAILED);
+        assert_string_equal(evs[i].code, "131");
+        assert_int_equal(evs[i].reason, CHANNEL_R_WINDOW_CLOSED);
+    }
     arena_free(a);
 }
 

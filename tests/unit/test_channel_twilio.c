@@ -592,6 +592,16 @@ static void test_send_flow(void **state)
     assert_int_equal(r.reason, CHANNEL_R_OTHER);
     assert_string_equal(r.code, "21656");
 
+    /* the template alone (the text was taken, then reported undelivered) */
+    fake_reset();
+    fake_answer(NET_OK, 201, SENT_201, true);
+    m = wa_message(true);
+    m.template_only = true;
+    channel_send(&ch, &m, &r);
+    assert_int_equal(r.outcome, CHANNEL_SENT);
+    assert_int_equal(fake.nseen, 1);
+    assert_string_equal(fake.seen[0].body, BODY_TEMPLATE);
+
     /* window closed, no template: WINDOW_CLOSED after one request */
     fake_reset();
     fake_answer(NET_OK, 400, W63016, true);
@@ -696,6 +706,13 @@ static void test_parse_receipt(void **state)
     assert_string_equal(rc.code, "30007");
     assert_string_equal(rc.description, "Carrier violation");
     assert_int_equal(rc.at, 0);
+    assert_int_equal(rc.reason, CHANNEL_R_OTHER);
+
+    b = "{\"sid\":\"SM1\",\"status\":\"failed\",\"error_code\":63016,"
+        "\"error_message\":\"Failed to send freeform message\"}";
+    parse_receipt(200, b, strlen(b), &rc);
+    assert_int_equal(rc.delivery, DELIVERY_FAILED);
+    assert_int_equal(rc.reason, CHANNEL_R_WINDOW_CLOSED);
 
     b = "{\"status\":\"sent\"}";
     parse_receipt(200, b, strlen(b), &rc);
@@ -1030,6 +1047,34 @@ static const char *sign(struct arena *a, const char *url, const char *body)
     return sig;
 }
 
+static void test_inbound_status_reason(void **state)
+{
+    /* 63016 reported in the status callback: the closed WhatsApp window */
+    struct arena *a = arena_new(0);
+    struct channel_event *ev;
+    size_t n;
+    const char *url = "https://pay.example.com/hooks/prv_1/tok123/status";
+    const char *body = "MessageSid=SM1&MessageStatus=undelivered&ErrorCode=63016&"
+                       "From=whatsapp%3A%2B15550001111&To=whatsapp%3A%2B15552223333";
+    assert_int_equal(call("POST", url, "status", body, sign(a, url, body), a, &ev, &n),
+                     INBOUND_EVENTS);
+    assert_int_equal(n, 1);
+    assert_int_equal(ev[0].delivery, DELIVERY_FAILED);
+    assert_string_equal(ev[0].code, "63016");
+    assert_int_equal(ev[0].reason, CHANNEL_R_WINDOW_CLOSED);
+    /* the same code on a status that is not a failure says nothing */
+    body = "MessageSid=SM1&MessageStatus=sent&ErrorCode=63016";
+    assert_int_equal(call("POST", url, "status", body, sign(a, url, body), a, &ev, &n),
+                     INBOUND_EVENTS);
+    assert_int_equal(ev[0].delivery, DELIVERY_PENDING);
+    assert_int_equal(ev[0].reason, CHANNEL_R_OTHER);
+    /* another failure code: no reason */
+    assert_int_equal(call("POST", STATUS_URL, "status", STATUS_BODY, STATUS_SIG, a, &ev, &n),
+                     INBOUND_EVENTS);
+    assert_int_equal(ev[0].reason, CHANNEL_R_OTHER);
+    arena_free(a);
+}
+
 static void test_inbound_malformed(void **state)
 {
     struct arena *a = arena_new(0);
@@ -1152,6 +1197,7 @@ int main(void)
         cmocka_unit_test(test_inbound_status),
         cmocka_unit_test(test_inbound_repeated_names),
         cmocka_unit_test(test_inbound_reply),
+        cmocka_unit_test(test_inbound_status_reason),
         cmocka_unit_test(test_inbound_malformed),
         cmocka_unit_test(test_inbound_any_bytes),
     };

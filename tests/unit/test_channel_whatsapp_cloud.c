@@ -656,6 +656,43 @@ static void test_send_window_template(void **state)
     wa_destroy(w);
 }
 
+static void test_send_template_only(void **state)
+{
+    /* the text was taken before and reported undelivered later: the
+     * template alone, one request */
+    const char *params[] = {"Ann"};
+    struct wa *w = make_std(NULL, NULL);
+    struct channel ch = chan(w);
+    struct fake f = {.answers = {{NET_OK, true, 200, OK_BODY}}};
+    struct channel_message m = msg();
+    m.button_text = "Pay";
+    m.button_url = "https://pay.example/l/abc";
+    m.template_name = "payment_link";
+    m.template_lang = "en";
+    m.template_params = params;
+    m.ntemplate_params = 1;
+    m.template_only = true;
+    struct channel_result r;
+    wa_send_with(&ch, &m, fake_perform, &f, &r);
+    assert_int_equal(r.outcome, CHANNEL_SENT);
+    assert_int_equal(f.calls, 1);
+    char *want = request_text(&m, true);
+    assert_string_equal(f.seen[0].body, want);
+    free(want);
+
+    /* without a template to send, the message as it is */
+    memset(&f, 0, sizeof f);
+    f.answers[0] = (struct fake_answer){NET_OK, true, 200, OK_BODY};
+    m.template_name = "";
+    wa_send_with(&ch, &m, fake_perform, &f, &r);
+    assert_int_equal(f.calls, 1);
+    want = request_text(&m, false);
+    assert_string_equal(f.seen[0].body, want);
+    assert_non_null(strstr(want, "\"type\":\"interactive\""));
+    free(want);
+    wa_destroy(w);
+}
+
 static void test_send_window_no_template(void **state)
 {
     struct wa *w = make_std(NULL, NULL);
@@ -1026,6 +1063,8 @@ static void test_parse_batch(void **state)
     }
     assert_string_equal(evs[3].description,
                         "Message undeliverable (Receiver is incapable of receiving this message)");
+    for (size_t i = 0; i < n; i++) /* only a failure says why, and only 131026 / 131047 matter */
+        assert_int_equal(evs[i].reason, i == 3 ? CHANNEL_R_NOT_ON_CHANNEL : CHANNEL_R_OTHER);
     assert_string_equal(evs[0].description, "");
     arena_free(a);
 }
@@ -1047,6 +1086,31 @@ static void test_parse_status_error_title(void **state)
     assert_string_equal(evs[0].description,
                         "This message was not delivered to maintain healthy ecosystem engagement.");
     assert_int_equal(evs[0].delivery, DELIVERY_FAILED);
+    assert_int_equal(evs[0].reason, CHANNEL_R_OTHER);
+    arena_free(a);
+}
+
+static void test_parse_status_window_closed(void **state)
+{
+    /* the closed window reported after the send was taken; a code on a
+     * status that is not a failure says nothing */
+    const char *body =
+        "{\"object\":\"whatsapp_business_account\",\"entry\":[{\"changes\":[{\"field\":"
+        "\"messages\",\"value\":{\"statuses\":["
+        "{\"id\":\"wamid.G\",\"status\":\"failed\",\"biz_opaque_callback_data\":\"cpm_7\","
+        "\"errors\":[{\"code\":131047,\"title\":\"Re-engagement message\"}]},"
+        "{\"id\":\"wamid.H\",\"status\":\"sent\","
+        "\"errors\":[{\"code\":131047,\"title\":\"Re-engagement message\"}]}]}}]}]}";
+    struct arena *a = arena_new(0);
+    struct channel_event *evs;
+    size_t n;
+    assert_int_equal(wa_parse(body, strlen(body), a, &evs, &n), INBOUND_EVENTS);
+    assert_int_equal(n, 2);
+    assert_string_equal(evs[0].ref, "cpm_7");
+    assert_int_equal(evs[0].delivery, DELIVERY_FAILED);
+    assert_int_equal(evs[0].reason, CHANNEL_R_WINDOW_CLOSED);
+    assert_int_equal(evs[1].delivery, DELIVERY_PENDING);
+    assert_int_equal(evs[1].reason, CHANNEL_R_OTHER);
     arena_free(a);
 }
 
@@ -1274,6 +1338,7 @@ int main(void)
         cmocka_unit_test(test_send_plain),
         cmocka_unit_test(test_send_window_template),
         cmocka_unit_test(test_send_window_no_template),
+        cmocka_unit_test(test_send_template_only),
         cmocka_unit_test(test_send_no_second_try),
         cmocka_unit_test(test_send_refused_locally),
         cmocka_unit_test(test_send_scrubs_description),
@@ -1281,6 +1346,7 @@ int main(void)
         cmocka_unit_test(test_signature),
         cmocka_unit_test(test_parse_batch),
         cmocka_unit_test(test_parse_status_error_title),
+        cmocka_unit_test(test_parse_status_window_closed),
         cmocka_unit_test(test_parse_odd_bodies),
         cmocka_unit_test(test_live_send),
     };
