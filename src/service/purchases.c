@@ -68,6 +68,21 @@ enum db_status svc_mp_purchase_accept(struct svc *s, const struct db_mp_client *
     enum db_status st = earlier(s, c, p, replay, refusal, why);
     if (st != 0)
         return st;
+    /* the bank reserves funds once per purchase: a reservation that paid
+     * for another purchase cannot pay for this one too */
+    struct db_mp_purchase other;
+    st = DB_CALL(s->tx, marketplace, purchase_find, c->id,
+                 &(struct db_mp_refs){.reserve_ref = p->reserve_ref}, s->a, &other);
+    if (st < 0)
+        return st;
+    if (st > 0) {
+        *refusal = MP_DUPLICATE_REF;
+        *why = arena_printf(s->a,
+                            "reserveFundsTxnRef: \"%s\" paid for another purchase already "
+                            "(clientTxnRef \"%s\", %s)",
+                            p->reserve_ref, other.client_txn_ref, other.raas_ref);
+        return DB_ONE_RESULT;
+    }
     if (c->environment == ENV_PRODUCTION) {
         *refusal = MP_NOT_AVAILABLE;
         *why = "productId: no live vendor is connected for this product";

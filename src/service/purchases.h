@@ -21,7 +21,8 @@ enum mp_refusal {
     MP_ABOVE_MAX,
     MP_WRONG_FEE,
     MP_CURRENCY_MISMATCH,
-    MP_DUPLICATE_REF, /* the client used this clientTxnRef for another request */
+    MP_DUPLICATE_REF, /* the client used this clientTxnRef for another request, or this
+                         reserveFundsTxnRef for another purchase */
     MP_NOT_AVAILABLE, /* no live vendor for a production client */
 };
 
@@ -33,7 +34,8 @@ enum db_status svc_mp_terms(struct svc *s, int64_t product_id, int64_t amount,
 
 /* Accept purchase p (the request, with body_hash) for client c: a repeat of
  * an earlier request with the same clientTxnRef and body gives that
- * purchase back (*replay), another body is MP_DUPLICATE_REF; otherwise the
+ * purchase back (*replay), another body is MP_DUPLICATE_REF, and so is a
+ * reserveFundsTxnRef that paid for another purchase; otherwise the
  * product rules, then the purchase is stored (raas_ref made here) with its
  * fulfilment job. A refusal stores nothing (*refusal, *why). */
 enum db_status svc_mp_purchase_accept(struct svc *s, const struct db_mp_client *c,
