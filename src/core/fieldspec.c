@@ -104,6 +104,11 @@ static bool is_control(uint32_t cp)
     return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F);
 }
 
+bool fieldspec_char_ok(uint32_t cp)
+{
+    return !is_control(cp);
+}
+
 /* Unicode White_Space property. */
 static bool is_space(uint32_t cp)
 {

@@ -111,6 +111,11 @@ struct field_errors {
 void field_errors_add(struct field_errors *e, struct arena *a, const char *field, const char *fmt,
                       ...) __attribute__((format(printf, 4, 5)));
 
+/* May a FIELD_STRING hold code point cp? Every character but the controls
+ * (Unicode Cc), tab and newline excepted: what a parameter matched against
+ * a stored string must allow too. */
+bool fieldspec_char_ok(uint32_t cp);
+
 /* Parse `obj` into `out` (zeroed by the caller). If obj is not a JSON object,
  * records "body: must be a JSON object". Returns true when no problem was
  * added by this call. Nesting depth of FIELD_ARRAY is limited to 4. */

@@ -1285,6 +1285,20 @@ def test_transaction_lookup_in_progress(hold, hold_bank, hold_elec):
         assert hold.lookup(hold_bank, **refs).body == b, refs
 
 
+def test_every_reference_transact_takes_can_be_looked_up(hold, hold_bank, hold_elec):
+    """Transact's text may hold a tab or a newline: so may a lookup's
+    parameter, and it finds the purchase."""
+    body = purchase_body(hold_bank, hold_elec, clientTxnRef=fresh_ref("tab") + "\tx",
+                         reserveFundsTxnRef=fresh_ref("nl") + "\ny")
+    raas = assert_accepted(hold.transact(hold_bank, body))
+    for refs in ({"clientTxnRef": body["clientTxnRef"]},
+                 {"reserveFundsTxnRef": body["reserveFundsTxnRef"]}):
+        got = assert_success(hold.lookup(hold_bank, **refs))
+        assert got["raasTxnRef"] == raas and got["clientTxnRef"] == body["clientTxnRef"], got
+    got = assert_success(inflight(hold, hold_bank, body, clientTxnRef=fresh_ref("new")))
+    assert raas in [t["raasTxnRef"] for t in got["transactions"]], got
+
+
 def test_transaction_lookup_refusals(hold, hold_bank, hold_bank2, hold_elec):
     a = purchase_body(hold_bank, hold_elec)
     raas = assert_accepted(hold.transact(hold_bank, a))
@@ -1305,6 +1319,9 @@ def test_transaction_lookup_refusals(hold, hold_bank, hold_bank2, hold_elec):
         assert_refused(hold.lookup(hold_bank2, **refs), "1404")
         # nor with the owner's clientId and the other's credentials
         assert_refused(hold.get(LOOKUP, hold_bank2, {"clientId": hold_bank.id, **refs}), "1005")
+    # a control character Transact would not store: refused, naming the parameter
+    errors = assert_refused(hold.lookup(hold_bank, clientTxnRef="a\x01b"), "1000", "clientTxnRef")
+    assert errors == ["clientTxnRef: must be 1 to 64 characters of UTF-8 text"], errors
     # no reference, a malformed clientId
     assert_refused(hold.lookup(hold_bank), "1000")
     assert_refused(hold.get(LOOKUP, hold_bank, {"clientId": "abc", "raasTxnRef": raas}), "1000")

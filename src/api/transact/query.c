@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "core/fieldspec.h"
 #include "util/utf8.h"
 
 bool mp_query_int(struct req *r, const char *name, int64_t min, int64_t max, bool required,
@@ -40,7 +41,7 @@ const char *mp_query_text(struct req *r, const char *name, size_t max, struct fi
     for (size_t i = 0; ok && i < len; chars++) {
         uint32_t cp;
         size_t k = utf8_next((const unsigned char *)v + i, len - i, &cp);
-        ok = k > 0 && cp >= 0x20 && cp != 0x7f;
+        ok = k > 0 && fieldspec_char_ok(cp); /* what Transact stores */
         i += k ? k : 1;
     }
     if (!ok || chars > max) {
