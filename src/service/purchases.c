@@ -37,6 +37,15 @@ enum db_status svc_mp_terms(struct svc *s, int64_t product_id, int64_t amount,
     return DB_ONE_RESULT;
 }
 
+bool svc_mp_vendor_for(int environment, enum mp_refusal *refusal, const char **why)
+{
+    if (environment != ENV_PRODUCTION)
+        return true;
+    *refusal = MP_NOT_AVAILABLE;
+    *why = "productId: no live vendor is connected for this product";
+    return false;
+}
+
 /* The earlier purchase of this clientTxnRef: a replay when the body is the
  * same, else a refusal. DB_NO_RESULTS when there is none. */
 static enum db_status earlier(struct svc *s, const struct db_mp_client *c, struct db_mp_purchase *p,
@@ -83,11 +92,8 @@ enum db_status svc_mp_purchase_accept(struct svc *s, const struct db_mp_client *
                             p->reserve_ref, other.client_txn_ref, other.raas_ref);
         return DB_ONE_RESULT;
     }
-    if (c->environment == ENV_PRODUCTION) {
-        *refusal = MP_NOT_AVAILABLE;
-        *why = "productId: no live vendor is connected for this product";
+    if (!svc_mp_vendor_for(c->environment, refusal, why))
         return DB_ONE_RESULT;
-    }
     struct db_mp_product prod;
     st = svc_mp_terms(s, p->product_id, p->purchase_amount, &prod, refusal, why);
     if (st < 0 || *refusal != MP_ACCEPTED)

@@ -32,6 +32,11 @@ enum mp_refusal {
 enum db_status svc_mp_terms(struct svc *s, int64_t product_id, int64_t amount,
                             struct db_mp_product *p, enum mp_refusal *refusal, const char **why);
 
+/* Is there a vendor for a client of this environment? Only the sandbox
+ * vendor exists in this version: a production client is refused
+ * (MP_NOT_AVAILABLE, *why), by Transact and Financial Terms alike. */
+bool svc_mp_vendor_for(int environment, enum mp_refusal *refusal, const char **why);
+
 /* Accept purchase p (the request, with body_hash) for client c: a repeat of
  * an earlier request with the same clientTxnRef and body gives that
  * purchase back (*replay), another body is MP_DUPLICATE_REF, and so is a

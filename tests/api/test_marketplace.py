@@ -1107,6 +1107,11 @@ def test_production_client_is_refused(mp, airtime):
     body = purchase_body(live, airtime)
     assert_refused(mp.transact(live, body), "2010")
     assert_refused(mp.lookup(live, clientTxnRef=body["clientTxnRef"]), "1404")
+    # no terms for what cannot be bought; the request is checked first
+    errors = assert_refused(terms(mp, live, productId=airtime.id, purchaseAmount=airtime.min),
+                            "2010", "productId")
+    assert errors == ["productId: no live vendor is connected for this product"], errors
+    assert_refused(terms(mp, live, productId=airtime.id), "1000", "purchaseAmount")
 
 
 def test_client_update_reaches_transact(mp, airtime):

@@ -33,6 +33,10 @@ void api_mp_financial_terms(struct req *r)
         mp_refuse(r, MPC_INVALID, errs.items, errs.count);
         return;
     }
+    if (!svc_mp_vendor_for(mp_auth(r)->environment, &c.refusal, &c.why)) {
+        mp_refuse1(r, mp_refusal_code(c.refusal), c.why);
+        return;
+    }
     enum db_status st = db_run(r->app->db, DB_READ, "mp_terms", terms_cb, &c);
     if (st < 0) {
         mp_reply_db_error(r, st);
