@@ -77,9 +77,11 @@ const struct route api_routes[] = {
 
     /* what messaging providers post back (delivery receipts, replies) */
     {"GET", "/hooks/{providerId}/{token}", api_hook, &hooks_family, 0, 0},
-    {"POST", "/hooks/{providerId}/{token}", api_hook, &hooks_family, 0, 256 * 1024},
+    {"POST", "/hooks/{providerId}/{token}", api_hook, &hooks_family, ROUTE_OVERSIZE_DROPPED,
+     256 * 1024},
     {"GET", "/hooks/{providerId}/{token}/{rest}", api_hook, &hooks_family, 0, 0},
-    {"POST", "/hooks/{providerId}/{token}/{rest}", api_hook, &hooks_family, 0, 256 * 1024},
+    {"POST", "/hooks/{providerId}/{token}/{rest}", api_hook, &hooks_family, ROUTE_OVERSIZE_DROPPED,
+     256 * 1024},
 
     /* operations */
     {"GET", "/livez", api_livez, &ops_family, ROUTE_HEALTH, 0},

@@ -170,6 +170,10 @@ struct channel_ops {
      * them): a report of a final state only has query() asked at once, and
      * query()'s answer is what is recorded */
     bool confirm_reports;
+    /* a posted body over the hooks' limit is answered 200 and dropped
+     * unread: the kind posts media inline, which chatpay has no use for,
+     * and would send it again for ever after a 413 */
+    bool drops_oversize;
     /* check and read an inbound request; events and texts in the arena;
      * NULL when the kind receives nothing */
     enum channel_inbound_verdict (*inbound)(const struct channel *ch,

@@ -881,5 +881,6 @@ const struct channel_ops channel_clickatell_ops = {
     .query = clickatell_query,
     .receipt_delay = CLICKATELL_RECEIPT_DELAY,
     .confirm_reports = true,
+    .drops_oversize = true, /* event.moMedia[]: base64 content inline */
     .inbound = clickatell_inbound,
 };

@@ -56,6 +56,10 @@ struct http_family {
 #define ROUTE_IDEMPOTENT (1u << 1) /* honours the Idempotency-Key header (see idempotency.c) */
 #define ROUTE_ADMIN      (1u << 2) /* operators only: on the admin listener when there is one */
 #define ROUTE_HEALTH     (1u << 3) /* health checks: on every listener */
+/* a body over max_body is read and dropped (up to DROP_MAX) and the request
+ * still goes to its family and handler, which see req_body_dropped(); other
+ * routes answer 413 */
+#define ROUTE_OVERSIZE_DROPPED (1u << 4)
 
 /* A route: one entry of the table in api/routes.c. Patterns are absolute
  * paths whose segments are literal or "{name}" (matches one non-empty
@@ -115,6 +119,9 @@ const char *req_query(const struct req *r, const char *name); /* query parameter
 const char *req_query_string(struct req *r);
 const char *req_header(const struct req *r, const char *name); /* request header or NULL */
 const char *req_body(const struct req *r, size_t *len);        /* raw body (may be empty) */
+/* ROUTE_OVERSIZE_DROPPED: bytes of a body over the route's limit that were
+ * read and dropped (req_body is then empty); 0 when the body was kept */
+size_t req_body_dropped(const struct req *r);
 
 /* Replies. Each takes ownership of nothing; bodies are copied (len bytes,
  * which may include NUL). Every reply carries Cache-Control: no-store unless

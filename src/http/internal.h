@@ -24,10 +24,11 @@ struct req_private {
     size_t body_cap; /* bytes allocated for body (with its NUL) */
     size_t max_body;
     bool too_large;
-    struct guard_conn *guard;  /* the connection's entry in the guard (may be NULL) */
-    const char *framing_error; /* why the request's framing is refused (400, then close) */
-    size_t discarded;          /* bytes of an oversized body dropped so far */
-    bool dispatched;           /* the body is complete and the request is being answered */
+    struct guard_conn *guard;    /* the connection's entry in the guard (may be NULL) */
+    const char *framing_error;   /* why the request's framing is refused (400, then close) */
+    size_t discarded;            /* bytes of an oversized body dropped so far */
+    unsigned long long declared; /* its Content-Length, when it declared one over the cap */
+    bool dispatched;             /* the body is complete and the request is being answered */
 
     /* set on the first call when no route matched */
     enum err_code route_error;

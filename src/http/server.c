@@ -94,6 +94,10 @@ const char *req_param(const struct req *r, const char *name)
 
 const char *req_body(const struct req *r, size_t *len)
 {
+    if (r->priv->too_large) { /* dropped (ROUTE_OVERSIZE_DROPPED): none of it */
+        *len = 0;
+        return "";
+    }
     *len = r->priv->body_len;
     return r->priv->body ? r->priv->body : "";
 }
@@ -292,8 +296,10 @@ static struct req *req_new(struct http_server *s, struct MHD_Connection *conn, c
     if (cl) {
         char *end;
         unsigned long long v = strtoull(cl, &end, 10);
-        if (*end == '\0' && v > p->max_body)
+        if (*end == '\0' && v > p->max_body) {
             p->too_large = true;
+            p->declared = v;
+        }
         has_body = has_body || v > 0;
     }
     p->guard = guard_conn_of(conn);
@@ -304,8 +310,23 @@ static struct req *req_new(struct http_server *s, struct MHD_Connection *conn, c
 }
 
 /* Bytes of an oversized body read and dropped before the connection is cut
- * (a client that streams without end must not hold a thread forever). */
-enum { DISCARD_MAX = 1024 * 1024 };
+ * (a client that streams without end must not hold a thread forever);
+ * ROUTE_OVERSIZE_DROPPED routes read more of it, to answer at its end. */
+enum { DISCARD_MAX = 1024 * 1024, DROP_MAX = 64 * 1024 * 1024 };
+
+static bool drops_oversize(const struct req *r)
+{
+    return r->route && (r->route->flags & ROUTE_OVERSIZE_DROPPED);
+}
+
+size_t req_body_dropped(const struct req *r)
+{
+    const struct req_private *p = r->priv;
+    if (!p->too_large)
+        return 0;
+    size_t read = p->body_len + p->discarded;
+    return read > p->declared ? read : (size_t)p->declared;
+}
 
 /* Append upload data; false when the connection should be dropped. */
 static bool append_body(struct req *r, const char *data, size_t n)
@@ -314,7 +335,7 @@ static bool append_body(struct req *r, const char *data, size_t n)
     guard_body_bytes(p->guard, n);
     if (p->too_large) {
         p->discarded += n;
-        return p->discarded <= DISCARD_MAX;
+        return p->discarded <= (drops_oversize(r) ? DROP_MAX : DISCARD_MAX);
     }
     if (n > p->max_body - p->body_len) {
         p->too_large = true;
@@ -450,7 +471,7 @@ static void dispatch(struct req *r)
         reply_error(r, ERR_NO_ROUTE, arena_printf(r->arena, "No endpoint at %s", r->path_text));
         return;
     }
-    if (p->too_large) {
+    if (p->too_large && !drops_oversize(r)) {
         reply_error(r, ERR_PAYLOAD_TOO_LARGE,
                     arena_printf(r->arena, "Request body exceeds %zu bytes", p->max_body));
         return;
@@ -504,7 +525,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!r) {
         r = req_new(s, conn, url, method);
         *con_cls = r;
-        if (r->priv->too_large || r->priv->framing_error) {
+        if ((r->priv->too_large && !drops_oversize(r)) || r->priv->framing_error) {
             /* Content-Length is over the cap, or the framing is refused:
              * answer before the body is sent (no "100 Continue"); MHD then
              * closes the connection */

@@ -819,6 +819,41 @@ def test_wrong_token_or_provider_in_the_url_is_404(env, fakes, kind):
     assert history_ids(status(env, kit.shop, link.ref)) == [RECEIVED, SENT]
 
 
+@pytest.mark.parametrize("kind,chunked", [
+    ("clickatell", False), ("clickatell", True), ("whatsapp-cloud", False), ("twilio", True)])
+def test_webhook_over_the_limit_is_dropped_unread(env, fakes, kind, chunked):
+    """A report over 256 KiB is read and dropped: Clickatell's (a reply with
+    its media inline) is answered 200, or Clickatell would send it again
+    for ever; the other kinds' 413. Nothing is stored either way, and a
+    wrong token is still 404."""
+    kit = new_kit(env, fakes, kind)
+    link, mid = sent_link(kit)
+    url = kit.urls["webhook" if kind == "whatsapp-cloud" else "reply"]
+    body = (b'{"event":{"moText":[{"from":"' + link.to.encode() + b'","content":"STOP"}],'
+            b'"moMedia":[{"content":"' + b"QUFB" * (80 * 1024) + b'"}]}}')
+    assert len(body) > 256 * 1024
+
+    def post(path: str):
+        data = (body[i:i + 65536] for i in range(0, len(body), 65536)) if chunked else body
+        return env.api.post(path, data=data, headers={"Content-Type": "application/json"})
+
+    r = post(hook_path(url))
+    if kind == "clickatell":
+        assert (r.status_code, r.text) == (200, "ok"), r.text
+    else:
+        assert r.status_code == 413, r.text
+        assert r.body["code"] == "payload_too_large", r.body
+    token = hook_path(url).split("/")[3]
+    wrong = hook_path(url).replace(f"/{token}", "/" + token[:-1] + ("A" if token[-1] != "A" else "B"))
+    assert post(wrong).status_code == 404
+    time.sleep(0.3)
+    assert env.ok("optout", "list", "--merchant", kit.shop.id, "--json").json() == []
+    assert history_ids(status(env, kit.shop, link.ref)) == [RECEIVED, SENT]
+    # the reports that fit are still taken
+    checked(kit.delivered(mid), 200)
+    wait_ids(env, kit.shop, link.ref, 3)
+
+
 def test_whatsapp_verification_handshake(env, fakes):
     kit = new_kit(env, fakes, "whatsapp-cloud", select=False)
     url = kit.urls["webhook"]
