@@ -98,6 +98,69 @@ static const struct {
      false},
 };
 
+/* public_url: http(s)://host[:port] and nothing more. The pages, their
+ * forms and assets and the webhooks are served at the root of that
+ * address: a path prefix would send browsers and providers elsewhere. */
+static bool public_url_ok(const char *v, char *err, size_t errlen)
+{
+    const char *host;
+    if (strncmp(v, "http://", 7) == 0)
+        host = v + 7;
+    else if (strncmp(v, "https://", 8) == 0)
+        host = v + 8;
+    else {
+        snprintf(err, errlen, "public_url: must start with http:// or https://");
+        return false;
+    }
+    size_t n = strcspn(host, "/?#");
+    const char *port = NULL;
+    if (host[0] == '[') { /* an IPv6 literal */
+        const char *end = memchr(host, ']', n);
+        if (!end || end == host + 1 || (end + 1 < host + n && end[1] != ':')) {
+            snprintf(err, errlen, "public_url: an IPv6 host must be written [address]");
+            return false;
+        }
+        port = end + 1 < host + n ? end + 2 : NULL;
+    } else {
+        const char *colon = memchr(host, ':', n);
+        port = colon ? colon + 1 : NULL;
+        if ((colon ? (size_t)(colon - host) : n) == 0) {
+            snprintf(err, errlen, "public_url: has no host");
+            return false;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)host[i];
+        if (ch <= ' ' || ch >= 0x7f || ch == '@' || ch == '\\') {
+            snprintf(err, errlen,
+                     "public_url: the host must not contain spaces, control characters, '@' "
+                     "or '\\'");
+            return false;
+        }
+    }
+    if (port) {
+        size_t digits = (size_t)(host + n - port);
+        unsigned long p = 0;
+        bool ok = digits > 0 && digits <= 5 && strspn(port, "0123456789") >= digits;
+        for (size_t i = 0; ok && i < digits; i++)
+            p = p * 10 + (unsigned long)(port[i] - '0');
+        if (!ok || p == 0 || p > 65535) {
+            snprintf(err, errlen, "public_url: the port must be a number from 1 to 65535");
+            return false;
+        }
+    }
+    const char *rest = host + n;
+    while (*rest == '/')
+        rest++;
+    if (*rest) {
+        snprintf(err, errlen,
+                 "public_url: must be only the scheme, host and port (no path, query or "
+                 "fragment): chatpay serves its pages and webhooks at the root of that address");
+        return false;
+    }
+    return true;
+}
+
 bool config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen)
 {
     unsigned long x;
@@ -114,10 +177,8 @@ bool config_set(struct config *c, const char *key, const char *value, char *err,
     if (strcmp(key, "db") == 0)
         return copy_str(c->db, sizeof c->db, key, value, err, errlen);
     if (strcmp(key, "public_url") == 0) {
-        if (strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0) {
-            snprintf(err, errlen, "public_url: must start with http:// or https://");
+        if (!public_url_ok(value, err, errlen))
             return false;
-        }
         if (!copy_str(c->public_url, sizeof c->public_url, key, value, err, errlen))
             return false;
         size_t n = strlen(c->public_url);

@@ -1,6 +1,7 @@
 /*
  * test_config.c — unit tests for the settings of config.c that have rules
- * of their own: the callback retry schedule and the callback workers.
+ * of their own: the callback retry schedule, the callback workers and the
+ * public URL.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -75,12 +76,60 @@ static void test_callback_workers(void **state)
     assert_int_equal(c.callback_workers, 128);
 }
 
+static void test_public_url(void **state)
+{
+    struct config c;
+    config_init(&c);
+    char err[300];
+    static const struct {
+        const char *in, *out;
+    } good[] = {
+        {"https://pay.example.com", "https://pay.example.com"},
+        {"https://pay.example.com/", "https://pay.example.com"},
+        {"http://127.0.0.1:8080//", "http://127.0.0.1:8080"},
+        {"https://[2001:db8::1]:8443", "https://[2001:db8::1]:8443"},
+        {"http://[::1]", "http://[::1]"},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        assert_true(config_set(&c, "public_url", good[i].in, err, sizeof err));
+        assert_string_equal(c.public_url, good[i].out);
+    }
+    /* refused, naming the setting; the last good value stays */
+    static const struct {
+        const char *in, *why;
+    } bad[] = {
+        {"ftp://x", "must start with http:// or https://"},
+        {"https://", "has no host"},
+        {"https://:8080", "has no host"},
+        {"https://pay.example.com/pay", "no path, query or fragment"},
+        {"https://pay.example.com/?x=1", "no path, query or fragment"},
+        {"https://pay.example.com#top", "no path, query or fragment"},
+        {"https://user@pay.example.com", "'@'"},
+        {"https://pay example.com", "spaces"},
+        {"https://pay.example.com:0", "port"},
+        {"https://pay.example.com:65536", "port"},
+        {"https://pay.example.com:", "port"},
+        {"https://pay.example.com:80x", "port"},
+        {"https://[::1", "IPv6"},
+        {"https://[::1]8080", "IPv6"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        assert_false(config_set(&c, "public_url", bad[i].in, err, sizeof err));
+        assert_true(strncmp(err, "public_url: ", 12) == 0);
+        if (!strstr(err, bad[i].why))
+            fail_msg("%s: %s", bad[i].in, err);
+        assert_string_equal(c.public_url, "http://[::1]");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_schedule),
         cmocka_unit_test(test_schedule_setting),
         cmocka_unit_test(test_callback_workers),
+        cmocka_unit_test(test_public_url),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
