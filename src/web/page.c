@@ -439,9 +439,9 @@ static void items_table(struct html *h, const struct web_link_page *p, const str
         int64_t line;
         bool has_line = !__builtin_mul_overflow(it->quantity, it->unit_price_minor, &line);
 
-        h_raw(h, "<tr><th scope=\"row\">");
+        h_raw(h, "<tr><th scope=\"row\"><bdi>");
         h_text(h, clip(h->a, it->name, NAME_CP_MAX));
-        h_raw(h, "</th><td class=\"num\">");
+        h_raw(h, "</bdi></th><td class=\"num\">");
         h_text(h, count_text(h->a, l, it->quantity));
         h_raw(h, "</td><td class=\"num\">");
         if (it->quantity == 1) {
@@ -538,11 +538,15 @@ static bool link_page_but_expiry(struct html *h, struct arena *a, const struct w
         h_text(h, merchant);
         h_raw(h, "\">\n");
     }
-    h_raw(h, "<h1>");
+    /* the merchant's texts are isolated (bdi, dir="auto"): a name in one
+     * script on a page in another keeps its own order, punctuation
+     * included, and a bidi control in it cannot reorder the sentence */
+    h_raw(h, "<h1><bdi>");
     h_text(h, merchant);
-    h_raw(h, "</h1>\n<p class=\"lede\">");
+    h_raw(h, "</bdi></h1>\n<p class=\"lede\">");
     h_raw(h, WEB_HTMLF(a, l, "link.lede",
-                       arena_printf(a, "<strong class=\"ref\">%s</strong>", web_escape(a, order))));
+                       arena_printf(a, "<strong class=\"ref\" dir=\"auto\">%s</strong>",
+                                    web_escape(a, order))));
     h_raw(h, "</p>\n<div class=\"due\">\n<p class=\"due-label\">");
     h_text(h, web_text(l, "link.amount_due"));
     h_raw(h, "</p>\n<p class=\"due-amount\">");

@@ -200,8 +200,8 @@ static void test_link_page_normal(void **state)
 
     assert_page_shape(html, len);
     assert_non_null(strstr(html, "<title>Pay Sandbox Store \xC2\xB7 order 1001</title>"));
-    assert_non_null(strstr(html, "<h1>Sandbox Store</h1>"));
-    assert_non_null(strstr(html, "<strong class=\"ref\">1001</strong>"));
+    assert_non_null(strstr(html, "<h1><bdi>Sandbox Store</bdi></h1>"));
+    assert_non_null(strstr(html, "<strong class=\"ref\" dir=\"auto\">1001</strong>"));
     /* amount due, and the totals */
     assert_non_null(strstr(html, "<p class=\"due-amount\">" AMT("ZAR 125.50") "</p>"));
     assert_non_null(strstr(html, "<dt>Subtotal</dt><dd>" AMT("ZAR 110.00") "</dd>"));
@@ -211,13 +211,15 @@ static void test_link_page_normal(void **state)
     /* items: name as row header, quantity, line total and unit price */
     assert_non_null(strstr(html, "<caption class=\"vh\">Items in order 1001</caption>"));
     assert_non_null(strstr(html, "<th scope=\"col\">Item</th>"));
-    assert_non_null(strstr(html, "<tr><th scope=\"row\">Widget</th><td class=\"num\">2</td>"
-                                 "<td class=\"num\">" AMT("ZAR 20.00") " <span class=\"each\">" AMT(
-                                     "ZAR 10.00") " each</span></td></tr>"));
-    assert_non_null(strstr(html, "<tr><th scope=\"row\">Gadget</th><td class=\"num\">1</td>"
-                                 "<td class=\"num\">" AMT("ZAR 45.00") "</td></tr>"));
+    assert_non_null(strstr(html,
+                           "<tr><th scope=\"row\"><bdi>Widget</bdi></th><td class=\"num\">2</td>"
+                           "<td class=\"num\">" AMT("ZAR 20.00") " <span class=\"each\">" AMT(
+                               "ZAR 10.00") " each</span></td></tr>"));
+    assert_non_null(strstr(html,
+                           "<tr><th scope=\"row\"><bdi>Gadget</bdi></th><td class=\"num\">1</td>"
+                           "<td class=\"num\">" AMT("ZAR 45.00") "</td></tr>"));
     assert_non_null(strstr(
-        html, "<th scope=\"row\">Sprocket</th><td class=\"num\">3</td>"
+        html, "<th scope=\"row\"><bdi>Sprocket</bdi></th><td class=\"num\">3</td>"
               "<td class=\"num\">" AMT("ZAR 45.00") " <span class=\"each\">" AMT("ZAR 15.00")));
     assert_int_equal(count(html, "<tr>"), 4);
     assert_int_equal(count(html, "</tr>"), 4);
@@ -278,18 +280,20 @@ static void test_link_page_escapes(void **state)
     html = web_link_page(a, &p, &len);
     assert_page_shape(html, len);
 
-    assert_non_null(
-        strstr(html, "<h1>Evil &lt;script&gt;alert(&quot;m&quot;)&lt;/script&gt; &amp; &#39;Co&#39;"
-                     "</h1>"));
+    assert_non_null(strstr(html,
+                           "<h1><bdi>Evil &lt;script&gt;alert(&quot;m&quot;)&lt;/script&gt; &amp; "
+                           "&#39;Co&#39;</bdi></h1>"));
     assert_non_null(strstr(html, "<title>Pay Evil &lt;script&gt;alert(&quot;m&quot;)"
                                  "&lt;/script&gt; &amp; &#39;Co&#39; \xC2\xB7 order "
                                  "&lt;b&gt;&quot;1&#39;&lt;/b&gt;</title>"));
-    assert_non_null(strstr(html, "<strong class=\"ref\">&lt;b&gt;&quot;1&#39;&lt;/b&gt;</strong>"));
+    assert_non_null(strstr(
+        html, "<strong class=\"ref\" dir=\"auto\">&lt;b&gt;&quot;1&#39;&lt;/b&gt;</strong>"));
     assert_non_null(strstr(html, "Items in order &lt;b&gt;&quot;1&#39;&lt;/b&gt;</caption>"));
-    assert_non_null(strstr(html, "<th scope=\"row\">&lt;script&gt;alert(&#39;item&#39;)"
-                                 "&lt;/script&gt;</th>"));
-    assert_non_null(strstr(html, "<th scope=\"row\">&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"
-                                 "</th>"));
+    assert_non_null(strstr(html, "<th scope=\"row\"><bdi>&lt;script&gt;alert(&#39;item&#39;)"
+                                 "&lt;/script&gt;</bdi></th>"));
+    assert_non_null(strstr(html,
+                           "<th scope=\"row\"><bdi>&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"
+                           "</bdi></th>"));
     assert_null(strstr(html, "<img"));
     assert_null(strstr(html, "<b>"));
 }
@@ -402,7 +406,7 @@ static void test_link_page_bounded(void **state)
     assert_true(len < 400000);
     assert_non_null(strstr(html, "<p class=\"more\">and 50 more items</p>"));
     assert_int_equal(count(html, "<tr>"), 101);
-    assert_non_null(strstr(html, "&quot;\xE2\x80\xA6</h1>")); /* clipped with "…" */
+    assert_non_null(strstr(html, "&quot;\xE2\x80\xA6</bdi></h1>")); /* clipped with "…" */
     assert_non_null(
         strstr(html, "<td class=\"num\"><span class=\"each\">" AMT("ZAR 0.03") " each</span>"));
 
@@ -456,8 +460,9 @@ static void test_link_page_languages(void **state)
     html = web_link_page(a, &p, &len);
     assert_page_shape_lang(html, len, "fr");
     assert_non_null(strstr(html, "<title>Payer Sandbox Store \xC2\xB7 commande 1001</title>"));
-    assert_non_null(strstr(html, "Demande de paiement pour la commande <strong class=\"ref\">1001"
-                                 "</strong>"));
+    assert_non_null(
+        strstr(html, "Demande de paiement pour la commande <strong class=\"ref\" dir=\"auto\">1001"
+                     "</strong>"));
     assert_non_null(strstr(html, "<p class=\"due-amount\">" AMT("125,50 ZAR") "</p>"));
     assert_non_null(strstr(html, "<dt>Sous-total</dt><dd>" AMT("110,00 ZAR") "</dd>"));
     assert_non_null(strstr(html, "Ce lien expire dans <strong class=\"left\" role=\"timer\">42 "
