@@ -76,9 +76,10 @@ struct db_job {
     int64_t link_id;
     int64_t arg; /* kind-specific (JOB_DELIVERY_RECEIPT: message id) */
     usec_t run_at;
-    int attempts; /* times claimed so far, including this one */
-    int retried;  /* `attempts` when a retry was last recorded: less than attempts - 1 means
-                     a run ended without recording anything (the process died in it) */
+    int attempts;   /* times claimed so far, including this one */
+    int retried;    /* `attempts` when a retry was last recorded: less than attempts - 1 means
+                       a run ended without recording anything (the process died in it) */
+    usec_t done_at; /* when it was completed or given up (0: not yet) */
 };
 
 struct db_jobs_ops {

@@ -147,6 +147,11 @@ enum job_result job_send_and_record(struct job_ctx *jc, const struct db_link *l,
                             channel_name(l->channel), why ? ": " : "", why ? why : ""));
     } else if (!t->text) {
         refuse(&res, CHANNEL_R_OTHER, t->why);
+    } else if (t->template_only && !m->wa_template[0]) {
+        /* the template was removed since the window was reported closed:
+         * the text would fail again (the fallback may take it by SMS) */
+        refuse(&res, CHANNEL_R_WINDOW_CLOSED,
+               "The 24-hour window is closed and the merchant has no WhatsApp template any more");
     } else if (db_run(jc->app->db, DB_READ, "optout_get", optout_cb, &oc) < 0) {
         channel_release(jc->app->channels, ch);
         jc->error = "cannot read the opt-out list";

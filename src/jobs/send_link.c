@@ -14,6 +14,7 @@
 #include "core/status.h"
 #include "db/providers.h"
 #include "jobs/common.h"
+#include "service/messages.h"
 #include "service/views.h"
 #include "util/log.h"
 
@@ -60,7 +61,16 @@ static bool still_to_send(const struct db_link *l)
     return !link_state_final(link_state_from_status(l->status)) && l->live;
 }
 
+/* Sent again after a report of non-delivery: only while the customer
+ * still has not opened it (the report may have come late, the resend may
+ * have waited for the provider). */
+static bool still_awaited(const struct db_link *l)
+{
+    return svc_link_awaits_customer(l, time_now());
+}
+
 enum job_result job_send_link(struct job_ctx *jc)
 {
-    return job_send_link_text(jc, 0, still_to_send);
+    return job_send_link_text(jc, 0,
+                              jc->job->arg == SEND_LINK_FIRST ? still_to_send : still_awaited);
 }

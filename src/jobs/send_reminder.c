@@ -14,10 +14,7 @@
  * opened, not paid, not expired. */
 static bool wants_reminder(const struct db_link *l)
 {
-    enum link_state st = link_state_from_status(l->status);
-    return l->live && !l->clicked_at && l->expires_at > time_now() &&
-           l->payment_status == PAY_PENDING &&
-           (st == LINK_S_SENT || st == LINK_S_DELIVERED || st == LINK_S_UNDELIVERED);
+    return svc_link_awaits_customer(l, time_now());
 }
 
 enum job_result job_send_reminder(struct job_ctx *jc)

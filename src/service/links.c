@@ -352,7 +352,9 @@ enum db_status svc_link_cancel(struct svc *s, const char *merchant_id, const cha
     st = svc_link_event(s, l, LINK_E_CANCEL, NULL, refused);
     if (st <= 0)
         return st;
-    if (l->channel != CHANNEL_NONE) {
+    /* the customer is told only when the link reached them (or may have):
+     * one still being sent, refused or reported undelivered is not news */
+    if (l->channel != CHANNEL_NONE && (state == LINK_S_SENT || state == LINK_S_DELIVERED)) {
         st = svc_enqueue(s, l, JOB_SEND_CANCEL, 0, s->now);
         if (st < 0)
             return st;

@@ -145,7 +145,10 @@ static enum db_status send_again(struct svc *s, const struct db_merchant *m, str
         if (st < 0)
             return st;
     }
-    return svc_enqueue(s, l, JOB_SEND_LINK, how, s->now);
+    /* a first send is never held; a resend after a report (which may come
+     * much later) waits out the merchant's quiet hours like a reminder */
+    return svc_enqueue(s, l, JOB_SEND_LINK, how,
+                       how == SEND_LINK_FIRST ? s->now : svc_quiet_release(m, s->now));
 }
 
 /* After a link's send (the first, or reminder `done`): the next reminder,
@@ -241,6 +244,25 @@ enum db_status svc_message_sent(struct svc *s, const struct db_merchant *m, int6
 
 /* ---- reports ------------------------------------------------------------------------------ */
 
+bool svc_link_awaits_customer(const struct db_link *l, usec_t now)
+{
+    enum link_state st = link_state_from_status(l->status);
+    return l->live && !l->clicked_at && l->expires_at > now && l->payment_status == PAY_PENDING &&
+           (st == LINK_S_SENT || st == LINK_S_DELIVERED || st == LINK_S_UNDELIVERED);
+}
+
+/* The job that sent (or is sending) the message of our reference `ref`
+ * ("cpm_<job id>"); DB_NO_RESULTS when it is not one, or is gone. */
+static enum db_status ref_job(struct svc *s, const char *merchant_id, const char *ref,
+                              struct db_job *out)
+{
+    long long job_id;
+    int end = 0;
+    if (sscanf(ref, "cpm_%lld%n", &job_id, &end) != 1 || ref[end] || job_id <= 0)
+        return DB_NO_RESULTS;
+    return DB_CALL(s->tx, jobs, get, merchant_id, job_id, out);
+}
+
 /* A WhatsApp link message reported undelivered: does the link go again,
  * and how? Only its first send (or the template sent after it), while the
  * link still waits for the customer on WhatsApp; *how says how. */
@@ -248,15 +270,12 @@ static enum db_status resend_how(struct svc *s, const struct db_provider_message
                                  enum channel_reason reason, const struct db_merchant *m,
                                  const struct db_link *l, int64_t *how)
 {
-    if (l->channel != CHANNEL_WHATSAPP || !l->live || l->clicked_at ||
-        link_state_final(link_state_from_status(l->status)))
-        return DB_NO_RESULTS;
-    long long job_id;
-    int end = 0;
-    if (sscanf(msg->ref, "cpm_%lld%n", &job_id, &end) != 1 || msg->ref[end])
+    /* (delivered: a reminder reached the customer meanwhile) */
+    if (l->channel != CHANNEL_WHATSAPP || !svc_link_awaits_customer(l, s->now) ||
+        link_state_from_status(l->status) == LINK_S_DELIVERED)
         return DB_NO_RESULTS;
     struct db_job job;
-    enum db_status st = DB_CALL(s->tx, jobs, get, m->id, job_id, &job);
+    enum db_status st = ref_job(s, m->id, msg->ref, &job);
     if (st <= 0)
         return st; /* purged: too late to send it again */
     if (job.kind != JOB_SEND_LINK || job.link_id != l->id)
@@ -357,9 +376,10 @@ static enum db_status confirm_report(struct svc *s, struct db_provider_message *
 
 enum db_status svc_channel_events(struct svc *s, const char *provider_id, const char *merchant_id,
                                   bool confirm, const struct channel_event *events, size_t n,
-                                  int *applied)
+                                  int *applied, int *early)
 {
     *applied = 0;
+    *early = 0;
     for (size_t i = 0; i < n; i++) {
         const struct channel_event *e = &events[i];
         enum db_status st;
@@ -379,6 +399,17 @@ enum db_status svc_channel_events(struct svc *s, const char *provider_id, const 
         st = DB_CALL(s->tx, providers, message_find, provider_id, e->provider_ref, e->ref, &msg);
         if (st < 0)
             return st;
+        if (st == 0 && e->ref[0]) {
+            /* the report overtook the send's record: its job still runs
+             * (the provider answered, the row is not written yet) */
+            struct db_job job;
+            st = ref_job(s, merchant_id, e->ref, &job);
+            if (st < 0)
+                return st;
+            if (st > 0 && !job.done_at)
+                *early += 1;
+            continue;
+        }
         if (st == 0 || strcmp(msg.merchant_id, merchant_id) != 0)
             continue; /* not one of ours (or another instance's): ignored */
         if (confirm && (e->delivery == DELIVERY_DELIVERED || e->delivery == DELIVERY_FAILED)) {

@@ -72,10 +72,17 @@ enum db_status svc_message_report(struct svc *s, struct db_provider_message *msg
  * With `confirm` (a provider whose reports are not signed) a report of a
  * final state is not applied: the message's status query is run at once
  * instead (one pending query per message), and its answer is applied.
- * *applied counts what changed something (or was sent to be confirmed). */
+ * *applied counts what changed something (or was sent to be confirmed);
+ * *early the reports about a message whose send is not recorded yet (its
+ * job still runs): the caller has the provider send them again. */
 enum db_status svc_channel_events(struct svc *s, const char *provider_id, const char *merchant_id,
                                   bool confirm, const struct channel_event *events, size_t n,
-                                  int *applied);
+                                  int *applied, int *early);
+
+/* Does link l still wait for its customer, so that sending it again (a
+ * reminder, a resend after a report of non-delivery) makes sense? Sent
+ * (delivered or not), never opened, not paid, not expired at `now`. */
+bool svc_link_awaits_customer(const struct db_link *l, usec_t now);
 
 /* Is the number on the merchant's opt-out list? */
 enum db_status svc_opted_out(struct svc *s, const char *merchant_id, const char *msisdn, bool *out);

@@ -308,6 +308,21 @@ def test_cancel_tells_the_customer(api, shop, key, channel):
     assert history_ids(st) == [RECEIVED, SENT, DELIVERED, CANCELLED]
 
 
+def test_cancel_of_a_link_that_never_reached_the_customer_sends_nothing(api, key):
+    """Reported undelivered: the customer never got the link, so a notice
+    that it was cancelled would be news of something they never saw."""
+    number = fresh_msisdn("0001")
+    _, ans = create_ok(api, key, channel="sms", to=number)
+    ref = ans["paymentLinkRef"]
+    wait_history(api, key, ref, DELIVERY_FAILED)
+    r = api.post(CANCEL + ref, key=key)
+    assert r.status_code == 200, r.text
+    assert history_ids(status_ok(api, key, ref)) == [RECEIVED, SENT, DELIVERY_FAILED, CANCELLED]
+    time.sleep(1.5)
+    msgs = messages(api, key, to=number)
+    assert len(msgs) == 1 and "/p/" in msgs[0]["text"], msgs  # the link's message only
+
+
 def test_cancel_of_channel_none_sends_nothing(api, key):
     silent_number, sms_number = fresh_msisdn(), fresh_msisdn()
     _, silent = create_ok(api, key, channel="none", to=silent_number)

@@ -324,6 +324,72 @@ def test_whatsapp_link_reported_outside_the_window_goes_as_the_template(env, fak
     assert sms.sends() == [] and len(wa.sends()) == 2
 
 
+def test_report_that_overtakes_the_send_is_taken_when_it_comes_again(env, fakes):
+    """Meta may report the failure before chatpay has recorded the send
+    (its answer is slow): the report is answered 503, so that Meta sends it
+    again, and applied then."""
+    to = fresh_msisdn()
+    wa, sms = fallback_shop(env, fakes, "clickatell", async_errors=True, not_on_whatsapp=[to],
+                            hang_seconds=2.0)
+    link = None
+    try:
+        wa.fake.set_mode("timeout_after_accept", 1)
+        link = create_link(env, wa.shop, "whatsapp", to)
+        [mid] = poll(lambda: wa.message_ids(to), bool, WAIT, 0.02)
+        checked(wa.deliver(mid, ["failed"]), 503)  # the send's answer is still held
+        st = wait_ids(env, wa.shop, link.ref, 2, timeout=WAIT + 10)  # the answer timed out
+        assert history_ids(st) == [RECEIVED, SENT], st
+        checked(wa.deliver(mid, ["failed"]), 200)  # Meta's retry
+        st = wait_ids(env, wa.shop, link.ref, 4)
+        assert history_ids(st) == [RECEIVED, SENT, DELIVERY_FAILED, SENT], st
+        assert st["transactionStatuses"][2]["responseCodeDescription"].endswith(FALLBACK_SUFFIX)
+        assert len(sms.wait_sends(1)) == 1
+    finally:
+        stop_fallback(env, wa, to, link)
+
+
+def test_no_resend_to_a_customer_who_opened_the_link(env, fakes):
+    """The SMS resend waits for its provider; the customer opens the link
+    meanwhile (from the WhatsApp message after all): it is not sent."""
+    to = fresh_msisdn()
+    wa, sms = fallback_shop(env, fakes, "clickatell", async_errors=True, not_on_whatsapp=[to])
+    link = None
+    try:
+        link = create_link(env, wa.shop, "whatsapp", to)
+        wait_ids(env, wa.shop, link.ref, 2)
+        sms.fake.set_mode("error_503", 2)
+        wa.deliver(wa.message_ids(to)[0], ["failed"])
+        sms.wait_sends(1)  # refused: tried again a second later
+        page = env.api.get("/p/" + link.url.rsplit("/p/", 1)[1])
+        assert page.status_code == 200
+        time.sleep(2 * SETTLE)
+        st = status(env, wa.shop, link.ref)
+        assert history_ids(st) == [RECEIVED, SENT, DELIVERY_FAILED, CLICKED], st
+        assert sms.message_ids(to) == [], "an SMS went to a customer who had opened the link"
+    finally:
+        stop_fallback(env, wa, to, link)
+
+
+def test_resend_after_a_report_waits_out_quiet_hours(env, fakes):
+    """A first send is never held; a resend caused by a later report is,
+    like a reminder."""
+    to = fresh_msisdn()
+    wa, sms = fallback_shop(env, fakes, "clickatell", async_errors=True, not_on_whatsapp=[to])
+    local = datetime.datetime.now(datetime.timezone.utc) + QUIET_OFFSET
+    hour = datetime.timedelta(hours=1)
+    env.ok("merchant", "update", wa.shop.id, "--quiet-hours",
+           f"{hhmm(local - hour)}-{hhmm(local + 2 * hour)}", "--timezone", QUIET_TZ)
+    link = create_link(env, wa.shop, "whatsapp", to)
+    wait_ids(env, wa.shop, link.ref, 2)  # sent at once
+    wa.deliver(wa.message_ids(to)[0], ["failed"])
+    st = wait_ids(env, wa.shop, link.ref, 3)
+    assert history_ids(st) == [RECEIVED, SENT, DELIVERY_FAILED], st
+    assert st["transactionStatuses"][2]["responseCodeDescription"].endswith(FALLBACK_SUFFIX)
+    time.sleep(SETTLE)
+    assert sms.sends() == [], "the SMS went out in quiet hours"
+    assert history_ids(status(env, wa.shop, link.ref)) == [RECEIVED, SENT, DELIVERY_FAILED]
+
+
 def test_no_resend_without_fallback_or_template(env, fakes):
     """Nothing to try next: the report is the link's delivery failure."""
     wa = kit_of(env, fakes, "whatsapp-cloud", async_errors=True)

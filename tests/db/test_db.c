@@ -795,8 +795,10 @@ static void test_jobs_hurry(void **state)
     assert_int_equal(c.claimed.id, c.j.id);
     assert_int_equal(c.held, 1);      /* running: it counts (its retry comes soon enough) */
     assert_true(c.after.id > c.j.id); /* ids never come back */
+    assert_int_equal(c.got.done_at, 0);
     assert_int_equal(c.get_done, 1);
     assert_int_equal(c.done.attempts, 1);
+    assert_int_equal(c.done.done_at, 600);
     assert_int_equal(c.get_purged, 0);
 }
 

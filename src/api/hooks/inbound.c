@@ -23,6 +23,7 @@ struct events_ctx {
     size_t n;
     bool confirm; /* the kind's reports are confirmed by its status query */
     int applied;
+    int early; /* reports that overtook their send's record */
     unsigned queued;
 };
 
@@ -31,7 +32,7 @@ static enum db_status events_cb(struct db_tx *tx, void *cls)
     struct events_ctx *c = cls;
     struct svc s = {.tx = tx, .a = c->r->arena, .now = time_now(), .cfg = c->r->app->cfg};
     enum db_status st = svc_channel_events(&s, c->r->auth.key_id, c->r->auth.merchant_id,
-                                           c->confirm, c->events, c->n, &c->applied);
+                                           c->confirm, c->events, c->n, &c->applied, &c->early);
     c->queued = s.queued;
     return st;
 }
@@ -108,6 +109,16 @@ void api_hook(struct req *r)
         return;
     }
     app_wake_workers(r->app, c.queued);
+    if (c.early) {
+        /* what could be applied is; the provider sends the report again
+         * (a status report is never answered with a reply of its own) */
+        log_info("webhook of provider %s: %d report(s) came before their send was recorded; "
+                 "503 so that they come again",
+                 r->auth.key_id, c.early);
+        reply_error(r, ERR_UNAVAILABLE,
+                    "A report names a message whose send is still being recorded; send it again");
+        return;
+    }
     /* the kind's own answer when it has one (Twilio texts a text/plain
      * answer to an incoming message back to its sender: it gets empty TwiML) */
     if (answer.status)

@@ -27,7 +27,7 @@ enum db_status sql_jobs_insert(struct db_tx *tx, struct db_job *j)
     return db_insert_id(st, &j->id, "job insert");
 }
 
-#define JOB_COLS "id, merchant_id, kind, link_id, arg, run_at, attempts, retried"
+#define JOB_COLS "id, merchant_id, kind, link_id, arg, run_at, attempts, retried, done_at"
 
 static void read_job(struct db_stmt *st, struct db_job *out)
 {
@@ -40,6 +40,7 @@ static void read_job(struct db_stmt *st, struct db_job *out)
     out->run_at = db_col_int(st, 5);
     out->attempts = (int)db_col_int(st, 6);
     out->retried = (int)db_col_int(st, 7);
+    out->done_at = db_col_int(st, 8);
 }
 
 enum db_status sql_jobs_get(struct db_tx *tx, const char *merchant_id, int64_t id,
