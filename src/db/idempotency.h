@@ -39,7 +39,12 @@ struct db_idempotency_ops {
                               const uint8_t hash[32], usec_t now);
     enum db_status (*finish)(struct db_tx *tx, const char *merchant_id, const char *key, int status,
                              const char *body);
-    enum db_status (*forget)(struct db_tx *tx, const char *merchant_id, const char *key);
+    /* drop the record of a claim that ended without its reply stored: only
+     * while it is that claim's (IN_PROGRESS, the same request hash and
+     * claim time), never a finished record or another request's claim;
+     * DB_NO_RESULTS when there is none such */
+    enum db_status (*forget)(struct db_tx *tx, const char *merchant_id, const char *key,
+                             const uint8_t hash[32], usec_t claimed_at);
     /* drop records older than `before` */
     enum db_status (*purge)(struct db_tx *tx, usec_t before);
 };

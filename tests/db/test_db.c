@@ -21,6 +21,7 @@
 #include "db/callbacks.h"
 #include "db/db.h"
 #include "db/db_internal.h" /* db_batch_waiting */
+#include "db/idempotency.h"
 #include "db/jobs.h"
 #include "db/links.h"
 #include "db/payments.h"
@@ -800,6 +801,54 @@ static void test_jobs_hurry(void **state)
     assert_int_equal(c.done.attempts, 1);
     assert_int_equal(c.done.done_at, 600);
     assert_int_equal(c.get_purged, 0);
+}
+
+/* idempotency.forget drops only the claim it names: IN_PROGRESS, with its
+ * request hash and claim time; a stored reply, another request's claim
+ * and another merchant's key stay. */
+struct idem_ctx {
+    enum db_status other_time, other_hash, other_merchant, stored, own, gone;
+};
+
+static enum db_status idem_cb(struct db_tx *tx, void *cls)
+{
+    struct idem_ctx *c = cls;
+    uint8_t h1[32], h2[32];
+    memset(h1, 1, sizeof h1);
+    memset(h2, 2, sizeof h2);
+    if (DB_CALL(tx, idempotency, begin, "m_1", "k", h1, 100) != 1 ||
+        DB_CALL(tx, idempotency, begin, "m_2", "k", h1, 100) != 1)
+        return DB_HARD_ERROR;
+    c->other_time = DB_CALL(tx, idempotency, forget, "m_1", "k", h1, 101);
+    c->other_hash = DB_CALL(tx, idempotency, forget, "m_1", "k", h2, 100);
+    c->other_merchant = DB_CALL(tx, idempotency, forget, "m_3", "k", h1, 100);
+    /* the reply stored (a commit whose answer was lost): kept */
+    if (DB_CALL(tx, idempotency, finish, "m_1", "k", 201, "{}") != 1)
+        return DB_HARD_ERROR;
+    c->stored = DB_CALL(tx, idempotency, forget, "m_1", "k", h1, 100);
+    /* taken over by another request: its claim is its own */
+    if (DB_CALL(tx, idempotency, restart, "m_1", "k", h2, 200) != 1)
+        return DB_HARD_ERROR;
+    c->own = DB_CALL(tx, idempotency, forget, "m_1", "k", h2, 200);
+    struct arena *a = arena_new(0);
+    struct db_idempotency rec;
+    c->gone = DB_CALL(tx, idempotency, get, "m_1", "k", a, &rec);
+    enum db_status kept = DB_CALL(tx, idempotency, get, "m_2", "k", a, &rec);
+    arena_free(a);
+    return kept == 1 ? DB_ONE_RESULT : DB_HARD_ERROR;
+}
+
+static void test_idempotency_forget(void **state)
+{
+    struct db *db = *state;
+    struct idem_ctx c;
+    assert_int_equal(db_run(db, DB_WRITE, "t", idem_cb, &c), 1);
+    assert_int_equal(c.other_time, 0);
+    assert_int_equal(c.other_hash, 0);
+    assert_int_equal(c.other_merchant, 0);
+    assert_int_equal(c.stored, 0);
+    assert_int_equal(c.own, 1);
+    assert_int_equal(c.gone, 0);
 }
 
 /* The marketplace aggregate: clients (by id and uuid, updates advance the
@@ -1687,6 +1736,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_callbacks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_providers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jobs_hurry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idempotency_forget, setup, teardown),
         cmocka_unit_test_setup_teardown(test_marketplace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_whatsapp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_order_lookups_use_the_order_index, setup, teardown),

@@ -37,8 +37,9 @@ enum { IDEM_KEY_MAX = 255 };
 struct idem {
     const char *key;
     uint8_t hash[32];
-    bool claimed; /* claimed in a transaction that committed */
-    bool stored;  /* the reply is stored */
+    bool claimed;      /* claimed by this request's last attempt (committed or not) */
+    usec_t claimed_at; /* the claim's time: with the hash, what tells it from another's */
+    bool stored;       /* the reply is stored */
 };
 
 static struct idem *idem_of(struct req *r)
@@ -95,11 +96,13 @@ static enum idem_verdict claim(struct db_tx *tx, struct req *r, usec_t now,
     if (!k)
         return IDEM_PROCEED;
     const char *mid = r->auth.merchant_id;
+    k->claimed = false; /* (an earlier attempt's claim was rolled back with it) */
     *st = DB_CALL(tx, idempotency, begin, mid, k->key, k->hash, now);
     if (*st < 0)
         return IDEM_PROCEED;
     if (*st > 0) {
         k->claimed = true;
+        k->claimed_at = now;
         return IDEM_PROCEED;
     }
     struct db_idempotency rec;
@@ -114,6 +117,7 @@ static enum idem_verdict claim(struct db_tx *tx, struct req *r, usec_t now,
     if (expired || abandoned) {
         *st = DB_CALL(tx, idempotency, restart, mid, k->key, k->hash, now);
         k->claimed = *st > 0;
+        k->claimed_at = now;
         return IDEM_PROCEED;
     }
     if (!crypto_equal(rec.request_hash, k->hash, 32))
@@ -202,8 +206,9 @@ static enum db_status end_cb(struct db_tx *tx, void *cls)
     struct req *r = c->r;
     struct idem *k = idem_of(r);
     const char *mid = r->auth.merchant_id;
-    if (c->forget)
-        return DB_CALL(tx, idempotency, forget, mid, k->key);
+    if (c->forget) /* only our own unfinished claim: a reply stored by a commit whose
+                      answer was lost stays, and so does another request's claim */
+        return DB_CALL(tx, idempotency, forget, mid, k->key, k->hash, k->claimed_at);
     /* claim (or take over) and store in one go */
     usec_t now = time_now();
     struct c2p_idem_reply replay;

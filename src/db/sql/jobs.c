@@ -356,14 +356,18 @@ enum db_status sql_idempotency_finish(struct db_tx *tx, const char *merchant_id,
     return db_exec(st, "idempotency finish");
 }
 
-enum db_status sql_idempotency_forget(struct db_tx *tx, const char *merchant_id, const char *key)
+enum db_status sql_idempotency_forget(struct db_tx *tx, const char *merchant_id, const char *key,
+                                      const uint8_t hash[32], usec_t claimed_at)
 {
     struct db_stmt *st = db_stmt(tx, STMT_IDEM_FORGET,
-                                 "DELETE FROM idempotency_keys WHERE merchant_id = ? AND key = ?");
+                                 "DELETE FROM idempotency_keys WHERE merchant_id = ? AND key = ?"
+                                 " AND state = 0 AND request_hash = ? AND created_at = ?");
     if (!st)
         return DB_HARD_ERROR;
     db_bind_text(st, 1, merchant_id);
     db_bind_text(st, 2, key);
+    db_bind_blob(st, 3, hash, 32);
+    db_bind_int(st, 4, claimed_at);
     return db_exec(st, "idempotency forget");
 }
 
