@@ -203,7 +203,7 @@ def test_one_client_txn_ref_sent_to_both_nodes_at_once_is_one_purchase(nodes):
         ref = f"two-nodes-{n}-{uuid.uuid4().hex[:8]}"
         body = ('{"purchaseAmount":1000,"channelId":7,"channelName":"USSD",'
                 f'"channelSessionId":"s{n}","clientId":310,"clientTxnRef":"{ref}",'
-                '"productId":310,"reserveFundsTxnRef":"r","sourceIdentifier":"2341234567899",'
+                f'"productId":310,"reserveFundsTxnRef":"r-{ref}","sourceIdentifier":"2341234567899",'
                 '"targetIdentifier":"2348012345555","timestamp":"2026-12-06T10:00:00Z",'
                 '"feeAmount":0,"currencyCode":"NGN","fundingSourceId":310}')
         out = {}
