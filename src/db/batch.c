@@ -121,9 +121,14 @@ static bool run_one(struct db *db, struct db_tx *tx, struct item *it)
     }
     atomic_fetch_add_explicit(st == DB_SOFT_ERROR ? &db->retries : &db->rollbacks, 1,
                               memory_order_relaxed);
+    /* the server is away or overloaded (a statement timeout): answered at
+     * once, as db_run does, not tried again on the node's one writer */
+    bool away = st == DB_SOFT_ERROR && tx->unavailable;
     bool kept = savepoint(tx, DB_SAVEPOINT_ROLLBACK) >= 0;
     db_tx_forget(tx); /* it may have read what it wrote */
-    if (st != DB_SOFT_ERROR) {
+    if (away && kept)
+        tx->unavailable = false; /* the others of the group go on */
+    if (st != DB_SOFT_ERROR || away) {
         answer(it, st);
     } else if (++it->r->soft < DB_MAX_ATTEMPTS) {
         it->state = ITEM_AGAIN;

@@ -28,6 +28,7 @@ enum {
 #define CLAIM_LEASE  (60LL * 1000000)  /* µs a claim locks a job before its kind's lease is set */
 #define REPAIR_EVERY (5LL * 1000000)   /* µs between looks for pending payment operations */
 #define PURGE_EVERY  (600LL * 1000000) /* µs between purges */
+#define PURGE_RETRY  (30LL * 1000000)  /* µs after a purge that failed */
 
 static const unsigned default_threads[POOL_COUNT] = {
     [POOL_MESSAGES] = 2,
@@ -205,8 +206,10 @@ static void *sweeper_main(void *arg)
                 jobs_repair_payments(w->app, now);
                 last_repair = now;
             }
-            if (now - last_purge > PURGE_EVERY && jobs_purge(w->app, now))
-                last_purge = now;
+            /* a purge that failed (a statement timeout on a large table)
+             * is tried again after PURGE_RETRY, not at every turn */
+            if (now - last_purge > PURGE_EVERY)
+                last_purge = jobs_purge(w->app, now) ? now : now - PURGE_EVERY + PURGE_RETRY;
         }
         struct timespec abs;
         clock_gettime(CLOCK_REALTIME, &abs);

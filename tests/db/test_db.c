@@ -851,6 +851,89 @@ static void test_idempotency_forget(void **state)
     assert_int_equal(c.gone, 0);
 }
 
+/* PostgreSQL: a write that waits on a row another connection holds ends at
+ * its statement timeout (set by db_configure, on connections opened before
+ * it too) and is answered at once, not tried again on the node's writer
+ * while the row stays held. */
+struct holder {
+    struct db *db;
+    _Atomic bool holding;
+};
+
+static enum db_status hold_cb(struct db_tx *tx, void *cls)
+{
+    struct holder *h = cls;
+    uint8_t hash[32] = {7};
+    if (DB_CALL(tx, idempotency, begin, "m_t", "k-lock", hash, 1) != 1)
+        return DB_HARD_ERROR;
+    atomic_store(&h->holding, true);
+    usleep(2500 * 1000); /* the row stays locked, uncommitted */
+    return DB_ROLLBACK;
+}
+
+static void *holder_main(void *p)
+{
+    struct holder *h = p;
+    db_run(h->db, DB_WRITE, "hold", hold_cb, h);
+    db_thread_release(h->db);
+    return NULL;
+}
+
+static enum db_status wait_cb(struct db_tx *tx, void *cls)
+{
+    uint8_t hash[32] = {8};
+    return DB_CALL(tx, idempotency, begin, "m_t", "k-lock", hash, 2);
+}
+
+static void test_statement_timeout_is_answered_at_once(void **state)
+{
+    if (strcmp(target_backend(), "postgresql") != 0)
+        skip();
+    struct db *db = *state;
+    assert_int_equal(db_run(db, DB_READ, "t", count_cb, &(int64_t){0}), 1); /* a connection */
+    db_configure(db, 0, 0, 300);
+    char err[256];
+    struct holder h = {.db = db_open(url, err, sizeof err)};
+    assert_non_null(h.db);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, holder_main, &h), 0);
+    for (int i = 0; i < 200 && !atomic_load(&h.holding); i++)
+        usleep(10 * 1000);
+    assert_true(atomic_load(&h.holding));
+    usec_t t0 = time_mono();
+    enum db_status st = db_run(db, DB_WRITE, "t", wait_cb, NULL);
+    usec_t took = time_mono() - t0;
+    /* not the insert after the holder gave up (2.5 s): the timeout, once */
+    assert_int_equal(st, DB_SOFT_ERROR);
+    assert_true(took < 2000 * 1000);
+    pthread_join(t, NULL);
+    db_close(h.db);
+    /* the row free again: the same write lands */
+    assert_int_equal(db_run(db, DB_WRITE, "t", wait_cb, NULL), 1);
+}
+
+/* PostgreSQL: migrations wait for another node's (the advisory lock) past
+ * the statement timeout. */
+static void test_migrations_wait_past_the_statement_timeout(void **state)
+{
+    if (strcmp(target_backend(), "postgresql") != 0)
+        skip();
+    struct db *db = *state;
+    db_configure(db, 0, 0, 200);
+    assert_int_equal(db_run(db, DB_READ, "t", count_cb, &(int64_t){0}), 1); /* 200 ms set */
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd,
+             "psql \"%s dbname=%s\" -qAt -c 'SELECT pg_advisory_lock(%lld), pg_sleep(1)'"
+             " >/dev/null 2>&1 &",
+             getenv("CHATPAY_TEST_PG"), target_name, 0x63686174706d6967LL /* "chatpmig" */);
+    assert_int_equal(system(cmd), 0);
+    usleep(400 * 1000); /* psql has the lock */
+    usec_t t0 = time_mono();
+    assert_true(db_migrate(db) >= 0);
+    assert_true(time_mono() - t0 > 200 * 1000); /* it did wait for the lock */
+    assert_int_equal(db_run(db, DB_READ, "t", count_cb, &(int64_t){0}), 1);
+}
+
 /* The marketplace aggregate: clients (by id and uuid, updates advance the
  * epoch), tokens (expiry, a disabled client's are not found, purge), the
  * catalogue, purchases (one per clientTxnRef, found by any reference and
@@ -1737,6 +1820,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_providers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jobs_hurry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotency_forget, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_statement_timeout_is_answered_at_once, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_migrations_wait_past_the_statement_timeout, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_marketplace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_whatsapp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_order_lookups_use_the_order_index, setup, teardown),

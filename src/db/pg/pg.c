@@ -65,6 +65,7 @@ struct pg_conn {
     bool release_due;   /* a group's savepoint to release, sent with what comes next */
     bool savepoint_due; /* a request's savepoint to begin, sent with its first statement */
     bool savepoint_bad; /* the savepoint sent ahead failed: the group cannot go on */
+    int timeout_ms;     /* the statement timeout set on the session */
     struct pg_stmt stmts[STMT__COUNT];
 };
 
@@ -102,14 +103,49 @@ static void on_notice(void *arg, const char *message)
     log_warn("postgresql: %s", line);
 }
 
-/* Connect with our defaults: a connect timeout and an application name the
- * URL may override, then the session settings. */
-static PGconn *pg_connect(struct db *db, char *err, size_t errlen)
+/* The statement timeout in force (db_configure may change it). */
+static int statement_timeout(struct db *db)
+{
+    pthread_mutex_lock(&db->lock);
+    int ms = db->statement_timeout_ms;
+    pthread_mutex_unlock(&db->lock);
+    return ms;
+}
+
+/* Set a session's statement timeout (and the idle-in-transaction one). */
+static bool session_timeout(PGconn *h, int ms)
+{
+    char set[128];
+    snprintf(set, sizeof set,
+             "SET statement_timeout = %d; SET idle_in_transaction_session_timeout = %d", ms,
+             ms * 4);
+    PGresult *r = PQexec(h, set);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    return ok;
+}
+
+/* Connect with our defaults, which the URL may override: a connect
+ * timeout, an application name, and TCP keepalives with a user timeout, so
+ * that a connection to a host that vanished without a word (power loss, a
+ * partition) fails in about half a minute instead of the system's two
+ * hours: a request, the writer, the listener or the periodic-work lock
+ * waiting on it. Then the session settings (*timeout_ms: the statement
+ * timeout set, when not NULL). */
+static PGconn *pg_connect(struct db *db, char *err, size_t errlen, int *timeout_ms)
 {
     char timeout[16];
     snprintf(timeout, sizeof timeout, "%d", PG_CONNECT_TIMEOUT_S);
-    const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-    const char *vals[] = {timeout, "chatpay", db->target, NULL};
+    const char *keys[] = {"connect_timeout",
+                          "application_name",
+                          "keepalives",
+                          "keepalives_idle",
+                          "keepalives_interval",
+                          "keepalives_count",
+                          "tcp_user_timeout",
+                          "dbname",
+                          NULL};
+    const char *vals[] = {timeout, "chatpay", "1", "10", "5", "3", "30000", db->target, NULL};
     PGconn *h = PQconnectdbParams(keys, vals, 1);
     if (!h || PQstatus(h) != CONNECTION_OK) {
         snprintf(err, errlen, "cannot connect to PostgreSQL: %s",
@@ -122,14 +158,12 @@ static PGconn *pg_connect(struct db *db, char *err, size_t errlen)
         return NULL;
     }
     PQsetNoticeProcessor(h, on_notice, NULL);
-    char set[160];
-    snprintf(set, sizeof set,
-             "SET statement_timeout = %d; SET idle_in_transaction_session_timeout = %d;"
-             " SET client_min_messages = warning",
-             db->statement_timeout_ms, db->statement_timeout_ms * 4);
-    PGresult *r = PQexec(h, set);
-    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    int ms = statement_timeout(db);
+    PGresult *r = PQexec(h, "SET client_min_messages = warning");
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK && session_timeout(h, ms);
     PQclear(r);
+    if (timeout_ms)
+        *timeout_ms = ms;
     if (!ok) {
         snprintf(err, errlen, "cannot configure the PostgreSQL session: %s", PQerrorMessage(h));
         PQfinish(h);
@@ -140,7 +174,8 @@ static PGconn *pg_connect(struct db *db, char *err, size_t errlen)
 
 static void *conn_open(struct db *db, char *err, size_t errlen)
 {
-    PGconn *h = pg_connect(db, err, errlen);
+    int ms;
+    PGconn *h = pg_connect(db, err, errlen, &ms);
     if (!h)
         return NULL;
     struct pg_conn *c = calloc(1, sizeof *c);
@@ -150,6 +185,7 @@ static void *conn_open(struct db *db, char *err, size_t errlen)
         return NULL;
     }
     c->h = h;
+    c->timeout_ms = ms;
     return c;
 }
 
@@ -201,7 +237,8 @@ static bool revive(struct db_tx *tx)
     if (!c->broken && PQstatus(c->h) == CONNECTION_OK)
         return true;
     char err[512];
-    PGconn *h = pg_connect(tx->db, err, sizeof err);
+    int ms;
+    PGconn *h = pg_connect(tx->db, err, sizeof err, &ms);
     if (!h) {
         log_warn("database: %s", err);
         mark_broken(tx);
@@ -209,6 +246,7 @@ static bool revive(struct db_tx *tx)
     }
     PQfinish(c->h);
     c->h = h;
+    c->timeout_ms = ms;
     c->broken = false;
     for (int i = 0; i < STMT__COUNT; i++)
         c->stmts[i].prepared = false;
@@ -641,6 +679,17 @@ static enum db_status pg_begin(struct db_tx *tx, enum db_mode mode)
         if (!revive(tx))
             return DB_SOFT_ERROR;
         conn_of(tx)->release_due = conn_of(tx)->savepoint_due = conn_of(tx)->savepoint_bad = false;
+        /* a connection opened before db_configure changed the timeout */
+        int ms = statement_timeout(tx->db);
+        if (conn_of(tx)->timeout_ms != ms) {
+            if (!session_timeout(conn_of(tx)->h, ms)) {
+                st = pg_error(tx, NULL, "statement timeout");
+                if (st == DB_SOFT_ERROR && conn_of(tx)->broken)
+                    continue;
+                return st;
+            }
+            conn_of(tx)->timeout_ms = ms;
+        }
         st = simple(tx, mode == DB_WRITE ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
                                          : "BEGIN ISOLATION LEVEL REPEATABLE READ");
         if (!(st == DB_SOFT_ERROR && conn_of(tx)->broken))
@@ -696,10 +745,16 @@ static enum db_status pg_migrate(struct db *db)
         return DB_HARD_ERROR;
     enum db_status st = revive(tx) ? DB_NO_RESULTS : DB_HARD_ERROR;
     PGconn *h = conn_of(tx)->h;
+    /* no statement timeout: waiting for another node's migrations, or an
+     * index built on a large table, takes what it takes */
+    if (st == DB_NO_RESULTS)
+        st = simple(tx, "SET statement_timeout = 0");
+    conn_of(tx)->timeout_ms = 0;
     char sql[160];
     snprintf(sql, sizeof sql, "SELECT pg_advisory_lock(%" PRId64 ")", PG_LOCK_MIGRATE);
     if (st == DB_NO_RESULTS)
         st = simple(tx, sql);
+    bool locked = st == DB_NO_RESULTS;
     if (st == DB_NO_RESULTS)
         st = simple(tx, "CREATE TABLE IF NOT EXISTS schema_migrations ("
                         " version BIGINT PRIMARY KEY, name TEXT NOT NULL,"
@@ -743,9 +798,9 @@ static enum db_status pg_migrate(struct db *db)
         log_info("applied migration %d: %s", m->version, m->name);
     }
     snprintf(sql, sizeof sql, "SELECT pg_advisory_unlock(%" PRId64 ")", PG_LOCK_MIGRATE);
-    if (!conn_of(tx)->broken)
+    if (locked && !conn_of(tx)->broken)
         (void)simple(tx, sql);
-    db_tx_put(tx);
+    db_tx_put(tx); /* (its next transaction sets the statement timeout again) */
     return st < 0 ? DB_HARD_ERROR : DB_NO_RESULTS;
 }
 
@@ -776,7 +831,7 @@ static void *listener(void *arg)
         if (!h || PQstatus(h) != CONNECTION_OK) {
             PQfinish(h);
             char err[512];
-            h = pg_connect(db, err, sizeof err);
+            h = pg_connect(db, err, sizeof err, NULL);
             PGresult *r = h ? PQexec(h, "LISTEN chatpay_config") : NULL;
             bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
             PQclear(r);
@@ -892,7 +947,7 @@ static bool pg_leader(struct db *db)
     }
     if (!s->leader) {
         char err[512];
-        s->leader = pg_connect(db, err, sizeof err);
+        s->leader = pg_connect(db, err, sizeof err, NULL);
     }
     if (s->leader) {
         char sql[96];
