@@ -89,11 +89,14 @@ struct db_jobs_ops {
      * (workers: across merchants) */
     enum db_status (*claim)(struct db_tx *tx, enum job_pool pool, usec_t now, usec_t lease,
                             struct db_job *out);
+    /* lease, complete and retry act on the claim j holds (its id and
+     * attempt): DB_NO_RESULTS when the job is complete already, or was
+     * claimed again since (this run outlived its lease) */
     /* lock a claimed job until `until` instead */
-    enum db_status (*lease)(struct db_tx *tx, int64_t id, usec_t until);
-    /* DB_NO_RESULTS when the job was already complete */
-    enum db_status (*complete)(struct db_tx *tx, int64_t id, usec_t now);
-    enum db_status (*retry)(struct db_tx *tx, int64_t id, usec_t run_at, const char *error);
+    enum db_status (*lease)(struct db_tx *tx, const struct db_job *j, usec_t until);
+    enum db_status (*complete)(struct db_tx *tx, const struct db_job *j, usec_t now);
+    enum db_status (*retry)(struct db_tx *tx, const struct db_job *j, usec_t run_at,
+                            const char *error);
     enum db_status (*count_pending)(struct db_tx *tx, int64_t *n);
     /* have a pending job of this kind and arg run no later than run_at (one
      * running now keeps its own next run); DB_NO_RESULTS when there is none */

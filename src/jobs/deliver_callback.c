@@ -86,9 +86,9 @@ static enum db_status record_cb(struct db_tx *tx, void *cls)
     st = svc_cb_attempt(&s, &cb, &c->attempt, c->delivered, &next_at);
     if (st < 0)
         return st;
-    st = next_at ? DB_CALL(tx, jobs, retry, c->jc->job->id, next_at,
+    st = next_at ? DB_CALL(tx, jobs, retry, c->jc->job, next_at,
                            c->attempt.error ? c->attempt.error : "not delivered")
-                 : DB_CALL(tx, jobs, complete, c->jc->job->id, s.now);
+                 : DB_CALL(tx, jobs, complete, c->jc->job, s.now);
     return st < 0 ? st : DB_ONE_RESULT;
 }
 

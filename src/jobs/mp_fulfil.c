@@ -57,9 +57,9 @@ static enum db_status record_cb(struct db_tx *tx, void *cls)
         return st;
     c->jc->queued |= s.queued;
     st = c->f.status == MP_PROCESSING
-             ? DB_CALL(tx, jobs, retry, c->jc->job->id, s.now + STATUS_CHECK_DELAY,
+             ? DB_CALL(tx, jobs, retry, c->jc->job, s.now + STATUS_CHECK_DELAY,
                        "vendor timeout: its status is checked again")
-             : DB_CALL(tx, jobs, complete, c->jc->job->id, s.now);
+             : DB_CALL(tx, jobs, complete, c->jc->job, s.now);
     return st < 0 ? st : DB_ONE_RESULT;
 }
 

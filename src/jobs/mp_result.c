@@ -60,8 +60,8 @@ static enum db_status record_cb(struct db_tx *tx, void *cls)
     st = svc_mp_result_try(&s, &p, c->http, c->delivered, &next_at);
     if (st < 0)
         return st;
-    st = next_at ? DB_CALL(tx, jobs, retry, c->jc->job->id, next_at, "result not delivered")
-                 : DB_CALL(tx, jobs, complete, c->jc->job->id, s.now);
+    st = next_at ? DB_CALL(tx, jobs, retry, c->jc->job, next_at, "result not delivered")
+                 : DB_CALL(tx, jobs, complete, c->jc->job, s.now);
     return st < 0 ? st : DB_ONE_RESULT;
 }
 

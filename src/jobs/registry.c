@@ -59,7 +59,7 @@ const char *job_pool_name(enum job_pool pool)
 
 enum db_status job_finish_in(struct db_tx *tx, struct job_ctx *jc)
 {
-    enum db_status st = DB_CALL(tx, jobs, complete, jc->job->id, time_now());
+    enum db_status st = DB_CALL(tx, jobs, complete, jc->job, time_now());
     if (st < 0)
         return st;
     return st == 0 ? DB_ROLLBACK : DB_ONE_RESULT;

@@ -70,7 +70,7 @@ static enum db_status claim_cb(struct db_tx *tx, void *cls)
         return st;
     const struct job_kind_info *k = job_kind_info(c->job.kind);
     if (k && k->lease != CLAIM_LEASE) {
-        enum db_status ls = DB_CALL(tx, jobs, lease, c->job.id, now + k->lease);
+        enum db_status ls = DB_CALL(tx, jobs, lease, &c->job, now + k->lease);
         if (ls < 0)
             return ls;
     }
@@ -102,9 +102,9 @@ static enum db_status finish_cb(struct db_tx *tx, void *cls)
     usec_t now = time_now();
     int max = c->kind ? c->kind->max_attempts : 1;
     if (c->result == JOB_DONE || c->job->attempts >= max)
-        return DB_CALL(tx, jobs, complete, c->job->id, now);
+        return DB_CALL(tx, jobs, complete, c->job, now);
     usec_t at = c->retry_at ? c->retry_at : now + backoff(c->kind, c->job->attempts);
-    return DB_CALL(tx, jobs, retry, c->job->id, at, c->error ? c->error : "failed");
+    return DB_CALL(tx, jobs, retry, c->job, at, c->error ? c->error : "failed");
 }
 
 /* Wait until woken, stopped, or `ms` passed. Returns false when stopping. */

@@ -759,7 +759,7 @@ static enum db_status hurry_cb(struct db_tx *tx, void *cls)
         return DB_HARD_ERROR;
     c->held = DB_CALL(tx, jobs, hurry, JOB_DELIVERY_RECEIPT, 5, 550);
     /* all done and purged: a new job still gets a new id */
-    if (DB_CALL(tx, jobs, complete, c->claimed.id, 600) != 1)
+    if (DB_CALL(tx, jobs, complete, &c->claimed, 600) != 1)
         return DB_HARD_ERROR;
     c->get_done = DB_CALL(tx, jobs, get, "m_1", c->j.id, &c->done);
     if (DB_CALL(tx, jobs, purge, (usec_t)1 << 60) < 0)
@@ -801,6 +801,44 @@ static void test_jobs_hurry(void **state)
     assert_int_equal(c.done.attempts, 1);
     assert_int_equal(c.done.done_at, 600);
     assert_int_equal(c.get_purged, 0);
+}
+
+/* A run that outlived its lease (the job claimed again since) can neither
+ * retry, lease nor complete the job: the new claim's run owns it. */
+struct stale_ctx {
+    struct db_job j, first, second;
+    enum db_status retry, lease, complete, own;
+};
+
+static enum db_status stale_cb(struct db_tx *tx, void *cls)
+{
+    struct stale_ctx *c = cls;
+    c->j = (struct db_job){.kind = JOB_SEND_LINK, .link_id = 4, .run_at = 1000};
+    snprintf(c->j.merchant_id, sizeof c->j.merchant_id, "m_s");
+    if (DB_CALL(tx, jobs, insert, &c->j) != 1 ||
+        DB_CALL(tx, jobs, claim, POOL_MESSAGES, 1000, 100, &c->first) != 1 ||
+        c->first.id != c->j.id ||
+        DB_CALL(tx, jobs, claim, POOL_MESSAGES, 1200, 100, &c->second) != 1 ||
+        c->second.id != c->j.id)
+        return DB_HARD_ERROR; /* the first lease ended at 1100 */
+    c->retry = DB_CALL(tx, jobs, retry, &c->first, 5000, "late");
+    c->lease = DB_CALL(tx, jobs, lease, &c->first, 9000);
+    c->complete = DB_CALL(tx, jobs, complete, &c->first, 1250);
+    c->own = DB_CALL(tx, jobs, complete, &c->second, 1260);
+    return DB_ONE_RESULT;
+}
+
+static void test_jobs_stale_run_changes_nothing(void **state)
+{
+    struct db *db = *state;
+    struct stale_ctx c;
+    assert_int_equal(db_run(db, DB_WRITE, "t", stale_cb, &c), 1);
+    assert_int_equal(c.first.attempts, 1);
+    assert_int_equal(c.second.attempts, 2);
+    assert_int_equal(c.retry, 0);
+    assert_int_equal(c.lease, 0);
+    assert_int_equal(c.complete, 0);
+    assert_int_equal(c.own, 1);
 }
 
 /* idempotency.forget drops only the claim it names: IN_PROGRESS, with its
@@ -1819,6 +1857,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_callbacks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_providers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jobs_hurry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_jobs_stale_run_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotency_forget, setup, teardown),
         cmocka_unit_test_setup_teardown(test_statement_timeout_is_answered_at_once, setup,
                                         teardown),

@@ -92,38 +92,47 @@ enum db_status sql_jobs_claim(struct db_tx *tx, enum job_pool pool, usec_t now, 
     return s;
 }
 
-enum db_status sql_jobs_lease(struct db_tx *tx, int64_t id, usec_t until)
+/* lease, complete and retry act only on the claim the caller holds (its
+ * attempt): a run that outlived its lease, and whose job another run has
+ * claimed since, changes nothing */
+enum db_status sql_jobs_lease(struct db_tx *tx, const struct db_job *j, usec_t until)
 {
-    struct db_stmt *st =
-        db_stmt(tx, STMT_JOB_LEASE, "UPDATE jobs SET locked_until = ? WHERE id = ?");
+    struct db_stmt *st = db_stmt(tx, STMT_JOB_LEASE,
+                                 "UPDATE jobs SET locked_until = ? WHERE id = ? AND attempts = ?");
     if (!st)
         return DB_HARD_ERROR;
     db_bind_int(st, 1, until);
-    db_bind_int(st, 2, id);
+    db_bind_int(st, 2, j->id);
+    db_bind_int(st, 3, j->attempts);
     return db_exec(st, "job lease");
 }
 
-enum db_status sql_jobs_complete(struct db_tx *tx, int64_t id, usec_t now)
+enum db_status sql_jobs_complete(struct db_tx *tx, const struct db_job *j, usec_t now)
 {
-    struct db_stmt *st =
-        db_stmt(tx, STMT_JOB_COMPLETE, "UPDATE jobs SET done_at = ? WHERE id = ? AND done_at = 0");
+    struct db_stmt *st = db_stmt(tx, STMT_JOB_COMPLETE,
+                                 "UPDATE jobs SET done_at = ? WHERE id = ? AND done_at = 0"
+                                 " AND attempts = ?");
     if (!st)
         return DB_HARD_ERROR;
     db_bind_int(st, 1, now);
-    db_bind_int(st, 2, id);
+    db_bind_int(st, 2, j->id);
+    db_bind_int(st, 3, j->attempts);
     return db_exec(st, "job complete");
 }
 
-enum db_status sql_jobs_retry(struct db_tx *tx, int64_t id, usec_t run_at, const char *error)
+enum db_status sql_jobs_retry(struct db_tx *tx, const struct db_job *j, usec_t run_at,
+                              const char *error)
 {
-    struct db_stmt *st = db_stmt(tx, STMT_JOB_RETRY,
-                                 "UPDATE jobs SET run_at = ?, locked_until = 0, last_error = ?,"
-                                 " retried = attempts WHERE id = ?");
+    struct db_stmt *st =
+        db_stmt(tx, STMT_JOB_RETRY,
+                "UPDATE jobs SET run_at = ?, locked_until = 0, last_error = ?,"
+                " retried = attempts WHERE id = ? AND done_at = 0 AND attempts = ?");
     if (!st)
         return DB_HARD_ERROR;
     db_bind_int(st, 1, run_at);
     db_bind_text(st, 2, error);
-    db_bind_int(st, 3, id);
+    db_bind_int(st, 3, j->id);
+    db_bind_int(st, 4, j->attempts);
     return db_exec(st, "job retry");
 }
 

@@ -98,9 +98,10 @@ enum db_status sql_sandbox_gw_update(struct db_tx *tx, const struct db_sandbox_g
 enum db_status sql_jobs_insert(struct db_tx *tx, struct db_job *j);
 enum db_status sql_jobs_claim(struct db_tx *tx, enum job_pool pool, usec_t now, usec_t lease,
                               struct db_job *out);
-enum db_status sql_jobs_lease(struct db_tx *tx, int64_t id, usec_t until);
-enum db_status sql_jobs_complete(struct db_tx *tx, int64_t id, usec_t now);
-enum db_status sql_jobs_retry(struct db_tx *tx, int64_t id, usec_t run_at, const char *error);
+enum db_status sql_jobs_lease(struct db_tx *tx, const struct db_job *j, usec_t until);
+enum db_status sql_jobs_complete(struct db_tx *tx, const struct db_job *j, usec_t now);
+enum db_status sql_jobs_retry(struct db_tx *tx, const struct db_job *j, usec_t run_at,
+                              const char *error);
 enum db_status sql_jobs_hurry(struct db_tx *tx, int kind, int64_t arg, usec_t run_at);
 enum db_status sql_jobs_count_pending(struct db_tx *tx, int64_t *n);
 enum db_status sql_jobs_purge(struct db_tx *tx, usec_t before);
