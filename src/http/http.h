@@ -49,6 +49,10 @@ struct http_family {
     bool (*before_or_reply)(struct req *r);
     /* After the handler has replied (NULL: none). */
     void (*after)(struct req *r);
+    /* ROUTE_OVERSIZE_DROPPED routes: once authenticated (before the body
+     * is read), may this request's body over the limit be read and dropped
+     * and the request still handled? (NULL or false: 413) */
+    bool (*drops_oversize)(struct req *r);
 };
 
 /* route flags */
@@ -56,9 +60,10 @@ struct http_family {
 #define ROUTE_IDEMPOTENT (1u << 1) /* honours the Idempotency-Key header (see idempotency.c) */
 #define ROUTE_ADMIN      (1u << 2) /* operators only: on the admin listener when there is one */
 #define ROUTE_HEALTH     (1u << 3) /* health checks: on every listener */
-/* a body over max_body is read and dropped (up to DROP_MAX) and the request
- * still goes to its family and handler, which see req_body_dropped(); other
- * routes answer 413 */
+/* a body over max_body may be read and dropped (up to 64 MiB) and the
+ * request still go to its handler, which sees req_body_dropped(): when the
+ * family, having authenticated the request from its headers alone, says so
+ * (drops_oversize); otherwise, and on other routes, 413 */
 #define ROUTE_OVERSIZE_DROPPED (1u << 4)
 
 /* A route: one entry of the table in api/routes.c. Patterns are absolute

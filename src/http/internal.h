@@ -28,6 +28,8 @@ struct req_private {
     const char *framing_error;   /* why the request's framing is refused (400, then close) */
     size_t discarded;            /* bytes of an oversized body dropped so far */
     unsigned long long declared; /* its Content-Length, when it declared one over the cap */
+    int drop;                    /* an oversized body: 0 undecided, 1 read and dropped, -1 413 */
+    bool pre_authenticated;      /* authenticated before the body (to decide drop) */
     bool dispatched;             /* the body is complete and the request is being answered */
 
     /* set on the first call when no route matched */

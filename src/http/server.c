@@ -314,9 +314,27 @@ static struct req *req_new(struct http_server *s, struct MHD_Connection *conn, c
  * ROUTE_OVERSIZE_DROPPED routes read more of it, to answer at its end. */
 enum { DISCARD_MAX = 1024 * 1024, DROP_MAX = 64 * 1024 * 1024 };
 
-static bool drops_oversize(const struct req *r)
+/* Is this oversized body read and dropped, the request still handled?
+ * Decided once, before more of the body is read: on a route that allows
+ * it, the family authenticates the request from its headers (a wrong
+ * credential is answered at once) and says whether it takes it. */
+static bool drops_oversize(struct req *r)
 {
-    return r->route && (r->route->flags & ROUTE_OVERSIZE_DROPPED);
+    struct req_private *p = r->priv;
+    if (p->drop)
+        return p->drop > 0;
+    p->drop = -1;
+    const struct http_family *f = r->route ? r->route->family : NULL;
+    if (!f || !(r->route->flags & ROUTE_OVERSIZE_DROPPED) || !f->drops_oversize)
+        return false;
+    if (f->authenticate_or_reply) {
+        if (!f->authenticate_or_reply(r))
+            return false; /* answered */
+        p->pre_authenticated = true;
+    }
+    if (f->drops_oversize(r))
+        p->drop = 1;
+    return p->drop > 0;
 }
 
 size_t req_body_dropped(const struct req *r)
@@ -335,11 +353,12 @@ static bool append_body(struct req *r, const char *data, size_t n)
     guard_body_bytes(p->guard, n);
     if (p->too_large) {
         p->discarded += n;
-        return p->discarded <= (drops_oversize(r) ? DROP_MAX : DISCARD_MAX);
+        return p->discarded <= (p->drop > 0 ? DROP_MAX : DISCARD_MAX);
     }
     if (n > p->max_body - p->body_len) {
         p->too_large = true;
         p->discarded = n;
+        (void)drops_oversize(r); /* decided now: how much more is read */
         return true;
     }
     if (p->body_len + n + 1 > p->body_cap) {
@@ -471,13 +490,15 @@ static void dispatch(struct req *r)
         reply_error(r, ERR_NO_ROUTE, arena_printf(r->arena, "No endpoint at %s", r->path_text));
         return;
     }
-    if (p->too_large && !drops_oversize(r)) {
+    if (p->status)
+        return; /* answered before the body (a credential refused) */
+    if (p->too_large && p->drop <= 0) {
         reply_error(r, ERR_PAYLOAD_TOO_LARGE,
                     arena_printf(r->arena, "Request body exceeds %zu bytes", p->max_body));
         return;
     }
     const struct http_family *f = r->route->family;
-    if (f->authenticate_or_reply && !f->authenticate_or_reply(r))
+    if (f->authenticate_or_reply && !p->pre_authenticated && !f->authenticate_or_reply(r))
         return;
     if ((r->route->flags & ROUTE_JSON_BODY) && !parse_json_or_reply(r))
         return;
@@ -525,10 +546,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!r) {
         r = req_new(s, conn, url, method);
         *con_cls = r;
-        if ((r->priv->too_large && !drops_oversize(r)) || r->priv->framing_error) {
-            /* Content-Length is over the cap, or the framing is refused:
-             * answer before the body is sent (no "100 Continue"); MHD then
-             * closes the connection */
+        struct req_private *p = r->priv;
+        if (p->framing_error || (p->too_large && (!drops_oversize(r) || p->declared > DROP_MAX))) {
+            /* Content-Length is over the cap (and the body is not to be
+             * dropped, or is more than is ever read), or the framing is
+             * refused: answer before the body is sent (no "100 Continue");
+             * MHD then closes the connection */
             dispatch(r);
             return queue_reply(r);
         }

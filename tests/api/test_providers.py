@@ -23,6 +23,7 @@ import base64
 import json
 import re
 import secrets
+import socket
 import threading
 import time
 import uuid
@@ -852,6 +853,43 @@ def test_webhook_over_the_limit_is_dropped_unread(env, fakes, kind, chunked):
     # the reports that fit are still taken
     checked(kit.delivered(mid), 200)
     wait_ids(env, kit.shop, link.ref, 3)
+
+
+def headers_only(env: Env, path: str, length: int) -> int | None:
+    """POST the headers of a body of `length` bytes, send none of it, and
+    return the status answered (None: no answer within 5 s)."""
+    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {length}\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", env.proc.port), timeout=5) as sock:
+        sock.sendall(head)
+        data = b""
+        try:
+            while b"\r\n" not in data:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        except OSError:
+            pass
+    m = re.match(rb"HTTP/1\.[01] (\d{3}) ", data)
+    return int(m.group(1)) if m else None
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_webhook_declared_over_the_limit_is_answered_before_its_body(env, fakes, kind):
+    """The credential in the URL is checked before an oversized body is
+    read: a wrong one is 404 and a kind that does not drop large bodies 413
+    at once, and Clickatell's 200 at once when even the dropped body would
+    be too long to read (over 64 MiB)."""
+    kit = new_kit(env, fakes, kind, select=False)
+    path = hook_path(kit.urls["webhook" if kind == "whatsapp-cloud" else "reply"])
+    token = path.split("/")[3]
+    wrong = path.replace(f"/{token}", "/" + token[:-1] + ("A" if token[-1] != "A" else "B"))
+    assert headers_only(env, wrong, 10**10) == 404
+    assert headers_only(env, "/hooks/prv_0000000000000000/" + token, 10**10) == 404
+    assert headers_only(env, path, 10**10) == (200 if kind == "clickatell" else 413)
+    if kind != "clickatell":
+        assert headers_only(env, path, 300 * 1024) == 413
 
 
 def test_whatsapp_verification_handshake(env, fakes):
