@@ -97,6 +97,10 @@ struct db_providers_ops {
                                    struct db_provider_message *out);
     /* store provider_ref, state, status, status_at */
     enum db_status (*message_update)(struct db_tx *tx, const struct db_provider_message *m);
+    /* may one of the link's messages (PM_LINK: the link, a reminder, a
+     * resend) have reached the customer: taken by the provider, or its
+     * answer lost, and not reported failed? DB_ONE_RESULT when one may */
+    enum db_status (*link_reached)(struct db_tx *tx, const char *merchant_id, int64_t link_id);
 
     /* opt-outs: DB_NO_RESULTS when it was so already */
     enum db_status (*optout_add)(struct db_tx *tx, const char *merchant_id, const char *msisdn,

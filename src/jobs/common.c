@@ -219,8 +219,9 @@ enum job_result job_send_and_record(struct job_ctx *jc, const struct db_link *l,
         res.outcome = CHANNEL_REJECTED;
     enum db_status st = db_run(jc->app->db, DB_WRITE, "record_send", sent_cb, &c);
     /* a real provider may have the message: a retry must not send it again */
-    jc->unrecorded =
-        st < 0 && acted && c.snd.provider_id[0] && strcmp(c.snd.provider_id, "sandbox");
+    /* (DB_ROLLBACK: another run of the job recorded it, or owns it now) */
+    jc->unrecorded = st < 0 && st != DB_ROLLBACK && acted && c.snd.provider_id[0] &&
+                     strcmp(c.snd.provider_id, "sandbox");
     return job_recorded(jc, st);
 }
 

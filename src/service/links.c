@@ -352,9 +352,16 @@ enum db_status svc_link_cancel(struct svc *s, const char *merchant_id, const cha
     st = svc_link_event(s, l, LINK_E_CANCEL, NULL, refused);
     if (st <= 0)
         return st;
-    /* the customer is told only when the link reached them (or may have):
-     * one still being sent, refused or reported undelivered is not news */
-    if (l->channel != CHANNEL_NONE && (state == LINK_S_SENT || state == LINK_S_DELIVERED)) {
+    /* the customer is told only when one of the link's messages may have
+     * reached them: not for a link still being sent (its send, if it goes
+     * through, tells them: svc_message_sent), refused or reported
+     * undelivered on every channel tried */
+    if (l->channel == CHANNEL_NONE)
+        return DB_ONE_RESULT;
+    st = DB_CALL(s->tx, providers, link_reached, l->merchant_id, l->id);
+    if (st < 0)
+        return st;
+    if (st > 0) {
         st = svc_enqueue(s, l, JOB_SEND_CANCEL, 0, s->now);
         if (st < 0)
             return st;

@@ -388,6 +388,11 @@ def test_resend_after_a_report_waits_out_quiet_hours(env, fakes):
     time.sleep(SETTLE)
     assert sms.sends() == [], "the SMS went out in quiet hours"
     assert history_ids(status(env, wa.shop, link.ref)) == [RECEIVED, SENT, DELIVERY_FAILED]
+    # cancelled meanwhile: nothing reached the customer, so no notice either
+    r = env.api.post("/api/v2/cancel/" + link.ref, key=wa.shop.key)
+    assert r.status_code == 200, r.text
+    time.sleep(SETTLE)
+    assert sms.sends() == [] and len(wa.sends()) == 1, (sms.sends(), wa.sends())
 
 
 def test_no_resend_without_fallback_or_template(env, fakes):

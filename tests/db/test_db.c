@@ -594,6 +594,7 @@ struct prov_ctx {
     enum db_status cross, health1, health2, dup, removed, remove_again, opt1, opt2, optget;
     struct db_provider_message m, found_by_ref, found_by_pref;
     enum db_status miss;
+    enum db_status reached, reached_other_merchant, reached_other_link, reached_failed;
     int listed, listed_all, optouts;
 };
 
@@ -670,6 +671,17 @@ static enum db_status prov_cb(struct db_tx *tx, void *cls)
             return DB_HARD_ERROR;
         c->miss = DB_CALL(tx, providers, message_find, "prv_other", "SM123", c->m.ref,
                           &(struct db_provider_message){0});
+        /* link 7's message was delivered; link 9's only failed */
+        c->reached = DB_CALL(tx, providers, link_reached, c->a->m.id, 7);
+        c->reached_other_merchant = DB_CALL(tx, providers, link_reached, c->b->m.id, 7);
+        c->reached_other_link = DB_CALL(tx, providers, link_reached, c->a->m.id, 8);
+        struct db_provider_message failed = c->m;
+        failed.link_id = 9;
+        failed.state = PM_FAILED;
+        snprintf(failed.ref, sizeof failed.ref, "cpm_f%.8s", c->a->m.id);
+        if (DB_CALL(tx, providers, message_insert, &failed) != 1)
+            return DB_HARD_ERROR;
+        c->reached_failed = DB_CALL(tx, providers, link_reached, c->a->m.id, 9);
         c->opt1 = DB_CALL(tx, providers, optout_add, c->a->m.id, "27820001111", "reply", 3);
         c->opt2 = DB_CALL(tx, providers, optout_add, c->a->m.id, "27820001111", "reply", 4);
         c->optget = DB_CALL(tx, providers, optout_get, c->b->m.id, "27820001111");
@@ -716,6 +728,10 @@ static void test_providers(void **state)
     assert_string_equal(c.found_by_pref.status, "delivered");
     assert_int_equal(c.found_by_pref.link_id, 7);
     assert_int_equal(c.miss, 0);
+    assert_int_equal(c.reached, 1);
+    assert_int_equal(c.reached_other_merchant, 0);
+    assert_int_equal(c.reached_other_link, 0);
+    assert_int_equal(c.reached_failed, 0);
     assert_int_equal(c.opt1, 1);
     assert_int_equal(c.opt2, 0);
     assert_int_equal(c.optget, 0); /* B's list is its own */

@@ -34,7 +34,10 @@ static enum db_status events_cb(struct db_tx *tx, void *cls)
     enum db_status st = svc_channel_events(&s, c->r->auth.key_id, c->r->auth.merchant_id,
                                            c->confirm, c->events, c->n, &c->applied, &c->early);
     c->queued = s.queued;
-    return st;
+    /* a report that overtook its send: nothing of the post is kept, the
+     * provider sends all of it again (its replies applied twice could undo
+     * a later START or STOP) */
+    return st >= 0 && c->early ? DB_ROLLBACK : st;
 }
 
 /* A body over the limit (dropped unread by the HTTP layer): 200 for a kind
@@ -104,14 +107,13 @@ void api_hook(struct req *r)
     }
     struct events_ctx c = {.r = r, .events = events, .n = n, .confirm = confirm};
     enum db_status st = db_run(r->app->db, DB_WRITE, "hook_events", events_cb, &c);
-    if (st < 0) {
+    if (st < 0 && !(st == DB_ROLLBACK && c.early)) {
         api_reply_db_error(r, st); /* 503: the provider sends it again */
         return;
     }
-    app_wake_workers(r->app, c.queued);
     if (c.early) {
-        /* what could be applied is; the provider sends the report again
-         * (a status report is never answered with a reply of its own) */
+        /* nothing stored; the provider sends the post again (a status
+         * report is never answered with a reply of its own) */
         log_info("webhook of provider %s: %d report(s) came before their send was recorded; "
                  "503 so that they come again",
                  r->auth.key_id, c.early);
@@ -119,6 +121,7 @@ void api_hook(struct req *r)
                     "A report names a message whose send is still being recorded; send it again");
         return;
     }
+    app_wake_workers(r->app, c.queued);
     /* the kind's own answer when it has one (Twilio texts a text/plain
      * answer to an incoming message back to its sender: it gets empty TwiML) */
     if (answer.status)

@@ -530,6 +530,10 @@ const struct pg_migration pg_migrations[] = {
      * write transaction (on SQLite, every other write waited for it) */
     {15, "payments: the operations that went through a gateway",
      "CREATE INDEX payment_ops_gateway ON payment_ops(merchant_id, gateway_id);"},
+    /* a link's cancellation notice goes only when one of its messages may
+     * have reached the customer: the link's messages, found by the link */
+    {16, "provider messages: a link's messages",
+     "CREATE INDEX provider_messages_link ON provider_messages(merchant_id, link_id);"},
 };
 
 const int pg_migration_count = sizeof pg_migrations / sizeof pg_migrations[0];

@@ -36,7 +36,7 @@ const struct db_ops db_sql_ops = {
                   sql_providers_remove, sql_providers_set_health, sql_providers_list_all,
                   sql_providers_message_insert, sql_providers_message_get,
                   sql_providers_message_find, sql_providers_message_update,
-                  sql_providers_optout_add, sql_providers_optout_remove, sql_providers_optout_get,
-                  sql_providers_optout_list, sql_providers_notice_seen, sql_providers_notice_add,
-                  sql_providers_notice_purge},
+                  sql_providers_link_reached, sql_providers_optout_add, sql_providers_optout_remove,
+                  sql_providers_optout_get, sql_providers_optout_list, sql_providers_notice_seen,
+                  sql_providers_notice_add, sql_providers_notice_purge},
 };

@@ -285,6 +285,30 @@ enum db_status sql_providers_message_update(struct db_tx *tx, const struct db_pr
     return db_exec(st, "provider message update");
 }
 
+static void read_nothing(struct db_stmt *st, void *cls)
+{
+    (void)st;
+    (void)cls;
+}
+
+enum db_status sql_providers_link_reached(struct db_tx *tx, const char *merchant_id,
+                                          int64_t link_id)
+{
+    struct db_stmt *st = db_stmt(tx, STMT_PMESSAGE_LINK_REACHED,
+                                 "SELECT 1 FROM provider_messages"
+                                 " WHERE merchant_id = ? AND link_id = ? AND purpose = ?"
+                                 " AND state IN (?, ?, ?) LIMIT 1");
+    if (!st)
+        return DB_HARD_ERROR;
+    db_bind_text(st, 1, merchant_id);
+    db_bind_int(st, 2, link_id);
+    db_bind_int(st, 3, PM_LINK);
+    db_bind_int(st, 4, PM_UNKNOWN);
+    db_bind_int(st, 5, PM_SENT);
+    db_bind_int(st, 6, PM_DELIVERED);
+    return db_one_row(st, "provider messages link reached", read_nothing, NULL);
+}
+
 /* ---- opt-outs ------------------------------------------------------------------------- */
 
 enum db_status sql_providers_optout_add(struct db_tx *tx, const char *merchant_id,
@@ -312,12 +336,6 @@ enum db_status sql_providers_optout_remove(struct db_tx *tx, const char *merchan
     db_bind_text(st, 1, merchant_id);
     db_bind_text(st, 2, msisdn);
     return db_exec(st, "optout remove");
-}
-
-static void read_nothing(struct db_stmt *st, void *cls)
-{
-    (void)st;
-    (void)cls;
 }
 
 enum db_status sql_providers_optout_get(struct db_tx *tx, const char *merchant_id,

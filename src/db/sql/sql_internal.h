@@ -190,6 +190,8 @@ enum db_status sql_providers_message_find(struct db_tx *tx, const char *provider
                                           const char *provider_ref, const char *ref,
                                           struct db_provider_message *out);
 enum db_status sql_providers_message_update(struct db_tx *tx, const struct db_provider_message *m);
+enum db_status sql_providers_link_reached(struct db_tx *tx, const char *merchant_id,
+                                          int64_t link_id);
 enum db_status sql_providers_optout_add(struct db_tx *tx, const char *merchant_id,
                                         const char *msisdn, const char *source, usec_t now);
 enum db_status sql_providers_optout_remove(struct db_tx *tx, const char *merchant_id,
