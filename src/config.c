@@ -3,12 +3,14 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <ini.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/log.h"
 #include "util/secretbox.h"
@@ -104,9 +106,9 @@ static const struct {
 static bool public_url_ok(const char *v, char *err, size_t errlen)
 {
     const char *host;
-    if (strncmp(v, "http://", 7) == 0)
+    if (strncasecmp(v, "http://", 7) == 0)
         host = v + 7;
-    else if (strncmp(v, "https://", 8) == 0)
+    else if (strncasecmp(v, "https://", 8) == 0)
         host = v + 8;
     else {
         snprintf(err, errlen, "public_url: must start with http:// or https://");
@@ -123,6 +125,10 @@ static bool public_url_ok(const char *v, char *err, size_t errlen)
         port = end + 1 < host + n ? end + 2 : NULL;
     } else {
         const char *colon = memchr(host, ':', n);
+        if (colon && memchr(colon + 1, ':', (size_t)(host + n - colon - 1))) {
+            snprintf(err, errlen, "public_url: an IPv6 host must be written [address]");
+            return false;
+        }
         port = colon ? colon + 1 : NULL;
         if ((colon ? (size_t)(colon - host) : n) == 0) {
             snprintf(err, errlen, "public_url: has no host");
@@ -184,6 +190,8 @@ bool config_set(struct config *c, const char *key, const char *value, char *err,
         size_t n = strlen(c->public_url);
         while (n > 8 && c->public_url[n - 1] == '/')
             c->public_url[--n] = '\0';
+        for (char *p = c->public_url; *p && *p != ':'; p++) /* the scheme as links write it */
+            *p = (char)tolower((unsigned char)*p);
         return true;
     }
     for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {

@@ -88,6 +88,7 @@ static void test_public_url(void **state)
         {"https://pay.example.com/", "https://pay.example.com"},
         {"http://127.0.0.1:8080//", "http://127.0.0.1:8080"},
         {"https://[2001:db8::1]:8443", "https://[2001:db8::1]:8443"},
+        {"HTTPS://Pay.Example.com", "https://Pay.Example.com"},
         {"http://[::1]", "http://[::1]"},
     };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
@@ -112,6 +113,7 @@ static void test_public_url(void **state)
         {"https://pay.example.com:80x", "port"},
         {"https://[::1", "IPv6"},
         {"https://[::1]8080", "IPv6"},
+        {"http://2001:db8::1", "IPv6"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
