@@ -21,7 +21,7 @@
 enum job_kind {
     JOB_SEND_LINK = 1,
     JOB_DELIVERY_RECEIPT, /* ask what became of a message (arg: its provider_messages id) */
-    JOB_SEND_CANCEL,
+    JOB_SEND_CANCEL,      /* tell the customer the link was cancelled (arg: the link's id) */
     JOB_PAYMENT_QUERY,    /* ask the gateway about the link's pending or unanswered operations */
     JOB_REVIEW_SETTLE,    /* ask the gateway how a REVIEW payment ended */
     JOB_AUTO_REVERSE,     /* return a payment: a REVIEW one (paymentReviewAutoReversal) or one
@@ -103,6 +103,9 @@ struct db_jobs_ops {
     enum db_status (*hurry)(struct db_tx *tx, int kind, int64_t arg, usec_t run_at);
     /* drop jobs finished before `before`, and sandbox messages older than it */
     enum db_status (*purge)(struct db_tx *tx, usec_t before);
+    /* has the merchant a job of this kind and argument, finished or not
+     * (until purged)? DB_ONE_RESULT when it has */
+    enum db_status (*exists)(struct db_tx *tx, const char *merchant_id, int kind, int64_t arg);
     /* one of a merchant's jobs, finished or not (DB_NO_RESULTS: none, or purged) */
     enum db_status (*get)(struct db_tx *tx, const char *merchant_id, int64_t id,
                           struct db_job *out);

@@ -596,8 +596,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     *con_cls = NULL;
     double secs = (double)(time_mono() - r->started) / 1e6;
-    if (!r->priv->status)
-        r->priv->status = 499; /* the client went away before a reply */
+    /* the client went away (or was cut off) before a reply was sent; one
+     * decided before the body ended (a refused credential) never went */
+    if (!r->priv->status || !r->priv->queued)
+        r->priv->status = 499;
     metrics_observe(r->priv->route_index, r->priv->status, secs);
     log_request(r, secs * 1e3);
     bool dispatched = r->priv->dispatched;

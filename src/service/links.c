@@ -362,7 +362,7 @@ enum db_status svc_link_cancel(struct svc *s, const char *merchant_id, const cha
     if (st < 0)
         return st;
     if (st > 0) {
-        st = svc_enqueue(s, l, JOB_SEND_CANCEL, 0, s->now);
+        st = svc_enqueue(s, l, JOB_SEND_CANCEL, l->id, s->now);
         if (st < 0)
             return st;
     }

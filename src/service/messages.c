@@ -229,7 +229,11 @@ enum db_status svc_message_sent(struct svc *s, const struct db_merchant *m, int6
         detail.desc = arena_printf(s->a, "Reminder %d%s%s", snd->reminder, detail.desc ? ": " : "",
                                    detail.desc ? detail.desc : "");
     if (first_reach && link_state_from_status(l.status) == LINK_S_CANCELLED) {
-        st = svc_enqueue(s, &l, JOB_SEND_CANCEL, 0, s->now);
+        /* unless the cancel queued one (a message that had reached the
+         * customer then was reported failed since) */
+        st = DB_CALL(s->tx, jobs, exists, m->id, JOB_SEND_CANCEL, l.id);
+        if (st == 0)
+            st = svc_enqueue(s, &l, JOB_SEND_CANCEL, l.id, s->now);
         if (st < 0)
             return st;
     }

@@ -16,6 +16,7 @@ import datetime
 import re
 import time
 from dataclasses import dataclass
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -115,7 +116,9 @@ def slow(env):
              (in Asia/Kolkata, not UTC);
     fellback a WhatsApp Cloud merchant with --reminders 1m and --fallback sms
              (Clickatell): its link is taken by WhatsApp, reported
-             undelivered (not on WhatsApp), and sent again by SMS."""
+             undelivered (not on WhatsApp), and sent again by SMS;
+    recalled a Twilio merchant with --reminders 1m whose reminder's answer
+             is held for 5 s: the link is cancelled meanwhile."""
     made: dict[str, Slow] = {}
     extra: list[Kit] = []
     try:
@@ -145,6 +148,11 @@ def slow(env):
         made["fellback"] = Slow(wa, create_link(env, shop, "whatsapp", to), extra[-1])
         wait_ids(env, shop, made["fellback"].link.ref, 2)
         wa.deliver(wa.message_ids(to)[0], ["failed"])
+        rc = KITS["twilio"](env, make_shop(env), hang_seconds=5.0)
+        env.ok("merchant", "update", rc.shop.id, "--reminders", "1m")
+        made["recalled"] = Slow(rc, rc.link())
+        wait_ids(env, rc.shop, made["recalled"].link.ref, 2)
+        rc.fake.set_mode("timeout_after_accept", 1)  # the next send: the reminder
         yield made
     finally:
         for kit in [*{id(s.kit): s.kit for s in made.values()}.values(), *extra]:
@@ -711,6 +719,25 @@ def test_server_without_secrets_key_cannot_use_the_provider(env, fakes, tmp_path
 
 def reminder_of(s: Slow, timeout: float) -> list[str]:
     return poll(lambda: s.kit.message_ids(s.link.to), lambda ids: len(ids) >= 2, timeout, 0.25)
+
+
+def test_cancel_during_a_reminder_tells_the_customer_once(env, slow):
+    """The link is cancelled while its reminder is being sent: the notice
+    is queued (the link reached the customer), then the link's message is
+    reported failed and the reminder's send is recorded after the cancel;
+    that send is the first to reach the customer now, but the notice was
+    queued already: one notice."""
+    s = slow["recalled"]
+    mid = s.kit.message_ids(s.link.to)[0]  # the link's
+    left = s.link.created + REMINDER_AFTER + REMINDER_SLACK - time.monotonic()
+    assert len(poll(s.kit.sends, lambda rs: len(rs) >= 2, max(left, 1), 0.05)) >= 2
+    r = env.api.post("/api/v2/cancel/" + s.link.ref, key=s.kit.shop.key)
+    assert r.status_code == 200, r.text
+    checked(s.kit.failed(mid), 200)
+    time.sleep(5 + 2 * SETTLE)  # the reminder's answer, then its record
+    bodies = [parse_qs(q.body.decode()).get("Body", [""])[0] for q in s.kit.sends()]
+    notices = [b for b in bodies if "cancelled" in b.lower()]
+    assert len(notices) == 1, bodies
 
 
 def test_reminder_is_sent_once_a_minute_after_the_link(env, slow):

@@ -750,6 +750,7 @@ struct hurry_ctx {
     int step;
     struct db_job j, claimed, after, got, done;
     enum db_status up, later, other, none, held, get, cross, get_done, get_purged;
+    enum db_status exists, exists_cross, exists_arg, exists_done;
 };
 
 static enum db_status hurry_cb(struct db_tx *tx, void *cls)
@@ -767,6 +768,9 @@ static enum db_status hurry_cb(struct db_tx *tx, void *cls)
         c->none = DB_CALL(tx, jobs, hurry, JOB_SEND_LINK, 5, 500);
         c->get = DB_CALL(tx, jobs, get, "m_1", c->j.id, &c->got);
         c->cross = DB_CALL(tx, jobs, get, "m_2", c->j.id, &(struct db_job){0});
+        c->exists = DB_CALL(tx, jobs, exists, "m_1", JOB_DELIVERY_RECEIPT, 5);
+        c->exists_cross = DB_CALL(tx, jobs, exists, "m_2", JOB_DELIVERY_RECEIPT, 5);
+        c->exists_arg = DB_CALL(tx, jobs, exists, "m_1", JOB_DELIVERY_RECEIPT, 6);
         return DB_ONE_RESULT;
     }
     if (DB_CALL(tx, jobs, claim, POOL_MESSAGES, 499, 100, &c->claimed) != 0)
@@ -778,6 +782,7 @@ static enum db_status hurry_cb(struct db_tx *tx, void *cls)
     if (DB_CALL(tx, jobs, complete, &c->claimed, 600) != 1)
         return DB_HARD_ERROR;
     c->get_done = DB_CALL(tx, jobs, get, "m_1", c->j.id, &c->done);
+    c->exists_done = DB_CALL(tx, jobs, exists, "m_1", JOB_DELIVERY_RECEIPT, 5);
     if (DB_CALL(tx, jobs, purge, (usec_t)1 << 60) < 0)
         return DB_HARD_ERROR;
 
@@ -807,6 +812,9 @@ static void test_jobs_hurry(void **state)
     assert_int_equal(c.got.arg, 5);
     assert_int_equal(c.got.run_at, 500);
     assert_int_equal(c.cross, 0); /* another merchant's */
+    assert_int_equal(c.exists, 1);
+    assert_int_equal(c.exists_cross, 0);
+    assert_int_equal(c.exists_arg, 0);
     c.step = 1;
     assert_int_equal(db_run(db, DB_WRITE, "t", hurry_cb, &c), 1);
     assert_int_equal(c.claimed.id, c.j.id);
@@ -814,6 +822,7 @@ static void test_jobs_hurry(void **state)
     assert_true(c.after.id > c.j.id); /* ids never come back */
     assert_int_equal(c.got.done_at, 0);
     assert_int_equal(c.get_done, 1);
+    assert_int_equal(c.exists_done, 1); /* finished jobs count too */
     assert_int_equal(c.done.attempts, 1);
     assert_int_equal(c.done.done_at, 600);
     assert_int_equal(c.get_purged, 0);

@@ -59,6 +59,22 @@ enum db_status sql_jobs_get(struct db_tx *tx, const char *merchant_id, int64_t i
     return rc;
 }
 
+enum db_status sql_jobs_exists(struct db_tx *tx, const char *merchant_id, int kind, int64_t arg)
+{
+    /* through jobs_target (kind, arg) */
+    struct db_stmt *st =
+        db_stmt(tx, STMT_JOB_EXISTS,
+                "SELECT id FROM jobs WHERE kind = ? AND arg = ? AND merchant_id = ?"
+                " LIMIT 1");
+    if (!st)
+        return DB_HARD_ERROR;
+    db_bind_int(st, 1, kind);
+    db_bind_int(st, 2, arg);
+    db_bind_text(st, 3, merchant_id);
+    int64_t id;
+    return db_one_int(st, &id, "job exists");
+}
+
 enum db_status sql_jobs_claim(struct db_tx *tx, enum job_pool pool, usec_t now, usec_t lease,
                               struct db_job *out)
 {

@@ -20,7 +20,7 @@ const struct db_ops db_sql_ops = {
                  sql_payments_list_pending},
     .sandbox_gateway = {sql_sandbox_gw_insert, sql_sandbox_gw_get, sql_sandbox_gw_update},
     .jobs = {sql_jobs_insert, sql_jobs_claim, sql_jobs_lease, sql_jobs_complete, sql_jobs_retry,
-             sql_jobs_count_pending, sql_jobs_hurry, sql_jobs_purge, sql_jobs_get},
+             sql_jobs_count_pending, sql_jobs_hurry, sql_jobs_purge, sql_jobs_exists, sql_jobs_get},
     .messages = {sql_messages_insert, sql_messages_get_by_job, sql_messages_set_status,
                  sql_messages_list},
     .idempotency = {sql_idempotency_begin, sql_idempotency_get, sql_idempotency_restart,

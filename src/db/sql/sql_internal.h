@@ -105,6 +105,7 @@ enum db_status sql_jobs_retry(struct db_tx *tx, const struct db_job *j, usec_t r
 enum db_status sql_jobs_hurry(struct db_tx *tx, int kind, int64_t arg, usec_t run_at);
 enum db_status sql_jobs_count_pending(struct db_tx *tx, int64_t *n);
 enum db_status sql_jobs_purge(struct db_tx *tx, usec_t before);
+enum db_status sql_jobs_exists(struct db_tx *tx, const char *merchant_id, int kind, int64_t arg);
 enum db_status sql_jobs_get(struct db_tx *tx, const char *merchant_id, int64_t id,
                             struct db_job *out);
 
