@@ -195,6 +195,9 @@ enum job_result job_send_and_record(struct job_ctx *jc, const struct db_link *l,
         channel_send(ch, &msg, &res);
         acted = true;
     }
+    /* the instance's id is the registry's: copied, since the instance may
+     * be freed at its release (the merchant's settings changed meanwhile) */
+    const char *provider_id = arena_strdup(jc->a, ch ? ch->id : "none");
     struct sent_ctx c = {
         .jc = jc,
         .m = m,
@@ -203,7 +206,7 @@ enum job_result job_send_and_record(struct job_ctx *jc, const struct db_link *l,
                 .channel = l->channel,
                 .reminder = t->reminder,
                 .again = t->again,
-                .provider_id = ch ? ch->id : "none",
+                .provider_id = provider_id,
                 .ref = ref,
                 .res = &res,
                 .receipt_delay = ch && ch->ops->query ? ch->ops->receipt_delay : 0},

@@ -1001,6 +1001,23 @@ def job_failures(env: Env) -> int:
 LEASE = 15.0  # seconds a send job is claimed for (src/jobs/registry.c)
 
 
+def test_settings_changed_during_a_send(env, fakes):
+    """The merchant's settings change while a send waits for the provider,
+    and another send takes up the new providers: the first one's record
+    still names its provider (the instance it was sent through is freed at
+    its release; the sanitizer build would stop on a read of it)."""
+    kit = new_kit(env, fakes, "twilio", hang_seconds=2.0)
+    kit.fake.set_mode("timeout_after_accept", 1)
+    first = kit.link()
+    poll(kit.sends, lambda rs: len(rs) >= 1, WAIT, 0.02)  # its answer is held
+    env.ok("merchant", "update", kit.shop.id, "--reminders", "1h")
+    second = kit.link()  # sent meanwhile, through the rebuilt providers
+    for link in (second, first):
+        st = wait_ids(env, kit.shop, link.ref, 2, timeout=WAIT + 5)
+        assert history_ids(st) == [RECEIVED, SENT], st
+    assert env.api.get("/livez").status_code == 200
+
+
 def test_an_answer_that_cannot_be_recorded_is_not_sent_again(tmp_path, fakes):
     """Twilio took the message, then the database refused its record: the
     job is left as a crash leaves it, and its next run records an unknown
