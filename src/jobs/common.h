@@ -72,6 +72,10 @@ struct job_text {
 enum job_result job_send_and_record(struct job_ctx *jc, const struct db_link *l,
                                     const struct db_merchant *m, const struct job_text *t);
 
+/* Is the link still worth sending again (a reminder, or a resend after a
+ * report of non-delivery): svc_link_awaits_customer now (send_link.c). */
+bool job_link_awaited(const struct db_link *l);
+
 /* The link's payment request (reminder 0) or reminder n, sent when due(l)
  * says it still is (send_link.c). */
 enum job_result job_send_link_text(struct job_ctx *jc, int reminder,

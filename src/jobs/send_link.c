@@ -61,10 +61,7 @@ static bool still_to_send(const struct db_link *l)
     return !link_state_final(link_state_from_status(l->status)) && l->live;
 }
 
-/* Sent again after a report of non-delivery: only while the customer
- * still has not opened it (the report may have come late, the resend may
- * have waited for the provider). */
-static bool still_awaited(const struct db_link *l)
+bool job_link_awaited(const struct db_link *l)
 {
     return svc_link_awaits_customer(l, time_now());
 }
@@ -72,5 +69,5 @@ static bool still_awaited(const struct db_link *l)
 enum job_result job_send_link(struct job_ctx *jc)
 {
     return job_send_link_text(jc, 0,
-                              jc->job->arg == SEND_LINK_FIRST ? still_to_send : still_awaited);
+                              jc->job->arg == SEND_LINK_FIRST ? still_to_send : job_link_awaited);
 }

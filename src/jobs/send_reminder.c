@@ -10,13 +10,6 @@
 #include "jobs/common.h"
 #include "service/messages.h"
 
-/* Still worth a reminder: sent (or delivered, or not delivered), never
- * opened, not paid, not expired. */
-static bool wants_reminder(const struct db_link *l)
-{
-    return svc_link_awaits_customer(l, time_now());
-}
-
 enum job_result job_send_reminder(struct job_ctx *jc)
 {
     struct db_link l;
@@ -24,7 +17,7 @@ enum job_result job_send_reminder(struct job_ctx *jc)
     enum job_result res;
     if (!job_load_link(jc, &l, &m, &res))
         return res;
-    if (!wants_reminder(&l))
+    if (!job_link_awaited(&l))
         return JOB_DONE;
     /* quiet hours: wait for their end */
     usec_t now = time_now(), release = svc_quiet_release(&m, now);
@@ -33,5 +26,5 @@ enum job_result job_send_reminder(struct job_ctx *jc)
         jc->retry_at = release;
         return JOB_RETRY;
     }
-    return job_send_link_text(jc, (int)jc->job->arg, wants_reminder);
+    return job_send_link_text(jc, (int)jc->job->arg, job_link_awaited);
 }

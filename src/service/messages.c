@@ -185,15 +185,6 @@ enum db_status svc_message_sent(struct svc *s, const struct db_merchant *m, int6
         if (st < 0)
             return st;
     }
-    /* the first of the link's messages that may reach the customer: if the
-     * link was cancelled while it was being sent, a notice follows it */
-    bool first_reach = false;
-    if (snd->purpose == PM_LINK && sent) {
-        st = DB_CALL(s->tx, providers, link_reached, m->id, link_id);
-        if (st < 0)
-            return st;
-        first_reach = st == 0;
-    }
     struct db_provider_message msg = {
         .link_id = link_id,
         .purpose = snd->purpose,
@@ -228,9 +219,10 @@ enum db_status svc_message_sent(struct svc *s, const struct db_merchant *m, int6
     if (snd->purpose == PM_LINK && snd->reminder)
         detail.desc = arena_printf(s->a, "Reminder %d%s%s", snd->reminder, detail.desc ? ": " : "",
                                    detail.desc ? detail.desc : "");
-    if (first_reach && link_state_from_status(l.status) == LINK_S_CANCELLED) {
-        /* unless the cancel queued one (a message that had reached the
-         * customer then was reported failed since) */
+    if (snd->purpose == PM_LINK && sent && link_state_from_status(l.status) == LINK_S_CANCELLED) {
+        /* the link was cancelled while this send was under way: the
+         * customer may have it now, and is told, unless the cancel queued
+         * the notice already (an earlier message had reached them) */
         st = DB_CALL(s->tx, jobs, exists, m->id, JOB_SEND_CANCEL, l.id);
         if (st == 0)
             st = svc_enqueue(s, &l, JOB_SEND_CANCEL, l.id, s->now);
