@@ -425,7 +425,7 @@ static void items_table(struct html *h, const struct web_link_page *p, const str
     size_t shown = p->nitems < ITEMS_SHOWN ? p->nitems : ITEMS_SHOWN;
 
     h_raw(h, "<table class=\"items\">\n<caption class=\"vh\">");
-    h_text(h, WEB_TEXTF(h->a, l, "link.items_caption", order));
+    h_raw(h, WEB_HTMLF(h->a, l, "link.items_caption", web_isolated(h->a, order)));
     h_raw(h, "</caption>\n<thead><tr><th scope=\"col\">");
     h_text(h, web_text(l, "link.item"));
     h_raw(h, "</th><th scope=\"col\" class=\"num\">");
@@ -688,8 +688,13 @@ char *web_go_page(struct arena *a, const struct web_locale *loc, const char *tit
     return h_finish(&h, len);
 }
 
-char *web_message_page(struct arena *a, const struct web_locale *loc, const char *title,
-                       const char *text, size_t *len)
+char *web_isolated(struct arena *a, const char *s)
+{
+    return arena_printf(a, "<bdi>%s</bdi>", web_escape(a, clip(a, s, NAME_CP_MAX)));
+}
+
+char *web_message_page_html(struct arena *a, const struct web_locale *loc, const char *title,
+                            const char *text_html, size_t *len)
 {
     struct html h;
     struct web_locale tmp;
@@ -710,14 +715,26 @@ char *web_message_page(struct arena *a, const struct web_locale *loc, const char
     h_raw(&h, "<main class=\"card message\">\n<h1>");
     h_text(&h, t);
     h_raw(&h, "</h1>\n");
-    if (text != NULL && text[0] != '\0') {
+    if (text_html != NULL && text_html[0] != '\0') {
         h_raw(&h, "<p>");
-        h_text(&h, clip(a, text, TEXT_CP_MAX));
+        h_raw(&h, text_html);
         h_raw(&h, "</p>\n");
     }
     h_raw(&h, "</main>\n");
     page_close(&h, l);
     return h_finish(&h, len);
+}
+
+char *web_message_page(struct arena *a, const struct web_locale *loc, const char *title,
+                       const char *text, size_t *len)
+{
+    if (a == NULL) {
+        if (len != NULL)
+            *len = 0;
+        return NULL;
+    }
+    return web_message_page_html(
+        a, loc, title, text != NULL ? web_escape(a, clip(a, text, TEXT_CP_MAX)) : NULL, len);
 }
 
 /* ---- stylesheet ------------------------------------------------------------ */

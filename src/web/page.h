@@ -84,6 +84,17 @@ char *web_link_page_with(struct arena *a, const struct web_link_parts *parts,
 char *web_message_page(struct arena *a, const struct web_locale *loc, const char *title,
                        const char *text, size_t *len);
 
+/* web_message_page with the text already HTML, e.g. a catalog text filled
+ * with web_isolated values (WEB_HTMLF). */
+char *web_message_page_html(struct arena *a, const struct web_locale *loc, const char *title,
+                            const char *text_html, size_t *len);
+
+/* A merchant's text (name, order number) for a sentence of the page:
+ * escaped, clipped and isolated (<bdi>), so that a name in one script on a
+ * page in another keeps its own order and a bidi control in it cannot
+ * reorder the sentence around it. */
+char *web_isolated(struct arena *a, const char *s);
+
 /* A page that posts a form of hidden fields to another site (a gateway's
  * hosted checkout): title and text (plain, in the page's language), a
  * visible button (its label) that sends it, and data-autosubmit, with which

@@ -75,6 +75,26 @@ def test_result_pages_use_the_language(api, merchant):
     assert r.headers.get("Content-Language") == "es"
 
 
+def test_message_pages_isolate_the_merchants_texts(api, make_merchant):
+    """On the pages of a link that cannot be paid, the merchant's name and
+    the order number sit in a translated sentence. Each is isolated (<bdi>):
+    on an Arabic page a Latin name keeps its punctuation in place, and a bidi
+    control in a name cannot reorder the sentence after it."""
+    name = "Bob's <Shop>\u202e!"
+    m = make_merchant(name=name)
+    order = "ORD-7 (B)"
+    r = api.post(LINKS, key=m["apiKey"], json=link_body(returnPaymentLink=True, orderNumber=order))
+    assert r.status_code == 201, r.text
+    path = "/p/" + r.body["paymentLink"].rsplit("/p/", 1)[1]
+    c = api.post("/api/v2/cancel/" + r.body["paymentLinkRef"], key=m["apiKey"])
+    assert c.status_code == 200, c.text
+    for lang in ("ar", "en"):
+        shown = page(api, path, lang)
+        assert shown.status_code == 410
+        assert "<bdi>Bob&#39;s &lt;Shop&gt;\u202e!</bdi>" in shown.text
+        assert f"<bdi>{order}</bdi>" in shown.text
+
+
 def test_logo_set_served_and_shown(api, merchant, cli, tmp_path):
     png = tiny_png()
     f = tmp_path / "logo.png"

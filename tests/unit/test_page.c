@@ -209,7 +209,7 @@ static void test_link_page_normal(void **state)
     assert_non_null(
         strstr(html, "<div class=\"total\"><dt>Total</dt><dd>" AMT("ZAR 125.50") "</dd></div>"));
     /* items: name as row header, quantity, line total and unit price */
-    assert_non_null(strstr(html, "<caption class=\"vh\">Items in order 1001</caption>"));
+    assert_non_null(strstr(html, "<caption class=\"vh\">Items in order <bdi>1001</bdi></caption>"));
     assert_non_null(strstr(html, "<th scope=\"col\">Item</th>"));
     assert_non_null(strstr(html,
                            "<tr><th scope=\"row\"><bdi>Widget</bdi></th><td class=\"num\">2</td>"
@@ -288,7 +288,8 @@ static void test_link_page_escapes(void **state)
                                  "&lt;b&gt;&quot;1&#39;&lt;/b&gt;</title>"));
     assert_non_null(strstr(
         html, "<strong class=\"ref\" dir=\"auto\">&lt;b&gt;&quot;1&#39;&lt;/b&gt;</strong>"));
-    assert_non_null(strstr(html, "Items in order &lt;b&gt;&quot;1&#39;&lt;/b&gt;</caption>"));
+    assert_non_null(
+        strstr(html, "Items in order <bdi>&lt;b&gt;&quot;1&#39;&lt;/b&gt;</bdi></caption>"));
     assert_non_null(strstr(html, "<th scope=\"row\"><bdi>&lt;script&gt;alert(&#39;item&#39;)"
                                  "&lt;/script&gt;</bdi></th>"));
     assert_non_null(strstr(html,
@@ -574,6 +575,36 @@ static void test_message_page_language(void **state)
     assert_non_null(strstr(html, "<h1>رابط الدفع</h1>"));
 }
 
+/* A sentence with the merchant's texts in it: each is escaped, clipped and
+ * isolated, so that a bidi control in one cannot reorder the sentence. */
+static void test_message_page_isolates(void **state)
+{
+    struct arena *a = *state;
+    struct web_locale l;
+    size_t len = 0;
+    char long_name[1200];
+
+    web_locale_negotiate(NULL, "ar", &l);
+    char *html = web_message_page_html(a, &l, web_text(&l, "msg.cancelled.title"),
+                                       WEB_HTMLF(a, &l, "msg.cancelled.text",
+                                                 web_isolated(a, "Bob's <Shop>\xE2\x80\xAE!"),
+                                                 web_isolated(a, "A-1")),
+                                       &len);
+    assert_page_shape_lang(html, len, "ar");
+    assert_non_null(strstr(html, "<bdi>Bob&#39;s &lt;Shop&gt;\xE2\x80\xAE!</bdi>"));
+    assert_non_null(strstr(html, "<bdi>A-1</bdi>"));
+    assert_int_equal(count(html, "<bdi>"), 2);
+    assert_int_equal(count(html, "</bdi>"), 2);
+
+    /* a long name is clipped inside its isolate */
+    memset(long_name, 'x', sizeof long_name - 1);
+    long_name[sizeof long_name - 1] = '\0';
+    const char *iso = web_isolated(a, long_name);
+    assert_true(strlen(iso) < 300);
+    assert_non_null(strstr(iso, "x\xE2\x80\xA6</bdi>"));
+    assert_string_equal(web_isolated(a, NULL), "<bdi></bdi>");
+}
+
 /* web_page (the sandbox gateway's pages) and the HTML form of a text. */
 static void test_web_page(void **state)
 {
@@ -688,6 +719,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_message_page, setup, teardown),
         cmocka_unit_test_setup_teardown(test_message_page_escapes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_message_page_language, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_message_page_isolates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_web_page, setup, teardown),
         cmocka_unit_test(test_css),
         cmocka_unit_test(test_js_and_csp),

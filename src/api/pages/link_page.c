@@ -115,6 +115,23 @@ void api_reply_message(struct req *r, int status, const struct web_locale *loc,
     api_reply_html(r, status, loc, html, len);
 }
 
+void api_reply_message_v(struct req *r, int status, const struct web_locale *loc,
+                         const char *title_key, const char *text_key, const char *const *args,
+                         size_t nargs)
+{
+    const char *html_args[4];
+    size_t len;
+
+    if (nargs > sizeof html_args / sizeof html_args[0])
+        nargs = sizeof html_args / sizeof html_args[0];
+    for (size_t i = 0; i < nargs; i++)
+        html_args[i] = web_isolated(r->arena, args[i]);
+    char *html =
+        web_message_page_html(r->arena, loc, web_text(loc, title_key),
+                              web_html_textv(r->arena, loc, text_key, html_args, nargs), &len);
+    api_reply_html(r, status, loc, html, len);
+}
+
 /* The stored line items (minor units) for the page. */
 static size_t page_items(struct arena *a, const char *stored, struct web_line_item **out)
 {
@@ -274,21 +291,20 @@ void api_link_page(struct req *r)
     }
     app_wake_workers(r->app, c.queued);
     const char *merchant = c.merchant.name;
-    const char *new_link = WEB_TEXTF(a, &loc, "msg.new_link", merchant);
     switch (c.outcome) {
     case VISIT_UNKNOWN:
         api_reply_message(r, 404, &loc, "msg.not_found.title",
                           web_text(&loc, "msg.not_found.text"));
         return;
     case VISIT_EXPIRED:
-        api_reply_message(r, 410, &loc, "msg.expired.title", new_link);
+        API_REPLY_MESSAGEF(r, 410, &loc, "msg.expired.title", "msg.new_link", merchant);
         return;
     case VISIT_CANCELLED:
-        api_reply_message(r, 410, &loc, "msg.cancelled.title",
-                          WEB_TEXTF(a, &loc, "msg.cancelled.text", merchant, c.link.order_number));
+        API_REPLY_MESSAGEF(r, 410, &loc, "msg.cancelled.title", "msg.cancelled.text", merchant,
+                           c.link.order_number);
         return;
     case VISIT_UNUSABLE:
-        api_reply_message(r, 410, &loc, "msg.unusable.title", new_link);
+        API_REPLY_MESSAGEF(r, 410, &loc, "msg.unusable.title", "msg.new_link", merchant);
         return;
     case VISIT_OPEN:
     case VISIT_FIRST_OPEN: /* not after a write transaction */
@@ -309,25 +325,23 @@ void api_link_page(struct req *r)
         .now = c.now,
     };
     if (c.link.payment_status == PAY_REVERSED || c.link.payment_status == PAY_VOIDED) {
-        api_reply_message(r, 410, &loc, "msg.reversed.title",
-                          WEB_TEXTF(a, &loc, "msg.reversed.text", c.link.order_number));
+        API_REPLY_MESSAGEF(r, 410, &loc, "msg.reversed.title", "msg.reversed.text",
+                           c.link.order_number);
         return;
     }
     bool paid = c.link.payment_status != PAY_PENDING && c.link.payment_status != PAY_FAILED;
     if (paid) {
-        api_reply_message(r, 200, &loc, "msg.paid.title",
-                          WEB_TEXTF(a, &loc, "msg.paid.text", c.link.order_number));
+        API_REPLY_MESSAGEF(r, 200, &loc, "msg.paid.title", "msg.paid.text", c.link.order_number);
         return;
     }
     /* locked once the last attempt allowed has failed (one still running can
      * be resumed from the pay button) */
     if (c.link.attempts >= c.merchant.max_payment_attempts && c.link.payment_status == PAY_FAILED) {
-        api_reply_message(r, 410, &loc, "msg.locked.title",
-                          WEB_TEXTF(a, &loc, "msg.locked.text", merchant));
+        API_REPLY_MESSAGEF(r, 410, &loc, "msg.locked.title", "msg.locked.text", merchant);
         return;
     }
     if (c.link.page_expires_at && c.link.page_expires_at <= c.now) {
-        api_reply_message(r, 410, &loc, "msg.page_expired.title", new_link);
+        API_REPLY_MESSAGEF(r, 410, &loc, "msg.page_expired.title", "msg.new_link", merchant);
         return;
     }
     p.pay_url = arena_printf(a, "/p/%s/pay", c.link.token);

@@ -50,4 +50,14 @@ void api_reply_html_csp(struct req *r, int status, const struct web_locale *loc,
 void api_reply_message(struct req *r, int status, const struct web_locale *loc,
                        const char *title_key, const char *text);
 
+/* A message page whose text is the catalog's text_key filled with args, the
+ * merchant's texts (name, order number), each isolated (web_isolated). */
+void api_reply_message_v(struct req *r, int status, const struct web_locale *loc,
+                         const char *title_key, const char *text_key, const char *const *args,
+                         size_t nargs);
+#define API_REPLY_MESSAGEF(r, status, loc, title_key, text_key, ...)                               \
+    api_reply_message_v((r), (status), (loc), (title_key), (text_key),                             \
+                        (const char *const[]){__VA_ARGS__},                                        \
+                        sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
+
 #endif

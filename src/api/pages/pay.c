@@ -53,26 +53,22 @@ static enum db_status pay_cb(struct db_tx *tx, void *cls)
 static void reply_not_payable(struct req *r, const struct web_locale *loc, enum pay_outcome o,
                               const char *merchant)
 {
-    struct arena *a = r->arena;
     switch (o) {
     case PAY_NO_LINK:
         api_reply_message(r, 404, loc, "msg.not_found.title", web_text(loc, "msg.not_found.text"));
         return;
     case PAY_GONE:
-        api_reply_message(r, 410, loc, "msg.unusable.title",
-                          WEB_TEXTF(a, loc, "msg.new_link", merchant));
+        API_REPLY_MESSAGEF(r, 410, loc, "msg.unusable.title", "msg.new_link", merchant);
         return;
     case PAY_LOCKED:
-        api_reply_message(r, 410, loc, "msg.locked.title",
-                          WEB_TEXTF(a, loc, "msg.locked.text", merchant));
+        API_REPLY_MESSAGEF(r, 410, loc, "msg.locked.title", "msg.locked.text", merchant);
         return;
     case PAY_DONE:
         api_reply_message(r, 409, loc, "msg.already_paid.title",
                           web_text(loc, "msg.already_paid.text"));
         return;
     case PAY_NO_GATEWAY:
-        api_reply_message(r, 503, loc, "msg.no_gateway.title",
-                          WEB_TEXTF(a, loc, "msg.no_gateway.text", merchant));
+        API_REPLY_MESSAGEF(r, 503, loc, "msg.no_gateway.title", "msg.no_gateway.text", merchant);
         return;
     case PAY_GO:
         break;
@@ -345,23 +341,22 @@ void api_pay_return(struct req *r)
     int max = c.merchant.max_payment_attempts;
     if (c.op.flags & DB_OP_ORPHAN) {
         /* the gateway took a payment this link could not take: it is returned */
-        api_reply_message(r, 200, &loc, "result.not_taken.title",
-                          WEB_TEXTF(a, &loc, "result.not_taken.text", order, merchant));
+        API_REPLY_MESSAGEF(r, 200, &loc, "result.not_taken.title", "result.not_taken.text", order,
+                           merchant);
         return;
     }
     switch (c.link.payment_status) {
     case PAY_REVERSED:
     case PAY_VOIDED:
-        api_reply_message(r, 200, &loc, "msg.reversed.title",
-                          WEB_TEXTF(a, &loc, "msg.reversed.text", order));
+        API_REPLY_MESSAGEF(r, 200, &loc, "msg.reversed.title", "msg.reversed.text", order);
         return;
     case PAY_SUCCESS:
-        api_reply_message(r, 200, &loc, "result.success.title",
-                          WEB_TEXTF(a, &loc, "result.success.text", merchant, order));
+        API_REPLY_MESSAGEF(r, 200, &loc, "result.success.title", "result.success.text", merchant,
+                           order);
         return;
     case PAY_REVIEW:
-        api_reply_message(r, 200, &loc, "result.review.title",
-                          WEB_TEXTF(a, &loc, "result.review.text", order, merchant));
+        API_REPLY_MESSAGEF(r, 200, &loc, "result.review.title", "result.review.text", order,
+                           merchant);
         return;
     case PAY_UNKNOWN:
     case PAY_PENDING:
@@ -377,7 +372,9 @@ void api_pay_return(struct req *r)
                  !(c.link.page_expires_at && c.link.page_expires_at <= c.now);
     bool error = c.op.decision == GW_ERROR;
     const char *why = web_text(&loc, error ? "result.error.text" : "result.declined.text");
-    api_reply_message(r, 200, &loc, error ? "result.error.title" : "result.declined.title",
-                      retry ? WEB_TEXTF(a, &loc, "result.retry", why)
-                            : WEB_TEXTF(a, &loc, "result.new_link", why, merchant));
+    const char *title = error ? "result.error.title" : "result.declined.title";
+    if (retry)
+        API_REPLY_MESSAGEF(r, 200, &loc, title, "result.retry", why);
+    else
+        API_REPLY_MESSAGEF(r, 200, &loc, title, "result.new_link", why, merchant);
 }
