@@ -972,6 +972,36 @@ static void test_statement_timeout_is_answered_at_once(void **state)
     assert_int_equal(db_run(db, DB_WRITE, "t", wait_cb, NULL), 1);
 }
 
+/* PostgreSQL: a write the server cannot take for want of resources (disk
+ * full, 53100, raised here by a trigger) is unavailable, answered at once
+ * like the statement timeout, not a fault of the request. */
+static void test_insufficient_resources_are_unavailable(void **state)
+{
+    if (strcmp(target_backend(), "postgresql") != 0)
+        skip();
+    struct db *db = *state;
+    char cmd[1600];
+    snprintf(cmd, sizeof cmd,
+             "psql \"%s dbname=%s\" -qAt -v ON_ERROR_STOP=1 >/dev/null 2>&1 <<'SQL'\n"
+             "CREATE FUNCTION test_disk_full() RETURNS trigger LANGUAGE plpgsql AS\n"
+             "$$BEGIN RAISE EXCEPTION 'could not extend file' USING ERRCODE = '53100'; END$$;\n"
+             "CREATE TRIGGER test_disk_full BEFORE INSERT ON idempotency_keys\n"
+             "FOR EACH ROW EXECUTE FUNCTION test_disk_full();\n"
+             "SQL",
+             getenv("CHATPAY_TEST_PG"), target_name);
+    assert_int_equal(system(cmd), 0);
+    usec_t t0 = time_mono();
+    assert_int_equal(db_run(db, DB_WRITE, "t", wait_cb, NULL), DB_SOFT_ERROR);
+    assert_true(time_mono() - t0 < 2 * 1000 * 1000); /* not retried for long */
+    snprintf(cmd, sizeof cmd,
+             "psql \"%s dbname=%s\" -qAt -v ON_ERROR_STOP=1 -c 'DROP TRIGGER test_disk_full ON"
+             " idempotency_keys' -c 'DROP FUNCTION test_disk_full()' >/dev/null 2>&1",
+             getenv("CHATPAY_TEST_PG"), target_name);
+    assert_int_equal(system(cmd), 0);
+    /* room again: the same write lands */
+    assert_int_equal(db_run(db, DB_WRITE, "t", wait_cb, NULL), 1);
+}
+
 /* PostgreSQL: migrations wait for another node's (the advisory lock) past
  * the statement timeout. */
 static void test_migrations_wait_past_the_statement_timeout(void **state)
@@ -1892,6 +1922,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_jobs_stale_run_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotency_forget, setup, teardown),
         cmocka_unit_test_setup_teardown(test_statement_timeout_is_answered_at_once, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_insufficient_resources_are_unavailable, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_migrations_wait_past_the_statement_timeout, setup,
                                         teardown),

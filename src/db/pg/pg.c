@@ -255,7 +255,9 @@ static bool revive(struct db_tx *tx)
 }
 
 /* Map a failed result to a status: transient for serialization failures,
- * deadlocks, lock timeouts and an unreachable server; a fault otherwise. */
+ * deadlocks, lock timeouts and an unreachable server; unavailable (answered
+ * at once, not retried) for the statement timeout and insufficient
+ * resources; a fault otherwise. */
 static enum db_status pg_error(struct db_tx *tx, PGresult *r, const char *what)
 {
     struct pg_conn *c = conn_of(tx);
@@ -271,6 +273,15 @@ static enum db_status pg_error(struct db_tx *tx, PGresult *r, const char *what)
     if (strcmp(state, "57014") == 0) {
         /* the statement timeout: the database is overloaded; do not pile on */
         log_warn("database: %s: statement timeout", what);
+        tx->unavailable = true;
+        return DB_SOFT_ERROR;
+    }
+    if (strncmp(state, "53", 2) == 0) {
+        /* insufficient resources (disk full, out of memory, too many
+         * connections): the database cannot take it now, which the client
+         * is told (503) rather than that the request was at fault */
+        log_error("database: %s: insufficient resources (%s): %s", what, state,
+                  r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : "");
         tx->unavailable = true;
         return DB_SOFT_ERROR;
     }
