@@ -49,6 +49,7 @@ struct db_payment_op {
                                              "" until known */
     char gateway_id[DB_UUID_LEN];         /* the gateway it went through: a provider id, ""
                                              for the sandbox gateway */
+    int64_t held_minor;                   /* DB_OP_PARTIAL: what the gateway held (0: not said) */
 };
 
 /* Flags of a payment operation. */
@@ -57,6 +58,9 @@ struct db_payment_op {
 #define DB_OP_CLAIMED                                                                              \
     4u /* a signed notice said the gateway took it, but the gateway's                              \
           answer did not show it yet: never closed as abandoned */
+#define DB_OP_PARTIAL                                                                              \
+    8u /* the gateway approved less than was asked, held_minor (with DB_OP_ORPHAN:                 \
+          returned) */
 
 typedef void (*db_payment_op_cb)(void *cls, const struct db_payment_op *op);
 
@@ -67,7 +71,7 @@ struct db_payments_ops {
     enum db_status (*get)(struct db_tx *tx, const char *merchant_id, const char *ref,
                           struct db_payment_op *out);
     /* store the gateway's answer (state, decision and gateway fields of
-     * op) and its flags and note */
+     * op, held_minor included) and its flags and note */
     enum db_status (*finish)(struct db_tx *tx, const struct db_payment_op *op);
     /* does any operation of the merchant go through gateway `gateway_id`?
      * (DB_ONE_RESULT when one does) */

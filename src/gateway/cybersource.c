@@ -473,6 +473,10 @@ static enum gw_decision decide(const char *status, enum gw_operation op)
         return GW_DECLINE;
     if (strcmp(status, "INVALID_REQUEST") == 0)
         return GW_ERROR;
+    /* a partial approval holds money, not the payment asked for: the
+     * service returns it (read_tx marks it partial) */
+    if (strcmp(status, "PARTIAL_AUTHORIZED") == 0)
+        return op == GW_OP_AUTHORIZE || op == GW_OP_SALE ? GW_ACCEPT : GW_ERROR;
     bool money = strcmp(status, "PENDING") == 0 || strcmp(status, "TRANSMITTED") == 0 ||
                  strcmp(status, "SETTLED") == 0 || strcmp(status, "COMPLETED") == 0;
     switch (op) {
@@ -501,6 +505,17 @@ static void read_tx(json_object *tx, enum gw_operation op, struct gw_result *out
     if (!gw_id_ok(id, sizeof out->request_ref))
         id = NULL; /* not an id CyberSource gives: not kept */
     out->decision = decide(status, op);
+    if (out->decision == GW_ACCEPT && strcmp(status, "PARTIAL_AUTHORIZED") == 0) {
+        out->partial = true;
+        json_object *amt = json_member(json_member(tx, "orderInformation", json_type_object),
+                                       "amountDetails", json_type_object);
+        const char *held = json_member_string(amt, "authorizedAmount");
+        const struct currency *cur = currency_find(json_member_string(amt, "currency"));
+        int64_t minor;
+        if (held && cur &&
+            money_parse_minor(held, strlen(held), cur->exponent, &minor) == MONEY_OK && minor > 0)
+            out->held_minor = minor;
+    }
     char *end = NULL;
     long code = reason ? strtol(reason, &end, 10) : 0;
     out->response_code = reason && *end == '\0' && code > 0 && code < 1000 ? (int)code : 0;

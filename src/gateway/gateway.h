@@ -72,6 +72,11 @@ struct gw_result {
     /* GW_NO_ANSWER because the hosted checkout is still open: the customer
      * has not finished it (nothing happened yet, so nothing to record) */
     bool checkout_open;
+    /* GW_ACCEPT of a payment for less than was asked (a partial approval):
+     * not the payment asked for, so it is returned; held_minor is what the
+     * gateway holds (0: it did not say) */
+    bool partial;
+    int64_t held_minor;
 };
 
 /* A payment to begin (the customer pressed Pay). */

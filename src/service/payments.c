@@ -302,6 +302,20 @@ static enum db_status orphan_reason(struct svc *s, const struct db_link *l, bool
     return DB_ONE_RESULT;
 }
 
+/* Why a partial approval is not the link's payment: the amounts. */
+static const char *partial_reason(struct svc *s, const struct db_link *l,
+                                  const struct db_payment_op *op, const struct gw_result *res)
+{
+    const struct currency *cur = currency_find(l->currency);
+    int exp = cur ? cur->exponent : 2;
+    char asked[32], held[32];
+    money_format(op->amount_minor, exp, asked, sizeof asked);
+    if (res->held_minor <= 0 || res->held_minor >= op->amount_minor)
+        return arena_printf(s->a, "the bank approved only part of %s %s", asked, l->currency);
+    money_format(res->held_minor, exp, held, sizeof held);
+    return arena_printf(s->a, "the bank approved only %s of %s %s", held, asked, l->currency);
+}
+
 enum gw_operation svc_payment_return_op(const struct db_payment_op *payment)
 {
     return payment->op == GW_OP_SALE && payment->decision == GW_ACCEPT ? GW_OP_VOID : GW_OP_REVERSE;
@@ -318,13 +332,17 @@ static void find_own_payment(void *cls, const struct db_payment_op *op)
 }
 
 /* A reversal or void of an orphan payment was answered: the link keeps a
- * payment of its own (it was paid otherwise), else it shows the return. */
+ * payment of its own (it was paid otherwise), else it shows the return;
+ * the return of a partial approval told as a decline leaves the link as it
+ * is (FAILED, payable with another card). */
 static enum db_status record_return(struct svc *s, struct db_link *l,
-                                    const struct db_payment_op *op)
+                                    const struct db_payment_op *op,
+                                    const struct db_payment_op *parent)
 {
-    bool own = false;
+    bool own = (parent->flags & DB_OP_PARTIAL) && l->payment_status == PAY_FAILED;
     enum db_status st =
-        DB_CALL(s->tx, payments, list, l->merchant_id, l->id, find_own_payment, &own);
+        own ? DB_NO_RESULTS
+            : DB_CALL(s->tx, payments, list, l->merchant_id, l->id, find_own_payment, &own);
     if (st < 0)
         return st;
     if (op->decision == GW_ACCEPT && !own) {
@@ -367,6 +385,22 @@ static enum db_status record_orphan(struct svc *s, struct db_link *l, struct db_
     if (st < 0)
         return st;
     st = svc_enqueue(s, l, JOB_AUTO_REVERSE, op->id, s->now);
+    return st < 0 ? st : DB_ONE_RESULT;
+}
+
+/* The link's attempt did not pay (its answer is already history): the
+ * link's payment status moves as for a decline, and the merchant is told. */
+static enum db_status link_declined(struct svc *s, struct db_link *l)
+{
+    const struct pay_rule *rule = payment_fsm(l->payment_status, PAY_E_DECLINED);
+    if (rule->verdict != FSM_MOVE)
+        return DB_ONE_RESULT;
+    l->payment_status = rule->next;
+    l->payment_status_at = s->now;
+    enum db_status st = DB_CALL(s->tx, links, update, l);
+    if (st < 0)
+        return st;
+    st = svc_cb_payment_status(s, l);
     return st < 0 ? st : DB_ONE_RESULT;
 }
 
@@ -448,14 +482,28 @@ enum db_status svc_payment_record(struct svc *s, const char *merchant_id, const 
         return st < 0 ? st : DB_ONE_RESULT;
     }
     const char *orphan = NULL;
+    bool own_partial = false; /* the link's attempt, approved for less than asked */
     if (payment && !conversion && holds_money(res->decision)) {
         st = orphan_reason(s, l, late, (op->flags & DB_OP_ABANDONED) != 0, &orphan);
         if (st < 0)
             return st;
+        if (!orphan && res->partial && res->decision == GW_ACCEPT) {
+            orphan = partial_reason(s, l, op, res);
+            own_partial = true;
+        }
     }
     copy_result(op, res, s->now);
-    if (orphan)
-        return record_orphan(s, l, op, orphan);
+    if (payment && res->partial && res->decision == GW_ACCEPT) {
+        op->flags |= DB_OP_PARTIAL;
+        if (res->held_minor > 0 && res->held_minor < op->amount_minor)
+            op->held_minor = res->held_minor;
+    }
+    if (orphan) {
+        st = record_orphan(s, l, op, orphan);
+        /* for the link a partial approval is a decline: the money goes
+         * back, and the customer may try another card */
+        return st < 0 || !own_partial ? st : link_declined(s, l);
+    }
     st = DB_CALL(s->tx, payments, finish, op);
     if (st < 0)
         return st;
@@ -465,7 +513,7 @@ enum db_status svc_payment_record(struct svc *s, const char *merchant_id, const 
         if (st < 0)
             return st;
         if (st > 0 && (parent.flags & DB_OP_ORPHAN))
-            return record_return(s, l, op);
+            return record_return(s, l, op, &parent);
     }
     if (event < 0)
         return DB_ONE_RESULT; /* a follow-up the gateway did not accept */
@@ -824,7 +872,9 @@ enum db_status svc_payment_return_begin(struct svc *s, const struct db_payment_o
     snprintf(op->ref, sizeof op->ref, "rv_%.26s", payment->ref + 3);
     snprintf(op->parent_ref, sizeof op->parent_ref, "%s", payment->ref);
     op->op = svc_payment_return_op(payment);
-    op->amount_minor = payment->amount_minor;
+    /* what the gateway holds goes back (a reversal of more than a partial
+     * approval held is refused) */
+    op->amount_minor = payment->held_minor > 0 ? payment->held_minor : payment->amount_minor;
     op->created_at = s->now;
     if (payment->flags & DB_OP_ORPHAN)
         snprintf(op->note, sizeof op->note, "Returns %s, which the link could not take",

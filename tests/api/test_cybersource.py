@@ -393,6 +393,48 @@ def test_payment_after_a_cancel_is_returned(env, shop):
     assert shop.fake.requests_to(f"/pts/v2/payments/{tx}/voids", "POST")
 
 
+@pytest.mark.parametrize("txn, returned, path", [
+    ("Authorization", "REVERSED", "/reversals"),
+    ("Sale", "VOIDED", "/voids"),
+])
+def test_partial_approval_is_returned_and_the_link_stays_payable(env, shop, txn, returned, path):
+    """The bank approves only half of the amount (a partial approval,
+    PARTIAL_AUTHORIZED): that is not the payment asked for. The link's
+    attempt is declined for the link, the customer is told and may try
+    another card, and the money held is returned at once: the reversal is
+    for what was approved, not for the whole amount (which CyberSource
+    would refuse)."""
+    with requests.Session() as http:
+        ref, token, fields, result, att = pay_link(env, shop, http, txn=txn, card="4000000000000110")
+        assert (result["decision"], result["reason_code"]) == ("ACCEPT", "110")
+        assert result["auth_amount"] == "57.50"
+        assert att.status == 200
+        page = att.response_body.decode()
+        assert "approved only part of the amount" in page, page
+        tx = result["transaction_id"]
+        st = poll(lambda: status(env, shop.key, ref),
+                  lambda s: shop.fake.transaction(tx)["status"] == returned, timeout=WAIT, interval=0.2)
+        assert st["paymentStatus"] == "FAILED", st
+        (op,) = [e for e in st["paymentStatuses"] if e.get("paymentGatewayReqReferenceNumber") == tx]
+        assert op["paymentGatewayResponseCode"] == 110
+        assert op["statusReason"].startswith("Not taken: the bank approved only 57.50 of 115.00 ZAR"), op
+        sent = shop.fake.requests_to(f"/pts/v2/payments/{tx}{path}", "POST")
+        assert len(sent) == 1
+        if txn == "Authorization":
+            assert sent[0].json["reversalInformation"]["amountDetails"]["totalAmount"] == "57.50"
+        # the return, once answered, leaves the link payable
+        returned_op = poll(lambda: status(env, shop.key, ref),
+                           lambda s: len(s["paymentStatuses"]) == 2, timeout=WAIT, interval=0.2)
+        assert returned_op["paymentStatus"] == "FAILED", returned_op
+        # the link still takes a payment: another card pays it in full
+        fields = press_pay(env, shop, http, token)
+        paid = shop.fake.pay(fields, CARD)
+        assert shop.fake.post_receipt(paid).status == 200
+    st = status(env, shop.key, ref)
+    assert st["paymentStatus"] == "SUCCESS", st
+    assert shop.fake.transaction(paid["transaction_id"])["status"] in ("AUTHORIZED", "PENDING")
+
+
 def test_void_answer_lost_is_found_by_search(env, shop):
     """A void happens at CyberSource but its answer is a 502, and the search
     lags (new transactions show 18 s late): the repair does not timeout-void

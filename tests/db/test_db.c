@@ -1599,6 +1599,33 @@ static enum db_status gateway_ref_cb(struct db_tx *tx, void *cls)
     return strcmp(op.gateway_ref, "gw-3") == 0 ? DB_ONE_RESULT : DB_HARD_ERROR;
 }
 
+/* a payment's answer stored, with what a partial approval held */
+static enum db_status partial_finish_cb(struct db_tx *tx, void *cls)
+{
+    const struct order_ctx *c = cls;
+    struct db_payment_op op;
+    enum db_status st = DB_CALL(tx, payments, get, c->merchant_id, "pay-4", &op);
+    if (st <= 0 || op.held_minor != 0)
+        return st < 0 ? st : DB_HARD_ERROR;
+    op.state = 1;
+    op.decision = 1;
+    op.flags = DB_OP_ORPHAN | DB_OP_PARTIAL;
+    op.held_minor = 40;
+    snprintf(op.note, sizeof op.note, "Not taken");
+    st = DB_CALL(tx, payments, finish, &op);
+    if (st < 0)
+        return st;
+    struct db_payment_op again;
+    st = DB_CALL(tx, payments, get, c->merchant_id, "pay-4", &again);
+    if (st <= 0)
+        return st < 0 ? st : DB_HARD_ERROR;
+    return again.state == 1 && again.held_minor == 40 && again.amount_minor == 100 &&
+                   again.flags == (DB_OP_ORPHAN | DB_OP_PARTIAL) &&
+                   strcmp(again.note, "Not taken") == 0
+               ? DB_ONE_RESULT
+               : DB_HARD_ERROR;
+}
+
 static enum db_status order_block_cb(struct db_tx *tx, void *cls)
 {
     struct order_ctx *c = cls;
@@ -1688,6 +1715,7 @@ static void test_order_lookups_use_the_order_index(void **state)
         assert_int_equal(c.history[0], 1);
         assert_int_equal(db_run(db, DB_WRITE, "t", gateway_ref_cb, &c), 1);
     }
+    assert_int_equal(db_run(db, DB_WRITE, "t", partial_finish_cb, &c), 1);
     if (strcmp(target_backend(), "postgresql") != 0)
         return;
     assert_true(scans_after_close(state, "links_order") >= 16);

@@ -28,6 +28,11 @@ Secure Acceptance (5a), form-encoded, from the customer's browser:
       4000000000000002 DECLINE 203     4000000000009995 DECLINE 204
       4000000000000101 REVIEW 480      4000000000000119 REVIEW 520
       4000000000000150 ERROR 150       4000000000000151 ERROR 151
+      4000000000000110 ACCEPT 110: a partial approval of half the amount
+                       (rounded down to the amount's decimals): auth_amount
+                       is that half; the REST store gets PARTIAL_AUTHORIZED
+                       with authorizedAmount that half (a sale: that half is
+                       captured, voidable); a reversal may return at most it
       any other Luhn-valid number      ACCEPT 100
       not Luhn-valid / bad expiry      ERROR 102 (invalid_fields)
       expiry in the past               DECLINE 202
@@ -170,7 +175,7 @@ import time
 import urllib.parse
 import uuid
 from datetime import datetime, timezone
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from provider_fake import (ProviderFake, RecordedRequest, Reply, WebhookAttempt, html_reply,
@@ -205,11 +210,13 @@ CARD_OUTCOMES = {
     "4000000000000119": ("REVIEW", 520),
     "4000000000000150": ("ERROR", 150),
     "4000000000000151": ("ERROR", 151),
+    "4000000000000110": ("ACCEPT", 110),
 }
 
 # wording 🟡/❓: adapters must key on decision / reason_code
 SA_MESSAGES = {
     100: "Request was processed successfully.",
+    110: "Partial amount was approved.",
     101: "Declined - The request is missing one or more fields",
     102: "Declined - One or more fields in the request contains invalid data",
     104: ("Declined - The access_key and transaction_uuid fields for this authorization request match "
@@ -227,7 +234,7 @@ SA_MESSAGES = {
 CANCEL_MESSAGE = "The consumer cancelled the transaction"
 
 # reason code -> (rCode, rFlag) in /tss answers (❓, from the SOAP-era reply fields)
-R_FLAGS = {100: ("1", "SOK"), 202: ("0", "DCARDEXPIRED"), 203: ("0", "DCARDREFUSED"),
+R_FLAGS = {100: ("1", "SOK"), 110: ("1", "SPARTIALAPPROVAL"), 202: ("0", "DCARDEXPIRED"), 203: ("0", "DCARDREFUSED"),
            204: ("0", "DCARDREFUSED"), 480: ("0", "DREVIEW"), 520: ("0", "DSETTINGS"),
            150: ("-1", "ESYSTEM"), 151: ("-1", "ETIMEOUT")}
 # REST decline reason code -> (errorInformation.reason, processor responseCode)
@@ -694,12 +701,20 @@ class CyberSourceFake(ProviderFake):
         if decision in ("ACCEPT", "REVIEW") or reason == 151:
             if decision == "REVIEW":
                 status = "AUTHORIZED_PENDING_REVIEW"
+            elif reason == 110:
+                status = "PARTIAL_AUTHORIZED"
             else:
                 status = "PENDING" if ttype == "sale" else "AUTHORIZED"
             tx = self._new_tx(ttype, status, amount, form["currency"].upper(),
                               code=form["reference_number"], card=card_info, source="sa",
                               reason_code=100 if reason == 151 else reason,
                               decision="ACCEPT" if reason == 151 else decision, tx_id=tid)
+            if reason == 110:
+                places = len(form["amount"].partition(".")[2])
+                held = (amount / 2).quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN)
+                tx["authorized"] = held
+                if ttype == "sale":
+                    tx["captured"] = held
         elif decision == "DECLINE":
             tx = self._new_tx(ttype, "DECLINED", amount, form["currency"].upper(),
                               code=form["reference_number"], card=card_info, source="sa",
@@ -707,7 +722,8 @@ class CyberSourceFake(ProviderFake):
                               response_code=REST_DECLINES[reason][1],
                               error={"reason": REST_DECLINES[reason][0], "message": SA_MESSAGES[reason]})
         if decision in ("ACCEPT", "REVIEW"):
-            extra = {"auth_amount": form["amount"], "auth_code": tx["approvalCode"],
+            extra = {"auth_amount": _fmt(tx["authorized"]) if reason == 110 else form["amount"],
+                     "auth_code": tx["approvalCode"],
                      "auth_time": time.strftime("%Y-%m-%dT%H%M%SZ", time.gmtime()),
                      "auth_trans_ref_no": tx["reconciliationId"], "auth_avs_code": "Y",
                      "auth_cv_result": "M" if cvn else "", "auth_response": "00"}
@@ -1239,7 +1255,7 @@ class CyberSourceFake(ProviderFake):
                              + (" (void the capture)" if st == "PENDING" else ""))
             self._set_status(target, "VOIDED", "timeout void")
             return target, target["authorized"]
-        if st != "PENDING":
+        if st != "PENDING" and not (t == "sale" and st == "PARTIAL_AUTHORIZED"):
             raise _state(f"Declined - The {t} is {st} and cannot be voided")
         if t == "refund":
             root = self.transactions[target["root"]]

@@ -388,6 +388,30 @@ def test_sa_card_outcomes(fake, card, ttype, decision, reason, status):
     assert d["decision"] == ("ACCEPT" if reason == "151" else decision)
 
 
+def test_sa_partial_approval(fake):
+    """4000000000000110: ACCEPT 110 for half the amount; PARTIAL_AUTHORIZED
+    with that half authorized; a reversal of more than it is refused, of it
+    reverses; a partial sale is voidable."""
+    r = fake.pay(sa_request(amount="100.01"), card="4000000000000110")
+    assert (r["decision"], r["reason_code"], r["auth_amount"]) == ("ACCEPT", "110", "50.00")
+    st, _, d = get_tx(fake, r["transaction_id"])
+    assert d["applicationInformation"]["status"] == "PARTIAL_AUTHORIZED"
+    assert d["orderInformation"]["amountDetails"]["authorizedAmount"] == "50.00"
+    path = f"/pts/v2/payments/{r['transaction_id']}/reversals"
+    body = {"clientReferenceInformation": {"code": "ORD-1"},
+            "reversalInformation": {"amountDetails": {"totalAmount": "100.01"}, "reason": "34"}}
+    assert rest(fake, "POST", path, body)[0] == 400
+    body["reversalInformation"]["amountDetails"]["totalAmount"] = "50.00"
+    st, _, v = rest(fake, "POST", path, body)
+    assert st == 201 and v["status"] == "REVERSED"
+    assert get_tx(fake, r["transaction_id"])[2]["applicationInformation"]["status"] == "REVERSED"
+    r = fake.pay(sa_request(transaction_type="sale", amount="9.99"), card="4000000000000110")
+    assert r["auth_amount"] == "4.99"
+    st, _, v = rest(fake, "POST", f"/pts/v2/payments/{r['transaction_id']}/voids",
+                    {"clientReferenceInformation": {"code": r["req_reference_number"]}})
+    assert st == 201 and v["status"] == "VOIDED"
+
+
 def test_sa_card_validation(fake):
     r = fake.pay(sa_request(), card="4111111111111112")
     assert (r["decision"], r["reason_code"], r["invalid_fields"]) == ("ERROR", "102", "card_number")

@@ -879,6 +879,28 @@ static void test_rest_signature(void **state)
     assert_string_equal(r.masked_pan, "************1111");
     assert_string_equal(r.auth_ref, "831000");
     assert_string_equal(r.gateway_ref, TXID);
+    assert_false(r.partial);
+
+    /* a partial approval: accepted, marked partial, with what was held */
+    fake_use();
+    fake_add(200,
+             "{\"id\":\"" TXID "\",\"clientReferenceInformation\":{\"code\":\"cpo_auth1\"},"
+             "\"applicationInformation\":{\"status\":\"PARTIAL_AUTHORIZED\","
+             "\"reasonCode\":\"110\"},\"orderInformation\":{\"amountDetails\":{"
+             "\"totalAmount\":\"115.00\",\"authorizedAmount\":\"57.50\",\"currency\":\"ZAR\"}}}");
+    gateway_result(&g, &pay, &r);
+    assert_int_equal(r.decision, GW_ACCEPT);
+    assert_int_equal(r.response_code, 110);
+    assert_true(r.partial);
+    assert_int_equal(r.held_minor, 5750);
+    /* without the amount held: still partial, the amount not said */
+    fake_use();
+    fake_add(200, "{\"id\":\"" TXID "\",\"clientReferenceInformation\":{\"code\":\"cpo_auth1\"},"
+                  "\"applicationInformation\":{\"status\":\"PARTIAL_AUTHORIZED\"}}");
+    gateway_result(&g, &pay, &r);
+    assert_int_equal(r.decision, GW_ACCEPT);
+    assert_true(r.partial);
+    assert_int_equal(r.held_minor, 0);
 
     gateway_cybersource_ops.destroy(c);
     perform = net_perform;

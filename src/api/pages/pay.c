@@ -339,7 +339,11 @@ void api_pay_return(struct req *r)
     const char *merchant = c.merchant.name;
     const char *order = c.link.order_number;
     int max = c.merchant.max_payment_attempts;
-    if (c.op.flags & DB_OP_ORPHAN) {
+    /* a partial approval of the link's attempt: returned, and told like a
+     * decline (another card may be tried) */
+    bool partial = (c.op.flags & DB_OP_ORPHAN) && (c.op.flags & DB_OP_PARTIAL) &&
+                   c.link.payment_status == PAY_FAILED;
+    if ((c.op.flags & DB_OP_ORPHAN) && !partial) {
         /* the gateway took a payment this link could not take: it is returned */
         API_REPLY_MESSAGEF(r, 200, &loc, "result.not_taken.title", "result.not_taken.text", order,
                            merchant);
@@ -371,8 +375,12 @@ void api_pay_return(struct req *r)
     bool retry = c.link.attempts < max && c.link.live && c.link.expires_at > c.now &&
                  !(c.link.page_expires_at && c.link.page_expires_at <= c.now);
     bool error = c.op.decision == GW_ERROR;
-    const char *why = web_text(&loc, error ? "result.error.text" : "result.declined.text");
-    const char *title = error ? "result.error.title" : "result.declined.title";
+    const char *why = web_text(&loc, partial ? "result.partial.text"
+                                     : error ? "result.error.text"
+                                             : "result.declined.text");
+    const char *title = partial ? "result.not_taken.title"
+                        : error ? "result.error.title"
+                                : "result.declined.title";
     if (retry)
         API_REPLY_MESSAGEF(r, 200, &loc, title, "result.retry", why);
     else

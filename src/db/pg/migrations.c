@@ -534,6 +534,10 @@ const struct pg_migration pg_migrations[] = {
      * have reached the customer: the link's messages, found by the link */
     {16, "provider messages: a link's messages",
      "CREATE INDEX provider_messages_link ON provider_messages(merchant_id, link_id);"},
+    /* a partial approval is returned: what goes back is what the gateway
+     * held, not the amount asked for */
+    {17, "payments: the amount a partial approval held",
+     "ALTER TABLE payment_ops ADD COLUMN held_minor BIGINT NOT NULL DEFAULT 0;"},
 };
 
 const int pg_migration_count = sizeof pg_migrations / sizeof pg_migrations[0];

@@ -13,7 +13,7 @@
     "id, merchant_id, link_id, ref, op, COALESCE(parent_ref, ''), amount_minor, state,"            \
     " decision, response_code, request_ref, auth_ref, card_type, masked_pan, expiry,"              \
     " error_text, gateway_at, created_at, updated_at, flags, COALESCE(note, ''), gateway_ref,"     \
-    " gateway_id"
+    " gateway_id, held_minor"
 
 static void read_op(struct db_stmt *st, struct db_payment_op *o)
 {
@@ -41,6 +41,7 @@ static void read_op(struct db_stmt *st, struct db_payment_op *o)
     db_col_copy(st, 20, o->note, sizeof o->note);
     db_col_copy(st, 21, o->gateway_ref, sizeof o->gateway_ref);
     db_col_copy(st, 22, o->gateway_id, sizeof o->gateway_id);
+    o->held_minor = db_col_int(st, 23);
 }
 
 enum db_status sql_payments_insert(struct db_tx *tx, struct db_payment_op *o)
@@ -95,7 +96,7 @@ enum db_status sql_payments_finish(struct db_tx *tx, const struct db_payment_op 
                                  " response_code = ?, request_ref = ?, auth_ref = ?,"
                                  " card_type = ?, masked_pan = ?, expiry = ?, error_text = ?,"
                                  " gateway_at = ?, updated_at = ?, flags = ?, note = ?,"
-                                 " gateway_ref = ?"
+                                 " gateway_ref = ?, held_minor = ?"
                                  " WHERE merchant_id = ? AND ref = ?");
     if (!st)
         return DB_HARD_ERROR;
@@ -113,8 +114,9 @@ enum db_status sql_payments_finish(struct db_tx *tx, const struct db_payment_op 
     db_bind_int(st, 12, (int)o->flags);
     db_bind_nonempty(st, 13, o->note);
     db_bind_text(st, 14, o->gateway_ref);
-    db_bind_text(st, 15, o->merchant_id);
-    db_bind_text(st, 16, o->ref);
+    db_bind_int(st, 15, o->held_minor);
+    db_bind_text(st, 16, o->merchant_id);
+    db_bind_text(st, 17, o->ref);
     return db_exec(st, "payment op finish");
 }
 

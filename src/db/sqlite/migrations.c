@@ -558,6 +558,10 @@ const struct sqlite_migration sqlite_migrations[] = {
      * have reached the customer: the link's messages, found by the link */
     {16, "provider messages: a link's messages",
      "CREATE INDEX provider_messages_link ON provider_messages(merchant_id, link_id);"},
+    /* a partial approval is returned: what goes back is what the gateway
+     * held, not the amount asked for */
+    {17, "payments: the amount a partial approval held",
+     "ALTER TABLE payment_ops ADD COLUMN held_minor INTEGER NOT NULL DEFAULT 0;"},
 };
 
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];
