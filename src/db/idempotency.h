@@ -37,7 +37,11 @@ struct db_idempotency_ops {
     /* replace a stale or finished record by a new IN_PROGRESS one */
     enum db_status (*restart)(struct db_tx *tx, const char *merchant_id, const char *key,
                               const uint8_t hash[32], usec_t now);
-    enum db_status (*finish)(struct db_tx *tx, const char *merchant_id, const char *key, int status,
+    /* store the reply of a claim: only while it is that claim's
+     * (IN_PROGRESS, the same request hash and claim time), never over a
+     * claim another request took over; DB_NO_RESULTS when there is none such */
+    enum db_status (*finish)(struct db_tx *tx, const char *merchant_id, const char *key,
+                             const uint8_t hash[32], usec_t claimed_at, int status,
                              const char *body);
     /* drop the record of a claim that ended without its reply stored: only
      * while it is that claim's (IN_PROGRESS, the same request hash and

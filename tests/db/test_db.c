@@ -866,11 +866,12 @@ static void test_jobs_stale_run_changes_nothing(void **state)
     assert_int_equal(c.own, 1);
 }
 
-/* idempotency.forget drops only the claim it names: IN_PROGRESS, with its
- * request hash and claim time; a stored reply, another request's claim
- * and another merchant's key stay. */
+/* idempotency.forget drops, and idempotency.finish stores a reply over, only
+ * the claim it names: IN_PROGRESS, with its request hash and claim time; a
+ * stored reply, another request's claim and another merchant's key stay. */
 struct idem_ctx {
     enum db_status other_time, other_hash, other_merchant, stored, own, gone;
+    enum db_status finish_other_hash, finish_other_time, finish_again;
 };
 
 static enum db_status idem_cb(struct db_tx *tx, void *cls)
@@ -885,9 +886,13 @@ static enum db_status idem_cb(struct db_tx *tx, void *cls)
     c->other_time = DB_CALL(tx, idempotency, forget, "m_1", "k", h1, 101);
     c->other_hash = DB_CALL(tx, idempotency, forget, "m_1", "k", h2, 100);
     c->other_merchant = DB_CALL(tx, idempotency, forget, "m_3", "k", h1, 100);
+    /* a reply is stored over its own claim only */
+    c->finish_other_hash = DB_CALL(tx, idempotency, finish, "m_1", "k", h2, 100, 400, "{}");
+    c->finish_other_time = DB_CALL(tx, idempotency, finish, "m_1", "k", h1, 99, 400, "{}");
     /* the reply stored (a commit whose answer was lost): kept */
-    if (DB_CALL(tx, idempotency, finish, "m_1", "k", 201, "{}") != 1)
+    if (DB_CALL(tx, idempotency, finish, "m_1", "k", h1, 100, 201, "{}") != 1)
         return DB_HARD_ERROR;
+    c->finish_again = DB_CALL(tx, idempotency, finish, "m_1", "k", h1, 100, 400, "{}");
     c->stored = DB_CALL(tx, idempotency, forget, "m_1", "k", h1, 100);
     /* taken over by another request: its claim is its own */
     if (DB_CALL(tx, idempotency, restart, "m_1", "k", h2, 200) != 1)
@@ -912,6 +917,9 @@ static void test_idempotency_forget(void **state)
     assert_int_equal(c.stored, 0);
     assert_int_equal(c.own, 1);
     assert_int_equal(c.gone, 0);
+    assert_int_equal(c.finish_other_hash, 0);
+    assert_int_equal(c.finish_other_time, 0);
+    assert_int_equal(c.finish_again, 0);
 }
 
 /* PostgreSQL: a write that waits on a row another connection holds ends at

@@ -139,7 +139,10 @@ enum db_status c2p_idem_store(struct db_tx *tx, struct req *r, int status, const
     struct idem *k = idem_of(r);
     if (!k)
         return DB_NO_RESULTS;
-    enum db_status st = DB_CALL(tx, idempotency, finish, r->auth.merchant_id, k->key, status, body);
+    /* only over this request's own claim: one another request took over
+     * after the lease keeps that request's reply */
+    enum db_status st = DB_CALL(tx, idempotency, finish, r->auth.merchant_id, k->key, k->hash,
+                                k->claimed_at, status, body);
     if (st >= 0)
         k->stored = true;
     return st;

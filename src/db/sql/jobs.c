@@ -367,17 +367,21 @@ enum db_status sql_idempotency_restart(struct db_tx *tx, const char *merchant_id
 }
 
 enum db_status sql_idempotency_finish(struct db_tx *tx, const char *merchant_id, const char *key,
-                                      int status, const char *body)
+                                      const uint8_t hash[32], usec_t claimed_at, int status,
+                                      const char *body)
 {
     struct db_stmt *st = db_stmt(tx, STMT_IDEM_FINISH,
                                  "UPDATE idempotency_keys SET state = 1, status = ?, body = ?"
-                                 " WHERE merchant_id = ? AND key = ?");
+                                 " WHERE merchant_id = ? AND key = ? AND state = 0"
+                                 " AND request_hash = ? AND created_at = ?");
     if (!st)
         return DB_HARD_ERROR;
     db_bind_int(st, 1, status);
     db_bind_text(st, 2, body);
     db_bind_text(st, 3, merchant_id);
     db_bind_text(st, 4, key);
+    db_bind_blob(st, 5, hash, 32);
+    db_bind_int(st, 6, claimed_at);
     return db_exec(st, "idempotency finish");
 }
 

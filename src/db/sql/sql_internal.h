@@ -124,7 +124,8 @@ enum db_status sql_idempotency_get(struct db_tx *tx, const char *merchant_id, co
 enum db_status sql_idempotency_restart(struct db_tx *tx, const char *merchant_id, const char *key,
                                        const uint8_t hash[32], usec_t now);
 enum db_status sql_idempotency_finish(struct db_tx *tx, const char *merchant_id, const char *key,
-                                      int status, const char *body);
+                                      const uint8_t hash[32], usec_t claimed_at, int status,
+                                      const char *body);
 enum db_status sql_idempotency_forget(struct db_tx *tx, const char *merchant_id, const char *key,
                                       const uint8_t hash[32], usec_t claimed_at);
 enum db_status sql_idempotency_purge(struct db_tx *tx, usec_t before);
