@@ -22,6 +22,7 @@
 #include "service/callbacks.h"
 #include "service/links.h"
 #include "util/crypto.h"
+#include "util/log.h"
 #include "util/time.h"
 
 /* Delay of the first query of an unanswered payment, µs. */
@@ -404,6 +405,50 @@ static enum db_status link_declined(struct svc *s, struct db_link *l)
     return st < 0 ? st : DB_ONE_RESULT;
 }
 
+/* A void the gateway had accepted failed afterwards (Stripe makes a void
+ * of a captured payment as a full refund, and a refund can fail after it
+ * succeeded): the money did not go back. The link's own payment is SUCCESS
+ * again and its link live (a second link for the order would charge the
+ * customer twice; the merchant may refund it), and the merchant is told;
+ * the return of a payment the link could not take needs a refund at the
+ * gateway, which the history and the log say. */
+static enum db_status record_unvoided(struct svc *s, struct db_link *l, struct db_payment_op *op,
+                                      const struct gw_result *res)
+{
+    copy_result(op, res, s->now);
+    enum db_status st = DB_CALL(s->tx, payments, finish, op);
+    if (st < 0)
+        return st;
+    struct db_payment_op parent;
+    st = DB_CALL(s->tx, payments, get, op->merchant_id, op->parent_ref, &parent);
+    if (st < 0)
+        return st;
+    const char *code = arena_printf(s->a, "%d", op->response_code);
+    if (st > 0 && (parent.flags & DB_OP_ORPHAN)) {
+        log_error("the void %s of payment %s failed at the gateway after it had succeeded (%s); "
+                  "the payment needs a refund there",
+                  op->ref, parent.ref, op->error_text);
+        return payment_entry(
+            s, l, code,
+            arena_printf(s->a,
+                         "Void %s of the payment that was not taken failed at the "
+                         "gateway afterwards (%s): it needs a refund at the gateway",
+                         op->ref, op->error_text));
+    }
+    if (l->payment_status == PAY_VOIDED) {
+        l->payment_status = PAY_SUCCESS;
+        l->payment_status_at = s->now;
+        l->live = true;
+        st = DB_CALL(s->tx, links, update, l);
+        if (st < 0)
+            return st;
+    }
+    return payment_changed(
+        s, l, code,
+        arena_printf(s->a, "Void %s failed at the gateway afterwards (%s): the payment stands",
+                     op->ref, op->error_text));
+}
+
 /* A refund was answered: its history entry and the payment status
  * callback (the link's payment status stays SUCCESS; the callback's
  * refunds say what changed). A refund the gateway has not completed stays
@@ -452,8 +497,13 @@ enum db_status svc_payment_record(struct svc *s, const char *merchant_id, const 
      * refunds can fail later): its money did not go back after all */
     bool unrefunded = op->state == 1 && op->op == GW_OP_REFUND && op->decision == GW_ACCEPT &&
                       (res->decision == GW_DECLINE || res->decision == GW_ERROR);
-    if (op->state == 1 && !conversion && !late && !unrefunded)
+    /* likewise a void Stripe made as a full refund: the payment stands */
+    bool unvoided = op->state == 1 && op->op == GW_OP_VOID && op->decision == GW_ACCEPT &&
+                    (res->decision == GW_DECLINE || res->decision == GW_ERROR);
+    if (op->state == 1 && !conversion && !late && !unrefunded && !unvoided)
         return DB_ONE_RESULT; /* already recorded */
+    if (unvoided)
+        return record_unvoided(s, l, op, res);
     if (res->decision == GW_NO_ANSWER && res->gateway_ref[0] &&
         strcmp(res->gateway_ref, op->gateway_ref) != 0) {
         /* not final, but the gateway named it: a later query asks by that */

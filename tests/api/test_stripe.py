@@ -24,7 +24,7 @@ import pytest
 import requests
 
 from gateway_flow import gateway_env, gateway_merchant, new_link, status, wait_status
-from cp_helpers import PAYMENT_OPS, parse_html, poll
+from cp_helpers import PAYMENT_OPS, link_body, parse_html, poll
 from payment_flow import SETTLE_S, now_utc
 from stripe_fake import StripeFake
 from test_providers import PROVIDER_SECRETS
@@ -366,6 +366,36 @@ def test_unsettled_sale_is_voided_by_a_full_refund(env, shop):
     pi = shop.fake.sessions[s["id"]]["payment_intent"]
     (refund,) = [x for x in shop.fake.refunds.values() if x["payment_intent"] == pi]
     assert (refund["amount"], refund["status"]) == (11500, "succeeded")
+
+
+def test_void_that_fails_afterwards_restores_the_payment(env, shop):
+    """Stripe makes a void of a captured sale as a full refund, and a refund
+    can fail after it succeeded. Then the money did not go back: the payment
+    is SUCCESS again, the merchant is told, the order cannot be sold again
+    through a second link (which would charge the customer twice), and the
+    merchant can refund it."""
+    order = "void-fails-" + uuid.uuid4().hex[:8]
+    with requests.Session() as http:
+        ref, token, s, back = pay_link(env, shop, http, "Sale", orderNumber=order)
+    wait_status(env, shop.key, ref, "SUCCESS")
+    r = env.api.post(PAYMENT_OPS + ref + "/reverse", key=shop.key)
+    assert r.status_code == 200 and r.body["paymentStatus"] == "VOIDED", r.text
+    pi = shop.fake.sessions[s["id"]]["payment_intent"]
+    (refund,) = [x for x in shop.fake.refunds.values() if x["payment_intent"] == pi]
+    refund["status"], refund["failure_reason"] = "failed", "lost_or_stolen_card"
+    atts = shop.fake.send_event("refund.updated", dict(refund))
+    assert [a.status for a in atts] == [200]
+    st = poll(lambda: status(env, shop.key, ref), lambda s: s["paymentStatus"] == "SUCCESS",
+              timeout=WAIT, interval=0.2)
+    assert st["paymentStatus"] == "SUCCESS", st
+    void = [e for e in st["paymentStatuses"] if e["transactionType"] == "Void"]
+    assert void and void[-1]["paymentGatewayDecision"] == "DECLINE", st["paymentStatuses"]
+    said = [h.get("responseCodeDescription", "") for h in st["transactionStatuses"]]
+    assert any("failed at the gateway afterwards" in d and "lost_or_stolen_card" in d for d in said), said
+    # the order is paid: a second link for it is refused
+    r = env.api.post("/api/v2/chat-2-pay", key=shop.key,
+                     json=link_body(returnPaymentLink=True, transactionType="Sale", orderNumber=order))
+    assert r.status_code == 400 and "already paid" in r.text, r.text
 
 
 def test_capture_answer_lost_is_replayed_with_the_same_key(env, shop):
