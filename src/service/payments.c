@@ -701,15 +701,53 @@ static const char *minor_amount(struct arena *a, const struct money_dec *amount,
     return NULL;
 }
 
+/* The operation an Idempotency-Key names (op_ref), when it exists: it must be
+ * this link's and of this kind. */
+static enum db_status named_op(struct svc *s, const struct db_link *l, const char *op_ref,
+                               bool (*kind_ok)(int op), struct db_payment_op *op, bool *existing,
+                               const char **refused)
+{
+    *existing = false;
+    if (!op_ref)
+        return DB_NO_RESULTS;
+    enum db_status st = DB_CALL(s->tx, payments, get, l->merchant_id, op_ref, op);
+    if (st <= 0)
+        return st;
+    if (op->link_id != l->id || !kind_ok(op->op))
+        return refuse(refused, "This Idempotency-Key was already used for another payment "
+                               "operation");
+    *existing = true;
+    return DB_ONE_RESULT;
+}
+
+static bool is_capture(int op)
+{
+    return op == GW_OP_CAPTURE;
+}
+
+static bool is_return(int op)
+{
+    return op == GW_OP_REVERSE || op == GW_OP_VOID;
+}
+
+static bool is_refund(int op)
+{
+    return op == GW_OP_REFUND;
+}
+
 enum db_status svc_payment_op_begin(struct svc *s, const char *merchant_id, const char *ref,
-                                    bool capture, const struct money_dec *amount, struct db_link *l,
-                                    struct db_merchant *m, struct db_payment_op *op,
-                                    const char **refused)
+                                    bool capture, const struct money_dec *amount,
+                                    const char *op_ref, struct db_link *l, struct db_merchant *m,
+                                    struct db_payment_op *op, bool *existing, const char **refused)
 {
     struct arena *a = s->a;
     *refused = NULL;
+    *existing = false;
     enum db_status st = load_link(s, merchant_id, ref, l, m);
     if (st <= 0)
+        return st;
+    st = named_op(s, l, op_ref, capture ? is_capture : is_return, op, existing, refused);
+    if (st != DB_NO_RESULTS)
         return st;
     struct followups f = {0};
     st = DB_CALL(s->tx, payments, list, l->merchant_id, l->id, collect_followups, &f);
@@ -730,7 +768,10 @@ enum db_status svc_payment_op_begin(struct svc *s, const char *merchant_id, cons
     memcpy(op->merchant_id, l->merchant_id, sizeof op->merchant_id);
     memcpy(op->gateway_id, f.payment.gateway_id, sizeof op->gateway_id); /* the payment's */
     op->link_id = l->id;
-    svc_new_op_ref(op->ref);
+    if (op_ref)
+        snprintf(op->ref, sizeof op->ref, "%s", op_ref);
+    else
+        svc_new_op_ref(op->ref);
     op->created_at = s->now;
     if (capture) {
         if (f.payment.op != GW_OP_AUTHORIZE)
@@ -792,18 +833,9 @@ enum db_status svc_refund_begin(struct svc *s, const char *merchant_id, const ch
     enum db_status st = load_link(s, merchant_id, ref, l, m);
     if (st <= 0)
         return st;
-    if (refund_ref) {
-        st = DB_CALL(s->tx, payments, get, merchant_id, refund_ref, op);
-        if (st < 0)
-            return st;
-        if (st > 0) {
-            if (op->link_id != l->id || op->op != GW_OP_REFUND)
-                return refuse(refused, "This Idempotency-Key was already used for another "
-                                       "payment");
-            *existing = true;
-            return DB_ONE_RESULT;
-        }
-    }
+    st = named_op(s, l, refund_ref, is_refund, op, existing, refused);
+    if (st != DB_NO_RESULTS)
+        return st;
     struct refund_scan r = {0};
     st = DB_CALL(s->tx, payments, list, l->merchant_id, l->id, collect_followups, &r.f);
     if (st < 0)

@@ -89,11 +89,15 @@ enum db_status svc_payment_record(struct svc *s, const char *merchant_id, const 
 /* The merchant asks to capture (amount: NULL for all of it) or to reverse
  * link `ref`'s payment: the rules are checked and the operation stored as
  * pending; *refused says why not (DB_ROLLBACK), and a link that is not the
- * merchant's gives DB_NO_RESULTS. */
+ * merchant's gives DB_NO_RESULTS. op_ref names the operation when the
+ * request carries an Idempotency-Key (derived from it), so that a repeat
+ * whose claim was forgotten meanwhile (its gateway did not answer) finds
+ * the same operation (*existing, *op is it, pending or answered) instead of
+ * being refused as a second one; NULL for a new one. */
 enum db_status svc_payment_op_begin(struct svc *s, const char *merchant_id, const char *ref,
-                                    bool capture, const struct money_dec *amount, struct db_link *l,
-                                    struct db_merchant *m, struct db_payment_op *op,
-                                    const char **refused);
+                                    bool capture, const struct money_dec *amount,
+                                    const char *op_ref, struct db_link *l, struct db_merchant *m,
+                                    struct db_payment_op *op, bool *existing, const char **refused);
 
 /* The merchant asks to refund link `ref`'s settled sale or capture (amount:
  * NULL for all that is not refunded yet). Refunds are several per payment,

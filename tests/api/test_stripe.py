@@ -398,6 +398,35 @@ def test_void_that_fails_afterwards_restores_the_payment(env, shop):
     assert r.status_code == 400 and "already paid" in r.text, r.text
 
 
+@pytest.mark.parametrize("txn, op, done", [("Authorization", "capture", "SUCCESS"),
+                                           ("Authorization", "reverse", "REVERSED")])
+def test_repeat_with_the_key_after_no_answer_finds_the_operation(env, shop, txn, op, done):
+    """The gateway does not answer a capture or reverse (503, the key is
+    forgotten so that it can be repeated). The repeat with the same
+    Idempotency-Key finds the same operation and asks the gateway again
+    (with the same idempotency key there): it is answered 200, not refused
+    as a second operation, and that answer is what the key replays."""
+    with requests.Session() as http:
+        ref, token, s, back = pay_link(env, shop, http, txn)
+    wait_status(env, shop.key, ref, "SUCCESS")
+    key = {"Idempotency-Key": "op-" + uuid.uuid4().hex}
+    shop.fake.set_mode("error_503", count=3)  # every try of the call (chatpay tries 3 times)
+    first = env.api.post(PAYMENT_OPS + ref + "/" + op, key=shop.key, headers=key)
+    assert first.status_code == 503, first.text
+    again = env.api.post(PAYMENT_OPS + ref + "/" + op, key=shop.key, headers=key)
+    assert again.status_code == 200, again.text
+    assert again.body["paymentGatewayDecision"] == "ACCEPT" and again.body["paymentStatus"] == done
+    replay = env.api.post(PAYMENT_OPS + ref + "/" + op, key=shop.key, headers=key)
+    assert replay.status_code == 200 and replay.headers.get("Idempotent-Replayed") == "true"
+    assert replay.body == again.body
+    st = status(env, shop.key, ref)
+    assert len(st["paymentStatuses"]) == 2, st["paymentStatuses"]  # the payment and one operation
+    pi = shop.fake.sessions[s["id"]]["payment_intent"]
+    path = f"/v1/payment_intents/{pi}/" + ("capture" if op == "capture" else "cancel")
+    sent = shop.fake.requests_to(path, "POST")
+    assert len({x.headers["idempotency-key"] for x in sent}) == 1, sent
+
+
 def test_capture_answer_lost_is_replayed_with_the_same_key(env, shop):
     """The capture happens at Stripe but its answer never comes (the
     connection is closed after 3 s): chatpay asks again with the same

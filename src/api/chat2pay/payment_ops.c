@@ -17,9 +17,12 @@
  * pending (service/payments.c); a unique index admits one pending-or-
  * successful capture or reverse, and one void, per payment, so of two
  * concurrent requests exactly one proceeds; refunds are checked against
- * the refunds already pending or done in the same write transaction. A
- * refund with an Idempotency-Key is named after the key, so that repeating
- * it never makes a second one.
+ * the refunds already pending or done in the same write transaction. An
+ * operation with an Idempotency-Key is named after the key, so that
+ * repeating it never makes a second refund, and a repeat of a capture or
+ * reverse whose gateway did not answer (503, the key forgotten) finds the
+ * same operation and asks the gateway about it, instead of being refused
+ * as a second one.
  * Step 2 calls the gateway with no transaction open. Step 3 records the
  * answer. A crash between 2 and 3 is repaired by the worker that asks the
  * gateway about pending operations.
@@ -40,9 +43,9 @@ struct op_ctx {
     struct req *r;
     bool capture; /* else reverse (or refund) */
     bool refund;
-    bool existing; /* the refund named by the Idempotency-Key exists already */
-    char refund_ref[DB_REF_LEN];
-    int status; /* of the reply */
+    bool existing;           /* the operation named by the Idempotency-Key exists already */
+    char op_ref[DB_REF_LEN]; /* its name, derived from the key ("" without one) */
+    int status;              /* of the reply */
     const char *ref;
     bool has_amount;
     struct money_dec amount;
@@ -70,16 +73,17 @@ static enum db_status begin_cb(struct db_tx *tx, void *cls)
     struct svc s = {.tx = tx, .a = c->r->arena, .now = c->now, .cfg = c->r->app->cfg};
     if (c->refund) {
         st = svc_refund_begin(&s, c->r->auth.merchant_id, c->ref, c->has_amount ? &c->amount : NULL,
-                              c->refund_ref[0] ? c->refund_ref : NULL, &c->link, &c->merchant,
-                              &c->op, &c->existing, &c->refused);
+                              c->op_ref[0] ? c->op_ref : NULL, &c->link, &c->merchant, &c->op,
+                              &c->existing, &c->refused);
     } else {
-        st = svc_payment_op_begin(&s, c->r->auth.merchant_id, c->ref, c->capture,
-                                  c->has_amount ? &c->amount : NULL, &c->link, &c->merchant, &c->op,
-                                  &c->refused);
+        st =
+            svc_payment_op_begin(&s, c->r->auth.merchant_id, c->ref, c->capture,
+                                 c->has_amount ? &c->amount : NULL, c->op_ref[0] ? c->op_ref : NULL,
+                                 &c->link, &c->merchant, &c->op, &c->existing, &c->refused);
     }
     if (st <= 0)
         return st == 0 ? DB_ROLLBACK : st;
-    /* a refund begun before (its answer lost) is asked again, not repeated blindly */
+    /* an operation begun before (its answer lost) is asked again, not repeated blindly */
     return svc_gw_target(&s, &c->op, c->existing, &c->target);
 }
 
@@ -126,8 +130,9 @@ static void run(struct req *r, enum op_kind kind)
     c->refund = kind == OP_REFUND;
     c->ref = req_param(r, "paymentLinkRef");
     c->now = time_now();
-    if (c->refund)
-        c2p_idem_ref(r, "rf_", c->refund_ref);
+    /* named after the Idempotency-Key: repeated, it is found, never made twice */
+    static const char *const prefixes[] = {"cp_", "rs_", "rf_"};
+    c2p_idem_ref(r, prefixes[kind], c->op_ref);
     const char *amount = kind != OP_REVERSE ? req_query(r, "amount") : NULL;
     if (amount) {
         struct field_errors errs = {0};
