@@ -34,12 +34,13 @@ static enum job_result run(struct job_ctx *jc, const struct gateway *gw,
     if (!op->ref[0] || !returnable)
         return JOB_DONE;
     struct begin_ctx c = {.jc = jc, .payment = op};
-    if (db_run(jc->app->db, DB_WRITE, "auto_reverse_begin", begin_cb, &c) < 0) {
+    enum db_status st = db_run(jc->app->db, DB_WRITE, "auto_reverse_begin", begin_cb, &c);
+    if (st < 0) {
         jc->error = "cannot store the reversal";
         return JOB_RETRY;
     }
-    if (c.op.state == 1)
-        return JOB_DONE; /* answered by an earlier run */
+    if (st == 0 || c.op.state == 1)
+        return JOB_DONE; /* nothing to return any more, or answered by an earlier run */
     /* an earlier run that died may have asked already */
     struct gw_result res;
     if (!job_operate_and_record(jc, gw, &c.op, jc->job->attempts > 1, &res)) {

@@ -360,8 +360,8 @@ static enum db_status record_return(struct svc *s, struct db_link *l,
             ? arena_printf(s->a, "%s: the payment that was not taken has been %s",
                            gw_decision_name(op->decision), how)
             : arena_printf(s->a,
-                           "%s: the payment that was not taken could not be %s (%s); it is "
-                           "tried again",
+                           "%s: the payment that was not taken could not be %s (%s); it "
+                           "needs a refund at the gateway",
                            gw_decision_name(op->decision), how, op->error_text);
     const char *code = arena_printf(s->a, "%d", op->response_code);
     return op->decision == GW_ACCEPT && !own ? payment_changed(s, l, code, desc)
@@ -948,23 +948,33 @@ enum db_status svc_payment_return_begin(struct svc *s, const struct db_payment_o
                                         struct db_payment_op *op)
 {
     memset(op, 0, sizeof *op);
+    /* the payment as it is now, under the write lock: a review accepted and
+     * captured since the job read it is not reversed */
+    struct db_payment_op cur;
+    enum db_status st = DB_CALL(s->tx, payments, get, payment->merchant_id, payment->ref, &cur);
+    if (st <= 0)
+        return st;
+    if (!(cur.state == 1 &&
+          (cur.decision == GW_REVIEW || ((cur.flags & DB_OP_ORPHAN) && cur.decision == GW_ACCEPT))))
+        return DB_NO_RESULTS;
+    payment = &cur;
     memcpy(op->merchant_id, payment->merchant_id, sizeof op->merchant_id);
     memcpy(op->gateway_id, payment->gateway_id, sizeof op->gateway_id);
     op->link_id = payment->link_id;
     snprintf(op->ref, sizeof op->ref, "rv_%.26s", payment->ref + 3);
-    snprintf(op->parent_ref, sizeof op->parent_ref, "%s", payment->ref);
+    memcpy(op->parent_ref, payment->ref, sizeof op->parent_ref);
     op->op = svc_payment_return_op(payment);
     /* what the gateway holds goes back (a reversal of more than a partial
      * approval held is refused) */
     op->amount_minor = payment->held_minor > 0 ? payment->held_minor : payment->amount_minor;
     op->created_at = s->now;
     if (payment->flags & DB_OP_ORPHAN)
-        snprintf(op->note, sizeof op->note, "Returns %s, which the link could not take",
-                 payment->ref);
-    enum db_status st = DB_CALL(s->tx, payments, insert, op);
+        snprintf(op->note, sizeof op->note, "Returns %.*s, which the link could not take",
+                 (int)sizeof payment->ref - 1, payment->ref);
+    st = DB_CALL(s->tx, payments, insert, op);
     if (st < 0)
         return st;
-    if (st == 0) /* begun before: it is there already */
+    if (st == 0) /* begun before: it is there already (or another operation holds its place) */
         st = DB_CALL(s->tx, payments, get, payment->merchant_id, op->ref, op);
     return st;
 }

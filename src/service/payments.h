@@ -129,7 +129,10 @@ enum gw_operation svc_payment_return_op(const struct db_payment_op *payment);
 /* Store the operation that returns `payment` (an orphan, or a REVIEW payment
  * with paymentReviewAutoReversal) as pending, under a reference derived
  * from the payment's so that doing it again returns it once. *op receives
- * it (also when it existed already). */
+ * it (also when it existed already). DB_NO_RESULTS when there is nothing
+ * to return any more: the payment, read again in this transaction, is no
+ * longer one to return (a review decided meanwhile), or another capture,
+ * reversal or void of it holds its place. */
 enum db_status svc_payment_return_begin(struct svc *s, const struct db_payment_op *payment,
                                         struct db_payment_op *op);
 
