@@ -74,7 +74,7 @@ struct db_mp_purchase {
     int64_t id;
     char raas_ref[DB_UUID_LEN];
     char client_uuid[DB_UUID_LEN];
-    uint8_t body_hash[32]; /* SHA-256 of the request's raw body */
+    uint8_t body_hash[32]; /* SHA-256 of the request's fields, its timestamp left out */
     /* the request; strings in the arena (NULL: not given) */
     const char *client_txn_ref, *reserve_ref, *account_identifier, *auth_code;
     const char *source_identifier, *target_identifier;

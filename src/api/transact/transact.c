@@ -187,6 +187,25 @@ static bool signature_ok_or_reply(struct req *r, const struct mp_auth *a)
     return true;
 }
 
+/* What tells a repeat of a purchase from another request with its
+ * clientTxnRef: every field but the timestamp (the time the request was
+ * sent, which a client writes anew when it sends a request again after a
+ * timeout), and not the body's spelling (spaces, member order). */
+static void purchase_hash(struct arena *a, const struct db_mp_purchase *p, uint8_t out[32])
+{
+    const char *const texts[] = {p->client_txn_ref, p->reserve_ref,        p->account_identifier,
+                                 p->auth_code,      p->source_identifier,  p->target_identifier,
+                                 p->channel_name,   p->channel_session_id, p->currency,
+                                 p->additional_data};
+    char *s = arena_printf(a, "%lld|%lld|%lld|%lld|%lld", (long long)p->purchase_amount,
+                           (long long)p->fee_amount, (long long)p->product_id,
+                           (long long)p->funding_source_id, (long long)p->channel_id);
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+        s = texts[i] ? arena_printf(a, "%s|%zu:%s", s, strlen(texts[i]), texts[i])
+                     : arena_printf(a, "%s|-", s);
+    crypto_sha256(s, strlen(s), out);
+}
+
 /* The fields the table cannot check; fills the purchase. */
 static void check_and_fill(struct transact_ctx *c, const struct transact_body *b,
                            struct field_errors *errs)
@@ -237,9 +256,7 @@ static void check_and_fill(struct transact_ctx *c, const struct transact_body *b
     p->product_id = b->product_id.v;
     p->fee_amount = b->fee_amount.v;
     p->funding_source_id = b->funding_source_id.v;
-    size_t len = 0;
-    const char *raw = req_body(r, &len);
-    crypto_sha256(raw, len, p->body_hash);
+    purchase_hash(r->arena, p, p->body_hash);
 }
 
 enum mp_code mp_refusal_code(enum mp_refusal f)
