@@ -302,12 +302,17 @@ static void success_cb(void *cls, const struct db_wa_txn *t)
     }
 }
 
-enum db_status svc_wa_refund_create(struct svc *s, const struct db_wa_order *o, int64_t amount,
-                                    const char *speed, struct db_wa_refund *out,
-                                    enum wa_refund_refusal *refusal, int64_t *left_out)
+enum db_status svc_wa_refund_create(struct svc *s, const struct db_merchant *m,
+                                    const struct db_wa_order *o, int64_t amount, const char *speed,
+                                    struct db_wa_refund *out, enum wa_refund_refusal *refusal,
+                                    int64_t *left_out)
 {
     *refusal = WA_RR_OK;
     *left_out = 0;
+    if (m->environment == ENV_PRODUCTION) {
+        *refusal = WA_RR_PRODUCTION;
+        return DB_ROLLBACK;
+    }
     struct success_find f = {0};
     enum db_status st =
         o->status == WA_ORDER_CAPTURED

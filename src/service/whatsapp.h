@@ -44,15 +44,25 @@ enum db_status svc_wa_pay(struct svc *s, struct db_wa_order *o, const char *meth
                           enum wa_status outcome, const char *code, const char *reason,
                           const char **refused);
 
-/* A refund of a captured order: *left_out is what is left to refund; a
- * refusal is WA_RR_NOT_CAPTURED or WA_RR_TOO_MUCH (nothing stored). */
-enum wa_refund_refusal { WA_RR_OK = 0, WA_RR_NOT_CAPTURED, WA_RR_TOO_MUCH, WA_RR_TOO_MANY };
+/* A refund of a captured order of merchant m: *left_out is what is left to
+ * refund; a refusal (nothing stored) is WA_RR_PRODUCTION (m is a production
+ * merchant: the refund job's gateway serves sandbox merchants only, so the
+ * refund could never be made), WA_RR_NOT_CAPTURED, WA_RR_TOO_MUCH or
+ * WA_RR_TOO_MANY. */
+enum wa_refund_refusal {
+    WA_RR_OK = 0,
+    WA_RR_PRODUCTION,
+    WA_RR_NOT_CAPTURED,
+    WA_RR_TOO_MUCH,
+    WA_RR_TOO_MANY
+};
 /* The most refunds one order takes, whatever their outcome: each adds to
  * the order's payment record and to every callback about it after it. */
 enum { WA_REFUNDS_MAX = 100 };
-enum db_status svc_wa_refund_create(struct svc *s, const struct db_wa_order *o, int64_t amount,
-                                    const char *speed, struct db_wa_refund *out,
-                                    enum wa_refund_refusal *refusal, int64_t *left_out);
+enum db_status svc_wa_refund_create(struct svc *s, const struct db_merchant *m,
+                                    const struct db_wa_order *o, int64_t amount, const char *speed,
+                                    struct db_wa_refund *out, enum wa_refund_refusal *refusal,
+                                    int64_t *left_out);
 
 /* The gateway settled refund r (read in this transaction). */
 enum db_status svc_wa_refund_settled(struct svc *s, struct db_wa_refund *r, enum wa_status status);

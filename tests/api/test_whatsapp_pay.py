@@ -1057,6 +1057,24 @@ def test_refund_path_errors(api, cli, shop, paid, bad_auth, shop_factory):
     assert refunds_of(payment_of(api, shop, paid.ref)) == []
 
 
+def test_refund_for_a_production_merchant_is_403(api, cli, shop, paid):
+    """An order paid in the sandbox is not refunded once its merchant works
+    in production: the refund job's sandbox gateway serves sandbox merchants
+    only, so the refund would stay pending for ever, blocking its amount."""
+    res = cli("merchant", "update", shop.id, "--environment", "production")
+    assert res.returncode == 0, res.stderr
+    live = cli_ok(cli, "apikey", "create", "--merchant", shop.id, "--json")
+    SECRETS.api_keys.add(live["apiKey"])
+    assert live["apiKey"].startswith("cp_live_"), live["apiKey"][:12]
+    h = {"Idempotency-Key": "wa-" + uuid.uuid4().hex}
+    for _ in range(2):  # a refusal is not stored for the key either
+        r = refund(api, shop, paid.ref, 100, key=live["apiKey"], headers=h)
+        b = assert_wa_error(r, 403, "WA403", members=("error",))
+        assert "sandbox" in b["error"]["error"], b
+    p = payment_of(api, shop, paid.ref, key=live["apiKey"])
+    assert p["status"] == "captured" and refunds_of(p) == [], p
+
+
 # ---- callbacks -------------------------------------------------------------------------------------
 
 

@@ -84,8 +84,12 @@ static enum db_status refund_cb(struct db_tx *tx, void *cls)
         c->bad_offset = true;
         return DB_ROLLBACK;
     }
+    struct db_merchant m;
+    st = DB_CALL(tx, merchants, get, r->auth.merchant_id, &m);
+    if (st <= 0)
+        return st < 0 ? st : DB_HARD_ERROR;
     struct svc s = {.tx = tx, .a = r->arena, .now = now, .cfg = r->app->cfg};
-    st = svc_wa_refund_create(&s, &c->path.order, c->amount.value.v, c->speed, &c->refund,
+    st = svc_wa_refund_create(&s, &m, &c->path.order, c->amount.value.v, c->speed, &c->refund,
                               &c->refusal, &c->left);
     if (st <= 0 || c->refusal != WA_RR_OK)
         return st < 0 ? st : DB_ROLLBACK;
@@ -146,6 +150,12 @@ void api_wa_refund(struct req *r)
         field_error(r, "amount.offset",
                     arena_printf(r->arena, "must be %lld for %s",
                                  (long long)c->path.order.amount_offset, c->path.order.currency));
+        return;
+    }
+    if (st == DB_ROLLBACK && c->refusal == WA_RR_PRODUCTION) {
+        const char *f = "error", *why = "WhatsApp Pay refunds are sandbox only in this version: no "
+                                        "live payment gateway is connected";
+        wa_reply_error(r, 403, "WA403", why, &f, &why, 1);
         return;
     }
     if (st == DB_ROLLBACK && c->refusal == WA_RR_NOT_CAPTURED) {
