@@ -201,11 +201,13 @@ static enum db_status callback(struct svc *s, const struct db_wa_order *o, const
 struct pending_find {
     struct db_wa_txn pending;
     bool found;
+    int tries;
 };
 
 static void pending_cb(void *cls, const struct db_wa_txn *t)
 {
     struct pending_find *f = cls;
+    f->tries++;
     if (t->status == WA_PENDING) {
         f->pending = *t;
         f->found = true;
@@ -214,11 +216,11 @@ static void pending_cb(void *cls, const struct db_wa_txn *t)
 
 enum db_status svc_wa_pay(struct svc *s, struct db_wa_order *o, const char *method,
                           enum wa_status outcome, const char *code, const char *reason,
-                          const char **refused)
+                          enum wa_pay_refusal *refused)
 {
-    *refused = NULL;
+    *refused = WA_PAY_OK;
     if (o->status == WA_ORDER_CAPTURED) {
-        *refused = "This order is paid already.";
+        *refused = WA_PAY_PAID;
         return DB_ROLLBACK;
     }
     struct pending_find f = {0};
@@ -226,6 +228,10 @@ enum db_status svc_wa_pay(struct svc *s, struct db_wa_order *o, const char *meth
         DB_CALL(s->tx, whatsapp, txn_list, o->merchant_id, o->id, s->a, pending_cb, &f);
     if (st < 0)
         return st;
+    if (!f.found && f.tries >= WA_TRIES_MAX) {
+        *refused = WA_PAY_TOO_MANY;
+        return DB_ROLLBACK;
+    }
     struct db_wa_txn t = f.pending;
     if (!f.found) {
         memset(&t, 0, sizeof t);

@@ -37,12 +37,19 @@ enum db_status svc_wa_order_create(struct svc *s, const struct db_merchant *m,
  * additional_info*}. The caller puts it. */
 enum db_status svc_wa_payment_json(struct svc *s, const struct db_wa_order *o, json_object **out);
 
+/* The most payment tries (transactions) one order takes: each adds to the
+ * order's payment record and to every callback about it after it. A
+ * pending try decided by the next one is one try. */
+enum { WA_TRIES_MAX = 20 };
+
 /* A payment try on the sandbox page: method, outcome (WA_SUCCESS,
  * WA_FAILED with code and reason, WA_PENDING). A pending try is decided by
- * the next one. *refused (DB_ROLLBACK) when the order is paid already. */
+ * the next one. *refused (DB_ROLLBACK, nothing stored) when the order is
+ * paid already or has had WA_TRIES_MAX tries. */
+enum wa_pay_refusal { WA_PAY_OK = 0, WA_PAY_PAID, WA_PAY_TOO_MANY };
 enum db_status svc_wa_pay(struct svc *s, struct db_wa_order *o, const char *method,
                           enum wa_status outcome, const char *code, const char *reason,
-                          const char **refused);
+                          enum wa_pay_refusal *refused);
 
 /* A refund of a captured order of merchant m: *left_out is what is left to
  * refund; a refusal (nothing stored) is WA_RR_PRODUCTION (m is a production

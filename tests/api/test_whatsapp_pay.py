@@ -843,6 +843,43 @@ def test_pending_then_decided(api, server, http, shop):
     assert "error" not in t2 and t2["updated_timestamp"] >= t["updated_timestamp"]
 
 
+def test_an_order_takes_at_most_20_payment_tries(api, server, http, shop):
+    # each try is a transaction of the order's payment, in every lookup and
+    # callback: their number is bounded, whatever their outcome
+    o = place_order(api, shop)
+    pay_ok(http, server.base_url, o.token, outcome="pending")
+    pay_ok(http, server.base_url, o.token, outcome="failure")  # decides the pending one
+    for _ in range(19):
+        pay_ok(http, server.base_url, o.token, outcome="failure")
+    p = payment_of(api, shop, o.ref)
+    assert p["status"] == "failed" and len(p["transactions"]) == 20, p
+
+    def says_why(html: str) -> bool:
+        return "20 payment tries" in re.sub(r"<[^>]*>", "", html)
+
+    page = html_request(http, "GET", page_url(server.base_url, o.token))
+    assert_html(page, 200)
+    assert page.doc.find("form") is None, page.text[:800]
+    assert says_why(page.text), page.text[:800]
+    for outcome in ("success", "failure", "pending"):
+        r = pay(http, server.base_url, o.token, outcome=outcome)
+        assert_html(r, 409)
+        assert says_why(r.text), r.text[:800]
+    assert payment_of(api, shop, o.ref) == p
+
+    # a pending 20th try may still be decided
+    o = place_order(api, shop)
+    for _ in range(19):
+        pay_ok(http, server.base_url, o.token, outcome="failure")
+    pay_ok(http, server.base_url, o.token, outcome="pending")
+    page = html_request(http, "GET", page_url(server.base_url, o.token))
+    assert page.doc.find("form") is not None, page.text[:800]
+    pay_ok(http, server.base_url, o.token, outcome="success")
+    p = payment_of(api, shop, o.ref)
+    assert p["status"] == "captured" and len(p["transactions"]) == 20, p
+    assert p["transactions"][-1]["status"] == "success", p
+
+
 def test_unknown_token_is_404(server, http):
     for token in ("nope", "A" * 22, "A" * 200):
         assert_html(html_request(http, "GET", page_url(server.base_url, token)), 404)

@@ -5,8 +5,9 @@
  * (UPI, card, netbanking, wallet) and the outcome (success, failure with a
  * gateway error code and reason, pending). Each submit is a payment try
  * recorded by service/whatsapp.c (a pending try is decided by the next
- * one), and the page shows the result. Like every customer page it is in
- * the browser's language and works without JavaScript.
+ * one; at most WA_TRIES_MAX per order), and the page shows the result.
+ * Like every customer page it is in the browser's language and works
+ * without JavaScript.
  */
 #include "api/api.h"
 #include "api/pages/pages.h"
@@ -27,16 +28,18 @@ struct wa_ctx {
     struct db_wa_order o;
     const char *last_error; /* the last try's error, when it failed */
     bool pending;           /* the last try is pending */
+    int tries;              /* the order's payment tries */
     /* submit */
     const char *method, *code, *reason;
     enum wa_status outcome;
-    const char *refused;
+    enum wa_pay_refusal refused;
     unsigned queued;
 };
 
 static void last_cb(void *cls, const struct db_wa_txn *t)
 {
     struct wa_ctx *c = cls;
+    c->tries++;
     c->pending = t->status == WA_PENDING;
     c->last_error = t->status == WA_FAILED
                         ? arena_printf(c->r->arena, "%s: %s", t->error_code ? t->error_code : "",
@@ -131,6 +134,11 @@ static void render(struct req *r, const struct web_locale *loc, struct wa_ctx *c
     if (o->status == WA_ORDER_CAPTURED) {
         web_buf_printf(&b, "<p class=\"notice\" role=\"status\">%s</p>\n</main>\n",
                        web_escape(a, web_text(loc, "wa.status.captured")));
+    } else if (!c->pending && c->tries >= WA_TRIES_MAX) {
+        /* a new try would be refused: no form */
+        web_buf_printf(
+            &b, "<p class=\"notice\" role=\"alert\">%s</p>\n</main>\n",
+            WEB_HTMLF(a, loc, "wa.tries.text", arena_printf(a, "%d", (int)WA_TRIES_MAX)));
     } else {
         if (o->status == WA_ORDER_FAILED && c->last_error)
             web_buf_printf(&b, "<p class=\"notice\" role=\"alert\">%s</p>\n",
@@ -223,8 +231,13 @@ void api_wa_page_submit(struct req *r)
     enum db_status st = strlen(req_param(r, "token")) < sizeof c.o.token
                             ? db_run(r->app->db, DB_WRITE, "wa_pay", pay_cb, &c)
                             : DB_NO_RESULTS;
-    if (st == DB_ROLLBACK && c.refused) {
+    if (st == DB_ROLLBACK && c.refused == WA_PAY_PAID) {
         api_reply_message(r, 409, &loc, "wa.paid.title", web_text(&loc, "wa.paid.text"));
+        return;
+    }
+    if (st == DB_ROLLBACK && c.refused == WA_PAY_TOO_MANY) {
+        API_REPLY_MESSAGEF(r, 409, &loc, "wa.tries.title", "wa.tries.text",
+                           arena_printf(r->arena, "%d", (int)WA_TRIES_MAX));
         return;
     }
     if (st < 0) {
