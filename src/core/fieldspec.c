@@ -163,6 +163,12 @@ static enum text_status text_check(const char *s, size_t len, size_t *chars, boo
     return TEXT_OK;
 }
 
+bool fieldspec_text(const char *s, size_t len, size_t *chars)
+{
+    bool blank;
+    return text_check(s, len, chars, &blank) == TEXT_OK;
+}
+
 static bool is_digit(char ch)
 {
     return ch >= '0' && ch <= '9';

@@ -116,6 +116,12 @@ void field_errors_add(struct field_errors *e, struct arena *a, const char *field
  * a stored string must allow too. */
 bool fieldspec_char_ok(uint32_t cp);
 
+/* Is s[0..len) text that a FIELD_STRING takes (well-formed UTF-8, no
+ * control character but tab and newline)? Then *chars is its length in
+ * characters (code points): for the text of a free-form object, whose
+ * names no spec table can list. */
+bool fieldspec_text(const char *s, size_t len, size_t *chars);
+
 /* Parse `obj` into `out` (zeroed by the caller). If obj is not a JSON object,
  * records "body: must be a JSON object". Returns true when no problem was
  * added by this call. Nesting depth of FIELD_ARRAY is limited to 4. */

@@ -399,6 +399,11 @@ def _rule_cases():
     case("notes-16", [P + ".notes"], P + ".notes", {f"k{i}": "v" for i in range(16)})
     case("note-257", [P + ".notes"], P + ".notes", {"k": long})
     case("notes-array", [P + ".notes"], P + ".notes", ["a"])
+    case("note-257-characters", [P + ".notes"], P + ".notes", {"k": "é" * 257})
+    case("note-name-257-characters", [P + ".notes"], P + ".notes", {"✓" * 257: "v"})
+    case("note-control", [P + ".notes"], P + ".notes", {"k": "bell\u0007"})
+    case("note-c1-control", [P + ".notes"], P + ".notes", {"k": "next\u0085line"})
+    case("note-name-control", [P + ".notes"], P + ".notes", {"esc\u001b[31m": "v"})
     case("receipt-101", [P + ".receipt"], P + ".receipt", "r" * 101)
     for f in ("udf1", "udf4", "additional_info1", "additional_info7"):
         case(f + "-257", [P + "." + f], P + "." + f, long)
@@ -523,6 +528,16 @@ def test_body_media_type_and_size(api, shop):
     big["padding"] = "p" * (64 * 1024)
     assert_wa_error(send(api, shop, big), 413, "WA413")
     assert_order_not_found(lookup(api, shop, ref), ref)
+
+
+def test_notes_are_counted_in_characters(api, shop):
+    """notes: "names and values at most 256 characters each": characters,
+    not bytes (as for udf1…, receipt); tab and newline are text."""
+    notes = {"✓" * 256: "é" * 256, "k": "₹" * 256, "lines": "one\ntwo\tthree"}
+    body = order_body(shop, extra={"notes": notes, "udf1": "é" * 256})
+    send_ok(api, shop, body)
+    p = payment_of(api, shop, params_of(body)["reference_id"])
+    assert p["notes"] == notes and p["udf1"] == "é" * 256, p
 
 
 def test_note_names_are_free(api, shop):

@@ -15,6 +15,7 @@
 
 #include "app.h"
 #include "core/currency.h"
+#include "core/fieldspec.h"
 #include "db/merchants.h"
 #include "db/providers.h"
 #include "service/whatsapp.h"
@@ -378,11 +379,17 @@ void api_wa_messages(struct req *r)
                 field_errors_add(&errs, a, NULL, "%s.notes: at most %d notes", P, NOTES_MAX);
                 break;
             }
+            /* characters, not bytes, and no control character: the rule
+             * of every text field */
+            size_t name_chars = 0, value_chars = 0;
             if (!json_object_is_type(v, json_type_string) ||
-                json_object_get_string_len(v) > TEXT_MAX || strlen(key) > TEXT_MAX)
+                !fieldspec_text(json_object_get_string(v), (size_t)json_object_get_string_len(v),
+                                &value_chars) ||
+                !fieldspec_text(key, strlen(key), &name_chars) || value_chars > TEXT_MAX ||
+                name_chars > TEXT_MAX)
                 field_errors_add(&errs, a, NULL,
                                  "%s.notes: each note must be a string of at most %d characters "
-                                 "under a name of at most %d",
+                                 "under a name of at most %d, without control characters",
                                  P, TEXT_MAX, TEXT_MAX);
         }
     }
