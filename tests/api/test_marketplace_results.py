@@ -343,6 +343,20 @@ def test_result_retries(env, rcv, products):
     assert len(results_for(rcv, flaky, r1)) == 3, "tried again after a 200"
 
 
+def test_a_try_without_an_http_answer_has_no_status(env, rcv, products):
+    """lastHttpStatus is null when the last try got no HTTP answer (the
+    connection closed), not 0; a later answered try gives its status."""
+    down = new_client(env, rcv, mode="close")
+    back = new_client(env, rcv, mode=["close", "ok"])
+    r1 = assert_accepted(env.transact(down, purchase_body(down, products["airtime"])))
+    r2 = assert_accepted(env.transact(back, purchase_body(back, products["airtime"])))
+    rd = wait_delivery(env, down, r1, lambda rd: rd["attempts"] >= 1)["resultDelivery"]
+    assert (rd["state"], rd["lastHttpStatus"], rd["deliveredAt"]) == ("PENDING", None, None), rd
+    assert_schema("MarketplaceResultDelivery", rd)
+    rd = wait_delivery(env, back, r2, settled)["resultDelivery"]
+    assert (rd["state"], rd["attempts"], rd["lastHttpStatus"]) == ("DELIVERED", 2, 200), rd
+
+
 def test_what_counts_as_delivered(env, rcv, products):
     no_content = new_client(env, rcv, mode="204")
     not_found_once = new_client(env, rcv, mode=["404", "ok"])

@@ -90,8 +90,12 @@ static json_object *purchase_json(const struct mp_auth *a, const struct db_mp_pu
     json_object_object_add(d, "state",
                            json_object_new_string(mp_result_state_name(p->result_state)));
     json_object_object_add(d, "attempts", json_object_new_int(p->result_attempts));
+    /* null before the first try, and when the last one got no HTTP answer
+     * (refused, timed out, closed: recorded as 0) */
     json_object_object_add(d, "lastHttpStatus",
-                           p->result_attempts ? json_object_new_int(p->result_last_http) : NULL);
+                           p->result_attempts && p->result_last_http > 0
+                               ? json_object_new_int(p->result_last_http)
+                               : NULL);
     json_object_object_add(d, "deliveredAt", time_or_null(p->result_delivered_at));
     json_object_object_add(o, "resultDelivery", d);
     json_object_object_add(o, "requestTimestamp", json_object_new_string(p->request_timestamp));
