@@ -1400,6 +1400,9 @@ def test_product_lookup(mp, bank, airtime, elec, catalogue):
     assert [p["productId"] for p in only] == [i for i in ids if by_id[i]["type"] == "electricity"]
     assert strip(product_lookup(mp, bank, elec.id)) == elec.api()
     assert_refused(mp.get(f"{PRODUCTS}/99998", bank), "1404")
+    # productId is 1 to 99999: anything else is a bad id, not an unknown product
+    for bad in ("0", "00000", "100000", "-1", "1x"):
+        assert_refused(mp.get(f"{PRODUCTS}/{bad}", bank), "1000")
     assert_refused(mp.get(PRODUCTS, bank, {"type": "gadget"}), "1000")
 
 

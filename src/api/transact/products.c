@@ -68,11 +68,11 @@ void api_mp_product(struct req *r)
     const char *id = req_param(r, "productId");
     size_t digits = strspn(id, "0123456789");
     struct one_ctx c = {0};
-    if (digits == 0 || digits > 5 || id[digits]) {
+    c.id = digits > 0 && digits <= 5 && !id[digits] ? strtol(id, NULL, 10) : 0;
+    if (c.id < 1) { /* no product has id 0: a bad id, as the message says */
         mp_refuse1(r, MPC_INVALID, "productId: must be a whole number from 1 to 99999");
         return;
     }
-    c.id = strtol(id, NULL, 10);
     enum db_status st = db_run(r->app->db, DB_READ, "mp_product", one_txn, &c);
     if (st < 0) {
         mp_reply_db_error(r, st);
