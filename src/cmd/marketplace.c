@@ -42,6 +42,9 @@ static const char usage[] =
     "client create  a client of the marketplace APIs; prints its clientSecret, apiKey and\n"
     "               signatureSecret once (needs secrets_key, the same as the server's).\n"
     "               Ids are 1 to 99999; the funding source defaults to the client id.\n"
+    "client update  --environment: a client that changes environment gets a new apiKey\n"
+    "               (mak_sandbox_ / mak_live_), printed once; its old key is refused from\n"
+    "               the next request.\n"
     "client disable refuses the client's tokens and API key from the next request.\n"
     "product add    a product of the catalogue; amounts in minor units of its currency.\n"
     "mno import     replace the MNO prefix table with FILE's lines: prefix,mno[,countryCode]\n"
@@ -165,6 +168,17 @@ static void credential(const char *prefix, char *out, size_t cap)
     snprintf(out, cap, "%s%s", prefix, r);
 }
 
+/* A new API key of the client's environment into out[64], its SHA-256,
+ * prefix and last four characters into c. */
+static void new_api_key(struct db_mp_client *c, char *out, size_t cap)
+{
+    const char *prefix = mp_api_key_prefix(c->environment);
+    credential(prefix, out, cap);
+    crypto_sha256(out, strlen(out), c->api_key_hash);
+    snprintf(c->api_key_prefix, sizeof c->api_key_prefix, "%s", prefix);
+    snprintf(c->api_key_last4, sizeof c->api_key_last4, "%s", out + strlen(out) - 4);
+}
+
 static int client_create_in(int argc, char **argv, struct arena *a)
 {
     struct common co = {0};
@@ -207,9 +221,7 @@ static int client_create_in(int argc, char **argv, struct arena *a)
     if (!db)
         return EXIT_RUNTIME;
     char secret[64], api_key[64], sig[64];
-    const char *prefix = c->environment == ENV_PRODUCTION ? "mak_live_" : "mak_sandbox_";
     credential("mcs_", secret, sizeof secret);
-    credential(prefix, api_key, sizeof api_key);
     credential("mss_", sig, sizeof sig);
     crypto_uuid_v4(c->id);
     c->name = name;
@@ -217,9 +229,7 @@ static int client_create_in(int argc, char **argv, struct arena *a)
     c->require_signature = sign;
     c->status = MP_CLIENT_ACTIVE;
     crypto_sha256(secret, strlen(secret), c->secret_hash);
-    crypto_sha256(api_key, strlen(api_key), c->api_key_hash);
-    snprintf(c->api_key_prefix, sizeof c->api_key_prefix, "%s", prefix);
-    snprintf(c->api_key_last4, sizeof c->api_key_last4, "%s", api_key + strlen(api_key) - 4);
+    new_api_key(c, api_key, sizeof api_key);
     c->signature_secret = secretbox_seal(key, c->id, sig, strlen(sig), t.a);
     c->created_at = c->updated_at = time_now();
     enum db_status st = db_run(db, DB_WRITE, "mp_client_create", insert_txn, &t);
@@ -259,6 +269,7 @@ struct update_args {
     int64_t funding_v;
     enum db_environment env_v;
     int rc;
+    char api_key[64]; /* the new API key when the environment changed, else "" */
 };
 
 struct client_update_ctx {
@@ -287,8 +298,13 @@ static enum db_status apply_txn(struct db_tx *tx, void *cls)
         t->c.require_signature = true;
     if (u->no_sign)
         t->c.require_signature = false;
-    if (u->env)
+    /* a key works for one environment (mak_sandbox_ / mak_live_): a client
+     * that changes environment gets a new one, and the old one is refused */
+    u->api_key[0] = '\0';
+    if (u->env && u->env_v != t->c.environment) {
         t->c.environment = u->env_v;
+        new_api_key(&t->c, u->api_key, sizeof u->api_key);
+    }
     if (u->disable)
         t->c.status = MP_CLIENT_DISABLED;
     /* a production client's URL must be https on a public address */
@@ -362,10 +378,19 @@ static int client_change_in(int argc, char **argv, bool disable, struct arena *a
         return cmd_fail("no client %lld", (long long)x.t.c.client_id);
     if (st < 0)
         return cmd_fail("could not update the client");
-    if (co.json)
-        cmd_print_json(client_json(&x.t.c));
-    else
+    if (co.json) {
+        json_object *o = client_json(&x.t.c);
+        if (u->api_key[0])
+            json_object_object_add(o, "apiKey", json_object_new_string(u->api_key));
+        cmd_print_json(o);
+    } else {
         client_print(&x.t.c);
+        if (u->api_key[0])
+            printf("  apiKey:          %s\n"
+                   "  (a new API key for the %s environment, shown once: store it now; the old "
+                   "key is refused from now on)\n",
+                   u->api_key, x.t.c.environment == ENV_PRODUCTION ? "production" : "sandbox");
+    }
     return 0;
 }
 

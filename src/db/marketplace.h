@@ -40,6 +40,10 @@ struct db_mp_client {
     usec_t created_at, updated_at;
 };
 
+/* How the API key of a client of environment env starts: "mak_sandbox_" or
+ * "mak_live_". A key is good only while it fits its client's environment. */
+const char *mp_api_key_prefix(enum db_environment env);
+
 enum mp_product_type { MP_AIRTIME = 0, MP_DATA, MP_ELECTRICITY, MP_BILL, MP_VOUCHER };
 #define MP_PRODUCT_TYPES 5
 const char *mp_product_type_name(enum mp_product_type t);

@@ -268,6 +268,34 @@ def test_client_update(mp):
     assert (show()["environment"], show()["status"]) == ("sandbox", "active")
 
 
+def test_client_environment_change_issues_a_new_api_key(mp):
+    """A key works for one environment (mak_sandbox_ / mak_live_): a change
+    of environment prints a new key once, and only then."""
+    c = mp.create_client()
+    cid = str(c.id)
+    out = mp.ok("marketplace", "client", "update", cid, "--environment", "production",
+                "--json").json()
+    live = out["apiKey"]
+    register(live)
+    assert out["environment"] == "production" and live.startswith("mak_live_"), out
+    assert len(secret_part(live)) >= 32 and secret_part(live) != secret_part(c.api_key)
+    shown = mp.ok("marketplace", "client", "show", cid, "--json").json()
+    assert shown["apiKey"] == f"mak_live_****{live[-4:]}", shown
+    assert live not in json.dumps(shown) and secret_part(live) not in json.dumps(shown)
+    # no change of environment, no new key
+    for same in (["--environment", "production"], ["--name", "Same Env Bank"]):
+        again = mp.ok("marketplace", "client", "update", cid, *same, "--json").json()
+        assert again["apiKey"] == shown["apiKey"], (same, again)
+    # back to the sandbox, as text: the new key once, named so
+    text = mp.ok("marketplace", "client", "update", cid, "--environment", "sandbox").stdout
+    keys = [w for w in text.split() if w.startswith("mak_")]
+    assert len(keys) == 1 and keys[0].startswith("mak_sandbox_"), text
+    register(keys[0])
+    assert "shown once" in text, text
+    assert mp.ok("marketplace", "client", "show", cid, "--json").json()["apiKey"] == (
+        f"mak_sandbox_****{keys[0][-4:]}")
+
+
 def test_client_disable_shows_disabled(mp):
     c = mp.create_client()
     out = mp.ok("marketplace", "client", "disable", str(c.id), "--json").json()
@@ -1127,13 +1155,39 @@ def test_client_update_reaches_transact(mp, airtime):
     eventually_transact(mp, c, lambda: purchase_body(c, airtime), is_refusal("1003"),
                         "a signature required")
     assert_accepted(mp.transact(c, purchase_body(c, airtime), signed=True))
-    mp.ok("marketplace", "client", "update", cid, "--no-require-signature", "--environment",
-          "production")
-    eventually_transact(mp, c, lambda: purchase_body(c, airtime), is_refusal("2010"),
-                        "a production client refused")
-    mp.ok("marketplace", "client", "update", cid, "--environment", "sandbox")
-    eventually_transact(mp, c, lambda: purchase_body(c, airtime), lambda r: r.status_code == 202,
-                        "a sandbox client again, no signature needed")
+    sandbox_key = c.api_key
+    out = mp.ok("marketplace", "client", "update", cid, "--no-require-signature",
+                "--environment", "production", "--json").json()
+    register(out["apiKey"])
+    # the sandbox key no longer works for the production client ...
+    eventually_transact(mp, c, lambda: purchase_body(c, airtime), is_refusal("1002"),
+                        "the sandbox key refused")
+    # ... its new live key does, and the purchase is refused as a production one
+    c.api_key = out["apiKey"]
+    assert_refused(mp.transact(c, purchase_body(c, airtime)), "2010")
+    out = mp.ok("marketplace", "client", "update", cid, "--environment", "sandbox",
+                "--json").json()
+    register(out["apiKey"])
+    eventually_transact(mp, c, lambda: purchase_body(c, airtime), is_refusal("1002"),
+                        "the live key refused")
+    c.api_key = sandbox_key  # the first sandbox key is gone for good
+    assert_refused(mp.transact(c, purchase_body(c, airtime)), "1002")
+    c.api_key = out["apiKey"]
+    assert_accepted(mp.transact(c, purchase_body(c, airtime)))
+
+
+def test_a_key_that_does_not_fit_the_clients_environment_is_refused(mp, airtime):
+    """However a client's environment came to differ from its key's prefix
+    (here: changed in the database), the key is refused."""
+    c = mp.create_client()
+    assert_success(mp.get(PRODUCTS, c))
+    n = cp_helpers.db_exec(mp.db_url, "UPDATE mp_clients SET environment = 1 WHERE client_id = ?",
+                           (c.id,))
+    assert n == 1
+    c.token = None  # a new token is checked against the database
+    errors = assert_refused(mp.get(PRODUCTS, c), "1002", "X-API-Key")
+    assert "mak_live_" in errors[0], errors
+    assert_refused(mp.transact(c, purchase_body(c, airtime)), "1002")
 
 
 # ---- Transact: duplicate references ------------------------------------------------------

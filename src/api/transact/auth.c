@@ -3,6 +3,9 @@
  * (Authorization: Bearer, from POST /token) and the client's API key
  * (X-API-Key), both of the same active client.
  *
+ * The key's prefix must fit the client's environment (mak_sandbox_ for a
+ * sandbox client, mak_live_ for a production one).
+ *
  * Tokens and keys are stored as their SHA-256. A token found is remembered
  * by the server thread until it expires or the configuration epoch changes
  * (a client disabled or changed on any node advances it), so a request with
@@ -116,6 +119,17 @@ bool mp_authenticate_or_reply(struct req *r)
     crypto_sha256(k, k_len, key_hash);
     if (!crypto_equal(key_hash, slot->api_key_hash, sizeof key_hash)) {
         mp_refuse1(r, MPC_BAD_API_KEY, "X-API-Key: not the API key of the token's client");
+        return false;
+    }
+    /* a sandbox key never buys for a production client, nor a live key for
+     * a sandbox one: the prefix must fit the client's environment now */
+    if (strcmp(slot->key_prefix, mp_api_key_prefix(slot->auth.environment)) != 0) {
+        mp_refuse1(r, MPC_BAD_API_KEY,
+                   slot->auth.environment == ENV_PRODUCTION
+                       ? "X-API-Key: a sandbox key (mak_sandbox_), and the client works in "
+                         "production now: use its mak_live_ key"
+                       : "X-API-Key: a production key (mak_live_), and the client works in the "
+                         "sandbox now: use its mak_sandbox_ key");
         return false;
     }
     struct mp_auth *a = arena_alloc(r->arena, sizeof *a);

@@ -27,6 +27,11 @@ bool mp_product_type_parse(const char *s, enum mp_product_type *out)
     return false;
 }
 
+const char *mp_api_key_prefix(enum db_environment env)
+{
+    return env == ENV_PRODUCTION ? "mak_live_" : "mak_sandbox_";
+}
+
 bool mp_product_issues_tokens(enum mp_product_type t)
 {
     return t == MP_ELECTRICITY || t == MP_VOUCHER;
