@@ -365,6 +365,8 @@ enum db_status svc_wa_refund_create(struct svc *s, const struct db_merchant *m,
     st = svc_enqueue_for(s, o->merchant_id, 0, JOB_WA_REFUND, out->id, s->now);
     if (st < 0)
         return st;
+    /* the merchant's systems learn of the refund when it is made (pending),
+     * whichever of them made it, and again when it settles */
     st = callback(s, o, "whatsapp.refund");
     return st < 0 ? st : DB_ONE_RESULT;
 }

@@ -1154,13 +1154,20 @@ def test_payment_and_refund_callbacks(api, server, http, shop_factory, rcv):
     assert r.status_code == 201, r.text
     settled = wait_refunds_settled(api, shop, o.ref)
 
-    def refund_done(ds):
+    def refund_in(ds, status):
         return [d for d in events(ds, "whatsapp.refund")
-                if [x["status"] for x in refunds_of(d.json["payment"])] == ["success"]]
+                if [x["status"] for x in refunds_of(d.json["payment"])] == [status]]
 
-    got = rcv.wait_for(lambda ds: bool(refund_done(ds)), WAIT, "the refund's callback")
-    [done] = refund_done(got)
+    # a refund event when the refund is made (pending), and when it settles
+    got = rcv.wait_for(lambda ds: refund_in(ds, "pending") and refund_in(ds, "success"), WAIT,
+                       "the refund's two callbacks")
+    [made] = refund_in(got, "pending")
+    created = {k: v for k, v in r.body.items() if k != "reference_id"}
+    assert refunds_of(made.json["payment"]) == [created], (made.json, r.body)
+    assert {**made.json["payment"], "transactions": None} == {**settled, "transactions": None}
+    [done] = refund_in(got, "success")
     assert done.json["payment"] == settled, (done.json, settled)
+    assert len(events(rcv.received(), "whatsapp.refund")) == 2, rcv.received()
 
     schema = webhook_schema_name()
     assert schema == "WhatsAppPaymentCallback"
