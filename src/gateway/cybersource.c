@@ -983,4 +983,7 @@ const struct gateway_ops gateway_cybersource_ops = {
     .query = cs_query,
     .cancel = cs_cancel,
     .inbound = cs_inbound,
+    /* "acknowledge as quickly as possible": a slow answer delays its later
+     * merchant POSTs, and it documents no retry */
+    .answer_first = true,
 };

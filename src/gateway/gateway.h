@@ -193,6 +193,10 @@ struct gateway_ops {
      * posts; NULL when the kind posts nothing. */
     enum gw_inbound_verdict (*inbound)(const struct gateway *g, const struct provider_inbound *rq,
                                        struct arena *a, struct gw_notice **notices, size_t *n);
+    /* its notices of a payment still unanswered are answered at once and
+     * the gateway asked afterwards (a job): it wants a quick answer and
+     * does not promise to post again */
+    bool answer_first;
 };
 
 /* A gateway instance: a kind, its configuration and its state. */

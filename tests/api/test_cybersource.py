@@ -157,10 +157,10 @@ def test_signed_form_receipt_and_merchant_post(env, shop):
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", fields["signed_date_time"])
         result = shop.fake.pay(fields, CARD)
         assert result["decision"] == "ACCEPT"
-        # the merchant POST was answered and recorded the payment, confirmed by REST
+        # the merchant POST was answered at once, and the payment recorded
+        # as the REST API confirms it
         assert [a.status for a in shop.fake.webhooks if a.label == "merchant post"] == [200]
-        st = status(env, shop.key, ref)
-        assert st["paymentStatus"] == "SUCCESS", st
+        st = wait_status(env, shop.key, ref, "SUCCESS")
         (op,) = st["paymentStatuses"]
         assert (op["paymentGatewayDecision"], op["paymentGatewayResponseCode"],
                 op["paymentGatewayReqReferenceNumber"], op["cardType"], op["maskedCardNumber"]) == (
@@ -172,6 +172,27 @@ def test_signed_form_receipt_and_merchant_post(env, shop):
         assert att.status == 200
         assert shop.fake.post_receipt(result).status == 200
         assert len(status(env, shop.key, ref)["paymentStatuses"]) == 1
+
+
+def test_merchant_post_is_answered_before_the_rest_api(env, shop):
+    """CyberSource wants its merchant POST acknowledged quickly (a slow
+    answer delays its later posts) and documents no retry: it is answered
+    200 at once, even while the REST API is slow, and a job asks the REST
+    API and records the payment."""
+    shop.fake.slow_seconds = 4.0
+    shop.fake.set_mode("slow", count=1, endpoint="query")
+    with requests.Session() as http:
+        ref, token = new_link(env, shop.key, "Sale")
+        fields = press_pay(env, shop, http, token)
+        t0 = time.monotonic()
+        result = shop.fake.pay(fields, CARD)  # returns once its merchant POST is answered
+        took = time.monotonic() - t0
+    (post,) = [a for a in shop.fake.webhooks if a.label == "merchant post"]
+    assert post.status == 200
+    assert took < 2.0, took  # not after the slow REST call
+    st = wait_status(env, shop.key, ref, "SUCCESS", timeout=20)
+    assert [e["paymentGatewayReqReferenceNumber"] for e in st["paymentStatuses"]] == [
+        result["transaction_id"]]
 
 
 def test_receipt_alone_settles_the_payment(env, shop):

@@ -123,7 +123,10 @@ def test_cybersource_capture_executed_then_crash(env):
             ref, token = new_link(env, shop.key, "Authorization")
             fields = cs_press_pay(env, shop, http, token)
             result = shop.fake.pay(fields, "4111111111111111")
-        assert status(env, shop.key, ref)["paymentStatus"] == "SUCCESS"
+        # the merchant POST is answered at once; a job records the payment
+        paid = poll(lambda: status(env, shop.key, ref), lambda x: x["paymentStatus"] == "SUCCESS",
+                    timeout=REPAIR_WAIT, interval=0.2)
+        assert paid["paymentStatus"] == "SUCCESS", paid
         tx = result["transaction_id"]
         shop.fake.set_mode("timeout_after_execute", count=1)
         t = capture_in_background(env, shop.key, ref)

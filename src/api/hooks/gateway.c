@@ -9,6 +9,10 @@
  * one transaction; only then is the gateway answered 200. A notice whose
  * operation the gateway could not be asked about is answered 503, so that
  * the gateway sends it again; one about nothing of ours is answered 200.
+ * A gateway that wants a quick answer (answer_first: CyberSource) has a
+ * notice of a payment still unanswered queued instead: the gateway's id of
+ * it is kept, a paid hint claims it, a payment query job asks the gateway
+ * at once, and the notice is answered 200 without waiting for the gateway.
  */
 #include "api/api.h"
 #include "api/hooks/hooks.h"
@@ -76,6 +80,36 @@ static enum db_status record_cb(struct db_tx *tx, void *cls)
     return DB_ONE_RESULT;
 }
 
+/* Queue the notice of a payment still unanswered: what it says is kept, and
+ * the payment query job asks the gateway. */
+static enum db_status queue_cb(struct db_tx *tx, void *cls)
+{
+    struct notice_ctx *c = cls;
+    struct svc s = {.tx = tx, .a = c->r->arena, .now = time_now(), .cfg = c->r->app->cfg};
+    const char *mid = c->r->auth.merchant_id;
+    struct db_payment_op op;
+    enum db_status st = DB_CALL(tx, payments, get, mid, c->n->ref, &op);
+    if (st <= 0)
+        return st;
+    /* the gateway's id the notice names, when the operation has none yet
+     * (the job's answer is checked against our reference) */
+    if (c->n->gateway_ref[0] && !op.gateway_ref[0])
+        st = svc_payment_gateway_ref(&s, mid, op.ref, c->n->gateway_ref);
+    if (st >= 0 && svc_hint_paid(c->t.hint))
+        st = svc_payment_claimed(&s, mid, op.ref);
+    struct db_link l;
+    if (st >= 0)
+        st = DB_CALL(tx, links, get_by_id, mid, op.link_id, s.a, &l);
+    if (st == 0)
+        return DB_HARD_ERROR;
+    if (st > 0)
+        st = svc_enqueue(&s, &l, JOB_PAYMENT_QUERY, op.id, s.now);
+    if (st >= 0 && c->n->event_id[0])
+        st = DB_CALL(tx, providers, notice_add, c->r->auth.key_id, c->n->event_id, s.now);
+    c->queued |= s.queued;
+    return st < 0 ? st : DB_ONE_RESULT;
+}
+
 /* One notice: true when it is handled (or not ours), false when the gateway
  * must send it again. */
 static bool handle(struct req *r, const struct gateway *gw, const struct gw_notice *n,
@@ -102,6 +136,11 @@ static bool handle(struct req *r, const struct gateway *gw, const struct gw_noti
     if (n->gateway_ref[0])
         c.t.gateway_ref = n->gateway_ref;
     bool payment = c.op.op == GW_OP_AUTHORIZE || c.op.op == GW_OP_SALE;
+    if (payment && c.op.state == 0 && gw->ops->answer_first) {
+        st = db_run(r->app->db, DB_WRITE, "gateway_notice_queue", queue_cb, &c);
+        *queued |= c.queued;
+        return st >= 0;
+    }
     if (payment)
         gateway_result(gw, &c.t, &c.res);
     else
