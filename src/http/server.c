@@ -25,6 +25,7 @@
 
 #include "util/crypto.h"
 #include "util/form.h"
+#include "util/json.h"
 #include "util/json_check.h"
 #include "util/log.h"
 #include "util/utf8.h"
@@ -430,9 +431,9 @@ static bool parse_json_or_reply(struct req *r)
         reply_error(r, ERR_MALFORMED_JSON, "Malformed JSON: the body contains a NUL byte");
         return false;
     }
-    size_t at;
+    size_t at, members;
     const char *why;
-    if (!json_check(body, len, JSON_MAX_DEPTH, &at, &why)) {
+    if (!json_check_count(body, len, JSON_MAX_DEPTH, &members, &at, &why)) {
         size_t line, col;
         line_col(body, at, &line, &col);
         reply_error(r, ERR_MALFORMED_JSON,
@@ -455,6 +456,14 @@ static bool parse_json_or_reply(struct req *r)
         json_object_put(obj);
         reply_error(r, ERR_MALFORMED_JSON,
                     arena_printf(r->arena, "Malformed JSON: %s", json_tokener_error_desc(jerr)));
+        return false;
+    }
+    /* json-c keeps the last of repeated member names: another reader of
+     * the same text (a proxy, a log, the client) could take the first */
+    if (json_members(obj) != members) {
+        json_object_put(obj);
+        reply_error(r, ERR_MALFORMED_JSON,
+                    "Malformed JSON: a member name is repeated in an object");
         return false;
     }
     r->json = obj;

@@ -69,9 +69,32 @@ json_object *json_parse_object(const char *s, size_t n)
 
 json_object *json_parse_request_object(const char *s, size_t n)
 {
-    size_t at;
+    size_t at, members;
     const char *why;
-    return json_check(s, n, 32, &at, &why) ? json_parse_object(s, n) : NULL;
+    if (!json_check_count(s, n, 32, &members, &at, &why))
+        return NULL;
+    json_object *o = json_parse_object(s, n);
+    if (o && json_members(o) != members) {
+        json_object_put(o);
+        return NULL;
+    }
+    return o;
+}
+
+size_t json_members(json_object *o)
+{
+    size_t n = 0;
+    if (json_object_is_type(o, json_type_object)) {
+        json_object_object_foreach(o, k, v)
+        {
+            (void)k;
+            n += 1 + json_members(v);
+        }
+    } else if (json_object_is_type(o, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(o); i++)
+            n += json_members(json_object_array_get_idx(o, i));
+    }
+    return n;
 }
 
 json_object *json_member(json_object *o, const char *key, json_type t)

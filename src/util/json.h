@@ -28,8 +28,12 @@ json_object *json_parse_whole(const char *s, size_t n);
 /* The same, NULL unless the value is an object. */
 json_object *json_parse_object(const char *s, size_t n);
 /* The same for text from a client: NULL unless it is strict JSON (RFC 8259,
- * well-formed UTF-8 in every string, at most 32 levels deep). */
+ * well-formed UTF-8 in every string, at most 32 levels deep, no member name
+ * repeated in an object). */
 json_object *json_parse_request_object(const char *s, size_t n);
+
+/* The number of members of all the objects in o (o included). */
+size_t json_members(json_object *o);
 
 /* o[key] when o is an object and the member has type t, else NULL. */
 json_object *json_member(json_object *o, const char *key, json_type t);

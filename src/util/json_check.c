@@ -7,6 +7,12 @@
  * first: one JSON value, optionally surrounded by whitespace, nothing else.
  * The check is iterative (an explicit stack of at most `max_depth` levels),
  * so hostile nesting costs no C stack.
+ *
+ * Text that json-c would read otherwise than other parsers is refused too:
+ * a \u0000 escape (json-c cuts a member name at it, so "totalAmount\u0000"
+ * would be read as totalAmount) and a lone surrogate escape (stored as
+ * U+FFFD, not what was sent). The member names are counted, so that the
+ * caller can refuse an object whose names repeat (json_members).
  */
 #include "util/json_check.h"
 
@@ -17,6 +23,7 @@ struct scan {
     const unsigned char *s;
     size_t n, i;
     const char *why;
+    size_t members; /* member names read */
 };
 
 static void skip_ws(struct scan *p)
@@ -76,6 +83,40 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     return len;
 }
 
+/* The value of the 4 hex digits at s. */
+static unsigned hex4(const unsigned char *s)
+{
+    unsigned v = 0;
+    for (int k = 0; k < 4; k++)
+        v = v * 16 + (unsigned)(is_digit(s[k]) ? s[k] - '0' : (s[k] | 0x20) - 'a' + 10);
+    return v;
+}
+
+/* A \u escape at p->i (its four hex digits checked): a NUL and a lone
+ * surrogate are refused; a high surrogate takes its low one with it. */
+static bool scan_u_escape(struct scan *p)
+{
+    unsigned v = hex4(p->s + p->i + 2);
+    if (v == 0)
+        return fail(p, "\\u0000 in a string (a NUL character is not accepted)");
+    if (v >= 0xdc00 && v <= 0xdfff)
+        return fail(p, "lone surrogate \\u escape in a string");
+    if (v >= 0xd800 && v <= 0xdbff) {
+        const unsigned char *lo = p->s + p->i + 6;
+        size_t left = p->n - (p->i + 6);
+        if (left < 2 || lo[0] != '\\' || lo[1] != 'u')
+            return fail(p, "lone surrogate \\u escape in a string");
+        bool hex = left >= 6 && is_hex(lo[2]) && is_hex(lo[3]) && is_hex(lo[4]) && is_hex(lo[5]);
+        if (hex && (hex4(lo + 2) < 0xdc00 || hex4(lo + 2) > 0xdfff))
+            return fail(p, "lone surrogate \\u escape in a string");
+        if (hex)
+            p->i += 6; /* the pair */
+        /* else the next escape is malformed: the scan reports it */
+    }
+    p->i += 6;
+    return true;
+}
+
 static bool scan_string(struct scan *p)
 {
     p->i++; /* opening quote */
@@ -97,7 +138,8 @@ static bool scan_string(struct scan *p)
                 for (size_t k = 2; k < 6; k++)
                     if (p->i + k >= p->n || !is_hex(p->s[p->i + k]))
                         return fail(p, "bad \\u escape in a string");
-                p->i += 6;
+                if (!scan_u_escape(p))
+                    return false;
                 continue;
             }
             if (!strchr("\"\\/bfnrt", e) || e == '\0') {
@@ -186,6 +228,12 @@ static bool scan_value_start(struct scan *p, char *opened)
 bool json_check(const char *text, size_t len, int max_depth, size_t *err_offset,
                 const char **err_why)
 {
+    return json_check_count(text, len, max_depth, NULL, err_offset, err_why);
+}
+
+bool json_check_count(const char *text, size_t len, int max_depth, size_t *members,
+                      size_t *err_offset, const char **err_why)
+{
     struct scan p = {.s = (const unsigned char *)text, .n = len};
     char stack[JSON_CHECK_MAX_DEPTH];
     int depth = 0;
@@ -226,6 +274,7 @@ bool json_check(const char *text, size_t len, int max_depth, size_t *err_offset,
                 }
                 if (!(ok = scan_string(&p)))
                     goto out;
+                p.members++;
                 skip_ws(&p);
                 if (p.i >= p.n || p.s[p.i] != ':') {
                     ok = fail(&p, p.i >= p.n ? "unexpected end of input" : "expected ':'");
@@ -280,5 +329,7 @@ out:
         *err_offset = p.i < p.n ? p.i : p.n;
         *err_why = p.why;
     }
+    if (members)
+        *members = p.members;
     return ok;
 }

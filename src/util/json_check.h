@@ -16,4 +16,10 @@
 bool json_check(const char *text, size_t len, int max_depth, size_t *err_offset,
                 const char **err_why);
 
+/* json_check, and *members (when not NULL) the number of member names the
+ * text holds, in all its objects: json-c keeps the last of repeated names,
+ * so a parsed tree with fewer (json_members) had names repeated. */
+bool json_check_count(const char *text, size_t len, int max_depth, size_t *members,
+                      size_t *err_offset, const char **err_why);
+
 #endif

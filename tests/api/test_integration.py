@@ -158,7 +158,7 @@ def test_null_fields_are_missing(api, merchant):
         ({"applicationUuid": "", "status": "ACTIVATED"}, ["applicationUuid: must not be blank"]),
         ({"applicationUuid": "   ", "status": "ACTIVATED"}, ["applicationUuid: must not be blank"]),
         ({"applicationUuid": "a" * 65, "status": "ACTIVATED"}, ["applicationUuid: must be at most 64 characters"]),
-        ({"applicationUuid": "x\u0000y", "status": "ACTIVATED"}, ["applicationUuid: must not contain control characters"]),
+        ({"applicationUuid": "x\u0001y", "status": "ACTIVATED"}, ["applicationUuid: must not contain control characters"]),
     ],
     ids=[
         "uuid-number", "uuid-array", "uuid-object", "uuid-bool", "bad-enum", "enum-array", "both-wrong",

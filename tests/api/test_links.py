@@ -840,6 +840,25 @@ def test_idempotency_key_not_taken_by_malformed_json(api, key):
     assert "Idempotent-Replayed" not in r.headers
 
 
+@pytest.mark.parametrize("tail, why", [
+    (',"totalAmount\\u0000":1.00}', "\\u0000 in a string"),
+    (',"totalAmount":1.00}', "a member name is repeated"),
+    (',"additionalData":{"a":1,"a":2}}', "a member name is repeated"),
+    (',"reconciliationId":"x\\ud800"}', "lone surrogate"),
+], ids=["nul-in-name", "repeated", "repeated-nested", "lone-surrogate"])
+def test_json_other_readers_would_take_otherwise_is_refused(api, key, tail, why):
+    """Text that json-c reads otherwise than another JSON reader (a proxy, a
+    log, the client's own) is refused, so that what was checked is what is
+    charged: json-c cuts "totalAmount\u0000" to totalAmount and keeps the
+    last of repeated names."""
+    body = link_body(totalAmount=1000.00, subTotalAmount=None, taxAmount=None)
+    text = json.dumps({k: v for k, v in body.items() if v is not None})[:-1] + tail
+    r = api.post(LINKS, key=key, data=text.encode(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.body["code"] == "malformed_json", r.text
+    assert why in r.body["message"], r.body
+    assert_nothing_for_order(api, key, body["orderNumber"])
+
+
 @pytest.mark.parametrize(
     "value", ["two words", "k" * 256, "tab\there", "caf\xe9"], ids=["space", "256", "tab", "latin1"]
 )

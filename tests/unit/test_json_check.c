@@ -36,6 +36,8 @@
 #define E_ESC      "bad escape in a string"
 #define E_UTF8     "invalid UTF-8 in a string"
 #define E_STR_END  "unexpected end of input in a string"
+#define E_NUL      "\\u0000 in a string (a NUL character is not accepted)"
+#define E_SURR     "lone surrogate \\u escape in a string"
 #define E_NUM      "bad number"
 #define E_NUM_FRAC "bad number: digits must follow the decimal point"
 #define E_NUM_EXP  "bad number: digits must follow the exponent"
@@ -270,19 +272,18 @@ static void test_valid_strings(void **state)
         {T("\"a\\\\\"")}, /* escaped backslash right before the closing quote */
         {T("\"\\\\\\\\\"")},
         /* \uXXXX, both cases of hex digits */
-        {T("\"\\u0000\"")},
+        {T("\"\\u0001\"")},
         {T("\"\\u0041\"")},
         {T("\"\\u00e9\\u00E9\"")},
         {T("\"\\uABCD\\uabcd\\uAbCd\"")},
         {T("\"\\u20AC\"")},
         {T("\"\\uFFFF\"")},
         {T("\"\\u001f\"")},
-        /* surrogate pairs as escapes; lone surrogates are grammatical too */
+        /* surrogate pairs as escapes (lone ones are refused: see the errors) */
         {T("\"\\uD83D\\uDE00\"")},
         {T("\"\\ud83d\\ude00\"")},
         {T("\"\\uDBFF\\uDFFF\"")},
-        {T("\"\\uD800\"")},
-        {T("\"\\uDC00\"")},
+        {T("\"\\uD800\\uDC00x\"")},
         {T("\"\\u12345\"")}, /* \u1234 then a plain '5' */
         /* multi-byte UTF-8 at every length and boundary */
         {T("\"\xc2\x80\"")},         /* U+0080 */
@@ -524,6 +525,19 @@ static void test_string_errors(void **state)
         {T("\"\\u"), 1, E_U_ESC},
         {T("\"\\u12"), 1, E_U_ESC},
         {T("\"\\u123"), 1, E_U_ESC},
+        /* escapes other readers take otherwise than json-c: a NUL (json-c
+         * cuts a member name there) and a lone surrogate (stored as U+FFFD);
+         * the offset is the backslash */
+        {T("\"\\u0000\""), 1, E_NUL},
+        {T("{\"totalAmount\\u0000\":1}"), 13, E_NUL},
+        {T("\"ab\\u0000cd\""), 3, E_NUL},
+        {T("\"\\uD800\""), 1, E_SURR},
+        {T("\"\\uDC00\""), 1, E_SURR},
+        {T("\"\\uDBFFx\""), 1, E_SURR},
+        {T("\"\\uD800\\u0041\""), 1, E_SURR},
+        {T("\"\\uD800\\uD800\""), 1, E_SURR},
+        {T("\"a\\uDE00\\uD83D\""), 2, E_SURR},
+        {T("\"\\uD83D\\n\""), 1, E_SURR},
         /* unterminated */
         {T("\""), 1, E_STR_END},
         {T("\"abc"), 4, E_STR_END},
