@@ -58,7 +58,9 @@ static struct db *open_existing(struct config *c, const char *config_flag, const
     if (!cmd_config(c, config_flag, db_flag))
         return NULL;
     if (!db_url_exists(c->db)) {
-        cmd_fail("no database at %s", c->db);
+        char shown[sizeof c->db]; /* without its password */
+        db_url_display(c->db, shown, sizeof shown);
+        cmd_fail("no database at %s", shown);
         return NULL;
     }
     return cmd_open_db(c);
@@ -172,7 +174,9 @@ int cmd_db(int argc, char **argv)
         db_close(db);
         if (!ok)
             return cmd_fail("db backup: %s", err);
-        printf("backed up %s to %s\n", cfg.db, to); /* SQLite only: no password */
+        char shown[sizeof cfg.db]; /* without its password */
+        db_url_display(cfg.db, shown, sizeof shown);
+        printf("backed up %s to %s\n", shown, to);
         return 0;
     }
     if (strcmp(sub, "check") == 0) {

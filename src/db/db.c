@@ -42,9 +42,11 @@ static const struct db_backend *backend_of(const char *url, const char **target,
         *target = url;
         return &db_pg_backend;
     }
+    char shown[512]; /* a mistyped URL may hold a password too */
+    db_url_display(url, shown, sizeof shown);
     snprintf(err, errlen,
              "database URL %s: expected sqlite:PATH, postgresql://... or libpq key=value settings",
-             url);
+             shown);
     return NULL;
 }
 
@@ -68,8 +70,9 @@ void db_url_display(const char *url, char *out, size_t cap)
     size_t len = 0;
     const char *p = url;
     const char *scheme = strstr(url, "://");
-    if (scheme && (strncmp(url, "postgres", 8) == 0)) {
-        /* postgresql://user:password@host/db?...: the userinfo's password */
+    if (scheme && strncmp(url, "sqlite:", 7) != 0) {
+        /* postgresql://user:password@host/db?...: the userinfo's password
+         * (whatever the scheme: a mistyped one is shown in an error) */
         const char *auth = scheme + 3;
         const char *end = auth + strcspn(auth, "/?#");
         const char *at = NULL;

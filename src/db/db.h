@@ -59,8 +59,9 @@ struct db *db_open(const char *url, char *err, size_t errlen);
  * (it says why) and for PostgreSQL (the server knows). */
 bool db_url_exists(const char *url);
 /* url as it may be shown (printed, logged): a password in it (postgresql://
- * user:PASSWORD@host, ?password=, libpq's password=) replaced by "****".
- * Into out[cap], cut to fit. */
+ * user:PASSWORD@host, or the same in a mistyped URL of any scheme but
+ * sqlite:, ?password=, libpq's password=) replaced by "****". Into
+ * out[cap], cut to fit. */
 void db_url_display(const char *url, char *out, size_t cap);
 void db_close(struct db *db);
 

@@ -154,6 +154,25 @@ def test_a_password_in_the_database_url_is_not_shown(postgres_cluster):
     assert "password=****" in res.stdout, res.stdout
 
 
+def test_a_mistyped_database_url_is_shown_without_its_password(tmp_path):
+    src = f"sqlite:{tmp_path}/src.db"
+    assert run_cli("migrate", "--db", src).returncode == 0
+    # a scheme no backend takes: the error names the URL, but not its password
+    for url in ("postgresq://chatpay:hunter2@db.internal/chatpay",
+                "mysql://chatpay:hunter2@db.internal/chatpay?password=hunter2"):
+        shown = url.replace(":hunter2@", ":****@").replace("=hunter2", "=****")
+        for args in (("db", "check", "--db", url),
+                     ("db", "backup", "--to", str(tmp_path / "b.db"), "--db", url),
+                     ("db", "copy", "--from", url, "--to", f"sqlite:{tmp_path}/to.db"),
+                     ("db", "copy", "--from", src, "--to", url),
+                     ("migrate", "--db", url)):
+            res = run_cli(*args)
+            assert res.returncode == 1, (args, res)
+            assert "hunter2" not in res.stdout + res.stderr, (args, res)
+            assert f"database URL {shown}: expected sqlite:PATH" in res.stderr, (args, res)
+    assert not (tmp_path / "to.db").exists() and not (tmp_path / "b.db").exists()
+
+
 @pytest.mark.skipif(not cp_helpers.on_postgres(), reason="a PostgreSQL database is needed")
 def test_backup_of_postgresql_is_refused_with_the_tools_to_use(postgres_cluster, tmp_path):
     db = postgres_cluster.create_database("nobackup")

@@ -37,6 +37,10 @@ static void test_display_hides_passwords(void **state)
         {"host=h password='a b' dbname=d", "host=h password=**** dbname=d"},
         {"host=h dbname=password_db", "host=h dbname=password_db"},
         {"password=x", "password=****"},
+        /* a mistyped scheme is shown in the error that refuses it */
+        {"postgresq://u:hunter2@h/d", "postgresq://u:****@h/d"},
+        {"mysql://u:hunter2@h/d?password=p", "mysql://u:****@h/d?password=****"},
+        {"sqlite://a:b@c.db", "sqlite://a:b@c.db"}, /* a path, not a userinfo */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check_display(cases[i][0], cases[i][1]);
