@@ -151,7 +151,7 @@ int cmd_db(int argc, char **argv)
             return rc;
         if (!from || !to)
             return cmd_usage_error(usage, "db copy: --from and --to are required");
-        if (strcmp(from, to) == 0)
+        if (db_url_same(from, to))
             return cmd_usage_error(usage, "db copy: --from and --to name the same database");
         return run_copy(from, to, config, json);
     }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <strings.h>
 #include <time.h>
@@ -128,6 +129,22 @@ bool db_url_exists(const char *url)
     const struct db_backend *backend = backend_of(url, &target, err, sizeof err);
     return backend != &db_sqlite_backend || !*target || strcmp(target, ":memory:") == 0 ||
            access(target, F_OK) == 0;
+}
+
+bool db_url_same(const char *a, const char *b)
+{
+    if (strcmp(a, b) == 0)
+        return true;
+    const char *ta = NULL, *tb = NULL;
+    char err[128];
+    if (backend_of(a, &ta, err, sizeof err) != &db_sqlite_backend ||
+        backend_of(b, &tb, err, sizeof err) != &db_sqlite_backend || strcmp(ta, ":memory:") == 0 ||
+        strcmp(tb, ":memory:") == 0)
+        return false;
+    /* one file however it is spelled (./, .., a relative path, a link) */
+    struct stat sa, sb;
+    return stat(ta, &sa) == 0 && stat(tb, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
 }
 
 struct db *db_open(const char *url, char *err, size_t errlen)

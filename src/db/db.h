@@ -58,6 +58,10 @@ struct db *db_open(const char *url, char *err, size_t errlen);
  * make a new, empty one); true otherwise, also for a URL db_open refuses
  * (it says why) and for PostgreSQL (the server knows). */
 bool db_url_exists(const char *url);
+/* Do two URLs name the same database? The same text, or two SQLite URLs
+ * of one existing file however its path is spelled. (Two spellings of one
+ * PostgreSQL database are not seen as one.) */
+bool db_url_same(const char *a, const char *b);
 /* url as it may be shown (printed, logged): a password in it (postgresql://
  * user:PASSWORD@host, or the same in a mistyped URL of any scheme but
  * sqlite:, ?password=, libpq's password=) replaced by "****". Into

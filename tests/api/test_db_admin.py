@@ -253,6 +253,17 @@ def test_copy_needs_two_different_databases(tmp_path):
     assert res.returncode == 2 and "same database" in res.stderr
     res = run_cli("db", "frobnicate")
     assert res.returncode == 2
+    # one file however its path is spelled: refused at once, not waiting
+    # on its own lock
+    assert run_cli("migrate", "--db", f"sqlite:{tmp_path}/a.db").returncode == 0
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.db").symlink_to(tmp_path / "a.db")
+    for to, cwd in ((f"sqlite:{tmp_path}/./a.db", None), (f"sqlite:{tmp_path}/sub/../a.db", None),
+                    (f"sqlite://{tmp_path}/a.db", None), ("sqlite:a.db", tmp_path),
+                    (f"sqlite:{tmp_path}/link.db", None)):
+        res = run_cli("db", "copy", "--from", f"sqlite:{tmp_path}/a.db", "--to", to, cwd=cwd,
+                      timeout=10)
+        assert res.returncode == 2 and "same database" in res.stderr, (to, res)
 
 
 @pytest.mark.skipif(not cp_helpers.on_postgres(), reason="the target is a PostgreSQL database")

@@ -1,13 +1,16 @@
 /*
  * test_db_url.c — unit tests for what db/db.c makes of database URLs:
- * db_url_display (no password shown) and db_url_exists (no SQLite file made
- * up by a typo).
+ * db_url_display (no password shown), db_url_exists (no SQLite file made
+ * up by a typo) and db_url_same (one file however its path is spelled).
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -66,12 +69,38 @@ static void test_exists(void **state)
     assert_true(db_url_exists("mysql://h/d"));      /* db_open says what is wrong */
 }
 
+static void test_same(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_db_url_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char file[64], url[96], other[128];
+    snprintf(file, sizeof file, "%s/a.db", dir);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fclose(f);
+    snprintf(url, sizeof url, "sqlite:%s", file);
+    assert_true(db_url_same(url, url));
+    snprintf(other, sizeof other, "sqlite:%s/./a.db", dir);
+    assert_true(db_url_same(url, other));
+    snprintf(other, sizeof other, "sqlite://%s/a.db", dir);
+    assert_true(db_url_same(url, other));
+    snprintf(other, sizeof other, "sqlite:%s/b.db", dir); /* not there: another database */
+    assert_false(db_url_same(url, other));
+    assert_false(db_url_same("sqlite::memory:", "sqlite://:memory:"));
+    assert_false(db_url_same("postgresql://h/a", "postgresql://h/b"));
+    assert_true(db_url_same("postgresql://h/a", "postgresql://h/a"));
+    unlink(file);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_display_hides_passwords),
         cmocka_unit_test(test_display_cuts_to_fit),
         cmocka_unit_test(test_exists),
+        cmocka_unit_test(test_same),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
