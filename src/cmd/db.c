@@ -19,15 +19,18 @@ static const char usage[] =
     "        their history, payments, refunds, jobs, idempotency records, callbacks)\n"
     "        from one database into a new, empty one, e.g.\n"
     "          chatpay db copy --from sqlite:var/chatpay.db --to postgresql://host/chatpay\n"
-    "        Both are migrated to this version's schema first. Stop every chatpay\n"
-    "        process using the source first: the copy holds its write lock throughout.\n"
+    "        The target is migrated to this version's schema; the source must be at it\n"
+    "        already, and is not changed. Stop every chatpay process using the source\n"
+    "        first: the copy holds its write lock throughout.\n"
     "        Each table is read back from the target and compared with the source\n"
     "        (row count and SHA-256 checksum); any difference leaves the target empty.\n"
     "backup  writes a consistent copy of a SQLite database to FILE (which must not\n"
     "        exist) while servers keep using it (SQLite's online backup API).\n"
     "check   runs the database's integrity check and chatpay's invariants (every\n"
     "        payment belongs to a link, amounts add up, no job for a missing link, ...).\n"
-    "        Exits 1 when any check fails.\n";
+    "        Exits 1 when any check fails.\n"
+    "backup and check only read the database, and copy only reads its source: none\n"
+    "migrates it (a database without chatpay's schema is refused).\n";
 
 static void print_copy(void *cls, const char *table, int64_t rows, int64_t copied,
                        const uint8_t checksum[32], bool same)
@@ -50,10 +53,28 @@ static void print_copy(void *cls, const char *table, int64_t rows, int64_t copie
     }
 }
 
+/* Is chatpay's schema in it (exact: at this binary's version)? If not,
+ * says so and what to do. */
+static bool schema_ok(struct db *db, const struct config *c, bool exact)
+{
+    char err[512], shown[sizeof c->db]; /* without its password */
+    if (db_schema_check(db, exact, err, sizeof err))
+        return true;
+    db_url_display(c->db, shown, sizeof shown);
+    cmd_fail("database %s: %s", shown, err);
+    return false;
+}
+
+/* What a database opened as it is must hold before the command runs on it. */
+enum need { NEED_NOTHING, NEED_THIS_SCHEMA };
+
 /* A database that must be there already (what is backed up, checked or
- * copied from): a mistyped SQLite path would otherwise open a new, empty
- * one, and the command would succeed on it. */
-static struct db *open_existing(struct config *c, const char *config_flag, const char *db_flag)
+ * copied from), opened as it is: a mistyped SQLite path would otherwise
+ * open a new, empty one, and migrating would write chatpay's schema into
+ * an empty or foreign file (and change a backup) before the command
+ * succeeded on it. read_only: a SQLite file is only read (check, backup). */
+static struct db *open_existing(struct config *c, const char *config_flag, const char *db_flag,
+                                bool read_only, enum need need)
 {
     if (!cmd_config(c, config_flag, db_flag))
         return NULL;
@@ -63,13 +84,25 @@ static struct db *open_existing(struct config *c, const char *config_flag, const
         cmd_fail("no database at %s", shown);
         return NULL;
     }
-    return cmd_open_db(c);
+    char err[512];
+    struct db *db = db_open_existing(c->db, read_only, err, sizeof err);
+    if (!db) {
+        cmd_fail("%s", err);
+        return NULL;
+    }
+    db_configure(db, (int)c->db_pool_size, (int)c->db_pool_wait_ms,
+                 (int)c->db_statement_timeout_ms);
+    if (need == NEED_THIS_SCHEMA && !schema_ok(db, c, true)) {
+        db_close(db);
+        return NULL;
+    }
+    return db;
 }
 
 static int run_copy(const char *from_url, const char *to_url, const char *config, bool json)
 {
     struct config cf, ct;
-    struct db *from = open_existing(&cf, config, from_url);
+    struct db *from = open_existing(&cf, config, from_url, false, NEED_THIS_SCHEMA);
     if (!from)
         return EXIT_RUNTIME;
     struct db *to = cmd_config_open_db(&ct, config, to_url);
@@ -166,9 +199,15 @@ int cmd_db(int argc, char **argv)
         if (!to || !*to)
             return cmd_usage_error(usage, "db backup: --to FILE is required");
         struct config cfg;
-        struct db *db = open_existing(&cfg, config, dburl);
+        struct db *db = open_existing(&cfg, config, dburl, true, NEED_NOTHING);
         if (!db)
             return EXIT_RUNTIME;
+        /* a copy of the file, whatever its schema's version; PostgreSQL is
+         * refused by db_backup, with the tools to use */
+        if (strcmp(db_backend_name(db), "sqlite") == 0 && !schema_ok(db, &cfg, false)) {
+            db_close(db);
+            return EXIT_RUNTIME;
+        }
         char err[512];
         bool ok = db_backup(db, to, err, sizeof err);
         db_close(db);
@@ -188,7 +227,7 @@ int cmd_db(int argc, char **argv)
         if (rc >= 0)
             return rc;
         struct config cfg;
-        struct db *db = open_existing(&cfg, config, dburl);
+        struct db *db = open_existing(&cfg, config, dburl, true, NEED_THIS_SCHEMA);
         if (!db)
             return EXIT_RUNTIME;
         struct check_out out = {.list = json ? json_object_new_array() : NULL};

@@ -44,6 +44,61 @@ _Static_assert(JOB_MP_FULFIL == 11 && JOB_MP_RESULT == 12 && JOB_WA_SEND_ORDER =
                    JOB_WA_REFUND == 14,
                "marketplace and WhatsApp Pay job kinds");
 
+/* ---- schema ----------------------------------------------------------------- */
+
+/* What to do about a schema at version `current` when this binary's is
+ * `latest`: false with it in err; true when they are the same. */
+static bool schema_same(int current, int latest, char *err, size_t errlen)
+{
+    if (current < latest)
+        snprintf(err, errlen,
+                 "its schema is at version %d, this chatpay's at %d: run `chatpay migrate` on it"
+                 " first",
+                 current, latest);
+    else if (current > latest)
+        snprintf(err, errlen,
+                 "its schema is at version %d, newer than this chatpay's (%d): use the chatpay"
+                 " that migrated it, or a newer one",
+                 current, latest);
+    return current == latest;
+}
+
+struct schema_ctx {
+    int64_t tables;
+    int current, latest;
+};
+
+static enum db_status schema_cb(struct db_tx *tx, void *cls)
+{
+    struct schema_ctx *c = cls;
+    enum db_status s = db_one_int(
+        db_stmt_dialect(tx, STMT_DYNAMIC_1,
+                        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"
+                        " AND name = 'schema_migrations'",
+                        "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema()"
+                        " AND tablename = 'schema_migrations'"),
+        &c->tables, "schema");
+    if (s < 0 || c->tables == 0)
+        return s;
+    return db_schema_version(tx, &c->current, &c->latest);
+}
+
+bool db_schema_check(struct db *db, bool exact, char *err, size_t errlen)
+{
+    struct schema_ctx c = {0};
+    if (db_run(db, DB_READ, "db_schema_check", schema_cb, &c) < 0) {
+        snprintf(err, errlen, "it cannot be read (see the log above)");
+        return false;
+    }
+    if (c.tables == 0 || c.current == 0) {
+        snprintf(err, errlen,
+                 "there is no chatpay schema in it: not a chatpay database (`chatpay migrate`"
+                 " makes one)");
+        return false;
+    }
+    return !exact || schema_same(c.current, c.latest, err, errlen);
+}
+
 /* ---- check ------------------------------------------------------------------ */
 
 /* Each invariant is a query counting the rows that break it. */
@@ -424,11 +479,9 @@ static enum db_status copy_source_cb(struct db_tx *src, void *cls)
     enum db_status s = db_schema_version(src, &current, &latest);
     if (s < 0)
         return s;
-    if (current != latest) {
-        snprintf(cs->c->err, cs->c->errlen,
-                 "the source database is at schema version %d, this chatpay expects %d:"
-                 " run `chatpay migrate` on it first",
-                 current, latest);
+    char why[256];
+    if (!schema_same(current, latest, why, sizeof why)) {
+        snprintf(cs->c->err, cs->c->errlen, "the source database: %s", why);
         return DB_ROLLBACK;
     }
     cs->target = db_run(cs->to, DB_WRITE, "db_copy", copy_target_cb, cs->c);

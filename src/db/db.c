@@ -147,7 +147,7 @@ bool db_url_same(const char *a, const char *b)
            sa.st_ino == sb.st_ino;
 }
 
-struct db *db_open(const char *url, char *err, size_t errlen)
+static struct db *open_db(const char *url, bool as_is, bool read_only, char *err, size_t errlen)
 {
     const char *target = NULL;
     const struct db_backend *backend = backend_of(url, &target, err, errlen);
@@ -164,6 +164,8 @@ struct db *db_open(const char *url, char *err, size_t errlen)
         return NULL;
     }
     db->backend = backend;
+    db->as_is = as_is;
+    db->read_only = read_only;
     db->pool_size = DB_POOL_SIZE;
     db->pool_wait_ms = DB_POOL_WAIT_MS;
     db->statement_timeout_ms = DB_STATEMENT_TIMEOUT_MS;
@@ -202,6 +204,16 @@ struct db *db_open(const char *url, char *err, size_t errlen)
         pthread_setspecific(db->key, tx);
     }
     return db;
+}
+
+struct db *db_open(const char *url, char *err, size_t errlen)
+{
+    return open_db(url, false, false, err, errlen);
+}
+
+struct db *db_open_existing(const char *url, bool read_only, char *err, size_t errlen)
+{
+    return open_db(url, true, read_only, err, errlen);
 }
 
 void db_configure(struct db *db, int pool_size, int pool_wait_ms, int statement_timeout_ms)

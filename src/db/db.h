@@ -54,6 +54,13 @@ struct db_tx;
  * password may also come from PGPASSWORD or ~/.pgpass, as libpq reads them).
  * On failure returns NULL and writes one line into err. */
 struct db *db_open(const char *url, char *err, size_t errlen);
+/* Open a database that is there already to read it (db check, db backup)
+ * or copy from it, changing nothing in it: no migration, and on SQLite no
+ * file or folder made, the journal mode left as it is and no epoch file
+ * (a counter of this process's). read_only opens a SQLite file read-only
+ * (a backup that may not be written); db_run(DB_WRITE) then fails. See
+ * db_schema_check. */
+struct db *db_open_existing(const char *url, bool read_only, char *err, size_t errlen);
 /* False when url names a SQLite file that does not exist (db_open would
  * make a new, empty one); true otherwise, also for a URL db_open refuses
  * (it says why) and for PostgreSQL (the server knows). */
@@ -138,6 +145,11 @@ enum db_status db_ping(struct db_tx *tx);
 enum db_status db_schema_version(struct db_tx *tx, int *current, int *latest);
 
 /* --- whole-database work for operators (db/admin.c, db/sqlite/) ---------------- */
+
+/* Is there chatpay's schema in a database opened with db_open_existing
+ * (and, when `exact`, at this binary's version)? false with a message
+ * naming what to do (`chatpay migrate`, a newer chatpay) in err. */
+bool db_schema_check(struct db *db, bool exact, char *err, size_t errlen);
 
 /* Check a database: the engine's own integrity checks and chatpay's
  * invariants (every payment belongs to a link, amounts add up, no job for a

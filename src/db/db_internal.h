@@ -101,6 +101,9 @@ void db_tx_forget(struct db_tx *tx);
 struct db {
     const struct db_backend *backend;
     char *target;      /* backend-specific: file path for SQLite, conninfo for PostgreSQL */
+    bool as_is;        /* db_open_existing: nothing made or changed (SQLite: no file, no
+                          journal mode, no epoch file) */
+    bool read_only;    /* db_open_existing(read_only): a SQLite file opened read-only */
     pthread_key_t key; /* the calling thread's struct db_tx (not pooled) */
     pthread_mutex_t lock;
     pthread_cond_t freed;       /* a pooled connection came back */

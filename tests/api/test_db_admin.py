@@ -5,6 +5,8 @@ table verified."""
 
 from __future__ import annotations
 
+import hashlib
+import sqlite3
 import threading
 import time
 import uuid
@@ -113,6 +115,86 @@ def test_a_database_that_is_not_there_is_not_made(tmp_path):
         assert res.returncode == 1 and f"no database at sqlite:{missing}" in res.stderr, res.stderr
     assert not (tmp_path / "typo").exists() and not (tmp_path / "bk.db").exists()
     assert not (tmp_path / "to.db").exists()
+
+
+def _files(folder):
+    """Each file of a folder with the SHA-256 of its bytes."""
+    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in folder.iterdir()}
+
+
+def test_a_database_that_is_not_chatpays_is_refused_and_left_as_it_is(tmp_path):
+    # an empty file, and another program's database: neither is given
+    # chatpay's schema, nor any file beside it
+    (tmp_path / "empty.db").write_bytes(b"")
+    con = sqlite3.connect(tmp_path / "other.db")
+    con.execute("CREATE TABLE notes (body TEXT)")
+    con.commit()
+    con.close()
+    before = _files(tmp_path)
+    for name in ("empty.db", "other.db"):
+        url = f"sqlite:{tmp_path / name}"
+        for args in (("db", "check", "--db", url),
+                     ("db", "backup", "--to", str(tmp_path / "bk.db"), "--db", url),
+                     ("db", "copy", "--from", url, "--to", f"sqlite:{tmp_path}/to.db")):
+            res = run_cli(*args)
+            assert res.returncode == 1, (args, res)
+            assert f"database {url}: there is no chatpay schema in it" in res.stderr, (args, res)
+            assert "every check passed" not in res.stdout
+            assert _files(tmp_path) == before, args
+
+
+def test_a_schema_behind_or_ahead_is_refused_naming_what_to_do(tmp_path):
+    db = f"sqlite:{tmp_path}/v.db"
+    assert run_cli("migrate", "--db", db).returncode == 0
+    latest = db_query(db, "SELECT MAX(version) FROM schema_migrations")[0][0]
+    db_exec(db, "DELETE FROM schema_migrations WHERE version = ?", (latest,))
+    for args in (("db", "check", "--db", db), ("db", "copy", "--from", db, "--to",
+                                                f"sqlite:{tmp_path}/to.db")):
+        res = run_cli(*args)
+        assert res.returncode == 1, res
+        assert f"its schema is at version {latest - 1}, this chatpay's at {latest}:" \
+            " run `chatpay migrate` on it first" in res.stderr, res.stderr
+        # nothing was migrated meanwhile
+        assert db_query(db, "SELECT MAX(version) FROM schema_migrations")[0][0] == latest - 1
+    db_exec(db, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'x', 0)",
+            (latest + 1,))
+    res = run_cli("db", "check", "--db", db)
+    assert res.returncode == 1 and f"its schema is at version {latest + 1}, newer than this" \
+        f" chatpay's ({latest}): use the chatpay that migrated it, or a newer one" in res.stderr, res
+    # a backup is a copy of the file, whatever its schema's version
+    res = run_cli("db", "backup", "--to", str(tmp_path / "bk.db"), "--db", db)
+    assert res.returncode == 0, res.stderr
+    assert not (tmp_path / "to.db").exists()
+
+
+def test_a_read_only_backup_is_checked_and_copied_as_it_is(tmp_path):
+    db = f"sqlite:{tmp_path}/live.db"
+    _merchant(db, "Read Only")
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    bk = backups / "bk.db"
+    assert run_cli("db", "backup", "--to", str(bk), "--db", db).returncode == 0
+    url = f"sqlite:{bk}"
+    before = _files(backups)
+    # copied from: not a byte changed, nothing made beside it (no -epoch, no
+    # -wal), still in rollback-journal mode
+    res = run_cli("db", "copy", "--from", url, "--to", f"sqlite:{tmp_path}/to.db")
+    assert res.returncode == 0, res.stderr
+    assert _files(backups) == before
+    assert db_query(url, "PRAGMA journal_mode")[0][0] == "delete"
+    bk.chmod(0o444)
+    backups.chmod(0o555)
+    try:
+        res = run_cli("db", "check", "--db", url)
+        assert res.returncode == 0 and res.stdout.strip().endswith("every check passed"), res
+        res = run_cli("db", "backup", "--to", str(tmp_path / "again.db"), "--db", url)
+        assert res.returncode == 0, res.stderr
+        # (root may write it all the same: that nothing was, is seen here)
+        assert _files(backups) == before
+        assert db_query(url, "PRAGMA journal_mode")[0][0] == "delete"
+    finally:
+        backups.chmod(0o755)
+        bk.chmod(0o644)
 
 
 def test_backup_refuses_a_damaged_copy_and_a_part_file_it_did_not_make(tmp_path):

@@ -46,17 +46,22 @@ static bool make_parent_dirs(const char *path, char *err, size_t errlen)
     return true;
 }
 
+/* A database opened as it is (db_open_existing) must be there, and keeps
+ * its journal mode: a backup stays a single file. */
 static void *conn_open(struct db *db, char *err, size_t errlen)
 {
-    if (strcmp(db->target, ":memory:") != 0 && !make_parent_dirs(db->target, err, errlen))
+    if (!db->as_is && strcmp(db->target, ":memory:") != 0 &&
+        !make_parent_dirs(db->target, err, errlen))
         return NULL;
     struct sqlite_conn *c = calloc(1, sizeof *c);
     if (!c) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    int rc = sqlite3_open_v2(
-        db->target, &c->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int flags = db->read_only ? SQLITE_OPEN_READONLY
+                : db->as_is   ? SQLITE_OPEN_READWRITE
+                              : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    int rc = sqlite3_open_v2(db->target, &c->h, flags | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "cannot open database %s: %s", db->target,
                  c->h ? sqlite3_errmsg(c->h) : sqlite3_errstr(rc));
@@ -68,10 +73,13 @@ static void *conn_open(struct db *db, char *err, size_t errlen)
     sqlite3_extended_result_codes(c->h, 1);
     char *msg = NULL;
     rc = sqlite3_exec(c->h,
-                      "PRAGMA journal_mode=WAL;"
-                      "PRAGMA synchronous=FULL;"
-                      "PRAGMA foreign_keys=ON;"
-                      "PRAGMA temp_store=MEMORY;",
+                      db->as_is ? "PRAGMA synchronous=FULL;"
+                                  "PRAGMA foreign_keys=ON;"
+                                  "PRAGMA temp_store=MEMORY;"
+                                : "PRAGMA journal_mode=WAL;"
+                                  "PRAGMA synchronous=FULL;"
+                                  "PRAGMA foreign_keys=ON;"
+                                  "PRAGMA temp_store=MEMORY;",
                       NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "cannot configure database %s: %s", db->target,
@@ -326,12 +334,14 @@ static enum db_status sqlite_migrate(struct db *db)
 /* The configuration epoch lives in "<database>-epoch", one page mapped
  * MAP_SHARED by every chatpay process using the database, so that a change
  * made by `chatpay apikey revoke` is seen by a running server at once. An
- * in-memory database has a process-local counter instead. */
+ * in-memory database has a process-local counter instead, and so has one
+ * opened as it is (db_open_existing: read, backed up or copied from, with
+ * nothing made beside it). */
 static _Atomic uint64_t memory_epoch;
 
 static bool epoch_open(struct db *db, char *err, size_t errlen)
 {
-    if (strcmp(db->target, ":memory:") == 0) {
+    if (strcmp(db->target, ":memory:") == 0 || db->as_is) {
         db->epoch = &memory_epoch;
         return true;
     }
