@@ -44,6 +44,25 @@ _Static_assert(JOB_MP_FULFIL == 11 && JOB_MP_RESULT == 12 && JOB_WA_SEND_ORDER =
                    JOB_WA_REFUND == 14,
                "marketplace and WhatsApp Pay job kinds");
 
+/* PostgreSQL: a whole table read, checked or written takes what it takes on
+ * a large database, and the source waits while the target is written: this
+ * transaction runs without the session's statement timeout and
+ * idle-in-transaction timeout (SET LOCAL: both come back at its end).
+ * Neither takes a snapshot, so that a lock taken next comes before it. */
+static enum db_status untimed(struct db_tx *tx)
+{
+    static const char *const set[] = {"SET LOCAL statement_timeout = 0",
+                                      "SET LOCAL idle_in_transaction_session_timeout = 0"};
+    if (!tx->db->backend->pg_dialect)
+        return DB_NO_RESULTS;
+    for (size_t i = 0; i < sizeof set / sizeof set[0]; i++) {
+        enum db_status s = db_exec(db_stmt(tx, STMT_DYNAMIC_3, set[i]), "timeouts");
+        if (s < 0)
+            return s;
+    }
+    return DB_NO_RESULTS;
+}
+
 /* ---- schema ----------------------------------------------------------------- */
 
 /* What to do about a schema at version `current` when this binary's is
@@ -213,7 +232,10 @@ static enum db_status check_cb(struct db_tx *tx, void *cls)
 {
     struct check_ctx *c = cls;
     c->failed = 0;
-    enum db_status s = integrity(tx, c);
+    enum db_status s = untimed(tx);
+    if (s < 0)
+        return s;
+    s = integrity(tx, c);
     if (s < 0)
         return s;
     for (size_t i = 0; i < sizeof invariants / sizeof invariants[0]; i++) {
@@ -320,12 +342,25 @@ struct copy_ctx {
     bool done;
 };
 
+/* On PostgreSQL a table is read through a cursor, FETCH_ROWS at a time: a
+ * statement's whole result would be held in this process's memory. */
+enum { FETCH_ROWS = 1000 };
+
 static enum db_status table_pass(struct db_tx *src, struct db_tx *dst, const char *table,
                                  const char *cols, int ncols, struct table_sum *sum)
 {
+    bool cursor = src->db->backend->pg_dialect;
     char sql[4096];
-    snprintf(sql, sizeof sql, "SELECT %s FROM %s", cols, table);
+    snprintf(sql, sizeof sql, "%sSELECT %s FROM %s",
+             cursor ? "DECLARE admin_rows NO SCROLL CURSOR FOR " : "", cols, table);
     struct db_stmt *st = db_stmt(src, STMT_DYNAMIC_1, sql);
+    if (cursor) {
+        enum db_status s = db_exec(st, table);
+        if (s < 0)
+            return s;
+        snprintf(sql, sizeof sql, "FETCH FORWARD %d FROM admin_rows", FETCH_ROWS);
+        st = db_stmt(src, STMT_DYNAMIC_1, sql);
+    }
     struct db_stmt *ins = NULL;
     if (dst) {
         char q[2048], *p = q;
@@ -342,7 +377,17 @@ static enum db_status table_pass(struct db_tx *src, struct db_tx *dst, const cha
     memset(sum, 0, sizeof *sum);
     struct rowbuf buf = {0};
     enum db_status s;
-    while ((s = db_step(st, table)) == DB_ONE_RESULT) {
+    int fetched = 0; /* rows of this FETCH */
+    for (;;) {
+        s = db_step(st, table);
+        if (s == DB_NO_RESULTS && cursor && fetched == FETCH_ROWS) {
+            db_reset(st); /* stepped again, it runs again: the next rows */
+            fetched = 0;
+            continue;
+        }
+        if (s != DB_ONE_RESULT)
+            break;
+        fetched++;
         if (!sum_row(st, ncols, sum, &buf)) {
             s = DB_HARD_ERROR;
             break;
@@ -377,6 +422,8 @@ static enum db_status table_pass(struct db_tx *src, struct db_tx *dst, const cha
     }
     free(buf.p);
     db_reset(st);
+    if (s >= 0 && cursor)
+        s = db_exec(db_stmt(src, STMT_DYNAMIC_1, "CLOSE admin_rows"), table);
     return s < 0 ? s : DB_NO_RESULTS;
 }
 
@@ -410,6 +457,9 @@ static enum db_status copy_target_cb(struct db_tx *dst, void *cls)
 {
     struct copy_ctx *c = cls;
     struct db_tx *src = c->src;
+    enum db_status us = untimed(dst);
+    if (us < 0)
+        return us;
     /* the target must be empty */
     for (int i = 0; i < TABLES; i++) {
         char sql[160];
@@ -474,9 +524,12 @@ static enum db_status copy_source_cb(struct db_tx *src, void *cls)
 {
     struct copy_source *cs = cls;
     cs->c->src = src;
+    enum db_status s = untimed(src);
+    if (s < 0)
+        return s;
     /* the source's schema must be the one this binary knows */
     int current = 0, latest = 0;
-    enum db_status s = db_schema_version(src, &current, &latest);
+    s = db_schema_version(src, &current, &latest);
     if (s < 0)
         return s;
     char why[256];

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import subprocess
 import threading
 import time
 import uuid
@@ -346,6 +347,74 @@ def test_copy_needs_two_different_databases(tmp_path):
         res = run_cli("db", "copy", "--from", f"sqlite:{tmp_path}/a.db", "--to", to, cwd=cwd,
                       timeout=10)
         assert res.returncode == 2 and "same database" in res.stderr, (to, res)
+
+
+def _hold(db_url, table):
+    """An open transaction of a connection of its own on a PostgreSQL
+    database, holding `table` locked against everything; rollback() lets
+    go of it."""
+    import psycopg2
+
+    con = psycopg2.connect(db_url, connect_timeout=10)
+    con.cursor().execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+    return con
+
+
+def _waiting(db_url):
+    """How many sessions wait for a lock in the database."""
+    return db_query(db_url, "SELECT COUNT(*) FROM pg_locks l JOIN pg_database d"
+                            " ON d.oid = l.database WHERE NOT l.granted"
+                            " AND d.datname = current_database()")[0][0]
+
+
+def _run_held(args, db_url, table, env):
+    """Run `chatpay ARGS` while `table` of db_url is held locked, letting
+    go of it once the command has waited on it for a second (far past its
+    statement timeout); the command's result."""
+    held = _hold(db_url, table)
+    proc = subprocess.Popen([cp_helpers.chatpay_bin(), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env=cp_helpers.clean_env(env), stdin=subprocess.DEVNULL)
+    try:
+        assert poll(lambda: _waiting(db_url), lambda n: n >= 1, timeout=20) >= 1, \
+            "the command never reached the locked table"
+        time.sleep(1)
+        held.rollback()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        held.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return cp_helpers.CliResult(proc.returncode, out, err)
+
+
+@pytest.mark.skipif(not cp_helpers.on_postgres(), reason="a PostgreSQL database is needed")
+def test_copy_and_check_take_what_they_take_past_the_statement_timeout(postgres_cluster,
+                                                                       tmp_path):
+    src = postgres_cluster.create_database("large_src")
+    m = _merchant(src, "Large Store")
+    rows = 30000  # read through a cursor, a batch at a time
+    db_exec(src, "INSERT INTO optouts (merchant_id, msisdn, source, created_at)"
+                 " SELECT ?, '+2782' || LPAD(g::text, 7, '0'), 'cli', g FROM generate_series(1, ?) g",
+            (m["merchantId"], rows))
+    # a statement timeout of 100 ms (and 400 ms idle in a transaction):
+    # each statement below waits a second on a lock, which stands for a
+    # table too large to read in that time
+    quick = {"CHATPAY_DB_STATEMENT_TIMEOUT_MS": "100"}
+    res = _run_held(("db", "check", "--db", src), src, "links", quick)
+    assert res.returncode == 0 and res.stdout.strip().endswith("every check passed"), res
+    dst = postgres_cluster.create_database("large_dst")
+    assert run_cli("migrate", "--db", dst).returncode == 0
+    res = _run_held(("db", "copy", "--from", src, "--to", dst, "--json"), dst, "optouts", quick)
+    assert res.returncode == 0, res
+    by = {t["table"]: t for t in res.json()["tables"]}
+    assert by["optouts"]["rows"] == by["optouts"]["copied"] == rows, by["optouts"]
+    assert _count(dst, "optouts") == rows
+    # and into SQLite, the source read a batch at a time
+    res = run_cli("db", "copy", "--from", src, "--to", f"sqlite:{tmp_path}/large.db", env=quick)
+    assert res.returncode == 0, res
+    assert _count(f"sqlite:{tmp_path}/large.db", "optouts") == rows
 
 
 @pytest.mark.skipif(not cp_helpers.on_postgres(), reason="the target is a PostgreSQL database")
