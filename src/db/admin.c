@@ -120,142 +120,151 @@ bool db_schema_check(struct db *db, bool exact, char *err, size_t errlen)
 
 /* ---- check ------------------------------------------------------------------ */
 
-/* Each invariant is a query counting the rows that break it. */
-static const struct {
-    const char *name, *sql;
-} invariants[] = {
-    {"every payment operation belongs to a link of its merchant",
-     "SELECT COUNT(*) FROM payment_ops p WHERE NOT EXISTS (SELECT 1 FROM links l"
-     " WHERE l.id = p.link_id AND l.merchant_id = p.merchant_id)"},
-    {"every capture, reversal, void and refund follows a payment of the same link",
-     "SELECT COUNT(*) FROM payment_ops p WHERE p.op >= 3 AND NOT EXISTS (SELECT 1 FROM"
-     " payment_ops q WHERE q.ref = p.parent_ref AND q.link_id = p.link_id"
-     /* a capture is voided (before it settled) or refunded too */
-     " AND (q.op IN (1, 2) OR (p.op IN (5, 6) AND q.op = 3)))"},
-    {"no capture is larger than its authorization",
-     "SELECT COUNT(*) FROM payment_ops c JOIN payment_ops a ON a.ref = c.parent_ref"
-     " WHERE c.op = 3 AND c.amount_minor > a.amount_minor"},
-    {"refunds (pending or done) add up to no more than what was paid",
-     "SELECT COUNT(*) FROM (SELECT p.ref, p.amount_minor AS paid, SUM(r.amount_minor) AS refunded"
-     " FROM payment_ops p JOIN payment_ops r ON r.parent_ref = p.ref AND r.op = 6"
-     " AND (r.state = 0 OR r.decision = 1) GROUP BY p.ref, p.amount_minor) t"
-     " WHERE refunded > paid"},
-    {"a link's subtotal and tax add up to its total",
-     "SELECT COUNT(*) FROM links WHERE subtotal_minor IS NOT NULL AND tax_minor IS NOT NULL"
-     " AND subtotal_minor + tax_minor <> total_minor"},
-    {"every job is for a link of its merchant",
-     "SELECT COUNT(*) FROM jobs j WHERE j.kind NOT IN (7, 11, 12, 13, 14) AND NOT EXISTS"
-     " (SELECT 1 FROM links l WHERE l.id = j.link_id AND l.merchant_id = j.merchant_id)"},
-    /* a callback's job: of a link (its own, then) or not (settings, WhatsApp Pay) */
-    {"every callback delivery is for a callback of its merchant",
-     "SELECT COUNT(*) FROM jobs j WHERE j.kind = 7 AND NOT EXISTS (SELECT 1 FROM callbacks c"
-     " WHERE c.id = j.arg AND c.merchant_id = j.merchant_id AND c.link_id = j.link_id)"},
-    {"every marketplace job is for a purchase of its client",
-     "SELECT COUNT(*) FROM jobs j WHERE j.kind IN (11, 12) AND NOT EXISTS (SELECT 1 FROM"
-     " mp_purchases p WHERE p.id = j.arg AND p.client_uuid = j.merchant_id)"},
-    {"every WhatsApp Pay job is for an order or refund of its merchant",
-     "SELECT COUNT(*) FROM jobs j WHERE (j.kind = 13 AND NOT EXISTS (SELECT 1 FROM wa_orders o"
-     " WHERE o.id = j.arg AND o.merchant_id = j.merchant_id)) OR (j.kind = 14 AND NOT EXISTS"
-     " (SELECT 1 FROM wa_refunds r WHERE r.id = j.arg AND r.merchant_id = j.merchant_id))"},
-    {"a WhatsApp Pay payment's refunds add up to no more than it",
-     "SELECT COUNT(*) FROM (SELECT r.transaction_id, SUM(r.amount) AS refunded, o.total_value"
-     " FROM wa_refunds r JOIN wa_orders o ON o.id = r.order_id WHERE r.status <> 2"
-     " GROUP BY r.transaction_id, o.total_value) t WHERE refunded > total_value"},
-    {"every finished purchase has a result code",
-     "SELECT COUNT(*) FROM mp_purchases WHERE status <> 0 AND (result_code IS NULL"
-     " OR completed_at = 0)"},
-    {"every link's history belongs to an existing link",
-     "SELECT COUNT(*) FROM link_statuses s WHERE NOT EXISTS (SELECT 1 FROM links l"
-     " WHERE l.id = s.link_id)"},
-    {"every callback is for a link of its merchant",
-     "SELECT COUNT(*) FROM callbacks c WHERE c.link_id <> 0 AND NOT EXISTS (SELECT 1 FROM links l"
-     " WHERE l.id = c.link_id AND l.merchant_id = c.merchant_id)"},
+/* A check: a query counting the rows that break it (pg: PostgreSQL's text,
+ * when it needs another), or (listing) one row per finding, "ok" when
+ * there is none. */
+struct check {
+    const char *name, *sql, *pg;
+    bool listing;
 };
 
-struct check_ctx {
-    db_check_cb cb;
-    void *cls;
-    int failed;
-};
-
-/* The engine's own check: SQLite's integrity and foreign key checks;
+/* The engine's own checks: SQLite's integrity and foreign key checks;
  * PostgreSQL checks its structures itself, so: no constraint left
  * unvalidated and no index left invalid (by a failed concurrent build). */
-static enum db_status integrity(struct db_tx *tx, struct check_ctx *c)
-{
-    bool pg = tx->db->backend->pg_dialect;
-    struct db_stmt *st = db_stmt_dialect(tx, STMT_DYNAMIC_1, "PRAGMA integrity_check",
-                                         "SELECT COUNT(*) FROM pg_constraint c JOIN pg_namespace n"
-                                         " ON n.oid = c.connamespace WHERE NOT c.convalidated"
-                                         " AND n.nspname = current_schema()");
-    if (!st)
-        return DB_HARD_ERROR;
-    enum db_status s;
-    int64_t bad = 0;
-    char detail[256] = "";
-    while ((s = db_step(st, "integrity check")) == DB_ONE_RESULT) {
-        if (pg) {
-            bad += db_col_int(st, 0);
-        } else {
-            const char *t = db_col_text(st, 0);
-            if (t && strcmp(t, "ok") != 0) {
-                if (!bad)
-                    snprintf(detail, sizeof detail, "%s", t);
-                bad++;
-            }
-        }
-    }
-    db_reset(st);
-    if (s == DB_HARD_ERROR && !pg) {
-        /* damage the check itself could not read past (SQLITE_CORRUPT):
-         * a failed check, not the end of them all */
-        if (!bad)
-            snprintf(detail, sizeof detail, "it could not read the whole database (see the log)");
-        bad++;
-    } else if (s < 0) {
-        return s;
-    }
-    c->cb(c->cls, pg ? "no constraint left unvalidated" : "SQLite integrity check", bad, detail);
-    c->failed += bad > 0;
-    st = db_stmt_dialect(tx, STMT_DYNAMIC_2, "SELECT COUNT(*) FROM pragma_foreign_key_check",
-                         "SELECT COUNT(*) FROM pg_index i JOIN pg_class r ON r.oid = i.indrelid"
-                         " JOIN pg_namespace n ON n.oid = r.relnamespace"
-                         " WHERE NOT i.indisvalid AND n.nspname = current_schema()");
-    if ((s = db_one_int(st, &bad, "integrity check")) < 0)
-        return s;
-    c->cb(c->cls, pg ? "no index left invalid" : "SQLite foreign key check", bad, "");
-    c->failed += bad > 0;
-    return DB_NO_RESULTS;
-}
+static const struct check engine_sqlite[] = {
+    {"SQLite integrity check", "PRAGMA integrity_check", NULL, true},
+    {"SQLite foreign key check", "SELECT COUNT(*) FROM pragma_foreign_key_check", NULL, false},
+};
+static const struct check engine_pg[] = {
+    {"no constraint left unvalidated",
+     "SELECT COUNT(*) FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace"
+     " WHERE NOT c.convalidated AND n.nspname = current_schema()",
+     NULL, false},
+    {"no index left invalid",
+     "SELECT COUNT(*) FROM pg_index i JOIN pg_class r ON r.oid = i.indrelid"
+     " JOIN pg_namespace n ON n.oid = r.relnamespace"
+     " WHERE NOT i.indisvalid AND n.nspname = current_schema()",
+     NULL, false},
+};
+
+/* chatpay's invariants. */
+static const struct check invariants[] = {
+    {.name = "every payment operation belongs to a link of its merchant",
+     .sql = "SELECT COUNT(*) FROM payment_ops p WHERE NOT EXISTS (SELECT 1 FROM links l"
+            " WHERE l.id = p.link_id AND l.merchant_id = p.merchant_id)"},
+    {.name = "every capture, reversal, void and refund follows a payment of the same link",
+     .sql = "SELECT COUNT(*) FROM payment_ops p WHERE p.op >= 3 AND NOT EXISTS (SELECT 1 FROM"
+            " payment_ops q WHERE q.ref = p.parent_ref AND q.link_id = p.link_id"
+            /* a capture is voided (before it settled) or refunded too */
+            " AND (q.op IN (1, 2) OR (p.op IN (5, 6) AND q.op = 3)))"},
+    {.name = "no capture is larger than its authorization",
+     .sql = "SELECT COUNT(*) FROM payment_ops c JOIN payment_ops a ON a.ref = c.parent_ref"
+            " WHERE c.op = 3 AND c.amount_minor > a.amount_minor"},
+    {.name = "refunds (pending or done) add up to no more than what was paid",
+     .sql = "SELECT COUNT(*) FROM (SELECT p.ref, p.amount_minor AS paid,"
+            " SUM(r.amount_minor) AS refunded FROM payment_ops p JOIN payment_ops r"
+            " ON r.parent_ref = p.ref AND r.op = 6"
+            " AND (r.state = 0 OR r.decision = 1) GROUP BY p.ref, p.amount_minor) t"
+            " WHERE refunded > paid"},
+    /* a sum past int64: SQLite goes on in floating point, PostgreSQL's
+     * bigint would fail the query; numeric does not */
+    {.name = "a link's subtotal and tax add up to its total",
+     .sql = "SELECT COUNT(*) FROM links WHERE subtotal_minor IS NOT NULL AND tax_minor IS NOT NULL"
+            " AND subtotal_minor + tax_minor <> total_minor",
+     .pg = "SELECT COUNT(*) FROM links WHERE subtotal_minor IS NOT NULL AND tax_minor IS NOT NULL"
+           " AND subtotal_minor::numeric + tax_minor <> total_minor"},
+    {.name = "every job is for a link of its merchant",
+     .sql = "SELECT COUNT(*) FROM jobs j WHERE j.kind NOT IN (7, 11, 12, 13, 14) AND NOT EXISTS"
+            " (SELECT 1 FROM links l WHERE l.id = j.link_id AND l.merchant_id = j.merchant_id)"},
+    /* a callback's job: of a link (its own, then) or not (settings, WhatsApp Pay) */
+    {.name = "every callback delivery is for a callback of its merchant",
+     .sql = "SELECT COUNT(*) FROM jobs j WHERE j.kind = 7 AND NOT EXISTS (SELECT 1 FROM callbacks c"
+            " WHERE c.id = j.arg AND c.merchant_id = j.merchant_id AND c.link_id = j.link_id)"},
+    {.name = "every marketplace job is for a purchase of its client",
+     .sql = "SELECT COUNT(*) FROM jobs j WHERE j.kind IN (11, 12) AND NOT EXISTS (SELECT 1 FROM"
+            " mp_purchases p WHERE p.id = j.arg AND p.client_uuid = j.merchant_id)"},
+    {.name = "every WhatsApp Pay job is for an order or refund of its merchant",
+     .sql =
+         "SELECT COUNT(*) FROM jobs j WHERE (j.kind = 13 AND NOT EXISTS (SELECT 1 FROM wa_orders o"
+         " WHERE o.id = j.arg AND o.merchant_id = j.merchant_id)) OR (j.kind = 14 AND NOT EXISTS"
+         " (SELECT 1 FROM wa_refunds r WHERE r.id = j.arg AND r.merchant_id = j.merchant_id))"},
+    {.name = "a WhatsApp Pay payment's refunds add up to no more than it",
+     .sql =
+         "SELECT COUNT(*) FROM (SELECT r.transaction_id, SUM(r.amount) AS refunded, o.total_value"
+         " FROM wa_refunds r JOIN wa_orders o ON o.id = r.order_id WHERE r.status <> 2"
+         " GROUP BY r.transaction_id, o.total_value) t WHERE refunded > total_value"},
+    {.name = "every finished purchase has a result code",
+     .sql = "SELECT COUNT(*) FROM mp_purchases WHERE status <> 0 AND (result_code IS NULL"
+            " OR completed_at = 0)"},
+    {.name = "every link's history belongs to an existing link",
+     .sql = "SELECT COUNT(*) FROM link_statuses s WHERE NOT EXISTS (SELECT 1 FROM links l"
+            " WHERE l.id = s.link_id)"},
+    {.name = "every callback is for a link of its merchant",
+     .sql = "SELECT COUNT(*) FROM callbacks c WHERE c.link_id <> 0 AND NOT EXISTS"
+            " (SELECT 1 FROM links l WHERE l.id = c.link_id AND l.merchant_id = c.merchant_id)"},
+};
+
+/* One check, run in a transaction of its own: a query that fails (a
+ * damaged table, a sum out of range) fails its check alone, where on
+ * PostgreSQL it would abort a transaction shared with those after it. */
+struct check_run {
+    const struct check *c;
+    int64_t bad;
+    char detail[256];
+};
 
 static enum db_status check_cb(struct db_tx *tx, void *cls)
 {
-    struct check_ctx *c = cls;
-    c->failed = 0;
+    struct check_run *r = cls;
+    r->bad = 0;
+    r->detail[0] = '\0';
     enum db_status s = untimed(tx);
     if (s < 0)
         return s;
-    s = integrity(tx, c);
-    if (s < 0)
-        return s;
-    for (size_t i = 0; i < sizeof invariants / sizeof invariants[0]; i++) {
-        int64_t bad = 0;
-        s = db_one_int(db_stmt(tx, STMT_DYNAMIC_1, invariants[i].sql), &bad, invariants[i].name);
-        if (s == DB_SOFT_ERROR)
-            return s; /* busy: the whole check runs again */
-        /* one that cannot be run (a damaged table) is a failed check */
-        c->cb(c->cls, invariants[i].name, s < 0 ? 1 : bad,
-              s < 0 ? "it could not be run (see the log)" : "");
-        c->failed += s < 0 || bad > 0;
+    const char *what = r->c->name;
+    struct db_stmt *st =
+        db_stmt_dialect(tx, STMT_DYNAMIC_1, r->c->sql, r->c->pg ? r->c->pg : r->c->sql);
+    if (!r->c->listing)
+        return db_one_int(st, &r->bad, what);
+    if (!st)
+        return DB_HARD_ERROR;
+    while ((s = db_step(st, what)) == DB_ONE_RESULT) {
+        const char *t = db_col_text(st, 0);
+        if (t && strcmp(t, "ok") != 0) {
+            if (!r->bad)
+                snprintf(r->detail, sizeof r->detail, "%s", t);
+            r->bad++;
+        }
     }
-    return DB_NO_RESULTS;
+    db_reset(st);
+    return s;
 }
 
 int db_check(struct db *db, db_check_cb cb, void *cls)
 {
-    struct check_ctx c = {.cb = cb, .cls = cls};
-    enum db_status s = db_run(db, DB_READ, "db_check", check_cb, &c);
-    return s < 0 ? -1 : c.failed;
+    bool pg = db->backend->pg_dialect;
+    const struct check *engine = pg ? engine_pg : engine_sqlite;
+    enum { ENGINE = sizeof engine_pg / sizeof engine_pg[0] };
+    _Static_assert(ENGINE == sizeof engine_sqlite / sizeof engine_sqlite[0], "engine checks");
+    int failed = 0;
+    for (size_t i = 0; i < ENGINE + sizeof invariants / sizeof invariants[0]; i++) {
+        struct check_run r = {.c = i < ENGINE ? &engine[i] : &invariants[i - ENGINE]};
+        enum db_status s = db_run(db, DB_READ, "db_check", check_cb, &r);
+        if (s == DB_SOFT_ERROR)
+            return -1; /* busy past every retry, or the server went away */
+        if (s < 0) {
+            /* what damage keeps from being read is a failed check, not
+             * the end of them all */
+            if (!r.bad)
+                snprintf(r.detail, sizeof r.detail, "%s",
+                         r.c->listing ? "it could not read the whole database (see the log)"
+                                      : "it could not be run (see the log)");
+            r.bad++;
+        }
+        cb(cls, r.c->name, r.bad, r.detail);
+        failed += r.bad > 0;
+    }
+    return failed;
 }
 
 /* ---- copy ------------------------------------------------------------------ */

@@ -328,6 +328,47 @@ def test_check_passes_on_a_working_database_and_names_what_breaks(server, cli, a
     assert cli("db", "check", *db).returncode == 0
 
 
+def test_a_sum_past_64_bits_is_a_failed_check_not_an_error(server, cli, api):
+    m = cli("merchant", "create", "--name", "Overflow", "--currencies", "ZAR", "--json").json()
+    cp_helpers.SECRETS.api_keys.add(m["apiKey"])
+    link = new_link(api, m["apiKey"], "Sale")
+    lid = db_query(server.db_url, "SELECT id FROM links WHERE ref = ?", (link.ref,))[0][0]
+    # (PostgreSQL's bigint sum would fail the query, and did every check after it)
+    db_exec(server.db_url, "UPDATE links SET subtotal_minor = 9223372036854775807, tax_minor = 1"
+                           " WHERE id = ?", (lid,))
+    try:
+        res = cli("db", "check", "--json", "--db", server.db_url)
+        assert res.returncode == 1, res
+        failed = [c for c in res.json()["checks"] if not c["ok"]]
+        assert failed == [{"check": "a link's subtotal and tax add up to its total",
+                           "problems": 1, "ok": False}], failed
+    finally:
+        db_exec(server.db_url, "UPDATE links SET subtotal_minor = NULL, tax_minor = NULL"
+                               " WHERE id = ?", (lid,))
+
+
+def test_a_check_that_cannot_be_run_fails_alone(tmp_path):
+    db = cp_helpers.db_url_for(tmp_path / "renamed.db")
+    _merchant(db, "Renamed")
+    # a table gone behind chatpay's back: the checks that read it cannot be run
+    db_exec(db, "ALTER TABLE payment_ops RENAME TO payment_ops_away")
+    res = run_cli("db", "check", "--json", "--db", db)
+    assert res.returncode == 1, res
+    checks = res.json()["checks"]
+    failed = {c["check"]: (c["problems"], c.get("detail")) for c in checks if not c["ok"]}
+    cannot = (1, "it could not be run (see the log)")
+    # the four that read payment_ops, and none of the nine after them
+    assert failed == {
+        "every payment operation belongs to a link of its merchant": cannot,
+        "every capture, reversal, void and refund follows a payment of the same link": cannot,
+        "no capture is larger than its authorization": cannot,
+        "refunds (pending or done) add up to no more than what was paid": cannot,
+    }, failed
+    assert len(checks) == 15 and checks[-1]["ok"], checks
+    text = run_cli("db", "check", "--db", db)
+    assert text.returncode == 1 and "4 check(s) failed" in text.stdout, text
+
+
 def test_copy_needs_two_different_databases(tmp_path):
     res = run_cli("db", "copy", "--from", f"sqlite:{tmp_path}/a.db")
     assert res.returncode == 2 and "--from and --to are required" in res.stderr
