@@ -529,12 +529,48 @@ struct copy_source {
     enum db_status target;
 };
 
+/* PostgreSQL: the source's write transaction is only a snapshot, and
+ * other sessions' writes would commit beside it, missing from the copy
+ * that reports every table the same: take every copied table in EXCLUSIVE
+ * mode (reads go on, writes wait until the copy ends), before the first
+ * read takes the snapshot. A session writing them already is waited for
+ * as long as a statement may take (db_statement_timeout_ms). SQLite's
+ * write transaction (BEGIN IMMEDIATE) holds its write lock already. */
+static enum db_status lock_source(struct db_tx *src, struct copy_ctx *c)
+{
+    if (!src->db->backend->pg_dialect)
+        return DB_NO_RESULTS;
+    pthread_mutex_lock(&src->db->lock);
+    int ms = src->db->statement_timeout_ms;
+    pthread_mutex_unlock(&src->db->lock);
+    char sql[1024];
+    snprintf(sql, sizeof sql, "SET LOCAL lock_timeout = %d", ms);
+    enum db_status s = db_exec(db_stmt(src, STMT_DYNAMIC_3, sql), "lock timeout");
+    if (s < 0)
+        return s;
+    size_t n = (size_t)snprintf(sql, sizeof sql, "LOCK TABLE");
+    for (int i = 0; i < TABLES && n < sizeof sql; i++)
+        n += (size_t)snprintf(sql + n, sizeof sql - n, "%s %s", i ? "," : "", tables[i].name);
+    if (n < sizeof sql)
+        snprintf(sql + n, sizeof sql - n, " IN EXCLUSIVE MODE");
+    s = db_exec(db_stmt(src, STMT_DYNAMIC_3, sql), "lock the source");
+    if (s == DB_SOFT_ERROR && !src->unavailable) { /* lock timeout, deadlock */
+        snprintf(c->err, c->errlen,
+                 "the source's tables could not be locked within %d ms (db_statement_timeout_ms):"
+                 " another session is writing them; stop every chatpay process using the"
+                 " source, then copy again",
+                 ms);
+        return DB_ROLLBACK;
+    }
+    return s;
+}
+
 static enum db_status copy_source_cb(struct db_tx *src, void *cls)
 {
     struct copy_source *cs = cls;
     cs->c->src = src;
     enum db_status s = untimed(src);
-    if (s < 0)
+    if (s < 0 || (s = lock_source(src, cs->c)) < 0)
         return s;
     /* the source's schema must be the one this binary knows */
     int current = 0, latest = 0;
@@ -555,7 +591,8 @@ int db_copy(struct db *from, struct db *to, db_copy_cb cb, void *cls, char *err,
     err[0] = '\0';
     struct copy_ctx c = {.from = from, .cb = cb, .cls = cls, .err = err, .errlen = errlen};
     struct copy_source cs = {.c = &c, .to = to};
-    /* a write transaction on the source: nothing can change it meanwhile */
+    /* a write transaction on the source, whose tables no one else can
+     * write meanwhile (lock_source) */
     enum db_status s = db_run(from, DB_WRITE, "db_copy_source", copy_source_cb, &cs);
     if (s < 0 || cs.target < 0 || !c.done) {
         if (!err[0])

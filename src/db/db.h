@@ -161,11 +161,12 @@ int db_check(struct db *db, db_check_cb cb, void *cls);
 
 /* Copy every row of a deployment from `from` into `to` (both migrated to
  * this binary's schema; `to` must be empty), in one transaction on each
- * side (the source's a write transaction, so that nothing changes it
- * meanwhile). Each table is read back from the target and compared with
- * the source by row count and an order-independent SHA-256 checksum of
- * its rows; cb is called per table. Any difference rolls the target back.
- * Returns 0, or -1 with a message in err. */
+ * side (the source's a write transaction, on PostgreSQL with every copied
+ * table locked against writes, so that nothing changes it meanwhile).
+ * Each table is read back from the target and compared with the source by
+ * row count and an order-independent SHA-256 checksum of its rows; cb is
+ * called per table. Any difference rolls the target back. Returns 0, or
+ * -1 with a message in err. */
 typedef void (*db_copy_cb)(void *cls, const char *table, int64_t rows, int64_t copied,
                            const uint8_t checksum[32], bool same);
 int db_copy(struct db *from, struct db *to, db_copy_cb cb, void *cls, char *err, size_t errlen);

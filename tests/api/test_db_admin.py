@@ -390,14 +390,14 @@ def test_copy_needs_two_different_databases(tmp_path):
         assert res.returncode == 2 and "same database" in res.stderr, (to, res)
 
 
-def _hold(db_url, table):
+def _hold(db_url, table, mode="ACCESS EXCLUSIVE"):
     """An open transaction of a connection of its own on a PostgreSQL
-    database, holding `table` locked against everything; rollback() lets
-    go of it."""
+    database, holding `table` locked (against everything by default);
+    rollback() lets go of it."""
     import psycopg2
 
     con = psycopg2.connect(db_url, connect_timeout=10)
-    con.cursor().execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+    con.cursor().execute(f"LOCK TABLE {table} IN {mode} MODE")
     return con
 
 
@@ -408,10 +408,11 @@ def _waiting(db_url):
                             " AND d.datname = current_database()")[0][0]
 
 
-def _run_held(args, db_url, table, env):
-    """Run `chatpay ARGS` while `table` of db_url is held locked, letting
-    go of it once the command has waited on it for a second (far past its
-    statement timeout); the command's result."""
+def _run_held(args, db_url, table, env=None, meanwhile=lambda proc: time.sleep(1)):
+    """Run `chatpay ARGS` while `table` of db_url is held locked; once the
+    command waits on it, call meanwhile(proc) (by default: wait a second,
+    far past the statement timeouts of the tests), then let go of it. The
+    command's result."""
     held = _hold(db_url, table)
     proc = subprocess.Popen([cp_helpers.chatpay_bin(), *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
@@ -419,7 +420,7 @@ def _run_held(args, db_url, table, env):
     try:
         assert poll(lambda: _waiting(db_url), lambda n: n >= 1, timeout=20) >= 1, \
             "the command never reached the locked table"
-        time.sleep(1)
+        meanwhile(proc)
         held.rollback()
         out, err = proc.communicate(timeout=60)
     finally:
@@ -456,6 +457,51 @@ def test_copy_and_check_take_what_they_take_past_the_statement_timeout(postgres_
     res = run_cli("db", "copy", "--from", src, "--to", f"sqlite:{tmp_path}/large.db", env=quick)
     assert res.returncode == 0, res
     assert _count(f"sqlite:{tmp_path}/large.db", "optouts") == rows
+
+
+@pytest.mark.skipif(not cp_helpers.on_postgres(), reason="a PostgreSQL source is needed")
+def test_a_write_to_a_postgresql_source_waits_for_the_copy(postgres_cluster, tmp_path):
+    src = postgres_cluster.create_database("locked_src")
+    m = _merchant(src, "Locked Source")
+    optout = ("optout", "add", "--merchant", m["merchantId"], "--number", "+27820001111",
+              "--db", src)
+    quick = {"CHATPAY_DB_STATEMENT_TIMEOUT_MS": "500"}
+    dst = postgres_cluster.create_database("locked_dst")
+    assert run_cli("migrate", "--db", dst).returncode == 0
+    # the copy held half-way (a table of its target locked by another
+    # session): an opt-out added to the source meanwhile waits for the copy
+    # to end (here, gives up after its statement timeout) rather than
+    # commit beside it, missing from the copy
+
+    def write_meanwhile(copy):
+        began = time.monotonic()
+        res = run_cli(*optout, env=quick)
+        assert res.returncode == 1 and "timeout" in res.stderr, res
+        assert time.monotonic() - began >= 0.5
+        assert copy.poll() is None, "the copy ended while its target was locked"
+
+    res = _run_held(("db", "copy", "--from", src, "--to", dst), dst, "optouts",
+                    meanwhile=write_meanwhile)
+    assert res.returncode == 0 and "copied and verified" in res.stdout, res
+    assert _count(src, "optouts") == _count(dst, "optouts") == 0
+    # once the copy is done, the source takes writes again
+    assert run_cli(*optout, env=quick).returncode == 0
+    assert _count(src, "optouts") == 1
+
+    # a session in the middle of writing the source: the copy waits for it
+    # as long as a statement may take, then says so, copying nothing
+    writer = _hold(src, "optouts", "ROW EXCLUSIVE")  # what an INSERT holds to its commit
+    other = postgres_cluster.create_database("locked_dst2")
+    began = time.monotonic()
+    try:
+        res = run_cli("db", "copy", "--from", src, "--to", other, env=quick)
+    finally:
+        writer.close()
+    assert res.returncode == 1, res
+    assert "the source's tables could not be locked within 500 ms (db_statement_timeout_ms):" \
+        " another session is writing them" in res.stderr, res.stderr
+    assert time.monotonic() - began < 20
+    assert _count(other, "merchants") == 0
 
 
 @pytest.mark.skipif(not cp_helpers.on_postgres(), reason="the target is a PostgreSQL database")
