@@ -24,7 +24,8 @@ static const char usage[] =
     "        first: the copy holds its write lock throughout (PostgreSQL: its tables\n"
     "        locked against writes; reads go on).\n"
     "        Each table is read back from the target and compared with the source\n"
-    "        (row count and SHA-256 checksum); any difference leaves the target empty.\n"
+    "        (row count and SHA-256 checksum); any difference or failure rolls back\n"
+    "        every row copied (the target keeps the schema it was migrated to).\n"
     "backup  writes a consistent copy of a SQLite database to FILE (which must not\n"
     "        exist) while servers keep using it (SQLite's online backup API).\n"
     "check   runs the database's integrity check and chatpay's invariants (every\n"
@@ -106,6 +107,7 @@ static int run_copy(const char *from_url, const char *to_url, const char *config
     struct db *from = open_existing(&cf, config, from_url, false, NEED_THIS_SCHEMA);
     if (!from)
         return EXIT_RUNTIME;
+    bool made = !db_url_exists(to_url); /* a new SQLite file */
     struct db *to = cmd_config_open_db(&ct, config, to_url);
     if (!to) {
         db_close(from);
@@ -118,7 +120,11 @@ static int run_copy(const char *from_url, const char *to_url, const char *config
     db_close(from);
     if (rc != 0) {
         json_object_put(list);
-        return cmd_fail("db copy: %s", err);
+        /* what was copied is rolled back; the target's schema stays */
+        return cmd_fail("db copy: %s; %s", err,
+                        made ? "the target was made, with this version's schema and no rows"
+                             : "no row was copied into the target (it was migrated to this"
+                               " version's schema)");
     }
     if (json) {
         json_object *o = json_object_new_object();

@@ -596,7 +596,7 @@ int db_copy(struct db *from, struct db *to, db_copy_cb cb, void *cls, char *err,
     enum db_status s = db_run(from, DB_WRITE, "db_copy_source", copy_source_cb, &cs);
     if (s < 0 || cs.target < 0 || !c.done) {
         if (!err[0])
-            snprintf(err, errlen, "the copy failed (see the log above); the target is unchanged");
+            snprintf(err, errlen, "the copy failed (see the log above)");
         return -1;
     }
     return 0;

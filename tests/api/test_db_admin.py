@@ -369,6 +369,34 @@ def test_a_check_that_cannot_be_run_fails_alone(tmp_path):
     assert text.returncode == 1 and "4 check(s) failed" in text.stdout, text
 
 
+def test_a_failed_copy_says_what_it_left_in_the_target(tmp_path):
+    src = f"sqlite:{tmp_path}/src.db"
+    _merchant(src, "Half Copied")
+    # a table after the merchants damaged behind SQLite's back: the copy
+    # stops there, the merchants copied before it rolled back
+    root = db_query(src, "SELECT rootpage FROM sqlite_master WHERE name = 'providers'")[0][0]
+    size = db_query(src, "PRAGMA page_size")[0][0]
+    with open(tmp_path / "src.db", "r+b") as f:
+        f.seek((root - 1) * size)
+        f.write(b"\xff" * 16)
+    latest = None
+    for to, made in ((f"sqlite:{tmp_path}/new.db", True), (f"sqlite:{tmp_path}/old.db", False)):
+        if not made:
+            assert run_cli("migrate", "--db", to).returncode == 0
+        res = run_cli("db", "copy", "--from", src, "--to", to)
+        assert res.returncode == 1, res
+        assert "unchanged" not in res.stderr, res.stderr
+        assert "db copy: the copy failed (see the log above); " + (
+            "the target was made, with this version's schema and no rows" if made else
+            "no row was copied into the target (it was migrated to this version's schema)") \
+            in res.stderr, res.stderr
+        # so it is
+        assert _count(to, "merchants") == 0
+        version = db_query(to, "SELECT MAX(version) FROM schema_migrations")[0][0]
+        assert version == (latest or version)
+        latest = version
+
+
 def test_copy_needs_two_different_databases(tmp_path):
     res = run_cli("db", "copy", "--from", f"sqlite:{tmp_path}/a.db")
     assert res.returncode == 2 and "--from and --to are required" in res.stderr
