@@ -25,7 +25,7 @@ const struct route api_routes[] = {
     {"POST", "/api/v2/payment/{paymentLinkRef}/refund", api_refund, &c2p_family, ROUTE_IDEMPOTENT,
      0},
 
-    {"POST", "/api/v2/order-receipt", api_order_receipt, &c2p_family,
+    {"POST", "/api/v2/order-receipt", api_order_receipt, &c2p_receipt_family,
      ROUTE_JSON_BODY | ROUTE_IDEMPOTENT, 0},
 
     /* the delivery log of merchant callbacks (extension) */

@@ -415,6 +415,19 @@ def test_bad_receipt_link(api, key, url, reason):
     assert r.body["errors"] == [f"receiptLink: {reason}"], r.body
 
 
+def test_a_refusal_is_also_the_published_receipt_response(api, key):
+    """The published 400 of order-receipt is a PaymentReceiptResponse
+    ("receipt link sent failed"): a refusal carries its members, with the
+    usual message, errors and code."""
+    r = api.post(RECEIPT, key=key, json=body_for("NoSuchLinkRef", url="ftp://x"))
+    assert r.status_code == 400, r.text
+    b = r.body
+    assert (b["transactionStatus"], b["transactionStatusId"]) == ("RECEIPT_LINK_REQUEST_FAILED", 14), b
+    assert b["error"] == {"code": 400, "description": b["message"]}, b
+    assert b["code"] == "validation_failed" and b["errors"] == [f"receiptLink: {ABSOLUTE}"], b
+    assert "receiptLinkRef" not in b  # no receipt link was made
+
+
 def test_every_problem_in_one_answer(api, key):
     r = api.post(RECEIPT, key=key, json={})
     assert r.status_code == 400 and r.body["code"] == "validation_failed", r.text

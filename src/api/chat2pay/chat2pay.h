@@ -12,6 +12,8 @@
 #include "http/http.h"
 
 extern const struct http_family c2p_family;
+/* the same, but order-receipt's 400 also carries PaymentReceiptResponse */
+extern const struct http_family c2p_receipt_family;
 
 /* The Chat 2 Pay error bodies, chosen by status:
  *   400, 409, 413, 415, 422   {"message", "errors": [...], "code"}
