@@ -15,6 +15,15 @@ static json_object *string_list(const char *const *items, size_t n)
     return a;
 }
 
+/* message, errors (at least one) and code: the BadRequest members */
+static void add_problems(json_object *o, const char *code, const char *message,
+                         const char *const *items, size_t n)
+{
+    json_object_object_add(o, "message", json_object_new_string(message));
+    json_object_object_add(o, "errors", n ? string_list(items, n) : string_list(&message, 1));
+    json_object_object_add(o, "code", json_object_new_string(code));
+}
+
 void c2p_render_error(struct req *r, int status, const char *code, const char *message,
                       const char *const *items, size_t n)
 {
@@ -30,9 +39,7 @@ void c2p_render_error(struct req *r, int status, const char *code, const char *m
             status == 400 || status == 409 || status == 413 || status == 415 || status == 422;
         if (!bad_request_shape)
             json_object_object_add(o, "status", json_object_new_string(err_status_text(status)));
-        json_object_object_add(o, "message", json_object_new_string(message));
-        json_object_object_add(o, "errors", n ? string_list(items, n) : string_list(&message, 1));
-        json_object_object_add(o, "code", json_object_new_string(code));
+        add_problems(o, code, message, items, n);
     }
     reply_json(r, status, o);
     json_object_put(o);
@@ -61,9 +68,7 @@ static void c2p_receipt_render_error(struct req *r, int status, const char *code
     json_object_object_add(e, "code", json_object_new_int(status));
     json_object_object_add(e, "description", json_object_new_string(message));
     json_object_object_add(o, "error", e);
-    json_object_object_add(o, "message", json_object_new_string(message));
-    json_object_object_add(o, "errors", n ? string_list(items, n) : string_list(&message, 1));
-    json_object_object_add(o, "code", json_object_new_string(code));
+    add_problems(o, code, message, items, n);
     reply_json(r, status, o);
     json_object_put(o);
 }
