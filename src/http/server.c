@@ -411,11 +411,40 @@ static bool content_type_is_json(const char *ct)
            strncasecmp(ct + n - 5, "+json", 5) == 0;
 }
 
+/* Why a JSON body's encoding is not one that is read (NULL: it is): a
+ * charset other than UTF-8 (JSON is UTF-8, RFC 8259), or a Content-Encoding
+ * (a compressed body would be read as text). */
+static const char *encoding_problem(struct req *r)
+{
+    const char *ce = req_header(r, "Content-Encoding");
+    if (ce && *ce && strcasecmp(ce, "identity") != 0)
+        return "Content-Encoding is not accepted: send the body uncompressed";
+    const char *ct = req_header(r, "Content-Type");
+    for (const char *p = ct ? strchr(ct, ';') : NULL; p; p = strchr(p + 1, ';')) {
+        const char *v = p + 1 + strspn(p + 1, " \t");
+        if (strncasecmp(v, "charset=", 8) != 0)
+            continue;
+        v += 8;
+        bool quoted = *v == '"';
+        v += quoted;
+        size_t n = strcspn(v, quoted ? "\"" : "; \t");
+        if (!((n == 5 && strncasecmp(v, "utf-8", 5) == 0) ||
+              (n == 4 && strncasecmp(v, "utf8", 4) == 0)))
+            return "Only UTF-8 JSON is accepted (charset=utf-8, or no charset)";
+    }
+    return NULL;
+}
+
 /* Parse the body as one JSON value; answer 400/415 and return false on error. */
 static bool parse_json_or_reply(struct req *r)
 {
     if (!content_type_is_json(req_header(r, "Content-Type"))) {
         reply_error(r, ERR_UNSUPPORTED_MEDIA, NULL);
+        return false;
+    }
+    const char *why_not = encoding_problem(r);
+    if (why_not) {
+        reply_error(r, ERR_UNSUPPORTED_MEDIA, why_not);
         return false;
     }
     size_t len;

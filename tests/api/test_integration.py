@@ -306,8 +306,25 @@ def test_unsupported_media_type(api, app, ctype):
     assert integrator_status(api, m["apiKey"], it["applicationId"]) == "ACTIVATED"
 
 
+@pytest.mark.parametrize("headers, why", [
+    ({"Content-Type": "application/json; charset=utf-16"}, "Only UTF-8"),
+    ({"Content-Type": "application/json;charset=\"ISO-8859-1\""}, "Only UTF-8"),
+    ({"Content-Type": "application/json", "Content-Encoding": "gzip"}, "Content-Encoding"),
+], ids=["utf-16", "latin-1", "gzip"])
+def test_a_body_that_is_not_plain_utf8_is_415(api, app, headers, why):
+    """JSON is UTF-8 (RFC 8259): another charset, or a compressed body,
+    is not read as text (415), not reported as broken JSON."""
+    m, it = app
+    raw = json.dumps({"applicationUuid": it["applicationId"], "status": "DELETED"}).encode()
+    r = put_raw(api, m["apiKey"], raw, headers=headers)
+    assert r.status_code == 415 and r.body["code"] == "unsupported_media_type", r.text
+    assert why in r.body["message"], r.body
+    assert integrator_status(api, m["apiKey"], it["applicationId"]) == "ACTIVATED"
+
+
 @pytest.mark.parametrize(
-    "ctype", ["application/json", "application/json; charset=utf-8", "Application/JSON", "application/merge-patch+json", None]
+    "ctype", ["application/json", "application/json; charset=utf-8", "Application/JSON", "application/merge-patch+json",
+              "application/json; charset=UTF8", 'application/json; charset="utf-8"', None]
 )
 def test_json_media_types_accepted(api, app, ctype):
     m, it = app
