@@ -115,6 +115,31 @@ const char *req_reply_body(const struct req *r, size_t *len)
 }
 
 /* A request id from the client is kept when it is short and plain. */
+/* A path as it may be shown (logs, error bodies): the secret segment of a
+ * customer page (/p/{token}, /wa/{token}) or a provider's hook
+ * (/hooks/{providerId}/{token}) as "{token}": whoever holds the token can
+ * pay or post, and a log or a page quoting it would hand it on. */
+static const char *without_secrets(struct arena *a, const char *path)
+{
+    static const struct {
+        const char *prefix;
+        int skip; /* segments after the prefix before the secret one */
+    } secret[] = {{"/p/", 0}, {"/wa/", 0}, {"/hooks/", 1}};
+    for (size_t i = 0; i < sizeof secret / sizeof secret[0]; i++) {
+        size_t n = strlen(secret[i].prefix);
+        if (strncmp(path, secret[i].prefix, n) != 0)
+            continue;
+        const char *seg = path + n;
+        for (int k = 0; k < secret[i].skip && seg; k++)
+            seg = strchr(seg, '/') ? strchr(seg, '/') + 1 : NULL;
+        if (!seg || !*seg)
+            return path;
+        const char *rest = seg + strcspn(seg, "/?");
+        return arena_printf(a, "%.*s{token}%s", (int)(seg - path), path, rest);
+    }
+    return path;
+}
+
 static bool plain_id(const char *s)
 {
     size_t n = strlen(s);
@@ -264,8 +289,9 @@ static struct req *req_new(struct http_server *s, struct MHD_Connection *conn, c
     r->method = r->head ? MHD_HTTP_METHOD_GET : arena_strdup(a, method);
     r->path = arena_strdup(a, url);
     r->method_text = utf8_clean(method, arena_alloc(a, 64), 64);
-    r->path_text =
-        utf8_valid(url) && strlen(url) < 256 ? r->path : utf8_clean(url, arena_alloc(a, 768), 768);
+    r->path_text = without_secrets(a, utf8_valid(url) && strlen(url) < 256
+                                          ? r->path
+                                          : utf8_clean(url, arena_alloc(a, 768), 768));
     p->server = s;
     p->conn = conn;
     p->server_fallback = s->fallback;

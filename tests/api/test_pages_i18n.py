@@ -6,6 +6,7 @@ import struct
 import zlib
 
 import pytest
+import requests
 
 from cp_helpers import link_body
 
@@ -93,6 +94,20 @@ def test_message_pages_isolate_the_merchants_texts(api, make_merchant):
         assert shown.status_code == 410
         assert "<bdi>Bob&#39;s &lt;Shop&gt;\u202e!</bdi>" in shown.text
         assert f"<bdi>{order}</bdi>" in shown.text
+
+
+@pytest.mark.parametrize("method, tail", [("DELETE", ""), ("PUT", "/pay"), ("GET", "/x"), ("GET", "/pay/")])
+def test_a_page_token_in_an_unknown_path_is_not_repeated(api, server, merchant, method, tail):
+    """A path that is not a page (another method, a trailing slash a
+    messaging app added) is answered without the link's token in the error,
+    nor in the log: whoever holds the token can pay the link."""
+    path = new_link(api, merchant)
+    token = path.rsplit("/", 1)[1]
+    r = requests.request(method, server.base_url + path + tail, timeout=10)
+    assert r.status_code in (404, 405), r.text
+    assert token not in r.text, r.text
+    assert "{token}" in r.text, r.text
+    assert token not in server.log_path.read_text(errors="replace")
 
 
 def test_logo_set_served_and_shown(api, merchant, cli, tmp_path):
