@@ -421,10 +421,17 @@ static bool sqlite_backup(struct db *db, const char *path, char *err, size_t err
     }
     char part[4200];
     snprintf(part, sizeof part, "%s.part", path);
-    if (access(part, F_OK) == 0) { /* someone's file, or a backup that died: not ours to drop */
-        snprintf(err, errlen, "%s exists: remove it, or back up into another file", part);
+    /* the part file is claimed, not just looked for: of two backups into
+     * one path, one goes on */
+    int fd = open(part, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) { /* someone's file, or a backup that died: not ours to drop */
+        snprintf(err, errlen,
+                 errno == EEXIST ? "%s exists: remove it, or back up into another file"
+                                 : "cannot create %s: %s",
+                 part, strerror(errno));
         return false;
     }
+    close(fd);
     sqlite3 *src = NULL, *dst = NULL;
     bool ok = false;
     if (sqlite3_open_v2(db->target, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
@@ -470,7 +477,9 @@ static bool sqlite_backup(struct db *db, const char *path, char *err, size_t err
         snprintf(err, errlen, "cannot sync %s: %s", part, strerror(errno));
         goto done;
     }
-    if (rename(part, path) != 0) {
+    /* never over a file that appeared meanwhile */
+    if (renameat2(AT_FDCWD, part, AT_FDCWD, path, RENAME_NOREPLACE) != 0 &&
+        (errno != EINVAL || link(part, path) != 0 || unlink(part) != 0)) {
         snprintf(err, errlen, "cannot rename %s to %s: %s", part, path, strerror(errno));
         goto done;
     }
