@@ -194,6 +194,13 @@ static void find_pending(void *cls, const struct db_payment_op *op)
         *out = *op;
 }
 
+enum db_status svc_pay_pending(struct svc *s, const struct db_link *l, struct db_payment_op *op)
+{
+    memset(op, 0, sizeof *op);
+    enum db_status st = DB_CALL(s->tx, payments, list, l->merchant_id, l->id, find_pending, op);
+    return st < 0 ? st : op->ref[0] ? DB_ONE_RESULT : DB_NO_RESULTS;
+}
+
 enum db_status svc_pay_begin(struct svc *s, const char *token, enum pay_outcome *out,
                              struct db_link *l, struct db_merchant *m, struct db_payment_op *op,
                              bool *resumed)
@@ -222,11 +229,10 @@ enum db_status svc_pay_begin(struct svc *s, const char *token, enum pay_outcome 
     }
     /* a payment already begun (the customer came back): continue it, even
      * when it was the last attempt allowed */
-    memset(op, 0, sizeof *op);
-    st = DB_CALL(s->tx, payments, list, l->merchant_id, l->id, find_pending, op);
+    st = svc_pay_pending(s, l, op);
     if (st < 0)
         return st;
-    if (op->ref[0]) {
+    if (st > 0) {
         *resumed = true;
         *out = PAY_GO;
         return DB_ONE_RESULT;

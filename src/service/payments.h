@@ -61,6 +61,11 @@ enum pay_outcome {
     PAY_NO_GATEWAY, /* the merchant has no payment gateway */
 };
 
+/* The payment attempt of link l begun and still waiting at the gateway (no
+ * outcome yet), which Pay resumes: *op, DB_ONE_RESULT; DB_NO_RESULTS (op
+ * zeroed) when there is none. */
+enum db_status svc_pay_pending(struct svc *s, const struct db_link *l, struct db_payment_op *op);
+
 /* The customer presses Pay on link `token`: resumes the attempt still
  * waiting at the gateway, or stores a new one (counting as the link's first
  * open when it is). *op is the attempt; *resumed tells which. */

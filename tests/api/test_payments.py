@@ -593,6 +593,27 @@ def test_attempt_limit_locks_the_link(api, server, http, cli, shop, key):
     assert st["paymentStatus"] == "FAILED" and len(st["paymentStatuses"]) == 2, st
 
 
+def test_last_attempt_running_is_not_locked(api, server, http, cli, shop, key):
+    """The attempts are used up, but the last one is still running (the
+    payment status stays FAILED meanwhile): the page offers Pay, which
+    resumes that attempt, and it can still be paid."""
+    res = cli("merchant", "update", shop["merchantId"], "--payment-attempts", "2")
+    assert res.returncode == 0, res.stderr
+    link = new_link(api, key)
+    checkout(server, http, link, card_form(CARD_DECLINE))
+    op_ref, url = start_payment(http, server.base_url, link.token)
+    assert status_of(api, key, link.ref)["paymentStatus"] == "FAILED"
+    page = link_page(api, link.token)
+    assert_html(page, 200)
+    assert len(pay_forms(page.doc, link.token)) == 1, page.text
+    assert start_payment(http, server.base_url, link.token) == (op_ref, url)
+    sub = submit_card(http, url, card_form(CARD_VISA))
+    assert sub.status_code == 303, sub.text[:300]
+    assert_html(html_request(http, "GET", absolute(server.base_url, sub.headers["Location"])), 200,
+                "Payment successful")
+    assert status_of(api, key, link.ref)["paymentStatus"] == "SUCCESS"
+
+
 def test_paid_link(api, server, http, key):
     base = server.base_url
     link = new_link(api, key)

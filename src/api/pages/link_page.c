@@ -24,6 +24,7 @@
 #include "core/currency.h"
 #include "core/status.h"
 #include "service/links.h"
+#include "service/payments.h"
 #include "util/origin.h"
 #include "web/logo.h"
 #include "web/page.h"
@@ -61,6 +62,7 @@ struct page_ctx {
     enum link_visit outcome;
     struct db_link link;
     struct db_merchant merchant;
+    bool locked; /* the attempts are used up, the last one failed */
 };
 
 static enum db_status page_cb(struct db_tx *tx, void *cls)
@@ -73,6 +75,17 @@ static enum db_status page_cb(struct db_tx *tx, void *cls)
     enum db_status st =
         svc_link_visit(&s, c->token, c->preview, c->record, &c->outcome, &c->link, &c->merchant);
     c->queued = s.queued;
+    c->locked = false;
+    if (st <= 0 || c->link.attempts < c->merchant.max_payment_attempts ||
+        c->link.payment_status != PAY_FAILED)
+        return st;
+    /* the status stays FAILED while a new attempt runs: the last attempt
+     * allowed, still running, is resumed from the Pay button */
+    struct db_payment_op op;
+    enum db_status pst = svc_pay_pending(&s, &c->link, &op);
+    if (pst < 0)
+        return pst;
+    c->locked = pst == 0;
     return st;
 }
 
@@ -336,7 +349,7 @@ void api_link_page(struct req *r)
     }
     /* locked once the last attempt allowed has failed (one still running can
      * be resumed from the pay button) */
-    if (c.link.attempts >= c.merchant.max_payment_attempts && c.link.payment_status == PAY_FAILED) {
+    if (c.locked) {
         API_REPLY_MESSAGEF(r, 410, &loc, "msg.locked.title", "msg.locked.text", merchant);
         return;
     }
