@@ -1050,6 +1050,19 @@ def test_page_views_show_changes_at_once(api, cli, shop, key):
     assert left[1] < left[0], left
 
 
+def test_page_shows_the_link_expiry_when_it_comes_first(api, cli, shop, key):
+    """Once opened, the link lives click TTL and its page page TTL; Pay is
+    refused when either is over, so the page counts down to the earlier."""
+    res = cli("merchant", "update", shop["merchantId"], "--click-ttl", "30s", "--page-ttl", "30m")
+    assert res.returncode == 0, res.stderr
+    _, ans = create_ok(api, key, returnPaymentLink=True)
+    r = page(api, token_of(ans["paymentLink"]))
+    assert r.status_code == 200, r.text
+    left = int(re.search(r'data-expires-in="(\d+)"', r.text).group(1))
+    assert 25 <= left <= 30, left
+    assert "30 minutes" not in r.text and "29 minutes" not in r.text, r.text
+
+
 @pytest.mark.parametrize(
     "agent",
     ["WhatsApp/2.23.20.0 A", "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",

@@ -334,7 +334,11 @@ void api_link_page(struct req *r)
         .has_tax = c.link.has_tax,
         .tax_minor = c.link.tax_minor,
         .sandbox = c.merchant.environment == ENV_SANDBOX,
-        .expires_at = c.link.page_expires_at ? c.link.page_expires_at : c.link.expires_at,
+        /* Pay refuses the link once either its own life or, once opened,
+         * its page's is over: the page shows whichever ends first */
+        .expires_at = c.link.page_expires_at && c.link.page_expires_at < c.link.expires_at
+                          ? c.link.page_expires_at
+                          : c.link.expires_at,
         .now = c.now,
     };
     if (c.link.payment_status == PAY_REVERSED || c.link.payment_status == PAY_VOIDED) {
