@@ -215,7 +215,8 @@ enum db_status svc_pay_begin(struct svc *s, const char *token, enum pay_outcome 
     if (st <= 0)
         return st < 0 ? st : DB_HARD_ERROR;
     if (payment_fsm(l->payment_status, PAY_E_BEGIN)->verdict == FSM_REFUSE) {
-        *out = PAY_DONE;
+        *out = l->payment_status == PAY_REVERSED || l->payment_status == PAY_VOIDED ? PAY_RETURNED
+                                                                                    : PAY_DONE;
         return DB_ROLLBACK;
     }
     if (link_state_final(link_state_from_status(l->status)) || !l->live ||

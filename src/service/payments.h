@@ -58,6 +58,7 @@ enum pay_outcome {
     PAY_GONE,       /* expired, cancelled, unusable, or its page's time ran out */
     PAY_LOCKED,     /* too many failed attempts */
     PAY_DONE,       /* already paid, or being confirmed */
+    PAY_RETURNED,   /* paid, then reversed or voided by the merchant */
     PAY_NO_GATEWAY, /* the merchant has no payment gateway */
 };
 

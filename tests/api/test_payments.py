@@ -796,6 +796,20 @@ def test_reverse_sale_voids_it(api, server, http, key):
     assert r.status_code == 201, r.text
 
 
+@pytest.mark.parametrize("txn,pay_status", [("Authorization", "REVERSED"), ("Sale", "VOIDED")])
+def test_pay_after_the_payment_was_returned(api, server, http, key, txn, pay_status):
+    """Pay on a link whose payment the merchant reversed or voided says
+    what the link's page says: the payment was cancelled (not paid)."""
+    link, _ = pay_ok(api, server, http, key, CARD_VISA, txn)
+    assert reverse(api, key, link.ref).status_code == 200
+    assert status_of(api, key, link.ref)["paymentStatus"] == pay_status
+    assert_html(link_page(api, link.token), 410, "This payment was cancelled")
+    r = html_request(http, "POST", f"{server.base_url}/p/{link.token}/pay")
+    assert_html(r, 410, "This payment was cancelled")
+    assert link.order in r.doc.text()
+    assert len(status_of(api, key, link.ref)["paymentStatuses"]) == 2
+
+
 def test_reverse_refused(api, server, http, key):
     declined = new_link(api, key)
     checkout(server, http, declined, card_form(CARD_INSUFFICIENT))

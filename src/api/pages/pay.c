@@ -51,7 +51,7 @@ static enum db_status pay_cb(struct db_tx *tx, void *cls)
 }
 
 static void reply_not_payable(struct req *r, const struct web_locale *loc, enum pay_outcome o,
-                              const char *merchant)
+                              const struct db_link *l, const char *merchant)
 {
     switch (o) {
     case PAY_NO_LINK:
@@ -66,6 +66,9 @@ static void reply_not_payable(struct req *r, const struct web_locale *loc, enum 
     case PAY_DONE:
         api_reply_message(r, 409, loc, "msg.already_paid.title",
                           web_text(loc, "msg.already_paid.text"));
+        return;
+    case PAY_RETURNED: /* what the link's page says */
+        API_REPLY_MESSAGEF(r, 410, loc, "msg.reversed.title", "msg.reversed.text", l->order_number);
         return;
     case PAY_NO_GATEWAY:
         API_REPLY_MESSAGEF(r, 503, loc, "msg.no_gateway.title", "msg.no_gateway.text", merchant);
@@ -127,7 +130,7 @@ void api_pay(struct req *r)
         return;
     enum db_status st = db_run(r->app->db, DB_WRITE, "pay", pay_cb, &c);
     if (st == DB_ROLLBACK) {
-        reply_not_payable(r, &loc, c.outcome, c.merchant.name);
+        reply_not_payable(r, &loc, c.outcome, &c.link, c.merchant.name);
         return;
     }
     if (st < 0) {
