@@ -346,8 +346,20 @@ void api_link_page(struct req *r)
                            c.link.order_number);
         return;
     }
-    bool paid = c.link.payment_status != PAY_PENDING && c.link.payment_status != PAY_FAILED;
-    if (paid) {
+    /* paid, or a payment that may be: said as the return page says it */
+    switch (c.link.payment_status) {
+    case PAY_PENDING:
+    case PAY_FAILED:
+        break;
+    case PAY_UNKNOWN: /* the gateway's answer was lost: asked again */
+        api_reply_message(r, 200, &loc, "result.confirming.title",
+                          web_text(&loc, "result.confirming.text"));
+        return;
+    case PAY_REVIEW: /* held by the gateway until it decides */
+        API_REPLY_MESSAGEF(r, 200, &loc, "result.review.title", "result.review.text",
+                           c.link.order_number, merchant);
+        return;
+    default:
         API_REPLY_MESSAGEF(r, 200, &loc, "msg.paid.title", "msg.paid.text", c.link.order_number);
         return;
     }
