@@ -219,6 +219,14 @@ enum db_status svc_wa_pay(struct svc *s, struct db_wa_order *o, const char *meth
                           enum wa_pay_refusal *refused)
 {
     *refused = WA_PAY_OK;
+    struct db_merchant m;
+    enum db_status mst = svc_merchant_get(s, o->merchant_id, &m);
+    if (mst <= 0)
+        return mst < 0 ? mst : DB_HARD_ERROR;
+    if (m.environment == ENV_PRODUCTION) {
+        *refused = WA_PAY_PRODUCTION;
+        return DB_ROLLBACK;
+    }
     if (o->status == WA_ORDER_CAPTURED) {
         *refused = WA_PAY_PAID;
         return DB_ROLLBACK;

@@ -927,6 +927,23 @@ def test_cross_site_post_is_refused(api, server, http, shop):
     assert p["status"] == "pending" and p["transactions"] == [], p
 
 
+def test_page_takes_no_payment_once_the_merchant_is_in_production(api, cli, server, http, shop):
+    """Orders and refunds are for the sandbox only: an order sent before the
+    merchant moved to production cannot be paid on its simulated page."""
+    o = place_order(api, shop)
+    res = cli("merchant", "update", shop.id, "--environment", "production")
+    assert res.returncode == 0, res.stderr
+    live = cli_ok(cli, "apikey", "create", "--merchant", shop.id, "--json")
+    SECRETS.api_keys.add(live["apiKey"])
+    page = html_request(http, "GET", page_url(server.base_url, o.token))
+    assert_html(page, 410, "This payment page is closed")
+    assert page.doc.find("form") is None, page.text[:800]
+    for outcome in ("success", "failure", "pending"):
+        assert_html(pay(http, server.base_url, o.token, outcome=outcome), 410, "This payment page is closed")
+    p = payment_of(api, shop, o.ref, key=live["apiKey"])
+    assert p["status"] == "pending" and p["transactions"] == [], p
+
+
 # ---- refunds -------------------------------------------------------------------------------------
 
 

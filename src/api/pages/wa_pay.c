@@ -16,6 +16,7 @@
 
 #include "app.h"
 #include "core/currency.h"
+#include "db/merchants.h"
 #include "db/whatsapp.h"
 #include "service/whatsapp.h"
 #include "util/form.h"
@@ -26,6 +27,7 @@
 struct wa_ctx {
     struct req *r;
     struct db_wa_order o;
+    bool production;        /* the merchant is in production: no simulated payment */
     const char *last_error; /* the last try's error, when it failed */
     bool pending;           /* the last try is pending */
     int tries;              /* the order's payment tries */
@@ -54,6 +56,11 @@ static enum db_status load_cb(struct db_tx *tx, void *cls)
         DB_CALL(tx, whatsapp, order_by_token, req_param(c->r, "token"), c->r->arena, &c->o);
     if (st <= 0)
         return st;
+    struct db_merchant m;
+    st = DB_CALL(tx, merchants, get, c->o.merchant_id, &m);
+    if (st <= 0)
+        return st < 0 ? st : DB_HARD_ERROR;
+    c->production = m.environment == ENV_PRODUCTION;
     st = DB_CALL(tx, whatsapp, txn_list, c->o.merchant_id, c->o.id, c->r->arena, last_cb, c);
     return st < 0 ? st : DB_ONE_RESULT;
 }
@@ -188,6 +195,10 @@ void api_wa_page(struct req *r)
         api_reply_message(r, 404, &loc, "wa.unknown.title", web_text(&loc, "wa.unknown.text"));
         return;
     }
+    if (c.production) {
+        api_reply_message(r, 410, &loc, "wa.closed.title", web_text(&loc, "wa.closed.text"));
+        return;
+    }
     render(r, &loc, &c);
 }
 
@@ -231,6 +242,10 @@ void api_wa_page_submit(struct req *r)
     enum db_status st = strlen(req_param(r, "token")) < sizeof c.o.token
                             ? db_run(r->app->db, DB_WRITE, "wa_pay", pay_cb, &c)
                             : DB_NO_RESULTS;
+    if (st == DB_ROLLBACK && c.refused == WA_PAY_PRODUCTION) {
+        api_reply_message(r, 410, &loc, "wa.closed.title", web_text(&loc, "wa.closed.text"));
+        return;
+    }
     if (st == DB_ROLLBACK && c.refused == WA_PAY_PAID) {
         api_reply_message(r, 409, &loc, "wa.paid.title", web_text(&loc, "wa.paid.text"));
         return;
