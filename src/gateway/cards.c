@@ -243,7 +243,8 @@ static bool read_year(const char *s, size_t n, int *y)
     return true;
 }
 
-/* "M/YY", "MM/YY", "MM/YYYY", with blanks allowed around the slash. */
+/* "M/YY", "MM/YY", "MM/YYYY", with blanks allowed around the slash; or
+ * digits only, "MMYY" or "MMYYYY" (a phone's numeric keypad has no slash). */
 static enum exp_state parse_combined(const char *expiry, int *m, int *y)
 {
     const char *s;
@@ -251,8 +252,11 @@ static enum exp_state parse_combined(const char *expiry, int *m, int *y)
     if (n == 0)
         return EXP_MISSING;
     const char *slash = memchr(s, '/', n);
-    if (slash == NULL)
-        return EXP_FORMAT;
+    if (slash == NULL) {
+        if ((n != 4 && n != 6) || !read_month(s, 2, m) || !read_year(s + 2, n - 2, y))
+            return EXP_FORMAT;
+        return EXP_OK;
+    }
     size_t mlen = (size_t)(slash - s);
     while (mlen > 0 && is_blank(s[mlen - 1]))
         mlen--;

@@ -36,14 +36,15 @@ struct card_check {
 /* Problems with a form, one flag per field (shown next to the field). */
 struct card_errors {
     bool number; /* not 12–19 digits, bad Luhn, or not a sandbox test card */
-    bool expiry; /* not MM/YY or MM/YYYY (or separate fields), or in the past */
+    bool expiry; /* not MM/YY, MM/YYYY, MMYY or MMYYYY (or separate fields), or in the past */
     bool cvc;    /* not 3 digits (4 for Amex) */
     bool name;   /* empty or over 100 characters */
     const char *number_msg, *expiry_msg, *cvc_msg, *name_msg; /* English reasons */
 };
 
 /* Check a submitted form. `number` may contain spaces or dashes (removed);
- * `expiry` is "MM/YY", "MM/YYYY", "MM / YY" or, when exp_month/exp_year are
+ * `expiry` is "MM/YY", "MM/YYYY", "MM / YY", digits only "MMYY" or "MMYYYY"
+ * (M/ takes one digit too) or, when exp_month/exp_year are
  * given instead (non-NULL), those. now_year/now_month give "today" (UTC).
  * Returns true and fills *out when every field is fine; else fills *errs. */
 bool cards_check(const char *name, const char *number, const char *expiry, const char *exp_month,

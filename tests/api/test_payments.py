@@ -341,6 +341,17 @@ def test_expiry_as_separate_month_and_year(api, server, http, key):
     assert e["cardExpiryDate"] == f"10/{year}", e
 
 
+@pytest.mark.parametrize("digits", [4, 6])
+def test_expiry_as_digits_only(api, server, http, key, digits):
+    """A phone's numeric keypad has no "/": MMYY and MMYYYY are taken."""
+    link = new_link(api, key)
+    year = time.gmtime().tm_year + 2
+    p = checkout(server, http, link, card_form(CARD_VISA, expiry=f"11{str(year)[-digits + 2:]}"))
+    assert_html(p.ret, 200, "Payment successful")
+    e = status_of(api, key, link.ref)["paymentStatuses"][0]
+    assert e["cardExpiryDate"] == f"11/{year}", e
+
+
 def test_timeout_card_is_confirmed_by_a_query(api, server, http, key):
     """No answer at first (202, UNKNOWN); a worker's query finds the payment
     accepted within 15 s, and records it once."""

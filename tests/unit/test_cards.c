@@ -508,15 +508,33 @@ static void test_expiry_forms(void **state)
     assert_expiry_ok("  07/29  ", NOW_Y, NOW_M, "07/2029");
     assert_expiry_ok("09/28", NOW_Y, NOW_M, "09/2028");
     assert_expiry_ok("10/27", NOW_Y, NOW_M, "10/2027");
+    /* digits only (no slash on a phone's numeric keypad) */
+    assert_expiry_ok("0130", NOW_Y, NOW_M, "01/2030");
+    assert_expiry_ok("1230", NOW_Y, NOW_M, "12/2030");
+    assert_expiry_ok("012030", NOW_Y, NOW_M, "01/2030");
+    assert_expiry_ok("122030", NOW_Y, NOW_M, "12/2030");
+    assert_expiry_ok(" 0729 ", NOW_Y, NOW_M, "07/2029");
+}
+
+static void test_expiry_digits_only_checked_like_the_others(void **state)
+{
+    (void)state;
+    assert_expiry_error("1330", NOW_Y, NOW_M, MSG_EXP_MONTH);
+    assert_expiry_error("0030", NOW_Y, NOW_M, MSG_EXP_MONTH);
+    assert_expiry_error("132030", NOW_Y, NOW_M, MSG_EXP_MONTH);
+    assert_expiry_ok("1126", 2026, 11, "11/2026");
+    assert_expiry_error("1026", 2026, 11, MSG_EXP_PAST);
+    assert_expiry_error("102026", 2026, 11, MSG_EXP_PAST);
 }
 
 static void test_expiry_bad_format(void **state)
 {
     static const char *bad[] = {
-        "0130",     "013",    "01-30",    "01.30",  "01\\30",  "/30",     "01/",    "/",
-        "01/3",     "01/203", "01/20300", "001/30", "011/30",  "ab/cd",   "1a/30",  "01/3a",
-        "01/30/31", "01//30", "o1/30",    "-1/30",  "+1/30",   "01/+30",  "01/-30", "01 30",
-        "1 2/30",   "01/3 0", "12/30x",   "x12/30", "１２/30", "12/３０",
+        "013",      "01303",   "0120300",  "0 130",  "+130",    "-130",    "12a0",   "1230x",
+        "１２３０", "12 2030", "01-30",    "01.30",  "01\\30",  "/30",     "01/",    "/",
+        "01/3",     "01/203",  "01/20300", "001/30", "011/30",  "ab/cd",   "1a/30",  "01/3a",
+        "01/30/31", "01//30",  "o1/30",    "-1/30",  "+1/30",   "01/+30",  "01/-30", "01 30",
+        "1 2/30",   "01/3 0",  "12/30x",   "x12/30", "１２/30", "12/３０",
     };
     (void)state;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
@@ -837,7 +855,7 @@ static void test_multiple_errors(void **state)
     assert_only_error(&f, false, false, true, false);
     f = check("Ada\n", VISA, "12/30", NULL, NULL, "123", NOW_Y, NOW_M);
     assert_ok(&f); /* a trailing newline is a blank and is trimmed */
-    f = check("A\nB", VISA, "1230", NULL, NULL, "123", NOW_Y, NOW_M);
+    f = check("A\nB", VISA, "12.30", NULL, NULL, "123", NOW_Y, NOW_M);
     assert_only_error(&f, false, true, false, true);
 }
 
@@ -938,6 +956,7 @@ int main(void)
         cmocka_unit_test(test_brand_names),
         cmocka_unit_test(test_masking),
         cmocka_unit_test(test_expiry_forms),
+        cmocka_unit_test(test_expiry_digits_only_checked_like_the_others),
         cmocka_unit_test(test_expiry_bad_format),
         cmocka_unit_test(test_expiry_missing),
         cmocka_unit_test(test_expiry_month_range),
