@@ -61,6 +61,8 @@ struct db_payment_op {
 #define DB_OP_PARTIAL                                                                              \
     8u /* the gateway approved less than was asked, held_minor (with DB_OP_ORPHAN:                 \
           returned) */
+#define DB_OP_CANCELLED                                                                            \
+    16u /* not paid (GW_ERROR) because the customer cancelled at the gateway's checkout */
 
 typedef void (*db_payment_op_cb)(void *cls, const struct db_payment_op *op);
 

@@ -651,6 +651,7 @@ static void cs_result(const struct gateway *g, const struct gw_target *t, struct
         memset(out, 0, sizeof *out);
         out->decision = GW_ERROR;
         out->response_code = 102;
+        out->cancelled = true;
         snprintf(out->error_text, sizeof out->error_text,
                  "Cancelled by the customer at the checkout; nothing was charged");
         out->at = time_now();

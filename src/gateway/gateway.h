@@ -77,6 +77,9 @@ struct gw_result {
      * gateway holds (0: it did not say) */
     bool partial;
     int64_t held_minor;
+    /* GW_ERROR because the customer cancelled at the hosted checkout:
+     * nothing was charged, and nothing went wrong */
+    bool cancelled;
 };
 
 /* A payment to begin (the customer pressed Pay). */

@@ -550,6 +550,11 @@ enum db_status svc_payment_record(struct svc *s, const char *merchant_id, const 
         }
     }
     copy_result(op, res, s->now);
+    /* the customer's own cancel, told apart from a failure on their page */
+    if (payment && res->cancelled && res->decision == GW_ERROR)
+        op->flags |= DB_OP_CANCELLED;
+    else
+        op->flags &= ~DB_OP_CANCELLED;
     if (payment && res->partial && res->decision == GW_ACCEPT) {
         op->flags |= DB_OP_PARTIAL;
         if (res->held_minor > 0 && res->held_minor < op->amount_minor)

@@ -23,7 +23,7 @@ import pytest
 import requests
 
 from gateway_flow import gateway_env, gateway_merchant, new_link, status, wait_second_op, wait_status
-from cp_helpers import PAYMENT_OPS, parse_html, poll
+from cp_helpers import PAYMENT_OPS, page_h1, page_title, parse_html, poll
 from cybersource_fake import CyberSourceFake, sa_verify, tampered
 from payment_flow import SETTLE_S, now_utc
 from test_providers import PROVIDER_SECRETS
@@ -274,7 +274,17 @@ def test_cancel_at_the_checkout(env, shop):
         fields = press_pay(env, shop, http, token)
         result = shop.fake.pay(fields, cancel=True)
         assert result["decision"] == "CANCEL"
-        shop.fake.post_receipt(result)
+        att = shop.fake.post_receipt(result)
+        # the customer is told they cancelled, not that something went wrong;
+        # a reload of the result page too
+        reload = http.get(f"{env.base_url}/p/{token}/return?ref={fields['reference_number']}", timeout=WAIT)
+    for page in (att.response_body.decode(), reload.text):
+        doc = parse_html(page)
+        assert page_title(doc) == page_h1(doc) == "Payment cancelled", page
+        text = doc.text()
+        assert "You cancelled the payment. No money was taken." in text, text
+        assert "Open the link again" in text and "went wrong" not in text, text
+    assert att.status == reload.status_code == 200
     st = status(env, shop.key, ref)
     assert st["paymentStatus"] == "FAILED", st
     assert "Cancelled by the customer" in st["paymentStatuses"][0]["paymentGatewayErrorDecision"]

@@ -378,12 +378,15 @@ void api_pay_return(struct req *r)
     bool retry = c.link.attempts < max && c.link.live && c.link.expires_at > c.now &&
                  !(c.link.page_expires_at && c.link.page_expires_at <= c.now);
     bool error = c.op.decision == GW_ERROR;
-    const char *why = web_text(&loc, partial ? "result.partial.text"
-                                     : error ? "result.error.text"
-                                             : "result.declined.text");
-    const char *title = partial ? "result.not_taken.title"
-                        : error ? "result.error.title"
-                                : "result.declined.title";
+    bool cancelled = error && (c.op.flags & DB_OP_CANCELLED); /* by the customer */
+    const char *why = web_text(&loc, partial     ? "result.partial.text"
+                                     : cancelled ? "result.cancelled.text"
+                                     : error     ? "result.error.text"
+                                                 : "result.declined.text");
+    const char *title = partial     ? "result.not_taken.title"
+                        : cancelled ? "result.cancelled.title"
+                        : error     ? "result.error.title"
+                                    : "result.declined.title";
     if (retry)
         API_REPLY_MESSAGEF(r, 200, &loc, title, "result.retry", why);
     else
