@@ -190,7 +190,8 @@ static bool signature_ok_or_reply(struct req *r, const struct mp_auth *a)
 /* What tells a repeat of a purchase from another request with its
  * clientTxnRef: every field but the timestamp (the time the request was
  * sent, which a client writes anew when it sends a request again after a
- * timeout), and not the body's spelling (spaces, member order). */
+ * timeout), and not the body's spelling (spaces, the order of the fields;
+ * additionalData's members count in their order). */
 static void purchase_hash(struct arena *a, const struct db_mp_purchase *p, uint8_t out[32])
 {
     const char *const texts[] = {p->client_txn_ref, p->reserve_ref,        p->account_identifier,
