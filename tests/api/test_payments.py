@@ -627,6 +627,25 @@ def test_last_attempt_running_is_not_locked(api, server, http, cli, shop, key):
     assert status_of(api, key, link.ref)["paymentStatus"] == "SUCCESS"
 
 
+def test_last_attempt_closed_without_an_answer_is_locked(api, server, http, cli, shop, key):
+    """The only attempt allowed was closed by chatpay (the customer never
+    finished the checkout): the payment status stays PENDING, and Pay
+    refuses another attempt, so the page says the link is locked instead
+    of showing a Pay button that cannot work."""
+    res = cli("merchant", "update", shop["merchantId"], "--payment-attempts", "1")
+    assert res.returncode == 0, res.stderr
+    link = new_link(api, key)
+    op_ref, url = start_payment(http, server.base_url, link.token)
+    assert db_exec(server.db_url, "UPDATE payment_ops SET state = 1, decision = 4, flags = 1"
+                                  " WHERE ref = ?", (op_ref,)) == 1
+    assert status_of(api, key, link.ref)["paymentStatus"] == "PENDING"
+    assert_html(html_request(http, "POST", f"{server.base_url}/p/{link.token}/pay"), 410,
+                "Too many payment attempts")
+    page = link_page(api, link.token)
+    assert_html(page, 410, "Too many payment attempts")
+    assert not pay_forms(page.doc, link.token)
+
+
 def test_paid_link(api, server, http, key):
     base = server.base_url
     link = new_link(api, key)

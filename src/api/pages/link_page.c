@@ -77,10 +77,12 @@ static enum db_status page_cb(struct db_tx *tx, void *cls)
     c->queued = s.queued;
     c->locked = false;
     if (st <= 0 || c->link.attempts < c->merchant.max_payment_attempts ||
-        c->link.payment_status != PAY_FAILED)
+        (c->link.payment_status != PAY_FAILED && c->link.payment_status != PAY_PENDING))
         return st;
-    /* the status stays FAILED while a new attempt runs: the last attempt
-     * allowed, still running, is resumed from the Pay button */
+    /* the status stays FAILED (PENDING after a checkout closed without an
+     * answer) while a new attempt runs: the last attempt allowed, still
+     * running, is resumed from the Pay button; none running, Pay refuses,
+     * and so does the page */
     struct db_payment_op op;
     enum db_status pst = svc_pay_pending(&s, &c->link, &op);
     if (pst < 0)
