@@ -696,6 +696,13 @@ char *web_isolated(struct arena *a, const char *s)
 char *web_message_page_html(struct arena *a, const struct web_locale *loc, const char *title,
                             const char *text_html, size_t *len)
 {
+    return web_message_page_action(a, loc, title, text_html, NULL, NULL, len);
+}
+
+char *web_message_page_action(struct arena *a, const struct web_locale *loc, const char *title,
+                              const char *text_html, const char *action, const char *url,
+                              size_t *len)
+{
     struct html h;
     struct web_locale tmp;
     const struct web_locale *l;
@@ -719,6 +726,13 @@ char *web_message_page_html(struct arena *a, const struct web_locale *loc, const
         h_raw(&h, "<p>");
         h_raw(&h, text_html);
         h_raw(&h, "</p>\n");
+    }
+    if (action != NULL && url != NULL) {
+        h_raw(&h, "<p><a class=\"button\" href=\"");
+        h_text(&h, url);
+        h_raw(&h, "\">");
+        h_text(&h, action);
+        h_raw(&h, "</a></p>\n");
     }
     h_raw(&h, "</main>\n");
     page_close(&h, l);

@@ -89,6 +89,12 @@ char *web_message_page(struct arena *a, const struct web_locale *loc, const char
 char *web_message_page_html(struct arena *a, const struct web_locale *loc, const char *title,
                             const char *text_html, size_t *len);
 
+/* The same with a link button below the text (a plain link: it works
+ * without JavaScript), e.g. back to the link's page to try another card. */
+char *web_message_page_action(struct arena *a, const struct web_locale *loc, const char *title,
+                              const char *text_html, const char *action, const char *url,
+                              size_t *len);
+
 /* A merchant's text (name, order number) for a sentence of the page:
  * escaped, clipped and isolated (<bdi>), so that a name in one script on a
  * page in another keeps its own order and a bidi control in it cannot

@@ -559,6 +559,7 @@ def test_no_retry_offered_once_the_page_has_expired(api, server, http, key):
     assert_html(ret, 200, "Payment declined")
     text = ret.doc.text()
     assert "Open the link again" not in text and "for a new payment link" in text, text
+    assert not ret.doc.find_all("a"), ret.text  # nothing to try again
     assert_html(link_page(api, link.token), 410)
 
 
@@ -567,6 +568,9 @@ def test_retry_after_decline(api, server, http, key):
     p1 = checkout(server, http, link, card_form(CARD_DECLINE))
     assert_html(p1.ret, 200, "Payment declined")
     assert "Open the link again to try another card." in p1.ret.doc.text()
+    # and a button takes the customer back to it, JavaScript or not
+    back = [a for a in p1.ret.doc.find_all("a") if a.attrs.get("href") == f"/p/{link.token}"]
+    assert len(back) == 1 and back[0].text() == "Try another card", p1.ret.text
     page = link_page(api, link.token)
     assert_html(page, 200)
     assert "did not go through" in page.doc.find("p", cls="notice").text()

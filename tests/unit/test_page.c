@@ -603,6 +603,16 @@ static void test_message_page_isolates(void **state)
     assert_true(strlen(iso) < 300);
     assert_non_null(strstr(iso, "x\xE2\x80\xA6</bdi>"));
     assert_string_equal(web_isolated(a, NULL), "<bdi></bdi>");
+
+    /* a button back (a plain link), its text and address escaped */
+    html = web_message_page_action(a, &l, "Payment declined", "No money was taken.",
+                                   "Try \"another\" card", "/p/T?a=1&b=2", &len);
+    assert_page_shape_lang(html, len, "ar");
+    assert_non_null(strstr(html, "<p>No money was taken.</p>\n<p><a class=\"button\" "
+                                 "href=\"/p/T?a=1&amp;b=2\">Try &quot;another&quot; "
+                                 "card</a></p>\n</main>"));
+    html = web_message_page_html(a, &l, "Payment declined", "No money was taken.", &len);
+    assert_null(strstr(html, "<a "));
 }
 
 /* web_page (the sandbox gateway's pages) and the HTML form of a text. */

@@ -130,6 +130,18 @@ void api_reply_message(struct req *r, int status, const struct web_locale *loc,
     api_reply_html(r, status, loc, html, len);
 }
 
+void api_reply_retry(struct req *r, const struct web_locale *loc, const char *title_key,
+                     const char *why, const char *token)
+{
+    const char *args[] = {web_isolated(r->arena, why)};
+    size_t len;
+    char *html = web_message_page_action(r->arena, loc, web_text(loc, title_key),
+                                         web_html_textv(r->arena, loc, "result.retry", args, 1),
+                                         web_text(loc, "result.try_again"),
+                                         arena_printf(r->arena, "/p/%s", token), &len);
+    api_reply_html(r, 200, loc, html, len);
+}
+
 void api_reply_message_v(struct req *r, int status, const struct web_locale *loc,
                          const char *title_key, const char *text_key, const char *const *args,
                          size_t nargs)

@@ -55,6 +55,11 @@ void api_reply_message(struct req *r, int status, const struct web_locale *loc,
 void api_reply_message_v(struct req *r, int status, const struct web_locale *loc,
                          const char *title_key, const char *text_key, const char *const *args,
                          size_t nargs);
+/* A payment result that lets the customer try again: the catalog's
+ * result.retry filled with why, and a button back to the link's page. */
+void api_reply_retry(struct req *r, const struct web_locale *loc, const char *title_key,
+                     const char *why, const char *token);
+
 #define API_REPLY_MESSAGEF(r, status, loc, title_key, text_key, ...)                               \
     api_reply_message_v((r), (status), (loc), (title_key), (text_key),                             \
                         (const char *const[]){__VA_ARGS__},                                        \

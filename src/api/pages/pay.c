@@ -388,7 +388,7 @@ void api_pay_return(struct req *r)
                         : error     ? "result.error.title"
                                     : "result.declined.title";
     if (retry)
-        API_REPLY_MESSAGEF(r, 200, &loc, title, "result.retry", why);
+        api_reply_retry(r, &loc, title, why, c.link.token);
     else
         API_REPLY_MESSAGEF(r, 200, &loc, title, "result.new_link", why, merchant);
 }
