@@ -29,9 +29,7 @@ static enum db_status begin_cb(struct db_tx *tx, void *cls)
 static enum job_result run(struct job_ctx *jc, const struct gateway *gw,
                            const struct db_payment_op *op)
 {
-    bool returnable = op->state == 1 && (op->decision == GW_REVIEW ||
-                                         ((op->flags & DB_OP_ORPHAN) && op->decision == GW_ACCEPT));
-    if (!op->ref[0] || !returnable)
+    if (!op->ref[0] || !svc_payment_returnable(op))
         return JOB_DONE;
     struct begin_ctx c = {.jc = jc, .payment = op};
     enum db_status st = db_run(jc->app->db, DB_WRITE, "auto_reverse_begin", begin_cb, &c);

@@ -324,6 +324,13 @@ static const char *partial_reason(struct svc *s, const struct db_link *l,
     return arena_printf(s->a, "the bank approved only %s of %s %s", held, asked, l->currency);
 }
 
+bool svc_payment_returnable(const struct db_payment_op *payment)
+{
+    return payment->state == 1 &&
+           (payment->decision == GW_REVIEW ||
+            ((payment->flags & DB_OP_ORPHAN) && payment->decision == GW_ACCEPT));
+}
+
 enum gw_operation svc_payment_return_op(const struct db_payment_op *payment)
 {
     return payment->op == GW_OP_SALE && payment->decision == GW_ACCEPT ? GW_OP_VOID : GW_OP_REVERSE;
@@ -966,8 +973,7 @@ enum db_status svc_payment_return_begin(struct svc *s, const struct db_payment_o
     enum db_status st = DB_CALL(s->tx, payments, get, payment->merchant_id, payment->ref, &cur);
     if (st <= 0)
         return st;
-    if (!(cur.state == 1 &&
-          (cur.decision == GW_REVIEW || ((cur.flags & DB_OP_ORPHAN) && cur.decision == GW_ACCEPT))))
+    if (!svc_payment_returnable(&cur))
         return DB_NO_RESULTS;
     payment = &cur;
     memcpy(op->merchant_id, payment->merchant_id, sizeof op->merchant_id);

@@ -132,6 +132,10 @@ enum db_status svc_payment_close_abandoned(struct svc *s, const char *merchant_i
  * else a reversal. */
 enum gw_operation svc_payment_return_op(const struct db_payment_op *payment);
 
+/* Is `payment` one chatpay returns itself: held for review (with
+ * paymentReviewAutoReversal), or accepted when its link could not take it? */
+bool svc_payment_returnable(const struct db_payment_op *payment);
+
 /* Store the operation that returns `payment` (an orphan, or a REVIEW payment
  * with paymentReviewAutoReversal) as pending, under a reference derived
  * from the payment's so that doing it again returns it once. *op receives
