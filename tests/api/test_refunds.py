@@ -197,10 +197,10 @@ def test_partial_refunds_add_up_to_the_payment(api, settled):
     key, link = settled["key"], settled["links"]["partial"]
     assert_refund(refund(api, key, link.ref, "10"), 10.0, 10.0)
     assert_refund(refund(api, key, link.ref, "5.50"), 5.5, 15.5)
-    assert_bad_request(refund(api, key, link.ref, "99.51"), too_much("99.50"))
-    assert_bad_request(refund(api, key, link.ref, "1000000"), too_much("99.50"))
-    assert_bad_request(refund(api, key, link.ref, "0"), "amount: must be greater than 0")
-    assert_bad_request(refund(api, key, link.ref, "1.001"),
+    assert_field_error(refund(api, key, link.ref, "99.51"), too_much("99.50"))
+    assert_field_error(refund(api, key, link.ref, "1000000"), too_much("99.50"))
+    assert_field_error(refund(api, key, link.ref, "0"), "amount: must be greater than 0")
+    assert_field_error(refund(api, key, link.ref, "1.001"),
                        "amount: has more decimal places than ZAR allows")
     assert_refund(refund(api, key, link.ref), 99.5, 115.0)
     st = status_of(api, key, link.ref)
@@ -214,7 +214,7 @@ def test_a_payment_takes_at_most_100_refunds(api, settled):
     # each refund adds to the payment's record and to every callback after
     # it: their number is bounded, whatever their outcome
     key, link = settled["key"], settled["links"]["many"]
-    assert_bad_request(refund(api, key, link.ref, "1e15"), "amount: is out of range")
+    assert_field_error(refund(api, key, link.ref, "1e15"), "amount: is out of range")
     for i in range(100):
         assert_refund(refund(api, key, link.ref, "0.01"), 0.01, round((i + 1) / 100, 2))
     most = "The payment has had 100 refunds, the most one payment takes"
@@ -227,7 +227,7 @@ def test_a_payment_takes_at_most_100_refunds(api, settled):
 def test_refund_of_a_capture(api, settled):
     key, link = settled["key"], settled["links"]["captured"]
     # what was captured (50.50 of 115.00) is what can be refunded
-    assert_bad_request(refund(api, key, link.ref, "50.51"), too_much("50.50"))
+    assert_field_error(refund(api, key, link.ref, "50.51"), too_much("50.50"))
     assert_refund(refund(api, key, link.ref, "0.50"), 0.5, 0.5)
     assert_refund(refund(api, key, link.ref), 50.0, 50.5)
     st = status_of(api, key, link.ref)
@@ -258,7 +258,8 @@ def test_concurrent_refunds_never_exceed_the_payment(server, api, settled):
     assert (len(ok), len(refused)) == (2, 6), [(r.status_code, r.text[:90]) for r in out
                                                if r.status_code not in (200, 400)]
     for r in refused:
-        assert r.body["message"] == too_much("35.00"), r.body
+        assert r.body["code"] == "validation_failed", r.body
+        assert r.body["errors"] == [too_much("35.00")], r.body
     st = status_of(api, key, link.ref)
     assert refunds_of(st) == [(40.0, "SUCCEEDED")] * 2, st
     assert st["refundedAmount"] == 80.0

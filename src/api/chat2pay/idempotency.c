@@ -245,7 +245,14 @@ bool c2p_reply_link_op(struct req *r, enum db_status st, const struct c2p_idem_c
 {
     if (st == DB_ROLLBACK && c2p_idem_answer(r, idem))
         return true;
-    if (st == DB_ROLLBACK)
+    static const char amount_problem[] = "amount: ";
+    if (st == DB_ROLLBACK && refused &&
+        strncmp(refused, amount_problem, sizeof amount_problem - 1) == 0) {
+        /* a problem with the amount is told like the amount's syntax errors */
+        struct field_errors errs = {0};
+        field_errors_add(&errs, r->arena, "amount", "%s", refused + sizeof amount_problem - 1);
+        reply_field_errors(r, &errs);
+    } else if (st == DB_ROLLBACK)
         reply_error(r, refused ? ERR_BAD_REQUEST : ERR_NOT_FOUND,
                     refused ? refused : "No payment link with this reference");
     else if (st < 0)
