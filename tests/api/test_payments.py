@@ -623,6 +623,8 @@ def test_last_attempt_running_is_not_locked(api, server, http, cli, shop, key):
     page = link_page(api, link.token)
     assert_html(page, 200)
     assert len(pay_forms(page.doc, link.token)) == 1, page.text
+    # the status is the declined attempt's, but the last one has not failed
+    assert page.doc.find("p", cls="notice") is None, page.text
     assert start_payment(http, server.base_url, link.token) == (op_ref, url)
     sub = submit_card(http, url, card_form(CARD_VISA))
     assert sub.status_code == 303, sub.text[:300]

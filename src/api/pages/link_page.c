@@ -62,7 +62,8 @@ struct page_ctx {
     enum link_visit outcome;
     struct db_link link;
     struct db_merchant merchant;
-    bool locked; /* the attempts are used up, the last one failed */
+    bool locked;  /* the attempts are used up, the last one failed */
+    bool running; /* an attempt is running (the status is of the one before) */
 };
 
 static enum db_status page_cb(struct db_tx *tx, void *cls)
@@ -75,19 +76,21 @@ static enum db_status page_cb(struct db_tx *tx, void *cls)
     enum db_status st =
         svc_link_visit(&s, c->token, c->preview, c->record, &c->outcome, &c->link, &c->merchant);
     c->queued = s.queued;
-    c->locked = false;
-    if (st <= 0 || c->link.attempts < c->merchant.max_payment_attempts ||
+    c->locked = c->running = false;
+    if (st <= 0 || c->link.attempts == 0 ||
         (c->link.payment_status != PAY_FAILED && c->link.payment_status != PAY_PENDING))
         return st;
     /* the status stays FAILED (PENDING after a checkout closed without an
-     * answer) while a new attempt runs: the last attempt allowed, still
-     * running, is resumed from the Pay button; none running, Pay refuses,
-     * and so does the page */
+     * answer) while a new attempt runs: the page does not say that the last
+     * payment failed then; the last attempt allowed, still running, is
+     * resumed from the Pay button; none running, Pay refuses, and so does
+     * the page */
     struct db_payment_op op;
     enum db_status pst = svc_pay_pending(&s, &c->link, &op);
     if (pst < 0)
         return pst;
-    c->locked = pst == 0;
+    c->running = pst > 0;
+    c->locked = !c->running && c->link.attempts >= c->merchant.max_payment_attempts;
     return st;
 }
 
@@ -247,11 +250,11 @@ static char *page_key(struct arena *a, const struct page_ctx *c, const struct we
     const struct db_merchant *m = &c->merchant;
     const char *items = l->line_items ? l->line_items : "";
     char *key = arena_printf(
-        a, "%zu:%s %zu:%s %zu:%s %zu:%s %s %lld %d %lld %d %lld %d %d %zu:%s %lld %zu:%s",
+        a, "%zu:%s %zu:%s %zu:%s %zu:%s %s %lld %d %lld %d %lld %d %d %d %zu:%s %lld %zu:%s",
         strlen(loc->tag), loc->tag, strlen(l->token), l->token, strlen(m->name), m->name,
         strlen(l->order_number), l->order_number, l->currency, (long long)l->total_minor,
         l->has_subtotal, (long long)l->subtotal_minor, l->has_tax, (long long)l->tax_minor,
-        l->payment_status, m->environment, strlen(m->logo_type), m->logo_type,
+        l->payment_status, c->running, m->environment, strlen(m->logo_type), m->logo_type,
         (long long)m->updated_at, strlen(items), items);
     *len = strlen(key);
     return key;
@@ -388,7 +391,7 @@ void api_link_page(struct req *r)
         return;
     }
     p.pay_url = arena_printf(a, "/p/%s/pay", c.link.token);
-    if (c.link.payment_status == PAY_FAILED)
+    if (c.link.payment_status == PAY_FAILED && !c.running)
         p.notice = web_text(&loc, "link.last_failed");
     if (c.merchant.logo_type[0] != '\0')
         /* the version parameter changes with every change to the merchant,
