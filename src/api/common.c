@@ -52,7 +52,9 @@ struct provider_inbound api_inbound_request(struct req *r, const char *rest)
 {
     size_t len = 0;
     const char *body = req_body(r, &len);
-    const char *query = req_query_string(r);
+    /* the URL as the provider sent it: its signature covers the query's
+     * escapes as written */
+    const char *query = req_raw_query(r);
     return (struct provider_inbound){
         .method = r->method,
         .url = arena_printf(r->arena, "%s%s%s%s", r->app->cfg->public_url, r->path,

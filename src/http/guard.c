@@ -34,6 +34,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -53,6 +54,7 @@ struct guard_conn {
     _Atomic int phase;     /* enum phase */
     _Atomic int64_t since; /* monotonic µs the phase began */
     _Atomic uint64_t body; /* body bytes received in BODY */
+    char *query;           /* the query of the request being read, as sent */
 };
 
 struct conn_guard {
@@ -113,6 +115,7 @@ void guard_notify_cb(void *cls, struct MHD_Connection *conn, void **socket_conte
     g->count--;
     pthread_mutex_unlock(&g->mu);
     *socket_context = NULL;
+    free(c->query);
     free(c);
 }
 
@@ -121,6 +124,23 @@ struct guard_conn *guard_conn_of(struct MHD_Connection *conn)
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     return ci ? ci->socket_context : NULL;
+}
+
+void guard_keep_query(struct guard_conn *c, const char *query)
+{
+    if (!c)
+        return;
+    free(c->query);
+    c->query = query ? strdup(query) : NULL;
+}
+
+char *guard_take_query(struct guard_conn *c)
+{
+    if (!c)
+        return NULL;
+    char *q = c->query;
+    c->query = NULL;
+    return q;
 }
 
 void guard_request_begins(struct guard_conn *c, bool has_body)

@@ -25,6 +25,7 @@ struct req_private {
     size_t max_body;
     bool too_large;
     struct guard_conn *guard;    /* the connection's entry in the guard (may be NULL) */
+    const char *raw_query;       /* the query as sent (not decoded), NULL when none */
     const char *framing_error;   /* why the request's framing is refused (400, then close) */
     size_t discarded;            /* bytes of an oversized body dropped so far */
     unsigned long long declared; /* its Content-Length, when it declared one over the cap */
@@ -82,6 +83,11 @@ void guard_notify_cb(void *cls, struct MHD_Connection *conn, void **socket_conte
                      enum MHD_ConnectionNotificationCode toe);
 struct guard_conn *guard_conn_of(struct MHD_Connection *conn);
 /* The phases of a request on its connection (any argument may be NULL). */
+/* The query of the request being read, exactly as sent (the request line
+ * is seen before the request; its query is taken by the request, malloc'd
+ * or NULL when there was none). */
+void guard_keep_query(struct guard_conn *c, const char *query);
+char *guard_take_query(struct guard_conn *c);
 void guard_request_begins(struct guard_conn *c, bool has_body);
 void guard_body_bytes(struct guard_conn *c, size_t n);
 void guard_request_dispatched(struct guard_conn *c);

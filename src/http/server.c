@@ -85,6 +85,11 @@ const char *req_query_string(struct req *r)
     return q.text;
 }
 
+const char *req_raw_query(const struct req *r)
+{
+    return r->priv->raw_query;
+}
+
 const char *req_param(const struct req *r, const char *name)
 {
     for (size_t i = 0; i < r->nparams; i++)
@@ -330,6 +335,9 @@ static struct req *req_new(struct http_server *s, struct MHD_Connection *conn, c
         has_body = has_body || v > 0;
     }
     p->guard = guard_conn_of(conn);
+    char *raw_query = guard_take_query(p->guard);
+    p->raw_query = raw_query ? arena_strdup(a, raw_query) : NULL;
+    free(raw_query);
     guard_request_begins(p->guard, has_body);
     atomic_fetch_add(&s->uploading, 1);
     atomic_store(&s->last_upload, time_mono());
@@ -673,6 +681,15 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     atomic_fetch_sub(dispatched ? &s->dispatched : &s->uploading, 1);
 }
 
+/* The request line's target, before it is decoded: its query is kept for
+ * the request (a provider's signature covers the URL as it was sent). */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    const char *q = strchr(uri, '?');
+    guard_keep_query(guard_conn_of(conn), q ? q + 1 : NULL);
+    return NULL;
+}
+
 /* Percent-decoding of paths and query arguments, except that "%00" stays as
  * written: a decoded NUL would cut the string short ("/livez%00x" must not
  * be "/livez"). Returns the new length. */
@@ -771,7 +788,8 @@ struct http_server *http_server_start(const struct http_server_config *cfg,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip_connections, MHD_OPTION_CONNECTION_TIMEOUT,
         cfg->connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, guard_notify_cb,
-        s->guard, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
+        s->guard, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
+        NULL, MHD_OPTION_END);
     const char *failed = !s->daemon ? "cannot start the HTTP server"
                          : !acceptor_start(s->acceptor, s->daemon, s->guard, cfg->max_connections)
                              ? "cannot start the accepting thread"

@@ -915,6 +915,19 @@ def test_twilio_reply_answer_is_documented(env, fakes):
     checked(atts, 200)
 
 
+def test_twilio_reply_url_with_a_query_as_sent(env, fakes):
+    """Twilio signs the URL registered with it as it sends it: a query with
+    escapes (%2F, +) or a bare name is checked as written, not as decoded."""
+    kit = new_kit(env, fakes, "twilio")
+    for query in ("", "?src=plain", "?src=a%2Fb", "?src=a+b&n=%41", "?flag"):
+        atts = kit.fake.send_reply("+" + fresh_msisdn(), "Thanks", kit.urls["reply"] + query)
+        assert [a.status for a in atts] == [200], (query, [(a.status, a.response_body) for a in atts])
+    # and a signature over the decoded form of an escaped query is refused
+    atts = kit.fake.send_reply("+" + fresh_msisdn(), "Thanks", kit.urls["reply"] + "?src=a%2Fb",
+                               sign_url=kit.urls["reply"] + "?src=a/b")
+    assert [a.status for a in atts] == [403], [(a.status, a.response_body) for a in atts]
+
+
 # ---- 3. failures -----------------------------------------------------------------------------
 
 
