@@ -50,7 +50,7 @@ static enum db_status optout_txn(struct db_tx *tx, void *cls)
     if (strcmp(c->sub, "add") == 0)
         return DB_CALL(tx, providers, optout_add, c->merchant, c->number, "operator", time_now());
     if (strcmp(c->sub, "remove") == 0)
-        return DB_CALL(tx, providers, optout_remove, c->merchant, c->number);
+        return DB_CALL(tx, providers, optout_remove, c->merchant, c->number, INT64_MAX);
     json_object_put(c->list);
     c->list = json_object_new_array();
     return DB_CALL(tx, providers, optout_list, c->merchant, c->a, list_cb, c);

@@ -397,9 +397,13 @@ enum db_status svc_channel_events(struct svc *s, const char *provider_id, const 
             int word = svc_optout_word(e->text);
             if (!word || !e->from[0])
                 continue;
+            /* at the time the customer wrote, when the provider tells it
+             * (never later than now): a STOP and a START re-delivered out
+             * of order are applied in the order they were written */
+            usec_t at = e->at > 0 && e->at < s->now ? e->at : s->now;
             st = word > 0 ? DB_CALL(s->tx, providers, optout_add, merchant_id, e->from,
-                                    arena_printf(s->a, "reply via %s", provider_id), s->now)
-                          : DB_CALL(s->tx, providers, optout_remove, merchant_id, e->from);
+                                    arena_printf(s->a, "reply via %s", provider_id), at)
+                          : DB_CALL(s->tx, providers, optout_remove, merchant_id, e->from, at);
             if (st < 0)
                 return st;
             *applied += st > 0;

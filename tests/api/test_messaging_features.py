@@ -461,6 +461,27 @@ def test_reply_stop_opts_out_and_start_opts_back_in(env, fakes, kind):
     kit.check_send(reqs[n], link2)
 
 
+def test_a_start_written_before_the_stop_does_not_lift_it(env, fakes):
+    """Replies can arrive out of order (WhatsApp re-delivers its webhooks):
+    each is applied at the time the customer wrote it, so an old START that
+    arrives after a newer STOP leaves the number opted out, and a START
+    written later opts it back in."""
+    kit = kit_of(env, fakes, "whatsapp-cloud")
+    link, _ = sent_link(kit)
+    to = link.to
+    now = time.time()
+    kit.fake.clock = lambda: now
+    checked(kit.reply(to, "STOP"), 200)
+    assert [o["number"] for o in optouts(env, kit.shop)] == [to]
+    kit.fake.clock = lambda: now - 60  # written a minute before the STOP
+    checked(kit.reply(to, "START"), 200)
+    assert [o["number"] for o in optouts(env, kit.shop)] == [to]
+    assert_opted_out(env, kit.shop, kit.channel, to)
+    kit.fake.clock = lambda: now + 1
+    checked(kit.reply(to, "START"), 200)
+    assert optouts(env, kit.shop) == []
+
+
 def test_optout_command(env, fakes):
     kit = kit_of(env, fakes, "clickatell")
     shop, to = kit.shop, fresh_msisdn()

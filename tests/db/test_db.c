@@ -693,7 +693,11 @@ static enum db_status prov_cb(struct db_tx *tx, void *cls)
     default:
         c->removed = DB_CALL(tx, providers, remove, c->b->m.id, c->got.id); /* not B's */
         c->remove_again = DB_CALL(tx, providers, remove, c->a->m.id, c->got.id);
-        if (DB_CALL(tx, providers, optout_remove, c->a->m.id, "27820001111") != 1)
+        /* the opt-out was made at 3: a removal made before it leaves it */
+        if (DB_CALL(tx, providers, optout_remove, c->a->m.id, "27820001111", 2) != 0 ||
+            DB_CALL(tx, providers, optout_get, c->a->m.id, "27820001111") != 1)
+            return DB_HARD_ERROR;
+        if (DB_CALL(tx, providers, optout_remove, c->a->m.id, "27820001111", 3) != 1)
             return DB_HARD_ERROR;
         return DB_CALL(tx, providers, optout_get, c->a->m.id, "27820001111") == 0 ? DB_ONE_RESULT
                                                                                   : DB_HARD_ERROR;

@@ -312,7 +312,7 @@ enum db_status sql_providers_link_reached(struct db_tx *tx, const char *merchant
 /* ---- opt-outs ------------------------------------------------------------------------- */
 
 enum db_status sql_providers_optout_add(struct db_tx *tx, const char *merchant_id,
-                                        const char *msisdn, const char *source, usec_t now)
+                                        const char *msisdn, const char *source, usec_t at)
 {
     struct db_stmt *st = db_stmt(tx, STMT_OPTOUT_ADD,
                                  "INSERT INTO optouts (merchant_id, msisdn, source, created_at)"
@@ -322,19 +322,21 @@ enum db_status sql_providers_optout_add(struct db_tx *tx, const char *merchant_i
     db_bind_text(st, 1, merchant_id);
     db_bind_text(st, 2, msisdn);
     db_bind_text(st, 3, source);
-    db_bind_int(st, 4, now);
+    db_bind_int(st, 4, at);
     return db_exec(st, "optout add");
 }
 
 enum db_status sql_providers_optout_remove(struct db_tx *tx, const char *merchant_id,
-                                           const char *msisdn)
+                                           const char *msisdn, usec_t until)
 {
-    struct db_stmt *st =
-        db_stmt(tx, STMT_OPTOUT_REMOVE, "DELETE FROM optouts WHERE merchant_id = ? AND msisdn = ?");
+    struct db_stmt *st = db_stmt(tx, STMT_OPTOUT_REMOVE,
+                                 "DELETE FROM optouts WHERE merchant_id = ? AND msisdn = ?"
+                                 " AND created_at <= ?");
     if (!st)
         return DB_HARD_ERROR;
     db_bind_text(st, 1, merchant_id);
     db_bind_text(st, 2, msisdn);
+    db_bind_int(st, 3, until);
     return db_exec(st, "optout remove");
 }
 

@@ -195,9 +195,9 @@ enum db_status sql_providers_message_update(struct db_tx *tx, const struct db_pr
 enum db_status sql_providers_link_reached(struct db_tx *tx, const char *merchant_id,
                                           int64_t link_id);
 enum db_status sql_providers_optout_add(struct db_tx *tx, const char *merchant_id,
-                                        const char *msisdn, const char *source, usec_t now);
+                                        const char *msisdn, const char *source, usec_t at);
 enum db_status sql_providers_optout_remove(struct db_tx *tx, const char *merchant_id,
-                                           const char *msisdn);
+                                           const char *msisdn, usec_t until);
 enum db_status sql_providers_optout_get(struct db_tx *tx, const char *merchant_id,
                                         const char *msisdn);
 enum db_status sql_providers_optout_list(struct db_tx *tx, const char *merchant_id, struct arena *a,
