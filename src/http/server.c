@@ -85,6 +85,12 @@ const char *req_query_string(struct req *r)
     return q.text;
 }
 
+bool req_serves(const struct req *r, unsigned route_flags)
+{
+    const struct route_view *v = &r->priv->server->view;
+    return !(v->hide & route_flags) && (!v->only || (v->only & route_flags));
+}
+
 const char *req_raw_query(const struct req *r)
 {
     return r->priv->raw_query;

@@ -445,6 +445,11 @@ def test_metrics_token(tmp_path):
         r = client.get("/metrics", headers={"Authorization": "Bearer " + METRICS_TOKEN})
         assert r.status_code == 200 and "chatpay_build_info" in r.text
         assert client.get("/livez").status_code == 200
+        # /readyz lists the unhealthy providers (merchants' ids) only with the token
+        r = client.get("/readyz")
+        assert r.status_code == 200 and "unhealthyProviders" not in r.body, r.body
+        r = client.get("/readyz", headers={"Authorization": "Bearer " + METRICS_TOKEN})
+        assert r.status_code == 200 and r.body["unhealthyProviders"] == [], r.body
     finally:
         client.close()
         assert srv.stop() == 0, srv.tail()
@@ -477,6 +482,10 @@ def test_admin_listen(tmp_path):
         assert r.status_code == 200 and "chatpay_build_info" in r.text
         for path in ("/livez", "/readyz"):
             assert admin.get(path).status_code == 200
+        # the unhealthy providers are listed on the admin listener only
+        r = main.get("/readyz")
+        assert r.status_code == 200 and "unhealthyProviders" not in r.body, r.body
+        assert admin.get("/readyz").body["unhealthyProviders"] == []
         # the API is not there (the document describes the main listener, so
         # these answers are checked by hand)
         import requests

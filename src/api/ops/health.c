@@ -6,7 +6,8 @@
  * binary expects (so a node is taken out of rotation while the database is
  * away or not yet migrated, and an older node keeps serving a database
  * migrated ahead of it during a rolling upgrade),
- * and lists the messaging providers that refused their credentials.
+ * and lists the messaging providers that refused their credentials to
+ * whoever may read /metrics (the list names merchants and providers).
  */
 #include "api/api.h"
 #include "api/ops/ops.h"
@@ -28,7 +29,10 @@ void api_livez(struct req *r)
     json_object_put(o);
 }
 
+static bool metrics_token_ok(struct req *r);
+
 struct ready_ctx {
+    bool operator; /* the caller may read /metrics: the providers are listed */
     int current, latest;
     struct arena *a;
     json_object *unhealthy; /* providers that refused their credentials */
@@ -58,6 +62,8 @@ static enum db_status ready_cb(struct db_tx *tx, void *cls)
     st = db_schema_version(tx, &c->current, &c->latest);
     if (st < 0 || c->current < c->latest)
         return st;
+    if (!c->operator)
+        return DB_ONE_RESULT;
     json_object_put(c->unhealthy);
     c->unhealthy = json_object_new_array();
     st = DB_CALL(tx, providers, list_all, c->a, unhealthy_cb, c);
@@ -66,7 +72,10 @@ static enum db_status ready_cb(struct db_tx *tx, void *cls)
 
 void api_readyz(struct req *r)
 {
-    struct ready_ctx c = {.a = r->arena};
+    /* on the admin listener when there is one, with the metrics token
+     * when one is set: the public address tells only whether it is ready */
+    struct ready_ctx c = {.a = r->arena,
+                          .operator= req_serves(r, ROUTE_ADMIN) && metrics_token_ok(r)};
     enum db_status st = db_run(r->app->db, DB_READ, "readyz", ready_cb, &c);
     if (st < 0) {
         json_object_put(c.unhealthy);
