@@ -123,7 +123,10 @@ struct db {
     _Atomic uint64_t commits[2], rollbacks, retries; /* db_stats; commits by enum db_mode */
     _Atomic uint64_t durable_commits;                /* db_stats */
     void *epoch_map;                                 /* backend's mapping of it */
-    void *backend_state;                             /* backend's per-database state */
+    int epoch_fd;        /* SQLite: the epoch file, kept open while mapped (its lock elects
+                            the process that runs the periodic work) */
+    bool epoch_locked;   /* SQLite: this process holds that lock */
+    void *backend_state; /* backend's per-database state */
 };
 
 /* The calling thread's connection (not pooled), opened on first use. NULL on

@@ -501,3 +501,29 @@ def test_admin_listen(tmp_path):
         main.close()
         admin.close()
         assert srv.stop() == 0, srv.tail()
+
+
+def test_one_process_of_a_sqlite_database_runs_the_periodic_work(tmp_path):
+    """Two servers with workers on one SQLite file: one of them sweeps
+    (expiry, repairs, purges), and when it goes the other takes over."""
+    db_url = db_url_for(tmp_path / "shared.db")
+    mark = "now runs the periodic work"
+    a = start_server(tmp_path / "a", db_url, name="a")
+    b = start_server(tmp_path / "b", db_url, name="b")
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any(mark in p.log_text() for p in (a, b)):
+            time.sleep(0.1)
+        time.sleep(2)  # a few turns of both sweepers
+        leaders = [p for p in (a, b) if mark in p.log_text()]
+        assert len(leaders) == 1, [p.log_text()[-400:] for p in (a, b)]
+        other = b if leaders[0] is a else a
+        leaders[0].kill()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and mark not in other.log_text():
+            time.sleep(0.1)
+        assert mark in other.log_text(), other.log_text()[-400:]
+    finally:
+        for p in (a, b):
+            if p.alive():
+                assert p.stop() == 0, p.tail()

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -360,21 +361,43 @@ static bool epoch_open(struct db *db, char *err, size_t errlen)
         return false;
     }
     void *p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    close(fd);
     if (p == MAP_FAILED) {
         snprintf(err, errlen, "cannot map %s: %s", path, strerror(errno));
+        close(fd);
         return false;
     }
     db->epoch_map = p;
     db->epoch = p;
+    db->epoch_fd = fd;
     return true;
 }
 
 static void epoch_close(struct db *db)
 {
-    if (db->epoch_map)
+    if (db->epoch_map) {
         munmap(db->epoch_map, (size_t)sysconf(_SC_PAGESIZE));
+        close(db->epoch_fd); /* and with it the leader's lock */
+    }
     db->epoch_map = NULL;
+    db->epoch_locked = false;
+}
+
+/* The process that runs the periodic work (the sweeper): the one holding an
+ * exclusive lock on the epoch file, which every process of the database
+ * opens. It holds it until it exits (the kernel releases it then, however
+ * it ends); another asks again at its next turn. Called from one thread
+ * (the sweeper's). */
+static bool sqlite_leader(struct db *db)
+{
+    if (!db->epoch_map)
+        return true; /* in memory, or opened as it is: no other process */
+    if (db->epoch_locked)
+        return true;
+    if (flock(db->epoch_fd, LOCK_EX | LOCK_NB) != 0)
+        return false;
+    db->epoch_locked = true;
+    log_info("database: this process now runs the periodic work");
+    return true;
 }
 
 /* The online backup: every page is copied in one step, that is in one read
@@ -513,6 +536,7 @@ const struct db_backend db_sqlite_backend = {
     .commit = sqlite_commit,
     .rollback = sqlite_rollback,
     .backup = sqlite_backup,
+    .leader = sqlite_leader,
     .migrate = sqlite_migrate,
     .latest_schema = sqlite_latest_schema,
     .stmt = stmt,
