@@ -89,7 +89,7 @@ struct channel_result {
     char code[16];         /* the provider's code for it ("" when none) */
     char description[128]; /* the provider's text (never a secret, never the message) */
     char provider_ref[96]; /* the provider's id of the message (apiMessageId, wamid, SM sid) */
-    usec_t retry_after;    /* CHANNEL_TRANSIENT: wait at least this long (0: the job's backoff) */
+    usec_t retry_after;    /* CHANNEL_TRANSIENT: wait at least this long (and the job's backoff) */
 };
 
 /* ---- what became of a message --------------------------------------------------------- */

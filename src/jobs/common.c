@@ -212,12 +212,8 @@ enum job_result job_send_and_record(struct job_ctx *jc, const struct db_link *l,
                 .receipt_delay = ch && ch->ops->query ? ch->ops->receipt_delay : 0},
     };
     channel_release(jc->app->channels, ch);
-    if (res.outcome == CHANNEL_TRANSIENT && kind && jc->job->attempts < kind->max_attempts) {
-        jc->error = "the provider could not take the message now";
-        if (res.retry_after)
-            jc->retry_at = time_now() + res.retry_after;
+    if (job_channel_retry(jc, &res))
         return JOB_RETRY;
-    }
     if (res.outcome == CHANNEL_TRANSIENT) /* the last try: recorded as not sent */
         res.outcome = CHANNEL_REJECTED;
     enum db_status st = db_run(jc->app->db, DB_WRITE, "record_send", sent_cb, &c);
@@ -226,6 +222,17 @@ enum job_result job_send_and_record(struct job_ctx *jc, const struct db_link *l,
     jc->unrecorded = st < 0 && st != DB_ROLLBACK && acted && c.snd.provider_id[0] &&
                      strcmp(c.snd.provider_id, "sandbox");
     return job_recorded(jc, st);
+}
+
+bool job_channel_retry(struct job_ctx *jc, const struct channel_result *res)
+{
+    const struct job_kind_info *kind = job_kind_info(jc->job->kind);
+    if (res->outcome != CHANNEL_TRANSIENT || !kind || jc->job->attempts >= kind->max_attempts)
+        return false;
+    jc->error = "the provider could not take the message now";
+    usec_t wait = job_backoff(kind, jc->job->attempts);
+    jc->retry_at = time_now() + (res->retry_after > wait ? res->retry_after : wait);
+    return true;
 }
 
 struct record_ctx {

@@ -72,6 +72,14 @@ struct job_text {
 enum job_result job_send_and_record(struct job_ctx *jc, const struct db_link *l,
                                     const struct db_merchant *m, const struct job_text *t);
 
+/* After a channel's answer *res: true when the job is to be tried again
+ * (the provider could not take the message now, and the kind has tries
+ * left); jc->error and jc->retry_at are then set. The wait is the longer of
+ * the provider's (res->retry_after) and the job's backoff, so that a rate
+ * limit that lasts spreads the tries over the backoff's minutes rather than
+ * using them up at the provider's pace. */
+bool job_channel_retry(struct job_ctx *jc, const struct channel_result *res);
+
 /* Is the link still worth sending again (a reminder, or a resend after a
  * report of non-delivery): svc_link_awaits_customer now (send_link.c). */
 bool job_link_awaited(const struct db_link *l);

@@ -62,6 +62,11 @@ struct job_kind_info {
 /* The kind's row, or NULL for an unknown kind. */
 const struct job_kind_info *job_kind_info(int kind);
 
+/* The wait before the next try after `attempts` failed tries: the kind's
+ * backoff, doubled per failed try, at most its cap (k NULL: 1 s, at most
+ * 5 minutes). */
+usec_t job_backoff(const struct job_kind_info *k, int attempts);
+
 /* The pool's name ("messages", "payments", "callbacks"). */
 const char *job_pool_name(enum job_pool pool);
 

@@ -51,6 +51,15 @@ const struct job_kind_info *job_kind_info(int kind)
     return NULL;
 }
 
+usec_t job_backoff(const struct job_kind_info *k, int attempts)
+{
+    usec_t base = k ? k->backoff : SEC, cap = k ? k->backoff_cap : 300 * SEC;
+    usec_t d = base;
+    for (int i = 1; i < attempts && d < cap; i++)
+        d *= 2;
+    return d < cap ? d : cap;
+}
+
 const char *job_pool_name(enum job_pool pool)
 {
     static const char *const names[POOL_COUNT] = {"messages", "payments", "callbacks"};

@@ -89,13 +89,8 @@ enum job_result job_wa_send_order(struct job_ctx *jc)
         channel_send(ch, &msg, &res);
     }
     channel_release(jc->app->channels, ch);
-    const struct job_kind_info *kind = job_kind_info(jc->job->kind);
-    if (res.outcome == CHANNEL_TRANSIENT && kind && jc->job->attempts < kind->max_attempts) {
-        jc->error = "the provider could not take the message now";
-        if (res.retry_after)
-            jc->retry_at = time_now() + res.retry_after;
+    if (job_channel_retry(jc, &res))
         return JOB_RETRY;
-    }
     c.state = res.outcome == CHANNEL_SENT ? WA_MSG_SENT : WA_MSG_FAILED;
     return job_recorded(jc, db_run(jc->app->db, DB_WRITE, "wa_order_sent", record_cb, &c));
 }

@@ -85,17 +85,6 @@ struct finish_ctx {
     usec_t retry_at;
 };
 
-/* The wait before the next try: the kind's backoff, doubled per failed try,
- * at most its cap. */
-static usec_t backoff(const struct job_kind_info *k, int attempts)
-{
-    usec_t base = k ? k->backoff : 1000000, cap = k ? k->backoff_cap : 300LL * 1000000;
-    usec_t d = base;
-    for (int i = 1; i < attempts && d < cap; i++)
-        d *= 2;
-    return d < cap ? d : cap;
-}
-
 static enum db_status finish_cb(struct db_tx *tx, void *cls)
 {
     struct finish_ctx *c = cls;
@@ -103,7 +92,7 @@ static enum db_status finish_cb(struct db_tx *tx, void *cls)
     int max = c->kind ? c->kind->max_attempts : 1;
     if (c->result == JOB_DONE || c->job->attempts >= max)
         return DB_CALL(tx, jobs, complete, c->job, now);
-    usec_t at = c->retry_at ? c->retry_at : now + backoff(c->kind, c->job->attempts);
+    usec_t at = c->retry_at ? c->retry_at : now + job_backoff(c->kind, c->job->attempts);
     return DB_CALL(tx, jobs, retry, c->job, at, c->error ? c->error : "failed");
 }
 

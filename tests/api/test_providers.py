@@ -41,6 +41,7 @@ from cp_helpers import (
     assert_no_secrets,
     db_exec,
     db_kind,
+    db_query,
     db_url_for,
     fresh_msisdn,
     history_ids,
@@ -1004,6 +1005,41 @@ def test_rate_limit_is_retried_and_sent_once(env, fakes, kind, mode, wait):
     st = status(env, kit.shop, link.ref)
     assert [bare(e) for e in st["transactionStatuses"]] == [entry(RECEIVED), kit.sent_entry()], st
     assert len(kit.sends()) == 2 and len(kit.message_ids(link.to)) == 1
+
+
+def test_a_lasting_rate_limit_waits_the_backoff_and_the_link_lives(env, fakes):
+    """A rate limit that lasts (Clickatell code 43, after which chatpay waits
+    1 s) does not use up the send's 12 tries at the provider's pace, which
+    gave the link up as not sent after about 12 s: each wait is the longer
+    of the provider's and the job's backoff (1 s, 2 s, 4 s, 8 s, … at most
+    5 minutes), so the tries spread over about 20 minutes."""
+    kit = new_kit(env, fakes, "clickatell")
+    kit.fake.set_mode("rate_limit", 40)
+    link = kit.link()
+    reqs = kit.wait_sends(4, timeout=7 + WAIT)
+    assert len(reqs) >= 4, reqs
+    gaps = [b.at - a.at for a, b in zip(reqs[:3], reqs[1:4])]
+    for gap, backoff in zip(gaps, (1.0, 2.0, 4.0)):
+        assert backoff - 0.1 <= gap <= backoff + 2.5, gaps
+    job_id = int(kit.check_send(reqs[3], link)[len("cpm_"):])
+
+    def job():
+        return db_query(env.db_url, "SELECT attempts, locked_until, done_at, run_at FROM jobs"
+                        " WHERE id = ?", (job_id,))
+
+    # the fourth try recorded: the next one is the backoff's 8 s after it
+    rows = poll(job, lambda rows: rows and rows[0][0] == 4 and rows[0][1] == 0, WAIT, 0.05)
+    attempts, locked_until, done_at, run_at = rows[0]
+    assert (attempts, locked_until, done_at) == (4, 0, 0), rows
+    assert 8.0 - 0.1 <= run_at / 1e6 - reqs[3].at <= 8.0 + 2.5, (run_at, reqs[3].at)
+    assert history_ids(status(env, kit.shop, link.ref)) == [RECEIVED]
+    # the limit lifts: the next try (brought forward) sends the link
+    kit.fake.set_mode("normal")
+    assert db_exec(env.db_url, "UPDATE jobs SET run_at = ? WHERE id = ? AND locked_until = 0",
+                   (int(time.time() * 1e6), job_id)) == 1
+    st = wait_ids(env, kit.shop, link.ref, 2)
+    assert [bare(e) for e in st["transactionStatuses"]] == [entry(RECEIVED), kit.sent_entry()], st
+    assert len(kit.sends()) == 5 and len(kit.message_ids(link.to)) == 1
 
 
 def job_failures(env: Env) -> int:
