@@ -366,6 +366,18 @@ static usec_t retry_after_usec(const char *v)
     return net_retry_after(v, TWILIO_RETRY_MAX);
 }
 
+/* Why a message failed, from the error code of its status (or of the
+ * send's answer): 63016 is the closed WhatsApp window, 63003 ("Channel
+ * could not find To address") a number the channel cannot reach, i.e. not
+ * on WhatsApp (the SMS fallback applies). Twilio usually reports both in
+ * the status rather than in the send's answer. */
+static enum channel_reason report_reason(long code)
+{
+    return code == 63016   ? CHANNEL_R_WINDOW_CLOSED
+           : code == 63003 ? CHANNEL_R_NOT_ON_CHANNEL
+                           : CHANNEL_R_OTHER;
+}
+
 /* Classify Twilio's answer to a send: HTTP status, body and the
  * Retry-After header (NULL when absent) → out.
  *   2xx with a sid                     SENT (provider_ref = sid)
@@ -377,6 +389,7 @@ static usec_t retry_after_usec(const char *v)
  *   other 5xx, 1xx, 3xx                UNKNOWN
  *   4xx code 21610                     REJECTED, OPTED_OUT
  *   4xx code 63016                     REJECTED, WINDOW_CLOSED
+ *   4xx code 63003                     REJECTED, NOT_ON_CHANNEL
  *   other 4xx                          REJECTED with code and message */
 static void classify(int http, const char *body, size_t len, const char *retry_after,
                      struct channel_result *out)
@@ -435,9 +448,7 @@ static void classify(int http, const char *body, size_t len, const char *retry_a
                  "HTTP %d with a body that is not a Twilio error", http);
     } else if (http >= 400 && http < 500) {
         out->outcome = CHANNEL_REJECTED;
-        out->reason = code == 21610   ? CHANNEL_R_OPTED_OUT
-                      : code == 63016 ? CHANNEL_R_WINDOW_CLOSED
-                                      : CHANNEL_R_OTHER;
+        out->reason = code == 21610 ? CHANNEL_R_OPTED_OUT : report_reason(code);
         if (!message)
             snprintf(out->description, sizeof out->description, "HTTP %d", http);
     } else {
@@ -560,14 +571,6 @@ static enum channel_delivery twilio_delivery(const char *status)
     if (strcmp(status, "failed") == 0 || strcmp(status, "undelivered") == 0)
         return DELIVERY_FAILED;
     return DELIVERY_PENDING;
-}
-
-/* Why a message failed, from the error code of its status: 63016 is the
- * closed WhatsApp window, which Twilio usually reports here rather than in
- * the send's answer. */
-static enum channel_reason report_reason(long code)
-{
-    return code == 63016 ? CHANNEL_R_WINDOW_CLOSED : CHANNEL_R_OTHER;
 }
 
 /* An RFC 2822 date as Twilio writes it ("Thu, 30 Jul 2015 20:12:33 +0000")

@@ -303,6 +303,36 @@ def test_whatsapp_link_reported_undelivered_falls_back_to_sms(env, fakes, sms_ki
         stop_fallback(env, wa, to, link)
 
 
+def test_twilio_whatsapp_reported_not_on_channel_falls_back_to_sms(env, fakes):
+    """Twilio takes the WhatsApp message and reports it failed with 63003
+    ("Channel could not find To address"): the number is not on WhatsApp, as
+    Meta's 131026 says, and the link goes by SMS, once."""
+    shop = make_shop(env)
+    tw = kit_of(env, fakes, "twilio", shop)  # the SMS provider, and now WhatsApp's too
+    wa_from = "15551239999"
+    env.ok("provider", "update", tw.id, "--set", f"whatsapp_from={wa_from}")
+    env.ok("merchant", "update", shop.id, "--whatsapp-provider", tw.id, "--fallback", "sms")
+    to = fresh_msisdn()
+    tw.fake.open_window("+" + to)  # the text is taken, and reported later
+    link = create_link(env, shop, "whatsapp", to)
+    st = wait_ids(env, shop, link.ref, 2)
+    assert history_ids(st) == [RECEIVED, SENT], st
+    [sid] = tw.message_ids(to)
+    checked(tw.fake.deliver(sid, ["failed"], error_code=63003), 200)
+    st = wait_ids(env, shop, link.ref, 4)
+    assert history_ids(st) == [RECEIVED, SENT, DELIVERY_FAILED, SENT], st
+    failed = st["transactionStatuses"][2]
+    assert failed["responseCode"] == "63003", failed
+    assert failed["responseCodeDescription"].endswith(FALLBACK_SUFFIX), failed
+    assert bare(st["transactionStatuses"][3]) == tw.sent_entry(), st
+    assert st["channelName"] == "SMS", st
+    reqs = tw.wait_sends(2)
+    assert parse_qs(reqs[0].body.decode())["To"] == ["whatsapp:+" + to], reqs[0].body
+    tw.check_send(reqs[1], link)  # the SMS text, with the link
+    time.sleep(SETTLE)
+    assert len(tw.sends()) == 2, tw.sends()
+
+
 def test_whatsapp_link_reported_outside_the_window_goes_as_the_template(env, fakes):
     """The text was taken, then reported undelivered for the closed window
     (131047): the merchant's template alone goes next, not the SMS."""

@@ -1047,32 +1047,66 @@ static const char *sign(struct arena *a, const char *url, const char *body)
     return sig;
 }
 
+/* A status callback with `body`, signed, to a WhatsApp provider's status
+ * URL: one event, with this delivery, code and reason. */
+static void expect_status(const char *body, enum channel_delivery delivery, const char *code,
+                          enum channel_reason reason)
+{
+    struct arena *a = arena_new(0);
+    struct channel_event *ev;
+    size_t n;
+    const char *url = "https://pay.example.com/hooks/prv_1/tok123/status";
+    assert_int_equal(call("POST", url, "status", body, sign(a, url, body), a, &ev, &n),
+                     INBOUND_EVENTS);
+    assert_int_equal(n, 1);
+    assert_int_equal(ev[0].delivery, delivery);
+    assert_string_equal(ev[0].code, code);
+    assert_int_equal(ev[0].reason, reason);
+    arena_free(a);
+}
+
 static void test_inbound_status_reason(void **state)
 {
     /* 63016 reported in the status callback: the closed WhatsApp window */
     struct arena *a = arena_new(0);
     struct channel_event *ev;
     size_t n;
-    const char *url = "https://pay.example.com/hooks/prv_1/tok123/status";
-    const char *body = "MessageSid=SM1&MessageStatus=undelivered&ErrorCode=63016&"
-                       "From=whatsapp%3A%2B15550001111&To=whatsapp%3A%2B15552223333";
-    assert_int_equal(call("POST", url, "status", body, sign(a, url, body), a, &ev, &n),
-                     INBOUND_EVENTS);
-    assert_int_equal(n, 1);
-    assert_int_equal(ev[0].delivery, DELIVERY_FAILED);
-    assert_string_equal(ev[0].code, "63016");
-    assert_int_equal(ev[0].reason, CHANNEL_R_WINDOW_CLOSED);
+    expect_status("MessageSid=SM1&MessageStatus=undelivered&ErrorCode=63016&"
+                  "From=whatsapp%3A%2B15550001111&To=whatsapp%3A%2B15552223333",
+                  DELIVERY_FAILED, "63016", CHANNEL_R_WINDOW_CLOSED);
     /* the same code on a status that is not a failure says nothing */
-    body = "MessageSid=SM1&MessageStatus=sent&ErrorCode=63016";
-    assert_int_equal(call("POST", url, "status", body, sign(a, url, body), a, &ev, &n),
-                     INBOUND_EVENTS);
-    assert_int_equal(ev[0].delivery, DELIVERY_PENDING);
-    assert_int_equal(ev[0].reason, CHANNEL_R_OTHER);
+    expect_status("MessageSid=SM1&MessageStatus=sent&ErrorCode=63016", DELIVERY_PENDING, "63016",
+                  CHANNEL_R_OTHER);
     /* another failure code: no reason */
     assert_int_equal(call("POST", STATUS_URL, "status", STATUS_BODY, STATUS_SIG, a, &ev, &n),
                      INBOUND_EVENTS);
     assert_int_equal(ev[0].reason, CHANNEL_R_OTHER);
     arena_free(a);
+}
+
+static void test_not_on_whatsapp_63003(void **state)
+{
+    /* 63003 "Channel could not find To address": the number is not on
+     * WhatsApp, as Clickatell's 27 and Meta's 131026 say; the merchant's SMS
+     * fallback applies, whether the send's answer or its status says it */
+    struct channel_result r =
+        cls(400, "{\"code\":63003,\"message\":\"Channel could not find To address\"}", NULL);
+    assert_int_equal(r.outcome, CHANNEL_REJECTED);
+    assert_int_equal(r.reason, CHANNEL_R_NOT_ON_CHANNEL);
+    assert_string_equal(r.code, "63003");
+    assert_string_equal(r.description, "Channel could not find To address");
+
+    struct channel_receipt rc;
+    const char *b = "{\"sid\":\"SM1\",\"status\":\"failed\",\"error_code\":63003,"
+                    "\"error_message\":\"Channel could not find To address\"}";
+    parse_receipt(200, b, strlen(b), &rc);
+    assert_int_equal(rc.delivery, DELIVERY_FAILED);
+    assert_string_equal(rc.code, "63003");
+    assert_int_equal(rc.reason, CHANNEL_R_NOT_ON_CHANNEL);
+
+    expect_status("MessageSid=SM1&MessageStatus=failed&ErrorCode=63003&"
+                  "From=whatsapp%3A%2B15550001111&To=whatsapp%3A%2B15552223333",
+                  DELIVERY_FAILED, "63003", CHANNEL_R_NOT_ON_CHANNEL);
 }
 
 static void test_inbound_malformed(void **state)
@@ -1198,6 +1232,7 @@ int main(void)
         cmocka_unit_test(test_inbound_repeated_names),
         cmocka_unit_test(test_inbound_reply),
         cmocka_unit_test(test_inbound_status_reason),
+        cmocka_unit_test(test_not_on_whatsapp_63003),
         cmocka_unit_test(test_inbound_malformed),
         cmocka_unit_test(test_inbound_any_bytes),
     };
