@@ -615,19 +615,29 @@ static enum channel_inbound_verdict parse_callback(const char *body, size_t len,
 
 /* ---- the operations ----------------------------------------------------------------------- */
 
-/* A request to One API with the instance's limits. allow_private is set
- * only when base_url is not Clickatell's public host (a local fake in the
- * tests): the public host must pass the SSRF guard like any other call. */
-static struct net_request request(const struct channel *ch, const struct clickatell *st,
-                                  const char *method, const char *url,
-                                  const struct net_header *headers, size_t nheaders,
-                                  const char *body, size_t len)
+/* A request to One API. Its timeout is what is left of the operation's:
+ * the first request of an operation (*deadline 0) gets the instance's
+ * whole timeout and sets *deadline (µs, time_mono) to its end; the next
+ * ones get what is left until then, so that a send of two requests ends
+ * within the timeout like one (a send job's lease is sized for one).
+ * false when nothing is left. allow_private is set only when base_url is
+ * not Clickatell's public host (a local fake in the tests): the public
+ * host must pass the SSRF guard like any other call. */
+static bool request(const struct channel *ch, const struct clickatell *st, usec_t *deadline,
+                    const char *method, const char *url, const struct net_header *headers,
+                    size_t nheaders, const char *body, size_t len, struct net_request *rq)
 {
-    usec_t ms = ch->timeout > 0 ? ch->timeout / 1000 : 0;
-    unsigned timeout = ms > UINT_MAX ? UINT_MAX : (unsigned)ms;
-    if (ch->timeout > 0 && timeout == 0)
-        timeout = 1;
-    return (struct net_request){
+    unsigned timeout = 0; /* the instance has none: net's default */
+    if (ch->timeout > 0) {
+        usec_t left = ch->timeout;
+        if (!*deadline)
+            *deadline = time_mono() + ch->timeout;
+        else if ((left = *deadline - time_mono()) < 1000)
+            return false;
+        usec_t ms = left / 1000;
+        timeout = ms > UINT_MAX ? UINT_MAX : ms ? (unsigned)ms : 1;
+    }
+    *rq = (struct net_request){
         .method = method,
         .url = url,
         .headers = headers,
@@ -641,11 +651,13 @@ static struct net_request request(const struct channel *ch, const struct clickat
         .allow_private = st->allow_private,
         .cancel = ch->cancel,
     };
+    return true;
 }
 
-/* POST one message body and judge the answer. */
-static void post_message(const struct channel *ch, const struct clickatell *st, const char *body,
-                         size_t len, struct channel_result *out)
+/* POST one message body, within what is left of the operation's timeout
+ * (see request), and judge the answer. */
+static void post_message(const struct channel *ch, const struct clickatell *st, usec_t *deadline,
+                         const char *body, size_t len, struct channel_result *out)
 {
     char url[320];
     snprintf(url, sizeof url, "%s/v1/message", st->base_url);
@@ -654,8 +666,14 @@ static void post_message(const struct channel *ch, const struct clickatell *st, 
         {"Content-Type", "application/json"},
         {"Accept", "application/json"},
     };
-    struct net_request rq =
-        request(ch, st, "POST", url, headers, sizeof headers / sizeof headers[0], body, len);
+    struct net_request rq;
+    if (!request(ch, st, deadline, "POST", url, headers, sizeof headers / sizeof headers[0], body,
+                 len, &rq)) {
+        memset(out, 0, sizeof *out);
+        out->outcome = CHANNEL_TRANSIENT; /* nothing went out */
+        snprintf(out->description, sizeof out->description, "no time left to send");
+        return;
+    }
     struct net_response res;
     st->perform(st->net, &rq, &res);
     classify_response(&res, out);
@@ -665,7 +683,8 @@ static void post_message(const struct channel *ch, const struct clickatell *st, 
 /* Send m. A WhatsApp text refused because the customer must re-engage (the
  * 24-hour window is closed) goes once more as the merchant's template when
  * there is one; a refused request was not acted on, so this is no
- * duplicate. */
+ * duplicate. Both requests share the instance's timeout: when the first
+ * took it all, the template is not sent and the send is TRANSIENT. */
 static void clickatell_send(const struct channel *ch, const struct channel_message *m,
                             struct channel_result *out)
 {
@@ -681,16 +700,17 @@ static void clickatell_send(const struct channel *ch, const struct channel_messa
         snprintf(out->description, sizeof out->description, "the recipient is not a number");
         return;
     }
+    usec_t deadline = 0; /* set by the first request */
     struct arena *a = arena_new(0);
     size_t len;
     bool template_only =
         m->template_only && m->channel == CHANNEL_WHATSAPP && m->template_name && *m->template_name;
     const char *body = send_body(a, st, m, template_only, &len);
-    post_message(ch, st, body, len, out);
+    post_message(ch, st, &deadline, body, len, out);
     if (!template_only && m->channel == CHANNEL_WHATSAPP && out->outcome == CHANNEL_REJECTED &&
         out->reason == CHANNEL_R_WINDOW_CLOSED && m->template_name && *m->template_name) {
         body = send_body(a, st, m, true, &len);
-        post_message(ch, st, body, len, out);
+        post_message(ch, st, &deadline, body, len, out);
     }
     arena_free(a);
 }
@@ -727,8 +747,10 @@ static void clickatell_query(const struct channel *ch, const char *merchant_id,
         {"Authorization", st->api_key},
         {"Accept", "application/json"},
     };
-    struct net_request rq =
-        request(ch, st, "GET", url, headers, sizeof headers / sizeof headers[0], NULL, 0);
+    struct net_request rq;
+    usec_t deadline = 0;
+    request(ch, st, &deadline, "GET", url, headers, sizeof headers / sizeof headers[0], NULL, 0,
+            &rq); /* the first request of its operation: never refused */
     struct net_response res;
     st->perform(st->net, &rq, &res);
     if (res.error == NET_OK) {

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -25,6 +26,7 @@ struct fake_answer {
     int status;
     const char *body;
     bool sent;
+    unsigned delay_ms; /* the answer takes this long */
 };
 
 static struct {
@@ -33,6 +35,7 @@ static struct {
     char body[4][2048];
     bool allow_private;
     unsigned timeout_ms;
+    unsigned timeouts_ms[4]; /* each call's */
     const _Atomic bool *cancel;
     struct fake_answer answers[4];
     int nanswers;
@@ -59,9 +62,13 @@ static void fake_perform(struct net *n, const struct net_request *rq, struct net
                  rq->body ? (const char *)rq->body : "");
     fake.allow_private = rq->allow_private;
     fake.timeout_ms = rq->timeout_ms;
+    if (i < 4)
+        fake.timeouts_ms[i] = rq->timeout_ms;
     fake.cancel = rq->cancel;
     struct fake_answer a =
-        i < fake.nanswers ? fake.answers[i] : (struct fake_answer){NET_CONNECT, 0, "", false};
+        i < fake.nanswers ? fake.answers[i] : (struct fake_answer){NET_CONNECT, 0, "", false, 0};
+    if (a.delay_ms)
+        usleep(a.delay_ms * 1000);
     memset(out, 0, sizeof *out);
     out->error = a.error;
     out->status = a.status;
@@ -79,7 +86,7 @@ static void fake_reset(void)
 
 static void fake_answer(enum net_error error, int status, const char *body, bool sent)
 {
-    fake.answers[fake.nanswers++] = (struct fake_answer){error, status, body, sent};
+    fake.answers[fake.nanswers++] = (struct fake_answer){error, status, body, sent, 0};
 }
 
 /* ---- helpers ---------------------------------------------------------------------------- */
@@ -575,20 +582,30 @@ static void test_send(void **state)
     clickatell_destroy(ch.state);
 }
 
-static void test_send_template(void **state)
+/* A WhatsApp text refused because the customer must re-engage. */
+static const char reengage[] =
+    "{\"messages\":[{\"accepted\":false,\"to\":\"27999000001\",\"error\":{\"code\":131,"
+    "\"description\":\"Re-engagement required\"}}],\"error\":null}";
+
+static const char *template_params[] = {"Acme"};
+
+/* A WhatsApp link with a button and the merchant's template. */
+static struct channel_message wa_message(void)
 {
-    const char *reengage =
-        "{\"messages\":[{\"accepted\":false,\"to\":\"27999000001\",\"error\":{\"code\":131,"
-        "\"description\":\"Re-engagement required\"}}],\"error\":null}";
-    struct channel ch = make_channel("{\"api_key\":\"k\",\"whatsapp_from\":\"27820000002\"}");
     struct channel_message m = sms_message();
     m.channel = CHANNEL_WHATSAPP;
     m.button_text = "Pay";
     m.button_url = "https://pay.example/l/abc";
-    const char *params[] = {"Acme"};
     m.template_name = "pay_link";
-    m.template_params = params;
+    m.template_params = template_params;
     m.ntemplate_params = 1;
+    return m;
+}
+
+static void test_send_template(void **state)
+{
+    struct channel ch = make_channel("{\"api_key\":\"k\",\"whatsapp_from\":\"27820000002\"}");
+    struct channel_message m = wa_message();
     /* window closed: sent again as the template */
     fake_answer(NET_OK, 400, reengage, true);
     fake_answer(NET_OK, 202, "{\"messages\":[{\"apiMessageId\":\"t1\",\"accepted\":true}]}", true);
@@ -647,6 +664,38 @@ static void test_send_template(void **state)
     fake_answer(NET_OK, 400, reengage, true);
     clickatell_send(&ch, &m, &r);
     assert_int_equal(fake.calls, 1);
+    clickatell_destroy(ch.state);
+}
+
+static void test_send_template_shares_the_timeout(void **state)
+{
+    /* the text and the template share the instance's timeout: the second
+     * request gets only what the first left, so the send ends within the
+     * timeout (a send job's lease is sized for one) */
+    struct channel ch = make_channel("{\"api_key\":\"k\",\"whatsapp_from\":\"27820000002\"}");
+    ch.timeout = 1000LL * 1000; /* 1 s */
+    struct channel_message m = wa_message();
+    fake_answer(NET_OK, 400, reengage, true);
+    fake.answers[0].delay_ms = 300;
+    fake_answer(NET_OK, 202, "{\"messages\":[{\"apiMessageId\":\"t1\",\"accepted\":true}]}", true);
+    struct channel_result r;
+    clickatell_send(&ch, &m, &r);
+    assert_int_equal(fake.calls, 2);
+    assert_int_equal(r.outcome, CHANNEL_SENT);
+    assert_int_equal(fake.timeouts_ms[0], 1000);                        /* the first: all of it */
+    assert_true(fake.timeouts_ms[1] > 0 && fake.timeouts_ms[1] <= 700); /* the rest */
+
+    /* the first answer took the whole timeout: no time left for the
+     * template, TRANSIENT (the text was refused), nothing more sent */
+    fake_reset();
+    ch.timeout = 50LL * 1000;
+    fake_answer(NET_OK, 400, reengage, true);
+    fake.answers[0].delay_ms = 60;
+    fake_answer(NET_OK, 202, "{\"messages\":[{\"apiMessageId\":\"t2\",\"accepted\":true}]}", true);
+    clickatell_send(&ch, &m, &r);
+    assert_int_equal(r.outcome, CHANNEL_TRANSIENT);
+    assert_int_equal(fake.calls, 1);
+    assert_int_equal(fake.timeouts_ms[0], 50);
     clickatell_destroy(ch.state);
 }
 
@@ -979,6 +1028,7 @@ int main(void)
         cmocka_unit_test(test_classify_net),
         cmocka_unit_test(test_send),
         cmocka_unit_test(test_send_template),
+        cmocka_unit_test(test_send_template_shares_the_timeout),
         cmocka_unit_test(test_delivery_mapping),
         cmocka_unit_test(test_read_receipt),
         cmocka_unit_test(test_query),
