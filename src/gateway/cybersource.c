@@ -365,14 +365,29 @@ static void reply_free(struct reply *r)
     r->body = NULL;
 }
 
-/* One REST call, signed. body: JSON text for a POST, NULL for a GET. Never
- * repeated: a request that may have been acted on without an answer is
- * `unknown`, for the caller to find out about. */
-static void rest(const struct gateway *g, struct arena *a, const char *method, const char *path,
-                 const char *body, struct reply *out)
+/* The end of one operation's time: every call it makes (a search, the
+ * operation, a timeout void) shares the instance's timeout, so that an
+ * operation ends within it, as gateway.h promises, and within the lease of
+ * the job that runs it. */
+static usec_t op_deadline(const struct gateway *g)
+{
+    return time_now() + g->timeout;
+}
+
+/* One REST call, signed, given what is left until `deadline`. body: JSON
+ * text for a POST, NULL for a GET. Never repeated: a request that may have
+ * been acted on without an answer is `unknown`, for the caller to find out
+ * about. Not sent when too little time is left (status 0, not unknown). */
+static void rest(const struct gateway *g, struct arena *a, usec_t deadline, const char *method,
+                 const char *path, const char *body, struct reply *out)
 {
     struct cs *c = g->state;
     memset(out, 0, sizeof *out);
+    usec_t left = deadline - time_now();
+    if (left < 100000) {
+        snprintf(out->why, sizeof out->why, "CyberSource did not answer in time");
+        return;
+    }
     bool post = body != NULL;
     char date[64];
     time_t now = time(NULL);
@@ -420,7 +435,7 @@ static void rest(const struct gateway *g, struct arena *a, const char *method, c
                              .nheaders = post ? 6 : 4,
                              .body = body,
                              .body_len = body ? strlen(body) : 0,
-                             .timeout_ms = (unsigned)(g->timeout / 1000),
+                             .timeout_ms = (unsigned)(left / 1000),
                              .max_response = CS_MAX_BODY,
                              .allow_private = c->allow_private,
                              .cancel = g->cancel};
@@ -576,8 +591,9 @@ static bool hit_matches(json_object *tx, const char *field, const char *value, b
  * by r): exact matches only, newest first, a transaction that holds money
  * before an error (a duplicate's 104 under the same reference) when
  * `prefer` is set. */
-static void search(const struct gateway *g, struct arena *a, const char *field, const char *value,
-                   bool void_ok, enum gw_operation prefer, struct reply *r, json_object **found)
+static void search(const struct gateway *g, struct arena *a, usec_t deadline, const char *field,
+                   const char *value, bool void_ok, enum gw_operation prefer, struct reply *r,
+                   json_object **found)
 {
     *found = NULL;
     json_object *q = json_object_new_object();
@@ -587,7 +603,7 @@ static void search(const struct gateway *g, struct arena *a, const char *field, 
     json_object_object_add(q, "limit", json_object_new_int(50));
     const char *body = json_text(a, q, NULL);
     json_object_put(q);
-    rest(g, a, "POST", "/tss/v2/searches", body, r);
+    rest(g, a, deadline, "POST", "/tss/v2/searches", body, r);
     json_object *list = json_member(json_member(r->body, "_embedded", json_type_object),
                                     "transactionSummaries", json_type_array);
     for (size_t i = 0; r->status == 201 && list && i < json_object_array_length(list); i++) {
@@ -611,12 +627,13 @@ static void search(const struct gateway *g, struct arena *a, const char *field, 
 
 static void cs_result(const struct gateway *g, const struct gw_target *t, struct gw_result *out)
 {
+    usec_t deadline = op_deadline(g);
     struct arena *a = arena_new(0);
     struct reply r = {0};
     bool asked = false;
     if (gw_id_ok(t->gateway_ref, GW_REF_LEN)) {
         const char *enc = t->gateway_ref;
-        rest(g, a, "GET", arena_printf(a, "/tss/v2/transactions/%s", enc), NULL, &r);
+        rest(g, a, deadline, "GET", arena_printf(a, "/tss/v2/transactions/%s", enc), NULL, &r);
         asked = true;
         if (r.status == 200 && r.body) {
             const char *code = json_member_string(
@@ -640,7 +657,7 @@ static void cs_result(const struct gateway *g, const struct gw_target *t, struct
     /* no transaction by that id (errors 101, 102, 104, a cancel), or none
      * named: what does CyberSource have under our reference? */
     json_object *found;
-    search(g, a, "clientReferenceInformation.code", t->ref, true, t->op, &r, &found);
+    search(g, a, deadline, "clientReferenceInformation.code", t->ref, true, t->op, &r, &found);
     (void)asked;
     if (found) {
         read_tx(found, t->op, out);
@@ -694,8 +711,8 @@ static json_object *amount_details(struct arena *a, const struct gw_target *t)
 }
 
 /* Do the operation: its request and answer. */
-static void perform_op(const struct gateway *g, struct arena *a, const struct gw_target *t,
-                       struct reply *r)
+static void perform_op(const struct gateway *g, struct arena *a, usec_t deadline,
+                       const struct gw_target *t, struct reply *r)
 {
     const char *id = t->parent_gateway_ref; /* checked by gw_id_ok */
     bool of_capture = t->parent_op == GW_OP_CAPTURE;
@@ -731,7 +748,7 @@ static void perform_op(const struct gateway *g, struct arena *a, const struct gw
     }
     const char *body = json_text(a, b, NULL);
     json_object_put(b);
-    rest(g, a, "POST", path, body, r);
+    rest(g, a, deadline, "POST", path, body, r);
 }
 
 /* What an operation's own answer says. */
@@ -763,12 +780,12 @@ static void answered(const struct reply *r, const struct gw_target *t, struct gw
 
 /* The answer to an operation done again after its answer was lost, from
  * its parent: a reversal or void shows in the parent's status. */
-static bool parent_shows(const struct gateway *g, struct arena *a, const struct gw_target *t,
-                         struct gw_result *out)
+static bool parent_shows(const struct gateway *g, struct arena *a, usec_t deadline,
+                         const struct gw_target *t, struct gw_result *out)
 {
     const char *id = t->parent_gateway_ref; /* checked by gw_id_ok */
     struct reply r;
-    rest(g, a, "GET", arena_printf(a, "/tss/v2/transactions/%s", id), NULL, &r);
+    rest(g, a, deadline, "GET", arena_printf(a, "/tss/v2/transactions/%s", id), NULL, &r);
     json_object *app = json_member(r.body, "applicationInformation", json_type_object);
     const char *status = json_member_string(app, "status");
     bool done = r.status == 200 && status &&
@@ -792,6 +809,7 @@ static void not_final(struct gw_result *out, const char *why)
 
 static void cs_operate(const struct gateway *g, const struct gw_target *t, struct gw_result *out)
 {
+    usec_t deadline = op_deadline(g);
     struct arena *a = arena_new(0);
     struct reply r = {0};
     bool returning = t->op == GW_OP_REVERSE || t->op == GW_OP_VOID;
@@ -805,8 +823,8 @@ static void cs_operate(const struct gateway *g, const struct gw_target *t, struc
     if (t->again) {
         /* the answer was lost: did it happen? */
         json_object *found;
-        search(g, a, "clientReferenceInformation.transactionId", t->ref, t->op == GW_OP_VOID, 0, &r,
-               &found);
+        search(g, a, deadline, "clientReferenceInformation.transactionId", t->ref,
+               t->op == GW_OP_VOID, 0, &r, &found);
         if (found) {
             read_tx(found, t->op, out);
             goto done;
@@ -818,7 +836,7 @@ static void cs_operate(const struct gateway *g, const struct gw_target *t, struc
         reply_free(&r);
         if (returning) {
             /* a reversal or void cannot be timeout-voided: the parent says */
-            if (parent_shows(g, a, t, out))
+            if (parent_shows(g, a, deadline, t, out))
                 goto done;
         } else {
             /* not (yet) found: undo whatever may have happened */
@@ -826,7 +844,7 @@ static void cs_operate(const struct gateway *g, const struct gw_target *t, struc
             json_object_object_add(b, "clientReferenceInformation", client_ref(t->ref));
             const char *body = json_text(a, b, NULL);
             json_object_put(b);
-            rest(g, a, "POST", "/pts/v2/voids", body, &r);
+            rest(g, a, deadline, "POST", "/pts/v2/voids", body, &r);
             const char *vst = r.status == 201 ? json_member_string(r.body, "status") : NULL;
             if (r.status == 201 && (!vst || strcmp(vst, "VOIDED") != 0)) {
                 /* declined (it settled meanwhile, say): it may well have
@@ -852,7 +870,7 @@ static void cs_operate(const struct gateway *g, const struct gw_target *t, struc
             reply_free(&r);
         }
     }
-    perform_op(g, a, t, &r);
+    perform_op(g, a, deadline, t, &r);
     answered(&r, t, out);
     if (t->again && r.status == 400) {
         /* refused when done again: it may have happened after all (the

@@ -31,6 +31,7 @@ static struct {
     struct seen seen[MAX_SEEN];
     size_t nseen;
     struct answer answers[MAX_SEEN];
+    unsigned delay_ms[MAX_SEEN]; /* how long the transfer of answer i takes */
     size_t nanswers, next;
 } fake;
 
@@ -83,7 +84,12 @@ static void fake_perform(struct net *n, const struct net_request *rq, struct net
 
     memset(out, 0, sizeof *out);
     assert_true(fake.next < fake.nanswers);
+    unsigned delay_ms = fake.delay_ms[fake.next];
     const struct answer *a = &fake.answers[fake.next++];
+    if (delay_ms) {
+        struct timespec ts = {delay_ms / 1000, (long)(delay_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     out->error = a->error;
     out->status = a->status;
     out->sent = a->error == NET_OK ? true : a->sent;
@@ -103,6 +109,13 @@ static inline const char *sent_header(const struct seen *s, const char *name)
         if (strcasecmp(s->hname[i], name) == 0)
             return s->hval[i];
     return NULL;
+}
+
+/* The answer queued last takes ms milliseconds to come. */
+static inline void fake_delay_last(unsigned ms)
+{
+    assert_true(fake.nanswers > 0);
+    fake.delay_ms[fake.nanswers - 1] = ms;
 }
 
 /* A transfer that fails (e: the error; sent: the request went out first). */

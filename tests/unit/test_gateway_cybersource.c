@@ -1192,6 +1192,62 @@ static void test_operate_again(void **state)
  * happened is refused (4xx): what happened to the capture is still unknown,
  * so the answer must not be final (GW_ERROR would record a capture that may
  * have been made as failed). */
+/* One operation has one deadline (the instance's timeout): a later call
+ * gets only what the earlier ones left, and none is sent when too little
+ * is left, so a run ends within its job's lease. */
+static void test_operation_deadline(void **state)
+{
+    (void)state;
+    struct cs *c = make_default();
+    struct gateway g = instance(c);
+    g.timeout = 1000000;
+    struct gw_result r;
+    struct gw_target t = capture_target();
+    t.again = true;
+
+    /* the search takes 0.4 s: the timeout void is given the 0.6 s left */
+    fake_use();
+    fake_add(201, SEARCH_EMPTY);
+    fake_delay_last(400);
+    fake_add(201, "{\"id\":\"7020000000000000000010\",\"status\":\"VOIDED\","
+                  "\"clientReferenceInformation\":{\"code\":\"cpo_cap1\"}}");
+    gateway_operate(&g, &t, &r);
+    assert_int_equal(fake.nseen, 2);
+    assert_true(fake.seen[0].timeout_ms <= 1000 && fake.seen[0].timeout_ms > 900);
+    assert_true(fake.seen[1].timeout_ms <= 600);
+    assert_true(fake.seen[1].timeout_ms > 400);
+    assert_int_equal(r.decision, GW_ERROR);
+
+    /* the search takes (almost) all of it: nothing more is sent, and the
+     * operation is not final (asked again later) */
+    fake_use();
+    fake_add(201, SEARCH_EMPTY);
+    fake_delay_last(950);
+    fake_add(201, CAPTURE_PENDING); /* must not be used */
+    gateway_operate(&g, &t, &r);
+    assert_int_equal(fake.nseen, 1);
+    assert_int_equal(r.decision, GW_NO_ANSWER);
+    assert_true(r.unreachable);
+
+    /* a payment's result: the search after a transaction not found gets
+     * what the GET left */
+    struct gw_target p = {.merchant_id = "m_1",
+                          .ref = "cpo_pay1",
+                          .gateway_ref = "7020000000000000000001",
+                          .op = GW_OP_SALE,
+                          .amount_minor = 1000,
+                          .currency = "USD"};
+    fake_use();
+    fake_add(404, "{}");
+    fake_delay_last(300);
+    fake_add(201, SEARCH_EMPTY);
+    gateway_result(&g, &p, &r);
+    assert_int_equal(fake.nseen, 2);
+    assert_true(fake.seen[1].timeout_ms <= 700);
+    assert_int_equal(r.decision, GW_NO_ANSWER);
+    gateway_cybersource_ops.destroy(c);
+}
+
 static void test_operate_again_search_refused(void **state)
 {
     struct cs *c = make_default();
@@ -1214,11 +1270,17 @@ static void test_operate_again_search_refused(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_crypto_helpers), cmocka_unit_test(test_create_and_live),
-        cmocka_unit_test(test_ops_table),      cmocka_unit_test(test_begin),
-        cmocka_unit_test(test_inbound),        cmocka_unit_test(test_rest_signature),
-        cmocka_unit_test(test_operate_paths),  cmocka_unit_test(test_operate_mapping),
-        cmocka_unit_test(test_operate_again),  cmocka_unit_test(test_operate_again_search_refused),
+        cmocka_unit_test(test_crypto_helpers),
+        cmocka_unit_test(test_create_and_live),
+        cmocka_unit_test(test_ops_table),
+        cmocka_unit_test(test_begin),
+        cmocka_unit_test(test_inbound),
+        cmocka_unit_test(test_rest_signature),
+        cmocka_unit_test(test_operate_paths),
+        cmocka_unit_test(test_operate_mapping),
+        cmocka_unit_test(test_operate_again),
+        cmocka_unit_test(test_operate_again_search_refused),
+        cmocka_unit_test(test_operation_deadline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
