@@ -18,6 +18,7 @@
 #include "app.h"
 #include "jobs/jobs.h"
 #include "util/log.h"
+#include "util/thread.h"
 
 enum {
     THREADS_MAX = 160,
@@ -49,6 +50,8 @@ struct workers {
     pthread_t sweeper;
     bool sweeper_started;
     pthread_mutex_t mu;
+    /* on CLOCK_MONOTONIC (thread_cond_init_mono): a step of the wall clock
+     * does not stall the waits */
     pthread_cond_t cv[POOL_COUNT]; /* a pool's threads: new jobs, or stop */
     pthread_cond_t sweep_cv;       /* the sweeper: stop only */
     unsigned pending[POOL_COUNT];  /* wakes not taken yet, per pool */
@@ -99,14 +102,7 @@ static enum db_status finish_cb(struct db_tx *tx, void *cls)
 /* Wait until woken, stopped, or `ms` passed. Returns false when stopping. */
 static bool idle_wait(struct workers *w, enum job_pool pool, long ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = thread_deadline_mono(ms);
     pthread_mutex_lock(&w->mu);
     while (!w->stop && !w->pending[pool])
         if (pthread_cond_timedwait(&w->cv[pool], &w->mu, &ts) == ETIMEDOUT)
@@ -200,13 +196,7 @@ static void *sweeper_main(void *arg)
             if (now - last_purge > PURGE_EVERY)
                 last_purge = jobs_purge(w->app, now) ? now : now - PURGE_EVERY + PURGE_RETRY;
         }
-        struct timespec abs;
-        clock_gettime(CLOCK_REALTIME, &abs);
-        abs.tv_nsec += SWEEP_MS * 1000000L;
-        if (abs.tv_nsec >= 1000000000L) {
-            abs.tv_sec++;
-            abs.tv_nsec -= 1000000000L;
-        }
+        struct timespec abs = thread_deadline_mono(SWEEP_MS);
         pthread_mutex_lock(&w->mu);
         if (!w->stop)
             pthread_cond_timedwait(&w->sweep_cv, &w->mu, &abs);
@@ -231,10 +221,10 @@ struct workers *workers_start(struct app *app, const struct workers_config *cfg)
         return NULL;
     w->app = app;
     pthread_mutex_init(&w->mu, NULL);
-    for (int p = 0; p < POOL_COUNT; p++)
-        pthread_cond_init(&w->cv[p], NULL);
-    pthread_cond_init(&w->sweep_cv, NULL);
     bool ok = true;
+    for (int p = 0; p < POOL_COUNT; p++)
+        ok = thread_cond_init_mono(&w->cv[p]) == 0 && ok;
+    ok = thread_cond_init_mono(&w->sweep_cv) == 0 && ok; /* else no thread starts */
     for (int p = 0; p < POOL_COUNT && ok; p++) {
         unsigned n = cfg && cfg->threads[p] ? cfg->threads[p] : default_threads[p];
         for (unsigned i = 0; i < n && w->n < THREADS_MAX; i++) {
