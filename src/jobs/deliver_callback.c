@@ -69,6 +69,7 @@ struct record_ctx {
     int attempts_seen; /* the delivery's tries when it was read */
     struct db_callback_attempt attempt;
     bool delivered;
+    bool recorded; /* this try was recorded (not: another run's was, or none is pending) */
 };
 
 static enum db_status record_cb(struct db_tx *tx, void *cls)
@@ -77,11 +78,20 @@ static enum db_status record_cb(struct db_tx *tx, void *cls)
     struct svc s = job_svc(c->jc, tx);
     struct db_callback cb;
     enum db_status st = DB_CALL(tx, callbacks, get, c->id, c->jc->a, &cb);
-    if (st <= 0)
-        return st == 0 ? DB_ROLLBACK : st;
-    /* another run of this job recorded this try already (its lease ran out) */
-    if (cb.state != CB_PENDING || cb.attempts != c->attempts_seen)
-        return DB_ROLLBACK;
+    if (st < 0)
+        return st;
+    if (st == 0 || cb.state != CB_PENDING || cb.attempts != c->attempts_seen) {
+        /* another run of this job recorded this try already (this run's
+         * lease ran out), or the callback is gone or settled: nothing is
+         * recorded, and the job follows the callback's own schedule, not
+         * the kind's backoff. When this run lost its claim, the run that
+         * holds it decides (DB_ROLLBACK: done here). */
+        st = st > 0 && cb.state == CB_PENDING
+                 ? DB_CALL(tx, jobs, retry, c->jc->job, cb.next_at, "another run made this try")
+                 : DB_CALL(tx, jobs, complete, c->jc->job, s.now);
+        return st < 0 ? st : st == 0 ? DB_ROLLBACK : DB_ONE_RESULT;
+    }
+    c->recorded = true;
     usec_t next_at;
     st = svc_cb_attempt(&s, &cb, &c->attempt, c->delivered, &next_at);
     if (st < 0)
@@ -161,11 +171,12 @@ enum job_result job_deliver_callback(struct job_ctx *jc)
         r.attempt.error = answer.error;
     }
     st = db_run(jc->app->db, DB_WRITE, "callback_record", record_cb, &r);
-    if (st < 0) {
+    if (st < 0 && st != DB_ROLLBACK) {
         jc->error = "cannot record the callback's try";
         return JOB_RETRY;
     }
-    if (!r.delivered && st > 0)
+    /* DB_ROLLBACK: another run holds the job now and owns its schedule */
+    if (!r.delivered && st > 0 && r.recorded)
         log_fields(LOG_INFO, "callback not delivered",
                    (struct log_field[]){LFS("callback", c.cb.ref), LFI("try", c.cb.attempts + 1),
                                         LFI("http", r.attempt.http_status),

@@ -615,6 +615,41 @@ def test_settings_callbacks_for_each_change(ccli, capi, new_shop, rcv):
 # ---- integrators' URLs ---------------------------------------------------------------------
 
 
+JOB_DELIVER_CALLBACK = 7
+
+
+def test_try_recorded_by_another_run_keeps_the_callbacks_schedule(cbs, ccli, new_shop, rcv):
+    """A run whose try another run of the job recorded meanwhile (its lease
+    ran out while it waited on the merchant) records nothing, and the job
+    keeps the callback's own next try, not the kind's short backoff (which
+    would send the callback again early)."""
+    rcv.modes["/slow"] = "slow"
+    shop = new_shop(settings=rcv.url + "/slow")
+    res = ccli("merchant", "update", shop.id, "--currencies", "USD,ZAR")
+    assert res.returncode == 0, res.stderr
+    at_path(rcv, "/slow", 1)  # the try is in flight: answered in 2 s
+    # meanwhile another run made and recorded the try: next one in an hour
+    next_at = int((time.time() + 3600) * 1e6)
+    assert db_exec(cbs.db_url, "UPDATE callbacks SET attempts = attempts + 1, next_at = ?"
+                   " WHERE merchant_id = ? AND state = 0", (next_at, shop.id)) == 1
+
+    def job():
+        rows = db_query(cbs.db_url, "SELECT run_at, locked_until, done_at, last_error FROM jobs"
+                        " WHERE merchant_id = ? AND kind = ?", (shop.id, JOB_DELIVER_CALLBACK))
+        assert len(rows) == 1, rows
+        return rows[0]
+
+    run_at, locked_until, done_at, last_error = poll(job, lambda j: j[1] == 0, WAIT)
+    assert done_at == 0
+    assert run_at == next_at, (run_at - time.time() * 1e6, last_error)
+    # the try this run made is not recorded twice
+    [cb] = db_query(cbs.db_url, "SELECT attempts, next_at FROM callbacks WHERE merchant_id = ?",
+                    (shop.id,))
+    assert cb == (1, next_at)
+    time.sleep(1.0)
+    assert len(rcv.received("/slow")) == 1
+
+
 def test_integrator_urls_route_its_links_callbacks(cbs, ccli, capi, new_shop, add_app, rcv,
                                                    http):
     shop = new_shop(payment_status=rcv.url + "/m/ps", transaction_event=rcv.url + "/m/te")

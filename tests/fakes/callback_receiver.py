@@ -5,6 +5,7 @@ It records every request (headers, body, time) and answers by its mode:
   error  500
   hang   never answers (holds the connection until the receiver stops)
   close  closes the connection without an answer
+  slow   500 after receiver.slow_delay seconds (a try in flight for a while)
   "204", "302", … (any three digits) that status, with an empty body
 Modes can be set for the whole receiver or per path (receiver.modes[path]);
 a list of modes is used one request at a time (the last one then stays).
@@ -77,6 +78,7 @@ def verify(secrets: list[str] | str, d: Delivery, tolerance: float = 300) -> lis
 class CallbackReceiver:
     def __init__(self, mode: str = "ok"):
         self.mode = mode
+        self.slow_delay = 2.0  # seconds, mode "slow"
         self.modes: dict[str, list[str] | str] = {}
         self.deliveries: list[Delivery] = []
         self.lock = threading.Lock()
@@ -100,6 +102,9 @@ class CallbackReceiver:
                     receiver.stopping.wait(120)
                     self.close_connection = True
                     return
+                if mode == "slow":  # answered 500 after slow_delay seconds
+                    time.sleep(receiver.slow_delay)
+                    mode = "500"
                 if mode == "close":
                     self.close_connection = True
                     try:
