@@ -19,7 +19,9 @@ static const struct job_kind_info kinds[] = {
     {JOB_SEND_CANCEL, "send_cancel", job_send_cancel, 15 * SEC, 12, SEC, 300 * SEC, POOL_MESSAGES},
     {JOB_PAYMENT_QUERY, "payment_query", job_payment_query, 15 * SEC, 12, SEC, 300 * SEC,
      POOL_PAYMENTS},
-    {JOB_REVIEW_SETTLE, "review_settle", job_review_settle, 15 * SEC, 12, SEC, 300 * SEC,
+    /* a payment under review is asked about for up to 14 days, at most every
+     * 4 hours (review_settle.c sets each next try): that bound ends it */
+    {JOB_REVIEW_SETTLE, "review_settle", job_review_settle, 15 * SEC, 1000, SEC, 300 * SEC,
      POOL_PAYMENTS},
     {JOB_AUTO_REVERSE, "auto_reverse", job_auto_reverse, 15 * SEC, 12, SEC, 300 * SEC,
      POOL_PAYMENTS},

@@ -23,7 +23,7 @@ import pytest
 import requests
 
 from gateway_flow import gateway_env, gateway_merchant, new_link, status, wait_second_op, wait_status
-from cp_helpers import PAYMENT_OPS, page_h1, page_title, parse_html, poll
+from cp_helpers import PAYMENT_OPS, db_exec, db_query, page_h1, page_title, parse_html, poll
 from cybersource_fake import CyberSourceFake, sa_verify, tampered
 from payment_flow import SETTLE_S, now_utc
 from test_providers import PROVIDER_SECRETS
@@ -256,6 +256,48 @@ def test_decisions_by_status_with_reason_code(env, shop, card, decision, code, p
     assert st["paymentStatus"] == pay_status, st
     (op,) = st["paymentStatuses"]
     assert (op["paymentGatewayDecision"], op["paymentGatewayResponseCode"]) == (decision, code), op
+
+
+JOB_REVIEW_SETTLE = 5
+
+
+def test_review_still_open_is_asked_again_until_decided(env, shop):
+    """A Decision Manager review can take days: a settle run that finds the
+    payment still under review records nothing and asks again later (15
+    minutes, then longer); once the reviewer has decided, the next try
+    records the outcome."""
+    with requests.Session() as http:
+        ref, token, fields, result, att = pay_link(env, shop, http, card="4000000000000101")
+    assert status(env, shop.key, ref)["paymentStatus"] == "REVIEW"
+    tx_path = f"/tss/v2/transactions/{result['transaction_id']}"
+
+    def job():
+        rows = db_query(env.db_url, "SELECT run_at, locked_until, done_at, attempts FROM jobs"
+                        " WHERE merchant_id = ? AND kind = ?", (shop.id, JOB_REVIEW_SETTLE))
+        assert len(rows) == 1, rows
+        return rows[0]
+
+    def run_now():
+        n = db_exec(env.db_url, "UPDATE jobs SET run_at = ? WHERE merchant_id = ? AND kind = ?"
+                    " AND done_at = 0", (int(time.time() * 1e6), shop.id, JOB_REVIEW_SETTLE))
+        assert n == 1, job()
+
+    # the review delay is over: CyberSource still holds it for review
+    asked = len(shop.fake.requests_to(tx_path, "GET"))
+    run_now()
+    run_at, locked, done, attempts = poll(job, lambda j: j[3] == 1 and j[1] == 0 or j[2] != 0,
+                                          WAIT)
+    assert len(shop.fake.requests_to(tx_path, "GET")) > asked
+    assert done == 0, "the settle job ended while the payment is still under review"
+    assert run_at > (time.time() + 10 * 60) * 1e6, run_at / 1e6 - time.time()
+    assert run_at < (time.time() + 4 * 3600) * 1e6, run_at / 1e6 - time.time()
+    assert status(env, shop.key, ref)["paymentStatus"] == "REVIEW"
+    # the reviewer accepts it; the next try (made due now) records it
+    shop.fake.resolve_review(result["transaction_id"], accept=True)
+    run_now()
+    st = wait_status(env, shop.key, ref, "SUCCESS")
+    assert st["paymentStatus"] == "SUCCESS", st
+    assert poll(job, lambda j: j[2] != 0, WAIT)[2] != 0
 
 
 def test_error_151_is_confirmed_by_the_transaction(env, shop):
