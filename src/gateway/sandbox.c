@@ -183,8 +183,9 @@ struct operate_ctx {
 
 /* A capture, reverse, void or refund: accepted when the payment (for a
  * refund: the sale or capture) was accepted, except the refunds of the
- * card whose refunds fail; recorded under its own ref, so a repeated call
- * gives the same answer. */
+ * card whose refunds fail and the WhatsApp Pay refunds whose value ends in
+ * 13 (declined) or 14 (never answered); recorded under its own ref, so a
+ * repeated call gives the same answer. */
 static enum db_status operate_cb(struct db_tx *tx, void *cls)
 {
     struct operate_ctx *c = cls;
@@ -217,6 +218,8 @@ static enum db_status operate_cb(struct db_tx *tx, void *cls)
     crypto_random_base62(96, rr, 17);
     snprintf(c->g.request_ref, sizeof c->g.request_ref, "SBX%s", rr);
     bool whatsapp = strncmp(pay.card_type, SANDBOX_GW_WHATSAPP, strlen(SANDBOX_GW_WHATSAPP)) == 0;
+    if (c->payment_ok && c->g.op == GW_OP_REFUND && whatsapp && c->g.amount_minor % 100 == 14)
+        return DB_ROLLBACK; /* never answers: nothing recorded, asked again in vain */
     if (c->payment_ok && c->g.op == GW_OP_REFUND &&
         (cards_refunds_fail(pay.masked_pan) || (whatsapp && c->g.amount_minor % 100 == 13))) {
         c->g.decision = GW_DECLINE;

@@ -57,6 +57,9 @@ struct job_kind_info {
     usec_t backoff;   /* wait after the first failed try; doubled each time */
     usec_t backoff_cap;
     enum job_pool pool;
+    /* when the last try failed: records what giving up means for the job's
+     * subject, in the transaction that gives it up (NULL: nothing) */
+    enum db_status (*give_up)(struct job_ctx *jc, struct db_tx *tx);
 };
 
 /* The kind's row, or NULL for an unknown kind. */
@@ -94,6 +97,7 @@ enum job_result job_mp_fulfil(struct job_ctx *jc);
 enum job_result job_mp_result(struct job_ctx *jc);
 enum job_result job_wa_send_order(struct job_ctx *jc);
 enum job_result job_wa_refund(struct job_ctx *jc);
+enum db_status job_wa_refund_give_up(struct job_ctx *jc, struct db_tx *tx);
 
 /* ---- the workers ----------------------------------------------------------------------- */
 

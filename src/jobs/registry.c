@@ -12,37 +12,41 @@
 
 static const struct job_kind_info kinds[] = {
     /* kind, name, runner, lease (longer than the slowest call a runner makes:
-     * providers and gateways are given 10 s), tries, backoff, cap, pool */
-    {JOB_SEND_LINK, "send_link", job_send_link, 15 * SEC, 12, SEC, 300 * SEC, POOL_MESSAGES},
+     * providers and gateways are given 10 s), tries, backoff, cap, pool, and
+     * what giving up records */
+    {JOB_SEND_LINK, "send_link", job_send_link, 15 * SEC, 12, SEC, 300 * SEC, POOL_MESSAGES, NULL},
     {JOB_DELIVERY_RECEIPT, "delivery_receipt", job_delivery_receipt, 15 * SEC, 12, SEC, 300 * SEC,
-     POOL_MESSAGES},
-    {JOB_SEND_CANCEL, "send_cancel", job_send_cancel, 15 * SEC, 12, SEC, 300 * SEC, POOL_MESSAGES},
+     POOL_MESSAGES, NULL},
+    {JOB_SEND_CANCEL, "send_cancel", job_send_cancel, 15 * SEC, 12, SEC, 300 * SEC, POOL_MESSAGES,
+     NULL},
     {JOB_PAYMENT_QUERY, "payment_query", job_payment_query, 15 * SEC, 12, SEC, 300 * SEC,
-     POOL_PAYMENTS},
+     POOL_PAYMENTS, NULL},
     /* a payment under review is asked about for up to 14 days, at most every
      * 4 hours (review_settle.c sets each next try): that bound ends it */
     {JOB_REVIEW_SETTLE, "review_settle", job_review_settle, 15 * SEC, 1000, SEC, 300 * SEC,
-     POOL_PAYMENTS},
+     POOL_PAYMENTS, NULL},
     {JOB_AUTO_REVERSE, "auto_reverse", job_auto_reverse, 15 * SEC, 12, SEC, 300 * SEC,
-     POOL_PAYMENTS},
+     POOL_PAYMENTS, NULL},
     {JOB_SEND_RECEIPT, "send_receipt", job_send_receipt, 15 * SEC, 12, SEC, 300 * SEC,
-     POOL_MESSAGES},
+     POOL_MESSAGES, NULL},
     {JOB_RECEIPT_DELIVERY, "receipt_delivery", job_receipt_delivery, 15 * SEC, 12, SEC, 300 * SEC,
-     POOL_MESSAGES},
+     POOL_MESSAGES, NULL},
     {JOB_SEND_REMINDER, "send_reminder", job_send_reminder, 15 * SEC, 48, SEC, 300 * SEC,
-     POOL_MESSAGES},
+     POOL_MESSAGES, NULL},
     /* a callback's tries follow the retry schedule (the runner sets each next
      * run); the backoff here only spaces runs the database cut short. Its
      * lease covers the 15 s a merchant's URL is given, and the name lookup */
     {JOB_DELIVER_CALLBACK, "deliver_callback", job_deliver_callback, 25 * SEC, 1000, 5 * SEC,
-     300 * SEC, POOL_CALLBACKS},
+     300 * SEC, POOL_CALLBACKS, NULL},
     /* the vendor answers in process; a status check runs 2 s after a timeout */
-    {JOB_MP_FULFIL, "mp_fulfil", job_mp_fulfil, 15 * SEC, 12, SEC, 300 * SEC, POOL_PAYMENTS},
+    {JOB_MP_FULFIL, "mp_fulfil", job_mp_fulfil, 15 * SEC, 12, SEC, 300 * SEC, POOL_PAYMENTS, NULL},
     /* a result's tries follow its own schedule (service/purchases.c) */
-    {JOB_MP_RESULT, "mp_result", job_mp_result, 25 * SEC, 1000, 5 * SEC, 300 * SEC, POOL_CALLBACKS},
+    {JOB_MP_RESULT, "mp_result", job_mp_result, 25 * SEC, 1000, 5 * SEC, 300 * SEC, POOL_CALLBACKS,
+     NULL},
     {JOB_WA_SEND_ORDER, "wa_send_order", job_wa_send_order, 15 * SEC, 12, SEC, 300 * SEC,
-     POOL_MESSAGES},
-    {JOB_WA_REFUND, "wa_refund", job_wa_refund, 15 * SEC, 12, SEC, 300 * SEC, POOL_PAYMENTS},
+     POOL_MESSAGES, NULL},
+    {JOB_WA_REFUND, "wa_refund", job_wa_refund, 15 * SEC, 12, SEC, 300 * SEC, POOL_PAYMENTS,
+     job_wa_refund_give_up},
 };
 
 const struct job_kind_info *job_kind_info(int kind)

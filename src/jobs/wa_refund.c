@@ -8,7 +8,7 @@
  * transaction open and under the refund's own reference, so a run that is
  * repeated gets the same answer; the answer is recorded with the job's
  * completion (and the merchant's callback queued) in one transaction. No
- * answer: tried again.
+ * answer: tried again; after the last try, the refund is failed.
  */
 #include <string.h>
 
@@ -64,6 +64,21 @@ static enum db_status settle_cb(struct db_tx *tx, void *cls)
     st = svc_wa_refund_settled(&s, &r, c->outcome);
     c->jc->queued |= s.queued;
     return st < 0 ? st : DB_ONE_RESULT;
+}
+
+/* The last try found no answer (the gateway cannot be used, or never
+ * answered): the refund is failed, so that the merchant is told (callback)
+ * and its amount can be refunded again, instead of pending for ever. */
+enum db_status job_wa_refund_give_up(struct job_ctx *jc, struct db_tx *tx)
+{
+    struct svc s = job_svc(jc, tx);
+    struct db_wa_refund r;
+    enum db_status st = DB_CALL(tx, whatsapp, refund_get, jc->job->merchant_id, jc->job->arg, &r);
+    if (st <= 0)
+        return st;
+    st = svc_wa_refund_settled(&s, &r, WA_FAILED);
+    jc->queued |= s.queued;
+    return st;
 }
 
 enum job_result job_wa_refund(struct job_ctx *jc)

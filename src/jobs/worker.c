@@ -82,7 +82,7 @@ static enum db_status claim_cb(struct db_tx *tx, void *cls)
 
 struct finish_ctx {
     const struct job_kind_info *kind;
-    const struct db_job *job;
+    struct job_ctx *jc;
     enum job_result result;
     const char *error;
     usec_t retry_at;
@@ -91,12 +91,24 @@ struct finish_ctx {
 static enum db_status finish_cb(struct db_tx *tx, void *cls)
 {
     struct finish_ctx *c = cls;
+    const struct db_job *job = c->jc->job;
     usec_t now = time_now();
     int max = c->kind ? c->kind->max_attempts : 1;
-    if (c->result == JOB_DONE || c->job->attempts >= max)
-        return DB_CALL(tx, jobs, complete, c->job, now);
-    usec_t at = c->retry_at ? c->retry_at : now + job_backoff(c->kind, c->job->attempts);
-    return DB_CALL(tx, jobs, retry, c->job, at, c->error ? c->error : "failed");
+    if (c->result == JOB_DONE)
+        return DB_CALL(tx, jobs, complete, job, now);
+    if (job->attempts >= max) {
+        /* given up: what that means is recorded with it, under its claim */
+        enum db_status st = DB_CALL(tx, jobs, complete, job, now);
+        if (st <= 0 || !c->kind || !c->kind->give_up)
+            return st;
+        unsigned queued = c->jc->queued;
+        st = c->kind->give_up(c->jc, tx);
+        if (st < 0)
+            c->jc->queued = queued;
+        return st < 0 ? st : DB_ONE_RESULT;
+    }
+    usec_t at = c->retry_at ? c->retry_at : now + job_backoff(c->kind, job->attempts);
+    return DB_CALL(tx, jobs, retry, job, at, c->error ? c->error : "failed");
 }
 
 /* Wait until woken, stopped, or `ms` passed. Returns false when stopping. */
@@ -142,17 +154,17 @@ static void run_one(struct workers *w, const struct db_job *job)
             log_error("job %lld (%s) given up after %d attempts", (long long)job->id, k->name,
                       job->attempts);
     }
-    app_wake_workers(w->app, jc.queued);
     if (jc.unrecorded) {
         log_error("job %lld (%s): the provider's answer could not be recorded; the job runs "
                   "again when its lease ends, as after a crash",
                   (long long)job->id, k ? k->name : "?");
     } else if (!(res == JOB_DONE && jc.completed)) {
-        struct finish_ctx f = {k, job, res, jc.error, jc.retry_at};
+        struct finish_ctx f = {k, &jc, res, jc.error, jc.retry_at};
         if (db_run(w->app->db, DB_WRITE, "job_finish", finish_cb, &f) < 0)
             log_error("job %lld: could not record the outcome; it will run again",
                       (long long)job->id);
     }
+    app_wake_workers(w->app, jc.queued);
     arena_free(jc.a);
 }
 

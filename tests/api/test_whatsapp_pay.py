@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 import pytest
 
 from callback_receiver import CallbackReceiver, verify
-from cp_helpers import SECRETS, fresh_msisdn, html_request, poll
+from cp_helpers import SECRETS, db_exec, db_query, fresh_msisdn, html_request, poll
 from payment_flow import assert_html, race
 from wa_helpers import (
     ECHO_FIELDS,
@@ -1142,6 +1142,36 @@ def test_refund_for_a_production_merchant_is_403(api, cli, shop, paid):
         assert "sandbox" in b["error"]["error"], b
     p = payment_of(api, shop, paid.ref, key=live["apiKey"])
     assert p["status"] == "captured" and refunds_of(p) == [], p
+
+
+def test_a_refund_the_gateway_never_answers_fails_after_the_last_try(api, server, http,
+                                                                      shop_factory, rcv):
+    """The sandbox gateway never answers a refund whose value ends in 14: it
+    is tried again, and once its last try has found no answer it is failed,
+    with its callback, instead of pending (and blocking its amount) for ever."""
+    shop = shop_factory(callback_url=rcv.url + "/wa-hook")
+    o = place_order(api, shop)
+    pay_ok(http, server.base_url, o.token, method="upi")
+    r = refund(api, shop, o.ref, 1014)
+    assert r.status_code == 201 and r.body["status"] == "pending", r.text
+    job = "SELECT attempts, done_at FROM jobs WHERE kind = 14 AND merchant_id = ? AND done_at = 0"
+    first = poll(lambda: db_query(server.db_url, job, (shop.id,)),
+                 lambda rows: rows and rows[0][0] >= 1, WAIT)
+    assert first and first[0][0] >= 1, first
+    assert refunds_of(payment_of(api, shop, o.ref))[0]["status"] == "pending"
+    # the tries before the last one (12) have been made; the next is due
+    assert db_exec(server.db_url, "UPDATE jobs SET attempts = 11, run_at = 0 WHERE kind = 14"
+                                  " AND merchant_id = ? AND done_at = 0", (shop.id,)) == 1
+    p = wait_refunds_settled(api, shop, o.ref)
+    assert [(rf["amount"]["value"], rf["status"]) for rf in refunds_of(p)] == [(1014, "failed")], p
+    assert db_query(server.db_url, job, (shop.id,)) == []
+    got = rcv.wait_for(lambda ds: any(d.json.get("event") == "whatsapp.refund" and
+                                      refunds_of(d.json["payment"])[0]["status"] == "failed"
+                                      for d in ds), WAIT, "the failed refund's callback")
+    assert got
+    # its amount can be refunded again
+    r = refund(api, shop, o.ref, o.total)
+    assert r.status_code == 201, r.text
 
 
 # ---- callbacks -------------------------------------------------------------------------------------
