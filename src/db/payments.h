@@ -50,6 +50,8 @@ struct db_payment_op {
     char gateway_id[DB_UUID_LEN];         /* the gateway it went through: a provider id, ""
                                              for the sandbox gateway */
     int64_t held_minor;                   /* DB_OP_PARTIAL: what the gateway held (0: not said) */
+    usec_t repair_at; /* while pending: the repair sweep asks about it not before this (set to
+                         created_at by insert) */
 };
 
 /* Flags of a payment operation. */
@@ -86,11 +88,15 @@ struct db_payments_ops {
     /* oldest first */
     enum db_status (*list)(struct db_tx *tx, const char *merchant_id, int64_t link_id,
                            db_payment_op_cb cb, void *cls);
-    /* pending operations created in [after, before) (workers: across merchants):
-     * follow-ups (capture, reverse, void, refund) first, then payments, oldest
-     * first, so that checkouts customers sit on do not hold the others back */
-    enum db_status (*list_pending)(struct db_tx *tx, usec_t after, usec_t before, int limit,
+    /* pending operations created before `before` whose repair time is due
+     * (repair_at <= due), across merchants, the longest due first, so that
+     * none waits behind others asked about again and again */
+    enum db_status (*list_pending)(struct db_tx *tx, usec_t due, usec_t before, int limit,
                                    db_payment_op_cb cb, void *cls);
+    /* when the repair sweep asks about a pending operation next
+     * (DB_NO_RESULTS when it is not pending any more) */
+    enum db_status (*set_repair_at)(struct db_tx *tx, const char *merchant_id, const char *ref,
+                                    usec_t at);
 };
 
 const struct db_payments_ops *db_payments_ops(struct db_tx *tx);

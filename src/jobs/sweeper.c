@@ -18,11 +18,22 @@
 #include "service/payments.h"
 #include "util/log.h"
 
-/* How long a pending operation waits before the sweep asks about it, and how
- * far back it looks (µs). */
-#define REPAIR_AFTER     (5LL * 1000000)
-#define REPAIR_MARGIN    (5LL * 1000000) /* a configured gateway's: after its call's timeout */
-#define REPAIR_WINDOW    (24LL * 3600 * 1000000)
+/* The repair schedule of a pending operation (µs; docs/operations.md). It is
+ * first asked about REPAIR_AFTER after it was stored (through a configured
+ * gateway: REPAIR_MARGIN after its call's timeout, when the call is surely
+ * over), then again after as long as it has been pending, at least
+ * REPAIR_MIN and at most REPAIR_CAP: at 15 s, 30 s, 1 min, 2 min … then
+ * hourly, for as long as it stays pending (still pending after REPAIR_WINDOW:
+ * an error in the log each time). A checkout is asked about again as soon as
+ * it counts as abandoned. */
+#define REPAIR_AFTER  (5LL * 1000000)
+#define REPAIR_MARGIN (5LL * 1000000)
+#define REPAIR_MIN    (15LL * 1000000)
+#define REPAIR_CAP    (3600LL * 1000000)
+#define REPAIR_WINDOW (24LL * 3600 * 1000000)
+/* A pass starts no other operation after this long: the sweeper thread
+ * expires links and purges too (the rest come first at the next pass). */
+#define REPAIR_BUDGET    (2LL * 1000000)
 #define IDEMPOTENCY_KEEP (24LL * 3600 * 1000000)      /* idempotency records are kept */
 #define JOBS_KEEP        (7LL * 24 * 3600 * 1000000)  /* finished jobs and sandbox messages */
 #define CALLBACKS_KEEP   (30LL * 24 * 3600 * 1000000) /* delivered or given-up callbacks */
@@ -79,8 +90,43 @@ static enum db_status list_cb(struct db_tx *tx, void *cls)
 {
     struct pending *p = cls;
     p->n = 0;
-    return DB_CALL(tx, payments, list_pending, p->now - REPAIR_WINDOW, p->now - REPAIR_AFTER,
-                   REPAIR_MAX, collect, p);
+    return DB_CALL(tx, payments, list_pending, p->now, p->now - REPAIR_AFTER, REPAIR_MAX, collect,
+                   p);
+}
+
+struct schedule_ctx {
+    const struct db_payment_op *op;
+    usec_t at;
+};
+
+static enum db_status schedule_cb(struct db_tx *tx, void *cls)
+{
+    const struct schedule_ctx *c = cls;
+    return DB_CALL(tx, payments, set_repair_at, c->op->merchant_id, c->op->ref, c->at);
+}
+
+/* When the sweep asks about op next, given that it is looked at now (gw
+ * and m: its gateway and merchant, gw NULL when there is none); *ask: may
+ * it be asked about now. */
+static usec_t next_repair(const struct gateway *gw, const struct db_merchant *m,
+                          const struct db_payment_op *op, usec_t now, bool *ask)
+{
+    usec_t age = now - op->created_at;
+    /* a real gateway's call may still be under way (it may take the whole
+     * timeout): not before it is surely over */
+    if (gw && gw->merchant_id && age < gw->timeout + REPAIR_MARGIN) {
+        *ask = false;
+        return op->created_at + gw->timeout + REPAIR_MARGIN;
+    }
+    *ask = gw != NULL;
+    usec_t wait = age < REPAIR_MIN ? REPAIR_MIN : age > REPAIR_CAP ? REPAIR_CAP : age;
+    if (gw && (op->op == GW_OP_AUTHORIZE || op->op == GW_OP_SALE)) {
+        usec_t abandoned =
+            op->created_at + (usec_t)(m->page_ttl_s + SVC_CHECKOUT_GRACE_S) * 1000000 + 1;
+        if (abandoned > now && abandoned < now + wait)
+            wait = abandoned - now;
+    }
+    return now + wait;
 }
 
 struct merchant_ctx {
@@ -138,10 +184,6 @@ static bool repair(struct job_ctx *jc, const struct gateway *gw, const struct db
                    const struct db_payment_op *op, usec_t now)
 {
     bool payment = op->op == GW_OP_AUTHORIZE || op->op == GW_OP_SALE;
-    /* a real gateway's call may still be under way (it may take the whole
-     * timeout): not before it is surely over */
-    if (gw->merchant_id && now - op->created_at < gw->timeout + REPAIR_MARGIN)
-        return false;
     struct gw_result res;
     if (!payment)
         return job_operate_and_record(jc, gw, op, true, &res);
@@ -160,24 +202,40 @@ static bool repair(struct job_ctx *jc, const struct gateway *gw, const struct db
     return job_target(jc, op, true, &t) && abandon(jc, gw, op, &t);
 }
 
+/* One operation whose repair time is due: its next time is stored first,
+ * so that one which cannot be asked about, or whose call hangs, does not
+ * come back at every pass; then it is asked about. Whether it was resolved. */
+static bool repair_due(struct app *app, struct job_ctx *jc, const struct db_payment_op *op,
+                       usec_t now)
+{
+    struct merchant_ctx m = {.id = op->merchant_id};
+    const struct gateway *gw = NULL;
+    if (db_run(app->db, DB_READ, "repair_merchant", merchant_cb, &m) > 0)
+        gw = gateway_acquire_op(app->gateways, &m.m, op->gateway_id, NULL);
+    bool ask;
+    struct schedule_ctx sc = {.op = op, .at = next_repair(gw, &m.m, op, now, &ask)};
+    /* 0: it is not pending any more */
+    bool pending = db_run(app->db, DB_WRITE, "repair_schedule", schedule_cb, &sc) > 0;
+    bool done = pending && ask && repair(jc, gw, &m.m, op, now);
+    if (gw)
+        gateway_release(app->gateways, gw);
+    if (pending && !done && now - op->created_at > REPAIR_WINDOW)
+        log_error("payment operation %s of merchant %s: pending for %lld hours, the gateway has "
+                  "given no outcome (asked again hourly)",
+                  op->ref, op->merchant_id, (long long)((now - op->created_at) / 3600000000LL));
+    return done;
+}
+
 int jobs_repair_payments(struct app *app, usec_t now)
 {
     struct pending p = {.now = now};
     if (db_run(app->db, DB_READ, "repair_list", list_cb, &p) < 0)
         return -1;
     struct job_ctx jc = {.app = app, .a = arena_new(0)};
+    usec_t start = time_now();
     int done = 0;
-    for (int i = 0; i < p.n; i++) {
-        const struct db_payment_op *op = &p.ops[i];
-        struct merchant_ctx m = {.id = op->merchant_id};
-        if (db_run(app->db, DB_READ, "repair_merchant", merchant_cb, &m) <= 0)
-            continue;
-        const struct gateway *gw = gateway_acquire_op(app->gateways, &m.m, op->gateway_id, NULL);
-        if (!gw)
-            continue;
-        done += repair(&jc, gw, &m.m, op, now);
-        gateway_release(app->gateways, gw);
-    }
+    for (int i = 0; i < p.n && (i == 0 || time_now() - start < REPAIR_BUDGET); i++)
+        done += repair_due(app, &jc, &p.ops[i], time_now());
     arena_free(jc.a);
     app_wake_workers(app, jc.queued);
     return done;

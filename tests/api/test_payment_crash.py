@@ -11,7 +11,7 @@ Each round, before the kill:
     milliseconds after the first answer arrives, in mid-burst.
 
 After the last restart, within REPAIR_WAIT seconds (the repair sweep asks
-the gateway every 5 s about operations pending for more than 5 s), every
+the gateway about an operation 5 s after it began, then 15 s after that), every
 payment is recorded exactly once (one paymentStatuses entry, SUCCESS), every
 capture once, no link has two successful captures, and nothing is left
 pending. Half the unreturned browsers come back late (right after the

@@ -544,6 +544,31 @@ def test_zz_stripe_refunds(env, book):
     assert "lost_or_stolen_card" in st["refunds"][0]["paymentGatewayErrorDecision"]
 
 
+REPAIR_WATCH = 40.0  # seconds a refund pending at Stripe is watched
+REPAIR_ASKS_MAX = 3  # the sweep's asks in that time: at 15 s, 30 s (each + a pass); 7 every 5 s
+
+
+def test_zz_stripe_pending_refund_is_asked_with_backoff(env, book):
+    """A refund Stripe leaves pending is asked about by the repair sweep with
+    growing intervals — 15 s after it began, then after as long again (30 s,
+    1 min, …) — not at every pass of the sweep (5 s)."""
+    shop = book["shop"]
+    shop.fake.refund_fail_delay = None  # the refund stays pending
+    t0 = time.time()
+    fref = book["fails"][0]
+    r = env.api.post(PAYMENT_OPS + fref + "/refund?amount=5.00", key=shop.key)
+    assert r.status_code == 202 and r.body["status"] == "PENDING", r.text
+    (re_id,) = [k for k, x in shop.fake.refunds.items() if x["status"] == "pending"]
+    time.sleep(max(0.0, t0 + REPAIR_WATCH - time.time()))
+    # the sweep's asks (those of the refund's own webhooks come at once)
+    at = [q.at - t0 for q in shop.fake.requests_to(f"/v1/refunds/{re_id}", "GET")
+          if t0 + 5 < q.at <= t0 + REPAIR_WATCH]
+    assert 1 <= len(at) <= REPAIR_ASKS_MAX, at
+    assert all(b - a >= 10 for a, b in zip(at, at[1:])), at
+    st = status(env, shop.key, fref)
+    assert [x["status"] for x in st["refunds"]] == ["FAILED", "PENDING"], st["refunds"]
+
+
 def test_follow_ups_go_to_the_payments_gateway(env, shop):
     """A payment's capture goes to the gateway that took it, even after the
     merchant selected another one; a gateway with payments is not removed."""

@@ -1795,6 +1795,115 @@ static void test_gateway_use_is_found_by_its_index(void **state)
     assert_true(scans_after_close(state, "payment_ops_gateway") >= 24);
 }
 
+/* The repair sweep's schedule: pay-5 due long ago, pay-7 due less long ago,
+ * pay-6 not due, pay-8 finished (then not rescheduled); the others due since
+ * they were stored. */
+struct repair_ctx {
+    const char *merchant_id;
+    usec_t now, created0; /* created0: pay-0's created_at */
+    enum db_status set[5];
+    usec_t at7, at1, created1;
+    char refs[3][DB_REF_LEN];
+    int n;
+};
+
+#define SECONDS(n) ((usec_t)(n)*1000000)
+
+static enum db_status repair_schedule_cb(struct db_tx *tx, void *cls)
+{
+    struct repair_ctx *c = cls;
+    const char *refs[4] = {"pay-5", "pay-7", "pay-6", "pay-8"};
+    const usec_t at[4] = {c->now - SECONDS(100), c->now - SECONDS(50), c->now + SECONDS(3600),
+                          c->now - SECONDS(200)};
+    for (int i = 0; i < 4; i++)
+        if ((c->set[i] = DB_CALL(tx, payments, set_repair_at, c->merchant_id, refs[i], at[i])) < 0)
+            return c->set[i];
+    struct db_payment_op op;
+    enum db_status st = DB_CALL(tx, payments, get, c->merchant_id, "pay-8", &op);
+    if (st <= 0)
+        return st < 0 ? st : DB_HARD_ERROR;
+    op.state = 1;
+    op.decision = 1;
+    if ((st = DB_CALL(tx, payments, finish, &op)) < 0)
+        return st;
+    c->set[4] = DB_CALL(tx, payments, set_repair_at, c->merchant_id, "pay-8", c->now);
+    if (c->set[4] < 0)
+        return c->set[4];
+    const char *read[3] = {"pay-7", "pay-1", "pay-0"};
+    usec_t *into[3][2] = {{&c->at7, NULL}, {&c->at1, &c->created1}, {NULL, &c->created0}};
+    for (int i = 0; i < 3; i++) {
+        if ((st = DB_CALL(tx, payments, get, c->merchant_id, read[i], &op)) <= 0)
+            return st < 0 ? st : DB_HARD_ERROR;
+        if (into[i][0])
+            *into[i][0] = op.repair_at;
+        if (into[i][1])
+            *into[i][1] = op.created_at;
+    }
+    return DB_ONE_RESULT;
+}
+
+static void keep_repair_ref(void *cls, const struct db_payment_op *op)
+{
+    struct repair_ctx *c = cls;
+    if (c->n < 3)
+        snprintf(c->refs[c->n], sizeof c->refs[c->n], "%s", op->ref);
+    c->n++;
+}
+
+struct repair_list {
+    struct repair_ctx *c;
+    usec_t before;
+    int limit;
+};
+
+static enum db_status repair_list_cb(struct db_tx *tx, void *cls)
+{
+    struct repair_list *l = cls;
+    l->c->n = 0;
+    enum db_status st =
+        DB_CALL(tx, payments, list_pending, l->c->now, l->before, l->limit, keep_repair_ref, l->c);
+    return st < 0 ? st : DB_ONE_RESULT;
+}
+
+/* The repair sweep takes the pending operations whose repair time is due,
+ * the longest due first, so that none starves behind operations asked about
+ * again and again; an operation is stored due at once, a finished one is
+ * neither listed nor rescheduled. Through payment_ops_repair. */
+static void test_repair_schedule(void **state)
+{
+    struct db *db = *state;
+    struct insert_ctx a;
+    struct repair_ctx c;
+    struct order_ctx oc;
+    orders_of_a_merchant(db, &a, &oc); /* pay-0 … pay-59, pending */
+    c = (struct repair_ctx){.merchant_id = oc.merchant_id, .now = time_now() + SECONDS(1)};
+    assert_int_equal(db_run(db, DB_WRITE, "t", repair_schedule_cb, &c), 1);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(c.set[i], 1);
+    assert_int_equal(c.set[4], 0);
+    assert_true(c.at7 == c.now - SECONDS(50));
+    assert_true(c.at1 == c.created1);
+    for (int i = 0; i < 8; i++) { /* past PostgreSQL's first five plans */
+        struct repair_list first = {.c = &c, .before = c.now, .limit = 3};
+        assert_int_equal(db_run(db, DB_READ, "t", repair_list_cb, &first), 1);
+        assert_int_equal(c.n, 3);
+        assert_string_equal(c.refs[0], "pay-5");
+        assert_string_equal(c.refs[1], "pay-7");
+        assert_string_equal(c.refs[2], "pay-0");
+    }
+    struct repair_list all = {.c = &c, .before = c.now, .limit = 100};
+    assert_int_equal(db_run(db, DB_READ, "t", repair_list_cb, &all), 1);
+    assert_int_equal(c.n, ORDER_LINKS - 2);
+    /* none was created before pay-0 */
+    struct repair_list none = {.c = &c, .before = c.created0, .limit = 100};
+    assert_int_equal(db_run(db, DB_READ, "t", repair_list_cb, &none), 1);
+    assert_int_equal(c.n, 0);
+    if (strcmp(target_backend(), "postgresql") != 0)
+        return;
+    assert_true(scans_after_close(state, "payment_ops_repair") >= 8);
+    assert_int_equal(index_scans("payment_ops_pending"), 0);
+}
+
 /* links.insert writes a link only when its order is free, and says why not
  * (the check and the writes are one statement on PostgreSQL). */
 struct one_link {
@@ -1974,6 +2083,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_jobs_hurry_uses_its_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_link_insert_refuses_a_taken_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gateway_use_is_found_by_its_index, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_repair_schedule, setup, teardown),
         cmocka_unit_test(test_bad_urls),
     };
     char name[64];

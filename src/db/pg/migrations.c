@@ -538,6 +538,14 @@ const struct pg_migration pg_migrations[] = {
      * held, not the amount asked for */
     {17, "payments: the amount a partial approval held",
      "ALTER TABLE payment_ops ADD COLUMN held_minor BIGINT NOT NULL DEFAULT 0;"},
+    /* the repair sweep asks about a pending operation again with a growing
+     * interval: when next is stored on it, and the sweep takes the longest
+     * due first (before, every pending operation at every pass, the oldest
+     * first, until it was a day old). Operations stored before (or by a node
+     * of the version before) have 0: due at once. */
+    {18, "payments: when the repair sweep asks about a pending operation next",
+     "ALTER TABLE payment_ops ADD COLUMN repair_at BIGINT NOT NULL DEFAULT 0;"
+     "CREATE INDEX payment_ops_repair ON payment_ops(repair_at) WHERE state = 0;"},
 };
 
 const int pg_migration_count = sizeof pg_migrations / sizeof pg_migrations[0];

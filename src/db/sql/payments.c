@@ -13,7 +13,7 @@
     "id, merchant_id, link_id, ref, op, COALESCE(parent_ref, ''), amount_minor, state,"            \
     " decision, response_code, request_ref, auth_ref, card_type, masked_pan, expiry,"              \
     " error_text, gateway_at, created_at, updated_at, flags, COALESCE(note, ''), gateway_ref,"     \
-    " gateway_id, held_minor"
+    " gateway_id, held_minor, repair_at"
 
 static void read_op(struct db_stmt *st, struct db_payment_op *o)
 {
@@ -42,6 +42,7 @@ static void read_op(struct db_stmt *st, struct db_payment_op *o)
     db_col_copy(st, 21, o->gateway_ref, sizeof o->gateway_ref);
     db_col_copy(st, 22, o->gateway_id, sizeof o->gateway_id);
     o->held_minor = db_col_int(st, 23);
+    o->repair_at = db_col_int(st, 24);
 }
 
 enum db_status sql_payments_insert(struct db_tx *tx, struct db_payment_op *o)
@@ -49,7 +50,8 @@ enum db_status sql_payments_insert(struct db_tx *tx, struct db_payment_op *o)
     struct db_stmt *st = db_stmt(tx, STMT_PAYMENT_INSERT,
                                  "INSERT INTO payment_ops (merchant_id, link_id, ref, op,"
                                  " parent_ref, amount_minor, created_at, updated_at, flags,"
-                                 " note, gateway_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                                 " note, gateway_id, repair_at)"
+                                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                                  " ON CONFLICT DO NOTHING RETURNING id");
     if (!st)
         return DB_HARD_ERROR;
@@ -64,7 +66,11 @@ enum db_status sql_payments_insert(struct db_tx *tx, struct db_payment_op *o)
     db_bind_int(st, 9, (int)o->flags);
     db_bind_nonempty(st, 10, o->note);
     db_bind_text(st, 11, o->gateway_id);
-    return db_one_int(st, &o->id, "payment op insert");
+    db_bind_int(st, 12, o->created_at);
+    enum db_status rc = db_one_int(st, &o->id, "payment op insert");
+    if (rc == DB_ONE_RESULT)
+        o->repair_at = o->created_at;
+    return rc;
 }
 
 enum db_status sql_payments_get(struct db_tx *tx, const char *merchant_id, const char *ref,
@@ -178,17 +184,34 @@ enum db_status sql_payments_list(struct db_tx *tx, const char *merchant_id, int6
     return each_op(tx, st, cb, cls, "payment op list");
 }
 
-enum db_status sql_payments_list_pending(struct db_tx *tx, usec_t after, usec_t before, int limit,
+enum db_status sql_payments_list_pending(struct db_tx *tx, usec_t due, usec_t before, int limit,
                                          db_payment_op_cb cb, void *cls)
 {
+    /* through payment_ops_repair, in its order */
     struct db_stmt *st = db_stmt(tx, STMT_PAYMENT_PENDING,
                                  "SELECT " OP_COLS " FROM payment_ops"
-                                 " WHERE state = 0 AND created_at >= ? AND created_at < ?"
-                                 " ORDER BY op <= 2, created_at LIMIT ?");
+                                 " WHERE state = 0 AND repair_at <= ? AND created_at < ?"
+                                 " ORDER BY repair_at LIMIT ?");
     if (!st)
         return DB_HARD_ERROR;
-    db_bind_int(st, 1, after);
+    db_bind_int(st, 1, due);
     db_bind_int(st, 2, before);
     db_bind_int(st, 3, limit);
     return each_op(tx, st, cb, cls, "payment op pending");
+}
+
+enum db_status sql_payments_set_repair_at(struct db_tx *tx, const char *merchant_id,
+                                          const char *ref, usec_t at)
+{
+    /* by its ref: `+state` keeps PostgreSQL off the pending indexes (see
+     * PAYMENT_RUNNING in links.c) */
+    struct db_stmt *st = db_stmt(tx, STMT_PAYMENT_REPAIR_AT,
+                                 "UPDATE payment_ops SET repair_at = ?"
+                                 " WHERE merchant_id = ? AND ref = ? AND +state = 0");
+    if (!st)
+        return DB_HARD_ERROR;
+    db_bind_int(st, 1, at);
+    db_bind_text(st, 2, merchant_id);
+    db_bind_text(st, 3, ref);
+    return db_exec(st, "payment op repair time");
 }

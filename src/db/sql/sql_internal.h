@@ -88,8 +88,10 @@ enum db_status sql_payments_set_gateway_ref(struct db_tx *tx, const char *mercha
                                             const char *ref, const char *gateway_ref);
 enum db_status sql_payments_list(struct db_tx *tx, const char *merchant_id, int64_t link_id,
                                  db_payment_op_cb cb, void *cls);
-enum db_status sql_payments_list_pending(struct db_tx *tx, usec_t after, usec_t before, int limit,
+enum db_status sql_payments_list_pending(struct db_tx *tx, usec_t due, usec_t before, int limit,
                                          db_payment_op_cb cb, void *cls);
+enum db_status sql_payments_set_repair_at(struct db_tx *tx, const char *merchant_id,
+                                          const char *ref, usec_t at);
 
 enum db_status sql_sandbox_gw_insert(struct db_tx *tx, const struct db_sandbox_gw *g);
 enum db_status sql_sandbox_gw_get(struct db_tx *tx, const char *ref, struct db_sandbox_gw *out);
