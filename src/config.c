@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "util/log.h"
 #include "util/secretbox.h"
@@ -291,11 +292,28 @@ static int ini_cb(void *user, const char *section, const char *name, const char 
 bool config_load_file(struct config *c, const char *path, char *err, size_t errlen)
 {
     struct ini_ctx x = {.c = c, .err = err, .errlen = errlen, .path = path};
-    int rc = ini_parse(path, ini_cb, &x);
+    /* a folder or a file that cannot be read would otherwise read as an
+     * empty file: every setting at its default, without a word */
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return false;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s: not a regular file (the config file must be an INI file)", path);
+        fclose(f);
+        return false;
+    }
+    int rc = ini_parse_file(f, ini_cb, &x);
+    int read_errno = ferror(f) ? errno : 0;
+    bool read_failed = ferror(f) != 0;
+    fclose(f);
     if (x.failed)
         return false;
-    if (rc == -1) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    if (read_failed) {
+        snprintf(err, errlen, "%s: cannot read: %s", path,
+                 read_errno ? strerror(read_errno) : "read error");
         return false;
     }
     if (rc != 0) {

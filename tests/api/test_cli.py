@@ -216,6 +216,21 @@ def test_missing_config_file(tmp_path):
     assert_runtime_error(res, "nope.ini")
 
 
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_config_file_that_is_a_folder_is_refused(tmp_path, how):
+    # a folder opens but reads as nothing: every setting would silently be
+    # its default (the database, the listen address, the secrets key...)
+    folder = tmp_path / "chatpay.ini"
+    folder.mkdir()
+    db = db_url_for(tmp_path / "x.db")
+    if how == "flag":
+        res = run_cli("migrate", "--config", str(folder), "--db", db, cwd=tmp_path)
+    else:
+        res = run_cli("migrate", "--db", db, cwd=tmp_path, env={"CHATPAY_CONFIG": str(folder)})
+    assert_runtime_error(res, str(folder), "not a regular file")
+    assert not (tmp_path / "x.db").exists()
+
+
 # ---- merchants -----------------------------------------------------------------------------
 
 
