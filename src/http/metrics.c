@@ -14,8 +14,12 @@
 
 enum { METRICS_MAX_ROUTES = 64 };
 
-static const int status_codes[] = {200, 201, 204, 400, 401, 403, 404, 405, 409,
-                                   410, 413, 415, 422, 429, 499, 500, 503};
+/* Every status chatpay answers with (the error registry of core/errors.c,
+ * the families' own tables, 202 for work still going on, 303 for the pages'
+ * redirects, 499 for a client gone before its answer); anything else is
+ * counted as "other". */
+static const int status_codes[] = {200, 201, 202, 204, 303, 400, 401, 403, 404, 405,
+                                   408, 409, 410, 413, 415, 422, 429, 499, 500, 503};
 enum { NSTATUS = sizeof status_codes / sizeof status_codes[0], STATUS_OTHER = NSTATUS };
 
 /* Histogram bucket upper bounds in seconds (+Inf is implicit). */

@@ -13,8 +13,10 @@ import uuid
 
 import pytest
 
-from cp_helpers import SECRETS, UUID_RE, assert_no_secrets, db_url_for, run_cli, start_server
+from cp_helpers import (SECRETS, UUID_RE, assert_no_secrets, db_url_for, run_cli, start_payment,
+                        start_server)
 from openapi_check import DOC_PATH, REPO, check_response, is_rfc3339
+from payment_flow import new_link
 
 CONFIG = "/api/v2/config"
 INTEGRATION = "/api/v2/integration"
@@ -159,6 +161,23 @@ def test_metrics_histogram(api, merchant):
     assert count == counts[-1] and count >= 1
     assert 0 <= total < count * 10
     assert requests_total(samples, "GET", CONFIG, "200") >= 1
+
+
+def test_metrics_label_redirects_by_their_status(api, merchant, server, http):
+    # the Pay button answers 303: it has its own status label, never "other"
+    link = new_link(api, merchant["apiKey"])
+    pay = ("POST", "/p/{token}/pay")
+    _, before, _ = metrics(api)
+    start_payment(http, server.base_url, link.token)
+    deadline = time.monotonic() + 3
+    while True:
+        _, after, _ = metrics(api)
+        got = requests_total(after, *pay, "303") - requests_total(before, *pay, "303")
+        if got == 1 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert got == 1, got
+    assert requests_total(after, *pay, "other") == 0
 
 
 def test_metrics_unmatched_route_is_one_series(api):
