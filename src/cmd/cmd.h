@@ -77,8 +77,8 @@ struct db *cmd_config_open_db(struct config *c, const char *config_flag, const c
 
 /* A name an operator gives (merchant, integrator, marketplace client,
  * product, vendor, network): 1 to DB_NAME_MAX bytes of UTF-8 text without
- * control characters, so that it fits its column whole and every JSON
- * answer that shows it stays valid. */
+ * control characters (C0, DEL, C1) or line/paragraph separators, so that it fits its column whole
+ * and every JSON answer that shows it stays valid. */
 bool cmd_name_ok(const char *s);
 
 /* Does the argument ask for help ("--help", "-h" or "help")? */

@@ -153,7 +153,10 @@ bool cmd_name_ok(const char *s)
     for (size_t i = 0; i < len;) {
         uint32_t cp;
         size_t k = utf8_next((const unsigned char *)s + i, len - i, &cp);
-        if (k == 0 || cp < 0x20 || cp == 0x7f)
+        /* C0 and C1 controls (U+009B is a terminal's CSI, U+0085 a line
+         * break) and the line and paragraph separators: a name is one
+         * line on pages, in messages and in the CLI's output */
+        if (k == 0 || utf8_is_control(cp) || utf8_is_separator(cp))
             return false;
         i += k;
     }

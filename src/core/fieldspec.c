@@ -101,7 +101,7 @@ static bool is_control(uint32_t cp)
 {
     if (cp == '\t' || cp == '\n')
         return false;
-    return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F);
+    return utf8_is_control(cp);
 }
 
 bool fieldspec_char_ok(uint32_t cp)

@@ -66,6 +66,16 @@ int32_t utf8_decode_z(const unsigned char *s, size_t *n)
     return (int32_t)cp;
 }
 
+bool utf8_is_control(uint32_t cp)
+{
+    return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
+}
+
+bool utf8_is_separator(uint32_t cp)
+{
+    return cp == 0x2028 || cp == 0x2029;
+}
+
 bool utf8_valid(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;

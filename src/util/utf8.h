@@ -26,4 +26,12 @@ char *utf8_clean(const char *s, char *out, size_t cap);
 /* Is the NUL-terminated s well-formed UTF-8? */
 bool utf8_valid(const char *s);
 
+/* Is cp a control character (Unicode general category Cc): U+0000–U+001F,
+ * U+007F and the C1 controls U+0080–U+009F (U+0085 is a line break, U+009B
+ * a terminal's CSI)? The one check of names (cmd) and API text (fieldspec). */
+bool utf8_is_control(uint32_t cp);
+
+/* Is cp a line or paragraph break that is not a control: U+2028, U+2029? */
+bool utf8_is_separator(uint32_t cp);
+
 #endif

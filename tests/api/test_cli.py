@@ -116,6 +116,17 @@ def test_no_arguments(tmp_path):
         # names are whole UTF-8 text of at most 255 bytes, no control characters
         (["merchant", "create", "--name", "Bad\udcffName"], "--name"),
         (["merchant", "create", "--name", "Line1\nLine2"], "--name"),
+        # ... C1 controls (U+009B is a terminal's CSI, U+0085 a line break)
+        # and the line and paragraph separators included
+        (["merchant", "create", "--name", "Shop\u009b2J"], "--name"),
+        (["merchant", "create", "--name", "Line1\u0085Line2"], "--name"),
+        (["merchant", "create", "--name", "Shop\u0080"], "--name"),
+        (["merchant", "create", "--name", "Line1\u2028Line2"], "--name"),
+        (["merchant", "create", "--name", "Para\u2029"], "--name"),
+        (["merchant", "update", "x", "--name", "Shop\u009f"], "--name"),
+        (["integrator", "add", "--merchant", "x", "--name", "App\u009b", "--type", "OMS"], "--name"),
+        (["marketplace", "client", "create", "--client-id", "200", "--name", "Bank\u0085"],
+         "--name"),
         (["merchant", "create", "--name", "\u00e9" * 128], "--name"),
         (["integrator", "add", "--merchant", "x", "--name", "Bad\udcff", "--type", "OMS"], "--name"),
         (["marketplace", "client", "create", "--client-id", "200", "--name", "\u00e9" * 128],

@@ -61,12 +61,27 @@ static void test_clean_cuts_at_a_character(void **state)
     assert_string_equal(small, "\xf0\x9f\x98\x80\xe2\x80\xa6");
 }
 
+static void test_control(void **state)
+{
+    static const uint32_t control[] = {0x00, 0x09, 0x0a, 0x1b, 0x1f, 0x7f, 0x80, 0x85, 0x9b, 0x9f};
+    for (size_t i = 0; i < sizeof control / sizeof control[0]; i++)
+        assert_true(utf8_is_control(control[i]));
+    static const uint32_t text[] = {0x20, 0x41, 0x7e, 0xa0, 0xe9, 0x2028, 0x2029, 0xfeff};
+    for (size_t i = 0; i < sizeof text / sizeof text[0]; i++)
+        assert_false(utf8_is_control(text[i]));
+    assert_true(utf8_is_separator(0x2028));
+    assert_true(utf8_is_separator(0x2029));
+    assert_false(utf8_is_separator(0x85));
+    assert_false(utf8_is_separator(0x20));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid),
         cmocka_unit_test(test_clean),
         cmocka_unit_test(test_clean_cuts_at_a_character),
+        cmocka_unit_test(test_control),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
