@@ -69,8 +69,13 @@ int cmd_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * on error. */
 bool cmd_config(struct config *c, const char *config_flag, const char *db_flag);
 
-/* Open the database of c and apply pending migrations. Prints on error. */
+/* Open the database of c and apply pending migrations. A SQLite file that
+ * is not there is refused ("no database at ...; run chatpay migrate"):
+ * only serve, worker and migrate make one (cmd_create_db). Prints on error. */
 struct db *cmd_open_db(const struct config *c);
+
+/* The same, making a SQLite file (and its folder) that is not there. */
+struct db *cmd_create_db(const struct config *c);
 
 /* cmd_config, then cmd_open_db: NULL after printing what went wrong. */
 struct db *cmd_config_open_db(struct config *c, const char *config_flag, const char *db_flag);

@@ -71,6 +71,20 @@ bool cmd_config(struct config *c, const char *config_flag, const char *db_flag)
 
 struct db *cmd_open_db(const struct config *c)
 {
+    /* a mistyped SQLite path would otherwise make a new, empty database
+     * and the command would succeed on it */
+    if (!db_url_exists(c->db)) {
+        char shown[sizeof c->db]; /* without its password */
+        db_url_display(c->db, shown, sizeof shown);
+        cmd_fail("no database at %s: is the path right? (`chatpay migrate` makes a new one)",
+                 shown);
+        return NULL;
+    }
+    return cmd_create_db(c);
+}
+
+struct db *cmd_create_db(const struct config *c)
+{
     char err[512];
     struct db *db = db_open(c->db, err, sizeof err);
     if (!db) {

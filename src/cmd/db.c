@@ -108,7 +108,7 @@ static int run_copy(const char *from_url, const char *to_url, const char *config
     if (!from)
         return EXIT_RUNTIME;
     bool made = !db_url_exists(to_url); /* a new SQLite file */
-    struct db *to = cmd_config_open_db(&ct, config, to_url);
+    struct db *to = cmd_config(&ct, config, to_url) ? cmd_create_db(&ct) : NULL;
     if (!to) {
         db_close(from);
         return EXIT_RUNTIME;

@@ -30,7 +30,7 @@ int cmd_migrate(int argc, char **argv)
     if (rc >= 0)
         return rc;
     struct config cfg;
-    struct db *db = cmd_config_open_db(&cfg, config, dburl);
+    struct db *db = cmd_config(&cfg, config, dburl) ? cmd_create_db(&cfg) : NULL;
     if (!db)
         return EXIT_RUNTIME;
     struct version_ctx v = {0};

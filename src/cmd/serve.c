@@ -211,7 +211,7 @@ int cmd_serve(int argc, char **argv)
     sigset_t stop;
     cmd_block_stop_signals(&stop);
 
-    struct db *db = cmd_open_db(&cfg);
+    struct db *db = cmd_create_db(&cfg);
     if (!db)
         return EXIT_RUNTIME;
     static struct app app;

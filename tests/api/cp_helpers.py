@@ -388,6 +388,16 @@ def db_url_for(path: Path) -> str:
     return _pg_urls[key]
 
 
+def migrated_db_url_for(path: Path) -> str:
+    """db_url_for(path) with chatpay's schema in it (`chatpay migrate`): only
+    serve, worker and migrate make a database; the other commands refuse a
+    SQLite file that is not there."""
+    db_url = db_url_for(path)
+    res = run_cli("migrate", db_url=db_url)
+    assert res.returncode == 0, res.stderr
+    return db_url
+
+
 def db_kind(db_url: str) -> str:
     """"sqlite" or "postgres", by the URL's scheme."""
     if db_url.startswith("sqlite:"):

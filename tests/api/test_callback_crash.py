@@ -31,7 +31,7 @@ from cp_helpers import (
     LINKS,
     SECRETS,
     assert_no_secrets,
-    db_url_for,
+    migrated_db_url_for,
     fresh_msisdn,
     history_ids,
     link_body,
@@ -191,7 +191,7 @@ def test_callbacks_in_flight_survive(tmp_path, sig, mode):
     been delivered; "slow": the receiver answers after a second, so at the
     signal some events are delivered, some tries are in flight (maybe answered
     but not recorded yet) and the rest queued."""
-    db_url = db_url_for(tmp_path / "callbacks.db")
+    db_url = migrated_db_url_for(tmp_path / "callbacks.db")
     res = run_cli("merchant", "create", "--name", "Crash Callbacks Shop", "--currencies", "ZAR",
                   "--json", db_url=db_url, cwd=tmp_path)
     assert res.returncode == 0, res.stderr

@@ -221,6 +221,29 @@ def test_bad_database_url(tmp_path):
     assert_runtime_error(res, "empty path")
 
 
+@sqlite_only("a PostgreSQL database is made by its server, not by chatpay")
+def test_admin_commands_refuse_a_missing_sqlite_database(tmp_path):
+    # a mistyped --db must not make a new, empty database that the command
+    # then succeeds on: only serve, worker and migrate make one
+    typo = tmp_path / "x" / "typo.bd"
+    url = f"sqlite:{typo}"
+    for args in (["merchant", "create", "--name", "Typo"], ["merchant", "list"],
+                 ["apikey", "list", "--merchant", "00000000-0000-4000-8000-000000000000"],
+                 ["integrator", "list", "--merchant", "00000000-0000-4000-8000-000000000000"],
+                 ["provider", "list", "--merchant", "00000000-0000-4000-8000-000000000000"],
+                 ["marketplace", "client", "list"],
+                 ["optout", "list", "--merchant", "00000000-0000-4000-8000-000000000000"],
+                 ["whatsapp", "number", "list", "--merchant", "00000000-0000-4000-8000-000000000000"]):
+        res = run_cli(*args, "--db", url, cwd=tmp_path)
+        assert_runtime_error(res, f"no database at {url}", "chatpay migrate")
+        assert not typo.exists() and not typo.parent.exists(), args
+    # migrate makes it; then the same commands work on it
+    assert run_cli("migrate", "--db", url, cwd=tmp_path).returncode == 0
+    res = run_cli("merchant", "create", "--name", "Typo", "--json", "--db", url, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    SECRETS.api_keys.add(res.json()["apiKey"])
+
+
 def test_missing_config_file(tmp_path):
     res = run_cli("migrate", "--config", str(tmp_path / "nope.ini"),
                   "--db", db_url_for(tmp_path / "x.db"), cwd=tmp_path)

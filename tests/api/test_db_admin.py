@@ -24,6 +24,7 @@ PAYMENT = "/api/v2/payment/"
 
 
 def _merchant(db_url, name="Admin Store"):
+    assert run_cli("migrate", db_url=db_url).returncode == 0  # only migrate makes a database
     res = run_cli("merchant", "create", "--name", name, "--currencies", "ZAR", "--json",
                   db_url=db_url)
     assert res.returncode == 0, res.stderr
@@ -200,6 +201,7 @@ def test_a_read_only_backup_is_checked_and_copied_as_it_is(tmp_path):
 
 def test_backup_refuses_a_damaged_copy_and_a_part_file_it_did_not_make(tmp_path):
     db = f"sqlite:{tmp_path}/d.db"
+    assert run_cli("migrate", "--db", db).returncode == 0
     assert run_cli("merchant", "create", "--name", "Damaged", "--db", db).returncode == 0
     # a page of an index the CLI never reads, damaged behind SQLite's back
     root = db_query(db, "SELECT rootpage FROM sqlite_master WHERE name = 'wa_refunds_transaction'")[0][0]
@@ -219,6 +221,7 @@ def test_backup_refuses_a_damaged_copy_and_a_part_file_it_did_not_make(tmp_path)
     assert len(body["checks"]) >= 10, body
     # FILE.part is where the copy is made: one that is there already is not ours
     good = f"sqlite:{tmp_path}/g.db"
+    assert run_cli("migrate", "--db", good).returncode == 0
     assert run_cli("merchant", "create", "--name", "Good", "--db", good).returncode == 0
     (tmp_path / "out.db.part").write_text("someone's notes")
     res = run_cli("db", "backup", "--to", str(tmp_path / "out.db"), "--db", good)

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from cp_helpers import LINKS, db_url_for, fresh_msisdn, link_body, poll, start_server
+from cp_helpers import LINKS, fresh_msisdn, migrated_db_url_for, link_body, poll, start_server
 from openapi_check import ApiClient
 from payment_flow import assert_bad_request, pay_ok, status_of
 
@@ -106,7 +106,7 @@ def test_separate_worker_runs_the_jobs(tmp_path, cli):
     worker` on the same database sends the link; both stop cleanly."""
     from cp_helpers import run_cli
 
-    db_url = db_url_for(tmp_path / "split.db")
+    db_url = migrated_db_url_for(tmp_path / "split.db")
     res = run_cli("merchant", "create", "--name", "Split Shop", "--currencies", "ZAR", "--json",
                   db_url=db_url)
     assert res.returncode == 0, res.stderr

@@ -13,8 +13,8 @@ import uuid
 
 import pytest
 
-from cp_helpers import (SECRETS, UUID_RE, assert_no_secrets, db_url_for, run_cli, start_payment,
-                        start_server)
+from cp_helpers import (SECRETS, UUID_RE, assert_no_secrets, db_url_for, migrated_db_url_for,
+                        run_cli, start_payment, start_server)
 from openapi_check import DOC_PATH, REPO, check_response, is_rfc3339
 from payment_flow import new_link
 
@@ -325,7 +325,7 @@ def _refused(port, timeout=3.0) -> bool:
 
 
 def test_sigterm_drains_requests_in_flight(tmp_path):
-    db_url = db_url_for(tmp_path / "drain.db")
+    db_url = migrated_db_url_for(tmp_path / "drain.db")
     res = run_cli("merchant", "create", "--name", "Drain", "--json", db_url=db_url, cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     m = res.json()
@@ -383,7 +383,7 @@ ABANDONED = 8  # the race is timing-dependent: several tries make it show
 def test_abandoned_uploads_do_not_delay_shutdown(tmp_path):
     """Clients that send part of a body and hang up are not requests in flight:
     they end (logged as 499) and SIGTERM does not wait drain_timeout (15 s) for them."""
-    db_url = db_url_for(tmp_path / "abandon.db")
+    db_url = migrated_db_url_for(tmp_path / "abandon.db")
     res = run_cli("merchant", "create", "--name", "Abandon", "--json", db_url=db_url, cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     key = res.json()["apiKey"]

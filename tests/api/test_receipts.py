@@ -37,7 +37,7 @@ from cp_helpers import (
     card_form,
     chatpay_bin,
     clean_env,
-    db_url_for,
+    migrated_db_url_for,
     fresh_msisdn,
     history_ids,
     poll,
@@ -612,7 +612,7 @@ def test_idempotency_key_keeps_a_refusal(api, key):
 
 
 def test_failed_send_with_a_separate_worker(tmp_path):
-    db_url = db_url_for(tmp_path / "receipts.db")
+    db_url = migrated_db_url_for(tmp_path / "receipts.db")
     res = run_cli("merchant", "create", "--name", "Refused Receipts", "--currencies", "ZAR",
                   "--json", db_url=db_url, cwd=tmp_path)
     assert res.returncode == 0, res.stderr
