@@ -12,6 +12,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include "util/log.h"
 #include "util/secretbox.h"
@@ -188,6 +190,7 @@ bool config_set(struct config *c, const char *key, const char *value, char *err,
             return false;
         if (!copy_str(c->public_url, sizeof c->public_url, key, value, err, errlen))
             return false;
+        c->public_url_set = true;
         size_t n = strlen(c->public_url);
         while (n > 8 && c->public_url[n - 1] == '/')
             c->public_url[--n] = '\0';
@@ -402,6 +405,47 @@ bool config_finish(struct config *c, char *err, size_t errlen)
     if (log_parse_level(c->log_level, &l))
         log_set_level(l);
     return true;
+}
+
+/* Is host (as config_split_listen gives it) a loopback address? */
+static bool loopback_host(const char *host)
+{
+    unsigned char a[16];
+    if (strcasecmp(host, "localhost") == 0)
+        return true;
+    if (inet_pton(AF_INET, host, a) == 1)
+        return a[0] == 127;
+    if (inet_pton(AF_INET6, host, a) == 1) {
+        static const unsigned char one[16] = {[15] = 1};
+        static const unsigned char v4mapped[12] = {[10] = 0xff, [11] = 0xff};
+        return memcmp(a, one, 16) == 0 || (memcmp(a, v4mapped, 12) == 0 && a[12] == 127);
+    }
+    return false;
+}
+
+bool config_public_url_ok(const struct config *c, bool required, char *err, size_t errlen)
+{
+    if (c->public_url_set)
+        return true;
+    static const char how[] = "give --public-url URL (or public_url in the config file, or "
+                              "CHATPAY_PUBLIC_URL): the https:// address customers and "
+                              "providers reach";
+    if (required) {
+        snprintf(err, errlen,
+                 "public_url is not set: the payment links sent to customers and the URLs "
+                 "given to providers would be http://%s/…, which they cannot reach; %s",
+                 c->listen, how);
+        return false;
+    }
+    char host[256];
+    uint16_t port;
+    if (config_split_listen(c->listen, host, sizeof host, &port) && loopback_host(host))
+        return true;
+    snprintf(err, errlen,
+             "public_url is not set and listen %s is not a loopback address: payment links "
+             "would be http://%s/…, which customers cannot reach; %s",
+             c->listen, c->listen, how);
+    return false;
 }
 
 bool config_secrets_key(const struct config *c, uint8_t key[32])

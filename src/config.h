@@ -26,6 +26,7 @@ struct config {
     char listen[256];     /* HOST:PORT; [v6]:PORT for IPv6 */
     char db[1024];        /* database URL */
     char public_url[512]; /* base of links and docs; default http://<listen> */
+    bool public_url_set;  /* given (file, environment or flag), not the default */
     char config_file[1024];
     bool dev;
     unsigned threads;            /* HTTP thread pool size; 0 → 64 (or the cores, if more) */
@@ -74,6 +75,13 @@ bool config_set(struct config *c, const char *key, const char *value, char *err,
 
 /* Fill derived values (public_url from listen) and check consistency. */
 bool config_finish(struct config *c, char *err, size_t errlen);
+
+/* May the default public_url (http://<listen>) be used? Customers and
+ * providers must reach the links and webhooks built from it: `required`
+ * (a worker, a command that prints webhook URLs) needs public_url given;
+ * otherwise (serve) it may be left out only while listen is a loopback
+ * address (development). false with a message naming the option. */
+bool config_public_url_ok(const struct config *c, bool required, char *err, size_t errlen);
 
 /* Split "host:port" / "[v6]:port". Returns false when malformed. */
 bool config_split_listen(const char *listen, char *host, size_t hostcap, uint16_t *port);

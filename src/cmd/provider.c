@@ -25,7 +25,7 @@
 
 static const char usage[] =
     "usage: chatpay provider add --merchant MERCHANT_ID --kind KIND --set NAME=VALUE ...\n"
-    "                            [--db URL] [--config FILE] [--json]\n"
+    "                            --public-url URL [--db URL] [--config FILE] [--json]\n"
     "       chatpay provider list --merchant MERCHANT_ID [--json]\n"
     "       chatpay provider show PROVIDER_ID [--json]\n"
     "       chatpay provider update PROVIDER_ID --set NAME=VALUE ... [--json]\n"
@@ -49,12 +49,15 @@ static const char usage[] =
     "         merchants only, live ones production merchants only.\n"
     "update   change settings (the others are kept); the provider is healthy again.\n"
     "remove   delete it; refused while the merchant has it selected.\n"
+    "The URLs to register are built from --public-url (CHATPAY_PUBLIC_URL, or public_url\n"
+    "in the config file), the address the providers reach, as the servers': add needs\n"
+    "it; without it the other subcommands show them as <public_url>/hooks/....\n"
     "Secrets need secrets_key (CHATPAY_SECRETS_KEY), the same as the server's.\n";
 
 enum { SETS_MAX = 16 };
 
 struct provider_args {
-    const char *merchant, *kind, *db, *config, *id;
+    const char *merchant, *kind, *db, *config, *id, *public_url;
     const char *sets[SETS_MAX];
     size_t nsets;
     bool json;
@@ -559,13 +562,23 @@ int cmd_provider(int argc, char **argv)
         fputs(usage, stdout);
         return 0;
     }
-    enum { OPT_MERCHANT = 1, OPT_KIND, OPT_SET, OPT_DB, OPT_CONFIG, OPT_JSON, OPT_HELP };
+    enum {
+        OPT_MERCHANT = 1,
+        OPT_KIND,
+        OPT_SET,
+        OPT_DB,
+        OPT_CONFIG,
+        OPT_PUBLIC_URL,
+        OPT_JSON,
+        OPT_HELP
+    };
     static const struct option options[] = {
         {"merchant", required_argument, NULL, OPT_MERCHANT},
         {"kind", required_argument, NULL, OPT_KIND},
         {"set", required_argument, NULL, OPT_SET},
         {"db", required_argument, NULL, OPT_DB},
         {"config", required_argument, NULL, OPT_CONFIG},
+        {"public-url", required_argument, NULL, OPT_PUBLIC_URL},
         {"json", no_argument, NULL, OPT_JSON},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
@@ -592,6 +605,9 @@ int cmd_provider(int argc, char **argv)
             break;
         case OPT_CONFIG:
             a.config = optarg;
+            break;
+        case OPT_PUBLIC_URL:
+            a.public_url = optarg;
             break;
         case OPT_JSON:
             a.json = true;
@@ -621,9 +637,17 @@ int cmd_provider(int argc, char **argv)
     static struct config cfg;
     if (!cmd_config(&cfg, a.config, a.db))
         return EXIT_RUNTIME;
-    char err[300];
+    char err[600];
+    if (a.public_url && !config_set(&cfg, "public_url", a.public_url, err, sizeof err))
+        return cmd_usage_error(usage, "--public-url: %s", err);
+    /* the URLs add prints are registered with the provider: they must be
+     * the address it reaches, never the loopback default */
+    if (add && !config_public_url_ok(&cfg, true, err, sizeof err))
+        return cmd_fail("provider add: %s", err);
     if (!config_finish(&cfg, err, sizeof err))
         return cmd_fail("%s", err);
+    if (!cfg.public_url_set) /* shown, not guessed */
+        snprintf(cfg.public_url, sizeof cfg.public_url, "<public_url>");
     struct db *db = cmd_open_db(&cfg);
     if (!db)
         return EXIT_RUNTIME;

@@ -35,8 +35,9 @@ static const char usage[] =
     "  --listen HOST:PORT   address to listen on (CHATPAY_LISTEN; default " CONFIG_DEFAULT_LISTEN
     ")\n"
     "  --db URL             database (CHATPAY_DB; default " CONFIG_DEFAULT_DB ")\n"
-    "  --public-url URL     base URL of links and documents (CHATPAY_PUBLIC_URL;\n"
-    "                       default http://<listen>)\n"
+    "  --public-url URL     base URL of links, webhooks and documents, the address\n"
+    "                       customers and providers reach (CHATPAY_PUBLIC_URL); required\n"
+    "                       unless listen is a loopback address (then http://<listen>)\n"
     "  --config FILE        INI file with the same settings (CHATPAY_CONFIG)\n"
     "  --dev                development: create a sandbox merchant when the database has\n"
     "                       none and print its API key; without a secrets_key, use (or\n"
@@ -196,6 +197,8 @@ int cmd_serve(int argc, char **argv)
     if (public_url && !config_set(&cfg, "public_url", public_url, err, sizeof err))
         return cmd_usage_error(usage, "--public-url: %s", err);
     cfg.dev = dev;
+    if (!config_public_url_ok(&cfg, false, err, sizeof err))
+        return cmd_fail("%s", err);
     if (!config_finish(&cfg, err, sizeof err))
         return cmd_fail("%s", err);
     if (dev && !dev_secrets_key(&cfg))

@@ -19,22 +19,26 @@
 #include "util/log.h"
 
 static const char usage[] =
-    "usage: chatpay worker [--db URL] [--config FILE] [--no-sweeper]\n"
+    "usage: chatpay worker --public-url URL [--db URL] [--config FILE] [--no-sweeper]\n"
     "\n"
     "Run the background jobs (send links, delivery receipts, payment queries, review\n"
     "settlement, reversals, merchant callbacks) and the sweeper (link expiry, payment\n"
     "repair, purge) without serving HTTP, until SIGTERM or SIGINT.\n"
     "\n"
+    "  --public-url URL  base URL of the links it sends and of the providers' callbacks:\n"
+    "                  the address customers and providers reach, as the servers'\n"
+    "                  (CHATPAY_PUBLIC_URL, or public_url in the config file; required)\n"
     "  --db URL        database (CHATPAY_DB)\n"
     "  --config FILE   INI file with the same settings as `chatpay serve` (CHATPAY_CONFIG)\n"
     "  --no-sweeper    run jobs only (another process sweeps)\n";
 
 int cmd_worker(int argc, char **argv)
 {
-    const char *dburl = NULL, *config = NULL;
+    const char *dburl = NULL, *config = NULL, *public_url = NULL;
     bool no_sweeper = false;
     int rc = cmd_parse_options(argc, argv, "worker", usage,
                                (const struct cmd_option[]){{"db", &dburl, NULL},
+                                                           {"public-url", &public_url, NULL},
                                                            {"config", &config, NULL},
                                                            {"no-sweeper", NULL, &no_sweeper},
                                                            {NULL, NULL, NULL}});
@@ -45,6 +49,10 @@ int cmd_worker(int argc, char **argv)
     if (!cmd_config(&cfg, config, dburl))
         return EXIT_RUNTIME;
     char err[512];
+    if (public_url && !config_set(&cfg, "public_url", public_url, err, sizeof err))
+        return cmd_usage_error(usage, "--public-url: %s", err);
+    if (!config_public_url_ok(&cfg, true, err, sizeof err))
+        return cmd_fail("%s", err);
     if (!config_finish(&cfg, err, sizeof err))
         return cmd_fail("%s", err);
 

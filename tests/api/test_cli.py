@@ -4,6 +4,8 @@ migrations, configuration precedence and `serve --dev`."""
 from __future__ import annotations
 
 import re
+import signal
+import subprocess
 import time
 
 import pytest
@@ -14,6 +16,8 @@ from cp_helpers import (
     UUID_RE,
     ServerProcess,
     assert_no_secrets,
+    chatpay_bin,
+    clean_env,
     db_tables,
     db_url_for,
     free_port,
@@ -242,6 +246,50 @@ def test_admin_commands_refuse_a_missing_sqlite_database(tmp_path):
     res = run_cli("merchant", "create", "--name", "Typo", "--json", "--db", url, cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     SECRETS.api_keys.add(res.json()["apiKey"])
+
+
+PUBLIC_URL_NEEDED = "public_url is not set"
+
+
+def test_worker_needs_a_public_url(tmp_path):
+    # a worker sends payment links and registers provider callbacks: the
+    # default http://127.0.0.1:8080 would reach no customer
+    db = db_url_for(tmp_path / "w.db")
+    assert run_cli("migrate", "--db", db, cwd=tmp_path).returncode == 0
+    res = run_cli("worker", "--db", db, cwd=tmp_path, timeout=15)
+    assert_runtime_error(res, PUBLIC_URL_NEEDED, "--public-url", "CHATPAY_PUBLIC_URL")
+    res = run_cli("worker", "--db", db, "--public-url", "ftp://x", cwd=tmp_path, timeout=15)
+    assert_usage_error(res, "--public-url")
+    # given by the flag, the environment or the file, it starts
+    ini = tmp_path / "w.ini"
+    ini.write_text("public_url = https://pay.example.com\n")
+    for extra, env in ((["--public-url", "https://pay.example.com"], {}),
+                       ([], {"CHATPAY_PUBLIC_URL": "https://pay.example.com"}),
+                       (["--config", str(ini)], {})):
+        p = subprocess.Popen([chatpay_bin(), "worker", "--db", db, *extra], cwd=tmp_path,
+                             env=clean_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL, text=True)
+        try:
+            line = p.stdout.readline()
+            assert "worker running" in line, (extra, env, line, p.stderr.read() if p.poll() else "")
+        finally:
+            p.send_signal(signal.SIGTERM)
+            assert p.wait(timeout=30) == 0
+
+
+def test_serve_beyond_loopback_needs_a_public_url(tmp_path):
+    db = db_url_for(tmp_path / "s.db")
+    for listen in ("0.0.0.0:1", "[::]:1", "192.0.2.1:1", "pay.example.com:1"):
+        res = run_cli("serve", "--listen", listen, "--db", db, cwd=tmp_path, timeout=15)
+        assert_runtime_error(res, PUBLIC_URL_NEEDED, listen, "--public-url")
+    assert not (tmp_path / "s.db").exists()  # refused before the database is opened
+
+
+def test_provider_add_needs_a_public_url(cli, merchant):
+    # the URLs it prints are registered with the provider
+    res = cli("provider", "add", "--merchant", merchant["merchantId"], "--kind", "clickatell",
+              "--set", "api_key=k-" + "x" * 16)
+    assert_runtime_error(res, "provider add: " + PUBLIC_URL_NEEDED, "--public-url")
 
 
 def test_missing_config_file(tmp_path):

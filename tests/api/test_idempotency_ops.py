@@ -134,7 +134,9 @@ def test_separate_worker_runs_the_jobs(tmp_path, cli):
 
         out = open(tmp_path / "worker.stdout", "wb")
         err = open(tmp_path / "worker.stderr", "wb")
-        worker = subprocess.Popen([chatpay_bin(), "worker", "--db", db_url], stdout=out, stderr=err,
+        # its links point at the server
+        worker = subprocess.Popen([chatpay_bin(), "worker", "--db", db_url, "--public-url",
+                                   srv.base_url], stdout=out, stderr=err,
                                   stdin=subprocess.DEVNULL, cwd=tmp_path, env=clean_env())
         names = poll(lambda: [e["transactionStatusName"] for e in client.get(
             "/api/v2/chat-2-pay/transaction-status?" + urlencode({"paymentLinkRef": ref}),

@@ -37,11 +37,12 @@ EXPIRED = 10  # PAYMENT_URL_EXPIRED in a link's history
 
 
 class Worker:
-    def __init__(self, workdir, db_url):
+    def __init__(self, workdir, db_url, public_url):
         workdir.mkdir(parents=True, exist_ok=True)
         self.log = workdir / "worker.stderr"
         with open(workdir / "worker.stdout", "wb") as out, open(self.log, "wb") as err:
-            self.proc = subprocess.Popen([cp_helpers.chatpay_bin(), "worker", "--db", db_url],
+            self.proc = subprocess.Popen([cp_helpers.chatpay_bin(), "worker", "--db", db_url,
+                                          "--public-url", public_url],
                                          stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                          cwd=workdir, env=cp_helpers.clean_env())
 
@@ -78,7 +79,8 @@ class Nodes:
         self.key = self.merchant["apiKey"]
         self.a = start_server(tmp / "a", self.db, name="a")
         self.b = start_server(tmp / "b", self.db, name="b")
-        self.worker = Worker(tmp / "w", self.db)
+        # the links it sends point at A (any node serves every link)
+        self.worker = Worker(tmp / "w", self.db, self.a.base_url)
         self.api_a = ApiClient(self.a.base_url)
         self.api_b = ApiClient(self.b.base_url)
 

@@ -637,7 +637,8 @@ def test_failed_send_with_a_separate_worker(tmp_path):
 
         out = open(tmp_path / "worker.stdout", "wb")
         err = open(tmp_path / "worker.stderr", "wb")
-        worker = subprocess.Popen([chatpay_bin(), "worker", "--db", db_url], stdout=out,
+        worker = subprocess.Popen([chatpay_bin(), "worker", "--db", db_url, "--public-url",
+                                   srv.base_url], stdout=out,
                                   stderr=err, stdin=subprocess.DEVNULL, cwd=tmp_path,
                                   env=clean_env())
         st = wait_receipt_ids(client, key, link.ref, [REQUEST_RECEIVED, SENT_FAILED], timeout=15)
