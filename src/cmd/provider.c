@@ -48,6 +48,8 @@ static const char usage[] =
     "         test credentials (sk_test_, apitest.cybersource.com) serve sandbox\n"
     "         merchants only, live ones production merchants only.\n"
     "update   change settings (the others are kept); the provider is healthy again.\n"
+    "         Secrets sealed with another secrets_key cannot be kept: give every\n"
+    "         required secret again to seal them with this one.\n"
     "remove   delete it; refused while the merchant has it selected.\n"
     "The URLs to register are built from --public-url (CHATPAY_PUBLIC_URL, or public_url\n"
     "in the config file), the address the providers reach, as the servers': add needs\n"
@@ -135,6 +137,38 @@ static int apply_sets(const struct kind *ops, const struct provider_args *a, jso
         if (s->required && !json_object_object_get_ex(s->secret ? sec : pub, s->name, NULL))
             return cmd_usage_error(usage, "%s needs --set %s=VALUE", ops->kind, s->name);
     return 0;
+}
+
+/* Is NAME given by one of the --set NAME=VALUE (with a value)? */
+static bool set_given(const struct provider_args *a, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < a->nsets; i++)
+        if (strncmp(a->sets[i], name, n) == 0 && a->sets[i][n] == '=' && a->sets[i][n + 1])
+            return true;
+    return false;
+}
+
+/* The stored secrets do not open under this secrets_key: an update must
+ * give every required secret again. Returns 0 or the exit code after a
+ * message listing the missing ones. */
+static int secrets_all_given(const struct kind *ops, const struct provider_args *a, const char *id)
+{
+    char missing[512] = "";
+    size_t len = 0;
+    for (const struct provider_setting *s = ops->settings; s && s->name; s++)
+        if (s->secret && s->required && !set_given(a, s->name)) {
+            int n = snprintf(missing + len, sizeof missing - len, "%s--set %s=VALUE",
+                             len ? " " : "", s->name);
+            if (n > 0 && (size_t)n < sizeof missing - len)
+                len += (size_t)n;
+        }
+    if (!len)
+        return 0;
+    return cmd_fail("provider %s: its secrets do not open with this secrets_key (sealed with "
+                    "another key, or none is set): give every secret again to seal them with "
+                    "this one; missing: %s",
+                    id, missing);
 }
 
 /* Let the kind check the settings as an instance would see them; a
@@ -461,12 +495,17 @@ static int do_update(struct provider_args *a, struct db *db, const struct config
     json_object *pub = json_tokener_parse(r.p.settings ? r.p.settings : "{}");
     json_object *sec = NULL;
     int rc = 0;
-    sec = open_secrets(cfg, &r.p, r.a);
-    if (!sec)
-        rc = cmd_fail("the provider's credentials do not open: secrets_key must be the "
-                      "server's");
-    if (rc == 0 && (!ops || !pub))
+    if (!ops || !pub)
         rc = cmd_fail("provider %s has an unknown kind or unreadable settings", a->id);
+    if (rc == 0)
+        sec = open_secrets(cfg, &r.p, r.a);
+    if (rc == 0 && !sec) {
+        /* sealed with another secrets_key (the key was changed): the old
+         * secrets are lost, so every secret the kind needs must be given
+         * again; they are sealed under this key */
+        sec = json_object_new_object();
+        rc = secrets_all_given(ops, a, a->id);
+    }
     if (rc == 0)
         rc = apply_sets(ops, a, pub, sec);
     if (rc == 0)

@@ -1260,3 +1260,32 @@ def test_timeout_after_accept_is_unknown_then_reconciled_by_the_receipt(unknown_
     st = wait_ids(kit.env, kit.shop, link.ref, 3)
     assert [bare(e) for e in st["transactionStatuses"]][2:] == [
         kit.delivered_entry(kit.full_chain()[:-1])], st
+
+
+def test_update_under_a_new_secrets_key_needs_every_secret_again(env):
+    # the documented way to change secrets_key: re-enter each provider's
+    # secrets with `provider update` under the new key
+    shop = make_shop(env)
+    old_secret, new_secret = "ak-" + secrets.token_hex(12), "ak-" + secrets.token_hex(12)
+    PROVIDER_SECRETS.update((old_secret, new_secret))
+    p = env.ok("provider", "add", "--merchant", shop.id, "--kind", "twilio",
+               "--set", "account_sid=AC" + "0" * 32, "--set", "auth_token=" + old_secret,
+               "--set", "sms_from=15551234567", "--json").json()
+    new_key = secrets.token_hex(32)
+    new_env = dict(env.cli_env(), CHATPAY_SECRETS_KEY=new_key)
+    # a setting that is not a secret alone: the secrets cannot be kept
+    res = env.cli("provider", "update", p["providerId"], "--set", "sms_from=15557654321",
+                  env=new_env)
+    assert res.returncode == 1 and res.stdout == "", res
+    assert "do not open with this secrets_key" in res.stderr, res.stderr
+    assert "missing: --set auth_token=VALUE" in res.stderr, res.stderr
+    # every secret given again: sealed with the new key
+    res = env.cli("provider", "update", p["providerId"], "--set", "auth_token=" + new_secret,
+                  "--json", env=new_env)
+    assert res.returncode == 0, res.stderr
+    got = res.json()
+    assert got["secretsSet"] == ["auth_token"] and got["settings"]["sms_from"] == "15551234567"
+    assert env.ok("provider", "show", p["providerId"], "--json",
+                  env=new_env).json()["secretsSet"] == ["auth_token"]
+    # ... and no longer open with the old key
+    assert env.ok("provider", "show", p["providerId"], "--json").json()["secretsSet"] is None
