@@ -26,6 +26,7 @@
 #include "service/callbacks.h"
 #include "service/whatsapp.h"
 #include "util/webhook.h"
+#include "net/net.h"
 
 static const char usage[] =
     "usage: chatpay merchant create --name NAME [--environment sandbox|production]\n"
@@ -898,6 +899,77 @@ static bool template_params_ok(const char *s)
     return n > 0;
 }
 
+/* ---- a move to production: the callback URLs already stored ---------------------------- */
+
+struct stored_urls {
+    const char *id;
+    struct arena *a;
+    json_object *apps;     /* the integrators' application ids */
+    const char **app_urls; /* CB_KINDS per integrator */
+    struct db_callback_config own;
+};
+
+static void app_id_cb(void *cls, const struct db_integrator *it)
+{
+    json_object_array_add(cls, json_object_new_string(it->application_id));
+}
+
+static enum db_status stored_urls_txn(struct db_tx *tx, void *cls)
+{
+    struct stored_urls *c = cls;
+    enum db_status st = DB_CALL(tx, callbacks, config_get, c->id, c->a, &c->own);
+    if (st < 0)
+        return st;
+    json_object_put(c->apps);
+    c->apps = json_object_new_array();
+    st = DB_CALL(tx, integrators, list, c->id, app_id_cb, c->apps);
+    if (st < 0)
+        return st;
+    size_t n = json_object_array_length(c->apps);
+    c->app_urls = arena_calloc(c->a, n ? n * CB_KINDS : 1, sizeof *c->app_urls);
+    for (size_t i = 0; i < n && st >= 0; i++)
+        st = DB_CALL(tx, callbacks, integrator_urls, c->id,
+                     json_object_get_string(json_object_array_get_idx(c->apps, i)), c->a,
+                     &c->app_urls[i * CB_KINDS]);
+    return st < 0 ? st : DB_ONE_RESULT;
+}
+
+/* A stored URL production refuses: said on stderr (whose, which, why). */
+static void stored_url_warn(const char *url, const char *whose, int kind)
+{
+    char why[256];
+    if (!url || net_check_url(url, false, true, why, sizeof why) == NET_OK)
+        return;
+    fprintf(stderr,
+            "chatpay: warning: %s %s URL %s does not suit production (%s): its callbacks will "
+            "be refused, and given up, until --%s gives another\n",
+            whose, cmd_callback_option(kind), url, why, cmd_callback_option(kind));
+}
+
+/* A merchant moving to production keeps the callback URLs it had (its
+ * own, unless this command replaces them, and its integrators'), but those
+ * that production refuses (http, a private address) get nothing: the
+ * operator is told which, at once, rather than finding callbacks given up
+ * later. */
+static void production_urls_warn(struct db *db, const struct merchant_args *args)
+{
+    struct stored_urls c = {.id = args->id, .a = arena_new(0)};
+    if (db_run(db, DB_READ, "merchant_urls", stored_urls_txn, &c) >= 0) {
+        for (int k = CB_PAYMENT_STATUS; k <= CB_SETTINGS; k++)
+            if (!args->callbacks.arg[k])
+                stored_url_warn(c.own.url[k], "the merchant's", k);
+        size_t n = json_object_array_length(c.apps);
+        for (size_t i = 0; i < n; i++) {
+            const char *app = json_object_get_string(json_object_array_get_idx(c.apps, i));
+            const char *whose = arena_printf(c.a, "integrator %s's", app);
+            for (int k = CB_PAYMENT_STATUS; k <= CB_SETTINGS; k++)
+                stored_url_warn(c.app_urls[i * CB_KINDS + k], whose, k);
+        }
+    }
+    json_object_put(c.apps);
+    arena_free(c.a);
+}
+
 static int do_update(struct merchant_args *a, const struct config *cfg)
 {
     struct update_ctx c = {.a = a};
@@ -998,6 +1070,8 @@ static int do_update(struct merchant_args *a, const struct config *cfg)
         }
     }
     enum db_status st = db_run(db, DB_WRITE, "merchant_update", update_txn, &c);
+    if (st > 0 && c.old_env != ENV_PRODUCTION && c.m.environment == ENV_PRODUCTION)
+        production_urls_warn(db, a);
     db_close(db);
     free(c.logo);
     if (st == DB_ROLLBACK && c.refused)

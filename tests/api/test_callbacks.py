@@ -1015,6 +1015,15 @@ def test_send_time_refusal_after_switch_to_production(ccli, capi, new_shop, add_
     assert res.returncode == 0, res.stderr
     res = ccli("merchant", "update", shop.id, "--environment", "production")
     assert res.returncode == 0, res.stderr
+    # the operator is told at once which stored URLs production refuses
+    warned = [line for line in res.stderr.splitlines() if line.startswith("chatpay: warning: ")]
+    assert sorted(re.search(r"(the merchant's|integrator \S+'s) (\S+) URL (\S+) ", w).groups()
+                  for w in warned) == sorted([
+        ("the merchant's", "payment-status-callback", rcv.url + "/ps"),
+        ("the merchant's", "transaction-event-callback", rcv.url + "/te"),
+        ("the merchant's", "settings-callback", rcv.url + "/st"),
+        (f"integrator {app}'s", "transaction-event-callback", tls_url)]), res.stderr
+    assert all("will be refused, and given up" in w for w in warned), warned
     live = ccli("apikey", "create", "--merchant", shop.id, "--json").json()
     _, plain = create_link(capi, live["apiKey"])
     _, via_app = create_link(capi, live["apiKey"], applicationId=app)
