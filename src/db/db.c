@@ -20,6 +20,7 @@
 
 #include "util/crypto.h"
 #include "util/log.h"
+#include "util/thread.h"
 
 /* Defaults of a pooled backend (db_configure changes them). */
 enum { DB_POOL_SIZE = 16, DB_POOL_WAIT_MS = 5000, DB_STATEMENT_TIMEOUT_MS = 5000 };
@@ -171,7 +172,7 @@ static struct db *open_db(const char *url, bool as_is, bool read_only, char *err
     db->statement_timeout_ms = DB_STATEMENT_TIMEOUT_MS;
     pthread_key_create(&db->key, NULL);
     pthread_mutex_init(&db->lock, NULL);
-    pthread_cond_init(&db->freed, NULL);
+    thread_cond_init_mono(&db->freed);
     pthread_mutex_init(&db->write_lock, NULL);
     pthread_cond_init(&db->batch_queued, NULL);
     /* open a first connection now so that a bad path or server fails here */
@@ -269,11 +270,7 @@ struct db_tx *db_thread_tx(struct db *db)
  * wait for one to come back. */
 static struct db_tx *pool_get(struct db *db)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    long long ns = (long long)until.tv_nsec + (long long)db->pool_wait_ms * 1000000LL;
-    until.tv_sec += (time_t)(ns / 1000000000LL);
-    until.tv_nsec = (long)(ns % 1000000000LL);
+    struct timespec until = thread_deadline_mono(db->pool_wait_ms);
     pthread_mutex_lock(&db->lock);
     for (;;) {
         struct db_tx *tx = db->free;

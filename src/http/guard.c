@@ -39,6 +39,7 @@
 #include <time.h>
 
 #include "util/log.h"
+#include "util/thread.h"
 
 enum { GUARD_TICK_MS = 100 };
 /* near the limit: this share of max_connections is open (percent) */
@@ -222,13 +223,7 @@ static void *guard_thread(void *arg)
     struct conn_guard *g = arg;
     pthread_mutex_lock(&g->mu);
     while (!g->stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += GUARD_TICK_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = thread_deadline_mono(GUARD_TICK_MS);
         pthread_cond_timedwait(&g->cv, &g->mu, &ts);
         if (g->stop)
             break;
@@ -247,7 +242,7 @@ struct conn_guard *guard_new(unsigned max_connections, unsigned header_timeout_s
     if (!g)
         return NULL;
     pthread_mutex_init(&g->mu, NULL);
-    pthread_cond_init(&g->cv, NULL);
+    thread_cond_init_mono(&g->cv);
     g->max_connections = max_connections ? max_connections : 1;
     g->header_timeout_us = (int64_t)header_timeout_s * 1000000;
     g->body_min_rate = body_min_rate;
