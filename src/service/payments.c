@@ -499,13 +499,19 @@ enum db_status svc_payment_record(struct svc *s, const char *merchant_id, const 
         return st < 0 ? st : DB_HARD_ERROR;
     bool payment = is_payment(op);
     /* the gateway took a payment after chatpay had closed its checkout */
+    /* an answer about another of the gateway's transactions than the one
+     * recorded for the attempt (a checkout posted again under the same
+     * reference, a late notice about an earlier try): it never changes the
+     * recorded attempt's decision */
+    bool other = op->state == 1 && payment && op->request_ref[0] && res->request_ref[0] &&
+                 strcmp(res->request_ref, op->request_ref) != 0;
     /* the gateway took a payment for an attempt chatpay had closed or
      * recorded as not paid (declined, failed, cancelled): it is returned */
     bool late = op->state == 1 && payment && !(op->flags & DB_OP_ORPHAN) &&
                 ((op->flags & DB_OP_ABANDONED) || !holds_money(op->decision)) &&
                 holds_money(res->decision);
     bool conversion = op->state == 1 && payment && op->decision == GW_REVIEW &&
-                      !(op->flags & DB_OP_ORPHAN) &&
+                      !(op->flags & DB_OP_ORPHAN) && !other &&
                       (res->decision == GW_ACCEPT || res->decision == GW_DECLINE);
     /* a refund the gateway reports failed after it had succeeded (Stripe's
      * refunds can fail later): its money did not go back after all */

@@ -466,6 +466,40 @@ def test_payment_after_a_cancel_is_returned(env, shop):
     assert shop.fake.requests_to(f"/pts/v2/payments/{tx}/voids", "POST")
 
 
+def test_late_notice_about_another_transaction_leaves_the_review(env, shop):
+    """Two Secure Acceptance payments under one attempt reference (the form
+    posted again): a decline whose merchant POST comes late, after the
+    attempt was recorded as held for REVIEW by another transaction. The
+    notice is about another transaction than the recorded one: it changes
+    nothing (a FAILED link could be paid again while the review holds the
+    money), and the review is still followed to its outcome."""
+    shop.fake.uuid_window = 0  # past Secure Acceptance's 15-minute duplicate check
+    with requests.Session() as http:
+        ref, token = new_link(env, shop.key, "Sale")
+        fields = press_pay(env, shop, http, token)
+        shop.fake.merchant_post_mode = "never"
+        declined = shop.fake.pay(fields, "4000000000000002")
+        shop.fake.merchant_post_mode = "normal"
+        review = shop.fake.pay(fields, "4000000000000101")
+        assert (declined["decision"], review["decision"]) == ("DECLINE", "REVIEW")
+        assert wait_status(env, shop.key, ref, "REVIEW")["paymentStatus"] == "REVIEW"
+        # the late merchant POST is answered once it is handled (asked about)
+        assert [a.status for a in shop.fake.deliver(declined)] == [200]
+        assert shop.fake.requests_to(f"/tss/v2/transactions/{declined['transaction_id']}", "GET")
+    st = status(env, shop.key, ref)
+    assert st["paymentStatus"] == "REVIEW", st
+    (op,) = st["paymentStatuses"]
+    assert op["paymentGatewayDecision"] == "REVIEW", op
+    assert op["paymentGatewayReqReferenceNumber"] == review["transaction_id"], op
+    # the review is still followed: accepted by the reviewer, it is recorded
+    shop.fake.resolve_review(review["transaction_id"], accept=True)
+    n = db_exec(env.db_url, "UPDATE jobs SET run_at = ? WHERE merchant_id = ? AND kind = ?"
+                " AND done_at = 0", (int(time.time() * 1e6), shop.id, JOB_REVIEW_SETTLE))
+    assert n == 1
+    st = wait_status(env, shop.key, ref, "SUCCESS")
+    assert st["paymentStatus"] == "SUCCESS", st
+
+
 @pytest.mark.parametrize("txn, returned, path", [
     ("Authorization", "REVERSED", "/reversals"),
     ("Sale", "VOIDED", "/voids"),
