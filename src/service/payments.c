@@ -487,6 +487,45 @@ static enum db_status record_refund(struct svc *s, struct db_link *l, struct db_
     return payment_changed(s, l, arena_printf(s->a, "%d", op->response_code), desc);
 }
 
+struct tx_find {
+    const char *request_ref;
+    bool found;
+};
+
+static void find_tx(void *cls, const struct db_payment_op *op)
+{
+    struct tx_find *f = cls;
+    if (is_payment(op) && op->state == 1 && strcmp(op->request_ref, f->request_ref) == 0)
+        f->found = true;
+}
+
+/* Another payment the gateway took under the reference of attempt `op`,
+ * recorded before: *op becomes a pending operation of its own for it, on
+ * which its answer is recorded (DB_NO_RESULTS: that transaction is recorded
+ * on the link already). */
+static enum db_status other_payment(struct svc *s, const struct db_link *l,
+                                    struct db_payment_op *op, const char *request_ref)
+{
+    struct tx_find f = {.request_ref = request_ref};
+    enum db_status st = DB_CALL(s->tx, payments, list, l->merchant_id, l->id, find_tx, &f);
+    if (st < 0 || f.found)
+        return st < 0 ? st : DB_NO_RESULTS;
+    struct db_payment_op o;
+    memset(&o, 0, sizeof o);
+    memcpy(o.merchant_id, op->merchant_id, sizeof o.merchant_id);
+    memcpy(o.gateway_id, op->gateway_id, sizeof o.gateway_id);
+    o.link_id = op->link_id;
+    svc_new_op_ref(o.ref);
+    o.op = op->op;
+    o.amount_minor = op->amount_minor;
+    o.created_at = s->now;
+    st = DB_CALL(s->tx, payments, insert, &o);
+    if (st <= 0)
+        return st < 0 ? st : DB_SOFT_ERROR;
+    *op = o;
+    return DB_ONE_RESULT;
+}
+
 enum db_status svc_payment_record(struct svc *s, const char *merchant_id, const char *ref,
                                   const struct gw_result *res, struct db_link *l,
                                   struct db_payment_op *op)
@@ -520,6 +559,15 @@ enum db_status svc_payment_record(struct svc *s, const char *merchant_id, const 
     /* likewise a void Stripe made as a full refund: the payment stands */
     bool unvoided = op->state == 1 && op->op == GW_OP_VOID && op->decision == GW_ACCEPT &&
                     (res->decision == GW_DECLINE || res->decision == GW_ERROR);
+    /* another payment than the attempt's, which holds money: never the
+     * link's (it was answered already), so it is recorded as not taken and
+     * returned, as a late one is */
+    bool again = other && !late && holds_money(res->decision);
+    if (again) {
+        st = other_payment(s, l, op, res->request_ref);
+        if (st <= 0)
+            return st < 0 ? st : DB_ONE_RESULT; /* recorded before */
+    }
     if (op->state == 1 && !conversion && !late && !unrefunded && !unvoided)
         return DB_ONE_RESULT; /* already recorded */
     if (unvoided)
@@ -551,9 +599,10 @@ enum db_status svc_payment_record(struct svc *s, const char *merchant_id, const 
         st = svc_enqueue(s, l, JOB_PAYMENT_QUERY, op->id, s->now + QUERY_DELAY);
         return st < 0 ? st : DB_ONE_RESULT;
     }
-    const char *orphan = NULL;
+    const char *orphan =
+        again ? arena_printf(s->a, "payment attempt %s had already been answered", ref) : NULL;
     bool own_partial = false; /* the link's attempt, approved for less than asked */
-    if (payment && !conversion && holds_money(res->decision)) {
+    if (payment && !conversion && !again && holds_money(res->decision)) {
         st = orphan_reason(s, l, late, (op->flags & DB_OP_ABANDONED) != 0, &orphan);
         if (st < 0)
             return st;

@@ -500,6 +500,50 @@ def test_late_notice_about_another_transaction_leaves_the_review(env, shop):
     assert st["paymentStatus"] == "SUCCESS", st
 
 
+@pytest.mark.parametrize("txn, returned, path, word", [
+    ("Authorization", "REVERSED", "/reversals", "reverses"),
+    ("Sale", "VOIDED", "/voids", "voids"),
+])
+def test_second_payment_under_a_paid_attempt_is_returned(env, shop, txn, returned, path, word):
+    """The attempt is paid, then its Secure Acceptance form is posted again
+    (past the 15-minute duplicate check) and another card pays: CyberSource
+    holds a second payment under the same reference. It is not the link's
+    (the link is paid): it is recorded in the link's history as not taken
+    and returned at once, once however often it is notified; the link's own
+    payment stands."""
+    shop.fake.uuid_window = 0  # past Secure Acceptance's 15-minute duplicate check
+    with requests.Session() as http:
+        ref, token, fields, first, att = pay_link(env, shop, http, txn=txn)
+        assert att.status == 200
+        assert wait_status(env, shop.key, ref, "SUCCESS")["paymentStatus"] == "SUCCESS"
+        shop.fake.merchant_post_mode = "duplicated"
+        second = shop.fake.pay(fields, "5555555555554444")
+        assert second["decision"] == "ACCEPT"
+        assert shop.fake.post_receipt(second).status == 200
+    tx = second["transaction_id"]
+    assert tx != first["transaction_id"]
+    st = poll(lambda: status(env, shop.key, ref),
+              lambda s: len(s["paymentStatuses"]) == 3
+              and s["paymentStatuses"][2]["paymentGatewayDecision"] != "UNKNOWN",
+              timeout=WAIT, interval=0.2)
+    assert shop.fake.transaction(tx)["status"] == returned
+    assert len(shop.fake.requests_to(f"/pts/v2/payments/{tx}{path}", "POST")) == 1
+    # the link's own payment stands
+    assert st["paymentStatus"] == "SUCCESS", st
+    assert shop.fake.transaction(first["transaction_id"])["status"] in ("AUTHORIZED", "PENDING")
+    own, other, back = st["paymentStatuses"]
+    assert own["paymentGatewayReqReferenceNumber"] == first["transaction_id"], own
+    assert own["paymentGatewayDecision"] == "ACCEPT" and not own.get("statusReason"), own
+    assert other["paymentGatewayReqReferenceNumber"] == tx, other
+    assert other["transactionType"] == txn and other["paymentGatewayDecision"] == "ACCEPT", other
+    assert other["statusReason"].startswith("Not taken: payment attempt op_"), other
+    assert other["statusReason"].endswith(f"; chatpay {word} it automatically"), other
+    assert back["paymentGatewayDecision"] == "ACCEPT" and back["paymentStatus"] == returned, back
+    descs = [e.get("responseCodeDescription") or "" for e in st["transactionStatuses"]]
+    assert any(d.startswith("ACCEPT, not taken: payment attempt op_") for d in descs), descs
+    assert any(d.startswith("ACCEPT: the payment that was not taken has been") for d in descs), descs
+
+
 @pytest.mark.parametrize("txn, returned, path", [
     ("Authorization", "REVERSED", "/reversals"),
     ("Sale", "VOIDED", "/voids"),
