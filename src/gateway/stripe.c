@@ -22,7 +22,11 @@
  * reference: doing one again after a lost answer replays Stripe's stored
  * answer. Stripe has no void of a captured payment: a void (of an unsettled
  * sale or capture) is a refund of all of it there. A refund Stripe has not
- * completed (pending) is kept by its id (re_...) and asked about later.
+ * completed (pending) is kept by its id (re_...) and asked about later. A
+ * refund whose answer was lost before its id was known is looked for among
+ * the PaymentIntent's refunds (metadata[chatpay_ref]) before it is sent
+ * again: Stripe prunes idempotency keys after 24 hours, and unlike a capture
+ * or cancel a second refund is not refused by the PaymentIntent's state.
  *
  * Webhooks: Stripe-Signature is checked (t within 300 s in the past, any
  * v1 = hex HMAC-SHA256 of "t." + the raw body under the whsec_ secret as
@@ -57,6 +61,7 @@
 #define STRIPE_TRIES        3
 #define STRIPE_MAX_BODY     (256 * 1024)
 #define STRIPE_ID_MAX       40 /* a PaymentIntent's or refund's id, kept in request_ref */
+#define STRIPE_LIST_PAGES   5  /* pages of 100 refunds looked through for a lost one */
 
 struct stripe {
     char secret_key[256];
@@ -616,6 +621,52 @@ static void refund_result(json_object *re, struct gw_result *out)
     out->at = time_now();
 }
 
+/* The refund chatpay asked for as t->ref (metadata[chatpay_ref]) among
+ * the PaymentIntent's refunds (GET /v1/refunds?payment_intent=, newest
+ * first, STRIPE_LIST_PAGES pages of 100 at most): 1 found (*found, owned by
+ * r), 0 none, -1 not known (r says why: unreachable, refused, or more
+ * refunds than chatpay looks through). */
+static int find_refund(const struct gateway *g, struct arena *a, const struct gw_target *t,
+                       struct reply *r, json_object **found)
+{
+    *found = NULL;
+    const char *after = NULL;
+    for (int page = 0; page < STRIPE_LIST_PAGES; page++) {
+        const char *path =
+            after
+                ? arena_printf(a, "/v1/refunds?payment_intent=%s&limit=100&starting_after=%s",
+                               t->parent_gateway_ref, after)
+                : arena_printf(a, "/v1/refunds?payment_intent=%s&limit=100", t->parent_gateway_ref);
+        call(g, a, "GET", path, NULL, NULL, r);
+        json_object *data = json_member(r->body, "data", json_type_array);
+        if (r->unreachable || r->status != 200 || !data)
+            return -1;
+        size_t n = json_object_array_length(data);
+        const char *last = NULL;
+        for (size_t i = 0; i < n; i++) {
+            json_object *re = json_object_array_get_idx(data, i);
+            const char *ref =
+                json_member_string(json_member(re, "metadata", json_type_object), "chatpay_ref");
+            if (ref && strcmp(ref, t->ref) == 0) {
+                *found = re;
+                return 1;
+            }
+            last = json_member_string(re, "id");
+        }
+        json_object *more = json_member(r->body, "has_more", json_type_boolean);
+        if (!more || !json_object_get_boolean(more))
+            return 0;
+        if (!n || !gw_id_ok(last, STRIPE_ID_MAX)) { /* no cursor to go on with */
+            snprintf(r->why, sizeof r->why, "Stripe's list of refunds cannot be read further");
+            return -1;
+        }
+        after = arena_strdup(a, last);
+        reply_free(r);
+    }
+    snprintf(r->why, sizeof r->why, "more refunds at Stripe than chatpay looks through");
+    return -1;
+}
+
 static void stripe_operate(const struct gateway *g, const struct gw_target *t,
                            struct gw_result *out)
 {
@@ -637,10 +688,34 @@ static void stripe_operate(const struct gateway *g, const struct gw_target *t,
         arena_free(a);
         return;
     }
+    json_object *listed = NULL;
+    int listed_found = 0;
+    if (refund && !known_refund && t->again)
+        listed_found = find_refund(g, a, t, &r, &listed);
+    if (listed_found < 0) {
+        /* not known whether the first one happened: asked again later */
+        if (!r.why[0])
+            snprintf(r.why, sizeof r.why, "Stripe did not list the refunds (HTTP %d)", r.status);
+        unreachable(&r, out);
+        reply_free(&r);
+        arena_free(a);
+        return;
+    }
+    if (listed_found > 0) {
+        /* it happened: its answer was lost (and its key may be pruned) */
+        refund_result(listed, out);
+        reply_free(&r);
+        arena_free(a);
+        return;
+    }
+    reply_free(&r);
     if (known_refund) {
         /* begun before and not completed: how is it now? */
         call(g, a, "GET", arena_printf(a, "/v1/refunds/%s", t->gateway_ref), NULL, NULL, &r);
     } else if (refund) {
+        /* the first time, or (asked again) not among the PaymentIntent's
+         * refunds: sent, under the same key (Stripe prunes keys after 24
+         * hours, so the key alone does not stop a second refund) */
         const char *kv[] = {"payment_intent",
                             t->parent_gateway_ref,
                             "amount",

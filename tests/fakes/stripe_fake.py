@@ -11,7 +11,9 @@ API side (base_url "http://127.0.0.1:PORT" stands for https://api.stripe.com):
   POST /v1/payment_intents/{id}/confirm
   POST /v1/payment_intents/{id}/capture     requires_capture only; partial with amount_to_capture
   POST /v1/payment_intents/{id}/cancel
-  POST /v1/refunds, GET /v1/refunds/{id}, GET /v1/refunds (filters payment_intent, charge)
+  POST /v1/refunds, GET /v1/refunds/{id}, GET /v1/refunds (filters payment_intent, charge;
+                                            limit 1-100, default 10; newest first; cursors
+                                            starting_after / ending_before, has_more)
   GET  /v1/charges/{id}, GET /v1/events/{id}, GET /v1/events (filter type)
   Bodies are form-encoded with bracket nesting (decode_form); answers are
   JSON with a Request-Id header. Auth: "Authorization: Bearer <key>" or Basic
@@ -1232,12 +1234,17 @@ class StripeFake(ProviderFake):
             return 200, self._render(r, p.strings("expand")), []
 
     def _list_refunds(self, p: _Params):
+        p.allow({"payment_intent", "charge", "limit", "starting_after", "ending_before", "expand"})
         pi_id, ch_id = p.str("payment_intent"), p.str("charge")
         limit = p.int("limit", min=1, max=100) or 10
+        after, before = p.str("starting_after"), p.str("ending_before")
         with self.lock:
             rows = [copy.deepcopy(r) for r in reversed(list(self.refunds.values()))
                     if (pi_id is None or r["payment_intent"] == pi_id) and (ch_id is None or r["charge"] == ch_id)]
-        return 200, self._list(rows, limit, "/v1/refunds"), []
+            for cursor, param in ((after, "starting_after"), (before, "ending_before")):
+                if cursor is not None and cursor not in self.refunds:
+                    raise StripeError(404, f"No such refund: '{cursor}'", code="resource_missing", param=param)
+        return 200, self._list(rows, limit, "/v1/refunds", after, before), []
 
     def _get_charge(self, p: _Params, ch_id: str):
         with self.lock:
@@ -1258,7 +1265,16 @@ class StripeFake(ProviderFake):
         return 200, self._list(rows, limit, "/v1/events"), []
 
     @staticmethod
-    def _list(rows: list, limit: int, url: str) -> dict:
+    def _list(rows: list, limit: int, url: str, starting_after: str | None = None,
+              ending_before: str | None = None) -> dict:
+        """One page of rows (newest first), after the object starting_after
+        or before ending_before (cursor pagination, ids of the list)."""
+        ids = [r.get("id") for r in rows]
+        if starting_after is not None:
+            rows = rows[ids.index(starting_after) + 1:] if starting_after in ids else []
+        elif ending_before is not None:
+            rows = rows[:ids.index(ending_before)] if ending_before in ids else []
+            return {"object": "list", "data": rows[-limit:], "has_more": len(rows) > limit, "url": url}
         return {"object": "list", "data": rows[:limit], "has_more": len(rows) > limit, "url": url}
 
     # ---- the hosted Checkout page ------------------------------------------

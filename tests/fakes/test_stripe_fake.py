@@ -647,6 +647,17 @@ def test_refunds(fake, receiver):
     assert get(fake, "refunds", r2["id"]) == r2
     st, _, lst = api(fake, "GET", f"/v1/refunds?payment_intent={pi_id}")
     assert [r["id"] for r in lst["data"]] == [r3["id"], r2["id"], r1["id"]] and lst["object"] == "list"
+    # cursor pagination, newest first
+    st, _, lst = api(fake, "GET", f"/v1/refunds?payment_intent={pi_id}&limit=2")
+    assert [r["id"] for r in lst["data"]] == [r3["id"], r2["id"]] and lst["has_more"] is True
+    st, _, lst = api(fake, "GET", f"/v1/refunds?payment_intent={pi_id}&limit=2&starting_after={r2['id']}")
+    assert [r["id"] for r in lst["data"]] == [r1["id"]] and lst["has_more"] is False
+    st, _, lst = api(fake, "GET", f"/v1/refunds?payment_intent={pi_id}&limit=1&ending_before={r1['id']}")
+    assert [r["id"] for r in lst["data"]] == [r2["id"]] and lst["has_more"] is True
+    st, _, b = api(fake, "GET", f"/v1/refunds?payment_intent={pi_id}&starting_after=re_nope")
+    assert st == 404 and b["error"]["code"] == "resource_missing"
+    st, _, b = api(fake, "GET", f"/v1/refunds?payment_intent={pi_id}&limt=2")
+    assert st == 400 and b["error"]["code"] == "parameter_unknown"
     ch = get(fake, "charges", r1["charge"])
     assert ch["amount_refunded"] == 4000 and ch["refunded"] is True
     fake.wait_webhooks()

@@ -854,6 +854,87 @@ static void test_operate(void **state)
     perform = net_perform;
 }
 
+/* A refund asked again with no id known (its answer was lost): looked for
+ * among the PaymentIntent's refunds by metadata[chatpay_ref] before it is
+ * sent again, since Stripe prunes the Idempotency-Key after 24 hours. */
+static void test_refund_lost_answer_is_looked_for(void **state)
+{
+    struct stripe *st = make_default();
+    struct gateway g = instance(st, 10 * 1000000);
+    struct gw_result r;
+    struct gw_target t = capture_target();
+    t.ref = "cpo_rf9";
+    t.op = GW_OP_REFUND;
+    t.amount_minor = 2500;
+    t.parent_op = GW_OP_CAPTURE;
+    t.again = true;
+
+    /* found on the second page: its answer, nothing posted */
+    fake_use();
+    fake_add(200, "{\"object\":\"list\",\"url\":\"/v1/refunds\",\"has_more\":true,\"data\":["
+                  "{\"id\":\"re_a\",\"object\":\"refund\",\"status\":\"succeeded\","
+                  "\"metadata\":{\"chatpay_ref\":\"cpo_rf8\"}},"
+                  "{\"id\":\"re_b\",\"object\":\"refund\",\"status\":\"succeeded\","
+                  "\"metadata\":{}}]}");
+    fake_add(200, "{\"object\":\"list\",\"url\":\"/v1/refunds\",\"has_more\":false,\"data\":["
+                  "{\"id\":\"re_c\",\"object\":\"refund\",\"status\":\"succeeded\","
+                  "\"metadata\":{\"chatpay_ref\":\"cpo_rf9\"}}]}");
+    gateway_query(&g, &t, &r);
+    assert_int_equal(fake.nseen, 2);
+    assert_string_equal(fake.seen[0].method, "GET");
+    assert_string_equal(fake.seen[0].url, BASE "/v1/refunds?payment_intent=pi_3ABC&limit=100");
+    assert_string_equal(fake.seen[1].method, "GET");
+    assert_string_equal(fake.seen[1].url,
+                        BASE "/v1/refunds?payment_intent=pi_3ABC&limit=100&starting_after=re_b");
+    assert_int_equal(r.decision, GW_ACCEPT);
+    assert_string_equal(r.gateway_ref, "re_c");
+    assert_string_equal(r.request_ref, "re_c");
+
+    /* not there: sent again under the same key */
+    fake_use();
+    fake_add(200, "{\"object\":\"list\",\"url\":\"/v1/refunds\",\"has_more\":false,\"data\":[]}");
+    fake_add(200, "{\"id\":\"re_d\",\"object\":\"refund\",\"status\":\"succeeded\"}");
+    gateway_query(&g, &t, &r);
+    assert_int_equal(fake.nseen, 2);
+    assert_string_equal(fake.seen[1].method, "POST");
+    assert_string_equal(fake.seen[1].url, BASE "/v1/refunds");
+    assert_true(has_pair(fake.seen[1].body, "metadata%5Bchatpay_ref%5D", "cpo_rf9"));
+    assert_string_equal(sent_header(&fake.seen[1], "Idempotency-Key"), "cpo_rf9");
+    assert_int_equal(r.decision, GW_ACCEPT);
+    assert_string_equal(r.gateway_ref, "re_d");
+
+    /* the list refused or unanswered: not known, nothing posted */
+    fake_use();
+    fake_add(401, "{\"error\":{\"type\":\"invalid_request_error\",\"message\":\"bad key\"}}");
+    gateway_query(&g, &t, &r);
+    assert_int_equal(fake.nseen, 1);
+    assert_int_equal(r.decision, GW_NO_ANSWER);
+    assert_true(r.unreachable);
+
+    /* more pages than chatpay looks through: not known, nothing posted */
+    fake_use();
+    for (int i = 0; i < STRIPE_LIST_PAGES; i++)
+        fake_add(200, "{\"object\":\"list\",\"url\":\"/v1/refunds\",\"has_more\":true,"
+                      "\"data\":[{\"id\":\"re_e\",\"object\":\"refund\",\"metadata\":{}}]}");
+    gateway_query(&g, &t, &r);
+    assert_int_equal(fake.nseen, STRIPE_LIST_PAGES);
+    for (size_t i = 0; i < fake.nseen; i++)
+        assert_string_equal(fake.seen[i].method, "GET");
+    assert_int_equal(r.decision, GW_NO_ANSWER);
+    assert_true(r.unreachable);
+
+    /* the first time (not asked again): posted at once */
+    t.again = false;
+    fake_use();
+    fake_add(200, "{\"id\":\"re_f\",\"object\":\"refund\",\"status\":\"succeeded\"}");
+    gateway_operate(&g, &t, &r);
+    assert_int_equal(fake.nseen, 1);
+    assert_string_equal(fake.seen[0].method, "POST");
+
+    gateway_stripe_ops.destroy(st);
+    perform = net_perform;
+}
+
 static void test_result(void **state)
 {
     struct stripe *st = make_default();
@@ -1074,6 +1155,7 @@ int main(void)
         cmocka_unit_test(test_retry_should_not),
         cmocka_unit_test(test_post_without_key_never_repeated),
         cmocka_unit_test(test_operate),
+        cmocka_unit_test(test_refund_lost_answer_is_looked_for),
         cmocka_unit_test(test_result),
         cmocka_unit_test(test_inbound),
         cmocka_unit_test(test_retry_after_bounded_by_timeout),
