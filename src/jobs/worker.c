@@ -25,6 +25,10 @@ enum {
     POLL_MS = 200,  /* idle threads look for due jobs this often */
     SWEEP_MS = 250, /* the sweeper looks for expired links this often */
     SWEEP_BATCH = 200,
+    /* runs past a kind's tries that never ended (each stopped the process,
+     * or hung past its lease) before the job is given up without running:
+     * one such run still records the outcome of the last try */
+    OVERDUE_RUNS = 2,
 };
 #define CLAIM_LEASE  (60LL * 1000000)  /* µs a claim locks a job before its kind's lease is set */
 #define REPAIR_EVERY (5LL * 1000000)   /* µs between looks for pending payment operations */
@@ -139,7 +143,13 @@ static void run_one(struct workers *w, const struct db_job *job)
     const struct job_kind_info *k = job_kind_info(job->kind);
     struct job_ctx jc = {.app = w->app, .job = job, .a = arena_new(0)};
     enum job_result res = JOB_DONE;
-    if (k) {
+    if (k && job->attempts > k->max_attempts + OVERDUE_RUNS) {
+        /* its runs never ended (each stopped the process, or hung past its
+         * lease): not run again, given up (and what that means recorded) */
+        jc.error = "its last runs never ended (the process stopped, or the run outlived its "
+                   "lease)";
+        res = JOB_RETRY;
+    } else if (k) {
         res = k->run(&jc);
     } else {
         log_error("job %lld: unknown kind %d", (long long)job->id, job->kind);

@@ -156,3 +156,53 @@ def test_separate_worker_runs_the_jobs(tmp_path, cli):
             worker.wait(timeout=5)
         client.close()
         assert srv.stop() == 0, srv.tail()
+
+
+def test_a_job_whose_runs_never_end_is_given_up(tmp_path):
+    """A job claimed past its kind's tries without its runs ever ending
+    (each stopped the process, or hung past its lease) is not run again at
+    its next claim: it is given up, so that it cannot stop every process
+    that takes it, for ever."""
+    import subprocess
+
+    from cp_helpers import chatpay_bin, clean_env, db_exec, db_query, run_cli
+
+    db_url = migrated_db_url_for(tmp_path / "poison.db")
+    res = run_cli("merchant", "create", "--name", "Poison Shop", "--currencies", "ZAR", "--json",
+                  db_url=db_url)
+    assert res.returncode == 0, res.stderr
+    key = res.json()["apiKey"]
+    srv = start_server(tmp_path, db_url, name="http-only", extra_args=["--no-workers"])
+    client = ApiClient(srv.base_url)
+    worker = None
+    try:
+        ok = client.post(LINKS, key=key, json=link_body(channel="sms", to=fresh_msisdn()))
+        poison = client.post(LINKS, key=key, json=link_body(channel="sms", to=fresh_msisdn()))
+        assert ok.status_code == 201 and poison.status_code == 201, (ok.text, poison.text)
+        # the poison link's send was claimed 14 times (12 tries and 2 more)
+        # and no run ever ended
+        assert db_exec(db_url, "UPDATE jobs SET attempts = 14 WHERE kind = 1 AND link_id ="
+                               " (SELECT id FROM links WHERE ref = ?)",
+                       (poison.body["paymentLinkRef"],)) == 1
+        err = open(tmp_path / "worker.stderr", "wb")
+        worker = subprocess.Popen([chatpay_bin(), "worker", "--db", db_url, "--public-url",
+                                   srv.base_url], stdout=subprocess.DEVNULL, stderr=err,
+                                  stdin=subprocess.DEVNULL, cwd=tmp_path, env=clean_env())
+        sent = "SELECT l.ref FROM sandbox_messages m JOIN links l ON l.id = m.link_id"
+        jobs = "SELECT COUNT(*) FROM jobs WHERE kind = 1 AND done_at = 0"
+        done = poll(lambda: (db_query(db_url, sent), db_query(db_url, jobs)),
+                    lambda v: v[1] == [(0,)] and v[0], timeout=15, interval=0.2)
+        assert done[1] == [(0,)], done
+        # the other link went out; the poison one was never sent
+        assert [r[0] for r in done[0]] == [ok.body["paymentLinkRef"]], done
+        worker.terminate()
+        assert worker.wait(timeout=15) == 0
+        err.close()
+        log = (tmp_path / "worker.stderr").read_text()
+        assert "its last runs never ended" in log and "given up after 15 attempts" in log, log[-2000:]
+    finally:
+        if worker and worker.poll() is None:
+            worker.kill()
+            worker.wait(timeout=5)
+        client.close()
+        assert srv.stop() == 0, srv.tail()
