@@ -100,19 +100,24 @@ def write_commits(client: ApiClient) -> int:
     return int(m.group(1))
 
 
+def http_only(tmp_path, name: str):
+    """A new database with a merchant, and `serve --no-workers` on it:
+    (db_url, the merchant's key, the server, a client of it)."""
+    from cp_helpers import run_cli
+
+    db_url = migrated_db_url_for(tmp_path / f"{name}.db")
+    res = run_cli("merchant", "create", "--name", f"{name.title()} Shop", "--currencies", "ZAR",
+                  "--json", db_url=db_url)
+    assert res.returncode == 0, res.stderr
+    srv = start_server(tmp_path, db_url, name="http-only", extra_args=["--no-workers"])
+    return db_url, res.json()["apiKey"], srv, ApiClient(srv.base_url)
+
+
 def test_separate_worker_runs_the_jobs(tmp_path, cli):
     """`serve --no-workers` queues jobs and writes nothing in the background;
     an idempotent create costs it exactly one write transaction; `chatpay
     worker` on the same database sends the link; both stop cleanly."""
-    from cp_helpers import run_cli
-
-    db_url = migrated_db_url_for(tmp_path / "split.db")
-    res = run_cli("merchant", "create", "--name", "Split Shop", "--currencies", "ZAR", "--json",
-                  db_url=db_url)
-    assert res.returncode == 0, res.stderr
-    key = res.json()["apiKey"]
-    srv = start_server(tmp_path, db_url, name="http-only", extra_args=["--no-workers"])
-    client = ApiClient(srv.base_url)
+    db_url, key, srv, client = http_only(tmp_path, "split")
     worker = None
     try:
         number = fresh_msisdn()
@@ -165,15 +170,9 @@ def test_a_job_whose_runs_never_end_is_given_up(tmp_path):
     that takes it, for ever."""
     import subprocess
 
-    from cp_helpers import chatpay_bin, clean_env, db_exec, db_query, run_cli
+    from cp_helpers import chatpay_bin, clean_env, db_exec, db_query
 
-    db_url = migrated_db_url_for(tmp_path / "poison.db")
-    res = run_cli("merchant", "create", "--name", "Poison Shop", "--currencies", "ZAR", "--json",
-                  db_url=db_url)
-    assert res.returncode == 0, res.stderr
-    key = res.json()["apiKey"]
-    srv = start_server(tmp_path, db_url, name="http-only", extra_args=["--no-workers"])
-    client = ApiClient(srv.base_url)
+    db_url, key, srv, client = http_only(tmp_path, "poison")
     worker = None
     try:
         ok = client.post(LINKS, key=key, json=link_body(channel="sms", to=fresh_msisdn()))
