@@ -80,6 +80,12 @@ struct gw_result {
     /* GW_ERROR because the customer cancelled at the hosted checkout:
      * nothing was charged, and nothing went wrong */
     bool cancelled;
+    /* GW_ERROR because the gateway itself says the payment was canceled
+     * there (Stripe cancels an uncaptured authorization after 7 days, or the
+     * merchant cancels it in Stripe's dashboard): an authorization recorded
+     * as accepted is no longer held; error_text says why. Only from the
+     * payment's own status, never for a call that failed */
+    bool released;
 };
 
 /* A payment to begin (the customer pressed Pay). */

@@ -362,9 +362,14 @@ static void intent_result(json_object *pi, enum gw_operation op, struct gw_resul
         return;
     }
     if (strcmp(status, "canceled") == 0) {
+        /* (after 7 days uncaptured, Stripe's reason is "automatic") */
+        const char *why = json_member_string(pi, "cancellation_reason");
         out->decision = GW_ERROR;
         out->response_code = 102;
-        snprintf(out->error_text, sizeof out->error_text, "The payment was canceled at Stripe");
+        out->released = true;
+        snprintf(out->error_text, sizeof out->error_text, "Stripe canceled the %s (%.40s)",
+                 op == GW_OP_AUTHORIZE ? "authorization" : "payment",
+                 why ? why : "no reason given");
         return;
     }
     gw_no_answer(out, "the payment is not complete at Stripe");

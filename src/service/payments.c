@@ -463,6 +463,61 @@ static enum db_status record_unvoided(struct svc *s, struct db_link *l, struct d
                      op->ref, op->error_text));
 }
 
+/* A new operation `kind` (to insert) on the link of `from`, through its
+ * gateway, for its amount. */
+static void new_op_like(const struct svc *s, const struct db_payment_op *from, int kind,
+                        struct db_payment_op *o)
+{
+    memset(o, 0, sizeof *o);
+    memcpy(o->merchant_id, from->merchant_id, sizeof o->merchant_id);
+    memcpy(o->gateway_id, from->gateway_id, sizeof o->gateway_id);
+    o->link_id = from->link_id;
+    svc_new_op_ref(o->ref);
+    o->op = kind;
+    o->amount_minor = from->amount_minor;
+    o->created_at = s->now;
+}
+
+/* An authorization recorded as accepted that the gateway says it has
+ * canceled (Stripe cancels one left uncaptured for 7 days; the merchant may
+ * cancel it in Stripe's dashboard): the payment was reversed, by the
+ * gateway. It is recorded as a reversal of it, answered by the gateway
+ * (so that it is neither captured nor reversed again), the link's payment
+ * REVERSED, with a history entry and the merchant's callback. When a
+ * capture or reversal of it is pending or made (chatpay's own reversal
+ * cancels it at the gateway too) that operation's answer tells: nothing is
+ * recorded here. */
+static enum db_status record_released(struct svc *s, struct db_link *l,
+                                      const struct db_payment_op *payment,
+                                      const struct gw_result *res)
+{
+    const struct pay_rule *rule = payment_fsm(l->payment_status, PAY_E_REVERSED);
+    if (rule->verdict != FSM_MOVE)
+        return DB_ONE_RESULT;
+    struct db_payment_op o;
+    new_op_like(s, payment, GW_OP_REVERSE, &o);
+    memcpy(o.parent_ref, payment->ref, sizeof o.parent_ref);
+    enum db_status st = DB_CALL(s->tx, payments, insert, &o);
+    if (st <= 0)
+        return st < 0 ? st : DB_ONE_RESULT; /* a capture or reversal of it is pending or made */
+    copy_result(&o, res, s->now);
+    o.decision = GW_ACCEPT;
+    o.response_code = 100;
+    o.error_text[0] = '\0';
+    snprintf(o.note, sizeof o.note, "%s; chatpay did not ask for it", res->error_text);
+    st = DB_CALL(s->tx, payments, finish, &o);
+    if (st < 0)
+        return st;
+    l->payment_status = rule->next;
+    l->payment_status_at = s->now;
+    l->live = false;
+    st = DB_CALL(s->tx, links, update, l);
+    if (st < 0)
+        return st;
+    return payment_changed(s, l, "100",
+                           arena_printf(s->a, "%s: the payment is reversed", res->error_text));
+}
+
 /* A refund was answered: its history entry and the payment status
  * callback (the link's payment status stays SUCCESS; the callback's
  * refunds say what changed). A refund the gateway has not completed stays
@@ -511,14 +566,7 @@ static enum db_status other_payment(struct svc *s, const struct db_link *l,
     if (st < 0 || f.found)
         return st < 0 ? st : DB_NO_RESULTS;
     struct db_payment_op o;
-    memset(&o, 0, sizeof o);
-    memcpy(o.merchant_id, op->merchant_id, sizeof o.merchant_id);
-    memcpy(o.gateway_id, op->gateway_id, sizeof o.gateway_id);
-    o.link_id = op->link_id;
-    svc_new_op_ref(o.ref);
-    o.op = op->op;
-    o.amount_minor = op->amount_minor;
-    o.created_at = s->now;
+    new_op_like(s, op, op->op, &o);
     st = DB_CALL(s->tx, payments, insert, &o);
     if (st <= 0)
         return st < 0 ? st : DB_SOFT_ERROR;
@@ -559,6 +607,13 @@ enum db_status svc_payment_record(struct svc *s, const char *merchant_id, const 
     /* likewise a void Stripe made as a full refund: the payment stands */
     bool unvoided = op->state == 1 && op->op == GW_OP_VOID && op->decision == GW_ACCEPT &&
                     (res->decision == GW_DECLINE || res->decision == GW_ERROR);
+    /* an accepted authorization (this transaction, not another) that the
+     * gateway says is canceled there, not a query that failed: reversed */
+    bool released = op->state == 1 && op->op == GW_OP_AUTHORIZE && op->decision == GW_ACCEPT &&
+                    !(op->flags & DB_OP_ORPHAN) && res->released && res->decision == GW_ERROR &&
+                    op->request_ref[0] && strcmp(res->request_ref, op->request_ref) == 0;
+    if (released)
+        return record_released(s, l, op, res);
     /* another payment than the attempt's, which holds money: never the
      * link's (it was answered already), so it is recorded as not taken and
      * returned, as a late one is */

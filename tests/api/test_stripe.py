@@ -24,6 +24,7 @@ import pytest
 import requests
 
 from gateway_flow import gateway_env, gateway_merchant, new_link, status, wait_status
+from callback_receiver import CallbackReceiver
 from cp_helpers import PAYMENT_OPS, link_body, parse_html, poll
 from payment_flow import SETTLE_S, now_utc
 from stripe_fake import StripeFake
@@ -355,6 +356,58 @@ def test_authorization_capture_and_reversal(env, shop):
         assert r.status_code == 200 and r.body["paymentStatus"] == "REVERSED", r.text
         pi2 = shop.fake.sessions[s2["id"]]["payment_intent"]
         assert shop.fake.payment_intents[pi2]["status"] == "canceled"
+
+
+def test_authorization_canceled_at_stripe_is_reversed(env, shop):
+    """Stripe cancels a PaymentIntent left uncaptured for 7 days
+    (cancellation_reason "automatic"; the merchant may also cancel it in
+    Stripe's dashboard). The authorization is no longer held: the link's
+    payment is REVERSED, with a history entry and the payment status
+    callback, and a capture is refused by chatpay instead of failing at
+    Stripe. chatpay's own reversal, which Stripe also reports as
+    payment_intent.canceled, is recorded once."""
+    rcv = CallbackReceiver().start()
+    try:
+        env.ok("merchant", "update", shop.id, "--payment-status-callback", rcv.url + "/ps",
+               "--json")
+        with requests.Session() as http:
+            ref, token, s, back = pay_link(env, shop, http, "Authorization")
+            wait_status(env, shop.key, ref, "SUCCESS")
+            ref2, token2, s2, _ = pay_link(env, shop, http, "Authorization")
+            wait_status(env, shop.key, ref2, "SUCCESS")
+        pi = shop.fake.payment_intents[shop.fake.sessions[s["id"]]["payment_intent"]]
+        assert pi["status"] == "requires_capture", pi
+        pi["status"], pi["cancellation_reason"] = "canceled", "automatic"
+        atts = shop.fake.send_event("payment_intent.canceled", dict(pi))
+        assert [a.status for a in atts] == [200]
+        st = wait_status(env, shop.key, ref, "REVERSED")
+        assert st["paymentStatus"] == "REVERSED", st
+        rev = [e for e in st["paymentStatuses"] if e["paymentStatus"] == "REVERSED"]
+        assert len(rev) == 1 and rev[0]["paymentGatewayDecision"] == "ACCEPT", st["paymentStatuses"]
+        assert "Stripe canceled the authorization (automatic)" in rev[0]["statusReason"], rev
+        said = [h.get("responseCodeDescription", "") for h in st["transactionStatuses"]]
+        assert any("Stripe canceled the authorization (automatic)" in d for d in said), said
+        rcv.wait_for(lambda ds: any(d.json.get("paymentLinkRef") == ref
+                                    and d.json.get("paymentStatus") == "REVERSED" for d in ds),
+                     timeout=WAIT, what="the callback of the canceled authorization")
+        n = len(shop.fake.requests)
+        r = env.api.post(PAYMENT_OPS + ref + "/capture", key=shop.key)
+        assert r.status_code == 400 and "reversed" in r.text, r.text
+        assert not shop.fake.requests_to(f"/v1/payment_intents/{pi['id']}/capture", "POST")
+        assert len(shop.fake.requests) == n
+        # chatpay's own reversal: its payment_intent.canceled adds nothing
+        r = env.api.post(PAYMENT_OPS + ref2 + "/reverse", key=shop.key)
+        assert r.status_code == 200 and r.body["paymentStatus"] == "REVERSED", r.text
+        shop.fake.wait_webhooks()
+        pi2 = shop.fake.payment_intents[shop.fake.sessions[s2["id"]]["payment_intent"]]
+        atts = shop.fake.send_event("payment_intent.canceled", dict(pi2))
+        assert [a.status for a in atts] == [200]
+        st2 = status(env, shop.key, ref2)
+        assert [e["paymentStatus"] for e in st2["paymentStatuses"]] == ["SUCCESS", "REVERSED"], st2
+        said = [h.get("responseCodeDescription", "") for h in st2["transactionStatuses"]]
+        assert not any("Stripe canceled" in d for d in said), said
+    finally:
+        rcv.stop()
 
 
 def test_unsettled_sale_is_voided_by_a_full_refund(env, shop):
