@@ -492,6 +492,10 @@ static bool stripe_begin(const struct gateway *g, const struct gw_payment *p, st
         p->description,
         "line_items[0][quantity]",
         "1",
+        /* cards only: a method that settles later (bank debits) would leave
+         * a completed session whose payment is still unknown */
+        "payment_method_types[0]",
+        "card",
         "payment_intent_data[capture_method]",
         p->op == GW_OP_AUTHORIZE ? "manual" : "automatic",
         "payment_intent_data[metadata][chatpay_ref]",

@@ -202,6 +202,7 @@ def test_checkout_session_and_webhook_settle_a_sale(env, shop):
         assert form["line_items[0][price_data][unit_amount]"] == ["11500"]
         assert form["line_items[0][quantity]"] == ["1"]
         assert form["payment_intent_data[capture_method]"] == ["automatic"]
+        assert form["payment_method_types[0]"] == ["card"]  # nothing that settles later
         assert form["metadata[chatpay_ref]"] == [op_ref]
         assert form["metadata[payment_link_ref]"] == [ref]
         assert form["payment_intent_data[metadata][chatpay_ref]"] == [op_ref]

@@ -448,13 +448,14 @@ static void check_session_request(const struct seen *s, const char *capture_meth
                          "Shop%2C%20order%2042"));
     assert_true(has_pair(b, "line_items%5B0%5D%5Bquantity%5D", "1"));
     assert_true(has_pair(b, "payment_intent_data%5Bcapture_method%5D", capture_method));
+    assert_true(has_pair(b, "payment_method_types%5B0%5D", "card"));
     assert_true(has_pair(b, "payment_intent_data%5Bmetadata%5D%5Bchatpay_ref%5D", "cpo_auth1"));
     assert_true(has_pair(b, "payment_intent_data%5Bmetadata%5D%5Bpayment_link_ref%5D", "lnk_9"));
     assert_true(has_pair(b, "metadata%5Bchatpay_ref%5D", "cpo_auth1"));
     assert_true(has_pair(b, "metadata%5Bpayment_link_ref%5D", "lnk_9"));
     assert_true(has_pair(b, "locale", "fr"));
     assert_true(has_pair(b, "expires_at", exp));
-    assert_int_equal(count_pairs(b), 15);
+    assert_int_equal(count_pairs(b), 16);
 }
 
 static void test_begin(void **state)
