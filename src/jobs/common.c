@@ -284,17 +284,18 @@ bool job_target(struct job_ctx *jc, const struct db_payment_op *op, bool again, 
 }
 
 bool job_ask_and_record(struct job_ctx *jc, const struct gateway *gw,
-                        const struct db_payment_op *op)
+                        const struct db_payment_op *op, struct gw_result *res)
 {
     struct gw_target t;
-    if (!job_target(jc, op, true, &t))
+    if (!job_target(jc, op, true, &t)) {
+        gw_no_answer(res, "the operation cannot be read");
         return false;
-    struct gw_result res;
-    gateway_query(gw, &t, &res);
-    if (res.decision == GW_NO_ANSWER && !res.gateway_ref[0])
+    }
+    gateway_query(gw, &t, res);
+    if (res->decision == GW_NO_ANSWER && !res->gateway_ref[0])
         return false;
-    bool ok = job_record_answer(jc, op->merchant_id, op->ref, &res);
-    return ok && res.decision != GW_NO_ANSWER;
+    bool ok = job_record_answer(jc, op->merchant_id, op->ref, res);
+    return ok && res->decision != GW_NO_ANSWER;
 }
 
 bool job_operate_and_record(struct job_ctx *jc, const struct gateway *gw,

@@ -94,10 +94,11 @@ enum job_result job_send_link_text(struct job_ctx *jc, int reminder,
 bool job_target(struct job_ctx *jc, const struct db_payment_op *op, bool again,
                 struct gw_target *t);
 
-/* Ask the gateway about payment operation `op` and record a final answer.
- * false when there was none yet (or it could not be recorded). */
+/* Ask the gateway about payment operation `op` and record a final answer
+ * (the answer into *res). false when there was none yet (or it could not be
+ * recorded). */
 bool job_ask_and_record(struct job_ctx *jc, const struct gateway *gw,
-                        const struct db_payment_op *op);
+                        const struct db_payment_op *op, struct gw_result *res);
 
 /* Have the gateway do follow-up `op` (again: its answer was lost before)
  * and record the answer; false when none came (or it could not be

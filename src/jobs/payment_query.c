@@ -17,7 +17,8 @@ enum job_result job_payment_query(struct job_ctx *jc)
     if (job_load_payment(jc, &op, &m, &gw) == JOB_RETRY)
         return JOB_RETRY;
     enum job_result r = JOB_DONE;
-    if (op.ref[0] && op.state == 0 && !job_ask_and_record(jc, gw, &op) &&
+    struct gw_result res;
+    if (op.ref[0] && op.state == 0 && !job_ask_and_record(jc, gw, &op, &res) &&
         time_now() - op.created_at < QUERY_FOR) {
         jc->error = "the gateway has not answered yet";
         r = JOB_RETRY;

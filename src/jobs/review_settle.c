@@ -28,42 +28,28 @@ static usec_t review_wait(int tries)
 }
 
 /* Ask about op, held for review: JOB_DONE when decided and recorded (or
- * given up), JOB_RETRY with the next try's time when not yet. */
+ * given up), JOB_RETRY (with the next try's time while still under review)
+ * when not yet. A REVIEW answer again changes nothing recorded. */
 static enum job_result settle(struct job_ctx *jc, const struct gateway *gw,
                               const struct db_payment_op *op)
 {
-    struct gw_target t;
-    if (!job_target(jc, op, true, &t)) {
-        jc->error = "cannot read the payment";
-        return JOB_RETRY;
-    }
     struct gw_result res;
-    gateway_query(gw, &t, &res);
-    if (res.decision == GW_REVIEW) {
-        usec_t now = time_now();
-        if (now - op->created_at >= REVIEW_BOUND) {
-            log_error("payment %s: still under review at the gateway 14 days after the attempt; "
-                      "no longer asked (it stays REVIEW)",
-                      op->ref);
-            return JOB_DONE;
-        }
-        jc->error = "the gateway still holds the payment for review";
-        jc->retry_at = now + review_wait(jc->job->attempts);
-        return JOB_RETRY;
-    }
-    if (res.decision == GW_NO_ANSWER && !res.gateway_ref[0]) {
-        jc->error = "the gateway has not answered";
-        return JOB_RETRY;
-    }
-    if (!job_record_answer(jc, op->merchant_id, op->ref, &res)) {
-        jc->error = "cannot record the gateway's answer";
-        return JOB_RETRY;
-    }
-    if (res.decision == GW_NO_ANSWER) {
+    if (!job_ask_and_record(jc, gw, op, &res)) {
         jc->error = "the gateway has not decided yet";
         return JOB_RETRY;
     }
-    return JOB_DONE;
+    if (res.decision != GW_REVIEW)
+        return JOB_DONE;
+    usec_t now = time_now();
+    if (now - op->created_at >= REVIEW_BOUND) {
+        log_error("payment %s: still under review at the gateway 14 days after the attempt; "
+                  "no longer asked (it stays REVIEW)",
+                  op->ref);
+        return JOB_DONE;
+    }
+    jc->error = "the gateway still holds the payment for review";
+    jc->retry_at = now + review_wait(jc->job->attempts);
+    return JOB_RETRY;
 }
 
 enum job_result job_review_settle(struct job_ctx *jc)

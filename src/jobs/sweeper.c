@@ -187,7 +187,7 @@ static bool repair(struct job_ctx *jc, const struct gateway *gw, const struct db
     struct gw_result res;
     if (!payment)
         return job_operate_and_record(jc, gw, op, true, &res);
-    if (job_ask_and_record(jc, gw, op))
+    if (job_ask_and_record(jc, gw, op, &res))
         return true;
     if (now - op->created_at <= (m->page_ttl_s + SVC_CHECKOUT_GRACE_S) * 1000000)
         return false;
