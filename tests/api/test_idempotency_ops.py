@@ -4,7 +4,9 @@ write transaction; and the workers can run apart from the HTTP server
 
 from __future__ import annotations
 
+import contextlib
 import re
+import subprocess
 import uuid
 from urllib.parse import urlencode
 
@@ -113,12 +115,30 @@ def http_only(tmp_path, name: str):
     return db_url, res.json()["apiKey"], srv, ApiClient(srv.base_url)
 
 
+@contextlib.contextmanager
+def worker_process(tmp_path, db_url: str, public_url: str):
+    """`chatpay worker` on the database (stdout and stderr in tmp_path's
+    worker.stdout and worker.stderr), killed at the end if still running."""
+    from cp_helpers import chatpay_bin, clean_env
+
+    with open(tmp_path / "worker.stdout", "wb") as out, open(tmp_path / "worker.stderr", "wb") as err:
+        # its links point at the server
+        worker = subprocess.Popen([chatpay_bin(), "worker", "--db", db_url, "--public-url",
+                                   public_url], stdout=out, stderr=err,
+                                  stdin=subprocess.DEVNULL, cwd=tmp_path, env=clean_env())
+        try:
+            yield worker
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait(timeout=5)
+
+
 def test_separate_worker_runs_the_jobs(tmp_path, cli):
     """`serve --no-workers` queues jobs and writes nothing in the background;
     an idempotent create costs it exactly one write transaction; `chatpay
     worker` on the same database sends the link; both stop cleanly."""
     db_url, key, srv, client = http_only(tmp_path, "split")
-    worker = None
     try:
         number = fresh_msisdn()
         body = link_body(channel="sms", to=number)
@@ -133,32 +153,18 @@ def test_separate_worker_runs_the_jobs(tmp_path, cli):
         assert [e["transactionStatusName"] for e in st["transactionStatuses"]] == [
             "PAYMENT_LINK_REQUEST_RECEIVED"], st  # nobody sends it
         # a worker process picks the job up
-        import subprocess
-
-        from cp_helpers import chatpay_bin, clean_env
-
-        out = open(tmp_path / "worker.stdout", "wb")
-        err = open(tmp_path / "worker.stderr", "wb")
-        # its links point at the server
-        worker = subprocess.Popen([chatpay_bin(), "worker", "--db", db_url, "--public-url",
-                                   srv.base_url], stdout=out, stderr=err,
-                                  stdin=subprocess.DEVNULL, cwd=tmp_path, env=clean_env())
-        names = poll(lambda: [e["transactionStatusName"] for e in client.get(
-            "/api/v2/chat-2-pay/transaction-status?" + urlencode({"paymentLinkRef": ref}),
-            key=key).body["transactionStatuses"]],
-            lambda n: "PAYMENT_LINK_DELIVERED" in n, timeout=15, interval=0.2)
-        assert "PAYMENT_LINK_SENT" in names and "PAYMENT_LINK_DELIVERED" in names, names
-        worker.terminate()
-        assert worker.wait(timeout=15) == 0
-        out.close()
-        err.close()
+        with worker_process(tmp_path, db_url, srv.base_url) as worker:
+            names = poll(lambda: [e["transactionStatusName"] for e in client.get(
+                "/api/v2/chat-2-pay/transaction-status?" + urlencode({"paymentLinkRef": ref}),
+                key=key).body["transactionStatuses"]],
+                lambda n: "PAYMENT_LINK_DELIVERED" in n, timeout=15, interval=0.2)
+            assert "PAYMENT_LINK_SENT" in names and "PAYMENT_LINK_DELIVERED" in names, names
+            worker.terminate()
+            assert worker.wait(timeout=15) == 0
         log = (tmp_path / "worker.stderr").read_text()
         assert '"msg":"worker running"' in log and '"msg":"stopped"' in log, log[-2000:]
         assert "worker running" in (tmp_path / "worker.stdout").read_text()
     finally:
-        if worker and worker.poll() is None:
-            worker.kill()
-            worker.wait(timeout=5)
         client.close()
         assert srv.stop() == 0, srv.tail()
 
@@ -168,12 +174,9 @@ def test_a_job_whose_runs_never_end_is_given_up(tmp_path):
     (each stopped the process, or hung past its lease) is not run again at
     its next claim: it is given up, so that it cannot stop every process
     that takes it, for ever."""
-    import subprocess
-
-    from cp_helpers import chatpay_bin, clean_env, db_exec, db_query
+    from cp_helpers import db_exec, db_query
 
     db_url, key, srv, client = http_only(tmp_path, "poison")
-    worker = None
     try:
         ok = client.post(LINKS, key=key, json=link_body(channel="sms", to=fresh_msisdn()))
         poison = client.post(LINKS, key=key, json=link_body(channel="sms", to=fresh_msisdn()))
@@ -183,25 +186,18 @@ def test_a_job_whose_runs_never_end_is_given_up(tmp_path):
         assert db_exec(db_url, "UPDATE jobs SET attempts = 14 WHERE kind = 1 AND link_id ="
                                " (SELECT id FROM links WHERE ref = ?)",
                        (poison.body["paymentLinkRef"],)) == 1
-        err = open(tmp_path / "worker.stderr", "wb")
-        worker = subprocess.Popen([chatpay_bin(), "worker", "--db", db_url, "--public-url",
-                                   srv.base_url], stdout=subprocess.DEVNULL, stderr=err,
-                                  stdin=subprocess.DEVNULL, cwd=tmp_path, env=clean_env())
         sent = "SELECT l.ref FROM sandbox_messages m JOIN links l ON l.id = m.link_id"
         jobs = "SELECT COUNT(*) FROM jobs WHERE kind = 1 AND done_at = 0"
-        done = poll(lambda: (db_query(db_url, sent), db_query(db_url, jobs)),
-                    lambda v: v[1] == [(0,)] and v[0], timeout=15, interval=0.2)
+        with worker_process(tmp_path, db_url, srv.base_url) as worker:
+            done = poll(lambda: (db_query(db_url, sent), db_query(db_url, jobs)),
+                        lambda v: v[1] == [(0,)] and v[0], timeout=15, interval=0.2)
+            worker.terminate()
+            assert worker.wait(timeout=15) == 0
         assert done[1] == [(0,)], done
         # the other link went out; the poison one was never sent
         assert [r[0] for r in done[0]] == [ok.body["paymentLinkRef"]], done
-        worker.terminate()
-        assert worker.wait(timeout=15) == 0
-        err.close()
         log = (tmp_path / "worker.stderr").read_text()
         assert "its last runs never ended" in log and "given up after 15 attempts" in log, log[-2000:]
     finally:
-        if worker and worker.poll() is None:
-            worker.kill()
-            worker.wait(timeout=5)
         client.close()
         assert srv.stop() == 0, srv.tail()
