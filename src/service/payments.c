@@ -187,17 +187,30 @@ static enum db_status payment_changed(struct svc *s, const struct db_link *l, co
 
 /* ---- the customer pays ---------------------------------------------------------------- */
 
+struct pending_scan {
+    struct db_payment_op *pending;
+    bool cancelled; /* the last attempt answered was the customer's cancel */
+};
+
 static void find_pending(void *cls, const struct db_payment_op *op)
 {
-    struct db_payment_op *out = cls;
-    if (op->state == 0 && is_payment(op))
-        *out = *op;
+    struct pending_scan *scan = cls;
+    if (!is_payment(op))
+        return;
+    if (op->state == 0)
+        *scan->pending = *op;
+    else /* oldest first: the last one answered wins */
+        scan->cancelled = (op->flags & DB_OP_CANCELLED) != 0;
 }
 
-enum db_status svc_pay_pending(struct svc *s, const struct db_link *l, struct db_payment_op *op)
+enum db_status svc_pay_pending(struct svc *s, const struct db_link *l, struct db_payment_op *op,
+                               bool *cancelled)
 {
     memset(op, 0, sizeof *op);
-    enum db_status st = DB_CALL(s->tx, payments, list, l->merchant_id, l->id, find_pending, op);
+    struct pending_scan scan = {.pending = op};
+    enum db_status st = DB_CALL(s->tx, payments, list, l->merchant_id, l->id, find_pending, &scan);
+    if (cancelled)
+        *cancelled = scan.cancelled;
     return st < 0 ? st : op->ref[0] ? DB_ONE_RESULT : DB_NO_RESULTS;
 }
 
@@ -230,7 +243,7 @@ enum db_status svc_pay_begin(struct svc *s, const char *token, enum pay_outcome 
     }
     /* a payment already begun (the customer came back): continue it, even
      * when it was the last attempt allowed */
-    st = svc_pay_pending(s, l, op);
+    st = svc_pay_pending(s, l, op, NULL);
     if (st < 0)
         return st;
     if (st > 0) {

@@ -64,8 +64,10 @@ enum pay_outcome {
 
 /* The payment attempt of link l begun and still waiting at the gateway (no
  * outcome yet), which Pay resumes: *op, DB_ONE_RESULT; DB_NO_RESULTS (op
- * zeroed) when there is none. */
-enum db_status svc_pay_pending(struct svc *s, const struct db_link *l, struct db_payment_op *op);
+ * zeroed) when there is none. *cancelled (if not NULL): the last attempt
+ * answered was cancelled by the customer at the gateway's checkout. */
+enum db_status svc_pay_pending(struct svc *s, const struct db_link *l, struct db_payment_op *op,
+                               bool *cancelled);
 
 /* The customer presses Pay on link `token`: resumes the attempt still
  * waiting at the gateway, or stores a new one (counting as the link's first

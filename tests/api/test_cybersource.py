@@ -330,6 +330,12 @@ def test_cancel_at_the_checkout(env, shop):
     st = status(env, shop.key, ref)
     assert st["paymentStatus"] == "FAILED", st
     assert "Cancelled by the customer" in st["paymentStatuses"][0]["paymentGatewayErrorDecision"]
+    # back on the link page they are not told that their payment failed,
+    # and can pay again
+    page = requests.get(f"{env.base_url}/p/{token}", timeout=WAIT)
+    doc = parse_html(page.text)
+    assert page.status_code == 200 and doc.find("p", cls="notice") is None, page.text
+    assert doc.find("form", action=f"/p/{token}/pay") is not None, page.text
 
 
 def test_capture_reverse_and_void(env, shop):

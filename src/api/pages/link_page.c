@@ -62,8 +62,9 @@ struct page_ctx {
     enum link_visit outcome;
     struct db_link link;
     struct db_merchant merchant;
-    bool locked;  /* the attempts are used up, the last one failed */
-    bool running; /* an attempt is running (the status is of the one before) */
+    bool locked;    /* the attempts are used up, the last one failed */
+    bool running;   /* an attempt is running (the status is of the one before) */
+    bool cancelled; /* the last attempt answered was cancelled by the customer */
 };
 
 static enum db_status page_cb(struct db_tx *tx, void *cls)
@@ -76,7 +77,7 @@ static enum db_status page_cb(struct db_tx *tx, void *cls)
     enum db_status st =
         svc_link_visit(&s, c->token, c->preview, c->record, &c->outcome, &c->link, &c->merchant);
     c->queued = s.queued;
-    c->locked = c->running = false;
+    c->locked = c->running = c->cancelled = false;
     if (st <= 0 || c->link.attempts == 0 ||
         (c->link.payment_status != PAY_FAILED && c->link.payment_status != PAY_PENDING))
         return st;
@@ -86,7 +87,7 @@ static enum db_status page_cb(struct db_tx *tx, void *cls)
      * resumed from the Pay button; none running, Pay refuses, and so does
      * the page */
     struct db_payment_op op;
-    enum db_status pst = svc_pay_pending(&s, &c->link, &op);
+    enum db_status pst = svc_pay_pending(&s, &c->link, &op, &c->cancelled);
     if (pst < 0)
         return pst;
     c->running = pst > 0;
@@ -250,12 +251,12 @@ static char *page_key(struct arena *a, const struct page_ctx *c, const struct we
     const struct db_merchant *m = &c->merchant;
     const char *items = l->line_items ? l->line_items : "";
     char *key = arena_printf(
-        a, "%zu:%s %zu:%s %zu:%s %zu:%s %s %lld %d %lld %d %lld %d %d %d %zu:%s %lld %zu:%s",
+        a, "%zu:%s %zu:%s %zu:%s %zu:%s %s %lld %d %lld %d %lld %d %d %d %d %zu:%s %lld %zu:%s",
         strlen(loc->tag), loc->tag, strlen(l->token), l->token, strlen(m->name), m->name,
         strlen(l->order_number), l->order_number, l->currency, (long long)l->total_minor,
         l->has_subtotal, (long long)l->subtotal_minor, l->has_tax, (long long)l->tax_minor,
-        l->payment_status, c->running, m->environment, strlen(m->logo_type), m->logo_type,
-        (long long)m->updated_at, strlen(items), items);
+        l->payment_status, c->running, c->cancelled, m->environment, strlen(m->logo_type),
+        m->logo_type, (long long)m->updated_at, strlen(items), items);
     *len = strlen(key);
     return key;
 }
@@ -391,7 +392,9 @@ void api_link_page(struct req *r)
         return;
     }
     p.pay_url = arena_printf(a, "/p/%s/pay", c.link.token);
-    if (c.link.payment_status == PAY_FAILED && !c.running)
+    /* a customer who cancelled at the gateway's checkout is not told that
+     * their payment failed */
+    if (c.link.payment_status == PAY_FAILED && !c.running && !c.cancelled)
         p.notice = web_text(&loc, "link.last_failed");
     if (c.merchant.logo_type[0] != '\0')
         /* the version parameter changes with every change to the merchant,
