@@ -4,7 +4,8 @@
  * fails alone and leaves nothing; one that fails transiently runs again;
  * when the engine loses the whole transaction, the others run again; the
  * configuration epoch moves only for committed changes; a database locked
- * by another connection is waited out; followers open no connection.
+ * by another connection is waited out; followers open no connection; a
+ * full disk is reported as the database unavailable, not as a fault.
  *
  * To put requests in one batch, a "gate" request holds the writer (its
  * callback waits) until the others are queued behind it: they then form the
@@ -50,6 +51,7 @@ enum mode {
     JOB_CONFIG,        /* insert a job and report a configuration change */
     JOB_CONFIG_REFUSE, /* that, then DB_ROLLBACK */
     GATE,              /* insert a job, then wait until `gate_for` requests are queued */
+    FILL,              /* insert jobs until the database is full (max_page_count) */
 };
 
 struct req {
@@ -120,6 +122,16 @@ static enum db_status req_cb(struct db_tx *tx, void *cls)
         if (r->mode != JOB)
             db_tx_config_changed(tx);
         return r->mode == JOB_CONFIG_REFUSE ? DB_ROLLBACK : DB_ONE_RESULT;
+    case FILL: {
+        /* the file may not grow: inserts fail once its pages are used */
+        sqlite3 *h = ((struct sqlite_conn *)tx->conn)->h;
+        sqlite3_exec(h, "PRAGMA max_page_count = 1", NULL, NULL, NULL);
+        for (int i = 0; i < 100000; i++)
+            if ((st = insert_job(tx)) != 1)
+                break;
+        sqlite3_exec(h, "PRAGMA max_page_count = 1073741823", NULL, NULL, NULL);
+        return st;
+    }
     case GATE: {
         st = insert_job(tx);
         atomic_store(&gate_open, true);
@@ -423,6 +435,24 @@ static void test_batches_run_on_one_writer_thread(void **state)
     }
 }
 
+/* A write that finds the disk full (SQLITE_FULL) is answered at once as
+ * transient with the database unavailable (a 503 to the client, as on
+ * PostgreSQL), not run again and again nor called a fault; the next write
+ * commits once there is room. */
+static void test_full_disk_is_unavailable(void **state)
+{
+    struct db *db = *state;
+    struct req full, next;
+    new_req(&full, db, FILL);
+    run_req(&full);
+    assert_int_equal(full.st, DB_SOFT_ERROR);
+    assert_int_equal(full.calls, 1);
+    new_req(&next, db, OK);
+    run_req(&next);
+    assert_int_equal(next.st, 1);
+    assert_true(stored(db, &next.m));
+}
+
 /* db_close answers what is queued before it stops the writer: a request
  * queued behind a running gate still commits, and the database then
  * closes (the writer joined, its connection closed) without waiting on
@@ -472,6 +502,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batches_run_on_one_writer_thread, db_temp_setup,
                                         db_temp_teardown),
         cmocka_unit_test_setup_teardown(test_close_answers_the_queued_first, db_temp_setup,
+                                        db_temp_teardown),
+        cmocka_unit_test_setup_teardown(test_full_disk_is_unavailable, db_temp_setup,
                                         db_temp_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

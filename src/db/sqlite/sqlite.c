@@ -168,6 +168,13 @@ static enum db_status sqlite_status(struct db_tx *tx, int rc, const char *what)
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
         return DB_SOFT_ERROR;
+    case SQLITE_FULL:
+        /* the disk (or the file's size limit) is full: the database cannot
+         * take it now, which the client is told (503, as on PostgreSQL)
+         * rather than that the request was at fault; not retried */
+        log_error("sqlite %s: the database or disk is full", what);
+        tx->unavailable = true;
+        return DB_SOFT_ERROR;
     default:
         log_error("sqlite %s: %s (%d)", what, sqlite3_errmsg(conn_of(tx)->h), rc);
         return DB_HARD_ERROR;
