@@ -440,8 +440,8 @@ static void parse_timestamp(struct fs_ctx *c, json_object *v, void *dst)
 
     if (!get_string(c, v, &s, &len))
         return;
-    if (!time_parse_rfc3339(s, len, &t)) {
-        fs_error(c, "must be an RFC 3339 date-time (e.g. 2026-01-31T12:00:00Z)");
+    if (!time_parse_iso8601(s, len, &t)) {
+        fs_error(c, "must be an ISO 8601 date-time (e.g. 2026-01-31T12:00:00Z)");
         return;
     }
     struct fv_time *out = dst;

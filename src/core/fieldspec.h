@@ -33,7 +33,7 @@ enum field_kind {
     FIELD_DECIMAL,   /* out: struct fv_dec; exact decimal from the number's source text */
     FIELD_MSISDN,    /* out: const char *, digits only (leading '+' removed), 7..15 digits */
     FIELD_CURRENCY,  /* out: const struct currency *; [A-Za-z]{3} and in the ISO table */
-    FIELD_TIMESTAMP, /* out: struct fv_time; RFC 3339 date-time string */
+    FIELD_TIMESTAMP, /* out: struct fv_time; ISO 8601 date-time string (time_parse_iso8601) */
     FIELD_ENUM,   /* out: struct fv_enum; string (case-insensitive) or integer matched in .enums */
     FIELD_OBJECT, /* out: json_object * (borrowed), any JSON object */
     FIELD_ARRAY,  /* out: struct fv_array; array of objects parsed with .sub */

@@ -160,6 +160,64 @@ bool time_parse_rfc3339(const char *text, size_t len, usec_t *out)
     return true;
 }
 
+bool time_parse_iso8601(const char *text, size_t len, usec_t *out)
+{
+    /* rewritten as RFC 3339 ("YYYY-MM-DDTHH:MM" then ":SS", a fraction of
+     * at most 9 digits and an offset "+HH:MM": 41 characters), which
+     * time_parse_rfc3339 checks */
+    char buf[48];
+    size_t n = 0, i = 16;
+    if (text == NULL || len < 16 || (text[10] != 'T' && text[10] != 't'))
+        return false;
+    memcpy(buf, text, 16);
+    n = 16;
+    if (i < len && text[i] == ':') { /* seconds */
+        if (len - i < 3)
+            return false;
+        memcpy(buf + n, text + i, 3);
+        n += 3;
+        i += 3;
+        if (i < len && (text[i] == '.' || text[i] == ',')) {
+            buf[n++] = '.';
+            i++;
+            size_t start = i;
+            while (i < len && text[i] >= '0' && text[i] <= '9' && i - start < 10)
+                i++;
+            if (i - start > 9)
+                return false;
+            memcpy(buf + n, text + start, i - start);
+            n += i - start;
+        }
+    } else {
+        memcpy(buf + n, ":00", 3);
+        n += 3;
+    }
+    size_t rest = len - i;
+    if (rest == 0) {
+        buf[n++] = 'Z'; /* no offset: UTC */
+    } else if (text[i] == '+' || text[i] == '-') {
+        /* +HH, +HHMM or +HH:MM */
+        if (rest != 3 && rest != 5 && rest != 6)
+            return false;
+        if (rest == 6 && text[i + 3] != ':')
+            return false;
+        memcpy(buf + n, text + i, 3);
+        n += 3;
+        buf[n++] = ':';
+        if (rest == 3) {
+            memcpy(buf + n, "00", 2);
+        } else {
+            memcpy(buf + n, text + len - 2, 2);
+        }
+        n += 2;
+    } else if (rest == 1 && (text[i] == 'Z' || text[i] == 'z')) {
+        buf[n++] = 'Z';
+    } else {
+        return false;
+    }
+    return time_parse_rfc3339(buf, n, out);
+}
+
 /* Write v as exactly n decimal digits (v >= 0, v < 10^n). */
 static void put_digits(char *p, int64_t v, size_t n)
 {

@@ -23,6 +23,12 @@ typedef int64_t usec_t; /* microseconds since 1970-01-01T00:00:00Z */
  * again. The offset is "Z"/"z" or +HH:MM / -HH:MM with HH 00..23, MM 00..59. */
 bool time_parse_rfc3339(const char *text, size_t len, usec_t *out);
 
+/* Parse an ISO 8601 date-time in the extended format, as clients write one:
+ * what time_parse_rfc3339 takes, and also seconds left out
+ * ("2026-01-31T12:00"), a comma before the fraction, an offset written
+ * +HH or +HHMM, and no offset at all (taken as UTC). */
+bool time_parse_iso8601(const char *text, size_t len, usec_t *out);
+
 /* Format as "YYYY-MM-DDTHH:MM:SS.mmmZ" (milliseconds, always 3 digits,
  * truncated toward the past). cap >= 25. Returns length written (excluding
  * NUL), or -1 if cap is too small or the year is outside 0000..9999 (out is

@@ -240,9 +240,10 @@ def test_null_is_absent(api, key):
     [
         ({"orderNumber": "A" * 33}, ["orderNumber: must be at most 32 characters"]),
         ({"orderNumber": "   "}, ["orderNumber: must not be blank"]),
-        ({"timestamp": "yesterday"}, ["timestamp: must be an RFC 3339 date-time (e.g. 2026-01-31T12:00:00Z)"]),
-        ({"timestamp": "2026-01-31T12:00:00"}, ["timestamp: must be an RFC 3339 date-time (e.g. 2026-01-31T12:00:00Z)"]),
-        ({"timestamp": "2026-02-30T12:00:00Z"}, ["timestamp: must be an RFC 3339 date-time (e.g. 2026-01-31T12:00:00Z)"]),
+        ({"timestamp": "yesterday"}, ["timestamp: must be an ISO 8601 date-time (e.g. 2026-01-31T12:00:00Z)"]),
+        ({"timestamp": "2026-01-31 12:00:00Z"}, ["timestamp: must be an ISO 8601 date-time (e.g. 2026-01-31T12:00:00Z)"]),
+        ({"timestamp": "2026-01-31T12:00:00+2"}, ["timestamp: must be an ISO 8601 date-time (e.g. 2026-01-31T12:00:00Z)"]),
+        ({"timestamp": "2026-02-30T12:00:00Z"}, ["timestamp: must be an ISO 8601 date-time (e.g. 2026-01-31T12:00:00Z)"]),
         ({"timestamp": 1767268800}, ["timestamp: must be a string"]),
         ({"currency": "ZA"}, ["currency: must be a three-letter currency code"]),
         ({"currency": "Z1R"}, ["currency: must be a three-letter currency code"]),
@@ -279,7 +280,8 @@ def test_null_is_absent(api, key):
         ({"orderLineItems": {"name": "x"}}, ["orderLineItems: must be an array"]),
     ],
     ids=[
-        "order-33", "order-blank", "timestamp-word", "timestamp-no-zone", "timestamp-bad-date",
+        "order-33", "order-blank", "timestamp-word", "timestamp-space", "timestamp-short-offset",
+        "timestamp-bad-date",
         "timestamp-number", "currency-2", "currency-digit", "currency-unknown", "currency-unsupported",
         "total-zero", "total-negative", "total-string", "subtotal-zero", "tax-negative", "sum",
         "total-precision", "subtotal-precision", "reconciliation-61", "descriptor-256", "to-6-digits",
@@ -312,6 +314,8 @@ def test_field_errors(api, key, fields, expected):
         {"taxAmount": None},
         {"currency": "zar"},
         {"timestamp": "2026-01-31T14:00:00.123+02:00"},
+        {"timestamp": "2026-01-31T14:00:00.000+0200"},
+        {"timestamp": "2026-01-31T12:00"},
         {"additionalData": {}},
         {"additionalData": {"nested": {"list": [1, "two", None]}, "n": 1.5}},
         {"orderLineItems": []},
@@ -320,7 +324,8 @@ def test_field_errors(api, key, fields, expected):
     ids=[
         "order-32", "reconciliation-60", "descriptor-255", "to-7-digits", "to-15-digits", "from",
         "tax-zero", "tax-zero-decimal", "one-cent", "no-subtotal", "no-tax",
-        "currency-lowercase", "timestamp-offset", "additional-empty", "additional-nested",
+        "currency-lowercase", "timestamp-offset", "timestamp-offset-no-colon",
+        "timestamp-no-zone", "additional-empty", "additional-nested",
         "items-empty", "unknown-member",
     ],
 )

@@ -864,7 +864,7 @@ BAD_VALUES = [
     ("accountIdentifier", "x" * 65), ("accountIdentifier", True),
     ("authCode", "x" * 65), ("authCode", 12.5), ("authCode", ["1234"]),
     ("timestamp", ""), ("timestamp", "yesterday"), ("timestamp", "2017-06-29 16:39:42"),
-    ("timestamp", "2017-06-29T16:39:42"), ("timestamp", "2017-06-29T16:39:42.735"),
+    ("timestamp", "2017-06-29T16:39:42+2"), ("timestamp", "20170629T163942Z"),
     ("timestamp", "2017-13-29T16:39:42.735Z"), ("timestamp", "2017-06-31T16:39:42Z"),
     ("timestamp", "2017-06-29T25:39:42Z"), ("timestamp", "2017-06-29"),
     ("timestamp", "2017-06-29T16:39:42.123456789012345+00:00"), ("timestamp", 1498754382),
@@ -901,6 +901,10 @@ GOOD_VALUES = [
     ("authCode", "b" * 64, None), ("channelSessionId", "c" * 64, None),
     ("timestamp", "2017-06-29T16:39:42Z", "2017-06-29T16:39:42Z"),
     ("timestamp", "2017-06-29T16:39:42.735+02:00", "2017-06-29T16:39:42.735+02:00"),
+    # ISO 8601 as Java's SimpleDateFormat and others write it: kept as sent
+    ("timestamp", "2017-06-29T16:39:42.735+0000", "2017-06-29T16:39:42.735+0000"),
+    ("timestamp", "2017-06-29T16:39:42,735Z", "2017-06-29T16:39:42,735Z"),
+    ("timestamp", "2017-06-29T16:39:42", "2017-06-29T16:39:42"),
     ("additionalData", '{"product": 101, "client": 900}', None),
     ("additionalData", {}, None), ("additionalData", {"a": {"b": [1, 2, "c"]}}, None),
 ]

@@ -374,7 +374,7 @@ REQUIRED = "is required"
 ABSOLUTE = "must be an absolute http:// or https:// URL"
 HOST = "must name a host after the scheme"
 SPACES = "must not contain spaces or control characters"
-RFC3339 = "must be an RFC 3339 date-time (e.g. 2026-01-31T12:00:00Z)"
+RFC3339 = "must be an ISO 8601 date-time (e.g. 2026-01-31T12:00:00Z)"
 GSM7 = ("must contain only characters a text message carries (letters, digits and URL "
         "punctuation other than `; encode others as %XX)")
 

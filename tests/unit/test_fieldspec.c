@@ -914,7 +914,7 @@ static void test_currency(void **state)
 static void test_timestamp(void **state)
 {
     (void)state;
-    static const char msg[] = "must be an RFC 3339 date-time (e.g. 2026-01-31T12:00:00Z)";
+    static const char msg[] = "must be an ISO 8601 date-time (e.g. 2026-01-31T12:00:00Z)";
     struct one o;
     use_one(FIELD_TIMESTAMP, 0, 0, 0);
 
@@ -923,6 +923,12 @@ static void test_timestamp(void **state)
     assert_int_equal(o.v.t.v, INT64_C(1769860800) * 1000000);
     assert_true(parse_one("{\"v\": \"2026-01-31T12:00:00.25+02:00\"}", &o));
     assert_int_equal(o.v.t.v, INT64_C(1769853600) * 1000000 + 250000);
+    /* as Java and others write ISO 8601: offsets without a colon, no
+     * seconds, no offset (UTC) */
+    assert_true(parse_one("{\"v\": \"2026-01-31T12:00:00.000+0200\"}", &o));
+    assert_int_equal(o.v.t.v, INT64_C(1769853600) * 1000000);
+    assert_true(parse_one("{\"v\": \"2026-01-31T12:00\"}", &o));
+    assert_int_equal(o.v.t.v, INT64_C(1769860800) * 1000000);
 
     expect_one_error("{\"v\": \"2026-13-01T00:00:00Z\"}", msg);
     expect_one_error("{\"v\": \"2026-01-31\"}", msg);

@@ -321,6 +321,64 @@ static void test_parse_uses_len(void **state)
     assert_false(time_parse_rfc3339(s, 20, NULL));
 }
 
+/* ISO 8601 as clients write it: what RFC 3339 allows, and offsets without
+ * a colon or minutes, seconds left out, a comma before the fraction, no
+ * offset (UTC); never a space for the T, a one-digit offset or junk. */
+static void test_parse_iso8601(void **state)
+{
+    static const struct {
+        const char *text;
+        long long sec, us;
+    } good[] = {
+        {"2026-01-31T12:00:00Z", 1769860800, 0},
+        {"2026-01-31T12:00:00.25+02:00", 1769853600, 250000},
+        {"2026-01-31T12:00:00.000+0200", 1769853600, 0},
+        {"2026-01-31T12:00:00-03", 1769871600, 0},
+        {"2026-01-31T12:00:00,5Z", 1769860800, 500000},
+        {"2026-01-31T12:00:00", 1769860800, 0},
+        {"2026-01-31T12:00", 1769860800, 0},
+        {"2026-01-31T12:00+0100", 1769857200, 0},
+        {"2026-01-31t12:00:00.123456789z", 1769860800, 123456},
+    };
+    static const char *const bad[] = {
+        "2026-01-31 12:00:00Z",
+        "2026-01-31T12:00:00+2",
+        "2026-01-31T12:00:00+020",
+        "2026-01-31T12:00:00+02:0",
+        "2026-01-31T12:00:00+0200Z",
+        "2026-01-31T12",
+        "2026-01-31T12:00:0",
+        "2026-01-31T12:00:00.Z",
+        "2026-01-31T12:00:00.1234567890Z",
+        "2026-02-30T12:00",
+        "2026-01-31T24:00",
+        "2026-01-31T12:00:00 ",
+        "2026-01-31",
+        "",
+        "2026-01-31T12:00:00+24:00",
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        usec_t t = 0;
+        if (!time_parse_iso8601(good[i].text, strlen(good[i].text), &t))
+            print_error("refused \"%s\"\n", good[i].text);
+        assert_true(time_parse_iso8601(good[i].text, strlen(good[i].text), &t));
+        assert_int_equal(t, good[i].sec * SEC + good[i].us);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        usec_t t = 42;
+        if (time_parse_iso8601(bad[i], strlen(bad[i]), &t))
+            print_error("accepted \"%s\"\n", bad[i]);
+        assert_false(time_parse_iso8601(bad[i], strlen(bad[i]), &t));
+        assert_int_equal(t, 42);
+    }
+    usec_t t;
+    assert_false(time_parse_iso8601(NULL, 16, &t));
+    /* only len characters are read */
+    assert_true(time_parse_iso8601("2026-01-31T12:00Zjunk", 17, &t));
+    assert_false(time_parse_iso8601("2026-01-31T12:00Zjunk", 18, &t));
+}
+
 /* ---- formatting -------------------------------------------------------- */
 
 struct ts_fmt {
@@ -535,19 +593,13 @@ static void test_duration_invalid(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_days_from_civil_known),
-        cmocka_unit_test(test_civil_walk),
-        cmocka_unit_test(test_civil_large_years),
-        cmocka_unit_test(test_parse_valid),
-        cmocka_unit_test(test_parse_fraction_digits),
-        cmocka_unit_test(test_parse_invalid),
-        cmocka_unit_test(test_parse_uses_len),
-        cmocka_unit_test(test_format),
-        cmocka_unit_test(test_format_limits),
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_clocks),
-        cmocka_unit_test(test_duration_valid),
-        cmocka_unit_test(test_duration_invalid),
+        cmocka_unit_test(test_days_from_civil_known), cmocka_unit_test(test_civil_walk),
+        cmocka_unit_test(test_civil_large_years),     cmocka_unit_test(test_parse_valid),
+        cmocka_unit_test(test_parse_fraction_digits), cmocka_unit_test(test_parse_invalid),
+        cmocka_unit_test(test_parse_uses_len),        cmocka_unit_test(test_format),
+        cmocka_unit_test(test_format_limits),         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_parse_iso8601),         cmocka_unit_test(test_clocks),
+        cmocka_unit_test(test_duration_valid),        cmocka_unit_test(test_duration_invalid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

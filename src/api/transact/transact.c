@@ -214,10 +214,9 @@ static void check_and_fill(struct transact_ctx *c, const struct transact_body *b
     struct req *r = c->r;
     struct db_mp_purchase *p = &c->p;
     usec_t t;
-    if (b->timestamp && !time_parse_rfc3339(b->timestamp, strlen(b->timestamp), &t))
+    if (b->timestamp && !time_parse_iso8601(b->timestamp, strlen(b->timestamp), &t))
         field_errors_add(errs, r->arena, "timestamp",
-                         "must be an ISO 8601 date-time with an offset (e.g. "
-                         "2017-06-29T16:39:42.735Z)");
+                         "must be an ISO 8601 date-time (e.g. 2017-06-29T16:39:42.735Z)");
     if (b->currency) {
         if (currency_find_upper(b->currency))
             snprintf(p->currency, sizeof p->currency, "%s", b->currency);
