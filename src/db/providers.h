@@ -109,7 +109,9 @@ struct db_providers_ops {
                                  const char *source, usec_t at);
     enum db_status (*optout_remove)(struct db_tx *tx, const char *merchant_id, const char *msisdn,
                                     usec_t until);
-    /* DB_ONE_RESULT when the number opted out */
+    /* DB_ONE_RESULT when the number opted out. Removal and lookup match
+     * either form of a number (util/msisdn.h: a Brazilian or Mexican
+     * WhatsApp sender's wa_id and the number dialled). */
     enum db_status (*optout_get)(struct db_tx *tx, const char *merchant_id, const char *msisdn);
     enum db_status (*optout_list)(struct db_tx *tx, const char *merchant_id, struct arena *a,
                                   void (*cb)(void *cls, const char *msisdn, const char *source,

@@ -699,8 +699,23 @@ static enum db_status prov_cb(struct db_tx *tx, void *cls)
             return DB_HARD_ERROR;
         if (DB_CALL(tx, providers, optout_remove, c->a->m.id, "27820001111", 3) != 1)
             return DB_HARD_ERROR;
-        return DB_CALL(tx, providers, optout_get, c->a->m.id, "27820001111") == 0 ? DB_ONE_RESULT
-                                                                                  : DB_HARD_ERROR;
+        if (DB_CALL(tx, providers, optout_get, c->a->m.id, "27820001111") != 0)
+            return DB_HARD_ERROR;
+        /* a Brazilian WhatsApp STOP under the wa_id of an older account
+         * stops sends to the number as dialled, and the dialled number's
+         * START lifts it; likewise Mexico's 521 and 52 */
+        if (DB_CALL(tx, providers, optout_add, c->a->m.id, "551187654321", "reply", 5) != 1 ||
+            DB_CALL(tx, providers, optout_get, c->a->m.id, "5511987654321") != 1 ||
+            DB_CALL(tx, providers, optout_get, c->a->m.id, "551187654321") != 1 ||
+            DB_CALL(tx, providers, optout_get, c->b->m.id, "5511987654321") != 0 ||
+            DB_CALL(tx, providers, optout_remove, c->a->m.id, "5511987654321", 6) != 1 ||
+            DB_CALL(tx, providers, optout_get, c->a->m.id, "551187654321") != 0)
+            return DB_HARD_ERROR;
+        if (DB_CALL(tx, providers, optout_add, c->a->m.id, "5215512345678", "reply", 7) != 1 ||
+            DB_CALL(tx, providers, optout_get, c->a->m.id, "525512345678") != 1 ||
+            DB_CALL(tx, providers, optout_get, c->a->m.id, "5255123456789") != 0)
+            return DB_HARD_ERROR;
+        return DB_ONE_RESULT;
     }
 }
 

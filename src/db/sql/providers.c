@@ -3,6 +3,7 @@
  * opt-outs (SQLite).
  */
 #include "db/sql/sql_internal.h"
+#include "util/msisdn.h"
 
 #include <string.h>
 
@@ -329,26 +330,33 @@ enum db_status sql_providers_optout_add(struct db_tx *tx, const char *merchant_i
 enum db_status sql_providers_optout_remove(struct db_tx *tx, const char *merchant_id,
                                            const char *msisdn, usec_t until)
 {
+    /* under either form of the number (util/msisdn.h) */
+    char alt[MSISDN_MAX];
     struct db_stmt *st = db_stmt(tx, STMT_OPTOUT_REMOVE,
-                                 "DELETE FROM optouts WHERE merchant_id = ? AND msisdn = ?"
+                                 "DELETE FROM optouts WHERE merchant_id = ? AND msisdn IN (?, ?)"
                                  " AND created_at <= ?");
     if (!st)
         return DB_HARD_ERROR;
     db_bind_text(st, 1, merchant_id);
     db_bind_text(st, 2, msisdn);
-    db_bind_int(st, 3, until);
+    db_bind_text(st, 3, msisdn_alternate(msisdn, alt) ? alt : msisdn);
+    db_bind_int(st, 4, until);
     return db_exec(st, "optout remove");
 }
 
 enum db_status sql_providers_optout_get(struct db_tx *tx, const char *merchant_id,
                                         const char *msisdn)
 {
-    struct db_stmt *st =
-        db_stmt(tx, STMT_OPTOUT_GET, "SELECT 1 FROM optouts WHERE merchant_id = ? AND msisdn = ?");
+    /* under either form of the number (util/msisdn.h) */
+    char alt[MSISDN_MAX];
+    struct db_stmt *st = db_stmt(tx, STMT_OPTOUT_GET,
+                                 "SELECT 1 FROM optouts WHERE merchant_id = ? AND msisdn IN (?, ?)"
+                                 " LIMIT 1");
     if (!st)
         return DB_HARD_ERROR;
     db_bind_text(st, 1, merchant_id);
     db_bind_text(st, 2, msisdn);
+    db_bind_text(st, 3, msisdn_alternate(msisdn, alt) ? alt : msisdn);
     return db_one_row(st, "optout get", read_nothing, NULL);
 }
 
