@@ -40,9 +40,11 @@ from payment_flow import (
     SETTLED,
     assert_bad_request,
     assert_field_error,
+    assert_html,
     assert_not_found,
     capture,
     checkout,
+    link_page,
     new_link,
     now_utc,
     pay_ok,
@@ -195,7 +197,15 @@ def test_full_refund_by_default(api, settled):
 
 def test_partial_refunds_add_up_to_the_payment(api, settled):
     key, link = settled["key"], settled["links"]["partial"]
+    page = link_page(api, link.token)
+    assert_html(page, 200, "This order is paid")
     assert_refund(refund(api, key, link.ref, "10"), 10.0, 10.0)
+    # the customer who opens the link again sees the money that went back
+    page = link_page(api, link.token)
+    assert_html(page, 200, "This payment was refunded")
+    text = " ".join(page.doc.text().split())  # the amount's no-break space as a space
+    assert ("The payment for order " + link.order + " was made, and ZAR 10.00 of it has been "
+            "refunded to your card.") in text, page.text
     assert_refund(refund(api, key, link.ref, "5.50"), 5.5, 15.5)
     assert_field_error(refund(api, key, link.ref, "99.51"), too_much("99.50"))
     assert_field_error(refund(api, key, link.ref, "1000000"), too_much("99.50"))

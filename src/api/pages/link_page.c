@@ -25,7 +25,9 @@
 #include "core/status.h"
 #include "service/links.h"
 #include "service/payments.h"
+#include "service/views.h"
 #include "util/origin.h"
+#include "web/format.h"
 #include "web/logo.h"
 #include "web/page.h"
 #include "db/links.h"
@@ -62,9 +64,10 @@ struct page_ctx {
     enum link_visit outcome;
     struct db_link link;
     struct db_merchant merchant;
-    bool locked;    /* the attempts are used up, the last one failed */
-    bool running;   /* an attempt is running (the status is of the one before) */
-    bool cancelled; /* the last attempt answered was cancelled by the customer */
+    bool locked;      /* the attempts are used up, the last one failed */
+    bool running;     /* an attempt is running (the status is of the one before) */
+    bool cancelled;   /* the last attempt answered was cancelled by the customer */
+    int64_t refunded; /* of a paid link: what has gone back to the card (minor units) */
 };
 
 static enum db_status page_cb(struct db_tx *tx, void *cls)
@@ -78,6 +81,11 @@ static enum db_status page_cb(struct db_tx *tx, void *cls)
         svc_link_visit(&s, c->token, c->preview, c->record, &c->outcome, &c->link, &c->merchant);
     c->queued = s.queued;
     c->locked = c->running = c->cancelled = false;
+    c->refunded = 0;
+    if (st > 0 && c->link.payment_status == PAY_SUCCESS) {
+        enum db_status rs = svc_refunded(&s, &c->link, &c->refunded);
+        return rs < 0 ? rs : st;
+    }
     if (st <= 0 || c->link.attempts == 0 ||
         (c->link.payment_status != PAY_FAILED && c->link.payment_status != PAY_PENDING))
         return st;
@@ -378,6 +386,12 @@ void api_link_page(struct req *r)
                            c.link.order_number, merchant);
         return;
     default:
+        if (c.refunded > 0) { /* the customer sees the money went back */
+            API_REPLY_MESSAGEF(
+                r, 200, &loc, "msg.refunded.title", "msg.refunded.text", c.link.order_number,
+                web_format_amount(r->arena, loc.tag, currency_find(c.link.currency), c.refunded));
+            return;
+        }
         API_REPLY_MESSAGEF(r, 200, &loc, "msg.paid.title", "msg.paid.text", c.link.order_number);
         return;
     }
