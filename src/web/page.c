@@ -532,11 +532,11 @@ static bool link_page_but_expiry(struct html *h, struct arena *a, const struct w
 
     h_raw(h, "<main class=\"card\">\n");
     if (p->logo_url != NULL) {
+        /* no text alternative: the heading right after it names the
+         * merchant, which a screen reader would otherwise read twice */
         h_raw(h, "<img class=\"logo\" src=\"");
         h_text(h, p->logo_url);
-        h_raw(h, "\" alt=\"");
-        h_text(h, merchant);
-        h_raw(h, "\">\n");
+        h_raw(h, "\" alt=\"\">\n");
     }
     /* the merchant's texts are isolated (bdi, dir="auto"): a name in one
      * script on a page in another keeps its own order, punctuation
