@@ -47,16 +47,20 @@ bool svc_mp_vendor_for(int environment, enum mp_refusal *refusal, const char **w
 }
 
 /* The earlier purchase of this clientTxnRef: a replay when the body is the
- * same, else a refusal. DB_NO_RESULTS when there is none. */
+ * same, else a refusal. DB_NO_RESULTS when there is none. A purchase stored
+ * before repeats were compared on their fields holds the SHA-256 of its raw
+ * body: the same bytes sent again replay it too. */
 static enum db_status earlier(struct svc *s, const struct db_mp_client *c, struct db_mp_purchase *p,
-                              bool *replay, enum mp_refusal *refusal, const char **why)
+                              const uint8_t raw_hash[32], bool *replay, enum mp_refusal *refusal,
+                              const char **why)
 {
     struct db_mp_purchase old;
     struct db_mp_refs refs = {.client_txn_ref = p->client_txn_ref};
     enum db_status st = DB_CALL(s->tx, marketplace, purchase_find, c->id, &refs, s->a, &old);
     if (st <= 0)
         return st;
-    if (crypto_equal(old.body_hash, p->body_hash, sizeof old.body_hash)) {
+    if (crypto_equal(old.body_hash, p->body_hash, sizeof old.body_hash) ||
+        crypto_equal(old.body_hash, raw_hash, sizeof old.body_hash)) {
         *replay = true;
         *p = old;
     } else {
@@ -68,13 +72,13 @@ static enum db_status earlier(struct svc *s, const struct db_mp_client *c, struc
 }
 
 enum db_status svc_mp_purchase_accept(struct svc *s, const struct db_mp_client *c,
-                                      struct db_mp_purchase *p, bool *replay,
-                                      enum mp_refusal *refusal, const char **why)
+                                      struct db_mp_purchase *p, const uint8_t raw_hash[32],
+                                      bool *replay, enum mp_refusal *refusal, const char **why)
 {
     *replay = false;
     *refusal = MP_ACCEPTED;
     *why = NULL;
-    enum db_status st = earlier(s, c, p, replay, refusal, why);
+    enum db_status st = earlier(s, c, p, raw_hash, replay, refusal, why);
     if (st != 0)
         return st;
     /* the bank reserves funds once per purchase: a reservation that paid
@@ -119,7 +123,7 @@ enum db_status svc_mp_purchase_accept(struct svc *s, const struct db_mp_client *
     if (st < 0)
         return st;
     if (st == 0) { /* the same reference committed meanwhile (another node) */
-        st = earlier(s, c, p, replay, refusal, why);
+        st = earlier(s, c, p, raw_hash, replay, refusal, why);
         /* not visible yet to this transaction: try it again */
         return st < 0 ? st : st == 0 ? DB_SOFT_ERROR : DB_ONE_RESULT;
     }

@@ -39,13 +39,15 @@ bool svc_mp_vendor_for(int environment, enum mp_refusal *refusal, const char **w
 
 /* Accept purchase p (the request, with body_hash) for client c: a repeat of
  * an earlier request with the same clientTxnRef and body gives that
- * purchase back (*replay), another body is MP_DUPLICATE_REF, and so is a
+ * purchase back (*replay): the same body_hash, or, for a purchase stored
+ * when the hash was of the raw body, raw_hash (the SHA-256 of this request's
+ * raw body). Another body is MP_DUPLICATE_REF, and so is a
  * reserveFundsTxnRef that paid for another purchase; otherwise the
  * product rules, then the purchase is stored (raas_ref made here) with its
  * fulfilment job. A refusal stores nothing (*refusal, *why). */
 enum db_status svc_mp_purchase_accept(struct svc *s, const struct db_mp_client *c,
-                                      struct db_mp_purchase *p, bool *replay,
-                                      enum mp_refusal *refusal, const char **why);
+                                      struct db_mp_purchase *p, const uint8_t raw_hash[32],
+                                      bool *replay, enum mp_refusal *refusal, const char **why);
 
 /* What the vendor did with a purchase. */
 struct mp_fulfilment {

@@ -1207,6 +1207,25 @@ def test_duplicate_same_bytes_same_reply(mp, bank, airtime):
     assert assert_success(mp.lookup(bank, raasTxnRef=raas))["raasTxnRef"] == raas
 
 
+def test_purchase_stored_with_a_raw_body_hash_replays_the_same_bytes(mp, bank, airtime):
+    """A purchase stored before repeats were compared on their fields holds
+    the SHA-256 of its raw body: after the upgrade, the same bytes sent again
+    still replay it (a 409 would tell the bank the purchase failed)."""
+    body = purchase_body(bank, airtime)
+    raw = dumps(body)
+    first = mp.transact(bank, raw)
+    raas = assert_accepted(first)
+    n = cp_helpers.db_exec(mp.db_url,
+                           "UPDATE mp_purchases SET body_hash = ? WHERE raas_ref = ?",
+                           (hashlib.sha256(raw).digest(), raas))
+    assert n == 1
+    again = mp.transact(bank, raw)
+    assert again.status_code == 202 and again.content == first.content, again.text
+    # anything else under its reference is still refused
+    assert_refused(mp.transact(bank, dict(body, purchaseAmount=body["purchaseAmount"] + 1)),
+                   "2007")
+
+
 def test_repeat_with_a_new_timestamp_is_the_same_purchase(mp, bank, airtime):
     """A client sends a request again after a timeout with a new timestamp
     (the spec's "when the request was sent") and writes its JSON its own

@@ -127,6 +127,8 @@ struct transact_ctx {
     struct req *r;
     const struct mp_auth *auth;
     struct db_mp_purchase p;
+    uint8_t raw_hash[32]; /* SHA-256 of the raw body: the hash of a purchase stored before
+                             repeats were compared on their fields */
     struct db_mp_client client;
     bool replay;
     enum mp_refusal refusal;
@@ -142,7 +144,8 @@ static enum db_status transact_cb(struct db_tx *tx, void *cls)
         DB_CALL(tx, marketplace, client_get_by_uuid, c->auth->uuid, c->r->arena, &c->client);
     if (st <= 0)
         return st < 0 ? st : DB_HARD_ERROR;
-    st = svc_mp_purchase_accept(&s, &c->client, &c->p, &c->replay, &c->refusal, &c->why);
+    st = svc_mp_purchase_accept(&s, &c->client, &c->p, c->raw_hash, &c->replay, &c->refusal,
+                                &c->why);
     if (st < 0)
         return st;
     if (c->refusal != MP_ACCEPTED)
@@ -257,6 +260,9 @@ static void check_and_fill(struct transact_ctx *c, const struct transact_body *b
     p->fee_amount = b->fee_amount.v;
     p->funding_source_id = b->funding_source_id.v;
     purchase_hash(r->arena, p, p->body_hash);
+    size_t len = 0;
+    const char *raw = req_body(r, &len);
+    crypto_sha256(raw, len, c->raw_hash);
 }
 
 enum mp_code mp_refusal_code(enum mp_refusal f)
