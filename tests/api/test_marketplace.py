@@ -1642,3 +1642,21 @@ def test_lookup_paths_are_documented():
                                      else "GET", p) is None]
     assert not missing, f"docs/openapi.json does not document {missing}"
     assert doc.find_operation("GET", PRODUCTS + "/110") is not None
+
+
+def test_openapi_describes_the_repeat_rule_transact_applies():
+    """A client built from the schema learns that a repeat is compared on
+    its fields, the timestamp left out (not byte for byte), as Transact does
+    (test_repeat_with_a_new_timestamp_is_the_same_purchase)."""
+    from openapi_check import DOC_PATH
+
+    doc = json.loads(DOC_PATH.read_text(encoding="utf-8"))
+    texts = {
+        "the 202 reply": doc["components"]["responses"]["MarketplaceTransactAccepted"]["description"],
+        "clientTxnRef": doc["components"]["schemas"]["MarketplaceTransactRequest"]["properties"][
+            "clientTxnRef"]["description"],
+        "the operation": doc["paths"][TRANSACT]["post"]["description"],
+    }
+    for what, text in texts.items():
+        assert "byte for byte" not in text and "same body" not in text, (what, text)
+        assert "same fields" in text and "`timestamp`" in text, (what, text)
