@@ -7,6 +7,12 @@
  * one transaction (service/purchases.c), which also queues the delivery of
  * the result. A vendor that has not answered yet (a timeout) is asked again
  * two seconds later, as a status check: the same job runs again.
+ *
+ * The sandbox vendor serves sandbox clients only: a purchase whose client
+ * was moved to production while it was still processing is not issued but
+ * ends FAILED with 2010 (the code Transact refuses a production client
+ * with), checked before the vendor is called and again when its answer is
+ * recorded; its result goes out as any failure's does.
  */
 #include <string.h>
 
@@ -17,6 +23,17 @@
 #include "vendor/vendor.h"
 
 #define STATUS_CHECK_DELAY (2 * 1000000LL)
+
+static const struct mp_fulfilment NOT_AVAILABLE = {MP_FAILED, "2010", "Product not available",
+                                                   NULL};
+
+/* May the sandbox vendor issue a purchase of this client (now)? */
+static bool sandbox_client(const struct db_mp_client *client)
+{
+    enum mp_refusal refusal;
+    const char *why;
+    return svc_mp_vendor_for(client->environment, &refusal, &why);
+}
 
 struct fulfil_ctx {
     struct job_ctx *jc;
@@ -46,13 +63,21 @@ static enum db_status record_cb(struct db_tx *tx, void *cls)
     struct fulfil_ctx *c = cls;
     struct svc s = job_svc(c->jc, tx);
     struct db_mp_purchase p;
+    struct db_mp_client client;
     enum db_status st = DB_CALL(tx, marketplace, purchase_get, c->p.id, c->jc->a, &p);
     if (st <= 0)
         return st == 0 ? DB_ROLLBACK : st;
     /* another run recorded this answer already (its lease ran out) */
     if (p.status != MP_PROCESSING || p.status_checks != c->checks_seen)
         return DB_ROLLBACK;
-    st = svc_mp_purchase_fulfilled(&s, &p, &c->client, &c->f);
+    /* the client as it is now: moved to production while the vendor was
+     * asked, the sandbox vendor's answer does not count */
+    st = DB_CALL(tx, marketplace, client_get_by_uuid, p.client_uuid, c->jc->a, &client);
+    if (st <= 0)
+        return st == 0 ? DB_ROLLBACK : st;
+    if (!sandbox_client(&client))
+        c->f = NOT_AVAILABLE;
+    st = svc_mp_purchase_fulfilled(&s, &p, &client, &c->f);
     if (st < 0)
         return st;
     c->jc->queued |= s.queued;
@@ -74,7 +99,10 @@ enum job_result job_mp_fulfil(struct job_ctx *jc)
     if (st == 0 || c.p.status != MP_PROCESSING)
         return JOB_DONE; /* gone, or recorded by an earlier run */
     c.checks_seen = c.p.status_checks;
-    vendor_sandbox_fulfil(&c.p, c.product.type, jc->a, &c.f);
+    if (sandbox_client(&c.client))
+        vendor_sandbox_fulfil(&c.p, c.product.type, jc->a, &c.f);
+    else
+        c.f = NOT_AVAILABLE;
     st = db_run(jc->app->db, DB_WRITE, "mp_fulfil_record", record_cb, &c);
     if (st < 0 && st != DB_ROLLBACK) {
         jc->error = "cannot record the vendor's answer";

@@ -76,7 +76,7 @@ CODES = {
     "9001": (503, "Service unavailable"),
 }
 RESULT_MESSAGES = {"0000": "Success", "2201": "Supplier failure", "2213": "Invalid target number",
-                   "2239": "Vendor timeout"}
+                   "2239": "Vendor timeout", "2010": "Product not available"}
 
 TOKEN_KEYS = {"access_token", "token_type", "expires_in", "refresh_expires_in",
               "not-before-policy", "scope"}

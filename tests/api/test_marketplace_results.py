@@ -19,6 +19,7 @@ import time
 
 import pytest
 
+import cp_helpers
 from callback_receiver import CallbackReceiver
 from mp_helpers import (
     DELIVERY_KEYS,
@@ -285,6 +286,43 @@ def test_vendor_timeout_then_success(env, rcv, products):
     time.sleep(0.3)
     assert len(results_for(rcv, c, raas)) == 1, "the interim 2239 was POSTed as a result"
     assert b["resultResponseCode"] == "0000"
+
+
+def test_client_moved_to_production_while_processing_is_not_issued(env, rcv, products):
+    """A sandbox purchase still processing (a vendor timeout) when its client
+    is moved to production is not issued by the sandbox vendor: it ends
+    FAILED with 2010, the code Transact refuses a production client with,
+    and its result is sent as for any failure."""
+    c = new_client(env, rcv)
+    body = purchase_body(c, products["electricity"], targetIdentifier=fresh_number("2239"))
+    raas = assert_accepted(env.transact(c, body))
+
+    def set_environment(env_id):
+        n = cp_helpers.db_exec(env.db_url, "UPDATE mp_clients SET environment = ? "
+                               "WHERE client_id = ?", (env_id, c.id))
+        assert n == 1
+
+    def row():
+        [r] = cp_helpers.db_query(env.db_url, "SELECT status, result_code, tokens, result_body "
+                                  "FROM mp_purchases WHERE raas_ref = ?", (raas,))
+        return r
+
+    set_environment(1)  # production (as `client update --environment production` sets it)
+    status, code, tokens, result_body = wait_for(row, lambda r: r[0] != 0, WAIT, 0.1,
+                                                 "the purchase to end")  # 0: PROCESSING
+    assert (status, code, tokens) == (2, "2010", None), (status, code, tokens)  # 2: FAILED
+    # its result is made as any failure's; it goes to the client's result URL,
+    # which a production client can reach only when public: back in the
+    # sandbox, the loopback receiver gets it on a retry
+    set_environment(0)
+    [d] = wait_results(rcv, c, raas)
+    result = check_result(d, body, raas, "FAILED", "2010")
+    assert result["tokens"] == [], result
+    assert d.body == (result_body.encode() if isinstance(result_body, str) else result_body)
+    b = lookup(env, c, raas)
+    assert (b["status"], b["resultResponseCode"], b["resultResponseMessage"],
+            b["completedAt"] is not None) == ("FAILED", "2010", "Product not available", True), b
+    assert_refused(token_lookup(env, c, raasTxnRef=raas), "2009")
 
 
 # ---- the result's Signature ---------------------------------------------------------------
