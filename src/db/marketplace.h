@@ -80,6 +80,8 @@ struct db_mp_purchase {
     char client_uuid[DB_UUID_LEN];
     uint8_t body_hash[32]; /* SHA-256 of the request's fields, its timestamp left out */
     /* the request; strings in the arena (NULL: not given) */
+    /* account_identifier is stored masked (all but its last 4 characters as
+     * '*') and auth_code not at all (NULL): body_hash covers both as sent */
     const char *client_txn_ref, *reserve_ref, *account_identifier, *auth_code;
     const char *source_identifier, *target_identifier;
     const char *channel_name, *channel_session_id, *request_timestamp, *additional_data;

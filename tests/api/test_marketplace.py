@@ -752,6 +752,29 @@ def test_token_of_a_disabled_client(mp):
                                         basic=(c.id, c.secret)), 401, "invalid_client", basic=True)
 
 
+def test_auth_code_and_account_identifier_are_not_stored_as_sent(mp, bank, airtime):
+    """authCode (a PIN or one-time code) is read by nothing, so it is not
+    stored; accountIdentifier (a card or account number) is stored masked,
+    its last 4 characters kept. A repeat is still compared on both as sent."""
+    body = purchase_body(bank, airtime, authCode="493817", accountIdentifier="4111111111111111")
+    raas = assert_accepted(mp.transact(bank, body))
+    rows = cp_helpers.db_query(mp.db_url, "SELECT auth_code, account_identifier FROM mp_purchases"
+                               " WHERE raas_ref = ?", (raas,))
+    assert rows == [(None, "************1111")], rows
+    assert not [v for v in db_values(mp.db_url)
+                if isinstance(v, str) and ("493817" in v or "4111111111111111" in v)]
+    assert assert_accepted(mp.transact(bank, dict(body, timestamp="2031-01-01T00:00:00Z"))) == raas
+    for other in (dict(body, accountIdentifier="4111111111121111"), dict(body, authCode="493818")):
+        assert_refused(mp.transact(bank, other), "2007")
+    for short, shown in (("12", "**"), ("1234", "****"), ("12345", "*2345"),
+                         ("ab\u20accdef", "***cdef")):
+        raas = assert_accepted(mp.transact(bank, purchase_body(bank, airtime,
+                                                               accountIdentifier=short)))
+        rows = cp_helpers.db_query(mp.db_url, "SELECT account_identifier FROM mp_purchases"
+                                   " WHERE raas_ref = ?", (raas,))
+        assert rows == [(shown,)], (short, rows)
+
+
 def test_credentials_are_stored_as_hashes(mp):
     c = mp.create_client()
     token = mp.new_token(c)

@@ -8,7 +8,8 @@
  * then the client and funding source; then, in one transaction, the
  * product's rules and the purchase with its fulfilment job
  * (service/purchases.c). A clientTxnRef sent again with the same body gets
- * the first reply; a refusal stores nothing.
+ * the first reply; a refusal stores nothing. The authCode is not stored and
+ * the accountIdentifier only masked; the repeat hash covers both as sent.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -210,6 +211,31 @@ static void purchase_hash(struct arena *a, const struct db_mp_purchase *p, uint8
     crypto_sha256(s, strlen(s), out);
 }
 
+/* An account identifier as it is stored: every character but the last 4
+ * replaced by '*' (all of them when there are 4 or fewer), so that a card
+ * number or account sent in full is never kept. Characters, not bytes: a
+ * UTF-8 sequence is one '*'. */
+static const char *masked(struct arena *a, const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t chars = 0, len = strlen(s);
+    for (size_t i = 0; i < len; i++)
+        chars += ((unsigned char)s[i] & 0xC0) != 0x80;
+    size_t hide = chars > 4 ? chars - 4 : chars, seen = 0, i = 0;
+    char *out = arena_alloc(a, len + 1), *o = out;
+    for (; i < len; i++) {
+        if (((unsigned char)s[i] & 0xC0) != 0x80) {
+            if (seen == hide)
+                break;
+            seen++;
+            *o++ = '*';
+        }
+    }
+    memcpy(o, s + i, len - i + 1);
+    return out;
+}
+
 /* The fields the table cannot check; fills the purchase. */
 static void check_and_fill(struct transact_ctx *c, const struct transact_body *b,
                            struct field_errors *errs)
@@ -260,6 +286,11 @@ static void check_and_fill(struct transact_ctx *c, const struct transact_body *b
     p->fee_amount = b->fee_amount.v;
     p->funding_source_id = b->funding_source_id.v;
     purchase_hash(r->arena, p, p->body_hash);
+    /* the hash covers both in full; neither is kept as sent: the authCode
+     * (a PIN or one-time code) is read by nothing, the accountIdentifier is
+     * kept masked */
+    p->auth_code = NULL;
+    p->account_identifier = masked(r->arena, b->account_identifier);
     size_t len = 0;
     const char *raw = req_body(r, &len);
     crypto_sha256(raw, len, c->raw_hash);

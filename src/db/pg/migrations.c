@@ -546,6 +546,16 @@ const struct pg_migration pg_migrations[] = {
     {18, "payments: when the repair sweep asks about a pending operation next",
      "ALTER TABLE payment_ops ADD COLUMN repair_at BIGINT NOT NULL DEFAULT 0;"
      "CREATE INDEX payment_ops_repair ON payment_ops(repair_at) WHERE state = 0;"},
+    /* a purchase keeps neither its authCode (a PIN or one-time code that
+     * nothing reads back) nor its accountIdentifier in full (a card number
+     * or account): purchases stored before lose the first and keep the
+     * second masked, all but its last 4 characters as '*' */
+    {19, "marketplace: purchases keep no authCode and a masked accountIdentifier",
+     "UPDATE mp_purchases SET auth_code = NULL,"
+     " account_identifier = CASE WHEN char_length(account_identifier) <= 4"
+     "  THEN repeat('*', char_length(account_identifier))"
+     "  ELSE repeat('*', char_length(account_identifier) - 4) || right(account_identifier, 4)"
+     "  END;"},
 };
 
 const int pg_migration_count = sizeof pg_migrations / sizeof pg_migrations[0];

@@ -570,6 +570,16 @@ const struct sqlite_migration sqlite_migrations[] = {
     {18, "payments: when the repair sweep asks about a pending operation next",
      "ALTER TABLE payment_ops ADD COLUMN repair_at INTEGER NOT NULL DEFAULT 0;"
      "CREATE INDEX payment_ops_repair ON payment_ops(repair_at) WHERE state = 0;"},
+    /* a purchase keeps neither its authCode (a PIN or one-time code that
+     * nothing reads back) nor its accountIdentifier in full (a card number
+     * or account): purchases stored before lose the first and keep the
+     * second masked, all but its last 4 characters as '*' */
+    {19, "marketplace: purchases keep no authCode and a masked accountIdentifier",
+     "UPDATE mp_purchases SET auth_code = NULL,"
+     " account_identifier = CASE WHEN length(account_identifier) <= 4"
+     "  THEN replace(hex(zeroblob(length(account_identifier))), '00', '*')"
+     "  ELSE replace(hex(zeroblob(length(account_identifier) - 4)), '00', '*')"
+     "   || substr(account_identifier, -4) END;"},
 };
 
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];
