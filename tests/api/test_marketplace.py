@@ -637,6 +637,25 @@ def test_a_client_holds_at_most_100_live_tokens(mp):
         assert_success(mp.get(PRODUCTS, c, headers={"Authorization": "Bearer " + tok}))
 
 
+TOKEN_RECHECK = 2.0  # seconds a server thread trusts a token it remembers without reading it
+
+
+def test_a_token_ended_by_the_cap_stops_working_where_it_was_remembered(mp):
+    """The 101st token ends the oldest also on the server threads that had
+    checked it before and remember it: within TOKEN_RECHECK seconds."""
+    c = mp.create_client()
+    mp.auth(c)  # the harness's token: it goes too
+    first = mp.token_request(form(**creds(c))).body["access_token"]
+    headers = {"Authorization": "Bearer " + first}
+    for _ in range(40):  # remembered by every server thread that answers
+        assert_success(mp.get(PRODUCTS, c, headers=headers))
+    newest = [mp.token_request(form(**creds(c))).body["access_token"] for _ in range(100)]
+    time.sleep(TOKEN_RECHECK + 0.5)
+    for _ in range(20):
+        assert_refused(mp.get(PRODUCTS, c, headers=headers), "1001")
+    assert_success(mp.get(PRODUCTS, c, headers={"Authorization": "Bearer " + newest[0]}))
+
+
 def test_token_basic_credentials(mp, bank):
     r = mp.token_request(form(grant_type="client_credentials"), basic=(bank.id, bank.secret))
     assert r.status_code == 200 and set(r.body) == TOKEN_KEYS, r.text

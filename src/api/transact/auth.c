@@ -9,7 +9,11 @@
  * Tokens and keys are stored as their SHA-256. A token found is remembered
  * by the server thread until it expires or the configuration epoch changes
  * (a client disabled or changed on any node advances it), so a request with
- * a known token reads nothing from the database.
+ * a known token reads nothing from the database, for TOKEN_RECHECK at most:
+ * then the token is read again, so that one ended by its client's cap of
+ * live tokens (the 101st ends the oldest; that does not advance the epoch,
+ * which would empty every cache of every node each time) stops working
+ * within TOKEN_RECHECK too.
  */
 #include "api/transact/transact.h"
 
@@ -21,12 +25,13 @@
 #include "util/crypto.h"
 
 enum { TOKEN_MAX = 256, CACHE_SLOTS = 256 };
+#define TOKEN_RECHECK (2 * 1000000LL) /* usec a remembered token is trusted unread */
 
 struct auth_slot {
     const struct db *db;
     uint64_t epoch;
     uint8_t token_hash[32];
-    usec_t expires_at;
+    usec_t expires_at, checked_at;
     uint8_t api_key_hash[32];
     char key_prefix[24], key_last4[5];
     struct mp_auth auth;
@@ -79,6 +84,7 @@ bool mp_authenticate_or_reply(struct req *r)
     uint64_t epoch = db_config_epoch(r->app->db);
     struct auth_slot *slot = &cache[c.hash[0]];
     if (!(slot->db == r->app->db && slot->epoch == epoch && slot->expires_at > c.now &&
+          c.now >= slot->checked_at && c.now - slot->checked_at < TOKEN_RECHECK &&
           crypto_equal(slot->token_hash, c.hash, sizeof c.hash))) {
         enum db_status st = db_run(r->app->db, DB_READ, "mp_auth", find_cb, &c);
         if (st < 0) {
@@ -99,6 +105,7 @@ bool mp_authenticate_or_reply(struct req *r)
         slot->epoch = epoch;
         memcpy(slot->token_hash, c.hash, sizeof c.hash);
         slot->expires_at = c.expires_at;
+        slot->checked_at = c.now;
         memcpy(slot->api_key_hash, c.client.api_key_hash, sizeof slot->api_key_hash);
         snprintf(slot->key_prefix, sizeof slot->key_prefix, "%s", c.client.api_key_prefix);
         snprintf(slot->key_last4, sizeof slot->key_last4, "%s", c.client.api_key_last4);
