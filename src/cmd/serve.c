@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "api/api.h"
@@ -237,6 +238,9 @@ int cmd_serve(int argc, char **argv)
         /* with an admin listener, /metrics is served there only */
         .hide_routes = cfg.admin_listen[0] ? ROUTE_ADMIN : 0,
         .fallback = api_fallback_family,
+        /* served through a TLS proxy at the public URL: browsers that came
+         * by a short link over http once are kept on https */
+        .hsts = strncasecmp(cfg.public_url, "https://", 8) == 0,
     };
     srv = http_server_start(&hc, api_routes, api_route_count, &app, err, sizeof err);
     if (!srv) {
@@ -254,6 +258,7 @@ int cmd_serve(int argc, char **argv)
         ac.threads = 1;
         ac.max_connections = 64;
         ac.hide_routes = 0;
+        ac.hsts = false; /* an internal listener, not reached by browsers */
         ac.only_routes = ROUTE_ADMIN | ROUTE_HEALTH;
         admin = http_server_start(&ac, api_routes, api_route_count, &app, err, sizeof err);
         if (!admin) {

@@ -36,6 +36,7 @@ struct http_server {
     size_t nroutes;
     struct route_view view;
     const struct http_family *fallback;
+    bool hsts;
     struct app *app;
     size_t default_max_body;
     _Atomic unsigned dispatched; /* requests past their body, not yet completed */
@@ -601,6 +602,9 @@ static enum MHD_Result queue_reply(struct req *r)
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, p->content_type);
     MHD_add_response_header(resp, "X-Request-Id", r->request_id);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    /* a year, this host only (other hosts of the domain may not have TLS) */
+    if (p->server->hsts)
+        MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
     /* no-store unless the handler chose its own Cache-Control */
     bool own_cache = false;
     for (size_t i = 0; i < p->nhdr; i++)
@@ -757,6 +761,7 @@ struct http_server *http_server_start(const struct http_server_config *cfg,
     s->nroutes = n;
     s->view = (struct route_view){.hide = cfg->hide_routes, .only = cfg->only_routes};
     s->fallback = cfg->fallback;
+    s->hsts = cfg->hsts;
     s->app = app;
     s->default_max_body = cfg->max_body;
     metrics_init(routes, n);

@@ -28,6 +28,9 @@ struct http_server_config {
     unsigned hide_routes, only_routes;
     /* renders the errors of requests that match no route (404, 405, ...) */
     const struct http_family *fallback;
+    /* every answer carries Strict-Transport-Security (the public URL is
+     * https: browsers are to come back over TLS only) */
+    bool hsts;
 };
 
 /* Start serving `routes` (a table of n entries, kept by reference). Returns

@@ -11,7 +11,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 
+from cp_helpers import db_url_for, start_server
 from openapi_check import ApiClient, check_response
 
 CONFIG = "/api/v2/config"
@@ -461,3 +463,20 @@ def test_long_and_strange_paths_keep_the_log_whole(server):
         assert isinstance(rec, dict) and "ts" in rec and "msg" in rec
         if rec["msg"] == "request":
             assert rec.get("request_id"), rec
+
+
+def test_https_public_url_sends_strict_transport_security(api, tmp_path):
+    """Behind a TLS proxy at an https public URL every answer tells the
+    browser to come back over TLS only (a customer who once followed an
+    http:// short link is not downgraded again); on plain http, where the
+    header would mean nothing, it is not sent."""
+    r = api.get("/livez")
+    assert "Strict-Transport-Security" not in r.headers, r.headers
+    srv = start_server(tmp_path, db_url_for(tmp_path / "hsts.db"), name="hsts",
+                       extra_args=["--public-url", "https://pay.example.com"])
+    try:
+        for path in ("/livez", "/p/no-such-link", "/api/v2/config"):
+            r = requests.get(srv.base_url + path, timeout=10)
+            assert r.headers.get("Strict-Transport-Security") == "max-age=31536000", (path, r.headers)
+    finally:
+        assert srv.stop() == 0, srv.tail(20)
