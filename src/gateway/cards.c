@@ -139,6 +139,31 @@ void cards_wipe(void *p, size_t n)
         explicit_bzero(p, n);
 }
 
+void cards_ascii_digits(char *s)
+{
+    if (s == NULL)
+        return;
+    const unsigned char *in = (const unsigned char *)s;
+    char *out = s;
+    size_t len = strlen(s);
+    while (*in) {
+        if (in[0] == 0xD9 && in[1] >= 0xA0 && in[1] <= 0xA9) { /* U+0660.. */
+            *out++ = (char)('0' + (in[1] - 0xA0));
+            in += 2;
+        } else if (in[0] == 0xDB && in[1] >= 0xB0 && in[1] <= 0xB9) { /* U+06F0.. */
+            *out++ = (char)('0' + (in[1] - 0xB0));
+            in += 2;
+        } else if (in[0] == 0xEF && in[1] == 0xBC && in[2] >= 0x90 && in[2] <= 0x99) {
+            *out++ = (char)('0' + (in[2] - 0x90)); /* U+FF10.. */
+            in += 3;
+        } else {
+            *out++ = (char)*in++;
+        }
+    }
+    size_t n = (size_t)(out - s);
+    cards_wipe(out, len - n + 1); /* the old tail held card digits too */
+}
+
 /* The brand implied by the leading digits d[0..n). */
 static enum card_brand brand_of(const char *d, size_t n)
 {

@@ -64,4 +64,10 @@ const char *cards_brand_name(enum card_brand b);
 /* Overwrite a buffer holding card data (not optimised away). */
 void cards_wipe(void *p, size_t n);
 
+/* Rewrite, in place, the digits a phone keyboard may type in place of ASCII
+ * ones (Arabic-Indic U+0660..U+0669, Extended Arabic-Indic U+06F0..U+06F9,
+ * fullwidth U+FF10..U+FF19) as ASCII digits; the bytes freed at the end are
+ * wiped. NULL is left as it is. */
+void cards_ascii_digits(char *s);
+
 #endif

@@ -352,6 +352,25 @@ def test_expiry_as_digits_only(api, server, http, key, digits):
     assert e["cardExpiryDate"] == f"11/{year}", e
 
 
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+EXTENDED_ARABIC_INDIC = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+
+
+@pytest.mark.parametrize("digits", [ARABIC_INDIC, EXTENDED_ARABIC_INDIC], ids=["arabic", "persian"])
+def test_digits_of_an_arabic_keyboard_without_javascript(api, server, http, key, digits):
+    """The page's script turns Arabic-Indic digits into ASCII ones before
+    the post; without JavaScript the server does it."""
+    link = new_link(api, key)
+    year = time.gmtime().tm_year + 2
+    fields = card_form(CARD_VISA, expiry=f"10/{year % 100:02d}")
+    fields = {k: v.translate(digits) if k != "name" else v for k, v in fields.items()}
+    assert fields["number"] != CARD_VISA.number
+    p = checkout(server, http, link, fields)
+    assert_html(p.ret, 200, "Payment successful")
+    e = status_of(api, key, link.ref)["paymentStatuses"][0]
+    assert e["cardExpiryDate"] == f"10/{year}" and e["maskedCardNumber"].endswith("1111"), e
+
+
 def test_timeout_card_is_confirmed_by_a_query(api, server, http, key):
     """No answer at first (202, UNKNOWN); a worker's query finds the payment
     accepted within 15 s, and records it once."""

@@ -936,6 +936,37 @@ static void test_refunds_fail(void **state)
     assert_false(cards_refunds_fail("400000******512"));
 }
 
+/* Digits from Arabic and fullwidth keyboards become ASCII, in place, the
+ * rest is kept, and the freed tail is wiped (it held card digits). */
+static void test_ascii_digits(void **state)
+{
+    (void)state;
+    char buf[64];
+    /* ٤١١١ ١١١١ (Arabic-Indic), then ۱۲/۳۰ (Extended), then ４２ (fullwidth) */
+    strcpy(buf, "\xd9\xa4\xd9\xa1\xd9\xa1\xd9\xa1 \xd9\xa1\xd9\xa1\xd9\xa1\xd9\xa1");
+    size_t before = strlen(buf);
+    cards_ascii_digits(buf);
+    assert_string_equal(buf, "4111 1111");
+    for (size_t i = strlen(buf); i <= before; i++)
+        assert_int_equal(buf[i], 0);
+    strcpy(buf, "\xdb\xb1\xdb\xb2/\xdb\xb3\xdb\xb0");
+    cards_ascii_digits(buf);
+    assert_string_equal(buf, "12/30");
+    strcpy(buf, "\xef\xbc\x94\xef\xbc\x92x");
+    cards_ascii_digits(buf);
+    assert_string_equal(buf, "42x");
+    /* other letters, a cut sequence and ASCII stay as they are */
+    strcpy(buf, "4111-\xd9\xaa\xd9\xef\xbc\xc3\xa9");
+    cards_ascii_digits(buf);
+    assert_string_equal(buf, "4111-\xd9\xaa\xd9\xef\xbc\xc3\xa9");
+    cards_ascii_digits(NULL);
+    /* and what it gives passes the card check */
+    strcpy(buf, "\xd9\xa4\xd9\xa1\xd9\xa1\xd9\xa1\xd9\xa1\xd9\xa1\xd9\xa1\xd9\xa1"
+                "\xd9\xa1\xd9\xa1\xd9\xa1\xd9\xa1\xd9\xa1\xd9\xa1\xd9\xa1\xd9\xa1");
+    cards_ascii_digits(buf);
+    assert_string_equal(buf, "4111111111111111");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -979,6 +1010,7 @@ int main(void)
         cmocka_unit_test(test_null_outputs),
         cmocka_unit_test(test_outputs_overwritten),
         cmocka_unit_test(test_wipe),
+        cmocka_unit_test(test_ascii_digits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -318,6 +318,11 @@ static void checkout_submit(struct req *r, const char *body, size_t len)
     char *month = form_get(a, body, len, "exp-month");
     char *year = form_get(a, body, len, "exp-year");
     char *cvc = form_get(a, body, len, "cvc");
+    /* digits typed on an Arabic or fullwidth keyboard count as digits
+     * (chatpay.js does the same before the post, where JavaScript runs) */
+    char *const typed[] = {number, expiry, month, year, cvc};
+    for (size_t i = 0; i < sizeof typed / sizeof typed[0]; i++)
+        cards_ascii_digits(typed[i]);
     int y, mo;
     usec_t now = time_now();
     int64_t yy;
