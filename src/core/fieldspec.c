@@ -403,14 +403,25 @@ static void parse_msisdn(struct fs_ctx *c, json_object *v, void *dst)
         s++;
         len--;
     }
-    bool ok = len >= 7 && len <= 15 && s[0] != '0';
-    for (size_t i = 0; ok && i < len; i++)
-        ok = is_digit(s[i]);
-    if (!ok) {
+    /* digits, with the spaces, dashes, dots and brackets people write
+     * between them ("+27 82 123-4567", "+1 (415) 555.0100"), which are
+     * dropped; it starts with a digit */
+    char digits[16];
+    size_t n = 0;
+    bool ok = len > 0 && is_digit(s[0]);
+    for (size_t i = 0; ok && i < len; i++) {
+        if (!is_digit(s[i]))
+            ok = s[i] != '\0' && strchr(" -.()", s[i]) != NULL;
+        else if (n < 15)
+            digits[n++] = s[i];
+        else
+            ok = false; /* more than 15 digits */
+    }
+    if (!ok || n < 7 || digits[0] == '0') {
         fs_error(c, "must be an international phone number (7 to 15 digits, optional leading +)");
         return;
     }
-    *(const char **)dst = arena_strndup(c->a, s, len);
+    *(const char **)dst = arena_strndup(c->a, digits, n);
 }
 
 static void parse_currency(struct fs_ctx *c, json_object *v, void *dst)

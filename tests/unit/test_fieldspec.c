@@ -868,7 +868,16 @@ static void test_msisdn(void **state)
     expect_one_error("{\"v\": \"0821234567\"}", msg);
     expect_one_error("{\"v\": \"+0821234567\"}", msg);
     expect_one_error("{\"v\": \"++27821234567\"}", msg);
-    expect_one_error("{\"v\": \"27 82 123 4567\"}", msg);
+    /* the separators people write are dropped */
+    assert_true(parse_one("{\"v\": \"+27 82 123-4567\"}", &o));
+    assert_string_equal(o.v.s, "27821234567");
+    assert_true(parse_one("{\"v\": \"+1 (415) 555.0100\"}", &o));
+    assert_string_equal(o.v.s, "14155550100");
+    expect_one_error("{\"v\": \" 27821234567\"}", msg);
+    expect_one_error("{\"v\": \"+ 27821234567\"}", msg);
+    expect_one_error("{\"v\": \"27/82/123/4567\"}", msg);
+    expect_one_error("{\"v\": \"1 2 3 4 5 6\"}", msg);
+    expect_one_error("{\"v\": \"1234 5678 9012 3456\"}", msg);
     expect_one_error("{\"v\": \"2782123456a\"}", msg);
     expect_one_error("{\"v\": \"27821234567+\"}", msg);
     expect_one_error("{\"v\": \"2782123\\u00004567\"}", msg);
