@@ -116,14 +116,22 @@ enum job_result job_mp_result(struct job_ctx *jc)
     }
     c.attempts_seen = c.p.result_attempts;
     bool production = c.client.environment == ENV_PRODUCTION;
+    /* every result is signed, so that any client can tell a genuine one
+     * (it carries tokens and PINs) from a forged one; one that cannot be
+     * signed goes unsigned only to a client that does not sign its own
+     * requests */
     char signature[64];
+    bool is_signed = sign(jc, &c.client, c.p.result_body, signature, sizeof signature);
     const char *error = NULL;
     if (production && !net_url_is_https(c.client.result_url)) {
         error = "refused: a production client's result URL must be https";
-    } else if (c.client.require_signature &&
-               !sign(jc, &c.client, c.p.result_body, signature, sizeof signature)) {
+    } else if (!is_signed && c.client.require_signature) {
         error = "the signature secret does not open with this server's secrets_key";
     } else {
+        if (!is_signed)
+            log_warn("result of purchase %s sent unsigned: the signature secret does not open "
+                     "with this server's secrets_key",
+                     c.p.raas_ref);
         struct net_header headers[] = {
             {"Content-Type", "application/json"},
             {"Signature", signature},
@@ -132,7 +140,7 @@ enum job_result job_mp_result(struct job_ctx *jc)
             .what = "result",
             .url = c.client.result_url,
             .headers = headers,
-            .nheaders = c.client.require_signature ? 2 : 1,
+            .nheaders = is_signed ? 2 : 1,
             .body = c.p.result_body,
             .connect_timeout_ms = RESULT_CONNECT_MS,
             .timeout_ms = RESULT_TIMEOUT_MS,

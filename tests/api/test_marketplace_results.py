@@ -170,7 +170,8 @@ def test_success(env, rcv, products, kind):
     body = purchase_body(c, p)
     raas = assert_accepted(env.transact(c, body))
     [d] = wait_results(rcv, c, raas)
-    assert "signature" not in d.headers, "a Signature for a client that does not require one"
+    # signed for every client, not only those that sign their requests
+    assert d.headers.get("signature") == sign(c.sig_secret, d.body), d.headers
     result = check_result(d, body, raas, "SUCCESS", "0000")
     check_tokens(kind, result["tokens"])
 
