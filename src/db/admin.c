@@ -176,10 +176,14 @@ static const struct check invariants[] = {
     {.name = "every job is for a link of its merchant",
      .sql = "SELECT COUNT(*) FROM jobs j WHERE j.kind NOT IN (7, 11, 12, 13, 14) AND NOT EXISTS"
             " (SELECT 1 FROM links l WHERE l.id = j.link_id AND l.merchant_id = j.merchant_id)"},
-    /* a callback's job: of a link (its own, then) or not (settings, WhatsApp Pay) */
+    /* a callback's job: of a link (its own, then) or not (settings, WhatsApp
+     * Pay). Only a delivery still to be made needs its callback: a finished
+     * callback is purged after CALLBACKS_KEEP while its finished job may
+     * stay (the newest job is always kept) */
     {.name = "every callback delivery is for a callback of its merchant",
-     .sql = "SELECT COUNT(*) FROM jobs j WHERE j.kind = 7 AND NOT EXISTS (SELECT 1 FROM callbacks c"
-            " WHERE c.id = j.arg AND c.merchant_id = j.merchant_id AND c.link_id = j.link_id)"},
+     .sql = "SELECT COUNT(*) FROM jobs j WHERE j.kind = 7 AND j.done_at = 0 AND NOT EXISTS"
+            " (SELECT 1 FROM callbacks c WHERE c.id = j.arg AND c.merchant_id = j.merchant_id"
+            " AND c.link_id = j.link_id)"},
     {.name = "every marketplace job is for a purchase of its client",
      .sql = "SELECT COUNT(*) FROM jobs j WHERE j.kind IN (11, 12) AND NOT EXISTS (SELECT 1 FROM"
             " mp_purchases p WHERE p.id = j.arg AND p.client_uuid = j.merchant_id)"},

@@ -331,6 +331,38 @@ def test_check_passes_on_a_working_database_and_names_what_breaks(server, cli, a
     assert cli("db", "check", *db).returncode == 0
 
 
+def test_a_finished_delivery_of_a_purged_callback_breaks_nothing(tmp_path):
+    db = cp_helpers.db_url_for(tmp_path / "purged.db")
+    m = _merchant(db, "Purged Callback")
+    # a settings callback: a delivery job of no link, for a callback row
+    assert run_cli("merchant", "update", m["merchantId"], "--settings-callback",
+                   "http://127.0.0.1:9/settings", db_url=db).returncode == 0
+    assert run_cli("apikey", "create", "--merchant", m["merchantId"], db_url=db).returncode == 0
+    rows = db_query(db, "SELECT id, arg FROM jobs WHERE kind = 7 AND merchant_id = ?",
+                    (m["merchantId"],))
+    assert len(rows) == 1, rows
+    job, cb = rows[0]
+    name = "every callback delivery is for a callback of its merchant"
+
+    def check():
+        res = run_cli("db", "check", "--json", "--db", db)
+        return res.returncode, {c["check"]: c["problems"] for c in res.json()["checks"]}
+
+    # delivered, and purged 30 days later; its finished job kept (the newest
+    # job always is): nothing is wrong
+    db_exec(db, "UPDATE callbacks SET state = 1, delivered_at = 1, updated_at = 1 WHERE id = ?",
+            (cb,))
+    db_exec(db, "UPDATE jobs SET done_at = 1 WHERE id = ?", (job,))
+    assert db_exec(db, "DELETE FROM callbacks WHERE id = ?", (cb,)) == 1
+    rc, checks = check()
+    assert rc == 0 and checks[name] == 0, checks
+    # a delivery still to be made, of a callback that is not there, is broken
+    db_exec(db, "UPDATE jobs SET done_at = 0 WHERE id = ?", (job,))
+    rc, checks = check()
+    assert rc == 1 and checks[name] == 1, checks
+    assert [c for c, n in checks.items() if n] == [name], checks
+
+
 def test_a_sum_past_64_bits_is_a_failed_check_not_an_error(server, cli, api):
     m = cli("merchant", "create", "--name", "Overflow", "--currencies", "ZAR", "--json").json()
     cp_helpers.SECRETS.api_keys.add(m["apiKey"])
