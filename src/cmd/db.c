@@ -19,13 +19,15 @@ static const char usage[] =
     "        their history, payments, refunds, jobs, idempotency records, callbacks)\n"
     "        from one database into a new, empty one, e.g.\n"
     "          chatpay db copy --from sqlite:var/chatpay.db --to postgresql://host/chatpay\n"
-    "        The target is migrated to this version's schema; the source must be at it\n"
+    "        The target must have no chatpay schema (it is then migrated to this\n"
+    "        version's), or this version's with no rows; any other is refused before\n"
+    "        anything is written to it. The source must be at this version's schema\n"
     "        already, and is not changed. Stop every chatpay process using the source\n"
     "        first: the copy holds its write lock throughout (PostgreSQL: its tables\n"
     "        locked against writes; reads go on).\n"
     "        Each table is read back from the target and compared with the source\n"
     "        (row count and SHA-256 checksum); any difference or failure rolls back\n"
-    "        every row copied (the target keeps the schema it was migrated to).\n"
+    "        every row copied (the target keeps its schema).\n"
     "backup  writes a consistent copy of a SQLite database to FILE (which must not\n"
     "        exist) while servers keep using it (SQLite's online backup API).\n"
     "check   runs the database's integrity check and chatpay's invariants (every\n"
@@ -108,13 +110,36 @@ static int run_copy(const char *from_url, const char *to_url, const char *config
     if (!from)
         return EXIT_RUNTIME;
     bool made = !db_url_exists(to_url); /* a new SQLite file */
-    struct db *to = cmd_config(&ct, config, to_url) ? cmd_create_db(&ct) : NULL;
+    if (!cmd_config(&ct, config, to_url)) {
+        db_close(from);
+        return EXIT_RUNTIME;
+    }
+    char err[512];
+    /* a database there already is looked at as it is first: migrating a
+     * deployment (of an older chatpay, say) named by mistake would change
+     * it for good before the copy refused it */
+    int had_schema = 0;
+    if (!made) {
+        struct db *probe = db_open_existing(ct.db, false, err, sizeof err);
+        if (!probe) {
+            db_close(from);
+            return cmd_fail("%s", err);
+        }
+        db_configure(probe, (int)ct.db_pool_size, (int)ct.db_pool_wait_ms,
+                     (int)ct.db_statement_timeout_ms);
+        had_schema = db_copy_target_check(probe, err, sizeof err);
+        db_close(probe);
+        if (had_schema < 0) {
+            db_close(from);
+            return cmd_fail("db copy: %s", err);
+        }
+    }
+    struct db *to = cmd_create_db(&ct);
     if (!to) {
         db_close(from);
         return EXIT_RUNTIME;
     }
     json_object *list = json ? json_object_new_array() : NULL;
-    char err[512];
     int rc = db_copy(from, to, print_copy, list, err, sizeof err);
     db_close(to);
     db_close(from);
@@ -122,9 +147,11 @@ static int run_copy(const char *from_url, const char *to_url, const char *config
         json_object_put(list);
         /* what was copied is rolled back; the target's schema stays */
         return cmd_fail("db copy: %s; %s", err,
-                        made ? "the target was made, with this version's schema and no rows"
-                             : "no row was copied into the target (it was migrated to this"
-                               " version's schema)");
+                        made         ? "the target was made, with this version's schema and no rows"
+                        : had_schema ? "no row was copied into the target (its schema was this"
+                                       " version's already)"
+                                     : "no row was copied into the target (it was migrated to this"
+                                       " version's schema)");
     }
     if (json) {
         json_object *o = json_object_new_object();

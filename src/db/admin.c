@@ -466,6 +466,101 @@ static enum db_status columns_of(struct db_tx *tx, const char *table, char *out,
     return DB_NO_RESULTS;
 }
 
+/* What a database copied into holds, read before anything is written to
+ * it (db_copy_target_check). */
+struct target_probe {
+    int64_t has_versions; /* is there a schema_migrations table? */
+    int current, latest;
+    char *err;
+    size_t errlen;
+    bool refused, has_schema;
+};
+
+/* The target of a copy must not hold a deployment: say why it is refused,
+ * and that nothing was written to it. */
+#define UNTOUCHED "; nothing was changed in it: copy only into a new, empty database"
+
+static enum db_status target_probe_cb(struct db_tx *tx, void *cls)
+{
+    struct target_probe *p = cls;
+    p->refused = p->has_schema = false;
+    p->current = 0;
+    enum db_status s = untimed(tx);
+    if (s < 0)
+        return s;
+    static const char exists_sqlite[] =
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?";
+    static const char exists_pg[] =
+        "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = ?";
+    struct db_stmt *st = db_stmt_dialect(tx, STMT_DYNAMIC_1, exists_sqlite, exists_pg);
+    if (!st)
+        return DB_HARD_ERROR;
+    db_bind_text(st, 1, "schema_migrations");
+    if ((s = db_one_int(st, &p->has_versions, "target schema")) < 0)
+        return s;
+    p->latest = tx->db->backend->latest_schema();
+    if (p->has_versions && (s = db_schema_version(tx, &p->current, &p->latest)) < 0)
+        return s;
+    if (p->current == 0) {
+        /* no chatpay schema: none of its tables either, or it is not one
+         * the migrations may be run on */
+        for (int i = 0; i < TABLES; i++) {
+            int64_t n = 0;
+            st = db_stmt_dialect(tx, STMT_DYNAMIC_1, exists_sqlite, exists_pg);
+            if (!st)
+                return DB_HARD_ERROR;
+            db_bind_text(st, 1, tables[i].name);
+            if ((s = db_one_int(st, &n, "target schema")) < 0)
+                return s;
+            if (n > 0) {
+                snprintf(
+                    p->err, p->errlen,
+                    "the target database has a table %s but no chatpay schema version" UNTOUCHED,
+                    tables[i].name);
+                p->refused = true;
+                return DB_NO_RESULTS;
+            }
+        }
+        return DB_NO_RESULTS;
+    }
+    if (p->current != p->latest) {
+        snprintf(p->err, p->errlen,
+                 "the target database's schema is at version %d, %s this chatpay's (%d)" UNTOUCHED,
+                 p->current, p->current < p->latest ? "behind" : "newer than", p->latest);
+        p->refused = true;
+        return DB_NO_RESULTS;
+    }
+    p->has_schema = true;
+    for (int i = 0; i < TABLES; i++) {
+        char sql[160];
+        snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM %s", tables[i].name);
+        int64_t n = 0;
+        if ((s = db_one_int(db_stmt(tx, STMT_DYNAMIC_1, sql), &n, "target count")) < 0)
+            return s;
+        if (n > 0) {
+            snprintf(p->err, p->errlen,
+                     "the target database is not empty (table %s has %" PRId64 " rows)" UNTOUCHED,
+                     tables[i].name, n);
+            p->refused = true;
+            return DB_NO_RESULTS;
+        }
+    }
+    return DB_NO_RESULTS;
+}
+
+int db_copy_target_check(struct db *to, char *err, size_t errlen)
+{
+    struct target_probe p = {.err = err, .errlen = errlen};
+    err[0] = '\0';
+    if (db_run(to, DB_READ, "db_copy_target_check", target_probe_cb, &p) < 0) {
+        snprintf(err, errlen, "the target database cannot be read (see the log above)" UNTOUCHED);
+        return -1;
+    }
+    if (p.refused)
+        return -1;
+    return p.has_schema ? 1 : 0;
+}
+
 static enum db_status copy_target_cb(struct db_tx *dst, void *cls)
 {
     struct copy_ctx *c = cls;
@@ -473,6 +568,16 @@ static enum db_status copy_target_cb(struct db_tx *dst, void *cls)
     enum db_status us = untimed(dst);
     if (us < 0)
         return us;
+    /* the target must be at this binary's schema (db_copy_target_check
+     * said so before it was migrated; this holds it in the transaction) */
+    int current = 0, latest = 0;
+    if ((us = db_schema_version(dst, &current, &latest)) < 0)
+        return us;
+    char why[256];
+    if (!schema_same(current, latest, why, sizeof why)) {
+        snprintf(c->err, c->errlen, "the target database: %s", why);
+        return DB_ROLLBACK;
+    }
     /* the target must be empty */
     for (int i = 0; i < TABLES; i++) {
         char sql[160];

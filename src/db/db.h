@@ -167,6 +167,13 @@ int db_check(struct db *db, db_check_cb cb, void *cls);
  * row count and an order-independent SHA-256 checksum of its rows; cb is
  * called per table. Any difference rolls the target back. Returns 0, or
  * -1 with a message in err. */
+/* May `to` (opened with db_open_existing, nothing written to it) be copied
+ * into? 0: it has no chatpay schema (nor any of its tables), to be
+ * migrated first; 1: it is at this binary's schema with every copied table
+ * empty; -1: it is refused (a deployment, or a schema of another version)
+ * or cannot be read, with a message in err saying so and that nothing was
+ * changed in it. */
+int db_copy_target_check(struct db *to, char *err, size_t errlen);
 typedef void (*db_copy_cb)(void *cls, const char *table, int64_t rows, int64_t copied,
                            const uint8_t checksum[32], bool same);
 int db_copy(struct db *from, struct db *to, db_copy_cb cb, void *cls, char *err, size_t errlen);

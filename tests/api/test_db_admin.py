@@ -415,21 +415,118 @@ def test_a_failed_copy_says_what_it_left_in_the_target(tmp_path):
         f.seek((root - 1) * size)
         f.write(b"\xff" * 16)
     latest = None
-    for to, made in ((f"sqlite:{tmp_path}/new.db", True), (f"sqlite:{tmp_path}/old.db", False)):
-        if not made:
+    left = {"new": "the target was made, with this version's schema and no rows",
+            "blank": "no row was copied into the target (it was migrated to this version's"
+                     " schema)",
+            "old": "no row was copied into the target (its schema was this version's already)"}
+    for name, says in left.items():
+        to = f"sqlite:{tmp_path}/{name}.db"
+        if name == "old":
             assert run_cli("migrate", "--db", to).returncode == 0
+        elif name == "blank":
+            sqlite3.connect(tmp_path / "blank.db").close()  # an empty file
         res = run_cli("db", "copy", "--from", src, "--to", to)
         assert res.returncode == 1, res
         assert "unchanged" not in res.stderr, res.stderr
-        assert "db copy: the copy failed (see the log above); " + (
-            "the target was made, with this version's schema and no rows" if made else
-            "no row was copied into the target (it was migrated to this version's schema)") \
-            in res.stderr, res.stderr
+        assert "db copy: the copy failed (see the log above); " + says in res.stderr, res.stderr
         # so it is
         assert _count(to, "merchants") == 0
         version = db_query(to, "SELECT MAX(version) FROM schema_migrations")[0][0]
         assert version == (latest or version)
         latest = version
+
+
+def _purchase(db_url):
+    """A marketplace purchase as an older chatpay kept it: authCode and the
+    whole account number (migration 19 drops the one and masks the other)."""
+    db_exec(db_url, "INSERT INTO mp_clients (id, client_id, name, funding_source_id, environment,"
+                    " secret_hash, api_key_hash, api_key_prefix, api_key_last4, signature_secret,"
+                    " created_at, updated_at) VALUES ('c1', 1, 'c', 1, 0, ?, ?, 'p', 'l4', 's', 0, 0)",
+            (b"\x00", b"\x01"))
+    db_exec(db_url, "INSERT INTO mp_products (id, name, type, vendor, currency, min_amount,"
+                    " max_amount, created_at, updated_at) VALUES (1, 'p', 'airtime', 'v', 'ZAR', 1,"
+                    " 10, 0, 0)")
+    db_exec(db_url, "INSERT INTO mp_purchases (raas_ref, client_uuid, client_txn_ref, body_hash,"
+                    " reserve_ref, product_id, funding_source_id, account_identifier, auth_code,"
+                    " source_identifier, target_identifier, channel_id, channel_name,"
+                    " channel_session_id, currency, purchase_amount, fee_amount, request_timestamp,"
+                    " created_at, updated_at) VALUES ('r1', 'c1', 't1', ?, 'rr', 1, 1,"
+                    " '4111111111111111', '123456', 's', 't', 1, 'c', 'cs', 'ZAR', 5, 0, 'ts', 0, 0)",
+            (b"\x00",))
+
+
+def _state(db_url):
+    """What a refused copy must leave as it was."""
+    return (db_query(db_url, "SELECT version FROM schema_migrations ORDER BY version"),
+            db_query(db_url, "SELECT id, name FROM merchants ORDER BY id"),
+            db_query(db_url, "SELECT account_identifier, auth_code FROM mp_purchases"))
+
+
+def test_copy_refuses_a_deployment_or_another_schema_before_writing_to_it(tmp_path):
+    src = cp_helpers.db_url_for(tmp_path / "src.db")
+    _merchant(src, "Copied Store")
+    latest = db_query(src, "SELECT MAX(version) FROM schema_migrations")[0][0]
+    untouched = "nothing was changed in it: copy only into a new, empty database"
+
+    # a live deployment of the chatpay before this one, named by mistake:
+    # not migrated (migration 19 would mask its purchases for good)
+    live = cp_helpers.db_url_for(tmp_path / "live.db")
+    _merchant(live, "Live Store")
+    _purchase(live)
+    db_exec(live, "DELETE FROM schema_migrations WHERE version = ?", (latest,))
+    before = _state(live)
+    res = run_cli("db", "copy", "--from", src, "--to", live)
+    assert res.returncode == 1, res
+    assert f"db copy: the target database's schema is at version {latest - 1}, behind this" \
+        f" chatpay's ({latest}); {untouched}" in res.stderr, res.stderr
+    assert _state(live) == before
+    assert before[2] == [("4111111111111111", "123456")]
+
+    # the same deployment at this version: refused as not empty
+    db_exec(live, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'x', 0)",
+            (latest,))
+    before = _state(live)
+    res = run_cli("db", "copy", "--from", src, "--to", live)
+    assert res.returncode == 1, res
+    assert f"db copy: the target database is not empty (table merchants has 1 rows); {untouched}" \
+        in res.stderr, res.stderr
+    assert _state(live) == before
+
+    # an empty database migrated by a newer chatpay: its schema is not this one's
+    newer = cp_helpers.db_url_for(tmp_path / "newer.db")
+    assert run_cli("migrate", "--db", newer).returncode == 0
+    db_exec(newer, "ALTER TABLE links ADD COLUMN future INTEGER NOT NULL DEFAULT 0")
+    db_exec(newer, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'x', 0)",
+            (latest + 1,))
+    res = run_cli("db", "copy", "--from", src, "--to", newer)
+    assert res.returncode == 1, res
+    assert f"db copy: the target database's schema is at version {latest + 1}, newer than this" \
+        f" chatpay's ({latest}); {untouched}" in res.stderr, res.stderr
+    assert _count(newer, "merchants") == 0
+
+    # another program's database with a table of the name of one of chatpay's
+    other = cp_helpers.db_url_for(tmp_path / "other.db")
+    if not cp_helpers.on_postgres():
+        sqlite3.connect(tmp_path / "other.db").close()
+    db_exec(other, "CREATE TABLE merchants (id TEXT)")
+    res = run_cli("db", "copy", "--from", src, "--to", other)
+    assert res.returncode == 1, res
+    assert "db copy: the target database has a table merchants but no chatpay schema version;" \
+        f" {untouched}" in res.stderr, res.stderr
+    assert cp_helpers.db_tables(other) == ["merchants"]
+
+    # an empty one at this version, and one with no chatpay schema, are copied into
+    for name, migrated in (("same.db", True), ("blank.db", False)):
+        dst = cp_helpers.db_url_for(tmp_path / name)
+        if migrated:
+            assert run_cli("migrate", "--db", dst).returncode == 0
+        elif not cp_helpers.on_postgres():
+            sqlite3.connect(tmp_path / name).close()  # an empty file
+            assert (tmp_path / name).exists()
+        res = run_cli("db", "copy", "--from", src, "--to", dst)
+        assert res.returncode == 0 and "copied and verified" in res.stdout, (name, res)
+        assert _count(dst, "merchants") == 1
+        assert db_query(dst, "SELECT MAX(version) FROM schema_migrations")[0][0] == latest
 
 
 def test_copy_needs_two_different_databases(tmp_path):
@@ -471,12 +568,13 @@ def _waiting(db_url):
                             " AND d.datname = current_database()")[0][0]
 
 
-def _run_held(args, db_url, table, env=None, meanwhile=lambda proc: time.sleep(1)):
-    """Run `chatpay ARGS` while `table` of db_url is held locked; once the
-    command waits on it, call meanwhile(proc) (by default: wait a second,
-    far past the statement timeouts of the tests), then let go of it. The
-    command's result."""
-    held = _hold(db_url, table)
+def _run_held(args, db_url, table, env=None, meanwhile=lambda proc: time.sleep(1),
+              mode="ACCESS EXCLUSIVE"):
+    """Run `chatpay ARGS` while `table` of db_url is held locked (in `mode`);
+    once the command waits on it, call meanwhile(proc) (by default: wait a
+    second, far past the statement timeouts of the tests), then let go of
+    it. The command's result."""
+    held = _hold(db_url, table, mode)
     proc = subprocess.Popen([cp_helpers.chatpay_bin(), *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
                             env=cp_helpers.clean_env(env), stdin=subprocess.DEVNULL)
@@ -511,7 +609,10 @@ def test_copy_and_check_take_what_they_take_past_the_statement_timeout(postgres_
     assert res.returncode == 0 and res.stdout.strip().endswith("every check passed"), res
     dst = postgres_cluster.create_database("large_dst")
     assert run_cli("migrate", "--db", dst).returncode == 0
-    res = _run_held(("db", "copy", "--from", src, "--to", dst, "--json"), dst, "optouts", quick)
+    # (held against writes only: the target is read, to see it is empty,
+    # before the source is locked and the copy begins)
+    res = _run_held(("db", "copy", "--from", src, "--to", dst, "--json"), dst, "optouts", quick,
+                    mode="EXCLUSIVE")
     assert res.returncode == 0, res
     by = {t["table"]: t for t in res.json()["tables"]}
     assert by["optouts"]["rows"] == by["optouts"]["copied"] == rows, by["optouts"]
@@ -531,8 +632,8 @@ def test_a_write_to_a_postgresql_source_waits_for_the_copy(postgres_cluster, tmp
     quick = {"CHATPAY_DB_STATEMENT_TIMEOUT_MS": "500"}
     dst = postgres_cluster.create_database("locked_dst")
     assert run_cli("migrate", "--db", dst).returncode == 0
-    # the copy held half-way (a table of its target locked by another
-    # session): an opt-out added to the source meanwhile waits for the copy
+    # the copy held half-way (a table of its target locked against writes
+    # by another session): an opt-out added to the source meanwhile waits for the copy
     # to end (here, gives up after its statement timeout) rather than
     # commit beside it, missing from the copy
 
@@ -543,8 +644,8 @@ def test_a_write_to_a_postgresql_source_waits_for_the_copy(postgres_cluster, tmp
         assert time.monotonic() - began >= 0.5
         assert copy.poll() is None, "the copy ended while its target was locked"
 
-    res = _run_held(("db", "copy", "--from", src, "--to", dst), dst, "optouts",
-                    meanwhile=write_meanwhile)
+    res = _run_held(("db", "copy", "--from", src, "--to", dst), dst, "merchants",
+                    meanwhile=write_meanwhile, mode="EXCLUSIVE")
     assert res.returncode == 0 and "copied and verified" in res.stdout, res
     assert _count(src, "optouts") == _count(dst, "optouts") == 0
     # once the copy is done, the source takes writes again
