@@ -565,6 +565,7 @@ static enum db_status copy_target_cb(struct db_tx *dst, void *cls)
 {
     struct copy_ctx *c = cls;
     struct db_tx *src = c->src;
+    c->done = false; /* (tried again: not until this attempt is through) */
     enum db_status us = untimed(dst);
     if (us < 0)
         return us;
@@ -636,6 +637,7 @@ struct copy_source {
     struct copy_ctx *c;
     struct db *to;
     enum db_status target;
+    bool committed; /* the target's transaction, the copy verified, committed */
 };
 
 /* PostgreSQL: the source's write transaction is only a snapshot, and
@@ -677,6 +679,11 @@ static enum db_status lock_source(struct db_tx *src, struct copy_ctx *c)
 static enum db_status copy_source_cb(struct db_tx *src, void *cls)
 {
     struct copy_source *cs = cls;
+    /* the source's transaction only reads: tried again after the copy
+     * was committed to the target (a failed COMMIT), it has nothing left
+     * to do, and copying again would be refused, the target not empty */
+    if (cs->committed)
+        return DB_NO_RESULTS;
     cs->c->src = src;
     enum db_status s = untimed(src);
     if (s < 0 || (s = lock_source(src, cs->c)) < 0)
@@ -692,6 +699,7 @@ static enum db_status copy_source_cb(struct db_tx *src, void *cls)
         return DB_ROLLBACK;
     }
     cs->target = db_run(cs->to, DB_WRITE, "db_copy", copy_target_cb, cs->c);
+    cs->committed = cs->target >= 0 && cs->c->done;
     return DB_NO_RESULTS;
 }
 
@@ -703,6 +711,15 @@ int db_copy(struct db *from, struct db *to, db_copy_cb cb, void *cls, char *err,
     /* a write transaction on the source, whose tables no one else can
      * write meanwhile (lock_source) */
     enum db_status s = db_run(from, DB_WRITE, "db_copy_source", copy_source_cb, &cs);
+    if (cs.committed) {
+        /* the copy is in the target, verified: what became of the source's
+         * read-only transaction after that (a connection lost at its
+         * COMMIT) changes nothing in either database */
+        if (s < 0)
+            log_warn("db copy: the source's transaction failed after the copy was committed to"
+                     " the target; the copy is complete");
+        return 0;
+    }
     if (s < 0 || cs.target < 0 || !c.done) {
         if (!err[0])
             snprintf(err, errlen, "the copy failed (see the log above)");

@@ -668,6 +668,32 @@ def test_a_write_to_a_postgresql_source_waits_for_the_copy(postgres_cluster, tmp
     assert _count(other, "merchants") == 0
 
 
+@pytest.mark.skipif(not cp_helpers.on_postgres(), reason="a PostgreSQL source is needed")
+def test_a_source_lost_after_the_target_committed_is_a_finished_copy(postgres_cluster):
+    src = postgres_cluster.create_database("lost_src")
+    _merchant(src, "Lost Source")
+    dst = postgres_cluster.create_database("lost_dst")
+    assert run_cli("migrate", "--db", dst).returncode == 0
+    # at the target's commit (a deferred trigger, run by COMMIT), the
+    # source's session, holding its tables locked, is ended: the source's
+    # read-only transaction then fails to commit, after the copy committed
+    db_exec(dst, "CREATE FUNCTION end_source() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                 " PERFORM pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_database d"
+                 " ON d.oid = l.database WHERE d.datname = '%s' AND l.locktype = 'relation'"
+                 " AND l.mode = 'ExclusiveLock'; PERFORM pg_sleep(0.5); RETURN NULL; END $$"
+            % postgres_cluster.dbname(src))
+    db_exec(dst, "CREATE CONSTRAINT TRIGGER end_source AFTER INSERT ON merchants DEFERRABLE"
+                 " INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION end_source()")
+    res = run_cli("db", "copy", "--from", src, "--to", dst)
+    # the copy is made and verified: it is not tried again (and refused as
+    # "not empty"), nor reported failed
+    assert res.returncode == 0 and "copied and verified" in res.stdout, res
+    assert "not empty" not in res.stderr, res.stderr
+    assert "the source's transaction failed after the copy was committed to the target;" \
+        " the copy is complete" in res.stderr, res.stderr
+    assert _count(dst, "merchants") == 1
+
+
 @pytest.mark.skipif(not cp_helpers.on_postgres(), reason="the target is a PostgreSQL database")
 def test_copy_from_sqlite_to_postgresql(postgres_cluster, tmp_path, http):
     src = f"sqlite:{tmp_path / 'src.db'}"
