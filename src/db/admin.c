@@ -13,6 +13,7 @@
 
 #include "util/crypto.h"
 #include "util/log.h"
+#include "util/utf8.h"
 
 /* The tables of a deployment, parents before children (the order of the
  * migrations). schema_migrations and config_version belong to each
@@ -307,6 +308,18 @@ static void put(struct rowbuf *b, const void *p, size_t n)
     b->n += n;
 }
 
+/* A text value's bytes, all of them: SQLite's text may hold a NUL byte,
+ * which a C string would end at (PostgreSQL's text cannot). */
+static size_t text_of(struct db_stmt *st, int col, const void **p)
+{
+    if (st->tx->db->backend->pg_dialect) {
+        *p = db_col_text(st, col);
+        return strlen(*p);
+    }
+    (void)db_col_text(st, col);
+    return db_col_blob(st, col, p); /* the same bytes, with their length */
+}
+
 static bool sum_row(struct db_stmt *st, int ncols, struct table_sum *sum, struct rowbuf *b)
 {
     b->n = 0;
@@ -323,8 +336,7 @@ static bool sum_row(struct db_stmt *st, int ncols, struct table_sum *sum, struct
         } else if (t == DB_COL_BLOB) {
             n = db_col_blob(st, i, &p);
         } else if (t == DB_COL_TEXT) {
-            p = db_col_text(st, i);
-            n = strlen(p);
+            n = text_of(st, i, &p);
         }
         uint64_t len = n;
         put(b, &len, sizeof len);
@@ -359,8 +371,39 @@ struct copy_ctx {
  * statement's whole result would be held in this process's memory. */
 enum { FETCH_ROWS = 1000 };
 
+/* A text value the target would not hold as it is: one with a NUL byte
+ * (bound as a C string, it would end there; PostgreSQL's text cannot
+ * hold one) or, into PostgreSQL, one that is not UTF-8. false, saying
+ * which table, column and row (by its first column) in err. */
+static bool text_copyable(struct db_stmt *st, int col, bool into_pg, const char *table, char *err,
+                          size_t errlen)
+{
+    const void *p;
+    size_t n = text_of(st, col, &p);
+    const char *why = NULL;
+    if (n && memchr(p, '\0', n))
+        why = "a NUL byte";
+    else if (into_pg && !utf8_valid(p ? p : ""))
+        why = "bytes that are not UTF-8 (PostgreSQL's text must be)";
+    if (!why)
+        return true;
+    char row[128];
+    if (db_col_type(st, 0) == DB_COL_INT)
+        snprintf(row, sizeof row, "%" PRId64, db_col_int(st, 0));
+    else if (db_col_type(st, 0) == DB_COL_TEXT)
+        snprintf(row, sizeof row, "'%s'", db_col_text(st, 0));
+    else
+        snprintf(row, sizeof row, "(not text or a number)");
+    snprintf(err, errlen,
+             "table %s, column %s of the row whose %s is %s: its text holds %s, which the copy"
+             " would not keep; correct it in the source, then copy again",
+             table, db_col_name(st, col), db_col_name(st, 0), row, why);
+    return false;
+}
+
 static enum db_status table_pass(struct db_tx *src, struct db_tx *dst, const char *table,
-                                 const char *cols, int ncols, struct table_sum *sum)
+                                 const char *cols, int ncols, struct table_sum *sum, char *err,
+                                 size_t errlen)
 {
     bool cursor = src->db->backend->pg_dialect;
     char sql[4096];
@@ -423,10 +466,15 @@ static enum db_status table_pass(struct db_tx *src, struct db_tx *dst, const cha
                 break;
             }
             case DB_COL_TEXT:
+                if (s != DB_ROLLBACK &&
+                    !text_copyable(st, i, dst->db->backend->pg_dialect, table, err, errlen))
+                    s = DB_ROLLBACK;
                 db_bind_text(ins, i + 1, db_col_text(st, i));
                 break;
             }
         }
+        if (s == DB_ROLLBACK)
+            break;
         enum db_status is = db_exec(ins, table);
         if (is != DB_ONE_RESULT) {
             s = is < 0 ? is : DB_HARD_ERROR;
@@ -602,10 +650,10 @@ static enum db_status copy_target_cb(struct db_tx *dst, void *cls)
         if (s < 0)
             return s;
         struct table_sum from, to;
-        if ((s = table_pass(src, dst, tables[i].name, cols, ncols, &from)) < 0)
+        if ((s = table_pass(src, dst, tables[i].name, cols, ncols, &from, c->err, c->errlen)) < 0)
             return s;
         /* read back what the target now holds */
-        if ((s = table_pass(dst, NULL, tables[i].name, cols, ncols, &to)) < 0)
+        if ((s = table_pass(dst, NULL, tables[i].name, cols, ncols, &to, c->err, c->errlen)) < 0)
             return s;
         bool same = from.rows == to.rows && memcmp(from.lane, to.lane, sizeof from.lane) == 0;
         uint8_t digest[32];

@@ -529,6 +529,33 @@ def test_copy_refuses_a_deployment_or_another_schema_before_writing_to_it(tmp_pa
         assert db_query(dst, "SELECT MAX(version) FROM schema_migrations")[0][0] == latest
 
 
+def test_text_the_target_would_not_keep_is_refused_naming_its_row(tmp_path):
+    # SQLite's text may hold a NUL byte (a database edited by hand): copied
+    # as a C string it was cut there, and the checksum, cut the same way,
+    # said "same"
+    src = f"sqlite:{tmp_path}/src.db"
+    m = _merchant(src, "Nul Store")
+    db_exec(src, "UPDATE merchants SET name = CAST(X'4E756C0053746F7265' AS TEXT)")
+    where = f"table merchants, column name of the row whose id is '{m['merchantId']}': its text" \
+        " holds "
+    dst = cp_helpers.db_url_for(tmp_path / "dst.db")
+    res = run_cli("db", "copy", "--from", src, "--to", dst)
+    assert res.returncode == 1, res
+    assert where + "a NUL byte, which the copy would not keep" in res.stderr, res.stderr
+    assert _count(dst, "merchants") == 0
+    if cp_helpers.on_postgres():
+        # text that is not UTF-8: PostgreSQL's would refuse it, naming no row
+        db_exec(src, "UPDATE merchants SET name = CAST(X'4E75FF' AS TEXT)")
+        res = run_cli("db", "copy", "--from", src, "--to", dst)
+        assert res.returncode == 1, res
+        assert where + "bytes that are not UTF-8" in res.stderr, res.stderr
+        assert _count(dst, "merchants") == 0
+    # corrected, it is copied
+    db_exec(src, "UPDATE merchants SET name = 'Nul Store'")
+    res = run_cli("db", "copy", "--from", src, "--to", dst)
+    assert res.returncode == 0 and "copied and verified" in res.stdout, res
+
+
 def test_copy_needs_two_different_databases(tmp_path):
     res = run_cli("db", "copy", "--from", f"sqlite:{tmp_path}/a.db")
     assert res.returncode == 2 and "--from and --to are required" in res.stderr
