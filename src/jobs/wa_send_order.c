@@ -71,8 +71,14 @@ enum job_result job_wa_send_order(struct job_ctx *jc)
     struct channel_result res;
     memset(&res, 0, sizeof res);
     res.outcome = CHANNEL_REJECTED;
-    if (ch && !c.opted_out &&
-        !(jc->job->attempts > 1 && jc->job->retried < jc->job->attempts - 1)) {
+    bool acted = false; /* the provider was called, or may have been by an earlier run */
+    if (!ch || c.opted_out) {
+        /* not sent: no provider, or the customer opted out */
+    } else if (jc->job->attempts > 1 && jc->job->retried < jc->job->attempts - 1) {
+        /* an earlier run ended without recording anything: it may have sent
+         * the message; sending again could reach the customer twice */
+        acted = true;
+    } else {
         char ref[40];
         snprintf(ref, sizeof ref, "cpm_%lld", (long long)jc->job->id);
         const char *url = arena_printf(jc->a, "%s/wa/%s", jc->app->cfg->public_url, c.o.token);
@@ -87,10 +93,20 @@ enum job_result job_wa_send_order(struct job_ctx *jc)
             .button_url = url,
         };
         channel_send(ch, &msg, &res);
+        acted = true;
     }
+    /* a real provider, not the sandbox outbox (which keeps the message by
+     * the job: a run again finds it there and sends nothing twice) */
+    bool real = ch && ch->merchant_id && strcmp(ch->id, "sandbox") != 0;
     channel_release(jc->app->channels, ch);
     if (job_channel_retry(jc, &res))
         return JOB_RETRY;
     c.state = res.outcome == CHANNEL_SENT ? WA_MSG_SENT : WA_MSG_FAILED;
-    return job_recorded(jc, db_run(jc->app->db, DB_WRITE, "wa_order_sent", record_cb, &c));
+    st = db_run(jc->app->db, DB_WRITE, "wa_order_sent", record_cb, &c);
+    /* as job_send_and_record: the provider may have the message, and the
+     * outcome could not be recorded, so a retry must not send it again; the
+     * job is left to its lease, and the next run finds it was tried
+     * (DB_ROLLBACK: another run of the job recorded it, or owns it now) */
+    jc->unrecorded = st < 0 && st != DB_ROLLBACK && acted && real;
+    return job_recorded(jc, st);
 }
