@@ -2,7 +2,8 @@
  * wa_send_order.c — job JOB_WA_SEND_ORDER: send a WhatsApp Pay order's
  * message (arg: the order's id) through the merchant's WhatsApp channel: the
  * order's text, then its "Review and pay" link (also as a button where the
- * channel has them), as this job ("cpm_<job id>"). The outcome is recorded
+ * channel has them), as this job ("cpm_<job id>"), from the business number
+ * the order names (its `from`). The outcome is recorded
  * on the order with the job's completion. A run that died before recording
  * its outcome is not sent again (the provider may have it), nor is a
  * customer who opted out (replied STOP) since the order was taken: the
@@ -25,6 +26,7 @@ struct order_ctx {
     struct db_merchant m;
     enum wa_message_state state;
     bool opted_out; /* the customer replied STOP since the order was taken */
+    char from[16];  /* the order's business number (digits): its sender */
 };
 
 static enum db_status load_cb(struct db_tx *tx, void *cls)
@@ -38,6 +40,12 @@ static enum db_status load_cb(struct db_tx *tx, void *cls)
     if (st < 0)
         return st;
     c->opted_out = st > 0;
+    /* the number the order names (enabled or not since) */
+    struct db_wa_number num;
+    st = DB_CALL(tx, whatsapp, number_get, c->o.merchant_id, c->o.phone_number_id, &num);
+    if (st < 0)
+        return st;
+    snprintf(c->from, sizeof c->from, "%s", st > 0 ? num.display_number : "");
     return DB_CALL(tx, merchants, get, c->o.merchant_id, &c->m);
 }
 
@@ -86,6 +94,7 @@ enum job_result job_wa_send_order(struct job_ctx *jc)
             .merchant_id = c.m.id,
             .job_id = jc->job->id,
             .channel = CHANNEL_WHATSAPP,
+            .from = c.from[0] ? c.from : NULL,
             .to = c.o.msisdn_to,
             .text = arena_printf(jc->a, "%s\n\nReview and pay: %s", c.o.message_text, url),
             .ref = ref,

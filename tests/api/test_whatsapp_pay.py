@@ -312,6 +312,17 @@ def test_order_accepted_and_sent(api, server, http, shop):
     assert p["status"] == "pending" and p["transactions"] == [], p
 
 
+def test_order_is_sent_from_the_number_it_names(api, cli, shop):
+    """The order's `from` is the message's sender: with two numbers, each
+    order goes out from the one it names (the sandbox outbox records the
+    sender, digits only), not from the provider's default one."""
+    second = fresh_display()
+    add_number(cli, shop.id, display=second)
+    for frm in (shop.display, second):
+        o = place_order(api, shop, order_body(shop) | {"from": frm})
+        assert o.message["from"] == frm.lstrip("+"), o.message
+
+
 def test_order_as_form(api, shop):
     body = order_body(shop)
     acc = send_ok(api, shop, body, form=True)
