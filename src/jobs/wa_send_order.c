@@ -6,7 +6,8 @@
  * the order names (its `from`). The outcome is recorded
  * on the order with the job's completion. A run that died before recording
  * its outcome is not sent again (the provider may have it), nor is a
- * customer who opted out (replied STOP) since the order was taken: the
+ * customer who opted out (replied STOP) since the order was taken, nor is
+ * it sent once the merchant has switched its WhatsApp channel off: the
  * order's message is then recorded as failed.
  */
 #include <stdio.h>
@@ -80,8 +81,9 @@ enum job_result job_wa_send_order(struct job_ctx *jc)
     memset(&res, 0, sizeof res);
     res.outcome = CHANNEL_REJECTED;
     bool acted = false; /* the provider was called, or may have been by an earlier run */
-    if (!ch || c.opted_out) {
-        /* not sent: no provider, or the customer opted out */
+    if (!ch || c.opted_out || !c.m.whatsapp_enabled) {
+        /* not sent: no provider, the customer opted out, or the merchant
+         * switched its WhatsApp channel off since the order was taken */
     } else if (jc->job->attempts > 1 && jc->job->retried < jc->job->attempts - 1) {
         /* an earlier run ended without recording anything: it may have sent
          * the message; sending again could reach the customer twice */

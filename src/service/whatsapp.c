@@ -45,6 +45,12 @@ enum db_status svc_wa_order_create(struct svc *s, const struct db_merchant *m,
                "is connected";
         return DB_ONE_RESULT;
     }
+    if (!m->whatsapp_enabled) {
+        *refusal = WA_R_FIELD;
+        *field = "channel";
+        *why = WA_CHANNEL_OFF;
+        return DB_ONE_RESULT;
+    }
     struct db_wa_number num;
     enum db_status st = DB_CALL(s->tx, whatsapp, number_by_display, m->id, from_display, &num);
     if (st < 0)

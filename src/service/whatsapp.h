@@ -25,9 +25,14 @@ enum wa_refusal {
     WA_R_DUPLICATE,  /* the merchant has an order with this reference id (409) */
 };
 
+/* The refusal (on `channel`) of an order for a merchant whose WhatsApp
+ * channel is switched off (whatsappChannelEnabled false). */
+#define WA_CHANNEL_OFF "whatsapp is not enabled for this merchant"
+
 /* Accept order o (its request filled in; from_display: the `from` number)
- * for merchant m: the business number and the payment configuration must
- * be registered and enabled; the order is stored with its message job. */
+ * for merchant m: its WhatsApp channel must be on, and the business number
+ * and the payment configuration registered and enabled; the order is
+ * stored with its message job. */
 enum db_status svc_wa_order_create(struct svc *s, const struct db_merchant *m,
                                    const char *from_display, struct db_wa_order *o,
                                    enum wa_refusal *refusal, const char **field, const char **why);

@@ -25,6 +25,7 @@ from callback_receiver import CallbackReceiver, verify
 from cp_helpers import SECRETS, db_exec, db_query, fresh_msisdn, html_request, poll
 from payment_flow import assert_html, race
 from wa_helpers import (
+    WaShop,
     ECHO_FIELDS,
     GATEWAYS,
     MESSAGES,
@@ -586,6 +587,53 @@ def test_a_customer_who_opted_out_is_refused_on_to(api, cli, server, shop):
     res = cli("optout", "remove", "--merchant", shop.id, "--number", to, "--db", server.db_url)
     assert res.returncode == 0, res.stderr
     send_ok(api, shop, order_body(shop, to=to))
+
+
+def whatsapp_channel(api, cli, shop: WaShop, on: bool) -> None:
+    """Switch the merchant's WhatsApp channel (GET /api/v2/config's
+    whatsappChannelEnabled) on or off."""
+    res = cli("merchant", "update", shop.id, "--channels", "sms,whatsapp" if on else "sms")
+    assert res.returncode == 0, res.stderr
+    r = api.get("/api/v2/config", key=shop.key)
+    assert r.status_code == 200 and r.body["whatsappChannelEnabled"] is on, r.text
+
+
+def test_an_order_is_refused_while_the_whatsapp_channel_is_off(api, cli, shop):
+    """As a payment link on a channel the merchant has switched off: 400 on
+    `channel`, with the other problems; nothing stored, nothing sent."""
+    whatsapp_channel(api, cli, shop, False)
+    body = order_body(shop)
+    err = assert_wa400(send(api, shop, body), ["channel"])
+    assert "not enabled" in err["channel"], err
+    bad = dict(body, footer="f" * 61)
+    assert_wa400(send(api, shop, bad), ["channel", "footer"])
+    ref = params_of(body)["reference_id"]
+    assert_order_not_found(lookup(api, shop, ref), ref)
+    assert outbox(api, shop.key, body["to"]) == []
+    whatsapp_channel(api, cli, shop, True)
+    place_order(api, shop, body)
+
+
+def test_an_order_is_not_sent_once_the_whatsapp_channel_is_off(api, cli, server, shop):
+    """The send job looks at the switch again: an order accepted (202)
+    before the merchant switched WhatsApp off is not sent when its job runs
+    after it, and its message is recorded as failed. (The job is run again
+    on an order put back to "queued", as if it had not run before the
+    switch.)"""
+    o = place_order(api, shop)
+    [(oid, state)] = db_query(server.db_url, "SELECT id, message_state FROM wa_orders"
+                              " WHERE merchant_id = ? AND reference_id = ?", (shop.id, o.ref))
+    assert state == 1, state  # sent
+    whatsapp_channel(api, cli, shop, False)
+    assert db_exec(server.db_url, "UPDATE wa_orders SET message_state = 0 WHERE id = ?",
+                   (oid,)) == 1
+    assert db_exec(server.db_url, "UPDATE jobs SET done_at = 0, run_at = 0, attempts = 0,"
+                                  " retried = 0, locked_until = 0 WHERE kind = 13 AND arg = ?"
+                                  " AND merchant_id = ?", (oid, shop.id)) == 1
+    q = "SELECT message_state FROM wa_orders WHERE id = ?"
+    rows = poll(lambda: db_query(server.db_url, q, (oid,)), lambda r: r[0][0] != 0, WAIT)
+    assert rows == [(2,)], rows  # failed, not sent
+    assert [m["status"] for m in outbox(api, shop.key, o.body["to"])] == ["SENT"]
 
 
 def test_payment_configuration_must_be_an_enabled_one(api, cli, shop, shop_factory):

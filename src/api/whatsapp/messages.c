@@ -253,8 +253,9 @@ static enum db_status send_cb(struct db_tx *tx, void *cls)
     return DB_ONE_RESULT;
 }
 
-/* Are the business number and the payment configuration this account's,
- * and has the customer not opted out of its messages? */
+/* Is the merchant's WhatsApp channel on, are the business number and the
+ * payment configuration this account's, and has the customer not opted out
+ * of its messages? */
 struct reg_ctx {
     struct req *r;
     struct field_errors *errs;
@@ -269,8 +270,13 @@ static enum db_status registered_cb(struct db_tx *tx, void *cls)
     if (c->base == 0)
         c->base = c->errs->count + 1;
     c->errs->count = c->base - 1; /* a retry starts again */
-    enum db_status st = DB_ONE_RESULT;
-    if (c->from) {
+    struct db_merchant m;
+    enum db_status st = DB_CALL(tx, merchants, get, mid, &m);
+    if (st == 0)
+        st = DB_HARD_ERROR;
+    if (st > 0 && !m.whatsapp_enabled)
+        field_errors_add(c->errs, c->r->arena, "channel", "%s", WA_CHANNEL_OFF);
+    if (st >= 0 && c->from) {
         struct db_wa_number n;
         st = DB_CALL(tx, whatsapp, number_by_display, mid, c->from, &n);
         if (st == 0)
