@@ -1,7 +1,7 @@
 /*
- * whatsapp.c — `chatpay whatsapp number|payment-config add|list|disable`: a
- * merchant's WhatsApp business numbers and WhatsApp Pay payment
- * configurations (docs/whatsapp-pay.md).
+ * whatsapp.c — `chatpay whatsapp number|payment-config
+ * add|list|disable|enable`: a merchant's WhatsApp business numbers and
+ * WhatsApp Pay payment configurations (docs/whatsapp-pay.md).
  */
 #include "cmd/cmd.h"
 
@@ -15,18 +15,22 @@ static const char usage[] =
     "usage: chatpay whatsapp number add --merchant ID --phone-number-id PNID\n"
     "                                   --display-number MSISDN [--json]\n"
     "       chatpay whatsapp number list --merchant ID [--json]\n"
-    "       chatpay whatsapp number disable --merchant ID --phone-number-id PNID [--json]\n"
+    "       chatpay whatsapp number disable|enable --merchant ID --phone-number-id PNID\n"
+    "                                   [--json]\n"
     "       chatpay whatsapp payment-config add --merchant ID --name CONFIG_ID\n"
     "                      --gateway sandbox|razorpay|payu|billdesk|zaakpay [--json]\n"
     "       chatpay whatsapp payment-config list --merchant ID [--json]\n"
-    "       chatpay whatsapp payment-config disable --merchant ID --name CONFIG_ID [--json]\n"
+    "       chatpay whatsapp payment-config disable|enable --merchant ID --name CONFIG_ID\n"
+    "                                   [--json]\n"
     "   (each also takes [--db URL] [--config FILE])\n"
     "\n"
     "number          a WhatsApp business number of the merchant: WhatsApp's phone number id\n"
     "                (1 to 64 digits, unique) and the number customers see (its MSISDN).\n"
     "payment-config  a WhatsApp Pay payment configuration (the name orders give as\n"
     "                payment_configuration: 1 to 64 of A-Z a-z 0-9 _ -) and its gateway.\n"
-    "At most 100 of each per merchant. Disabled ones count as not registered.\n";
+    "At most 100 of each per merchant. Disabled ones count as not registered for new\n"
+    "orders (and their orders' pages take no payment); the orders sent with them can\n"
+    "still be looked up and refunded. enable undoes disable.\n";
 
 #define PER_MERCHANT_MAX 100
 
@@ -38,7 +42,7 @@ struct args {
 struct wa_txn {
     const struct args *a;
     bool number; /* else a configuration */
-    int op;      /* 0 add, 1 list, 2 disable */
+    int op;      /* 0 add, 1 list, 2 disable, 3 enable */
     struct db_wa_number n;
     struct db_wa_config c;
     json_object *list;
@@ -111,8 +115,9 @@ static enum db_status wa_txn(struct db_tx *tx, void *cls)
             t->exists = true;
         return st == 0 ? DB_ROLLBACK : st;
     }
-    st = t->number ? DB_CALL(tx, whatsapp, number_enable, mid, t->a->pnid, false, now)
-                   : DB_CALL(tx, whatsapp, config_enable, mid, t->a->name, false, now);
+    bool on = t->op == 3;
+    st = t->number ? DB_CALL(tx, whatsapp, number_enable, mid, t->a->pnid, on, now)
+                   : DB_CALL(tx, whatsapp, config_enable, mid, t->a->name, on, now);
     if (st == 0)
         t->missing = true;
     if (st <= 0)
@@ -149,6 +154,7 @@ int cmd_whatsapp(int argc, char **argv)
     t.op = strcmp(sub, "add") == 0       ? 0
            : strcmp(sub, "list") == 0    ? 1
            : strcmp(sub, "disable") == 0 ? 2
+           : strcmp(sub, "enable") == 0  ? 3
                                          : -1;
     if (t.op < 0)
         return cmd_usage_error(usage, "whatsapp %s: unknown command \"%s\"", what, sub);
@@ -168,7 +174,7 @@ int cmd_whatsapp(int argc, char **argv)
     if (!a.merchant)
         return cmd_usage_error(usage, "--merchant is required");
     /* an option the command does not take is a mistake, not something to drop */
-    static const char *const subs[] = {"add", "list", "disable"};
+    static const char *const subs[] = {"add", "list", "disable", "enable"};
     const struct {
         const char *name, *value;
         bool taken;

@@ -220,6 +220,22 @@ static void pending_cb(void *cls, const struct db_wa_txn *t)
     }
 }
 
+enum db_status svc_wa_order_open(struct svc *s, const struct db_wa_order *o, bool *open)
+{
+    struct db_wa_number num;
+    struct db_wa_config cfg;
+    *open = false;
+    enum db_status st =
+        DB_CALL(s->tx, whatsapp, number_get, o->merchant_id, o->phone_number_id, &num);
+    if (st <= 0 || !num.enabled)
+        return st < 0 ? st : DB_ONE_RESULT;
+    st = DB_CALL(s->tx, whatsapp, config_get, o->merchant_id, o->payment_config, &cfg);
+    if (st <= 0 || !cfg.enabled)
+        return st < 0 ? st : DB_ONE_RESULT;
+    *open = true;
+    return DB_ONE_RESULT;
+}
+
 enum db_status svc_wa_pay(struct svc *s, struct db_wa_order *o, const char *method,
                           enum wa_status outcome, const char *code, const char *reason,
                           enum wa_pay_refusal *refused)
@@ -237,9 +253,16 @@ enum db_status svc_wa_pay(struct svc *s, struct db_wa_order *o, const char *meth
         *refused = WA_PAY_PAID;
         return DB_ROLLBACK;
     }
+    bool open = false;
+    enum db_status st = svc_wa_order_open(s, o, &open);
+    if (st < 0)
+        return st;
+    if (!open) {
+        *refused = WA_PAY_WITHDRAWN;
+        return DB_ROLLBACK;
+    }
     struct pending_find f = {0};
-    enum db_status st =
-        DB_CALL(s->tx, whatsapp, txn_list, o->merchant_id, o->id, s->a, pending_cb, &f);
+    st = DB_CALL(s->tx, whatsapp, txn_list, o->merchant_id, o->id, s->a, pending_cb, &f);
     if (st < 0)
         return st;
     if (!f.found && f.tries >= WA_TRIES_MAX) {

@@ -47,13 +47,24 @@ enum db_status svc_wa_payment_json(struct svc *s, const struct db_wa_order *o, j
  * pending try decided by the next one is one try. */
 enum { WA_TRIES_MAX = 20 };
 
+/* Whether order o still takes payment tries (*open): its business number
+ * and payment configuration are both enabled still. */
+enum db_status svc_wa_order_open(struct svc *s, const struct db_wa_order *o, bool *open);
+
 /* A payment try on the sandbox page: method, outcome (WA_SUCCESS,
  * WA_FAILED with code and reason, WA_PENDING). A pending try is decided by
  * the next one. *refused (DB_ROLLBACK, nothing stored) when the order's
  * merchant is in production (WA_PAY_PRODUCTION: the simulated payment is
  * for the sandbox only, as are orders and refunds), the order is paid
- * already or has had WA_TRIES_MAX tries. */
-enum wa_pay_refusal { WA_PAY_OK = 0, WA_PAY_PRODUCTION, WA_PAY_PAID, WA_PAY_TOO_MANY };
+ * already, its number or configuration has been disabled since it was sent
+ * (WA_PAY_WITHDRAWN) or it has had WA_TRIES_MAX tries. */
+enum wa_pay_refusal {
+    WA_PAY_OK = 0,
+    WA_PAY_PRODUCTION,
+    WA_PAY_PAID,
+    WA_PAY_WITHDRAWN,
+    WA_PAY_TOO_MANY
+};
 enum db_status svc_wa_pay(struct svc *s, struct db_wa_order *o, const char *method,
                           enum wa_status outcome, const char *code, const char *reason,
                           enum wa_pay_refusal *refused);

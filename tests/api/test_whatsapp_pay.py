@@ -170,6 +170,9 @@ def test_number_add_list_disable(cli, make_merchant):
     assert off == {**added, "enabled": False}
     listed = cli_ok(cli, "whatsapp", "number", "list", "--merchant", m, "--json")
     assert [n["enabled"] for n in listed if n["phoneNumberId"] == pnid] == [False]
+    on = cli_ok(cli, "whatsapp", "number", "enable", "--merchant", m, "--phone-number-id", pnid,
+                "--json")
+    assert on == added
     assert cli_ok(cli, "whatsapp", "number", "list", "--merchant", make_merchant()["merchantId"],
                   "--json") == []
 
@@ -199,6 +202,9 @@ def test_payment_config_add_list_disable(cli, make_merchant):
     assert off == {"name": long_name, "merchantId": m, "gateway": "sandbox", "enabled": False}
     listed = cli_ok(cli, "whatsapp", "payment-config", "list", "--merchant", m, "--json")
     assert [c["enabled"] for c in listed if c["name"] == long_name] == [False]
+    on = cli_ok(cli, "whatsapp", "payment-config", "enable", "--merchant", m, "--name",
+                long_name, "--json")
+    assert on == {**off, "enabled": True}
     other_list = cli_ok(cli, "whatsapp", "payment-config", "list", "--merchant", other, "--json")
     assert [(c["name"], c["enabled"]) for c in other_list] == [(long_name, True)]
 
@@ -213,6 +219,9 @@ USAGE_ERRORS = {
     "display-letters": ["number", "add", "--phone-number-id", "PNID", "--display-number", "+91abc45678"],
     "display-missing": ["number", "add", "--phone-number-id", "PNID"],
     "disable-pnid-bad": ["number", "disable", "--phone-number-id", "x1"],
+    "enable-pnid-missing": ["number", "enable"],
+    "enable-display": ["number", "enable", "--phone-number-id", "PNID", "--display-number",
+                       "+911234567"],
     "gateway-unknown": ["payment-config", "add", "--name", "ok-name", "--gateway", "stripe"],
     "gateway-missing": ["payment-config", "add", "--name", "ok-name"],
     "name-space": ["payment-config", "add", "--name", "bad name", "--gateway", "payu"],
@@ -220,6 +229,7 @@ USAGE_ERRORS = {
     "name-65": ["payment-config", "add", "--name", "n" * 65, "--gateway", "payu"],
     "name-empty": ["payment-config", "add", "--name", "", "--gateway", "payu"],
     "disable-name-bad": ["payment-config", "disable", "--name", "a.b"],
+    "enable-name-missing": ["payment-config", "enable"],
 }
 
 
@@ -267,6 +277,9 @@ def test_whatsapp_runtime_errors_exit_1(cli, make_merchant):
     # nothing to disable
     fails("number", "disable", "--merchant", other, "--phone-number-id", pnid)
     fails("payment-config", "disable", "--merchant", other, "--name", cfg)
+    # nothing to enable
+    fails("number", "enable", "--merchant", other, "--phone-number-id", pnid)
+    fails("payment-config", "enable", "--merchant", other, "--name", cfg)
     # nothing changed
     [n] = cli_ok(cli, "whatsapp", "number", "list", "--merchant", m, "--json")
     assert n["phoneNumberId"] == pnid and n["enabled"] is True
@@ -757,7 +770,10 @@ def test_lookup_wa002(api, cli, shop, shop_factory):
     assert_order_not_found(lookup(api, shop, ref, pnid=second), ref)
     cli_ok(cli, "whatsapp", "number", "disable", "--merchant", shop.id, "--phone-number-id",
            shop.pnid, "--json")
-    assert_wa002(lookup(api, shop, ref))
+    # a disabled number is not registered for what it did not send (its own
+    # orders stay found: test_a_disabled_number_or_configuration_keeps_its_orders)
+    assert payment_of(api, shop, ref)["reference_id"] == ref
+    assert_wa002(lookup(api, shop, fresh_ref()))
 
 
 def test_lookup_134009(api, cli, shop, shop_factory):
@@ -771,7 +787,8 @@ def test_lookup_134009(api, cli, shop, shop_factory):
     assert_order_not_found(lookup(api, shop, ref, cfg=second), ref)
     cli_ok(cli, "whatsapp", "payment-config", "disable", "--merchant", shop.id, "--name",
            shop.config, "--json")
-    assert_134009(lookup(api, shop, ref))
+    assert payment_of(api, shop, ref)["reference_id"] == ref
+    assert_134009(lookup(api, shop, fresh_ref()))
 
 
 def test_lookup_unknown_reference(api, shop, shop_factory):
@@ -1001,6 +1018,53 @@ def test_page_takes_no_payment_once_the_merchant_is_in_production(api, cli, serv
         assert_html(pay(http, server.base_url, o.token, outcome=outcome), 410, "This payment page is closed")
     p = payment_of(api, shop, o.ref, key=live["apiKey"])
     assert p["status"] == "pending" and p["transactions"] == [], p
+
+
+WITHDRAWN = {"number": ("number", "--phone-number-id", "pnid"),
+             "payment-config": ("payment-config", "--name", "config")}
+
+
+@pytest.mark.parametrize("what", list(WITHDRAWN))
+def test_a_disabled_number_or_configuration_keeps_its_orders(api, cli, server, http, shop, what):
+    """Disabling a number or a payment configuration stops new orders with
+    it, not the orders it sent: their payments are still looked up and
+    refunded by the number and configuration they were sent with. Their
+    sandbox page takes no new payment try (410, saying why, no form; a paid
+    order's page still says it is paid), and `enable` undoes it."""
+    paid = place_order(api, shop)
+    pay_ok(http, server.base_url, paid.token, method="card")
+    waiting = place_order(api, shop)
+    kind, option, attr = WITHDRAWN[what]
+    args = ("whatsapp", kind, "--merchant", shop.id, option, getattr(shop, attr), "--json")
+    assert cli_ok(cli, *(args[:2] + ("disable",) + args[2:]))["enabled"] is False
+
+    p = payment_of(api, shop, paid.ref)
+    assert p["status"] == "captured" and len(p["transactions"]) == 1, p
+    r = refund(api, shop, paid.ref, 500)
+    assert r.status_code == 201 and r.body["reference_id"] == paid.ref, r.text
+    p = wait_refunds_settled(api, shop, paid.ref)
+    assert [(rf["amount"]["value"], rf["status"]) for rf in refunds_of(p)] == [(500, "success")]
+    page = html_request(http, "GET", page_url(server.base_url, paid.token))
+    assert_html(page, 200)
+    assert page.doc.find("form") is None, page.text[:800]
+
+    page = html_request(http, "GET", page_url(server.base_url, waiting.token))
+    assert_html(page, 410, "This payment page is closed")
+    assert page.doc.find("form") is None and "no longer be paid" in page.text, page.text[:800]
+    for outcome in ("success", "failure", "pending"):
+        assert_html(pay(http, server.base_url, waiting.token, outcome=outcome), 410,
+                    "This payment page is closed")
+    p = payment_of(api, shop, waiting.ref)
+    assert p["status"] == "pending" and p["transactions"] == [], p
+    # nothing else is found with it, and it takes no new order
+    body = order_body(shop)
+    assert_wa400(send(api, shop, body), ["from" if what == "number" else P + ".payment_configuration"])
+    (assert_wa002 if what == "number" else assert_134009)(lookup(api, shop, fresh_ref()))
+
+    assert cli_ok(cli, *(args[:2] + ("enable",) + args[2:]))["enabled"] is True
+    pay_ok(http, server.base_url, waiting.token, method="upi")
+    assert payment_of(api, shop, waiting.ref)["status"] == "captured"
+    place_order(api, shop, body)
 
 
 # ---- refunds -------------------------------------------------------------------------------------

@@ -5,7 +5,9 @@
  * (UPI, card, netbanking, wallet) and the outcome (success, failure with a
  * gateway error code and reason, pending). Each submit is a payment try
  * recorded by service/whatsapp.c (a pending try is decided by the next
- * one; at most WA_TRIES_MAX per order), and the page shows the result.
+ * one; at most WA_TRIES_MAX per order), and the page shows the result. An
+ * order whose business number or payment configuration has been disabled
+ * since takes no new try: the page (410) says so.
  * Like every customer page it is in the browser's language and works
  * without JavaScript.
  */
@@ -28,6 +30,7 @@ struct wa_ctx {
     struct req *r;
     struct db_wa_order o;
     bool production;        /* the merchant is in production: no simulated payment */
+    bool withdrawn;         /* its number or configuration was disabled: no new try */
     const char *last_error; /* the last try's error, when it failed */
     bool pending;           /* the last try is pending */
     int tries;              /* the order's payment tries */
@@ -61,6 +64,12 @@ static enum db_status load_cb(struct db_tx *tx, void *cls)
     if (st <= 0)
         return st < 0 ? st : DB_HARD_ERROR;
     c->production = m.environment == ENV_PRODUCTION;
+    struct svc s = {.tx = tx, .a = c->r->arena, .now = time_now(), .cfg = c->r->app->cfg};
+    bool open = false;
+    st = svc_wa_order_open(&s, &c->o, &open);
+    if (st < 0)
+        return st;
+    c->withdrawn = !open;
     st = DB_CALL(tx, whatsapp, txn_list, c->o.merchant_id, c->o.id, c->r->arena, last_cb, c);
     return st < 0 ? st : DB_ONE_RESULT;
 }
@@ -199,6 +208,11 @@ void api_wa_page(struct req *r)
         api_reply_message(r, 410, &loc, "wa.closed.title", web_text(&loc, "wa.closed.text"));
         return;
     }
+    if (c.withdrawn && c.o.status != WA_ORDER_CAPTURED) {
+        /* a paid order's page still says it is paid */
+        api_reply_message(r, 410, &loc, "wa.closed.title", web_text(&loc, "wa.withdrawn.text"));
+        return;
+    }
     render(r, &loc, &c);
 }
 
@@ -248,6 +262,10 @@ void api_wa_page_submit(struct req *r)
     }
     if (st == DB_ROLLBACK && c.refused == WA_PAY_PAID) {
         api_reply_message(r, 409, &loc, "wa.paid.title", web_text(&loc, "wa.paid.text"));
+        return;
+    }
+    if (st == DB_ROLLBACK && c.refused == WA_PAY_WITHDRAWN) {
+        api_reply_message(r, 410, &loc, "wa.closed.title", web_text(&loc, "wa.withdrawn.text"));
         return;
     }
     if (st == DB_ROLLBACK && c.refused == WA_PAY_TOO_MANY) {

@@ -143,7 +143,17 @@ enum db_status wa_path_load(struct db_tx *tx, struct req *r, struct wa_path *p)
     struct db_wa_number num;
     struct db_wa_config c;
     p->refusal = 0;
-    enum db_status st = DB_CALL(tx, whatsapp, number_get, mid, pnid, &num);
+    /* an order is found by the number and configuration it was sent with,
+     * enabled or not since: a disabled one takes no new order, but the
+     * payments of its orders can still be looked up and refunded */
+    enum db_status st = DB_CALL(tx, whatsapp, order_by_ref, mid, ref, r->arena, &p->order);
+    if (st < 0)
+        return st;
+    if (st > 0 && strcmp(p->order.phone_number_id, pnid) == 0 &&
+        strcmp(p->order.payment_config, cfg) == 0)
+        return DB_ONE_RESULT;
+    /* no such order: why not, as the contract answers it */
+    st = DB_CALL(tx, whatsapp, number_get, mid, pnid, &num);
     if (st <= 0 || !num.enabled) {
         p->refusal = 1;
         return st < 0 ? st : DB_ROLLBACK;
@@ -153,13 +163,8 @@ enum db_status wa_path_load(struct db_tx *tx, struct req *r, struct wa_path *p)
         p->refusal = 2;
         return st < 0 ? st : DB_ROLLBACK;
     }
-    st = DB_CALL(tx, whatsapp, order_by_ref, mid, ref, r->arena, &p->order);
-    if (st <= 0 || strcmp(p->order.phone_number_id, pnid) != 0 ||
-        strcmp(p->order.payment_config, cfg) != 0) {
-        p->refusal = 3;
-        return st < 0 ? st : DB_ROLLBACK;
-    }
-    return DB_ONE_RESULT;
+    p->refusal = 3;
+    return DB_ROLLBACK;
 }
 
 bool wa_path_reply(struct req *r, const struct wa_path *p)
