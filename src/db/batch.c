@@ -21,6 +21,9 @@
  *   savepoint and only its request gets the error; the others commit;
  * - a callback with a transient failure (DB_SOFT_ERROR) is rolled back to its
  *   savepoint and its request queued again (at most DB_MAX_ATTEMPTS times);
+ *   when the database is unavailable (a statement timeout, a want of
+ *   resources) it is answered at once instead, and so is every request of
+ *   the batch that has not run yet;
  * - when the engine rolled the whole transaction back by itself (a savepoint
  *   operation fails then), the request that was running gets its error, the
  *   transaction is dropped and the batch runs again without that request;
@@ -99,9 +102,12 @@ static void forget_ran(struct item *items, int n)
 
 /* Run one request's callback in a savepoint. False when the transaction can
  * not go on (a savepoint operation failed: the engine may have rolled it all
- * back); the request has its answer or is to be queued again either way. */
-static bool run_one(struct db *db, struct db_tx *tx, struct item *it)
+ * back); the request has its answer or is to be queued again either way.
+ * *away: it was answered because the database is unavailable (away,
+ * overloaded: a statement timeout, or short of resources). */
+static bool run_one(struct db *db, struct db_tx *tx, struct item *it, bool *away_out)
 {
+    *away_out = false;
     enum db_status (*savepoint)(struct db_tx *, enum db_savepoint) = db->backend->savepoint;
     if (savepoint(tx, DB_SAVEPOINT_BEGIN) < 0) {
         answer(it, DB_HARD_ERROR);
@@ -124,6 +130,7 @@ static bool run_one(struct db *db, struct db_tx *tx, struct item *it)
     /* the server is away or overloaded (a statement timeout): answered at
      * once, as db_run does, not tried again on the node's one writer */
     bool away = st == DB_SOFT_ERROR && tx->unavailable;
+    *away_out = away;
     bool kept = savepoint(tx, DB_SAVEPOINT_ROLLBACK) >= 0;
     db_tx_forget(tx); /* it may have read what it wrote */
     if (away && kept)
@@ -189,8 +196,17 @@ static void run_batch(struct db *db, struct db_tx *tx, struct item *items, int n
         for (int i = 0; i < n && kept; i++) {
             if (items[i].state != ITEM_PENDING)
                 continue;
-            kept = run_one(db, tx, &items[i]);
+            bool away;
+            kept = run_one(db, tx, &items[i], &away);
             any |= items[i].state == ITEM_RAN;
+            /* a statement timeout (a lock held elsewhere, an overloaded
+             * server) or a want of resources: the rest of the group would
+             * each wait out the timeout in turn behind it on this one
+             * connection; they are answered as unavailable (503) now, and
+             * what ran before commits */
+            for (int j = i + 1; away && j < n; j++)
+                if (items[j].state == ITEM_PENDING)
+                    answer(&items[j], DB_SOFT_ERROR);
         }
         if (!kept || !any) {
             /* lost: again without the request it was lost in (each time one

@@ -429,3 +429,57 @@ def test_postgresql_restarting_under_load(postgres_cluster, tmp_path):
     marks = ",".join("?" * len(refs))
     found = db_query(db, f"SELECT ref FROM links WHERE ref IN ({marks})", refs)
     assert len(found) == len(refs)
+
+
+def test_a_lock_held_elsewhere_costs_writes_one_statement_timeout_not_one_each(postgres_cluster,
+                                                                               tmp_path):
+    """A session elsewhere holds the links table. The node's writes share
+    one connection: the first to reach the statement timeout is answered
+    503, and the rest of its group with it, instead of each waiting out the
+    timeout in turn (8 writes took 8 timeouts)."""
+    pg = postgres_cluster
+    db = pg.create_database("lockheld")
+    m = run_cli("merchant", "create", "--name", "Locked", "--currencies", "ZAR", "--json",
+                db_url=db).json()
+    cp_helpers.SECRETS.api_keys.add(m["apiKey"])
+    timeout_s = 2.0
+    srv = start_server(tmp_path, db, name="lockheld",
+                       env={"CHATPAY_DB_STATEMENT_TIMEOUT_MS": str(int(timeout_s * 1000))})
+    out, holder = [], None
+
+    def create():
+        t0 = time.monotonic()
+        try:
+            r = requests.post(srv.base_url + LINKS, json=_link_body("lk-" + uuid.uuid4().hex[:12]),
+                              headers={"Authorization": m["apiKey"]}, timeout=60)
+            out.append((time.monotonic() - t0, r.status_code, r.headers.get("Content-Type", "")))
+        except requests.RequestException as e:
+            out.append((time.monotonic() - t0, repr(e), ""))
+
+    try:
+        create()
+        assert out.pop()[1] == 201
+        holder = subprocess.Popen(
+            [pg._bin("psql"), "-X", "-q", db, "-c",
+             "BEGIN; LOCK TABLE links IN SHARE MODE; SELECT pg_sleep(30); COMMIT;"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        poll(lambda: db_query(db, "SELECT COUNT(*) FROM pg_locks l JOIN pg_class c"
+                                  " ON c.oid = l.relation WHERE c.relname = 'links'"
+                                  " AND l.mode = 'ShareLock' AND l.granted", ()),
+             lambda rows: rows[0][0] > 0, timeout=10)
+        ts = [threading.Thread(target=create) for _ in range(8)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(timeout=60)
+    finally:
+        if holder:
+            holder.kill()
+            holder.wait()
+        rc = srv.stop()
+    assert rc == 0
+    assert len(out) == 8, out
+    for took, status, ctype in out:
+        assert status == 503 and ctype.startswith("application/json"), out
+    # at most the group in flight when they came, then theirs: two timeouts
+    assert max(took for took, _, _ in out) < 2.5 * timeout_s, sorted(out)

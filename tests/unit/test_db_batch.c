@@ -453,6 +453,28 @@ static void test_full_disk_is_unavailable(void **state)
     assert_true(stored(db, &next.m));
 }
 
+/* In a group, a request that finds the database unavailable (here a full
+ * disk) has the rest of its group answered unavailable too, without running
+ * (on PostgreSQL each would wait out its statement timeout in turn behind a
+ * held lock); what ran before it commits. */
+static void test_unavailable_answers_the_rest_of_its_group(void **state)
+{
+    struct db *db = *state;
+    static const enum mode modes[] = {OK, FILL, OK, JOB};
+    enum { N = sizeof modes / sizeof *modes };
+    struct req gate, reqs[N];
+    struct db_stats s0, s1;
+    run_modes(db, modes, N, &gate, reqs, &s0, &s1);
+    assert_int_equal(reqs[0].st, 1);
+    assert_true(stored(db, &reqs[0].m));
+    assert_int_equal(reqs[1].st, DB_SOFT_ERROR);
+    for (int i = 2; i < N; i++) {
+        assert_int_equal(reqs[i].st, DB_SOFT_ERROR);
+        assert_int_equal(reqs[i].calls, 0);
+    }
+    assert_false(stored(db, &reqs[2].m));
+}
+
 /* db_close answers what is queued before it stops the writer: a request
  * queued behind a running gate still commits, and the database then
  * closes (the writer joined, its connection closed) without waiting on
@@ -505,6 +527,8 @@ int main(void)
                                         db_temp_teardown),
         cmocka_unit_test_setup_teardown(test_full_disk_is_unavailable, db_temp_setup,
                                         db_temp_teardown),
+        cmocka_unit_test_setup_teardown(test_unavailable_answers_the_rest_of_its_group,
+                                        db_temp_setup, db_temp_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
