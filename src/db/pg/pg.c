@@ -855,7 +855,7 @@ static void *listener(void *arg)
             }
             atomic_fetch_add(&ps_->epoch, 1);
             seen = read_version(h);
-            last_read = time_now();
+            last_read = time_mono();
         }
         struct pollfd pfd[2] = {{.fd = PQsocket(h), .events = POLLIN},
                                 {.fd = ps_->wake[0], .events = POLLIN}};
@@ -872,7 +872,7 @@ static void *listener(void *arg)
                 PQfreemem(nt);
             }
         }
-        usec_t now = time_now();
+        usec_t now = time_mono(); /* a step of the wall clock does not stop it */
         if (changed || now - last_read >= 1000000) {
             int64_t v = read_version(h);
             last_read = now;
@@ -945,7 +945,9 @@ static bool pg_leader(struct db *db)
     if (!s)
         return false;
     pthread_mutex_lock(&s->leader_lock);
-    usec_t now = time_now();
+    /* monotonic: a wall clock stepped back must not keep a lost lock
+     * unchecked */
+    usec_t now = time_mono();
     if (s->leader_held && now - s->leader_checked < 1000000) {
         pthread_mutex_unlock(&s->leader_lock);
         return true;
