@@ -232,9 +232,13 @@ int jobs_repair_payments(struct app *app, usec_t now)
     if (db_run(app->db, DB_READ, "repair_list", list_cb, &p) < 0)
         return -1;
     struct job_ctx jc = {.app = app, .a = arena_new(0)};
-    usec_t start = time_now();
+    usec_t start = time_mono();
     int done = 0;
-    for (int i = 0; i < p.n && (i == 0 || time_now() - start < REPAIR_BUDGET); i++)
+    /* within the budget, and while this process still holds the periodic
+     * work (a repair can take a gateway's timeout; the lock may have gone
+     * to another process meanwhile) */
+    for (int i = 0;
+         i < p.n && (i == 0 || time_mono() - start < REPAIR_BUDGET) && db_leader(app->db); i++)
         done += repair_due(app, &jc, &p.ops[i], time_now());
     arena_free(jc.a);
     app_wake_workers(app, jc.queued);

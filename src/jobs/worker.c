@@ -206,16 +206,18 @@ static void *sweeper_main(void *arg)
         /* with several processes on one database, one sweeps at a time (and
          * another takes over when it goes) */
         if (db_leader(w->app->db)) {
-            /* keep going while full batches come back */
-            while (jobs_expire_links(w->app, SWEEP_BATCH) == SWEEP_BATCH && !stopping(w))
+            /* keep going while full batches come back (and the periodic
+             * work is still this process's: each step asks again) */
+            while (jobs_expire_links(w->app, SWEEP_BATCH) == SWEEP_BATCH && !stopping(w) &&
+                   db_leader(w->app->db))
                 ;
-            if (now - last_repair > REPAIR_EVERY) {
+            if (now - last_repair > REPAIR_EVERY && db_leader(w->app->db)) {
                 jobs_repair_payments(w->app, now);
                 last_repair = now;
             }
             /* a purge that failed (a statement timeout on a large table)
              * is tried again after PURGE_RETRY, not at every turn */
-            if (now - last_purge > PURGE_EVERY)
+            if (now - last_purge > PURGE_EVERY && db_leader(w->app->db))
                 last_purge = jobs_purge(w->app, now) ? now : now - PURGE_EVERY + PURGE_RETRY;
         }
         struct timespec abs = thread_deadline_mono(SWEEP_MS);
