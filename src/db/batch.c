@@ -22,8 +22,10 @@
  * - a callback with a transient failure (DB_SOFT_ERROR) is rolled back to its
  *   savepoint and its request queued again (at most DB_MAX_ATTEMPTS times);
  *   when the database is unavailable (a statement timeout, a want of
- *   resources) it is answered at once instead, and so is every request of
- *   the batch that has not run yet;
+ *   resources) it is answered at once instead;
+ * - a request that has waited 1.5 statement timeouts by the time its turn
+ *   comes is answered as unavailable without running (a lock held elsewhere
+ *   would otherwise make each request of a batch wait one out in turn);
  * - when the engine rolled the whole transaction back by itself (a savepoint
  *   operation fails then), the request that was running gets its error, the
  *   transaction is dropped and the batch runs again without that request;
@@ -41,6 +43,7 @@
 
 #include "util/log.h"
 #include "util/thread.h"
+#include "util/time.h"
 
 /* The most requests one transaction carries. On PostgreSQL each request that
  * writes runs in a subtransaction (its savepoint) with an id of its own; a
@@ -59,6 +62,7 @@ struct db_batch_req {
     const char *name;
     enum db_status st; /* the answer, once done */
     int soft;          /* transient failures of its callback so far */
+    usec_t queued_at;  /* monotonic: when it was first queued */
     sem_t wake;        /* posted once, when answered */
     struct db_batch_req *next;
     struct db_batch_req *wakes[2]; /* answered with it: its thread wakes them */
@@ -102,18 +106,16 @@ static void forget_ran(struct item *items, int n)
 
 /* Run one request's callback in a savepoint. False when the transaction can
  * not go on (a savepoint operation failed: the engine may have rolled it all
- * back); the request has its answer or is to be queued again either way.
- * *away: it was answered because the database is unavailable (away,
- * overloaded: a statement timeout, or short of resources). */
-static bool run_one(struct db *db, struct db_tx *tx, struct item *it, bool *away_out)
+ * back); the request has its answer or is to be queued again either way. */
+static bool run_one(struct db *db, struct db_tx *tx, struct item *it)
 {
-    *away_out = false;
     enum db_status (*savepoint)(struct db_tx *, enum db_savepoint) = db->backend->savepoint;
     if (savepoint(tx, DB_SAVEPOINT_BEGIN) < 0) {
         answer(it, DB_HARD_ERROR);
         return false;
     }
     tx->config_changed = false;
+    tx->unavailable = false; /* this request's own, not one before it */
     enum db_status st = it->r->cb(tx, it->r->cls);
     if (st >= 0) {
         if (savepoint(tx, DB_SAVEPOINT_RELEASE) < 0) {
@@ -130,7 +132,6 @@ static bool run_one(struct db *db, struct db_tx *tx, struct item *it, bool *away
     /* the server is away or overloaded (a statement timeout): answered at
      * once, as db_run does, not tried again on the node's one writer */
     bool away = st == DB_SOFT_ERROR && tx->unavailable;
-    *away_out = away;
     bool kept = savepoint(tx, DB_SAVEPOINT_ROLLBACK) >= 0;
     db_tx_forget(tx); /* it may have read what it wrote */
     if (away && kept)
@@ -170,6 +171,7 @@ static void run_batch(struct db *db, struct db_tx *tx, struct item *items, int n
 {
     const struct db_backend *ops = db->backend;
     int attempt = 1;
+    const usec_t deadline = 1500LL * db->statement_timeout_ms; /* 1.5 timeouts, usec */
     for (;;) {
         tx->unavailable = false;
         db_tx_forget(tx);
@@ -196,17 +198,16 @@ static void run_batch(struct db *db, struct db_tx *tx, struct item *items, int n
         for (int i = 0; i < n && kept; i++) {
             if (items[i].state != ITEM_PENDING)
                 continue;
-            bool away;
-            kept = run_one(db, tx, &items[i], &away);
+            /* a request that has waited one and a half statement timeouts
+             * already is answered as unavailable (503) without running: behind a
+             * lock held elsewhere each request of a group would otherwise
+             * wait out the timeout in turn on this one connection */
+            if (time_mono() - items[i].r->queued_at > deadline) {
+                answer(&items[i], DB_SOFT_ERROR);
+                continue;
+            }
+            kept = run_one(db, tx, &items[i]);
             any |= items[i].state == ITEM_RAN;
-            /* a statement timeout (a lock held elsewhere, an overloaded
-             * server) or a want of resources: the rest of the group would
-             * each wait out the timeout in turn behind it on this one
-             * connection; they are answered as unavailable (503) now, and
-             * what ran before commits */
-            for (int j = i + 1; away && j < n; j++)
-                if (items[j].state == ITEM_PENDING)
-                    answer(&items[j], DB_SOFT_ERROR);
         }
         if (!kept || !any) {
             /* lost: again without the request it was lost in (each time one
@@ -357,7 +358,7 @@ enum db_status db_batch_run(struct db *db, const char *name, db_txn_cb cb, void 
         log_error("transaction %s: begun inside another transaction", name);
         return DB_HARD_ERROR;
     }
-    struct db_batch_req me = {.cb = cb, .cls = cls, .name = name};
+    struct db_batch_req me = {.cb = cb, .cls = cls, .name = name, .queued_at = time_mono()};
     if (sem_init(&me.wake, 0, 0) == -1) {
         log_error("transaction %s: sem_init failed", name);
         return DB_HARD_ERROR;
