@@ -257,14 +257,16 @@ enum db_status svc_wa_pay(struct svc *s, struct db_wa_order *o, const char *meth
     enum db_status st = svc_wa_order_open(s, o, &open);
     if (st < 0)
         return st;
-    if (!open) {
-        *refused = WA_PAY_WITHDRAWN;
-        return DB_ROLLBACK;
-    }
     struct pending_find f = {0};
     st = DB_CALL(s->tx, whatsapp, txn_list, o->merchant_id, o->id, s->a, pending_cb, &f);
     if (st < 0)
         return st;
+    /* a disabled number or configuration takes no new try; a pending one
+     * is still decided (else it would stay pending for ever) */
+    if (!open && !f.found) {
+        *refused = WA_PAY_WITHDRAWN;
+        return DB_ROLLBACK;
+    }
     if (!f.found && f.tries >= WA_TRIES_MAX) {
         *refused = WA_PAY_TOO_MANY;
         return DB_ROLLBACK;

@@ -1034,6 +1034,8 @@ def test_a_disabled_number_or_configuration_keeps_its_orders(api, cli, server, h
     paid = place_order(api, shop)
     pay_ok(http, server.base_url, paid.token, method="card")
     waiting = place_order(api, shop)
+    held = place_order(api, shop)
+    pay_ok(http, server.base_url, held.token, outcome="pending")
     kind, option, attr = WITHDRAWN[what]
     args = ("whatsapp", kind, "--merchant", shop.id, option, getattr(shop, attr), "--json")
     assert cli_ok(cli, *(args[:2] + ("disable",) + args[2:]))["enabled"] is False
@@ -1056,6 +1058,11 @@ def test_a_disabled_number_or_configuration_keeps_its_orders(api, cli, server, h
                     "This payment page is closed")
     p = payment_of(api, shop, waiting.ref)
     assert p["status"] == "pending" and p["transactions"] == [], p
+    # a try left pending before the disable is still decided, not stuck
+    assert_html(html_request(http, "GET", page_url(server.base_url, held.token)), 200)
+    pay_ok(http, server.base_url, held.token, method="upi")
+    p = payment_of(api, shop, held.ref)
+    assert p["status"] == "captured" and len(p["transactions"]) == 1, p
     # nothing else is found with it, and it takes no new order
     body = order_body(shop)
     assert_wa400(send(api, shop, body), ["from" if what == "number" else P + ".payment_configuration"])

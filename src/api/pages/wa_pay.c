@@ -208,8 +208,9 @@ void api_wa_page(struct req *r)
         api_reply_message(r, 410, &loc, "wa.closed.title", web_text(&loc, "wa.closed.text"));
         return;
     }
-    if (c.withdrawn && c.o.status != WA_ORDER_CAPTURED) {
-        /* a paid order's page still says it is paid */
+    if (c.withdrawn && c.o.status != WA_ORDER_CAPTURED && !c.pending) {
+        /* a paid order's page still says it is paid; a pending try can
+         * still be decided */
         api_reply_message(r, 410, &loc, "wa.closed.title", web_text(&loc, "wa.withdrawn.text"));
         return;
     }
