@@ -550,24 +550,25 @@ static enum db_status target_probe_cb(struct db_tx *tx, void *cls)
     if (p->has_versions && (s = db_schema_version(tx, &p->current, &p->latest)) < 0)
         return s;
     if (p->current == 0) {
-        /* no chatpay schema: none of its tables either, or it is not one
-         * the migrations may be run on */
-        for (int i = 0; i < TABLES; i++) {
-            int64_t n = 0;
-            st = db_stmt_dialect(tx, STMT_DYNAMIC_1, exists_sqlite, exists_pg);
-            if (!st)
-                return DB_HARD_ERROR;
-            db_bind_text(st, 1, tables[i].name);
-            if ((s = db_one_int(st, &n, "target schema")) < 0)
-                return s;
-            if (n > 0) {
-                snprintf(
-                    p->err, p->errlen,
-                    "the target database has a table %s but no chatpay schema version" UNTOUCHED,
-                    tables[i].name);
-                p->refused = true;
-                return DB_NO_RESULTS;
-            }
+        /* no chatpay schema: no table at all either (chatpay's, left by a
+         * failed start, or another application's: a database named by
+         * mistake), or it is not one the migrations may be run on */
+        static const char tables_sqlite[] = "SELECT COUNT(*) FROM sqlite_master WHERE type = "
+                                            "'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'";
+        static const char tables_pg[] =
+            "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema()";
+        int64_t n = 0;
+        st = db_stmt_dialect(tx, STMT_DYNAMIC_1, tables_sqlite, tables_pg);
+        if (!st)
+            return DB_HARD_ERROR;
+        if ((s = db_one_int(st, &n, "target tables")) < 0)
+            return s;
+        if (n > 0) {
+            snprintf(p->err, p->errlen,
+                     "the target database has %" PRId64
+                     " table(s) but no chatpay schema version" UNTOUCHED,
+                     n);
+            p->refused = true;
         }
         return DB_NO_RESULTS;
     }

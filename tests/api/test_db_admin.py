@@ -504,16 +504,19 @@ def test_copy_refuses_a_deployment_or_another_schema_before_writing_to_it(tmp_pa
         f" chatpay's ({latest}); {untouched}" in res.stderr, res.stderr
     assert _count(newer, "merchants") == 0
 
-    # another program's database with a table of the name of one of chatpay's
-    other = cp_helpers.db_url_for(tmp_path / "other.db")
-    if not cp_helpers.on_postgres():
-        sqlite3.connect(tmp_path / "other.db").close()
-    db_exec(other, "CREATE TABLE merchants (id TEXT)")
-    res = run_cli("db", "copy", "--from", src, "--to", other)
-    assert res.returncode == 1, res
-    assert "db copy: the target database has a table merchants but no chatpay schema version;" \
-        f" {untouched}" in res.stderr, res.stderr
-    assert cp_helpers.db_tables(other) == ["merchants"]
+    # another program's database (named by mistake), whether or not one of
+    # its tables has the name of one of chatpay's
+    for name, tables in (("other.db", ["merchants"]), ("app.db", ["accounts", "orders"])):
+        other = cp_helpers.db_url_for(tmp_path / name)
+        if not cp_helpers.on_postgres():
+            sqlite3.connect(tmp_path / name).close()
+        for t in tables:
+            db_exec(other, f"CREATE TABLE {t} (id TEXT)")
+        res = run_cli("db", "copy", "--from", src, "--to", other)
+        assert res.returncode == 1, res
+        assert f"db copy: the target database has {len(tables)} table(s) but no chatpay schema" \
+            f" version; {untouched}" in res.stderr, res.stderr
+        assert sorted(cp_helpers.db_tables(other)) == tables
 
     # an empty one at this version, and one with no chatpay schema, are copied into
     for name, migrated in (("same.db", True), ("blank.db", False)):
