@@ -439,6 +439,16 @@ static void test_batches_run_on_one_writer_thread(void **state)
     }
 }
 
+/* A write queued after the ones a test made fail commits. */
+static void assert_next_write_commits(struct db *db)
+{
+    struct req next;
+    new_req(&next, db, OK);
+    run_req(&next);
+    assert_int_equal(next.st, 1);
+    assert_true(stored(db, &next.m));
+}
+
 /* A write that finds the disk full (SQLITE_FULL) is answered at once as
  * transient with the database unavailable (a 503 to the client, as on
  * PostgreSQL), not run again and again nor called a fault; the next write
@@ -446,15 +456,12 @@ static void test_batches_run_on_one_writer_thread(void **state)
 static void test_full_disk_is_unavailable(void **state)
 {
     struct db *db = *state;
-    struct req full, next;
+    struct req full;
     new_req(&full, db, FILL);
     run_req(&full);
     assert_int_equal(full.st, DB_SOFT_ERROR);
     assert_int_equal(full.calls, 1);
-    new_req(&next, db, OK);
-    run_req(&next);
-    assert_int_equal(next.st, 1);
-    assert_true(stored(db, &next.m));
+    assert_next_write_commits(db);
 }
 
 /* A request whose turn comes after it has waited 1.5 statement timeouts
@@ -477,11 +484,7 @@ static void test_a_request_waiting_past_the_statement_timeout_is_unavailable(voi
         assert_int_equal(reqs[i].calls, 0);
     }
     assert_false(stored(db, &reqs[0].m));
-    struct req next;
-    new_req(&next, db, OK);
-    run_req(&next);
-    assert_int_equal(next.st, 1);
-    assert_true(stored(db, &next.m));
+    assert_next_write_commits(db);
 }
 
 /* db_close answers what is queued before it stops the writer: a request
