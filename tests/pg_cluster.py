@@ -31,6 +31,7 @@ import pwd
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -220,6 +221,39 @@ class PgCluster:
         self._owner_run([self._bin("pg_ctl"), "start", "-D", str(self.datadir), "-l",
                          str(self.logfile), "-w", "-t", str(START_TIMEOUT), "-s"], "pg_ctl start")
         self.running = True
+
+    def _processes(self) -> list[int]:
+        """The server's processes: the postmaster (postmaster.pid's first
+        line) and its children."""
+        pid = int((self.datadir / "postmaster.pid").read_text().split("\n", 1)[0])
+        out = [pid]
+        for d in os.listdir("/proc"):
+            if d.isdigit():
+                try:
+                    stat = Path(f"/proc/{d}/stat").read_text()
+                except OSError:
+                    continue
+                # "PID (COMM) STATE PPID ...": COMM may hold spaces and brackets
+                if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(d))
+        return out
+
+    def pause(self) -> list[int]:
+        """Stop every process of the server (SIGSTOP): a server that is
+        there (its sockets accept) but answers nothing, as a stalled host
+        or a frozen VM is. resume() lets them go on; returns the pids."""
+        assert self.dir is not None and self.running
+        pids = self._processes()
+        for p in pids:
+            os.kill(p, signal.SIGSTOP)
+        return pids
+
+    def resume(self, pids: list[int]) -> None:
+        for p in pids:
+            try:
+                os.kill(p, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
 
     def __enter__(self) -> "PgCluster":
         return self.start()

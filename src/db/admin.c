@@ -48,7 +48,8 @@ _Static_assert(JOB_MP_FULFIL == 11 && JOB_MP_RESULT == 12 && JOB_WA_SEND_ORDER =
 /* PostgreSQL: a whole table read, checked or written takes what it takes on
  * a large database, and the source waits while the target is written: this
  * transaction runs without the session's statement timeout and
- * idle-in-transaction timeout (SET LOCAL: both come back at its end).
+ * idle-in-transaction timeout (SET LOCAL: both come back at its end), and
+ * without the backend's wait for an answer that they bound.
  * Neither takes a snapshot, so that a lock taken next comes before it. */
 static enum db_status untimed(struct db_tx *tx)
 {
@@ -61,6 +62,7 @@ static enum db_status untimed(struct db_tx *tx)
         if (s < 0)
             return s;
     }
+    tx->untimed = true; /* nor does the backend give up waiting on the server */
     return DB_NO_RESULTS;
 }
 

@@ -87,8 +87,9 @@ struct db_tx {
     struct db *db;
     void *conn; /* backend connection */
     bool in_txn;
-    bool config_changed;                      /* set by operations; db_run tells the others */
-    bool unavailable;                         /* set by the backend: the server cannot be reached */
+    bool config_changed; /* set by operations; db_run tells the others */
+    bool unavailable;    /* set by the backend: the server cannot be reached */
+    bool untimed; /* no statement timeout in this transaction (db/admin.c); the backend resets it */
     struct db_merchant_cache *merchant_cache; /* db/sql/merchants.c; freed with the tx */
     struct db_tx *next;                       /* on db->all (per-thread) or db->free (pooled) */
 };

@@ -431,6 +431,18 @@ def test_postgresql_restarting_under_load(postgres_cluster, tmp_path):
     assert len(found) == len(refs)
 
 
+def _node_with_timeout(pg, tmp_path, name, timeout_s):
+    """A database of its own with a merchant, and a node on it with a
+    statement timeout of timeout_s: (db URL, merchant, server)."""
+    db = pg.create_database(name)
+    m = run_cli("merchant", "create", "--name", name.title(), "--currencies", "ZAR", "--json",
+                db_url=db).json()
+    cp_helpers.SECRETS.api_keys.add(m["apiKey"])
+    srv = start_server(tmp_path, db, name=name,
+                       env={"CHATPAY_DB_STATEMENT_TIMEOUT_MS": str(int(timeout_s * 1000))})
+    return db, m, srv
+
+
 def test_a_lock_held_elsewhere_does_not_make_each_write_wait_out_a_timeout(postgres_cluster,
                                                                            tmp_path):
     """A session elsewhere holds the links table. The node's writes share
@@ -438,13 +450,8 @@ def test_a_lock_held_elsewhere_does_not_make_each_write_wait_out_a_timeout(postg
     turn behind the one before (8 writes took 8 timeouts); now a request
     whose turn comes after 1.5 timeouts is answered 503 without running."""
     pg = postgres_cluster
-    db = pg.create_database("lockheld")
-    m = run_cli("merchant", "create", "--name", "Locked", "--currencies", "ZAR", "--json",
-                db_url=db).json()
-    cp_helpers.SECRETS.api_keys.add(m["apiKey"])
     timeout_s = 2.0
-    srv = start_server(tmp_path, db, name="lockheld",
-                       env={"CHATPAY_DB_STATEMENT_TIMEOUT_MS": str(int(timeout_s * 1000))})
+    db, m, srv = _node_with_timeout(pg, tmp_path, "lockheld", timeout_s)
     out, holder = [], None
 
     def create():
@@ -483,3 +490,74 @@ def test_a_lock_held_elsewhere_does_not_make_each_write_wait_out_a_timeout(postg
         assert status == 503 and ctype.startswith("application/json"), out
     # at most 1.5 timeouts in the queue, then one running: 2.5 timeouts
     assert max(took for took, _, _ in out) < 3 * timeout_s, sorted(out)
+
+
+def test_a_stalled_postgresql_is_answered_503_in_bounded_time(postgres_cluster, tmp_path):
+    """PostgreSQL's processes stop (SIGSTOP: a frozen host or VM): its
+    socket still takes connections and bytes but nothing answers, so the
+    server's statement timeout never fires. Creations, reads and /readyz
+    are answered 503 with JSON within the statement timeout, a second of
+    grace and a connect timeout, not held until the client gives up; and
+    service comes back on its own once the server goes on."""
+    pg = postgres_cluster
+    timeout_s = 2.0
+    _, m, srv = _node_with_timeout(pg, tmp_path, "stalled", timeout_s)
+    key = {"Authorization": m["apiKey"]}
+    out, pids = [], []
+
+    def call(kind, method, path, **kw):
+        t0 = time.monotonic()
+        try:
+            r = requests.request(method, srv.base_url + path, timeout=40, **kw)
+            out.append((kind, round(time.monotonic() - t0, 1), r.status_code,
+                        r.headers.get("Content-Type", "")))
+        except requests.RequestException as e:
+            out.append((kind, round(time.monotonic() - t0, 1), repr(e), ""))
+
+    try:
+        r = requests.post(srv.base_url + LINKS, json=_link_body("st-" + uuid.uuid4().hex[:12]),
+                          headers=key, timeout=15)
+        assert r.status_code == 201, r.text
+        ref = r.json()["paymentLinkRef"]
+        warm = []
+        _reads(srv.base_url, m["apiKey"])(ref, warm)  # pooled connections, open and idle
+        assert warm == [200] * 80, warm
+        pids = pg.pause()
+        calls = [("create", "POST", LINKS,
+                  {"json": _link_body("st-" + uuid.uuid4().hex[:12]), "headers": key})
+                 for _ in range(4)]
+        calls += [("read", "GET", "/api/v2/chat-2-pay/transaction-status",
+                   {"params": {"paymentLinkRef": ref}, "headers": key}) for _ in range(4)]
+        calls += [("readyz", "GET", "/readyz", {})]
+        ts = [threading.Thread(target=call, args=c[:3], kwargs=c[3]) for c in calls]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(timeout=60)
+        # a second round, on connections the first round found stalled
+        round2 = len(out)
+        call("read", "GET", "/api/v2/chat-2-pay/transaction-status",
+             params={"paymentLinkRef": ref}, headers=key)
+        call("create", "POST", LINKS, json=_link_body("st-" + uuid.uuid4().hex[:12]),
+             headers=key)
+        pg.resume(pids)
+        pids = []
+        back = poll(lambda: requests.post(srv.base_url + LINKS,
+                                          json=_link_body("st-" + uuid.uuid4().hex[:12]),
+                                          headers=key, timeout=15).status_code,
+                    lambda s: s == 201, timeout=20)
+        ready = requests.get(srv.base_url + "/readyz", timeout=10)
+    finally:
+        pg.resume(pids)
+        rc = srv.stop()
+    assert rc == 0
+    assert len(out) == 11, out
+    for kind, took, status, ctype in out:
+        assert status == 503 and ctype.startswith("application/json"), out
+    # a round trip gives up after the statement timeout and a second, a new
+    # connection after the connect timeout (3 s); a write may wait for the
+    # writer to finish one of those first
+    assert max(took for _, took, _, _ in out[:round2]) < 2 * (timeout_s + 1) + 3 + 1, out
+    assert max(took for _, took, _, _ in out[round2:]) < timeout_s + 1 + 3 + 1, out
+    assert back == 201
+    assert ready.status_code == 200, ready.text

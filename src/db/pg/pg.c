@@ -13,7 +13,13 @@
  * A connection that breaks (server restart, network) is marked and opened
  * again at the next transaction; while the server cannot be reached,
  * transactions fail at once as transient (the API answers 503) instead of
- * waiting. Each session has a statement timeout.
+ * waiting. Each session has a statement timeout, and the client does not
+ * wait for an answer much longer than that: a server that is there but
+ * answers nothing (a frozen host, a stalled disk, a stopped process: its
+ * statement timeout never fires) has the connection dropped after the
+ * statement timeout and a second (stalled()). Connections are in libpq's
+ * nonblocking mode and every answer is waited for with poll() against a
+ * deadline (next_result()).
  *
  * Statements are prepared on first use on each connection (named "s<id>"),
  * with the types of their first bindings; parameters go as text, results
@@ -36,6 +42,10 @@
 #include "util/log.h"
 
 enum { PG_MAX_PARAMS = 48, PG_CONNECT_TIMEOUT_S = 3 };
+
+/* How much longer than the statement timeout an answer is waited for: the
+ * server's own timeout, its error on the way, a commit's flush. */
+enum { PG_GRACE_MS = 1000 };
 
 /* Type oids of the parameters we send (pg_type.h). */
 enum { OID_BYTEA = 17, OID_INT8 = 20, OID_TEXT = 25 };
@@ -65,6 +75,7 @@ struct pg_conn {
     bool release_due;   /* a group's savepoint to release, sent with what comes next */
     bool savepoint_due; /* a request's savepoint to begin, sent with its first statement */
     bool savepoint_bad; /* the savepoint sent ahead failed: the group cannot go on */
+    bool stalled;       /* broken because the server did not answer in time */
     int timeout_ms;     /* the statement timeout set on the session */
     struct pg_stmt stmts[STMT__COUNT];
 };
@@ -112,6 +123,96 @@ static int statement_timeout(struct db *db)
     return ms;
 }
 
+/* --- waiting for the server, with a deadline ------------------------------------ */
+
+/* The deadline (time_mono) of an answer to a statement sent now under a
+ * statement timeout of ms; 0 (none) when there is no timeout. */
+static usec_t deadline_after(int ms)
+{
+    return ms > 0 ? time_mono() + (usec_t)(ms + PG_GRACE_MS) * 1000 : 0;
+}
+
+/* Wait until the socket can be read (or written: out), or the deadline (0:
+ * none) passes: false then. A socket error is left for libpq to report. */
+static bool wait_socket(PGconn *h, bool out, usec_t deadline)
+{
+    int fd = PQsocket(h);
+    if (fd < 0)
+        return true;
+    for (;;) {
+        int ms = -1;
+        if (deadline) {
+            usec_t now = time_mono();
+            if (now >= deadline)
+                return false;
+            usec_t left = (deadline - now + 999) / 1000;
+            ms = left > 60000 ? 60000 : (int)left;
+        }
+        struct pollfd p = {.fd = fd, .events = (short)(POLLIN | (out ? POLLOUT : 0))};
+        int n = poll(&p, 1, ms);
+        if (n > 0 || (n < 0 && errno != EINTR))
+            return true;
+    }
+}
+
+/* The next result of what was sent on h, as PQgetResult gives it (NULL at
+ * the end of a command's results), having sent what libpq still holds and
+ * waited for the answer no later than the deadline: when it passes, NULL
+ * and *late. A failed connection gives libpq's error result, or NULL when
+ * the sending failed. */
+static PGresult *next_result(PGconn *h, usec_t deadline, bool *late)
+{
+    *late = false;
+    int f;
+    while ((f = PQflush(h)) > 0) {
+        if (!wait_socket(h, true, deadline)) {
+            *late = true;
+            return NULL;
+        }
+        if (!PQconsumeInput(h))
+            break;
+    }
+    if (f < 0)
+        return NULL; /* taken for the end of the results: no result is a failure */
+    while (PQisBusy(h)) {
+        if (!wait_socket(h, false, deadline)) {
+            *late = true;
+            return NULL;
+        }
+        if (!PQconsumeInput(h))
+            break;
+    }
+    return PQgetResult(h);
+}
+
+/* PQexec's answer to what was just sent (sent: the send call's result):
+ * every result read, the last one kept; NULL when it could not be sent, or
+ * (with *late) when the deadline passed. */
+static PGresult *collect(PGconn *h, int sent, usec_t deadline, bool *late)
+{
+    *late = false;
+    if (!sent)
+        return NULL;
+    PGresult *last = NULL, *r;
+    while ((r = next_result(h, deadline, late))) {
+        PQclear(last);
+        last = r;
+        if (PQstatus(h) == CONNECTION_BAD)
+            break;
+    }
+    if (*late) {
+        PQclear(last);
+        return NULL;
+    }
+    return last;
+}
+
+/* PQexec, waiting no later than the deadline. */
+static PGresult *exec_until(PGconn *h, const char *sql, usec_t deadline, bool *late)
+{
+    return collect(h, PQsendQuery(h, sql), deadline, late);
+}
+
 /* Set a session's statement timeout (and the idle-in-transaction one). */
 static bool session_timeout(PGconn *h, int ms)
 {
@@ -119,7 +220,8 @@ static bool session_timeout(PGconn *h, int ms)
     snprintf(set, sizeof set,
              "SET statement_timeout = %d; SET idle_in_transaction_session_timeout = %d", ms,
              ms * 4);
-    PGresult *r = PQexec(h, set);
+    bool late;
+    PGresult *r = exec_until(h, set, deadline_after(PG_CONNECT_TIMEOUT_S * 1000), &late);
     bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     return ok;
@@ -159,13 +261,18 @@ static PGconn *pg_connect(struct db *db, char *err, size_t errlen, int *timeout_
     }
     PQsetNoticeProcessor(h, on_notice, NULL);
     int ms = statement_timeout(db);
-    PGresult *r = PQexec(h, "SET client_min_messages = warning");
+    bool late;
+    PGresult *r = PQsetnonblocking(h, 1) == 0
+                      ? exec_until(h, "SET client_min_messages = warning",
+                                   deadline_after(PG_CONNECT_TIMEOUT_S * 1000), &late)
+                      : NULL;
     bool ok = PQresultStatus(r) == PGRES_COMMAND_OK && session_timeout(h, ms);
     PQclear(r);
     if (timeout_ms)
         *timeout_ms = ms;
     if (!ok) {
-        snprintf(err, errlen, "cannot configure the PostgreSQL session: %s", PQerrorMessage(h));
+        snprintf(err, errlen, "cannot configure the PostgreSQL session: %s",
+                 *PQerrorMessage(h) ? PQerrorMessage(h) : "no answer in time");
         PQfinish(h);
         return NULL;
     }
@@ -229,6 +336,36 @@ static void mark_broken(struct db_tx *tx)
         c->stmts[i].prepared = false;
 }
 
+/* The server did not answer in time: what it does with what was sent is
+ * unknown (a COMMIT may still take effect), and the connection is dropped
+ * at the next begin. Answered like a lost connection: 503. */
+static void stalled(struct db_tx *tx, const char *what)
+{
+    struct pg_conn *c = conn_of(tx);
+    log_warn("database: %s: no answer from PostgreSQL within %d ms (the statement timeout and "
+             "%d ms): the connection is given up",
+             what, c->timeout_ms + PG_GRACE_MS, PG_GRACE_MS);
+    mark_broken(tx);
+    c->stalled = true;
+}
+
+/* How long a statement sent now may take to be answered (0: no limit). */
+static usec_t tx_deadline(struct db_tx *tx)
+{
+    return tx->untimed ? 0 : deadline_after(conn_of(tx)->timeout_ms);
+}
+
+/* collect() for a statement of the transaction; a deadline passed breaks
+ * the connection (stalled), and NULL comes back as for a lost one. */
+static PGresult *tx_collect(struct db_tx *tx, int sent, const char *what)
+{
+    bool late;
+    PGresult *r = collect(conn_of(tx)->h, sent, tx_deadline(tx), &late);
+    if (late)
+        stalled(tx, what);
+    return r;
+}
+
 /* Reopen a broken connection; false (and tx->unavailable) when the server
  * still cannot be reached. */
 static bool revive(struct db_tx *tx)
@@ -247,7 +384,7 @@ static bool revive(struct db_tx *tx)
     PQfinish(c->h);
     c->h = h;
     c->timeout_ms = ms;
-    c->broken = false;
+    c->broken = c->stalled = false;
     for (int i = 0; i < STMT__COUNT; i++)
         c->stmts[i].prepared = false;
     log_info("database: connection to PostgreSQL restored");
@@ -261,6 +398,10 @@ static bool revive(struct db_tx *tx)
 static enum db_status pg_error(struct db_tx *tx, PGresult *r, const char *what)
 {
     struct pg_conn *c = conn_of(tx);
+    if (c->broken) { /* given up already (stalled), and said so */
+        tx->unavailable = true;
+        return DB_SOFT_ERROR;
+    }
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
     if (PQstatus(c->h) != CONNECTION_OK || !state || strncmp(state, "08", 2) == 0 ||
         strcmp(state, "57P01") == 0 || strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0) {
@@ -306,7 +447,11 @@ static enum db_status simple(struct db_tx *tx, const char *sql)
         if (s < 0)
             return s;
     }
-    PGresult *r = PQexec(c->h, sql);
+    if (c->broken) {
+        tx->unavailable = true;
+        return DB_SOFT_ERROR;
+    }
+    PGresult *r = tx_collect(tx, PQsendQuery(c->h, sql), sql);
     enum db_status s = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK
                            ? DB_NO_RESULTS
                            : pg_error(tx, r, sql);
@@ -363,10 +508,10 @@ static struct db_stmt *stmt(struct db_tx *tx, enum db_stmt_id id, const char *sq
     stmt_clear(st);
     st->base.tx = tx;
     if (st->sql && STMT_IS_DYNAMIC(id)) {
-        if (st->prepared) {
+        if (st->prepared && !c->broken) {
             char dealloc[32];
             snprintf(dealloc, sizeof dealloc, "DEALLOCATE s%d", (int)id);
-            PQclear(PQexec(c->h, dealloc));
+            PQclear(tx_collect(tx, PQsendQuery(c->h, dealloc), dealloc));
         }
         free(st->sql);
         st->sql = NULL;
@@ -482,8 +627,15 @@ static enum db_status execute_after_savepoint(struct db_tx *tx, struct pg_stmt *
     /* the commands' results, the statement's (after its PREPARE's), the Sync */
     int nq = ncmds + (prepare ? 1 : 0) + 1;
     enum db_status out = DB_NO_RESULTS;
+    usec_t deadline = tx_deadline(tx);
+    bool late = false;
     for (int i = 0; i <= nq && !c->broken; i++) {
-        PGresult *r = PQgetResult(c->h);
+        PGresult *r = next_result(c->h, deadline, &late);
+        if (late) {
+            stalled(tx, what);
+            out = DB_SOFT_ERROR;
+            break;
+        }
         ExecStatusType t = PQresultStatus(r);
         if (i == nq) {
             if (t != PGRES_PIPELINE_SYNC) {
@@ -510,7 +662,12 @@ static enum db_status execute_after_savepoint(struct db_tx *tx, struct pg_stmt *
             PQclear(r);
         }
         /* each command's results end with a NULL */
-        PGresult *end = r && !c->broken ? PQgetResult(c->h) : NULL;
+        PGresult *end = r && !c->broken ? next_result(c->h, deadline, &late) : NULL;
+        if (late) {
+            stalled(tx, what);
+            out = DB_SOFT_ERROR;
+            break;
+        }
         if (end) {
             PQclear(end);
             log_warn("database: %s: pipeline: unexpected result", what);
@@ -547,7 +704,8 @@ static enum db_status execute(struct pg_stmt *st, const char *what)
         if (s < 0)
             return s;
     } else if (!st->prepared) {
-        PGresult *r = PQprepare(c->h, name, st->sql, st->nparams, (const Oid *)st->types);
+        PGresult *r = tx_collect(
+            tx, PQsendPrepare(c->h, name, st->sql, st->nparams, (const Oid *)st->types), what);
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
             enum db_status s = pg_error(tx, r, what);
             PQclear(r);
@@ -557,8 +715,11 @@ static enum db_status execute(struct pg_stmt *st, const char *what)
         st->prepared = true;
     }
     if (!st->res)
-        st->res = PQexecPrepared(c->h, name, st->nparams, (const char *const *)st->vals, st->lens,
-                                 st->fmts, 0);
+        st->res =
+            tx_collect(tx,
+                       PQsendQueryPrepared(c->h, name, st->nparams, (const char *const *)st->vals,
+                                           st->lens, st->fmts, 0),
+                       what);
     ExecStatusType t = PQresultStatus(st->res);
     if (t != PGRES_TUPLES_OK && t != PGRES_COMMAND_OK) {
         enum db_status s = pg_error(tx, st->res, what);
@@ -683,8 +844,10 @@ static const char *col_name(struct db_stmt *s, int col)
 static enum db_status pg_begin(struct db_tx *tx, enum db_mode mode)
 {
     /* a connection idle in the pool learns that the server restarted only
-     * when it is used: BEGIN fails, and is tried once more on a new one */
+     * when it is used: BEGIN fails, and is tried once more on a new one (not
+     * when the server did not answer: a new connection would wait too) */
     enum db_status st = DB_SOFT_ERROR;
+    tx->untimed = false;
     for (int i = 0; i < 2; i++) {
         tx->unavailable = false;
         if (!revive(tx))
@@ -695,7 +858,7 @@ static enum db_status pg_begin(struct db_tx *tx, enum db_mode mode)
         if (conn_of(tx)->timeout_ms != ms) {
             if (!session_timeout(conn_of(tx)->h, ms)) {
                 st = pg_error(tx, NULL, "statement timeout");
-                if (st == DB_SOFT_ERROR && conn_of(tx)->broken)
+                if (st == DB_SOFT_ERROR && conn_of(tx)->broken && !conn_of(tx)->stalled)
                     continue;
                 return st;
             }
@@ -703,7 +866,7 @@ static enum db_status pg_begin(struct db_tx *tx, enum db_mode mode)
         }
         st = simple(tx, mode == DB_WRITE ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
                                          : "BEGIN ISOLATION LEVEL REPEATABLE READ");
-        if (!(st == DB_SOFT_ERROR && conn_of(tx)->broken))
+        if (!(st == DB_SOFT_ERROR && conn_of(tx)->broken && !conn_of(tx)->stalled))
             break;
     }
     return st;
@@ -714,7 +877,8 @@ static enum db_status pg_commit(struct db_tx *tx)
     struct pg_conn *c = conn_of(tx);
     c->release_due = false; /* COMMIT releases it */
     c->savepoint_due = c->savepoint_bad = false;
-    PGresult *r = PQexec(c->h, "COMMIT");
+    PGresult *r = c->broken ? NULL : tx_collect(tx, PQsendQuery(c->h, "COMMIT"), "commit");
+    tx->untimed = false;
     enum db_status s;
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
         s = pg_error(tx, r, "commit");
@@ -734,6 +898,7 @@ static void pg_rollback(struct db_tx *tx)
         reset(&c->stmts[i].base);
     if (!c->broken && PQtransactionStatus(c->h) != PQTRANS_IDLE)
         (void)simple(tx, "ROLLBACK");
+    tx->untimed = false;
 }
 
 static enum db_status pg_config_changed(struct db_tx *tx)
@@ -817,14 +982,23 @@ static enum db_status pg_migrate(struct db *db)
 
 /* --- the configuration epoch -------------------------------------------------- */
 
-/* The version row, or -1 when it cannot be read. */
-static int64_t read_version(PGconn *h)
+/* The version row, or -1 when it cannot be read; a server that does not
+ * answer within the statement timeout and a second has the connection
+ * closed (*h NULL: the listener connects again). */
+static int64_t read_version(struct db *db, PGconn **h)
 {
-    PGresult *r = PQexec(h, "SELECT version FROM config_version WHERE id = 1");
+    bool late;
+    PGresult *r = exec_until(*h, "SELECT version FROM config_version WHERE id = 1",
+                             deadline_after(statement_timeout(db)), &late);
     int64_t v = -1;
     if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
         v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
+    if (late) {
+        log_warn("database: the change listener's connection does not answer: opening another");
+        PQfinish(*h);
+        *h = NULL;
+    }
     return v;
 }
 
@@ -843,7 +1017,10 @@ static void *listener(void *arg)
             PQfinish(h);
             char err[512];
             h = pg_connect(db, err, sizeof err, NULL);
-            PGresult *r = h ? PQexec(h, "LISTEN chatpay_config") : NULL;
+            bool late;
+            PGresult *r = h ? exec_until(h, "LISTEN chatpay_config",
+                                         deadline_after(statement_timeout(db)), &late)
+                            : NULL;
             bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
             PQclear(r);
             if (!ok) {
@@ -854,8 +1031,10 @@ static void *listener(void *arg)
                 continue;
             }
             atomic_fetch_add(&ps_->epoch, 1);
-            seen = read_version(h);
+            seen = read_version(db, &h);
             last_read = time_mono();
+            if (!h)
+                continue;
         }
         struct pollfd pfd[2] = {{.fd = PQsocket(h), .events = POLLIN},
                                 {.fd = ps_->wake[0], .events = POLLIN}};
@@ -874,7 +1053,7 @@ static void *listener(void *arg)
         }
         usec_t now = time_mono(); /* a step of the wall clock does not stop it */
         if (changed || now - last_read >= 1000000) {
-            int64_t v = read_version(h);
+            int64_t v = read_version(db, &h);
             last_read = now;
             if (v != seen || changed) {
                 seen = v;
@@ -968,8 +1147,12 @@ static bool pg_leader(struct db *db)
             snprintf(sql, sizeof sql, "SELECT 1");
         else
             snprintf(sql, sizeof sql, "SELECT pg_try_advisory_lock(%" PRId64 ")", PG_LOCK_PERIODIC);
-        PGresult *r = PQexec(s->leader, sql);
+        bool late;
+        PGresult *r = exec_until(s->leader, sql, deadline_after(statement_timeout(db)), &late);
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            if (late)
+                log_warn("database: the periodic-work lock's connection does not answer: "
+                         "letting the lock go");
             s->leader_held = false;
             PQfinish(s->leader);
             s->leader = NULL;
