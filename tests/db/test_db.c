@@ -999,6 +999,41 @@ static void test_statement_timeout_is_answered_at_once(void **state)
     assert_int_equal(db_run(db, DB_WRITE, "t", wait_cb, NULL), 1);
 }
 
+/* A dynamic statement (STMT_DYNAMIC_3) made anew after a failed statement
+ * aborted the transaction: its old text cannot be deallocated there. cls:
+ * the value the new text selects. */
+static enum db_status redo_dynamic_cb(struct db_tx *tx, void *cls)
+{
+    int64_t v = 0;
+    enum db_status s = db_one_int(db_stmt(tx, STMT_DYNAMIC_3, "SELECT 1"), &v, "first");
+    assert_int_equal(s, DB_ONE_RESULT);
+    assert_true(db_one_int(db_stmt(tx, STMT_DYNAMIC_2, "SELECT 1 / (SELECT 0)"), &v, "fails") < 0);
+    /* an error, or none: the transaction is failed either way */
+    (void)db_one_int(db_stmt(tx, STMT_DYNAMIC_3, cls), &v, "again");
+    return DB_ROLLBACK;
+}
+
+static enum db_status dynamic_cb(struct db_tx *tx, void *cls)
+{
+    int64_t *v = cls;
+    return db_one_int(db_stmt(tx, STMT_DYNAMIC_3, "SELECT 2"), v, "dynamic");
+}
+
+/* PostgreSQL: a dynamic statement made anew in a failed transaction (whose
+ * DEALLOCATE of the old text the server refuses) works in the transactions
+ * after it: the old prepared statement must not keep its name taken. */
+static void test_a_dynamic_statement_redone_in_a_failed_transaction_works_after(void **state)
+{
+    if (strcmp(target_backend(), "postgresql") != 0)
+        skip();
+    struct db *db = *state;
+    db_configure(db, 1, 0, 0); /* one connection: the next transaction is on it */
+    assert_true(db_run(db, DB_READ, "t", redo_dynamic_cb, "SELECT 2") < 0);
+    int64_t v = 0;
+    assert_int_equal(db_run(db, DB_READ, "t", dynamic_cb, &v), DB_ONE_RESULT);
+    assert_int_equal(v, 2);
+}
+
 /* PostgreSQL: a write the server cannot take for want of resources (disk
  * full, 53100, raised here by a trigger) is unavailable, answered at once
  * like the statement timeout, not a fault of the request. */
@@ -2089,6 +2124,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_insufficient_resources_are_unavailable, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_dynamic_statement_redone_in_a_failed_transaction_works_after, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrations_wait_past_the_statement_timeout, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_marketplace, setup, teardown),

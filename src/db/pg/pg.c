@@ -76,6 +76,7 @@ struct pg_conn {
     bool savepoint_due; /* a request's savepoint to begin, sent with its first statement */
     bool savepoint_bad; /* the savepoint sent ahead failed: the group cannot go on */
     bool stalled;       /* broken because the server did not answer in time */
+    bool reopen;        /* its prepared statements are unsure: open it again at the next begin */
     int timeout_ms;     /* the statement timeout set on the session */
     struct pg_stmt stmts[STMT__COUNT];
 };
@@ -371,7 +372,7 @@ static PGresult *tx_collect(struct db_tx *tx, int sent, const char *what)
 static bool revive(struct db_tx *tx)
 {
     struct pg_conn *c = conn_of(tx);
-    if (!c->broken && PQstatus(c->h) == CONNECTION_OK)
+    if (!c->broken && !c->reopen && PQstatus(c->h) == CONNECTION_OK)
         return true;
     char err[512];
     int ms;
@@ -384,10 +385,11 @@ static bool revive(struct db_tx *tx)
     PQfinish(c->h);
     c->h = h;
     c->timeout_ms = ms;
-    c->broken = c->stalled = false;
+    if (c->broken)
+        log_info("database: connection to PostgreSQL restored");
+    c->broken = c->stalled = c->reopen = false;
     for (int i = 0; i < STMT__COUNT; i++)
         c->stmts[i].prepared = false;
-    log_info("database: connection to PostgreSQL restored");
     return true;
 }
 
@@ -509,9 +511,16 @@ static struct db_stmt *stmt(struct db_tx *tx, enum db_stmt_id id, const char *sq
     st->base.tx = tx;
     if (st->sql && STMT_IS_DYNAMIC(id)) {
         if (st->prepared && !c->broken) {
+            /* when it fails (a failed transaction refuses it), the server
+             * keeps the old statement under this name, and preparing the
+             * new one would fail until the session ends: the connection is
+             * opened again at the next begin */
             char dealloc[32];
             snprintf(dealloc, sizeof dealloc, "DEALLOCATE s%d", (int)id);
-            PQclear(tx_collect(tx, PQsendQuery(c->h, dealloc), dealloc));
+            PGresult *r = tx_collect(tx, PQsendQuery(c->h, dealloc), dealloc);
+            if (PQresultStatus(r) != PGRES_COMMAND_OK)
+                c->reopen = true;
+            PQclear(r);
         }
         free(st->sql);
         st->sql = NULL;
