@@ -52,6 +52,7 @@ from test_providers import (
     wait_status,
 )
 
+EARLY_WAIT = 2.0  # seconds chatpay waits for the record of a send a report overtook
 REMINDER_AFTER = 60.0  # seconds: --reminders 1m
 REMINDER_SLACK = 15.0  # the reminder comes at most this late (workers look every 200 ms)
 QUIET_TZ = "Asia/Kolkata"  # UTC+05:30 all year (no daylight saving)
@@ -364,11 +365,11 @@ def test_whatsapp_link_reported_outside_the_window_goes_as_the_template(env, fak
 
 def test_report_that_overtakes_the_send_is_taken_when_it_comes_again(env, fakes):
     """Meta may report the failure before chatpay has recorded the send
-    (its answer is slow): the report is answered 503, so that Meta sends it
-    again, and applied then."""
+    (its answer is slow, longer than chatpay waits for the record): the
+    report is answered 503, so that Meta sends it again, and applied then."""
     to = fresh_msisdn()
     wa, sms = fallback_shop(env, fakes, "clickatell", async_errors=True, not_on_whatsapp=[to],
-                            hang_seconds=2.0)
+                            hang_seconds=EARLY_WAIT + 3)
     link = None
     try:
         wa.fake.set_mode("timeout_after_accept", 1)
@@ -385,6 +386,50 @@ def test_report_that_overtakes_the_send_is_taken_when_it_comes_again(env, fakes)
     finally:
         stop_fallback(env, wa, to, link)
 
+
+def early_twilio_report(env: Env, fakes: list, hang: float):
+    """A Twilio SMS link whose send's answer (201) the fake holds for `hang`
+    seconds, and the status callback "delivered" it posts meanwhile, before
+    chatpay has recorded the send. Returns the kit, the link, the callback's
+    attempts and how long chatpay took to answer it."""
+    tw = kit_of(env, fakes, "twilio", hang_seconds=hang)
+    tw.fake.set_mode("timeout_after_accept", 1)
+    link = tw.link()
+    [sid] = poll(lambda: tw.message_ids(link.to), bool, WAIT, 0.02)
+    assert history_ids(status(env, tw.shop, link.ref)) == [RECEIVED], "the send is recorded"
+    start = time.monotonic()
+    atts = tw.fake.deliver(sid, ["delivered"])
+    return tw, link, atts, time.monotonic() - start
+
+
+def test_twilio_report_that_overtakes_the_send_is_applied_once_it_is_recorded(env, fakes):
+    """Twilio never posts a status callback again after a 5xx: a report that
+    comes before chatpay has recorded the send (a moment after Twilio's
+    answer) is kept waiting until the send is recorded, then applied."""
+    tw, link, atts, took = early_twilio_report(env, fakes, hang=1.0)
+    checked(atts, 200)
+    assert len(atts) == 1, atts
+    st = wait_ids(env, tw.shop, link.ref, 3)
+    assert [bare(e) for e in st["transactionStatuses"]] == [
+        entry(RECEIVED), tw.sent_entry(), tw.delivered_entry()], st
+    sent = parse_rfc3339(st["transactionStatuses"][1]["created"]).timestamp()
+    assert sent > atts[0].at, "the report did not come before the send was recorded"
+    assert took < EARLY_WAIT + SETTLE, took
+
+
+def test_twilio_report_whose_send_stays_unrecorded_is_answered_503(env, fakes):
+    """chatpay waits for the send's record a bounded time only: still
+    unrecorded after it (the answer is held longer), the report is answered
+    503, after the wait."""
+    tw, link, atts, took = early_twilio_report(env, fakes, hang=EARLY_WAIT + 3)
+    checked(atts, 503)
+    assert len(atts) == 1, atts  # Twilio does not post it again
+    assert EARLY_WAIT - 0.5 <= took < EARLY_WAIT + SETTLE, took
+    assert history_ids(status(env, tw.shop, link.ref)) == [RECEIVED]
+    # the answer comes: the send is recorded, the report was not applied
+    st = wait_ids(env, tw.shop, link.ref, 2, timeout=EARLY_WAIT + 3 + WAIT)
+    time.sleep(SETTLE)
+    assert history_ids(status(env, tw.shop, link.ref)) == [RECEIVED, SENT], st
 
 def test_no_resend_to_a_customer_who_opened_the_link(env, fakes):
     """The SMS resend waits for its provider; the customer opens the link

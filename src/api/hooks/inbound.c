@@ -4,18 +4,37 @@
  * and reads the events (channel_ops.inbound); they are applied in one
  * transaction (service/messages.h), and only then is the provider answered
  * 200, so that a report chatpay could not store is sent again.
+ *
+ * A report can overtake its send: the provider answered the send, and its
+ * report came before chatpay wrote the answer down (milliseconds later). The
+ * transaction is then run again a few times for up to EARLY_WAIT_MS, and
+ * only a send still unrecorded after that is answered 503: Twilio does not
+ * post a status callback again after a 5xx, so a 503 leaves the message's
+ * state to the status query (10 minutes after the send).
  */
 #include "api/api.h"
 #include "api/hooks/hooks.h"
 
+#include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "app.h"
 #include "channel/registry.h"
 #include "gateway/gateway.h"
 #include "service/messages.h"
 #include "util/log.h"
+#include "util/time.h"
+
+/* Waiting for the record of a send that a report overtook: at most
+ * EARLY_TRIES runs of the transaction, within EARLY_WAIT_MS of the first;
+ * the pause between two runs doubles from EARLY_PAUSE_MS up to
+ * EARLY_PAUSE_MAX_MS (25+50+100+200+400+500+500 ms: the eighth run comes
+ * 1.8 s after the first). The HTTP thread waits meanwhile, as it does for
+ * a commit; no transaction is open while it waits. */
+enum { EARLY_TRIES = 8, EARLY_WAIT_MS = 2000, EARLY_PAUSE_MS = 25, EARLY_PAUSE_MAX_MS = 500 };
 
 struct events_ctx {
     struct req *r;
@@ -38,6 +57,36 @@ static enum db_status events_cb(struct db_tx *tx, void *cls)
      * provider sends all of it again (its replies applied twice could undo
      * a later START or STOP) */
     return st >= 0 && c->early ? DB_ROLLBACK : st;
+}
+
+static void pause_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000L};
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+        ;
+}
+
+/* The events' transaction, run again (bounded: EARLY_TRIES, EARLY_WAIT_MS)
+ * while a report's send is not recorded yet and that is all that stopped
+ * it. Each run is whole or rolled back, so a run again applies nothing
+ * twice. *tries: the runs made. */
+static enum db_status run_events(struct events_ctx *c, int *tries)
+{
+    usec_t deadline = time_mono() + (usec_t)EARLY_WAIT_MS * 1000;
+    long pause = EARLY_PAUSE_MS;
+    enum db_status st = DB_HARD_ERROR;
+    for (*tries = 1; *tries <= EARLY_TRIES; *tries += 1) {
+        c->early = 0; /* stale if the runner fails before the callback */
+        st = db_run(c->r->app->db, DB_WRITE, "hook_events", events_cb, c);
+        if (st != DB_ROLLBACK || !c->early || *tries == EARLY_TRIES)
+            break;
+        usec_t left_ms = (deadline - time_mono()) / 1000;
+        if (left_ms <= 0 || atomic_load(&c->r->app->stopping))
+            break;
+        pause_ms(pause < left_ms ? pause : (long)left_ms);
+        pause = pause * 2 < EARLY_PAUSE_MAX_MS ? pause * 2 : EARLY_PAUSE_MAX_MS;
+    }
+    return st;
 }
 
 /* A body over the limit (dropped unread by the HTTP layer): 200 for a kind
@@ -106,7 +155,8 @@ void api_hook(struct req *r)
         break;
     }
     struct events_ctx c = {.r = r, .events = events, .n = n, .confirm = confirm};
-    enum db_status st = db_run(r->app->db, DB_WRITE, "hook_events", events_cb, &c);
+    int tries = 0;
+    enum db_status st = run_events(&c, &tries);
     if (st < 0 && !(st == DB_ROLLBACK && c.early)) {
         api_reply_db_error(r, st); /* 503: the provider sends it again */
         return;
@@ -114,13 +164,17 @@ void api_hook(struct req *r)
     if (c.early) {
         /* nothing stored; the provider sends the post again (a status
          * report is never answered with a reply of its own) */
-        log_info("webhook of provider %s: %d report(s) came before their send was recorded; "
-                 "503 so that they come again",
-                 r->auth.key_id, c.early);
+        log_info("webhook of provider %s: %d report(s) came before their send was recorded, "
+                 "which it still was not after %d tries; 503 so that they come again",
+                 r->auth.key_id, c.early, tries);
         reply_error(r, ERR_UNAVAILABLE,
                     "A report names a message whose send is still being recorded; send it again");
         return;
     }
+    if (tries > 1)
+        log_info("webhook of provider %s: applied at try %d, once the send it reports on was "
+                 "recorded",
+                 r->auth.key_id, tries);
     app_wake_workers(r->app, c.queued);
     /* the kind's own answer when it has one (Twilio texts a text/plain
      * answer to an incoming message back to its sender: it gets empty TwiML) */
