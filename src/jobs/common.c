@@ -159,10 +159,7 @@ enum job_result job_send_and_record(struct job_ctx *jc, const struct db_link *l,
     } else if (oc.out) {
         refuse(&res, CHANNEL_R_OPTED_OUT,
                "The customer opted out of this merchant's messages (replied STOP)");
-    } else if (ch->merchant_id && jc->job->attempts > 1 &&
-               jc->job->retried < jc->job->attempts - 1) {
-        /* an earlier run ended without recording anything: it may have sent
-         * the message; sending again could reach the customer twice */
+    } else if (ch->merchant_id && job_earlier_run_unrecorded(jc)) {
         memset(&res, 0, sizeof res);
         res.outcome = CHANNEL_UNKNOWN;
         snprintf(res.description, sizeof res.description,
@@ -217,11 +214,18 @@ enum job_result job_send_and_record(struct job_ctx *jc, const struct db_link *l,
     if (res.outcome == CHANNEL_TRANSIENT) /* the last try: recorded as not sent */
         res.outcome = CHANNEL_REJECTED;
     enum db_status st = db_run(jc->app->db, DB_WRITE, "record_send", sent_cb, &c);
-    /* a real provider may have the message: a retry must not send it again */
-    /* (DB_ROLLBACK: another run of the job recorded it, or owns it now) */
-    jc->unrecorded = st < 0 && st != DB_ROLLBACK && acted && c.snd.provider_id[0] &&
-                     strcmp(c.snd.provider_id, "sandbox");
+    job_note_unrecorded(jc, st, acted && strcmp(c.snd.provider_id, "sandbox") != 0);
     return job_recorded(jc, st);
+}
+
+bool job_earlier_run_unrecorded(const struct job_ctx *jc)
+{
+    return jc->job->attempts > 1 && jc->job->retried < jc->job->attempts - 1;
+}
+
+void job_note_unrecorded(struct job_ctx *jc, enum db_status st, bool real_acted)
+{
+    jc->unrecorded = st < 0 && st != DB_ROLLBACK && real_acted;
 }
 
 bool job_channel_retry(struct job_ctx *jc, const struct channel_result *res)

@@ -72,6 +72,19 @@ struct job_text {
 enum job_result job_send_and_record(struct job_ctx *jc, const struct db_link *l,
                                     const struct db_merchant *m, const struct job_text *t);
 
+/* Did an earlier run of this job stop before recording its outcome (it
+ * died, lost its lease, or could not write down a provider's answer)? It
+ * may have acted: the provider may have the message, and sending it again
+ * could reach the customer twice. */
+bool job_earlier_run_unrecorded(const struct job_ctx *jc);
+
+/* After writing down a provider's answer (st): when it could not be written
+ * though a real provider was asked (real_acted: not the sandbox outbox,
+ * which keeps the message by the job, so a run again sends nothing twice),
+ * the job is left as a run that died is (jc->unrecorded), and its next run
+ * does not send again. DB_ROLLBACK: another run recorded it, or owns it. */
+void job_note_unrecorded(struct job_ctx *jc, enum db_status st, bool real_acted);
+
 /* After a channel's answer *res: true when the job is to be tried again
  * (the provider could not take the message now, and the kind has tries
  * left); jc->error and jc->retry_at are then set. The wait is the longer of

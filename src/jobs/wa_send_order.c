@@ -84,9 +84,7 @@ enum job_result job_wa_send_order(struct job_ctx *jc)
     if (!ch || c.opted_out || !c.m.whatsapp_enabled) {
         /* not sent: no provider, the customer opted out, or the merchant
          * switched its WhatsApp channel off since the order was taken */
-    } else if (jc->job->attempts > 1 && jc->job->retried < jc->job->attempts - 1) {
-        /* an earlier run ended without recording anything: it may have sent
-         * the message; sending again could reach the customer twice */
+    } else if (job_earlier_run_unrecorded(jc)) {
         acted = true;
     } else {
         char ref[40];
@@ -114,10 +112,6 @@ enum job_result job_wa_send_order(struct job_ctx *jc)
         return JOB_RETRY;
     c.state = res.outcome == CHANNEL_SENT ? WA_MSG_SENT : WA_MSG_FAILED;
     st = db_run(jc->app->db, DB_WRITE, "wa_order_sent", record_cb, &c);
-    /* as job_send_and_record: the provider may have the message, and the
-     * outcome could not be recorded, so a retry must not send it again; the
-     * job is left to its lease, and the next run finds it was tried
-     * (DB_ROLLBACK: another run of the job recorded it, or owns it now) */
-    jc->unrecorded = st < 0 && st != DB_ROLLBACK && acted && real;
+    job_note_unrecorded(jc, st, acted && real);
     return job_recorded(jc, st);
 }
