@@ -179,8 +179,9 @@ typedef void (*db_copy_cb)(void *cls, const char *table, int64_t rows, int64_t c
 int db_copy(struct db *from, struct db *to, db_copy_cb cb, void *cls, char *err, size_t errlen);
 
 /* SQLite: a consistent copy of the database into the file `path` (which
- * must not exist) while it is in use, with SQLite's online backup API.
- * Returns false with a message in err (also for other backends). */
+ * must not exist) while it is in use, with SQLite's online backup API; a
+ * lock is waited for db_statement_timeout_ms at most. Returns false with a
+ * message in err (also for other backends). */
 bool db_backup(struct db *db, const char *path, char *err, size_t errlen);
 
 /* Call operation `op` of aggregate `group` (declared in db/<group>.h as

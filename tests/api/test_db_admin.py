@@ -6,6 +6,9 @@ table verified."""
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
+import signal
 import sqlite3
 import subprocess
 import threading
@@ -228,6 +231,62 @@ def test_backup_refuses_a_damaged_copy_and_a_part_file_it_did_not_make(tmp_path)
     assert res.returncode == 1 and "out.db.part exists" in res.stderr, res.stderr
     assert (tmp_path / "out.db.part").read_text() == "someone's notes"
     assert not (tmp_path / "out.db").exists()
+
+
+def _runs(*argv):
+    """Whether a helper program is here and works (strace: ptrace may be
+    refused in a container)."""
+    if not shutil.which(argv[0]):
+        return False
+    try:
+        return subprocess.run(argv, capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.mark.skipif(cp_helpers.on_postgres(), reason="db backup copies SQLite databases")
+def test_backup_of_a_database_kept_locked_fails_in_time_and_writes_nothing(tmp_path):
+    path = tmp_path / "locked.db"
+    db = f"sqlite:{path}"
+    _merchant(db, "Locked")
+    if not _runs("strace", "-qq", "-o", os.devnull, "true"):
+        pytest.skip("strace is needed to take the lock at the right moment")
+    holder = sqlite3.connect(path, isolation_level=None, timeout=10)
+    # in rollback-journal mode an exclusive lock keeps readers out too
+    assert holder.execute("PRAGMA journal_mode=DELETE").fetchone()[0] == "delete"
+    out, part = tmp_path / "bk.db", tmp_path / "bk.db.part"
+    # the lock must come after the command read the schema (a locked
+    # database fails that, in time, already) and before the copy: strace
+    # holds the command 2 s in the open that makes bk.db.part
+    argv = ["strace", "-f", "-qq", "-o", os.devnull, "-P", str(part), "-e", "trace=openat",
+            "-e", "inject=openat:delay_exit=2000000:when=1",
+            cp_helpers.chatpay_bin(), "db", "backup", "--to", str(out), "--db", db]
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         stdin=subprocess.DEVNULL, start_new_session=True,
+                         env=cp_helpers.clean_env({
+                             "CHATPAY_DB_STATEMENT_TIMEOUT_MS": "500",
+                             # LeakSanitizer cannot run under ptrace
+                             "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0"}))
+    try:
+        seen = poll(lambda: part.exists() or p.poll() is not None, bool, timeout=30)
+        assert seen and part.exists(), p.communicate(timeout=10)
+        holder.execute("BEGIN EXCLUSIVE")
+        try:
+            _, err = p.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            pytest.fail("db backup still waits for the locked database after 20 s")
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.communicate()
+        holder.close()
+    assert p.returncode == 1, err
+    assert "db backup: the database stayed locked for 500 ms (db_statement_timeout_ms)" in err, err
+    assert f"nothing was written ({part} removed)" in err, err
+    assert sorted(f.name for f in tmp_path.iterdir() if f.name.startswith("bk.db")) == []
+    # the lock was all: without it the backup is made
+    res = run_cli("db", "backup", "--to", str(out), "--db", db)
+    assert res.returncode == 0 and out.exists(), res.stderr
 
 
 @pytest.mark.skipif(not cp_helpers.on_postgres(), reason="a PostgreSQL database is needed")

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/time.h"
 
 /* How long SQLite itself waits on a lock before reporting SQLITE_BUSY (ms). */
 enum { SQLITE_BUSY_TIMEOUT_MS = 5000 };
@@ -414,7 +415,9 @@ static bool sqlite_leader(struct db *db)
  * would release the snapshot between batches, and SQLite starts the copy
  * again whenever another connection wrote in between: against a server that
  * commits every few milliseconds, it might never end. The copy is written to
- * "<path>.part", checked, synced, and renamed into place. */
+ * "<path>.part", checked, synced, and renamed into place. A database that
+ * stays locked (another process's exclusive lock, a recovery) is waited for
+ * db_statement_timeout_ms, then the backup fails and the part file goes. */
 /* sqlite3_exec's row callback for an integrity check: the first row that
  * is not "ok" into cls (a char[256]). */
 static int first_problem(void *cls, int ncols, char **values, char **names)
@@ -479,10 +482,32 @@ static bool sqlite_backup(struct db *db, const char *path, char *err, size_t err
         snprintf(err, errlen, "cannot start the backup: %s", sqlite3_errmsg(dst));
         goto done;
     }
+    /* a database kept locked (another process's exclusive lock, a
+     * recovery) is waited for as long as a statement may take
+     * (db_statement_timeout_ms), not for ever: each step's busy handler
+     * gets the time that is left */
+    pthread_mutex_lock(&db->lock);
+    int ms = db->statement_timeout_ms;
+    pthread_mutex_unlock(&db->lock);
+    const usec_t deadline = time_mono() + 1000LL * ms;
     int rc;
-    while ((rc = sqlite3_backup_step(b, -1)) == SQLITE_BUSY || rc == SQLITE_LOCKED)
-        sqlite3_sleep(5); /* a lock past the busy timeout: try again */
+    for (;;) {
+        usec_t left = deadline - time_mono();
+        sqlite3_busy_timeout(src, left > 0 ? (int)((left + 999) / 1000) : 0);
+        rc = sqlite3_backup_step(b, -1);
+        if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || time_mono() >= deadline)
+            break;
+        sqlite3_sleep(5); /* SQLITE_LOCKED returns at once: not a busy loop */
+    }
     sqlite3_backup_finish(b);
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+        snprintf(err, errlen,
+                 "the database stayed locked for %d ms (db_statement_timeout_ms): another"
+                 " process holds a lock on it (an exclusive lock, or a recovery);"
+                 " nothing was written (%s removed)",
+                 ms, part);
+        goto done;
+    }
     if (rc != SQLITE_DONE) {
         snprintf(err, errlen, "backup failed: %s", sqlite3_errstr(rc));
         goto done;
