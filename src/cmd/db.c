@@ -249,6 +249,8 @@ int cmd_db(int argc, char **argv)
         db_close(db);
         if (!ok)
             return cmd_fail("db backup: %s", err);
+        if (err[0]) /* made, with a warning */
+            fprintf(stderr, "chatpay: warning: db backup: %s\n", err);
         char shown[sizeof cfg.db]; /* without its password */
         db_url_display(cfg.db, shown, sizeof shown);
         printf("backed up %s to %s\n", shown, to);

@@ -181,7 +181,8 @@ int db_copy(struct db *from, struct db *to, db_copy_cb cb, void *cls, char *err,
 /* SQLite: a consistent copy of the database into the file `path` (which
  * must not exist) while it is in use, with SQLite's online backup API; a
  * lock is waited for db_statement_timeout_ms at most. Returns false with a
- * message in err (also for other backends). */
+ * message in err (also for other backends); true with err empty, or with a
+ * warning in it (the file is made, but its folder could not be synced). */
 bool db_backup(struct db *db, const char *path, char *err, size_t errlen);
 
 /* Call operation `op` of aggregate `group` (declared in db/<group>.h as

@@ -234,8 +234,8 @@ def test_backup_refuses_a_damaged_copy_and_a_part_file_it_did_not_make(tmp_path)
 
 
 def _runs(*argv):
-    """Whether a helper program is here and works (strace: ptrace may be
-    refused in a container)."""
+    """Whether a helper program is here and works (strace, setpriv: ptrace
+    or capabilities may be refused in a container)."""
     if not shutil.which(argv[0]):
         return False
     try:
@@ -287,6 +287,36 @@ def test_backup_of_a_database_kept_locked_fails_in_time_and_writes_nothing(tmp_p
     # the lock was all: without it the backup is made
     res = run_cli("db", "backup", "--to", str(out), "--db", db)
     assert res.returncode == 0 and out.exists(), res.stderr
+
+
+@pytest.mark.skipif(cp_helpers.on_postgres(), reason="db backup copies SQLite databases")
+def test_a_backup_whose_folder_cannot_be_synced_is_made_with_a_warning(tmp_path):
+    db = f"sqlite:{tmp_path}/live.db"
+    _merchant(db, "Unsynced")
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    argv = [cp_helpers.chatpay_bin(), "db", "backup", "--to", str(folder / "bk.db"), "--db", db]
+    if os.geteuid() == 0:  # root opens any folder: without the capabilities that let it
+        drop = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+        if not _runs(*drop, "true"):
+            pytest.skip("root, and setpriv cannot drop CAP_DAC_OVERRIDE")
+        argv = drop + argv
+    # a folder that may be written but not read: the copy is made and
+    # renamed into it, but the folder cannot be opened to be synced
+    folder.chmod(0o300)
+    try:
+        res = subprocess.run(argv, capture_output=True, text=True, timeout=cp_helpers.CLI_TIMEOUT,
+                             stdin=subprocess.DEVNULL, env=cp_helpers.clean_env())
+    finally:
+        folder.chmod(0o755)
+    # the backup is there, whole and checked: a success, with the warning
+    assert res.returncode == 0, res.stderr
+    assert f"backed up {db} to {folder / 'bk.db'}" in res.stdout, res.stdout
+    assert "chatpay: warning: db backup:" in res.stderr, res.stderr
+    assert "but its folder could not be synced (Permission denied)" in res.stderr, res.stderr
+    assert sorted(f.name for f in folder.iterdir()) == ["bk.db"]
+    chk = run_cli("db", "check", "--db", f"sqlite:{folder / 'bk.db'}")
+    assert chk.returncode == 0, chk.stdout + chk.stderr
 
 
 @pytest.mark.skipif(not cp_helpers.on_postgres(), reason="a PostgreSQL database is needed")

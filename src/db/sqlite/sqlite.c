@@ -444,6 +444,8 @@ static bool sync_path(const char *p, int flags)
 
 static bool sqlite_backup(struct db *db, const char *path, char *err, size_t errlen)
 {
+    if (errlen)
+        err[0] = '\0';
     if (strcmp(db->target, ":memory:") == 0) {
         snprintf(err, errlen, "an in-memory database cannot be backed up");
         return false;
@@ -544,10 +546,16 @@ static bool sqlite_backup(struct db *db, const char *path, char *err, size_t err
     char *slash = strrchr(dir, '/');
     if (slash)
         *(slash == dir ? slash + 1 : slash) = '\0';
-    if (!sync_path(slash ? dir : ".", O_DIRECTORY)) {
-        snprintf(err, errlen, "cannot sync the folder of %s: %s", path, strerror(errno));
-        goto done;
-    }
+    /* FILE is there, complete, checked and its bytes on disk: the backup
+     * succeeded (failing now would report a failure beside the file, and a
+     * second run would refuse it as existing). Only its name may not
+     * survive a power loss: a warning, in err. */
+    if (!sync_path(slash ? dir : ".", O_DIRECTORY))
+        snprintf(err, errlen,
+                 "%s is complete and checked, but its folder could not be synced (%s):"
+                 " a power loss before the system writes the folder may lose its name"
+                 " (run sync to write it now)",
+                 path, strerror(errno));
     ok = true;
 done:
     sqlite3_close(dst);
