@@ -10,7 +10,8 @@
  *  - Payment link page: <p class="expiry" data-expires-in="SECONDS"
  *    data-numbering="latn|arab|..." data-expired-text="..."> shows the time
  *    left as a live clock in the page's digits (the server wrote it in
- *    words), and says so and disables the Pay button when the time is up.
+ *    words), and says so (to a screen reader too: an alert) and disables
+ *    the Pay button when the time is up.
  *  - A form that takes the customer to the gateway's checkout
  *    (<form data-autosubmit>) is sent at once; without JavaScript the
  *    customer presses its button.
@@ -54,11 +55,19 @@
         var num = formatter(nu, { useGrouping: false });
         var two = formatter(nu, { useGrouping: false, minimumIntegerDigits: 2 });
         out.setAttribute('dir', 'ltr');
+        /* the end is announced by a screen reader: an alert region, in the
+         * page (and empty) before its text comes, as screen readers need;
+         * the clock itself is not a live region, or each second would be read */
+        var alert = document.createElement('p');
+        alert.className = 'vh';
+        alert.setAttribute('role', 'alert');
+        p.parentNode.insertBefore(alert, p.nextSibling);
         function tick() {
             var ms = end - Date.now();
             var s = Math.ceil(ms / 1000);
             if (s <= 0) {
                 p.textContent = p.getAttribute('data-expired-text') || '';
+                alert.textContent = p.textContent;
                 p.className += ' over';
                 var buttons = document.querySelectorAll('main form button[type=submit]');
                 for (var i = 0; i < buttons.length; i++)

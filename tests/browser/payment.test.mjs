@@ -188,6 +188,28 @@ describe('payment pages in a mobile browser', { timeout: 10 * 60_000 }, () => {
     });
   });
 
+  it('says when the time is up, to a screen reader too, and disables the pay button', { timeout: TEST_TIMEOUT }, async () => {
+    const link = await server.createLink('CLOCK');
+    await withPage({}, async (page) => {
+      await page.clock.install();
+      await openLinkPage(page, link);
+      const expiry = page.locator('p.expiry');
+      const left = Number(await expiry.getAttribute('data-expires-in'));
+      assert.ok(left > 0 && left < 86400, `a countdown runs under a day: ${left} s left`);
+      // the alert region is in the page, empty, before its text comes
+      const alert = page.getByRole('alert');
+      assert.equal(await alert.count(), 1, 'one alert region');
+      assert.equal((await alert.textContent()).trim(), '', 'nothing announced before the end');
+      await page.clock.fastForward((left + 2) * 1000);
+      await assert.doesNotReject(page.locator('p.expiry.over').waitFor(), 'the page says the time is up');
+      const expired = (await expiry.getAttribute('data-expired-text')).trim();
+      assert.ok(expired, 'the page carries the text');
+      assert.equal((await alert.textContent()).trim(), expired, 'a screen reader is told');
+      assert.ok(await payForm(page, link).locator('button[type="submit"]').isDisabled(), 'the pay button is off');
+      await checkA11y(page, 'link-page-expired');
+    });
+  });
+
   it('pays with JavaScript disabled', { timeout: TEST_TIMEOUT }, async () => {
     const link = await server.createLink('NOJS');
     await withPage({ javaScriptEnabled: false }, async (page) => {
