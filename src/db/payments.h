@@ -50,8 +50,8 @@ struct db_payment_op {
     char gateway_id[DB_UUID_LEN];         /* the gateway it went through: a provider id, ""
                                              for the sandbox gateway */
     int64_t held_minor;                   /* DB_OP_PARTIAL: what the gateway held (0: not said) */
-    usec_t repair_at; /* while pending: the repair sweep asks about it not before this (set to
-                         created_at by insert) */
+    usec_t repair_at; /* while pending: no repair acts on it before this (set to created_at
+                         by insert; claim_repair moves it) */
 };
 
 /* Flags of a payment operation. */
@@ -93,10 +93,12 @@ struct db_payments_ops {
      * none waits behind others asked about again and again */
     enum db_status (*list_pending)(struct db_tx *tx, usec_t due, usec_t before, int limit,
                                    db_payment_op_cb cb, void *cls);
-    /* when the repair sweep asks about a pending operation next
-     * (DB_NO_RESULTS when it is not pending any more) */
-    enum db_status (*set_repair_at)(struct db_tx *tx, const char *merchant_id, const char *ref,
-                                    usec_t at);
+    /* claim a pending operation for a repair (the sweep's, a job's, a
+     * request's that repeats one): its repair time becomes `until`, if it
+     * is due (repair_at <= now); DB_NO_RESULTS when it is not pending any
+     * more, or another repair holds it until later */
+    enum db_status (*claim_repair)(struct db_tx *tx, const char *merchant_id, const char *ref,
+                                   usec_t now, usec_t until);
 };
 
 const struct db_payments_ops *db_payments_ops(struct db_tx *tx);

@@ -208,6 +208,10 @@ struct gateway_ops {
     bool answer_first;
 };
 
+/* The longest a gateway call may take (a real gateway's instances have it
+ * as their timeout), µs. */
+#define GW_TIMEOUT (10LL * 1000000)
+
 /* A gateway instance: a kind, its configuration and its state. */
 struct gateway {
     const struct gateway_ops *ops;

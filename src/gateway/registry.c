@@ -13,9 +13,6 @@
 #include "util/log.h"
 #include "util/secretbox.h"
 
-/* The longest a gateway call may take. */
-#define GATEWAY_TIMEOUT (10LL * 1000000)
-
 struct gateway_registry {
     struct db *db;
     const struct config *cfg;
@@ -101,7 +98,7 @@ struct gateway_registry *gateway_registry_new(struct db *db, const struct config
     reg->sandbox = (struct gateway){.ops = &gateway_sandbox_ops,
                                     .id = "sandbox",
                                     .state = db,
-                                    .timeout = GATEWAY_TIMEOUT,
+                                    .timeout = GW_TIMEOUT,
                                     .cancel = cancel};
     return reg;
 }
@@ -187,7 +184,7 @@ static const struct gateway *make(struct gateway_registry *reg, const char *id,
                                     .id = h->id,
                                     .merchant_id = h->merchant_id,
                                     .state = state,
-                                    .timeout = GATEWAY_TIMEOUT,
+                                    .timeout = GW_TIMEOUT,
                                     .cancel = reg->cancel};
             out = &h->g;
         } else {

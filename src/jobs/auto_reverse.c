@@ -15,6 +15,7 @@ struct begin_ctx {
     struct job_ctx *jc;
     const struct db_payment_op *payment;
     struct db_payment_op op;
+    bool held; /* begun before, still pending, and another repair (the sweep's) has it */
 };
 
 static enum db_status begin_cb(struct db_tx *tx, void *cls)
@@ -23,7 +24,13 @@ static enum db_status begin_cb(struct db_tx *tx, void *cls)
     struct svc s = job_svc(c->jc, tx);
     enum db_status st = svc_payment_return_begin(&s, c->payment, &c->op);
     c->jc->queued |= s.queued;
-    return st;
+    if (st <= 0 || c->op.state != 0 || c->op.created_at == s.now)
+        return st; /* not pending, or made now: this run's call is its first */
+    /* begun before, its answer lost: done again only if no other repair
+     * has it now (two at once could undo each other's work at the gateway) */
+    st = svc_payment_claim_repair(&s, &c->op, s.now + SVC_REPAIR_HOLD);
+    c->held = st == 0;
+    return st < 0 ? st : DB_ONE_RESULT;
 }
 
 static enum job_result run(struct job_ctx *jc, const struct gateway *gw,
@@ -39,6 +46,10 @@ static enum job_result run(struct job_ctx *jc, const struct gateway *gw,
     }
     if (st == 0 || c.op.state == 1)
         return JOB_DONE; /* nothing to return any more, or answered by an earlier run */
+    if (c.held) {
+        jc->error = "the repair sweep is asking the gateway about the reversal";
+        return JOB_RETRY;
+    }
     /* an earlier run that died may have asked already */
     struct gw_result res;
     if (!job_operate_and_record(jc, gw, &c.op, jc->job->attempts > 1, &res)) {

@@ -43,6 +43,10 @@
 
 enum { REPAIR_MAX = 64 };
 
+/* the sweep's next time holds an operation it asks about while its call
+ * runs: no request or job repeats it meanwhile */
+_Static_assert(REPAIR_MIN >= SVC_REPAIR_HOLD, "a repair's call ends before its next time");
+
 /* ---- expiry ----------------------------------------------------------------------------- */
 
 struct expire_ctx {
@@ -96,13 +100,16 @@ static enum db_status list_cb(struct db_tx *tx, void *cls)
 
 struct schedule_ctx {
     const struct db_payment_op *op;
-    usec_t at;
+    usec_t now, at;
 };
 
+/* The operation's next time stored: the sweep's claim on it (another repair,
+ * a request repeating it, may hold it now) */
 static enum db_status schedule_cb(struct db_tx *tx, void *cls)
 {
     const struct schedule_ctx *c = cls;
-    return DB_CALL(tx, payments, set_repair_at, c->op->merchant_id, c->op->ref, c->at);
+    struct svc s = {.tx = tx, .now = c->now};
+    return svc_payment_claim_repair(&s, c->op, c->at);
 }
 
 /* When the sweep asks about op next, given that it is looked at now (gw
@@ -213,8 +220,8 @@ static bool repair_due(struct app *app, struct job_ctx *jc, const struct db_paym
     if (db_run(app->db, DB_READ, "repair_merchant", merchant_cb, &m) > 0)
         gw = gateway_acquire_op(app->gateways, &m.m, op->gateway_id, NULL);
     bool ask;
-    struct schedule_ctx sc = {.op = op, .at = next_repair(gw, &m.m, op, now, &ask)};
-    /* 0: it is not pending any more */
+    struct schedule_ctx sc = {.op = op, .now = now, .at = next_repair(gw, &m.m, op, now, &ask)};
+    /* 0: it is not pending any more, or another repair holds it */
     bool pending = db_run(app->db, DB_WRITE, "repair_schedule", schedule_cb, &sc) > 0;
     bool done = pending && ask && repair(jc, gw, &m.m, op, now);
     if (gw)

@@ -127,6 +127,11 @@ enum db_status svc_gw_target(struct svc *s, const struct db_payment_op *op, bool
     return DB_ONE_RESULT;
 }
 
+enum db_status svc_payment_claim_repair(struct svc *s, const struct db_payment_op *op, usec_t until)
+{
+    return DB_CALL(s->tx, payments, claim_repair, op->merchant_id, op->ref, s->now, until);
+}
+
 enum db_status svc_payment_claimed(struct svc *s, const char *merchant_id, const char *ref)
 {
     struct db_payment_op op;

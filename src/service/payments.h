@@ -38,6 +38,20 @@ int svc_payment_status_after(const struct db_payment_op *op, int current);
 enum db_status svc_gw_target(struct svc *s, const struct db_payment_op *op, bool again,
                              struct gw_target *t);
 
+/* How long a repair of a pending operation holds it: a gateway call and a
+ * margin (µs). */
+#define SVC_REPAIR_HOLD (GW_TIMEOUT + 5LL * 1000000)
+
+/* Claim pending operation `op`, whose answer was lost, for a repair that
+ * does it again or asks about it (a request repeating it, a job, the repair
+ * sweep) until `until` (at least s->now + SVC_REPAIR_HOLD for one that calls
+ * the gateway). Two repairs at once could undo each other's work at the
+ * gateway: CyberSource's repair voids a request it cannot find yet, and
+ * the other repair's may be that request. DB_ONE_RESULT: claimed;
+ * DB_NO_RESULTS: another repair holds it, or it is not pending any more. */
+enum db_status svc_payment_claim_repair(struct svc *s, const struct db_payment_op *op,
+                                        usec_t until);
+
 /* Keep the gateway's id of operation `ref` (a checkout begun, a refund the
  * gateway has not completed). */
 enum db_status svc_payment_gateway_ref(struct svc *s, const char *merchant_id, const char *ref,

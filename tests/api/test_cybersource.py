@@ -397,6 +397,41 @@ def test_502_before_the_capture_is_undone_then_done(env, shop):
     assert len(caps) == 2
 
 
+def test_a_repeat_while_the_sweep_repairs_does_not_call_the_gateway(env, shop):
+    """The capture's answer is lost (a 502, nothing done); the repair sweep
+    takes it up, and its search at CyberSource is slow; the merchant sends
+    the capture again, same Idempotency-Key, meanwhile. The repeat is
+    answered 503 without calling CyberSource: a second repair at once could
+    undo the first's work (its timeout void voiding the capture the first
+    has just made, which the search did not show yet)."""
+    with requests.Session() as http:
+        ref, token, fields, result, att = pay_link(env, shop, http, "Authorization")
+    wait_status(env, shop.key, ref, "SUCCESS")
+    key = {"Idempotency-Key": f"race-{ref}"}
+    shop.fake.set_mode("error_502", count=1)
+    r = env.api.post(PAYMENT_OPS + ref + "/capture", key=shop.key, headers=key)
+    assert r.status_code == 503, r.text
+    searches = len(shop.fake.requests_to("/tss/v2/searches", "POST"))
+    shop.fake.slow_seconds = 6.0
+    shop.fake.set_mode("slow", count=1, endpoint="query")
+    # the sweep's repair begins (15 s after the capture: its call is surely over)
+    poll(lambda: len(shop.fake.requests_to("/tss/v2/searches", "POST")), lambda n: n > searches,
+         timeout=40, interval=0.1)
+    before = len(shop.fake.requests)
+    r = env.api.post(PAYMENT_OPS + ref + "/capture", key=shop.key, headers=key)
+    assert r.status_code == 503, r.text
+    assert "being asked for" in r.body["message"], r.text
+    assert len(shop.fake.requests) == before, shop.fake.requests[before:]
+    # the sweep's repair ends it: the capture done once, and the repeat
+    # now gets its answer
+    st = wait_second_op(env, shop.key, ref, timeout=30)
+    assert st["paymentStatuses"][1]["paymentGatewayDecision"] == "ACCEPT", st
+    caps = shop.fake.requests_to(f"/pts/v2/payments/{result['transaction_id']}/captures", "POST")
+    assert len(caps) == 2, caps  # the one answered 502, and the repair's
+    r = env.api.post(PAYMENT_OPS + ref + "/capture", key=shop.key, headers=key)
+    assert r.status_code == 200, r.text
+
+
 def test_no_card_data_reaches_chatpay(env, shop):
     with requests.Session() as http:
         pay_link(env, shop, http, card=CARD)

@@ -1866,7 +1866,8 @@ static enum db_status repair_schedule_cb(struct db_tx *tx, void *cls)
     const usec_t at[4] = {c->now - SECONDS(100), c->now - SECONDS(50), c->now + SECONDS(3600),
                           c->now - SECONDS(200)};
     for (int i = 0; i < 4; i++)
-        if ((c->set[i] = DB_CALL(tx, payments, set_repair_at, c->merchant_id, refs[i], at[i])) < 0)
+        if ((c->set[i] =
+                 DB_CALL(tx, payments, claim_repair, c->merchant_id, refs[i], c->now, at[i])) < 0)
             return c->set[i];
     struct db_payment_op op;
     enum db_status st = DB_CALL(tx, payments, get, c->merchant_id, "pay-8", &op);
@@ -1876,7 +1877,7 @@ static enum db_status repair_schedule_cb(struct db_tx *tx, void *cls)
     op.decision = 1;
     if ((st = DB_CALL(tx, payments, finish, &op)) < 0)
         return st;
-    c->set[4] = DB_CALL(tx, payments, set_repair_at, c->merchant_id, "pay-8", c->now);
+    c->set[4] = DB_CALL(tx, payments, claim_repair, c->merchant_id, "pay-8", c->now, c->now);
     if (c->set[4] < 0)
         return c->set[4];
     const char *read[3] = {"pay-7", "pay-1", "pay-0"};
@@ -1890,6 +1891,17 @@ static enum db_status repair_schedule_cb(struct db_tx *tx, void *cls)
             *into[i][1] = op.created_at;
     }
     return DB_ONE_RESULT;
+}
+
+/* A claim on an operation another repair holds (pay-6, until an hour from
+ * now) is refused; one whose time has come (pay-5) is taken. */
+static enum db_status repair_claim_again_cb(struct db_tx *tx, void *cls)
+{
+    struct repair_ctx *c = cls;
+    c->set[0] = DB_CALL(tx, payments, claim_repair, c->merchant_id, "pay-6", c->now, c->now);
+    c->set[1] =
+        DB_CALL(tx, payments, claim_repair, c->merchant_id, "pay-5", c->now, c->now - SECONDS(100));
+    return c->set[0] < 0 ? c->set[0] : c->set[1] < 0 ? c->set[1] : DB_ONE_RESULT;
 }
 
 static void keep_repair_ref(void *cls, const struct db_payment_op *op)
@@ -1918,7 +1930,8 @@ static enum db_status repair_list_cb(struct db_tx *tx, void *cls)
 /* The repair sweep takes the pending operations whose repair time is due,
  * the longest due first, so that none starves behind operations asked about
  * again and again; an operation is stored due at once, a finished one is
- * neither listed nor rescheduled. Through payment_ops_repair. */
+ * neither listed nor rescheduled, and one held by another repair is not
+ * claimed. Through payment_ops_repair. */
 static void test_repair_schedule(void **state)
 {
     struct db *db = *state;
@@ -1931,6 +1944,9 @@ static void test_repair_schedule(void **state)
     for (int i = 0; i < 4; i++)
         assert_int_equal(c.set[i], 1);
     assert_int_equal(c.set[4], 0);
+    assert_int_equal(db_run(db, DB_WRITE, "t", repair_claim_again_cb, &c), 1);
+    assert_int_equal(c.set[0], 0); /* held by another repair */
+    assert_int_equal(c.set[1], 1);
     assert_true(c.at7 == c.now - SECONDS(50));
     assert_true(c.at1 == c.created1);
     for (int i = 0; i < 8; i++) { /* past PostgreSQL's first five plans */

@@ -22,7 +22,8 @@
  * repeating it never makes a second refund, and a repeat of a capture or
  * reverse whose gateway did not answer (503, the key forgotten) finds the
  * same operation and asks the gateway about it, instead of being refused
- * as a second one.
+ * as a second one; while another repair (the repair sweep's) is asking,
+ * the repeat is answered 503 without calling the gateway.
  * Step 2 calls the gateway with no transaction open. Step 3 records the
  * answer. A crash between 2 and 3 is repaired by the worker that asks the
  * gateway about pending operations.
@@ -44,6 +45,7 @@ struct op_ctx {
     bool capture; /* else reverse (or refund) */
     bool refund;
     bool existing;           /* the operation named by the Idempotency-Key exists already */
+    bool held;               /* ...pending, and another repair (the sweep's) holds it */
     char op_ref[DB_REF_LEN]; /* its name, derived from the key ("" without one) */
     int status;              /* of the reply */
     const char *ref;
@@ -83,6 +85,18 @@ static enum db_status begin_cb(struct db_tx *tx, void *cls)
     }
     if (st <= 0)
         return st == 0 ? DB_ROLLBACK : st;
+    if (c->existing && c->op.state == 0) {
+        /* an operation begun before, its answer lost, is repaired: unless
+         * another repair has it now (two at once could undo each other's
+         * work at the gateway) */
+        st = svc_payment_claim_repair(&s, &c->op, c->now + SVC_REPAIR_HOLD);
+        if (st < 0)
+            return st;
+        if (st == 0) {
+            c->held = true;
+            return DB_ONE_RESULT;
+        }
+    }
     /* an operation begun before (its answer lost) is asked again, not repeated blindly */
     return svc_gw_target(&s, &c->op, c->existing, &c->target);
 }
@@ -150,6 +164,12 @@ static void run(struct req *r, enum op_kind kind)
     enum db_status st = db_run(r->app->db, DB_WRITE, names[kind], begin_cb, c);
     if (c2p_reply_link_op(r, st, &c->idem, c->refused))
         return;
+    if (c->held) { /* 503: the key is forgotten, and the same request may come again */
+        reply_error(r, ERR_UNAVAILABLE,
+                    "The gateway's answer to this operation is being asked for; it will be "
+                    "confirmed shortly");
+        return;
+    }
     /* the gateway, with no transaction open; then its answer (a refund that
      * exists already is asked again under its reference while pending) */
     const struct gateway *gw = NULL;

@@ -17,7 +17,7 @@ const struct db_ops db_sql_ops = {
               sql_links_status_append, sql_links_status_list},
     .payments = {sql_payments_insert, sql_payments_get, sql_payments_finish,
                  sql_payments_uses_gateway, sql_payments_set_gateway_ref, sql_payments_list,
-                 sql_payments_list_pending, sql_payments_set_repair_at},
+                 sql_payments_list_pending, sql_payments_claim_repair},
     .sandbox_gateway = {sql_sandbox_gw_insert, sql_sandbox_gw_get, sql_sandbox_gw_update},
     .jobs = {sql_jobs_insert, sql_jobs_claim, sql_jobs_lease, sql_jobs_complete, sql_jobs_retry,
              sql_jobs_count_pending, sql_jobs_hurry, sql_jobs_purge, sql_jobs_exists, sql_jobs_get},

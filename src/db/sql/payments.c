@@ -200,18 +200,20 @@ enum db_status sql_payments_list_pending(struct db_tx *tx, usec_t due, usec_t be
     return each_op(tx, st, cb, cls, "payment op pending");
 }
 
-enum db_status sql_payments_set_repair_at(struct db_tx *tx, const char *merchant_id,
-                                          const char *ref, usec_t at)
+enum db_status sql_payments_claim_repair(struct db_tx *tx, const char *merchant_id, const char *ref,
+                                         usec_t now, usec_t until)
 {
     /* by its ref: `+state` keeps PostgreSQL off the pending indexes (see
      * PAYMENT_RUNNING in links.c) */
     struct db_stmt *st = db_stmt(tx, STMT_PAYMENT_REPAIR_AT,
                                  "UPDATE payment_ops SET repair_at = ?"
-                                 " WHERE merchant_id = ? AND ref = ? AND +state = 0");
+                                 " WHERE merchant_id = ? AND ref = ? AND +state = 0"
+                                 " AND repair_at <= ?");
     if (!st)
         return DB_HARD_ERROR;
-    db_bind_int(st, 1, at);
+    db_bind_int(st, 1, until);
     db_bind_text(st, 2, merchant_id);
     db_bind_text(st, 3, ref);
-    return db_exec(st, "payment op repair time");
+    db_bind_int(st, 4, now);
+    return db_exec(st, "payment op repair claim");
 }

@@ -90,8 +90,8 @@ enum db_status sql_payments_list(struct db_tx *tx, const char *merchant_id, int6
                                  db_payment_op_cb cb, void *cls);
 enum db_status sql_payments_list_pending(struct db_tx *tx, usec_t due, usec_t before, int limit,
                                          db_payment_op_cb cb, void *cls);
-enum db_status sql_payments_set_repair_at(struct db_tx *tx, const char *merchant_id,
-                                          const char *ref, usec_t at);
+enum db_status sql_payments_claim_repair(struct db_tx *tx, const char *merchant_id, const char *ref,
+                                         usec_t now, usec_t until);
 
 enum db_status sql_sandbox_gw_insert(struct db_tx *tx, const struct db_sandbox_gw *g);
 enum db_status sql_sandbox_gw_get(struct db_tx *tx, const char *ref, struct db_sandbox_gw *out);
