@@ -200,9 +200,13 @@ static void *pool_thread_main(void *arg)
 static void *sweeper_main(void *arg)
 {
     struct workers *w = arg;
-    usec_t last_purge = 0, last_repair = 0;
+    /* paced by the monotonic clock: a wall clock stepped back (NTP, a VM
+     * restored) must not stop repairs and purges for as long; the work
+     * itself is given the wall time */
+    usec_t start = time_mono();
+    usec_t last_purge = start - PURGE_EVERY - 1, last_repair = start - REPAIR_EVERY - 1;
     while (!stopping(w)) {
-        usec_t now = time_now();
+        usec_t now = time_now(), mono = time_mono();
         /* with several processes on one database, one sweeps at a time (and
          * another takes over when it goes) */
         if (db_leader(w->app->db)) {
@@ -211,14 +215,14 @@ static void *sweeper_main(void *arg)
             while (jobs_expire_links(w->app, SWEEP_BATCH) == SWEEP_BATCH && !stopping(w) &&
                    db_leader(w->app->db))
                 ;
-            if (now - last_repair > REPAIR_EVERY && db_leader(w->app->db)) {
+            if (mono - last_repair > REPAIR_EVERY && db_leader(w->app->db)) {
                 jobs_repair_payments(w->app, now);
-                last_repair = now;
+                last_repair = mono;
             }
             /* a purge that failed (a statement timeout on a large table)
              * is tried again after PURGE_RETRY, not at every turn */
-            if (now - last_purge > PURGE_EVERY && db_leader(w->app->db))
-                last_purge = jobs_purge(w->app, now) ? now : now - PURGE_EVERY + PURGE_RETRY;
+            if (mono - last_purge > PURGE_EVERY && db_leader(w->app->db))
+                last_purge = jobs_purge(w->app, now) ? mono : mono - PURGE_EVERY + PURGE_RETRY;
         }
         struct timespec abs = thread_deadline_mono(SWEEP_MS);
         pthread_mutex_lock(&w->mu);
