@@ -183,10 +183,20 @@ static void pause_for(const struct gateway *g, usec_t us)
     }
 }
 
-/* One API call. form: the body of a POST (NULL for a GET); idem: its
- * Idempotency-Key (NULL: none, and it is then never repeated). */
-static void call(const struct gateway *g, struct arena *a, const char *method, const char *path,
-                 const char *form, const char *idem, struct reply *out)
+/* The deadline of one operation (a payment's result, a cancel, a
+ * follow-up): its calls, and their retries, share the gateway's timeout,
+ * as the repair sweep and the payment jobs' leases assume (an operation
+ * is over within GW_TIMEOUT). */
+static usec_t op_deadline(const struct gateway *g)
+{
+    return time_now() + g->timeout;
+}
+
+/* One API call, by the operation's deadline. form: the body of a POST (NULL
+ * for a GET); idem: its Idempotency-Key (NULL: none, and it is then never
+ * repeated). */
+static void call(const struct gateway *g, struct arena *a, usec_t deadline, const char *method,
+                 const char *path, const char *form, const char *idem, struct reply *out)
 {
     struct stripe *s = g->state;
     memset(out, 0, sizeof *out);
@@ -200,7 +210,6 @@ static void call(const struct gateway *g, struct arena *a, const char *method, c
     bool post = strcmp(method, "POST") == 0;
     size_t nh = post ? (idem ? 5 : 4) : 3;
     bool repeatable = !post || idem;
-    usec_t deadline = time_now() + g->timeout;
     for (int try = 1;; try++) {
         usec_t left = deadline - time_now();
         if (left < 100000) {
@@ -377,7 +386,8 @@ static void intent_result(json_object *pi, enum gw_operation op, struct gw_resul
 }
 
 /* GET a PaymentIntent with its latest charge. */
-static void get_intent(const struct gateway *g, struct arena *a, const char *id, struct reply *r)
+static void get_intent(const struct gateway *g, struct arena *a, usec_t deadline, const char *id,
+                       struct reply *r)
 {
     if (!gw_id_ok(id, STRIPE_ID_MAX)) { /* not an id Stripe gives: never put into a URL */
         memset(r, 0, sizeof *r);
@@ -385,8 +395,8 @@ static void get_intent(const struct gateway *g, struct arena *a, const char *id,
         snprintf(r->why, sizeof r->why, "Stripe named a PaymentIntent chatpay cannot use");
         return;
     }
-    call(g, a, "GET", arena_printf(a, "/v1/payment_intents/%s?expand%%5B%%5D=latest_charge", id),
-         NULL, NULL, r);
+    call(g, a, deadline, "GET",
+         arena_printf(a, "/v1/payment_intents/%s?expand%%5B%%5D=latest_charge", id), NULL, NULL, r);
 }
 
 /* ---- paying ---------------------------------------------------------------------------- */
@@ -429,7 +439,8 @@ static bool resume(const struct gateway *g, const struct gw_payment *p, struct a
         return false;
     const char *enc = p->gateway_ref;
     struct reply r;
-    call(g, a, "GET", arena_printf(a, "/v1/checkout/sessions/%s", enc), NULL, NULL, &r);
+    call(g, a, op_deadline(g), "GET", arena_printf(a, "/v1/checkout/sessions/%s", enc), NULL, NULL,
+         &r);
     const char *status = json_member_string(r.body, "status");
     const char *url = json_member_string(r.body, "url");
     const char *ref = json_member_string(r.body, "client_reference_id");
@@ -512,8 +523,8 @@ static bool stripe_begin(const struct gateway *g, const struct gw_payment *p, st
         arena_printf(a, "%lld", (long long)session_expiry(p)),
     };
     struct reply r;
-    call(g, a, "POST", "/v1/checkout/sessions", form_encode(a, kv, sizeof kv / sizeof kv[0] / 2),
-         p->ref, &r);
+    call(g, a, op_deadline(g), "POST", "/v1/checkout/sessions",
+         form_encode(a, kv, sizeof kv / sizeof kv[0] / 2), p->ref, &r);
     const char *id = json_member_string(r.body, "id");
     const char *url = json_member_string(r.body, "url");
     bool ok = r.status == 200 && id && url && gw_id_ok(id, GW_REF_LEN);
@@ -525,7 +536,9 @@ static bool stripe_begin(const struct gateway *g, const struct gw_payment *p, st
     return ok;
 }
 
-static void stripe_result(const struct gateway *g, const struct gw_target *t, struct gw_result *out)
+/* A payment's outcome, by `deadline`. */
+static void result_by(const struct gateway *g, const struct gw_target *t, usec_t deadline,
+                      struct gw_result *out)
 {
     struct arena *a = arena_new(0);
     if (!gw_id_ok(t->gateway_ref, GW_REF_LEN)) {
@@ -535,7 +548,7 @@ static void stripe_result(const struct gateway *g, const struct gw_target *t, st
     }
     const char *enc = t->gateway_ref;
     struct reply r;
-    call(g, a, "GET", arena_printf(a, "/v1/checkout/sessions/%s", enc), NULL, NULL, &r);
+    call(g, a, deadline, "GET", arena_printf(a, "/v1/checkout/sessions/%s", enc), NULL, NULL, &r);
     const char *status = json_member_string(r.body, "status");
     const char *pi = json_member_string(r.body, "payment_intent");
     const char *ref = json_member_string(r.body, "client_reference_id");
@@ -551,7 +564,7 @@ static void stripe_result(const struct gateway *g, const struct gw_target *t, st
         snprintf(out->gateway_ref, sizeof out->gateway_ref, "%s", t->gateway_ref);
     } else {
         struct reply ri;
-        get_intent(g, a, pi, &ri);
+        get_intent(g, a, deadline, pi, &ri);
         if (ri.status == 200 && ri.body)
             intent_result(ri.body, t->op, out);
         else
@@ -560,6 +573,11 @@ static void stripe_result(const struct gateway *g, const struct gw_target *t, st
     }
     reply_free(&r);
     arena_free(a);
+}
+
+static void stripe_result(const struct gateway *g, const struct gw_target *t, struct gw_result *out)
+{
+    result_by(g, t, op_deadline(g), out);
 }
 
 static enum gw_cancel stripe_cancel(const struct gateway *g, const struct gw_target *t,
@@ -573,21 +591,23 @@ static enum gw_cancel stripe_cancel(const struct gateway *g, const struct gw_tar
     struct arena *a = arena_new(0);
     const char *enc = t->gateway_ref;
     enum gw_cancel verdict = GW_CANCEL_FAILED;
+    usec_t deadline = op_deadline(g);
     for (int round = 0; round < 2 && verdict == GW_CANCEL_FAILED; round++) {
         struct reply r;
-        call(g, a, "GET", arena_printf(a, "/v1/checkout/sessions/%s", enc), NULL, NULL, &r);
+        call(g, a, deadline, "GET", arena_printf(a, "/v1/checkout/sessions/%s", enc), NULL, NULL,
+             &r);
         const char *status = json_member_string(r.body, "status");
         if (r.status == 200 && status && strcmp(status, "expired") == 0) {
             verdict = GW_CANCEL_CLOSED;
         } else if (r.status == 200 && status && strcmp(status, "complete") == 0) {
             reply_free(&r);
-            stripe_result(g, t, out);
+            result_by(g, t, deadline, out);
             verdict = out->decision == GW_NO_ANSWER ? GW_CANCEL_FAILED : GW_CANCEL_COMPLETED;
             break;
         } else if (r.status == 200 && status) {
             struct reply e;
-            call(g, a, "POST", arena_printf(a, "/v1/checkout/sessions/%s/expire", enc), "",
-                 arena_printf(a, "%s-expire", t->ref), &e);
+            call(g, a, deadline, "POST", arena_printf(a, "/v1/checkout/sessions/%s/expire", enc),
+                 "", arena_printf(a, "%s-expire", t->ref), &e);
             if (e.status == 200)
                 verdict = GW_CANCEL_CLOSED;
             reply_free(&e); /* else: completed meanwhile? look again */
@@ -635,8 +655,8 @@ static void refund_result(json_object *re, struct gw_result *out)
  * first, STRIPE_LIST_PAGES pages of 100 at most): 1 found (*found, owned by
  * r), 0 none, -1 not known (r says why: unreachable, refused, or more
  * refunds than chatpay looks through). */
-static int find_refund(const struct gateway *g, struct arena *a, const struct gw_target *t,
-                       struct reply *r, json_object **found)
+static int find_refund(const struct gateway *g, struct arena *a, usec_t deadline,
+                       const struct gw_target *t, struct reply *r, json_object **found)
 {
     *found = NULL;
     const char *after = NULL;
@@ -646,7 +666,7 @@ static int find_refund(const struct gateway *g, struct arena *a, const struct gw
                 ? arena_printf(a, "/v1/refunds?payment_intent=%s&limit=100&starting_after=%s",
                                t->parent_gateway_ref, after)
                 : arena_printf(a, "/v1/refunds?payment_intent=%s&limit=100", t->parent_gateway_ref);
-        call(g, a, "GET", path, NULL, NULL, r);
+        call(g, a, deadline, "GET", path, NULL, NULL, r);
         json_object *data = json_member(r->body, "data", json_type_array);
         if (r->unreachable || r->status != 200 || !data)
             return -1;
@@ -679,6 +699,7 @@ static int find_refund(const struct gateway *g, struct arena *a, const struct gw
 static void stripe_operate(const struct gateway *g, const struct gw_target *t,
                            struct gw_result *out)
 {
+    usec_t deadline = op_deadline(g);
     struct arena *a = arena_new(0);
     const char *pi = t->parent_gateway_ref;
     struct reply r = {0};
@@ -700,7 +721,7 @@ static void stripe_operate(const struct gateway *g, const struct gw_target *t,
     json_object *listed = NULL;
     int listed_found = 0;
     if (refund && !known_refund && t->again)
-        listed_found = find_refund(g, a, t, &r, &listed);
+        listed_found = find_refund(g, a, deadline, t, &r, &listed);
     if (listed_found < 0) {
         /* not known whether the first one happened: asked again later */
         if (!r.why[0])
@@ -720,7 +741,8 @@ static void stripe_operate(const struct gateway *g, const struct gw_target *t,
     reply_free(&r);
     if (known_refund) {
         /* begun before and not completed: how is it now? */
-        call(g, a, "GET", arena_printf(a, "/v1/refunds/%s", t->gateway_ref), NULL, NULL, &r);
+        call(g, a, deadline, "GET", arena_printf(a, "/v1/refunds/%s", t->gateway_ref), NULL, NULL,
+             &r);
     } else if (refund) {
         /* the first time, or (asked again) not among the PaymentIntent's
          * refunds: sent, under the same key (Stripe prunes keys after 24
@@ -731,14 +753,14 @@ static void stripe_operate(const struct gateway *g, const struct gw_target *t,
                             arena_printf(a, "%lld", amount),
                             "metadata[chatpay_ref]",
                             t->ref};
-        call(g, a, "POST", "/v1/refunds", form_encode(a, kv, 3), t->ref, &r);
+        call(g, a, deadline, "POST", "/v1/refunds", form_encode(a, kv, 3), t->ref, &r);
     } else if (t->op == GW_OP_CAPTURE) {
         const char *kv[] = {"amount_to_capture", arena_printf(a, "%lld", amount)};
-        call(g, a, "POST", arena_printf(a, "/v1/payment_intents/%s/capture", pi),
+        call(g, a, deadline, "POST", arena_printf(a, "/v1/payment_intents/%s/capture", pi),
              form_encode(a, kv, 1), t->ref, &r);
     } else { /* GW_OP_REVERSE: release an uncaptured authorization */
         const char *kv[] = {"cancellation_reason", "requested_by_customer"};
-        call(g, a, "POST", arena_printf(a, "/v1/payment_intents/%s/cancel", pi),
+        call(g, a, deadline, "POST", arena_printf(a, "/v1/payment_intents/%s/cancel", pi),
              form_encode(a, kv, 1), t->ref, &r);
     }
     json_object *e = json_member(r.body, "error", json_type_object);
@@ -748,7 +770,7 @@ static void stripe_operate(const struct gateway *g, const struct gw_target *t,
         /* done again where the first may have happened (its key pruned):
          * the PaymentIntent says whether it did */
         reply_free(&r);
-        call(g, a, "GET", arena_printf(a, "/v1/payment_intents/%s", pi), NULL, NULL, &r);
+        call(g, a, deadline, "GET", arena_printf(a, "/v1/payment_intents/%s", pi), NULL, NULL, &r);
         if (r.status != 200)
             r.unreachable = true;
     }

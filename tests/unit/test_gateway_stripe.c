@@ -648,7 +648,7 @@ static void test_post_without_key_never_repeated(void **state)
     fake_use();
     fake_add(503, "{}");
     fake_add(200, "{}");
-    call(&g, a, "POST", "/v1/anything", "a=1", NULL, &r);
+    call(&g, a, time_now() + g.timeout, "POST", "/v1/anything", "a=1", NULL, &r);
     assert_int_equal(fake.nseen, 1);
     assert_null(sent_header(&fake.seen[0], "Idempotency-Key"));
     assert_true(r.unreachable);
@@ -657,14 +657,14 @@ static void test_post_without_key_never_repeated(void **state)
     fake_use();
     fake_add(409, "{}");
     fake_add(200, "{}");
-    call(&g, a, "POST", "/v1/anything", "a=1", NULL, &r);
+    call(&g, a, time_now() + g.timeout, "POST", "/v1/anything", "a=1", NULL, &r);
     assert_int_equal(fake.nseen, 1);
     reply_free(&r);
 
     fake_use();
     fake_add_full((struct answer){NET_TIMEOUT, 0, NULL, true, NULL, NULL});
     fake_add(200, "{}");
-    call(&g, a, "POST", "/v1/anything", "a=1", NULL, &r);
+    call(&g, a, time_now() + g.timeout, "POST", "/v1/anything", "a=1", NULL, &r);
     assert_int_equal(fake.nseen, 1);
     assert_true(r.unreachable);
     reply_free(&r);
@@ -673,7 +673,7 @@ static void test_post_without_key_never_repeated(void **state)
     fake_use();
     fake_add(503, "{}");
     fake_add(200, "{\"id\":\"x\"}");
-    call(&g, a, "GET", "/v1/anything", NULL, NULL, &r);
+    call(&g, a, time_now() + g.timeout, "GET", "/v1/anything", NULL, NULL, &r);
     assert_int_equal(fake.nseen, 2);
     assert_int_equal(r.status, 200);
     assert_false(r.unreachable);
@@ -709,6 +709,43 @@ static void test_retry_after_bounded_by_timeout(void **state)
     assert_int_not_equal(r.decision, GW_DECLINE);
     /* a Retry-After longer than the time left ends the call at once */
     assert_true(took < 2500000);
+}
+
+/* A refund of 25.00 of the capture, done again (its answer was lost). */
+static struct gw_target refund_again_target(const char *ref)
+{
+    struct gw_target t = capture_target();
+    t.ref = ref;
+    t.op = GW_OP_REFUND;
+    t.amount_minor = 2500;
+    t.parent_op = GW_OP_CAPTURE;
+    t.again = true;
+    return t;
+}
+
+/* An operation's calls share one deadline: a refund done again lists the
+ * PaymentIntent's refunds first, and the POST that follows gets only what
+ * is left of the instance's timeout, so that the operation is over within
+ * it, as the repair sweep and the payment jobs' leases assume. */
+static void test_an_operation_shares_one_deadline(void **state)
+{
+    struct stripe *st = make_default();
+    struct gateway g = instance(st, 1000000); /* 1 s */
+    struct gw_result r;
+    struct gw_target t = refund_again_target("cpo_rf7");
+
+    fake_use();
+    fake_add(200, "{\"object\":\"list\",\"url\":\"/v1/refunds\",\"has_more\":false,\"data\":[]}");
+    fake_delay_last(700);
+    fake_add(200, "{\"id\":\"re_e\",\"object\":\"refund\",\"status\":\"succeeded\"}");
+    gateway_operate(&g, &t, &r);
+    gateway_stripe_ops.destroy(st);
+    perform = net_perform;
+    assert_int_equal(fake.nseen, 2);
+    assert_string_equal(fake.seen[1].method, "POST");
+    assert_true(fake.seen[0].timeout_ms > 900);
+    assert_true(fake.seen[1].timeout_ms <= 300); /* 1 s less the list's 0.7 s */
+    assert_int_equal(r.decision, GW_ACCEPT);
 }
 
 /* ---- follow-ups ------------------------------------------------------------------------ */
@@ -863,12 +900,7 @@ static void test_refund_lost_answer_is_looked_for(void **state)
     struct stripe *st = make_default();
     struct gateway g = instance(st, 10 * 1000000);
     struct gw_result r;
-    struct gw_target t = capture_target();
-    t.ref = "cpo_rf9";
-    t.op = GW_OP_REFUND;
-    t.amount_minor = 2500;
-    t.parent_op = GW_OP_CAPTURE;
-    t.again = true;
+    struct gw_target t = refund_again_target("cpo_rf9");
 
     /* found on the second page: its answer, nothing posted */
     fake_use();
@@ -1160,6 +1192,7 @@ int main(void)
         cmocka_unit_test(test_result),
         cmocka_unit_test(test_inbound),
         cmocka_unit_test(test_retry_after_bounded_by_timeout),
+        cmocka_unit_test(test_an_operation_shares_one_deadline),
         cmocka_unit_test(test_signature_huge_t),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
