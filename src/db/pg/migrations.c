@@ -556,6 +556,14 @@ const struct pg_migration pg_migrations[] = {
      "  THEN repeat('*', char_length(account_identifier))"
      "  ELSE repeat('*', char_length(account_identifier) - 4) || right(account_identifier, 4)"
      "  END;"},
+    /* the periodic purge finds what it drops through these, a bounded batch
+     * at a time, the oldest first: before, each purge of finished jobs, ended
+     * callbacks (their bodies too) and sandbox messages read the whole table
+     * in the write transaction */
+    {20, "purges: finished jobs, ended callbacks and sandbox messages by age",
+     "CREATE INDEX jobs_done ON jobs(done_at) WHERE done_at > 0;"
+     "CREATE INDEX callbacks_ended ON callbacks(updated_at) WHERE state <> 0;"
+     "CREATE INDEX sandbox_messages_age ON sandbox_messages(created_at);"},
 };
 
 const int pg_migration_count = sizeof pg_migrations / sizeof pg_migrations[0];

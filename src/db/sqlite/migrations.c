@@ -580,6 +580,14 @@ const struct sqlite_migration sqlite_migrations[] = {
      "  THEN replace(hex(zeroblob(length(account_identifier))), '00', '*')"
      "  ELSE replace(hex(zeroblob(length(account_identifier) - 4)), '00', '*')"
      "   || substr(account_identifier, -4) END;"},
+    /* the periodic purge finds what it drops through these, a bounded batch
+     * at a time, the oldest first: before, each purge of finished jobs, ended
+     * callbacks (their bodies too) and sandbox messages read the whole table
+     * in the write transaction */
+    {20, "purges: finished jobs, ended callbacks and sandbox messages by age",
+     "CREATE INDEX jobs_done ON jobs(done_at) WHERE done_at > 0;"
+     "CREATE INDEX callbacks_ended ON callbacks(updated_at) WHERE state <> 0;"
+     "CREATE INDEX sandbox_messages_age ON sandbox_messages(created_at);"},
 };
 
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];
