@@ -116,8 +116,10 @@ struct db_callbacks_ops {
     /* oldest first */
     enum db_status (*attempts)(struct db_tx *tx, int64_t callback_id, struct arena *a,
                                db_callback_attempt_cb cb, void *cls);
-    /* drop deliveries that ended before `before` */
-    enum db_status (*purge)(struct db_tx *tx, usec_t before);
+    /* drop at most `limit` of the deliveries that ended (delivered or given
+     * up) before `before`, with their attempts, the earliest ended first: how
+     * many it dropped; pending ones stay */
+    enum db_status (*purge)(struct db_tx *tx, usec_t before, int limit);
 };
 
 const struct db_callbacks_ops *db_callbacks_ops(struct db_tx *tx);

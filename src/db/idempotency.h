@@ -49,8 +49,9 @@ struct db_idempotency_ops {
      * DB_NO_RESULTS when there is none such */
     enum db_status (*forget)(struct db_tx *tx, const char *merchant_id, const char *key,
                              const uint8_t hash[32], usec_t claimed_at);
-    /* drop records older than `before` */
-    enum db_status (*purge)(struct db_tx *tx, usec_t before);
+    /* drop at most `limit` of the records made before `before`, the oldest
+     * first: how many it dropped */
+    enum db_status (*purge)(struct db_tx *tx, usec_t before, int limit);
 };
 
 const struct db_idempotency_ops *db_idempotency_ops(struct db_tx *tx);

@@ -101,8 +101,10 @@ struct db_jobs_ops {
     /* have a pending job of this kind and arg run no later than run_at (one
      * running now keeps its own next run); DB_NO_RESULTS when there is none */
     enum db_status (*hurry)(struct db_tx *tx, int kind, int64_t arg, usec_t run_at);
-    /* drop jobs finished before `before`, and sandbox messages older than it */
-    enum db_status (*purge)(struct db_tx *tx, usec_t before);
+    /* drop at most `limit` of the jobs finished before `before`, the earliest
+     * finished first, never the newest job (its id would come back): how
+     * many it dropped */
+    enum db_status (*purge)(struct db_tx *tx, usec_t before, int limit);
     /* has the merchant a job of this kind and argument, finished or not
      * (until purged)? DB_ONE_RESULT when it has */
     enum db_status (*exists)(struct db_tx *tx, const char *merchant_id, int kind, int64_t arg);

@@ -140,8 +140,9 @@ struct db_marketplace_ops {
     /* the active client of an unexpired token (and when it expires) */
     enum db_status (*token_find)(struct db_tx *tx, const uint8_t hash[32], usec_t now,
                                  struct arena *a, struct db_mp_client *out, usec_t *expires_at);
-    /* drop tokens that expired before `before` */
-    enum db_status (*token_purge)(struct db_tx *tx, usec_t before);
+    /* drop at most `limit` of the tokens that expired before `before`, the
+     * first expired first: how many it dropped */
+    enum db_status (*token_purge)(struct db_tx *tx, usec_t before, int limit);
 
     /* the catalogue */
     enum db_status (*product_insert)(struct db_tx *tx, const struct db_mp_product *p);

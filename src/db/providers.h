@@ -120,11 +120,12 @@ struct db_providers_ops {
 
     /* a gateway's notices already handled (dropped when they come again):
      * seen → DB_ONE_RESULT; add keeps one (DB_NO_RESULTS when it was there);
-     * purge drops those received before `before` */
+     * purge drops at most `limit` of those received before `before`, the
+     * oldest first, and says how many */
     enum db_status (*notice_seen)(struct db_tx *tx, const char *provider_id, const char *event_id);
     enum db_status (*notice_add)(struct db_tx *tx, const char *provider_id, const char *event_id,
                                  usec_t now);
-    enum db_status (*notice_purge)(struct db_tx *tx, usec_t before);
+    enum db_status (*notice_purge)(struct db_tx *tx, usec_t before, int limit);
 };
 
 const struct db_providers_ops *db_providers_ops(struct db_tx *tx);

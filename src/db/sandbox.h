@@ -83,6 +83,9 @@ struct db_messages_ops {
     /* newest first; to may be NULL for all */
     enum db_status (*list)(struct db_tx *tx, const char *merchant_id, const char *to, int limit,
                            struct arena *a, db_message_cb cb, void *cls);
+    /* drop at most `limit` of the messages stored before `before`, the
+     * oldest first: how many it dropped */
+    enum db_status (*purge)(struct db_tx *tx, usec_t before, int limit);
 };
 
 struct db_sandbox_gateway_ops {

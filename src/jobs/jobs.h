@@ -124,7 +124,13 @@ int jobs_expire_links(struct app *app, int limit);
  * between a call and its record), and close checkouts nobody completed;
  * how many were resolved, or -1 on error */
 int jobs_repair_payments(struct app *app, usec_t now);
-/* drop old idempotency records, finished jobs and sandbox messages */
+/* rows a purge statement drops at most */
+enum { JOBS_PURGE_BATCH = 5000 };
+/* drop old idempotency records, finished jobs, sandbox messages, expired
+ * marketplace tokens, handled gateway notices and ended callbacks: each
+ * table in batches, each batch in a transaction of its own, a bounded
+ * number per call (the rest at the next); false when a table's purge
+ * failed (the others were purged still) */
 bool jobs_purge(struct app *app, usec_t now);
 
 #endif

@@ -2,7 +2,7 @@
  * sweeper.c — what the sweeper thread does, besides jobs: expire links whose
  * time is up, repair payment operations left pending (a crash between a
  * gateway call and its record, a checkout nobody completed), and drop old
- * records.
+ * records (a bounded number per pass, in short transactions).
  */
 #include <stdio.h>
 #include <string.h>
@@ -10,8 +10,10 @@
 #include "app.h"
 #include "db/callbacks.h"
 #include "db/idempotency.h"
+#include "db/jobs.h"
 #include "db/marketplace.h"
 #include "db/providers.h"
+#include "db/sandbox.h"
 #include "gateway/registry.h"
 #include "jobs/common.h"
 #include "service/links.h"
@@ -254,25 +256,103 @@ int jobs_repair_payments(struct app *app, usec_t now)
 
 /* ---- purge ------------------------------------------------------------------------------ */
 
+/* A purge statement drops at most JOBS_PURGE_BATCH rows, found through an index
+ * of the table's age column, in a write transaction of its own: whatever a
+ * table's size, the write lock (SQLite) is held for one short statement,
+ * far from the statement timeout (PostgreSQL). A pass takes the tables in
+ * turn, a batch of each while full batches come back: every table's first
+ * batch, then more of them for as long as PURGE_BUDGET lasts, at most
+ * PURGE_BATCHES of a table; what is left waits for the next pass. */
+enum { PURGE_BATCHES = 40 };
+#define PURGE_BUDGET (3LL * 1000000)
+
+enum purge_table {
+    PURGE_IDEMPOTENCY,
+    PURGE_JOBS,
+    PURGE_SANDBOX_MESSAGES,
+    PURGE_MP_TOKENS,
+    PURGE_GATEWAY_NOTICES,
+    PURGE_CALLBACKS,
+    PURGE_TABLES
+};
+
+static const struct {
+    const char *name; /* the transaction's name, for logs */
+    usec_t keep;      /* how long rows are kept past their age column's time */
+} purge_tables[PURGE_TABLES] = {
+    [PURGE_IDEMPOTENCY] = {"purge_idempotency", IDEMPOTENCY_KEEP},
+    [PURGE_JOBS] = {"purge_jobs", JOBS_KEEP},
+    [PURGE_SANDBOX_MESSAGES] = {"purge_sandbox_messages", JOBS_KEEP},
+    [PURGE_MP_TOKENS] = {"purge_mp_tokens", 0}, /* once expired */
+    [PURGE_GATEWAY_NOTICES] = {"purge_gateway_notices", NOTICES_KEEP},
+    [PURGE_CALLBACKS] = {"purge_callbacks", CALLBACKS_KEEP},
+};
+
+struct purge_ctx {
+    enum purge_table table;
+    usec_t before;
+};
+
+/* One batch of one table: how many rows it dropped */
 static enum db_status purge_cb(struct db_tx *tx, void *cls)
 {
-    usec_t now = *(usec_t *)cls;
-    enum db_status st = DB_CALL(tx, idempotency, purge, now - IDEMPOTENCY_KEEP);
-    if (st < 0)
-        return st;
-    st = DB_CALL(tx, jobs, purge, now - JOBS_KEEP);
-    if (st < 0)
-        return st;
-    st = DB_CALL(tx, marketplace, token_purge, now);
-    if (st < 0)
-        return st;
-    st = DB_CALL(tx, providers, notice_purge, now - NOTICES_KEEP);
-    if (st < 0)
-        return st;
-    return DB_CALL(tx, callbacks, purge, now - CALLBACKS_KEEP);
+    const struct purge_ctx *c = cls;
+    switch (c->table) {
+    case PURGE_IDEMPOTENCY:
+        return DB_CALL(tx, idempotency, purge, c->before, JOBS_PURGE_BATCH);
+    case PURGE_JOBS:
+        return DB_CALL(tx, jobs, purge, c->before, JOBS_PURGE_BATCH);
+    case PURGE_SANDBOX_MESSAGES:
+        return DB_CALL(tx, messages, purge, c->before, JOBS_PURGE_BATCH);
+    case PURGE_MP_TOKENS:
+        return DB_CALL(tx, marketplace, token_purge, c->before, JOBS_PURGE_BATCH);
+    case PURGE_GATEWAY_NOTICES:
+        return DB_CALL(tx, providers, notice_purge, c->before, JOBS_PURGE_BATCH);
+    case PURGE_CALLBACKS:
+        return DB_CALL(tx, callbacks, purge, c->before, JOBS_PURGE_BATCH);
+    case PURGE_TABLES:
+        break;
+    }
+    return DB_HARD_ERROR;
 }
 
 bool jobs_purge(struct app *app, usec_t now)
 {
-    return db_run(app->db, DB_WRITE, "purge", purge_cb, &now) >= 0;
+    bool more[PURGE_TABLES], ok = true;
+    long long dropped[PURGE_TABLES] = {0};
+    for (int i = 0; i < PURGE_TABLES; i++)
+        more[i] = true;
+    usec_t start = time_mono();
+    bool left = true; /* a table gave a full batch last */
+    for (int round = 0; round < PURGE_BATCHES && left; round++) {
+        left = false;
+        for (int i = 0; i < PURGE_TABLES; i++) {
+            if (!more[i])
+                continue;
+            /* every table has its first batch; then the budget, and the
+             * periodic work must still be this process's */
+            if ((round > 0 && time_mono() - start >= PURGE_BUDGET) || !db_leader(app->db))
+                goto out;
+            struct purge_ctx c = {.table = i, .before = now - purge_tables[i].keep};
+            enum db_status st = db_run(app->db, DB_WRITE, purge_tables[i].name, purge_cb, &c);
+            if (st < 0) {
+                /* the other tables are purged still; this one is tried again
+                 * at the next pass */
+                log_warn("%s: failed after %lld rows dropped (tried again later)",
+                         purge_tables[i].name, dropped[i]);
+                ok = false;
+                more[i] = false;
+                continue;
+            }
+            dropped[i] += st;
+            more[i] = (int)st >= JOBS_PURGE_BATCH;
+            left |= more[i];
+        }
+    }
+out:
+    for (int i = 0; i < PURGE_TABLES; i++)
+        if (more[i] && dropped[i] > 0)
+            log_info("%s: %lld rows dropped, more left for the next pass", purge_tables[i].name,
+                     dropped[i]);
+    return ok;
 }

@@ -506,7 +506,7 @@ static enum db_status callbacks_read_cb(struct db_tx *tx, void *cls)
 static enum db_status callbacks_purge_cb(struct db_tx *tx, void *cls)
 {
     (void)cls;
-    return DB_CALL(tx, callbacks, purge, 500000);
+    return DB_CALL(tx, callbacks, purge, 500000, 10);
 }
 
 static enum db_status callbacks_left_cb(struct db_tx *tx, void *cls)
@@ -802,12 +802,12 @@ static enum db_status hurry_cb(struct db_tx *tx, void *cls)
         return DB_HARD_ERROR;
     c->get_done = DB_CALL(tx, jobs, get, "m_1", c->j.id, &c->done);
     c->exists_done = DB_CALL(tx, jobs, exists, "m_1", JOB_DELIVERY_RECEIPT, 5);
-    if (DB_CALL(tx, jobs, purge, (usec_t)1 << 60) < 0)
+    if (DB_CALL(tx, jobs, purge, (usec_t)1 << 60, 10) != 0) /* the newest job stays */
         return DB_HARD_ERROR;
 
     c->after = c->j;
     enum db_status st = DB_CALL(tx, jobs, insert, &c->after);
-    if (st != 1 || DB_CALL(tx, jobs, purge, (usec_t)1 << 60) < 0)
+    if (st != 1 || DB_CALL(tx, jobs, purge, (usec_t)1 << 60, 10) != 1)
         return DB_HARD_ERROR;
     /* no longer the newest: gone */
     c->get_purged = DB_CALL(tx, jobs, get, "m_1", c->j.id, &(struct db_job){0});
@@ -1252,7 +1252,7 @@ static enum db_status mp_cb(struct db_tx *tx, void *cls)
         if (ops->client_update(tx, &d) != 1)
             return DB_HARD_ERROR;
         c->tok_disabled = ops->token_find(tx, c->tok, 1500, c->a, &c->got, &c->expires);
-        c->purged = ops->token_purge(tx, 2001);
+        c->purged = ops->token_purge(tx, 2001, 10);
         return DB_ONE_RESULT;
     }
     return DB_HARD_ERROR;

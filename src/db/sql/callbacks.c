@@ -328,12 +328,17 @@ enum db_status sql_callbacks_attempts(struct db_tx *tx, int64_t callback_id, str
     return s;
 }
 
-enum db_status sql_callbacks_purge(struct db_tx *tx, usec_t before)
+enum db_status sql_callbacks_purge(struct db_tx *tx, usec_t before, int limit)
 {
+    /* through callbacks_ended (migration 20), the earliest ended first; their
+     * attempts go with them (ON DELETE CASCADE) */
     struct db_stmt *st = db_stmt(tx, STMT_CALLBACK_PURGE,
-                                 "DELETE FROM callbacks WHERE state <> 0 AND updated_at < ?");
+                                 "DELETE FROM callbacks WHERE id IN (SELECT id FROM callbacks"
+                                 " WHERE state <> 0 AND updated_at < ?1"
+                                 " ORDER BY updated_at LIMIT ?2)");
     if (!st)
         return DB_HARD_ERROR;
     db_bind_int(st, 1, before);
+    db_bind_int(st, 2, limit);
     return db_exec(st, "callback purge");
 }

@@ -178,24 +178,21 @@ enum db_status sql_jobs_count_pending(struct db_tx *tx, int64_t *n)
     return db_one_int(st, n, "jobs pending");
 }
 
-enum db_status sql_jobs_purge(struct db_tx *tx, usec_t before)
+enum db_status sql_jobs_purge(struct db_tx *tx, usec_t before, int limit)
 {
     /* the newest job stays: SQLite gives a new row the highest id + 1, and a
-     * job id must never come back (messages are named cpm_<job id>) */
+     * job id must never come back (messages are named cpm_<job id>); the
+     * batch is found through jobs_done (migration 20), the earliest
+     * finished first */
     struct db_stmt *st = db_stmt(tx, STMT_JOB_PURGE,
-                                 "DELETE FROM jobs WHERE done_at > 0 AND done_at < ?"
-                                 " AND id < (SELECT MAX(id) FROM jobs)");
+                                 "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs"
+                                 " WHERE done_at > 0 AND done_at < ?1"
+                                 " AND id < (SELECT MAX(id) FROM jobs) ORDER BY done_at LIMIT ?2)");
     if (!st)
         return DB_HARD_ERROR;
     db_bind_int(st, 1, before);
-    enum db_status s = db_exec(st, "job purge");
-    if (s < 0)
-        return s;
-    st = db_stmt(tx, STMT_MESSAGE_PURGE, "DELETE FROM sandbox_messages WHERE created_at < ?");
-    if (!st)
-        return DB_HARD_ERROR;
-    db_bind_int(st, 1, before);
-    return db_exec(st, "message purge");
+    db_bind_int(st, 2, limit);
+    return db_exec(st, "job purge");
 }
 
 /* --- sandbox messages ------------------------------------------------------------ */
@@ -237,6 +234,20 @@ enum db_status sql_messages_insert(struct db_tx *tx, struct db_message *m)
     db_bind_text(st, 8, m->status);
     db_bind_int(st, 9, m->created_at);
     return db_one_int(st, &m->id, "message insert");
+}
+
+enum db_status sql_messages_purge(struct db_tx *tx, usec_t before, int limit)
+{
+    /* through sandbox_messages_age (migration 20), the oldest first */
+    struct db_stmt *st = db_stmt(tx, STMT_MESSAGE_PURGE,
+                                 "DELETE FROM sandbox_messages WHERE id IN (SELECT id"
+                                 " FROM sandbox_messages WHERE created_at < ?1"
+                                 " ORDER BY created_at LIMIT ?2)");
+    if (!st)
+        return DB_HARD_ERROR;
+    db_bind_int(st, 1, before);
+    db_bind_int(st, 2, limit);
+    return db_exec(st, "message purge");
 }
 
 enum db_status sql_messages_get_by_job(struct db_tx *tx, int64_t job_id, struct arena *a,
@@ -400,12 +411,16 @@ enum db_status sql_idempotency_forget(struct db_tx *tx, const char *merchant_id,
     return db_exec(st, "idempotency forget");
 }
 
-enum db_status sql_idempotency_purge(struct db_tx *tx, usec_t before)
+enum db_status sql_idempotency_purge(struct db_tx *tx, usec_t before, int limit)
 {
-    struct db_stmt *st =
-        db_stmt(tx, STMT_IDEM_PURGE, "DELETE FROM idempotency_keys WHERE created_at < ?");
+    /* through idempotency_age, the oldest first (the key is the primary key) */
+    struct db_stmt *st = db_stmt(tx, STMT_IDEM_PURGE,
+                                 "DELETE FROM idempotency_keys WHERE (merchant_id, key) IN"
+                                 " (SELECT merchant_id, key FROM idempotency_keys"
+                                 " WHERE created_at < ?1 ORDER BY created_at LIMIT ?2)");
     if (!st)
         return DB_HARD_ERROR;
     db_bind_int(st, 1, before);
+    db_bind_int(st, 2, limit);
     return db_exec(st, "idempotency purge");
 }

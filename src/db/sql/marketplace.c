@@ -275,13 +275,16 @@ static enum db_status sql_mp_token_find(struct db_tx *tx, const uint8_t hash[32]
     return db_one_row(st, "mp token find", token_reader, &(struct token_read){a, out, expires_at});
 }
 
-static enum db_status sql_mp_token_purge(struct db_tx *tx, usec_t before)
+static enum db_status sql_mp_token_purge(struct db_tx *tx, usec_t before, int limit)
 {
-    struct db_stmt *st =
-        db_stmt(tx, STMT_MP_TOKEN_PURGE, "DELETE FROM mp_tokens WHERE expires_at < ?");
+    /* through mp_tokens_expiry, the first expired first */
+    struct db_stmt *st = db_stmt(tx, STMT_MP_TOKEN_PURGE,
+                                 "DELETE FROM mp_tokens WHERE hash IN (SELECT hash FROM mp_tokens"
+                                 " WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2)");
     if (!st)
         return DB_HARD_ERROR;
     db_bind_int(st, 1, before);
+    db_bind_int(st, 2, limit);
     return db_exec(st, "mp token purge");
 }
 

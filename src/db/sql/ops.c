@@ -22,7 +22,7 @@ const struct db_ops db_sql_ops = {
     .jobs = {sql_jobs_insert, sql_jobs_claim, sql_jobs_lease, sql_jobs_complete, sql_jobs_retry,
              sql_jobs_count_pending, sql_jobs_hurry, sql_jobs_purge, sql_jobs_exists, sql_jobs_get},
     .messages = {sql_messages_insert, sql_messages_get_by_job, sql_messages_set_status,
-                 sql_messages_list},
+                 sql_messages_list, sql_messages_purge},
     .idempotency = {sql_idempotency_begin, sql_idempotency_get, sql_idempotency_restart,
                     sql_idempotency_finish, sql_idempotency_forget, sql_idempotency_purge},
     .integrators = {sql_integrators_insert, sql_integrators_get, sql_integrators_set_status,

@@ -157,13 +157,17 @@ enum db_status sql_providers_notice_add(struct db_tx *tx, const char *provider_i
     return db_exec(st, "notice add");
 }
 
-enum db_status sql_providers_notice_purge(struct db_tx *tx, usec_t before)
+enum db_status sql_providers_notice_purge(struct db_tx *tx, usec_t before, int limit)
 {
-    struct db_stmt *st =
-        db_stmt(tx, STMT_NOTICE_PURGE, "DELETE FROM gateway_notices WHERE received_at < ?");
+    /* through gateway_notices_age, the oldest first */
+    struct db_stmt *st = db_stmt(tx, STMT_NOTICE_PURGE,
+                                 "DELETE FROM gateway_notices WHERE (provider_id, event_id) IN"
+                                 " (SELECT provider_id, event_id FROM gateway_notices"
+                                 " WHERE received_at < ?1 ORDER BY received_at LIMIT ?2)");
     if (!st)
         return DB_HARD_ERROR;
     db_bind_int(st, 1, before);
+    db_bind_int(st, 2, limit);
     return db_exec(st, "notice purge");
 }
 

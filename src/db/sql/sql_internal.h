@@ -106,7 +106,7 @@ enum db_status sql_jobs_retry(struct db_tx *tx, const struct db_job *j, usec_t r
                               const char *error);
 enum db_status sql_jobs_hurry(struct db_tx *tx, int kind, int64_t arg, usec_t run_at);
 enum db_status sql_jobs_count_pending(struct db_tx *tx, int64_t *n);
-enum db_status sql_jobs_purge(struct db_tx *tx, usec_t before);
+enum db_status sql_jobs_purge(struct db_tx *tx, usec_t before, int limit);
 enum db_status sql_jobs_exists(struct db_tx *tx, const char *merchant_id, int kind, int64_t arg);
 enum db_status sql_jobs_get(struct db_tx *tx, const char *merchant_id, int64_t id,
                             struct db_job *out);
@@ -118,6 +118,7 @@ enum db_status sql_messages_set_status(struct db_tx *tx, const char *merchant_id
                                        const char *status);
 enum db_status sql_messages_list(struct db_tx *tx, const char *merchant_id, const char *to,
                                  int limit, struct arena *a, db_message_cb cb, void *cls);
+enum db_status sql_messages_purge(struct db_tx *tx, usec_t before, int limit);
 
 enum db_status sql_idempotency_begin(struct db_tx *tx, const char *merchant_id, const char *key,
                                      const uint8_t hash[32], usec_t now);
@@ -130,7 +131,7 @@ enum db_status sql_idempotency_finish(struct db_tx *tx, const char *merchant_id,
                                       const char *body);
 enum db_status sql_idempotency_forget(struct db_tx *tx, const char *merchant_id, const char *key,
                                       const uint8_t hash[32], usec_t claimed_at);
-enum db_status sql_idempotency_purge(struct db_tx *tx, usec_t before);
+enum db_status sql_idempotency_purge(struct db_tx *tx, usec_t before, int limit);
 
 /* callbacks.c */
 /* A merchant's callback configuration as its columns are selected (from
@@ -168,7 +169,7 @@ enum db_status sql_callbacks_list(struct db_tx *tx, const char *merchant_id,
                                   db_callback_cb cb, void *cls);
 enum db_status sql_callbacks_attempts(struct db_tx *tx, int64_t callback_id, struct arena *a,
                                       db_callback_attempt_cb cb, void *cls);
-enum db_status sql_callbacks_purge(struct db_tx *tx, usec_t before);
+enum db_status sql_callbacks_purge(struct db_tx *tx, usec_t before, int limit);
 
 /* providers.c */
 enum db_status sql_providers_insert(struct db_tx *tx, const struct db_provider *p);
@@ -176,7 +177,7 @@ enum db_status sql_providers_notice_seen(struct db_tx *tx, const char *provider_
                                          const char *event_id);
 enum db_status sql_providers_notice_add(struct db_tx *tx, const char *provider_id,
                                         const char *event_id, usec_t now);
-enum db_status sql_providers_notice_purge(struct db_tx *tx, usec_t before);
+enum db_status sql_providers_notice_purge(struct db_tx *tx, usec_t before, int limit);
 enum db_status sql_providers_get(struct db_tx *tx, const char *merchant_id, const char *id,
                                  struct arena *a, struct db_provider *out);
 enum db_status sql_providers_list(struct db_tx *tx, const char *merchant_id, struct arena *a,
