@@ -2110,6 +2110,180 @@ static void test_jobs_hurry_uses_its_index(void **state)
     assert_int_equal(index_scans("jobs_due"), due_before);
 }
 
+/* ---- purges ------------------------------------------------------------------------- */
+
+/* Each table's purge, with its limit, and the index it finds its rows
+ * through (migration 20 made the last three) */
+enum { PURGE_OLD = 5, PURGE_LIMIT = 3, PURGE_TABLES = 6 };
+#define PURGE_CUT   500000 /* the purges' cut: rows from before it are old */
+#define PURGE_YOUNG 900000
+
+static const char *const purge_index[PURGE_TABLES] = {
+    "idempotency_age",      "mp_tokens_expiry", "gateway_notices_age",
+    "sandbox_messages_age", "jobs_done",        "callbacks_ended",
+};
+
+static enum db_status purge_table_cb(struct db_tx *tx, void *cls)
+{
+    switch (*(const int *)cls) {
+    case 0:
+        return DB_CALL(tx, idempotency, purge, PURGE_CUT, PURGE_LIMIT);
+    case 1:
+        return DB_CALL(tx, marketplace, token_purge, PURGE_CUT, PURGE_LIMIT);
+    case 2:
+        return DB_CALL(tx, providers, notice_purge, PURGE_CUT, PURGE_LIMIT);
+    case 3:
+        return DB_CALL(tx, messages, purge, PURGE_CUT, PURGE_LIMIT);
+    case 4:
+        return DB_CALL(tx, jobs, purge, PURGE_CUT, PURGE_LIMIT);
+    default:
+        return DB_CALL(tx, callbacks, purge, PURGE_CUT, PURGE_LIMIT);
+    }
+}
+
+/* In each table PURGE_OLD rows from before the cut, and rows that stay: one
+ * after it, a callback still pending from before it, a job not finished,
+ * and the newest job, finished before the cut. Row i < PURGE_OLD is old. */
+struct purge_rows {
+    const char *merchant_id;
+    struct db_mp_client client;
+    uint8_t hash[32];
+    uint8_t token[PURGE_OLD + 1][32];
+    struct db_job job[PURGE_OLD + 3];     /* then: not finished, young, the newest */
+    struct db_callback cb[PURGE_OLD + 2]; /* then: young, pending */
+    /* what is found after the purges, per table and row (1: found) */
+    enum db_status found[PURGE_TABLES][PURGE_OLD + 3];
+};
+
+static enum db_status purge_rows_cb(struct db_tx *tx, void *cls)
+{
+    struct purge_rows *r = cls;
+    if (DB_CALL(tx, marketplace, client_insert, &r->client) != 1)
+        return DB_HARD_ERROR;
+    for (int i = 0; i <= PURGE_OLD; i++) {
+        usec_t at = i < PURGE_OLD ? 1000 + i : PURGE_YOUNG;
+        char key[32];
+        snprintf(key, sizeof key, "k%d", i);
+        struct db_message m = {
+            .job_id = 100 + i, .channel = 1, .text = "t", .status = "SENT", .created_at = at};
+        snprintf(m.merchant_id, sizeof m.merchant_id, "%s", r->merchant_id);
+        crypto_random(r->token[i], 32);
+        if (DB_CALL(tx, idempotency, begin, r->merchant_id, key, r->hash, at) != 1 ||
+            DB_CALL(tx, marketplace, token_insert, r->token[i], r->client.id, at, 0) != 1 ||
+            DB_CALL(tx, providers, notice_add, "gw-p", key, at) != 1 ||
+            DB_CALL(tx, messages, insert, &m) != 1)
+            return DB_HARD_ERROR;
+    }
+    for (int i = 0; i < PURGE_OLD + 2; i++) {
+        struct db_callback *cb = &r->cb[i];
+        snprintf(cb->ref, sizeof cb->ref, "cb_purge%d%s", i, r->merchant_id + 30);
+        snprintf(cb->webhook_id, sizeof cb->webhook_id, "msg_purge%d", i);
+        snprintf(cb->merchant_id, sizeof cb->merchant_id, "%s", r->merchant_id);
+        cb->kind = CB_PAYMENT_STATUS;
+        cb->url = "https://shop.example/ps";
+        cb->body = "{}";
+        cb->created_at = cb->updated_at = cb->next_at = 1000;
+        if (DB_CALL(tx, callbacks, insert, cb) != 1)
+            return DB_HARD_ERROR;
+        if (i == PURGE_OLD + 1)
+            continue; /* pending */
+        cb->state = i % 2 ? CB_DELIVERED : CB_FAILED;
+        cb->updated_at = i < PURGE_OLD ? 1000 + i : PURGE_YOUNG;
+        if (DB_CALL(tx, callbacks, update, cb) != 1)
+            return DB_HARD_ERROR;
+    }
+    for (int i = 0; i < PURGE_OLD + 3; i++) {
+        struct db_job *j = &r->job[i];
+        *j = (struct db_job){.kind = JOB_SEND_LINK, .link_id = 1, .run_at = (usec_t)1 << 60};
+        snprintf(j->merchant_id, sizeof j->merchant_id, "%s", r->merchant_id);
+        if (DB_CALL(tx, jobs, insert, j) != 1)
+            return DB_HARD_ERROR;
+        usec_t done = i < PURGE_OLD ? 1000 + i : i == PURGE_OLD + 1 ? PURGE_YOUNG : 1000;
+        if (i != PURGE_OLD && DB_CALL(tx, jobs, complete, j, done) != 1)
+            return DB_HARD_ERROR;
+    }
+    return DB_ONE_RESULT;
+}
+
+static enum db_status purge_left_cb(struct db_tx *tx, void *cls)
+{
+    struct purge_rows *r = cls;
+    struct arena *a = arena_new(0);
+    for (int i = 0; i < PURGE_OLD + 3; i++) {
+        enum db_status *f[PURGE_TABLES];
+        for (int t = 0; t < PURGE_TABLES; t++)
+            f[t] = &r->found[t][i];
+        char key[32];
+        snprintf(key, sizeof key, "k%d", i);
+        struct db_idempotency idem;
+        struct db_mp_client client;
+        usec_t expires;
+        struct db_message m;
+        struct db_callback cb;
+        if (i <= PURGE_OLD) {
+            *f[0] = DB_CALL(tx, idempotency, get, r->merchant_id, key, a, &idem);
+            *f[1] = DB_CALL(tx, marketplace, token_find, r->token[i], 0, a, &client, &expires);
+            *f[2] = DB_CALL(tx, providers, notice_seen, "gw-p", key);
+            *f[3] = DB_CALL(tx, messages, get_by_job, 100 + i, a, &m);
+        }
+        *f[4] = DB_CALL(tx, jobs, get, r->merchant_id, r->job[i].id, &(struct db_job){0});
+        if (i < PURGE_OLD + 2)
+            *f[5] = DB_CALL(tx, callbacks, get, r->cb[i].id, a, &cb);
+    }
+    arena_free(a);
+    return DB_ONE_RESULT;
+}
+
+/* Each purge drops at most its limit, the oldest first, and says how many;
+ * the rows after the cut, a pending callback, a job not finished and the
+ * newest job stay. On PostgreSQL each finds its rows through its index:
+ * before migration 20, jobs, callbacks and sandbox messages had none, and
+ * every purge read the whole table (at some size, past the statement
+ * timeout: the purge never went through again). */
+static void test_purges_are_bounded_and_use_their_indexes(void **state)
+{
+    struct db *db = *state;
+    struct insert_ctx a;
+    fill(&a, "purges");
+    assert_int_equal(db_run(db, DB_WRITE, "t", insert_cb, &a), 1);
+    struct purge_rows r = {.merchant_id = a.m.id};
+    mp_client(&r.client, 77);
+    crypto_random(r.hash, sizeof r.hash);
+    assert_int_equal(db_run(db, DB_WRITE, "t", purge_rows_cb, &r), 1);
+    for (int t = 0; t < PURGE_TABLES; t++) {
+        /* more old rows than the limit: the limit, the rest, then none */
+        const int expect[3] = {PURGE_LIMIT, PURGE_OLD - PURGE_LIMIT, 0};
+        for (int k = 0; k < 3; k++) {
+            enum db_status n = db_run(db, DB_WRITE, "t", purge_table_cb, &t);
+            if ((int)n != expect[k])
+                fail_msg("purge through %s, batch %d: %d dropped, not %d", purge_index[t], k,
+                         (int)n, expect[k]);
+        }
+    }
+    assert_int_equal(db_run(db, DB_READ, "t", purge_left_cb, &r), 1);
+    for (int t = 0; t < PURGE_TABLES; t++)
+        for (int i = 0; i < PURGE_OLD + 3; i++) {
+            bool rows = t == 4 || i <= PURGE_OLD + (t == 5); /* jobs and callbacks have more */
+            if (!rows)
+                continue;
+            int stays = i >= PURGE_OLD;
+            if ((int)r.found[t][i] != stays)
+                fail_msg("purge through %s: row %d %s", purge_index[t], i,
+                         stays ? "was dropped" : "stayed");
+        }
+    if (strcmp(target_backend(), "postgresql") != 0)
+        return;
+    char unused[256] = "";
+    for (int t = 0; t < PURGE_TABLES; t++) {
+        long n = scans_after_close(state, purge_index[t]);
+        if (n < 3)
+            snprintf(unused + strlen(unused), sizeof unused - strlen(unused), " %s (%ld scans)",
+                     purge_index[t], n);
+    }
+    if (*unused)
+        fail_msg("indexes not used by 3 purges each:%s", unused);
+}
+
 static void test_bad_urls(void **state)
 {
     (void)state;
@@ -2152,6 +2326,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_link_insert_refuses_a_taken_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gateway_use_is_found_by_its_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_repair_schedule, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_purges_are_bounded_and_use_their_indexes, setup,
+                                        teardown),
         cmocka_unit_test(test_bad_urls),
     };
     char name[64];
