@@ -209,6 +209,10 @@ static const struct check invariants[] = {
     {.name = "every callback is for a link of its merchant",
      .sql = "SELECT COUNT(*) FROM callbacks c WHERE c.link_id <> 0 AND NOT EXISTS"
             " (SELECT 1 FROM links l WHERE l.id = c.link_id AND l.merchant_id = c.merchant_id)"},
+    {.name = "every integrator's callback is for an integrator of its merchant",
+     .sql = "SELECT COUNT(*) FROM callbacks c WHERE c.application_id IS NOT NULL AND NOT EXISTS"
+            " (SELECT 1 FROM integrators i WHERE i.id = c.application_id"
+            " AND i.merchant_id = c.merchant_id)"},
 };
 
 /* One check, run in a transaction of its own: a query that fails (a

@@ -39,8 +39,9 @@ struct db_callback_config {
     usec_t old_until;               /* the old secret signs too until then */
 };
 
-/* A callback delivery: one event for one URL, tried until delivered or
- * given up. */
+/* A callback delivery: one event for one recipient, tried until delivered
+ * or given up. Each try goes to the recipient's URL as it is then (see
+ * service/callbacks.h); `url` is where the latest try or replay went. */
 enum callback_state { CB_PENDING = 0, CB_DELIVERED = 1, CB_FAILED = 2 };
 struct db_callback {
     int64_t id;
@@ -49,6 +50,7 @@ struct db_callback {
     int64_t link_id;              /* 0 for settings callbacks */
     int kind;                     /* enum callback_kind */
     const char *url;              /* arena */
+    char app_id[DB_UUID_LEN];     /* a settings callback's integrator ("": the merchant) */
     char webhook_id[DB_UUID_LEN]; /* "msg_" + base62: the same for every try and replay */
     const char *body;             /* the event's JSON (arena) */
     int state;                    /* enum callback_state */
@@ -65,6 +67,7 @@ struct db_callback_attempt {
     usec_t at;
     int http_status; /* 0 when no response came */
     int latency_ms;
+    const char *url;   /* where it went, NULL when nowhere (arena) */
     const char *error; /* why it failed, NULL when delivered (arena) */
 };
 
@@ -105,7 +108,7 @@ struct db_callbacks_ops {
     enum db_status (*get)(struct db_tx *tx, int64_t id, struct arena *a, struct db_callback *out);
     enum db_status (*get_by_ref)(struct db_tx *tx, const char *merchant_id, const char *ref,
                                  struct arena *a, struct db_callback *out);
-    /* store state, attempts, last_http, delivered_at, next_at, updated_at */
+    /* store url, state, attempts, last_http, delivered_at, next_at, updated_at */
     enum db_status (*update)(struct db_tx *tx, const struct db_callback *cb);
     enum db_status (*attempt_insert)(struct db_tx *tx, int64_t callback_id,
                                      const struct db_callback_attempt *a);

@@ -380,7 +380,7 @@ struct cb_ctx {
     enum db_status with_st, with_missing;
     const char *app_urls[CB_KINDS];
     char app_merchant[DB_UUID_LEN];
-    struct db_callback got, by_ref;
+    struct db_callback got, by_ref, settings;
     enum db_status cross_ref, cross_app, cross_url;
     int listed, listed_failed, listed_after;
     struct db_callback_attempt attempts[4];
@@ -430,6 +430,8 @@ static enum db_status callbacks_write_cb(struct db_tx *tx, void *cls)
         snprintf(cb->merchant_id, sizeof cb->merchant_id, "%s", c->merchant_id);
         cb->kind = i == 2 ? CB_SETTINGS : CB_TRANSACTION_EVENT;
         cb->url = "https://oms.example/te";
+        if (i == 2) /* for the integrator */
+            snprintf(cb->app_id, sizeof cb->app_id, "%s", c->app_id);
         cb->body = "{\"n\":1}";
         cb->created_at = cb->updated_at = cb->next_at = 1000 + i;
         st = DB_CALL(tx, callbacks, insert, cb);
@@ -437,15 +439,19 @@ static enum db_status callbacks_write_cb(struct db_tx *tx, void *cls)
             return st < 0 ? st : DB_HARD_ERROR;
     }
     /* the first is tried twice and given up; the second delivered */
-    struct db_callback_attempt a1 = {
-        .at = 2000, .http_status = 500, .latency_ms = 12, .error = "HTTP 500"};
+    struct db_callback_attempt a1 = {.at = 2000,
+                                     .http_status = 500,
+                                     .latency_ms = 12,
+                                     .url = "https://oms.example/te",
+                                     .error = "HTTP 500"};
     struct db_callback_attempt a2 = {
-        .at = 3000, .http_status = 0, .latency_ms = 15000, .error = "timeout"};
+        .at = 3000, .http_status = 0, .latency_ms = 0, .error = "the callback URL was removed"};
     if ((st = DB_CALL(tx, callbacks, attempt_insert, c->cb[0].id, &a1)) < 0 ||
         (st = DB_CALL(tx, callbacks, attempt_insert, c->cb[0].id, &a2)) < 0)
         return st;
     c->cb[0].state = CB_FAILED;
     c->cb[0].attempts = 2;
+    c->cb[0].url = "https://oms.example/moved"; /* where the latest try went */
     c->cb[0].updated_at = 3000;
     c->cb[1].state = CB_DELIVERED;
     c->cb[1].attempts = 1;
@@ -484,6 +490,9 @@ static enum db_status callbacks_read_cb(struct db_tx *tx, void *cls)
     if (st <= 0)
         return st < 0 ? st : DB_HARD_ERROR;
     c->cross_ref = DB_CALL(tx, callbacks, get_by_ref, c->other_id, c->cb[1].ref, c->a, &c->got);
+    st = DB_CALL(tx, callbacks, get, c->cb[2].id, c->a, &c->settings);
+    if (st <= 0)
+        return st < 0 ? st : DB_HARD_ERROR;
     st = DB_CALL(tx, callbacks, get, c->cb[0].id, c->a, &c->got);
     if (st < 0)
         return st;
@@ -560,6 +569,10 @@ static void test_callbacks(void **state)
     assert_string_equal(c.app_merchant, a.m.id);
     assert_int_equal(c.got.state, CB_FAILED);
     assert_int_equal(c.got.attempts, 2);
+    assert_string_equal(c.got.url, "https://oms.example/moved");
+    assert_string_equal(c.got.app_id, ""); /* a link's: no recipient of its own */
+    assert_string_equal(c.by_ref.url, "https://oms.example/te");
+    assert_string_equal(c.settings.app_id, a.it.application_id);
     assert_string_equal(c.got.webhook_id, "msg_test0");
     assert_string_equal(c.got.body, "{\"n\":1}");
     assert_int_equal(c.by_ref.state, CB_DELIVERED);
@@ -572,7 +585,9 @@ static void test_callbacks(void **state)
     assert_int_equal(c.nattempts, 2);
     assert_int_equal(c.attempts[0].http_status, 500);
     assert_string_equal(c.attempts[0].error, "HTTP 500");
-    assert_int_equal(c.attempts[1].latency_ms, 15000);
+    assert_string_equal(c.attempts[0].url, "https://oms.example/te");
+    assert_null(c.attempts[1].url); /* no URL: nowhere */
+    assert_string_equal(c.attempts[1].error, "the callback URL was removed");
     /* the purge drops what ended before the cut (the failed one, and its tries); the
      * delivered one ended later and stays */
     assert_int_equal(db_run(db, DB_WRITE, "t", callbacks_purge_cb, NULL), 1);

@@ -154,7 +154,7 @@ enum db_status sql_callbacks_insert(struct db_tx *tx, struct db_callback *cb)
         INSERT_ID_STMT(tx, STMT_CALLBACK_INSERT,
                        "INSERT INTO callbacks (ref, merchant_id, link_id, kind, url,"
                        " webhook_id, body, state, attempts, created_at, updated_at,"
-                       " next_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?)");
+                       " next_at, application_id) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?)");
     if (!st)
         return DB_HARD_ERROR;
     db_bind_text(st, 1, cb->ref);
@@ -167,13 +167,14 @@ enum db_status sql_callbacks_insert(struct db_tx *tx, struct db_callback *cb)
     db_bind_int(st, 8, cb->created_at);
     db_bind_int(st, 9, cb->created_at);
     db_bind_int(st, 10, cb->next_at);
+    db_bind_nonempty(st, 11, cb->app_id);
     return db_insert_id(st, &cb->id, "callback insert");
 }
 
 #define CB_COLS                                                                                    \
     "c.id, c.ref, c.merchant_id, c.link_id, c.kind, c.url, c.webhook_id, c.body, c.state,"         \
     " c.attempts, c.last_http, c.created_at, c.updated_at, c.delivered_at, c.next_at,"             \
-    " COALESCE(l.ref, '')"
+    " COALESCE(l.ref, ''), c.application_id"
 #define CB_FROM " FROM callbacks c LEFT JOIN links l ON l.id = c.link_id"
 
 static void read_callback(struct db_stmt *st, struct arena *a, struct db_callback *cb)
@@ -195,6 +196,7 @@ static void read_callback(struct db_stmt *st, struct arena *a, struct db_callbac
     cb->delivered_at = db_col_int(st, 13);
     cb->next_at = db_col_int(st, 14);
     db_col_copy(st, 15, cb->link_ref, sizeof cb->link_ref);
+    db_col_copy(st, 16, cb->app_id, sizeof cb->app_id);
 }
 
 struct callback_row {
@@ -242,7 +244,7 @@ enum db_status sql_callbacks_update(struct db_tx *tx, const struct db_callback *
 {
     struct db_stmt *st = db_stmt(tx, STMT_CALLBACK_UPDATE,
                                  "UPDATE callbacks SET state = ?, attempts = ?, last_http = ?,"
-                                 " delivered_at = ?, next_at = ?, updated_at = ?"
+                                 " delivered_at = ?, next_at = ?, updated_at = ?, url = ?"
                                  " WHERE id = ?");
     if (!st)
         return DB_HARD_ERROR;
@@ -252,7 +254,8 @@ enum db_status sql_callbacks_update(struct db_tx *tx, const struct db_callback *
     db_bind_int(st, 4, cb->delivered_at);
     db_bind_int(st, 5, cb->next_at);
     db_bind_int(st, 6, cb->updated_at);
-    db_bind_int(st, 7, cb->id);
+    db_bind_text(st, 7, cb->url);
+    db_bind_int(st, 8, cb->id);
     return db_exec(st, "callback update");
 }
 
@@ -261,7 +264,7 @@ enum db_status sql_callbacks_attempt_insert(struct db_tx *tx, int64_t callback_i
 {
     struct db_stmt *st = db_stmt(tx, STMT_CALLBACK_ATTEMPT_INSERT,
                                  "INSERT INTO callback_attempts (callback_id, at, http_status,"
-                                 " latency_ms, error) VALUES (?, ?, ?, ?, ?)");
+                                 " latency_ms, error, url) VALUES (?, ?, ?, ?, ?, ?)");
     if (!st)
         return DB_HARD_ERROR;
     db_bind_int(st, 1, callback_id);
@@ -269,6 +272,7 @@ enum db_status sql_callbacks_attempt_insert(struct db_tx *tx, int64_t callback_i
     db_bind_int(st, 3, a->http_status);
     db_bind_int(st, 4, a->latency_ms);
     db_bind_nonempty(st, 5, a->error);
+    db_bind_nonempty(st, 6, a->url);
     return db_exec(st, "callback attempt insert");
 }
 
@@ -306,7 +310,7 @@ enum db_status sql_callbacks_attempts(struct db_tx *tx, int64_t callback_id, str
                                       db_callback_attempt_cb cb, void *cls)
 {
     struct db_stmt *st = db_stmt(tx, STMT_CALLBACK_ATTEMPTS,
-                                 "SELECT at, http_status, latency_ms, error"
+                                 "SELECT at, http_status, latency_ms, error, url"
                                  " FROM callback_attempts WHERE callback_id = ? ORDER BY id");
     if (!st)
         return DB_HARD_ERROR;
@@ -319,6 +323,7 @@ enum db_status sql_callbacks_attempts(struct db_tx *tx, int64_t callback_id, str
             .http_status = (int)db_col_int(st, 1),
             .latency_ms = (int)db_col_int(st, 2),
             .error = db_col_dup(st, 3, a),
+            .url = db_col_dup(st, 4, a),
         };
         cb(cls, &at);
         n++;

@@ -588,6 +588,22 @@ const struct sqlite_migration sqlite_migrations[] = {
      "CREATE INDEX jobs_done ON jobs(done_at) WHERE done_at > 0;"
      "CREATE INDEX callbacks_ended ON callbacks(updated_at) WHERE state <> 0;"
      "CREATE INDEX sandbox_messages_age ON sandbox_messages(created_at);"},
+    /* a callback's try goes to its recipient's URL as it is at that try,
+     * not to the URL of when its event happened: a settings callback keeps
+     * its recipient (the integrator it is for; NULL: the merchant), and each
+     * try keeps where it went. Settings callbacks stored before are given
+     * the integrator whose settings URL they were stored with (when it is
+     * not the merchant's); tries made before went to their callback's URL. */
+    {21, "callbacks: a settings callback's recipient, and where each try went",
+     "ALTER TABLE callbacks ADD COLUMN application_id TEXT;"
+     "ALTER TABLE callback_attempts ADD COLUMN url TEXT;"
+     "UPDATE callbacks SET application_id = (SELECT i.id FROM integrators i"
+     " WHERE i.merchant_id = callbacks.merchant_id AND i.settings_callback = callbacks.url"
+     " ORDER BY i.created_at, i.id LIMIT 1)"
+     " WHERE kind = 3 AND url IS NOT (SELECT m.settings_callback FROM merchants m"
+     " WHERE m.id = callbacks.merchant_id);"
+     "UPDATE callback_attempts SET url = (SELECT c.url FROM callbacks c"
+     " WHERE c.id = callback_attempts.callback_id);"},
 };
 
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];
