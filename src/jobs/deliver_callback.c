@@ -2,13 +2,17 @@
  * deliver_callback.c — job JOB_DELIVER_CALLBACK: one try of a merchant
  * callback delivery (arg: the delivery's id; see service/callbacks.h).
  *
- * The body stored with the delivery is POSTed to its URL with the Standard
- * Webhooks headers: webhook-id (the delivery's, the same on every try),
- * webhook-timestamp (now) and webhook-signature (one "v1," entry per secret
- * that signs: two for 24 hours after a rotation). Delivered means HTTP 200
- * within 15 seconds. A production merchant's URL must be https and may not
- * reach loopback, private or link-local addresses (the SSRF guard of
- * src/net, checked again now, whatever it was when the URL was set).
+ * The body stored with the delivery is POSTed to its recipient's URL as it
+ * is now (svc_cb_destination: not the one of when the event happened), or,
+ * when the recipient has none any more, the delivery is given up with the
+ * reason as its try. The POST has the Standard Webhooks headers:
+ * webhook-id (the delivery's, the same on every try), webhook-timestamp
+ * (now) and webhook-signature (one "v1," entry per secret of the
+ * merchant's that signs, whoever the recipient: two for 24 hours after a
+ * rotation). Delivered means HTTP 200 within 15 seconds. A production
+ * merchant's URL must be https and may not reach loopback, private or
+ * link-local addresses (the SSRF guard of src/net, checked again now,
+ * whatever it was when the URL was set).
  *
  * The try, the delivery's new state and the job's next run (or its end) are
  * recorded in one transaction. A try cut short because the process stops
@@ -33,8 +37,10 @@
 struct load_ctx {
     struct job_ctx *jc;
     struct db_callback cb;
-    struct db_callback_config config;
+    struct db_callback_config config; /* the merchant's: its secret signs, whoever the recipient */
     enum db_environment env;
+    const char *url;  /* where this try goes; NULL: nowhere, */
+    const char *none; /* and why */
 };
 
 static enum db_status load_cb(struct db_tx *tx, void *cls)
@@ -48,7 +54,11 @@ static enum db_status load_cb(struct db_tx *tx, void *cls)
     if (st <= 0)
         return st;
     c->env = m.environment;
-    return DB_CALL(tx, callbacks, config_get, c->cb.merchant_id, c->jc->a, &c->config);
+    st = DB_CALL(tx, callbacks, config_get, c->cb.merchant_id, c->jc->a, &c->config);
+    if (st <= 0 || c->cb.state != CB_PENDING)
+        return st;
+    struct svc s = job_svc(c->jc, tx);
+    return svc_cb_destination(&s, &c->cb, &c->url, &c->none);
 }
 
 /* A merchant whose URL was set before it had a secret: make one now. */
@@ -69,6 +79,7 @@ struct record_ctx {
     int attempts_seen; /* the delivery's tries when it was read */
     struct db_callback_attempt attempt;
     bool delivered;
+    bool last;     /* there is nowhere to send it: given up */
     bool recorded; /* this try was recorded (not: another run's was, or none is pending) */
 };
 
@@ -93,7 +104,7 @@ static enum db_status record_cb(struct db_tx *tx, void *cls)
     }
     c->recorded = true;
     usec_t next_at;
-    st = svc_cb_attempt(&s, &cb, &c->attempt, c->delivered, &next_at);
+    st = svc_cb_attempt(&s, &cb, &c->attempt, c->delivered, c->last, &next_at);
     if (st < 0)
         return st;
     st = next_at ? DB_CALL(tx, jobs, retry, c->jc->job, next_at,
@@ -128,7 +139,7 @@ enum job_result job_deliver_callback(struct job_ctx *jc)
     }
     if (st == 0 || c.cb.state != CB_PENDING)
         return JOB_DONE; /* gone, or recorded by an earlier run */
-    if (!webhook_secret_valid(c.config.secret) &&
+    if (c.url && !webhook_secret_valid(c.config.secret) &&
         db_run(jc->app->db, DB_WRITE, "callback_secret", secret_cb, &c) <= 0) {
         jc->error = "cannot make the signing secret";
         return JOB_RETRY;
@@ -138,8 +149,12 @@ enum job_result job_deliver_callback(struct job_ctx *jc)
     usec_t now = time_now();
     struct record_ctx r = {.jc = jc, .id = c.cb.id, .attempts_seen = c.cb.attempts};
     r.attempt.at = now;
+    r.attempt.url = c.url;
     char signature[2 * WEBHOOK_SIG_LEN + 1], ts[24];
-    if (production && !net_url_is_https(c.cb.url)) {
+    if (!c.url) {
+        r.attempt.error = c.none;
+        r.last = true;
+    } else if (production && !net_url_is_https(c.url)) {
         r.attempt.error = "refused: a production merchant's callback URL must be https";
     } else if (!sign(&c.config, &c.cb, now / 1000000, now, signature, sizeof signature)) {
         r.attempt.error = "the signing secret is not valid";
@@ -153,7 +168,7 @@ enum job_result job_deliver_callback(struct job_ctx *jc)
         };
         struct job_post post = {
             .what = "callback",
-            .url = c.cb.url,
+            .url = c.url,
             .headers = headers,
             .nheaders = sizeof headers / sizeof headers[0],
             .body = c.cb.body,

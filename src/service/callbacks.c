@@ -123,9 +123,11 @@ static enum db_status link_url(struct svc *s, const struct db_link *l, int kind,
     return DB_ONE_RESULT;
 }
 
-/* Store one delivery of `body` to `url` and queue the job that makes it. */
+/* Store one delivery of `body` (to `url` now; app_id: a settings
+ * callback's integrator, NULL for the merchant) and queue the job that
+ * makes it. */
 static enum db_status queue(struct svc *s, const char *merchant_id, int64_t link_id, int kind,
-                            const char *url, const char *body)
+                            const char *url, const char *app_id, const char *body)
 {
     struct db_callback cb = {
         .link_id = link_id,
@@ -143,6 +145,7 @@ static enum db_status queue(struct svc *s, const char *merchant_id, int64_t link
     crypto_random_base62(128, r, 22);
     snprintf(cb.webhook_id, sizeof cb.webhook_id, "msg_%s", r);
     snprintf(cb.merchant_id, sizeof cb.merchant_id, "%s", merchant_id);
+    snprintf(cb.app_id, sizeof cb.app_id, "%s", app_id ? app_id : "");
     enum db_status st = DB_CALL(s->tx, callbacks, insert, &cb);
     if (st < 0)
         return st;
@@ -172,7 +175,7 @@ enum db_status svc_cb_payment_status(struct svc *s, const struct db_link *l)
     st = svc_link_view(s, l, m.environment, &view);
     if (st < 0)
         return st;
-    return queue(s, l->merchant_id, l->id, CB_PAYMENT_STATUS, url, text_of(s, view));
+    return queue(s, l->merchant_id, l->id, CB_PAYMENT_STATUS, url, NULL, text_of(s, view));
 }
 
 /* History entries that are about payment status callbacks themselves. */
@@ -204,7 +207,7 @@ enum db_status svc_cb_transaction_event(struct svc *s, const struct db_link *l,
     json_object_object_add(o, "to", json_object_new_string(l->msisdn_to));
     json_object_object_add(o, "applicationId",
                            l->application_id[0] ? json_object_new_string(l->application_id) : NULL);
-    return queue(s, l->merchant_id, l->id, CB_TRANSACTION_EVENT, url, text_of(s, o));
+    return queue(s, l->merchant_id, l->id, CB_TRANSACTION_EVENT, url, NULL, text_of(s, o));
 }
 
 /* ---- settings ------------------------------------------------------------------------ */
@@ -237,7 +240,7 @@ enum db_status svc_cb_merchant_payment(struct svc *s, const char *merchant_id, c
     enum db_status st = merchant_config(s, merchant_id, &mc);
     if (st <= 0 || !mc->url[CB_PAYMENT_STATUS])
         return st < 0 ? st : DB_ONE_RESULT;
-    return queue(s, merchant_id, 0, CB_PAYMENT_STATUS, mc->url[CB_PAYMENT_STATUS], body);
+    return queue(s, merchant_id, 0, CB_PAYMENT_STATUS, mc->url[CB_PAYMENT_STATUS], NULL, body);
 }
 
 enum db_status svc_cb_settings(struct svc *s, const char *merchant_id, const char *const *changed,
@@ -253,9 +256,12 @@ enum db_status svc_cb_settings(struct svc *s, const char *merchant_id, const cha
     if (st < 0)
         return st;
     const char **urls = arena_alloc(s->a, (apps.n + 1) * sizeof *urls);
+    const char **to = arena_alloc(s->a, (apps.n + 1) * sizeof *to); /* NULL: the merchant */
     size_t nurls = 0;
-    if (mc->url[CB_SETTINGS])
+    if (mc->url[CB_SETTINGS]) {
+        to[nurls] = NULL;
         urls[nurls++] = mc->url[CB_SETTINGS];
+    }
     for (size_t i = 0; i < apps.n; i++) {
         const char *au[CB_KINDS] = {0};
         st = DB_CALL(s->tx, callbacks, integrator_urls, merchant_id, apps.ids[i], s->a, au);
@@ -264,8 +270,10 @@ enum db_status svc_cb_settings(struct svc *s, const char *merchant_id, const cha
         bool seen = !au[CB_SETTINGS];
         for (size_t j = 0; j < nurls && !seen; j++)
             seen = strcmp(urls[j], au[CB_SETTINGS]) == 0;
-        if (!seen)
+        if (!seen) {
+            to[nurls] = apps.ids[i];
             urls[nurls++] = au[CB_SETTINGS];
+        }
     }
     if (nurls == 0)
         return DB_ONE_RESULT;
@@ -279,7 +287,7 @@ enum db_status svc_cb_settings(struct svc *s, const char *merchant_id, const cha
     json_object_object_add(view, "changed", list);
     const char *body = text_of(s, view);
     for (size_t i = 0; i < nurls; i++) {
-        st = queue(s, merchant_id, 0, CB_SETTINGS, urls[i], body);
+        st = queue(s, merchant_id, 0, CB_SETTINGS, urls[i], to[i], body);
         if (st < 0)
             return st;
     }
@@ -337,6 +345,51 @@ enum db_status svc_cb_url_set(struct svc *s, const char *merchant_id, const char
 
 /* ---- delivery ------------------------------------------------------------------------- */
 
+enum db_status svc_cb_destination(struct svc *s, const struct db_callback *cb, const char **url,
+                                  const char **none)
+{
+    *url = NULL;
+    *none = NULL;
+    enum db_status st;
+    if (cb->link_id) {
+        struct db_link l;
+        st = DB_CALL(s->tx, links, get_by_id, cb->merchant_id, cb->link_id, s->a, &l);
+        if (st < 0)
+            return st;
+        if (st > 0) {
+            st = link_url(s, &l, cb->kind, url);
+            if (st < 0)
+                return st;
+        }
+    } else if (cb->app_id[0]) {
+        /* a deleted integrator gets no settings callbacks (nor does one
+         * that is gone) */
+        struct db_integrator it;
+        st = DB_CALL(s->tx, integrators, get, cb->merchant_id, cb->app_id, &it);
+        if (st < 0)
+            return st;
+        if (st == 0 || it.status == INTEGRATOR_DELETED) {
+            *none = "the integrator was deleted";
+            return DB_ONE_RESULT;
+        }
+        const char *au[CB_KINDS] = {0};
+        st = DB_CALL(s->tx, callbacks, integrator_urls, cb->merchant_id, cb->app_id, s->a, au);
+        if (st < 0)
+            return st;
+        *url = au[cb->kind];
+    } else {
+        const struct db_callback_config *mc;
+        st = merchant_config(s, cb->merchant_id, &mc);
+        if (st < 0)
+            return st;
+        if (st > 0)
+            *url = mc->url[cb->kind];
+    }
+    if (!*url)
+        *none = "the callback URL was removed";
+    return DB_ONE_RESULT;
+}
+
 /* The payment status notification entries of the link's history. */
 static enum db_status notification_history(struct svc *s, const struct db_callback *cb,
                                            const struct db_callback_attempt *a, bool first,
@@ -367,8 +420,23 @@ static enum db_status notification_history(struct svc *s, const struct db_callba
                             .desc = desc});
 }
 
+static void count_attempt(void *cls, const struct db_callback_attempt *a)
+{
+    (void)a;
+    ++*(int *)cls;
+}
+
+/* Every try of the delivery so far, in all its rounds. */
+static enum db_status tries_of(struct svc *s, const struct db_callback *cb, int *tries)
+{
+    *tries = 0;
+    enum db_status st = DB_CALL(s->tx, callbacks, attempts, cb->id, s->a, count_attempt, tries);
+    return st < 0 ? st : DB_ONE_RESULT;
+}
+
 enum db_status svc_cb_attempt(struct svc *s, struct db_callback *cb,
-                              const struct db_callback_attempt *a, bool delivered, usec_t *next_at)
+                              const struct db_callback_attempt *a, bool delivered, bool last,
+                              usec_t *next_at)
 {
     *next_at = 0;
     enum db_status st = DB_CALL(s->tx, callbacks, attempt_insert, cb->id, a);
@@ -379,10 +447,12 @@ enum db_status svc_cb_attempt(struct svc *s, struct db_callback *cb,
     cb->last_http = a->http_status;
     cb->updated_at = s->now;
     cb->next_at = 0;
+    if (a->url)
+        cb->url = a->url;
     if (delivered) {
         cb->state = CB_DELIVERED;
         cb->delivered_at = s->now;
-    } else if ((unsigned)cb->attempts <= s->cfg->callback_retries) {
+    } else if (!last && (unsigned)cb->attempts <= s->cfg->callback_retries) {
         cb->next_at = *next_at = s->now + s->cfg->callback_retry[cb->attempts - 1];
     } else {
         cb->state = CB_FAILED;
@@ -398,12 +468,6 @@ enum db_status svc_cb_attempt(struct svc *s, struct db_callback *cb,
     return DB_ONE_RESULT;
 }
 
-static void count_attempt(void *cls, const struct db_callback_attempt *a)
-{
-    (void)a;
-    ++*(int *)cls;
-}
-
 enum db_status svc_cb_replay(struct svc *s, const char *merchant_id, const char *ref,
                              struct db_callback *cb, const char **refused)
 {
@@ -417,9 +481,8 @@ enum db_status svc_cb_replay(struct svc *s, const char *merchant_id, const char 
         return DB_ROLLBACK;
     }
     /* every try is kept, and a link's tries are in its history: bounded */
-    int tries = 0;
-    st = DB_CALL(s->tx, callbacks, attempts, cb->id, s->a, count_attempt, &tries);
-    if (st < 0)
+    int tries;
+    if ((st = tries_of(s, cb, &tries)) < 0)
         return st;
     if (tries >= CB_TRIES_MAX) {
         *refused = arena_printf(s->a,
@@ -428,6 +491,15 @@ enum db_status svc_cb_replay(struct svc *s, const char *merchant_id, const char 
                                 CB_TRIES_MAX);
         return DB_ROLLBACK;
     }
+    /* to where its recipient wants it now */
+    const char *url, *none;
+    if ((st = svc_cb_destination(s, cb, &url, &none)) < 0)
+        return st;
+    if (!url) {
+        *refused = arena_printf(s->a, "The callback cannot be sent again: %s", none);
+        return DB_ROLLBACK;
+    }
+    cb->url = url;
     cb->state = CB_PENDING;
     cb->attempts = 0;
     cb->delivered_at = 0;
@@ -449,6 +521,7 @@ static void add_attempt(void *cls, const struct db_callback_attempt *a)
     json_object_object_add(o, "httpStatus",
                            a->http_status ? json_object_new_int(a->http_status) : NULL);
     json_object_object_add(o, "latencyMs", json_object_new_int(a->latency_ms));
+    json_object_object_add(o, "url", a->url ? json_object_new_string(a->url) : NULL);
     json_object_object_add(o, "error", a->error ? json_object_new_string(a->error) : NULL);
     json_object_array_add(cls, o);
 }

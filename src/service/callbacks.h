@@ -16,16 +16,20 @@
  *                      GET /api/v2/config reply plus `changed`
  *
  * A link's callbacks go to its integrator's URL of that kind when the link
- * has an applicationId whose integrator has one, else to the merchant's.
- * Settings callbacks go to the merchant's URL and to every integrator's.
+ * has an applicationId whose integrator (not deleted) has one, else to the
+ * merchant's. Settings callbacks go to the merchant's URL and to every
+ * integrator's (not deleted), one callback for each of these recipients.
  * Nothing is queued where no URL is set.
  *
  * Each event is a row of the delivery log (db/callbacks.h) with its own
  * webhook-id, and a JOB_DELIVER_CALLBACK job delivers it (jobs/
  * deliver_callback.c): signed with the merchant's secret (util/webhook.h),
- * delivered when the URL answers 200 within 15 seconds, else tried again
- * after each wait of the retry schedule (setting callback_retry_schedule)
- * and then given up.
+ * whoever the recipient, delivered when the URL answers 200 within 15
+ * seconds, else tried again after each wait of the retry schedule (setting
+ * callback_retry_schedule) and then given up. Each try and each replay goes
+ * where the rule above points at that moment (svc_cb_destination): a URL
+ * replaced, cleared or taken over by the merchant's (an integrator deleted)
+ * counts from the next try on.
  */
 #ifndef CHATPAY_SERVICE_CALLBACKS_H
 #define CHATPAY_SERVICE_CALLBACKS_H
@@ -82,25 +86,39 @@ enum db_status svc_cb_rotate_secret(struct svc *s, const char *merchant_id,
 enum db_status svc_cb_url_set(struct svc *s, const char *merchant_id, const char *app_id, int kind,
                               const char *url);
 
-/* The outcome of one try of delivery `cb` (read in this transaction): the
- * try goes into the log, the delivery is done, failed or due again at
- * *next_at (0 when it is over), and a payment status callback's link
- * history records PAYMENT_STATUS_NOTIFICATION_SENT (first try) and then
- * _DELIVERY_SUCCESSFUL or _DELIVERY_FAILED with the HTTP status. The
- * waits between tries are s->cfg's retry schedule. */
-enum db_status svc_cb_attempt(struct svc *s, struct db_callback *cb,
-                              const struct db_callback_attempt *a, bool delivered, usec_t *next_at);
+/* Where delivery cb goes now: *url, its recipient's current URL (the
+ * rule above: a link's callback follows its link; a settings callback, and
+ * a merchant's own payment status callback, their recipient), strings in
+ * s->a. *url NULL when the recipient has none any more, and *none then
+ * says why ("the callback URL was removed", "the integrator was
+ * deleted"). */
+enum db_status svc_cb_destination(struct svc *s, const struct db_callback *cb, const char **url,
+                                  const char **none);
 
 /* The most tries one callback takes, first round and replays together:
  * each try is kept with it and, for a link's callback, adds to the link's
  * history. */
 enum { CB_TRIES_MAX = 100 };
 
+/* The outcome of one try of delivery `cb` (read in this transaction): the
+ * try goes into the log (a->url: where it went, which becomes cb's url),
+ * the delivery is done, failed or due again at *next_at (0 when it is
+ * over), and a payment status callback's link history records
+ * PAYMENT_STATUS_NOTIFICATION_SENT (first try) and then
+ * _DELIVERY_SUCCESSFUL or _DELIVERY_FAILED with the HTTP status. The
+ * waits between tries are s->cfg's retry schedule; it is given up after
+ * the last of them, and at once when `last` (there is nowhere to send
+ * it). */
+enum db_status svc_cb_attempt(struct svc *s, struct db_callback *cb,
+                              const struct db_callback_attempt *a, bool delivered, bool last,
+                              usec_t *next_at);
+
 /* The merchant asks for delivery `ref` again (same webhook-id, new
- * timestamp and signature): a new round of tries begins now. Refused
- * (*refused, DB_ROLLBACK) while the delivery is still being tried or once
- * it has been tried CB_TRIES_MAX times; DB_NO_RESULTS when the merchant
- * has no such delivery. */
+ * timestamp and signature): a new round of tries begins now, to where its
+ * recipient wants it now (cb->url). Refused (*refused,
+ * DB_ROLLBACK) while the delivery is still being tried, once it has been
+ * tried CB_TRIES_MAX times, or when its recipient has no URL any more;
+ * DB_NO_RESULTS when the merchant has no such delivery. */
 enum db_status svc_cb_replay(struct svc *s, const char *merchant_id, const char *ref,
                              struct db_callback *cb, const char **refused);
 

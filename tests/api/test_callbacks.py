@@ -795,6 +795,142 @@ def test_retry_schedule_history_and_replay(cbs, capi, new_shop, rcv, http):
     assert r.body["message"] == "The callback has been tried 100 times, the most one callback takes"
 
 
+# ---- where each try goes: the recipient's URL as it is then ---------------------------------
+
+URL_REMOVED = "the callback URL was removed"
+INTEGRATOR_DELETED = "the integrator was deleted"
+
+
+def test_replay_goes_to_the_url_fixed_since(cbs, ccli, capi, new_shop, rcv, http):
+    """A merchant whose endpoint failed fixes its URL and replays the given-up
+    callback: the replay goes to the new URL, and the log keeps where each
+    try went."""
+    rcv.modes["/broken"] = "error"
+    shop = new_shop(payment_status=rcv.url + "/broken")
+    link, _ = pay_ok(capi, cbs, http, shop.key)
+    [cb] = wait_deliveries(capi, shop.key, settled)
+    tries = 1 + len(SCHEDULE)
+    assert cb["status"] == "failed" and cb["url"] == rcv.url + "/broken", cb
+    res = ccli("merchant", "update", shop.id, "--payment-status-callback", rcv.url + "/fixed")
+    assert res.returncode == 0, res.stderr
+    r = capi.post(f"{CALLBACKS}/{cb['id']}/replay", key=shop.key)
+    assert r.status_code == 202, r.text
+    [d] = at_path(rcv, "/fixed", 1)
+    assert d.webhook_id == cb["webhookId"] and d.json == cb["payload"]
+    assert_headers(d, shop.secret, _version())
+    assert r.body["url"] == rcv.url + "/fixed"
+    [cb2] = wait_deliveries(capi, shop.key, settled)
+    assert cb2["status"] == "delivered" and cb2["url"] == rcv.url + "/fixed", cb2
+    assert len(rcv.received("/broken")) == tries
+    assert [(a["url"], a["httpStatus"]) for a in cb2["attempts"]] == \
+        [(rcv.url + "/broken", 500)] * tries + [(rcv.url + "/fixed", 200)]
+    st = wait_notified(capi, shop.key, link.ref, 1)
+    assert history_ids(st)[-2:] == [NOTIFICATION_SENT, NOTIFICATION_OK], history_ids(st)
+
+
+def test_retry_after_the_url_is_cleared_is_given_up(cbs, ccli, capi, new_shop, rcv, http):
+    """A merchant that clears its URL while a callback is being tried: the
+    next try is not sent to the old URL; the callback is given up with the
+    reason, and cannot be replayed while there is nowhere to send it."""
+    rcv.modes["/old"] = "slow"  # the first try fails after 2 s
+    shop = new_shop(payment_status=rcv.url + "/old")
+    link, _ = pay_ok(capi, cbs, http, shop.key)
+    at_path(rcv, "/old", 1)  # the first try is in flight
+    res = ccli("merchant", "update", shop.id, "--payment-status-callback", "none")
+    assert res.returncode == 0, res.stderr
+    [cb] = wait_deliveries(capi, shop.key, settled)
+    time.sleep(SCHEDULE[-1] + SLACK_S)
+    assert len(rcv.received("/old")) == 1
+    assert cb["status"] == "failed" and cb["nextAttemptAt"] is None, cb
+    assert [(a["httpStatus"], a["error"]) for a in cb["attempts"]] == [
+        (500, HTTP_500), (None, URL_REMOVED)]
+    assert [a["url"] for a in cb["attempts"]] == [rcv.url + "/old", None]
+    assert cb["url"] == rcv.url + "/old"  # where it last went
+    st = status_of(capi, shop.key, link.ref)
+    assert [e["responseCodeDescription"] for e in st["transactionStatuses"]
+            if e["transactionStatusId"] == NOTIFICATION_FAILED] == [
+        f"{HTTP_500} (try 1; tried again later)", f"{URL_REMOVED} (try 2; given up)"]
+    r = capi.post(f"{CALLBACKS}/{cb['id']}/replay", key=shop.key)
+    assert r.status_code == 409, r.text
+    assert r.body["message"] == f"The callback cannot be sent again: {URL_REMOVED}"
+
+
+@pytest.mark.parametrize("merchant_url", [True, False], ids=["merchant_url", "no_merchant_url"])
+def test_integrator_deleted_while_its_callback_is_pending(cbs, ccli, capi, new_shop, add_app,
+                                                         rcv, http, merchant_url):
+    """README: once the integrator is DELETED its links report to the
+    merchant's URL again. A callback of its link still being tried does
+    too from its next try (signed with the merchant's secret, as before);
+    without a merchant URL it is given up."""
+    rcv.modes["/a/ps"] = "slow"
+    shop = new_shop(payment_status=rcv.url + "/m/ps") if merchant_url else new_shop()
+    app = add_app(shop.id)
+    res = ccli("integrator", "update", app, "--payment-status-callback", rcv.url + "/a/ps")
+    assert res.returncode == 0, res.stderr
+    link, _ = pay_ok(capi, cbs, http, shop.key, applicationId=app)
+    at_path(rcv, "/a/ps", 1)  # the first try is in flight
+    r = capi.put(INTEGRATION, key=shop.key, json={"applicationUuid": app, "status": "DELETED"})
+    assert r.status_code == 200, r.text
+    [cb] = wait_deliveries(capi, shop.key, settled)
+    time.sleep(SCHEDULE[-1] + SLACK_S)
+    assert len(rcv.received("/a/ps")) == 1
+    if merchant_url:
+        [d] = at_path(rcv, "/m/ps", 1)
+        assert d.webhook_id == cb["webhookId"] and d.json["paymentLinkRef"] == link.ref
+        assert_headers(d, shop.secret, _version())
+        assert cb["status"] == "delivered" and cb["url"] == rcv.url + "/m/ps", cb
+        assert [(a["url"], a["httpStatus"]) for a in cb["attempts"]] == [
+            (rcv.url + "/a/ps", 500), (rcv.url + "/m/ps", 200)]
+    else:
+        assert cb["status"] == "failed", cb
+        assert [(a["url"], a["error"]) for a in cb["attempts"]] == [
+            (rcv.url + "/a/ps", HTTP_500), (None, URL_REMOVED)]
+
+
+def test_settings_callback_follows_its_recipients_url(cbs, ccli, capi, new_shop, add_app, rcv):
+    """An integrator's settings callback goes to that integrator's URL as it
+    is at each try (not to the merchant's), and is given up once the
+    integrator is deleted (README: it gets no settings callbacks)."""
+    shop = new_shop(settings=rcv.url + "/m/st")
+    app = add_app(shop.id)
+    rcv.modes["/a/st"] = "slow"
+    res = ccli("integrator", "update", app, "--settings-callback", rcv.url + "/a/st")
+    assert res.returncode == 0, res.stderr
+    assert ccli("merchant", "update", shop.id, "--currencies", "USD,ZAR").returncode == 0
+    [d] = at_path(rcv, "/a/st", 1)  # the integrator's, in flight
+    res = ccli("integrator", "update", app, "--settings-callback", rcv.url + "/a/new")
+    assert res.returncode == 0, res.stderr
+    [moved] = at_path(rcv, "/a/new", 1)
+    assert moved.webhook_id == d.webhook_id and moved.json == d.json
+    assert_headers(moved, shop.secret, _version())
+    merchants = {m.webhook_id for m in rcv.received("/m/st")}
+    assert d.webhook_id not in merchants
+
+    def delivery(webhook_id):
+        """The integrator's callback of this webhook-id, once it is settled."""
+        def find(data):
+            return [c for c in data if c["webhookId"] == webhook_id]
+        [cb] = find(wait_deliveries(capi, shop.key, lambda data: settled(find(data))))
+        return cb
+
+    cb = delivery(d.webhook_id)
+    assert cb["status"] == "delivered" and cb["url"] == rcv.url + "/a/new", cb
+    assert [a["url"] for a in cb["attempts"]] == [rcv.url + "/a/st", rcv.url + "/a/new"]
+    # deleted while its next one is being tried: given up, nothing to the merchant
+    rcv.modes["/a/new"] = "slow"
+    assert ccli("merchant", "update", shop.id, "--currencies", "ZAR").returncode == 0
+    [_, d2] = at_path(rcv, "/a/new", 2)
+    r = capi.put(INTEGRATION, key=shop.key, json={"applicationUuid": app, "status": "DELETED"})
+    assert r.status_code == 200, r.text
+    cb = delivery(d2.webhook_id)
+    time.sleep(SCHEDULE[-1] + SLACK_S)
+    assert len(rcv.received("/a/new")) == 2
+    assert d2.webhook_id not in {m.webhook_id for m in rcv.received("/m/st")}
+    assert cb["status"] == "failed", cb
+    assert [(a["url"], a["error"]) for a in cb["attempts"]] == [
+        (rcv.url + "/a/new", HTTP_500), (None, INTEGRATOR_DELETED)]
+
+
 def test_closed_connection_is_a_failed_try(capi, new_shop, rcv):
     rcv.modes["/te"] = ["close", "ok"]
     shop = new_shop(transaction_event=rcv.url + "/te")
