@@ -442,6 +442,10 @@ enum db_status svc_cb_attempt(struct svc *s, struct db_callback *cb,
     enum db_status st = DB_CALL(s->tx, callbacks, attempt_insert, cb->id, a);
     if (st < 0)
         return st;
+    /* a replay begins a new round, but the tries of all rounds are bounded */
+    int tries = 0;
+    if (!delivered && !last && (st = tries_of(s, cb, &tries)) < 0)
+        return st;
     bool first = cb->attempts == 0;
     cb->attempts++;
     cb->last_http = a->http_status;
@@ -452,7 +456,8 @@ enum db_status svc_cb_attempt(struct svc *s, struct db_callback *cb,
     if (delivered) {
         cb->state = CB_DELIVERED;
         cb->delivered_at = s->now;
-    } else if (!last && (unsigned)cb->attempts <= s->cfg->callback_retries) {
+    } else if (!last && tries < CB_TRIES_MAX &&
+               (unsigned)cb->attempts <= s->cfg->callback_retries) {
         cb->next_at = *next_at = s->now + s->cfg->callback_retry[cb->attempts - 1];
     } else {
         cb->state = CB_FAILED;

@@ -107,15 +107,16 @@ enum { CB_TRIES_MAX = 100 };
  * PAYMENT_STATUS_NOTIFICATION_SENT (first try) and then
  * _DELIVERY_SUCCESSFUL or _DELIVERY_FAILED with the HTTP status. The
  * waits between tries are s->cfg's retry schedule; it is given up after
- * the last of them, and at once when `last` (there is nowhere to send
- * it). */
+ * the last of them, at once when `last` (there is nowhere to send it), and
+ * once it has been tried CB_TRIES_MAX times in all. */
 enum db_status svc_cb_attempt(struct svc *s, struct db_callback *cb,
                               const struct db_callback_attempt *a, bool delivered, bool last,
                               usec_t *next_at);
 
 /* The merchant asks for delivery `ref` again (same webhook-id, new
  * timestamp and signature): a new round of tries begins now, to where its
- * recipient wants it now (cb->url). Refused (*refused,
+ * recipient wants it now (cb->url), and ends given up once the delivery
+ * has been tried CB_TRIES_MAX times in all. Refused (*refused,
  * DB_ROLLBACK) while the delivery is still being tried, once it has been
  * tried CB_TRIES_MAX times, or when its recipient has no URL any more;
  * DB_NO_RESULTS when the merchant has no such delivery. */

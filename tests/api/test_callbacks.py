@@ -799,6 +799,7 @@ def test_retry_schedule_history_and_replay(cbs, capi, new_shop, rcv, http):
 
 URL_REMOVED = "the callback URL was removed"
 INTEGRATOR_DELETED = "the integrator was deleted"
+TRIES_MAX = 100
 
 
 def test_replay_goes_to_the_url_fixed_since(cbs, ccli, capi, new_shop, rcv, http):
@@ -929,6 +930,33 @@ def test_settings_callback_follows_its_recipients_url(cbs, ccli, capi, new_shop,
     assert cb["status"] == "failed", cb
     assert [(a["url"], a["error"]) for a in cb["attempts"]] == [
         (rcv.url + "/a/new", HTTP_500), (None, INTEGRATOR_DELETED)]
+
+
+def test_a_replay_ends_at_the_most_tries(cbs, ccli, capi, new_shop, rcv):
+    """100 tries in all: a replay accepted at 99 makes one try, not a new
+    round of the whole retry schedule."""
+    rcv.modes["/st"] = "error"
+    shop = new_shop(settings=rcv.url + "/st")
+    assert ccli("merchant", "update", shop.id, "--currencies", "USD,ZAR").returncode == 0
+    [cb] = wait_deliveries(capi, shop.key, settled)
+    tries = 1 + len(SCHEDULE)
+    assert cb["status"] == "failed" and len(cb["attempts"]) == tries, cb
+    (cid,) = db_query(cbs.db_url, "SELECT id FROM callbacks WHERE merchant_id = ?",
+                      (shop.id,))[0]
+    for _ in range(TRIES_MAX - 1 - tries):  # tried 99 times
+        db_exec(cbs.db_url, "INSERT INTO callback_attempts (callback_id, at, http_status,"
+                            " latency_ms, error) VALUES (?, 1, 500, 1, 'HTTP 500')", (cid,))
+    r = capi.post(f"{CALLBACKS}/{cb['id']}/replay", key=shop.key)
+    assert r.status_code == 202, r.text
+    at_path(rcv, "/st", tries + 1)
+    time.sleep(sum(SCHEDULE) + 2 * SLACK_S)
+    assert len(rcv.received("/st")) == tries + 1
+    [cb] = deliveries(capi, shop.key)["data"]
+    assert cb["status"] == "failed" and cb["nextAttemptAt"] is None, cb
+    assert len(cb["attempts"]) == TRIES_MAX
+    r = capi.post(f"{CALLBACKS}/{cb['id']}/replay", key=shop.key)
+    assert r.status_code == 409, r.text
+    assert r.body["message"] == "The callback has been tried 100 times, the most one callback takes"
 
 
 def test_closed_connection_is_a_failed_try(capi, new_shop, rcv):
