@@ -79,6 +79,9 @@ struct db_job {
     int attempts;   /* times claimed so far, including this one */
     int retried;    /* `attempts` when a retry was last recorded: less than attempts - 1 means
                        a run ended without recording anything (the process died in it) */
+    int acted;      /* `attempts` when a run last said it was about to call a provider
+                       (acting): more than `retried`, a run that ended without recording
+                       anything may have acted */
     usec_t done_at; /* when it was completed or given up (0: not yet) */
 };
 
@@ -94,6 +97,9 @@ struct db_jobs_ops {
      * claimed again since (this run outlived its lease) */
     /* lock a claimed job until `until` instead */
     enum db_status (*lease)(struct db_tx *tx, const struct db_job *j, usec_t until);
+    /* this run is about to call a provider (acted = its attempt), so that a
+     * later run knows it may have acted if it ends without a record */
+    enum db_status (*acting)(struct db_tx *tx, const struct db_job *j);
     enum db_status (*complete)(struct db_tx *tx, const struct db_job *j, usec_t now);
     enum db_status (*retry)(struct db_tx *tx, const struct db_job *j, usec_t run_at,
                             const char *error);

@@ -165,6 +165,9 @@ enum job_result job_send_and_record(struct job_ctx *jc, const struct db_link *l,
         snprintf(res.description, sizeof res.description,
                  "an earlier attempt stopped before its outcome was recorded");
         acted = true;
+    } else if (ch->merchant_id && !job_acting(jc)) {
+        channel_release(jc->app->channels, ch);
+        return JOB_RETRY; /* not sent: nothing says a run may have sent it */
     } else {
         const char **params = NULL;
         size_t nparams = t->template_ok && m->wa_template[0]
@@ -220,7 +223,22 @@ enum job_result job_send_and_record(struct job_ctx *jc, const struct db_link *l,
 
 bool job_earlier_run_unrecorded(const struct job_ctx *jc)
 {
-    return jc->job->attempts > 1 && jc->job->retried < jc->job->attempts - 1;
+    return jc->job->acted > jc->job->retried && jc->job->acted < jc->job->attempts;
+}
+
+static enum db_status acting_cb(struct db_tx *tx, void *cls)
+{
+    const struct job_ctx *jc = cls;
+    return DB_CALL(tx, jobs, acting, jc->job);
+}
+
+bool job_acting(struct job_ctx *jc)
+{
+    enum db_status st = db_run(jc->app->db, DB_WRITE, "job_acting", acting_cb, jc);
+    if (st > 0)
+        return true;
+    jc->error = st == 0 ? "another run holds the job now" : "cannot record the provider's call";
+    return false;
 }
 
 void job_note_unrecorded(struct job_ctx *jc, enum db_status st, bool real_acted)

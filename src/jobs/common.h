@@ -73,10 +73,16 @@ enum job_result job_send_and_record(struct job_ctx *jc, const struct db_link *l,
                                     const struct db_merchant *m, const struct job_text *t);
 
 /* Did an earlier run of this job stop before recording its outcome (it
- * died, lost its lease, or could not write down a provider's answer)? It
- * may have acted: the provider may have the message, and sending it again
- * could reach the customer twice. */
+ * died, lost its lease, or could not write down a provider's answer) after
+ * it said it was calling the provider (job_acting)? It may have acted: the
+ * provider may have the message, and sending it again could reach the
+ * customer twice. A run that stopped before that point did not send. */
 bool job_earlier_run_unrecorded(const struct job_ctx *jc);
+
+/* Say, in a transaction of its own, that this run is about to call a real
+ * provider. false (jc->error set) when that cannot be recorded, or the run
+ * holds its claim no more: then it must not call the provider. */
+bool job_acting(struct job_ctx *jc);
 
 /* After writing down a provider's answer (st): when it could not be written
  * though a real provider was asked (real_acted: not the sandbox outbox,

@@ -86,6 +86,9 @@ enum job_result job_wa_send_order(struct job_ctx *jc)
          * switched its WhatsApp channel off since the order was taken */
     } else if (job_earlier_run_unrecorded(jc)) {
         acted = true;
+    } else if (ch->merchant_id && strcmp(ch->id, "sandbox") != 0 && !job_acting(jc)) {
+        channel_release(jc->app->channels, ch);
+        return JOB_RETRY; /* not sent: nothing says a run may have sent it */
     } else {
         char ref[40];
         snprintf(ref, sizeof ref, "cpm_%lld", (long long)jc->job->id);

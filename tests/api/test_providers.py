@@ -1067,6 +1067,39 @@ def test_settings_changed_during_a_send(env, fakes):
     assert env.api.get("/livez").status_code == 200
 
 
+@pytest.mark.parametrize("acted", [False, True], ids=["before-the-call", "after-the-call"])
+def test_a_run_cut_short_before_the_provider_call_does_not_count_as_sent(env, fakes, acted):
+    """A run of the reminder's job ended without recording anything, as one
+    cut short by a database restart does (the job's row as it leaves it:
+    claimed once, nothing recorded). If it had not yet said it was calling
+    the provider, the reminder is sent; if it had, the provider may have it,
+    and the next run records an unknown outcome without sending it again.
+    Before, a run cut short anywhere counted as one that may have sent: the
+    customer never got the message."""
+    kit = new_kit(env, fakes, "twilio")
+    env.ok("merchant", "update", kit.shop.id, "--reminders", "1h")
+    link = kit.link()
+    st = wait_ids(env, kit.shop, link.ref, 2)
+    assert history_ids(st) == [RECEIVED, SENT], st
+    kit.wait_sends(1)
+    reminder = 10  # JOB_SEND_REMINDER
+    assert db_exec(env.db_url, "UPDATE jobs SET run_at = 0, attempts = 1, retried = 0,"
+                               " acted = ?, locked_until = 0 WHERE kind = ? AND done_at = 0"
+                               " AND link_id = (SELECT id FROM links WHERE ref = ?)",
+                   (1 if acted else 0, reminder, link.ref)) == 1
+    st = wait_ids(env, kit.shop, link.ref, 3)
+    third = st["transactionStatuses"][2]
+    assert third["transactionStatusId"] == SENT, st
+    unknown = UNKNOWN_PREFIX in third.get("responseCodeDescription", "")  # "Reminder 1: …"
+    time.sleep(SETTLE)
+    if acted:
+        assert unknown, third
+        assert len(kit.sends()) == 1, kit.sends()  # never sent twice
+    else:
+        assert not unknown, third
+        assert len(kit.sends()) == 2, kit.sends()  # the reminder went out
+
+
 def test_an_answer_that_cannot_be_recorded_is_not_sent_again(tmp_path, fakes):
     """Twilio took the message, then the database refused its record: the
     job is left as a crash leaves it, and its next run records an unknown

@@ -863,10 +863,11 @@ static void test_jobs_hurry(void **state)
 }
 
 /* A run that outlived its lease (the job claimed again since) can neither
- * retry, lease nor complete the job: the new claim's run owns it. */
+ * retry, lease, say it is acting nor complete the job: the new claim's run
+ * owns it. Its own `acting` is read back with the job. */
 struct stale_ctx {
-    struct db_job j, first, second;
-    enum db_status retry, lease, complete, own;
+    struct db_job j, first, second, read;
+    enum db_status retry, lease, acting_stale, acting, complete, own;
 };
 
 static enum db_status stale_cb(struct db_tx *tx, void *cls)
@@ -882,6 +883,10 @@ static enum db_status stale_cb(struct db_tx *tx, void *cls)
         return DB_HARD_ERROR; /* the first lease ended at 1100 */
     c->retry = DB_CALL(tx, jobs, retry, &c->first, 5000, "late");
     c->lease = DB_CALL(tx, jobs, lease, &c->first, 9000);
+    c->acting_stale = DB_CALL(tx, jobs, acting, &c->first);
+    c->acting = DB_CALL(tx, jobs, acting, &c->second);
+    if (DB_CALL(tx, jobs, get, "m_s", c->j.id, &c->read) != 1)
+        return DB_HARD_ERROR;
     c->complete = DB_CALL(tx, jobs, complete, &c->first, 1250);
     c->own = DB_CALL(tx, jobs, complete, &c->second, 1260);
     return DB_ONE_RESULT;
@@ -896,6 +901,10 @@ static void test_jobs_stale_run_changes_nothing(void **state)
     assert_int_equal(c.second.attempts, 2);
     assert_int_equal(c.retry, 0);
     assert_int_equal(c.lease, 0);
+    assert_int_equal(c.acting_stale, 0);
+    assert_int_equal(c.acting, 1);
+    assert_int_equal(c.read.acted, 2);
+    assert_int_equal(c.read.retried, 0);
     assert_int_equal(c.complete, 0);
     assert_int_equal(c.own, 1);
 }

@@ -27,7 +27,7 @@ enum db_status sql_jobs_insert(struct db_tx *tx, struct db_job *j)
     return db_insert_id(st, &j->id, "job insert");
 }
 
-#define JOB_COLS "id, merchant_id, kind, link_id, arg, run_at, attempts, retried, done_at"
+#define JOB_COLS "id, merchant_id, kind, link_id, arg, run_at, attempts, retried, done_at, acted"
 
 static void read_job(struct db_stmt *st, struct db_job *out)
 {
@@ -41,6 +41,7 @@ static void read_job(struct db_stmt *st, struct db_job *out)
     out->attempts = (int)db_col_int(st, 6);
     out->retried = (int)db_col_int(st, 7);
     out->done_at = db_col_int(st, 8);
+    out->acted = (int)db_col_int(st, 9);
 }
 
 enum db_status sql_jobs_get(struct db_tx *tx, const char *merchant_id, int64_t id,
@@ -121,6 +122,18 @@ enum db_status sql_jobs_lease(struct db_tx *tx, const struct db_job *j, usec_t u
     db_bind_int(st, 2, j->id);
     db_bind_int(st, 3, j->attempts);
     return db_exec(st, "job lease");
+}
+
+enum db_status sql_jobs_acting(struct db_tx *tx, const struct db_job *j)
+{
+    struct db_stmt *st = db_stmt(tx, STMT_JOB_ACTING,
+                                 "UPDATE jobs SET acted = attempts WHERE id = ? AND done_at = 0"
+                                 " AND attempts = ?");
+    if (!st)
+        return DB_HARD_ERROR;
+    db_bind_int(st, 1, j->id);
+    db_bind_int(st, 2, j->attempts);
+    return db_exec(st, "job acting");
 }
 
 enum db_status sql_jobs_complete(struct db_tx *tx, const struct db_job *j, usec_t now)

@@ -101,6 +101,7 @@ enum db_status sql_jobs_insert(struct db_tx *tx, struct db_job *j);
 enum db_status sql_jobs_claim(struct db_tx *tx, enum job_pool pool, usec_t now, usec_t lease,
                               struct db_job *out);
 enum db_status sql_jobs_lease(struct db_tx *tx, const struct db_job *j, usec_t until);
+enum db_status sql_jobs_acting(struct db_tx *tx, const struct db_job *j);
 enum db_status sql_jobs_complete(struct db_tx *tx, const struct db_job *j, usec_t now);
 enum db_status sql_jobs_retry(struct db_tx *tx, const struct db_job *j, usec_t run_at,
                               const char *error);

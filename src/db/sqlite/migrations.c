@@ -604,6 +604,15 @@ const struct sqlite_migration sqlite_migrations[] = {
      " WHERE m.id = callbacks.merchant_id);"
      "UPDATE callback_attempts SET url = (SELECT c.url FROM callbacks c"
      " WHERE c.id = callback_attempts.callback_id);"},
+    /* a run about to call a provider says so first (jobs.acting): a run
+     * that ended without recording anything may have sent only if it got
+     * that far. Before, any such run counted as one that may have sent, so a
+     * run cut short by the database before it called the provider (a
+     * restart) left a link's message recorded as maybe sent, and never
+     * sent. Jobs unfinished now keep that reading. */
+    {22, "jobs: the attempt that was about to call a provider",
+     "ALTER TABLE jobs ADD COLUMN acted INTEGER NOT NULL DEFAULT 0;"
+     "UPDATE jobs SET acted = attempts - 1 WHERE done_at = 0 AND retried < attempts - 1;"},
 };
 
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];
