@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "api/api.h"
@@ -174,6 +176,44 @@ static bool dev_catalogue(struct db *db)
     return cmd_marketplace_product_print(db, false);
 }
 
+/* Open files: every connection is one, and so are each HTTP thread's
+ * wake-up pipe, the database's connections, the outbound calls (callbacks,
+ * providers, gateways) and the logs. A service's soft limit is often 1024
+ * (systemd's default), where the default max_connections (4096) cannot
+ * fit: accept() then fails while the slow-client guard, which acts at 75%
+ * of max_connections, never does. The soft limit is raised to the hard one;
+ * when that still does not hold max_connections and the rest, it is
+ * lowered, with a warning. */
+enum { FILES_OUTBOUND = 64, FILES_OTHER = 64 };
+
+static void fit_open_files(struct config *cfg)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < rl.rlim_max) {
+        struct rlimit want = {rl.rlim_max, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+            rl = want;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY)
+        return;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    rlim_t threads = cfg->threads ? cfg->threads : cores > 64 ? (rlim_t)cores : 64;
+    rlim_t reserve =
+        2 * threads + cfg->db_pool_size + 2 + cfg->callback_workers + FILES_OUTBOUND + FILES_OTHER;
+    rlim_t room = rl.rlim_cur > reserve ? rl.rlim_cur - reserve : 0;
+    if (cfg->max_connections <= room)
+        return;
+    unsigned lowered = room > 16 ? (unsigned)room : 16;
+    log_warn("open files: the limit is %llu (LimitNOFILE=, ulimit -n), and about %llu are needed "
+             "besides connections; max_connections is lowered from %u to %u (raise the limit "
+             "to keep it)",
+             (unsigned long long)rl.rlim_cur, (unsigned long long)reserve, cfg->max_connections,
+             lowered);
+    cfg->max_connections = lowered;
+}
+
 int cmd_serve(int argc, char **argv)
 {
     const char *listen = NULL, *dburl = NULL, *public_url = NULL, *config = NULL;
@@ -214,6 +254,7 @@ int cmd_serve(int argc, char **argv)
      * inherits the mask and only sigwait() below receives them. */
     sigset_t stop;
     cmd_block_stop_signals(&stop);
+    fit_open_files(&cfg);
 
     struct db *db = cmd_create_db(&cfg);
     if (!db)

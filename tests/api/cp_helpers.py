@@ -148,6 +148,7 @@ class ServerProcess:
     extra_args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     listen_flag: bool = True  # pass --listen 127.0.0.1:port
+    wrapper: list[str] = field(default_factory=list)  # run through (e.g. prlimit …)
     proc: subprocess.Popen | None = None
     returncode: int | None = None
 
@@ -169,7 +170,7 @@ class ServerProcess:
         return self.stderr_path
 
     def start(self) -> "ServerProcess":
-        argv = [chatpay_bin(), "serve"]
+        argv = [*self.wrapper, chatpay_bin(), "serve"]
         if self.listen_flag:
             argv += ["--listen", f"127.0.0.1:{self.port}"]
         argv += ["--db", self.db_url, *self.extra_args]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import re
+import shutil
 import socket
 import threading
 import time
@@ -13,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from cp_helpers import db_url_for, start_server
+from cp_helpers import ServerProcess, db_url_for, free_port, start_server
 from openapi_check import ApiClient, check_response
 
 CONFIG = "/api/v2/config"
@@ -480,3 +481,40 @@ def test_https_public_url_sends_strict_transport_security(api, tmp_path):
             assert r.headers.get("Strict-Transport-Security") == "max-age=31536000", (path, r.headers)
     finally:
         assert srv.stop() == 0, srv.tail(20)
+
+
+def _open_files_limit(pid):
+    """The soft and hard open-file limits of a running process."""
+    with open(f"/proc/{pid}/limits") as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                soft, hard = line.split()[3:5]
+                return int(soft), int(hard)
+    raise AssertionError("no open-file limit in /proc")
+
+
+@pytest.mark.skipif(not shutil.which("prlimit"), reason="prlimit (util-linux) is needed")
+@pytest.mark.parametrize("soft,hard,lowered", [(256, 8192, None), (600, 600, "")],
+                         ids=["raised", "lowered"])
+def test_the_open_file_limit_is_raised_or_max_connections_fitted(tmp_path, soft, hard, lowered):
+    """A service's soft open-file limit is often 1024 (systemd), below the
+    default max_connections (4096): the server raises it to the hard limit,
+    and when even that cannot hold max_connections with the files the rest
+    needs, it lowers max_connections with a warning, so that the slow-client
+    guard (at 75% of it) still acts before accept() runs out of files."""
+    srv = ServerProcess(workdir=tmp_path, db_url=db_url_for(tmp_path / "nofile.db"), port=free_port(),
+                        name="nofile", wrapper=["prlimit", f"--nofile={soft}:{hard}", "--"])
+    srv.start()
+    try:
+        srv.wait_live()
+        got = _open_files_limit(srv.proc.pid)
+        log = srv.log_text()
+    finally:
+        rc = srv.stop()
+    assert rc == 0
+    assert got == (hard, hard), got
+    warned = re.search(r"max_connections is lowered from 4096 to (\d+)", log)
+    if lowered is None:
+        assert not warned, log
+    else:
+        assert warned and 16 <= int(warned.group(1)) < 600, log
