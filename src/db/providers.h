@@ -102,9 +102,10 @@ struct db_providers_ops {
      * answer lost, and not reported failed? DB_ONE_RESULT when one may */
     enum db_status (*link_reached)(struct db_tx *tx, const char *merchant_id, int64_t link_id);
 
-    /* opt-outs: DB_NO_RESULTS when it was so already. An opt-out made at
-     * `at` is removed only by a removal made at `at` or later (`until`):
-     * a re-delivered old START does not lift a newer STOP. */
+    /* opt-outs: DB_NO_RESULTS when it was so already (its time becomes
+     * `at` when that is later). An opt-out last made at `at` is removed only
+     * by a removal made at `at` or later (`until`): a re-delivered old START
+     * does not lift a newer STOP, even one that repeated an older STOP. */
     enum db_status (*optout_add)(struct db_tx *tx, const char *merchant_id, const char *msisdn,
                                  const char *source, usec_t at);
     enum db_status (*optout_remove)(struct db_tx *tx, const char *merchant_id, const char *msisdn,

@@ -557,6 +557,29 @@ def test_a_start_written_before_the_stop_does_not_lift_it(env, fakes):
     assert optouts(env, kit.shop) == []
 
 
+def test_a_start_written_between_two_stops_does_not_lift_the_second(env, fakes):
+    """STOP, START, STOP, with the START's post re-delivered after the
+    second STOP (WhatsApp retries a failed post later): the customer's last
+    word is STOP, and the number stays opted out. (The list kept the first
+    STOP's time, so the START, written after it, lifted the opt-out.)"""
+    kit = kit_of(env, fakes, "whatsapp-cloud")
+    link, _ = sent_link(kit)
+    to = link.to
+    # (in the past: a time after the post's arrival counts as its arrival)
+    then = time.time() - 30
+    kit.fake.clock = lambda: then
+    checked(kit.reply(to, "STOP"), 200)
+    kit.fake.clock = lambda: then + 20  # the second STOP
+    checked(kit.reply(to, "STOP"), 200)
+    kit.fake.clock = lambda: then + 10  # the START, written between them, comes last
+    checked(kit.reply(to, "START"), 200)
+    assert [o["number"] for o in optouts(env, kit.shop)] == [to]
+    assert_opted_out(env, kit.shop, kit.channel, to)
+    kit.fake.clock = lambda: then + 25
+    checked(kit.reply(to, "START"), 200)
+    assert optouts(env, kit.shop) == []
+
+
 def test_optout_command(env, fakes):
     kit = kit_of(env, fakes, "clickatell")
     shop, to = kit.shop, fresh_msisdn()

@@ -708,11 +708,13 @@ static enum db_status prov_cb(struct db_tx *tx, void *cls)
     default:
         c->removed = DB_CALL(tx, providers, remove, c->b->m.id, c->got.id); /* not B's */
         c->remove_again = DB_CALL(tx, providers, remove, c->a->m.id, c->got.id);
-        /* the opt-out was made at 3: a removal made before it leaves it */
+        /* the opt-out was made at 3, and again at 4: a removal made before
+         * the latest (a START written between the two STOPs) leaves it */
         if (DB_CALL(tx, providers, optout_remove, c->a->m.id, "27820001111", 2) != 0 ||
+            DB_CALL(tx, providers, optout_remove, c->a->m.id, "27820001111", 3) != 0 ||
             DB_CALL(tx, providers, optout_get, c->a->m.id, "27820001111") != 1)
             return DB_HARD_ERROR;
-        if (DB_CALL(tx, providers, optout_remove, c->a->m.id, "27820001111", 3) != 1)
+        if (DB_CALL(tx, providers, optout_remove, c->a->m.id, "27820001111", 4) != 1)
             return DB_HARD_ERROR;
         if (DB_CALL(tx, providers, optout_get, c->a->m.id, "27820001111") != 0)
             return DB_HARD_ERROR;

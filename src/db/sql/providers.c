@@ -328,7 +328,22 @@ enum db_status sql_providers_optout_add(struct db_tx *tx, const char *merchant_i
     db_bind_text(st, 2, msisdn);
     db_bind_text(st, 3, source);
     db_bind_int(st, 4, at);
-    return db_exec(st, "optout add");
+    enum db_status s = db_exec(st, "optout add");
+    if (s != DB_NO_RESULTS)
+        return s;
+    /* so already: a newer STOP moves its time, so that a START written
+     * between the two (re-delivered late) does not lift it */
+    st = db_stmt(tx, STMT_OPTOUT_RENEW,
+                 "UPDATE optouts SET created_at = ? WHERE merchant_id = ? AND msisdn = ?"
+                 " AND created_at < ?");
+    if (!st)
+        return DB_HARD_ERROR;
+    db_bind_int(st, 1, at);
+    db_bind_text(st, 2, merchant_id);
+    db_bind_text(st, 3, msisdn);
+    db_bind_int(st, 4, at);
+    s = db_exec(st, "optout renew");
+    return s < 0 ? s : DB_NO_RESULTS;
 }
 
 enum db_status sql_providers_optout_remove(struct db_tx *tx, const char *merchant_id,
