@@ -69,6 +69,7 @@ struct wa {
     struct net *net;
     char *access_token, *app_secret, *verify_token;
     char *url;          /* {base_url}/{api_version}/{phone_number_id}/messages */
+    char *pnid;         /* phone_number_id: the webhook events this instance takes */
     char *auth;         /* "Bearer <access_token>" */
     bool allow_private; /* base_url is not Meta's (a test fake on loopback) */
 };
@@ -609,8 +610,15 @@ static bool reply_event(json_object *msg, const char *to, struct arena *a, struc
 }
 
 /* Walk the changes of field "messages": count their items (evs NULL) or
- * turn them into events; returns how many. */
-static size_t walk(json_object *entries, struct arena *a, struct channel_event *evs)
+ * turn them into events; returns how many. A Meta app's webhook carries the
+ * events of every business number of the app, each change naming its
+ * number (metadata.phone_number_id): those of another number than pnid
+ * (NULL: any) are not this provider's, and are left out (a change that
+ * names none is taken). A STOP sent to
+ * another number (another merchant's, a support line) is no opt-out from
+ * this merchant, and another number's reports are not its messages'. */
+static size_t walk(json_object *entries, const char *pnid, struct arena *a,
+                   struct channel_event *evs)
 {
     size_t n = 0;
     for (size_t i = 0; i < json_object_array_length(entries); i++) {
@@ -621,6 +629,10 @@ static size_t walk(json_object *entries, struct arena *a, struct channel_event *
             const char *field = json_member_string(change, "field");
             json_object *value = json_member(change, "value", json_type_object);
             if (!field || strcmp(field, "messages") != 0 || !value)
+                continue;
+            const char *id = json_member_string(json_member(value, "metadata", json_type_object),
+                                                "phone_number_id");
+            if (pnid && id && strcmp(id, pnid) != 0)
                 continue;
             json_object *sts = json_member(value, "statuses", json_type_array);
             json_object *msgs = json_member(value, "messages", json_type_array);
@@ -644,8 +656,9 @@ static size_t walk(json_object *entries, struct arena *a, struct channel_event *
 }
 
 /* A webhook body (signature already checked) → events in the arena. */
-static enum channel_inbound_verdict wa_parse(const char *body, size_t len, struct arena *a,
-                                             struct channel_event **events, size_t *n)
+static enum channel_inbound_verdict wa_parse(const char *body, size_t len, const char *pnid,
+                                             struct arena *a, struct channel_event **events,
+                                             size_t *n)
 {
     *events = NULL;
     *n = 0;
@@ -664,10 +677,10 @@ static enum channel_inbound_verdict wa_parse(const char *body, size_t len, struc
         json_object_put(root);
         return INBOUND_MALFORMED;
     }
-    size_t max = walk(entries, a, NULL);
+    size_t max = walk(entries, pnid, a, NULL);
     if (max) {
         *events = arena_calloc(a, max, sizeof **events);
-        *n = walk(entries, a, *events);
+        *n = walk(entries, pnid, a, *events);
         if (*n == 0)
             *events = NULL;
     }
@@ -690,7 +703,7 @@ static enum channel_inbound_verdict wa_inbound(const struct channel *ch,
     const char *sig = rq->header ? rq->header(rq->header_cls, "X-Hub-Signature-256") : NULL;
     if (!wa_signature_ok(w->app_secret, rq->body, rq->body_len, sig))
         return INBOUND_FORBIDDEN;
-    return wa_parse(rq->body, rq->body_len, a, events, n);
+    return wa_parse(rq->body, rq->body_len, w->pnid, a, events, n);
 }
 
 /* ---- the instance ------------------------------------------------------------------------ */
@@ -708,6 +721,7 @@ static void wa_destroy(void *state)
         free(secrets[i]);
     }
     free(w->url);
+    free(w->pnid);
     free(w);
 }
 
@@ -766,6 +780,7 @@ static void *wa_create(const struct provider_config *cfg, char *err, size_t errl
     w->app_secret = strdup(provider_setting(cfg, "app_secret"));
     w->verify_token = strdup(provider_setting(cfg, "verify_token"));
     w->url = strdup(url);
+    w->pnid = strdup(pnid);
     w->auth = strdup(auth);
     explicit_bzero(auth, sizeof auth);
     /* the SSRF guard is lifted (allow_private) only for a sandbox
@@ -773,7 +788,7 @@ static void *wa_create(const struct provider_config *cfg, char *err, size_t errl
      * an offline fake on loopback in tests: a production merchant's calls
      * and Meta's own host always go through the guard */
     w->allow_private = cfg->test_mode && strcmp(b, WA_DEFAULT_BASE) != 0;
-    if (!w->access_token || !w->app_secret || !w->verify_token || !w->url || !w->auth) {
+    if (!w->access_token || !w->app_secret || !w->verify_token || !w->url || !w->pnid || !w->auth) {
         wa_destroy(w);
         snprintf(err, errlen, "out of memory");
         return NULL;

@@ -580,6 +580,24 @@ def test_a_start_written_between_two_stops_does_not_lift_the_second(env, fakes):
     assert optouts(env, kit.shop) == []
 
 
+def test_a_whatsapp_stop_to_another_number_of_the_app_is_not_an_opt_out(env, fakes):
+    """A Meta app's webhook carries the events of all its business numbers
+    (another merchant's, a support line), each naming its number
+    (metadata.phone_number_id): a STOP written to another number than the
+    provider's is no opt-out from this merchant."""
+    kit = kit_of(env, fakes, "whatsapp-cloud")
+    link, _ = sent_link(kit)
+    own = kit.fake.phone_number_id
+    kit.fake.phone_number_id = "999999999999999"  # another number of the same app
+    try:
+        checked(kit.reply(link.to, "STOP"), 200)
+    finally:
+        kit.fake.phone_number_id = own
+    assert optouts(env, kit.shop) == []
+    checked(kit.reply(link.to, "STOP"), 200)  # to the provider's own number
+    assert [o["number"] for o in optouts(env, kit.shop)] == [link.to]
+
+
 def test_optout_command(env, fakes):
     kit = kit_of(env, fakes, "clickatell")
     shop, to = kit.shop, fresh_msisdn()

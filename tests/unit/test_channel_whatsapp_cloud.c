@@ -899,6 +899,32 @@ static void sign(const char *body, size_t len, char out[72])
     crypto_hex(mac, sizeof mac, out + 7);
 }
 
+/* A webhook of an app with two business numbers: only the changes of the
+ * provider's own number (metadata.phone_number_id) are its events. */
+static void test_parse_other_numbers_left_out(void **state)
+{
+    (void)state;
+    static const char body[] =
+        "{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":\"1\",\"changes\":["
+        "{\"field\":\"messages\",\"value\":{\"metadata\":{\"display_phone_number\":"
+        "\"15550001111\",\"phone_number_id\":\"999\"},\"messages\":[{\"from\":\"27820001111\","
+        "\"id\":\"wamid.A\",\"timestamp\":\"1700000000\",\"type\":\"text\","
+        "\"text\":{\"body\":\"STOP\"}}]}},"
+        "{\"field\":\"messages\",\"value\":{\"metadata\":{\"display_phone_number\":"
+        "\"15550002222\",\"phone_number_id\":\"" PNID "\"},\"messages\":[{\"from\":"
+        "\"27820002222\",\"id\":\"wamid.B\",\"timestamp\":\"1700000001\",\"type\":\"text\","
+        "\"text\":{\"body\":\"STOP\"}}]}}]}]}";
+    struct arena *a = arena_new(0);
+    struct channel_event *evs;
+    size_t n;
+    assert_int_equal(wa_parse(body, strlen(body), PNID, a, &evs, &n), INBOUND_EVENTS);
+    assert_int_equal(n, 1);
+    assert_string_equal(evs[0].from, "27820002222");
+    assert_int_equal(wa_parse(body, strlen(body), NULL, a, &evs, &n), INBOUND_EVENTS);
+    assert_int_equal(n, 2);
+    arena_free(a);
+}
+
 static void test_signature(void **state)
 {
     const char *body = SIGNED_BODY;
@@ -1014,7 +1040,7 @@ static void test_parse_batch(void **state)
     struct arena *a = arena_new(0);
     struct channel_event *evs;
     size_t n;
-    assert_int_equal(wa_parse(batch, strlen(batch), a, &evs, &n), INBOUND_EVENTS);
+    assert_int_equal(wa_parse(batch, strlen(batch), NULL, a, &evs, &n), INBOUND_EVENTS);
     assert_int_equal(n, 11);
     struct {
         enum channel_event_kind kind;
@@ -1080,7 +1106,7 @@ static void test_parse_status_error_title(void **state)
     struct arena *a = arena_new(0);
     struct channel_event *evs;
     size_t n;
-    assert_int_equal(wa_parse(body, strlen(body), a, &evs, &n), INBOUND_EVENTS);
+    assert_int_equal(wa_parse(body, strlen(body), NULL, a, &evs, &n), INBOUND_EVENTS);
     assert_int_equal(n, 1);
     assert_string_equal(evs[0].code, "131049");
     assert_string_equal(evs[0].description,
@@ -1104,7 +1130,7 @@ static void test_parse_status_window_closed(void **state)
     struct arena *a = arena_new(0);
     struct channel_event *evs;
     size_t n;
-    assert_int_equal(wa_parse(body, strlen(body), a, &evs, &n), INBOUND_EVENTS);
+    assert_int_equal(wa_parse(body, strlen(body), NULL, a, &evs, &n), INBOUND_EVENTS);
     assert_int_equal(n, 2);
     assert_string_equal(evs[0].ref, "cpm_7");
     assert_int_equal(evs[0].delivery, DELIVERY_FAILED);
@@ -1155,7 +1181,7 @@ static void test_parse_odd_bodies(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct channel_event *evs = (void *)1;
         size_t n = 99;
-        assert_int_equal(wa_parse(cases[i].body, strlen(cases[i].body), a, &evs, &n),
+        assert_int_equal(wa_parse(cases[i].body, strlen(cases[i].body), NULL, a, &evs, &n),
                          cases[i].verdict);
         assert_int_equal(n, cases[i].n);
         if (n == 0)
@@ -1165,10 +1191,10 @@ static void test_parse_odd_bodies(void **state)
     const char nul[] = "{\"entry\":[]}\0{}";
     struct channel_event *evs;
     size_t n;
-    assert_int_equal(wa_parse(nul, sizeof nul - 1, a, &evs, &n), INBOUND_MALFORMED);
+    assert_int_equal(wa_parse(nul, sizeof nul - 1, NULL, a, &evs, &n), INBOUND_MALFORMED);
     /* every prefix of the batch survives (and is malformed) */
     for (size_t len = 0; len < sizeof batch - 1; len++)
-        assert_int_equal(wa_parse(batch, len, a, &evs, &n), INBOUND_MALFORMED);
+        assert_int_equal(wa_parse(batch, len, NULL, a, &evs, &n), INBOUND_MALFORMED);
     arena_free(a);
 }
 
@@ -1344,6 +1370,7 @@ int main(void)
         cmocka_unit_test(test_send_scrubs_description),
         cmocka_unit_test(test_handshake),
         cmocka_unit_test(test_signature),
+        cmocka_unit_test(test_parse_other_numbers_left_out),
         cmocka_unit_test(test_parse_batch),
         cmocka_unit_test(test_parse_status_error_title),
         cmocka_unit_test(test_parse_status_window_closed),
