@@ -92,6 +92,18 @@ struct channel_result {
     usec_t retry_after;    /* CHANNEL_TRANSIENT: wait at least this long (and the job's backoff) */
 };
 
+/* The answer *out to a WhatsApp template sent because the 24-hour window
+ * is closed (or alone, after a report that it was): a refusal of the
+ * template itself (its name, language or parameters: Meta's 132xxx) stays
+ * the closed window's, so that the merchant's SMS fallback still takes the
+ * link; a number not on WhatsApp, an opt-out or refused credentials keep
+ * their own reason. */
+static inline void channel_template_answered(struct channel_result *out)
+{
+    if (out->outcome == CHANNEL_REJECTED && out->reason == CHANNEL_R_OTHER)
+        out->reason = CHANNEL_R_WINDOW_CLOSED;
+}
+
 /* ---- what became of a message --------------------------------------------------------- */
 
 enum channel_delivery {

@@ -707,10 +707,13 @@ static void clickatell_send(const struct channel *ch, const struct channel_messa
         m->template_only && m->channel == CHANNEL_WHATSAPP && m->template_name && *m->template_name;
     const char *body = send_body(a, st, m, template_only, &len);
     post_message(ch, st, &deadline, body, len, out);
+    if (template_only)
+        channel_template_answered(out);
     if (!template_only && m->channel == CHANNEL_WHATSAPP && out->outcome == CHANNEL_REJECTED &&
         out->reason == CHANNEL_R_WINDOW_CLOSED && m->template_name && *m->template_name) {
         body = send_body(a, st, m, true, &len);
         post_message(ch, st, &deadline, body, len, out);
+        channel_template_answered(out);
     }
     arena_free(a);
 }

@@ -547,12 +547,16 @@ static void twilio_send(const struct channel *ch, const struct channel_message *
     const char *form = send_form(a, t, m, template_only, out);
     if (form)
         post_message(ch, t, form, deadline, out);
+    if (form && template_only)
+        channel_template_answered(out);
     if (form && !template_only && out->outcome == CHANNEL_REJECTED &&
         out->reason == CHANNEL_R_WINDOW_CLOSED && m->channel == CHANNEL_WHATSAPP &&
         m->template_name && *m->template_name) {
         form = send_form(a, t, m, true, out);
-        if (form)
+        if (form) {
             post_message(ch, t, form, deadline, out);
+            channel_template_answered(out);
+        }
     }
     arena_free(a);
 }

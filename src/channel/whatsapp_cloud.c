@@ -465,12 +465,15 @@ static void wa_send_with(const struct channel *ch, const struct channel_message 
     usec_t deadline = time_mono() + (ch->timeout > 0 ? ch->timeout : WA_TIMEOUT_DEFAULT);
     if (m->template_only && m->template_name && *m->template_name) {
         wa_post(w, ch, m, true, deadline, perform, cls, out);
+        channel_template_answered(out);
         return;
     }
     wa_post(w, ch, m, false, deadline, perform, cls, out);
     if (out->outcome == CHANNEL_REJECTED && out->reason == CHANNEL_R_WINDOW_CLOSED &&
-        m->template_name && *m->template_name)
+        m->template_name && *m->template_name) {
         wa_post(w, ch, m, true, deadline, perform, cls, out);
+        channel_template_answered(out);
+    }
 }
 
 static void wa_send(const struct channel *ch, const struct channel_message *m,

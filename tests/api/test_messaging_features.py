@@ -268,6 +268,33 @@ def test_no_fallback_when_the_template_goes(env, fakes):
     assert sms.sends() == []
 
 
+def test_a_refused_template_still_falls_back_to_sms(env, fakes):
+    """The window is closed, and the merchant's template is refused (Meta's
+    132001: the business account has no such template): the link still
+    goes by SMS, as the merchant asked. (The template's refusal took the
+    closed window's place, and the link was not sent at all.)"""
+    wa, sms = fallback_shop(env, fakes, "clickatell")
+    env.ok("merchant", "update", wa.shop.id, "--whatsapp-template", "payment_lnk:en",
+           "--whatsapp-template-params", "order,url")
+    wa.fake.unknown_templates.add("payment_lnk")
+    to = fresh_msisdn()
+    link = None
+    try:
+        link = create_link(env, wa.shop, "whatsapp", to)  # a cold number
+        st = wait_status(env, wa.shop, link.ref,
+                         lambda st: SENT in history_ids(st) or len(history_ids(st)) > 3)
+        assert history_ids(st) == [RECEIVED, SENT_FAILED, SENT], st["transactionStatuses"][:6]
+        failed = st["transactionStatuses"][1]
+        assert (failed["httpResponseCode"], failed["responseCode"]) == (404, "132001"), failed
+        assert failed["responseCodeDescription"].endswith(FALLBACK_SUFFIX), failed
+        assert st["channelName"] == "SMS", st
+        assert [r.json["type"] for r in wa.sends()] == ["interactive", "template"]
+        sms.check_send(sms.wait_sends(1)[0], link)
+    finally:
+        wa.fake.unknown_templates.discard("payment_lnk")
+        stop_fallback(env, wa, to, link)
+
+
 @pytest.mark.parametrize("sms_kind,why,code", [
     ("twilio", "not_on_whatsapp", "131026"),
     ("clickatell", "window_closed", "131047"),

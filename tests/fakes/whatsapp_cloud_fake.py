@@ -136,6 +136,9 @@ class WhatsAppCloudFake(ProviderFake):
         self.webhook_url = webhook_url
         self.last_inbound: dict[str, float] = {}  # wa_id -> time of the user's last message
         self.clock = time.time  # tests may replace it to move time
+        # templates the business account does not have: sending one is
+        # refused with 132001 (Meta's "template name does not exist")
+        self.unknown_templates: set[str] = set()
         super().__init__(port=port, hang_seconds=hang_seconds, webhook_timeout=webhook_timeout,
                          webhook_retries=webhook_retries, webhook_retry_delay=webhook_retry_delay)
 
@@ -198,6 +201,9 @@ class WhatsAppCloudFake(ProviderFake):
             return graph_error(self.rate_limit_http, 131056)
 
         mtype = p.get("type", "text")
+        if mtype == "template" and p["template"]["name"] in self.unknown_templates:
+            return graph_error(404, 132001, message="(#132001) Template name does not exist in "
+                               "the translation")
         pending = None
         if wa_id in self.not_on_whatsapp:
             pending = 131026

@@ -641,6 +641,17 @@ static void test_send_template(void **state)
     assert_int_equal(r.outcome, CHANNEL_REJECTED);
     assert_int_equal(r.reason, CHANNEL_R_WINDOW_CLOSED);
 
+    /* the template itself refused (another code): still the closed
+     * window's, so that the merchant's SMS fallback takes the link */
+    fake_reset();
+    fake_answer(NET_OK, 400, reengage, true);
+    fake_answer(NET_OK, 400, "{\"error\":{\"code\":2,\"description\":\"bad template\"}}", true);
+    clickatell_send(&ch, &m, &r);
+    assert_int_equal(fake.calls, 2);
+    assert_int_equal(r.outcome, CHANNEL_REJECTED);
+    assert_int_equal(r.reason, CHANNEL_R_WINDOW_CLOSED);
+    assert_string_equal(r.code, "2");
+
     /* no template: one call, window closed (the caller falls back) */
     fake_reset();
     m.template_name = NULL;

@@ -583,13 +583,14 @@ static void test_send_flow(void **state)
     assert_string_equal(fake.seen[0].body, BODY_WA);
     assert_string_equal(fake.seen[1].body, BODY_TEMPLATE);
 
-    /* the template refused too: that answer */
+    /* the template refused too: that answer, still the closed window's
+     * (the merchant's SMS fallback takes the link) */
     fake_reset();
     fake_answer(NET_OK, 400, W63016, true);
     fake_answer(NET_OK, 400, "{\"code\":21656,\"message\":\"ContentVariables invalid\"}", true);
     channel_send(&ch, &m, &r);
     assert_int_equal(r.outcome, CHANNEL_REJECTED);
-    assert_int_equal(r.reason, CHANNEL_R_OTHER);
+    assert_int_equal(r.reason, CHANNEL_R_WINDOW_CLOSED);
     assert_string_equal(r.code, "21656");
 
     /* the template alone (the text was taken, then reported undelivered) */

@@ -632,7 +632,9 @@ static void test_send_window_template(void **state)
     free(first);
     free(second);
 
-    /* the template refused too: its answer is the result (and no third try) */
+    /* the template refused too: its answer is the result (and no third
+     * try), still the closed window's (the merchant's SMS fallback takes
+     * the link) */
     memset(&f, 0, sizeof f);
     f.answers[0].status = 400;
     f.answers[0].sent = true;
@@ -643,7 +645,7 @@ static void test_send_window_template(void **state)
     wa_send_with(&ch, &m, fake_perform, &f, &r);
     assert_int_equal(f.calls, 2);
     assert_int_equal(r.outcome, CHANNEL_REJECTED);
-    assert_int_equal(r.reason, CHANNEL_R_OTHER);
+    assert_int_equal(r.reason, CHANNEL_R_WINDOW_CLOSED);
     assert_string_equal(r.code, "132001");
 
     /* the template answered 131047 as well: still the window */
