@@ -3,8 +3,10 @@
  *
  * Start-up: configuration (flags > environment > INI file > defaults), open
  * the database and migrate, in --dev create a sandbox merchant if there is
- * none, start the HTTP server. SIGTERM/SIGINT stop accepting connections,
- * wait for requests in flight (up to drain_timeout) and exit 0.
+ * none, start the HTTP server. SIGTERM/SIGINT drain: stop accepting
+ * connections, answer the requests in flight and those still coming on open
+ * connections with "Connection: close", close idle connections, and exit 0
+ * once no connection is open (or after drain_timeout).
  */
 #include "cmd/cmd.h"
 #include "db/marketplace.h"
@@ -343,13 +345,17 @@ int cmd_serve(int argc, char **argv)
     http_server_stop(admin); /* operators' requests are not waited for */
     admin = NULL;
     usec_t deadline = time_mono() + (usec_t)cfg.drain_timeout * 1000000;
-    while (http_server_inflight(srv) > 0 && time_mono() < deadline) {
+    /* not merely until no request is in flight: a keep-alive client may be
+     * sending its next one, which is answered (and its connection closed) */
+    while ((http_server_connections(srv) > 0 || http_server_inflight(srv) > 0) &&
+           time_mono() < deadline) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    unsigned left = http_server_inflight(srv);
-    if (left)
-        log_warn("%u requests still in flight after %us; closing", left, cfg.drain_timeout);
+    unsigned left = http_server_inflight(srv), open = http_server_connections(srv);
+    if (left || open)
+        log_warn("%u requests still in flight, %u connections open after %us; closing", left, open,
+                 cfg.drain_timeout);
     rc = 0;
 out:
     http_server_stop(admin);

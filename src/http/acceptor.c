@@ -31,6 +31,7 @@
 #include "http/internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -80,14 +81,21 @@ struct acceptor *acceptor_listen(const struct sockaddr *addr, socklen_t len)
     return a;
 }
 
-/* How many more connections may be accepted now. */
-static unsigned room(const struct acceptor *a)
+/* Read by another thread only once this one has ended (acceptor_close). */
+unsigned acceptor_connections(const struct acceptor *a)
 {
     unsigned open;
     uint64_t started;
     guard_counts(a->guard, &open, &started);
     uint64_t busy = open + (a->handed > started ? a->handed - started : 0);
-    return busy < a->max_connections ? (unsigned)(a->max_connections - busy) : 0;
+    return busy < UINT_MAX ? (unsigned)busy : UINT_MAX;
+}
+
+/* How many more connections may be accepted now. */
+static unsigned room(const struct acceptor *a)
+{
+    unsigned busy = acceptor_connections(a);
+    return busy < a->max_connections ? a->max_connections - busy : 0;
 }
 
 /* Accept what is waiting, while there is room. Returns how long to wait

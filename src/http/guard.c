@@ -22,6 +22,18 @@
  *     again), and the slots they free let the server take the connections
  *     waiting in its listen queue, new clients among them.
  *
+ * While the server drains (guard_drain(), on SIGTERM), it also closes
+ *   - a connection idle between requests for GUARD_DRAIN_IDLE: nothing has
+ *     come of its next request (no request line, no byte waiting on the
+ *     socket). Its client sees a closed connection before it sends, and
+ *     opens another (to a node still serving, behind a load balancer). One
+ *     in use is left the time to send its next request, which is answered
+ *     with "Connection: close": closing it at once would cut off a request
+ *     sent at that moment, which a client does not retry when it is a POST;
+ *   - a connection whose body has not moved for GUARD_DRAIN_STALLED: its
+ *     client has most likely gone;
+ * so that the drain ends when the last connection closes.
+ *
  * Closing is shutdown(2) of the socket, which libmicrohttpd then sees and
  * cleans up itself. The guard's mutex is held from finding a connection to
  * its shutdown, and libmicrohttpd tells the guard that a connection closes
@@ -46,6 +58,10 @@ enum { GUARD_TICK_MS = 100 };
 enum { GUARD_PRESSURE = 75 };
 /* under pressure, a connection that waited this long for its request is closed */
 #define GUARD_PRESSURE_IDLE (250LL * 1000)
+/* while draining: idle this long, a connection is closed (µs) */
+#define GUARD_DRAIN_IDLE (100LL * 1000)
+/* while draining: a body without a byte for this long, the connection is closed (µs) */
+#define GUARD_DRAIN_STALLED (2LL * 1000000)
 
 enum phase { PHASE_HEAD, PHASE_BODY, PHASE_BUSY };
 
@@ -55,6 +71,8 @@ struct guard_conn {
     _Atomic int phase;     /* enum phase */
     _Atomic int64_t since; /* monotonic µs the phase began */
     _Atomic uint64_t body; /* body bytes received in BODY */
+    _Atomic int64_t moved; /* monotonic µs of the latest body bytes (or BODY's start) */
+    _Atomic bool line;     /* in HEAD: the next request's line has come */
     char *query;           /* the query of the request being read, as sent */
 };
 
@@ -68,13 +86,16 @@ struct conn_guard {
     int64_t header_timeout_us;
     uint64_t body_min_rate; /* bytes per second; 0: no minimum */
     bool stop;
+    _Atomic bool draining; /* close idle and stalled connections (guard_drain) */
     pthread_t thread;
     bool started;
 };
 
 static void set_phase(struct guard_conn *c, enum phase p)
 {
-    atomic_store(&c->since, time_mono());
+    int64_t now = time_mono();
+    atomic_store(&c->since, now);
+    atomic_store(&c->moved, now);
     atomic_store(&c->phase, (int)p);
 }
 
@@ -131,6 +152,7 @@ void guard_keep_query(struct guard_conn *c, const char *query)
 {
     if (!c)
         return;
+    atomic_store(&c->line, true);
     free(c->query);
     c->query = query ? strdup(query) : NULL;
 }
@@ -154,8 +176,10 @@ void guard_request_begins(struct guard_conn *c, bool has_body)
 
 void guard_body_bytes(struct guard_conn *c, size_t n)
 {
-    if (c)
-        atomic_fetch_add(&c->body, n);
+    if (!c)
+        return;
+    atomic_fetch_add(&c->body, n);
+    atomic_store(&c->moved, time_mono());
 }
 
 void guard_request_dispatched(struct guard_conn *c)
@@ -166,55 +190,88 @@ void guard_request_dispatched(struct guard_conn *c)
 
 void guard_request_done(struct guard_conn *c)
 {
-    if (c)
-        set_phase(c, PHASE_HEAD); /* keep-alive: waiting for the next request */
+    if (!c)
+        return;
+    atomic_store(&c->line, false);
+    set_phase(c, PHASE_HEAD); /* keep-alive: waiting for the next request */
 }
 
-/* Why connection c should be closed now, or NULL. */
-static const char *verdict(const struct conn_guard *g, struct guard_conn *c, int64_t now,
-                           bool pressure)
+/* Has the client sent bytes that libmicrohttpd has not read yet (the
+ * start of its next request)? */
+static bool bytes_waiting(int fd)
+{
+    char b;
+    return recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
+/* Why a connection is closed. */
+enum close_why {
+    KEEP,
+    CLOSE_HEADER_TIMEOUT,
+    CLOSE_BODY_MIN_RATE,
+    CLOSE_PRESSURE,
+    CLOSE_DRAIN_IDLE,
+    CLOSE_DRAIN_STALLED,
+    CLOSE_WHYS
+};
+
+/* Why connection c should be closed now, or KEEP. */
+static enum close_why verdict(const struct conn_guard *g, struct guard_conn *c, int64_t now,
+                              bool pressure)
 {
     int64_t age = now - atomic_load(&c->since);
+    bool draining = atomic_load(&g->draining);
     switch ((enum phase)atomic_load(&c->phase)) {
     case PHASE_HEAD:
         if (age > g->header_timeout_us)
-            return "header_timeout";
+            return CLOSE_HEADER_TIMEOUT;
         if (pressure && age > GUARD_PRESSURE_IDLE)
-            return "pressure";
-        return NULL;
+            return CLOSE_PRESSURE;
+        if (draining && age > GUARD_DRAIN_IDLE && !atomic_load(&c->line) && !bytes_waiting(c->fd))
+            return CLOSE_DRAIN_IDLE;
+        return KEEP;
     case PHASE_BODY:
         if (g->body_min_rate && age > g->header_timeout_us &&
             atomic_load(&c->body) < g->body_min_rate * (uint64_t)(age / 1000000))
-            return "body_min_rate";
-        return NULL;
+            return CLOSE_BODY_MIN_RATE;
+        if (draining && now - atomic_load(&c->moved) > GUARD_DRAIN_STALLED)
+            return CLOSE_DRAIN_STALLED;
+        return KEEP;
     case PHASE_BUSY:
-        return NULL;
+        return KEEP;
     }
-    return NULL;
+    return KEEP;
 }
 
 static void sweep(struct conn_guard *g)
 {
     int64_t now = time_mono();
-    unsigned closed[3] = {0};
+    unsigned closed[CLOSE_WHYS] = {0};
     pthread_mutex_lock(&g->mu);
     bool pressure = (uint64_t)g->count * 100 >= (uint64_t)g->max_connections * GUARD_PRESSURE;
     for (struct guard_conn *c = g->head; c; c = c->next) {
-        const char *why = c->fd >= 0 ? verdict(g, c, now, pressure) : NULL;
-        if (!why)
+        enum close_why why = c->fd >= 0 ? verdict(g, c, now, pressure) : KEEP;
+        if (why == KEEP)
             continue;
         shutdown(c->fd, SHUT_RDWR);
         /* not again until libmicrohttpd has cleaned it up */
         set_phase(c, PHASE_BUSY);
-        closed[why[0] == 'h' ? 0 : why[0] == 'b' ? 1 : 2]++;
+        closed[why]++;
     }
     unsigned open = g->count;
     pthread_mutex_unlock(&g->mu);
-    if (closed[0] || closed[1] || closed[2])
+    if (closed[CLOSE_DRAIN_IDLE] || closed[CLOSE_DRAIN_STALLED])
+        log_fields(LOG_INFO, "draining: connections closed",
+                   (struct log_field[]){LFI("idle", closed[CLOSE_DRAIN_IDLE]),
+                                        LFI("stalled_upload", closed[CLOSE_DRAIN_STALLED]),
+                                        LFI("open", open)},
+                   3);
+    if (closed[CLOSE_HEADER_TIMEOUT] || closed[CLOSE_BODY_MIN_RATE] || closed[CLOSE_PRESSURE])
         log_fields(LOG_WARN, "slow connections closed",
-                   (struct log_field[]){LFI("header_timeout", closed[0]),
-                                        LFI("body_min_rate", closed[1]),
-                                        LFI("near_limit", closed[2]), LFI("open", open)},
+                   (struct log_field[]){LFI("header_timeout", closed[CLOSE_HEADER_TIMEOUT]),
+                                        LFI("body_min_rate", closed[CLOSE_BODY_MIN_RATE]),
+                                        LFI("near_limit", closed[CLOSE_PRESSURE]),
+                                        LFI("open", open)},
                    4);
 }
 
@@ -254,6 +311,14 @@ void guard_counts(struct conn_guard *g, unsigned *open, uint64_t *started)
     pthread_mutex_lock(&g->mu);
     *open = g->count;
     *started = g->begun;
+    pthread_mutex_unlock(&g->mu);
+}
+
+void guard_drain(struct conn_guard *g)
+{
+    pthread_mutex_lock(&g->mu);
+    atomic_store(&g->draining, true);
+    pthread_cond_broadcast(&g->cv); /* the idle ones go now, not at the next tick */
     pthread_mutex_unlock(&g->mu);
 }
 

@@ -75,6 +75,9 @@ struct guard_conn;
 struct conn_guard *guard_new(unsigned max_connections, unsigned header_timeout_s,
                              unsigned body_min_rate);
 bool guard_start(struct conn_guard *g);
+/* The server drains: from now on, close the connections idle between
+ * requests and those whose upload stalled (guard.c says when). */
+void guard_drain(struct conn_guard *g);
 void guard_free(struct conn_guard *g); /* after the daemon has stopped */
 /* Connections open now, and connections reported started since the start. */
 void guard_counts(struct conn_guard *g, unsigned *open, uint64_t *started);
@@ -101,7 +104,9 @@ struct acceptor *acceptor_listen(const struct sockaddr *addr, socklen_t len); /*
 bool acceptor_start(struct acceptor *a, struct MHD_Daemon *daemon, struct conn_guard *guard,
                     unsigned max_connections);
 void acceptor_close(struct acceptor *a); /* stops accepting and closes the socket */
-void acceptor_free(struct acceptor *a);  /* closes first; NULL: nothing */
+/* Connections handed to libmicrohttpd and not closed yet (started or not). */
+unsigned acceptor_connections(const struct acceptor *a);
+void acceptor_free(struct acceptor *a); /* closes first; NULL: nothing */
 
 /* Metrics (metrics.c). */
 void metrics_init(const struct route *routes, size_t n);

@@ -43,8 +43,8 @@ struct http_server {
     _Atomic unsigned uploading;  /* requests still receiving their body */
     _Atomic int64_t last_upload; /* monotonic µs of the latest upload activity */
     struct conn_guard *guard;
-    struct acceptor *acceptor; /* NULL once stopped */
-    int quiesced_fd;           /* the listening socket after quiesce (-1: none), closed at stop */
+    struct acceptor *acceptor;
+    _Atomic bool draining; /* quiesced: every answer closes its connection */
 };
 
 /* Maximum JSON nesting accepted in request bodies. */
@@ -611,8 +611,15 @@ static enum MHD_Result queue_reply(struct req *r)
         own_cache = own_cache || strcasecmp(p->hdr_names[i], "Cache-Control") == 0;
     if (!own_cache)
         MHD_add_response_header(resp, "Cache-Control", "no-store");
-    for (size_t i = 0; i < p->nhdr; i++)
+    bool has_connection = false;
+    for (size_t i = 0; i < p->nhdr; i++) {
         MHD_add_response_header(resp, p->hdr_names[i], p->hdr_values[i]);
+        has_connection = has_connection || strcasecmp(p->hdr_names[i], "Connection") == 0;
+    }
+    /* draining: the client is told, and libmicrohttpd closes the connection
+     * once the answer is sent, so no request comes on it to be cut off */
+    if (!has_connection && atomic_load(&p->server->draining))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(p->conn, (unsigned)p->status, resp);
     MHD_destroy_response(resp);
     p->queued = true;
@@ -821,8 +828,18 @@ struct http_server *http_server_start(const struct http_server_config *cfg,
 
 void http_server_quiesce(struct http_server *s)
 {
-    /* new connections are refused at once; those open go on */
+    /* first, so that no answer sent after the last accept keeps its
+     * connection open */
+    atomic_store(&s->draining, true);
+    /* new connections are refused at once; those open finish their
+     * request, idle ones are closed */
     acceptor_close(s->acceptor);
+    guard_drain(s->guard);
+}
+
+unsigned http_server_connections(const struct http_server *s)
+{
+    return acceptor_connections(s->acceptor);
 }
 
 /* An upload with no new data for this long is not waited for on shutdown:

@@ -39,8 +39,13 @@ struct http_server *http_server_start(const struct http_server_config *cfg,
                                       const struct route *routes, size_t n, struct app *app,
                                       char *err, size_t errlen);
 
-/* Stop accepting new connections; requests in flight go on. */
+/* Start draining: stop accepting new connections; requests in flight go
+ * on, every answer from now on closes its connection ("Connection: close"),
+ * connections idle between requests and stalled uploads are closed. */
 void http_server_quiesce(struct http_server *s);
+
+/* Connections still open (after http_server_quiesce: they only go down). */
+unsigned http_server_connections(const struct http_server *s);
 
 /* Requests being answered, plus requests still uploading their body while
  * uploads keep making progress (see UPLOAD_QUIET in server.c). */
