@@ -124,6 +124,8 @@ const char *req_query(const struct req *r, const char *name); /* query parameter
 const char *req_query_string(struct req *r);
 /* does the listener that took r serve routes with these flags (ROUTE_*)? */
 bool req_serves(const struct req *r, unsigned route_flags);
+/* is the server draining (stopping: it should get no more traffic)? */
+bool req_draining(const struct req *r);
 /* the query exactly as the client sent it (not decoded), NULL when none */
 const char *req_raw_query(const struct req *r);
 const char *req_header(const struct req *r, const char *name); /* request header or NULL */

@@ -86,6 +86,11 @@ const char *req_query_string(struct req *r)
     return q.text;
 }
 
+bool req_draining(const struct req *r)
+{
+    return atomic_load(&r->priv->server->draining);
+}
+
 bool req_serves(const struct req *r, unsigned route_flags)
 {
     const struct route_view *v = &r->priv->server->view;

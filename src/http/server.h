@@ -41,7 +41,8 @@ struct http_server *http_server_start(const struct http_server_config *cfg,
 
 /* Start draining: stop accepting new connections; requests in flight go
  * on, every answer from now on closes its connection ("Connection: close"),
- * connections idle between requests and stalled uploads are closed. */
+ * connections idle between requests and stalled uploads are closed, and
+ * /readyz answers 503 (req_draining()). */
 void http_server_quiesce(struct http_server *s);
 
 /* Connections still open (after http_server_quiesce: they only go down). */

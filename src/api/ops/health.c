@@ -5,7 +5,8 @@
  * the database answers and that its schema is at least at the version this
  * binary expects (so a node is taken out of rotation while the database is
  * away or not yet migrated, and an older node keeps serving a database
- * migrated ahead of it during a rolling upgrade),
+ * migrated ahead of it during a rolling upgrade), that the node is not
+ * draining (stopping: a load balancer is to stop sending it requests),
  * and lists the messaging providers that refused their credentials to
  * whoever may read /metrics (the list names merchants and providers).
  */
@@ -85,8 +86,15 @@ void api_readyz(struct req *r)
     /* a database migrated ahead of this binary serves it still (migrations
      * only add): that is what lets nodes be replaced one at a time */
     bool schema_ok = db_ok && c.current >= c.latest;
+    bool draining = req_draining(r);
+    bool ready = schema_ok && !draining;
     json_object *o = json_object_new_object();
-    json_object_object_add(o, "status", json_object_new_string(schema_ok ? "ready" : "not ready"));
+    json_object_object_add(o, "status", json_object_new_string(ready ? "ready" : "not ready"));
+    if (!ready)
+        json_object_object_add(o, "reason",
+                               json_object_new_string(draining ? "draining"
+                                                      : !db_ok ? "database unreachable"
+                                                               : "schema behind"));
     json_object_object_add(o, "database", json_object_new_string(db_ok ? "ok" : "unreachable"));
     if (db_ok) {
         json_object_object_add(o, "schemaVersion", json_object_new_int(c.current));
@@ -96,7 +104,7 @@ void api_readyz(struct req *r)
      * rotation: it is reported here (and in `chatpay provider show`) */
     if (c.unhealthy)
         json_object_object_add(o, "unhealthyProviders", c.unhealthy);
-    reply_json(r, schema_ok ? 200 : 503, o);
+    reply_json(r, ready ? 200 : 503, o);
     json_object_put(o);
 }
 
