@@ -6,8 +6,10 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import select
 import signal
 import socket
+import threading
 import time
 import uuid
 
@@ -375,6 +377,224 @@ def test_sigterm_drains_requests_in_flight(tmp_path):
     shown = run_cli("integrator", "list", "--merchant", m["merchantId"], "--json", db_url=db_url, cwd=tmp_path)
     assert shown.returncode == 0
     assert [i["status"] for i in shown.json()] == ["DEACTIVATED"] * 3
+
+
+KEEP_ALIVE_CLIENTS = 4
+KEEP_ALIVE_MAX = 100_000  # requests per client, at most
+KEEP_ALIVE_SECONDS = 30.0  # and for this long at most
+
+
+def _keep_alive_client(port, key, app_id, n, stop, out):
+    """PUT in a loop on one keep-alive connection, as a pooled client does:
+    a connection found closed before a request is sent ends the loop (the
+    request was not sent: a pool would open another); a request sent whose
+    answer does not come is recorded in out["unanswered"]; an answer with
+    "Connection: close" ends the loop (the server closes the connection)."""
+    body = json.dumps({"applicationUuid": app_id, "status": "ACTIVATED"}).encode()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.connect()
+    deadline = time.monotonic() + KEEP_ALIVE_SECONDS
+    out.update(answers=0, closing=0, unanswered=[], end="limit")
+    try:
+        for k in range(KEEP_ALIVE_MAX):
+            if stop.is_set() or time.monotonic() > deadline:
+                out["end"] = "stopped"
+                return
+            # readable before a request: the server has closed the connection
+            if select.select([conn.sock], [], [], 0)[0]:
+                out["end"] = "closed before a request"
+                return
+            rid = f"ka-{n}-{k}"
+            try:
+                conn.request("PUT", INTEGRATION, body=body,
+                             headers={"Authorization": key, "Content-Type": "application/json",
+                                      "X-Request-Id": rid})
+            except OSError:
+                out["end"] = "closed while a request was sent"
+                return
+            try:
+                resp = conn.getresponse()
+                data = resp.read()
+            except (OSError, http.client.HTTPException) as e:
+                out["unanswered"].append((rid, repr(e)))
+                out["end"] = "no answer"
+                return
+            out["answers"] += 1
+            out["last"] = (resp.status, data)
+            if (resp.getheader("Connection") or "").lower() == "close":
+                out["closing"] += 1
+                out["end"] = "Connection: close"
+                return
+    finally:
+        conn.close()
+
+
+class _HeldRequest:
+    """A PUT whose body trickles in a byte at a time (leading spaces, which
+    JSON allows) until finish(): a request in flight that holds a drain open."""
+
+    PAD = 200
+
+    def __init__(self, port, key, app_id, rid):
+        json_text = json.dumps({"applicationUuid": app_id, "status": "DEACTIVATED"}).encode()
+        self.rest = b" " * self.PAD + json_text
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        self.conn.putrequest("PUT", INTEGRATION)
+        for name, value in (("Authorization", key), ("Content-Type", "application/json"),
+                            ("Content-Length", str(len(self.rest))), ("X-Request-Id", rid)):
+            self.conn.putheader(name, value)
+        self.conn.endheaders(message_body=self.rest[:1])
+        self.rest = self.rest[1:]
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._trickle, daemon=True)
+        self.thread.start()
+
+    def _trickle(self):
+        # a byte every 0.2 s: its upload keeps moving (never more than PAD bytes)
+        while not self.done.wait(0.2) and self.rest[:1] == b" ":
+            self.conn.send(self.rest[:1])
+            self.rest = self.rest[1:]
+
+    def finish(self):
+        self.done.set()
+        self.thread.join(timeout=5)
+        self.conn.send(self.rest)
+        resp = self.conn.getresponse()
+        return resp, resp.read()
+
+
+def test_sigterm_closes_keep_alive_connections(tmp_path):
+    """SIGTERM while keep-alive clients send requests one after another on
+    their connections (a pool, a load balancer): each request they send is
+    answered, with "Connection: close" from the drain on, so that none is cut
+    off unprocessed at the stop; an idle connection is closed; /readyz
+    answers 503 "draining" on a connection still open; the server exits 0
+    once the connections are gone, well within drain_timeout (15 s)."""
+    db_url = migrated_db_url_for(tmp_path / "keepalive.db")
+    res = run_cli("merchant", "create", "--name", "KeepAlive", "--json", db_url=db_url, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    m = res.json()
+    apps = []
+    for i in range(KEEP_ALIVE_CLIENTS + 1):
+        r = run_cli("integrator", "add", "--merchant", m["merchantId"], "--name", f"K{i}", "--type",
+                    "OMS", "--json", db_url=db_url, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        apps.append(r.json()["applicationId"])
+    srv = start_server(tmp_path, db_url, name="keepalive")
+    stop = threading.Event()
+    outs = [{} for _ in range(KEEP_ALIVE_CLIENTS)]
+    clients = [threading.Thread(target=_keep_alive_client, daemon=True,
+                                args=(srv.port, m["apiKey"], apps[i], i, stop, outs[i]))
+               for i in range(KEEP_ALIVE_CLIENTS)]
+    problems = []
+    try:
+        held = _HeldRequest(srv.port, m["apiKey"], apps[-1], "held")
+        # a health check in progress on a connection of its own: its request
+        # line is in, the rest comes during the drain
+        probe = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        probe.sendall(b"GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        # a pooled connection, idle since its answer
+        idle = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+        idle.request("GET", "/livez")
+        resp = idle.getresponse()
+        assert resp.status == 200 and resp.getheader("Connection") is None, resp.getheaders()
+        resp.read()
+        for c in clients:
+            c.start()
+        started = time.monotonic()
+        while min(o.get("answers", 0) for o in outs) < 20 and time.monotonic() - started < 10:
+            time.sleep(0.05)
+        assert all(o.get("answers", 0) >= 20 for o in outs), outs
+        assert all(c.is_alive() for c in clients), outs
+
+        signalled = time.monotonic()
+        srv.proc.send_signal(signal.SIGTERM)
+        assert srv.wait_log(lambda r: "draining" in r.get("msg", ""), timeout=5), srv.tail()
+
+        probe.sendall(b"\r\n")
+        raw = b""
+        while b"\r\n\r\n" not in raw and len(raw) < 65536:
+            chunk = probe.recv(65536)
+            if not chunk:
+                break
+            raw += chunk
+        head, _, body = raw.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines[1:])}
+        want = int(headers.get("content-length", "0"))
+        while len(body) < want:
+            chunk = probe.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+        probe.close()
+        status = int(lines[0].split()[1]) if lines[0].startswith("HTTP/1.1 ") else None
+        if status != 503:
+            problems.append(f"/readyz while draining: {lines[0]!r} {body!r}, not 503")
+        else:
+            decoded = check_response("GET", "/readyz", status, headers, body)
+            if decoded.get("status") != "not ready" or decoded.get("reason") != "draining":
+                problems.append(f"/readyz while draining: {decoded}")
+        if headers.get("connection", "").lower() != "close":
+            problems.append(f"/readyz while draining: no Connection: close ({headers})")
+
+        # closed by the server, though the drain goes on
+        idle.sock.settimeout(3)
+        try:
+            if idle.sock.recv(1) != b"":
+                problems.append("idle connection: bytes came unasked")
+        except socket.timeout:
+            problems.append("idle connection: not closed within 3 s of the drain's start")
+        except ConnectionResetError:
+            pass
+        idle.close()
+
+        # the drain is held open by the request in flight: the keep-alive
+        # clients have had their answers with "Connection: close" meanwhile
+        until = time.monotonic() + 3
+        for c in clients:
+            c.join(timeout=max(0.0, until - time.monotonic()))
+        if not srv.alive():
+            problems.append("exited with a request in flight")
+        try:
+            resp, body = held.finish()
+        except (OSError, http.client.HTTPException) as e:
+            problems.append(f"held request: no answer ({e!r})")
+        else:
+            decoded = check_response("PUT", INTEGRATION, resp.status, dict(resp.getheaders()), body)
+            if resp.status != 200:
+                problems.append(f"held request: {resp.status} {decoded}")
+            if (resp.getheader("Connection") or "").lower() != "close":
+                problems.append("held request answered during the drain without Connection: close")
+        held.conn.close()
+        until = time.monotonic() + 5
+        for c in clients:
+            c.join(timeout=max(0.0, until - time.monotonic()))
+        stop.set()
+        for c in clients:
+            c.join(timeout=15)
+        assert not any(c.is_alive() for c in clients), outs
+        rc = srv.stop(timeout=20)
+        took = time.monotonic() - signalled
+        assert rc == 0, srv.tail()
+        if took >= 15:
+            problems.append(f"exited {took:.1f} s after SIGTERM: drain_timeout (15 s) ran out")
+    finally:
+        stop.set()
+        srv.kill()
+    logged = {r.get("request_id"): r.get("status") for r in srv.log_records() if r.get("msg") == "request"}
+    for n, o in enumerate(outs):
+        for rid, err in o["unanswered"]:
+            problems.append(f"client {n}: {rid} sent, no answer ({err}); "
+                            f"server log: {logged.get(rid, 'never processed')}")
+        if o["end"] not in ("Connection: close", "closed before a request"):
+            problems.append(f"client {n}: ended by {o['end']!r}, not by Connection: close "
+                            f"or a connection closed before a request")
+        if o["answers"] and o["last"][0] != 200:
+            problems.append(f"client {n}: last answer {o['last']}")
+    if logged.get("held") != 200:
+        problems.append(f"held request logged as {logged.get('held')}")
+    assert not problems, "\n".join(problems) + "\n" + srv.tail(15)
 
 
 ABANDONED = 8  # the race is timing-dependent: several tries make it show
