@@ -10,7 +10,7 @@
  *  - Payment link page: <p class="expiry" data-expires-in="SECONDS"
  *    data-numbering="latn|arab|..." data-expired-text="..."> shows the time
  *    left as a live clock in the page's digits (the server wrote it in
- *    words), and says so (to a screen reader too: an alert) and disables
+ *    words), and says so (to a screen reader too: a live region) and disables
  *    the Pay button when the time is up.
  *  - A form that takes the customer to the gateway's checkout
  *    (<form data-autosubmit>) is sent at once; without JavaScript the
@@ -55,12 +55,15 @@
         var num = formatter(nu, { useGrouping: false });
         var two = formatter(nu, { useGrouping: false, minimumIntegerDigits: 2 });
         out.setAttribute('dir', 'ltr');
-        /* the end is announced by a screen reader: an alert region, in the
-         * page (and empty) before its text comes, as screen readers need;
-         * the clock itself is not a live region, or each second would be read */
+        /* the end is announced by a screen reader: an assertive live region,
+         * in the page (and empty) before its text comes, as screen readers
+         * need (not role=alert: the page's own alert is the notice of a
+         * failed payment); the clock itself is not a live region, or each
+         * second would be read */
         var alert = document.createElement('p');
         alert.className = 'vh';
-        alert.setAttribute('role', 'alert');
+        alert.setAttribute('aria-live', 'assertive');
+        alert.setAttribute('aria-atomic', 'true');
         p.parentNode.insertBefore(alert, p.nextSibling);
         function tick() {
             var ms = end - Date.now();

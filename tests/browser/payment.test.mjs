@@ -196,9 +196,9 @@ describe('payment pages in a mobile browser', { timeout: 10 * 60_000 }, () => {
       const expiry = page.locator('p.expiry');
       const left = Number(await expiry.getAttribute('data-expires-in'));
       assert.ok(left > 0 && left < 86400, `a countdown runs under a day: ${left} s left`);
-      // the alert region is in the page, empty, before its text comes
-      const alert = page.getByRole('alert');
-      assert.equal(await alert.count(), 1, 'one alert region');
+      // the live region is in the page, empty, before its text comes
+      const alert = page.locator('main [aria-live="assertive"]');
+      assert.equal(await alert.count(), 1, 'one assertive live region');
       assert.equal((await alert.textContent()).trim(), '', 'nothing announced before the end');
       await page.clock.fastForward((left + 2) * 1000);
       await assert.doesNotReject(page.locator('p.expiry.over').waitFor(), 'the page says the time is up');
