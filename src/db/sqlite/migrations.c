@@ -609,10 +609,12 @@ const struct sqlite_migration sqlite_migrations[] = {
      * that far. Before, any such run counted as one that may have sent, so a
      * run cut short by the database before it called the provider (a
      * restart) left a link's message recorded as maybe sent, and never
-     * sent. Jobs unfinished now keep that reading. */
+     * sent. A job unfinished now whose latest run recorded nothing (one
+     * that died, or one a node of the previous version runs at this moment,
+     * which marks nothing) keeps that reading: its run may have sent. */
     {22, "jobs: the attempt that was about to call a provider",
      "ALTER TABLE jobs ADD COLUMN acted INTEGER NOT NULL DEFAULT 0;"
-     "UPDATE jobs SET acted = attempts - 1 WHERE done_at = 0 AND retried < attempts - 1;"},
+     "UPDATE jobs SET acted = attempts WHERE done_at = 0 AND retried < attempts;"},
 };
 
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];
