@@ -454,10 +454,7 @@ void db_backoff(int attempt)
 {
     uint16_t r;
     crypto_random(&r, sizeof r);
-    long ns = (500000L + (long)(r % 1500) * 1000L) * attempt;
-    struct timespec ts = {.tv_sec = ns / 1000000000L, .tv_nsec = ns % 1000000000L};
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-        ;
+    time_sleep((usec_t)(500 + r % 1500) * attempt);
 }
 
 static enum db_status run_attempts(struct db *db, struct db_tx *tx, enum db_mode mode,

@@ -13,6 +13,7 @@
  */
 #include "util/time.h"
 
+#include <errno.h>
 #include <string.h>
 #include <time.h>
 
@@ -298,6 +299,15 @@ usec_t time_now(void)
 usec_t time_mono(void)
 {
     return clock_usec(CLOCK_MONOTONIC);
+}
+
+void time_sleep(usec_t us)
+{
+    if (us <= 0)
+        return;
+    struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = (long)(us % 1000000) * 1000L};
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+        ;
 }
 
 bool time_parse_duration(const char *text, usec_t *out)

@@ -49,6 +49,10 @@ void time_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);
 usec_t time_now(void);
 usec_t time_mono(void);
 
+/* Sleep `us` microseconds (0 or less: not at all), a signal's interruption
+ * included. */
+void time_sleep(usec_t us);
+
 /* Parse a duration like "90s", "5m", "2h", "1d", "250ms" into usec: one or more
  * ASCII digits, then exactly one lower-case unit ms|s|m|h|d and nothing else.
  * Plain digits without a unit, a zero value, signs, spaces, and values whose

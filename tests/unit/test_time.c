@@ -590,16 +590,37 @@ static void test_duration_invalid(void **state)
     assert_false(time_parse_duration("5s", NULL));
 }
 
+/* time_sleep: at least the time asked for; nothing for 0 or less. */
+static void test_sleep(void **state)
+{
+    (void)state;
+    usec_t t0 = time_mono();
+    time_sleep(20000);
+    assert_true(time_mono() - t0 >= 20000);
+    t0 = time_mono();
+    time_sleep(0);
+    time_sleep(-5);
+    assert_true(time_mono() - t0 < 20000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_days_from_civil_known), cmocka_unit_test(test_civil_walk),
-        cmocka_unit_test(test_civil_large_years),     cmocka_unit_test(test_parse_valid),
-        cmocka_unit_test(test_parse_fraction_digits), cmocka_unit_test(test_parse_invalid),
-        cmocka_unit_test(test_parse_uses_len),        cmocka_unit_test(test_format),
-        cmocka_unit_test(test_format_limits),         cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_parse_iso8601),         cmocka_unit_test(test_clocks),
-        cmocka_unit_test(test_duration_valid),        cmocka_unit_test(test_duration_invalid),
+        cmocka_unit_test(test_days_from_civil_known),
+        cmocka_unit_test(test_civil_walk),
+        cmocka_unit_test(test_civil_large_years),
+        cmocka_unit_test(test_parse_valid),
+        cmocka_unit_test(test_parse_fraction_digits),
+        cmocka_unit_test(test_parse_invalid),
+        cmocka_unit_test(test_parse_uses_len),
+        cmocka_unit_test(test_format),
+        cmocka_unit_test(test_format_limits),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_parse_iso8601),
+        cmocka_unit_test(test_clocks),
+        cmocka_unit_test(test_duration_valid),
+        cmocka_unit_test(test_duration_invalid),
+        cmocka_unit_test(test_sleep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

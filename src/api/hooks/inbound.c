@@ -15,11 +15,9 @@
 #include "api/api.h"
 #include "api/hooks/hooks.h"
 
-#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "app.h"
 #include "channel/registry.h"
@@ -59,13 +57,6 @@ static enum db_status events_cb(struct db_tx *tx, void *cls)
     return st >= 0 && c->early ? DB_ROLLBACK : st;
 }
 
-static void pause_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000L};
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-        ;
-}
-
 /* The events' transaction, run again (bounded: EARLY_TRIES, EARLY_WAIT_MS)
  * while a report's send is not recorded yet and that is all that stopped
  * it. Each run is whole or rolled back, so a run again applies nothing
@@ -83,7 +74,7 @@ static enum db_status run_events(struct events_ctx *c, int *tries)
         usec_t left_ms = (deadline - time_mono()) / 1000;
         if (left_ms <= 0 || atomic_load(&c->r->app->stopping))
             break;
-        pause_ms(pause < left_ms ? pause : (long)left_ms);
+        time_sleep((pause < left_ms ? pause : left_ms) * 1000);
         pause = pause * 2 < EARLY_PAUSE_MAX_MS ? pause * 2 : EARLY_PAUSE_MAX_MS;
     }
     return st;
